@@ -1,0 +1,267 @@
+/**
+ * The CryptoProvider on @noble/* and the bigint RSA in ./rsa.ts: pure JavaScript, so it runs
+ * wherever the engine does (browsers, Deno, Node without OpenSSL).
+ */
+import { gcm } from '@noble/ciphers/aes.js';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { x448 } from '@noble/curves/ed448.js';
+import { p256, p384 } from '@noble/curves/nist.js';
+import { expand, extract } from '@noble/hashes/hkdf.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { DerReader, encodeSequence, encodeUnsigned } from '../x509/der.js';
+import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair, PrivateKey, PublicKey, SignatureSchemeName } from './provider.js';
+import { hashLength } from './provider.js';
+import { rsaSignPkcs1, rsaSignPss, rsaVerifyPkcs1, rsaVerifyPss, type RsaHash } from './rsa.js';
+
+const hashes = { sha256, sha384, sha512 } as const;
+
+type NobleHashInstance = ReturnType<(typeof hashes)[HashName]['create']>;
+
+function wrapHash(h: NobleHashInstance): Hash {
+  return {
+    update(data) {
+      h.update(data);
+      return this;
+    },
+    // Digest a copy so the running hash stays usable: the transcript hash is read many times.
+    digest: () => h.clone().digest(),
+    clone: () => wrapHash(h.clone()),
+  };
+}
+
+const rsaHashes: Record<HashName, RsaHash> = {
+  sha256: { name: 'sha256', length: 32, digest: (d) => sha256(d) },
+  sha384: { name: 'sha384', length: 48, digest: (d) => sha384(d) },
+  sha512: { name: 'sha512', length: 64, digest: (d) => sha512(d) },
+};
+
+// ---- AEAD ----
+
+const aeadKeyLength: Record<AeadName, number> = {
+  'AES-128-GCM': 16,
+  'AES-256-GCM': 32,
+  'CHACHA20-POLY1305': 32,
+  'AES-128-CCM': 16,
+  'AES-128-CCM-8': 16,
+};
+
+const TAG_LENGTH = 16;
+const NONCE_LENGTH = 12;
+
+function makeAead(name: AeadName, key: Uint8Array): Aead {
+  if (name === 'AES-128-CCM' || name === 'AES-128-CCM-8') throw new Error('AES-CCM not supported yet');
+  if (key.length !== aeadKeyLength[name]) throw new Error(`${name}: key must be ${aeadKeyLength[name]} bytes, got ${key.length}`);
+  // Our own copy: callers wipe their key buffers when keys change.
+  const k = key.slice();
+  const cipher = name === 'CHACHA20-POLY1305' ? chacha20poly1305 : gcm;
+  const checkNonce = (nonce: Uint8Array) => {
+    if (nonce.length !== NONCE_LENGTH) throw new Error(`${name}: nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+  };
+  return {
+    tagLength: TAG_LENGTH,
+    seal(nonce, plaintext, aad) {
+      checkNonce(nonce);
+      return cipher(k, nonce, aad).encrypt(plaintext);
+    },
+    open(nonce, ciphertext, aad) {
+      checkNonce(nonce);
+      if (ciphertext.length < TAG_LENGTH) return null;
+      try {
+        return cipher(k, nonce, aad).decrypt(ciphertext);
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+// ---- key exchange ----
+
+const nistGroups = { secp256r1: p256, secp384r1: p384 } as const;
+const montgomeryGroups = { x25519: { fn: x25519, size: 32 }, x448: { fn: x448, size: 56 } } as const;
+
+function isAllZero(b: Uint8Array): boolean {
+  let acc = 0;
+  for (const x of b) acc |= x;
+  return acc === 0;
+}
+
+// ---- ECDSA signature encoding ----
+
+const ecCurves = { 'P-256': p256, 'P-384': p384 } as const;
+
+/** Strict DER Ecdsa-Sig-Value to fixed-width r || s; null when malformed or oversized. */
+function ecdsaDerToCompact(sig: Uint8Array, size: number): Uint8Array | null {
+  try {
+    const outer = new DerReader(sig, 'ECDSA signature');
+    const seq = outer.sequence();
+    const r = seq.unsignedBytes();
+    const s = seq.unsignedBytes();
+    seq.end();
+    outer.end();
+    if (r.length > size || s.length > size) return null;
+    const out = new Uint8Array(2 * size);
+    out.set(r, size - r.length);
+    out.set(s, 2 * size - s.length);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+function ecdsaCompactToDer(sig: Uint8Array): Uint8Array {
+  const size = sig.length / 2;
+  return encodeSequence(encodeUnsigned(sig.subarray(0, size)), encodeUnsigned(sig.subarray(size)));
+}
+
+// ---- signature schemes ----
+
+type SchemeKind = 'ecdsa' | 'ed25519' | 'pss' | 'pkcs1';
+const schemes: Record<SignatureSchemeName, { kind: SchemeKind; hash: HashName }> = {
+  ecdsa_secp256r1_sha256: { kind: 'ecdsa', hash: 'sha256' },
+  ecdsa_secp384r1_sha384: { kind: 'ecdsa', hash: 'sha384' },
+  ed25519: { kind: 'ed25519', hash: 'sha512' },
+  rsa_pss_rsae_sha256: { kind: 'pss', hash: 'sha256' },
+  rsa_pss_rsae_sha384: { kind: 'pss', hash: 'sha384' },
+  rsa_pss_rsae_sha512: { kind: 'pss', hash: 'sha512' },
+  rsa_pkcs1_sha256: { kind: 'pkcs1', hash: 'sha256' },
+  rsa_pkcs1_sha384: { kind: 'pkcs1', hash: 'sha384' },
+  rsa_pkcs1_sha512: { kind: 'pkcs1', hash: 'sha512' },
+};
+
+export interface NobleProviderOptions {
+  /** Source of randomness; defaults to globalThis.crypto.getRandomValues. */
+  random?: (n: number) => Uint8Array;
+}
+
+function defaultRandom(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  // getRandomValues refuses more than 65536 bytes per call.
+  for (let at = 0; at < n; at += 65536) globalThis.crypto.getRandomValues(out.subarray(at, Math.min(n, at + 65536)));
+  return out;
+}
+
+export function createNobleProvider(options: NobleProviderOptions = {}): CryptoProvider {
+  const random = options.random ?? defaultRandom;
+
+  function generateKeyPair(group: GroupName, privateKey?: Uint8Array): KeyPair {
+    if (group === 'x25519' || group === 'x448') {
+      const { fn, size } = montgomeryGroups[group];
+      const priv = privateKey ? privateKey.slice() : random(size);
+      if (priv.length !== size) throw new Error(`${group}: private key must be ${size} bytes`);
+      return { privateKey: priv, publicKey: fn.getPublicKey(priv) };
+    }
+    const curve = nistGroups[group];
+    if (!curve) throw new Error(`unsupported group ${String(group)}`);
+    let priv: Uint8Array;
+    if (privateKey) {
+      if (!curve.utils.isValidSecretKey(privateKey)) throw new Error(`${group}: invalid private key`);
+      priv = privateKey.slice();
+    } else {
+      // Rejection sampling: uniform in [1, n-1]; for P-256 and P-384 a retry is vanishingly rare.
+      do priv = random(curve.lengths.secretKey!);
+      while (!curve.utils.isValidSecretKey(priv));
+    }
+    return { privateKey: priv, publicKey: curve.getPublicKey(priv, false) };
+  }
+
+  function sharedSecret(group: GroupName, privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array {
+    if (group === 'x25519' || group === 'x448') {
+      const { fn, size } = montgomeryGroups[group];
+      if (peerPublic.length !== size) throw new Error(`${group}: peer key must be ${size} bytes, got ${peerPublic.length}`);
+      if (privateKey.length !== size) throw new Error(`${group}: private key must be ${size} bytes`);
+      let secret: Uint8Array;
+      try {
+        secret = fn.getSharedSecret(privateKey, peerPublic);
+      } catch (err) {
+        throw new Error(`${group}: invalid peer key`, { cause: err });
+      }
+      // RFC 8446 section 7.4.2: an all-zero result means a low-order peer key. Checked here
+      // too so the rule holds whatever the library version does.
+      if (isAllZero(secret)) throw new Error(`${group}: shared secret is all zero`);
+      return secret;
+    }
+    const curve = nistGroups[group];
+    if (!curve) throw new Error(`unsupported group ${String(group)}`);
+    const size = curve.lengths.publicKeyUncompressed!;
+    // TLS 1.3 (and our TLS 1.2 ec_point_formats) only allow the uncompressed form.
+    if (peerPublic.length !== size || peerPublic[0] !== 0x04) throw new Error(`${group}: peer key is not an uncompressed point`);
+    let shared: Uint8Array;
+    try {
+      shared = curve.getSharedSecret(privateKey, peerPublic, true);
+    } catch (err) {
+      throw new Error(`${group}: invalid peer key (or private key)`, { cause: err });
+    }
+    return shared.slice(1);
+  }
+
+  function verify(scheme: SignatureSchemeName, key: PublicKey, message: Uint8Array, signature: Uint8Array): boolean {
+    const s = schemes[scheme];
+    if (!s) return false;
+    try {
+      switch (s.kind) {
+        case 'ecdsa': {
+          // The scheme fixes the hash; the key fixes the curve (TLS 1.2 and certificates mix them).
+          if (key.kind !== 'ec') return false;
+          const curve = ecCurves[key.curve];
+          const compact = ecdsaDerToCompact(signature, curve.lengths.secretKey!);
+          if (!compact) return false;
+          return curve.verify(compact, hashes[s.hash](message), key.point, { prehash: false, lowS: false, format: 'compact' });
+        }
+        case 'ed25519':
+          if (key.kind !== 'ed25519' || signature.length !== 64 || key.key.length !== 32) return false;
+          // RFC 8032 rules, not the more permissive ZIP-215 ones.
+          return ed25519.verify(signature, message, key.key, { zip215: false });
+        case 'pss':
+          return key.kind === 'rsa' && rsaVerifyPss(key, rsaHashes[s.hash], message, signature);
+        case 'pkcs1':
+          return key.kind === 'rsa' && rsaVerifyPkcs1(key, rsaHashes[s.hash], message, signature);
+      }
+    } catch {
+      return false;
+    }
+  }
+
+  function sign(scheme: SignatureSchemeName, key: PrivateKey, message: Uint8Array): Uint8Array {
+    const s = schemes[scheme];
+    if (!s) throw new Error(`unsupported signature scheme ${String(scheme)}`);
+    const wrongKey = () => new Error(`${scheme}: cannot sign with a ${key.kind} key`);
+    switch (s.kind) {
+      case 'ecdsa': {
+        if (key.kind !== 'ec') throw wrongKey();
+        const curve = ecCurves[key.curve];
+        // RFC 6979 deterministic nonces.
+        const compact = curve.sign(hashes[s.hash](message), key.d, { prehash: false, format: 'compact' });
+        return ecdsaCompactToDer(compact);
+      }
+      case 'ed25519':
+        if (key.kind !== 'ed25519') throw wrongKey();
+        return ed25519.sign(message, key.seed);
+      case 'pss':
+        if (key.kind !== 'rsa') throw wrongKey();
+        return rsaSignPss(key, rsaHashes[s.hash], message, random);
+      case 'pkcs1':
+        if (key.kind !== 'rsa') throw wrongKey();
+        return rsaSignPkcs1(key, rsaHashes[s.hash], message, random);
+    }
+  }
+
+  return {
+    name: 'noble',
+    random,
+    hash: (name, data) => hashes[name](data),
+    createHash: (name) => wrapHash(hashes[name].create()),
+    hmac: (name, key, data) => hmac(hashes[name], key, data),
+    hkdfExtract: (name, salt, ikm) => extract(hashes[name], ikm, salt.length ? salt : new Uint8Array(hashLength[name])),
+    hkdfExpand: (name, prk, info, length) => expand(hashes[name], prk, info, length),
+    aead: makeAead,
+    generateKeyPair,
+    sharedSecret,
+    verify,
+    sign,
+  };
+}
+
+export const nobleProvider: CryptoProvider = createNobleProvider();
