@@ -1,0 +1,522 @@
+/**
+ * X.509 certificates (RFC 5280): parsing into the fields the TLS engine needs, and the
+ * signature check of one certificate against its issuer's key. Path building and
+ * validation live elsewhere; this module only reads and checks one certificate.
+ */
+import { p256, p384 } from '@noble/curves/nist.js';
+import type { CryptoProvider, HashName, PublicKey, SignatureSchemeName } from '../crypto/provider.js';
+import { hashLength } from '../crypto/provider.js';
+import { bitLength, rsaVerifyPss } from '../crypto/rsa.js';
+import { TLSError } from '../errors.js';
+import { contextTag, decodeDer, decodeString, DerError, DerReader, isStringTag, Tag, type DerNode } from './der.js';
+
+export const OID = {
+  ecPublicKey: '1.2.840.10045.2.1',
+  prime256v1: '1.2.840.10045.3.1.7',
+  secp384r1: '1.3.132.0.34',
+  ed25519: '1.3.101.112',
+  rsaEncryption: '1.2.840.113549.1.1.1',
+  rsassaPss: '1.2.840.113549.1.1.10',
+  mgf1: '1.2.840.113549.1.1.8',
+  sha1WithRSAEncryption: '1.2.840.113549.1.1.5',
+  sha256WithRSAEncryption: '1.2.840.113549.1.1.11',
+  sha384WithRSAEncryption: '1.2.840.113549.1.1.12',
+  sha512WithRSAEncryption: '1.2.840.113549.1.1.13',
+  ecdsaWithSHA256: '1.2.840.10045.4.3.2',
+  ecdsaWithSHA384: '1.2.840.10045.4.3.3',
+  ecdsaWithSHA512: '1.2.840.10045.4.3.4',
+  sha1: '1.3.14.3.2.26',
+  sha256: '2.16.840.1.101.3.4.2.1',
+  sha384: '2.16.840.1.101.3.4.2.2',
+  sha512: '2.16.840.1.101.3.4.2.3',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+} as const;
+
+export type EcCurveName = 'P-256' | 'P-384';
+export const curveByOid: Record<string, EcCurveName> = { [OID.prime256v1]: 'P-256', [OID.secp384r1]: 'P-384' };
+export const ecCurves = { 'P-256': p256, 'P-384': p384 } as const;
+
+export interface Name {
+  /** The DER of the Name, for exact comparisons. */
+  der: Uint8Array;
+  /** RFC 4514 style, most specific first: `CN=foo, O=bar`. */
+  text: string;
+  /** RDNs in encoded order; values of non-string types are `#` + hex of their DER. */
+  rdns: { oid: string; value: string }[][];
+}
+
+export interface SignatureAlgorithm {
+  oid: string;
+  /** A readable name (the OID itself when unknown). */
+  name: string;
+  /** The TLS scheme that verifies it, when there is one. ECDSA: the hash matters, not the curve. */
+  scheme?: SignatureSchemeName;
+  /** RSASSA-PSS parameters (hash names, or OIDs when unknown). */
+  pss?: { hash: string; mgfHash: string; saltLength: number };
+}
+
+export interface Extension {
+  oid: string;
+  critical: boolean;
+  /** Contents of extnValue (the DER of the extension's own structure). */
+  value: Uint8Array;
+}
+
+export type KeyUsage =
+  | 'digitalSignature'
+  | 'nonRepudiation'
+  | 'keyEncipherment'
+  | 'dataEncipherment'
+  | 'keyAgreement'
+  | 'keyCertSign'
+  | 'cRLSign'
+  | 'encipherOnly'
+  | 'decipherOnly';
+const keyUsageBits: KeyUsage[] = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+];
+
+export interface Certificate {
+  der: Uint8Array;
+  /** The DER of TBSCertificate: what the issuer signed. */
+  tbs: Uint8Array;
+  version: 1 | 2 | 3;
+  /** Lower-case hex, no leading zero octet (a '-' prefix for the rare negative serial). */
+  serialNumber: string;
+  signatureAlgorithm: SignatureAlgorithm;
+  signature: Uint8Array;
+  issuer: Name;
+  subject: Name;
+  /** ms since the epoch. */
+  notBefore: number;
+  notAfter: number;
+  /** The DER of SubjectPublicKeyInfo (for pinning and raw public keys). */
+  spki: Uint8Array;
+  publicKey: PublicKey;
+  extensions: Extension[];
+  subjectAltNames: { dns: string[]; ip: string[] };
+  /** From basicConstraints; false when the extension is absent. */
+  isCA: boolean;
+  pathLen?: number;
+  /** Present when the keyUsage extension is. */
+  keyUsage?: KeyUsage[];
+  /** extKeyUsage OIDs, present when the extension is. */
+  extKeyUsage?: string[];
+}
+
+const badCert = (message: string) => new DerError(message);
+const unsupported = (message: string) => new TLSError('unsupported_certificate', message);
+
+// ---- AlgorithmIdentifier ----
+
+interface AlgorithmIdentifier {
+  oid: string;
+  params?: DerNode;
+  raw: Uint8Array;
+}
+
+function readAlgorithm(r: DerReader, what: string): AlgorithmIdentifier {
+  const node = r.read(Tag.SEQUENCE, what);
+  const seq = new DerReader(node, what);
+  const oid = seq.oid();
+  const params = seq.done ? undefined : seq.any();
+  seq.end();
+  return params ? { oid, params, raw: node.raw } : { oid, raw: node.raw };
+}
+
+/** RSA PKCS#1 and hash AlgorithmIdentifiers carry NULL parameters, which some encoders omit. */
+function nullOrAbsent(alg: AlgorithmIdentifier, what: string): void {
+  if (alg.params && (alg.params.tag !== Tag.NULL || alg.params.value.length !== 0)) throw badCert(`${what}: parameters must be NULL`);
+}
+
+function absent(alg: AlgorithmIdentifier, what: string): void {
+  if (alg.params) throw badCert(`${what}: unexpected parameters`);
+}
+
+const hashByOid: Record<string, string> = { [OID.sha1]: 'sha1', [OID.sha256]: 'sha256', [OID.sha384]: 'sha384', [OID.sha512]: 'sha512' };
+
+function readHashAlgorithm(r: DerReader, what: string): string {
+  const alg = readAlgorithm(r, what);
+  nullOrAbsent(alg, what);
+  return hashByOid[alg.oid] ?? alg.oid;
+}
+
+/** RSASSA-PSS-params (RFC 4055 section 3.1), defaults included. */
+function readPssParams(params: DerNode | undefined): NonNullable<SignatureAlgorithm['pss']> {
+  if (!params || params.tag !== Tag.SEQUENCE) throw badCert('RSASSA-PSS: missing parameters');
+  const seq = new DerReader(params, 'RSASSA-PSS parameters');
+  const out = { hash: 'sha1', mgfHash: 'sha1', saltLength: 20 };
+  const h = seq.explicit(0);
+  if (h) {
+    out.hash = readHashAlgorithm(h, 'RSASSA-PSS hash');
+    h.end();
+  }
+  const m = seq.explicit(1);
+  if (m) {
+    const mgf = readAlgorithm(m, 'RSASSA-PSS mask generation');
+    m.end();
+    if (mgf.oid !== OID.mgf1 || !mgf.params) throw badCert('RSASSA-PSS: mask generation function is not MGF1');
+    const inner = new DerReader(mgf.params.raw, 'MGF1 hash');
+    out.mgfHash = readHashAlgorithm(inner, 'MGF1 hash');
+    inner.end();
+  }
+  const s = seq.explicit(2);
+  if (s) {
+    out.saltLength = s.smallInteger();
+    s.end();
+    if (out.saltLength < 0) throw badCert('RSASSA-PSS: negative salt length');
+  }
+  const t = seq.explicit(3);
+  if (t) {
+    if (t.smallInteger() !== 1) throw badCert('RSASSA-PSS: trailer field must be 1');
+    t.end();
+  }
+  seq.end();
+  return out;
+}
+
+const simpleSignatureAlgorithms: Record<string, { name: string; scheme?: SignatureSchemeName; params: 'absent' | 'null' }> = {
+  [OID.ecdsaWithSHA256]: { name: 'ecdsa-with-SHA256', scheme: 'ecdsa_secp256r1_sha256', params: 'absent' },
+  [OID.ecdsaWithSHA384]: { name: 'ecdsa-with-SHA384', scheme: 'ecdsa_secp384r1_sha384', params: 'absent' },
+  [OID.ecdsaWithSHA512]: { name: 'ecdsa-with-SHA512', params: 'absent' },
+  [OID.ed25519]: { name: 'ed25519', scheme: 'ed25519', params: 'absent' },
+  [OID.sha256WithRSAEncryption]: { name: 'sha256WithRSAEncryption', scheme: 'rsa_pkcs1_sha256', params: 'null' },
+  [OID.sha384WithRSAEncryption]: { name: 'sha384WithRSAEncryption', scheme: 'rsa_pkcs1_sha384', params: 'null' },
+  [OID.sha512WithRSAEncryption]: { name: 'sha512WithRSAEncryption', scheme: 'rsa_pkcs1_sha512', params: 'null' },
+  [OID.sha1WithRSAEncryption]: { name: 'sha1WithRSAEncryption', params: 'null' },
+};
+
+function signatureAlgorithm(alg: AlgorithmIdentifier): SignatureAlgorithm {
+  const simple = simpleSignatureAlgorithms[alg.oid];
+  if (simple) {
+    if (simple.params === 'absent') absent(alg, simple.name);
+    else nullOrAbsent(alg, simple.name);
+    return simple.scheme ? { oid: alg.oid, name: simple.name, scheme: simple.scheme } : { oid: alg.oid, name: simple.name };
+  }
+  if (alg.oid === OID.rsassaPss) {
+    const pss = readPssParams(alg.params);
+    const result: SignatureAlgorithm = { oid: alg.oid, name: 'RSASSA-PSS', pss };
+    const h = pss.hash as HashName;
+    // The TLS rsa_pss_rsae_* schemes fix MGF1 to the same hash and the salt to the hash length.
+    if (h in hashLength && pss.mgfHash === h && pss.saltLength === hashLength[h]) {
+      result.scheme = `rsa_pss_rsae_${h}` as SignatureSchemeName;
+    }
+    return result;
+  }
+  return { oid: alg.oid, name: alg.oid };
+}
+
+// ---- Name ----
+
+const attributeNames: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.4': 'SN',
+  '2.5.4.5': 'serialNumber',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.9': 'STREET',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.12': 'title',
+  '2.5.4.42': 'GN',
+  '0.9.2342.19200300.100.1.1': 'UID',
+  '0.9.2342.19200300.100.1.25': 'DC',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+};
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/** RFC 4514 section 2.4 escaping. */
+function escapeValue(v: string): string {
+  let s = v.replace(/[\\"+,;<>]/g, (c) => '\\' + c).replace(/\0/g, '\\00');
+  if (s.startsWith('#') || s.startsWith(' ')) s = '\\' + s;
+  if (s.endsWith(' ') && s.length > 1) s = s.slice(0, -1) + '\\ ';
+  return s;
+}
+
+function readName(r: DerReader, what: string): Name {
+  const node = r.read(Tag.SEQUENCE, what);
+  const seq = new DerReader(node, what);
+  const rdns: Name['rdns'] = [];
+  const shown: string[] = [];
+  while (!seq.done) {
+    const set = seq.set();
+    const rdn: { oid: string; value: string }[] = [];
+    const parts: string[] = [];
+    while (!set.done) {
+      const atv = set.sequence();
+      const oid = atv.oid();
+      const v = atv.any();
+      atv.end();
+      const isString = isStringTag(v.tag);
+      const value = isString ? decodeString(v.tag, v.value, what) : '#' + hex(v.raw);
+      rdn.push({ oid, value });
+      parts.push(`${attributeNames[oid] ?? oid}=${isString ? escapeValue(value) : value}`);
+    }
+    if (rdn.length === 0) throw badCert(`${what}: empty RDN`);
+    rdns.push(rdn);
+    shown.push(parts.join('+'));
+  }
+  return { der: node.raw, text: shown.reverse().join(', '), rdns };
+}
+
+// ---- SubjectPublicKeyInfo ----
+
+function ecPoint(curve: EcCurveName, bytes: Uint8Array): Uint8Array {
+  try {
+    // Validates the point and normalises a compressed one to the uncompressed form.
+    return ecCurves[curve].Point.fromBytes(bytes).toBytes(false);
+  } catch (err) {
+    throw new DerError(`EC public key: not a point on ${curve}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** SubjectPublicKeyInfo → PublicKey; unsupported algorithms are unsupported_certificate. */
+export function parseSubjectPublicKeyInfo(der: Uint8Array): PublicKey {
+  const outer = new DerReader(der, 'SubjectPublicKeyInfo');
+  const seq = outer.sequence();
+  const alg = readAlgorithm(seq, 'SubjectPublicKeyInfo algorithm');
+  const key = seq.bitStringBytes();
+  seq.end();
+  outer.end();
+  switch (alg.oid) {
+    case OID.ecPublicKey: {
+      if (!alg.params || alg.params.tag !== Tag.OID) throw unsupported('EC public key without a named curve');
+      const curveOid = new DerReader(alg.params.raw, 'EC curve').oid();
+      const curve = curveByOid[curveOid];
+      if (!curve) throw unsupported(`EC curve ${curveOid} not supported`);
+      return { kind: 'ec', curve, point: ecPoint(curve, key) };
+    }
+    case OID.ed25519:
+      absent(alg, 'Ed25519 public key');
+      if (key.length !== 32) throw badCert('Ed25519 public key must be 32 bytes');
+      return { kind: 'ed25519', key: key.slice() };
+    case OID.rsaEncryption: {
+      nullOrAbsent(alg, 'RSA public key');
+      const k = new DerReader(key, 'RSAPublicKey');
+      const rsa = k.sequence();
+      const n = rsa.integer();
+      const e = rsa.integer();
+      rsa.end();
+      k.end();
+      if (n <= 0n || e <= 0n) throw badCert('RSA public key: non-positive modulus or exponent');
+      return { kind: 'rsa', n, e, bits: bitLength(n) };
+    }
+    default:
+      throw unsupported(`public key algorithm ${alg.oid} not supported`);
+  }
+}
+
+// ---- extensions ----
+
+function formatIp(b: Uint8Array): string {
+  if (b.length === 4) return b.join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
+  // RFC 5952: compress the longest run (the first, on a tie) of two or more zero groups.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  const h = (g: number[]) => g.map((x) => x.toString(16)).join(':');
+  return best < 0 ? h(groups) : `${h(groups.slice(0, best))}::${h(groups.slice(best + bestLen))}`;
+}
+
+function parseSubjectAltName(value: Uint8Array, out: Certificate['subjectAltNames']): void {
+  const outer = new DerReader(value, 'subjectAltName');
+  const names = outer.sequence();
+  outer.end();
+  if (names.done) throw badCert('subjectAltName: empty');
+  while (!names.done) {
+    const n = names.any();
+    if (n.tag === contextTag(2, false)) {
+      out.dns.push(decodeString(Tag.IA5String, n.value, 'subjectAltName dNSName'));
+    } else if (n.tag === contextTag(7, false)) {
+      if (n.value.length !== 4 && n.value.length !== 16) throw badCert('subjectAltName: iPAddress must be 4 or 16 bytes');
+      out.ip.push(formatIp(n.value));
+    }
+    // Other GeneralName forms (email, URI, directoryName...) do not name TLS endpoints.
+  }
+}
+
+function parseBasicConstraints(value: Uint8Array, cert: Certificate): void {
+  const outer = new DerReader(value, 'basicConstraints');
+  const seq = outer.sequence();
+  outer.end();
+  cert.isCA = seq.isNext(Tag.BOOLEAN) ? seq.boolean() : false;
+  if (seq.isNext(Tag.INTEGER)) {
+    const n = seq.smallInteger();
+    if (n < 0) throw badCert('basicConstraints: negative pathLenConstraint');
+    cert.pathLen = n;
+  }
+  seq.end();
+}
+
+function parseKeyUsage(value: Uint8Array, cert: Certificate): void {
+  const outer = new DerReader(value, 'keyUsage');
+  const bits = outer.bitString();
+  outer.end();
+  cert.keyUsage = keyUsageBits.filter((_, i) => i < bits.bytes.length * 8 && (bits.bytes[i >> 3]! & (0x80 >> (i & 7))) !== 0);
+}
+
+function parseExtKeyUsage(value: Uint8Array, cert: Certificate): void {
+  const outer = new DerReader(value, 'extKeyUsage');
+  const seq = outer.sequence();
+  outer.end();
+  const oids: string[] = [];
+  while (!seq.done) oids.push(seq.oid());
+  if (oids.length === 0) throw badCert('extKeyUsage: empty');
+  cert.extKeyUsage = oids;
+}
+
+/** Extensions we interpret; the table is the place to add more. */
+const extensionParsers: Record<string, (value: Uint8Array, cert: Certificate) => void> = {
+  [OID.subjectAltName]: (v, c) => parseSubjectAltName(v, c.subjectAltNames),
+  [OID.basicConstraints]: parseBasicConstraints,
+  [OID.keyUsage]: parseKeyUsage,
+  [OID.extKeyUsage]: parseExtKeyUsage,
+};
+
+function readExtensions(r: DerReader): Extension[] {
+  const seq = r.sequence('extensions');
+  const out: Extension[] = [];
+  const seen = new Set<string>();
+  while (!seq.done) {
+    const ext = seq.sequence('extension');
+    const oid = ext.oid();
+    // DER forbids encoding the DEFAULT FALSE, but enough CAs do it that rejecting would hurt.
+    const critical = ext.isNext(Tag.BOOLEAN) ? ext.boolean() : false;
+    const value = ext.octetString();
+    ext.end();
+    if (seen.has(oid)) throw badCert(`extension ${oid} appears twice`);
+    seen.add(oid);
+    out.push({ oid, critical, value });
+  }
+  if (out.length === 0) throw badCert('extensions: empty');
+  return out;
+}
+
+// ---- the certificate ----
+
+function serialHex(n: bigint): string {
+  const abs = n < 0n ? -n : n;
+  let h = abs.toString(16);
+  if (h.length % 2) h = '0' + h;
+  return (n < 0n ? '-' : '') + h;
+}
+
+/** Parse one DER certificate. Throws TLSError (bad_certificate or unsupported_certificate). */
+export function parseCertificate(der: Uint8Array): Certificate {
+  try {
+    // A private copy: every field below is a view into it, and the caller may reuse its buffer.
+    return parse(der.slice());
+  } catch (err) {
+    if (err instanceof TLSError) throw err;
+    throw new TLSError('bad_certificate', `certificate: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+function parse(der: Uint8Array): Certificate {
+  const certNode = decodeDer(der, 'Certificate');
+  if (certNode.tag !== Tag.SEQUENCE) throw badCert('Certificate: not a SEQUENCE');
+  const cert = new DerReader(certNode, 'Certificate');
+  const tbsNode = cert.read(Tag.SEQUENCE, 'TBSCertificate');
+  const outerAlg = readAlgorithm(cert, 'signatureAlgorithm');
+  const signature = cert.bitStringBytes();
+  cert.end();
+
+  const tbs = new DerReader(tbsNode, 'TBSCertificate');
+  let version = 1;
+  const v = tbs.explicit(0, 'version');
+  if (v) {
+    version = v.smallInteger() + 1;
+    v.end();
+    if (version < 1 || version > 3) throw badCert(`TBSCertificate: unknown version ${version}`);
+  }
+  const serial = tbs.integer();
+  const innerAlg = readAlgorithm(tbs, 'signature');
+  const issuer = readName(tbs, 'issuer');
+  const validity = tbs.sequence('validity');
+  const notBefore = validity.time();
+  const notAfter = validity.time();
+  validity.end();
+  const subject = readName(tbs, 'subject');
+  const spki = tbs.read(Tag.SEQUENCE, 'subjectPublicKeyInfo').raw;
+  // issuerUniqueID [1] and subjectUniqueID [2]: obsolete, skipped.
+  const issuerUid = tbs.optional(contextTag(1, false));
+  const subjectUid = tbs.optional(contextTag(2, false));
+  if ((issuerUid || subjectUid) && version < 2) throw badCert('TBSCertificate: unique identifiers in a v1 certificate');
+  const extReader = tbs.explicit(3, 'extensions');
+  tbs.end();
+
+  // The signed copy of the algorithm must match the unsigned one (RFC 5280 section 4.1.1.2).
+  if (hex(outerAlg.raw) !== hex(innerAlg.raw)) throw badCert('Certificate: signatureAlgorithm differs from TBSCertificate.signature');
+
+  const result: Certificate = {
+    der: certNode.raw,
+    tbs: tbsNode.raw,
+    version: version as 1 | 2 | 3,
+    serialNumber: serialHex(serial),
+    signatureAlgorithm: signatureAlgorithm(outerAlg),
+    signature,
+    issuer,
+    subject,
+    notBefore,
+    notAfter,
+    spki,
+    publicKey: parseSubjectPublicKeyInfo(spki),
+    extensions: [],
+    subjectAltNames: { dns: [], ip: [] },
+    isCA: false,
+  };
+  if (extReader) {
+    if (version !== 3) throw badCert('TBSCertificate: extensions in a pre-v3 certificate');
+    result.extensions = readExtensions(extReader);
+    extReader.end();
+    for (const ext of result.extensions) extensionParsers[ext.oid]?.(ext.value, result);
+  }
+  return result;
+}
+
+/**
+ * Check `cert`'s signature over its TBSCertificate with the issuer's public key. False for
+ * any failure, including algorithms we cannot verify.
+ */
+export function verifyCertificateSignature(provider: CryptoProvider, cert: Certificate, issuerPublicKey: PublicKey): boolean {
+  const alg = cert.signatureAlgorithm;
+  if (alg.scheme) return provider.verify(alg.scheme, issuerPublicKey, cert.tbs, cert.signature);
+  // RSASSA-PSS with a salt length other than the hash length: still verifiable, just not a TLS scheme.
+  const pss = alg.pss;
+  if (pss && issuerPublicKey.kind === 'rsa' && pss.hash === pss.mgfHash && pss.hash in hashLength) {
+    const name = pss.hash as HashName;
+    const hash = { name, length: hashLength[name], digest: (d: Uint8Array) => provider.hash(name, d) };
+    try {
+      return rsaVerifyPss(issuerPublicKey, hash, cert.tbs, cert.signature, pss.saltLength);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
