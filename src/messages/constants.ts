@@ -1,0 +1,138 @@
+/** Code points from the IANA TLS registries, named as the RFCs name them. */
+import type { AeadName, GroupName, HashName, SignatureSchemeName } from '../crypto/provider.js';
+
+export const ContentType = {
+  change_cipher_spec: 20,
+  alert: 21,
+  handshake: 22,
+  application_data: 23,
+} as const;
+
+export const ProtocolVersion = {
+  TLS1_0: 0x0301,
+  TLS1_2: 0x0303,
+  TLS1_3: 0x0304,
+  DTLS1_2: 0xfefd,
+} as const;
+
+export const HandshakeType = {
+  hello_request: 0,
+  client_hello: 1,
+  server_hello: 2,
+  hello_verify_request: 3,
+  new_session_ticket: 4,
+  end_of_early_data: 5,
+  encrypted_extensions: 8,
+  certificate: 11,
+  server_key_exchange: 12,
+  certificate_request: 13,
+  server_hello_done: 14,
+  certificate_verify: 15,
+  client_key_exchange: 16,
+  finished: 20,
+  key_update: 24,
+  message_hash: 254,
+} as const;
+export type HandshakeTypeName = keyof typeof HandshakeType;
+
+/**
+ * HelloRetryRequest travels as a ServerHello with a special random (RFC 8446 4.1.3); the
+ * engine treats it as its own message kind so the state table can tell the two apart.
+ */
+export const HELLO_RETRY_REQUEST = 'hello_retry_request';
+export type MessageKind = HandshakeTypeName | typeof HELLO_RETRY_REQUEST;
+
+export const HRR_RANDOM = new Uint8Array([
+  0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+  0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+]);
+
+/** Downgrade sentinels in the last 8 bytes of ServerHello.random (RFC 8446 4.1.3). */
+export const DOWNGRADE_TLS12 = new Uint8Array([0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, 0x01]);
+export const DOWNGRADE_TLS11 = new Uint8Array([0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, 0x00]);
+
+export const ExtensionType = {
+  server_name: 0,
+  max_fragment_length: 1,
+  status_request: 5,
+  supported_groups: 10,
+  ec_point_formats: 11,
+  signature_algorithms: 13,
+  use_srtp: 14,
+  application_layer_protocol_negotiation: 16,
+  signed_certificate_timestamp: 18,
+  padding: 21,
+  encrypt_then_mac: 22,
+  extended_master_secret: 23,
+  record_size_limit: 28,
+  session_ticket: 35,
+  pre_shared_key: 41,
+  early_data: 42,
+  supported_versions: 43,
+  cookie: 44,
+  psk_key_exchange_modes: 45,
+  certificate_authorities: 47,
+  oid_filters: 48,
+  post_handshake_auth: 49,
+  signature_algorithms_cert: 50,
+  key_share: 51,
+  renegotiation_info: 0xff01,
+} as const;
+export type ExtensionName = keyof typeof ExtensionType;
+
+export const NamedGroup: Record<GroupName, number> = {
+  secp256r1: 0x0017,
+  secp384r1: 0x0018,
+  x25519: 0x001d,
+  x448: 0x001e,
+};
+
+export const SignatureScheme: Record<SignatureSchemeName, number> = {
+  rsa_pkcs1_sha256: 0x0401,
+  rsa_pkcs1_sha384: 0x0501,
+  rsa_pkcs1_sha512: 0x0601,
+  ecdsa_secp256r1_sha256: 0x0403,
+  ecdsa_secp384r1_sha384: 0x0503,
+  rsa_pss_rsae_sha256: 0x0804,
+  rsa_pss_rsae_sha384: 0x0805,
+  rsa_pss_rsae_sha512: 0x0806,
+  ed25519: 0x0807,
+};
+
+export const PskKeyExchangeMode = { psk_ke: 0, psk_dhe_ke: 1 } as const;
+
+export interface CipherSuiteInfo {
+  name: string;
+  code: number;
+  version: 'TLSv1.3' | 'TLSv1.2';
+  aead: AeadName;
+  hash: HashName;
+  /** The name OpenSSL uses, for getCipher() and interop tests. */
+  openssl: string;
+}
+
+export const CIPHER_SUITES: readonly CipherSuiteInfo[] = [
+  { name: 'TLS_AES_128_GCM_SHA256', code: 0x1301, version: 'TLSv1.3', aead: 'AES-128-GCM', hash: 'sha256', openssl: 'TLS_AES_128_GCM_SHA256' },
+  { name: 'TLS_AES_256_GCM_SHA384', code: 0x1302, version: 'TLSv1.3', aead: 'AES-256-GCM', hash: 'sha384', openssl: 'TLS_AES_256_GCM_SHA384' },
+  { name: 'TLS_CHACHA20_POLY1305_SHA256', code: 0x1303, version: 'TLSv1.3', aead: 'CHACHA20-POLY1305', hash: 'sha256', openssl: 'TLS_CHACHA20_POLY1305_SHA256' },
+];
+
+export function cipherSuiteByCode(code: number): CipherSuiteInfo | undefined {
+  return CIPHER_SUITES.find((s) => s.code === code);
+}
+export function cipherSuiteByName(name: string): CipherSuiteInfo | undefined {
+  return CIPHER_SUITES.find((s) => s.name === name || s.openssl === name);
+}
+
+function invert<K extends string>(table: Record<K, number>): Map<number, K> {
+  return new Map(Object.entries(table).map(([k, v]) => [v as number, k as K]));
+}
+export const groupByCode = invert(NamedGroup);
+export const schemeByCode = invert(SignatureScheme);
+export const handshakeTypeByCode = invert(HandshakeType);
+export const extensionByCode = invert(ExtensionType);
+
+/** RFC 8701 GREASE values: 0x?A?A with both bytes equal. */
+export function isGrease(v: number): boolean {
+  return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
+}
