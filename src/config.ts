@@ -1,0 +1,126 @@
+/**
+ * Connection options, with node:tls names where node:tls has one, and their strict
+ * defaults. `resolveConfig` turns what the user gave into the one shape the engine uses.
+ */
+import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from './crypto/provider.js';
+import type { Certificate } from './x509/certificate.js';
+import { CIPHER_SUITES, type CipherSuiteInfo, cipherSuiteByName } from './messages/constants.js';
+import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
+import { TLSError } from './errors.js';
+
+export type TLSVersionName = 'TLSv1.3' | 'TLSv1.2';
+
+/** A certificate chain (leaf first) and the private key of its leaf. */
+export interface CertifiedKey {
+  chain: Certificate[];
+  key: PrivateKey;
+}
+
+/** What a client was told about the server's certificate check. */
+export interface PeerVerification {
+  chain: Certificate[];
+  /** The name (or IP) the certificate must be valid for. */
+  host: string | undefined;
+  now: number;
+}
+
+export interface CommonOptions {
+  /** Crypto implementation; the noble provider when not given. */
+  provider?: CryptoProvider;
+  /** Randomness source (tests inject a seeded one to replay handshakes exactly). */
+  random?: (length: number) => Uint8Array;
+  /** Clock in ms since the epoch (certificate validity, ticket ages). */
+  now?: () => number;
+  /** Cipher suites in order of preference, by IANA or OpenSSL name. */
+  cipherSuites?: string[];
+  /** Key exchange groups in order of preference. */
+  groups?: GroupName[];
+  /** Signature schemes we accept (and, for our own key, may use), in order of preference. */
+  signatureSchemes?: SignatureSchemeName[];
+  /** ALPN protocol names, in order of preference. */
+  ALPNProtocols?: string[];
+  minVersion?: TLSVersionName;
+  maxVersion?: TLSVersionName;
+  /** Bounds on handshake message sizes. */
+  limits?: Partial<HandshakeLimits>;
+}
+
+export interface ClientOptions extends CommonOptions {
+  /** SNI host name; none is sent when absent (or when it is an IP address). */
+  servername?: string;
+  /** Name or IP address the server certificate must match when `servername` is not set. */
+  host?: string;
+  /** Groups to send key shares for in the first ClientHello (default: the first of `groups`). */
+  keyShareGroups?: GroupName[];
+  /** Trust anchors. */
+  ca?: Certificate[];
+  /**
+   * Verify the server's certificate chain and name (default true). `false` skips the
+   * check entirely and is never the default.
+   */
+  rejectUnauthorized?: boolean;
+  /** Replace the built-in chain and name check: throw a TLSError to refuse. */
+  verifyPeer?: (info: PeerVerification) => void;
+  /** Our certificate for client authentication. */
+  certificate?: CertifiedKey;
+  /** Middlebox compatibility mode (RFC 8446 D.4): session id and dummy ChangeCipherSpec. Default true. */
+  compatibilityMode?: boolean;
+  /** Send GREASE values (RFC 8701) in ClientHello. Default true. */
+  grease?: boolean;
+}
+
+export interface ServerOptions extends CommonOptions {
+  /** Certificates to choose from (by key type the client supports); the first is the default. */
+  certificates: CertifiedKey[];
+  /** Pick certificates for an SNI name; return undefined to keep the defaults. */
+  SNICallback?: (servername: string) => CertifiedKey[] | undefined;
+  /** Put a cookie in HelloRetryRequest and require it back (RFC 8446 4.2.2). Default true. */
+  helloRetryCookie?: boolean;
+}
+
+export interface ResolvedCommon {
+  provider: CryptoProvider;
+  random: (length: number) => Uint8Array;
+  now: () => number;
+  cipherSuites: CipherSuiteInfo[];
+  groups: GroupName[];
+  signatureSchemes: SignatureSchemeName[];
+  alpn: string[];
+  limits: HandshakeLimits;
+}
+
+export const DEFAULT_GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448'];
+export const DEFAULT_SIGNATURE_SCHEMES: SignatureSchemeName[] = [
+  'ecdsa_secp256r1_sha256',
+  'ecdsa_secp384r1_sha384',
+  'ed25519',
+  'rsa_pss_rsae_sha256',
+  'rsa_pss_rsae_sha384',
+  'rsa_pss_rsae_sha512',
+  'rsa_pkcs1_sha256',
+  'rsa_pkcs1_sha384',
+  'rsa_pkcs1_sha512',
+];
+
+export function resolveCommon(o: CommonOptions, defaultProvider: CryptoProvider): ResolvedCommon {
+  const provider = o.provider ?? defaultProvider;
+  if (o.minVersion === 'TLSv1.2' && o.maxVersion === 'TLSv1.2') {
+    throw new TLSError('protocol_version', 'TLS 1.2 is not supported yet', { code: 'ERR_TLS_UNSUPPORTED_OPTION' });
+  }
+  const suites = (o.cipherSuites ?? CIPHER_SUITES.map((s) => s.name)).map((name) => {
+    const s = cipherSuiteByName(name);
+    if (!s) throw new TLSError('internal_error', `unknown cipher suite ${name}`, { code: 'ERR_TLS_INVALID_OPTION' });
+    return s;
+  });
+  if (suites.length === 0) throw new TLSError('internal_error', 'no cipher suites configured', { code: 'ERR_TLS_INVALID_OPTION' });
+  return {
+    provider,
+    random: o.random ?? ((n) => provider.random(n)),
+    now: o.now ?? (() => Date.now()),
+    cipherSuites: suites,
+    groups: o.groups ?? DEFAULT_GROUPS,
+    signatureSchemes: o.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES,
+    alpn: o.ALPNProtocols ?? [],
+    limits: { ...defaultLimits, ...o.limits },
+  };
+}

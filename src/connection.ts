@@ -1,0 +1,373 @@
+/**
+ * Connection: the sans-IO face of tsls. Feed it the bytes that arrived, take the bytes
+ * it wants sent, write application data, close. Nothing here does I/O or keeps time of
+ * its own; randomness and the clock come from the options.
+ *
+ * Lifecycle (libnbd / lighttpd style): START → HANDSHAKE → ESTABLISHED → CLOSING → CLOSED,
+ * and DEAD from anywhere on a fatal error. DEAD sends the alert, wipes the keys and
+ * reports the error exactly once.
+ */
+import { resolveCommon, type ClientOptions, type ServerOptions } from './config.js';
+import { nobleProvider } from './crypto/noble.js';
+import { exportKeyingMaterial, trafficKeys } from './crypto/keyschedule.js';
+import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpectedMessage } from './errors.js';
+import { ContentType, type MessageKind } from './messages/constants.js';
+import type { HandshakeMessage, MessageOf } from './messages/handshake.js';
+import { RecordLayer } from './record/record-layer.js';
+import { MAX_FRAGMENT, Tls13Protection } from './record/protection.js';
+import { clientModule } from './statem/client.js';
+import { HandshakeContext, type RecordPort } from './statem/context.js';
+import { serverModule } from './statem/server.js';
+import { ESTABLISHED, START_STATE, tableFor, type Side } from './statem/states.js';
+import { StateMachine, type StatemHost } from './statem/statem.js';
+import { concat, toHex } from './util/bytes.js';
+import { Emitter } from './util/emitter.js';
+import type { Certificate } from './x509/certificate.js';
+
+export type Lifecycle = 'START' | 'HANDSHAKE' | 'ESTABLISHED' | 'CLOSING' | 'CLOSED' | 'DEAD';
+
+export interface TransitionEvent {
+  from: string;
+  to: string;
+  how: 'recv' | 'send';
+  message?: MessageKind;
+}
+
+export interface ConnectionEvents {
+  /** A handshake state change (the CLI's --trace). */
+  transition: [TransitionEvent];
+  /** A handshake message sent or received, decoded. */
+  message: ['recv' | 'send', HandshakeMessage, number];
+  /** Lifecycle change. */
+  state: [Lifecycle, Lifecycle];
+  /** The handshake completed. */
+  handshake: [];
+  /** One NSS key log line (SSLKEYLOGFILE format), without newline. */
+  keylog: [string];
+  /** Application data from the peer. */
+  data: [Uint8Array];
+  /** The peer sent close_notify: it will send no more. */
+  end: [];
+  /** Both directions are closed. */
+  close: [];
+  /** A fatal error; emitted once, the connection is DEAD. */
+  error: [TLSError];
+  /** A NewSessionTicket arrived (client). */
+  ticket: [MessageOf<'new_session_ticket'>];
+}
+
+const CCS_PAYLOAD = new Uint8Array([1]);
+const CCS_TYPES: ReadonlySet<number> = new Set([ContentType.change_cipher_spec]);
+
+export class Connection extends Emitter<ConnectionEvents> {
+  readonly side: Side;
+  private lifecycle: Lifecycle = 'START';
+  private readonly records = new RecordLayer();
+  private readonly hs: HandshakeContext;
+  private readonly statem: StateMachine<HandshakeContext>;
+  private output: Uint8Array[] = [];
+  /** Application data written before the handshake finished; sent, never dropped, once it does. */
+  private early: Uint8Array[] = [];
+  private sentCCS = false;
+  private sentCloseNotify = false;
+  private receivedCloseNotify = false;
+  private failure: TLSError | undefined;
+  private processing = false;
+
+  constructor(side: 'client', options: ClientOptions);
+  constructor(side: 'server', options: ServerOptions);
+  constructor(side: Side, options: ClientOptions | ServerOptions);
+  constructor(side: Side, options: ClientOptions | ServerOptions) {
+    super();
+    this.side = side;
+    const common = resolveCommon(options, nobleProvider);
+    if (side === 'server' && (options as ServerOptions).certificates?.length === 0) {
+      throw new TLSError('internal_error', 'a server needs at least one certificate', { code: 'ERR_TLS_INVALID_OPTION' });
+    }
+    this.hs = new HandshakeContext(side, common, options, this.recordPort());
+    this.hs.onTicket = (t) => this.emit('ticket', t);
+    const host: StatemHost<HandshakeContext> = {
+      hs: this.hs,
+      limits: common.limits,
+      wireVersion: () => 'tls13',
+      addToTranscript: (raw) => this.hs.transcript.add(raw),
+      sendHandshake: (raw) => this.records.seal(ContentType.handshake, raw, this.output),
+      onTransition: (from, to, how, message) => this.emit('transition', { from, to, how, message }),
+      onMessage: (dir, msg, len) => this.emit('message', dir, msg, len),
+      onEstablished: () => this.onEstablished(),
+    };
+    this.statem = new StateMachine(tableFor(side), side === 'client' ? clientModule : serverModule, host, START_STATE[side]);
+  }
+
+  static client(options: ClientOptions = {}): Connection {
+    return new Connection('client', options);
+  }
+  static server(options: ServerOptions): Connection {
+    return new Connection('server', options);
+  }
+
+  // ---- external events ----------------------------------------------------------------
+
+  /** Begin the handshake (the client writes its ClientHello). Called for you by feed/takeOutput/write. */
+  start(): void {
+    if (this.lifecycle !== 'START') return;
+    this.setLifecycle('HANDSHAKE');
+    this.guard(() => this.statem.start());
+  }
+
+  /** Bytes received from the peer. Errors do not throw: they end in DEAD and an `error` event. */
+  feed(data: Uint8Array): void {
+    this.start();
+    if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED' || this.receivedCloseNotify) return;
+    this.guard(() => {
+      this.records.feed(data);
+      this.processRecords();
+    });
+  }
+
+  /** Everything that should be sent to the peer now (empty when nothing is due). */
+  takeOutput(): Uint8Array {
+    this.start();
+    if (this.output.length === 0) return new Uint8Array(0);
+    const out = this.output.length === 1 ? this.output[0]! : concat(...this.output);
+    this.output = [];
+    return out;
+  }
+
+  /** Bytes waiting in `takeOutput`. */
+  get pendingOutput(): number {
+    let n = 0;
+    for (const b of this.output) n += b.length;
+    return n;
+  }
+
+  /** Send application data (queued until the handshake completes). */
+  write(data: Uint8Array): void {
+    this.start();
+    if (this.lifecycle === 'DEAD') throw this.failure ?? new TLSError('internal_error', 'connection is dead');
+    if (this.sentCloseNotify) throw new TLSError('internal_error', 'write after end()', { code: 'ERR_TLS_WRITE_AFTER_END' });
+    if (data.length === 0) return;
+    if (!this.statem.established) {
+      this.early.push(data.slice());
+      return;
+    }
+    this.guard(() => this.records.seal(ContentType.application_data, data, this.output));
+  }
+
+  /** Send close_notify: we will write no more (reading goes on until the peer closes too). */
+  end(): void {
+    if (this.sentCloseNotify || this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
+    this.guard(() => {
+      this.flushEarly();
+      this.sendAlert(AlertDescription.close_notify);
+      this.sentCloseNotify = true;
+      this.setLifecycle(this.receivedCloseNotify ? 'CLOSED' : 'CLOSING');
+      if (this.receivedCloseNotify) this.emit('close');
+    });
+  }
+
+  /** Update our sending keys, and ask the peer to update theirs when `requestPeer` (RFC 8446 4.6.3). */
+  keyUpdate(requestPeer = true): void {
+    if (!this.statem.established || this.statem.state !== ESTABLISHED) {
+      throw new TLSError('internal_error', 'KeyUpdate needs an established connection', { code: 'ERR_TLS_INVALID_STATE' });
+    }
+    this.hs.requestPeerUpdate = requestPeer;
+    this.guard(() => this.statem.writeFrom('SendKeyUpdate'));
+  }
+
+  /** Abort: send `alert` (default user_canceled→ internal use) and go to DEAD. */
+  destroy(error?: TLSError): void {
+    if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
+    this.fail(error ?? new TLSError('user_canceled', 'connection destroyed', { code: 'ERR_TLS_DESTROYED' }));
+  }
+
+  // ---- what the application may ask -----------------------------------------------------
+
+  get state(): Lifecycle {
+    return this.lifecycle;
+  }
+  get handshakeState(): string {
+    return this.statem.state;
+  }
+  get error(): TLSError | undefined {
+    return this.failure;
+  }
+  get handshakeComplete(): boolean {
+    return this.statem.established;
+  }
+  get peerClosed(): boolean {
+    return this.receivedCloseNotify;
+  }
+  /** 'TLSv1.3' once negotiated. */
+  get protocol(): string | undefined {
+    return this.hs.negotiated.version;
+  }
+  get cipher(): { name: string; standardName: string; version: string } | undefined {
+    const s = this.hs.negotiated.suite;
+    return s && { name: s.openssl, standardName: s.name, version: s.version };
+  }
+  get group(): string | undefined {
+    return this.hs.negotiated.group;
+  }
+  get signatureScheme(): string | undefined {
+    return this.hs.negotiated.signatureScheme;
+  }
+  get alpnProtocol(): string | false {
+    return this.hs.negotiated.alpnProtocol ?? false;
+  }
+  get servername(): string | undefined {
+    return this.hs.negotiated.servername;
+  }
+  get peerCertificates(): Certificate[] {
+    return this.hs.negotiated.peerCertificates;
+  }
+  get helloRetried(): boolean {
+    return this.hs.negotiated.helloRetried;
+  }
+
+  /** RFC 8446 7.5 exporter. */
+  exportKeyingMaterial(length: number, label: string, context: Uint8Array = new Uint8Array(0)): Uint8Array {
+    const exporter = this.hs.secrets.exporter;
+    if (!exporter) throw new TLSError('internal_error', 'keying material is available after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
+    return exportKeyingMaterial(this.hs.provider, this.hs.suite.hash, exporter, label, context, length);
+  }
+
+  // ---- inside -------------------------------------------------------------------------------
+
+  private recordPort(): RecordPort {
+    return {
+      setReadSecret: (secret) => {
+        // RFC 8446 5.1: handshake messages must not span a key change.
+        if (this.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('handshake message spans a key change');
+        this.records.setReadProtection(this.protection(secret));
+      },
+      setWriteSecret: (secret) => this.records.setWriteProtection(this.protection(secret)),
+      sendCompatibilityCCS: () => {
+        if (this.sentCCS) return;
+        this.sentCCS = true;
+        this.records.sealPlaintext(ContentType.change_cipher_spec, CCS_PAYLOAD, this.output);
+      },
+      keylog: (label, secret) => {
+        if (this.hs.clientRandom) this.emit('keylog', `${label} ${toHex(this.hs.clientRandom)} ${toHex(secret)}`);
+      },
+    };
+  }
+
+  private protection(secret: Uint8Array): Tls13Protection {
+    const suite = this.hs.suite;
+    const { key, iv } = trafficKeys(this.hs.provider, suite.hash, suite.aead, secret);
+    return new Tls13Protection(this.hs.provider, suite.aead, key, iv);
+  }
+
+  private processRecords(): void {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      for (;;) {
+        if (this.lifecycle === 'DEAD' || this.receivedCloseNotify) return;
+        const record = this.records.next(this.statem.established ? NO_TYPES : CCS_TYPES);
+        if (!record) return;
+        this.dispatch(record.type, record.data);
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private dispatch(type: number, data: Uint8Array): void {
+    switch (type) {
+      case ContentType.handshake:
+        this.statem.receive(data);
+        return;
+      case ContentType.application_data:
+        if (!this.statem.established) throw unexpectedMessage('application data before the handshake completed');
+        if (this.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('application data inside a fragmented handshake message');
+        if (data.length) this.emit('data', data);
+        return;
+      case ContentType.alert:
+        this.receiveAlert(data);
+        return;
+      case ContentType.change_cipher_spec:
+        // RFC 8446 5: a single 0x01 between the first ClientHello and the peer's Finished is dropped.
+        if (this.statem.established || data.length !== 1 || data[0] !== 1) throw unexpectedMessage('unexpected change_cipher_spec');
+        if (this.side === 'server' && this.statem.state === START_STATE.server) throw unexpectedMessage('change_cipher_spec before ClientHello');
+        return;
+    }
+  }
+
+  private receiveAlert(data: Uint8Array): void {
+    if (data.length !== 2) throw new TLSError('decode_error', 'alert record must hold exactly one alert');
+    const [level, description] = [data[0]!, data[1]!];
+    if (description === AlertDescription.close_notify) {
+      this.receivedCloseNotify = true;
+      this.emit('end');
+      if (this.sentCloseNotify) {
+        this.setLifecycle('CLOSED');
+        this.emit('close');
+      } else {
+        this.setLifecycle('CLOSING');
+      }
+      return;
+    }
+    // TLS 1.3: every alert but close_notify and user_canceled is fatal, whatever its level says.
+    if (description === AlertDescription.user_canceled && level === AlertLevel.warning) return;
+    const name = alertName(description);
+    this.fail(new TLSError(name, `peer sent alert ${name}`, { remote: true }));
+  }
+
+  private sendAlert(description: number): void {
+    const level = description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? AlertLevel.warning : AlertLevel.fatal;
+    this.records.seal(ContentType.alert, new Uint8Array([level, description]), this.output);
+  }
+
+  private onEstablished(): void {
+    const limit = this.hs.peerRecordSizeLimit;
+    // record_size_limit counts TLS 1.3's inner content type byte (RFC 8449 4).
+    if (limit !== undefined) this.records.maxSendFragment = Math.min(MAX_FRAGMENT, limit - 1);
+    this.setLifecycle('ESTABLISHED');
+    this.emit('handshake');
+    this.flushEarly();
+  }
+
+  private flushEarly(): void {
+    if (!this.statem.established) return;
+    const queued = this.early;
+    this.early = [];
+    for (const data of queued) this.records.seal(ContentType.application_data, data, this.output);
+  }
+
+  /** Run engine work; any throw becomes DEAD with the right alert. */
+  private guard(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.fail(asTLSError(err));
+    }
+  }
+
+  private fail(error: TLSError): void {
+    if (this.lifecycle === 'DEAD') return;
+    this.failure = error;
+    if (!error.remote) {
+      try {
+        this.sendAlert(error.description === AlertDescription.close_notify ? AlertDescription.internal_error : error.description);
+      } catch {
+        // Sending the alert is best effort; the connection is dead either way.
+      }
+    }
+    this.records.destroy();
+    this.early = [];
+    this.setLifecycle('DEAD');
+    this.emit('error', error);
+  }
+
+  private setLifecycle(next: Lifecycle): void {
+    if (next === this.lifecycle) return;
+    const prev = this.lifecycle;
+    this.lifecycle = next;
+    this.emit('state', prev, next);
+  }
+}
+
+const NO_TYPES: ReadonlySet<number> = new Set();
+

@@ -1,0 +1,190 @@
+/**
+ * Handshake work both sides share (OpenSSL's statem_both.c): the TLS 1.3 key schedule
+ * steps, Finished, Certificate and CertificateVerify, and the post-handshake messages.
+ */
+import type { PrivateKey, PublicKey, SignatureSchemeName } from '../crypto/provider.js';
+import { deriveSecret, earlySecret, finishedVerifyData, handshakeSecret, masterSecret, nextTrafficSecret } from '../crypto/keyschedule.js';
+import { TLSError, decodeError, illegalParameter } from '../errors.js';
+import { SignatureScheme, schemeByCode } from '../messages/constants.js';
+import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
+import { constantTimeEqual, concat, utf8 } from '../util/bytes.js';
+import { parseCertificate, type Certificate } from '../x509/certificate.js';
+import type { HandshakeContext } from './context.js';
+import type { ProtocolModule } from './statem.js';
+import type { Side } from './states.js';
+
+// ---- key schedule steps ---------------------------------------------------------------
+
+/** After ServerHello: Handshake Secret and both handshake traffic secrets (RFC 8446 7.1). */
+export function deriveHandshakeSecrets(hs: HandshakeContext, sharedSecret: Uint8Array): void {
+  const p = hs.provider;
+  const h = hs.suite.hash;
+  const s = hs.secrets;
+  s.early = earlySecret(p, h);
+  s.handshake = handshakeSecret(p, h, s.early, sharedSecret);
+  const th = hs.transcript.hash();
+  s.clientHandshake = deriveSecret(p, h, s.handshake, 'c hs traffic', th);
+  s.serverHandshake = deriveSecret(p, h, s.handshake, 's hs traffic', th);
+  hs.records.keylog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', s.clientHandshake);
+  hs.records.keylog('SERVER_HANDSHAKE_TRAFFIC_SECRET', s.serverHandshake);
+}
+
+/** After the server's Finished: Master Secret and the first application traffic secrets. */
+export function deriveApplicationSecrets(hs: HandshakeContext): void {
+  const p = hs.provider;
+  const h = hs.suite.hash;
+  const s = hs.secrets;
+  s.master = masterSecret(p, h, s.handshake!);
+  const th = hs.transcript.hash();
+  s.clientApplication = deriveSecret(p, h, s.master, 'c ap traffic', th);
+  s.serverApplication = deriveSecret(p, h, s.master, 's ap traffic', th);
+  s.exporter = deriveSecret(p, h, s.master, 'exp master', th);
+  hs.records.keylog('CLIENT_TRAFFIC_SECRET_0', s.clientApplication);
+  hs.records.keylog('SERVER_TRAFFIC_SECRET_0', s.serverApplication);
+  hs.records.keylog('EXPORTER_SECRET', s.exporter);
+}
+
+/** After the client's Finished: resumption_master_secret (for tickets). */
+export function deriveResumptionSecret(hs: HandshakeContext): void {
+  hs.secrets.resumption = deriveSecret(hs.provider, hs.suite.hash, hs.secrets.master!, 'res master', hs.transcript.hash());
+}
+
+// ---- Finished ---------------------------------------------------------------------------
+
+function handshakeSecretOf(hs: HandshakeContext, sender: Side): Uint8Array {
+  return sender === 'client' ? hs.secrets.clientHandshake! : hs.secrets.serverHandshake!;
+}
+
+export function buildFinished(hs: HandshakeContext, sender: Side): HandshakeMessage {
+  const verify_data = finishedVerifyData(hs.provider, hs.suite.hash, handshakeSecretOf(hs, sender), hs.transcript.hash());
+  return { type: 'finished', verify_data };
+}
+
+export function checkFinished(hs: HandshakeContext, msg: MessageOf<'finished'>, sender: Side): void {
+  const expected = finishedVerifyData(hs.provider, hs.suite.hash, handshakeSecretOf(hs, sender), hs.transcript.hash());
+  if (msg.verify_data.length !== expected.length) throw decodeError('Finished has the wrong length');
+  if (!constantTimeEqual(msg.verify_data, expected)) throw new TLSError('decrypt_error', `${sender} Finished does not verify`);
+}
+
+// ---- Certificate ------------------------------------------------------------------------
+
+export function buildCertificate(chain: Certificate[], context: Uint8Array = new Uint8Array(0)): HandshakeMessage {
+  return {
+    type: 'certificate',
+    certificate_request_context: context,
+    certificate_list: chain.map((c) => ({ cert_data: c.der, extensions: new Extensions('certificate') })),
+  };
+}
+
+/** Parse the peer's chain; the leaf must parse (its key checks CertificateVerify). */
+export function readCertificates(msg: MessageOf<'certificate'>): Certificate[] {
+  return msg.certificate_list.map((entry, i) => {
+    try {
+      return parseCertificate(entry.cert_data);
+    } catch (err) {
+      if (i === 0 || !(err instanceof TLSError)) throw err instanceof TLSError ? err : new TLSError('bad_certificate', `certificate ${i} does not parse`);
+      throw new TLSError('bad_certificate', `certificate ${i} does not parse: ${err.message}`);
+    }
+  });
+}
+
+// ---- CertificateVerify ------------------------------------------------------------------
+
+const CV_PAD = new Uint8Array(64).fill(0x20);
+const CV_LABEL: Record<Side, Uint8Array> = {
+  server: utf8.encode('TLS 1.3, server CertificateVerify'),
+  client: utf8.encode('TLS 1.3, client CertificateVerify'),
+};
+
+/** The content covered by a TLS 1.3 CertificateVerify signature (RFC 8446 4.4.3). */
+export function certificateVerifyContent(signer: Side, transcriptHash: Uint8Array): Uint8Array {
+  return concat(CV_PAD, CV_LABEL[signer], new Uint8Array([0]), transcriptHash);
+}
+
+/** Which TLS 1.3 schemes a key can make (RSA PKCS#1 v1.5 is not allowed for TLS 1.3 CertificateVerify). */
+export function schemesForKey(key: PublicKey | PrivateKey): SignatureSchemeName[] {
+  switch (key.kind) {
+    case 'ec':
+      return key.curve === 'P-256' ? ['ecdsa_secp256r1_sha256'] : ['ecdsa_secp384r1_sha384'];
+    case 'ed25519':
+      return ['ed25519'];
+    case 'rsa':
+      return ['rsa_pss_rsae_sha256', 'rsa_pss_rsae_sha384', 'rsa_pss_rsae_sha512'];
+  }
+}
+
+/** Our preference order, restricted to what the peer offered and the key can do. */
+export function chooseScheme(hs: HandshakeContext, key: PrivateKey, peerOffered: number[]): SignatureSchemeName | undefined {
+  const possible = schemesForKey(key);
+  return hs.common.signatureSchemes.find((s) => possible.includes(s) && peerOffered.includes(SignatureScheme[s]));
+}
+
+export function buildCertificateVerify(hs: HandshakeContext, signer: Side, key: PrivateKey, scheme: SignatureSchemeName): HandshakeMessage {
+  const content = certificateVerifyContent(signer, hs.transcript.hash());
+  return { type: 'certificate_verify', algorithm: SignatureScheme[scheme], signature: hs.provider.sign(scheme, key, content) };
+}
+
+export function checkCertificateVerify(hs: HandshakeContext, msg: MessageOf<'certificate_verify'>, signer: Side, leaf: Certificate): void {
+  const scheme = schemeByCode.get(msg.algorithm);
+  if (!scheme || !hs.common.signatureSchemes.includes(scheme)) throw illegalParameter(`CertificateVerify uses a scheme we did not offer (0x${msg.algorithm.toString(16)})`);
+  if (!schemesForKey(leaf.publicKey).includes(scheme)) throw illegalParameter(`CertificateVerify scheme ${scheme} does not fit the certificate key`);
+  const content = certificateVerifyContent(signer, hs.transcript.hash());
+  if (!hs.provider.verify(scheme, leaf.publicKey, content, msg.signature)) {
+    throw new TLSError('decrypt_error', `${signer} CertificateVerify signature does not verify`);
+  }
+  if (signer === 'server') hs.negotiated.signatureScheme = scheme;
+}
+
+// ---- post-handshake (RFC 8446 4.6) ------------------------------------------------------
+
+function readSecretName(hs: HandshakeContext): 'clientApplication' | 'serverApplication' {
+  return hs.side === 'client' ? 'serverApplication' : 'clientApplication';
+}
+function writeSecretName(hs: HandshakeContext): 'clientApplication' | 'serverApplication' {
+  return hs.side === 'client' ? 'clientApplication' : 'serverApplication';
+}
+
+export function updateReadSecret(hs: HandshakeContext): void {
+  const name = readSecretName(hs);
+  hs.secrets[name] = nextTrafficSecret(hs.provider, hs.suite.hash, hs.secrets[name]!);
+  hs.records.setReadSecret(hs.secrets[name]!);
+}
+
+function updateWriteSecret(hs: HandshakeContext): void {
+  const name = writeSecretName(hs);
+  hs.secrets[name] = nextTrafficSecret(hs.provider, hs.suite.hash, hs.secrets[name]!);
+  hs.records.setWriteSecret(hs.secrets[name]!);
+}
+
+/** KeyUpdate handling, identical for both sides. */
+export const postHandshake: ProtocolModule<HandshakeContext> = {
+  process: {
+    KeyUpdate: (hs, msg: MessageOf<'key_update'>) => {
+      hs.peerRequestedUpdate = msg.request_update === 1;
+      updateReadSecret(hs);
+    },
+  },
+  writeTransition: {
+    // Answer update_requested with a KeyUpdate of our own before any more application data.
+    KeyUpdate: (hs) => (hs.peerRequestedUpdate ? 'SendKeyUpdate' : 'Established'),
+  },
+  construct: {
+    SendKeyUpdate: (hs) => {
+      const request = hs.requestPeerUpdate && !hs.peerRequestedUpdate ? 1 : 0;
+      hs.peerRequestedUpdate = false;
+      hs.requestPeerUpdate = false;
+      return { type: 'key_update', request_update: request };
+    },
+  },
+  postWork: {
+    SendKeyUpdate: (hs) => updateWriteSecret(hs),
+  },
+};
+
+/** Combine per-state work from several modules (side-specific + shared). */
+export function mergeModules<H>(...modules: ProtocolModule<H>[]): ProtocolModule<H> {
+  const keys = ['process', 'postProcess', 'writeTransition', 'preWork', 'construct', 'postWork'] as const;
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const k of keys) out[k] = Object.assign({}, ...modules.map((m) => m[k] ?? {}));
+  return out as unknown as ProtocolModule<H>;
+}

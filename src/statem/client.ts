@@ -1,0 +1,262 @@
+/**
+ * The client's side of the TLS 1.3 handshake (RFC 8446 section 4, client view): what to
+ * send in each write state and how to check each message the server sends. Control flow
+ * is the core's; the state table says which message may come when.
+ */
+import type { GroupName } from '../crypto/provider.js';
+import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
+import { ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
+import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
+import { equal } from '../util/bytes.js';
+import { verifyServerCertificate } from '../x509/verify.js';
+import {
+  buildCertificate,
+  buildCertificateVerify,
+  buildFinished,
+  checkCertificateVerify,
+  checkFinished,
+  chooseScheme,
+  deriveApplicationSecrets,
+  deriveHandshakeSecrets,
+  deriveResumptionSecret,
+  mergeModules,
+  postHandshake,
+  readCertificates,
+} from './both.js';
+import type { HandshakeContext } from './context.js';
+import type { ProtocolModule } from './statem.js';
+
+/** RFC 8449: the largest TLS 1.3 record we accept, inner content type included. */
+export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
+
+function grease(hs: HandshakeContext, index: number): number {
+  // One random GREASE value per slot, the same in both ClientHellos (RFC 8701 section 3).
+  const seed = hs.client!.random[index]! & 0xf0;
+  return ((seed | 0x0a) << 8) | (seed | 0x0a);
+}
+
+function isIpAddress(name: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
+}
+
+function clientHello(hs: HandshakeContext): HandshakeMessage {
+  const o = hs.clientOptions;
+  const c = hs.client!;
+  const useGrease = o.grease !== false;
+  const ext = new Extensions('client_hello');
+  if (useGrease) ext.addRaw(grease(hs, 0), new Uint8Array(0));
+  if (o.servername && !isIpAddress(o.servername)) {
+    ext.add('server_name', { server_name_list: [{ name_type: 0, host_name: o.servername }] });
+  }
+  const groups = hs.common.groups.map((g) => NamedGroup[g]);
+  ext.add('supported_groups', { named_group_list: useGrease ? [grease(hs, 1), ...groups] : groups });
+  const schemes = hs.common.signatureSchemes.map((s) => SignatureScheme[s]);
+  ext.add('signature_algorithms', { supported_signature_algorithms: useGrease ? [grease(hs, 2), ...schemes] : schemes });
+  if (hs.common.alpn.length) ext.add('application_layer_protocol_negotiation', { protocol_name_list: hs.common.alpn });
+  const versions = [ProtocolVersion.TLS1_3];
+  ext.add('supported_versions', { versions: useGrease ? [grease(hs, 3), ...versions] : versions });
+  if (c.cookie) ext.add('cookie', { cookie: c.cookie });
+  const client_shares = [...c.keyShares].map(([group, pair]) => ({ group: NamedGroup[group], key_exchange: pair.publicKey }));
+  ext.add('key_share', { client_shares });
+  ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
+  if (useGrease) ext.addRaw(grease(hs, 4) ^ 0x1010, new Uint8Array([0]));
+  c.offeredExtensions = new Set(ext.types);
+  const suites = hs.common.cipherSuites.map((s) => s.code);
+  return {
+    type: 'client_hello',
+    legacy_version: ProtocolVersion.TLS1_2,
+    random: c.random,
+    legacy_session_id: c.sessionId,
+    cipher_suites: useGrease ? [grease(hs, 5), ...suites] : suites,
+    legacy_compression_methods: new Uint8Array([0]),
+    extensions: ext,
+  };
+}
+
+/** A server may only answer with extensions we offered (RFC 8446 4.2), cookie in HRR excepted. */
+function checkOffered(hs: HandshakeContext, ext: Extensions, where: string, allowUnsolicited: number[] = []): void {
+  for (const type of ext.types) {
+    if (!hs.client!.offeredExtensions.has(type) && !allowUnsolicited.includes(type)) {
+      throw new TLSError('unsupported_extension', `${where} carries extension ${type}, which we did not offer`);
+    }
+  }
+}
+
+/** The checks ServerHello and HelloRetryRequest share (RFC 8446 4.1.3, 4.1.4). */
+function checkServerHelloCommon(hs: HandshakeContext, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): void {
+  const c = hs.client!;
+  if (msg.legacy_version !== ProtocolVersion.TLS1_2) throw illegalParameter('ServerHello legacy_version is not TLS 1.2');
+  if (!equal(msg.legacy_session_id_echo, c.sessionId)) throw illegalParameter('ServerHello does not echo our legacy_session_id');
+  if (msg.legacy_compression_method !== 0) throw illegalParameter('ServerHello selects compression');
+  const suite = cipherSuiteByCode(msg.cipher_suite);
+  if (!suite || !hs.common.cipherSuites.includes(suite)) throw illegalParameter(`ServerHello selects a cipher suite we did not offer (0x${msg.cipher_suite.toString(16)})`);
+  if (c.hrrSuite !== undefined && c.hrrSuite !== msg.cipher_suite) throw illegalParameter('ServerHello cipher suite differs from HelloRetryRequest');
+  const sv = msg.extensions.get('supported_versions', 'server_hello');
+  if (!sv) throw new TLSError('protocol_version', 'server did not negotiate TLS 1.3 (TLS 1.2 is not supported yet)');
+  if (sv.selected_version !== ProtocolVersion.TLS1_3) throw illegalParameter(`server selected version 0x${sv.selected_version.toString(16)}`);
+  hs.negotiated.suite = suite;
+  hs.negotiated.version = 'TLSv1.3';
+  hs.transcript.setHash(suite.hash);
+}
+
+function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>): void {
+  if (msg.extensions.context !== 'server_hello') {
+    throw new TLSError('protocol_version', 'server answered with TLS 1.2 or older, and this client only speaks TLS 1.3');
+  }
+  checkOffered(hs, msg.extensions, 'ServerHello');
+  checkServerHelloCommon(hs, msg);
+  const share = msg.extensions.get('key_share', 'server_hello');
+  if (!share) throw new TLSError('missing_extension', 'ServerHello has no key_share');
+  const group = groupByCode.get(share.server_share.group);
+  const pair = group && hs.client!.keyShares.get(group);
+  if (!group || !pair) throw illegalParameter('ServerHello key_share is for a group we sent no share for');
+  hs.negotiated.group = group;
+  try {
+    hs.pendingSharedSecret = hs.provider.sharedSecret(group, pair.privateKey, share.server_share.key_exchange);
+  } catch (err) {
+    throw new TLSError('illegal_parameter', `server key share is invalid: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function processHelloRetryRequest(hs: HandshakeContext, msg: MessageOf<'hello_retry_request'>): void {
+  const c = hs.client!;
+  checkOffered(hs, msg.extensions, 'HelloRetryRequest', [ExtensionType.cookie]);
+  checkServerHelloCommon(hs, msg);
+  const ks = msg.extensions.get('key_share', 'hello_retry_request');
+  const cookie = msg.extensions.get('cookie', 'hello_retry_request');
+  if (!ks && !cookie) throw illegalParameter('HelloRetryRequest would not change the ClientHello');
+  if (ks) {
+    const group = groupByCode.get(ks.selected_group);
+    if (!group || !hs.common.groups.includes(group)) throw illegalParameter('HelloRetryRequest selects a group we do not support');
+    if (c.keyShares.has(group)) throw illegalParameter('HelloRetryRequest selects a group we already sent a share for');
+    c.keyShares = new Map([[group, hs.provider.generateKeyPair(group)]]);
+  }
+  c.cookie = cookie?.cookie;
+  c.hrrSuite = msg.cipher_suite;
+  hs.negotiated.helloRetried = true;
+  hs.transcript.replaceWithMessageHash();
+}
+
+function processEncryptedExtensions(hs: HandshakeContext, msg: MessageOf<'encrypted_extensions'>): void {
+  const ext = msg.extensions;
+  checkOffered(hs, ext, 'EncryptedExtensions');
+  const alpn = ext.get('application_layer_protocol_negotiation', 'encrypted_extensions');
+  if (alpn) {
+    const [chosen, ...more] = alpn.protocol_name_list;
+    if (more.length || chosen === undefined || !hs.common.alpn.includes(chosen)) throw illegalParameter('server chose an ALPN protocol we did not offer');
+    hs.negotiated.alpnProtocol = chosen;
+  }
+  const limit = ext.get('record_size_limit', 'encrypted_extensions');
+  if (limit !== undefined) {
+    if (limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
+    hs.peerRecordSizeLimit = limit;
+  }
+  if (ext.has('server_name')) hs.negotiated.servername = hs.clientOptions.servername;
+}
+
+function processCertificateRequest(hs: HandshakeContext, msg: MessageOf<'certificate_request'>): void {
+  const algs = msg.extensions.get('signature_algorithms', 'certificate_request');
+  if (!algs) throw new TLSError('missing_extension', 'CertificateRequest without signature_algorithms');
+  hs.client!.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
+}
+
+function processCertificate(hs: HandshakeContext, msg: MessageOf<'certificate'>): void {
+  if (msg.certificate_request_context.length !== 0) throw illegalParameter('server Certificate has a request context');
+  if (msg.certificate_list.length === 0) throw new TLSError('decode_error', 'server sent an empty Certificate');
+  const chain = readCertificates(msg);
+  hs.negotiated.peerCertificates = chain;
+  const o = hs.clientOptions;
+  const info = { chain, host: o.servername ?? o.host, now: hs.common.now() };
+  if (o.verifyPeer) o.verifyPeer(info);
+  else if (o.rejectUnauthorized !== false) verifyServerCertificate(hs.provider, info, o.ca ?? []);
+  hs.negotiated.peerVerified = o.rejectUnauthorized !== false || o.verifyPeer !== undefined;
+}
+
+function processFinished(hs: HandshakeContext, msg: MessageOf<'finished'>): void {
+  // No PSK yet, so a server must have authenticated with a certificate before Finished.
+  if (hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
+  checkFinished(hs, msg, 'server');
+}
+
+/** Our certificate, if we have one and can sign in a way the server accepts. */
+function clientCredentials(hs: HandshakeContext) {
+  const cert = hs.clientOptions.certificate;
+  const req = hs.client!.certificateRequested;
+  if (!cert || !req) return undefined;
+  const scheme = chooseScheme(hs, cert.key, req.schemes);
+  return scheme ? { cert, scheme } : undefined;
+}
+
+/** Middlebox compatibility: a dummy CCS before our second flight (sent once; RFC 8446 D.4). */
+function compatibilityCCS(hs: HandshakeContext): void {
+  if (hs.client!.sessionId.length > 0) hs.records.sendCompatibilityCCS();
+}
+
+const client13: ProtocolModule<HandshakeContext> = {
+  preWork: {
+    'C.ClientHello': (hs) => {
+      const o = hs.clientOptions;
+      const first = (o.keyShareGroups ?? hs.common.groups.slice(0, 1)).filter((g): g is GroupName => hs.common.groups.includes(g));
+      if (first.length === 0) throw handshakeFailure('no key share group configured');
+      const random = hs.common.random(32);
+      hs.clientRandom = random;
+      hs.client = {
+        random,
+        // Compatibility mode sends a fake session id so middleboxes see a TLS 1.2 resumption.
+        sessionId: o.compatibilityMode === false ? new Uint8Array(0) : hs.common.random(32),
+        keyShares: new Map(first.map((g) => [g, hs.provider.generateKeyPair(g)])),
+        offeredExtensions: new Set(),
+      };
+    },
+    'C.ClientHello2': compatibilityCCS,
+    'C.ClientCertificate': compatibilityCCS,
+    'C.ClientFinished': compatibilityCCS,
+  },
+  construct: {
+    'C.ClientHello': clientHello,
+    'C.ClientHello2': clientHello,
+    'C.ClientCertificate': (hs) => {
+      const creds = clientCredentials(hs);
+      return buildCertificate(creds ? creds.cert.chain : [], hs.client!.certificateRequested!.context);
+    },
+    'C.ClientCertificateVerify': (hs) => {
+      const creds = clientCredentials(hs)!;
+      return buildCertificateVerify(hs, 'client', creds.cert.key, creds.scheme);
+    },
+    'C.ClientFinished': (hs) => buildFinished(hs, 'client'),
+  },
+  process: {
+    'C.ServerHello': processServerHello,
+    'C.HelloRetryRequest': processHelloRetryRequest,
+    'C.EncryptedExtensions': processEncryptedExtensions,
+    'C.CertificateRequest': processCertificateRequest,
+    'C.Certificate': processCertificate,
+    'C.CertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => checkCertificateVerify(hs, msg, 'server', hs.negotiated.peerCertificates[0]!),
+    'C.Finished': processFinished,
+    NewSessionTicket: (hs, msg: MessageOf<'new_session_ticket'>) => hs.onTicket?.(msg),
+  },
+  postProcess: {
+    'C.ServerHello': (hs) => {
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret!);
+      hs.pendingSharedSecret = undefined;
+      hs.records.setReadSecret(hs.secrets.serverHandshake!);
+      hs.records.setWriteSecret(hs.secrets.clientHandshake!);
+    },
+    'C.Finished': (hs) => {
+      deriveApplicationSecrets(hs);
+      hs.records.setReadSecret(hs.secrets.serverApplication!);
+    },
+  },
+  writeTransition: {
+    'C.Finished': (hs) => (hs.client!.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished'),
+    'C.ClientCertificate': (hs) => (clientCredentials(hs) ? 'C.ClientCertificateVerify' : 'C.ClientFinished'),
+  },
+  postWork: {
+    'C.ClientFinished': (hs) => {
+      hs.records.setWriteSecret(hs.secrets.clientApplication!);
+      deriveResumptionSecret(hs);
+    },
+  },
+};
+
+export const clientModule = mergeModules(client13, postHandshake);

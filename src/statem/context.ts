@@ -1,0 +1,118 @@
+/**
+ * Everything one handshake knows: configuration, what has been negotiated, the transcript
+ * and the key schedule's secrets. The protocol modules read and write it; they reach the
+ * record layer only through `RecordPort` (key changes, the compatibility CCS).
+ */
+import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
+import type { CertifiedKey, ClientOptions, ResolvedCommon, ServerOptions } from '../config.js';
+import type { CipherSuiteInfo } from '../messages/constants.js';
+import type { MessageOf } from '../messages/handshake.js';
+import type { Certificate } from '../x509/certificate.js';
+import { Transcript } from './transcript.js';
+import type { Side } from './states.js';
+
+export interface RecordPort {
+  /** Switch reading to `secret` (TLS 1.3 traffic secret). Fails if a handshake message straddles the change. */
+  setReadSecret(secret: Uint8Array): void;
+  setWriteSecret(secret: Uint8Array): void;
+  /** Send the dummy ChangeCipherSpec of middlebox compatibility mode, once. */
+  sendCompatibilityCCS(): void;
+  keylog(label: string, secret: Uint8Array): void;
+}
+
+/** What has been agreed, as the API reports it (getProtocol, getCipher, alpnProtocol, …). */
+export interface Negotiated {
+  version?: 'TLSv1.3';
+  suite?: CipherSuiteInfo;
+  group?: GroupName;
+  signatureScheme?: SignatureSchemeName;
+  alpnProtocol?: string;
+  servername?: string;
+  peerCertificates: Certificate[];
+  helloRetried: boolean;
+  /** Whether the peer authenticated with a certificate we checked (false when verification was skipped). */
+  peerVerified: boolean;
+}
+
+export interface Secrets {
+  early?: Uint8Array;
+  handshake?: Uint8Array;
+  master?: Uint8Array;
+  clientHandshake?: Uint8Array;
+  serverHandshake?: Uint8Array;
+  clientApplication?: Uint8Array;
+  serverApplication?: Uint8Array;
+  exporter?: Uint8Array;
+  resumption?: Uint8Array;
+}
+
+export interface ClientHelloState {
+  random: Uint8Array;
+  sessionId: Uint8Array;
+  /** Our key pairs, by group, for the shares we sent. */
+  keyShares: Map<GroupName, KeyPair>;
+  /** Extension types we sent: a server may only answer these (RFC 8446 4.2). */
+  offeredExtensions: Set<number>;
+  cookie?: Uint8Array;
+  /** Cipher suite named by a HelloRetryRequest; ServerHello must repeat it. */
+  hrrSuite?: number;
+  certificateRequested?: { context: Uint8Array; schemes: number[] };
+}
+
+export interface ServerHelloState {
+  clientRandom?: Uint8Array;
+  sessionId: Uint8Array;
+  peerShare?: Uint8Array;
+  cookie?: Uint8Array;
+  clientSchemes: number[];
+  clientOfferedSni: boolean;
+  clientRecordSizeLimit?: number;
+  certified?: CertifiedKey;
+}
+
+export class HandshakeContext {
+  readonly transcript: Transcript;
+  readonly negotiated: Negotiated = { peerCertificates: [], helloRetried: false, peerVerified: false };
+  readonly secrets: Secrets = {};
+  client?: ClientHelloState;
+  server?: ServerHelloState;
+  /** Our random and the peer's, for keylog lines. */
+  clientRandom?: Uint8Array;
+  /** The peer's last KeyUpdate asked for one back. */
+  peerRequestedUpdate = false;
+  /** The application asked us to request a KeyUpdate from the peer. */
+  requestPeerUpdate = false;
+  /** (EC)DHE result between processing ServerHello and deriving secrets from it. */
+  pendingSharedSecret?: Uint8Array;
+  /** Where a received NewSessionTicket goes (resumption support hooks in here). */
+  onTicket?: (ticket: MessageOf<'new_session_ticket'>) => void;
+  /** Peer's record_size_limit (RFC 8449), if it sent one. */
+  peerRecordSizeLimit?: number;
+
+  constructor(
+    readonly side: Side,
+    readonly common: ResolvedCommon,
+    readonly options: ClientOptions | ServerOptions,
+    readonly records: RecordPort,
+  ) {
+    this.transcript = new Transcript(common.provider);
+  }
+
+  get provider() {
+    return this.common.provider;
+  }
+
+  get clientOptions(): ClientOptions {
+    return this.options as ClientOptions;
+  }
+
+  get serverOptions(): ServerOptions {
+    return this.options as ServerOptions;
+  }
+
+  get suite(): CipherSuiteInfo {
+    const s = this.negotiated.suite;
+    if (!s) throw new Error('cipher suite not negotiated yet');
+    return s;
+  }
+}

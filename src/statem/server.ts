@@ -1,0 +1,229 @@
+/**
+ * The server's side of the TLS 1.3 handshake (RFC 8446 section 4, server view): checking
+ * and answering ClientHello, the HelloRetryRequest detour, and the server's flight.
+ */
+import type { GroupName } from '../crypto/provider.js';
+import type { CertifiedKey } from '../config.js';
+import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
+import { HRR_RANDOM, NamedGroup, ProtocolVersion } from '../messages/constants.js';
+import { Extensions, type ClientHello, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
+import { equal } from '../util/bytes.js';
+import {
+  buildCertificate,
+  buildCertificateVerify,
+  buildFinished,
+  checkFinished,
+  chooseScheme,
+  deriveApplicationSecrets,
+  deriveHandshakeSecrets,
+  deriveResumptionSecret,
+  mergeModules,
+  postHandshake,
+} from './both.js';
+import { OUR_RECORD_SIZE_LIMIT } from './client.js';
+import type { HandshakeContext } from './context.js';
+import type { ProtocolModule } from './statem.js';
+
+interface Selection {
+  group: GroupName;
+  /** The client's share for `group`, absent when we must ask for one with HelloRetryRequest. */
+  share?: Uint8Array;
+}
+
+function selectGroup(hs: HandshakeContext, ch: ClientHello): Selection {
+  const supported = ch.extensions.get('supported_groups', 'client_hello');
+  const keyShare = ch.extensions.get('key_share', 'client_hello');
+  if (!keyShare) throw new TLSError('missing_extension', 'ClientHello has no key_share (PSK-only handshakes are not supported)');
+  if (!supported) throw new TLSError('missing_extension', 'ClientHello has key_share but no supported_groups');
+  const offered = supported.named_group_list;
+  const seen = new Set<number>();
+  for (const share of keyShare.client_shares) {
+    // RFC 8446 4.2.8: each share for a distinct group the client also lists in supported_groups.
+    if (seen.has(share.group)) throw illegalParameter('ClientHello has two key shares for one group');
+    if (!offered.includes(share.group)) throw illegalParameter('ClientHello has a key share for a group it does not list');
+    seen.add(share.group);
+  }
+  // Prefer a group the client already sent a share for: it saves a round trip.
+  for (const group of hs.common.groups) {
+    const share = keyShare.client_shares.find((s) => s.group === NamedGroup[group]);
+    if (share) return { group, share: share.key_exchange };
+  }
+  const group = hs.common.groups.find((g) => offered.includes(NamedGroup[g]));
+  if (!group) throw handshakeFailure('no key exchange group in common');
+  return { group };
+}
+
+function selectCertificate(hs: HandshakeContext, ch: ClientHello, servername: string | undefined) {
+  const algs = ch.extensions.get('signature_algorithms', 'client_hello');
+  if (!algs) throw new TLSError('missing_extension', 'ClientHello has no signature_algorithms');
+  const o = hs.serverOptions;
+  const candidates: CertifiedKey[] = (servername && o.SNICallback?.(servername)) || o.certificates;
+  for (const certified of candidates) {
+    const scheme = chooseScheme(hs, certified.key, algs.supported_signature_algorithms);
+    if (scheme) return { certified, scheme };
+  }
+  throw handshakeFailure('no certificate and signature scheme the client accepts');
+}
+
+function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>): void {
+  const retry = hs.server !== undefined;
+  const ext = ch.extensions;
+  const versions = ext.get('supported_versions', 'client_hello');
+  if (!versions || !versions.versions.includes(ProtocolVersion.TLS1_3)) {
+    throw new TLSError('protocol_version', 'client does not offer TLS 1.3 (TLS 1.2 is not supported yet)');
+  }
+  if (ch.legacy_compression_methods.length !== 1 || ch.legacy_compression_methods[0] !== 0) {
+    throw illegalParameter('TLS 1.3 ClientHello must offer only the null compression method');
+  }
+  const suite = hs.common.cipherSuites.find((s) => ch.cipher_suites.includes(s.code));
+  if (!suite) throw handshakeFailure('no cipher suite in common');
+  const selection = selectGroup(hs, ch);
+  const sni = ext.get('server_name', 'client_hello')?.server_name_list.find((n) => n.name_type === 0)?.host_name;
+  const { certified, scheme } = selectCertificate(hs, ch, sni);
+
+  if (retry) {
+    // RFC 8446 4.1.2: the second ClientHello is the first with the requested changes only.
+    const s = hs.server!;
+    if (!equal(ch.legacy_session_id, s.sessionId)) throw illegalParameter('second ClientHello changed legacy_session_id');
+    if (suite !== hs.negotiated.suite) throw illegalParameter('second ClientHello leads to another cipher suite');
+    if (selection.group !== hs.negotiated.group || !selection.share) throw illegalParameter('second ClientHello has no key share for the group we asked for');
+    const shares = ext.get('key_share', 'client_hello')!.client_shares;
+    if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
+    const cookie = ext.get('cookie', 'client_hello')?.cookie;
+    if (s.cookie && (!cookie || !equal(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
+    if (ext.has('early_data')) throw illegalParameter('early_data after HelloRetryRequest');
+  } else {
+    hs.transcript.setHash(suite.hash);
+  }
+
+  let alpnProtocol: string | undefined;
+  const alpn = ext.get('application_layer_protocol_negotiation', 'client_hello');
+  if (alpn && hs.common.alpn.length) {
+    alpnProtocol = hs.common.alpn.find((p) => alpn.protocol_name_list.includes(p));
+    if (!alpnProtocol) throw new TLSError('no_application_protocol', 'no ALPN protocol in common');
+  }
+  const limit = ext.get('record_size_limit', 'client_hello');
+  if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
+
+  hs.negotiated.suite = suite;
+  hs.negotiated.version = 'TLSv1.3';
+  hs.negotiated.group = selection.group;
+  hs.negotiated.signatureScheme = scheme;
+  hs.negotiated.alpnProtocol = alpnProtocol;
+  hs.negotiated.servername = sni;
+  hs.clientRandom = ch.random;
+  hs.server = {
+    clientRandom: ch.random,
+    sessionId: ch.legacy_session_id,
+    peerShare: selection.share,
+    cookie: hs.server?.cookie,
+    clientSchemes: ext.get('signature_algorithms', 'client_hello')!.supported_signature_algorithms,
+    clientOfferedSni: sni !== undefined,
+    clientRecordSizeLimit: limit,
+    certified,
+  };
+  if (limit !== undefined) hs.peerRecordSizeLimit = limit;
+}
+
+function serverHelloBase(hs: HandshakeContext, random: Uint8Array, ext: Extensions) {
+  return {
+    legacy_version: ProtocolVersion.TLS1_2,
+    random,
+    legacy_session_id_echo: hs.server!.sessionId,
+    cipher_suite: hs.suite.code,
+    legacy_compression_method: 0,
+    extensions: ext,
+  };
+}
+
+function helloRetryRequest(hs: HandshakeContext): HandshakeMessage {
+  const ext = new Extensions('hello_retry_request');
+  ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
+  ext.add('key_share', { selected_group: NamedGroup[hs.negotiated.group!] });
+  if (hs.serverOptions.helloRetryCookie !== false) {
+    hs.server!.cookie = hs.common.random(32);
+    ext.add('cookie', { cookie: hs.server!.cookie });
+  }
+  return { type: 'hello_retry_request', ...serverHelloBase(hs, HRR_RANDOM, ext) };
+}
+
+function serverHello(hs: HandshakeContext): HandshakeMessage {
+  const group = hs.negotiated.group!;
+  const pair = hs.provider.generateKeyPair(group);
+  try {
+    hs.pendingSharedSecret = hs.provider.sharedSecret(group, pair.privateKey, hs.server!.peerShare!);
+  } catch (err) {
+    throw new TLSError('illegal_parameter', `client key share is invalid: ${(err as Error).message}`, { cause: err });
+  }
+  const ext = new Extensions('server_hello');
+  ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
+  ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: pair.publicKey } });
+  return { type: 'server_hello', ...serverHelloBase(hs, hs.common.random(32), ext) };
+}
+
+function encryptedExtensions(hs: HandshakeContext): HandshakeMessage {
+  const ext = new Extensions('encrypted_extensions');
+  if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
+  if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
+  if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
+  return { type: 'encrypted_extensions', extensions: ext };
+}
+
+/** Middlebox compatibility: one dummy CCS right after our first handshake message, if the client asked for it. */
+function compatibilityCCS(hs: HandshakeContext): void {
+  if (hs.server!.sessionId.length > 0) hs.records.sendCompatibilityCCS();
+}
+
+const server13: ProtocolModule<HandshakeContext> = {
+  process: {
+    'S.ClientHello': processClientHello,
+    'S.ClientHello2': processClientHello,
+    // We never send CertificateRequest yet, so a client Certificate is out of place.
+    'S.ClientCertificate': () => {
+      throw unexpectedMessage('client Certificate without a CertificateRequest');
+    },
+    'S.ClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished(hs, msg, 'client'),
+  },
+  postProcess: {
+    'S.ClientFinished': (hs) => {
+      hs.records.setReadSecret(hs.secrets.clientApplication!);
+      deriveResumptionSecret(hs);
+    },
+  },
+  writeTransition: {
+    'S.ClientHello': (hs) => (hs.server!.peerShare ? 'S.ServerHello' : 'S.HelloRetryRequest'),
+    'S.EncryptedExtensions': () => 'S.Certificate',
+    'S.ClientFinished': () => 'Established',
+  },
+  preWork: {
+    'S.HelloRetryRequest': (hs) => {
+      hs.negotiated.helloRetried = true;
+      hs.transcript.replaceWithMessageHash();
+    },
+  },
+  construct: {
+    'S.HelloRetryRequest': helloRetryRequest,
+    'S.ServerHello': serverHello,
+    'S.EncryptedExtensions': encryptedExtensions,
+    'S.Certificate': (hs) => buildCertificate(hs.server!.certified!.chain),
+    'S.CertificateVerify': (hs) => buildCertificateVerify(hs, 'server', hs.server!.certified!.key, hs.negotiated.signatureScheme!),
+    'S.Finished': (hs) => buildFinished(hs, 'server'),
+  },
+  postWork: {
+    'S.HelloRetryRequest': compatibilityCCS,
+    'S.ServerHello': (hs) => {
+      compatibilityCCS(hs);
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret!);
+      hs.pendingSharedSecret = undefined;
+      hs.records.setWriteSecret(hs.secrets.serverHandshake!);
+      hs.records.setReadSecret(hs.secrets.clientHandshake!);
+    },
+    'S.Finished': (hs) => {
+      deriveApplicationSecrets(hs);
+      hs.records.setWriteSecret(hs.secrets.serverApplication!);
+    },
+  },
+};
+
+export const serverModule = mergeModules(server13, postHandshake);
+

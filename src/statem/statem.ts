@@ -1,0 +1,215 @@
+/**
+ * The statem core: the only code that changes handshake state.
+ *
+ * Like OpenSSL's statem.c it runs two message-flow sub-machines and leaves the protocol
+ * to the modules (client.ts, server.ts, both.ts):
+ *
+ *   read:  READ_HEADER (bound the length before buffering) → READ_BODY → transition
+ *          check on the received type (table) → decode → PROCESS → add to transcript →
+ *          POST_PROCESS → next flow from the new state's row
+ *   write: TRANSITION (module picks, table checks) → PRE_WORK → CONSTRUCT + send → add to
+ *          transcript → POST_WORK → again, until the row says read
+ *
+ * It never blocks: when a message is incomplete it returns and is re-entered when more
+ * bytes arrive (libnbd's "re-enter the same state on the next external event").
+ */
+import { TLSError, internalError, unexpectedMessage } from '../errors.js';
+import { HandshakeType, handshakeTypeByCode, type MessageKind } from '../messages/constants.js';
+import { decodeHandshake, encodeHandshake, limitFor, type HandshakeLimits, type HandshakeMessage, type WireVersion } from '../messages/handshake.js';
+import { ESTABLISHED, readTransition, type StateTable } from './states.js';
+
+/** What a protocol module supplies: work per state, never control flow. */
+export interface ProtocolModule<H> {
+  /** Validate and act on a received message; the transcript does not yet include it. */
+  process: Readonly<Record<string, (hs: H, msg: any) => void>>;
+  /** After the message is in the transcript (key derivations that hash it). */
+  postProcess?: Readonly<Record<string, (hs: H, msg: any) => void>>;
+  /** For states with more than one write successor: which one now. */
+  writeTransition?: Readonly<Record<string, (hs: H) => string>>;
+  preWork?: Readonly<Record<string, (hs: H) => void>>;
+  construct: Readonly<Record<string, (hs: H) => HandshakeMessage>>;
+  /** After the message is sent and in the transcript (key changes). */
+  postWork?: Readonly<Record<string, (hs: H) => void>>;
+}
+
+/** What the core needs from the connection around it. */
+export interface StatemHost<H> {
+  readonly hs: H;
+  readonly limits: HandshakeLimits;
+  wireVersion(): WireVersion;
+  addToTranscript(raw: Uint8Array): void;
+  sendHandshake(raw: Uint8Array, msg: HandshakeMessage): void;
+  onTransition(from: string, to: string, how: 'recv' | 'send', kind?: MessageKind): void;
+  onMessage(direction: 'recv' | 'send', msg: HandshakeMessage, length: number): void;
+  onEstablished(): void;
+}
+
+export class StateMachine<H> {
+  state: string;
+  /** Bytes of handshake messages received and not yet processed (READ_HEADER / READ_BODY). */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private writing = false;
+  private done = false;
+
+  constructor(
+    private readonly table: StateTable,
+    private readonly module: ProtocolModule<H>,
+    private readonly host: StatemHost<H>,
+    start: string,
+  ) {
+    this.state = start;
+  }
+
+  get bufferedHandshakeBytes(): number {
+    return this.pendingBytes;
+  }
+
+  get established(): boolean {
+    return this.state === ESTABLISHED;
+  }
+
+  /** External event: begin. A side whose start state writes (the client) sends its first flight. */
+  start(): void {
+    if (this.table[this.state]?.write) this.runWrite();
+  }
+
+  // ---- read sub-machine -------------------------------------------------------------
+
+  /** External event: the payload of a handshake record arrived. */
+  receive(fragment: Uint8Array): void {
+    this.pending.push(fragment);
+    this.pendingBytes += fragment.length;
+    for (;;) {
+      // READ_HEADER: the type and length are checked before the body is buffered.
+      if (this.pendingBytes < 4) return;
+      const head = this.peek(4);
+      const type = head[0]!;
+      const length = (head[1]! << 16) | (head[2]! << 8) | head[3]!;
+      this.checkTransitionByType(type);
+      const limit = limitFor(type, this.host.limits);
+      if (length > limit) {
+        throw new TLSError('illegal_parameter', `handshake message of ${length} bytes exceeds the limit of ${limit}`, {
+          code: 'ERR_TLS_HANDSHAKE_MESSAGE_TOO_LARGE',
+        });
+      }
+      // READ_BODY: wait for the whole message.
+      if (this.pendingBytes < 4 + length) return;
+      const raw = this.take(4 + length);
+      this.processMessage(type, raw);
+    }
+  }
+
+  /** Types are checked against the table as soon as the header is in, so nothing is buffered for a message we would refuse. */
+  private checkTransitionByType(type: number): void {
+    const name = handshakeTypeByCode.get(type);
+    const row = this.table[this.state]?.read ?? {};
+    const allowed = name !== undefined && (name in row || (name === 'server_hello' && 'hello_retry_request' in row));
+    if (!allowed) {
+      throw unexpectedMessage(`unexpected ${name ?? `handshake type ${type}`} in state ${this.state}`);
+    }
+  }
+
+  private processMessage(type: number, raw: Uint8Array): void {
+    const msg = decodeHandshake(type, raw.subarray(4), this.host.wireVersion());
+    // The transition is decided by what the message turned out to be (ServerHello vs HelloRetryRequest).
+    const next = readTransition(this.table, this.state, msg.type);
+    if (next === undefined) throw unexpectedMessage(`unexpected ${msg.type} in state ${this.state}`);
+    this.host.onMessage('recv', msg, raw.length);
+    const from = this.state;
+    this.state = next;
+    this.host.onTransition(from, next, 'recv', msg.type);
+    this.module.process[next]?.(this.host.hs, msg);
+    if (this.inTranscript(next)) this.host.addToTranscript(raw);
+    this.module.postProcess?.[next]?.(this.host.hs, msg);
+    if (!this.table[next]?.read) this.runWrite();
+  }
+
+  private inTranscript(state: string): boolean {
+    return this.table[state]!.group.startsWith('HANDSHAKE');
+  }
+
+  private peek(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const chunk of this.pending) {
+      const part = chunk.subarray(0, n - at);
+      out.set(part, at);
+      at += part.length;
+      if (at === n) break;
+    }
+    return out;
+  }
+
+  private take(n: number): Uint8Array {
+    const out = this.peek(n);
+    let left = n;
+    while (left > 0) {
+      const head = this.pending[0]!;
+      if (head.length <= left) {
+        this.pending.shift();
+        left -= head.length;
+      } else {
+        this.pending[0] = head.subarray(left);
+        left = 0;
+      }
+    }
+    this.pendingBytes -= n;
+    return out;
+  }
+
+  // ---- write sub-machine ------------------------------------------------------------
+
+  /**
+   * External event from the application in an idle state (e.g. KeyUpdate from
+   * Established): write `next`, if the table allows it from here.
+   */
+  writeFrom(next: string): void {
+    if (!this.table[this.state]?.write?.includes(next)) {
+      throw internalError(`cannot write ${next} in state ${this.state}`);
+    }
+    this.runWrite(next);
+  }
+
+  private runWrite(forced?: string): void {
+    if (this.writing) throw internalError('write sub-machine re-entered');
+    this.writing = true;
+    try {
+      let chosen = forced;
+      for (;;) {
+        const spec = this.table[this.state]!;
+        if (!spec.write || (chosen === undefined && spec.read && this.state === ESTABLISHED)) return;
+        // TRANSITION: the module chooses, the table must agree.
+        const next = chosen ?? (spec.write.length === 1 ? spec.write[0]! : this.module.writeTransition?.[this.state]?.(this.host.hs));
+        chosen = undefined;
+        if (next === undefined || !spec.write.includes(next)) throw internalError(`no valid write transition from ${this.state} (got ${next})`);
+        const from = this.state;
+        this.state = next;
+        if (next === ESTABLISHED) {
+          this.host.onTransition(from, next, 'send');
+          if (!this.done) {
+            this.done = true;
+            this.host.onEstablished();
+          }
+          return;
+        }
+        // PRE_WORK, CONSTRUCT + send, POST_WORK.
+        this.module.preWork?.[next]?.(this.host.hs);
+        const build = this.module.construct[next];
+        if (!build) throw internalError(`no message to construct in state ${next}`);
+        const msg = build(this.host.hs);
+        const raw = encodeHandshake(msg);
+        this.host.onTransition(from, next, 'send', msg.type);
+        this.host.onMessage('send', msg, raw.length);
+        if (this.inTranscript(next)) this.host.addToTranscript(raw);
+        this.host.sendHandshake(raw, msg);
+        this.module.postWork?.[next]?.(this.host.hs);
+        if (this.table[next]!.read) return; // hand over to the read sub-machine
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+}
+
+export { HandshakeType };

@@ -1,0 +1,106 @@
+/**
+ * The handshake state table, declared once as data.
+ *
+ * A state names the message being worked on (as OpenSSL's TLS_ST_* do): `C.ServerHello`
+ * is "the client has received ServerHello", `S.ServerHello` is "the server writes
+ * ServerHello". Each state says what may come next:
+ *   - `read`: the message kinds that may arrive next, and the state each one leads to;
+ *     any other kind is `unexpected_message` (checked after the message is received);
+ *   - `write`: the states the side may write next (the protocol module picks one).
+ * A state with `read` hands the core over to its read sub-machine; one with only
+ * `write` to its write sub-machine. `Established` has both: it reads post-handshake
+ * messages, and an application event (KeyUpdate) can make it write.
+ */
+import type { MessageKind } from '../messages/constants.js';
+
+export type Side = 'client' | 'server';
+
+export interface StateSpec {
+  /** Hierarchical group, for traces and diagrams: HANDSHAKE.TLS13, POST_HANDSHAKE. */
+  group: string;
+  read?: Partial<Record<MessageKind, string>>;
+  write?: readonly string[];
+}
+
+export type StateTable = Readonly<Record<string, StateSpec>>;
+
+export const ESTABLISHED = 'Established';
+
+const TLS13 = 'HANDSHAKE.TLS13';
+const POST = 'POST_HANDSHAKE';
+
+/** Post-handshake states both sides share (RFC 8446 4.6). */
+function postHandshake(side: Side): StateTable {
+  return {
+    [ESTABLISHED]: {
+      group: POST,
+      read: side === 'client' ? { new_session_ticket: 'NewSessionTicket', key_update: 'KeyUpdate' } : { key_update: 'KeyUpdate' },
+      write: ['SendKeyUpdate'],
+    },
+    KeyUpdate: { group: POST, write: ['SendKeyUpdate', ESTABLISHED] },
+    SendKeyUpdate: { group: POST, write: [ESTABLISHED] },
+    ...(side === 'client' ? { NewSessionTicket: { group: POST, write: [ESTABLISHED] } } : {}),
+  };
+}
+
+export const CLIENT_STATES: StateTable = {
+  'C.Start': { group: 'START', write: ['C.ClientHello'] },
+  'C.ClientHello': { group: TLS13, read: { server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest' } },
+  'C.HelloRetryRequest': { group: TLS13, write: ['C.ClientHello2'] },
+  // A second HelloRetryRequest is not in this row: RFC 8446 4.1.4 makes it unexpected_message.
+  'C.ClientHello2': { group: TLS13, read: { server_hello: 'C.ServerHello' } },
+  'C.ServerHello': { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' } },
+  'C.EncryptedExtensions': {
+    group: TLS13,
+    read: { certificate_request: 'C.CertificateRequest', certificate: 'C.Certificate', finished: 'C.Finished' },
+  },
+  'C.CertificateRequest': { group: TLS13, read: { certificate: 'C.Certificate' } },
+  'C.Certificate': { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' } },
+  'C.CertificateVerify': { group: TLS13, read: { finished: 'C.Finished' } },
+  'C.Finished': { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'] },
+  'C.ClientCertificate': { group: TLS13, write: ['C.ClientCertificateVerify', 'C.ClientFinished'] },
+  'C.ClientCertificateVerify': { group: TLS13, write: ['C.ClientFinished'] },
+  'C.ClientFinished': { group: TLS13, write: [ESTABLISHED] },
+  ...postHandshake('client'),
+};
+
+export const SERVER_STATES: StateTable = {
+  'S.Start': { group: 'START', read: { client_hello: 'S.ClientHello' } },
+  'S.ClientHello': { group: TLS13, write: ['S.HelloRetryRequest', 'S.ServerHello'] },
+  'S.HelloRetryRequest': { group: TLS13, read: { client_hello: 'S.ClientHello2' } },
+  'S.ClientHello2': { group: TLS13, write: ['S.ServerHello'] },
+  'S.ServerHello': { group: TLS13, write: ['S.EncryptedExtensions'] },
+  'S.EncryptedExtensions': { group: TLS13, write: ['S.CertificateRequest', 'S.Certificate', 'S.Finished'] },
+  'S.CertificateRequest': { group: TLS13, write: ['S.Certificate'] },
+  'S.Certificate': { group: TLS13, write: ['S.CertificateVerify'] },
+  'S.CertificateVerify': { group: TLS13, write: ['S.Finished'] },
+  'S.Finished': { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' } },
+  'S.ClientCertificate': { group: TLS13, read: { certificate_verify: 'S.ClientCertificateVerify', finished: 'S.ClientFinished' } },
+  'S.ClientCertificateVerify': { group: TLS13, read: { finished: 'S.ClientFinished' } },
+  'S.ClientFinished': { group: TLS13, write: ['S.NewSessionTicket', ESTABLISHED] },
+  // Tickets follow the handshake but are not part of its transcript (RFC 8446 4.6.1).
+  'S.NewSessionTicket': { group: POST, write: ['S.NewSessionTicket', ESTABLISHED] },
+  ...postHandshake('server'),
+};
+
+export const START_STATE: Record<Side, string> = { client: 'C.Start', server: 'S.Start' };
+
+export function tableFor(side: Side): StateTable {
+  return side === 'client' ? CLIENT_STATES : SERVER_STATES;
+}
+
+/** The state a received message leads to, or undefined when the table does not allow it. */
+export function readTransition(table: StateTable, state: string, kind: MessageKind): string | undefined {
+  return table[state]?.read?.[kind];
+}
+
+/** Render the table as a Mermaid state diagram (for docs and `tsls states`). */
+export function toMermaid(table: StateTable): string {
+  const lines = ['stateDiagram-v2'];
+  const id = (s: string) => s.replace(/\./g, '_');
+  for (const [name, spec] of Object.entries(table)) {
+    for (const [kind, to] of Object.entries(spec.read ?? {})) lines.push(`  ${id(name)} --> ${id(to!)}: recv ${kind}`);
+    for (const to of spec.write ?? []) lines.push(`  ${id(name)} --> ${id(to)}: send`);
+  }
+  return lines.join('\n');
+}

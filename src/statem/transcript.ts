@@ -1,0 +1,50 @@
+/**
+ * The running transcript hash (RFC 8446 4.4.1). The hash function is only known once the
+ * cipher suite is chosen, so messages are held until then and fed in at `setHash`.
+ */
+import type { CryptoProvider, Hash, HashName } from '../crypto/provider.js';
+import { HandshakeType } from '../messages/constants.js';
+
+export class Transcript {
+  private pending: Uint8Array[] = [];
+  private h: Hash | undefined;
+  hashName: HashName | undefined;
+
+  constructor(private readonly provider: CryptoProvider) {}
+
+  setHash(name: HashName): void {
+    if (this.h) return;
+    this.hashName = name;
+    this.h = this.provider.createHash(name);
+    for (const m of this.pending) this.h.update(m);
+    this.pending = [];
+  }
+
+  add(message: Uint8Array): void {
+    if (this.h) this.h.update(message);
+    else this.pending.push(message);
+  }
+
+  /** Transcript-Hash of everything added so far. */
+  hash(): Uint8Array {
+    if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen');
+    return this.h.clone().digest();
+  }
+
+  /** Transcript-Hash(messages so far + `extra`), without adding `extra` (PSK binders). */
+  hashWith(extra: Uint8Array): Uint8Array {
+    if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen');
+    return this.h.clone().update(extra).digest();
+  }
+
+  /**
+   * After a HelloRetryRequest, ClientHello1 is replaced by the synthetic message_hash
+   * message carrying Hash(ClientHello1) (RFC 8446 4.4.1).
+   */
+  replaceWithMessageHash(): void {
+    const digest = this.hash();
+    this.h = this.provider.createHash(this.hashName!);
+    this.h.update(new Uint8Array([HandshakeType.message_hash, 0, 0, digest.length]));
+    this.h.update(digest);
+  }
+}
