@@ -19,6 +19,7 @@ import {
   deriveApplicationSecrets,
   deriveHandshakeSecrets,
   deriveResumptionSecret,
+  ephemeralKeyPair,
   mergeModules,
   postHandshake,
   readCertificates,
@@ -44,7 +45,10 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
   const c = hs.client!;
   const useGrease = o.grease !== false;
   const ext = new Extensions('client_hello');
-  if (useGrease) ext.addRaw(grease(hs, 0), new Uint8Array(0));
+  const greaseExtensions = [grease(hs, 0), grease(hs, 4)];
+  // Two GREASE extensions must not share a type (that would be a duplicate extension).
+  if (greaseExtensions[1] === greaseExtensions[0]) greaseExtensions[1] ^= 0x1010;
+  if (useGrease) ext.addRaw(greaseExtensions[0]!, new Uint8Array(0));
   if (o.servername && !isIpAddress(o.servername)) {
     ext.add('server_name', { server_name_list: [{ name_type: 0, host_name: o.servername }] });
   }
@@ -59,7 +63,7 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
   const client_shares = [...c.keyShares].map(([group, pair]) => ({ group: NamedGroup[group], key_exchange: pair.publicKey }));
   ext.add('key_share', { client_shares });
   ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
-  if (useGrease) ext.addRaw(grease(hs, 4) ^ 0x1010, new Uint8Array([0]));
+  if (useGrease) ext.addRaw(greaseExtensions[1]!, new Uint8Array([0]));
   c.offeredExtensions = new Set(ext.types);
   const suites = hs.common.cipherSuites.map((s) => s.code);
   return {
@@ -129,7 +133,7 @@ function processHelloRetryRequest(hs: HandshakeContext, msg: MessageOf<'hello_re
     const group = groupByCode.get(ks.selected_group);
     if (!group || !hs.common.groups.includes(group)) throw illegalParameter('HelloRetryRequest selects a group we do not support');
     if (c.keyShares.has(group)) throw illegalParameter('HelloRetryRequest selects a group we already sent a share for');
-    c.keyShares = new Map([[group, hs.provider.generateKeyPair(group)]]);
+    c.keyShares = new Map([[group, ephemeralKeyPair(hs, group)]]);
   }
   c.cookie = cookie?.cookie;
   c.hrrSuite = msg.cipher_suite;
@@ -204,7 +208,7 @@ const client13: ProtocolModule<HandshakeContext> = {
         random,
         // Compatibility mode sends a fake session id so middleboxes see a TLS 1.2 resumption.
         sessionId: o.compatibilityMode === false ? new Uint8Array(0) : hs.common.random(32),
-        keyShares: new Map(first.map((g) => [g, hs.provider.generateKeyPair(g)])),
+        keyShares: new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])),
         offeredExtensions: new Set(),
       };
     },

@@ -17,6 +17,7 @@ import {
   deriveApplicationSecrets,
   deriveHandshakeSecrets,
   deriveResumptionSecret,
+  ephemeralKeyPair,
   mergeModules,
   postHandshake,
 } from './both.js';
@@ -149,7 +150,7 @@ function helloRetryRequest(hs: HandshakeContext): HandshakeMessage {
 
 function serverHello(hs: HandshakeContext): HandshakeMessage {
   const group = hs.negotiated.group!;
-  const pair = hs.provider.generateKeyPair(group);
+  const pair = ephemeralKeyPair(hs, group);
   try {
     hs.pendingSharedSecret = hs.provider.sharedSecret(group, pair.privateKey, hs.server!.peerShare!);
   } catch (err) {

@@ -472,3 +472,18 @@ export function encodeUnsigned(value: Uint8Array | bigint): Uint8Array {
   }
   return encodeDer(Tag.INTEGER, bytes);
 }
+
+/** An OBJECT IDENTIFIER from its dotted form. */
+export function encodeOid(dotted: string): Uint8Array {
+  const arcs = dotted.split('.').map((a) => BigInt(a));
+  if (arcs.length < 2) throw new RangeError(`encodeOid: ${dotted}`);
+  const bytes: number[] = [];
+  const push = (v: bigint) => {
+    const groups: number[] = [Number(v & 0x7fn)];
+    for (v >>= 7n; v > 0n; v >>= 7n) groups.unshift(Number(v & 0x7fn) | 0x80);
+    bytes.push(...groups);
+  };
+  push(arcs[0]! * 40n + arcs[1]!);
+  for (const arc of arcs.slice(2)) push(arc);
+  return encodeDer(Tag.OID, Uint8Array.from(bytes));
+}

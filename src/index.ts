@@ -1,0 +1,15 @@
+/**
+ * tsls: a TLS engine in TypeScript. This entry point is the sans-IO core, which runs
+ * anywhere JavaScript runs; Node sockets live in 'tsls/node'.
+ */
+export { Connection, type ConnectionEvents, type Lifecycle, type TransitionEvent } from './connection.js';
+export type { ClientOptions, ServerOptions, CommonOptions, CertifiedKey, PeerVerification, TLSVersionName } from './config.js';
+export { TLSError, AlertDescription, alertName, type AlertName } from './errors.js';
+export type { CryptoProvider, GroupName, SignatureSchemeName, HashName, AeadName, PublicKey, PrivateKey } from './crypto/provider.js';
+export { nobleProvider, createNobleProvider } from './crypto/noble.js';
+export { CIPHER_SUITES, type CipherSuiteInfo } from './messages/constants.js';
+export { CLIENT_STATES, SERVER_STATES, toMermaid, type StateTable, type StateSpec } from './statem/states.js';
+export { parseCertificate, type Certificate } from './x509/certificate.js';
+export { parseCertificateChain, parsePrivateKey, pemEncode, pemDecode } from './x509/pem.js';
+export { selfSignedCertificate } from './x509/selfsigned.js';
+export { certificateMatchesHost } from './x509/hostname.js';
