@@ -80,6 +80,8 @@ export interface ServerOptions extends CommonOptions {
 
 export interface ResolvedCommon {
   provider: CryptoProvider;
+  /** Versions we speak, newest first. */
+  versions: TLSVersionName[];
   random: (length: number) => Uint8Array;
   now: () => number;
   cipherSuites: CipherSuiteInfo[];
@@ -104,23 +106,40 @@ export const DEFAULT_SIGNATURE_SCHEMES: SignatureSchemeName[] = [
 
 export function resolveCommon(o: CommonOptions, defaultProvider: CryptoProvider): ResolvedCommon {
   const provider = o.provider ?? defaultProvider;
-  if (o.minVersion === 'TLSv1.2' && o.maxVersion === 'TLSv1.2') {
-    throw new TLSError('protocol_version', 'TLS 1.2 is not supported yet', { code: 'ERR_TLS_UNSUPPORTED_OPTION' });
-  }
+  const versions = resolveVersions(o);
   const suites = (o.cipherSuites ?? CIPHER_SUITES.map((s) => s.name)).map((name) => {
     const s = cipherSuiteByName(name);
     if (!s) throw new TLSError('internal_error', `unknown cipher suite ${name}`, { code: 'ERR_TLS_INVALID_OPTION' });
     return s;
   });
-  if (suites.length === 0) throw new TLSError('internal_error', 'no cipher suites configured', { code: 'ERR_TLS_INVALID_OPTION' });
+  const usable = suites.filter((s) => versions.includes(s.version));
+  if (usable.length === 0) throw new TLSError('internal_error', 'no cipher suites configured', { code: 'ERR_TLS_INVALID_OPTION' });
   return {
     provider,
     random: o.random ?? ((n) => provider.random(n)),
     now: o.now ?? (() => Date.now()),
-    cipherSuites: suites,
+    cipherSuites: usable,
+    // A version with no cipher suite configured is not offered at all.
+    versions: versions.filter((v) => usable.some((s) => s.version === v)),
     groups: o.groups ?? DEFAULT_GROUPS,
     signatureSchemes: o.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES,
     alpn: o.ALPNProtocols ?? [],
     limits: { ...defaultLimits, ...o.limits },
   };
+}
+
+const VERSION_ORDER: TLSVersionName[] = ['TLSv1.3', 'TLSv1.2'];
+
+/** minVersion/maxVersion as in node:tls; TLS 1.2 and 1.3 by default, nothing older ever. */
+function resolveVersions(o: CommonOptions): TLSVersionName[] {
+  for (const v of [o.minVersion, o.maxVersion]) {
+    if (v !== undefined && !VERSION_ORDER.includes(v)) {
+      throw new TLSError('internal_error', `unsupported TLS version ${v} (tsls speaks TLSv1.2 and TLSv1.3)`, { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
+    }
+  }
+  const max = VERSION_ORDER.indexOf(o.maxVersion ?? 'TLSv1.3');
+  const min = VERSION_ORDER.indexOf(o.minVersion ?? 'TLSv1.2');
+  const versions = VERSION_ORDER.slice(max, min + 1);
+  if (versions.length === 0) throw new TLSError('internal_error', 'minVersion is above maxVersion', { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
+  return versions;
 }

@@ -14,7 +14,7 @@ import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpect
 import { ContentType, type MessageKind } from './messages/constants.js';
 import type { HandshakeMessage, MessageOf } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
-import { MAX_FRAGMENT, Tls13Protection } from './record/protection.js';
+import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
 import { clientModule } from './statem/client.js';
 import { HandshakeContext, type RecordPort } from './statem/context.js';
 import { serverModule } from './statem/server.js';
@@ -89,9 +89,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     const host: StatemHost<HandshakeContext> = {
       hs: this.hs,
       limits: common.limits,
-      wireVersion: () => 'tls13',
+      wireVersion: () => (this.tls12 ? 'tls12' : 'tls13'),
       addToTranscript: (raw) => this.hs.transcript.add(raw),
       sendHandshake: (raw) => this.records.seal(ContentType.handshake, raw, this.output),
+      sendChangeCipherSpec: () => this.records.seal(ContentType.change_cipher_spec, CCS_PAYLOAD, this.output),
       onTransition: (from, to, how, message) => this.emit('transition', { from, to, how, message }),
       onMessage: (dir, msg, len) => this.emit('message', dir, msg, len),
       onEstablished: () => this.onEstablished(),
@@ -168,8 +169,8 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   /** Update our sending keys, and ask the peer to update theirs when `requestPeer` (RFC 8446 4.6.3). */
   keyUpdate(requestPeer = true): void {
-    if (!this.statem.established || this.statem.state !== ESTABLISHED) {
-      throw new TLSError('internal_error', 'KeyUpdate needs an established connection', { code: 'ERR_TLS_INVALID_STATE' });
+    if (this.statem.state !== ESTABLISHED) {
+      throw new TLSError('internal_error', 'KeyUpdate needs an established TLS 1.3 connection', { code: 'ERR_TLS_INVALID_STATE' });
     }
     this.hs.requestPeerUpdate = requestPeer;
     this.guard(() => this.statem.writeFrom('SendKeyUpdate'));
@@ -227,12 +228,17 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   /** RFC 8446 7.5 exporter. */
   exportKeyingMaterial(length: number, label: string, context: Uint8Array = new Uint8Array(0)): Uint8Array {
+    if (this.tls12) throw new TLSError('internal_error', 'the TLS 1.2 exporter (RFC 5705) is not implemented yet', { code: 'ERR_TLS_UNSUPPORTED' });
     const exporter = this.hs.secrets.exporter;
     if (!exporter) throw new TLSError('internal_error', 'keying material is available after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
     return exportKeyingMaterial(this.hs.provider, this.hs.suite.hash, exporter, label, context, length);
   }
 
   // ---- inside -------------------------------------------------------------------------------
+
+  private get tls12(): boolean {
+    return this.hs.negotiated.version === 'TLSv1.2';
+  }
 
   private recordPort(): RecordPort {
     return {
@@ -242,6 +248,12 @@ export class Connection extends Emitter<ConnectionEvents> {
         this.records.setReadProtection(this.protection(secret));
       },
       setWriteSecret: (secret) => this.records.setWriteProtection(this.protection(secret)),
+      setReadKeys12: (key, iv) => {
+        if (this.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('handshake message spans ChangeCipherSpec');
+        this.records.setReadProtection(new Tls12AeadProtection(this.hs.provider, this.hs.suite.aead, key, iv));
+      },
+      setWriteKeys12: (key, iv) => this.records.setWriteProtection(new Tls12AeadProtection(this.hs.provider, this.hs.suite.aead, key, iv)),
+      sendWarning: (alert) => this.records.seal(ContentType.alert, new Uint8Array([AlertLevel.warning, AlertDescription[alert]]), this.output),
       sendCompatibilityCCS: () => {
         if (this.sentCCS) return;
         this.sentCCS = true;
@@ -265,7 +277,8 @@ export class Connection extends Emitter<ConnectionEvents> {
     try {
       for (;;) {
         if (this.lifecycle === 'DEAD' || this.receivedCloseNotify) return;
-        const record = this.records.next(this.statem.established ? NO_TYPES : CCS_TYPES);
+        // TLS 1.3's compatibility CCS arrives in the clear even after keys change; TLS 1.2's never does.
+        const record = this.records.next(this.statem.established || this.tls12 ? NO_TYPES : CCS_TYPES);
         if (!record) return;
         this.dispatch(record.type, record.data);
       }
@@ -288,6 +301,11 @@ export class Connection extends Emitter<ConnectionEvents> {
         this.receiveAlert(data);
         return;
       case ContentType.change_cipher_spec:
+        if (data.length !== 1 || data[0] !== 1) throw unexpectedMessage('malformed change_cipher_spec');
+        if (this.tls12) {
+          this.statem.receiveChangeCipherSpec();
+          return;
+        }
         // RFC 8446 5: a single 0x01 between the first ClientHello and the peer's Finished is dropped.
         if (this.statem.established || data.length !== 1 || data[0] !== 1) throw unexpectedMessage('unexpected change_cipher_spec');
         if (this.side === 'server' && this.statem.state === START_STATE.server) throw unexpectedMessage('change_cipher_spec before ClientHello');
@@ -309,8 +327,9 @@ export class Connection extends Emitter<ConnectionEvents> {
       }
       return;
     }
-    // TLS 1.3: every alert but close_notify and user_canceled is fatal, whatever its level says.
-    if (description === AlertDescription.user_canceled && level === AlertLevel.warning) return;
+    // TLS 1.3: every alert but close_notify and user_canceled is fatal, whatever its level says;
+    // TLS 1.2 keeps warnings (no_renegotiation, user_canceled) as warnings.
+    if (level === AlertLevel.warning && (description === AlertDescription.user_canceled || (this.tls12 && this.statem.established))) return;
     const name = alertName(description);
     this.fail(new TLSError(name, `peer sent alert ${name}`, { remote: true }));
   }
@@ -322,8 +341,9 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   private onEstablished(): void {
     const limit = this.hs.peerRecordSizeLimit;
-    // record_size_limit counts TLS 1.3's inner content type byte (RFC 8449 4).
-    if (limit !== undefined) this.records.maxSendFragment = Math.min(MAX_FRAGMENT, limit - 1);
+    // record_size_limit counts TLS 1.3's inner content type byte (RFC 8449 4), not TLS 1.2's.
+    if (limit !== undefined) this.records.maxSendFragment = Math.min(MAX_FRAGMENT, this.tls12 ? limit : limit - 1);
+    this.hs.transcript.release();
     this.setLifecycle('ESTABLISHED');
     this.emit('handshake');
     this.flushEarly();

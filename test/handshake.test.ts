@@ -32,7 +32,7 @@ const EXPECTED_SCHEME: Record<LeafName, string> = {
 };
 
 describe('TLS 1.3 handshake matrix (in memory)', () => {
-  const cases = CIPHER_SUITES.flatMap((suite) => GROUPS.flatMap((group) => LEAVES.map((leaf) => ({ suite: suite.name, group, leaf }))));
+  const cases = CIPHER_SUITES.filter((s) => s.version === 'TLSv1.3').flatMap((suite) => GROUPS.flatMap((group) => LEAVES.map((leaf) => ({ suite: suite.name, group, leaf }))));
 
   it.each(cases)('$suite with $group and a $leaf server key agrees on all three and carries data', ({ suite, group, leaf }) => {
     const p = makePair({ cipherSuites: [suite], groups: [group] }, { certificates: [certifiedKey(leaf)] });
@@ -46,6 +46,117 @@ describe('TLS 1.3 handshake matrix (in memory)', () => {
     expect(p.client.signatureScheme).toBe(EXPECTED_SCHEME[leaf]);
     expect(p.client.helloRetried).toBe(false);
     exchange(p, `${suite}/${group}/${leaf}`);
+  });
+});
+
+const TLS12_SCHEME: Record<LeafName, string> = {
+  'leaf-ecdsa-p256': 'ecdsa_secp256r1_sha256',
+  'leaf-ecdsa-p384': 'ecdsa_secp256r1_sha256', // in TLS 1.2 the ECDSA scheme names the hash only
+  'leaf-ed25519': 'ed25519',
+  'leaf-rsa2048': 'rsa_pss_rsae_sha256',
+  'client-ecdsa-p256': 'ecdsa_secp256r1_sha256',
+};
+
+describe('TLS 1.2 handshake matrix (in memory)', () => {
+  const cases = CIPHER_SUITES.filter((s) => s.version === 'TLSv1.2').flatMap((suite) =>
+    GROUPS.flatMap((group) =>
+      LEAVES.filter((leaf) => (suite.auth === 'RSA') === (leaf === 'leaf-rsa2048')).map((leaf) => ({ suite: suite.name, group, leaf })),
+    ),
+  );
+
+  it.each(cases)('$suite with $group and a $leaf server key agrees on all three and carries data', ({ suite, group, leaf }) => {
+    const p = makePair({ cipherSuites: [suite], groups: [group] }, { certificates: [certifiedKey(leaf)] });
+    p.pump();
+    expectEstablished(p);
+    for (const side of [p.client, p.server]) {
+      expect(side.protocol).toBe('TLSv1.2');
+      expect(side.cipher?.standardName).toBe(suite);
+      expect(side.group).toBe(group);
+    }
+    expect(p.client.signatureScheme).toBe(TLS12_SCHEME[leaf]);
+    exchange(p, `${suite}/${group}/${leaf}`);
+  });
+
+  it('logs the master secret as a CLIENT_RANDOM line on both sides', () => {
+    const p = makePair({ maxVersion: 'TLSv1.2' });
+    const logs = { client: [] as string[], server: [] as string[] };
+    p.client.on('keylog', (l) => logs.client.push(l));
+    p.server.on('keylog', (l) => logs.server.push(l));
+    p.pump();
+    expectEstablished(p);
+    expect(logs.client).toEqual(logs.server);
+    expect(logs.client).toHaveLength(1);
+    expect(logs.client[0]).toMatch(/^CLIENT_RANDOM [0-9a-f]{64} [0-9a-f]{96}$/);
+  });
+
+  it('refuses KeyUpdate, which TLS 1.2 does not have', () => {
+    const p = makePair({ maxVersion: 'TLSv1.2' });
+    p.pump();
+    expect(() => p.client.keyUpdate()).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_STATE' }));
+  });
+});
+
+describe('version negotiation', () => {
+  const V = ['TLSv1.2', 'TLSv1.3'] as const;
+  const cases = V.flatMap((cmin) => V.flatMap((cmax) => V.flatMap((smin) => V.map((smax) => ({ cmin, cmax, smin, smax }))))).filter(
+    (c) => c.cmin <= c.cmax && c.smin <= c.smax,
+  );
+
+  it.each(cases)('client $cmin..$cmax, server $smin..$smax: the highest common version or protocol_version', ({ cmin, cmax, smin, smax }) => {
+    const p = makePair({ minVersion: cmin, maxVersion: cmax }, { minVersion: smin, maxVersion: smax });
+    p.pump();
+    const common = V.filter((v) => v >= cmin && v <= cmax && v >= smin && v <= smax);
+    if (common.length === 0) {
+      expect(p.server.error?.alert ?? p.client.error?.alert).toBe('protocol_version');
+      return;
+    }
+    expectEstablished(p);
+    expect(p.client.protocol).toBe(common[common.length - 1]);
+    expect(p.server.protocol).toBe(common[common.length - 1]);
+  });
+
+  /** Rewrite the first occurrence of `from` in the client's first flight (a plaintext ClientHello). */
+  function patchClientHello(from: number[], to: number[]) {
+    let done = false;
+    return (bytes: Uint8Array, side: 'client' | 'server') => {
+      if (side !== 'client' || done) return [bytes];
+      const hex = Buffer.from(bytes).toString('hex');
+      const at = hex.indexOf(Buffer.from(from).toString('hex'));
+      if (at < 0 || at % 2) return [bytes];
+      done = true;
+      const out = Uint8Array.from(bytes);
+      out.set(to, at / 2);
+      return [out];
+    };
+  }
+
+  it('a TLS 1.3 client detects the downgrade sentinel when its 1.3 offer was stripped', () => {
+    const p = makePair({ grease: false });
+    // supported_versions [1.3, 1.2] becomes [1.2, 1.2]: what an attacker stripping 1.3 would leave.
+    p.pump(patchClientHello([0x00, 0x2b, 0x00, 0x05, 0x04, 0x03, 0x04, 0x03, 0x03], [0x00, 0x2b, 0x00, 0x05, 0x04, 0x03, 0x03, 0x03, 0x03]));
+    expect(p.client.error?.alert).toBe('illegal_parameter');
+    expect(p.client.error?.message).toMatch(/downgrade/);
+  });
+
+  it('a client limited to TLS 1.2 accepts the sentinel of a 1.3-capable server', () => {
+    const p = makePair({ maxVersion: 'TLSv1.2' });
+    p.pump();
+    expectEstablished(p);
+  });
+
+  it('the server refuses a TLS 1.2 ClientHello without the extended master secret', () => {
+    const p = makePair({ maxVersion: 'TLSv1.2', grease: false });
+    // extended_master_secret (0x0017, empty) renamed to an unknown extension type.
+    p.pump(patchClientHello([0x00, 0x17, 0x00, 0x00], [0x0f, 0x17, 0x00, 0x00]));
+    expect(p.server.error?.alert).toBe('handshake_failure');
+    expect(p.server.error?.message).toMatch(/extended master secret/);
+  });
+
+  it('the server refuses a TLS 1.2 ClientHello without secure renegotiation signalling', () => {
+    const p = makePair({ maxVersion: 'TLSv1.2', grease: false });
+    p.pump(patchClientHello([0xff, 0x01, 0x00, 0x01, 0x00], [0x0f, 0x01, 0x00, 0x01, 0x00]));
+    expect(p.server.error?.alert).toBe('handshake_failure');
+    expect(p.server.error?.message).toMatch(/renegotiation/);
   });
 });
 

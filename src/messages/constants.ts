@@ -39,8 +39,14 @@ export type HandshakeTypeName = keyof typeof HandshakeType;
  * HelloRetryRequest travels as a ServerHello with a special random (RFC 8446 4.1.3); the
  * engine treats it as its own message kind so the state table can tell the two apart.
  */
-export const HELLO_RETRY_REQUEST = 'hello_retry_request';
-export type MessageKind = HandshakeTypeName | typeof HELLO_RETRY_REQUEST;
+export type MessageKind =
+  | HandshakeTypeName
+  | 'hello_retry_request'
+  | 'server_hello_tls12'
+  | 'certificate_request_tls12'
+  | 'new_session_ticket_tls12'
+  /** TLS 1.2's ChangeCipherSpec is its own content type, but a step in the handshake flow. */
+  | 'change_cipher_spec';
 
 export const HRR_RANDOM = new Uint8Array([
   0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
@@ -109,13 +115,25 @@ export interface CipherSuiteInfo {
   hash: HashName;
   /** The name OpenSSL uses, for getCipher() and interop tests. */
   openssl: string;
+  /** TLS 1.2 suites name the certificate key that signs the ECDHE parameters. */
+  auth?: 'ECDSA' | 'RSA';
 }
 
 export const CIPHER_SUITES: readonly CipherSuiteInfo[] = [
   { name: 'TLS_AES_128_GCM_SHA256', code: 0x1301, version: 'TLSv1.3', aead: 'AES-128-GCM', hash: 'sha256', openssl: 'TLS_AES_128_GCM_SHA256' },
   { name: 'TLS_AES_256_GCM_SHA384', code: 0x1302, version: 'TLSv1.3', aead: 'AES-256-GCM', hash: 'sha384', openssl: 'TLS_AES_256_GCM_SHA384' },
   { name: 'TLS_CHACHA20_POLY1305_SHA256', code: 0x1303, version: 'TLSv1.3', aead: 'CHACHA20-POLY1305', hash: 'sha256', openssl: 'TLS_CHACHA20_POLY1305_SHA256' },
+  // TLS 1.2: forward-secret AEAD suites only (no CBC, no RSA key exchange).
+  { name: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', code: 0xc02b, version: 'TLSv1.2', aead: 'AES-128-GCM', hash: 'sha256', openssl: 'ECDHE-ECDSA-AES128-GCM-SHA256', auth: 'ECDSA' },
+  { name: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256', code: 0xc02f, version: 'TLSv1.2', aead: 'AES-128-GCM', hash: 'sha256', openssl: 'ECDHE-RSA-AES128-GCM-SHA256', auth: 'RSA' },
+  { name: 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', code: 0xc02c, version: 'TLSv1.2', aead: 'AES-256-GCM', hash: 'sha384', openssl: 'ECDHE-ECDSA-AES256-GCM-SHA384', auth: 'ECDSA' },
+  { name: 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', code: 0xc030, version: 'TLSv1.2', aead: 'AES-256-GCM', hash: 'sha384', openssl: 'ECDHE-RSA-AES256-GCM-SHA384', auth: 'RSA' },
+  { name: 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', code: 0xcca9, version: 'TLSv1.2', aead: 'CHACHA20-POLY1305', hash: 'sha256', openssl: 'ECDHE-ECDSA-CHACHA20-POLY1305', auth: 'ECDSA' },
+  { name: 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256', code: 0xcca8, version: 'TLSv1.2', aead: 'CHACHA20-POLY1305', hash: 'sha256', openssl: 'ECDHE-RSA-CHACHA20-POLY1305', auth: 'RSA' },
 ];
+
+/** Signalling cipher suite value for secure renegotiation (RFC 5746 3.3). */
+export const TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00ff;
 
 export function cipherSuiteByCode(code: number): CipherSuiteInfo | undefined {
   return CIPHER_SUITES.find((s) => s.code === code);

@@ -81,36 +81,106 @@ function blockHasType(r: Reader, type: number): boolean {
 const CertificateEntry = struct({ cert_data: opaque(3, 1), extensions: extensionsCodec('certificate') });
 export type CertificateEntry = Infer<typeof CertificateEntry>;
 
-/** The structure of every message, per protocol version. */
-const tls13 = {
-  client_hello: ClientHello,
-  server_hello: ServerHelloCodec,
-  new_session_ticket: struct({
-    ticket_lifetime: u32,
-    ticket_age_add: u32,
-    ticket_nonce: opaque(1),
-    ticket: opaque(2, 1),
-    extensions: extensionsCodec('new_session_ticket'),
+const Certificate13 = struct({ certificate_request_context: opaque(1), certificate_list: list(3, CertificateEntry) });
+type Certificate13 = Infer<typeof Certificate13>;
+
+/** TLS 1.2's Certificate is a bare list; it is read into the TLS 1.3 shape so one check serves both. */
+const Certificate12: Codec<Certificate13> = {
+  read: (r) => ({
+    certificate_request_context: new Uint8Array(0),
+    certificate_list: list(3, opaque(3, 1))
+      .read(r)
+      .map((cert_data) => ({ cert_data, extensions: new Extensions('certificate') })),
   }),
-  end_of_early_data: struct({}),
-  encrypted_extensions: struct({ extensions: extensionsCodec('encrypted_extensions') }),
-  certificate: struct({ certificate_request_context: opaque(1), certificate_list: list(3, CertificateEntry) }),
-  certificate_request: struct({ certificate_request_context: opaque(1), extensions: extensionsCodec('certificate_request', 2) }),
-  certificate_verify: struct({ algorithm: u16, signature: opaque(2) }),
-  finished: struct({ verify_data: rest }),
-  key_update: struct({ request_update: oneOf(u8, [0, 1], 'KeyUpdateRequest') }),
-  message_hash: struct({ hash: rest }),
+  write: (w, v) => list(3, opaque(3, 1)).write(w, v.certificate_list.map((e) => e.cert_data)),
 };
 
-type Tls13 = typeof tls13;
-type BodyOf<K extends keyof Tls13> = Infer<Tls13[K]>;
+/** ECDHE ServerKeyExchange (RFC 8422 5.4): ServerECDHParams then a digitally-signed struct. */
+const ServerKeyExchange = struct({
+  curve_type: oneOf(u8, [3], 'ECCurveType'), // named_curve; explicit curves are long gone
+  named_curve: u16,
+  public: opaque(1, 1),
+  algorithm: u16,
+  signature: opaque(2),
+});
 
-export type HandshakeMessage =
-  | { [K in Exclude<keyof Tls13, 'server_hello'>]: { type: K } & BodyOf<K> }[Exclude<keyof Tls13, 'server_hello'>]
-  | ({ type: 'server_hello' } & ServerHelloFields)
-  | ({ type: 'hello_retry_request' } & ServerHelloFields);
+/**
+ * Every message kind: its wire type and structure. Kinds are wire types, except where one
+ * wire type means different things (HelloRetryRequest, the TLS 1.2 forms), which get a
+ * kind of their own so the state table can tell them apart.
+ */
+const MESSAGES = {
+  client_hello: { wire: 'client_hello', codec: ClientHello },
+  server_hello: { wire: 'server_hello', codec: ServerHelloCodec },
+  hello_retry_request: { wire: 'server_hello', codec: ServerHelloCodec },
+  server_hello_tls12: { wire: 'server_hello', codec: ServerHelloCodec },
+  new_session_ticket: {
+    wire: 'new_session_ticket',
+    codec: struct({
+      ticket_lifetime: u32,
+      ticket_age_add: u32,
+      ticket_nonce: opaque(1),
+      ticket: opaque(2, 1),
+      extensions: extensionsCodec('new_session_ticket'),
+    }),
+  },
+  new_session_ticket_tls12: { wire: 'new_session_ticket', codec: struct({ ticket_lifetime_hint: u32, ticket: opaque(2) }) },
+  end_of_early_data: { wire: 'end_of_early_data', codec: struct({}) },
+  encrypted_extensions: { wire: 'encrypted_extensions', codec: struct({ extensions: extensionsCodec('encrypted_extensions') }) },
+  certificate: { wire: 'certificate', codec: Certificate13 },
+  certificate_request: {
+    wire: 'certificate_request',
+    codec: struct({ certificate_request_context: opaque(1), extensions: extensionsCodec('certificate_request', 2) }),
+  },
+  certificate_request_tls12: {
+    wire: 'certificate_request',
+    codec: struct({
+      certificate_types: opaque(1, 1),
+      supported_signature_algorithms: list(2, u16, 2),
+      certificate_authorities: list(2, opaque(2, 1)),
+    }),
+  },
+  certificate_verify: { wire: 'certificate_verify', codec: struct({ algorithm: u16, signature: opaque(2) }) },
+  finished: { wire: 'finished', codec: struct({ verify_data: rest }) },
+  key_update: { wire: 'key_update', codec: struct({ request_update: oneOf(u8, [0, 1], 'KeyUpdateRequest') }) },
+  hello_request: { wire: 'hello_request', codec: struct({}) },
+  server_key_exchange: { wire: 'server_key_exchange', codec: ServerKeyExchange },
+  server_hello_done: { wire: 'server_hello_done', codec: struct({}) },
+  client_key_exchange: { wire: 'client_key_exchange', codec: struct({ public: opaque(1, 1) }) },
+} as const satisfies Record<string, { wire: HandshakeTypeName; codec: Codec<any> }>;
 
+type Messages = typeof MESSAGES;
+export type HandshakeKind = keyof Messages;
+
+export type HandshakeMessage = { [K in HandshakeKind]: { type: K } & Infer<Messages[K]['codec']> }[HandshakeKind];
 export type MessageOf<K extends MessageKind> = Extract<HandshakeMessage, { type: K }>;
+
+/** The kinds a wire type can turn out to be (the read sub-machine checks these against the table). */
+export const KINDS_OF_WIRE: ReadonlyMap<string, readonly HandshakeKind[]> = (() => {
+  const m = new Map<string, HandshakeKind[]>();
+  for (const [kind, spec] of Object.entries(MESSAGES)) m.set(spec.wire, [...(m.get(spec.wire) ?? []), kind as HandshakeKind]);
+  return m;
+})();
+
+/** Which kind a wire type is, for a version; ServerHello's own bytes decide between its forms. */
+function kindOf(wire: HandshakeTypeName, version: WireVersion, fields: unknown): HandshakeKind | undefined {
+  switch (wire) {
+    case 'server_hello': {
+      const context = (fields as ServerHelloFields).extensions.context;
+      return context === 'hello_retry_request' ? 'hello_retry_request' : context === 'server_hello_tls12' ? 'server_hello_tls12' : 'server_hello';
+    }
+    case 'certificate_request':
+      return version === 'tls12' ? 'certificate_request_tls12' : 'certificate_request';
+    case 'new_session_ticket':
+      return version === 'tls12' ? 'new_session_ticket_tls12' : 'new_session_ticket';
+    default:
+      return wire in MESSAGES ? (wire as HandshakeKind) : undefined;
+  }
+}
+
+function codecOf(kind: HandshakeKind, version: WireVersion): Codec<any> {
+  return kind === 'certificate' && version === 'tls12' ? Certificate12 : MESSAGES[kind].codec;
+}
 
 /** Bound on a handshake message body before it is buffered (RFC 8446 leaves it to us). */
 export interface HandshakeLimits {
@@ -123,32 +193,27 @@ export function limitFor(type: number, limits: HandshakeLimits): number {
   return type === HandshakeType.certificate ? limits.maxCertificate : limits.maxMessage;
 }
 
-function codecFor(type: HandshakeTypeName): Codec<any> | undefined {
-  return (tls13 as Partial<Record<HandshakeTypeName, Codec<any>>>)[type];
-}
-
 /** Parse one handshake message body. Unknown types are unexpected_message; bad structure decode_error. */
-export function decodeHandshake(typeCode: number, body: Uint8Array, _version: WireVersion = 'tls13'): HandshakeMessage {
-  const type = handshakeTypeByCode.get(typeCode);
-  const codec = type && type !== 'message_hash' ? codecFor(type) : undefined;
+export function decodeHandshake(typeCode: number, body: Uint8Array, version: WireVersion = 'tls13'): HandshakeMessage {
+  const wire = handshakeTypeByCode.get(typeCode);
   // The state table turns unknown types away before they get here; this guards direct callers.
-  if (!type || !codec) throw unexpectedMessage(`unknown handshake message type ${typeCode}`);
-  const r = new Reader(body, type);
-  const fields = codec.read(r);
+  if (!wire || !KINDS_OF_WIRE.has(wire)) throw unexpectedMessage(`unknown handshake message type ${typeCode}`);
+  // The structure may depend on the version (Certificate) but not on the kind within a wire type.
+  const provisional = wire === 'server_hello' ? 'server_hello' : kindOf(wire, version, undefined)!;
+  const r = new Reader(body, wire);
+  const fields = codecOf(provisional, version).read(r);
   r.end();
-  let kind: MessageKind = type;
-  if (type === 'server_hello' && (fields as ServerHelloFields).extensions.context === 'hello_retry_request') kind = 'hello_retry_request';
-  if (type === 'client_hello') checkPskLast((fields as ClientHello).extensions);
+  const kind = kindOf(wire, version, fields)!;
+  if (wire === 'client_hello') checkPskLast((fields as ClientHello).extensions);
   return { type: kind, ...fields } as HandshakeMessage;
 }
 
 /** Serialise a handshake message with its 4-byte header: these are the bytes the transcript hashes. */
-export function encodeHandshake(msg: HandshakeMessage): Uint8Array {
-  const wireType = msg.type === 'hello_retry_request' ? 'server_hello' : msg.type;
-  const codec = codecFor(wireType)!;
+export function encodeHandshake(msg: HandshakeMessage, version: WireVersion = 'tls13'): Uint8Array {
+  const spec = MESSAGES[msg.type];
   const w = new Writer();
-  w.u8(HandshakeType[wireType]);
-  w.vec(3, (inner) => codec.write(inner, msg));
+  w.u8(HandshakeType[spec.wire]);
+  w.vec(3, (inner) => codecOf(msg.type, version).write(inner, msg));
   return w.finish();
 }
 

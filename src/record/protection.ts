@@ -6,7 +6,7 @@
 import type { Aead, CryptoProvider, AeadName } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import { ContentType } from '../messages/constants.js';
-import { wipe } from '../util/bytes.js';
+import { concat, wipe } from '../util/bytes.js';
 
 /** Largest TLSPlaintext.fragment (RFC 8446 5.1) and the expansion a protected record may add. */
 export const MAX_FRAGMENT = 2 ** 14;
@@ -113,3 +113,91 @@ export class Tls13Protection implements RecordProtection {
     wipe(this.key, this.iv);
   }
 }
+
+/**
+ * TLS 1.2 AEAD protection. AES-GCM (RFC 5288) carries an 8-byte explicit nonce (we send
+ * the sequence number) after a 4-byte implicit salt; ChaCha20-Poly1305 (RFC 7905) XORs
+ * the sequence number into a 12-byte IV like TLS 1.3. The additional data is
+ * seq_num + type + version + plaintext length (RFC 5246 6.2.3.3).
+ */
+export class Tls12AeadProtection implements RecordProtection {
+  readonly encrypted = true;
+  private seq = 0;
+  private readonly aead: Aead;
+  private readonly explicitNonce: boolean;
+
+  constructor(
+    provider: CryptoProvider,
+    aeadName: AeadName,
+    private readonly key: Uint8Array,
+    private readonly iv: Uint8Array,
+    private readonly version = 0x0303,
+  ) {
+    this.aead = provider.aead(aeadName, key);
+    this.explicitNonce = aeadName !== 'CHACHA20-POLY1305';
+  }
+
+  private additionalData(seq: number, type: number, length: number): Uint8Array {
+    const aad = new Uint8Array(13);
+    writeSeq(aad, seq);
+    aad[8] = type;
+    aad[9] = this.version >>> 8;
+    aad[10] = this.version & 0xff;
+    aad[11] = length >>> 8;
+    aad[12] = length & 0xff;
+    return aad;
+  }
+
+  private nonceFor(seq: number, explicit: Uint8Array | undefined): Uint8Array {
+    if (!this.explicitNonce) return xorNonce(this.iv, seq, new Uint8Array(12));
+    const nonce = new Uint8Array(12);
+    nonce.set(this.iv.subarray(0, 4));
+    nonce.set(explicit!, 4);
+    return nonce;
+  }
+
+  seal(type: number, data: Uint8Array): Uint8Array {
+    const seq = this.seq++;
+    const explicit = this.explicitNonce ? seqBytes(seq) : undefined;
+    const sealed = this.aead.seal(this.nonceFor(seq, explicit), data, this.additionalData(seq, type, data.length));
+    const body = explicit ? concat(explicit, sealed) : sealed;
+    const out = new Uint8Array(5 + body.length);
+    out.set(recordHeader(type, this.version, body.length));
+    out.set(body, 5);
+    return out;
+  }
+
+  open(header: Uint8Array, payload: Uint8Array): Opened {
+    const type = header[0]!;
+    const explicitLength = this.explicitNonce ? 8 : 0;
+    if (payload.length < explicitLength + this.aead.tagLength) throw new TLSError('bad_record_mac', 'protected record too short');
+    if (payload.length > MAX_FRAGMENT + 2048) throw new TLSError('record_overflow', 'protected record too long');
+    const seq = this.seq++;
+    const explicit = this.explicitNonce ? payload.subarray(0, 8) : undefined;
+    const ciphertext = payload.subarray(explicitLength);
+    const plainLength = ciphertext.length - this.aead.tagLength;
+    const data = this.aead.open(this.nonceFor(seq, explicit), ciphertext, this.additionalData(seq, type, plainLength));
+    if (!data) throw new TLSError('bad_record_mac', 'record authentication failed');
+    if (data.length > MAX_FRAGMENT) throw new TLSError('record_overflow', 'decrypted record too long');
+    return { type, data };
+  }
+
+  destroy(): void {
+    wipe(this.key, this.iv);
+  }
+}
+
+function writeSeq(out: Uint8Array, seq: number): void {
+  let s = seq;
+  for (let i = 7; i >= 0; i--) {
+    out[i] = s & 0xff;
+    s = Math.floor(s / 256);
+  }
+}
+
+function seqBytes(seq: number): Uint8Array {
+  const b = new Uint8Array(8);
+  writeSeq(b, seq);
+  return b;
+}
+

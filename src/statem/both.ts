@@ -177,6 +177,11 @@ function updateWriteSecret(hs: HandshakeContext): void {
 /** KeyUpdate handling, identical for both sides. */
 export const postHandshake: ProtocolModule<HandshakeContext> = {
   process: {
+    // TLS 1.2 renegotiation is refused (RFC 5746 4.2 / 4.4): politely for a HelloRequest, fatally for a ClientHello.
+    HelloRequest: (hs) => hs.records.sendWarning('no_renegotiation'),
+    Renegotiation: () => {
+      throw new TLSError('no_renegotiation', 'renegotiation is not supported');
+    },
     KeyUpdate: (hs, msg: MessageOf<'key_update'>) => {
       hs.peerRequestedUpdate = msg.request_update === 1;
       updateReadSecret(hs);

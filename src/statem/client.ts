@@ -26,6 +26,7 @@ import {
 } from './both.js';
 import type { HandshakeContext } from './context.js';
 import type { ProtocolModule } from './statem.js';
+import { client12, processServerHello12 } from './client12.js';
 
 /** RFC 8449: the largest TLS 1.3 record we accept, inner content type included. */
 export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
@@ -57,12 +58,21 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
   const schemes = hs.common.signatureSchemes.map((s) => SignatureScheme[s]);
   ext.add('signature_algorithms', { supported_signature_algorithms: useGrease ? [grease(hs, 2), ...schemes] : schemes });
   if (hs.common.alpn.length) ext.add('application_layer_protocol_negotiation', { protocol_name_list: hs.common.alpn });
-  const versions = [ProtocolVersion.TLS1_3];
-  ext.add('supported_versions', { versions: useGrease ? [grease(hs, 3), ...versions] : versions });
-  if (c.cookie) ext.add('cookie', { cookie: c.cookie });
-  const client_shares = [...c.keyShares].map(([group, pair]) => ({ group: NamedGroup[group], key_exchange: pair.publicKey }));
-  ext.add('key_share', { client_shares });
-  ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
+  const tls13 = hs.common.versions.includes('TLSv1.3');
+  if (tls13) {
+    const versions = hs.common.versions.map((v) => (v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
+    ext.add('supported_versions', { versions: useGrease ? [grease(hs, 3), ...versions] : versions });
+    if (c.cookie) ext.add('cookie', { cookie: c.cookie });
+    const client_shares = [...c.keyShares].map(([group, pair]) => ({ group: NamedGroup[group], key_exchange: pair.publicKey }));
+    ext.add('key_share', { client_shares });
+  }
+  if (hs.common.versions.includes('TLSv1.2')) {
+    // TLS 1.2 only with the extended master secret and secure renegotiation signalling.
+    ext.add('extended_master_secret', true);
+    ext.add('renegotiation_info', new Uint8Array(0));
+    ext.add('ec_point_formats', { ec_point_format_list: [0] });
+  }
+  ext.add('record_size_limit', tls13 ? OUR_RECORD_SIZE_LIMIT : 2 ** 14);
   if (useGrease) ext.addRaw(greaseExtensions[1]!, new Uint8Array([0]));
   c.offeredExtensions = new Set(ext.types);
   const suites = hs.common.cipherSuites.map((s) => s.code);
@@ -93,10 +103,12 @@ function checkServerHelloCommon(hs: HandshakeContext, msg: MessageOf<'server_hel
   if (!equal(msg.legacy_session_id_echo, c.sessionId)) throw illegalParameter('ServerHello does not echo our legacy_session_id');
   if (msg.legacy_compression_method !== 0) throw illegalParameter('ServerHello selects compression');
   const suite = cipherSuiteByCode(msg.cipher_suite);
-  if (!suite || !hs.common.cipherSuites.includes(suite)) throw illegalParameter(`ServerHello selects a cipher suite we did not offer (0x${msg.cipher_suite.toString(16)})`);
+  if (!suite || suite.version !== 'TLSv1.3' || !hs.common.cipherSuites.includes(suite)) {
+    throw illegalParameter(`ServerHello selects a cipher suite we did not offer for TLS 1.3 (0x${msg.cipher_suite.toString(16)})`);
+  }
   if (c.hrrSuite !== undefined && c.hrrSuite !== msg.cipher_suite) throw illegalParameter('ServerHello cipher suite differs from HelloRetryRequest');
   const sv = msg.extensions.get('supported_versions', 'server_hello');
-  if (!sv) throw new TLSError('protocol_version', 'server did not negotiate TLS 1.3 (TLS 1.2 is not supported yet)');
+  if (!sv) throw new TLSError('missing_extension', 'HelloRetryRequest without supported_versions');
   if (sv.selected_version !== ProtocolVersion.TLS1_3) throw illegalParameter(`server selected version 0x${sv.selected_version.toString(16)}`);
   hs.negotiated.suite = suite;
   hs.negotiated.version = 'TLSv1.3';
@@ -104,9 +116,7 @@ function checkServerHelloCommon(hs: HandshakeContext, msg: MessageOf<'server_hel
 }
 
 function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>): void {
-  if (msg.extensions.context !== 'server_hello') {
-    throw new TLSError('protocol_version', 'server answered with TLS 1.2 or older, and this client only speaks TLS 1.3');
-  }
+  if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('protocol_version', 'server chose TLS 1.3, which we did not offer');
   checkOffered(hs, msg.extensions, 'ServerHello');
   checkServerHelloCommon(hs, msg);
   const share = msg.extensions.get('key_share', 'server_hello');
@@ -164,7 +174,7 @@ function processCertificateRequest(hs: HandshakeContext, msg: MessageOf<'certifi
   hs.client!.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
 }
 
-function processCertificate(hs: HandshakeContext, msg: MessageOf<'certificate'>): void {
+export function processCertificate(hs: HandshakeContext, msg: MessageOf<'certificate'>): void {
   if (msg.certificate_request_context.length !== 0) throw illegalParameter('server Certificate has a request context');
   if (msg.certificate_list.length === 0) throw new TLSError('decode_error', 'server sent an empty Certificate');
   const chain = readCertificates(msg);
@@ -207,8 +217,8 @@ const client13: ProtocolModule<HandshakeContext> = {
       hs.client = {
         random,
         // Compatibility mode sends a fake session id so middleboxes see a TLS 1.2 resumption.
-        sessionId: o.compatibilityMode === false ? new Uint8Array(0) : hs.common.random(32),
-        keyShares: new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])),
+        sessionId: o.compatibilityMode === false || !hs.common.versions.includes('TLSv1.3') ? new Uint8Array(0) : hs.common.random(32),
+        keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
         offeredExtensions: new Set(),
       };
     },
@@ -231,6 +241,7 @@ const client13: ProtocolModule<HandshakeContext> = {
   },
   process: {
     'C.ServerHello': processServerHello,
+    'C12.ServerHello': (hs, msg: MessageOf<'server_hello_tls12'>) => processServerHello12(hs, msg, (ext) => checkOffered(hs, ext, 'ServerHello')),
     'C.HelloRetryRequest': processHelloRetryRequest,
     'C.EncryptedExtensions': processEncryptedExtensions,
     'C.CertificateRequest': processCertificateRequest,
@@ -263,4 +274,4 @@ const client13: ProtocolModule<HandshakeContext> = {
   },
 };
 
-export const clientModule = mergeModules(client13, postHandshake);
+export const clientModule = mergeModules(client13, client12(processCertificate), postHandshake);

@@ -4,8 +4,10 @@
  * record layer only through `RecordPort` (key changes, the compatibility CCS).
  */
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
+import type { KeyBlock } from '../crypto/prf.js';
 import type { CertifiedKey, ClientOptions, ResolvedCommon, ServerOptions } from '../config.js';
 import type { CipherSuiteInfo } from '../messages/constants.js';
+import type { AlertName } from '../errors.js';
 import type { MessageOf } from '../messages/handshake.js';
 import type { Certificate } from '../x509/certificate.js';
 import { Transcript } from './transcript.js';
@@ -15,14 +17,19 @@ export interface RecordPort {
   /** Switch reading to `secret` (TLS 1.3 traffic secret). Fails if a handshake message straddles the change. */
   setReadSecret(secret: Uint8Array): void;
   setWriteSecret(secret: Uint8Array): void;
+  /** TLS 1.2: switch to explicit keys (after ChangeCipherSpec). */
+  setReadKeys12(key: Uint8Array, iv: Uint8Array): void;
+  setWriteKeys12(key: Uint8Array, iv: Uint8Array): void;
   /** Send the dummy ChangeCipherSpec of middlebox compatibility mode, once. */
   sendCompatibilityCCS(): void;
   keylog(label: string, secret: Uint8Array): void;
+  /** Send a warning-level alert and carry on (TLS 1.2 no_renegotiation). */
+  sendWarning(alert: AlertName): void;
 }
 
 /** What has been agreed, as the API reports it (getProtocol, getCipher, alpnProtocol, …). */
 export interface Negotiated {
-  version?: 'TLSv1.3';
+  version?: 'TLSv1.3' | 'TLSv1.2';
   suite?: CipherSuiteInfo;
   group?: GroupName;
   signatureScheme?: SignatureSchemeName;
@@ -32,6 +39,20 @@ export interface Negotiated {
   helloRetried: boolean;
   /** Whether the peer authenticated with a certificate we checked (false when verification was skipped). */
   peerVerified: boolean;
+}
+
+/** TLS 1.2 state between the hellos and Finished. */
+export interface Tls12State {
+  clientRandom: Uint8Array;
+  serverRandom: Uint8Array;
+  /** The (EC)DHE shared secret: TLS 1.2's pre-master secret. */
+  preMaster?: Uint8Array;
+  master?: Uint8Array;
+  keys?: KeyBlock;
+  certificateRequested?: { schemes: number[] };
+  /** The peer's public value (server: from ClientKeyExchange). */
+  peerPublic?: Uint8Array;
+  ourPublic?: Uint8Array;
 }
 
 export interface Secrets {
@@ -68,6 +89,8 @@ export interface ServerHelloState {
   clientOfferedSni: boolean;
   clientRecordSizeLimit?: number;
   certified?: CertifiedKey;
+  /** TLS 1.2: our ECDHE key pair from ServerKeyExchange. */
+  ephemeral?: KeyPair;
 }
 
 export class HandshakeContext {
@@ -76,6 +99,7 @@ export class HandshakeContext {
   readonly secrets: Secrets = {};
   client?: ClientHelloState;
   server?: ServerHelloState;
+  tls12?: Tls12State;
   /** Our random and the peer's, for keylog lines. */
   clientRandom?: Uint8Array;
   /** The peer's last KeyUpdate asked for one back. */

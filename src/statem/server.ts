@@ -3,7 +3,7 @@
  * and answering ClientHello, the HelloRetryRequest detour, and the server's flight.
  */
 import type { GroupName } from '../crypto/provider.js';
-import type { CertifiedKey } from '../config.js';
+import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { HRR_RANDOM, NamedGroup, ProtocolVersion } from '../messages/constants.js';
 import { Extensions, type ClientHello, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
@@ -24,6 +24,7 @@ import {
 import { OUR_RECORD_SIZE_LIMIT } from './client.js';
 import type { HandshakeContext } from './context.js';
 import type { ProtocolModule } from './statem.js';
+import { processClientHello12, server12 } from './server12.js';
 
 interface Selection {
   group: GroupName;
@@ -66,20 +67,32 @@ function selectCertificate(hs: HandshakeContext, ch: ClientHello, servername: st
   throw handshakeFailure('no certificate and signature scheme the client accepts');
 }
 
+/** The highest version we both speak (RFC 8446 4.2.1; legacy_version when supported_versions is absent). */
+function negotiateVersion(hs: HandshakeContext, ch: ClientHello): TLSVersionName {
+  const offered = ch.extensions.get('supported_versions', 'client_hello')?.versions ?? (ch.legacy_version >= ProtocolVersion.TLS1_2 ? [ProtocolVersion.TLS1_2] : []);
+  const version = hs.common.versions.find((v) => offered.includes(v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
+  if (!version) throw new TLSError('protocol_version', `no protocol version in common (we speak ${hs.common.versions.join(', ')})`);
+  return version;
+}
+
 function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>): void {
   const retry = hs.server !== undefined;
   const ext = ch.extensions;
-  const versions = ext.get('supported_versions', 'client_hello');
-  if (!versions || !versions.versions.includes(ProtocolVersion.TLS1_3)) {
-    throw new TLSError('protocol_version', 'client does not offer TLS 1.3 (TLS 1.2 is not supported yet)');
+  const version = negotiateVersion(hs, ch);
+  if (retry && version !== 'TLSv1.3') throw illegalParameter('second ClientHello does not offer TLS 1.3');
+  const sni = ext.get('server_name', 'client_hello')?.server_name_list.find((n) => n.name_type === 0)?.host_name;
+  const alpnProtocol = selectAlpn(hs, ch);
+  if (version === 'TLSv1.2') {
+    const candidates = (sni && hs.serverOptions.SNICallback?.(sni)) || hs.serverOptions.certificates;
+    processClientHello12(hs, ch, sni, candidates, alpnProtocol);
+    return;
   }
   if (ch.legacy_compression_methods.length !== 1 || ch.legacy_compression_methods[0] !== 0) {
     throw illegalParameter('TLS 1.3 ClientHello must offer only the null compression method');
   }
-  const suite = hs.common.cipherSuites.find((s) => ch.cipher_suites.includes(s.code));
+  const suite = hs.common.cipherSuites.find((s) => s.version === 'TLSv1.3' && ch.cipher_suites.includes(s.code));
   if (!suite) throw handshakeFailure('no cipher suite in common');
   const selection = selectGroup(hs, ch);
-  const sni = ext.get('server_name', 'client_hello')?.server_name_list.find((n) => n.name_type === 0)?.host_name;
   const { certified, scheme } = selectCertificate(hs, ch, sni);
 
   if (retry) {
@@ -97,12 +110,6 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>)
     hs.transcript.setHash(suite.hash);
   }
 
-  let alpnProtocol: string | undefined;
-  const alpn = ext.get('application_layer_protocol_negotiation', 'client_hello');
-  if (alpn && hs.common.alpn.length) {
-    alpnProtocol = hs.common.alpn.find((p) => alpn.protocol_name_list.includes(p));
-    if (!alpnProtocol) throw new TLSError('no_application_protocol', 'no ALPN protocol in common');
-  }
   const limit = ext.get('record_size_limit', 'client_hello');
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
 
@@ -124,6 +131,15 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>)
     certified,
   };
   if (limit !== undefined) hs.peerRecordSizeLimit = limit;
+}
+
+/** The server's preferred ALPN protocol among the client's (RFC 7301 3.2). */
+function selectAlpn(hs: HandshakeContext, ch: ClientHello): string | undefined {
+  const alpn = ch.extensions.get('application_layer_protocol_negotiation', 'client_hello');
+  if (!alpn || hs.common.alpn.length === 0) return undefined;
+  const chosen = hs.common.alpn.find((p) => alpn.protocol_name_list.includes(p));
+  if (!chosen) throw new TLSError('no_application_protocol', 'no ALPN protocol in common');
+  return chosen;
 }
 
 function serverHelloBase(hs: HandshakeContext, random: Uint8Array, ext: Extensions) {
@@ -192,7 +208,7 @@ const server13: ProtocolModule<HandshakeContext> = {
     },
   },
   writeTransition: {
-    'S.ClientHello': (hs) => (hs.server!.peerShare ? 'S.ServerHello' : 'S.HelloRetryRequest'),
+    'S.ClientHello': (hs) => (hs.negotiated.version === 'TLSv1.2' ? 'S12.ServerHello' : hs.server!.peerShare ? 'S.ServerHello' : 'S.HelloRetryRequest'),
     'S.EncryptedExtensions': () => 'S.Certificate',
     'S.ClientFinished': () => 'Established',
   },
@@ -226,5 +242,5 @@ const server13: ProtocolModule<HandshakeContext> = {
   },
 };
 
-export const serverModule = mergeModules(server13, postHandshake);
+export const serverModule = mergeModules(server13, server12, postHandshake);
 

@@ -14,9 +14,14 @@
  * bytes arrive (libnbd's "re-enter the same state on the next external event").
  */
 import { TLSError, internalError, unexpectedMessage } from '../errors.js';
-import { HandshakeType, handshakeTypeByCode, type MessageKind } from '../messages/constants.js';
-import { decodeHandshake, encodeHandshake, limitFor, type HandshakeLimits, type HandshakeMessage, type WireVersion } from '../messages/handshake.js';
-import { ESTABLISHED, readTransition, type StateTable } from './states.js';
+import { handshakeTypeByCode, type MessageKind } from '../messages/constants.js';
+import { KINDS_OF_WIRE, decodeHandshake, encodeHandshake, limitFor, type HandshakeLimits, type HandshakeMessage, type WireVersion } from '../messages/handshake.js';
+import { readTransition, type StateTable } from './states.js';
+
+/** TLS 1.2's ChangeCipherSpec, as a step the write sub-machine can take. */
+export interface ChangeCipherSpec {
+  type: 'change_cipher_spec';
+}
 
 /** What a protocol module supplies: work per state, never control flow. */
 export interface ProtocolModule<H> {
@@ -27,7 +32,7 @@ export interface ProtocolModule<H> {
   /** For states with more than one write successor: which one now. */
   writeTransition?: Readonly<Record<string, (hs: H) => string>>;
   preWork?: Readonly<Record<string, (hs: H) => void>>;
-  construct: Readonly<Record<string, (hs: H) => HandshakeMessage>>;
+  construct: Readonly<Record<string, (hs: H) => HandshakeMessage | ChangeCipherSpec>>;
   /** After the message is sent and in the transcript (key changes). */
   postWork?: Readonly<Record<string, (hs: H) => void>>;
 }
@@ -39,6 +44,7 @@ export interface StatemHost<H> {
   wireVersion(): WireVersion;
   addToTranscript(raw: Uint8Array): void;
   sendHandshake(raw: Uint8Array, msg: HandshakeMessage): void;
+  sendChangeCipherSpec(): void;
   onTransition(from: string, to: string, how: 'recv' | 'send', kind?: MessageKind): void;
   onMessage(direction: 'recv' | 'send', msg: HandshakeMessage, length: number): void;
   onEstablished(): void;
@@ -65,8 +71,9 @@ export class StateMachine<H> {
     return this.pendingBytes;
   }
 
+  /** The handshake has completed (application data may flow). */
   get established(): boolean {
-    return this.state === ESTABLISHED;
+    return this.done;
   }
 
   /** External event: begin. A side whose start state writes (the client) sends its first flight. */
@@ -104,10 +111,34 @@ export class StateMachine<H> {
   private checkTransitionByType(type: number): void {
     const name = handshakeTypeByCode.get(type);
     const row = this.table[this.state]?.read ?? {};
-    const allowed = name !== undefined && (name in row || (name === 'server_hello' && 'hello_retry_request' in row));
-    if (!allowed) {
+    const kinds = name === undefined ? undefined : KINDS_OF_WIRE.get(name);
+    if (!kinds?.some((kind) => kind in row)) {
       throw unexpectedMessage(`unexpected ${name ?? `handshake type ${type}`} in state ${this.state}`);
     }
+  }
+
+  /**
+   * External event: a TLS 1.2 ChangeCipherSpec arrived. It is not a handshake message, but
+   * it is a step of the flow, so the table decides whether it may come now.
+   */
+  receiveChangeCipherSpec(): void {
+    if (this.pendingBytes > 0) throw unexpectedMessage('ChangeCipherSpec inside a fragmented handshake message');
+    const next = readTransition(this.table, this.state, 'change_cipher_spec');
+    if (next === undefined) throw unexpectedMessage(`unexpected change_cipher_spec in state ${this.state}`);
+    this.enter(next, 'recv', 'change_cipher_spec');
+    this.module.process[next]?.(this.host.hs, { type: 'change_cipher_spec' });
+    if (!this.table[next]?.read) this.runWrite();
+  }
+
+  /** Does the current state accept a TLS 1.2 ChangeCipherSpec? (TLS 1.3's dummy one is the connection's business.) */
+  get expectsChangeCipherSpec(): boolean {
+    return this.table[this.state]?.read?.change_cipher_spec !== undefined;
+  }
+
+  private enter(next: string, how: 'recv' | 'send', kind?: MessageKind): void {
+    const from = this.state;
+    this.state = next;
+    this.host.onTransition(from, next, how, kind);
   }
 
   private processMessage(type: number, raw: Uint8Array): void {
@@ -116,9 +147,7 @@ export class StateMachine<H> {
     const next = readTransition(this.table, this.state, msg.type);
     if (next === undefined) throw unexpectedMessage(`unexpected ${msg.type} in state ${this.state}`);
     this.host.onMessage('recv', msg, raw.length);
-    const from = this.state;
-    this.state = next;
-    this.host.onTransition(from, next, 'recv', msg.type);
+    this.enter(next, 'recv', msg.type);
     this.module.process[next]?.(this.host.hs, msg);
     if (this.inTranscript(next)) this.host.addToTranscript(raw);
     this.module.postProcess?.[next]?.(this.host.hs, msg);
@@ -178,14 +207,14 @@ export class StateMachine<H> {
       let chosen = forced;
       for (;;) {
         const spec = this.table[this.state]!;
-        if (!spec.write || (chosen === undefined && spec.read && this.state === ESTABLISHED)) return;
+        if (!spec.write || (chosen === undefined && spec.idle)) return;
         // TRANSITION: the module chooses, the table must agree.
         const next = chosen ?? (spec.write.length === 1 ? spec.write[0]! : this.module.writeTransition?.[this.state]?.(this.host.hs));
         chosen = undefined;
         if (next === undefined || !spec.write.includes(next)) throw internalError(`no valid write transition from ${this.state} (got ${next})`);
         const from = this.state;
         this.state = next;
-        if (next === ESTABLISHED) {
+        if (this.table[next]?.idle) {
           this.host.onTransition(from, next, 'send');
           if (!this.done) {
             this.done = true;
@@ -198,11 +227,16 @@ export class StateMachine<H> {
         const build = this.module.construct[next];
         if (!build) throw internalError(`no message to construct in state ${next}`);
         const msg = build(this.host.hs);
-        const raw = encodeHandshake(msg);
-        this.host.onTransition(from, next, 'send', msg.type);
-        this.host.onMessage('send', msg, raw.length);
-        if (this.inTranscript(next)) this.host.addToTranscript(raw);
-        this.host.sendHandshake(raw, msg);
+        if (msg.type === 'change_cipher_spec') {
+          this.host.onTransition(from, next, 'send', msg.type);
+          this.host.sendChangeCipherSpec();
+        } else {
+          const raw = encodeHandshake(msg, this.host.wireVersion());
+          this.host.onTransition(from, next, 'send', msg.type);
+          this.host.onMessage('send', msg, raw.length);
+          if (this.inTranscript(next)) this.host.addToTranscript(raw);
+          this.host.sendHandshake(raw, msg);
+        }
         this.module.postWork?.[next]?.(this.host.hs);
         if (this.table[next]!.read) return; // hand over to the read sub-machine
       }
@@ -212,4 +246,3 @@ export class StateMachine<H> {
   }
 }
 
-export { HandshakeType };

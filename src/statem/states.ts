@@ -18,6 +18,8 @@ export type Side = 'client' | 'server';
 export interface StateSpec {
   /** Hierarchical group, for traces and diagrams: HANDSHAKE.TLS13, POST_HANDSHAKE. */
   group: string;
+  /** An established connection at rest: application data flows; reaching it ends the handshake. */
+  idle?: true;
   read?: Partial<Record<MessageKind, string>>;
   write?: readonly string[];
 }
@@ -25,8 +27,10 @@ export interface StateSpec {
 export type StateTable = Readonly<Record<string, StateSpec>>;
 
 export const ESTABLISHED = 'Established';
+export const ESTABLISHED_TLS12 = 'Established.TLS12';
 
 const TLS13 = 'HANDSHAKE.TLS13';
+const TLS12 = 'HANDSHAKE.TLS12';
 const POST = 'POST_HANDSHAKE';
 
 /** Post-handshake states both sides share (RFC 8446 4.6). */
@@ -34,18 +38,29 @@ function postHandshake(side: Side): StateTable {
   return {
     [ESTABLISHED]: {
       group: POST,
+      idle: true,
       read: side === 'client' ? { new_session_ticket: 'NewSessionTicket', key_update: 'KeyUpdate' } : { key_update: 'KeyUpdate' },
       write: ['SendKeyUpdate'],
     },
     KeyUpdate: { group: POST, write: ['SendKeyUpdate', ESTABLISHED] },
     SendKeyUpdate: { group: POST, write: [ESTABLISHED] },
     ...(side === 'client' ? { NewSessionTicket: { group: POST, write: [ESTABLISHED] } } : {}),
+    // TLS 1.2 has no post-handshake messages we accept: renegotiation is refused (RFC 5746).
+    [ESTABLISHED_TLS12]: {
+      group: POST,
+      idle: true,
+      read: side === 'client' ? { hello_request: 'HelloRequest' } : { client_hello: 'Renegotiation' },
+    },
+    ...(side === 'client' ? { HelloRequest: { group: POST, write: [ESTABLISHED_TLS12] } } : { Renegotiation: { group: POST, write: [ESTABLISHED_TLS12] } }),
   };
 }
 
 export const CLIENT_STATES: StateTable = {
   'C.Start': { group: 'START', write: ['C.ClientHello'] },
-  'C.ClientHello': { group: TLS13, read: { server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest' } },
+  'C.ClientHello': {
+    group: 'HANDSHAKE',
+    read: { server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest', server_hello_tls12: 'C12.ServerHello' },
+  },
   'C.HelloRetryRequest': { group: TLS13, write: ['C.ClientHello2'] },
   // A second HelloRetryRequest is not in this row: RFC 8446 4.1.4 makes it unexpected_message.
   'C.ClientHello2': { group: TLS13, read: { server_hello: 'C.ServerHello' } },
@@ -61,12 +76,26 @@ export const CLIENT_STATES: StateTable = {
   'C.ClientCertificate': { group: TLS13, write: ['C.ClientCertificateVerify', 'C.ClientFinished'] },
   'C.ClientCertificateVerify': { group: TLS13, write: ['C.ClientFinished'] },
   'C.ClientFinished': { group: TLS13, write: [ESTABLISHED] },
+  // TLS 1.2 full handshake (RFC 5246 7.3), ECDHE key exchange.
+  'C12.ServerHello': { group: TLS12, read: { certificate: 'C12.Certificate' } },
+  'C12.Certificate': { group: TLS12, read: { server_key_exchange: 'C12.ServerKeyExchange' } },
+  'C12.ServerKeyExchange': { group: TLS12, read: { certificate_request_tls12: 'C12.CertificateRequest', server_hello_done: 'C12.ServerHelloDone' } },
+  'C12.CertificateRequest': { group: TLS12, read: { server_hello_done: 'C12.ServerHelloDone' } },
+  'C12.ServerHelloDone': { group: TLS12, write: ['C12.ClientCertificate', 'C12.ClientKeyExchange'] },
+  'C12.ClientCertificate': { group: TLS12, write: ['C12.ClientKeyExchange'] },
+  'C12.ClientKeyExchange': { group: TLS12, write: ['C12.ClientCertificateVerify', 'C12.ChangeCipherSpec'] },
+  'C12.ClientCertificateVerify': { group: TLS12, write: ['C12.ChangeCipherSpec'] },
+  'C12.ChangeCipherSpec': { group: TLS12, write: ['C12.ClientFinished'] },
+  'C12.ClientFinished': { group: TLS12, read: { new_session_ticket_tls12: 'C12.NewSessionTicket', change_cipher_spec: 'C12.ServerChangeCipherSpec' } },
+  'C12.NewSessionTicket': { group: TLS12, read: { change_cipher_spec: 'C12.ServerChangeCipherSpec' } },
+  'C12.ServerChangeCipherSpec': { group: TLS12, read: { finished: 'C12.Finished' } },
+  'C12.Finished': { group: TLS12, write: [ESTABLISHED_TLS12] },
   ...postHandshake('client'),
 };
 
 export const SERVER_STATES: StateTable = {
   'S.Start': { group: 'START', read: { client_hello: 'S.ClientHello' } },
-  'S.ClientHello': { group: TLS13, write: ['S.HelloRetryRequest', 'S.ServerHello'] },
+  'S.ClientHello': { group: 'HANDSHAKE', write: ['S.HelloRetryRequest', 'S.ServerHello', 'S12.ServerHello'] },
   'S.HelloRetryRequest': { group: TLS13, read: { client_hello: 'S.ClientHello2' } },
   'S.ClientHello2': { group: TLS13, write: ['S.ServerHello'] },
   'S.ServerHello': { group: TLS13, write: ['S.EncryptedExtensions'] },
@@ -80,6 +109,20 @@ export const SERVER_STATES: StateTable = {
   'S.ClientFinished': { group: TLS13, write: ['S.NewSessionTicket', ESTABLISHED] },
   // Tickets follow the handshake but are not part of its transcript (RFC 8446 4.6.1).
   'S.NewSessionTicket': { group: POST, write: ['S.NewSessionTicket', ESTABLISHED] },
+  // TLS 1.2 full handshake (RFC 5246 7.3), ECDHE key exchange.
+  'S12.ServerHello': { group: TLS12, write: ['S12.Certificate'] },
+  'S12.Certificate': { group: TLS12, write: ['S12.ServerKeyExchange'] },
+  'S12.ServerKeyExchange': { group: TLS12, write: ['S12.CertificateRequest', 'S12.ServerHelloDone'] },
+  'S12.CertificateRequest': { group: TLS12, write: ['S12.ServerHelloDone'] },
+  'S12.ServerHelloDone': { group: TLS12, read: { certificate: 'S12.ClientCertificate', client_key_exchange: 'S12.ClientKeyExchange' } },
+  'S12.ClientCertificate': { group: TLS12, read: { client_key_exchange: 'S12.ClientKeyExchange' } },
+  'S12.ClientKeyExchange': { group: TLS12, read: { certificate_verify: 'S12.ClientCertificateVerify', change_cipher_spec: 'S12.ClientChangeCipherSpec' } },
+  'S12.ClientCertificateVerify': { group: TLS12, read: { change_cipher_spec: 'S12.ClientChangeCipherSpec' } },
+  'S12.ClientChangeCipherSpec': { group: TLS12, read: { finished: 'S12.ClientFinished' } },
+  'S12.ClientFinished': { group: TLS12, write: ['S12.NewSessionTicket', 'S12.ChangeCipherSpec'] },
+  'S12.NewSessionTicket': { group: TLS12, write: ['S12.ChangeCipherSpec'] },
+  'S12.ChangeCipherSpec': { group: TLS12, write: ['S12.Finished'] },
+  'S12.Finished': { group: TLS12, write: [ESTABLISHED_TLS12] },
   ...postHandshake('server'),
 };
 

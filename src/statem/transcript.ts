@@ -4,9 +4,12 @@
  */
 import type { CryptoProvider, Hash, HashName } from '../crypto/provider.js';
 import { HandshakeType } from '../messages/constants.js';
+import { concat } from '../util/bytes.js';
 
 export class Transcript {
   private pending: Uint8Array[] = [];
+  /** Every message as sent: a TLS 1.2 CertificateVerify signs the messages themselves, not a hash. */
+  private all: Uint8Array[] = [];
   private h: Hash | undefined;
   hashName: HashName | undefined;
 
@@ -21,8 +24,19 @@ export class Transcript {
   }
 
   add(message: Uint8Array): void {
+    this.all.push(message);
     if (this.h) this.h.update(message);
     else this.pending.push(message);
+  }
+
+  /** The concatenated handshake messages so far (TLS 1.2 CertificateVerify). */
+  messages(): Uint8Array {
+    return concat(...this.all);
+  }
+
+  /** Drop the kept messages once the handshake is over. */
+  release(): void {
+    this.all = [];
   }
 
   /** Transcript-Hash of everything added so far. */

@@ -1,0 +1,87 @@
+/**
+ * TLS 1.2 work both sides share: the extended master secret and key block, Finished,
+ * the signed ECDHE parameters and CertificateVerify (RFC 5246, RFC 7627, RFC 8422).
+ */
+import type { PublicKey, PrivateKey, SignatureSchemeName } from '../crypto/provider.js';
+import { extendedMasterSecret, finished12, keyBlock } from '../crypto/prf.js';
+import { aeadKeyLength } from '../crypto/keyschedule.js';
+import { TLSError, decodeError, illegalParameter } from '../errors.js';
+import { SignatureScheme, schemeByCode } from '../messages/constants.js';
+import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
+import { concat, constantTimeEqual } from '../util/bytes.js';
+import type { HandshakeContext } from './context.js';
+import type { Side } from './states.js';
+
+/** TLS 1.2 signature schemes a key can make: ECDSA names only the hash here, not the curve. */
+export function schemesForKey12(key: PublicKey | PrivateKey): SignatureSchemeName[] {
+  switch (key.kind) {
+    case 'ec':
+      return ['ecdsa_secp256r1_sha256', 'ecdsa_secp384r1_sha384'];
+    case 'ed25519':
+      return ['ed25519'];
+    case 'rsa':
+      return ['rsa_pss_rsae_sha256', 'rsa_pss_rsae_sha384', 'rsa_pss_rsae_sha512', 'rsa_pkcs1_sha256', 'rsa_pkcs1_sha384', 'rsa_pkcs1_sha512'];
+  }
+}
+
+/** Does a TLS 1.2 suite's authentication fit this key (ECDHE_ECDSA takes EC and Ed25519 keys)? */
+export function suiteFitsKey(auth: 'ECDSA' | 'RSA' | undefined, key: PublicKey | PrivateKey): boolean {
+  return auth === 'RSA' ? key.kind === 'rsa' : key.kind === 'ec' || key.kind === 'ed25519';
+}
+
+export function chooseScheme12(hs: HandshakeContext, key: PrivateKey, peerOffered: number[]): SignatureSchemeName | undefined {
+  const possible = schemesForKey12(key);
+  return hs.common.signatureSchemes.find((s) => possible.includes(s) && peerOffered.includes(SignatureScheme[s]));
+}
+
+/** After ClientKeyExchange is in the transcript: master secret (RFC 7627) and the key block. */
+export function deriveKeys12(hs: HandshakeContext): void {
+  const t = hs.tls12!;
+  const suite = hs.suite;
+  t.master = extendedMasterSecret(hs.provider, suite.hash, t.preMaster!, hs.transcript.hash());
+  t.preMaster?.fill(0);
+  t.preMaster = undefined;
+  const ivLength = suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;
+  t.keys = keyBlock(hs.provider, suite.hash, t.master, t.clientRandom, t.serverRandom, aeadKeyLength[suite.aead], ivLength);
+  // NSS key log format for TLS 1.2: CLIENT_RANDOM <client_random> <master_secret>.
+  hs.records.keylog('CLIENT_RANDOM', t.master);
+}
+
+export function installWriteKeys12(hs: HandshakeContext): void {
+  const k = hs.tls12!.keys!;
+  if (hs.side === 'client') hs.records.setWriteKeys12(k.clientKey, k.clientIv);
+  else hs.records.setWriteKeys12(k.serverKey, k.serverIv);
+}
+
+export function installReadKeys12(hs: HandshakeContext): void {
+  const k = hs.tls12!.keys!;
+  if (hs.side === 'client') hs.records.setReadKeys12(k.serverKey, k.serverIv);
+  else hs.records.setReadKeys12(k.clientKey, k.clientIv);
+}
+
+export function buildFinished12(hs: HandshakeContext, sender: Side): HandshakeMessage {
+  return { type: 'finished', verify_data: finished12(hs.provider, hs.suite.hash, hs.tls12!.master!, sender, hs.transcript.hash()) };
+}
+
+export function checkFinished12(hs: HandshakeContext, msg: MessageOf<'finished'>, sender: Side): void {
+  const expected = finished12(hs.provider, hs.suite.hash, hs.tls12!.master!, sender, hs.transcript.hash());
+  if (msg.verify_data.length !== expected.length) throw decodeError('Finished has the wrong length');
+  if (!constantTimeEqual(msg.verify_data, expected)) throw new TLSError('decrypt_error', `${sender} Finished does not verify`);
+}
+
+/** The bytes a ServerKeyExchange signature covers: client_random + server_random + ServerECDHParams. */
+export function serverKeyExchangeContent(hs: HandshakeContext, namedCurve: number, pub: Uint8Array): Uint8Array {
+  const t = hs.tls12!;
+  const params = concat(new Uint8Array([3, namedCurve >> 8, namedCurve & 0xff, pub.length]), pub);
+  return concat(t.clientRandom, t.serverRandom, params);
+}
+
+/** Check a TLS 1.2 digitally-signed struct against the peer's certificate key. */
+export function checkSignature12(hs: HandshakeContext, algorithm: number, signature: Uint8Array, content: Uint8Array, key: PublicKey, what: string): SignatureSchemeName {
+  const scheme = schemeByCode.get(algorithm);
+  if (!scheme || !hs.common.signatureSchemes.includes(scheme)) throw illegalParameter(`${what} uses a signature scheme we did not offer (0x${algorithm.toString(16)})`);
+  if (!schemesForKey12(key).includes(scheme)) throw illegalParameter(`${what} scheme ${scheme} does not fit the certificate key`);
+  if (!hs.provider.verify(scheme, key, content, signature)) throw new TLSError('decrypt_error', `${what} signature does not verify`);
+  return scheme;
+}
+

@@ -1,0 +1,130 @@
+/**
+ * The client's side of a TLS 1.2 handshake (RFC 5246 7.3 with ECDHE per RFC 8422):
+ * everything after a ServerHello that negotiated TLS 1.2.
+ */
+import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
+import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
+import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
+import { equal } from '../util/bytes.js';
+import { buildCertificate, ephemeralKeyPair } from './both.js';
+import {
+  buildFinished12,
+  checkFinished12,
+  checkSignature12,
+  chooseScheme12,
+  deriveKeys12,
+  installReadKeys12,
+  installWriteKeys12,
+  serverKeyExchangeContent,
+  suiteFitsKey,
+} from './both12.js';
+import type { HandshakeContext } from './context.js';
+import type { ProtocolModule } from './statem.js';
+import { SignatureScheme } from '../messages/constants.js';
+
+/** ServerHello that chose TLS 1.2 (no supported_versions in it). */
+export function processServerHello12(hs: HandshakeContext, msg: MessageOf<'server_hello_tls12'>, checkOffered: (ext: MessageOf<'server_hello_tls12'>['extensions']) => void): void {
+  const c = hs.client!;
+  if (!hs.common.versions.includes('TLSv1.2') || msg.legacy_version !== ProtocolVersion.TLS1_2) {
+    throw new TLSError('protocol_version', `server chose version 0x${msg.legacy_version.toString(16)}, which we do not allow`);
+  }
+  // RFC 8446 4.1.3: a TLS 1.3 server that answers with 1.2 marks its random; seeing the mark here means a downgrade attack.
+  const tail = msg.random.subarray(24);
+  if (hs.common.versions.includes('TLSv1.3') && (equal(tail, DOWNGRADE_TLS12) || equal(tail, DOWNGRADE_TLS11))) {
+    throw illegalParameter('ServerHello.random carries the TLS 1.3 downgrade sentinel');
+  }
+  checkOffered(msg.extensions);
+  const suite = cipherSuiteByCode(msg.cipher_suite);
+  if (!suite || suite.version !== 'TLSv1.2' || !hs.common.cipherSuites.includes(suite)) {
+    throw illegalParameter(`ServerHello selects a cipher suite we did not offer (0x${msg.cipher_suite.toString(16)})`);
+  }
+  if (msg.legacy_compression_method !== 0) throw illegalParameter('ServerHello selects compression');
+  // Our strict defaults: extended master secret (RFC 7627) and secure renegotiation (RFC 5746) or nothing.
+  if (!msg.extensions.has('extended_master_secret')) throw handshakeFailure('server does not support the extended master secret');
+  const reneg = msg.extensions.get('renegotiation_info', 'server_hello_tls12');
+  if (!reneg || reneg.length !== 0) throw handshakeFailure('server does not support secure renegotiation (RFC 5746)');
+  const alpn = msg.extensions.get('application_layer_protocol_negotiation', 'server_hello_tls12');
+  if (alpn) {
+    const [chosen, ...more] = alpn.protocol_name_list;
+    if (more.length || chosen === undefined || !hs.common.alpn.includes(chosen)) throw illegalParameter('server chose an ALPN protocol we did not offer');
+    hs.negotiated.alpnProtocol = chosen;
+  }
+  const limit = msg.extensions.get('record_size_limit', 'server_hello_tls12');
+  if (limit !== undefined) {
+    if (limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
+    hs.peerRecordSizeLimit = limit;
+  }
+  if (msg.extensions.has('server_name')) hs.negotiated.servername = hs.clientOptions.servername;
+  hs.negotiated.version = 'TLSv1.2';
+  hs.negotiated.suite = suite;
+  hs.transcript.setHash(suite.hash);
+  hs.tls12 = { clientRandom: c.random, serverRandom: msg.random };
+}
+
+function processServerKeyExchange(hs: HandshakeContext, msg: MessageOf<'server_key_exchange'>): void {
+  const group = groupByCode.get(msg.named_curve);
+  if (!group || !hs.common.groups.includes(group)) throw illegalParameter('ServerKeyExchange uses a group we did not offer');
+  const leaf = hs.negotiated.peerCertificates[0]!;
+  const content = serverKeyExchangeContent(hs, msg.named_curve, msg.public);
+  hs.negotiated.signatureScheme = checkSignature12(hs, msg.algorithm, msg.signature, content, leaf.publicKey, 'ServerKeyExchange');
+  const pair = ephemeralKeyPair(hs, group);
+  try {
+    hs.tls12!.preMaster = hs.provider.sharedSecret(group, pair.privateKey, msg.public);
+  } catch (err) {
+    throw new TLSError('illegal_parameter', `server ECDHE public value is invalid: ${(err as Error).message}`, { cause: err });
+  }
+  hs.tls12!.ourPublic = pair.publicKey;
+  hs.negotiated.group = group;
+}
+
+function clientCredentials12(hs: HandshakeContext) {
+  const cert = hs.clientOptions.certificate;
+  const req = hs.tls12!.certificateRequested;
+  if (!cert || !req) return undefined;
+  const scheme = chooseScheme12(hs, cert.key, req.schemes);
+  return scheme ? { cert, scheme } : undefined;
+}
+
+export function client12(processCertificate: (hs: HandshakeContext, msg: MessageOf<'certificate'>) => void): ProtocolModule<HandshakeContext> {
+  return {
+    process: {
+      'C12.Certificate': (hs, msg: MessageOf<'certificate'>) => {
+        processCertificate(hs, msg);
+        if (!suiteFitsKey(hs.suite.auth, hs.negotiated.peerCertificates[0]!.publicKey)) {
+          throw new TLSError('unsupported_certificate', `the certificate key does not fit ${hs.suite.name}`);
+        }
+      },
+      'C12.ServerKeyExchange': processServerKeyExchange,
+      'C12.CertificateRequest': (hs, msg: MessageOf<'certificate_request_tls12'>) => {
+        hs.tls12!.certificateRequested = { schemes: msg.supported_signature_algorithms };
+      },
+      // We never ask for a TLS 1.2 ticket yet, so one arriving was not offered.
+      'C12.NewSessionTicket': () => {
+        throw unexpectedMessage('NewSessionTicket without a session_ticket extension');
+      },
+      'C12.ServerChangeCipherSpec': installReadKeys12,
+      'C12.Finished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'server'),
+    },
+    writeTransition: {
+      'C12.ServerHelloDone': (hs) => (hs.tls12!.certificateRequested ? 'C12.ClientCertificate' : 'C12.ClientKeyExchange'),
+      'C12.ClientKeyExchange': (hs) => (clientCredentials12(hs) ? 'C12.ClientCertificateVerify' : 'C12.ChangeCipherSpec'),
+    },
+    construct: {
+      'C12.ClientCertificate': (hs) => buildCertificate(clientCredentials12(hs)?.cert.chain ?? []),
+      'C12.ClientKeyExchange': (hs): HandshakeMessage => {
+        if (!hs.tls12!.ourPublic) throw handshakeFailure('no key exchange happened');
+        return { type: 'client_key_exchange', public: hs.tls12!.ourPublic };
+      },
+      'C12.ClientCertificateVerify': (hs): HandshakeMessage => {
+        const { cert, scheme } = clientCredentials12(hs)!;
+        return { type: 'certificate_verify', algorithm: SignatureScheme[scheme], signature: hs.provider.sign(scheme, cert.key, hs.transcript.messages()) };
+      },
+      'C12.ChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
+      'C12.ClientFinished': (hs) => buildFinished12(hs, 'client'),
+    },
+    postWork: {
+      'C12.ClientKeyExchange': deriveKeys12,
+      'C12.ChangeCipherSpec': installWriteKeys12,
+    },
+  };
+}

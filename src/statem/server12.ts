@@ -1,0 +1,152 @@
+/**
+ * The server's side of a TLS 1.2 handshake (RFC 5246 7.3 with ECDHE per RFC 8422), from a
+ * ClientHello that negotiated TLS 1.2 to our Finished.
+ */
+import type { CertifiedKey } from '../config.js';
+import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
+import { DOWNGRADE_TLS12, NamedGroup, ProtocolVersion, SignatureScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../messages/constants.js';
+import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
+import { buildCertificate, ephemeralKeyPair } from './both.js';
+import {
+  buildFinished12,
+  checkFinished12,
+  chooseScheme12,
+  deriveKeys12,
+  installReadKeys12,
+  installWriteKeys12,
+  serverKeyExchangeContent,
+  suiteFitsKey,
+} from './both12.js';
+import type { HandshakeContext } from './context.js';
+import type { ProtocolModule } from './statem.js';
+
+type ClientHello = MessageOf<'client_hello'>;
+
+function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candidates: CertifiedKey[]) {
+  const algs = ch.extensions.get('signature_algorithms', 'client_hello');
+  // Without signature_algorithms TLS 1.2 falls back to SHA-1 signatures, which we do not make.
+  if (!algs) throw handshakeFailure('ClientHello has no signature_algorithms');
+  for (const suite of hs.common.cipherSuites) {
+    if (suite.version !== 'TLSv1.2' || !ch.cipher_suites.includes(suite.code)) continue;
+    for (const certified of candidates) {
+      if (!suiteFitsKey(suite.auth, certified.key)) continue;
+      const scheme = chooseScheme12(hs, certified.key, algs.supported_signature_algorithms);
+      if (scheme) return { suite, certified, scheme };
+    }
+  }
+  throw handshakeFailure('no TLS 1.2 cipher suite and certificate in common');
+}
+
+/** The TLS 1.2 half of ClientHello processing; the version was already chosen. */
+export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni: string | undefined, candidates: CertifiedKey[], alpnProtocol: string | undefined): void {
+  const ext = ch.extensions;
+  if (!ch.legacy_compression_methods.includes(0)) throw illegalParameter('ClientHello does not offer the null compression method');
+  if (!ext.has('extended_master_secret')) throw handshakeFailure('client does not support the extended master secret (RFC 7627)');
+  const reneg = ext.get('renegotiation_info', 'client_hello');
+  if (reneg !== undefined && reneg.length !== 0) throw handshakeFailure('renegotiation_info is not empty on an initial handshake');
+  if (reneg === undefined && !ch.cipher_suites.includes(TLS_EMPTY_RENEGOTIATION_INFO_SCSV)) {
+    throw handshakeFailure('client does not support secure renegotiation (RFC 5746)');
+  }
+  const formats = ext.get('ec_point_formats', 'client_hello');
+  if (formats && !formats.ec_point_format_list.includes(0)) throw illegalParameter('client does not accept uncompressed points');
+  const offered = ext.get('supported_groups', 'client_hello')?.named_group_list ?? [];
+  const group = hs.common.groups.find((g) => offered.includes(NamedGroup[g]));
+  if (!group) throw handshakeFailure('no key exchange group in common');
+  const { suite, certified, scheme } = selectSuiteAndCertificate(hs, ch, candidates);
+  const limit = ext.get('record_size_limit', 'client_hello');
+  if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
+
+  const serverRandom = hs.common.random(32);
+  // RFC 8446 4.1.3: a server that could have spoken TLS 1.3 says so in its random.
+  if (hs.common.versions.includes('TLSv1.3')) serverRandom.set(DOWNGRADE_TLS12, 24);
+  hs.negotiated.version = 'TLSv1.2';
+  hs.negotiated.suite = suite;
+  hs.negotiated.group = group;
+  hs.negotiated.signatureScheme = scheme;
+  hs.negotiated.alpnProtocol = alpnProtocol;
+  hs.negotiated.servername = sni;
+  hs.clientRandom = ch.random;
+  hs.transcript.setHash(suite.hash);
+  hs.tls12 = { clientRandom: ch.random, serverRandom };
+  hs.server = {
+    clientRandom: ch.random,
+    sessionId: new Uint8Array(0),
+    clientSchemes: [],
+    clientOfferedSni: sni !== undefined,
+    clientRecordSizeLimit: limit,
+    certified,
+  };
+  if (limit !== undefined) hs.peerRecordSizeLimit = limit;
+}
+
+function serverHello12(hs: HandshakeContext): HandshakeMessage {
+  const ext = new Extensions('server_hello_tls12');
+  ext.add('renegotiation_info', new Uint8Array(0));
+  ext.add('extended_master_secret', true);
+  if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
+  if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
+  ext.add('ec_point_formats', { ec_point_format_list: [0] });
+  if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
+  return {
+    type: 'server_hello_tls12',
+    legacy_version: ProtocolVersion.TLS1_2,
+    random: hs.tls12!.serverRandom,
+    legacy_session_id_echo: hs.server!.sessionId,
+    cipher_suite: hs.suite.code,
+    legacy_compression_method: 0,
+    extensions: ext,
+  };
+}
+
+function serverKeyExchange(hs: HandshakeContext): HandshakeMessage {
+  const group = hs.negotiated.group!;
+  const pair = ephemeralKeyPair(hs, group);
+  hs.server!.ephemeral = pair;
+  const namedCurve = NamedGroup[group];
+  const scheme = hs.negotiated.signatureScheme!;
+  const signature = hs.provider.sign(scheme, hs.server!.certified!.key, serverKeyExchangeContent(hs, namedCurve, pair.publicKey));
+  return { type: 'server_key_exchange', curve_type: 3, named_curve: namedCurve, public: pair.publicKey, algorithm: SignatureScheme[scheme], signature };
+}
+
+function processClientKeyExchange(hs: HandshakeContext, msg: MessageOf<'client_key_exchange'>): void {
+  const pair = hs.server!.ephemeral!;
+  try {
+    hs.tls12!.preMaster = hs.provider.sharedSecret(hs.negotiated.group!, pair.privateKey, msg.public);
+  } catch (err) {
+    throw new TLSError('illegal_parameter', `client ECDHE public value is invalid: ${(err as Error).message}`, { cause: err });
+  }
+  pair.privateKey.fill(0);
+}
+
+export const server12: ProtocolModule<HandshakeContext> = {
+  process: {
+    // We never send a TLS 1.2 CertificateRequest yet.
+    'S12.ClientCertificate': () => {
+      throw unexpectedMessage('client Certificate without a CertificateRequest');
+    },
+    'S12.ClientKeyExchange': processClientKeyExchange,
+    'S12.ClientCertificateVerify': () => {
+      throw unexpectedMessage('CertificateVerify without a client certificate');
+    },
+    'S12.ClientChangeCipherSpec': installReadKeys12,
+    'S12.ClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'client'),
+  },
+  postProcess: {
+    'S12.ClientKeyExchange': deriveKeys12,
+  },
+  writeTransition: {
+    'S12.ServerKeyExchange': () => 'S12.ServerHelloDone',
+    'S12.ClientFinished': () => 'S12.ChangeCipherSpec',
+  },
+  construct: {
+    'S12.ServerHello': serverHello12,
+    'S12.Certificate': (hs) => buildCertificate(hs.server!.certified!.chain),
+    'S12.ServerKeyExchange': serverKeyExchange,
+    'S12.ServerHelloDone': () => ({ type: 'server_hello_done' }),
+    'S12.ChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
+    'S12.Finished': (hs) => buildFinished12(hs, 'server'),
+  },
+  postWork: {
+    'S12.ChangeCipherSpec': installWriteKeys12,
+  },
+};
