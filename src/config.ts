@@ -7,6 +7,7 @@ import type { Certificate } from './x509/certificate.js';
 import { CIPHER_SUITES, type CipherSuiteInfo, cipherSuiteByName } from './messages/constants.js';
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
+import type { TLSSession } from './statem/session.js';
 
 export type TLSVersionName = 'TLSv1.3' | 'TLSv1.2';
 
@@ -67,7 +68,13 @@ export interface ClientOptions extends CommonOptions {
   compatibilityMode?: boolean;
   /** Send GREASE values (RFC 8701) in ClientHello. Default true. */
   grease?: boolean;
+  /** A session from an earlier connection's `session` event, to resume. */
+  session?: TLSSession | Uint8Array;
+  /** TLS 1.3 PSK key exchange modes to offer when resuming (default psk_dhe_ke only: forward secrecy). */
+  pskModes?: PskMode[];
 }
+
+export type PskMode = 'psk_dhe_ke' | 'psk_ke';
 
 export interface ServerOptions extends CommonOptions {
   /** Certificates to choose from (by key type the client supports); the first is the default. */
@@ -76,6 +83,20 @@ export interface ServerOptions extends CommonOptions {
   SNICallback?: (servername: string) => CertifiedKey[] | undefined;
   /** Put a cookie in HelloRetryRequest and require it back (RFC 8446 4.2.2). Default true. */
   helloRetryCookie?: boolean;
+  /**
+   * Ticket keys, 48 bytes each (16-byte name, 32-byte AES-256-GCM key); the first seals,
+   * all open. Give the same keys to every process behind one address so they resume each
+   * other's sessions. Without it keys are made per options object and rotated.
+   */
+  ticketKeys?: Uint8Array;
+  /** How many TLS 1.3 tickets to send after a handshake (default 1; 0 turns tickets off). */
+  tickets?: number;
+  /** Ticket and session lifetime in seconds (default 7200, at most 604800). */
+  ticketLifetime?: number;
+  /** PSK modes the server accepts (default both; psk_ke gives up forward secrecy). */
+  pskModes?: PskMode[];
+  /** Bound on the TLS 1.2 session-ID cache (default 1000 entries; 0 turns it off). */
+  sessionCacheSize?: number;
 }
 
 export interface ResolvedCommon {

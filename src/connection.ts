@@ -23,6 +23,7 @@ import { StateMachine, type StatemHost } from './statem/statem.js';
 import { concat, toHex } from './util/bytes.js';
 import { Emitter } from './util/emitter.js';
 import type { Certificate } from './x509/certificate.js';
+import type { TLSSession } from './statem/session.js';
 
 export type Lifecycle = 'START' | 'HANDSHAKE' | 'ESTABLISHED' | 'CLOSING' | 'CLOSED' | 'DEAD';
 
@@ -54,6 +55,8 @@ export interface ConnectionEvents {
   error: [TLSError];
   /** A NewSessionTicket arrived (client). */
   ticket: [MessageOf<'new_session_ticket'>];
+  /** A session to resume later came in (client): pass it back as the `session` option. */
+  session: [TLSSession];
 }
 
 const CCS_PAYLOAD = new Uint8Array([1]);
@@ -86,6 +89,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
     this.hs = new HandshakeContext(side, common, options, this.recordPort());
     this.hs.onTicket = (t) => this.emit('ticket', t);
+    this.hs.onSession = (s) => this.emit('session', s);
     const host: StatemHost<HandshakeContext> = {
       hs: this.hs,
       limits: common.limits,
@@ -221,6 +225,10 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
   get peerCertificates(): Certificate[] {
     return this.hs.negotiated.peerCertificates;
+  }
+  /** Whether this handshake resumed an earlier session (node:tls's isSessionReused()). */
+  get sessionReused(): boolean {
+    return this.hs.resumed;
   }
   get helloRetried(): boolean {
     return this.hs.negotiated.helloRetried;

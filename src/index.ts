@@ -13,3 +13,4 @@ export { parseCertificate, type Certificate } from './x509/certificate.js';
 export { parseCertificateChain, parsePrivateKey, pemEncode, pemDecode } from './x509/pem.js';
 export { selfSignedCertificate } from './x509/selfsigned.js';
 export { certificateMatchesHost } from './x509/hostname.js';
+export { encodeSession, decodeSession, type TLSSession } from './statem/session.js';

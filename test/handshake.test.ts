@@ -418,7 +418,8 @@ function seededRandom(seed: number): (n: number) => Uint8Array {
 describe('injected randomness', () => {
   it('replays a handshake byte for byte with the same seeds', () => {
     const run = () => {
-      const p = makePair({ random: seededRandom(7) }, { random: seededRandom(11) });
+      const now = () => Date.UTC(2026, 0, 1);
+      const p = makePair({ random: seededRandom(7), now }, { random: seededRandom(11), now });
       const wire: number[][] = [];
       p.pump((bytes) => {
         wire.push([...bytes]);

@@ -2,7 +2,7 @@
  * Handshake work both sides share (OpenSSL's statem_both.c): the TLS 1.3 key schedule
  * steps, Finished, Certificate and CertificateVerify, and the post-handshake messages.
  */
-import type { GroupName, KeyPair, PrivateKey, PublicKey, SignatureSchemeName } from '../crypto/provider.js';
+import { hashLength, type GroupName, type KeyPair, type PrivateKey, type PublicKey, type SignatureSchemeName } from '../crypto/provider.js';
 import { deriveSecret, earlySecret, finishedVerifyData, handshakeSecret, masterSecret, nextTrafficSecret } from '../crypto/keyschedule.js';
 import { TLSError, decodeError, illegalParameter } from '../errors.js';
 import { SignatureScheme, schemeByCode } from '../messages/constants.js';
@@ -34,11 +34,13 @@ export function ephemeralKeyPair(hs: HandshakeContext, group: GroupName): KeyPai
 // ---- key schedule steps ---------------------------------------------------------------
 
 /** After ServerHello: Handshake Secret and both handshake traffic secrets (RFC 8446 7.1). */
-export function deriveHandshakeSecrets(hs: HandshakeContext, sharedSecret: Uint8Array): void {
+export function deriveHandshakeSecrets(hs: HandshakeContext, sharedSecret: Uint8Array | undefined, psk?: Uint8Array): void {
   const p = hs.provider;
   const h = hs.suite.hash;
   const s = hs.secrets;
-  s.early = earlySecret(p, h);
+  s.early = earlySecret(p, h, psk);
+  // psk_ke: no (EC)DHE, the input is a string of zeros (RFC 8446 7.1).
+  sharedSecret ??= new Uint8Array(hashLength[h]);
   s.handshake = handshakeSecret(p, h, s.early, sharedSecret);
   const th = hs.transcript.hash();
   s.clientHandshake = deriveSecret(p, h, s.handshake, 'c hs traffic', th);

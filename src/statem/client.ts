@@ -5,8 +5,11 @@
  */
 import type { GroupName } from '../crypto/provider.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
-import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
+import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
+import { hashLength } from '../crypto/provider.js';
+import { bindersLength, computeBinder, obfuscatedAge, sessionFromTicket, usableSession } from './psk.js';
+import { decodeSession, type TLSSession } from './session.js';
+import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { equal } from '../util/bytes.js';
 import { verifyServerCertificate } from '../x509/verify.js';
 import {
@@ -73,10 +76,20 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
     ext.add('ec_point_formats', { ec_point_format_list: [0] });
   }
   ext.add('record_size_limit', tls13 ? OUR_RECORD_SIZE_LIMIT : 2 ** 14);
+  // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
+  if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes! });
   if (useGrease) ext.addRaw(greaseExtensions[1]!, new Uint8Array([0]));
+  const psk = c.session && pskSuite(hs, c.session);
+  if (psk) {
+    // pre_shared_key goes last; its binder is filled in once the rest is encoded.
+    ext.add('pre_shared_key', {
+      identities: [{ identity: c.session!.ticket, obfuscated_ticket_age: obfuscatedAge(hs, c.session!) }],
+      binders: [new Uint8Array(hashLength[psk.hash])],
+    });
+  }
   c.offeredExtensions = new Set(ext.types);
   const suites = hs.common.cipherSuites.map((s) => s.code);
-  return {
+  const hello: MessageOf<'client_hello'> = {
     type: 'client_hello',
     legacy_version: ProtocolVersion.TLS1_2,
     random: c.random,
@@ -85,6 +98,21 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
     legacy_compression_methods: new Uint8Array([0]),
     extensions: ext,
   };
+  if (psk) {
+    const offered = ext.get('pre_shared_key', 'client_hello')!;
+    const raw = encodeHandshake(hello);
+    offered.binders[0] = computeBinder(hs, psk.hash, c.session!.state.secret, raw.subarray(0, raw.length - bindersLength(offered)));
+  }
+  return hello;
+}
+
+/** The suite a TLS 1.3 session was made with, if we still offer it and (after HRR) its hash is the chosen one. */
+function pskSuite(hs: HandshakeContext, session: TLSSession) {
+  if (session.state.version !== ProtocolVersion.TLS1_3) return undefined;
+  const suite = cipherSuiteByCode(session.state.cipher_suite);
+  if (!suite) return undefined;
+  if (hs.transcript.hashName && hs.transcript.hashName !== suite.hash) return undefined;
+  return suite;
 }
 
 /** A server may only answer with extensions we offered (RFC 8446 4.2), cookie in HRR excepted. */
@@ -116,13 +144,26 @@ function checkServerHelloCommon(hs: HandshakeContext, msg: MessageOf<'server_hel
 }
 
 function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>): void {
+  const c = hs.client!;
   if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('protocol_version', 'server chose TLS 1.3, which we did not offer');
   checkOffered(hs, msg.extensions, 'ServerHello');
   checkServerHelloCommon(hs, msg);
+  const selected = msg.extensions.get('pre_shared_key', 'server_hello');
+  if (selected) {
+    // We offer one identity, made with a suite whose hash must be the one chosen now.
+    if (selected.selected_identity !== 0) throw illegalParameter('server selected a PSK identity we did not offer');
+    const suite = cipherSuiteByCode(c.session!.state.cipher_suite)!;
+    if (suite.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
+    hs.resumed = true;
+  }
   const share = msg.extensions.get('key_share', 'server_hello');
-  if (!share) throw new TLSError('missing_extension', 'ServerHello has no key_share');
+  if (!share) {
+    // Only a psk_ke resumption goes without (EC)DHE, and only if we offered it.
+    if (!selected || !c.pskModes!.includes(PskKeyExchangeMode.psk_ke)) throw new TLSError('missing_extension', 'ServerHello has no key_share');
+    return;
+  }
   const group = groupByCode.get(share.server_share.group);
-  const pair = group && hs.client!.keyShares.get(group);
+  const pair = group && c.keyShares.get(group);
   if (!group || !pair) throw illegalParameter('ServerHello key_share is for a group we sent no share for');
   hs.negotiated.group = group;
   try {
@@ -169,12 +210,14 @@ function processEncryptedExtensions(hs: HandshakeContext, msg: MessageOf<'encryp
 }
 
 function processCertificateRequest(hs: HandshakeContext, msg: MessageOf<'certificate_request'>): void {
+  if (hs.resumed) throw unexpectedMessage('CertificateRequest in a resumed handshake');
   const algs = msg.extensions.get('signature_algorithms', 'certificate_request');
   if (!algs) throw new TLSError('missing_extension', 'CertificateRequest without signature_algorithms');
   hs.client!.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
 }
 
 export function processCertificate(hs: HandshakeContext, msg: MessageOf<'certificate'>): void {
+  if (hs.resumed) throw unexpectedMessage('Certificate in a resumed handshake');
   if (msg.certificate_request_context.length !== 0) throw illegalParameter('server Certificate has a request context');
   if (msg.certificate_list.length === 0) throw new TLSError('decode_error', 'server sent an empty Certificate');
   const chain = readCertificates(msg);
@@ -187,8 +230,8 @@ export function processCertificate(hs: HandshakeContext, msg: MessageOf<'certifi
 }
 
 function processFinished(hs: HandshakeContext, msg: MessageOf<'finished'>): void {
-  // No PSK yet, so a server must have authenticated with a certificate before Finished.
-  if (hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
+  // Without resumption the server must have authenticated with a certificate before Finished.
+  if (!hs.resumed && hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
   checkFinished(hs, msg, 'server');
 }
 
@@ -220,6 +263,8 @@ const client13: ProtocolModule<HandshakeContext> = {
         sessionId: o.compatibilityMode === false || !hs.common.versions.includes('TLSv1.3') ? new Uint8Array(0) : hs.common.random(32),
         keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
         offeredExtensions: new Set(),
+        session: usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
+        pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
       };
     },
     'C.ClientHello2': compatibilityCCS,
@@ -248,11 +293,14 @@ const client13: ProtocolModule<HandshakeContext> = {
     'C.Certificate': processCertificate,
     'C.CertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => checkCertificateVerify(hs, msg, 'server', hs.negotiated.peerCertificates[0]!),
     'C.Finished': processFinished,
-    NewSessionTicket: (hs, msg: MessageOf<'new_session_ticket'>) => hs.onTicket?.(msg),
+    NewSessionTicket: (hs, msg: MessageOf<'new_session_ticket'>) => {
+      hs.onTicket?.(msg);
+      hs.onSession?.(sessionFromTicket(hs, msg));
+    },
   },
   postProcess: {
     'C.ServerHello': (hs) => {
-      deriveHandshakeSecrets(hs, hs.pendingSharedSecret!);
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? hs.client!.session!.state.secret : undefined);
       hs.pendingSharedSecret = undefined;
       hs.records.setReadSecret(hs.secrets.serverHandshake!);
       hs.records.setWriteSecret(hs.secrets.clientHandshake!);

@@ -5,6 +5,7 @@
  */
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
+import type { TLSSession } from './session.js';
 import type { CertifiedKey, ClientOptions, ResolvedCommon, ServerOptions } from '../config.js';
 import type { CipherSuiteInfo } from '../messages/constants.js';
 import type { AlertName } from '../errors.js';
@@ -78,6 +79,10 @@ export interface ClientHelloState {
   /** Cipher suite named by a HelloRetryRequest; ServerHello must repeat it. */
   hrrSuite?: number;
   certificateRequested?: { context: Uint8Array; schemes: number[] };
+  /** The session we offer to resume, if any. */
+  session?: TLSSession;
+  /** The PSK modes we offered. */
+  pskModes?: number[];
 }
 
 export interface ServerHelloState {
@@ -89,6 +94,10 @@ export interface ServerHelloState {
   clientOfferedSni: boolean;
   clientRecordSizeLimit?: number;
   certified?: CertifiedKey;
+  /** The client sent psk_key_exchange_modes, so it can use tickets. */
+  clientPskModes?: number[];
+  /** Resumption accepted: the PSK, its identity index, and whether (EC)DHE is used too. */
+  psk?: { secret: Uint8Array; identity: number; dhe: boolean };
   /** TLS 1.2: our ECDHE key pair from ServerKeyExchange. */
   ephemeral?: KeyPair;
 }
@@ -102,6 +111,12 @@ export class HandshakeContext {
   tls12?: Tls12State;
   /** Our random and the peer's, for keylog lines. */
   clientRandom?: Uint8Array;
+  /** This handshake resumed a session (no certificates were exchanged). */
+  resumed = false;
+  /** Server: tickets sent so far on this connection. */
+  ticketsSent = 0;
+  /** Client: a resumable session came in. */
+  onSession?: (session: TLSSession) => void;
   /** The peer's last KeyUpdate asked for one back. */
   peerRequestedUpdate = false;
   /** The application asked us to request a KeyUpdate from the peer. */

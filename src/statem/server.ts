@@ -5,9 +5,11 @@
 import type { GroupName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { HRR_RANDOM, NamedGroup, ProtocolVersion } from '../messages/constants.js';
+import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuiteByCode } from '../messages/constants.js';
+import { checkBinder, newSessionTicket, serverShared } from './psk.js';
+import { sessionAlive } from './session.js';
 import { Extensions, type ClientHello, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
-import { equal } from '../util/bytes.js';
+import { equal, utf8 } from '../util/bytes.js';
 import {
   buildCertificate,
   buildCertificateVerify,
@@ -75,7 +77,35 @@ function negotiateVersion(hs: HandshakeContext, ch: ClientHello): TLSVersionName
   return version;
 }
 
-function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>): void {
+/**
+ * Accept the first offered PSK we can open and that fits the chosen suite (RFC 8446
+ * 4.2.11). A ticket we cannot use means a full handshake; a binder that does not verify
+ * is fatal.
+ */
+function acceptPsk(hs: HandshakeContext, ch: ClientHello, raw: Uint8Array, hash: string): ServerPsk | undefined {
+  const offered = ch.extensions.get('pre_shared_key', 'client_hello');
+  if (!offered) return undefined;
+  const modes = ch.extensions.get('psk_key_exchange_modes', 'client_hello')?.ke_modes;
+  if (!modes) throw new TLSError('missing_extension', 'pre_shared_key without psk_key_exchange_modes');
+  if (offered.identities.length !== offered.binders.length) throw illegalParameter('PSK identities and binders differ in number');
+  const ours = hs.serverOptions.pskModes ?? ['psk_dhe_ke', 'psk_ke'];
+  const dhe = modes.includes(PskKeyExchangeMode.psk_dhe_ke) && ours.includes('psk_dhe_ke') && ch.extensions.has('key_share');
+  if (!dhe && !(modes.includes(PskKeyExchangeMode.psk_ke) && ours.includes('psk_ke'))) return undefined;
+  const now = hs.common.now();
+  const sni = ch.extensions.get('server_name', 'client_hello')?.server_name_list[0]?.host_name ?? '';
+  for (const [identity, offer] of offered.identities.entries()) {
+    const state = serverShared(hs).keyring.open(offer.identity, now);
+    if (!state || state.version !== ProtocolVersion.TLS1_3 || !sessionAlive(state, now)) continue;
+    if (cipherSuiteByCode(state.cipher_suite)?.hash !== hash || utf8.decode(state.servername) !== sni) continue;
+    checkBinder(hs, hs.suite.hash, state.secret, raw, offered, identity);
+    return { secret: state.secret, identity, dhe };
+  }
+  return undefined;
+}
+
+type ServerPsk = NonNullable<NonNullable<HandshakeContext['server']>['psk']>;
+
+function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
   const retry = hs.server !== undefined;
   const ext = ch.extensions;
   const version = negotiateVersion(hs, ch);
@@ -92,30 +122,32 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>)
   }
   const suite = hs.common.cipherSuites.find((s) => s.version === 'TLSv1.3' && ch.cipher_suites.includes(s.code));
   if (!suite) throw handshakeFailure('no cipher suite in common');
-  const selection = selectGroup(hs, ch);
-  const { certified, scheme } = selectCertificate(hs, ch, sni);
+  if (!retry) hs.transcript.setHash(suite.hash);
+  hs.negotiated.suite = suite;
+  const psk = acceptPsk(hs, ch, raw, suite.hash);
+  // psk_ke resumes without (EC)DHE; everything else needs a group.
+  const selection: Selection | undefined = psk && !psk.dhe ? undefined : selectGroup(hs, ch);
+  const { certified, scheme } = psk ? { certified: undefined, scheme: undefined } : selectCertificate(hs, ch, sni);
 
   if (retry) {
     // RFC 8446 4.1.2: the second ClientHello is the first with the requested changes only.
     const s = hs.server!;
     if (!equal(ch.legacy_session_id, s.sessionId)) throw illegalParameter('second ClientHello changed legacy_session_id');
     if (suite !== hs.negotiated.suite) throw illegalParameter('second ClientHello leads to another cipher suite');
-    if (selection.group !== hs.negotiated.group || !selection.share) throw illegalParameter('second ClientHello has no key share for the group we asked for');
+    if (!selection || selection.group !== hs.negotiated.group || !selection.share) throw illegalParameter('second ClientHello has no key share for the group we asked for');
     const shares = ext.get('key_share', 'client_hello')!.client_shares;
     if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
     const cookie = ext.get('cookie', 'client_hello')?.cookie;
     if (s.cookie && (!cookie || !equal(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
     if (ext.has('early_data')) throw illegalParameter('early_data after HelloRetryRequest');
-  } else {
-    hs.transcript.setHash(suite.hash);
   }
 
   const limit = ext.get('record_size_limit', 'client_hello');
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
 
-  hs.negotiated.suite = suite;
   hs.negotiated.version = 'TLSv1.3';
-  hs.negotiated.group = selection.group;
+  hs.negotiated.group = selection?.group;
+  hs.resumed = psk !== undefined;
   hs.negotiated.signatureScheme = scheme;
   hs.negotiated.alpnProtocol = alpnProtocol;
   hs.negotiated.servername = sni;
@@ -123,9 +155,11 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>)
   hs.server = {
     clientRandom: ch.random,
     sessionId: ch.legacy_session_id,
-    peerShare: selection.share,
+    peerShare: selection?.share,
     cookie: hs.server?.cookie,
-    clientSchemes: ext.get('signature_algorithms', 'client_hello')!.supported_signature_algorithms,
+    clientSchemes: ext.get('signature_algorithms', 'client_hello')?.supported_signature_algorithms ?? [],
+    clientPskModes: ext.get('psk_key_exchange_modes', 'client_hello')?.ke_modes,
+    psk,
     clientOfferedSni: sni !== undefined,
     clientRecordSizeLimit: limit,
     certified,
@@ -165,16 +199,20 @@ function helloRetryRequest(hs: HandshakeContext): HandshakeMessage {
 }
 
 function serverHello(hs: HandshakeContext): HandshakeMessage {
-  const group = hs.negotiated.group!;
-  const pair = ephemeralKeyPair(hs, group);
-  try {
-    hs.pendingSharedSecret = hs.provider.sharedSecret(group, pair.privateKey, hs.server!.peerShare!);
-  } catch (err) {
-    throw new TLSError('illegal_parameter', `client key share is invalid: ${(err as Error).message}`, { cause: err });
-  }
+  const psk = hs.server!.psk;
   const ext = new Extensions('server_hello');
   ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
-  ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: pair.publicKey } });
+  if (!psk || psk.dhe) {
+    const group = hs.negotiated.group!;
+    const pair = ephemeralKeyPair(hs, group);
+    try {
+      hs.pendingSharedSecret = hs.provider.sharedSecret(group, pair.privateKey, hs.server!.peerShare!);
+    } catch (err) {
+      throw new TLSError('illegal_parameter', `client key share is invalid: ${(err as Error).message}`, { cause: err });
+    }
+    ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: pair.publicKey } });
+  }
+  if (psk) ext.add('pre_shared_key', { selected_identity: psk.identity });
   return { type: 'server_hello', ...serverHelloBase(hs, hs.common.random(32), ext) };
 }
 
@@ -184,6 +222,11 @@ function encryptedExtensions(hs: HandshakeContext): HandshakeMessage {
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
   if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
   return { type: 'encrypted_extensions', extensions: ext };
+}
+
+/** Tickets only for clients that can use them (they sent psk_key_exchange_modes), and only if enabled. */
+function wantsTickets(hs: HandshakeContext): boolean {
+  return (hs.serverOptions.tickets ?? 1) > 0 && (hs.server!.clientPskModes?.length ?? 0) > 0;
 }
 
 /** Middlebox compatibility: one dummy CCS right after our first handshake message, if the client asked for it. */
@@ -208,9 +251,14 @@ const server13: ProtocolModule<HandshakeContext> = {
     },
   },
   writeTransition: {
-    'S.ClientHello': (hs) => (hs.negotiated.version === 'TLSv1.2' ? 'S12.ServerHello' : hs.server!.peerShare ? 'S.ServerHello' : 'S.HelloRetryRequest'),
-    'S.EncryptedExtensions': () => 'S.Certificate',
-    'S.ClientFinished': () => 'Established',
+    'S.ClientHello': (hs) => {
+      if (hs.negotiated.version === 'TLSv1.2') return 'S12.ServerHello';
+      const s = hs.server!;
+      return s.peerShare || (s.psk && !s.psk.dhe) ? 'S.ServerHello' : 'S.HelloRetryRequest';
+    },
+    'S.EncryptedExtensions': (hs) => (hs.resumed ? 'S.Finished' : 'S.Certificate'),
+    'S.ClientFinished': (hs) => (wantsTickets(hs) ? 'S.NewSessionTicket' : 'Established'),
+    'S.NewSessionTicket': (hs) => (hs.ticketsSent < (hs.serverOptions.tickets ?? 1) ? 'S.NewSessionTicket' : 'Established'),
   },
   preWork: {
     'S.HelloRetryRequest': (hs) => {
@@ -225,12 +273,13 @@ const server13: ProtocolModule<HandshakeContext> = {
     'S.Certificate': (hs) => buildCertificate(hs.server!.certified!.chain),
     'S.CertificateVerify': (hs) => buildCertificateVerify(hs, 'server', hs.server!.certified!.key, hs.negotiated.signatureScheme!),
     'S.Finished': (hs) => buildFinished(hs, 'server'),
+    'S.NewSessionTicket': newSessionTicket,
   },
   postWork: {
     'S.HelloRetryRequest': compatibilityCCS,
     'S.ServerHello': (hs) => {
       compatibilityCCS(hs);
-      deriveHandshakeSecrets(hs, hs.pendingSharedSecret!);
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.server!.psk?.secret);
       hs.pendingSharedSecret = undefined;
       hs.records.setWriteSecret(hs.secrets.serverHandshake!);
       hs.records.setReadSecret(hs.secrets.clientHandshake!);

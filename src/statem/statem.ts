@@ -26,7 +26,7 @@ export interface ChangeCipherSpec {
 /** What a protocol module supplies: work per state, never control flow. */
 export interface ProtocolModule<H> {
   /** Validate and act on a received message; the transcript does not yet include it. */
-  process: Readonly<Record<string, (hs: H, msg: any) => void>>;
+  process: Readonly<Record<string, (hs: H, msg: any, raw: Uint8Array) => void>>;
   /** After the message is in the transcript (key derivations that hash it). */
   postProcess?: Readonly<Record<string, (hs: H, msg: any) => void>>;
   /** For states with more than one write successor: which one now. */
@@ -126,7 +126,7 @@ export class StateMachine<H> {
     const next = readTransition(this.table, this.state, 'change_cipher_spec');
     if (next === undefined) throw unexpectedMessage(`unexpected change_cipher_spec in state ${this.state}`);
     this.enter(next, 'recv', 'change_cipher_spec');
-    this.module.process[next]?.(this.host.hs, { type: 'change_cipher_spec' });
+    this.module.process[next]?.(this.host.hs, { type: 'change_cipher_spec' }, new Uint8Array(0));
     if (!this.table[next]?.read) this.runWrite();
   }
 
@@ -148,7 +148,7 @@ export class StateMachine<H> {
     if (next === undefined) throw unexpectedMessage(`unexpected ${msg.type} in state ${this.state}`);
     this.host.onMessage('recv', msg, raw.length);
     this.enter(next, 'recv', msg.type);
-    this.module.process[next]?.(this.host.hs, msg);
+    this.module.process[next]?.(this.host.hs, msg, raw);
     if (this.inTranscript(next)) this.host.addToTranscript(raw);
     this.module.postProcess?.[next]?.(this.host.hs, msg);
     if (!this.table[next]?.read) this.runWrite();

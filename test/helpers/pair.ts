@@ -25,7 +25,8 @@ export function defaultServerOptions(extra: Partial<ServerOptions> = {}): Server
 
 export function makePair(clientOptions: ClientOptions = {}, serverOptions: Partial<ServerOptions> = {}): Pair {
   const client = Connection.client(defaultClientOptions(clientOptions));
-  const server = Connection.server(defaultServerOptions(serverOptions));
+  // A complete options object is used as is: ticket keys are shared per options object.
+  const server = Connection.server(serverOptions.certificates ? (serverOptions as ServerOptions) : defaultServerOptions(serverOptions));
   const p: Pair = {
     client,
     server,

@@ -1,0 +1,129 @@
+/**
+ * TLS 1.3 resumption with pre-shared keys from tickets (RFC 8446 4.2.11, 4.6.1): binders,
+ * ticket ages, and the tickets a server hands out.
+ */
+import type { HashName } from '../crypto/provider.js';
+import { deriveSecret, earlySecret, finishedVerifyData, resumptionPsk } from '../crypto/keyschedule.js';
+import { TLSError } from '../errors.js';
+import { ProtocolVersion, cipherSuiteByCode } from '../messages/constants.js';
+import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
+import type { OfferedPsks } from '../messages/extensions.js';
+import { constantTimeEqual, utf8 } from '../util/bytes.js';
+import type { ServerOptions } from '../config.js';
+import type { HandshakeContext } from './context.js';
+import { SessionCache, TicketKeyring, newSessionState, type TLSSession } from './session.js';
+
+export const MAX_TICKET_LIFETIME = 604800;
+
+/** Bytes of the binders list at the end of a ClientHello (2-byte length, then each binder with its length byte). */
+export function bindersLength(psks: OfferedPsks): number {
+  return 2 + psks.binders.reduce((n, b) => n + 1 + b.length, 0);
+}
+
+/** binder = HMAC over Transcript-Hash(Truncate(ClientHello)) with the binder key of `psk`. */
+export function computeBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array): Uint8Array {
+  const p = hs.provider;
+  const binderKey = deriveSecret(p, hash, earlySecret(p, hash, psk), 'res binder', p.hash(hash, new Uint8Array(0)));
+  // Before HelloRetryRequest the transcript has no hash yet; after it, the binder covers message_hash + HRR too.
+  const transcriptHash = hs.transcript.hashName ? hs.transcript.hashWith(truncatedHello) : p.hash(hash, truncatedHello);
+  return finishedVerifyData(p, hash, binderKey, transcriptHash);
+}
+
+export function checkBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, rawHello: Uint8Array, psks: OfferedPsks, index: number): void {
+  const truncated = rawHello.subarray(0, rawHello.length - bindersLength(psks));
+  const expected = computeBinder(hs, hash, psk, truncated);
+  const binder = psks.binders[index];
+  if (!binder || !constantTimeEqual(binder, expected)) throw new TLSError('decrypt_error', 'PSK binder does not verify');
+}
+
+/** The session a client may offer now, if any (version, lifetime, name and a suite with its hash). */
+export function usableSession(hs: HandshakeContext, session: TLSSession | undefined): TLSSession | undefined {
+  if (!session) return undefined;
+  const s = session.state;
+  const suite = cipherSuiteByCode(s.cipher_suite);
+  if (!suite || !hs.common.cipherSuites.some((c) => c.version === suite.version && c.hash === suite.hash)) return undefined;
+  const version = s.version === ProtocolVersion.TLS1_3 ? 'TLSv1.3' : 'TLSv1.2';
+  if (!hs.common.versions.includes(version)) return undefined;
+  const now = hs.common.now();
+  if (now < s.issued_ms || now >= s.issued_ms + s.lifetime_s * 1000) return undefined;
+  const name = hs.clientOptions.servername ?? '';
+  if (utf8.decode(s.servername) !== name) return undefined;
+  return session;
+}
+
+/** RFC 8446 4.2.11.1: the client's view of the ticket age, obfuscated. */
+export function obfuscatedAge(hs: HandshakeContext, session: TLSSession): number {
+  const age = Math.max(0, hs.common.now() - session.state.issued_ms);
+  return (age + session.state.ticket_age_add) % 2 ** 32;
+}
+
+/** A client's record of a NewSessionTicket: everything needed to resume later. */
+export function sessionFromTicket(hs: HandshakeContext, msg: MessageOf<'new_session_ticket'>): TLSSession {
+  if (msg.ticket_lifetime > MAX_TICKET_LIFETIME) throw new TLSError('illegal_parameter', 'ticket lifetime over seven days');
+  const suite = hs.suite;
+  return {
+    state: newSessionState({
+      version: ProtocolVersion.TLS1_3,
+      cipher_suite: suite.code,
+      secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.resumption!, msg.ticket_nonce),
+      issued_ms: hs.common.now(),
+      lifetime_s: msg.ticket_lifetime,
+      ticket_age_add: msg.ticket_age_add,
+      alpn: utf8.encode(hs.negotiated.alpnProtocol ?? ''),
+      servername: utf8.encode(hs.clientOptions.servername ?? ''),
+    }),
+    ticket: msg.ticket,
+    session_id: new Uint8Array(0),
+  };
+}
+
+// ---- the server's side ----------------------------------------------------------------
+
+interface ServerShared {
+  keyring: TicketKeyring;
+  cache: SessionCache;
+}
+const shared = new WeakMap<ServerOptions, ServerShared>();
+
+/** Ticket keys and the session cache live as long as the options object, shared by every connection made from it. */
+export function serverShared(hs: HandshakeContext): ServerShared {
+  const o = hs.serverOptions;
+  let s = shared.get(o);
+  if (!s) {
+    s = { keyring: new TicketKeyring(hs.provider, hs.common.random, o.ticketKeys), cache: new SessionCache(o.sessionCacheSize ?? 1000) };
+    shared.set(o, s);
+  }
+  return s;
+}
+
+export function ticketLifetime(hs: HandshakeContext): number {
+  return Math.min(hs.serverOptions.ticketLifetime ?? 7200, MAX_TICKET_LIFETIME);
+}
+
+/** A TLS 1.3 NewSessionTicket carrying our sealed state (RFC 8446 4.6.1). */
+export function newSessionTicket(hs: HandshakeContext): HandshakeMessage {
+  const index = hs.ticketsSent++;
+  const nonce = new Uint8Array([index]);
+  const ageAdd = hs.common.random(4);
+  const ticket_age_add = ((ageAdd[0]! << 24) >>> 0) + (ageAdd[1]! << 16) + (ageAdd[2]! << 8) + ageAdd[3]!;
+  const suite = hs.suite;
+  const lifetime = ticketLifetime(hs);
+  const state = newSessionState({
+    version: ProtocolVersion.TLS1_3,
+    cipher_suite: suite.code,
+    secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.resumption!, nonce),
+    issued_ms: hs.common.now(),
+    lifetime_s: lifetime,
+    ticket_age_add,
+    alpn: utf8.encode(hs.negotiated.alpnProtocol ?? ''),
+    servername: utf8.encode(hs.negotiated.servername ?? ''),
+  });
+  return {
+    type: 'new_session_ticket',
+    ticket_lifetime: lifetime,
+    ticket_age_add,
+    ticket_nonce: nonce,
+    ticket: serverShared(hs).keyring.seal(state, hs.common.now()),
+    extensions: new Extensions('new_session_ticket'),
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * Resumable sessions: what a client keeps to resume (RFC 8446 4.6.1 tickets, RFC 5077
+ * TLS 1.2 tickets, TLS 1.2 session IDs), and how a server seals the same state into
+ * tickets it alone can open (RFC 5077 section 4's recommended construction, with
+ * AES-256-GCM).
+ */
+import type { CryptoProvider } from '../crypto/provider.js';
+import { TLSError } from '../errors.js';
+import { type Infer, decode, encode, opaque, struct, u16, u32, u48, u8 } from '../messages/codec.js';
+import { concat, equal, toHex } from '../util/bytes.js';
+
+/** The state both a client session and a server ticket carry. */
+const SessionState = struct({
+  format: u8,
+  version: u16, // 0x0304 or 0x0303
+  cipher_suite: u16,
+  /** TLS 1.3: the PSK (resumption secret of the ticket's nonce). TLS 1.2: the master secret. */
+  secret: opaque(1, 1),
+  issued_ms: u48,
+  lifetime_s: u32,
+  ticket_age_add: u32,
+  alpn: opaque(1),
+  servername: opaque(1),
+});
+export type SessionState = Infer<typeof SessionState>;
+
+/** What a client stores to resume: the state plus how to present it. */
+const ClientSession = struct({
+  state: SessionState,
+  /** The ticket to send (TLS 1.3 PSK identity, TLS 1.2 SessionTicket), possibly empty for session-ID resumption. */
+  ticket: opaque(2),
+  /** TLS 1.2 session ID (empty for tickets). */
+  session_id: opaque(1, 0, 32),
+});
+export type TLSSession = Infer<typeof ClientSession>;
+
+const FORMAT = 1;
+
+export function newSessionState(fields: Omit<SessionState, 'format'>): SessionState {
+  return { format: FORMAT, ...fields };
+}
+
+/** A session as bytes: what `session` events hand out and the `session` option takes back. */
+export function encodeSession(s: TLSSession): Uint8Array {
+  return encode(ClientSession, s);
+}
+
+export function decodeSession(bytes: Uint8Array): TLSSession {
+  try {
+    const s = decode(ClientSession, bytes, 'session');
+    if (s.state.format !== FORMAT) throw new Error('unknown session format');
+    return s;
+  } catch (err) {
+    throw new TLSError('internal_error', `not a tsls session: ${(err as Error).message}`, { code: 'ERR_TLS_INVALID_SESSION', cause: err });
+  }
+}
+
+/** Is the session still usable at `now` (ms)? */
+export function sessionAlive(s: SessionState, now: number): boolean {
+  return now >= s.issued_ms && now < s.issued_ms + s.lifetime_s * 1000;
+}
+
+const KEY_NAME = 16;
+const KEY = 32;
+const NONCE = 12;
+
+export interface TicketKey {
+  name: Uint8Array;
+  key: Uint8Array;
+}
+
+/**
+ * The server's ticket keys: tickets are sealed with the newest key and opened with any key
+ * still kept. Keys come from the `ticketKeys` option (48 bytes each: 16-byte name, 32-byte
+ * AES-256-GCM key) so several processes behind one address can open each other's
+ * tickets; otherwise they are made here and rotated every `rotateAfterMs`.
+ */
+export class TicketKeyring {
+  private keys: { key: TicketKey; created: number }[] = [];
+
+  constructor(
+    private readonly provider: CryptoProvider,
+    /** The server's randomness source (so seeded tests replay exactly). */
+    private readonly random: (length: number) => Uint8Array,
+    supplied: Uint8Array | undefined,
+    private readonly rotateAfterMs = 12 * 3600_000,
+    private readonly keep = 2,
+  ) {
+    if (supplied !== undefined) {
+      if (supplied.length === 0 || supplied.length % (KEY_NAME + KEY) !== 0) {
+        throw new TLSError('internal_error', `ticketKeys must be a multiple of ${KEY_NAME + KEY} bytes`, { code: 'ERR_TLS_INVALID_OPTION' });
+      }
+      // The first key seals; every key given opens.
+      for (let at = 0; at < supplied.length; at += KEY_NAME + KEY) {
+        this.keys.push({ key: { name: supplied.slice(at, at + KEY_NAME), key: supplied.slice(at + KEY_NAME, at + KEY_NAME + KEY) }, created: Infinity });
+      }
+    }
+  }
+
+  private current(now: number): TicketKey {
+    const newest = this.keys[0];
+    if (newest && (newest.created === Infinity || now - newest.created < this.rotateAfterMs)) return newest.key;
+    const key = { name: this.random(KEY_NAME), key: this.random(KEY) };
+    this.keys.unshift({ key, created: now });
+    this.keys.length = Math.min(this.keys.length, this.keep);
+    return key;
+  }
+
+  seal(state: SessionState, now: number): Uint8Array {
+    const { name, key } = this.current(now);
+    const nonce = this.random(NONCE);
+    const sealed = this.provider.aead('AES-256-GCM', key).seal(nonce, encode(SessionState, state), name);
+    return concat(name, nonce, sealed);
+  }
+
+  /** The state inside a ticket, or undefined for a ticket we cannot open (then: full handshake). */
+  open(ticket: Uint8Array, now: number): SessionState | undefined {
+    if (ticket.length < KEY_NAME + NONCE + 16) return undefined;
+    const name = ticket.subarray(0, KEY_NAME);
+    const entry = this.keys.find((k) => equal(k.key.name, name));
+    if (!entry || (entry.created !== Infinity && now - entry.created >= this.rotateAfterMs * this.keep)) return undefined;
+    const plain = this.provider.aead('AES-256-GCM', entry.key.key).open(ticket.subarray(KEY_NAME, KEY_NAME + NONCE), ticket.subarray(KEY_NAME + NONCE), name);
+    if (!plain) return undefined;
+    try {
+      const state = decode(SessionState, plain, 'ticket');
+      return state.format === FORMAT ? state : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** A bounded server cache for TLS 1.2 session-ID resumption (oldest entries leave first). */
+export class SessionCache {
+  private entries = new Map<string, SessionState>();
+  constructor(private readonly max = 1000) {}
+
+  get(id: Uint8Array, now: number): SessionState | undefined {
+    const key = toHex(id);
+    const s = this.entries.get(key);
+    if (!s) return undefined;
+    if (!sessionAlive(s, now)) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return s;
+  }
+
+  set(id: Uint8Array, state: SessionState): void {
+    const key = toHex(id);
+    this.entries.delete(key);
+    this.entries.set(key, state);
+    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

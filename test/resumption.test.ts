@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import type { ClientOptions, ServerOptions } from '../src/config.js';
+import { decodeSession, encodeSession, type TLSSession } from '../src/statem/session.js';
+import { defaultServerOptions, makePair } from './helpers/pair.js';
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** A full handshake that hands the client a session, then a second connection that offers it. */
+function fullThenResume(client: ClientOptions = {}, server: Partial<ServerOptions> = {}, resumeClient: ClientOptions = {}) {
+  const serverOptions = defaultServerOptions(server); // one options object: shared ticket keys
+  const first = makePair(client, serverOptions);
+  const sessions: TLSSession[] = [];
+  first.client.on('session', (s) => sessions.push(s));
+  first.pump();
+  expect(first.client.state).toBe('ESTABLISHED');
+  const second = makePair({ ...client, session: sessions[0], ...resumeClient }, serverOptions);
+  const serverStates: string[] = [];
+  second.server.on('transition', (t) => serverStates.push(t.to));
+  second.pump();
+  return { first, second, sessions, serverStates };
+}
+
+describe('TLS 1.3 resumption with tickets', () => {
+  it('a ticket from the first connection resumes the second without certificates', () => {
+    const { second, sessions, serverStates } = fullThenResume();
+    expect(sessions).toHaveLength(1);
+    expect(second.clientErrors).toEqual([]);
+    expect(second.client.state).toBe('ESTABLISHED');
+    expect(second.client.sessionReused).toBe(true);
+    expect(second.server.sessionReused).toBe(true);
+    expect(serverStates).not.toContain('S.Certificate');
+    expect(serverStates).not.toContain('S.CertificateVerify');
+    second.client.write(text('resumed'));
+    second.pump();
+    expect(new TextDecoder().decode(second.serverData[0])).toBe('resumed');
+  });
+
+  it('sessions survive encoding to bytes (what node’s session Buffer carries)', () => {
+    const { sessions } = fullThenResume();
+    const bytes = encodeSession(sessions[0]!);
+    expect(decodeSession(bytes)).toEqual(sessions[0]);
+    const serverOptions = defaultServerOptions();
+    const a = makePair({}, serverOptions);
+    const got: TLSSession[] = [];
+    a.client.on('session', (s) => got.push(s));
+    a.pump();
+    const b = makePair({ session: encodeSession(got[0]!) }, serverOptions);
+    b.pump();
+    expect(b.client.sessionReused).toBe(true);
+  });
+
+  it('psk_ke resumes without a key exchange when both sides allow it', () => {
+    const { second } = fullThenResume({}, {}, { pskModes: ['psk_ke'] });
+    expect(second.client.sessionReused).toBe(true);
+    expect(second.client.group).toBeUndefined();
+  });
+
+  it('a server refusing psk_ke does a full handshake instead', () => {
+    const { second } = fullThenResume({}, { pskModes: ['psk_dhe_ke'] }, { pskModes: ['psk_ke'] });
+    expect(second.client.state).toBe('ESTABLISHED');
+    expect(second.client.sessionReused).toBe(false);
+  });
+
+  it('a ticket from another server’s keys falls back to a full handshake', () => {
+    const first = makePair();
+    const sessions: TLSSession[] = [];
+    first.client.on('session', (s) => sessions.push(s));
+    first.pump();
+    const second = makePair({ session: sessions[0] }); // fresh options object: other keys
+    second.pump();
+    expect(second.client.state).toBe('ESTABLISHED');
+    expect(second.client.sessionReused).toBe(false);
+  });
+
+  it('servers sharing ticketKeys resume each other’s sessions', () => {
+    const ticketKeys = new Uint8Array(48).fill(7);
+    const first = makePair({}, { ticketKeys });
+    const sessions: TLSSession[] = [];
+    first.client.on('session', (s) => sessions.push(s));
+    first.pump();
+    const second = makePair({ session: sessions[0] }, { ticketKeys });
+    second.pump();
+    expect(second.client.sessionReused).toBe(true);
+  });
+
+  it('an expired session is not offered', () => {
+    const now = Date.now();
+    const { second } = fullThenResume({ now: () => now }, {}, { now: () => now + 7201_000 });
+    expect(second.client.state).toBe('ESTABLISHED');
+    expect(second.client.sessionReused).toBe(false);
+  });
+
+  it('a forged binder is refused with decrypt_error', () => {
+    const serverOptions = defaultServerOptions();
+    const first = makePair({}, serverOptions);
+    const sessions: TLSSession[] = [];
+    first.client.on('session', (s) => sessions.push(s));
+    first.pump();
+    // Same ticket, wrong secret: the binder cannot verify.
+    const forged: TLSSession = { ...sessions[0]!, state: { ...sessions[0]!.state, secret: new Uint8Array(32).fill(1) } };
+    const second = makePair({ session: forged }, serverOptions);
+    second.pump();
+    expect(second.server.error?.alert).toBe('decrypt_error');
+    expect(second.client.error?.code).toBe('ERR_TLS_ALERT_DECRYPT_ERROR');
+  });
+
+  it('resumes across a HelloRetryRequest, recomputing the binder', () => {
+    // The client's only share is x25519 and the server takes only secp256r1: both connections retry.
+    const { second } = fullThenResume({ groups: ['x25519', 'secp256r1'], keyShareGroups: ['x25519'] }, { groups: ['secp256r1'] });
+    expect(second.client.state).toBe('ESTABLISHED');
+    expect(second.client.helloRetried).toBe(true);
+    expect(second.client.sessionReused).toBe(true);
+  });
+
+  it('sends the configured number of tickets, or none', () => {
+    for (const tickets of [0, 1, 3]) {
+      const p = makePair({}, { tickets });
+      const got: TLSSession[] = [];
+      p.client.on('session', (s) => got.push(s));
+      p.pump();
+      expect(got).toHaveLength(tickets);
+    }
+  });
+});
