@@ -122,3 +122,66 @@ describe('TLS 1.3 resumption with tickets', () => {
     }
   });
 });
+
+describe('TLS 1.2 resumption', () => {
+  const tls12: ClientOptions = { maxVersion: 'TLSv1.2' };
+
+  it('resumes with a session ticket (RFC 5077): abbreviated handshake, no certificates', () => {
+    const { first, second, sessions, serverStates } = fullThenResume(tls12);
+    expect(first.client.protocol).toBe('TLSv1.2');
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.ticket.length).toBeGreaterThan(0);
+    expect(second.clientErrors).toEqual([]);
+    expect(second.client.sessionReused).toBe(true);
+    expect(second.server.sessionReused).toBe(true);
+    expect(serverStates).toContain('S12.ResumeFinished');
+    expect(serverStates).not.toContain('S12.Certificate');
+    second.client.write(text('resumed 1.2'));
+    second.pump();
+    expect(new TextDecoder().decode(second.serverData[0])).toBe('resumed 1.2');
+  });
+
+  it('resumes by session ID from the server cache when tickets are off', () => {
+    const { sessions, second } = fullThenResume(tls12, { tickets: 0 });
+    expect(sessions[0]!.ticket.length).toBe(0);
+    expect(sessions[0]!.session_id.length).toBe(32);
+    expect(second.client.sessionReused).toBe(true);
+  });
+
+  it('does a full handshake when the cache is off and there are no tickets', () => {
+    const { sessions } = fullThenResume(tls12, { tickets: 0, sessionCacheSize: 0 });
+    expect(sessions).toHaveLength(0);
+  });
+
+  it('a forged ticket falls back to a full handshake', () => {
+    const serverOptions = defaultServerOptions();
+    const first = makePair(tls12, serverOptions);
+    const got: TLSSession[] = [];
+    first.client.on('session', (s) => got.push(s));
+    first.pump();
+    const forged = { ...got[0]!, ticket: got[0]!.ticket.map((b, i) => (i === 20 ? b ^ 1 : b)) };
+    const second = makePair({ ...tls12, session: forged }, serverOptions);
+    second.pump();
+    expect(second.client.state).toBe('ESTABLISHED');
+    expect(second.client.sessionReused).toBe(false);
+  });
+
+  it('a TLS 1.2 session is not offered to a TLS 1.3-only client', () => {
+    const { sessions } = fullThenResume(tls12);
+    const p = makePair({ minVersion: 'TLSv1.3', session: sessions[0] });
+    p.pump();
+    expect(p.client.state).toBe('ESTABLISHED');
+    expect(p.client.sessionReused).toBe(false);
+  });
+
+  it('a session cache stays within its bound', async () => {
+    const { SessionCache, newSessionState } = await import('../src/statem/session.js');
+    const cache = new SessionCache(3);
+    const state = newSessionState({ version: 0x0303, cipher_suite: 0xc02b, secret: new Uint8Array(48), issued_ms: 0, lifetime_s: 60, ticket_age_add: 0, alpn: new Uint8Array(0), servername: new Uint8Array(0) });
+    for (let i = 0; i < 10; i++) cache.set(new Uint8Array([i]), state);
+    expect(cache.size).toBe(3);
+    expect(cache.get(new Uint8Array([0]), 1000)).toBeUndefined();
+    expect(cache.get(new Uint8Array([9]), 1000)).toBeDefined();
+    expect(cache.get(new Uint8Array([9]), 61_000)).toBeUndefined();
+  });
+});

@@ -6,9 +6,10 @@ import type { PublicKey, PrivateKey, SignatureSchemeName } from '../crypto/provi
 import { extendedMasterSecret, finished12, keyBlock } from '../crypto/prf.js';
 import { aeadKeyLength } from '../crypto/keyschedule.js';
 import { TLSError, decodeError, illegalParameter } from '../errors.js';
-import { SignatureScheme, schemeByCode } from '../messages/constants.js';
+import { ProtocolVersion, SignatureScheme, schemeByCode } from '../messages/constants.js';
+import { newSessionState, type SessionState } from './session.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
-import { concat, constantTimeEqual } from '../util/bytes.js';
+import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { HandshakeContext } from './context.js';
 import type { Side } from './states.js';
 
@@ -37,14 +38,34 @@ export function chooseScheme12(hs: HandshakeContext, key: PrivateKey, peerOffere
 /** After ClientKeyExchange is in the transcript: master secret (RFC 7627) and the key block. */
 export function deriveKeys12(hs: HandshakeContext): void {
   const t = hs.tls12!;
-  const suite = hs.suite;
-  t.master = extendedMasterSecret(hs.provider, suite.hash, t.preMaster!, hs.transcript.hash());
+  t.master = extendedMasterSecret(hs.provider, hs.suite.hash, t.preMaster!, hs.transcript.hash());
   t.preMaster?.fill(0);
   t.preMaster = undefined;
+  deriveKeyBlock12(hs);
+}
+
+/** The key block from the master secret and this handshake's randoms (also for a resumed session's master). */
+export function deriveKeyBlock12(hs: HandshakeContext): void {
+  const t = hs.tls12!;
+  const suite = hs.suite;
   const ivLength = suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;
-  t.keys = keyBlock(hs.provider, suite.hash, t.master, t.clientRandom, t.serverRandom, aeadKeyLength[suite.aead], ivLength);
+  t.keys = keyBlock(hs.provider, suite.hash, t.master!, t.clientRandom, t.serverRandom, aeadKeyLength[suite.aead], ivLength);
   // NSS key log format for TLS 1.2: CLIENT_RANDOM <client_random> <master_secret>.
-  hs.records.keylog('CLIENT_RANDOM', t.master);
+  hs.records.keylog('CLIENT_RANDOM', t.master!);
+}
+
+/** What a TLS 1.2 session keeps: the master secret and what it was negotiated with. */
+export function sessionState12(hs: HandshakeContext, lifetime: number): SessionState {
+  return newSessionState({
+    version: ProtocolVersion.TLS1_2,
+    cipher_suite: hs.suite.code,
+    secret: hs.tls12!.master!,
+    issued_ms: hs.common.now(),
+    lifetime_s: lifetime,
+    ticket_age_add: 0,
+    alpn: utf8.encode(hs.negotiated.alpnProtocol ?? ''),
+    servername: utf8.encode((hs.side === 'client' ? hs.clientOptions.servername : hs.negotiated.servername) ?? ''),
+  });
 }
 
 export function installWriteKeys12(hs: HandshakeContext): void {

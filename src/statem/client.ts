@@ -74,6 +74,9 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
     ext.add('extended_master_secret', true);
     ext.add('renegotiation_info', new Uint8Array(0));
     ext.add('ec_point_formats', { ec_point_format_list: [0] });
+    // RFC 5077: empty to ask for a ticket, or the ticket of the session we resume.
+    const session = c.session?.state.version === ProtocolVersion.TLS1_2 ? c.session : undefined;
+    ext.add('session_ticket', session?.ticket ?? new Uint8Array(0));
   }
   ext.add('record_size_limit', tls13 ? OUR_RECORD_SIZE_LIMIT : 2 ** 14);
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
@@ -104,6 +107,17 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
     offered.binders[0] = computeBinder(hs, psk.hash, c.session!.state.secret, raw.subarray(0, raw.length - bindersLength(offered)));
   }
   return hello;
+}
+
+/**
+ * legacy_session_id: a TLS 1.2 session's own ID; for a TLS 1.2 ticket, or in TLS 1.3's
+ * middlebox compatibility mode, 32 random bytes (a server resuming the ticket echoes them).
+ */
+function chooseSessionId(hs: HandshakeContext, session: TLSSession | undefined): Uint8Array {
+  const tls12Session = session?.state.version === ProtocolVersion.TLS1_2;
+  if (tls12Session && session!.session_id.length > 0) return session!.session_id;
+  const compat = hs.clientOptions.compatibilityMode !== false && hs.common.versions.includes('TLSv1.3');
+  return tls12Session || compat ? hs.common.random(32) : new Uint8Array(0);
 }
 
 /** The suite a TLS 1.3 session was made with, if we still offer it and (after HRR) its hash is the chosen one. */
@@ -259,13 +273,13 @@ const client13: ProtocolModule<HandshakeContext> = {
       hs.clientRandom = random;
       hs.client = {
         random,
-        // Compatibility mode sends a fake session id so middleboxes see a TLS 1.2 resumption.
-        sessionId: o.compatibilityMode === false || !hs.common.versions.includes('TLSv1.3') ? new Uint8Array(0) : hs.common.random(32),
+        sessionId: new Uint8Array(0),
         keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
         offeredExtensions: new Set(),
         session: usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
         pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
       };
+      hs.client.sessionId = chooseSessionId(hs, hs.client.session);
     },
     'C.ClientHello2': compatibilityCCS,
     'C.ClientCertificate': compatibilityCCS,

@@ -12,12 +12,16 @@ import {
   checkFinished12,
   checkSignature12,
   chooseScheme12,
+  deriveKeyBlock12,
   deriveKeys12,
   installReadKeys12,
   installWriteKeys12,
   serverKeyExchangeContent,
+  sessionState12,
   suiteFitsKey,
 } from './both12.js';
+import { MAX_TICKET_LIFETIME } from './psk.js';
+import type { TLSSession } from './session.js';
 import type { HandshakeContext } from './context.js';
 import type { ProtocolModule } from './statem.js';
 import { SignatureScheme } from '../messages/constants.js';
@@ -58,7 +62,50 @@ export function processServerHello12(hs: HandshakeContext, msg: MessageOf<'serve
   hs.negotiated.version = 'TLSv1.2';
   hs.negotiated.suite = suite;
   hs.transcript.setHash(suite.hash);
-  hs.tls12 = { clientRandom: c.random, serverRandom: msg.random };
+  hs.tls12 = {
+    clientRandom: c.random,
+    serverRandom: msg.random,
+    sessionId: msg.legacy_session_id_echo,
+    ticketPromised: msg.extensions.has('session_ticket'),
+  };
+  // The server resumes by echoing the session ID we sent (RFC 5246 7.4.1.3, RFC 5077 3.4).
+  const echoed = c.sessionId.length > 0 && equal(msg.legacy_session_id_echo, c.sessionId);
+  const session = c.session?.state.version === ProtocolVersion.TLS1_2 ? c.session : undefined;
+  if (echoed && !session) throw illegalParameter('server echoed a session ID we offered no session for');
+  if (echoed) {
+    if (session!.state.cipher_suite !== suite.code) throw illegalParameter('server resumed with another cipher suite');
+    hs.resumed = true;
+    hs.tls12.master = session!.state.secret;
+    deriveKeyBlock12(hs);
+  }
+}
+
+/** The session a completed TLS 1.2 handshake leaves, if the server gave a ticket or an ID. */
+function session12(hs: HandshakeContext): TLSSession | undefined {
+  const t = hs.tls12!;
+  if (t.newTicket) {
+    return { state: sessionState12(hs, t.newTicket.lifetime || 7200), ticket: t.newTicket.ticket, session_id: new Uint8Array(0) };
+  }
+  if (hs.resumed) return hs.client!.session;
+  if (t.sessionId && t.sessionId.length > 0) return { state: sessionState12(hs, 7200), ticket: new Uint8Array(0), session_id: t.sessionId };
+  return undefined;
+}
+
+function emitSession12(hs: HandshakeContext): void {
+  const session = session12(hs);
+  if (session) hs.onSession?.(session);
+}
+
+function storeTicket(hs: HandshakeContext, msg: MessageOf<'new_session_ticket_tls12'>): void {
+  if (!hs.tls12!.ticketPromised) throw unexpectedMessage('NewSessionTicket the server did not announce');
+  if (msg.ticket.length > 0) hs.tls12!.newTicket = { ticket: msg.ticket, lifetime: Math.min(msg.ticket_lifetime_hint, MAX_TICKET_LIFETIME) };
+}
+
+/** The abbreviated handshake's messages are only valid when the server resumed, and vice versa. */
+function requireResumed(resumed: boolean, what: string) {
+  return (hs: HandshakeContext) => {
+    if (hs.resumed !== resumed) throw unexpectedMessage(`${what} in a ${hs.resumed ? 'resumed' : 'full'} handshake`);
+  };
 }
 
 function processServerKeyExchange(hs: HandshakeContext, msg: MessageOf<'server_key_exchange'>): void {
@@ -89,6 +136,7 @@ export function client12(processCertificate: (hs: HandshakeContext, msg: Message
   return {
     process: {
       'C12.Certificate': (hs, msg: MessageOf<'certificate'>) => {
+        requireResumed(false, 'Certificate')(hs);
         processCertificate(hs, msg);
         if (!suiteFitsKey(hs.suite.auth, hs.negotiated.peerCertificates[0]!.publicKey)) {
           throw new TLSError('unsupported_certificate', `the certificate key does not fit ${hs.suite.name}`);
@@ -98,12 +146,21 @@ export function client12(processCertificate: (hs: HandshakeContext, msg: Message
       'C12.CertificateRequest': (hs, msg: MessageOf<'certificate_request_tls12'>) => {
         hs.tls12!.certificateRequested = { schemes: msg.supported_signature_algorithms };
       },
-      // We never ask for a TLS 1.2 ticket yet, so one arriving was not offered.
-      'C12.NewSessionTicket': () => {
-        throw unexpectedMessage('NewSessionTicket without a session_ticket extension');
-      },
+      'C12.NewSessionTicket': storeTicket,
       'C12.ServerChangeCipherSpec': installReadKeys12,
       'C12.Finished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'server'),
+      'C12.ResumeNewSessionTicket': (hs, msg: MessageOf<'new_session_ticket_tls12'>) => {
+        requireResumed(true, 'NewSessionTicket')(hs);
+        storeTicket(hs, msg);
+      },
+      'C12.ResumeServerChangeCipherSpec': (hs) => {
+        requireResumed(true, 'ChangeCipherSpec')(hs);
+        installReadKeys12(hs);
+      },
+      'C12.ResumeFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'server'),
+    },
+    postProcess: {
+      'C12.Finished': emitSession12,
     },
     writeTransition: {
       'C12.ServerHelloDone': (hs) => (hs.tls12!.certificateRequested ? 'C12.ClientCertificate' : 'C12.ClientKeyExchange'),
@@ -121,10 +178,14 @@ export function client12(processCertificate: (hs: HandshakeContext, msg: Message
       },
       'C12.ChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
       'C12.ClientFinished': (hs) => buildFinished12(hs, 'client'),
+      'C12.ResumeChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
+      'C12.ResumeClientFinished': (hs) => buildFinished12(hs, 'client'),
     },
     postWork: {
       'C12.ClientKeyExchange': deriveKeys12,
       'C12.ChangeCipherSpec': installWriteKeys12,
+      'C12.ResumeChangeCipherSpec': installWriteKeys12,
+      'C12.ResumeClientFinished': emitSession12,
     },
   };
 }

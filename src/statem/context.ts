@@ -54,6 +54,12 @@ export interface Tls12State {
   /** The peer's public value (server: from ClientKeyExchange). */
   peerPublic?: Uint8Array;
   ourPublic?: Uint8Array;
+  /** The session ID the server gave (client) or assigned (server). */
+  sessionId?: Uint8Array;
+  /** The server promised a NewSessionTicket (empty session_ticket in ServerHello). */
+  ticketPromised?: boolean;
+  /** A ticket received in this handshake (client). */
+  newTicket?: { ticket: Uint8Array; lifetime: number };
 }
 
 export interface Secrets {

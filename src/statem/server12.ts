@@ -11,12 +11,17 @@ import {
   buildFinished12,
   checkFinished12,
   chooseScheme12,
+  deriveKeyBlock12,
   deriveKeys12,
   installReadKeys12,
   installWriteKeys12,
   serverKeyExchangeContent,
+  sessionState12,
   suiteFitsKey,
 } from './both12.js';
+import { serverShared, ticketLifetime } from './psk.js';
+import { sessionAlive } from './session.js';
+import { utf8 } from '../util/bytes.js';
 import type { HandshakeContext } from './context.js';
 import type { ProtocolModule } from './statem.js';
 
@@ -52,7 +57,8 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   const offered = ext.get('supported_groups', 'client_hello')?.named_group_list ?? [];
   const group = hs.common.groups.find((g) => offered.includes(NamedGroup[g]));
   if (!group) throw handshakeFailure('no key exchange group in common');
-  const { suite, certified, scheme } = selectSuiteAndCertificate(hs, ch, candidates);
+  const resume = findSession12(hs, ch, sni);
+  const { suite, certified, scheme } = resume ? { ...resume, certified: undefined, scheme: undefined } : selectSuiteAndCertificate(hs, ch, candidates);
   const limit = ext.get('record_size_limit', 'client_hello');
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
 
@@ -67,16 +73,57 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   hs.negotiated.servername = sni;
   hs.clientRandom = ch.random;
   hs.transcript.setHash(suite.hash);
-  hs.tls12 = { clientRandom: ch.random, serverRandom };
+  const wantsTicket = ext.has('session_ticket') && (hs.serverOptions.tickets ?? 1) > 0;
+  // A resumed session keeps its ID (echoed); a new one gets an ID when the cache is on.
+  const sessionId = resume ? ch.legacy_session_id : (hs.serverOptions.sessionCacheSize ?? 1000) > 0 ? hs.common.random(32) : new Uint8Array(0);
+  hs.tls12 = { clientRandom: ch.random, serverRandom, sessionId, ticketPromised: wantsTicket };
   hs.server = {
     clientRandom: ch.random,
-    sessionId: new Uint8Array(0),
+    sessionId,
     clientSchemes: [],
     clientOfferedSni: sni !== undefined,
     clientRecordSizeLimit: limit,
     certified,
   };
   if (limit !== undefined) hs.peerRecordSizeLimit = limit;
+  if (resume) {
+    hs.resumed = true;
+    hs.tls12.master = resume.state.secret;
+    deriveKeyBlock12(hs);
+  }
+}
+
+/**
+ * A session the client offers that we can resume: its ticket (RFC 5077) or its session ID
+ * in our cache, still alive, for the same name, with a suite both sides still allow.
+ */
+function findSession12(hs: HandshakeContext, ch: ClientHello, sni: string | undefined) {
+  const now = hs.common.now();
+  const ticket = ch.extensions.get('session_ticket', 'client_hello');
+  const shared = serverShared(hs);
+  const state =
+    ticket && ticket.length > 0 ? shared.keyring.open(ticket, now) : ch.legacy_session_id.length > 0 ? shared.cache.get(ch.legacy_session_id, now) : undefined;
+  // Without a session ID to echo the client could not tell we resumed its ticket.
+  if (!state || ch.legacy_session_id.length === 0) return undefined;
+  if (state.version !== ProtocolVersion.TLS1_2 || !sessionAlive(state, now) || utf8.decode(state.servername) !== (sni ?? '')) return undefined;
+  const suite = hs.common.cipherSuites.find((s) => s.code === state.cipher_suite && s.version === 'TLSv1.2');
+  if (!suite || !ch.cipher_suites.includes(suite.code)) return undefined;
+  return { suite, state };
+}
+
+function sendsTicket(hs: HandshakeContext): boolean {
+  return hs.tls12!.ticketPromised === true;
+}
+
+function newSessionTicket12(hs: HandshakeContext): HandshakeMessage {
+  const lifetime = ticketLifetime(hs);
+  return { type: 'new_session_ticket_tls12', ticket_lifetime_hint: lifetime, ticket: serverShared(hs).keyring.seal(sessionState12(hs, lifetime), hs.common.now()) };
+}
+
+/** Remember a full handshake's session under its ID for session-ID resumption. */
+function cacheSession(hs: HandshakeContext): void {
+  const id = hs.tls12!.sessionId;
+  if (!hs.resumed && id && id.length > 0) serverShared(hs).cache.set(id, sessionState12(hs, ticketLifetime(hs)));
 }
 
 function serverHello12(hs: HandshakeContext): HandshakeMessage {
@@ -86,6 +133,7 @@ function serverHello12(hs: HandshakeContext): HandshakeMessage {
   if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
   ext.add('ec_point_formats', { ec_point_format_list: [0] });
+  if (sendsTicket(hs)) ext.add('session_ticket', new Uint8Array(0));
   if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
   return {
     type: 'server_hello_tls12',
@@ -130,13 +178,17 @@ export const server12: ProtocolModule<HandshakeContext> = {
     },
     'S12.ClientChangeCipherSpec': installReadKeys12,
     'S12.ClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'client'),
+    'S12.ResumeClientChangeCipherSpec': installReadKeys12,
+    'S12.ResumeClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'client'),
   },
   postProcess: {
     'S12.ClientKeyExchange': deriveKeys12,
+    'S12.ClientFinished': cacheSession,
   },
   writeTransition: {
+    'S12.ServerHello': (hs) => (!hs.resumed ? 'S12.Certificate' : sendsTicket(hs) ? 'S12.ResumeNewSessionTicket' : 'S12.ResumeChangeCipherSpec'),
     'S12.ServerKeyExchange': () => 'S12.ServerHelloDone',
-    'S12.ClientFinished': () => 'S12.ChangeCipherSpec',
+    'S12.ClientFinished': (hs) => (sendsTicket(hs) ? 'S12.NewSessionTicket' : 'S12.ChangeCipherSpec'),
   },
   construct: {
     'S12.ServerHello': serverHello12,
@@ -145,8 +197,13 @@ export const server12: ProtocolModule<HandshakeContext> = {
     'S12.ServerHelloDone': () => ({ type: 'server_hello_done' }),
     'S12.ChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
     'S12.Finished': (hs) => buildFinished12(hs, 'server'),
+    'S12.NewSessionTicket': newSessionTicket12,
+    'S12.ResumeNewSessionTicket': newSessionTicket12,
+    'S12.ResumeChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
+    'S12.ResumeFinished': (hs) => buildFinished12(hs, 'server'),
   },
   postWork: {
     'S12.ChangeCipherSpec': installWriteKeys12,
+    'S12.ResumeChangeCipherSpec': installWriteKeys12,
   },
 };

@@ -77,7 +77,10 @@ export const CLIENT_STATES: StateTable = {
   'C.ClientCertificateVerify': { group: TLS13, write: ['C.ClientFinished'] },
   'C.ClientFinished': { group: TLS13, write: [ESTABLISHED] },
   // TLS 1.2 full handshake (RFC 5246 7.3), ECDHE key exchange.
-  'C12.ServerHello': { group: TLS12, read: { certificate: 'C12.Certificate' } },
+  'C12.ServerHello': {
+    group: TLS12,
+    read: { certificate: 'C12.Certificate', new_session_ticket_tls12: 'C12.ResumeNewSessionTicket', change_cipher_spec: 'C12.ResumeServerChangeCipherSpec' },
+  },
   'C12.Certificate': { group: TLS12, read: { server_key_exchange: 'C12.ServerKeyExchange' } },
   'C12.ServerKeyExchange': { group: TLS12, read: { certificate_request_tls12: 'C12.CertificateRequest', server_hello_done: 'C12.ServerHelloDone' } },
   'C12.CertificateRequest': { group: TLS12, read: { server_hello_done: 'C12.ServerHelloDone' } },
@@ -90,6 +93,12 @@ export const CLIENT_STATES: StateTable = {
   'C12.NewSessionTicket': { group: TLS12, read: { change_cipher_spec: 'C12.ServerChangeCipherSpec' } },
   'C12.ServerChangeCipherSpec': { group: TLS12, read: { finished: 'C12.Finished' } },
   'C12.Finished': { group: TLS12, write: [ESTABLISHED_TLS12] },
+  // TLS 1.2 abbreviated handshake (RFC 5246 7.3, RFC 5077 3.1): the server finishes first.
+  'C12.ResumeNewSessionTicket': { group: TLS12, read: { change_cipher_spec: 'C12.ResumeServerChangeCipherSpec' } },
+  'C12.ResumeServerChangeCipherSpec': { group: TLS12, read: { finished: 'C12.ResumeFinished' } },
+  'C12.ResumeFinished': { group: TLS12, write: ['C12.ResumeChangeCipherSpec'] },
+  'C12.ResumeChangeCipherSpec': { group: TLS12, write: ['C12.ResumeClientFinished'] },
+  'C12.ResumeClientFinished': { group: TLS12, write: [ESTABLISHED_TLS12] },
   ...postHandshake('client'),
 };
 
@@ -110,7 +119,7 @@ export const SERVER_STATES: StateTable = {
   // Tickets follow the handshake but are not part of its transcript (RFC 8446 4.6.1).
   'S.NewSessionTicket': { group: POST, write: ['S.NewSessionTicket', ESTABLISHED] },
   // TLS 1.2 full handshake (RFC 5246 7.3), ECDHE key exchange.
-  'S12.ServerHello': { group: TLS12, write: ['S12.Certificate'] },
+  'S12.ServerHello': { group: TLS12, write: ['S12.Certificate', 'S12.ResumeNewSessionTicket', 'S12.ResumeChangeCipherSpec'] },
   'S12.Certificate': { group: TLS12, write: ['S12.ServerKeyExchange'] },
   'S12.ServerKeyExchange': { group: TLS12, write: ['S12.CertificateRequest', 'S12.ServerHelloDone'] },
   'S12.CertificateRequest': { group: TLS12, write: ['S12.ServerHelloDone'] },
@@ -123,6 +132,12 @@ export const SERVER_STATES: StateTable = {
   'S12.NewSessionTicket': { group: TLS12, write: ['S12.ChangeCipherSpec'] },
   'S12.ChangeCipherSpec': { group: TLS12, write: ['S12.Finished'] },
   'S12.Finished': { group: TLS12, write: [ESTABLISHED_TLS12] },
+  // TLS 1.2 abbreviated handshake.
+  'S12.ResumeNewSessionTicket': { group: TLS12, write: ['S12.ResumeChangeCipherSpec'] },
+  'S12.ResumeChangeCipherSpec': { group: TLS12, write: ['S12.ResumeFinished'] },
+  'S12.ResumeFinished': { group: TLS12, read: { change_cipher_spec: 'S12.ResumeClientChangeCipherSpec' } },
+  'S12.ResumeClientChangeCipherSpec': { group: TLS12, read: { finished: 'S12.ResumeClientFinished' } },
+  'S12.ResumeClientFinished': { group: TLS12, write: [ESTABLISHED_TLS12] },
   ...postHandshake('server'),
 };
 

@@ -1,0 +1,61 @@
+/**
+ * Human-readable one-line summaries of handshake messages, for `--trace` (the readable
+ * cousin of `openssl s_client -msg`).
+ */
+import { cipherSuiteByCode, extensionByCode, groupByCode, schemeByCode } from '../messages/constants.js';
+import type { HandshakeMessage } from '../messages/handshake.js';
+import type { Extensions } from '../messages/extensions.js';
+import { toHex } from '../util/bytes.js';
+
+const hex16 = (v: number) => `0x${v.toString(16).padStart(4, '0')}`;
+const suite = (c: number) => cipherSuiteByCode(c)?.name ?? hex16(c);
+const group = (c: number) => groupByCode.get(c) ?? hex16(c);
+const scheme = (c: number) => schemeByCode.get(c) ?? hex16(c);
+
+function extensionNames(ext: Extensions): string {
+  return ext.types.map((t) => extensionByCode.get(t) ?? hex16(t)).join(',');
+}
+
+export function describeMessage(msg: HandshakeMessage): string {
+  switch (msg.type) {
+    case 'client_hello': {
+      const sni = msg.extensions.get('server_name', 'client_hello')?.server_name_list[0]?.host_name;
+      const shares = msg.extensions.get('key_share', 'client_hello')?.client_shares.map((s) => group(s.group));
+      const alpn = msg.extensions.get('application_layer_protocol_negotiation', 'client_hello')?.protocol_name_list;
+      return [
+        `suites=${msg.cipher_suites.map(suite).join(',')}`,
+        sni ? `sni=${sni}` : 'no-sni',
+        `key_shares=${shares?.join(',') ?? 'none'}`,
+        alpn ? `alpn=${alpn.join(',')}` : '',
+        `extensions=${extensionNames(msg.extensions)}`,
+      ]
+        .filter(Boolean)
+        .join(' ');
+    }
+    case 'server_hello': {
+      const share = msg.extensions.get('key_share', 'server_hello');
+      return `suite=${suite(msg.cipher_suite)} key_share=${share ? group(share.server_share.group) : 'none'} extensions=${extensionNames(msg.extensions)}`;
+    }
+    case 'hello_retry_request': {
+      const ks = msg.extensions.get('key_share', 'hello_retry_request');
+      const cookie = msg.extensions.has('cookie') ? ' cookie' : '';
+      return `suite=${suite(msg.cipher_suite)} selected_group=${ks ? group(ks.selected_group) : 'none'}${cookie}`;
+    }
+    case 'encrypted_extensions':
+      return `extensions=${extensionNames(msg.extensions) || 'none'}`;
+    case 'certificate':
+      return `certificates=${msg.certificate_list.length} sizes=${msg.certificate_list.map((c) => c.cert_data.length).join(',')}`;
+    case 'certificate_request':
+      return `extensions=${extensionNames(msg.extensions)}`;
+    case 'certificate_verify':
+      return `scheme=${scheme(msg.algorithm)} signature=${msg.signature.length} bytes`;
+    case 'finished':
+      return `verify_data=${toHex(msg.verify_data.subarray(0, 8))}…`;
+    case 'new_session_ticket':
+      return `lifetime=${msg.ticket_lifetime}s ticket=${msg.ticket.length} bytes`;
+    case 'key_update':
+      return msg.request_update ? 'update_requested' : 'update_not_requested';
+    default:
+      return '';
+  }
+}
