@@ -33,8 +33,15 @@ export const OID = {
   basicConstraints: '2.5.29.19',
   keyUsage: '2.5.29.15',
   extKeyUsage: '2.5.29.37',
+  nameConstraints: '2.5.29.30',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+  certificatePolicies: '2.5.29.32',
+  policyConstraints: '2.5.29.36',
+  inhibitAnyPolicy: '2.5.29.54',
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
+  anyExtendedKeyUsage: '2.5.29.37.0',
 } as const;
 
 export type EcCurveName = 'P-256' | 'P-384';
@@ -89,6 +96,21 @@ const keyUsageBits: KeyUsage[] = [
   'decipherOnly',
 ];
 
+/**
+ * One GeneralSubtree of nameConstraints. DNS names are ASCII-lower-cased (a leading '.'
+ * kept); IP subtrees are address and mask of the same length (4 or 16 bytes). Other name
+ * forms are kept only as their GeneralName tag.
+ */
+export type GeneralSubtree =
+  | { kind: 'dns'; name: string }
+  | { kind: 'ip'; address: Uint8Array; mask: Uint8Array }
+  | { kind: 'other'; tag: number };
+
+export interface NameConstraints {
+  permitted: GeneralSubtree[];
+  excluded: GeneralSubtree[];
+}
+
 export interface Certificate {
   der: Uint8Array;
   /** The DER of TBSCertificate: what the issuer signed. */
@@ -115,6 +137,12 @@ export interface Certificate {
   keyUsage?: KeyUsage[];
   /** extKeyUsage OIDs, present when the extension is. */
   extKeyUsage?: string[];
+  /** Present when the nameConstraints extension is. */
+  nameConstraints?: NameConstraints;
+  /** subjectKeyIdentifier, when present. */
+  subjectKeyId?: Uint8Array;
+  /** The keyIdentifier of authorityKeyIdentifier, when present. */
+  authorityKeyId?: Uint8Array;
 }
 
 const badCert = (message: string) => new DerError(message);
@@ -391,12 +419,84 @@ function parseExtKeyUsage(value: Uint8Array, cert: Certificate): void {
   cert.extKeyUsage = oids;
 }
 
+function isContiguousMask(mask: Uint8Array): boolean {
+  let seenZero = false;
+  for (const b of mask) {
+    for (let bit = 0x80; bit; bit >>= 1) {
+      if (b & bit) {
+        if (seenZero) return false;
+      } else {
+        seenZero = true;
+      }
+    }
+  }
+  return true;
+}
+
+/** GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) OF GeneralSubtree, read from an IMPLICIT [n]. */
+function readSubtrees(node: DerNode): GeneralSubtree[] {
+  const seq = new DerReader(node, 'nameConstraints');
+  const out: GeneralSubtree[] = [];
+  while (!seq.done) {
+    const sub = seq.sequence('GeneralSubtree');
+    const base = sub.any();
+    // minimum is DEFAULT 0 (so never encoded in DER) and maximum MUST be absent (RFC 5280).
+    if (!sub.done) throw badCert('nameConstraints: minimum/maximum in a GeneralSubtree');
+    if (base.tag === contextTag(2, false)) {
+      const name = decodeString(Tag.IA5String, base.value, 'nameConstraints dNSName');
+      out.push({ kind: 'dns', name: name.replace(/[A-Z]/g, (c) => c.toLowerCase()) });
+    } else if (base.tag === contextTag(7, false)) {
+      const v = base.value;
+      if (v.length !== 8 && v.length !== 32) throw badCert('nameConstraints: iPAddress must be 8 or 32 bytes');
+      const half = v.length / 2;
+      const mask = v.slice(half);
+      if (!isContiguousMask(mask)) throw badCert('nameConstraints: iPAddress mask is not a prefix');
+      out.push({ kind: 'ip', address: v.slice(0, half), mask });
+    } else {
+      out.push({ kind: 'other', tag: base.tag });
+    }
+  }
+  if (out.length === 0) throw badCert('nameConstraints: empty GeneralSubtrees');
+  return out;
+}
+
+function parseNameConstraints(value: Uint8Array, cert: Certificate): void {
+  const outer = new DerReader(value, 'nameConstraints');
+  const seq = outer.sequence();
+  outer.end();
+  const permitted = seq.optional(contextTag(0, true));
+  const excluded = seq.optional(contextTag(1, true));
+  seq.end();
+  if (!permitted && !excluded) throw badCert('nameConstraints: empty');
+  cert.nameConstraints = { permitted: permitted ? readSubtrees(permitted) : [], excluded: excluded ? readSubtrees(excluded) : [] };
+}
+
+function parseSubjectKeyId(value: Uint8Array, cert: Certificate): void {
+  const outer = new DerReader(value, 'subjectKeyIdentifier');
+  cert.subjectKeyId = outer.octetString().slice();
+  outer.end();
+}
+
+function parseAuthorityKeyId(value: Uint8Array, cert: Certificate): void {
+  const outer = new DerReader(value, 'authorityKeyIdentifier');
+  const seq = outer.sequence();
+  outer.end();
+  const keyId = seq.optional(contextTag(0, false));
+  seq.optional(contextTag(1, true)); // authorityCertIssuer
+  seq.optional(contextTag(2, false)); // authorityCertSerialNumber
+  seq.end();
+  if (keyId) cert.authorityKeyId = keyId.value.slice();
+}
+
 /** Extensions we interpret; the table is the place to add more. */
 const extensionParsers: Record<string, (value: Uint8Array, cert: Certificate) => void> = {
   [OID.subjectAltName]: (v, c) => parseSubjectAltName(v, c.subjectAltNames),
   [OID.basicConstraints]: parseBasicConstraints,
   [OID.keyUsage]: parseKeyUsage,
   [OID.extKeyUsage]: parseExtKeyUsage,
+  [OID.nameConstraints]: parseNameConstraints,
+  [OID.subjectKeyIdentifier]: parseSubjectKeyId,
+  [OID.authorityKeyIdentifier]: parseAuthorityKeyId,
 };
 
 function readExtensions(r: DerReader): Extension[] {

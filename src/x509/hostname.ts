@@ -1,35 +1,59 @@
 /**
- * Does a certificate name the host we connected to? RFC 9525 rules: subjectAltName only
- * (no Common Name fallback), DNS names case-insensitively with at most one wildcard as
- * the whole left-most label, IP addresses only against iPAddress entries.
+ * Does a certificate name the host we connected to? RFC 9525 (formerly RFC 6125) rules:
+ *
+ * - subjectAltName only: no fallback to the subject's Common Name, ever;
+ * - an IP address host matches only iPAddress entries (IPv4 and IPv6, compared as bytes),
+ *   never a dNSName that happens to spell the address;
+ * - a DNS host matches dNSName entries case-insensitively (ASCII only), one trailing dot
+ *   on either side ignored; internationalised names are compared as the A-labels given;
+ * - a wildcard is only a whole left-most label `*` followed by at least two more labels:
+ *   `*.example.com` matches `a.example.com`, not `example.com` nor `a.b.example.com`, and
+ *   partial wildcards such as `x*.example.com` match nothing.
  */
 import type { Certificate } from './certificate.js';
 
-/** IPv4 or IPv6 text to bytes; undefined when `host` is not an IP address. */
+const V4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+
+function parseIpv4(h: string): Uint8Array | undefined {
+  const m = V4.exec(h);
+  if (!m) return undefined;
+  const parts = m.slice(1).map(Number);
+  return parts.every((p) => p <= 255) ? new Uint8Array(parts) : undefined;
+}
+
+/**
+ * IPv4 (dotted decimal, no leading zeros) or IPv6 (RFC 4291 text, optionally in brackets,
+ * with an embedded IPv4 tail allowed) to bytes; undefined when `host` is not an IP address.
+ */
 export function parseIp(host: string): Uint8Array | undefined {
   const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
-  if (v4) {
-    const parts = v4.slice(1).map(Number);
-    return parts.every((p) => p <= 255) ? new Uint8Array(parts) : undefined;
-  }
-  if (!h.includes(':') || !/^[0-9a-fA-F:.]+$/.test(h)) return undefined;
+  if (!h.includes(':')) return h === host ? parseIpv4(h) : undefined;
+  if (!/^[0-9a-fA-F:.]+$/.test(h)) return undefined;
   const halves = h.split('::');
   if (halves.length > 2) return undefined;
   const groups = (s: string) => (s === '' ? [] : s.split(':'));
   const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  const missing = 8 - head.length - tail.length;
-  if ((halves.length === 1 && missing !== 0) || missing < 0) return undefined;
-  const all = [...head, ...new Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  const tail = groups(halves[1] ?? '');
+  // An embedded IPv4 address stands for the last two groups.
+  const last = (halves.length === 2 ? tail : head).at(-1);
+  let v4: Uint8Array | undefined;
+  if (last?.includes('.')) {
+    v4 = parseIpv4(last);
+    if (!v4) return undefined;
+    (halves.length === 2 ? tail : head).pop();
+  }
+  const count = head.length + tail.length + (v4 ? 2 : 0);
+  if (halves.length === 1 ? count !== 8 : count > 7) return undefined;
+  const all = [...head, ...new Array<string>(8 - count).fill('0'), ...tail];
   const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < all.length; i++) {
     const g = all[i]!;
     if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
     const v = parseInt(g, 16);
     out[i * 2] = v >> 8;
     out[i * 2 + 1] = v & 0xff;
   }
+  if (v4) out.set(v4, 12);
   return out;
 }
 
@@ -37,13 +61,29 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** One DNS pattern against one host name (both already lower-case, no trailing dot). */
+/** ASCII lower case and one trailing dot removed; other characters are left alone. */
+export function normalizeDnsName(name: string): string {
+  const lower = name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}
+
+// Letters, digits, hyphens and (seen in the wild) underscores; non-empty labels.
+const LABEL = '[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?';
+const HOST_NAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
+
+/** A name we will try to match: LDH labels, and not all-numeric at the end (an IP-like name). */
+function isMatchableHost(host: string): boolean {
+  return host.length <= 253 && HOST_NAME.test(host) && !/(^|\.)\d+$/.test(host);
+}
+
+/** One DNS pattern against one host name, both already normalised (`normalizeDnsName`). */
 export function dnsNameMatches(pattern: string, host: string): boolean {
+  if (!isMatchableHost(host)) return false;
   if (pattern === host) return true;
   if (!pattern.startsWith('*.')) return false;
-  // The wildcard stands for exactly one whole label, and never for the registrable part alone.
-  const suffix = pattern.slice(1);
-  if (suffix.split('.').length < 3) return false;
+  // The wildcard stands for exactly one whole label, never for the registrable part alone.
+  const suffix = pattern.slice(1); // ".example.com"
+  if (!HOST_NAME.test(suffix.slice(1)) || suffix.split('.').length < 3) return false;
   if (!host.endsWith(suffix)) return false;
   const label = host.slice(0, host.length - suffix.length);
   return label.length > 0 && !label.includes('.');
@@ -52,6 +92,6 @@ export function dnsNameMatches(pattern: string, host: string): boolean {
 export function certificateMatchesHost(cert: Certificate, host: string): boolean {
   const ip = parseIp(host);
   if (ip) return cert.subjectAltNames.ip.some((s) => sameBytes(parseIp(s), ip));
-  const name = host.toLowerCase().replace(/\.$/, '');
-  return cert.subjectAltNames.dns.some((p) => dnsNameMatches(p.toLowerCase().replace(/\.$/, ''), name));
+  const name = normalizeDnsName(host);
+  return cert.subjectAltNames.dns.some((p) => dnsNameMatches(normalizeDnsName(p), name));
 }

@@ -1,73 +1,358 @@
 /**
- * Server certificate verification: build a path from the leaf through the peer's chain to
- * one of our trust anchors, checking signatures, validity and CA constraints, then check
- * the host name. Error codes are the ones node:tls users know.
+ * Certificate path validation (RFC 5280 section 6, the parts a TLS endpoint needs) and the
+ * host name check. Error codes are the ones node:tls users know.
+ *
+ * Path building (RFC 4158 style) starts at the leaf and looks for each certificate's issuer
+ * among the trust anchors first, then among the other certificates the peer sent, in any
+ * order. A candidate issuer must have the right subject name (and key identifier, when both
+ * sides carry one) and its key must verify the signature. Where several candidates fit
+ * (cross-signed intermediates, re-issued CAs) each is tried in turn: a path that reaches an
+ * anchor but fails a check makes the search back up and try the next candidate. Paths never
+ * repeat a certificate or a (subject, key) pair, are at most MAX_INTERMEDIATES deep, and the
+ * whole search is bounded by a budget of signature checks.
+ *
+ * A complete path is then checked from the anchor down to the leaf: validity at `now` for
+ * every certificate (anchor included), unknown critical extensions, for issuers the v3
+ * version, the CA bit, keyCertSign and pathLenConstraint, extendedKeyUsage on intermediates
+ * and the leaf, keyUsage digitalSignature on the leaf, and name constraints (DNS and IP
+ * subtrees, permitted and excluded) from every CA, anchor included, on the subjectAltName
+ * entries of every certificate below it. Certificate policies are recognised, not enforced.
+ *
+ * When no path works, the error reported is, in order of preference: the first failure of a
+ * path that reached an anchor; a signature that did not verify; else why the longest
+ * partial path could go no further (self-signed, issuer unknown, too long).
  */
-import type { CryptoProvider } from '../crypto/provider.js';
 import type { PeerVerification } from '../config.js';
+import type { CryptoProvider } from '../crypto/provider.js';
 import { TLSError, type AlertName } from '../errors.js';
-import { equal } from '../util/bytes.js';
-import { verifyCertificateSignature, type Certificate } from './certificate.js';
-import { certificateMatchesHost } from './hostname.js';
+import { equal, toHex } from '../util/bytes.js';
+import { OID, verifyCertificateSignature, type Certificate, type GeneralSubtree } from './certificate.js';
+import { certificateMatchesHost, normalizeDnsName, parseIp } from './hostname.js';
 
-const MAX_DEPTH = 10;
+/** Intermediates allowed between the leaf and the anchor (OpenSSL's verify_depth semantics). */
+export const MAX_INTERMEDIATES = 10;
+/** Signature checks, and partial paths, one verification may spend searching for a path. */
+const SIGNATURE_BUDGET = 64;
+const STEP_BUDGET = 1000;
+
+export type CertificatePurpose = 'serverAuth' | 'clientAuth';
+
+export interface ChainVerificationOptions {
+  /** Trust anchors (`ca`). Any certificate may be an anchor; a certificate equal to one is trusted as is. */
+  anchors: Certificate[];
+  /** Name or IP address the leaf must be valid for; no host check when undefined. */
+  host?: string | undefined;
+  /** ms since the epoch. */
+  now: number;
+  purpose: CertificatePurpose;
+}
+
+/** Extensions we process (or, for policies, knowingly accept) when they are critical. */
+const KNOWN_EXTENSIONS = new Set<string>([
+  OID.basicConstraints,
+  OID.keyUsage,
+  OID.extKeyUsage,
+  OID.subjectAltName,
+  OID.nameConstraints,
+  OID.certificatePolicies,
+  OID.policyConstraints,
+  OID.inhibitAnyPolicy,
+  OID.authorityKeyIdentifier,
+  OID.subjectKeyIdentifier,
+]);
+
+const PURPOSE_OID: Record<CertificatePurpose, string> = { serverAuth: OID.serverAuth, clientAuth: OID.clientAuth };
 
 function certError(alert: AlertName, code: string, message: string): TLSError {
   return new TLSError(alert, message, { code });
 }
 
-function checkValidity(cert: Certificate, now: number): void {
-  if (now < cert.notBefore) throw certError('bad_certificate', 'CERT_NOT_YET_VALID', `certificate ${cert.subject.text} is not yet valid`);
-  if (now > cert.notAfter) throw certError('certificate_expired', 'CERT_HAS_EXPIRED', `certificate ${cert.subject.text} has expired`);
-}
+const describe = (cert: Certificate) => `'${cert.subject.text}'`;
+const selfIssued = (cert: Certificate) => equal(cert.issuer.der, cert.subject.der);
 
-function issuedBy(provider: CryptoProvider, cert: Certificate, issuer: Certificate): boolean {
-  return equal(cert.issuer.der, issuer.subject.der) && verifyCertificateSignature(provider, cert, issuer.publicKey);
-}
-
-function canIssue(cert: Certificate): boolean {
-  return cert.isCA && (cert.keyUsage === undefined || cert.keyUsage.includes('keyCertSign'));
+/**
+ * Verify `chain` (leaf first, then whatever else the peer sent) up to one of `anchors`.
+ * Returns the validated path, leaf first and anchor last (just the leaf when it is itself
+ * an anchor). Throws a TLSError with a node-style `code` otherwise.
+ */
+export function verifyCertificateChain(provider: CryptoProvider, chain: Certificate[], options: ChainVerificationOptions): Certificate[] {
+  const leaf = chain[0];
+  if (!leaf) throw certError('bad_certificate', 'ERR_TLS_NO_CERTIFICATE', 'no certificate');
+  const path = new PathBuilder(provider, chain, options).build();
+  if (options.host !== undefined && !certificateMatchesHost(leaf, options.host)) {
+    throw certError('bad_certificate', 'ERR_TLS_CERT_ALTNAME_INVALID', `certificate is not valid for ${options.host}`);
+  }
+  return path;
 }
 
 /** Throws a TLSError (with alert and node-style code) unless the chain is trusted for `info.host`. */
 export function verifyServerCertificate(provider: CryptoProvider, info: PeerVerification, anchors: Certificate[]): void {
-  const [leaf, ...rest] = info.chain;
-  if (!leaf) throw certError('bad_certificate', 'ERR_TLS_NO_CERTIFICATE', 'no certificate');
-  if (anchors.length === 0) {
-    throw certError('unknown_ca', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'no trust anchors configured: pass `ca`, or rejectUnauthorized: false to skip verification');
-  }
-  buildPath(provider, leaf, rest, anchors, info.now);
+  verifyCertificateChain(provider, info.chain, { anchors, host: info.host, now: info.now, purpose: 'serverAuth' });
+  // Checked after the path, like node: an untrusted chain is the more useful error.
   if (info.host === undefined) {
     throw certError('bad_certificate', 'ERR_TLS_CERT_ALTNAME_INVALID', 'no host name to check the certificate against (set servername or host)');
   }
-  if (!certificateMatchesHost(leaf, info.host)) {
-    throw certError('bad_certificate', 'ERR_TLS_CERT_ALTNAME_INVALID', `certificate is not valid for ${info.host}`);
+}
+
+// ---- path building ----
+
+class PathBuilder {
+  private readonly anchors: Certificate[];
+  /** The peer's certificates after the leaf, without duplicates or copies of anchors. */
+  private readonly untrusted: Certificate[];
+  private readonly signatures = new Map<Certificate, Map<Certificate, boolean>>();
+  private readonly identities = new Map<Certificate, string>();
+  private budget = SIGNATURE_BUDGET;
+  private steps = STEP_BUDGET;
+
+  private pathError: TLSError | undefined;
+  private signatureError: TLSError | undefined;
+  private deadEnd: { length: number; error: TLSError } | undefined;
+
+  constructor(
+    private readonly provider: CryptoProvider,
+    private readonly chain: Certificate[],
+    private readonly options: ChainVerificationOptions,
+  ) {
+    this.anchors = dedupe(options.anchors, []);
+    this.untrusted = dedupe(chain.slice(1), [chain[0]!, ...this.anchors]);
+  }
+
+  build(): Certificate[] {
+    const leaf = this.chain[0]!;
+    // A leaf that is itself an anchor (a pinned certificate) is trusted as is.
+    if (this.anchors.some((a) => equal(a.der, leaf.der)) && this.complete([leaf])) return [leaf];
+    const found = this.extend([leaf]);
+    if (found) return found;
+    const error = this.pathError ?? this.signatureError ?? this.deadEnd?.error;
+    if (!error) throw certError('unknown_ca', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'no certification path found');
+    if (this.anchors.length === 0 && error.alert === 'unknown_ca') {
+      error.message += ' (no trust anchors configured: pass `ca`, or rejectUnauthorized: false to skip verification)';
+    }
+    throw error;
+  }
+
+  /** Depth-first search from the last certificate of `path`; returns the first valid complete path. */
+  private extend(path: Certificate[]): Certificate[] | undefined {
+    const current = path[path.length - 1]!;
+    if (this.steps-- <= 0) {
+      this.giveUp();
+      return undefined;
+    }
+    let extended = false;
+    let tooLong = false;
+    for (const [candidate, isAnchor] of this.candidates(current)) {
+      if (path.includes(candidate) || path.some((c) => this.identity(c) === this.identity(candidate))) continue;
+      if (!isAnchor && path.length > MAX_INTERMEDIATES) {
+        tooLong = true;
+        continue;
+      }
+      const verified = this.verifySignature(current, candidate);
+      if (verified === undefined) break; // budget spent
+      if (!verified) {
+        this.signatureError ??= certError('bad_certificate', 'CERT_SIGNATURE_FAILURE', `certificate signature failure: ${describe(current)} is not signed by the key of ${describe(candidate)}`);
+        continue;
+      }
+      extended = true;
+      const next = [...path, candidate];
+      if (isAnchor) {
+        if (this.complete(next)) return next;
+      } else {
+        const found = this.extend(next);
+        if (found) return found;
+      }
+    }
+    if (!extended) this.noIssuer(path, tooLong);
+    return undefined;
+  }
+
+  /** Possible issuers of `cert`: anchors first, then the peer's certificates, in the order given. */
+  private *candidates(cert: Certificate): Generator<[Certificate, boolean]> {
+    const fits = (c: Certificate) =>
+      equal(c.subject.der, cert.issuer.der) && !(cert.authorityKeyId && c.subjectKeyId && !equal(cert.authorityKeyId, c.subjectKeyId));
+    for (const a of this.anchors) if (fits(a)) yield [a, true];
+    for (const c of this.untrusted) if (fits(c)) yield [c, false];
+  }
+
+  /** Cached; undefined once the budget is spent. */
+  private verifySignature(cert: Certificate, issuer: Certificate): boolean | undefined {
+    let row = this.signatures.get(cert);
+    if (!row) this.signatures.set(cert, (row = new Map()));
+    const known = row.get(issuer);
+    if (known !== undefined) return known;
+    if (this.budget-- <= 0) {
+      this.giveUp();
+      return undefined;
+    }
+    const ok = verifyCertificateSignature(this.provider, cert, issuer.publicKey);
+    row.set(issuer, ok);
+    return ok;
+  }
+
+  private giveUp(): void {
+    this.deadEnd = { length: Infinity, error: certError('unknown_ca', 'CERT_CHAIN_TOO_LONG', 'certificate chain too complex: gave up searching for a path') };
+  }
+
+  /** Subject and key: a path through the same CA twice is a loop even when the certificates differ. */
+  private identity(cert: Certificate): string {
+    let id = this.identities.get(cert);
+    if (id === undefined) this.identities.set(cert, (id = `${toHex(cert.subject.der)}/${toHex(cert.spki)}`));
+    return id;
+  }
+
+  /** Records why `path` cannot be extended; the longest partial path explains the failure best. */
+  private noIssuer(path: Certificate[], tooLong: boolean): void {
+    if (this.deadEnd && this.deadEnd.length >= path.length) return;
+    const top = path[path.length - 1]!;
+    let error: TLSError;
+    if (tooLong) {
+      error = certError('unknown_ca', 'CERT_CHAIN_TOO_LONG', `certificate chain too long (more than ${MAX_INTERMEDIATES} intermediates)`);
+    } else if (selfIssued(top) && path.length === 1) {
+      error = certError('unknown_ca', 'DEPTH_ZERO_SELF_SIGNED_CERT', `self-signed certificate ${describe(top)}`);
+    } else if (selfIssued(top)) {
+      error = certError('unknown_ca', 'SELF_SIGNED_CERT_IN_CHAIN', `self-signed certificate ${describe(top)} in certificate chain`);
+    } else if (path.length === 1) {
+      error = certError('unknown_ca', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', `unable to verify the first certificate: issuer '${top.issuer.text}' not found`);
+    } else {
+      error = certError('unknown_ca', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', `unable to get local issuer certificate '${top.issuer.text}'`);
+    }
+    this.deadEnd = { length: path.length, error };
+  }
+
+  /** Checks a path whose last certificate is an anchor; remembers the first failure. */
+  private complete(path: Certificate[]): boolean {
+    try {
+      checkPath(path, this.options);
+      return true;
+    } catch (err) {
+      if (!(err instanceof TLSError)) throw err;
+      this.pathError ??= err;
+      return false;
+    }
   }
 }
 
-function buildPath(provider: CryptoProvider, leaf: Certificate, intermediates: Certificate[], anchors: Certificate[], now: number): void {
-  let current = leaf;
-  const used = new Set<Certificate>();
-  for (let depth = 0; depth <= MAX_DEPTH; depth++) {
-    checkValidity(current, now);
-    // A pinned certificate (the anchor itself) is trusted as is.
-    if (anchors.some((a) => equal(a.der, current.der))) return;
-    const anchor = anchors.find((a) => canIssue(a) && issuedBy(provider, current, a));
-    if (anchor) {
-      checkValidity(anchor, now);
-      return;
+/** `certs` without duplicates (by DER) and without any certificate also in `exclude`. */
+function dedupe(certs: Certificate[], exclude: Certificate[]): Certificate[] {
+  const out: Certificate[] = [];
+  const seen = (c: Certificate) => (o: Certificate) => o === c || equal(o.der, c.der);
+  for (const c of certs) if (!exclude.some(seen(c)) && !out.some(seen(c))) out.push(c);
+  return out;
+}
+
+// ---- path checks ----
+
+/**
+ * `path`: leaf first, anchor last (a single certificate when the leaf is the anchor); every
+ * signature already verified. Throws the first problem, going from the anchor down.
+ */
+function checkPath(path: Certificate[], options: ChainVerificationOptions): void {
+  const anchorIndex = path.length - 1;
+  const constraints: { from: Certificate; permitted: GeneralSubtree[]; excluded: GeneralSubtree[] }[] = [];
+  for (let i = anchorIndex; i >= 0; i--) {
+    const cert = path[i]!;
+    checkValidity(cert, options.now);
+    checkCriticalExtensions(cert);
+    // Name constraints bind the certificates below the CA that carries them. Self-issued
+    // intermediates are exempt (RFC 5280 section 6.1.3 (b)); the leaf never is.
+    if (i === 0 || !selfIssued(cert)) for (const nc of constraints) checkNameConstraints(cert, nc);
+    if (i > 0) {
+      checkIssuer(cert, path, i, i === anchorIndex);
+      if (i < anchorIndex) checkExtendedKeyUsage(cert, options.purpose);
+      if (cert.nameConstraints) constraints.push({ from: cert, ...cert.nameConstraints });
+    } else {
+      if (cert.keyUsage && !cert.keyUsage.includes('digitalSignature')) {
+        throw certError('unsupported_certificate', 'INVALID_PURPOSE', `unsupported certificate purpose: ${describe(cert)} keyUsage lacks digitalSignature`);
+      }
+      // A pinned leaf is trusted for whatever its EKU says, like any leaf.
+      checkExtendedKeyUsage(cert, options.purpose);
     }
-    const next = intermediates.find((c) => !used.has(c) && canIssue(c) && issuedBy(provider, current, c));
-    if (!next) {
-      const selfSigned = equal(current.issuer.der, current.subject.der);
-      if (selfSigned && depth === 0) throw certError('unknown_ca', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate');
-      if (selfSigned) throw certError('unknown_ca', 'SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain');
-      const named = intermediates.some((c) => equal(current.issuer.der, c.subject.der)) || anchors.some((a) => equal(current.issuer.der, a.subject.der));
-      if (named) throw certError('bad_certificate', 'CERT_SIGNATURE_FAILURE', `certificate signature of ${current.subject.text} does not verify`);
-      throw certError('unknown_ca', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', `unable to get local issuer certificate for ${current.subject.text}`);
-    }
-    used.add(next);
-    current = next;
   }
-  throw certError('bad_certificate', 'CERT_CHAIN_TOO_LONG', 'certificate chain too long');
+}
+
+function checkValidity(cert: Certificate, now: number): void {
+  if (now < cert.notBefore) throw certError('bad_certificate', 'CERT_NOT_YET_VALID', `certificate ${describe(cert)} is not yet valid`);
+  if (now > cert.notAfter) throw certError('certificate_expired', 'CERT_HAS_EXPIRED', `certificate ${describe(cert)} has expired`);
+}
+
+function checkCriticalExtensions(cert: Certificate): void {
+  const unknown = cert.extensions.find((e) => e.critical && !KNOWN_EXTENSIONS.has(e.oid));
+  if (unknown) {
+    throw certError('unsupported_certificate', 'ERR_TLS_UNKNOWN_CRITICAL_EXTENSION', `certificate ${describe(cert)} has an unknown critical extension ${unknown.oid}`);
+  }
+}
+
+/** `cert` = path[i] issued path[i - 1]. */
+function checkIssuer(cert: Certificate, path: Certificate[], i: number, isAnchor: boolean): void {
+  // Trust anchors are configured, not received: an old v1 root is still a root.
+  if (cert.version !== 3 && !isAnchor) throw certError('bad_certificate', 'INVALID_CA', `invalid CA certificate ${describe(cert)}: not a v3 certificate`);
+  if (cert.version === 3 && !cert.isCA) throw certError('bad_certificate', 'INVALID_CA', `invalid CA certificate ${describe(cert)}: basicConstraints CA bit not set`);
+  if (cert.keyUsage && !cert.keyUsage.includes('keyCertSign')) {
+    throw certError('bad_certificate', 'INVALID_CA', `invalid CA certificate ${describe(cert)}: keyUsage lacks keyCertSign`);
+  }
+  if (cert.pathLen !== undefined) {
+    // Intermediates below this one, self-issued ones not counted (RFC 5280 section 6.1.4 (l)).
+    let below = 0;
+    for (let j = 1; j < i; j++) if (!selfIssued(path[j]!)) below++;
+    if (below > cert.pathLen) {
+      throw certError('bad_certificate', 'PATH_LENGTH_EXCEEDED', `path length constraint exceeded: ${describe(cert)} allows ${cert.pathLen} intermediate(s) below it, found ${below}`);
+    }
+  }
+}
+
+function checkExtendedKeyUsage(cert: Certificate, purpose: CertificatePurpose): void {
+  const eku = cert.extKeyUsage;
+  if (!eku || eku.includes(PURPOSE_OID[purpose]) || eku.includes(OID.anyExtendedKeyUsage)) return;
+  throw certError('unsupported_certificate', 'INVALID_PURPOSE', `unsupported certificate purpose: ${describe(cert)} extendedKeyUsage does not allow ${purpose}`);
+}
+
+// ---- name constraints ----
+
+/** Is DNS name `name` (normalised) within the subtree `base` (RFC 5280 4.2.1.10)? */
+function dnsWithin(name: string, base: string): boolean {
+  const b = normalizeDnsName(base);
+  if (b === '') return true;
+  // A leading dot (common practice, not in RFC 5280): strictly below the rest.
+  if (b.startsWith('.')) return name.endsWith(b) && name.length > b.length;
+  return name === b || name.endsWith('.' + b);
+}
+
+/** Could any host name matched by `name` (possibly a wildcard) fall within `base`? */
+function dnsMayBeWithin(name: string, base: string): boolean {
+  if (dnsWithin(name, base)) return true;
+  if (!name.startsWith('*.')) return false;
+  // `*.example.com` covers `secret.example.com`, so it is excluded by that subtree too.
+  const rest = name.slice(2);
+  const b = normalizeDnsName(base);
+  const dot = b.indexOf('.');
+  return dot > 0 && b.slice(dot + 1) === rest;
+}
+
+function ipWithin(address: Uint8Array, subtree: { address: Uint8Array; mask: Uint8Array }): boolean {
+  if (address.length !== subtree.address.length) return false;
+  return address.every((b, k) => (b & subtree.mask[k]!) === (subtree.address[k]! & subtree.mask[k]!));
+}
+
+function checkNameConstraints(cert: Certificate, nc: { from: Certificate; permitted: GeneralSubtree[]; excluded: GeneralSubtree[] }): void {
+  const violation = (code: 'PERMITTED_SUBTREE_VIOLATION' | 'EXCLUDED_SUBTREE_VIOLATION', name: string) =>
+    certError('bad_certificate', code, `${code === 'PERMITTED_SUBTREE_VIOLATION' ? 'permitted' : 'excluded'} subtree violation: ${name} in ${describe(cert)} (name constraints of ${describe(nc.from)})`);
+
+  const permittedDns = nc.permitted.filter((s) => s.kind === 'dns');
+  const excludedDns = nc.excluded.filter((s) => s.kind === 'dns');
+  for (const raw of cert.subjectAltNames.dns) {
+    const name = normalizeDnsName(raw);
+    if (excludedDns.some((s) => dnsMayBeWithin(name, s.name))) throw violation('EXCLUDED_SUBTREE_VIOLATION', `DNS:${raw}`);
+    if (permittedDns.length > 0 && !permittedDns.some((s) => dnsWithin(name, s.name))) throw violation('PERMITTED_SUBTREE_VIOLATION', `DNS:${raw}`);
+  }
+
+  const permittedIp = nc.permitted.filter((s) => s.kind === 'ip');
+  const excludedIp = nc.excluded.filter((s) => s.kind === 'ip');
+  for (const text of cert.subjectAltNames.ip) {
+    const address = parseIp(text);
+    if (!address) throw violation('PERMITTED_SUBTREE_VIOLATION', `IP:${text}`);
+    if (excludedIp.some((s) => ipWithin(address, s))) throw violation('EXCLUDED_SUBTREE_VIOLATION', `IP:${text}`);
+    if (permittedIp.length > 0 && !permittedIp.some((s) => ipWithin(address, s))) throw violation('PERMITTED_SUBTREE_VIOLATION', `IP:${text}`);
+  }
+  // Other name forms (email, URI, directoryName...) never authenticate a TLS peer here,
+  // so constraints on them cannot widen what this verifier accepts.
 }
