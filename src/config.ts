@@ -97,6 +97,17 @@ export interface ServerOptions extends CommonOptions {
   pskModes?: PskMode[];
   /** Bound on the TLS 1.2 session-ID cache (default 1000 entries; 0 turns it off). */
   sessionCacheSize?: number;
+  /** Ask the client for a certificate (CertificateRequest). */
+  requestCert?: boolean;
+  /**
+   * With requestCert: refuse clients without a certificate that chains to `ca` (default
+   * true). When false the handshake goes on and `authorizationError` tells why not.
+   */
+  rejectUnauthorized?: boolean;
+  /** Trust anchors for client certificates. */
+  ca?: Certificate[];
+  /** Replace the built-in client certificate check: throw a TLSError to refuse. */
+  verifyPeer?: (info: PeerVerification) => void;
 }
 
 export interface ResolvedCommon {

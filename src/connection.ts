@@ -226,6 +226,14 @@ export class Connection extends Emitter<ConnectionEvents> {
   get peerCertificates(): Certificate[] {
     return this.hs.negotiated.peerCertificates;
   }
+  /** Whether the peer's certificate was verified (node:tls's `authorized`). */
+  get authorized(): boolean {
+    return this.hs.negotiated.peerVerified;
+  }
+  /** Why the peer's certificate was not trusted, when verification was not enforced. */
+  get authorizationError(): TLSError | undefined {
+    return this.hs.negotiated.authorizationError;
+  }
   /** Whether this handshake resumed an earlier session (node:tls's isSessionReused()). */
   get sessionReused(): boolean {
     return this.hs.resumed;
@@ -306,9 +314,13 @@ export class Connection extends Emitter<ConnectionEvents> {
         if (data.length) this.emit('data', data);
         return;
       case ContentType.alert:
+        // RFC 8446 5.1 / RFC 5246 6.2.1: no other record may come between the fragments of a
+        // handshake message (a close_notify there would leave the handshake waiting forever).
+        if (this.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('alert inside a fragmented handshake message');
         this.receiveAlert(data);
         return;
       case ContentType.change_cipher_spec:
+        if (this.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('change_cipher_spec inside a fragmented handshake message');
         if (data.length !== 1 || data[0] !== 1) throw unexpectedMessage('malformed change_cipher_spec');
         if (this.tls12) {
           this.statem.receiveChangeCipherSpec();

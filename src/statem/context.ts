@@ -8,7 +8,7 @@ import type { KeyBlock } from '../crypto/prf.js';
 import type { TLSSession } from './session.js';
 import type { CertifiedKey, ClientOptions, ResolvedCommon, ServerOptions } from '../config.js';
 import type { CipherSuiteInfo } from '../messages/constants.js';
-import type { AlertName } from '../errors.js';
+import type { AlertName, TLSError } from '../errors.js';
 import type { MessageOf } from '../messages/handshake.js';
 import type { Certificate } from '../x509/certificate.js';
 import { Transcript } from './transcript.js';
@@ -40,6 +40,8 @@ export interface Negotiated {
   helloRetried: boolean;
   /** Whether the peer authenticated with a certificate we checked (false when verification was skipped). */
   peerVerified: boolean;
+  /** Why the peer's certificate was not trusted, when rejectUnauthorized: false let it through. */
+  authorizationError?: TLSError;
 }
 
 /** TLS 1.2 state between the hellos and Finished. */
@@ -117,6 +119,9 @@ export class HandshakeContext {
   tls12?: Tls12State;
   /** Our random and the peer's, for keylog lines. */
   clientRandom?: Uint8Array;
+  /** Server: the client's Certificate arrived / its CertificateVerify checked out. */
+  clientCertificateSeen = false;
+  clientCertificateVerified = false;
   /** This handshake resumed a session (no certificates were exchanged). */
   resumed = false;
   /** Server: tickets sent so far on this connection. */

@@ -14,6 +14,7 @@ import {
   buildCertificate,
   buildCertificateVerify,
   buildFinished,
+  checkCertificateVerify,
   checkFinished,
   chooseScheme,
   deriveApplicationSecrets,
@@ -22,7 +23,9 @@ import {
   ephemeralKeyPair,
   mergeModules,
   postHandshake,
+  readCertificates,
 } from './both.js';
+import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import { OUR_RECORD_SIZE_LIMIT } from './client.js';
 import type { HandshakeContext } from './context.js';
 import type { ProtocolModule } from './statem.js';
@@ -238,11 +241,24 @@ const server13: ProtocolModule<HandshakeContext> = {
   process: {
     'S.ClientHello': processClientHello,
     'S.ClientHello2': processClientHello,
-    // We never send CertificateRequest yet, so a client Certificate is out of place.
-    'S.ClientCertificate': () => {
-      throw unexpectedMessage('client Certificate without a CertificateRequest');
+    'S.ClientCertificate': (hs, msg: MessageOf<'certificate'>) => {
+      if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
+      if (msg.certificate_request_context.length !== 0) throw illegalParameter('client Certificate has the wrong request context');
+      hs.clientCertificateSeen = true;
+      acceptClientCertificates(hs, readCertificates(msg));
     },
-    'S.ClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished(hs, msg, 'client'),
+    'S.ClientCertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => {
+      const leaf = hs.negotiated.peerCertificates[0];
+      if (!leaf) throw unexpectedMessage('CertificateVerify after an empty client Certificate');
+      checkCertificateVerify(hs, msg, 'client', leaf);
+      hs.clientCertificateVerified = true;
+    },
+    'S.ClientFinished': (hs, msg: MessageOf<'finished'>) => {
+      // A client that sent a certificate must prove it holds the key (RFC 8446 4.4.3).
+      if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('client Finished without CertificateVerify');
+      if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('client Finished without the Certificate we asked for');
+      checkFinished(hs, msg, 'client');
+    },
   },
   postProcess: {
     'S.ClientFinished': (hs) => {
@@ -256,7 +272,7 @@ const server13: ProtocolModule<HandshakeContext> = {
       const s = hs.server!;
       return s.peerShare || (s.psk && !s.psk.dhe) ? 'S.ServerHello' : 'S.HelloRetryRequest';
     },
-    'S.EncryptedExtensions': (hs) => (hs.resumed ? 'S.Finished' : 'S.Certificate'),
+    'S.EncryptedExtensions': (hs) => (hs.resumed ? 'S.Finished' : wantsClientCertificate(hs) ? 'S.CertificateRequest' : 'S.Certificate'),
     'S.ClientFinished': (hs) => (wantsTickets(hs) ? 'S.NewSessionTicket' : 'Established'),
     'S.NewSessionTicket': (hs) => (hs.ticketsSent < (hs.serverOptions.tickets ?? 1) ? 'S.NewSessionTicket' : 'Established'),
   },
@@ -270,6 +286,11 @@ const server13: ProtocolModule<HandshakeContext> = {
     'S.HelloRetryRequest': helloRetryRequest,
     'S.ServerHello': serverHello,
     'S.EncryptedExtensions': encryptedExtensions,
+    'S.CertificateRequest': (hs): HandshakeMessage => {
+      const ext = new Extensions('certificate_request');
+      ext.add('signature_algorithms', { supported_signature_algorithms: acceptedSchemes(hs, false) });
+      return { type: 'certificate_request', certificate_request_context: new Uint8Array(0), extensions: ext };
+    },
     'S.Certificate': (hs) => buildCertificate(hs.server!.certified!.chain),
     'S.CertificateVerify': (hs) => buildCertificateVerify(hs, 'server', hs.server!.certified!.key, hs.negotiated.signatureScheme!),
     'S.Finished': (hs) => buildFinished(hs, 'server'),

@@ -6,10 +6,12 @@ import type { CertifiedKey } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { DOWNGRADE_TLS12, NamedGroup, ProtocolVersion, SignatureScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../messages/constants.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
-import { buildCertificate, ephemeralKeyPair } from './both.js';
+import { buildCertificate, ephemeralKeyPair, readCertificates } from './both.js';
+import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import {
   buildFinished12,
   checkFinished12,
+  checkSignature12,
   chooseScheme12,
   deriveKeyBlock12,
   deriveKeys12,
@@ -168,15 +170,26 @@ function processClientKeyExchange(hs: HandshakeContext, msg: MessageOf<'client_k
 
 export const server12: ProtocolModule<HandshakeContext> = {
   process: {
-    // We never send a TLS 1.2 CertificateRequest yet.
-    'S12.ClientCertificate': () => {
-      throw unexpectedMessage('client Certificate without a CertificateRequest');
+    'S12.ClientCertificate': (hs, msg: MessageOf<'certificate'>) => {
+      if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
+      hs.clientCertificateSeen = true;
+      acceptClientCertificates(hs, readCertificates(msg));
     },
-    'S12.ClientKeyExchange': processClientKeyExchange,
-    'S12.ClientCertificateVerify': () => {
-      throw unexpectedMessage('CertificateVerify without a client certificate');
+    'S12.ClientKeyExchange': (hs, msg: MessageOf<'client_key_exchange'>) => {
+      if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('ClientKeyExchange without the Certificate we asked for');
+      processClientKeyExchange(hs, msg);
     },
-    'S12.ClientChangeCipherSpec': installReadKeys12,
+    'S12.ClientCertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => {
+      const leaf = hs.negotiated.peerCertificates[0];
+      if (!leaf) throw unexpectedMessage('CertificateVerify without a client certificate');
+      // TLS 1.2 signs the handshake messages so far, not their hash (RFC 5246 7.4.8).
+      checkSignature12(hs, msg.algorithm, msg.signature, hs.transcript.messages(), leaf.publicKey, 'client CertificateVerify');
+      hs.clientCertificateVerified = true;
+    },
+    'S12.ClientChangeCipherSpec': (hs) => {
+      if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('ChangeCipherSpec without the client CertificateVerify');
+      installReadKeys12(hs);
+    },
     'S12.ClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'client'),
     'S12.ResumeClientChangeCipherSpec': installReadKeys12,
     'S12.ResumeClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'client'),
@@ -187,13 +200,19 @@ export const server12: ProtocolModule<HandshakeContext> = {
   },
   writeTransition: {
     'S12.ServerHello': (hs) => (!hs.resumed ? 'S12.Certificate' : sendsTicket(hs) ? 'S12.ResumeNewSessionTicket' : 'S12.ResumeChangeCipherSpec'),
-    'S12.ServerKeyExchange': () => 'S12.ServerHelloDone',
+    'S12.ServerKeyExchange': (hs) => (wantsClientCertificate(hs) ? 'S12.CertificateRequest' : 'S12.ServerHelloDone'),
     'S12.ClientFinished': (hs) => (sendsTicket(hs) ? 'S12.NewSessionTicket' : 'S12.ChangeCipherSpec'),
   },
   construct: {
     'S12.ServerHello': serverHello12,
     'S12.Certificate': (hs) => buildCertificate(hs.server!.certified!.chain),
     'S12.ServerKeyExchange': serverKeyExchange,
+    'S12.CertificateRequest': (hs): HandshakeMessage => ({
+      type: 'certificate_request_tls12',
+      certificate_types: new Uint8Array([64, 1]), // ecdsa_sign, rsa_sign
+      supported_signature_algorithms: acceptedSchemes(hs, true),
+      certificate_authorities: [],
+    }),
     'S12.ServerHelloDone': () => ({ type: 'server_hello_done' }),
     'S12.ChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
     'S12.Finished': (hs) => buildFinished12(hs, 'server'),
