@@ -10,6 +10,7 @@ import { p256, p384 } from '@noble/curves/nist.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { aesCcm } from './ccm.js';
 import { DerReader, encodeSequence, encodeUnsigned } from '../x509/der.js';
 import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair, PrivateKey, PublicKey, SignatureSchemeName } from './provider.js';
 import { hashLength } from './provider.js';
@@ -51,8 +52,8 @@ const TAG_LENGTH = 16;
 const NONCE_LENGTH = 12;
 
 function makeAead(name: AeadName, key: Uint8Array): Aead {
-  if (name === 'AES-128-CCM' || name === 'AES-128-CCM-8') throw new Error('AES-CCM not supported yet');
   if (key.length !== aeadKeyLength[name]) throw new Error(`${name}: key must be ${aeadKeyLength[name]} bytes, got ${key.length}`);
+  if (name === 'AES-128-CCM' || name === 'AES-128-CCM-8') return aesCcm(key.slice(), name === 'AES-128-CCM' ? 16 : 8);
   // Our own copy: callers wipe their key buffers when keys change.
   const k = key.slice();
   const cipher = name === 'CHACHA20-POLY1305' ? chacha20poly1305 : gcm;
