@@ -1,0 +1,22 @@
+/**
+ * tsls for Node: node:tls's names over the tsls engine, so code can switch with little
+ * change. `connect`, `createServer`, `TLSSocket`, `Server`, `createSecureContext`, and an
+ * https `Agent` whose connections go through tsls.
+ */
+export { TLSSocket, type TLSSocketOptions } from './socket.js';
+export { connect, type SecureConnectListener } from './connect.js';
+export { Server, createServer, type SecureConnectionListener } from './server.js';
+export { Agent, type AgentOptions } from './agent.js';
+export {
+  createSecureContext,
+  SecureContext,
+  type SecureContextOptions,
+  type ConnectionOptions,
+  type TlsServerOptions,
+  type CommonTLSOptions,
+  type SNICallback,
+  type PemInput,
+} from './options.js';
+export { checkServerIdentity, certificateObject, detailedCertificateObject } from './certificate.js';
+export { TLSError } from '../errors.js';
+export { nodeProvider, createNodeProvider } from '../crypto/node.js';

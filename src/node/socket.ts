@@ -1,0 +1,700 @@
+/**
+ * TLSSocket: a stream.Duplex that runs a sans-IO `Connection` over a net.Socket (or any
+ * Duplex), with node:tls's names for events, getters and methods.
+ *
+ * Data path. Bytes from the transport go to `conn.feed`; whatever the engine wants sent
+ * goes to the transport after every engine call. Engine events are queued during the
+ * call and delivered after it returns, so application code never runs inside the engine.
+ *
+ * Backpressure. Reading: when `push()` returns false the transport is paused, and resumed
+ * from `_read`, so the transport is never read faster than the application consumes.
+ * Writing: `_write` calls back only once the transport accepted the records (after its
+ * 'drain' when `write()` returned false), so our own `write()` returns false while
+ * records are queued.
+ *
+ * Closing. The peer's close_notify ends our readable side; unless `allowHalfOpen`, we then
+ * end too. `end()` sends close_notify, then ends the transport. A TCP FIN (or RST) before
+ * the handshake completed or inside a record is an error `ERR_TLS_CONNECTION_RESET`; a FIN
+ * on a record boundary after the handshake ends the readable side like node:tls does.
+ * `destroy(err)` sends the alert of a TLSError (internal_error for other errors,
+ * user_canceled without one) and closes the transport.
+ */
+import { X509Certificate } from 'node:crypto';
+import * as net from 'node:net';
+import { Duplex } from 'node:stream';
+import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
+import type { CertifiedKey, PeerVerification, ServerOptions } from '../config.js';
+import { Connection } from '../connection.js';
+import { traceConnection } from './trace.js';
+import { TLSError, asTLSError } from '../errors.js';
+import { encodeSession, type TLSSession } from '../statem/session.js';
+import type { Certificate } from '../x509/certificate.js';
+import { verifyCertificateChain } from '../x509/verify.js';
+import { certificateObject, detailedCertificateObject, hostMismatch } from './certificate.js';
+import { ClientHelloSniffer, RecordBoundaries } from './framing.js';
+import {
+  resolveClientOptions,
+  resolveServerOptions,
+  SecureContext,
+  type ConnectionOptions,
+  type ResolvedClient,
+  type ResolvedServer,
+  type TlsServerOptions,
+} from './options.js';
+
+/** What a TLSSocket is built from: resolved client or server options (see options.ts). */
+export type TLSSocketConfig =
+  | ({ isServer?: false } & ResolvedClient & { highWaterMark?: number })
+  | ({ isServer: true } & ResolvedServer & { server?: net.Server; highWaterMark?: number });
+
+/** node:tls's `new TLSSocket(socket, options)` options: a client unless `isServer`. */
+export type TLSSocketOptions = (ConnectionOptions & { isServer?: false }) | (TlsServerOptions & { isServer: true; server?: net.Server });
+
+/** connect() and Server hand over options they already resolved (the server shares one engine config). */
+export const kResolved = Symbol('tsls.resolvedConfig');
+type Resolved = { [kResolved]: TLSSocketConfig };
+
+function resolve(options: TLSSocketOptions | Resolved): TLSSocketConfig {
+  if (kResolved in options) return options[kResolved];
+  const hwm = options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {};
+  if (options.isServer) return { isServer: true, ...resolveServerOptions(options), ...hwm, ...(options.server ? { server: options.server } : {}) };
+  return { isServer: false, ...resolveClientOptions(options), ...hwm };
+}
+
+/** The socket whose engine call is running: the engine's synchronous SNICallback asks it. */
+let current: TLSSocket | undefined;
+
+/** One engine ServerOptions per server config, whose SNICallback consults the running socket. */
+const sniEngines = new WeakMap<ServerOptions, ServerOptions>();
+function serverEngineOptions(base: ServerOptions): ServerOptions {
+  let o = sniEngines.get(base);
+  if (!o) {
+    o = { ...base, SNICallback: (name) => current?.sniCertificates(name) };
+    sniEngines.set(base, o);
+  }
+  return o;
+}
+
+export function resetError(where: 'mid-handshake' | 'mid-record', cause?: unknown): TLSError {
+  const message = `the peer closed the connection ${where === 'mid-handshake' ? 'before the TLS handshake completed' : 'in the middle of a TLS record'} (${where})`;
+  return new TLSError('internal_error', message, cause === undefined ? { code: 'ERR_TLS_CONNECTION_RESET' } : { code: 'ERR_TLS_CONNECTION_RESET', cause });
+}
+
+function epipe(): Error {
+  return Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' });
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export class TLSSocket extends Duplex {
+  /** Always true, as on node:tls sockets. */
+  readonly encrypted = true;
+  /** Client: the server's certificate was verified (chain and name). Server: always false (no client certificates yet). */
+  authorized = false;
+  /** Why the certificate was not authorized (a verification code such as 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'). */
+  authorizationError: string | null = null;
+  /** The negotiated ALPN protocol, false when none (null before the handshake). */
+  alpnProtocol: string | false | null = null;
+  /** Server: the SNI the client sent; client: the SNI we sent. false when none. */
+  servername: string | false | null = null;
+  /** The transport under this socket (a net.Socket for connect() and servers). */
+  readonly transport: Duplex;
+
+  private readonly conn: Connection;
+  private readonly isServer: boolean;
+  private readonly config: TLSSocketConfig;
+  private readonly server: net.Server | undefined;
+  private readonly boundaries = new RecordBoundaries();
+  private events: (() => void)[] = [];
+  private dispatching = false;
+  private secureEstablished = false;
+  private controlReleased = false;
+  private destroying = false;
+  private peerEnded = false;
+  private sentEnd = false;
+  private transportPaused = false;
+  private pendingWrite: (() => void) | undefined;
+  private pendingFinal: (() => void) | undefined;
+  private drainWaiter: ((err?: Error | null) => void) | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private verified: { ok: boolean; error?: string; path?: Certificate[] } | undefined;
+  private lastSession: Buffer | undefined;
+  /** Server with an SNICallback: bytes held until the callback answered. */
+  private sniffer: ClientHelloSniffer | undefined;
+  private sni: { name: string; certificates: CertifiedKey[] | undefined } | undefined;
+
+  /**
+   * Wrap `transport` (a net.Socket or any Duplex, already connected or connecting). Options
+   * are node:tls's (see ConnectionOptions / TlsServerOptions); unlike node, a client made
+   * this way verifies the server like connect() does.
+   */
+  constructor(transport: Duplex, options: TLSSocketOptions | Resolved = {}) {
+    const config = resolve(options);
+    const hwm = config.highWaterMark;
+    super({ allowHalfOpen: config.allowHalfOpen, ...(hwm !== undefined ? { highWaterMark: hwm } : {}) });
+    this.transport = transport;
+    this.config = config;
+    this.isServer = config.isServer === true;
+    this.server = config.isServer ? config.server : undefined;
+    try {
+      this.conn = config.isServer
+        ? Connection.server(serverEngineOptions(config.engine))
+        : Connection.client({ ...config.engine, verifyPeer: (info) => this.verifyPeer(info) });
+    } catch (err) {
+      // A configuration the engine refuses: do not leave the transport open behind the throw.
+      transport.destroy();
+      throw err;
+    }
+    if (config.isServer) {
+      if (config.SNICallback) this.sniffer = new ClientHelloSniffer();
+      if (config.handshakeTimeout > 0) {
+        this.handshakeTimer = setTimeout(() => {
+          this.destroy(new TLSError('internal_error', 'TLS handshake timeout', { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
+        }, config.handshakeTimeout);
+        this.handshakeTimer.unref?.();
+      }
+    } else {
+      this.servername = config.servername ?? false;
+    }
+    if (config.enableTrace) traceConnection(this.conn, this.isServer ? 'server' : 'client');
+    this.conn.on('data', (d) => this.later(() => this.deliver(d)));
+    this.conn.on('end', () => this.later(() => this.onCloseNotify()));
+    this.conn.on('handshake', () => this.later(() => this.onHandshake()));
+    this.conn.on('keylog', (line) => this.later(() => this.onKeylog(line)));
+    this.conn.on('session', (s) => this.later(() => this.onSession(s)));
+    this.conn.on('error', (err) => {
+      if (!this.destroying) this.later(() => this.destroy(err));
+    });
+
+    transport.on('data', (chunk: Buffer) => this.onTransportData(chunk));
+    transport.on('end', () => this.onTransportEnd());
+    transport.on('error', (err: Error) => this.onTransportError(err));
+    transport.on('close', () => this.onTransportClose());
+    transport.on('drain', () => {
+      const w = this.drainWaiter;
+      this.drainWaiter = undefined;
+      w?.();
+    });
+    transport.on('timeout', () => this.emit('timeout'));
+
+    // The client speaks first; wait for TCP, and give the caller a tick to add listeners.
+    const start = () => this.engine(() => this.conn.start());
+    if (transport instanceof net.Socket && transport.connecting) transport.once('connect', start);
+    else process.nextTick(start);
+  }
+
+  // ---- engine calls and their events ----------------------------------------------------
+
+  /** Run engine work, send what it produced, then deliver the events it raised. */
+  private engine(work: () => void): void {
+    const prev = current;
+    current = this;
+    try {
+      work();
+    } finally {
+      current = prev;
+    }
+    this.flush();
+    this.dispatch();
+  }
+
+  private later(event: () => void): void {
+    this.events.push(event);
+  }
+
+  private dispatch(): void {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      for (let e = this.events.shift(); e; e = this.events.shift()) {
+        e();
+        this.flush();
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  /** Engine output → transport. Returns the transport's write() result. */
+  private flush(): boolean {
+    const out = this.conn.takeOutput();
+    if (out.length === 0) return true;
+    const t = this.transport;
+    if (t.destroyed || !t.writable) return false;
+    return t.write(asBuffer(out));
+  }
+
+  // ---- reading --------------------------------------------------------------------------
+
+  private onTransportData(chunk: Buffer): void {
+    if (this.destroyed) return;
+    if (this.sniffer) {
+      const r = this.sniffer.push(chunk);
+      // A client has no reason to send much before our ServerHello; do not hold it without bound.
+      if (this.sniffer.size > 256 * 1024) return void this.destroy(new TLSError('unexpected_message', 'too much data before the ServerHello'));
+      if (!r.done) return;
+      const held = this.sniffer.bytes();
+      if (r.servername === undefined) {
+        this.sniffer = undefined;
+        this.feed(held);
+      } else {
+        // Keep collecting (the sniffer still holds the bytes) until the callback answers.
+        this.resolveSni(r.servername);
+      }
+      return;
+    }
+    this.feed(chunk);
+  }
+
+  private feed(bytes: Uint8Array): void {
+    this.boundaries.push(bytes);
+    this.engine(() => this.conn.feed(bytes));
+  }
+
+  private resolveSni(name: string): void {
+    if (this.sni) return;
+    this.sni = { name, certificates: undefined };
+    const callback = (this.config as ResolvedServer).SNICallback!;
+    let answered = false;
+    const done = (err: Error | null, ctx?: SecureContext | null) => {
+      if (answered || this.destroyed) return;
+      answered = true;
+      if (err) {
+        this.destroy(err);
+        return;
+      }
+      if (ctx !== undefined && ctx !== null && !(ctx instanceof SecureContext)) {
+        this.destroy(new TLSError('internal_error', 'SNICallback must answer with a context from tsls createSecureContext()', { code: 'ERR_TLS_INVALID_OPTION' }));
+        return;
+      }
+      if (ctx && ctx.certificates.length) this.sni!.certificates = ctx.certificates;
+      const held = this.sniffer!.bytes();
+      this.sniffer = undefined;
+      this.feed(held);
+    };
+    try {
+      callback(name, done);
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** The engine's (synchronous) SNICallback, answered from what node's async callback gave. */
+  sniCertificates(name: string): CertifiedKey[] | undefined {
+    if (this.sni && this.sni.name === name) return this.sni.certificates;
+    // Contexts added with server.addContext().
+    const server = this.server as { contextFor?: (servername: string) => SecureContext | undefined } | undefined;
+    const ctx = server?.contextFor?.(name);
+    return ctx?.certificates.length ? ctx.certificates : undefined;
+  }
+
+  private deliver(data: Uint8Array): void {
+    if (this.destroyed || this.readableEnded || this.peerEnded) return;
+    if (!this.push(asBuffer(data))) this.pauseTransport();
+  }
+
+  private pauseTransport(): void {
+    if (this.transportPaused) return;
+    this.transportPaused = true;
+    this.transport.pause();
+  }
+
+  override _read(): void {
+    if (!this.transportPaused) return;
+    this.transportPaused = false;
+    this.transport.resume();
+  }
+
+  /** The peer sent close_notify. */
+  private onCloseNotify(): void {
+    if (this.peerEnded) return;
+    this.endReadable();
+  }
+
+  /** push(null), and (as net.Socket does) read(0) so 'end' comes even with no reader when nothing is buffered. */
+  private endReadable(): void {
+    this.peerEnded = true;
+    this.push(null);
+    if (this.readableLength === 0) this.read(0);
+  }
+
+  private onTransportEnd(): void {
+    if (this.destroyed || this.peerEnded) return;
+    if (!this.secureEstablished) return void this.destroy(resetError('mid-handshake'));
+    if (this.boundaries.midRecord) return void this.destroy(resetError('mid-record'));
+    // A clean TCP close without close_notify: the end of the stream, as node:tls reports it.
+    this.endReadable();
+  }
+
+  private onTransportError(err: Error): void {
+    if (this.destroyed) return;
+    const code = (err as NodeJS.ErrnoException).code;
+    const reset = code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';
+    if (reset && !this.peerEnded && !this.secureEstablished) return void this.destroy(resetError('mid-handshake', err));
+    if (reset && !this.peerEnded && this.boundaries.midRecord) return void this.destroy(resetError('mid-record', err));
+    this.destroy(err);
+  }
+
+  private onTransportClose(): void {
+    if (this.destroyed) return;
+    // Closed under us without 'end' or 'error' (a Duplex destroyed, a socket torn down):
+    // judge it like a FIN. Our writable side cannot go on either: end it (what is still
+    // buffered for the application stays readable; later writes fail with EPIPE).
+    if (!this.peerEnded) this.onTransportEnd();
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.(epipe());
+    if (!this.destroyed && !this.writableEnded) this.end();
+  }
+
+  // ---- handshake --------------------------------------------------------------------------
+
+  private verifyPeer(info: PeerVerification): void {
+    const c = this.config as ResolvedClient;
+    let error: TLSError | undefined;
+    let path: Certificate[] | undefined;
+    try {
+      path = verifyCertificateChain(c.engine.provider!, info.chain, { anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
+      const leaf = info.chain[0]!;
+      if (c.checkServerIdentity) {
+        let failure: unknown;
+        try {
+          failure = c.checkServerIdentity(c.hostname, detailedCertificateObject(path.length ? path : info.chain));
+        } catch (err) {
+          failure = err;
+        }
+        if (failure) {
+          const e = failure as Error & { code?: string };
+          throw new TLSError('bad_certificate', e.message ?? String(failure), { code: e.code ?? 'ERR_TLS_CERT_ALTNAME_INVALID', cause: failure });
+        }
+      } else {
+        const mismatch = hostMismatch(leaf, c.hostname);
+        if (mismatch) throw mismatch;
+      }
+    } catch (err) {
+      error = asTLSError(err);
+    }
+    if (error && c.rejectUnauthorized) throw error;
+    this.verified = error ? { ok: false, error: error.code } : { ok: true, ...(path ? { path } : {}) };
+  }
+
+  private onHandshake(): void {
+    if (this.destroyed) return;
+    this.secureEstablished = true;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    this.alpnProtocol = this.conn.alpnProtocol;
+    if (this.isServer) {
+      this.servername = this.conn.servername ?? false;
+    } else if (this.conn.sessionReused) {
+      // Sessions are only handed out from authorized connections (see onSession).
+      this.authorized = true;
+    } else {
+      this.authorized = this.verified?.ok === true;
+      this.authorizationError = this.verified?.ok === false ? (this.verified.error ?? 'UNKNOWN') : null;
+    }
+    const write = this.pendingWrite;
+    const final = this.pendingFinal;
+    this.pendingWrite = this.pendingFinal = undefined;
+    this.emit('secure');
+    if (this.destroyed) return;
+    if (this.isServer) {
+      this.controlReleased = true;
+      this.server?.emit('secureConnection', this);
+    } else {
+      this.emit('secureConnect');
+    }
+    write?.();
+    final?.();
+  }
+
+  private onKeylog(line: string): void {
+    const buf = Buffer.from(line + '\n', 'latin1');
+    this.emit('keylog', buf);
+    this.server?.emit('keylog', buf, this);
+  }
+
+  private onSession(s: TLSSession): void {
+    // A session carries no record of how the server was checked, so only sessions of an
+    // authorized connection are handed out: resuming one never skips verification.
+    const authorized = this.conn.sessionReused || this.verified?.ok === true;
+    if (!authorized) return;
+    this.lastSession = Buffer.from(encodeSession(s));
+    this.emit('session', this.lastSession);
+  }
+
+  // ---- writing ----------------------------------------------------------------------------
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.writeChunks([chunk], cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.writeChunks(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  private writeChunks(chunks: Buffer[], cb: (err?: Error | null) => void): void {
+    if (!this.secureEstablished) {
+      if (this.conn.state === 'DEAD') return cb(this.conn.error);
+      this.pendingWrite = () => this.writeChunks(chunks, cb);
+      return;
+    }
+    const t = this.transport;
+    if (t.destroyed || !t.writable) return cb(epipe());
+    try {
+      this.engine(() => {
+        // Small chunks are joined so they do not each become a record.
+        let batch: Buffer[] = [];
+        let size = 0;
+        const send = () => {
+          if (size) this.conn.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch, size));
+          batch = [];
+          size = 0;
+        };
+        for (const c of chunks) {
+          if (c.length >= 16384) {
+            send();
+            this.conn.write(c);
+          } else {
+            batch.push(c);
+            size += c.length;
+            if (size >= 16384) send();
+          }
+        }
+        send();
+      });
+    } catch (err) {
+      return cb(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (t.writableNeedDrain) this.drainWaiter = cb;
+    else cb();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (!this.secureEstablished && this.conn.state !== 'DEAD') {
+      this.pendingFinal = () => this._final(cb);
+      return;
+    }
+    this.sentEnd = true;
+    this.engine(() => this.conn.end());
+    const t = this.transport;
+    if (t.destroyed || !t.writable) return cb();
+    let called = false;
+    const done = () => {
+      if (called) return;
+      called = true;
+      t.off('finish', done);
+      t.off('close', done);
+      cb();
+    };
+    t.on('finish', done);
+    t.on('close', done);
+    t.end();
+    if (t.writableFinished) done();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.destroying = true;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    const state = this.conn.state;
+    if (state !== 'DEAD' && state !== 'CLOSED' && !this.sentEnd) {
+      const alert = err instanceof TLSError ? err : err ? new TLSError('internal_error', err.message, { code: 'ERR_TLS_DESTROYED', cause: err }) : undefined;
+      this.conn.destroy(alert);
+      this.flush();
+    }
+    this.events = [];
+    this.closeTransport();
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.(err ?? Object.assign(new Error('the socket was destroyed'), { code: 'ERR_STREAM_DESTROYED' }));
+    this.pendingWrite = this.pendingFinal = undefined;
+    if (err && this.server && !this.controlReleased) {
+      // Before 'secureConnection' the application has no handle on this socket: node reports
+      // handshake failures on the server as 'tlsClientError' instead of an 'error' event.
+      this.server.emit('tlsClientError', err, this);
+      cb(null);
+      return;
+    }
+    cb(err);
+  }
+
+  /** Flush (our alert), FIN, then close the transport; do not wait more than a second for a peer that does not read. */
+  private closeTransport(): void {
+    const t = this.transport;
+    if (t.destroyed) return;
+    if (!t.writable || t.writableFinished) {
+      t.destroy();
+      return;
+    }
+    const timer = setTimeout(() => t.destroy(), 1000);
+    timer.unref?.();
+    t.once('close', () => clearTimeout(timer));
+    t.once('finish', () => t.destroy());
+    t.end();
+  }
+
+  // ---- node:tls API -------------------------------------------------------------------------
+
+  /** 'TLSv1.3' or 'TLSv1.2'; 'unknown' before the handshake; null once destroyed without one. */
+  getProtocol(): string | null {
+    return this.conn.protocol ?? (this.destroyed ? null : 'unknown');
+  }
+
+  getCipher(): { name: string; standardName: string; version: string } | undefined {
+    return this.conn.cipher;
+  }
+
+  /** The key exchange, as node reports it. */
+  getEphemeralKeyInfo(): { type?: string; name?: string; size?: number } | null {
+    if (this.isServer) return null;
+    const g = this.conn.group;
+    if (!g) return {};
+    const info: Record<string, { name: string; size: number }> = {
+      x25519: { name: 'X25519', size: 253 },
+      x448: { name: 'X448', size: 448 },
+      secp256r1: { name: 'prime256v1', size: 256 },
+      secp384r1: { name: 'secp384r1', size: 384 },
+    };
+    const i = info[g];
+    return i ? { type: 'ECDH', ...i } : {};
+  }
+
+  /** The peer's certificate as node shows it; `{}` when there is none (server side, resumed sessions). */
+  getPeerCertificate(detailed: true): DetailedPeerCertificate | Record<string, never>;
+  getPeerCertificate(detailed?: false): PeerCertificate | Record<string, never>;
+  getPeerCertificate(detailed?: boolean): PeerCertificate | DetailedPeerCertificate | Record<string, never>;
+  getPeerCertificate(detailed = false): PeerCertificate | DetailedPeerCertificate | Record<string, never> {
+    const chain = this.conn.peerCertificates;
+    if (chain.length === 0) return {};
+    if (!detailed) return certificateObject(chain[0]!);
+    // The validated path (ending at the trust anchor) when we have it, as node does.
+    return detailedCertificateObject(this.verified?.path ?? chain);
+  }
+
+  /** Our own certificate, as node's getCertificate(). */
+  getCertificate(): PeerCertificate | Record<string, never> {
+    const c = this.config;
+    const chain = c.isServer ? c.engine.certificates[0]?.chain : c.engine.certificate?.chain;
+    return chain?.[0] ? certificateObject(chain[0]) : {};
+  }
+
+  /** The peer's leaf certificate as a node:crypto X509Certificate. */
+  getPeerX509Certificate(): X509Certificate | undefined {
+    const leaf = this.conn.peerCertificates[0];
+    return leaf ? new X509Certificate(leaf.der) : undefined;
+  }
+
+  /** The latest session (a Buffer to pass as `session` to connect()), if any. */
+  getSession(): Buffer | undefined {
+    return this.lastSession;
+  }
+
+  isSessionReused(): boolean {
+    return this.conn.sessionReused;
+  }
+
+  /** RFC 8446 7.5 / RFC 5705 keying material exporter. */
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Buffer {
+    return asBuffer(this.conn.exportKeyingMaterial(length, label, context ?? new Uint8Array(0)));
+  }
+
+  /** TLS 1.3 KeyUpdate (tsls addition): new sending keys, and ask the peer to update too. */
+  keyUpdate(requestPeer = true): void {
+    this.engine(() => this.conn.keyUpdate(requestPeer));
+  }
+
+  /** The engine beneath, for what node:tls has no name for (trace, state). */
+  get connection(): Connection {
+    return this.conn;
+  }
+
+  /** Renegotiation does not exist in TLS 1.3 and is not implemented for 1.2. */
+  renegotiate(_options: unknown, callback?: (err: Error | null) => void): false {
+    const err = new TLSError('internal_error', 'renegotiation is not supported', { code: 'ERR_TLS_UNSUPPORTED' });
+    if (callback) process.nextTick(callback, err);
+    return false;
+  }
+
+  disableRenegotiation(): void {
+    // Never renegotiated.
+  }
+
+  // ---- net.Socket pass-throughs (http and https.Agent use these) ----------------------------
+
+  private get net(): net.Socket | undefined {
+    return this.transport instanceof net.Socket ? this.transport : undefined;
+  }
+
+  setTimeout(ms: number, callback?: () => void): this {
+    const t = this.transport as Partial<net.Socket>;
+    if (typeof t.setTimeout === 'function') t.setTimeout(ms);
+    if (callback) {
+      if (ms === 0) this.off('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    return this;
+  }
+
+  setNoDelay(noDelay?: boolean): this {
+    this.net?.setNoDelay(noDelay);
+    return this;
+  }
+
+  setKeepAlive(enable?: boolean, initialDelay?: number): this {
+    this.net?.setKeepAlive(enable, initialDelay);
+    return this;
+  }
+
+  ref(): this {
+    this.net?.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.net?.unref();
+    return this;
+  }
+
+  address(): net.AddressInfo | Record<string, never> {
+    const a = this.net?.address();
+    return a && typeof a === 'object' && 'port' in a ? (a as net.AddressInfo) : {};
+  }
+
+  /** End, then destroy once everything was written (as net.Socket#destroySoon). */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  get connecting(): boolean {
+    return this.net?.connecting ?? false;
+  }
+  get remoteAddress(): string | undefined {
+    return this.net?.remoteAddress;
+  }
+  get remotePort(): number | undefined {
+    return this.net?.remotePort;
+  }
+  get remoteFamily(): string | undefined {
+    return this.net?.remoteFamily;
+  }
+  get localAddress(): string | undefined {
+    return this.net?.localAddress;
+  }
+  get localPort(): number | undefined {
+    return this.net?.localPort;
+  }
+  get bytesRead(): number {
+    return this.net?.bytesRead ?? 0;
+  }
+  get bytesWritten(): number {
+    return this.net?.bytesWritten ?? 0;
+  }
+}

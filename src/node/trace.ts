@@ -1,0 +1,15 @@
+/**
+ * enableTrace: the state machine's walk and each handshake message, one readable line
+ * each, on stderr (what `tsls client/server --trace` shows).
+ */
+import type { Connection } from '../connection.js';
+import { describeMessage } from '../statem/trace.js';
+
+export function traceConnection(conn: Connection, who: string, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
+  conn.on('transition', (t) => write(`[${who}] ${t.from} -> ${t.to}${t.message ? ` (${t.how} ${t.message})` : ''}`));
+  conn.on('message', (dir, msg, length) => {
+    const summary = describeMessage(msg);
+    write(`[${who}] ${dir === 'send' ? '>>>' : '<<<'} ${msg.type} ${length} bytes${summary ? `: ${summary}` : ''}`);
+  });
+  conn.on('state', (from, to) => write(`[${who}] connection ${from} -> ${to}`));
+}

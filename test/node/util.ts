@@ -1,0 +1,42 @@
+/** Shared bits for the node adapter tests: PEM material, listening helpers, waiting for events. */
+import { once } from 'node:events';
+import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { readPki } from '../helpers/pki.js';
+
+export const ROOT = readPki('root.crt');
+export const ECDSA = { cert: readPki('leaf-ecdsa-p256.chain.pem'), key: readPki('leaf-ecdsa-p256.key') };
+export const RSA = { cert: readPki('leaf-rsa2048.chain.pem'), key: readPki('leaf-rsa2048.key') };
+export const P384 = { cert: readPki('leaf-ecdsa-p384.chain.pem'), key: readPki('leaf-ecdsa-p384.key') };
+
+export async function listen(server: net.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+export function close(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Everything a readable side delivers until 'end'. */
+export function readAll(stream: Duplex): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
+}
+
+/** The first 'error' event, failing if the stream closes or connects securely instead. */
+export function nextError(stream: Duplex, ms = 5000): Promise<Error & { code?: string; alert?: string }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no error within ' + ms + ' ms')), ms);
+    stream.once('error', (e) => {
+      clearTimeout(timer);
+      resolve(e as Error & { code?: string });
+    });
+    stream.once('close', () => setTimeout(() => reject(new Error('closed without an error')), 50));
+  });
+}
