@@ -60,7 +60,12 @@ export interface ConnectionEvents {
 }
 
 const CCS_PAYLOAD = new Uint8Array([1]);
-const CCS_TYPES: ReadonlySet<number> = new Set([ContentType.change_cipher_spec]);
+/**
+ * Records TLS 1.3 lets arrive in the clear while reading is already encrypted: the
+ * compatibility CCS, and an alert from a peer that failed before it had keys (a client
+ * refusing our ServerHello), so its reason is not lost (OpenSSL reads those too).
+ */
+const HANDSHAKE_PLAINTEXT: ReadonlySet<number> = new Set([ContentType.change_cipher_spec, ContentType.alert]);
 
 export class Connection extends Emitter<ConnectionEvents> {
   readonly side: Side;
@@ -293,8 +298,8 @@ export class Connection extends Emitter<ConnectionEvents> {
     try {
       for (;;) {
         if (this.lifecycle === 'DEAD' || this.receivedCloseNotify) return;
-        // TLS 1.3's compatibility CCS arrives in the clear even after keys change; TLS 1.2's never does.
-        const record = this.records.next(this.statem.established || this.tls12 ? NO_TYPES : CCS_TYPES);
+        // TLS 1.3's compatibility CCS (and an early peer's alert) arrive in the clear even after keys change; TLS 1.2's never do.
+        const record = this.records.next(this.statem.established || this.tls12 ? NO_TYPES : HANDSHAKE_PLAINTEXT);
         if (!record) return;
         this.dispatch(record.type, record.data);
       }
@@ -337,6 +342,11 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (data.length !== 2) throw new TLSError('decode_error', 'alert record must hold exactly one alert');
     const [level, description] = [data[0]!, data[1]!];
     if (description === AlertDescription.close_notify) {
+      // A handshake the peer walked away from can never finish: that is a failure, not an end.
+      if (!this.statem.established) {
+        this.fail(new TLSError('close_notify', 'peer closed the connection during the handshake', { remote: true, code: 'ERR_TLS_CLOSED_DURING_HANDSHAKE' }));
+        return;
+      }
       this.receivedCloseNotify = true;
       this.emit('end');
       if (this.sentCloseNotify) {

@@ -437,3 +437,16 @@ describe('injected randomness', () => {
     expectEstablished(p);
   });
 });
+
+describe('close_notify during the handshake', () => {
+  it('is a failure the application hears about, not a quiet end', () => {
+    const p = makePair();
+    // Deliver the ClientHello, then have the client give up before the server's flight arrives.
+    p.server.feed(p.client.takeOutput());
+    p.client.end();
+    p.server.feed(p.client.takeOutput());
+    expect(p.server.state).toBe('DEAD');
+    expect(p.server.error?.code).toBe('ERR_TLS_CLOSED_DURING_HANDSHAKE');
+    expect(p.server.error?.remote).toBe(true);
+  });
+});
