@@ -1,0 +1,95 @@
+/**
+ * `tsls server --www`: a small HTTP/1.1 server on a TLS socket, like `openssl s_server
+ * -www`: every request gets a status page of the connection (protocol, cipher, group,
+ * ALPN, SNI, resumption, client certificate). Keep-alive and pipelined requests work:
+ * requests are answered in order as they complete in the buffer.
+ */
+import type { TLSSocket } from './node/socket.js';
+
+const MAX_HEAD = 16 * 1024;
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
+function statusPage(socket: TLSSocket, path: string): string {
+  const conn = socket.connection;
+  const peer = conn.peerCertificates[0];
+  const rows: [string, string][] = [
+    ['Protocol', socket.getProtocol() ?? '-'],
+    ['Cipher', socket.getCipher()?.standardName ?? '-'],
+    ['Group', conn.group ?? 'none (PSK only)'],
+    ['Signature scheme', conn.signatureScheme ?? '-'],
+    ['ALPN', socket.alpnProtocol || 'none'],
+    ['SNI', socket.servername || 'none'],
+    ['Session resumed', conn.sessionReused ? 'yes' : 'no'],
+    ['HelloRetryRequest', conn.helloRetried ? 'yes' : 'no'],
+    ['Client certificate', peer ? `${peer.subject.text}${socket.authorized ? ' (verified)' : ''}` : 'none'],
+    ['Path', path],
+  ];
+  const body = rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('\n');
+  return `<!doctype html>\n<html><head><title>tsls</title></head><body>\n<h1>tsls server</h1>\n<table>\n${body}\n</table>\n</body></html>\n`;
+}
+
+interface Request {
+  method: string;
+  path: string;
+  version: string;
+  headers: Map<string, string>;
+}
+
+function parseHead(head: string): Request | undefined {
+  const [requestLine, ...lines] = head.split('\r\n');
+  const m = /^([A-Z]+) (\S+) (HTTP\/1\.[01])$/.exec(requestLine ?? '');
+  if (!m) return undefined;
+  const headers = new Map<string, string>();
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    if (i <= 0) return undefined;
+    headers.set(line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim());
+  }
+  return { method: m[1]!, path: m[2]!, version: m[3]!, headers };
+}
+
+export function serveHttp(socket: TLSSocket): void {
+  let buffer = Buffer.alloc(0);
+  let closing = false;
+
+  const respond = (status: string, body: string, keepAlive: boolean) => {
+    const payload = Buffer.from(body);
+    socket.write(
+      `HTTP/1.1 ${status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${payload.length}\r\n` +
+        `Connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`,
+    );
+    socket.write(payload);
+    if (!keepAlive) {
+      closing = true;
+      socket.end();
+    }
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    if (closing) return;
+    buffer = Buffer.concat([buffer, chunk]);
+    for (;;) {
+      const end = buffer.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (buffer.length > MAX_HEAD) respond('431 Request Header Fields Too Large', 'request head too large\n', false);
+        return;
+      }
+      const request = parseHead(buffer.subarray(0, end).toString('latin1'));
+      if (!request) return respond('400 Bad Request', 'bad request\n', false);
+      const length = Number(request.headers.get('content-length') ?? '0');
+      if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 20) return respond('400 Bad Request', 'bad content-length\n', false);
+      if (buffer.length < end + 4 + length) return; // the body is still on its way
+      buffer = buffer.subarray(end + 4 + length);
+      const connection = request.headers.get('connection')?.toLowerCase();
+      const keepAlive = request.version === 'HTTP/1.1' ? connection !== 'close' : connection === 'keep-alive';
+      respond('200 OK', statusPage(socket, request.path), keepAlive);
+      if (closing) return;
+    }
+  });
+  socket.on('end', () => {
+    if (!closing) socket.end();
+  });
+}
