@@ -12,6 +12,7 @@ export const ProtocolVersion = {
   TLS1_0: 0x0301,
   TLS1_2: 0x0303,
   TLS1_3: 0x0304,
+  DTLS1_0: 0xfeff,
   DTLS1_2: 0xfefd,
 } as const;
 

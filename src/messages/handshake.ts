@@ -10,7 +10,7 @@ import { ExtensionType, HandshakeType, HRR_RANDOM, type HandshakeTypeName, type 
 import { Extensions, checkPskLast, extensionsCodec, type ExtensionContext } from './extensions.js';
 
 /** Which protocol's structure to use where TLS 1.2 and 1.3 differ (Certificate, NewSessionTicket). */
-export type WireVersion = 'tls13' | 'tls12';
+export type WireVersion = 'tls13' | 'tls12' | 'dtls12';
 
 const Random = fixed(32);
 const SessionId = opaque(1, 0, 32);
@@ -33,7 +33,18 @@ const ClientHello = struct({
   legacy_compression_methods: opaque(1, 1),
   extensions: helloExtensions('client_hello', 0),
 });
-export type ClientHello = Infer<typeof ClientHello>;
+/** The ClientHello fields; DTLS adds the HelloVerifyRequest cookie (RFC 6347 4.2.1). */
+export type ClientHello = Infer<typeof ClientHello> & { cookie?: Uint8Array };
+
+const DtlsClientHello = struct({
+  legacy_version: u16,
+  random: Random,
+  legacy_session_id: SessionId,
+  cookie: opaque(1),
+  cipher_suites: list(2, u16, 2, 2 ** 16 - 2),
+  legacy_compression_methods: opaque(1, 1),
+  extensions: helloExtensions('client_hello', 0),
+});
 
 /** ServerHello and HelloRetryRequest share one structure; the random and extensions decide which it is. */
 interface ServerHelloFields {
@@ -110,7 +121,8 @@ const ServerKeyExchange = struct({
  * kind of their own so the state table can tell them apart.
  */
 const MESSAGES = {
-  client_hello: { wire: 'client_hello', codec: ClientHello },
+  client_hello: { wire: 'client_hello', codec: ClientHello as Codec<ClientHello> },
+  hello_verify_request: { wire: 'hello_verify_request', codec: struct({ server_version: u16, cookie: opaque(1) }) },
   server_hello: { wire: 'server_hello', codec: ServerHelloCodec },
   hello_retry_request: { wire: 'server_hello', codec: ServerHelloCodec },
   server_hello_tls12: { wire: 'server_hello', codec: ServerHelloCodec },
@@ -170,16 +182,18 @@ function kindOf(wire: HandshakeTypeName, version: WireVersion, fields: unknown):
       return context === 'hello_retry_request' ? 'hello_retry_request' : context === 'server_hello_tls12' ? 'server_hello_tls12' : 'server_hello';
     }
     case 'certificate_request':
-      return version === 'tls12' ? 'certificate_request_tls12' : 'certificate_request';
+      return version !== 'tls13' ? 'certificate_request_tls12' : 'certificate_request';
     case 'new_session_ticket':
-      return version === 'tls12' ? 'new_session_ticket_tls12' : 'new_session_ticket';
+      return version !== 'tls13' ? 'new_session_ticket_tls12' : 'new_session_ticket';
     default:
       return wire in MESSAGES ? (wire as HandshakeKind) : undefined;
   }
 }
 
 function codecOf(kind: HandshakeKind, version: WireVersion): Codec<any> {
-  return kind === 'certificate' && version === 'tls12' ? Certificate12 : MESSAGES[kind].codec;
+  if (kind === 'certificate' && version !== 'tls13') return Certificate12;
+  if (kind === 'client_hello' && version === 'dtls12') return DtlsClientHello;
+  return MESSAGES[kind].codec;
 }
 
 /** Bound on a handshake message body before it is buffered (RFC 8446 leaves it to us). */

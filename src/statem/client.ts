@@ -94,7 +94,8 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
   const suites = hs.common.cipherSuites.map((s) => s.code);
   const hello: MessageOf<'client_hello'> = {
     type: 'client_hello',
-    legacy_version: ProtocolVersion.TLS1_2,
+    legacy_version: hs.dtls ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2,
+    ...(hs.dtls ? { cookie: c.dtlsCookie ?? new Uint8Array(0) } : {}),
     random: c.random,
     legacy_session_id: c.sessionId,
     cipher_suites: useGrease ? [grease(hs, 5), ...suites] : suites,
@@ -288,6 +289,7 @@ const client13: ProtocolModule<HandshakeContext> = {
   construct: {
     'C.ClientHello': clientHello,
     'C.ClientHello2': clientHello,
+    'C.ClientHelloCookie': clientHello,
     'C.ClientCertificate': (hs) => {
       const creds = clientCredentials(hs);
       return buildCertificate(creds ? creds.cert.chain : [], hs.client!.certificateRequested!.context);
@@ -302,6 +304,14 @@ const client13: ProtocolModule<HandshakeContext> = {
     'C.ServerHello': processServerHello,
     'C12.ServerHello': (hs, msg: MessageOf<'server_hello_tls12'>) => processServerHello12(hs, msg, (ext) => checkOffered(hs, ext, 'ServerHello')),
     'C.HelloRetryRequest': processHelloRetryRequest,
+    'C.HelloVerifyRequest': (hs, msg: MessageOf<'hello_verify_request'>) => {
+      // RFC 6347 4.2.1: the server_version here is not a negotiation; accept DTLS 1.0 or 1.2.
+      if (msg.server_version !== ProtocolVersion.DTLS1_2 && msg.server_version !== ProtocolVersion.DTLS1_0) {
+        throw new TLSError('protocol_version', `HelloVerifyRequest for version 0x${msg.server_version.toString(16)}`);
+      }
+      hs.client!.dtlsCookie = msg.cookie;
+      hs.transcript.reset();
+    },
     'C.EncryptedExtensions': processEncryptedExtensions,
     'C.CertificateRequest': processCertificateRequest,
     'C.Certificate': processCertificate,

@@ -29,7 +29,7 @@ import { SignatureScheme } from '../messages/constants.js';
 /** ServerHello that chose TLS 1.2 (no supported_versions in it). */
 export function processServerHello12(hs: HandshakeContext, msg: MessageOf<'server_hello_tls12'>, checkOffered: (ext: MessageOf<'server_hello_tls12'>['extensions']) => void): void {
   const c = hs.client!;
-  if (!hs.common.versions.includes('TLSv1.2') || msg.legacy_version !== ProtocolVersion.TLS1_2) {
+  if (!hs.common.versions.includes('TLSv1.2') || msg.legacy_version !== (hs.dtls ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2)) {
     throw new TLSError('protocol_version', `server chose version 0x${msg.legacy_version.toString(16)}, which we do not allow`);
   }
   // RFC 8446 4.1.3: a TLS 1.3 server that answers with 1.2 marks its random; seeing the mark here means a downgrade attack.

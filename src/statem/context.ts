@@ -87,6 +87,8 @@ export interface ClientHelloState {
   /** Cipher suite named by a HelloRetryRequest; ServerHello must repeat it. */
   hrrSuite?: number;
   certificateRequested?: { context: Uint8Array; schemes: number[] };
+  /** DTLS: the cookie from HelloVerifyRequest, echoed in the second ClientHello. */
+  dtlsCookie?: Uint8Array;
   /** The session we offer to resume, if any. */
   session?: TLSSession;
   /** The PSK modes we offered. */
@@ -122,6 +124,8 @@ export class HandshakeContext {
   /** Server: the client's Certificate arrived / its CertificateVerify checked out. */
   clientCertificateSeen = false;
   clientCertificateVerified = false;
+  /** This is a DTLS 1.2 handshake (TLS 1.2 flows, DTLS version numbers, cookie exchange). */
+  dtls = false;
   /** This handshake resumed a session (no certificates were exchanged). */
   resumed = false;
   /** Server: tickets sent so far on this connection. */

@@ -74,6 +74,11 @@ function selectCertificate(hs: HandshakeContext, ch: ClientHello, servername: st
 
 /** The highest version we both speak (RFC 8446 4.2.1; legacy_version when supported_versions is absent). */
 function negotiateVersion(hs: HandshakeContext, ch: ClientHello): TLSVersionName {
+  // DTLS versions count down: 0xfefd (1.2) is newer than 0xfeff (1.0). We speak 1.2 only.
+  if (hs.dtls) {
+    if (ch.legacy_version > ProtocolVersion.DTLS1_2) throw new TLSError('protocol_version', 'client does not offer DTLS 1.2');
+    return 'TLSv1.2';
+  }
   const offered = ch.extensions.get('supported_versions', 'client_hello')?.versions ?? (ch.legacy_version >= ProtocolVersion.TLS1_2 ? [ProtocolVersion.TLS1_2] : []);
   const version = hs.common.versions.find((v) => offered.includes(v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
   if (!version) throw new TLSError('protocol_version', `no protocol version in common (we speak ${hs.common.versions.join(', ')})`);

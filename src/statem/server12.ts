@@ -33,10 +33,14 @@ function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candid
   const algs = ch.extensions.get('signature_algorithms', 'client_hello');
   // Without signature_algorithms TLS 1.2 falls back to SHA-1 signatures, which we do not make.
   if (!algs) throw handshakeFailure('ClientHello has no signature_algorithms');
+  // RFC 8422 4 and 5.3: an ECDSA key must be on a curve the client lists in supported_groups.
+  const groups = ch.extensions.get('supported_groups', 'client_hello')?.named_group_list;
+  const curveOffered = (key: CertifiedKey['key']) =>
+    key.kind !== 'ec' || groups === undefined || groups.includes(NamedGroup[key.curve === 'P-256' ? 'secp256r1' : 'secp384r1']);
   for (const suite of hs.common.cipherSuites) {
     if (suite.version !== 'TLSv1.2' || !ch.cipher_suites.includes(suite.code)) continue;
     for (const certified of candidates) {
-      if (!suiteFitsKey(suite.auth, certified.key)) continue;
+      if (!suiteFitsKey(suite.auth, certified.key) || !curveOffered(certified.key)) continue;
       const scheme = chooseScheme12(hs, certified.key, algs.supported_signature_algorithms);
       if (scheme) return { suite, certified, scheme };
     }
@@ -139,7 +143,7 @@ function serverHello12(hs: HandshakeContext): HandshakeMessage {
   if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
   return {
     type: 'server_hello_tls12',
-    legacy_version: ProtocolVersion.TLS1_2,
+    legacy_version: hs.dtls ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2,
     random: hs.tls12!.serverRandom,
     legacy_session_id_echo: hs.server!.sessionId,
     cipher_suite: hs.suite.code,

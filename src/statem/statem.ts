@@ -42,7 +42,8 @@ export interface StatemHost<H> {
   readonly hs: H;
   readonly limits: HandshakeLimits;
   wireVersion(): WireVersion;
-  addToTranscript(raw: Uint8Array): void;
+  /** Hash a message into the transcript; DTLS frames it with the message_seq of that direction. */
+  addToTranscript(raw: Uint8Array, direction: 'recv' | 'send'): void;
   sendHandshake(raw: Uint8Array, msg: HandshakeMessage): void;
   sendChangeCipherSpec(): void;
   onTransition(from: string, to: string, how: 'recv' | 'send', kind?: MessageKind): void;
@@ -141,6 +142,15 @@ export class StateMachine<H> {
     this.host.onTransition(from, next, how, kind);
   }
 
+  /**
+   * External event (DTLS): a whole handshake message, reassembled from fragments by the
+   * DTLS layer, in TLS framing (type, uint24 length, body). Same checks, same pipeline.
+   */
+  deliver(raw: Uint8Array): void {
+    this.checkTransitionByType(raw[0]!);
+    this.processMessage(raw[0]!, raw);
+  }
+
   private processMessage(type: number, raw: Uint8Array): void {
     const msg = decodeHandshake(type, raw.subarray(4), this.host.wireVersion());
     // The transition is decided by what the message turned out to be (ServerHello vs HelloRetryRequest).
@@ -149,7 +159,7 @@ export class StateMachine<H> {
     this.host.onMessage('recv', msg, raw.length);
     this.enter(next, 'recv', msg.type);
     this.module.process[next]?.(this.host.hs, msg, raw);
-    if (this.inTranscript(next)) this.host.addToTranscript(raw);
+    if (this.inTranscript(next)) this.host.addToTranscript(raw, 'recv');
     this.module.postProcess?.[next]?.(this.host.hs, msg);
     if (!this.table[next]?.read) this.runWrite();
   }
@@ -234,7 +244,7 @@ export class StateMachine<H> {
           const raw = encodeHandshake(msg, this.host.wireVersion());
           this.host.onTransition(from, next, 'send', msg.type);
           this.host.onMessage('send', msg, raw.length);
-          if (this.inTranscript(next)) this.host.addToTranscript(raw);
+          if (this.inTranscript(next)) this.host.addToTranscript(raw, 'send');
           this.host.sendHandshake(raw, msg);
         }
         this.module.postWork?.[next]?.(this.host.hs);

@@ -141,9 +141,28 @@ export const SERVER_STATES: StateTable = {
   ...postHandshake('server'),
 };
 
+/**
+ * DTLS 1.2 (RFC 6347) runs the TLS 1.2 transitions; what it adds is the client's detour
+ * through HelloVerifyRequest (the server's side of the cookie exchange is stateless and
+ * happens before a connection exists).
+ */
+export const CLIENT_DTLS_STATES: StateTable = {
+  ...CLIENT_STATES,
+  'C.ClientHello': {
+    group: 'HANDSHAKE',
+    read: { hello_verify_request: 'C.HelloVerifyRequest', server_hello_tls12: 'C12.ServerHello' },
+  },
+  // The first ClientHello and HelloVerifyRequest are not part of the transcript (RFC 6347 4.2.6).
+  'C.HelloVerifyRequest': { group: 'DTLS', write: ['C.ClientHelloCookie'] },
+  'C.ClientHelloCookie': { group: 'HANDSHAKE.DTLS', read: { server_hello_tls12: 'C12.ServerHello' } },
+};
+
+export const SERVER_DTLS_STATES: StateTable = SERVER_STATES;
+
 export const START_STATE: Record<Side, string> = { client: 'C.Start', server: 'S.Start' };
 
-export function tableFor(side: Side): StateTable {
+export function tableFor(side: Side, dtls = false): StateTable {
+  if (dtls) return side === 'client' ? CLIENT_DTLS_STATES : SERVER_DTLS_STATES;
   return side === 'client' ? CLIENT_STATES : SERVER_STATES;
 }
 

@@ -39,6 +39,13 @@ export class Transcript {
     this.all = [];
   }
 
+  /** Start over (DTLS: the first ClientHello and HelloVerifyRequest are not hashed, RFC 6347 4.2.6). */
+  reset(): void {
+    this.pending = [];
+    this.all = [];
+    this.h = this.hashName ? this.provider.createHash(this.hashName) : undefined;
+  }
+
   /** Transcript-Hash of everything added so far. */
   hash(): Uint8Array {
     if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen');

@@ -1,0 +1,378 @@
+/**
+ * DtlsConnection: the sans-IO face of DTLS 1.2 (RFC 6347). The same statem core and the
+ * same TLS 1.2 transitions as `Connection`; what differs is the transport around them:
+ * datagrams in and out, handshake messages cut into fragments and reassembled, flights
+ * retransmitted on a timer, epochs instead of a key switch on a byte stream.
+ *
+ *   feedDatagram(d)  → takeDatagrams()          (what to send now)
+ *   nextTimeout()    → handleTimeout(now)       (retransmission, sans-IO: the caller keeps time)
+ *   send(data)       → one record of application data (datagram semantics)
+ */
+import { resolveCommon, type ClientOptions, type ServerOptions } from './config.js';
+import { nobleProvider } from './crypto/noble.js';
+import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpectedMessage } from './errors.js';
+import { CIPHER_SUITES, ContentType, ProtocolVersion } from './messages/constants.js';
+import type { HandshakeMessage } from './messages/handshake.js';
+import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls.js';
+import { HandshakeContext, type RecordPort } from './statem/context.js';
+import { clientModule } from './statem/client.js';
+import { Flight, HandshakeReassembler, RetransmitTimer, tlsHandshakeBytes, transcriptBytes } from './statem/dtls.js';
+import { serverModule } from './statem/server.js';
+import { START_STATE, tableFor, type Side } from './statem/states.js';
+import { StateMachine, type StatemHost } from './statem/statem.js';
+import type { TransitionEvent, Lifecycle } from './connection.js';
+import { toHex } from './util/bytes.js';
+import { Emitter } from './util/emitter.js';
+import type { Certificate } from './x509/certificate.js';
+import type { TLSSession } from './statem/session.js';
+
+export interface DtlsOptions {
+  /** Path MTU in bytes of UDP payload (default 1200). */
+  mtu?: number;
+  /** First retransmission timeout in ms (default 1000; doubles up to 60 s). */
+  retransmitMs?: number;
+  /** Retransmissions before giving up on a silent peer (default 6). */
+  maxRetransmissions?: number;
+}
+
+export type DtlsClientOptions = ClientOptions & DtlsOptions;
+export type DtlsServerOptions = ServerOptions &
+  DtlsOptions & {
+    /** message_seq of the ClientHello that passed the cookie check (the stateless exchange happened before this connection). */
+    clientHelloSeq?: number;
+  };
+
+export interface DtlsConnectionEvents {
+  transition: [TransitionEvent];
+  message: ['recv' | 'send', HandshakeMessage, number];
+  state: [Lifecycle, Lifecycle];
+  handshake: [];
+  keylog: [string];
+  /** One record of application data. */
+  data: [Uint8Array];
+  end: [];
+  close: [];
+  error: [TLSError];
+  session: [TLSSession];
+}
+
+const DTLS_SUITES = CIPHER_SUITES.filter((s) => s.version === 'TLSv1.2').map((s) => s.name);
+
+export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
+  readonly side: Side;
+  private lifecycle: Lifecycle = 'START';
+  private readonly records = new DtlsRecordLayer();
+  private readonly reassembler: HandshakeReassembler;
+  private readonly timer: RetransmitTimer;
+  private readonly flight: Flight;
+  private readonly hs: HandshakeContext;
+  private readonly statem: StateMachine<HandshakeContext>;
+  private readonly now: () => number;
+  private out: Uint8Array[] = [];
+  /** message_seq of our next handshake message, and of the message being processed. */
+  private sendSeq = 0;
+  private recvSeq = 0;
+  /** The datagram being processed carried a retransmission of an earlier peer message. */
+  private peerResent = false;
+  /** Our flight was answered: the next message we write starts a new flight. */
+  private flightAnswered = false;
+  private flightUnsent = false;
+  private sentCloseNotify = false;
+  private receivedCloseNotify = false;
+  private failure: TLSError | undefined;
+
+  constructor(side: 'client', options: DtlsClientOptions);
+  constructor(side: 'server', options: DtlsServerOptions);
+  constructor(side: Side, options: DtlsClientOptions | DtlsServerOptions) {
+    super();
+    this.side = side;
+    // DTLS 1.2 speaks the TLS 1.2 suites; DTLS 1.3 is not here yet.
+    const common = resolveCommon({ cipherSuites: DTLS_SUITES, ...options, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }, nobleProvider);
+    this.now = common.now;
+    this.hs = new HandshakeContext(side, common, options, this.recordPort());
+    this.hs.dtls = true;
+    this.hs.onSession = (s) => this.emit('session', s);
+    this.records.plaintextVersion = ProtocolVersion.DTLS1_2;
+    const firstSeq = side === 'server' ? ((options as DtlsServerOptions).clientHelloSeq ?? 0) : 0;
+    // After a stateless HelloVerifyRequest the server answers ClientHello n with ServerHello n (RFC 6347 4.2.2).
+    this.sendSeq = firstSeq;
+    this.reassembler = new HandshakeReassembler(common.limits, firstSeq);
+    this.timer = new RetransmitTimer({ initialMs: options.retransmitMs ?? 1000, maxRetransmissions: options.maxRetransmissions ?? 6 });
+    this.flight = new Flight({ mtu: options.mtu ?? 1200, overhead: (epoch) => (epoch === 0 ? 13 : 37) });
+    const host: StatemHost<HandshakeContext> = {
+      hs: this.hs,
+      limits: common.limits,
+      wireVersion: () => 'dtls12',
+      addToTranscript: (raw, direction) => this.hs.transcript.add(transcriptBytes(raw[0]!, direction === 'recv' ? this.recvSeq : this.sendSeq, raw.subarray(4))),
+      sendHandshake: (raw) => this.queueHandshake(raw[0]!, raw.subarray(4)),
+      sendChangeCipherSpec: () => {
+        this.startFlightIfAnswered();
+        this.flight.addChangeCipherSpec(this.records.writeEpoch);
+        this.flightUnsent = true;
+      },
+      onTransition: (from, to, how, message) => this.emit('transition', { from, to, how, message }),
+      onMessage: (dir, msg, len) => this.emit('message', dir, msg, len),
+      onEstablished: () => {
+        this.setLifecycle('ESTABLISHED');
+        this.emit('handshake');
+      },
+    };
+    this.statem = new StateMachine(tableFor(side, true), side === 'client' ? clientModule : serverModule, host, START_STATE[side]);
+  }
+
+  static client(options: DtlsClientOptions = {}): DtlsConnection {
+    return new DtlsConnection('client', options);
+  }
+  static server(options: DtlsServerOptions): DtlsConnection {
+    return new DtlsConnection('server', options);
+  }
+
+  // ---- external events ------------------------------------------------------------------
+
+  start(): void {
+    if (this.lifecycle !== 'START') return;
+    this.setLifecycle('HANDSHAKE');
+    this.guard(() => this.statem.start());
+  }
+
+  /** One datagram from the peer. Bad records are dropped silently (RFC 6347 4.1.2.7); protocol errors end in DEAD. */
+  feedDatagram(datagram: Uint8Array): void {
+    this.start();
+    if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
+    this.guard(() => {
+      const queue = this.records.open(datagram);
+      this.peerResent = false;
+      while (queue.length > 0) {
+        const epoch = this.records.readEpoch;
+        this.dispatch(queue.shift()!);
+        // A Finished that overtook its ChangeCipherSpec waited in the record layer for the new epoch.
+        if (this.records.readEpoch !== epoch) queue.unshift(...this.records.drainBuffered());
+      }
+      // The peer resent a flight we already answered: our answer was lost, send it once more.
+      if (this.peerResent && !this.flightAnswered) this.retransmit();
+    });
+  }
+
+  /** Datagrams to send now. */
+  takeDatagrams(): Uint8Array[] {
+    this.start();
+    this.guard(() => this.flushFlight());
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  /** When handleTimeout should next be called (ms since the epoch), if at all. */
+  nextTimeout(): number | undefined {
+    return this.timer.nextTimeout();
+  }
+
+  /** The clock moved: retransmit the last flight if its timer ran out. */
+  handleTimeout(now = this.now()): void {
+    if (!this.timer.expired(now) || this.lifecycle === 'DEAD') return;
+    this.guard(() => {
+      this.timer.backoff(now); // throws ERR_TLS_HANDSHAKE_TIMEOUT after the last try
+      this.retransmit();
+    });
+  }
+
+  /** Send one record of application data. */
+  send(data: Uint8Array): void {
+    if (this.lifecycle === 'DEAD') throw this.failure ?? new TLSError('internal_error', 'connection is dead');
+    if (!this.statem.established) throw new TLSError('internal_error', 'DTLS data can only be sent after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
+    if (this.sentCloseNotify) throw new TLSError('internal_error', 'send after close()', { code: 'ERR_TLS_WRITE_AFTER_END' });
+    if (data.length > 2 ** 14) throw new TLSError('internal_error', 'a DTLS record holds at most 16384 bytes', { code: 'ERR_TLS_RECORD_TOO_LARGE' });
+    this.out.push(this.records.seal(ContentType.application_data, data));
+  }
+
+  close(): void {
+    if (this.sentCloseNotify || this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
+    this.sentCloseNotify = true;
+    this.sendAlert(AlertDescription.close_notify);
+    this.timer.stop();
+    this.setLifecycle(this.receivedCloseNotify ? 'CLOSED' : 'CLOSING');
+    if (this.receivedCloseNotify) this.emit('close');
+  }
+
+  destroy(error?: TLSError): void {
+    if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
+    this.fail(error ?? new TLSError('user_canceled', 'connection destroyed', { code: 'ERR_TLS_DESTROYED' }));
+  }
+
+  // ---- what the application may ask ---------------------------------------------------------
+
+  get state(): Lifecycle {
+    return this.lifecycle;
+  }
+  get error(): TLSError | undefined {
+    return this.failure;
+  }
+  get handshakeComplete(): boolean {
+    return this.statem.established;
+  }
+  get protocol(): string | undefined {
+    return this.hs.negotiated.version ? 'DTLSv1.2' : undefined;
+  }
+  get cipher(): { name: string; standardName: string; version: string } | undefined {
+    const s = this.hs.negotiated.suite;
+    return s && { name: s.openssl, standardName: s.name, version: 'DTLSv1.2' };
+  }
+  get group(): string | undefined {
+    return this.hs.negotiated.group;
+  }
+  get alpnProtocol(): string | false {
+    return this.hs.negotiated.alpnProtocol ?? false;
+  }
+  get peerCertificates(): Certificate[] {
+    return this.hs.negotiated.peerCertificates;
+  }
+  get sessionReused(): boolean {
+    return this.hs.resumed;
+  }
+  /** Counters of the record layer (dropped records by reason). */
+  get recordStats() {
+    return this.records.stats;
+  }
+
+  // ---- inside ---------------------------------------------------------------------------
+
+  private recordPort(): RecordPort {
+    const refuse = () => {
+      throw new TLSError('internal_error', 'TLS 1.3 keys in a DTLS 1.2 connection');
+    };
+    return {
+      setReadSecret: refuse,
+      setWriteSecret: refuse,
+      setReadKeys12: (key, iv) => {
+        this.records.setReadEpoch(this.records.readEpoch + 1, new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv));
+      },
+      setWriteKeys12: (key, iv) => this.records.setWriteEpoch(this.records.writeEpoch + 1, new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv)),
+      sendCompatibilityCCS: () => {},
+      keylog: (label, secret) => {
+        if (this.hs.clientRandom) this.emit('keylog', `${label} ${toHex(this.hs.clientRandom)} ${toHex(secret)}`);
+      },
+      sendWarning: (alert) => this.out.push(this.records.seal(ContentType.alert, new Uint8Array([AlertLevel.warning, AlertDescription[alert]]))),
+    };
+  }
+
+  private startFlightIfAnswered(): void {
+    if (!this.flightAnswered) return;
+    this.flight.clear();
+    this.flightAnswered = false;
+  }
+
+  private queueHandshake(type: number, body: Uint8Array): void {
+    this.startFlightIfAnswered();
+    this.flight.addHandshake(this.records.writeEpoch, type, this.sendSeq++, body);
+    this.flightUnsent = true;
+  }
+
+  /** Send what the write sub-machine produced as one flight, and arm the timer unless it ends the handshake. */
+  private flushFlight(): void {
+    if (!this.flightUnsent) return;
+    this.flightUnsent = false;
+    this.out.push(...this.flight.datagrams((r) => this.records.seal(r.contentType, r.payload, r.epoch)));
+    // The last flight of a handshake gets no answer: it is only resent when the peer resends (RFC 6347 4.2.4).
+    if (this.statem.established) this.timer.stop();
+    else this.timer.start(this.now());
+  }
+
+  private retransmit(): void {
+    if (this.flight.empty) return;
+    this.out.push(...this.flight.datagrams((r) => this.records.seal(r.contentType, r.payload, r.epoch)));
+  }
+
+  private dispatch(record: DtlsOpened): void {
+    if (this.lifecycle === 'DEAD' || this.receivedCloseNotify) return;
+    switch (record.type) {
+      case ContentType.handshake:
+        return this.receiveHandshake(record);
+      case ContentType.change_cipher_spec:
+        // A ChangeCipherSpec resent in the epoch we already left is a retransmission, not a step.
+        if (record.epoch < this.records.readEpoch) return;
+        if (record.data.length !== 1 || record.data[0] !== 1) throw unexpectedMessage('malformed change_cipher_spec');
+        this.peerFlightStarted();
+        this.statem.receiveChangeCipherSpec();
+        return;
+      case ContentType.alert:
+        return this.receiveAlert(record);
+      case ContentType.application_data:
+        if (!this.statem.established || record.epoch !== this.records.readEpoch) return; // stray data: dropped, as DTLS drops
+        if (record.data.length) this.emit('data', record.data);
+        return;
+    }
+  }
+
+  private receiveHandshake(record: DtlsOpened): void {
+    const result = this.reassembler.addRecord(record.data);
+    if (result.retransmission) this.peerResent = true;
+    for (const m of result.messages) {
+      this.peerFlightStarted();
+      this.recvSeq = m.seq;
+      this.statem.deliver(tlsHandshakeBytes(m.type, m.body));
+    }
+  }
+
+  /** The first message of the peer's next flight acknowledges ours. */
+  private peerFlightStarted(): void {
+    if (this.flightUnsent) return;
+    this.timer.stop();
+    this.flightAnswered = true;
+  }
+
+  private receiveAlert(record: DtlsOpened): void {
+    if (record.data.length !== 2) return; // malformed datagram content is dropped
+    const [level, description] = [record.data[0]!, record.data[1]!];
+    if (description === AlertDescription.close_notify) {
+      if (!this.statem.established) {
+        this.fail(new TLSError('close_notify', 'peer closed the association during the handshake', { remote: true, code: 'ERR_TLS_CLOSED_DURING_HANDSHAKE' }));
+        return;
+      }
+      this.receivedCloseNotify = true;
+      this.emit('end');
+      this.setLifecycle(this.sentCloseNotify ? 'CLOSED' : 'CLOSING');
+      if (this.sentCloseNotify) this.emit('close');
+      return;
+    }
+    if (level === AlertLevel.warning) return;
+    const name = alertName(description);
+    this.fail(new TLSError(name, `peer sent alert ${name}`, { remote: true }));
+  }
+
+  private sendAlert(description: number): void {
+    const level = description === AlertDescription.close_notify ? AlertLevel.warning : AlertLevel.fatal;
+    this.out.push(this.records.seal(ContentType.alert, new Uint8Array([level, description])));
+  }
+
+  private guard(work: () => void): void {
+    try {
+      work();
+      this.flushFlight();
+    } catch (err) {
+      this.fail(asTLSError(err));
+    }
+  }
+
+  private fail(error: TLSError): void {
+    if (this.lifecycle === 'DEAD') return;
+    this.failure = error;
+    this.timer.stop();
+    if (!error.remote) {
+      try {
+        this.sendAlert(error.description === AlertDescription.close_notify ? AlertDescription.internal_error : error.description);
+      } catch {
+        // best effort
+      }
+    }
+    this.records.destroy();
+    this.setLifecycle('DEAD');
+    this.emit('error', error);
+  }
+
+  private setLifecycle(next: Lifecycle): void {
+    if (next === this.lifecycle) return;
+    const prev = this.lifecycle;
+    this.lifecycle = next;
+    this.emit('state', prev, next);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The server's stateless cookie exchange (RFC 6347 4.2.1): before any association exists,
+ * a ClientHello without a valid cookie is answered with a HelloVerifyRequest carrying
+ * HMAC(secret, client address, ClientHello), and nothing is remembered. Only a ClientHello
+ * that echoes a cookie we made for that address (under the current or the previous secret)
+ * gets a connection. The answer is never larger than the datagram that asked for it, so the
+ * server cannot be used to amplify a spoofed flood.
+ */
+import type { CryptoProvider } from './crypto/provider.js';
+import { ContentType, HandshakeType, ProtocolVersion } from './messages/constants.js';
+import { decodeHandshake, encodeHandshake, type MessageOf } from './messages/handshake.js';
+import { encodeDtlsRecord, parseDatagram } from './record/dtls.js';
+import { fragmentMessage, splitFragments } from './statem/dtls.js';
+import { concat, constantTimeEqual, utf8 } from './util/bytes.js';
+
+export type CookieVerdict =
+  /** Start an association: the ClientHello's message_seq is where the server's numbering starts. */
+  | { kind: 'accept'; clientHelloSeq: number }
+  /** Send this datagram back and forget the client. */
+  | { kind: 'verify'; datagram: Uint8Array }
+  /** Not a ClientHello we can judge (fragmented, malformed, not a handshake): ignore it. */
+  | { kind: 'drop' };
+
+export interface CookieGuardOptions {
+  /** Rotate the secret after this many ms (default 5 minutes); a cookie is good for up to two periods. */
+  rotateMs?: number;
+  now?: () => number;
+  random?: (n: number) => Uint8Array;
+}
+
+export class DtlsCookieGuard {
+  private secrets: { key: Uint8Array; since: number }[] = [];
+  private readonly rotateMs: number;
+  private readonly now: () => number;
+  private readonly random: (n: number) => Uint8Array;
+
+  constructor(
+    private readonly provider: CryptoProvider,
+    options: CookieGuardOptions = {},
+  ) {
+    this.rotateMs = options.rotateMs ?? 5 * 60_000;
+    this.now = options.now ?? (() => Date.now());
+    this.random = options.random ?? ((n) => provider.random(n));
+  }
+
+  private keys(): Uint8Array[] {
+    const now = this.now();
+    if (this.secrets.length === 0 || now - this.secrets[0]!.since >= this.rotateMs) {
+      this.secrets.unshift({ key: this.random(32), since: now });
+      this.secrets.length = Math.min(this.secrets.length, 2);
+    }
+    return this.secrets.map((s) => s.key);
+  }
+
+  private cookieFor(key: Uint8Array, address: string, hello: MessageOf<'client_hello'>): Uint8Array {
+    // Everything the client sends twice: the ClientHello with its cookie field emptied.
+    const bound = encodeHandshake({ ...hello, cookie: new Uint8Array(0) }, 'dtls12');
+    return this.provider.hmac('sha256', key, concat(utf8.encode(address), new Uint8Array([0]), bound));
+  }
+
+  /** Judge the first datagram from `address` (e.g. "192.0.2.1:5684") when no association exists for it. */
+  check(datagram: Uint8Array, address: string): CookieVerdict {
+    const record = parseDatagram(datagram)[0];
+    if (!record || record.type !== ContentType.handshake || record.epoch !== 0) return { kind: 'drop' };
+    const fragment = splitFragments(record.fragment).fragments[0];
+    // The cookie check needs the whole ClientHello in one fragment; clients send it that way.
+    if (!fragment || fragment.msgType !== HandshakeType.client_hello || fragment.fragmentOffset !== 0 || fragment.fragmentLength !== fragment.length) {
+      return { kind: 'drop' };
+    }
+    let hello: MessageOf<'client_hello'>;
+    try {
+      hello = decodeHandshake(HandshakeType.client_hello, fragment.fragment, 'dtls12') as MessageOf<'client_hello'>;
+    } catch {
+      return { kind: 'drop' };
+    }
+    const keys = this.keys();
+    const offered = hello.cookie ?? new Uint8Array(0);
+    if (offered.length > 0 && keys.some((k) => constantTimeEqual(offered, this.cookieFor(k, address, hello)))) {
+      return { kind: 'accept', clientHelloSeq: fragment.messageSeq };
+    }
+    // DTLS 1.2 servers put DTLS 1.0 in HelloVerifyRequest, whatever they will negotiate (RFC 6347 4.2.1).
+    const body = encodeHandshake({ type: 'hello_verify_request', server_version: ProtocolVersion.DTLS1_0, cookie: this.cookieFor(keys[0]!, address, hello) }, 'dtls12').subarray(4);
+    const [handshake] = fragmentMessage(HandshakeType.hello_verify_request, fragment.messageSeq, body, body.length);
+    // The record sequence number repeats the ClientHello's, so retries never collide (RFC 6347 4.2.1).
+    const reply = encodeDtlsRecord(ContentType.handshake, ProtocolVersion.DTLS1_0, 0, record.seq, handshake!);
+    return reply.length <= datagram.length ? { kind: 'verify', datagram: reply } : { kind: 'drop' };
+  }
+}

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { dtlsPair } from './helpers/dtls-pair.js';
+import { certifiedKey } from './helpers/pki.js';
+
+const text = (s: string) => new TextEncoder().encode(s);
+const str = (chunks: Uint8Array[]) => chunks.map((c) => new TextDecoder().decode(c));
+
+/** Seeded xorshift32 so every lossy run is reproducible. */
+function prng(seed: number) {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+describe('DTLS 1.2 in memory', () => {
+  it('completes a handshake and carries datagrams both ways', () => {
+    const p = dtlsPair();
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.state).toBe('ESTABLISHED');
+    expect(p.server.state).toBe('ESTABLISHED');
+    expect(p.client.protocol).toBe('DTLSv1.2');
+    expect(p.client.cipher?.standardName).toBe('TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256');
+    p.client.send(text('one'));
+    p.client.send(text('two'));
+    p.server.send(text('back'));
+    p.run();
+    expect(str(p.received.server)).toEqual(['one', 'two']);
+    expect(str(p.received.client)).toEqual(['back']);
+  });
+
+  it.each(['TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'])(
+    'negotiates %s',
+    (suite) => {
+      const p = dtlsPair({ cipherSuites: [suite] }, { certificates: [certifiedKey(suite.includes('RSA') ? 'leaf-rsa2048' : 'leaf-ecdsa-p256')] });
+      p.run();
+      expect(p.client.cipher?.standardName).toBe(suite);
+      expect(p.server.state).toBe('ESTABLISHED');
+    },
+  );
+
+  it('fragments a certificate flight to a small MTU and reassembles it', () => {
+    const p = dtlsPair({ mtu: 300 }, { mtu: 300, certificates: [certifiedKey('leaf-rsa2048')] });
+    let largest = 0;
+    p.run({ deliver: (d) => ((largest = Math.max(largest, d.length)), [d]) });
+    expect(p.client.state).toBe('ESTABLISHED');
+    expect(largest).toBeLessThanOrEqual(300);
+  });
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('survives 30 percent loss, reordering, duplication and MTU 500 (seed %i)', (seed) => {
+    const rnd = prng(seed);
+    const p = dtlsPair({ mtu: 500, maxRetransmissions: 12 }, { mtu: 500, maxRetransmissions: 12 });
+    const net = {
+      deliver: (d: Uint8Array) => (rnd() < 0.3 ? [] : rnd() < 0.1 ? [d, d] : [d]),
+      shuffle: (a: Uint8Array[]) => a.map((d) => [rnd(), d] as const).sort((x, y) => x[0] - y[0]).map(([, d]) => d),
+    };
+    p.run(net, 2000);
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.state).toBe('ESTABLISHED');
+    expect(p.server.state).toBe('ESTABLISHED');
+  });
+
+  it('drops replayed and tampered records without killing the association', () => {
+    const p = dtlsPair();
+    p.run();
+    p.client.send(text('once'));
+    const [datagram] = p.client.takeDatagrams();
+    p.server.feedDatagram(datagram!);
+    p.server.feedDatagram(datagram!); // replay
+    const tampered = datagram!.slice();
+    tampered[tampered.length - 1]! ^= 1;
+    p.server.feedDatagram(tampered);
+    p.server.feedDatagram(new Uint8Array([23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 3, 1, 2, 3])); // garbage
+    expect(str(p.received.server)).toEqual(['once']);
+    expect(p.server.state).toBe('ESTABLISHED');
+    expect(p.server.recordStats.dropped.replay).toBeGreaterThan(0);
+    expect(p.server.recordStats.dropped.badMac).toBeGreaterThan(0);
+    p.client.send(text('still alive'));
+    p.run();
+    expect(str(p.received.server)).toEqual(['once', 'still alive']);
+  });
+
+  it('gives up on a silent peer with a timeout error', () => {
+    const p = dtlsPair({ maxRetransmissions: 3 });
+    p.run({ deliver: () => [] });
+    expect(p.client.state).toBe('DEAD');
+    expect(p.client.error?.code).toBe('ERR_TLS_HANDSHAKE_TIMEOUT');
+  });
+
+  it('closes with close_notify both ways', () => {
+    const p = dtlsPair();
+    p.run();
+    p.client.close();
+    p.run();
+    expect(p.server.state).toBe('CLOSING');
+    p.server.close();
+    p.run();
+    expect(p.client.state).toBe('CLOSED');
+    expect(p.server.state).toBe('CLOSED');
+  });
+});
+
+describe('DTLS HelloVerifyRequest cookie exchange', () => {
+  it('a stateless cookie round trip comes before the association, then the handshake completes', () => {
+    const p = dtlsPair({}, {}, { cookie: true });
+    const clientStates: string[] = [];
+    p.client.on('transition', (t) => clientStates.push(t.to));
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(clientStates.slice(0, 3)).toEqual(['C.ClientHello', 'C.HelloVerifyRequest', 'C.ClientHelloCookie']);
+    expect(p.server.state).toBe('ESTABLISHED');
+    p.client.send(text('after cookie'));
+    p.run();
+    expect(str(p.received.server)).toEqual(['after cookie']);
+  });
+
+  it.each([11, 12, 13, 14])('the cookie exchange survives a lossy, reordering network (seed %i)', (seed) => {
+    const rnd = prng(seed);
+    const p = dtlsPair({ mtu: 500, maxRetransmissions: 12 }, { mtu: 500, maxRetransmissions: 12 }, { cookie: true });
+    p.run({ deliver: (d) => (rnd() < 0.3 ? [] : rnd() < 0.1 ? [d, d] : [d]) }, 2000);
+    expect(p.client.state).toBe('ESTABLISHED');
+    expect(p.server.state).toBe('ESTABLISHED');
+  });
+
+  it('answers no larger than the ClientHello and keeps no state for cookieless floods', async () => {
+    const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
+    const { nobleProvider } = await import('../src/crypto/noble.js');
+    const { DtlsConnection } = await import('../src/dtls-connection.js');
+    const guard = new DtlsCookieGuard(nobleProvider);
+    for (let i = 0; i < 200; i++) {
+      const c = DtlsConnection.client({ rejectUnauthorized: false });
+      const [hello] = c.takeDatagrams();
+      const verdict = guard.check(hello!, `10.0.0.${i % 250}:${1000 + i}`);
+      expect(verdict.kind).toBe('verify');
+      if (verdict.kind === 'verify') expect(verdict.datagram.length).toBeLessThanOrEqual(hello!.length);
+    }
+    // A cookie made for one address does not open the door for another.
+    const c = DtlsConnection.client({ rejectUnauthorized: false });
+    const [hello] = c.takeDatagrams();
+    const verdict = guard.check(hello!, '192.0.2.1:1');
+    if (verdict.kind !== 'verify') throw new Error('expected a HelloVerifyRequest');
+    c.feedDatagram(verdict.datagram);
+    const [second] = c.takeDatagrams();
+    expect(guard.check(second!, '192.0.2.1:1').kind).toBe('accept');
+    expect(guard.check(second!, '192.0.2.2:1').kind).toBe('verify');
+    // Garbage is dropped without an answer.
+    expect(guard.check(new Uint8Array([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4, 5]), 'x').kind).toBe('drop');
+  });
+});
