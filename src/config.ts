@@ -68,6 +68,8 @@ export interface ClientOptions extends CommonOptions {
   compatibilityMode?: boolean;
   /** Send GREASE values (RFC 8701) in ClientHello. Default true. */
   grease?: boolean;
+  /** A TLS 1.2 / DTLS pre-shared key (RFC 4279): offers the PSK suites. */
+  psk?: { identity: string | Uint8Array; key: Uint8Array };
   /** A session from an earlier connection's `session` event, to resume. */
   session?: TLSSession | Uint8Array;
   /** TLS 1.3 PSK key exchange modes to offer when resuming (default psk_dhe_ke only: forward secrecy). */
@@ -97,6 +99,10 @@ export interface ServerOptions extends CommonOptions {
   pskModes?: PskMode[];
   /** Bound on the TLS 1.2 session-ID cache (default 1000 entries; 0 turns it off). */
   sessionCacheSize?: number;
+  /** TLS 1.2 / DTLS PSK suites: the key for a client's identity, or undefined for unknown_psk_identity. */
+  pskCallback?: (identity: Uint8Array) => Uint8Array | undefined;
+  /** Sent in ServerKeyExchange so clients can pick an identity (RFC 4279 2). */
+  pskIdentityHint?: string;
   /** Ask the client for a certificate (CertificateRequest). */
   requestCert?: boolean;
   /**
@@ -139,7 +145,10 @@ export const DEFAULT_SIGNATURE_SCHEMES: SignatureSchemeName[] = [
 export function resolveCommon(o: CommonOptions, defaultProvider: CryptoProvider): ResolvedCommon {
   const provider = o.provider ?? defaultProvider;
   const versions = resolveVersions(o);
-  const suites = (o.cipherSuites ?? CIPHER_SUITES.map((s) => s.name)).map((name) => {
+  // By default: no CCM-8 (its 8-byte tag is for constrained devices that ask for it), and PSK suites only with a PSK.
+  const pskConfigured = (o as ClientOptions).psk !== undefined || (o as ServerOptions).pskCallback !== undefined;
+  const defaults = CIPHER_SUITES.filter((s) => s.aead !== 'AES-128-CCM-8' && (s.auth !== 'PSK' || pskConfigured));
+  const suites = (o.cipherSuites ?? defaults.map((s) => s.name)).map((name) => {
     const s = cipherSuiteByName(name);
     if (!s) throw new TLSError('internal_error', `unknown cipher suite ${name}`, { code: 'ERR_TLS_INVALID_OPTION' });
     return s;

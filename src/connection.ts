@@ -9,9 +9,10 @@
  */
 import { resolveCommon, type ClientOptions, type ServerOptions } from './config.js';
 import { nobleProvider } from './crypto/noble.js';
-import { exportKeyingMaterial, trafficKeys } from './crypto/keyschedule.js';
+import { trafficKeys } from './crypto/keyschedule.js';
+import { exportKeyingMaterial } from './statem/exporter.js';
 import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpectedMessage } from './errors.js';
-import { ContentType, type MessageKind } from './messages/constants.js';
+import { keyExchangeOf, ContentType, type MessageKind } from './messages/constants.js';
 import type { HandshakeMessage, MessageOf } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
 import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
@@ -99,6 +100,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       hs: this.hs,
       limits: common.limits,
       wireVersion: () => (this.tls12 ? 'tls12' : 'tls13'),
+      keyExchange: () => (this.hs.negotiated.suite ? keyExchangeOf(this.hs.negotiated.suite) : undefined),
       addToTranscript: (raw) => this.hs.transcript.add(raw),
       sendHandshake: (raw) => this.records.seal(ContentType.handshake, raw, this.output),
       sendChangeCipherSpec: () => this.records.seal(ContentType.change_cipher_spec, CCS_PAYLOAD, this.output),
@@ -247,12 +249,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     return this.hs.negotiated.helloRetried;
   }
 
-  /** RFC 8446 7.5 exporter. */
-  exportKeyingMaterial(length: number, label: string, context: Uint8Array = new Uint8Array(0)): Uint8Array {
-    if (this.tls12) throw new TLSError('internal_error', 'the TLS 1.2 exporter (RFC 5705) is not implemented yet', { code: 'ERR_TLS_UNSUPPORTED' });
-    const exporter = this.hs.secrets.exporter;
-    if (!exporter) throw new TLSError('internal_error', 'keying material is available after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
-    return exportKeyingMaterial(this.hs.provider, this.hs.suite.hash, exporter, label, context, length);
+  /** Keying material exporter (RFC 8446 7.5 / RFC 5705); `context` undefined is "no context". */
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Uint8Array {
+    return exportKeyingMaterial(this.hs, length, label, context);
   }
 
   // ---- inside -------------------------------------------------------------------------------

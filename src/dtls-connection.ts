@@ -11,10 +11,11 @@
 import { resolveCommon, type ClientOptions, type ServerOptions } from './config.js';
 import { nobleProvider } from './crypto/noble.js';
 import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpectedMessage } from './errors.js';
-import { CIPHER_SUITES, ContentType, ProtocolVersion } from './messages/constants.js';
+import { keyExchangeOf, ContentType, ProtocolVersion } from './messages/constants.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls.js';
 import { HandshakeContext, type RecordPort } from './statem/context.js';
+import { exportKeyingMaterial } from './statem/exporter.js';
 import { clientModule } from './statem/client.js';
 import { Flight, HandshakeReassembler, RetransmitTimer, tlsHandshakeBytes, transcriptBytes } from './statem/dtls.js';
 import { serverModule } from './statem/server.js';
@@ -56,7 +57,6 @@ export interface DtlsConnectionEvents {
   session: [TLSSession];
 }
 
-const DTLS_SUITES = CIPHER_SUITES.filter((s) => s.version === 'TLSv1.2').map((s) => s.name);
 
 export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
   readonly side: Side;
@@ -87,7 +87,7 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
     super();
     this.side = side;
     // DTLS 1.2 speaks the TLS 1.2 suites; DTLS 1.3 is not here yet.
-    const common = resolveCommon({ cipherSuites: DTLS_SUITES, ...options, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }, nobleProvider);
+    const common = resolveCommon({ ...options, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }, nobleProvider);
     this.now = common.now;
     this.hs = new HandshakeContext(side, common, options, this.recordPort());
     this.hs.dtls = true;
@@ -103,6 +103,7 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
       hs: this.hs,
       limits: common.limits,
       wireVersion: () => 'dtls12',
+      keyExchange: () => (this.hs.negotiated.suite ? keyExchangeOf(this.hs.negotiated.suite) : undefined),
       addToTranscript: (raw, direction) => this.hs.transcript.add(transcriptBytes(raw[0]!, direction === 'recv' ? this.recvSeq : this.sendSeq, raw.subarray(4))),
       sendHandshake: (raw) => this.queueHandshake(raw[0]!, raw.subarray(4)),
       sendChangeCipherSpec: () => {
@@ -228,6 +229,10 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
   }
   get sessionReused(): boolean {
     return this.hs.resumed;
+  }
+  /** RFC 5705 keying material (DTLS-SRTP keys come from here, label "EXTRACTOR-dtls_srtp"). */
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Uint8Array {
+    return exportKeyingMaterial(this.hs, length, label, context);
   }
   /** Counters of the record layer (dropped records by reason). */
   get recordStats() {

@@ -46,6 +46,10 @@ export type MessageKind =
   | 'server_hello_tls12'
   | 'certificate_request_tls12'
   | 'new_session_ticket_tls12'
+  | 'server_key_exchange_psk'
+  | 'server_key_exchange_ecdhe_psk'
+  | 'client_key_exchange_psk'
+  | 'client_key_exchange_ecdhe_psk'
   /** TLS 1.2's ChangeCipherSpec is its own content type, but a step in the handshake flow. */
   | 'change_cipher_spec';
 
@@ -116,8 +120,10 @@ export interface CipherSuiteInfo {
   hash: HashName;
   /** The name OpenSSL uses, for getCipher() and interop tests. */
   openssl: string;
-  /** TLS 1.2 suites name the certificate key that signs the ECDHE parameters. */
-  auth?: 'ECDSA' | 'RSA';
+  /** TLS 1.2 suites name the certificate key that signs the ECDHE parameters, or PSK. */
+  auth?: 'ECDSA' | 'RSA' | 'PSK';
+  /** TLS 1.2 key exchange: ephemeral ECDH, a pre-shared key alone (RFC 4279), or both (RFC 5489). */
+  kx?: 'ECDHE' | 'PSK' | 'ECDHE_PSK';
 }
 
 export const CIPHER_SUITES: readonly CipherSuiteInfo[] = [
@@ -131,7 +137,20 @@ export const CIPHER_SUITES: readonly CipherSuiteInfo[] = [
   { name: 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', code: 0xc030, version: 'TLSv1.2', aead: 'AES-256-GCM', hash: 'sha384', openssl: 'ECDHE-RSA-AES256-GCM-SHA384', auth: 'RSA' },
   { name: 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', code: 0xcca9, version: 'TLSv1.2', aead: 'CHACHA20-POLY1305', hash: 'sha256', openssl: 'ECDHE-ECDSA-CHACHA20-POLY1305', auth: 'ECDSA' },
   { name: 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256', code: 0xcca8, version: 'TLSv1.2', aead: 'CHACHA20-POLY1305', hash: 'sha256', openssl: 'ECDHE-RSA-CHACHA20-POLY1305', auth: 'RSA' },
+  // AES-CCM (RFC 7251), CCM-8 being what CoAP (RFC 7252) mandates.
+  { name: 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM', code: 0xc0ac, version: 'TLSv1.2', aead: 'AES-128-CCM', hash: 'sha256', openssl: 'ECDHE-ECDSA-AES128-CCM', auth: 'ECDSA' },
+  { name: 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8', code: 0xc0ae, version: 'TLSv1.2', aead: 'AES-128-CCM-8', hash: 'sha256', openssl: 'ECDHE-ECDSA-AES128-CCM8', auth: 'ECDSA' },
+  // Pre-shared keys (RFC 4279, RFC 5489, RFC 6655, RFC 7905): only offered when a PSK is configured.
+  { name: 'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256', code: 0xccac, version: 'TLSv1.2', aead: 'CHACHA20-POLY1305', hash: 'sha256', openssl: 'ECDHE-PSK-CHACHA20-POLY1305', auth: 'PSK', kx: 'ECDHE_PSK' },
+  { name: 'TLS_PSK_WITH_AES_128_GCM_SHA256', code: 0x00a8, version: 'TLSv1.2', aead: 'AES-128-GCM', hash: 'sha256', openssl: 'PSK-AES128-GCM-SHA256', auth: 'PSK', kx: 'PSK' },
+  { name: 'TLS_PSK_WITH_AES_128_CCM_8', code: 0xc0a8, version: 'TLSv1.2', aead: 'AES-128-CCM-8', hash: 'sha256', openssl: 'PSK-AES128-CCM8', auth: 'PSK', kx: 'PSK' },
+  { name: 'TLS_PSK_WITH_CHACHA20_POLY1305_SHA256', code: 0xccab, version: 'TLSv1.2', aead: 'CHACHA20-POLY1305', hash: 'sha256', openssl: 'PSK-CHACHA20-POLY1305', auth: 'PSK', kx: 'PSK' },
 ];
+
+/** A TLS 1.2 suite's key exchange (ECDHE unless it says otherwise). */
+export function keyExchangeOf(s: CipherSuiteInfo): 'ECDHE' | 'PSK' | 'ECDHE_PSK' {
+  return s.kx ?? 'ECDHE';
+}
 
 /** Signalling cipher suite value for secure renegotiation (RFC 5746 3.3). */
 export const TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00ff;

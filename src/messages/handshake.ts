@@ -159,6 +159,14 @@ const MESSAGES = {
   server_key_exchange: { wire: 'server_key_exchange', codec: ServerKeyExchange },
   server_hello_done: { wire: 'server_hello_done', codec: struct({}) },
   client_key_exchange: { wire: 'client_key_exchange', codec: struct({ public: opaque(1, 1) }) },
+  // Pre-shared key exchanges (RFC 4279 2, RFC 5489 2): the hint and identity travel in the key exchange messages.
+  server_key_exchange_psk: { wire: 'server_key_exchange', codec: struct({ psk_identity_hint: opaque(2) }) },
+  server_key_exchange_ecdhe_psk: {
+    wire: 'server_key_exchange',
+    codec: struct({ psk_identity_hint: opaque(2), curve_type: oneOf(u8, [3], 'ECCurveType'), named_curve: u16, public: opaque(1, 1) }),
+  },
+  client_key_exchange_psk: { wire: 'client_key_exchange', codec: struct({ psk_identity: opaque(2) }) },
+  client_key_exchange_ecdhe_psk: { wire: 'client_key_exchange', codec: struct({ psk_identity: opaque(2), public: opaque(1, 1) }) },
 } as const satisfies Record<string, { wire: HandshakeTypeName; codec: Codec<any> }>;
 
 type Messages = typeof MESSAGES;
@@ -174,9 +182,24 @@ export const KINDS_OF_WIRE: ReadonlyMap<string, readonly HandshakeKind[]> = (() 
   return m;
 })();
 
+/** A TLS 1.2 suite's key exchange decides the structure of the key exchange messages. */
+export type KeyExchange = 'ECDHE' | 'PSK' | 'ECDHE_PSK';
+
+/**
+ * The kinds a wire type may turn out to be on a connection that negotiated `kx`: the
+ * read sub-machine checks these against the table as soon as the header is in.
+ */
+export function possibleKinds(wire: HandshakeTypeName, kx: KeyExchange = 'ECDHE'): readonly HandshakeKind[] {
+  if (wire === 'server_key_exchange' || wire === 'client_key_exchange') return [kindOf(wire, 'tls12', undefined, kx)!];
+  return KINDS_OF_WIRE.get(wire) ?? [];
+}
+
 /** Which kind a wire type is, for a version; ServerHello's own bytes decide between its forms. */
-function kindOf(wire: HandshakeTypeName, version: WireVersion, fields: unknown): HandshakeKind | undefined {
+function kindOf(wire: HandshakeTypeName, version: WireVersion, fields: unknown, kx: KeyExchange = 'ECDHE'): HandshakeKind | undefined {
   switch (wire) {
+    case 'server_key_exchange':
+    case 'client_key_exchange':
+      return kx === 'ECDHE' ? wire : kx === 'PSK' ? `${wire}_psk` : `${wire}_ecdhe_psk`;
     case 'server_hello': {
       const context = (fields as ServerHelloFields).extensions.context;
       return context === 'hello_retry_request' ? 'hello_retry_request' : context === 'server_hello_tls12' ? 'server_hello_tls12' : 'server_hello';
@@ -208,16 +231,16 @@ export function limitFor(type: number, limits: HandshakeLimits): number {
 }
 
 /** Parse one handshake message body. Unknown types are unexpected_message; bad structure decode_error. */
-export function decodeHandshake(typeCode: number, body: Uint8Array, version: WireVersion = 'tls13'): HandshakeMessage {
+export function decodeHandshake(typeCode: number, body: Uint8Array, version: WireVersion = 'tls13', kx?: KeyExchange): HandshakeMessage {
   const wire = handshakeTypeByCode.get(typeCode);
   // The state table turns unknown types away before they get here; this guards direct callers.
   if (!wire || !KINDS_OF_WIRE.has(wire)) throw unexpectedMessage(`unknown handshake message type ${typeCode}`);
   // The structure may depend on the version (Certificate) but not on the kind within a wire type.
-  const provisional = wire === 'server_hello' ? 'server_hello' : kindOf(wire, version, undefined)!;
+  const provisional = wire === 'server_hello' ? 'server_hello' : kindOf(wire, version, undefined, kx)!;
   const r = new Reader(body, wire);
   const fields = codecOf(provisional, version).read(r);
   r.end();
-  const kind = kindOf(wire, version, fields)!;
+  const kind = kindOf(wire, version, fields, kx)!;
   if (wire === 'client_hello') checkPskLast((fields as ClientHello).extensions);
   return { type: kind, ...fields } as HandshakeMessage;
 }

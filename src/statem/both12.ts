@@ -26,8 +26,19 @@ export function schemesForKey12(key: PublicKey | PrivateKey): SignatureSchemeNam
 }
 
 /** Does a TLS 1.2 suite's authentication fit this key (ECDHE_ECDSA takes EC and Ed25519 keys)? */
-export function suiteFitsKey(auth: 'ECDSA' | 'RSA' | undefined, key: PublicKey | PrivateKey): boolean {
+export function suiteFitsKey(auth: 'ECDSA' | 'RSA' | 'PSK' | undefined, key: PublicKey | PrivateKey): boolean {
+  if (auth === 'PSK') return false;
   return auth === 'RSA' ? key.kind === 'rsa' : key.kind === 'ec' || key.kind === 'ed25519';
+}
+
+/**
+ * The pre-master secret of the PSK key exchanges: uint16 length + other_secret + uint16
+ * length + psk, where other_secret is N zero bytes for plain PSK (RFC 4279 2) and the ECDH
+ * result for ECDHE_PSK (RFC 5489 2).
+ */
+export function pskPreMaster(psk: Uint8Array, otherSecret: Uint8Array = new Uint8Array(psk.length)): Uint8Array {
+  const len = (n: number) => new Uint8Array([n >> 8, n & 0xff]);
+  return concat(len(otherSecret.length), otherSecret, len(psk.length), psk);
 }
 
 export function chooseScheme12(hs: HandshakeContext, key: PrivateKey, peerOffered: number[]): SignatureSchemeName | undefined {

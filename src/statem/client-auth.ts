@@ -10,7 +10,8 @@ import { verifyCertificateChain } from '../x509/verify.js';
 import type { HandshakeContext } from './context.js';
 
 export function wantsClientCertificate(hs: HandshakeContext): boolean {
-  return hs.serverOptions.requestCert === true && !hs.resumed;
+  // PSK suites authenticate with the key itself; there is no certificate to ask for.
+  return hs.serverOptions.requestCert === true && !hs.resumed && hs.negotiated.suite?.auth !== 'PSK';
 }
 
 /** The signature schemes we accept in the client's CertificateVerify, as wire codes. */

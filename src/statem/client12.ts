@@ -3,9 +3,9 @@
  * everything after a ServerHello that negotiated TLS 1.2.
  */
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
+import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, cipherSuiteByCode, groupByCode, keyExchangeOf } from '../messages/constants.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
-import { equal } from '../util/bytes.js';
+import { equal, utf8 } from '../util/bytes.js';
 import { buildCertificate, ephemeralKeyPair } from './both.js';
 import {
   buildFinished12,
@@ -16,6 +16,7 @@ import {
   deriveKeys12,
   installReadKeys12,
   installWriteKeys12,
+  pskPreMaster,
   serverKeyExchangeContent,
   sessionState12,
   suiteFitsKey,
@@ -108,20 +109,57 @@ function requireResumed(resumed: boolean, what: string) {
   };
 }
 
-function processServerKeyExchange(hs: HandshakeContext, msg: MessageOf<'server_key_exchange'>): void {
-  const group = groupByCode.get(msg.named_curve);
+type AnyServerKeyExchange = MessageOf<'server_key_exchange'> | MessageOf<'server_key_exchange_psk'> | MessageOf<'server_key_exchange_ecdhe_psk'>;
+
+/** ECDHE with a signature over the parameters, or a PSK hint (with unsigned ECDHE parameters for ECDHE_PSK). */
+function processServerKeyExchange(hs: HandshakeContext, msg: AnyServerKeyExchange): void {
+  if (msg.type === 'server_key_exchange') return processEcdheServerKeyExchange(hs, msg);
+  hs.tls12!.pskHint = msg.psk_identity_hint;
+  if (msg.type === 'server_key_exchange_ecdhe_psk') ecdhe(hs, msg.named_curve, msg.public);
+}
+
+/** Our half of the (EC)DHE exchange against the server's public value. */
+function ecdhe(hs: HandshakeContext, namedCurve: number, serverPublic: Uint8Array): void {
+  const group = groupByCode.get(namedCurve);
   if (!group || !hs.common.groups.includes(group)) throw illegalParameter('ServerKeyExchange uses a group we did not offer');
-  const leaf = hs.negotiated.peerCertificates[0]!;
-  const content = serverKeyExchangeContent(hs, msg.named_curve, msg.public);
-  hs.negotiated.signatureScheme = checkSignature12(hs, msg.algorithm, msg.signature, content, leaf.publicKey, 'ServerKeyExchange');
   const pair = ephemeralKeyPair(hs, group);
   try {
-    hs.tls12!.preMaster = hs.provider.sharedSecret(group, pair.privateKey, msg.public);
+    hs.tls12!.preMaster = hs.provider.sharedSecret(group, pair.privateKey, serverPublic);
   } catch (err) {
     throw new TLSError('illegal_parameter', `server ECDHE public value is invalid: ${(err as Error).message}`, { cause: err });
   }
   hs.tls12!.ourPublic = pair.publicKey;
   hs.negotiated.group = group;
+}
+
+function processEcdheServerKeyExchange(hs: HandshakeContext, msg: MessageOf<'server_key_exchange'>): void {
+  if (hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('ServerKeyExchange without a certificate');
+  const group = groupByCode.get(msg.named_curve);
+  if (!group || !hs.common.groups.includes(group)) throw illegalParameter('ServerKeyExchange uses a group we did not offer');
+  const leaf = hs.negotiated.peerCertificates[0]!;
+  const content = serverKeyExchangeContent(hs, msg.named_curve, msg.public);
+  hs.negotiated.signatureScheme = checkSignature12(hs, msg.algorithm, msg.signature, content, leaf.publicKey, 'ServerKeyExchange');
+  ecdhe(hs, msg.named_curve, msg.public);
+}
+
+/** Our key exchange message, and for PSK suites the pre-master secret it implies. */
+function clientKeyExchange(hs: HandshakeContext): HandshakeMessage {
+  const t = hs.tls12!;
+  const kx = keyExchangeOf(hs.suite);
+  if (kx !== 'ECDHE') {
+    const psk = hs.clientOptions.psk;
+    if (!psk) throw handshakeFailure('a PSK suite was negotiated but no psk is configured');
+    const identity = typeof psk.identity === 'string' ? utf8.encode(psk.identity) : psk.identity;
+    if (kx === 'PSK') {
+      t.preMaster = pskPreMaster(psk.key);
+      return { type: 'client_key_exchange_psk', psk_identity: identity };
+    }
+    if (!t.ourPublic || !t.preMaster) throw unexpectedMessage('ServerHelloDone before the ECDHE_PSK ServerKeyExchange');
+    t.preMaster = pskPreMaster(psk.key, t.preMaster);
+    return { type: 'client_key_exchange_ecdhe_psk', psk_identity: identity, public: t.ourPublic };
+  }
+  if (!t.ourPublic) throw unexpectedMessage('ServerHelloDone before ServerKeyExchange');
+  return { type: 'client_key_exchange', public: t.ourPublic };
 }
 
 function clientCredentials12(hs: HandshakeContext) {
@@ -137,12 +175,17 @@ export function client12(processCertificate: (hs: HandshakeContext, msg: Message
     process: {
       'C12.Certificate': (hs, msg: MessageOf<'certificate'>) => {
         requireResumed(false, 'Certificate')(hs);
+        if (hs.suite.auth === 'PSK') throw unexpectedMessage('Certificate in a PSK handshake');
         processCertificate(hs, msg);
         if (!suiteFitsKey(hs.suite.auth, hs.negotiated.peerCertificates[0]!.publicKey)) {
           throw new TLSError('unsupported_certificate', `the certificate key does not fit ${hs.suite.name}`);
         }
       },
       'C12.ServerKeyExchange': processServerKeyExchange,
+      'C12.ServerHelloDone': (hs) => {
+        // ECDHE needs the signed ServerKeyExchange, ECDHE_PSK its key share; only plain PSK may skip it.
+        if (hs.resumed || (hs.suite.auth !== 'PSK' && hs.negotiated.peerCertificates.length === 0)) throw unexpectedMessage('ServerHelloDone without the server\'s certificate');
+      },
       'C12.CertificateRequest': (hs, msg: MessageOf<'certificate_request_tls12'>) => {
         hs.tls12!.certificateRequested = { schemes: msg.supported_signature_algorithms };
       },
@@ -168,10 +211,7 @@ export function client12(processCertificate: (hs: HandshakeContext, msg: Message
     },
     construct: {
       'C12.ClientCertificate': (hs) => buildCertificate(clientCredentials12(hs)?.cert.chain ?? []),
-      'C12.ClientKeyExchange': (hs): HandshakeMessage => {
-        if (!hs.tls12!.ourPublic) throw handshakeFailure('no key exchange happened');
-        return { type: 'client_key_exchange', public: hs.tls12!.ourPublic };
-      },
+      'C12.ClientKeyExchange': clientKeyExchange,
       'C12.ClientCertificateVerify': (hs): HandshakeMessage => {
         const { cert, scheme } = clientCredentials12(hs)!;
         return { type: 'certificate_verify', algorithm: SignatureScheme[scheme], signature: hs.provider.sign(scheme, cert.key, hs.transcript.messages()) };

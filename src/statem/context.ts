@@ -40,6 +40,8 @@ export interface Negotiated {
   helloRetried: boolean;
   /** Whether the peer authenticated with a certificate we checked (false when verification was skipped). */
   peerVerified: boolean;
+  /** Server: the PSK identity the client authenticated with (TLS 1.2 PSK suites). */
+  pskIdentity?: string;
   /** Why the peer's certificate was not trusted, when rejectUnauthorized: false let it through. */
   authorizationError?: TLSError;
 }
@@ -58,6 +60,8 @@ export interface Tls12State {
   ourPublic?: Uint8Array;
   /** The session ID the server gave (client) or assigned (server). */
   sessionId?: Uint8Array;
+  /** The server's PSK identity hint (RFC 4279). */
+  pskHint?: Uint8Array;
   /** The server promised a NewSessionTicket (empty session_ticket in ServerHello). */
   ticketPromised?: boolean;
   /** A ticket received in this handshake (client). */
@@ -108,6 +112,8 @@ export interface ServerHelloState {
   clientPskModes?: number[];
   /** Resumption accepted: the PSK, its identity index, and whether (EC)DHE is used too. */
   psk?: { secret: Uint8Array; identity: number; dhe: boolean };
+  /** TLS 1.2: the client sent ec_point_formats (so we may answer it). */
+  clientPointFormats?: boolean;
   /** TLS 1.2: our ECDHE key pair from ServerKeyExchange. */
   ephemeral?: KeyPair;
 }

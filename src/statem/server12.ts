@@ -4,7 +4,8 @@
  */
 import type { CertifiedKey } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { DOWNGRADE_TLS12, NamedGroup, ProtocolVersion, SignatureScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../messages/constants.js';
+import { DOWNGRADE_TLS12, NamedGroup, ProtocolVersion, SignatureScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, keyExchangeOf } from '../messages/constants.js';
+import type { GroupName } from '../crypto/provider.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { buildCertificate, ephemeralKeyPair, readCertificates } from './both.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
@@ -17,6 +18,7 @@ import {
   deriveKeys12,
   installReadKeys12,
   installWriteKeys12,
+  pskPreMaster,
   serverKeyExchangeContent,
   sessionState12,
   suiteFitsKey,
@@ -29,23 +31,28 @@ import type { ProtocolModule } from './statem.js';
 
 type ClientHello = MessageOf<'client_hello'>;
 
-function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candidates: CertifiedKey[]) {
+function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candidates: CertifiedKey[], group: GroupName | undefined) {
   const algs = ch.extensions.get('signature_algorithms', 'client_hello');
-  // Without signature_algorithms TLS 1.2 falls back to SHA-1 signatures, which we do not make.
-  if (!algs) throw handshakeFailure('ClientHello has no signature_algorithms');
   // RFC 8422 4 and 5.3: an ECDSA key must be on a curve the client lists in supported_groups.
   const groups = ch.extensions.get('supported_groups', 'client_hello')?.named_group_list;
   const curveOffered = (key: CertifiedKey['key']) =>
     key.kind !== 'ec' || groups === undefined || groups.includes(NamedGroup[key.curve === 'P-256' ? 'secp256r1' : 'secp384r1']);
   for (const suite of hs.common.cipherSuites) {
     if (suite.version !== 'TLSv1.2' || !ch.cipher_suites.includes(suite.code)) continue;
+    if (keyExchangeOf(suite) !== 'PSK' && group === undefined) continue; // (EC)DHE needs a group in common
+    if (suite.auth === 'PSK') {
+      if (hs.serverOptions.pskCallback) return { suite, certified: undefined, scheme: undefined };
+      continue;
+    }
+    // Without signature_algorithms TLS 1.2 falls back to SHA-1 signatures, which we do not make.
+    if (!algs) continue;
     for (const certified of candidates) {
       if (!suiteFitsKey(suite.auth, certified.key) || !curveOffered(certified.key)) continue;
       const scheme = chooseScheme12(hs, certified.key, algs.supported_signature_algorithms);
       if (scheme) return { suite, certified, scheme };
     }
   }
-  throw handshakeFailure('no TLS 1.2 cipher suite and certificate in common');
+  throw handshakeFailure(algs ? 'no TLS 1.2 cipher suite, group and certificate in common' : 'ClientHello has no signature_algorithms');
 }
 
 /** The TLS 1.2 half of ClientHello processing; the version was already chosen. */
@@ -62,9 +69,8 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   if (formats && !formats.ec_point_format_list.includes(0)) throw illegalParameter('client does not accept uncompressed points');
   const offered = ext.get('supported_groups', 'client_hello')?.named_group_list ?? [];
   const group = hs.common.groups.find((g) => offered.includes(NamedGroup[g]));
-  if (!group) throw handshakeFailure('no key exchange group in common');
   const resume = findSession12(hs, ch, sni);
-  const { suite, certified, scheme } = resume ? { ...resume, certified: undefined, scheme: undefined } : selectSuiteAndCertificate(hs, ch, candidates);
+  const { suite, certified, scheme } = resume ? { ...resume, certified: undefined, scheme: undefined } : selectSuiteAndCertificate(hs, ch, candidates, group);
   const limit = ext.get('record_size_limit', 'client_hello');
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
 
@@ -73,7 +79,7 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   if (hs.common.versions.includes('TLSv1.3')) serverRandom.set(DOWNGRADE_TLS12, 24);
   hs.negotiated.version = 'TLSv1.2';
   hs.negotiated.suite = suite;
-  hs.negotiated.group = group;
+  hs.negotiated.group = keyExchangeOf(suite) === 'PSK' ? undefined : group;
   hs.negotiated.signatureScheme = scheme;
   hs.negotiated.alpnProtocol = alpnProtocol;
   hs.negotiated.servername = sni;
@@ -85,6 +91,7 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   hs.tls12 = { clientRandom: ch.random, serverRandom, sessionId, ticketPromised: wantsTicket };
   hs.server = {
     clientRandom: ch.random,
+    clientPointFormats: formats !== undefined,
     sessionId,
     clientSchemes: [],
     clientOfferedSni: sni !== undefined,
@@ -138,7 +145,8 @@ function serverHello12(hs: HandshakeContext): HandshakeMessage {
   ext.add('extended_master_secret', true);
   if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
-  ext.add('ec_point_formats', { ec_point_format_list: [0] });
+  // Only answer what was asked: OpenSSL refuses unsolicited extensions (a PSK-only ClientHello has no point formats).
+  if (hs.server!.clientPointFormats) ext.add('ec_point_formats', { ec_point_format_list: [0] });
   if (sendsTicket(hs)) ext.add('session_ticket', new Uint8Array(0));
   if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
   return {
@@ -153,7 +161,15 @@ function serverHello12(hs: HandshakeContext): HandshakeMessage {
 }
 
 function serverKeyExchange(hs: HandshakeContext): HandshakeMessage {
+  const kx = keyExchangeOf(hs.suite);
+  const hint = utf8.encode(hs.serverOptions.pskIdentityHint ?? '');
+  if (kx === 'PSK') return { type: 'server_key_exchange_psk', psk_identity_hint: hint };
   const group = hs.negotiated.group!;
+  if (kx === 'ECDHE_PSK') {
+    const pair = ephemeralKeyPair(hs, group);
+    hs.server!.ephemeral = pair;
+    return { type: 'server_key_exchange_ecdhe_psk', psk_identity_hint: hint, curve_type: 3, named_curve: NamedGroup[group], public: pair.publicKey };
+  }
   const pair = ephemeralKeyPair(hs, group);
   hs.server!.ephemeral = pair;
   const namedCurve = NamedGroup[group];
@@ -162,14 +178,28 @@ function serverKeyExchange(hs: HandshakeContext): HandshakeMessage {
   return { type: 'server_key_exchange', curve_type: 3, named_curve: namedCurve, public: pair.publicKey, algorithm: SignatureScheme[scheme], signature };
 }
 
-function processClientKeyExchange(hs: HandshakeContext, msg: MessageOf<'client_key_exchange'>): void {
-  const pair = hs.server!.ephemeral!;
-  try {
-    hs.tls12!.preMaster = hs.provider.sharedSecret(hs.negotiated.group!, pair.privateKey, msg.public);
-  } catch (err) {
-    throw new TLSError('illegal_parameter', `client ECDHE public value is invalid: ${(err as Error).message}`, { cause: err });
+type AnyClientKeyExchange = MessageOf<'client_key_exchange'> | MessageOf<'client_key_exchange_psk'> | MessageOf<'client_key_exchange_ecdhe_psk'>;
+
+function processClientKeyExchange(hs: HandshakeContext, msg: AnyClientKeyExchange): void {
+  let shared: Uint8Array | undefined;
+  if (msg.type !== 'client_key_exchange_psk') {
+    const pair = hs.server!.ephemeral!;
+    try {
+      shared = hs.provider.sharedSecret(hs.negotiated.group!, pair.privateKey, msg.public);
+    } catch (err) {
+      throw new TLSError('illegal_parameter', `client ECDHE public value is invalid: ${(err as Error).message}`, { cause: err });
+    }
+    pair.privateKey.fill(0);
   }
-  pair.privateKey.fill(0);
+  if (msg.type === 'client_key_exchange') {
+    hs.tls12!.preMaster = shared;
+    return;
+  }
+  // RFC 4279 2: an identity we do not know is unknown_psk_identity.
+  const key = hs.serverOptions.pskCallback?.(msg.psk_identity);
+  if (!key) throw new TLSError('unknown_psk_identity', 'unknown PSK identity');
+  hs.negotiated.pskIdentity = utf8.decode(msg.psk_identity);
+  hs.tls12!.preMaster = pskPreMaster(key, shared);
 }
 
 export const server12: ProtocolModule<HandshakeContext> = {
@@ -203,7 +233,13 @@ export const server12: ProtocolModule<HandshakeContext> = {
     'S12.ClientFinished': cacheSession,
   },
   writeTransition: {
-    'S12.ServerHello': (hs) => (!hs.resumed ? 'S12.Certificate' : sendsTicket(hs) ? 'S12.ResumeNewSessionTicket' : 'S12.ResumeChangeCipherSpec'),
+    'S12.ServerHello': (hs) => {
+      if (hs.resumed) return sendsTicket(hs) ? 'S12.ResumeNewSessionTicket' : 'S12.ResumeChangeCipherSpec';
+      const kx = keyExchangeOf(hs.suite);
+      // Plain PSK sends a ServerKeyExchange only to carry a hint (RFC 4279 2).
+      if (kx === 'PSK') return hs.serverOptions.pskIdentityHint ? 'S12.ServerKeyExchange' : 'S12.ServerHelloDone';
+      return kx === 'ECDHE_PSK' ? 'S12.ServerKeyExchange' : 'S12.Certificate';
+    },
     'S12.ServerKeyExchange': (hs) => (wantsClientCertificate(hs) ? 'S12.CertificateRequest' : 'S12.ServerHelloDone'),
     'S12.ClientFinished': (hs) => (sendsTicket(hs) ? 'S12.NewSessionTicket' : 'S12.ChangeCipherSpec'),
   },

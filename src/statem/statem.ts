@@ -15,7 +15,7 @@
  */
 import { TLSError, internalError, unexpectedMessage } from '../errors.js';
 import { handshakeTypeByCode, type MessageKind } from '../messages/constants.js';
-import { KINDS_OF_WIRE, decodeHandshake, encodeHandshake, limitFor, type HandshakeLimits, type HandshakeMessage, type WireVersion } from '../messages/handshake.js';
+import { decodeHandshake, encodeHandshake, limitFor, possibleKinds, type KeyExchange, type HandshakeLimits, type HandshakeMessage, type WireVersion } from '../messages/handshake.js';
 import { readTransition, type StateTable } from './states.js';
 
 /** TLS 1.2's ChangeCipherSpec, as a step the write sub-machine can take. */
@@ -42,6 +42,8 @@ export interface StatemHost<H> {
   readonly hs: H;
   readonly limits: HandshakeLimits;
   wireVersion(): WireVersion;
+  /** The negotiated TLS 1.2 key exchange, which decides the key exchange messages' structure. */
+  keyExchange?(): KeyExchange | undefined;
   /** Hash a message into the transcript; DTLS frames it with the message_seq of that direction. */
   addToTranscript(raw: Uint8Array, direction: 'recv' | 'send'): void;
   sendHandshake(raw: Uint8Array, msg: HandshakeMessage): void;
@@ -112,7 +114,7 @@ export class StateMachine<H> {
   private checkTransitionByType(type: number): void {
     const name = handshakeTypeByCode.get(type);
     const row = this.table[this.state]?.read ?? {};
-    const kinds = name === undefined ? undefined : KINDS_OF_WIRE.get(name);
+    const kinds = name === undefined ? undefined : possibleKinds(name, this.host.keyExchange?.());
     if (!kinds?.some((kind) => kind in row)) {
       throw unexpectedMessage(`unexpected ${name ?? `handshake type ${type}`} in state ${this.state}`);
     }
@@ -152,7 +154,7 @@ export class StateMachine<H> {
   }
 
   private processMessage(type: number, raw: Uint8Array): void {
-    const msg = decodeHandshake(type, raw.subarray(4), this.host.wireVersion());
+    const msg = decodeHandshake(type, raw.subarray(4), this.host.wireVersion(), this.host.keyExchange?.());
     // The transition is decided by what the message turned out to be (ServerHello vs HelloRetryRequest).
     const next = readTransition(this.table, this.state, msg.type);
     if (next === undefined) throw unexpectedMessage(`unexpected ${msg.type} in state ${this.state}`);

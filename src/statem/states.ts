@@ -79,7 +79,15 @@ export const CLIENT_STATES: StateTable = {
   // TLS 1.2 full handshake (RFC 5246 7.3), ECDHE key exchange.
   'C12.ServerHello': {
     group: TLS12,
-    read: { certificate: 'C12.Certificate', new_session_ticket_tls12: 'C12.ResumeNewSessionTicket', change_cipher_spec: 'C12.ResumeServerChangeCipherSpec' },
+    read: {
+      certificate: 'C12.Certificate',
+      // PSK suites: no certificate; a ServerKeyExchange with the hint (and, for ECDHE_PSK, the key share), or straight to ServerHelloDone.
+      server_key_exchange_psk: 'C12.ServerKeyExchange',
+      server_key_exchange_ecdhe_psk: 'C12.ServerKeyExchange',
+      server_hello_done: 'C12.ServerHelloDone',
+      new_session_ticket_tls12: 'C12.ResumeNewSessionTicket',
+      change_cipher_spec: 'C12.ResumeServerChangeCipherSpec',
+    },
   },
   'C12.Certificate': { group: TLS12, read: { server_key_exchange: 'C12.ServerKeyExchange' } },
   'C12.ServerKeyExchange': { group: TLS12, read: { certificate_request_tls12: 'C12.CertificateRequest', server_hello_done: 'C12.ServerHelloDone' } },
@@ -119,11 +127,22 @@ export const SERVER_STATES: StateTable = {
   // Tickets follow the handshake but are not part of its transcript (RFC 8446 4.6.1).
   'S.NewSessionTicket': { group: POST, write: ['S.NewSessionTicket', ESTABLISHED] },
   // TLS 1.2 full handshake (RFC 5246 7.3), ECDHE key exchange.
-  'S12.ServerHello': { group: TLS12, write: ['S12.Certificate', 'S12.ResumeNewSessionTicket', 'S12.ResumeChangeCipherSpec'] },
+  'S12.ServerHello': {
+    group: TLS12,
+    write: ['S12.Certificate', 'S12.ServerKeyExchange', 'S12.ServerHelloDone', 'S12.ResumeNewSessionTicket', 'S12.ResumeChangeCipherSpec'],
+  },
   'S12.Certificate': { group: TLS12, write: ['S12.ServerKeyExchange'] },
   'S12.ServerKeyExchange': { group: TLS12, write: ['S12.CertificateRequest', 'S12.ServerHelloDone'] },
   'S12.CertificateRequest': { group: TLS12, write: ['S12.ServerHelloDone'] },
-  'S12.ServerHelloDone': { group: TLS12, read: { certificate: 'S12.ClientCertificate', client_key_exchange: 'S12.ClientKeyExchange' } },
+  'S12.ServerHelloDone': {
+    group: TLS12,
+    read: {
+      certificate: 'S12.ClientCertificate',
+      client_key_exchange: 'S12.ClientKeyExchange',
+      client_key_exchange_psk: 'S12.ClientKeyExchange',
+      client_key_exchange_ecdhe_psk: 'S12.ClientKeyExchange',
+    },
+  },
   'S12.ClientCertificate': { group: TLS12, read: { client_key_exchange: 'S12.ClientKeyExchange' } },
   'S12.ClientKeyExchange': { group: TLS12, read: { certificate_verify: 'S12.ClientCertificateVerify', change_cipher_spec: 'S12.ClientChangeCipherSpec' } },
   'S12.ClientCertificateVerify': { group: TLS12, read: { change_cipher_spec: 'S12.ClientChangeCipherSpec' } },
