@@ -67,11 +67,17 @@ export class Peer {
   constructor(
     readonly name: string,
     readonly args: string[],
+    /** Extra environment variables (OPENSSL_CONF, say), on top of this process's. */
+    env: Record<string, string> = {},
   ) {
     const file = requireBinary(name);
     // Unbuffered stdio: openssl prints some things (the session s_client shows when a ticket
     // arrives) with stdio and does not flush, which would sit in a pipe's buffer forever.
-    this.proc = spawn(requireBinary('stdbuf'), ['-o0', '-e0', file, ...args], { cwd: pkiPath(''), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(requireBinary('stdbuf'), ['-o0', '-e0', file, ...args], {
+      cwd: pkiPath(''),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     running.add(this);
     this.proc.stdout!.setEncoding('latin1').on('data', (s: string) => {
       this.stdout += s;
@@ -190,10 +196,19 @@ export interface OpensslServerOptions {
   alpn?: string;
   /** Reverse each received line and send it back (s_server -rev); otherwise stdin/stdout mode. */
   rev?: boolean;
+  /** Protocol version to allow (default TLSv1.3 only); 'any' passes no version flag. */
+  version?: OpensslVersion;
+  /** TLS 1.2 cipher list (-cipher), e.g. ECDHE-RSA-AES256-GCM-SHA384. */
+  cipher?: string;
+  /** Connections to accept before exiting (-naccept, default 1). */
+  naccept?: number;
   extra?: string[];
 }
 
-/** `openssl s_server -tls1_3` for one connection; resolves once it prints ACCEPT. */
+export type OpensslVersion = 'TLSv1.3' | 'TLSv1.2' | 'any';
+const VERSION_FLAG: Record<OpensslVersion, string[]> = { 'TLSv1.3': ['-tls1_3'], 'TLSv1.2': ['-tls1_2'], any: [] };
+
+/** `openssl s_server -tls1_3` (or `version`) for one connection (or `naccept`); resolves once it prints ACCEPT. */
 export async function startOpensslServer(o: OpensslServerOptions = {}): Promise<{ peer: Peer; port: number }> {
   const leaf = o.leaf ?? 'leaf-ecdsa-p256';
   return startServer(
@@ -208,10 +223,11 @@ export async function startOpensslServer(o: OpensslServerOptions = {}): Promise<
       `${leaf}.key`,
       '-cert_chain',
       'intermediate.crt',
-      '-tls1_3',
+      ...VERSION_FLAG[o.version ?? 'TLSv1.3'],
       '-naccept',
-      '1',
+      String(o.naccept ?? 1),
       ...(o.ciphersuites ? ['-ciphersuites', o.ciphersuites] : []),
+      ...(o.cipher ? ['-cipher', o.cipher] : []),
       ...(o.groups ? ['-groups', o.groups] : []),
       ...(o.alpn ? ['-alpn', o.alpn] : []),
       ...(o.rev ? ['-rev'] : []),
@@ -227,35 +243,46 @@ export interface OpensslClientOptions {
   alpn?: string;
   servername?: string;
   keylogfile?: string;
+  /** Protocol version to offer (default TLSv1.3 only); 'any' passes no version flag. */
+  version?: OpensslVersion;
+  /** TLS 1.2 cipher list (-cipher). */
+  cipher?: string;
+  /** Extra environment variables for the process (OPENSSL_CONF, say). */
+  env?: Record<string, string>;
   extra?: string[];
 }
 
 /**
- * `openssl s_client -tls1_3` verifying against root.crt for `localhost` (verification errors
+ * `openssl s_client -tls1_3` (or `version`) verifying against root.crt for `localhost` (verification errors
  * abort the handshake). Interactive: stdin lines are sent as data; a line "k"/"K" sends a
  * KeyUpdate (K: update_requested), "Q" closes.
  */
 export function startOpensslClient(port: number, o: OpensslClientOptions = {}): Peer {
-  return new Peer('openssl', [
-    's_client',
-    '-connect',
-    `127.0.0.1:${port}`,
-    '-tls1_3',
-    '-CAfile',
-    'root.crt',
-    '-verify',
-    '4',
-    '-verify_return_error',
-    '-verify_hostname',
-    'localhost',
-    '-servername',
-    o.servername ?? 'localhost',
-    ...(o.ciphersuites ? ['-ciphersuites', o.ciphersuites] : []),
-    ...(o.groups ? ['-groups', o.groups] : []),
-    ...(o.alpn ? ['-alpn', o.alpn] : []),
-    ...(o.keylogfile ? ['-keylogfile', o.keylogfile] : []),
-    ...(o.extra ?? []),
-  ]);
+  return new Peer(
+    'openssl',
+    [
+      's_client',
+      '-connect',
+      `127.0.0.1:${port}`,
+      ...VERSION_FLAG[o.version ?? 'TLSv1.3'],
+      '-CAfile',
+      'root.crt',
+      '-verify',
+      '4',
+      '-verify_return_error',
+      '-verify_hostname',
+      'localhost',
+      '-servername',
+      o.servername ?? 'localhost',
+      ...(o.ciphersuites ? ['-ciphersuites', o.ciphersuites] : []),
+      ...(o.groups ? ['-groups', o.groups] : []),
+      ...(o.alpn ? ['-alpn', o.alpn] : []),
+      ...(o.keylogfile ? ['-keylogfile', o.keylogfile] : []),
+      ...(o.cipher ? ['-cipher', o.cipher] : []),
+      ...(o.extra ?? []),
+    ],
+    o.env,
+  );
 }
 
 // ---- gnutls ------------------------------------------------------------------------------
