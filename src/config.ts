@@ -4,7 +4,7 @@
  */
 import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from './crypto/provider.js';
 import type { Certificate } from './x509/certificate.js';
-import { CIPHER_SUITES, type CipherSuiteInfo, cipherSuiteByName } from './messages/constants.js';
+import { CIPHER_SUITES, type CipherSuiteInfo, type SrtpProfileName, cipherSuiteByName } from './messages/constants.js';
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
 import type { TLSSession } from './statem/session.js';
@@ -44,6 +44,8 @@ export interface CommonOptions {
   maxVersion?: TLSVersionName;
   /** Bounds on handshake message sizes. */
   limits?: Partial<HandshakeLimits>;
+  /** DTLS-SRTP (RFC 5764): protection profiles to offer (client) or accept (server), in order of preference. */
+  srtpProfiles?: SrtpProfileName[];
 }
 
 export interface ClientOptions extends CommonOptions {

@@ -227,6 +227,10 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
   get peerCertificates(): Certificate[] {
     return this.hs.negotiated.peerCertificates;
   }
+  /** The DTLS-SRTP protection profile agreed on (RFC 5764), if any; its keys come from exportKeyingMaterial. */
+  get srtpProfile(): string | undefined {
+    return this.hs.negotiated.srtpProfile;
+  }
   get sessionReused(): boolean {
     return this.hs.resumed;
   }

@@ -151,3 +151,27 @@ describe('DTLS HelloVerifyRequest cookie exchange', () => {
     expect(guard.check(new Uint8Array([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4, 5]), 'x').kind).toBe('drop');
   });
 });
+
+describe('DTLS-SRTP (RFC 5764)', () => {
+  it('agrees on the server’s preferred profile among the client’s and exports the same keys', () => {
+    const p = dtlsPair(
+      { srtpProfiles: ['SRTP_AES128_CM_SHA1_32', 'SRTP_AES128_CM_SHA1_80'] },
+      { srtpProfiles: ['SRTP_AEAD_AES_128_GCM', 'SRTP_AES128_CM_SHA1_80', 'SRTP_AES128_CM_SHA1_32'] },
+    );
+    p.run();
+    expect(p.client.srtpProfile).toBe('SRTP_AES128_CM_SHA1_80');
+    expect(p.server.srtpProfile).toBe('SRTP_AES128_CM_SHA1_80');
+    // 2 * (16-byte key + 14-byte salt) for AES128_CM (RFC 5764 4.2).
+    expect(p.client.exportKeyingMaterial(60, 'EXTRACTOR-dtls_srtp')).toEqual(p.server.exportKeyingMaterial(60, 'EXTRACTOR-dtls_srtp'));
+  });
+
+  it('goes on without SRTP when no profile is shared, and without it when not asked', () => {
+    const none = dtlsPair({ srtpProfiles: ['SRTP_AEAD_AES_256_GCM'] }, { srtpProfiles: ['SRTP_AES128_CM_SHA1_80'] });
+    none.run();
+    expect(none.client.state).toBe('ESTABLISHED');
+    expect(none.client.srtpProfile).toBeUndefined();
+    const unasked = dtlsPair({}, { srtpProfiles: ['SRTP_AES128_CM_SHA1_80'] });
+    unasked.run();
+    expect(unasked.server.srtpProfile).toBeUndefined();
+  });
+});

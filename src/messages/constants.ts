@@ -112,6 +112,15 @@ export const SignatureScheme: Record<SignatureSchemeName, number> = {
 
 export const PskKeyExchangeMode = { psk_ke: 0, psk_dhe_ke: 1 } as const;
 
+/** DTLS-SRTP protection profiles (RFC 5764 4.1.2, RFC 7714 14.2), with OpenSSL's names. */
+export const SrtpProfile = {
+  SRTP_AES128_CM_SHA1_80: 0x0001,
+  SRTP_AES128_CM_SHA1_32: 0x0002,
+  SRTP_AEAD_AES_128_GCM: 0x0007,
+  SRTP_AEAD_AES_256_GCM: 0x0008,
+} as const;
+export type SrtpProfileName = keyof typeof SrtpProfile;
+
 export interface CipherSuiteInfo {
   name: string;
   code: number;

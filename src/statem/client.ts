@@ -5,7 +5,7 @@
  */
 import type { GroupName } from '../crypto/provider.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
+import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
 import { hashLength } from '../crypto/provider.js';
 import { bindersLength, computeBinder, obfuscatedAge, sessionFromTicket, usableSession } from './psk.js';
 import { decodeSession, type TLSSession } from './session.js';
@@ -79,6 +79,8 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
     ext.add('session_ticket', session?.ticket ?? new Uint8Array(0));
   }
   ext.add('record_size_limit', tls13 ? OUR_RECORD_SIZE_LIMIT : 2 ** 14);
+  const srtp = hs.options.srtpProfiles ?? [];
+  if (hs.dtls && srtp.length) ext.add('use_srtp', { protection_profiles: srtp.map((p) => SrtpProfile[p]), srtp_mki: new Uint8Array(0) });
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
   if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes! });
   if (useGrease) ext.addRaw(greaseExtensions[1]!, new Uint8Array([0]));

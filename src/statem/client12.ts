@@ -3,7 +3,7 @@
  * everything after a ServerHello that negotiated TLS 1.2.
  */
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, cipherSuiteByCode, groupByCode, keyExchangeOf } from '../messages/constants.js';
+import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, SrtpProfile, cipherSuiteByCode, groupByCode, keyExchangeOf, type SrtpProfileName } from '../messages/constants.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
 import { equal, utf8 } from '../util/bytes.js';
 import { buildCertificate, ephemeralKeyPair } from './both.js';
@@ -60,6 +60,16 @@ export function processServerHello12(hs: HandshakeContext, msg: MessageOf<'serve
     hs.peerRecordSizeLimit = limit;
   }
   if (msg.extensions.has('server_name')) hs.negotiated.servername = hs.clientOptions.servername;
+  const srtp = msg.extensions.get('use_srtp', 'server_hello_tls12');
+  if (srtp) {
+    // RFC 5764 4.1.1: exactly one of the profiles we offered, and the MKI we sent (none).
+    const [chosen, ...more] = srtp.protection_profiles;
+    const name = (Object.keys(SrtpProfile) as SrtpProfileName[]).find((n) => SrtpProfile[n] === chosen);
+    if (more.length || !name || !(hs.options.srtpProfiles ?? []).includes(name) || srtp.srtp_mki.length) {
+      throw illegalParameter('server chose an SRTP profile we did not offer');
+    }
+    hs.negotiated.srtpProfile = name;
+  }
   hs.negotiated.version = 'TLSv1.2';
   hs.negotiated.suite = suite;
   hs.transcript.setHash(suite.hash);

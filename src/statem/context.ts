@@ -7,7 +7,7 @@ import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider
 import type { KeyBlock } from '../crypto/prf.js';
 import type { TLSSession } from './session.js';
 import type { CertifiedKey, ClientOptions, ResolvedCommon, ServerOptions } from '../config.js';
-import type { CipherSuiteInfo } from '../messages/constants.js';
+import type { CipherSuiteInfo, SrtpProfileName } from '../messages/constants.js';
 import type { AlertName, TLSError } from '../errors.js';
 import type { MessageOf } from '../messages/handshake.js';
 import type { Certificate } from '../x509/certificate.js';
@@ -40,6 +40,8 @@ export interface Negotiated {
   helloRetried: boolean;
   /** Whether the peer authenticated with a certificate we checked (false when verification was skipped). */
   peerVerified: boolean;
+  /** DTLS-SRTP protection profile agreed on (RFC 5764), if any. */
+  srtpProfile?: SrtpProfileName;
   /** Server: the PSK identity the client authenticated with (TLS 1.2 PSK suites). */
   pskIdentity?: string;
   /** Why the peer's certificate was not trusted, when rejectUnauthorized: false let it through. */

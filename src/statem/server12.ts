@@ -4,7 +4,7 @@
  */
 import type { CertifiedKey } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { DOWNGRADE_TLS12, NamedGroup, ProtocolVersion, SignatureScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, keyExchangeOf } from '../messages/constants.js';
+import { DOWNGRADE_TLS12, NamedGroup, ProtocolVersion, SignatureScheme, SrtpProfile, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, keyExchangeOf } from '../messages/constants.js';
 import type { GroupName } from '../crypto/provider.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { buildCertificate, ephemeralKeyPair, readCertificates } from './both.js';
@@ -73,6 +73,9 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   const { suite, certified, scheme } = resume ? { ...resume, certified: undefined, scheme: undefined } : selectSuiteAndCertificate(hs, ch, candidates, group);
   const limit = ext.get('record_size_limit', 'client_hello');
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
+  // DTLS-SRTP (RFC 5764 4.1.1): our preferred profile among the client's; none in common means no SRTP, not an error.
+  const srtp = hs.dtls ? ext.get('use_srtp', 'client_hello') : undefined;
+  hs.negotiated.srtpProfile = srtp ? (hs.options.srtpProfiles ?? []).find((p) => srtp.protection_profiles.includes(SrtpProfile[p])) : undefined;
 
   const serverRandom = hs.common.random(32);
   // RFC 8446 4.1.3: a server that could have spoken TLS 1.3 says so in its random.
@@ -148,6 +151,7 @@ function serverHello12(hs: HandshakeContext): HandshakeMessage {
   // Only answer what was asked: OpenSSL refuses unsolicited extensions (a PSK-only ClientHello has no point formats).
   if (hs.server!.clientPointFormats) ext.add('ec_point_formats', { ec_point_format_list: [0] });
   if (sendsTicket(hs)) ext.add('session_ticket', new Uint8Array(0));
+  if (hs.negotiated.srtpProfile) ext.add('use_srtp', { protection_profiles: [SrtpProfile[hs.negotiated.srtpProfile]], srtp_mki: new Uint8Array(0) });
   if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
   return {
     type: 'server_hello_tls12',
