@@ -14,3 +14,6 @@ export { parseCertificateChain, parsePrivateKey, pemEncode, pemDecode } from './
 export { selfSignedCertificate } from './x509/selfsigned.js';
 export { certificateMatchesHost } from './x509/hostname.js';
 export { encodeSession, decodeSession, type TLSSession } from './statem/session.js';
+export { DtlsConnection, type DtlsClientOptions, type DtlsServerOptions, type DtlsConnectionEvents } from './dtls-connection.js';
+export { DtlsCookieGuard, type CookieVerdict } from './dtls-cookie.js';
+export { SrtpProfile, type SrtpProfileName } from './messages/constants.js';
