@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import type { CertifiedKey, ClientOptions, ServerOptions, TLSVersionName } from '../config.js';
+import { DEFAULT_SIGNATURE_SCHEMES, type CertifiedKey, type ClientOptions, type ServerOptions, type TLSVersionName } from '../config.js';
 import { nodeProvider } from '../crypto/node.js';
 import type { CryptoProvider, GroupName, PrivateKey, PublicKey, SignatureSchemeName } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
@@ -299,22 +299,11 @@ const SIGALG_ALIASES: Record<string, SignatureSchemeName> = {
   'RSA+SHA512': 'rsa_pkcs1_sha512',
   ED25519: 'ed25519',
 };
-const SCHEMES: SignatureSchemeName[] = [
-  'ecdsa_secp256r1_sha256',
-  'ecdsa_secp384r1_sha384',
-  'ed25519',
-  'rsa_pss_rsae_sha256',
-  'rsa_pss_rsae_sha384',
-  'rsa_pss_rsae_sha512',
-  'rsa_pkcs1_sha256',
-  'rsa_pkcs1_sha384',
-  'rsa_pkcs1_sha512',
-];
 
 function signatureSchemes(sigalgs: string | undefined): SignatureSchemeName[] | undefined {
   if (sigalgs === undefined) return undefined;
   return names(sigalgs).map((n) => {
-    const s = SIGALG_ALIASES[n.toUpperCase()] ?? SCHEMES.find((x) => x === n.toLowerCase());
+    const s = SIGALG_ALIASES[n.toUpperCase()] ?? DEFAULT_SIGNATURE_SCHEMES.find((x) => x === n.toLowerCase());
     if (!s) throw unsupported('sigalgs', `names a signature scheme tsls does not implement: ${n}`);
     return s;
   });
