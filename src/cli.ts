@@ -6,6 +6,8 @@
  *               [--alpn h2,http/1.1] [--www | --echo] [--trace] [--keylog F]
  *   tsls client HOST:PORT [--servername N] [--ca F] [--insecure] [--alpn ...]
  *               [--cert F --key F] [--session FILE] [--trace] [--keylog F]
+ *   --dtls (both): DTLS 1.2 over UDP. The server echoes each message back; the client sends
+ *               each stdin line as one message and writes each message received to stdout.
  *
  * Application data goes to stdout and nothing else does; everything about the connection
  * (summary, trace, errors) goes to stderr. Expected failures are one line and exit 1.
@@ -25,6 +27,8 @@ import { createServer, type Server } from './node/server.js';
 import { randomBytes } from 'node:crypto';
 import type { TLSVersionName } from './config.js';
 import type { TLSSocket } from './node/socket.js';
+import { connectDtls, createDtlsServer, type DTLSSocket } from './node/dtls.js';
+import { createInterface } from 'node:readline';
 import { serveHttp } from './cli-www.js';
 
 const USAGE = `usage:
@@ -34,6 +38,8 @@ const USAGE = `usage:
   tsls client HOST:PORT [--servername NAME] [--ca FILE] [--insecure] [--alpn LIST]
               [--cert FILE --key FILE] [--session FILE] [--trace] [--keylog FILE]
               [--min-version TLSv1.2] [--max-version TLSv1.3]
+  tsls server --dtls [--mtu N] ...  DTLS 1.2 over UDP, echoing each message (no --www)
+  tsls client --dtls HOST:PORT [--mtu N] ...  each stdin line is one DTLS message
   tsls states [client|server]     print the handshake state table as a Mermaid diagram`;
 
 const common = {
@@ -45,6 +51,8 @@ const common = {
   ca: { type: 'string' },
   'min-version': { type: 'string' },
   'max-version': { type: 'string' },
+  dtls: { type: 'boolean' },
+  mtu: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -113,6 +121,8 @@ function runClient(argv: string[]): void {
   const { host, port } = splitHostPort(positionals[0]);
   if (values.insecure) say('tsls: warning: --insecure: the server certificate is NOT verified');
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
+  if (values.dtls) return runDtlsClient(values, host, port);
+  if (values.mtu !== undefined) throw new UsageError('--mtu goes with --dtls');
   const sessionFile = values.session;
   const socket = connect({
     host,
@@ -155,6 +165,8 @@ function runServer(argv: string[]): void {
     },
   });
   if (values.www && values.echo) throw new UsageError('--www and --echo exclude each other');
+  if (values.www && values.dtls) throw new UsageError('--www is HTTP over TLS: it does not go with --dtls (a DTLS server echoes)');
+  if (values.mtu !== undefined && !values.dtls) throw new UsageError('--mtu goes with --dtls');
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   if (values.verify && !values.ca) throw new UsageError('--verify needs --ca');
   const port = Number(values.port);
@@ -179,6 +191,7 @@ function runServer(argv: string[]): void {
     ...(values.verify ? { requestCert: true, rejectUnauthorized: true } : {}),
     ...versions(values),
   };
+  if (values.dtls) return runDtlsServer(values, options, port);
   const mode = values.www ? 'www' : 'echo';
 
   const onSecure = (socket: TLSSocket) => {
@@ -204,6 +217,87 @@ function runServer(argv: string[]): void {
     server.listen(port, host, () => {
       const address = server.address() as net.AddressInfo;
       if (listening++ === 0) say(`tsls: ${mode} server listening on ${values.host}:${address.port}`);
+    });
+  }
+}
+
+// ---- DTLS ----------------------------------------------------------------------------------
+
+function mtuOption(v: string | undefined): { mtu?: number } {
+  if (v === undefined) return {};
+  const mtu = Number(v);
+  if (!Number.isInteger(mtu) || mtu < 200 || mtu > 65507) throw new UsageError(`bad --mtu ${v} (200 to 65507 bytes of UDP payload)`);
+  return { mtu };
+}
+
+/** DTLS takes 'DTLSv1.2' only: --min/max-version TLSv1.3 is refused, TLSv1.2 means DTLS 1.2. */
+function dtlsVersions(values: Record<string, unknown>): void {
+  const v = versions(values);
+  if (v.minVersion === 'TLSv1.3' || v.maxVersion === 'TLSv1.3') throw new UsageError('--dtls speaks DTLS 1.2 (TLS 1.2 based) only');
+}
+
+function dtlsSummary(socket: DTLSSocket): string {
+  const parts = [socket.getProtocol() ?? '?', socket.getCipher()?.standardName ?? '?', socket.connection.group ?? 'no (EC)DHE'];
+  if (socket.alpnProtocol) parts.push(`ALPN ${socket.alpnProtocol}`);
+  return parts.join(', ');
+}
+
+function runDtlsClient(values: Record<string, string | boolean | undefined>, host: string, port: number): void {
+  if (values.session) throw new UsageError('--session does not go with --dtls');
+  dtlsVersions(values);
+  const str = (k: string) => values[k] as string | undefined;
+  const socket = connectDtls({
+    host,
+    port,
+    servername: str('servername') ?? '',
+    ca: str('ca') ? readFile(str('ca')!, 'CA file') : undefined,
+    rejectUnauthorized: !values.insecure,
+    ALPNProtocols: str('alpn')?.split(','),
+    cert: str('cert') ? readFile(str('cert')!, 'certificate') : undefined,
+    key: str('key') ? readFile(str('key')!, 'key') : undefined,
+    enableTrace: values.trace === true,
+    ...mtuOption(str('mtu')),
+  });
+  if (str('keylog')) socket.on('keylog', (line: Buffer) => appendFileSync(str('keylog')!, line));
+  socket.on('secureConnect', () => {
+    say(`tsls: connected to ${host}:${port} over UDP: ${dtlsSummary(socket)}`);
+    // One message per line, newline included (as s_client sends it); EOF closes (close_notify).
+    const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+    lines.on('line', (line) => socket.send(`${line}\n`));
+    lines.on('close', () => socket.close());
+  });
+  socket.on('message', (m: Buffer) => process.stdout.write(m));
+  socket.on('end', () => say('tsls: server closed the association (close_notify)'));
+  socket.on('error', (err) => fail(`DTLS association with ${host}:${port} failed`, err));
+  socket.on('close', (hadError: boolean) => process.exit(hadError ? 1 : 0));
+}
+
+function runDtlsServer(values: Record<string, string | boolean | undefined>, options: TlsServerOptions, port: number): void {
+  dtlsVersions(values);
+  const { ticketKeys: _t, minVersion: _min, maxVersion: _max, ...tls } = options;
+  const host = values.host as string;
+  const onSecure = (socket: DTLSSocket) => {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const client = socket.connection.peerCertificates[0];
+    say(`tsls: ${peer}: ${dtlsSummary(socket)}${client ? `, client ${client.subject.text}` : ''}`);
+    socket.on('message', (m: Buffer) => {
+      if (socket.established) socket.send(m);
+    });
+    socket.on('error', (err) => say(`tsls: ${peer}: ${err instanceof TLSError ? `${err.message} (${err.code})` : err.message}`));
+    socket.on('close', () => say(`tsls: ${peer}: closed`));
+  };
+  const hosts = host === 'localhost' ? ['127.0.0.1', '::1'] : [host];
+  let listening = 0;
+  for (const h of hosts) {
+    const server = createDtlsServer({ ...tls, ...mtuOption(values.mtu as string | undefined) }, onSecure);
+    if (values.keylog) server.on('keylog', (line: Buffer) => appendFileSync(values.keylog as string, line));
+    server.on('tlsClientError', (err: Error, socket: DTLSSocket) => say(`tsls: ${socket.remoteAddress}:${socket.remotePort}: handshake failed: ${err.message}${err instanceof TLSError ? ` (${err.code})` : ''}`));
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      if (hosts.length > 1 && h === '::1' && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) return;
+      fail(`cannot listen on ${h}:${port} (UDP)`, err);
+    });
+    server.listen(port, h, () => {
+      if (listening++ === 0) say(`tsls: dtls echo server listening on ${host}:${server.address().port} (UDP)`);
     });
   }
 }

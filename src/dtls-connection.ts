@@ -37,11 +37,19 @@ export interface DtlsOptions {
 }
 
 export type DtlsClientOptions = ClientOptions & DtlsOptions;
-export type DtlsServerOptions = ServerOptions &
-  DtlsOptions & {
-    /** message_seq of the ClientHello that passed the cookie check (the stateless exchange happened before this connection). */
-    clientHelloSeq?: number;
-  };
+export type DtlsServerOptions = ServerOptions & DtlsOptions;
+
+/**
+ * Where a server association picks up after the stateless cookie exchange (what
+ * DtlsCookieGuard's accept verdict carries): the ClientHello's message_seq, which our
+ * ServerHello repeats (RFC 6347 4.2.2), and its record sequence number, from which our
+ * epoch-0 records continue so they never repeat the HelloVerifyRequest's (a peer would
+ * take them for replays).
+ */
+export interface DtlsServerStart {
+  clientHelloSeq: number;
+  recordSeq: number;
+}
 
 export interface DtlsConnectionEvents {
   transition: [TransitionEvent];
@@ -82,8 +90,8 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
   private failure: TLSError | undefined;
 
   constructor(side: 'client', options: DtlsClientOptions);
-  constructor(side: 'server', options: DtlsServerOptions);
-  constructor(side: Side, options: DtlsClientOptions | DtlsServerOptions) {
+  constructor(side: 'server', options: DtlsServerOptions, start?: DtlsServerStart);
+  constructor(side: Side, options: DtlsClientOptions | DtlsServerOptions, start?: DtlsServerStart) {
     super();
     this.side = side;
     // DTLS 1.2 speaks the TLS 1.2 suites; DTLS 1.3 is not here yet.
@@ -93,7 +101,8 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
     this.hs.dtls = true;
     this.hs.onSession = (s) => this.emit('session', s);
     this.records.plaintextVersion = ProtocolVersion.DTLS1_2;
-    const firstSeq = side === 'server' ? ((options as DtlsServerOptions).clientHelloSeq ?? 0) : 0;
+    const firstSeq = start?.clientHelloSeq ?? 0;
+    if (start) this.records.advanceWriteSequence(start.recordSeq);
     // After a stateless HelloVerifyRequest the server answers ClientHello n with ServerHello n (RFC 6347 4.2.2).
     this.sendSeq = firstSeq;
     this.reassembler = new HandshakeReassembler(common.limits, firstSeq);
@@ -124,8 +133,8 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
   static client(options: DtlsClientOptions = {}): DtlsConnection {
     return new DtlsConnection('client', options);
   }
-  static server(options: DtlsServerOptions): DtlsConnection {
-    return new DtlsConnection('server', options);
+  static server(options: DtlsServerOptions, start?: DtlsServerStart): DtlsConnection {
+    return new DtlsConnection('server', options, start);
   }
 
   // ---- external events ------------------------------------------------------------------
@@ -299,6 +308,9 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
       case ContentType.change_cipher_spec:
         // A ChangeCipherSpec resent in the epoch we already left is a retransmission, not a step.
         if (record.epoch < this.records.readEpoch) return;
+        // An unauthenticated epoch-0 CCS the flow does not expect (late, stray or spoofed) is dropped,
+        // as DTLS drops invalid records (RFC 6347 4.1.2.7), rather than killing the handshake.
+        if (record.epoch === 0 && !this.statem.expectsChangeCipherSpec) return;
         if (record.data.length !== 1 || record.data[0] !== 1) throw unexpectedMessage('malformed change_cipher_spec');
         this.peerFlightStarted();
         this.statem.receiveChangeCipherSpec();

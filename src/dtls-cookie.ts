@@ -11,11 +11,12 @@ import { ContentType, HandshakeType, ProtocolVersion } from './messages/constant
 import { decodeHandshake, encodeHandshake, type MessageOf } from './messages/handshake.js';
 import { encodeDtlsRecord, parseDatagram } from './record/dtls.js';
 import { fragmentMessage, splitFragments } from './statem/dtls.js';
+import type { DtlsServerStart } from './dtls-connection.js';
 import { concat, constantTimeEqual, utf8 } from './util/bytes.js';
 
 export type CookieVerdict =
-  /** Start an association: the ClientHello's message_seq is where the server's numbering starts. */
-  | { kind: 'accept'; clientHelloSeq: number }
+  /** Start an association (`DtlsConnection.server(options, verdict)`): where the server's numbering starts. */
+  | ({ kind: 'accept' } & DtlsServerStart)
   /** Send this datagram back and forget the client. */
   | { kind: 'verify'; datagram: Uint8Array }
   /** Not a ClientHello we can judge (fragmented, malformed, not a handshake): ignore it. */
@@ -76,7 +77,7 @@ export class DtlsCookieGuard {
     const keys = this.keys();
     const offered = hello.cookie ?? new Uint8Array(0);
     if (offered.length > 0 && keys.some((k) => constantTimeEqual(offered, this.cookieFor(k, address, hello)))) {
-      return { kind: 'accept', clientHelloSeq: fragment.messageSeq };
+      return { kind: 'accept', clientHelloSeq: fragment.messageSeq, recordSeq: record.seq };
     }
     // DTLS 1.2 servers put DTLS 1.0 in HelloVerifyRequest, whatever they will negotiate (RFC 6347 4.2.1).
     const body = encodeHandshake({ type: 'hello_verify_request', server_version: ProtocolVersion.DTLS1_0, cookie: this.cookieFor(keys[0]!, address, hello) }, 'dtls12').subarray(4);

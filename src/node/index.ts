@@ -20,3 +20,13 @@ export {
 export { checkServerIdentity, certificateObject, detailedCertificateObject } from './certificate.js';
 export { TLSError } from '../errors.js';
 export { nodeProvider, createNodeProvider } from '../crypto/node.js';
+export {
+  connectDtls,
+  createDtlsServer,
+  DTLSSocket,
+  DTLSServer,
+  type DTLSConnectOptions,
+  type DTLSServerOptions,
+  type DtlsTransportOptions,
+  type DTLSServerStats,
+} from './dtls.js';

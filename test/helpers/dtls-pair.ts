@@ -19,8 +19,8 @@ export function dtlsPair(client: DtlsClientOptions = {}, server: Partial<DtlsSer
   let now = Date.now();
   const clock = () => now;
   const c = DtlsConnection.client({ ca: rootCa(), servername: 'localhost', now: clock, ...client });
-  const makeServer = (clientHelloSeq = 0) =>
-    DtlsConnection.server({ certificates: [certifiedKey('leaf-ecdsa-p256')], now: clock, clientHelloSeq, ...server });
+  const makeServer = (start?: { clientHelloSeq: number; recordSeq: number }) =>
+    DtlsConnection.server({ certificates: [certifiedKey('leaf-ecdsa-p256')], now: clock, ...server }, start);
   const guard = options.cookie ? new DtlsCookieGuard(nobleProvider, { now: clock }) : undefined;
   const verifies: Uint8Array[] = [];
   let s = guard ? undefined : makeServer();
@@ -40,7 +40,7 @@ export function dtlsPair(client: DtlsClientOptions = {}, server: Partial<DtlsSer
     const verdict = guard!.check(d, '127.0.0.1:5684');
     if (verdict.kind === 'verify') verifies.push(verdict.datagram);
     if (verdict.kind === 'accept') {
-      s = wire(makeServer(verdict.clientHelloSeq));
+      s = wire(makeServer(verdict));
       s.feedDatagram(d);
     }
   };

@@ -1,0 +1,1014 @@
+/**
+ * DTLS 1.2 for Node: the sans-IO `DtlsConnection` over node:dgram, with node:tls's option
+ * names and node's socket vocabulary.
+ *
+ *   connectDtls({ host, port, ca })      → DTLSSocket (client) on its own UDP socket
+ *   createDtlsServer({ cert, key }, cb)  → DTLSServer: ONE UDP socket, many associations
+ *
+ * Names. node:tls has `connect`/`createServer`/`TLSSocket`/`Server`, node:dgram has
+ * `createSocket`/`Socket`. `connect` and `createServer` are taken in 'tsls/node' by TLS, so the
+ * DTLS entry points say what they make: `connectDtls` (a connection, like tls.connect) and
+ * `createDtlsServer` (a server, like tls.createServer). The classes follow node's TLSSocket
+ * spelling: `DTLSSocket`, `DTLSServer`.
+ *
+ * Datagram semantics. A DTLSSocket is not a stream: `send(data)` is one record of application
+ * data (at most 16384 bytes, one datagram), and every record received is one 'message'
+ * event, as on a dgram.Socket. There is no half-close: the peer's close_notify ('end') is
+ * answered with ours and the socket closes. Events: 'secureConnect' (client) / 'secure'
+ * (both), 'message' (Buffer), 'end', 'close' (hadError), 'error', 'keylog' (Buffer line).
+ *
+ * Time. The engine keeps no timers: after every engine call the socket arms ONE setTimeout at
+ * the earliest of the engine's `nextTimeout()` (flight retransmission), the handshake deadline
+ * and the idle deadline. The timer is ref'd only while a flight waits for its answer, so an
+ * established, quiet socket never keeps the process alive by its timer. A silent peer during
+ * the handshake ends in 'error' ERR_TLS_HANDSHAKE_TIMEOUT: from the engine's retransmission
+ * give-up (`retransmitMs`, `maxRetransmissions`), or from `handshakeTimeout` if sooner. After
+ * the handshake, `idleTimeout` (server default 5 minutes, client default off) ends an
+ * association that received nothing for that long with 'error' ERR_TLS_IDLE_TIMEOUT.
+ *
+ * Server. Datagrams are demultiplexed by the peer's address:port. A datagram from a peer with
+ * no association goes through the stateless `DtlsCookieGuard` first (RFC 6347 4.2.1): a
+ * HelloVerifyRequest goes straight back and nothing is kept; only a ClientHello carrying a
+ * cookie we made for that address creates an association. Associations that have not finished
+ * their handshake are bounded by `maxHalfOpen` (default 256), all associations by
+ * `maxConnections` (default 10000): a ClientHello beyond either is dropped (the client
+ * retransmits and may get in later). Associations leave the map on close, error and timeout.
+ * A new ClientHello (epoch 0, a new random, a valid cookie) from the address of an established
+ * association replaces it (RFC 6347 4.2.8: the client lost its state and started over).
+ *
+ * Errors on the server. Before 'secureConnection' a failure is reported as the server's
+ * 'tlsClientError' (err, socket), as node:tls does. After it, the socket's 'error' event; a
+ * server-side socket without an 'error' listener does not throw (one peer must not bring the
+ * server down): it just closes with hadError.
+ *
+ * Options are node:tls's (ca, cert, key, rejectUnauthorized, ALPNProtocols, servername,
+ * checkServerIdentity, ciphers, ecdhCurve, sigalgs, enableTrace...), mapped by options.ts;
+ * the client verifies the server like connect() (on by default; only an explicit
+ * `rejectUnauthorized: false` turns it off). DTLS-only: `mtu`, `retransmitMs`,
+ * `maxRetransmissions`, `handshakeTimeout`, `idleTimeout`; `minVersion`/`maxVersion` accept
+ * 'DTLSv1.2' only. Refused (ERR_TLS_UNSUPPORTED_OPTION): `ciphersuites` (TLS 1.3 suites, no
+ * DTLS 1.3 here), `SNICallback`, `session`.
+ */
+import { X509Certificate } from 'node:crypto';
+import * as dgram from 'node:dgram';
+import { lookup } from 'node:dns';
+import { EventEmitter } from 'node:events';
+import { isIP, type AddressInfo } from 'node:net';
+import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
+import type { PeerVerification } from '../config.js';
+import type { Connection } from '../connection.js';
+import { DtlsConnection, type DtlsServerOptions as EngineDtlsServerOptions, type DtlsServerStart } from '../dtls-connection.js';
+import { DtlsCookieGuard } from '../dtls-cookie.js';
+import { TLSError, asTLSError } from '../errors.js';
+import { cipherSuiteByName } from '../messages/constants.js';
+import type { Certificate } from '../x509/certificate.js';
+import { verifyCertificateChain } from '../x509/verify.js';
+import { certificateObject, detailedCertificateObject, hostMismatch } from './certificate.js';
+import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
+import { traceConnection } from './trace.js';
+
+// ---- options ------------------------------------------------------------------------------
+
+/** What DTLS adds to the TLS options, on both sides. */
+export interface DtlsTransportOptions {
+  /** Path MTU as bytes of UDP payload: handshake flights are cut to fit (default 1200). */
+  mtu?: number;
+  /** First retransmission timeout in ms (default 1000; doubles up to 60 s). */
+  retransmitMs?: number;
+  /** Retransmissions of a flight before the handshake fails with ERR_TLS_HANDSHAKE_TIMEOUT (default 6: about two minutes). */
+  maxRetransmissions?: number;
+  /** ms to complete the handshake, whatever the retransmissions (default 60000; 0: only the retransmission give-up). */
+  handshakeTimeout?: number;
+  /** After the handshake: ms without a datagram from the peer before 'error' ERR_TLS_IDLE_TIMEOUT (0 = never). Client default 0, server default 300000. */
+  idleTimeout?: number;
+  /** 'DTLSv1.2' (the only version). */
+  minVersion?: string;
+  maxVersion?: string;
+}
+
+/** Options of node's TLS ones that mean nothing over UDP. */
+type StreamOnly = 'socket' | 'path' | 'highWaterMark' | 'allowHalfOpen' | 'timeout' | 'lookup' | 'family' | 'session' | 'minVersion' | 'maxVersion';
+
+export interface DTLSConnectOptions extends Omit<ConnectionOptions, StreamOnly>, DtlsTransportOptions {
+  host?: string;
+  port: number;
+  /** Send and receive on this dgram socket (bound or not) instead of making one; it is left open on close. */
+  socket?: dgram.Socket;
+  /** The socket type to make (default: udp6 for an IPv6 literal host, else udp4). */
+  type?: 'udp4' | 'udp6';
+  localAddress?: string;
+  localPort?: number;
+}
+
+export interface DTLSServerOptions extends Omit<TlsServerOptions, 'highWaterMark' | 'allowHalfOpen' | 'handshakeTimeout' | 'minVersion' | 'maxVersion'>, DtlsTransportOptions {
+  /** The socket type (default: udp6 when listening on an IPv6 literal, else udp4). */
+  type?: 'udp4' | 'udp6';
+  /** dgram's reuseAddr / ipv6Only. */
+  reuseAddr?: boolean;
+  ipv6Only?: boolean;
+  /** Associations still in their handshake (default 256): ClientHellos beyond it are dropped. */
+  maxHalfOpen?: number;
+  /** All associations (default 10000): ClientHellos beyond it are dropped. */
+  maxConnections?: number;
+  /** Rotate the cookie secret after this many ms (default 5 minutes). */
+  cookieRotateMs?: number;
+}
+
+const unsupported = (option: string, why: string) => new TLSError('internal_error', `option ${option} ${why}`, { code: 'ERR_TLS_UNSUPPORTED_OPTION' });
+
+function checkDtlsCommon(o: Record<string, unknown>): void {
+  for (const name of ['minVersion', 'maxVersion']) {
+    const v = o[name];
+    if (v !== undefined && v !== 'DTLSv1.2') {
+      throw new TLSError('internal_error', `${name} ${String(v)} is not supported: tsls speaks DTLSv1.2 over UDP`, { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
+    }
+  }
+  if (o.ciphersuites !== undefined) throw unsupported('ciphersuites', 'names TLS 1.3 suites: DTLS 1.2 uses `ciphers`');
+  for (const name of ['mtu', 'retransmitMs', 'handshakeTimeout', 'idleTimeout']) {
+    const v = o[name];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) {
+      throw new TLSError('internal_error', `${name} must be a non-negative number`, { code: 'ERR_TLS_INVALID_OPTION' });
+    }
+  }
+}
+
+/** `ciphers` maps to TLS 1.3 + 1.2 suites for TLS; DTLS keeps the TLS 1.2 ones. */
+function dtlsSuites(suites: string[] | undefined): string[] | undefined {
+  return suites?.filter((n) => cipherSuiteByName(n)?.version === 'TLSv1.2');
+}
+
+function stripVersions<T extends object>(o: T): T {
+  const { minVersion: _min, maxVersion: _max, ...rest } = o as T & { minVersion?: unknown; maxVersion?: unknown };
+  return rest as T;
+}
+
+function transportOptions(o: DtlsTransportOptions) {
+  return {
+    ...(o.mtu !== undefined ? { mtu: o.mtu } : {}),
+    ...(o.retransmitMs !== undefined ? { retransmitMs: o.retransmitMs } : {}),
+    ...(o.maxRetransmissions !== undefined ? { maxRetransmissions: o.maxRetransmissions } : {}),
+  };
+}
+
+// ---- certificate check (the same rules as TLSSocket: chain to `ca`, then the name) -----------
+
+interface Verified {
+  ok: boolean;
+  error?: string;
+  path?: Certificate[];
+}
+
+/**
+ * The client's check of the server certificate, as connect() does it: the chain must reach
+ * one of `anchors`, and the leaf must name `hostname` (or `checkServerIdentity` must accept
+ * it). Throws when `rejectUnauthorized`; otherwise returns what went wrong.
+ */
+export function verifyServerCertificate(c: ResolvedClient, info: PeerVerification): Verified {
+  let error: TLSError | undefined;
+  let path: Certificate[] | undefined;
+  try {
+    path = verifyCertificateChain(c.engine.provider!, info.chain, { anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
+    const leaf = info.chain[0]!;
+    if (c.checkServerIdentity) {
+      let failure: unknown;
+      try {
+        failure = c.checkServerIdentity(c.hostname, detailedCertificateObject(path.length ? path : info.chain));
+      } catch (err) {
+        failure = err;
+      }
+      if (failure) {
+        const e = failure as Error & { code?: string };
+        throw new TLSError('bad_certificate', e.message ?? String(failure), { code: e.code ?? 'ERR_TLS_CERT_ALTNAME_INVALID', cause: failure });
+      }
+    } else {
+      const mismatch = hostMismatch(leaf, c.hostname);
+      if (mismatch) throw mismatch;
+    }
+  } catch (err) {
+    error = asTLSError(err);
+  }
+  if (error && c.rejectUnauthorized) throw error;
+  return error ? { ok: false, error: error.code } : { ok: true, ...(path ? { path } : {}) };
+}
+
+// ---- the socket -----------------------------------------------------------------------------
+
+type SendCallback = (error: Error | null) => void;
+
+/** How a DTLSSocket reaches its peer: the client's own UDP link, or the server's shared socket. */
+interface Link {
+  send(datagram: Uint8Array, cb?: SendCallback): void;
+  /** Our side is done: stop listening; close the UDP socket if it is ours (after pending sends). */
+  release(): void;
+  address(): AddressInfo | Record<string, never>;
+  remote(): { address: string; port: number; family: string } | undefined;
+  ref(): void;
+  unref(): void;
+}
+
+interface SocketSetup {
+  isServer: boolean;
+  conn: DtlsConnection;
+  link: Link;
+  server?: DTLSServer;
+  client?: ResolvedClient;
+  handshakeTimeout: number;
+  idleTimeout: number;
+  enableTrace: boolean;
+}
+
+const kSetup = Symbol('tsls.dtlsSocketSetup');
+const kReceive = Symbol('tsls.dtlsReceive');
+const kStart = Symbol('tsls.dtlsStart');
+const kSecured = Symbol('tsls.dtlsSecured');
+const kForget = Symbol('tsls.dtlsForget');
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+const destroyedError = () => Object.assign(new Error('the DTLS socket is closed'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
+
+/**
+ * One DTLS association. Made by `connectDtls` (client) and by DTLSServer (server side, handed
+ * out in 'secureConnection'); not constructed directly.
+ */
+export class DTLSSocket extends EventEmitter {
+  /** Always true, as on TLS sockets. */
+  readonly encrypted = true;
+  /** Client: the server's certificate was verified (chain and name). */
+  authorized = false;
+  authorizationError: string | null = null;
+  /** The negotiated ALPN protocol, false when none (null before the handshake). */
+  alpnProtocol: string | false | null = null;
+  /** The SNI we sent (client). */
+  servername: string | false | null = null;
+
+  private readonly conn: DtlsConnection;
+  private readonly isServer: boolean;
+  private readonly link: Link;
+  private readonly server: DTLSServer | undefined;
+  private readonly client: ResolvedClient | undefined;
+  private readonly handshakeTimeout: number;
+  private idleTimeout: number;
+  private events: (() => void)[] = [];
+  private dispatching = false;
+  private secureEstablished = false;
+  private controlReleased = false;
+  private closed = false;
+  private started = false;
+  private refed = true;
+  private readonly createdAt = Date.now();
+  private lastReceived = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private pending: { data: Uint8Array; cb: SendCallback | undefined }[] = [];
+  private verified: Verified | undefined;
+
+  /** @internal */
+  constructor(setup: { [kSetup]: SocketSetup }) {
+    super();
+    const s = setup[kSetup];
+    this.isServer = s.isServer;
+    this.conn = s.conn;
+    this.link = s.link;
+    this.server = s.server;
+    this.client = s.client;
+    this.handshakeTimeout = s.handshakeTimeout;
+    this.idleTimeout = s.idleTimeout;
+    if (this.client) this.servername = this.client.servername ?? false;
+    if (s.enableTrace) traceConnection(this.conn as unknown as Connection, this.isServer ? 'server' : 'client');
+    this.conn.on('handshake', () => this.later(() => this.onHandshake()));
+    this.conn.on('data', (d) => this.later(() => this.emit('message', asBuffer(d))));
+    this.conn.on('end', () => this.later(() => this.onPeerClose()));
+    this.conn.on('keylog', (line) => this.later(() => this.onKeylog(line)));
+    this.conn.on('error', (err) => this.later(() => this.destroy(err)));
+  }
+
+  /** @internal The client verifies here (the engine's verifyPeer hook). */
+  static verifier(get: () => DTLSSocket | undefined): (info: PeerVerification) => void {
+    return (info) => {
+      const socket = get()!;
+      socket.verified = verifyServerCertificate(socket.client!, info);
+    };
+  }
+
+  // ---- engine calls -----------------------------------------------------------------------
+
+  /** Run engine work, send what it produced, deliver the events it raised, re-arm the timer. */
+  private engine(work: () => void): void {
+    try {
+      work();
+    } finally {
+      this.flush();
+      this.dispatch();
+      this.schedule();
+    }
+  }
+
+  private later(event: () => void): void {
+    this.events.push(event);
+  }
+
+  private dispatch(): void {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      for (let e = this.events.shift(); e; e = this.events.shift()) {
+        e();
+        this.flush();
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private flush(cb?: SendCallback): void {
+    const out = this.conn.takeDatagrams();
+    if (out.length === 0) {
+      if (cb) process.nextTick(cb, null);
+      return;
+    }
+    // The caller's callback follows the last datagram of what its call produced.
+    for (let i = 0; i < out.length; i++) this.link.send(out[i]!, i === out.length - 1 ? cb : undefined);
+  }
+
+  /** @internal Start the handshake (client: once the UDP socket is connected). */
+  [kStart](): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.engine(() => this.conn.start());
+  }
+
+  /** @internal A datagram from the peer. */
+  [kReceive](datagram: Uint8Array): void {
+    if (this.closed) return;
+    this.lastReceived = Date.now();
+    this.started = true;
+    this.engine(() => this.conn.feedDatagram(datagram));
+  }
+
+  // ---- timers ---------------------------------------------------------------------------------
+
+  private deadline(): { at: number; retransmit: boolean } | undefined {
+    if (this.closed) return undefined;
+    const retransmit = this.conn.nextTimeout();
+    let at = retransmit ?? Infinity;
+    if (!this.secureEstablished && this.handshakeTimeout > 0) at = Math.min(at, this.createdAt + this.handshakeTimeout);
+    if (this.secureEstablished && this.idleTimeout > 0) at = Math.min(at, this.lastReceived + this.idleTimeout);
+    return at === Infinity ? undefined : { at, retransmit: retransmit !== undefined };
+  }
+
+  /** One setTimeout for everything: moved earlier when needed, left alone when the deadline moved later (it re-arms when it fires). */
+  private schedule(): void {
+    const d = this.deadline();
+    if (!d) return this.clearTimer();
+    if (!this.timer || d.at < this.timerAt) {
+      this.clearTimer();
+      this.timerAt = d.at;
+      this.timer = setTimeout(() => this.onTimer(), Math.max(1, d.at - Date.now()));
+    }
+    // Only a flight waiting for its answer keeps the process alive.
+    if (d.retransmit && this.refed) this.timer.ref();
+    else this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.closed) return;
+    const now = Date.now();
+    if (!this.secureEstablished && this.handshakeTimeout > 0 && now >= this.createdAt + this.handshakeTimeout) {
+      return void this.destroy(new TLSError('internal_error', `DTLS handshake not complete after ${this.handshakeTimeout} ms`, { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
+    }
+    if (this.secureEstablished && this.idleTimeout > 0 && now >= this.lastReceived + this.idleTimeout) {
+      // The peer is presumed gone; if it is not, a close_notify tells it more than a fatal alert would.
+      this.conn.close();
+      this.flush();
+      return this.finish(new TLSError('internal_error', `nothing received from the peer for ${this.idleTimeout} ms`, { code: 'ERR_TLS_IDLE_TIMEOUT' }));
+    }
+    this.engine(() => this.conn.handleTimeout(now));
+  }
+
+  // ---- events -----------------------------------------------------------------------------------
+
+  private onHandshake(): void {
+    if (this.closed) return;
+    this.secureEstablished = true;
+    this.lastReceived = Date.now();
+    this.alpnProtocol = this.conn.alpnProtocol;
+    if (!this.isServer) {
+      this.authorized = this.verified?.ok === true;
+      this.authorizationError = this.verified?.ok === false ? (this.verified.error ?? 'UNKNOWN') : null;
+    }
+    this.server?.[kSecured](this);
+    this.emit('secure');
+    if (this.closed) return;
+    if (this.isServer) {
+      this.controlReleased = true;
+      this.server?.emit('secureConnection', this);
+    } else {
+      this.emit('secureConnect');
+    }
+    const pending = this.pending;
+    this.pending = [];
+    for (const p of pending) this.send(p.data, p.cb);
+  }
+
+  private onKeylog(line: string): void {
+    const buf = Buffer.from(line + '\n', 'latin1');
+    this.emit('keylog', buf);
+    this.server?.emit('keylog', buf, this);
+  }
+
+  /** close_notify from the peer: no half-close over datagrams, answer with ours and close. */
+  private onPeerClose(): void {
+    if (this.closed) return;
+    this.emit('end');
+    this.close();
+  }
+
+  // ---- sending and closing ----------------------------------------------------------------------
+
+  /**
+   * Send one record of application data (one datagram; at most 16384 bytes). Before the
+   * handshake completes it is queued. `cb(err)` follows the datagram's hand-off to the kernel.
+   */
+  send(data: Uint8Array | string, cb?: SendCallback): void {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const fail = (err: Error) => {
+      if (cb) process.nextTick(cb, err);
+      else throw err;
+    };
+    if (this.closed) return fail(this.conn.error ?? destroyedError());
+    if (!this.secureEstablished) {
+      if (bytes.length > 2 ** 14) return fail(new TLSError('internal_error', 'a DTLS record holds at most 16384 bytes', { code: 'ERR_TLS_RECORD_TOO_LARGE' }));
+      this.pending.push({ data: bytes, cb });
+      return;
+    }
+    try {
+      this.conn.send(bytes);
+    } catch (err) {
+      return fail(err instanceof Error ? err : new Error(String(err)));
+    }
+    this.flush(cb);
+  }
+
+  /** Send close_notify, then release the association (no waiting for the peer's: datagrams have no half-close). */
+  close(callback?: () => void): this {
+    if (callback) this.once('close', callback);
+    if (this.closed) return this;
+    if (!this.secureEstablished) return this.destroy();
+    this.conn.close();
+    this.flush();
+    this.finish(undefined);
+    return this;
+  }
+
+  /** Tear the association down at once: a fatal alert (user_canceled without `error`), no close_notify. */
+  destroy(error?: Error): this {
+    if (this.closed) return this;
+    const state = this.conn.state;
+    if (state !== 'DEAD' && state !== 'CLOSED') {
+      const alert = error instanceof TLSError ? error : error ? new TLSError('internal_error', error.message, { code: 'ERR_TLS_DESTROYED', cause: error }) : undefined;
+      // The engine's 'error' event for this lands in `events`, which finish() drops.
+      this.conn.destroy(alert);
+      this.flush();
+    }
+    this.finish(error);
+    return this;
+  }
+
+  private finish(error: Error | undefined): void {
+    this.closed = true;
+    this.clearTimer();
+    this.events = [];
+    const pending = this.pending;
+    this.pending = [];
+    this.link.release();
+    this.server?.[kForget](this);
+    process.nextTick(() => {
+      for (const p of pending) p.cb?.(error ?? destroyedError());
+      if (error) {
+        if (this.server && !this.controlReleased) {
+          // Before 'secureConnection' the application has no handle on this socket.
+          this.server.emit('tlsClientError', error, this);
+        } else if (!this.server || this.listenerCount('error') > 0) {
+          this.emit('error', error);
+        }
+      }
+      this.emit('close', error !== undefined);
+    });
+  }
+
+  // ---- what node:tls users ask ----------------------------------------------------------------
+
+  /** 'DTLSv1.2'; 'unknown' before the handshake; null once closed without one. */
+  getProtocol(): string | null {
+    return this.conn.protocol ?? (this.closed ? null : 'unknown');
+  }
+
+  getCipher(): { name: string; standardName: string; version: string } | undefined {
+    return this.conn.cipher;
+  }
+
+  /** The peer's certificate as node shows it; `{}` when there is none. */
+  getPeerCertificate(detailed: true): DetailedPeerCertificate | Record<string, never>;
+  getPeerCertificate(detailed?: false): PeerCertificate | Record<string, never>;
+  getPeerCertificate(detailed?: boolean): PeerCertificate | DetailedPeerCertificate | Record<string, never>;
+  getPeerCertificate(detailed = false): PeerCertificate | DetailedPeerCertificate | Record<string, never> {
+    const chain = this.conn.peerCertificates;
+    if (chain.length === 0) return {};
+    if (!detailed) return certificateObject(chain[0]!);
+    return detailedCertificateObject(this.verified?.path ?? chain);
+  }
+
+  getPeerX509Certificate(): X509Certificate | undefined {
+    const leaf = this.conn.peerCertificates[0];
+    return leaf ? new X509Certificate(leaf.der) : undefined;
+  }
+
+  /** RFC 5705 keying material (DTLS-SRTP: label 'EXTRACTOR-dtls_srtp'); `context` undefined means none. */
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Buffer {
+    const exporter = (this.conn as unknown as { exportKeyingMaterial?: (n: number, l: string, c?: Uint8Array) => Uint8Array }).exportKeyingMaterial;
+    if (typeof exporter !== 'function') throw new TLSError('internal_error', 'exportKeyingMaterial is not implemented for DTLS', { code: 'ERR_TLS_UNSUPPORTED' });
+    return asBuffer(exporter.call(this.conn, length, label, context));
+  }
+
+  /** The engine beneath (trace, state, group, recordStats). */
+  get connection(): DtlsConnection {
+    return this.conn;
+  }
+
+  /** After the handshake: change the idle timeout (ms, 0 = never). */
+  setIdleTimeout(ms: number): this {
+    this.idleTimeout = ms;
+    this.lastReceived = Date.now();
+    this.schedule();
+    return this;
+  }
+
+  /** The local address of the UDP socket. */
+  address(): AddressInfo | Record<string, never> {
+    return this.link.address();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.link.remote()?.address;
+  }
+  get remotePort(): number | undefined {
+    return this.link.remote()?.port;
+  }
+  get remoteFamily(): string | undefined {
+    return this.link.remote()?.family;
+  }
+  /** Handshake complete and not closed. */
+  get established(): boolean {
+    return this.secureEstablished && !this.closed;
+  }
+  get destroyed(): boolean {
+    return this.closed;
+  }
+
+  /** Let the process exit while this socket is open (its own UDP socket and timer). */
+  unref(): this {
+    this.refed = false;
+    this.link.unref();
+    this.timer?.unref();
+    return this;
+  }
+
+  ref(): this {
+    this.refed = true;
+    this.link.ref();
+    this.schedule();
+    return this;
+  }
+}
+
+// ---- client ----------------------------------------------------------------------------------
+
+/** The client's link: a connected UDP socket of its own, or sends to host:port on the caller's socket. */
+class ClientLink implements Link {
+  private pendingSends = 0;
+  private released = false;
+  private peer: { address: string; port: number; family: string } | undefined;
+  private connected = false;
+  private readonly onMessage: (msg: Buffer, rinfo: dgram.RemoteInfo) => void;
+
+  constructor(
+    readonly udp: dgram.Socket,
+    private readonly owns: boolean,
+    receive: (msg: Buffer) => void,
+  ) {
+    this.onMessage = (msg, rinfo) => {
+      if (this.released) return;
+      if (!this.connected && (!this.peer || rinfo.address !== this.peer.address || rinfo.port !== this.peer.port)) return;
+      receive(msg);
+    };
+    udp.on('message', this.onMessage);
+  }
+
+  /** The UDP socket was connected (our own) or the peer address resolved (the caller's). */
+  ready(peer: { address: string; port: number; family: string }, connected: boolean): void {
+    this.peer = peer;
+    this.connected = connected;
+  }
+
+  send(datagram: Uint8Array, cb?: SendCallback): void {
+    if (this.released || !this.peer) {
+      if (cb) process.nextTick(cb, destroyedError());
+      return;
+    }
+    this.pendingSends++;
+    const done = (err: Error | null) => {
+      this.pendingSends--;
+      if (this.pendingSends === 0 && this.released) this.closeUdp();
+      cb?.(err);
+    };
+    try {
+      if (this.connected) this.udp.send(datagram, done);
+      else this.udp.send(datagram, this.peer.port, this.peer.address, done);
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.udp.off('message', this.onMessage);
+    // What we sent last (close_notify, an alert) leaves before the socket closes.
+    if (this.pendingSends === 0) this.closeUdp();
+  }
+
+  private closeUdp(): void {
+    if (!this.owns) return;
+    try {
+      this.udp.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  address(): AddressInfo | Record<string, never> {
+    try {
+      return this.udp.address();
+    } catch {
+      return {};
+    }
+  }
+
+  remote() {
+    return this.peer;
+  }
+
+  ref(): void {
+    if (this.owns) this.udp.ref();
+  }
+
+  unref(): void {
+    if (this.owns) this.udp.unref();
+  }
+}
+
+export type SecureConnectListener = () => void;
+
+/**
+ * Open a DTLS 1.2 association to `host:port`, as tls.connect() over UDP. Option errors throw at
+ * once; address and handshake errors arrive as 'error'. `listener` listens for 'secureConnect'.
+ */
+export function connectDtls(options: DTLSConnectOptions, listener?: SecureConnectListener): DTLSSocket {
+  const o = options as DTLSConnectOptions & Record<string, unknown>;
+  checkDtlsCommon(o);
+  if (o.session !== undefined && o.session !== null) throw unsupported('session', 'is not supported over DTLS yet');
+  if (!Number.isInteger(options.port) || options.port <= 0 || options.port > 65535) {
+    throw new TLSError('internal_error', `port must be 1 to 65535, not ${String(options.port)}`, { code: 'ERR_TLS_INVALID_OPTION' });
+  }
+  const host = options.host ?? 'localhost';
+  const resolved = resolveClientOptions({ ...stripVersions(options), host } as ConnectionOptions);
+  const suites = dtlsSuites(resolved.engine.cipherSuites);
+  const engine = { ...resolved.engine, ...(suites ? { cipherSuites: suites } : {}), ...transportOptions(options) };
+  let socket: DTLSSocket | undefined;
+  const conn = DtlsConnection.client({ ...engine, verifyPeer: DTLSSocket.verifier(() => socket) });
+
+  const owns = options.socket === undefined;
+  const type = options.type ?? (isIP(host) === 6 ? 'udp6' : 'udp4');
+  const udp = options.socket ?? dgram.createSocket({ type });
+  const link = new ClientLink(udp, owns, (msg) => socket?.[kReceive](msg));
+  socket = new DTLSSocket({
+    [kSetup]: {
+      isServer: false,
+      conn,
+      link,
+      client: resolved,
+      handshakeTimeout: options.handshakeTimeout ?? 60_000,
+      idleTimeout: options.idleTimeout ?? 0,
+      enableTrace: resolved.enableTrace,
+    },
+  });
+  if (listener) socket.once('secureConnect', listener);
+  const s = socket;
+  const onUdpError = (err: NodeJS.ErrnoException) => {
+    // ICMP port unreachable is a soft error over UDP (RFC 6347 4.1.1.1): retransmission decides.
+    if (err.code === 'ECONNREFUSED') return;
+    s.destroy(err);
+  };
+  udp.on('error', onUdpError);
+  s.once('close', () => udp.off('error', onUdpError));
+  const family = (f: string | number) => (f === 6 || f === 'IPv6' ? 'IPv6' : 'IPv4');
+
+  if (owns) {
+    const connectUdp = () =>
+      udp.connect(options.port, host, ((err?: Error) => {
+        if (s.destroyed) return;
+        if (err) return void s.destroy(err);
+        const r = udp.remoteAddress();
+        link.ready({ address: r.address, port: r.port, family: family(r.family) }, true);
+        s[kStart]();
+      }) as () => void);
+    if (options.localAddress !== undefined || options.localPort !== undefined) {
+      udp.bind({ port: options.localPort ?? 0, ...(options.localAddress !== undefined ? { address: options.localAddress } : {}) }, connectUdp);
+    } else {
+      connectUdp();
+    }
+  } else {
+    let connected: AddressInfo | undefined;
+    try {
+      connected = udp.remoteAddress();
+    } catch {
+      // not connected: send to host:port
+    }
+    if (connected) {
+      link.ready({ address: connected.address, port: connected.port, family: family(connected.family) }, true);
+      process.nextTick(() => s[kStart]());
+    } else {
+      lookup(host, { family: type === 'udp6' ? 6 : 4 }, (err, address, fam) => {
+        if (s.destroyed) return;
+        if (err) return void s.destroy(err);
+        link.ready({ address, port: options.port, family: family(fam) }, false);
+        s[kStart]();
+      });
+    }
+  }
+  return s;
+}
+
+// ---- server ----------------------------------------------------------------------------------
+
+export type SecureConnectionListener = (socket: DTLSSocket) => void;
+
+/** An epoch-0 unfragmented ClientHello: type 22, epoch 0, msg_type 1 (RFC 6347 4.2.8). */
+function isClientHello(d: Uint8Array): boolean {
+  return d.length >= 59 && d[0] === 22 && d[3] === 0 && d[4] === 0 && d[13] === 1;
+}
+/** The ClientHello's random: record header 13 + handshake header 12 + client_version 2. */
+const helloRandom = (d: Uint8Array) => Buffer.from(d.subarray(27, 59));
+
+/** Counters of what the server did with datagrams that had no association. */
+export interface DTLSServerStats {
+  /** HelloVerifyRequests sent (cookieless or stale-cookie ClientHellos). */
+  helloVerifyRequests: number;
+  /** Datagrams the cookie guard could not judge (not a whole ClientHello). */
+  dropped: number;
+  /** Valid ClientHellos refused because maxHalfOpen associations were in their handshake. */
+  refusedHalfOpen: number;
+  /** Valid ClientHellos refused because maxConnections associations existed. */
+  refusedFull: number;
+  /** Associations created. */
+  accepted: number;
+}
+
+/**
+ * A DTLS server on ONE UDP socket: peers are told apart by address:port. Events:
+ * 'secureConnection' (socket), 'tlsClientError' (err, socket), 'keylog' (line, socket),
+ * 'listening', 'close', 'error'.
+ */
+export class DTLSServer extends EventEmitter {
+  /** Associations still in their handshake; ClientHellos beyond it are dropped. */
+  maxHalfOpen: number;
+  /** All associations; ClientHellos beyond it are dropped. */
+  maxConnections: number;
+  readonly stats: DTLSServerStats = { helloVerifyRequests: 0, dropped: 0, refusedHalfOpen: 0, refusedFull: 0, accepted: 0 };
+
+  private udp: dgram.Socket | undefined;
+  private readonly options: DTLSServerOptions;
+  /** One engine options object for every association: the engine keys its session cache and ticket keys by it. */
+  private readonly engine: EngineDtlsServerOptions;
+  private readonly enableTrace: boolean;
+  private readonly guard: DtlsCookieGuard;
+  private readonly peers = new Map<string, DTLSSocket>();
+  private readonly hellos = new WeakMap<DTLSSocket, Buffer>();
+  private readonly keys = new WeakMap<DTLSSocket, { key: string; address: string; port: number; family: string }>();
+  private halfOpen = new Set<DTLSSocket>();
+  private closing = false;
+  private udpClosed = false;
+  private pendingSends = 0;
+  private closeWhenDrained = false;
+
+  constructor(options: DTLSServerOptions, secureConnectionListener?: SecureConnectionListener) {
+    super();
+    const o = options as DTLSServerOptions & Record<string, unknown>;
+    checkDtlsCommon(o);
+    if (o.SNICallback !== undefined && o.SNICallback !== null) throw unsupported('SNICallback', 'is not supported over DTLS yet');
+    const resolved = resolveServerOptions(stripVersions(options) as TlsServerOptions);
+    const suites = dtlsSuites(resolved.engine.cipherSuites);
+    this.engine = { ...resolved.engine, ...(suites ? { cipherSuites: suites } : {}), ...transportOptions(options) };
+    this.enableTrace = resolved.enableTrace;
+    this.options = options;
+    this.maxHalfOpen = options.maxHalfOpen ?? 256;
+    this.maxConnections = options.maxConnections ?? 10_000;
+    this.guard = new DtlsCookieGuard(this.engine.provider!, options.cookieRotateMs !== undefined ? { rotateMs: options.cookieRotateMs } : {});
+    if (secureConnectionListener) this.on('secureConnection', secureConnectionListener);
+  }
+
+  /** Bind the UDP socket (as dgram's bind / net's listen). */
+  listen(port?: number, host?: string, callback?: () => void): this;
+  listen(port?: number, callback?: () => void): this;
+  listen(port?: number, host?: string | (() => void), callback?: () => void): this {
+    if (typeof host === 'function') [callback, host] = [host, undefined];
+    if (this.udp) throw Object.assign(new Error('the DTLS server is already listening'), { code: 'ERR_SOCKET_ALREADY_BOUND' });
+    const type = this.options.type ?? (host !== undefined && isIP(host) === 6 ? 'udp6' : 'udp4');
+    const udp = dgram.createSocket({
+      type,
+      ...(this.options.reuseAddr !== undefined ? { reuseAddr: this.options.reuseAddr } : {}),
+      ...(this.options.ipv6Only !== undefined ? { ipv6Only: this.options.ipv6Only } : {}),
+    });
+    this.udp = udp;
+    udp.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    udp.on('listening', () => this.emit('listening'));
+    udp.on('error', (err) => this.emit('error', err));
+    udp.on('close', () => {
+      this.udpClosed = true;
+      this.emit('close');
+    });
+    if (callback) this.once('listening', callback);
+    udp.bind(port ?? 0, host);
+    return this;
+  }
+
+  /** dgram's name for listen(). */
+  bind(port?: number, host?: string, callback?: () => void): this {
+    return this.listen(port, host, callback);
+  }
+
+  address(): AddressInfo {
+    if (!this.udp) throw Object.assign(new Error('the DTLS server is not listening'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
+    return this.udp.address();
+  }
+
+  /** The UDP socket (after listen). */
+  get socket(): dgram.Socket | undefined {
+    return this.udp;
+  }
+
+  /** The associations by "address:port" ("[v6]:port"), handshaking or established. */
+  get associations(): ReadonlyMap<string, DTLSSocket> {
+    return this.peers;
+  }
+
+  /** Associations still in their handshake. */
+  get halfOpenCount(): number {
+    return this.halfOpen.size;
+  }
+
+  /** net.Server's getConnections. */
+  getConnections(cb: (err: Error | null, count: number) => void): this {
+    process.nextTick(cb, null, this.peers.size);
+    return this;
+  }
+
+  /** close_notify to every association, then close the UDP socket (after those datagrams left). */
+  close(callback?: (err?: Error) => void): this {
+    if (!this.udp || this.udpClosed) {
+      if (callback) process.nextTick(callback, Object.assign(new Error('the DTLS server is not running'), { code: 'ERR_SERVER_NOT_RUNNING' }));
+      return this;
+    }
+    if (callback) this.once('close', () => callback());
+    if (this.closing) return this;
+    this.closing = true;
+    for (const peer of [...this.peers.values()]) peer.close();
+    this.closeWhenDrained = true;
+    if (this.pendingSends === 0) this.closeUdp();
+    return this;
+  }
+
+  ref(): this {
+    this.udp?.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.udp?.unref();
+    return this;
+  }
+
+  private closeUdp(): void {
+    try {
+      this.udp?.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  private sendTo(datagram: Uint8Array, port: number, address: string, cb?: SendCallback): void {
+    const udp = this.udp;
+    if (!udp) return;
+    this.pendingSends++;
+    const done = (err: Error | null) => {
+      this.pendingSends--;
+      if (this.pendingSends === 0 && this.closeWhenDrained) this.closeUdp();
+      cb?.(err);
+    };
+    try {
+      udp.send(datagram, port, address, done);
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const key = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+    const peer = this.peers.get(key);
+    // An established association gets everything but a new handshake (a ClientHello with a new random).
+    if (peer && !(peer.established && isClientHello(msg) && !helloRandom(msg).equals(this.hellos.get(peer)!))) {
+      return peer[kReceive](msg);
+    }
+    if (this.closing) return;
+    const verdict = this.guard.check(msg, key);
+    if (verdict.kind === 'drop') {
+      this.stats.dropped++;
+      return;
+    }
+    if (verdict.kind === 'verify') {
+      // Stateless: the answer goes back and nothing about this client is kept.
+      this.stats.helloVerifyRequests++;
+      this.sendTo(verdict.datagram, rinfo.port, rinfo.address);
+      return;
+    }
+    if (this.halfOpen.size >= this.maxHalfOpen) {
+      this.stats.refusedHalfOpen++;
+      return;
+    }
+    if (this.peers.size - (peer ? 1 : 0) >= this.maxConnections) {
+      this.stats.refusedFull++;
+      return;
+    }
+    // RFC 6347 4.2.8: the client proved its address with the cookie and started over; the old association goes.
+    peer?.destroy();
+    this.accept(msg, rinfo, key, verdict);
+  }
+
+  private accept(hello: Buffer, rinfo: dgram.RemoteInfo, key: string, start: DtlsServerStart): void {
+    // One shared options object keeps the session cache and ticket keys shared by every association.
+    const conn = DtlsConnection.server(this.engine, { clientHelloSeq: start.clientHelloSeq, recordSeq: start.recordSeq });
+    const link: Link = {
+      send: (d, cb) => this.sendTo(d, rinfo.port, rinfo.address, cb),
+      release: () => {},
+      address: () => (this.udp ? this.udp.address() : {}),
+      remote: () => ({ address: rinfo.address, port: rinfo.port, family: rinfo.family }),
+      ref: () => {},
+      unref: () => {},
+    };
+    const socket = new DTLSSocket({
+      [kSetup]: {
+        isServer: true,
+        conn,
+        link,
+        server: this,
+        handshakeTimeout: this.options.handshakeTimeout ?? 60_000,
+        idleTimeout: this.options.idleTimeout ?? 300_000,
+        enableTrace: this.enableTrace,
+      },
+    });
+    this.stats.accepted++;
+    this.peers.set(key, socket);
+    this.keys.set(socket, { key, address: rinfo.address, port: rinfo.port, family: rinfo.family });
+    this.hellos.set(socket, helloRandom(hello));
+    this.halfOpen.add(socket);
+    socket[kReceive](hello);
+  }
+
+  /** @internal The handshake of `socket` completed. */
+  [kSecured](socket: DTLSSocket): void {
+    this.halfOpen.delete(socket);
+  }
+
+  /** @internal `socket` closed: it leaves the map. */
+  [kForget](socket: DTLSSocket): void {
+    this.halfOpen.delete(socket);
+    const k = this.keys.get(socket);
+    if (k && this.peers.get(k.key) === socket) this.peers.delete(k.key);
+  }
+}
+
+/** A DTLS server, as tls.createServer() over UDP; call listen(port, host) to start. */
+export function createDtlsServer(options: DTLSServerOptions, secureConnectionListener?: SecureConnectionListener): DTLSServer {
+  return new DTLSServer(options, secureConnectionListener);
+}

@@ -1,0 +1,354 @@
+/**
+ * DTLS 1.2 interop over real UDP on 127.0.0.1, both directions: our client against
+ * `openssl s_server -dtls1_2` and `gnutls-serv --udp`, `openssl s_client -dtls1_2` and
+ * `gnutls-cli --udp` against our server, with and without a small MTU (fragmented flights);
+ * and the `tsls --dtls` command against openssl both ways. A missing binary fails, never skips.
+ */
+import * as dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectDtls, createDtlsServer, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/index.js';
+import { killAllPeers, Peer, PEER_WAIT_MS, requireBinary } from '../helpers/peers.js';
+import { readPki } from '../helpers/pki.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const ROOT = readPki('root.crt');
+const ECDSA = { cert: readPki('leaf-ecdsa-p256.chain.pem'), key: readPki('leaf-ecdsa-p256.key') };
+const GNUTLS_DTLS12 = 'NORMAL:-VERS-ALL:+VERS-DTLS1.2';
+
+it('openssl, gnutls and the built CLI are there', () => {
+  for (const name of ['openssl', 'gnutls-cli', 'gnutls-serv', 'node']) expect(requireBinary(name)).toBeTruthy();
+  expect(existsSync(CLI), `${CLI} is missing: run \`npx tsc -p .\` (npm test does) first`).toBe(true);
+});
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await killAllPeers();
+});
+
+// ---- helpers -----------------------------------------------------------------------------
+
+function next<T extends unknown[] = unknown[]>(emitter: NodeJS.EventEmitter, event: string, ms = PEER_WAIT_MS): Promise<T> {
+  return once(emitter, event, { signal: AbortSignal.timeout(ms) }) as Promise<T>;
+}
+
+async function until(what: string, ok: () => boolean, context: () => string = () => '', ms = PEER_WAIT_MS): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${context()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A UDP port nothing is bound to right now. */
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Start a peer server on a free UDP port, trying another port if that one got taken meanwhile. */
+async function startPeerServer(name: string, makeArgs: (port: number) => string[], ready: string | RegExp): Promise<{ peer: Peer; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freeUdpPort();
+    const peer = new Peer(name, makeArgs(port));
+    try {
+      await peer.waitOutput(ready);
+      return { peer, port };
+    } catch (err) {
+      await peer.kill();
+      if (attempt < 2 && /address already in use|bind/i.test(peer.output)) continue;
+      throw err;
+    }
+  }
+}
+
+function opensslServer(o: { leaf?: string; cipher?: string; mtu?: number; extra?: string[] } = {}) {
+  const leaf = o.leaf ?? 'leaf-ecdsa-p256';
+  return startPeerServer(
+    'openssl',
+    (port) => [
+      's_server',
+      '-dtls1_2',
+      '-accept',
+      `127.0.0.1:${port}`,
+      '-cert',
+      `${leaf}.crt`,
+      '-key',
+      `${leaf}.key`,
+      '-cert_chain',
+      'intermediate.crt',
+      '-naccept',
+      '1',
+      ...(o.cipher ? ['-cipher', o.cipher] : []),
+      ...(o.mtu ? ['-mtu', String(o.mtu)] : []),
+      ...(o.extra ?? []),
+    ],
+    'ACCEPT',
+  );
+}
+
+function opensslClient(port: number, extra: string[] = []): Peer {
+  return new Peer('openssl', [
+    's_client',
+    '-dtls1_2',
+    '-connect',
+    `127.0.0.1:${port}`,
+    '-CAfile',
+    'root.crt',
+    '-verify_return_error',
+    '-verify_hostname',
+    'localhost',
+    '-servername',
+    'localhost',
+    ...extra,
+  ]);
+}
+
+/**
+ * Our client on a dgram socket of the test's own, so the datagrams that arrive can be
+ * measured; `largest` is the biggest datagram received.
+ */
+async function ourClient(port: number, peer: Peer, options: Partial<DTLSConnectOptions> = {}) {
+  const udp = dgram.createSocket('udp4');
+  cleanups.push(() => new Promise<void>((r) => udp.close(() => r())).catch(() => undefined));
+  udp.bind(0, '127.0.0.1');
+  await next(udp, 'listening');
+  const stats = { largest: 0, datagrams: 0 };
+  udp.on('message', (m: Buffer) => {
+    stats.largest = Math.max(stats.largest, m.length);
+    stats.datagrams++;
+  });
+  const c = connectDtls({ host: '127.0.0.1', port, servername: 'localhost', ca: ROOT, socket: udp, ...options });
+  cleanups.push(() => void c.destroy());
+  const messages: string[] = [];
+  c.on('message', (m: Buffer) => messages.push(m.toString()));
+  const errors: Error[] = [];
+  c.on('error', (e) => errors.push(e));
+  await until('our client to connect', () => c.established || errors.length > 0, () => `${errors.join('\n')}\n${peer.describe()}`);
+  expect(errors, peer.describe()).toEqual([]);
+  return { c, messages, stats, errors };
+}
+
+/** Our echo server: each message comes back as is; `sockets` are the associations it served. */
+async function ourServer(options: Partial<DTLSServerOptions> = {}) {
+  const sockets: DTLSSocket[] = [];
+  const received: string[] = [];
+  const clientErrors: Error[] = [];
+  const server: DTLSServer = createDtlsServer({ ...ECDSA, ...options }, (s) => {
+    sockets.push(s);
+    s.on('message', (m: Buffer) => {
+      received.push(m.toString());
+      if (s.established) s.send(m);
+    });
+    s.on('error', () => undefined);
+  });
+  server.on('tlsClientError', (e: Error) => clientErrors.push(e));
+  server.listen(0, '127.0.0.1');
+  await next(server, 'listening');
+  cleanups.push(async () => {
+    const closed = next(server, 'close');
+    server.close();
+    await closed;
+  });
+  return { server, port: server.address().port, sockets, received, clientErrors };
+}
+
+// ---- our client → openssl s_server -dtls1_2 ----------------------------------------------------
+
+const SUITES = [
+  { cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256', leaf: 'leaf-ecdsa-p256', standard: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256' },
+  { cipher: 'ECDHE-ECDSA-CHACHA20-POLY1305', leaf: 'leaf-ecdsa-p256', standard: 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256' },
+  { cipher: 'ECDHE-RSA-AES256-GCM-SHA384', leaf: 'leaf-rsa2048', standard: 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384' },
+];
+const CLIENT_ROWS = SUITES.flatMap((s) => [undefined, 500].map((mtu) => [s.cipher, mtu ? `-mtu ${mtu}` : 'default MTU', s, mtu] as const));
+
+describe('our DTLS client → openssl s_server -dtls1_2', () => {
+  it.each(CLIENT_ROWS)('%s, %s: handshake (with the cookie exchange), data both ways, close_notify', async (cipher, _label, suite, mtu) => {
+    const { peer, port } = await opensslServer({ leaf: suite.leaf, cipher, ...(mtu ? { mtu } : {}) });
+    const { c, messages, stats } = await ourClient(port, peer, mtu ? { mtu } : {});
+    expect(c.getProtocol()).toBe('DTLSv1.2');
+    expect(c.getCipher()?.name).toBe(cipher);
+    expect(c.getCipher()?.standardName).toBe(suite.standard);
+    expect(c.authorized).toBe(true);
+
+    const ours = `hello from tsls over ${cipher}`;
+    c.send(`${ours}\n`);
+    await peer.waitOutput(ours);
+    peer.send('hello from openssl\n');
+    await until('the line from s_server', () => messages.join('').includes('hello from openssl'), () => peer.describe());
+    await peer.waitOutput(`CIPHER is ${cipher}`);
+
+    // s_server's -mtu is the link MTU: its flights came in datagrams no bigger. Without it, on an
+    // unconnected socket, OpenSSL falls back to its smallest guess (256 - 28 bytes): the
+    // certificate arrives in fragments either way.
+    expect(stats.largest).toBeLessThanOrEqual(mtu ?? 256);
+    expect(stats.datagrams).toBeGreaterThan(5);
+    c.close();
+    await peer.waitOutput(/DONE|shutting down SSL|CONNECTION CLOSED/);
+  });
+
+  it('the same exported keying material as s_server -keymatexport (RFC 5705)', async () => {
+    const { peer, port } = await opensslServer({ extra: ['-keymatexport', 'EXPERIMENTAL-tsls-dtls', '-keymatexportlen', '32'] });
+    const { c } = await ourClient(port, peer);
+    const out = await peer.waitOutput(/Keying material: [0-9A-F]+/);
+    const theirs = /Keying material: ([0-9A-F]+)/.exec(out)![1]!;
+    expect(c.exportKeyingMaterial(32, 'EXPERIMENTAL-tsls-dtls').toString('hex').toUpperCase()).toBe(theirs);
+  });
+});
+
+// ---- openssl s_client -dtls1_2 → our server --------------------------------------------------
+
+describe('openssl s_client -dtls1_2 → our DTLS server', () => {
+  it.each([
+    ['default MTU', undefined],
+    ['-mtu 400', 400],
+  ] as const)('%s: verified handshake and data both ways', async (_label, mtu) => {
+    const { server, port, received, sockets } = await ourServer(mtu ? { mtu } : {});
+    const peer = opensslClient(port, mtu ? ['-mtu', String(mtu)] : []);
+    await peer.waitOutput('New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256');
+    await peer.waitOutput('Verify return code: 0 (ok)');
+    expect(peer.output).toContain('Protocol  : DTLSv1.2');
+    peer.send('ping from s_client\n');
+    await until('our server to get the line', () => received.includes('ping from s_client\n'), () => peer.describe());
+    // The echo: s_client prints what it receives; once in its output means it came back.
+    await until('the echo at s_client', () => peer.stdout.split('ping from s_client').length > 1, () => peer.describe());
+    expect(sockets[0]!.getProtocol()).toBe('DTLSv1.2');
+    expect(server.associations.size).toBe(1);
+    // "Q" makes s_client close (close_notify): the association is gone.
+    peer.send('Q\n');
+    await until('the association to close', () => server.associations.size === 0, () => peer.describe());
+    await peer.waitExit();
+  });
+});
+
+describe('record sequence numbers after the cookie exchange', () => {
+  // The HelloVerifyRequest repeats the ClientHello's record sequence number; the association
+  // then continues from the second ClientHello's, so its ServerHello is never taken for a
+  // replay of the HelloVerifyRequest (which cost a one-second retransmission before).
+  it('s_client completes without a retransmission: exactly two ClientHellos reach our server', async () => {
+    const { server, port } = await ourServer();
+    let hellos = 0;
+    server.socket!.on('message', (m: Buffer) => {
+      if (m[0] === 22 && m[3] === 0 && m[4] === 0 && m[13] === 1) hellos++;
+    });
+    const peer = opensslClient(port);
+    await peer.waitOutput('New, TLSv1.2');
+    expect(hellos).toBe(2);
+  });
+});
+
+// ---- gnutls ----------------------------------------------------------------------------------
+
+describe('gnutls over DTLS 1.2', () => {
+  it('gnutls-cli --udp → our server: verified, data both ways, same exported keys', async () => {
+    const { port, received, sockets } = await ourServer();
+    const peer = new Peer('gnutls-cli', [
+      '--udp',
+      '-p',
+      String(port),
+      '--x509cafile',
+      'root.crt',
+      '--sni-hostname',
+      'localhost',
+      '--verify-hostname',
+      'localhost',
+      '--priority',
+      GNUTLS_DTLS12,
+      '--keymatexport',
+      'EXPERIMENTAL-tsls-dtls',
+      '--keymatexportsize',
+      '20',
+      '127.0.0.1',
+    ]);
+    await peer.waitOutput('- Handshake was completed');
+    expect(peer.output).toContain('- Description: (DTLS1.2-X.509)-(ECDHE-');
+    expect(peer.output).toContain('The certificate is trusted');
+    const theirs = /Key material: ([0-9A-Fa-f]+)/.exec(await peer.waitOutput(/Key material: [0-9A-Fa-f]+/))![1]!;
+    peer.send('ping from gnutls-cli\n');
+    await until('our server to get the line', () => received.includes('ping from gnutls-cli\n'), () => peer.describe());
+    await until('the echo at gnutls-cli', () => peer.stdout.includes('ping from gnutls-cli'), () => peer.describe());
+    expect(sockets[0]!.exportKeyingMaterial(20, 'EXPERIMENTAL-tsls-dtls').toString('hex')).toBe(theirs.toLowerCase());
+  });
+
+  it.each([
+    ['default MTU', undefined],
+    ['--mtu 500', 500],
+  ] as const)('our client → gnutls-serv --udp --echo, %s', async (_label, mtu) => {
+    const { peer, port } = await startPeerServer(
+      'gnutls-serv',
+      (p) => [
+        '--udp',
+        '--port',
+        String(p),
+        '--x509certfile',
+        'leaf-ecdsa-p256.chain.pem',
+        '--x509keyfile',
+        'leaf-ecdsa-p256.key',
+        '--priority',
+        GNUTLS_DTLS12,
+        '--echo',
+        ...(mtu ? ['--mtu', String(mtu)] : []),
+      ],
+      /listening on IPv4 .*done/,
+    );
+    const { c, messages, stats } = await ourClient(port, peer, mtu ? { mtu } : {});
+    expect(c.getProtocol()).toBe('DTLSv1.2');
+    expect(c.authorized).toBe(true);
+    c.send('hello gnutls\n');
+    await until('the echo', () => messages.includes('hello gnutls\n'), () => peer.describe());
+    if (mtu) expect(stats.largest).toBeLessThanOrEqual(mtu);
+  });
+});
+
+// ---- the tsls command --------------------------------------------------------------------------
+
+describe('tsls --dtls', () => {
+  it('tsls client --dtls → openssl s_server -dtls1_2: stdin lines out as messages, messages to stdout', async () => {
+    const { peer: server, port } = await opensslServer();
+    const client = new Peer('node', [CLI, 'client', '--dtls', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost']);
+    await client.waitOutput(/connected to 127\.0\.0\.1:\d+ over UDP: DTLSv1\.2, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256/);
+    client.send('line one from tsls\nline two from tsls\n');
+    await server.waitOutput('line two from tsls');
+    expect(server.stdout).toContain('line one from tsls\nline two from tsls\n');
+    server.send('line from openssl\n');
+    await until('the line at tsls', () => client.stdout.includes('line from openssl\n'), () => client.describe());
+    expect(client.stdout).toBe('line from openssl\n'); // stdout carries application data only
+    client.closeStdin(); // EOF: close_notify, exit 0
+    const exit = await client.waitExit();
+    expect(exit.code, client.describe()).toBe(0);
+    await server.waitOutput(/DONE|shutting down SSL|CONNECTION CLOSED/);
+  });
+
+  it('openssl s_client -dtls1_2 → tsls server --dtls (echo)', async () => {
+    const { peer: server, port } = await startPeerServer(
+      'node',
+      (p) => [CLI, 'server', '--dtls', '--port', String(p), '--host', '127.0.0.1', '--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-p256.key'],
+      /dtls echo server listening on 127\.0\.0\.1:\d+/,
+    );
+    const client = opensslClient(port);
+    await client.waitOutput('New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256');
+    await client.waitOutput('Verify return code: 0 (ok)');
+    client.send('echo me over udp\n');
+    await until('the echo', () => client.stdout.includes('echo me over udp'), () => `${client.describe()}\n${server.describe()}`);
+    await server.waitOutput(/127\.0\.0\.1:\d+: DTLSv1\.2, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256/);
+    expect(server.stdout).toBe('');
+    client.send('Q\n');
+    await server.waitOutput(/127\.0\.0\.1:\d+: closed/);
+  });
+
+  it('refuses --www with --dtls', async () => {
+    const p = new Peer('node', [CLI, 'server', '--dtls', '--www', '--port', '0']);
+    const exit = await p.waitExit();
+    expect(exit.code).toBe(1);
+    expect(p.stderr).toMatch(/--www .*--dtls/);
+  });
+});
