@@ -536,9 +536,12 @@ export class DTLSSocket extends EventEmitter {
 
   /** RFC 5705 keying material (DTLS-SRTP: label 'EXTRACTOR-dtls_srtp'); `context` undefined means none. */
   exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Buffer {
-    const exporter = (this.conn as unknown as { exportKeyingMaterial?: (n: number, l: string, c?: Uint8Array) => Uint8Array }).exportKeyingMaterial;
-    if (typeof exporter !== 'function') throw new TLSError('internal_error', 'exportKeyingMaterial is not implemented for DTLS', { code: 'ERR_TLS_UNSUPPORTED' });
-    return asBuffer(exporter.call(this.conn, length, label, context));
+    return asBuffer(this.conn.exportKeyingMaterial(length, label, context));
+  }
+
+  /** The DTLS-SRTP protection profile agreed on (RFC 5764), if any. */
+  get srtpProfile(): string | undefined {
+    return this.conn.srtpProfile;
   }
 
   /** The engine beneath (trace, state, group, recordStats). */

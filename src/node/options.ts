@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
+import type { SrtpProfileName } from '../messages/constants.js';
 import { DEFAULT_SIGNATURE_SCHEMES, type CertifiedKey, type ClientOptions, type ServerOptions, type TLSVersionName } from '../config.js';
 import { nodeProvider } from '../crypto/node.js';
 import type { CryptoProvider, GroupName, PrivateKey, PublicKey, SignatureSchemeName } from '../crypto/provider.js';
@@ -42,6 +43,8 @@ export interface CommonTLSOptions {
   ecdhCurve?: string;
   /** Signature schemes, colon-separated (`ecdsa_secp256r1_sha256:rsa_pss_rsae_sha256`, or `ECDSA+SHA256` forms). */
   sigalgs?: string;
+  /** DTLS-SRTP protection profiles (RFC 5764), in order of preference (DTLS only). */
+  srtpProfiles?: SrtpProfileName[];
   /** A context from tsls's `createSecureContext` (a node:tls SecureContext cannot be used). */
   secureContext?: SecureContext;
   /** Keep our writable side open after the peer ends (default false, as in net). */
@@ -63,6 +66,8 @@ export interface ConnectionOptions extends CommonTLSOptions {
   rejectUnauthorized?: boolean;
   /** node's signature: return (or throw) an Error to refuse the certificate for `hostname`. */
   checkServerIdentity?: (hostname: string, cert: import('node:tls').PeerCertificate) => Error | undefined;
+  /** node's client pskCallback: the identity and key for TLS 1.2 / DTLS PSK suites (called once, hint null). */
+  pskCallback?: (hint: string | null) => { psk: Uint8Array; identity: string } | null;
   /** A session Buffer from an earlier socket's 'session' event. */
   session?: Uint8Array;
   /** Socket idle timeout in ms (socket.setTimeout). */
@@ -83,6 +88,10 @@ export interface TlsServerOptions extends CommonTLSOptions {
   requestCert?: boolean;
   /** With requestCert: refuse clients without a trusted certificate (default true, as node). */
   rejectUnauthorized?: boolean;
+  /** node's server pskCallback: the key for a client's identity, or null (unknown_psk_identity). No socket is passed (null). */
+  pskCallback?: (socket: null, identity: string) => Uint8Array | null;
+  /** The PSK identity hint sent to clients. */
+  pskIdentityHint?: string;
   /** ms to complete the handshake (default 120000, as node). */
   handshakeTimeout?: number;
   /** Ticket keys, 48 bytes (or multiples): share them between servers to resume each other's sessions. */
@@ -109,9 +118,7 @@ const UNSUPPORTED_COMMON = [
   'privateKeyIdentifier',
   'clientCertEngine',
   'crl',
-  'pskCallback',
   'PSKCallback',
-  'pskIdentityHint',
 ];
 const UNSUPPORTED_CLIENT = [...UNSUPPORTED_COMMON, 'requestOCSP'];
 const UNSUPPORTED_SERVER = [...UNSUPPORTED_COMMON, 'ALPNCallback', 'pauseOnConnect'];
@@ -355,6 +362,7 @@ function commonOptions(o: CommonTLSOptions) {
   if (min) out.minVersion = min;
   const max = version(o.maxVersion, 'maxVersion');
   if (max) out.maxVersion = max;
+  if (o.srtpProfiles) out.srtpProfiles = o.srtpProfiles;
   return out;
 }
 
@@ -395,6 +403,12 @@ export function resolveClientOptions(o: ConnectionOptions): ResolvedClient {
     engine.session = o.session;
   }
   if (o.checkServerIdentity !== undefined && typeof o.checkServerIdentity !== 'function') throw invalid('checkServerIdentity must be a function');
+  if (o.pskCallback !== undefined) {
+    // node calls it during the handshake with the server's hint; the engine needs the key up
+    // front, so it is called once, before the handshake, with no hint (null).
+    const given = o.pskCallback(null);
+    if (given) engine.psk = { identity: given.identity, key: given.psk };
+  }
   return {
     engine,
     enableTrace: o.enableTrace === true,
@@ -423,10 +437,13 @@ export function resolveServerOptions(o: TlsServerOptions): ResolvedServer {
   rejectUnsupported(o, 'server');
   const ctx = o.secureContext;
   const certificates = ctx?.certificates.length ? ctx.certificates : certifiedKeys(o.cert, o.key);
-  if (certificates.length === 0) throw invalid('a server needs cert and key (or a secureContext holding them)');
+  if (certificates.length === 0 && !o.pskCallback) throw invalid('a server needs cert and key (or a secureContext holding them), or a pskCallback');
   const ca = ctx?.ca ?? parseCa(o.ca);
   if (o.SNICallback !== undefined && typeof o.SNICallback !== 'function') throw invalid('SNICallback must be a function');
   const engine: ServerOptions = { ...commonOptions(o), certificates };
+  const pskCallback = o.pskCallback;
+  if (pskCallback) engine.pskCallback = (identity) => pskCallback(null, new TextDecoder().decode(identity)) ?? undefined;
+  if (o.pskIdentityHint !== undefined) engine.pskIdentityHint = o.pskIdentityHint;
   if (o.ticketKeys !== undefined) engine.ticketKeys = o.ticketKeys;
   if (o.sessionTimeout !== undefined) engine.ticketLifetime = o.sessionTimeout;
   if (o.requestCert) {

@@ -352,3 +352,59 @@ describe('tsls --dtls', () => {
     expect(p.stderr).toMatch(/--www .*--dtls/);
   });
 });
+
+// ---- PSK (CoAP's mandatory TLS_PSK_WITH_AES_128_CCM_8) and DTLS-SRTP, both directions -----------
+
+const PSK_HEX = '00112233445566778899aabbccddeeff';
+const PSK = Buffer.from(PSK_HEX, 'hex');
+const PSK_ROWS = [
+  ['PSK-AES128-CCM8', 'TLS_PSK_WITH_AES_128_CCM_8'],
+  ['ECDHE-PSK-CHACHA20-POLY1305', 'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256'],
+] as const;
+
+describe('DTLS with pre-shared keys against openssl', () => {
+  it.each(PSK_ROWS)('our client → s_server -psk, %s', async (cipher, standard) => {
+    const { peer, port } = await opensslServer({ cipher, extra: ['-psk', PSK_HEX, '-psk_identity', 'Client_identity'] });
+    const { c, messages } = await ourClient(port, peer, { ciphers: standard, pskCallback: () => ({ psk: PSK, identity: 'Client_identity' }), rejectUnauthorized: false });
+    expect(c.getCipher()?.standardName).toBe(standard);
+    c.send('psk hello\n');
+    await peer.waitOutput('psk hello');
+    peer.send('psk answer\n');
+    await until('the answer', () => messages.join('').includes('psk answer'), () => peer.describe());
+  });
+
+  it.each(PSK_ROWS)('s_client -psk → our server, %s', async (cipher, standard) => {
+    const identities: string[] = [];
+    const { port, sockets, received } = await ourServer({
+      ciphers: standard,
+      pskCallback: (_socket: null, identity: string) => (identities.push(identity), identity === 'Client_identity' ? PSK : null),
+    });
+    const peer = opensslClient(port, ['-psk', PSK_HEX, '-cipher', cipher]);
+    await peer.waitOutput(`Cipher is ${cipher}`);
+    peer.send('from s_client\n');
+    await until('the message at our server', () => received.join('').includes('from s_client'), () => peer.describe());
+    expect(identities).toEqual(['Client_identity']);
+    expect(sockets[0]!.getCipher()?.standardName).toBe(standard);
+  });
+});
+
+describe('DTLS-SRTP (use_srtp) against openssl', () => {
+  it('our client and s_server -use_srtp agree on the profile and the exported SRTP keys', async () => {
+    const { peer, port } = await opensslServer({ extra: ['-use_srtp', 'SRTP_AES128_CM_SHA1_80', '-keymatexport', 'EXTRACTOR-dtls_srtp', '-keymatexportlen', '60'] });
+    const { c } = await ourClient(port, peer, { srtpProfiles: ['SRTP_AEAD_AES_128_GCM', 'SRTP_AES128_CM_SHA1_80'] });
+    expect(c.srtpProfile).toBe('SRTP_AES128_CM_SHA1_80');
+    await peer.waitOutput('SRTP Extension negotiated, profile=SRTP_AES128_CM_SHA1_80');
+    const out = await peer.waitOutput(/Keying material: [0-9A-F]{120}/);
+    expect(c.exportKeyingMaterial(60, 'EXTRACTOR-dtls_srtp').toString('hex').toUpperCase()).toBe(/Keying material: ([0-9A-F]{120})/.exec(out)![1]);
+  });
+
+  it('s_client -use_srtp and our server agree on the profile and the exported SRTP keys', async () => {
+    const { port, sockets } = await ourServer({ srtpProfiles: ['SRTP_AES128_CM_SHA1_80'] });
+    const peer = opensslClient(port, ['-use_srtp', 'SRTP_AES128_CM_SHA1_32:SRTP_AES128_CM_SHA1_80', '-keymatexport', 'EXTRACTOR-dtls_srtp', '-keymatexportlen', '60']);
+    await peer.waitOutput('SRTP Extension negotiated, profile=SRTP_AES128_CM_SHA1_80');
+    const out = await peer.waitOutput(/Keying material: [0-9A-F]{120}/);
+    await until('the association', () => sockets.length > 0, () => peer.describe());
+    expect(sockets[0]!.srtpProfile).toBe('SRTP_AES128_CM_SHA1_80');
+    expect(sockets[0]!.exportKeyingMaterial(60, 'EXTRACTOR-dtls_srtp').toString('hex').toUpperCase()).toBe(/Keying material: ([0-9A-F]{120})/.exec(out)![1]);
+  });
+});

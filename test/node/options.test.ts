@@ -39,7 +39,7 @@ describe('refused options', () => {
     ['secureProtocol', { secureProtocol: 'TLSv1_2_method' }],
     ['honorCipherOrder', { honorCipherOrder: true }],
     ['dhparam', { dhparam: 'x' }],
-    ['pskCallback', { pskCallback: () => null }],
+    ['PSKCallback', { PSKCallback: () => null }],
     ['ciphers', { ciphers: 'HIGH:!aNULL' }],
     ['ecdhCurve', { ecdhCurve: 'brainpoolP256r1' }],
     ['ciphersuites', { ciphersuites: 'TLS_AES_128_CCM_SHA256' }],
