@@ -39,11 +39,13 @@ import {
   type Hash as NodeHash,
   type KeyObject,
 } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { DerReader, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../x509/der.js';
 import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair, PrivateKey, PublicKey, SignatureSchemeName } from './provider.js';
 import { hashLength } from './provider.js';
 import { MIN_RSA_BITS, bigIntToBytes, bitLength } from './rsa.js';
+import { cachedVerify } from './verify-cache.js';
 
 /** A plain Uint8Array view of a Buffer (same memory, no copy), like the noble provider returns. */
 function plain(b: Buffer): Uint8Array {
@@ -63,6 +65,14 @@ function wrapHash(h: NodeHash): Hash {
     clone: () => wrapHash(h.copy()),
   };
 }
+
+/**
+ * One-shot digests: crypto.hash (Node 20.12+) is one native call where
+ * createHash().update().digest() is three, which shows for the short inputs of a handshake.
+ */
+const oneShot = (nodeCrypto as { hash?: (name: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
+const digestOf: (name: HashName, data: Uint8Array) => Buffer =
+  typeof oneShot === 'function' ? (name, data) => oneShot(name, data, 'buffer') : (name, data) => nodeCreateHash(name).update(data).digest();
 
 function hmac(name: HashName, key: Uint8Array, data: Uint8Array): Uint8Array {
   return plain(createHmac(name, key).update(data).digest());
@@ -92,13 +102,21 @@ function hkdfExpand(name: HashName, prk: Uint8Array, info: Uint8Array, length: n
 
 // ---- AEAD ----
 
-const aeads: Record<AeadName, { cipher: CipherGCMTypes | CipherChaCha20Poly1305Types | CipherCCMTypes; keyLength: number; tagLength: number; ccm: boolean }> = {
-  'AES-128-GCM': { cipher: 'aes-128-gcm', keyLength: 16, tagLength: 16, ccm: false },
-  'AES-256-GCM': { cipher: 'aes-256-gcm', keyLength: 32, tagLength: 16, ccm: false },
-  'CHACHA20-POLY1305': { cipher: 'chacha20-poly1305', keyLength: 32, tagLength: 16, ccm: false },
+/** The record layer's optional fast path (declared in ../record/protection.ts as AeadSealTo). */
+interface AeadSealTo {
+  sealTo(nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void;
+}
+
+const aeads: Record<
+  AeadName,
+  { cipher: CipherGCMTypes | CipherChaCha20Poly1305Types | CipherCCMTypes; keyLength: number; tagLength: number; ccm: boolean; options: { authTagLength: number } }
+> = {
+  'AES-128-GCM': { cipher: 'aes-128-gcm', keyLength: 16, tagLength: 16, ccm: false, options: { authTagLength: 16 } },
+  'AES-256-GCM': { cipher: 'aes-256-gcm', keyLength: 32, tagLength: 16, ccm: false, options: { authTagLength: 16 } },
+  'CHACHA20-POLY1305': { cipher: 'chacha20-poly1305', keyLength: 32, tagLength: 16, ccm: false, options: { authTagLength: 16 } },
   // RFC 6655 / 7251 / 8446: 12-byte nonce (so L = 3), 16- or 8-byte tag.
-  'AES-128-CCM': { cipher: 'aes-128-ccm', keyLength: 16, tagLength: 16, ccm: true },
-  'AES-128-CCM-8': { cipher: 'aes-128-ccm', keyLength: 16, tagLength: 8, ccm: true },
+  'AES-128-CCM': { cipher: 'aes-128-ccm', keyLength: 16, tagLength: 16, ccm: true, options: { authTagLength: 16 } },
+  'AES-128-CCM-8': { cipher: 'aes-128-ccm', keyLength: 16, tagLength: 8, ccm: true, options: { authTagLength: 8 } },
 };
 
 const NONCE_LENGTH = 12;
@@ -114,62 +132,110 @@ const nonNull = (b: Uint8Array) => (b.length === 0 ? EMPTY : b);
 /** CCM with a 12-byte nonce has a 3-byte length field. */
 const CCM_MAX_PLAINTEXT = 2 ** 24 - 1;
 
-function makeAead(name: AeadName, key: Uint8Array): Aead {
-  const spec = aeads[name];
-  if (!spec) throw new Error(`unsupported AEAD ${String(name)}`);
-  if (key.length !== spec.keyLength) throw new Error(`${name}: key must be ${spec.keyLength} bytes, got ${key.length}`);
-  // A KeyObject holds its own copy (callers wipe their key buffers when keys change) and
-  // spares OpenSSL a key copy per record.
-  const k = createSecretKey(key);
-  const { cipher, tagLength, ccm } = spec;
+/**
+ * One key's AEAD. A class rather than closures: connections keep two of these for as long
+ * as they live, and the methods on a prototype cost nothing per key.
+ */
+class NodeAead implements Aead, AeadSealTo {
+  readonly tagLength: number;
+  /** A KeyObject holds its own copy (callers wipe their key buffers when keys change) and spares OpenSSL a key copy per record. */
+  private readonly k: KeyObject;
   // Node's typings split createCipheriv by mode; the three modes take the same calls here.
-  const algorithm = cipher as CipherGCMTypes;
-  const options = { authTagLength: tagLength };
-  const checkNonce = (nonce: Uint8Array) => {
-    if (nonce.length !== NONCE_LENGTH) throw new Error(`${name}: nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
-  };
-  return {
-    tagLength,
-    seal(nonce, plaintext, aad) {
-      checkNonce(nonce);
-      if (ccm && plaintext.length > CCM_MAX_PLAINTEXT) throw new Error(`${name}: plaintext too long`);
-      const c = createCipheriv(algorithm, k, nonce, options);
-      if (ccm) c.setAAD(nonNull(aad), { plaintextLength: plaintext.length });
-      else c.setAAD(nonNull(aad));
-      const body = c.update(nonNull(plaintext));
-      const rest = c.final();
-      // Stream modes: exactly one ciphertext byte per plaintext byte, so every byte of the
-      // (unzeroed, hence cheaper for record-sized buffers) output is written below.
-      if (body.length + rest.length !== plaintext.length) throw new Error(`${name}: unexpected ciphertext length`);
-      const out = Buffer.allocUnsafe(plaintext.length + tagLength);
-      out.set(body, 0);
-      out.set(rest, body.length);
-      out.set(c.getAuthTag(), plaintext.length);
-      return plain(out);
-    },
-    open(nonce, ciphertext, aad) {
-      checkNonce(nonce);
-      if (ciphertext.length < tagLength) return null;
-      const bodyLength = ciphertext.length - tagLength;
-      if (ccm && bodyLength > CCM_MAX_PLAINTEXT) return null;
-      try {
-        const d = createDecipheriv(algorithm, k, nonce, options);
-        d.setAuthTag(ciphertext.subarray(bodyLength));
-        if (ccm) d.setAAD(nonNull(aad), { plaintextLength: bodyLength });
-        else d.setAAD(nonNull(aad));
-        const body = d.update(nonNull(ciphertext.subarray(0, bodyLength)));
-        // final() throws when the tag does not verify (for CCM, update() then returned nothing).
-        const rest = d.final();
-        if (rest.length === 0) return plain(body);
-        const out = new Uint8Array(body.length + rest.length);
-        out.set(body);
-        out.set(rest, body.length);
-        return out;
-      } catch {
-        return null;
+  private readonly algorithm: CipherGCMTypes;
+  private readonly options: { authTagLength: number };
+  private readonly ccm: boolean;
+
+  constructor(
+    private readonly name: AeadName,
+    key: Uint8Array,
+  ) {
+    const spec = aeads[name];
+    if (!spec) throw new Error(`unsupported AEAD ${String(name)}`);
+    if (key.length !== spec.keyLength) throw new Error(`${name}: key must be ${spec.keyLength} bytes, got ${key.length}`);
+    this.k = createSecretKey(key);
+    this.tagLength = spec.tagLength;
+    this.algorithm = spec.cipher as CipherGCMTypes;
+    this.options = spec.options;
+    this.ccm = spec.ccm;
+  }
+
+  private checkNonce(nonce: Uint8Array): void {
+    if (nonce.length !== NONCE_LENGTH) throw new Error(`${this.name}: nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+  }
+
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+    const out = Buffer.allocUnsafe(plaintext.length + this.tagLength);
+    // Every byte of the (unzeroed, hence cheaper for record-sized buffers) output is written.
+    this.sealTo(nonce, aad, plaintext, EMPTY, out, 0);
+    return plain(out);
+  }
+
+  // The record layer's fast path (see AeadSealTo in ../record/protection.ts): ciphertext
+  // straight into the record, with no plaintext or result buffers of our own.
+  sealTo(nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void {
+    this.checkNonce(nonce);
+    const { name, tagLength } = this;
+    const length = data.length + trailer.length;
+    if (this.ccm && length > CCM_MAX_PLAINTEXT) throw new Error(`${name}: plaintext too long`);
+    if (offset + length + tagLength > out.length) throw new RangeError(`${name}: output too small`);
+    const c = createCipheriv(this.algorithm, this.k, nonce, this.options);
+    let at = offset;
+    if (this.ccm) {
+      // CCM takes its input in one update: put the plaintext where the ciphertext goes.
+      out.set(data, offset);
+      out.set(trailer, offset + data.length);
+      c.setAAD(nonNull(aad), { plaintextLength: length });
+      const body = c.update(nonNull(out.subarray(offset, offset + length)));
+      out.set(body, at);
+      at += body.length;
+    } else {
+      c.setAAD(nonNull(aad));
+      // Stream modes: exactly one ciphertext byte per plaintext byte (checked below).
+      if (data.length) {
+        const body = c.update(data);
+        out.set(body, at);
+        at += body.length;
       }
-    },
-  };
+      if (trailer.length) {
+        const body = c.update(trailer);
+        out.set(body, at);
+        at += body.length;
+      }
+    }
+    const rest = c.final();
+    if (rest.length) out.set(rest, at);
+    at += rest.length;
+    if (at - offset !== length) throw new Error(`${name}: unexpected ciphertext length`);
+    out.set(c.getAuthTag(), at);
+  }
+
+  open(nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | null {
+    this.checkNonce(nonce);
+    const tagLength = this.tagLength;
+    if (ciphertext.length < tagLength) return null;
+    const bodyLength = ciphertext.length - tagLength;
+    if (this.ccm && bodyLength > CCM_MAX_PLAINTEXT) return null;
+    try {
+      const d = createDecipheriv(this.algorithm, this.k, nonce, this.options);
+      d.setAuthTag(ciphertext.subarray(bodyLength));
+      if (this.ccm) d.setAAD(nonNull(aad), { plaintextLength: bodyLength });
+      else d.setAAD(nonNull(aad));
+      const body = d.update(nonNull(ciphertext.subarray(0, bodyLength)));
+      // final() throws when the tag does not verify (for CCM, update() then returned nothing).
+      const rest = d.final();
+      if (rest.length === 0) return plain(body);
+      const out = new Uint8Array(body.length + rest.length);
+      out.set(body);
+      out.set(rest, body.length);
+      return out;
+    } catch {
+      return null;
+    }
+  }
+}
+
+function makeAead(name: AeadName, key: Uint8Array): Aead {
+  return new NodeAead(name, key);
 }
 
 // ---- DER wrappers to turn raw keys into KeyObjects ----
@@ -401,8 +467,26 @@ export interface NodeProviderOptions {
   random?: (n: number) => Uint8Array;
 }
 
+/**
+ * randomFillSync costs about as much for 4 KiB as for 32 bytes (the call is the cost), and a
+ * handshake asks for a handful of small pieces: draw them from a pool refilled 4 KiB at a
+ * time. Bytes handed out are copies and are zeroed in the pool, so no value is ever given
+ * twice or kept after use.
+ */
+const POOL_SIZE = 4096;
+const pool = new Uint8Array(POOL_SIZE);
+let poolAt = POOL_SIZE;
+
 function defaultRandom(n: number): Uint8Array {
-  return randomFillSync(new Uint8Array(n));
+  if (n > 256) return randomFillSync(new Uint8Array(n));
+  if (poolAt + n > POOL_SIZE) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const out = pool.slice(poolAt, poolAt + n);
+  pool.fill(0, poolAt, poolAt + n);
+  poolAt += n;
+  return out;
 }
 
 export function createNodeProvider(options: NodeProviderOptions = {}): CryptoProvider {
@@ -623,7 +707,7 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
   return {
     name: 'node',
     random,
-    hash: (name, data) => plain(nodeCreateHash(name).update(data).digest()),
+    hash: (name, data) => plain(digestOf(name, data)),
     createHash: (name) => wrapHash(nodeCreateHash(name)),
     hmac,
     hkdfExtract,
@@ -631,7 +715,7 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
     aead: makeAead,
     generateKeyPair,
     sharedSecret,
-    verify,
+    verify: cachedVerify(verify),
     sign,
   };
 }

@@ -6,7 +6,7 @@
 import type { Aead, CryptoProvider, AeadName } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import { ContentType } from '../messages/constants.js';
-import { concat, wipe } from '../util/bytes.js';
+import { wipe } from '../util/bytes.js';
 
 /** Largest TLSPlaintext.fragment (RFC 8446 5.1) and the expansion a protected record may add. */
 export const MAX_FRAGMENT = 2 ** 14;
@@ -22,14 +22,57 @@ export interface RecordProtection {
   readonly encrypted: boolean;
   /** Encrypt `data` of content `type` into a whole record (header included). */
   seal(type: number, data: Uint8Array): Uint8Array;
-  /** Decrypt one record's payload; `header` is its 5 header bytes. Throws bad_record_mac. */
+  /** The size of the whole record (header included) `seal` makes of `length` bytes of data. */
+  sealedLength(length: number): number;
+  /** `seal`, written into `out` at `offset` (which must have `sealedLength` bytes of room); returns the bytes written. */
+  sealInto(type: number, data: Uint8Array, out: Uint8Array, offset: number): number;
+  /**
+   * Decrypt one record's payload; `header` is its 5 header bytes. Throws bad_record_mac.
+   * `header` and `payload` may be views of a buffer that is reused once this returns: the
+   * result must not share their memory (decryption makes new bytes anyway).
+   */
   open(header: Uint8Array, payload: Uint8Array): Opened;
   /** Forget keys. */
   destroy(): void;
 }
 
+/**
+ * What an Aead may offer besides the CryptoProvider interface, for the record layer's
+ * sake (the node provider does): seal `data || trailer` with `aad` straight into `out`
+ * at `offset` as ciphertext || tag, without building the plaintext or the result in
+ * buffers of their own. Exactly `data.length + trailer.length + tagLength` bytes are
+ * written. `aad` may be a view of `out` (the record header), before `offset`.
+ */
+export interface AeadSealTo {
+  sealTo(nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void;
+}
+
+function hasSealTo(aead: Aead): aead is Aead & AeadSealTo {
+  return typeof (aead as Partial<AeadSealTo>).sealTo === 'function';
+}
+
+/**
+ * Scratch shared by every protection: the per-record nonce (and TLS 1.2 additional data)
+ * are built here and consumed by the AEAD call that follows, synchronously, so no two
+ * uses overlap; a connection at rest then keeps no buffers of its own for them.
+ */
+const scratchNonce = new Uint8Array(12);
+const scratchAad = new Uint8Array(13);
+/** TLS 1.3's inner content type, without padding. */
+const TYPE_BYTE = new Uint8Array(1);
+
 export function recordHeader(type: number, version: number, length: number): Uint8Array {
-  return new Uint8Array([type, version >>> 8, version & 0xff, length >>> 8, length & 0xff]);
+  const h = new Uint8Array(5);
+  writeHeader(h, 0, type, version, length);
+  return h;
+}
+
+function writeHeader(out: Uint8Array, at: number, type: number, version: number, length: number): void {
+  out[at] = type;
+  out[at + 1] = version >>> 8;
+  out[at + 2] = version & 0xff;
+  out[at + 3] = length >>> 8;
+  out[at + 4] = length & 0xff;
 }
 
 /** Epoch 0: records in the clear. */
@@ -38,9 +81,16 @@ export class NullProtection implements RecordProtection {
   constructor(private readonly version = 0x0303) {}
   seal(type: number, data: Uint8Array): Uint8Array {
     const out = new Uint8Array(5 + data.length);
-    out.set(recordHeader(type, this.version, data.length));
-    out.set(data, 5);
+    this.sealInto(type, data, out, 0);
     return out;
+  }
+  sealedLength(length: number): number {
+    return 5 + length;
+  }
+  sealInto(type: number, data: Uint8Array, out: Uint8Array, offset: number): number {
+    writeHeader(out, offset, type, this.version, data.length);
+    out.set(data, offset + 5);
+    return 5 + data.length;
   }
   open(header: Uint8Array, payload: Uint8Array): Opened {
     return { type: header[0]!, data: payload };
@@ -64,7 +114,9 @@ export class Tls13Protection implements RecordProtection {
   readonly encrypted = true;
   private seq = 0;
   private readonly aead: Aead;
-  private readonly nonce = new Uint8Array(12);
+  private readonly fast: boolean;
+  /** The content type byte and the padding after it (the type is rewritten per record). */
+  private readonly trailer: Uint8Array | undefined;
 
   constructor(
     provider: CryptoProvider,
@@ -75,24 +127,44 @@ export class Tls13Protection implements RecordProtection {
     private readonly padding = 0,
   ) {
     this.aead = provider.aead(aeadName, key);
+    this.fast = hasSealTo(this.aead);
+    this.trailer = padding > 0 ? new Uint8Array(1 + padding) : undefined;
   }
 
   private nextNonce(): Uint8Array {
     // 2^53 records per key is far beyond any AEAD's safe limit; KeyUpdate comes first.
-    return xorNonce(this.iv, this.seq++, this.nonce);
+    return xorNonce(this.iv, this.seq++, scratchNonce);
   }
 
   seal(type: number, data: Uint8Array): Uint8Array {
-    const inner = new Uint8Array(data.length + 1 + this.padding);
-    inner.set(data);
-    inner[data.length] = type;
-    const length = inner.length + this.aead.tagLength;
-    const header = recordHeader(ContentType.application_data, 0x0303, length);
-    const sealed = this.aead.seal(this.nextNonce(), inner, header);
-    const out = new Uint8Array(5 + sealed.length);
-    out.set(header);
-    out.set(sealed, 5);
+    const out = new Uint8Array(this.sealedLength(data.length));
+    this.sealInto(type, data, out, 0);
     return out;
+  }
+
+  sealedLength(length: number): number {
+    return 5 + length + 1 + this.padding + this.aead.tagLength;
+  }
+
+  sealInto(type: number, data: Uint8Array, out: Uint8Array, offset: number): number {
+    const innerLength = data.length + 1 + this.padding;
+    const length = innerLength + this.aead.tagLength;
+    writeHeader(out, offset, ContentType.application_data, 0x0303, length);
+    const header = out.subarray(offset, offset + 5);
+    const nonce = this.nextNonce();
+    if (this.fast) {
+      const trailer = this.trailer ?? TYPE_BYTE;
+      trailer[0] = type;
+      (this.aead as Aead & AeadSealTo).sealTo(nonce, header, data, trailer, out, offset + 5);
+    } else {
+      const inner = new Uint8Array(innerLength);
+      inner.set(data);
+      inner[data.length] = type;
+      const sealed = this.aead.seal(nonce, inner, header);
+      if (sealed.length !== length) throw new Error('AEAD output has an unexpected length');
+      out.set(sealed, offset + 5);
+    }
+    return 5 + length;
   }
 
   open(header: Uint8Array, payload: Uint8Array): Opened {
@@ -124,6 +196,7 @@ export class Tls12AeadProtection implements RecordProtection {
   readonly encrypted = true;
   private seq = 0;
   private readonly aead: Aead;
+  private readonly fast: boolean;
   private readonly explicitNonce: boolean;
 
   constructor(
@@ -134,12 +207,13 @@ export class Tls12AeadProtection implements RecordProtection {
     private readonly version = 0x0303,
   ) {
     this.aead = provider.aead(aeadName, key);
+    this.fast = hasSealTo(this.aead);
     this.explicitNonce = aeadName !== 'CHACHA20-POLY1305';
   }
 
   private additionalData(seq: number, type: number, length: number): Uint8Array {
-    const aad = new Uint8Array(13);
-    writeSeq(aad, seq);
+    const aad = scratchAad;
+    writeSeq(aad, 0, seq);
     aad[8] = type;
     aad[9] = this.version >>> 8;
     aad[10] = this.version & 0xff;
@@ -148,23 +222,43 @@ export class Tls12AeadProtection implements RecordProtection {
     return aad;
   }
 
+  /** The nonce for `seq`; with an explicit nonce, its 8 bytes are `explicit` (the sequence number we send, or the peer's). */
   private nonceFor(seq: number, explicit: Uint8Array | undefined): Uint8Array {
-    if (!this.explicitNonce) return xorNonce(this.iv, seq, new Uint8Array(12));
-    const nonce = new Uint8Array(12);
+    if (!this.explicitNonce) return xorNonce(this.iv, seq, scratchNonce);
+    const nonce = scratchNonce;
     nonce.set(this.iv.subarray(0, 4));
-    nonce.set(explicit!, 4);
+    if (explicit) nonce.set(explicit, 4);
+    else writeSeq(nonce, 4, seq);
     return nonce;
   }
 
   seal(type: number, data: Uint8Array): Uint8Array {
-    const seq = this.seq++;
-    const explicit = this.explicitNonce ? seqBytes(seq) : undefined;
-    const sealed = this.aead.seal(this.nonceFor(seq, explicit), data, this.additionalData(seq, type, data.length));
-    const body = explicit ? concat(explicit, sealed) : sealed;
-    const out = new Uint8Array(5 + body.length);
-    out.set(recordHeader(type, this.version, body.length));
-    out.set(body, 5);
+    const out = new Uint8Array(this.sealedLength(data.length));
+    this.sealInto(type, data, out, 0);
     return out;
+  }
+
+  sealedLength(length: number): number {
+    return 5 + (this.explicitNonce ? 8 : 0) + length + this.aead.tagLength;
+  }
+
+  sealInto(type: number, data: Uint8Array, out: Uint8Array, offset: number): number {
+    const seq = this.seq++;
+    const explicitLength = this.explicitNonce ? 8 : 0;
+    const bodyLength = explicitLength + data.length + this.aead.tagLength;
+    writeHeader(out, offset, type, this.version, bodyLength);
+    if (explicitLength) writeSeq(out, offset + 5, seq);
+    const nonce = this.nonceFor(seq, undefined);
+    const aad = this.additionalData(seq, type, data.length);
+    const at = offset + 5 + explicitLength;
+    if (this.fast) {
+      (this.aead as Aead & AeadSealTo).sealTo(nonce, aad, data, EMPTY, out, at);
+    } else {
+      const sealed = this.aead.seal(nonce, data, aad);
+      if (sealed.length !== data.length + this.aead.tagLength) throw new Error('AEAD output has an unexpected length');
+      out.set(sealed, at);
+    }
+    return 5 + bodyLength;
   }
 
   open(header: Uint8Array, payload: Uint8Array): Opened {
@@ -187,17 +281,12 @@ export class Tls12AeadProtection implements RecordProtection {
   }
 }
 
-function writeSeq(out: Uint8Array, seq: number): void {
+const EMPTY = new Uint8Array(0);
+
+function writeSeq(out: Uint8Array, at: number, seq: number): void {
   let s = seq;
-  for (let i = 7; i >= 0; i--) {
+  for (let i = at + 7; i >= at; i--) {
     out[i] = s & 0xff;
     s = Math.floor(s / 256);
   }
 }
-
-function seqBytes(seq: number): Uint8Array {
-  const b = new Uint8Array(8);
-  writeSeq(b, seq);
-  return b;
-}
-

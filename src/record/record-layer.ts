@@ -10,12 +10,34 @@ import { MAX_CIPHERTEXT_EXPANSION, MAX_FRAGMENT, NullProtection, type Opened, ty
 
 const KNOWN_TYPES = new Set<number>(Object.values(ContentType));
 
+/**
+ * A new byte array of `n` bytes for records, every byte of which the caller overwrites:
+ * on Node, from Buffer.allocUnsafe (no zeroing; pooled when small), as a plain Uint8Array.
+ */
+const allocUnsafe: (n: number) => Uint8Array = (() => {
+  const B = (globalThis as { Buffer?: { allocUnsafe(n: number): Uint8Array } }).Buffer;
+  if (!B || typeof B.allocUnsafe !== 'function') return (n: number) => new Uint8Array(n);
+  return (n: number) => {
+    const b = B.allocUnsafe(n);
+    return new Uint8Array(b.buffer, b.byteOffset, n);
+  };
+})();
+
+const EMPTY = new Uint8Array(0);
+
 export class RecordLayer {
   private readProtection: RecordProtection = new NullProtection();
   private writeProtection: RecordProtection = new NullProtection();
-  private buf = new Uint8Array(0);
+  /**
+   * Bytes received and not yet cut into records: `buf[start..end)`. Between `feed` and
+   * `settle` this may be the caller's own array (borrowed, read in place); `settle` copies
+   * what is left of it (a partial record) into storage of our own. With nothing buffered
+   * no storage is kept at all.
+   */
+  private buf: Uint8Array = EMPTY;
   private start = 0;
   private end = 0;
+  private borrowed = false;
   /** Largest plaintext fragment we send (record_size_limit lowers it). */
   maxSendFragment = MAX_FRAGMENT;
 
@@ -40,10 +62,23 @@ export class RecordLayer {
     return this.end - this.start;
   }
 
+  /**
+   * Bytes received. `data` may be read in place until `settle` (or the next `feed`), so
+   * the caller must not change it before then; `Connection.feed` settles before it returns.
+   */
   feed(data: Uint8Array): void {
     if (data.length === 0) return;
+    if (this.start === this.end) {
+      // Nothing pending: read the caller's bytes where they are.
+      this.buf = data;
+      this.start = 0;
+      this.end = data.length;
+      this.borrowed = true;
+      return;
+    }
+    if (this.borrowed) this.settle();
+    const live = this.end - this.start;
     if (this.end + data.length > this.buf.length) {
-      const live = this.end - this.start;
       if (live + data.length <= this.buf.length) {
         this.buf.copyWithin(0, this.start, this.end);
       } else {
@@ -56,6 +91,33 @@ export class RecordLayer {
     }
     this.buf.set(data, this.end);
     this.end += data.length;
+  }
+
+  /** Stop reading the caller's bytes in place: copy what is left of them (a partial record). */
+  settle(): void {
+    if (!this.borrowed) return;
+    this.borrowed = false;
+    const live = this.end - this.start;
+    if (live === 0) {
+      this.release();
+      return;
+    }
+    // Room for the rest of the record (most likely the next thing to arrive).
+    const b = this.buf;
+    const s = this.start;
+    let size = live;
+    if (live >= 5) size = Math.max(live, 5 + ((b[s + 3]! << 8) | b[s + 4]!));
+    const own = new Uint8Array(Math.max(size, 1024));
+    own.set(b.subarray(s, this.end));
+    this.buf = own;
+    this.start = 0;
+    this.end = live;
+  }
+
+  private release(): void {
+    this.buf = EMPTY;
+    this.start = this.end = 0;
+    this.borrowed = false;
   }
 
   /**
@@ -74,29 +136,51 @@ export class RecordLayer {
     const limit = this.readProtection.encrypted ? MAX_FRAGMENT + MAX_CIPHERTEXT_EXPANSION : MAX_FRAGMENT;
     if (length > limit) throw new TLSError('record_overflow', `record of ${length} bytes exceeds ${limit}`);
     if (this.end - s < 5 + length) return null;
-    // Copy out: the caller may keep the data while the buffer is reused.
-    const header = b.slice(s, s + 5);
-    const payload = b.slice(s + 5, s + 5 + length);
     this.start += 5 + length;
-    if (this.start === this.end) this.start = this.end = 0;
-    if (this.readProtection.encrypted && plaintextTypes.has(type)) return { type, data: payload };
-    const opened = this.readProtection.open(header, payload);
+    if (this.start === this.end) {
+      if (this.borrowed) this.start = this.end = 0;
+      else this.release();
+    }
+    if (!this.readProtection.encrypted || plaintextTypes.has(type)) {
+      // Copy out: the caller keeps the data while the buffer is reused.
+      const payload = b.slice(s + 5, s + 5 + length);
+      if (this.readProtection.encrypted) return { type, data: payload };
+      return this.checked(this.readProtection.open(b.slice(s, s + 5), payload));
+    }
+    // Decryption writes new bytes: the record can be read in place.
+    const opened = this.readProtection.open(b.subarray(s, s + 5), b.subarray(s + 5, s + 5 + length));
+    // A provider that decrypted in place: copy, the buffer is reused.
+    if (opened.data.buffer === b.buffer && opened.data.length > 0) return this.checked({ type: opened.type, data: opened.data.slice() });
+    return this.checked(opened);
+  }
+
+  private checked(opened: Opened): Opened {
     if (opened.data.length === 0 && opened.type !== ContentType.application_data) {
       throw new TLSError('unexpected_message', `empty ${opened.type === ContentType.handshake ? 'handshake' : 'alert/ccs'} record`);
     }
     return opened;
   }
 
-  /** Frame (and protect) `data` into one or more records. */
+  /** Frame (and protect) `data` into one or more records, all in one new array pushed onto `out`. */
   seal(type: number, data: Uint8Array, out: Uint8Array[]): void {
+    const p = this.writeProtection;
     const max = this.maxSendFragment;
-    if (data.length === 0) {
-      out.push(this.writeProtection.seal(type, data));
+    if (data.length <= max) {
+      const record = allocUnsafe(p.sealedLength(data.length));
+      p.sealInto(type, data, record, 0);
+      out.push(record);
       return;
     }
-    for (let at = 0; at < data.length; at += max) {
-      out.push(this.writeProtection.seal(type, data.subarray(at, Math.min(at + max, data.length))));
+    const full = Math.floor(data.length / max);
+    const rest = data.length - full * max;
+    const total = full * p.sealedLength(max) + (rest ? p.sealedLength(rest) : 0);
+    const records = allocUnsafe(total);
+    let at = 0;
+    for (let from = 0; from < data.length; from += max) {
+      at += p.sealInto(type, data.subarray(from, Math.min(from + max, data.length)), records, at);
     }
+    if (at !== total) throw new Error('record sizes do not add up');
+    out.push(records);
   }
 
   /** A record sent in the clear regardless of the write keys (TLS 1.3 compatibility CCS). */
@@ -107,8 +191,7 @@ export class RecordLayer {
   destroy(): void {
     this.readProtection.destroy();
     this.writeProtection.destroy();
-    this.buf = new Uint8Array(0);
-    this.start = this.end = 0;
+    this.release();
   }
 }
 
