@@ -15,6 +15,7 @@ import { DerReader, encodeSequence, encodeUnsigned } from '../x509/der.js';
 import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair, PrivateKey, PublicKey, SignatureSchemeName } from './provider.js';
 import { hashLength } from './provider.js';
 import { rsaSignPkcs1, rsaSignPss, rsaVerifyPkcs1, rsaVerifyPss, type RsaHash } from './rsa.js';
+import { cachedVerify } from './verify-cache.js';
 
 const hashes = { sha256, sha384, sha512 } as const;
 
@@ -260,7 +261,7 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
     aead: makeAead,
     generateKeyPair,
     sharedSecret,
-    verify,
+    verify: cachedVerify(verify),
     sign,
   };
 }
