@@ -46,7 +46,8 @@ export class TlsOverTcp {
     socket.on('end', () => {
       // TCP closed under us: the engine has nothing left to say.
       if (conn.state !== 'CLOSED' && conn.state !== 'DEAD') timed(meter, () => conn.destroy());
-      socket.end();
+      // (Ending twice costs an error object, ERR_STREAM_ALREADY_FINISHED, per connection.)
+      if (!socket.writableEnded) socket.end();
     });
     socket.on('error', () => {
       timed(meter, () => conn.destroy());
@@ -60,7 +61,7 @@ export class TlsOverTcp {
     conn.on('close', () =>
       queueMicrotask(() => {
         this.flush();
-        socket.end();
+        if (!socket.writableEnded) socket.end();
       }),
     );
     conn.on('error', () =>

@@ -21,7 +21,7 @@ import { HandshakeContext, type RecordPort } from './statem/context.js';
 import { serverModule } from './statem/server.js';
 import { ESTABLISHED, START_STATE, tableFor, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
-import { concat, toHex } from './util/bytes.js';
+import { concat, equal, toHex, wipe } from './util/bytes.js';
 import { Emitter } from './util/emitter.js';
 import type { Certificate } from './x509/certificate.js';
 import type { TLSSession } from './statem/session.js';
@@ -104,7 +104,9 @@ export class Connection extends Emitter<ConnectionEvents> {
       addToTranscript: (raw) => this.hs.transcript.add(raw),
       sendHandshake: (raw) => this.records.seal(ContentType.handshake, raw, this.output),
       sendChangeCipherSpec: () => this.records.seal(ContentType.change_cipher_spec, CCS_PAYLOAD, this.output),
-      onTransition: (from, to, how, message) => this.emit('transition', { from, to, how, message }),
+      onTransition: (from, to, how, message) => {
+        if (this.listenerCount('transition') > 0) this.emit('transition', { from, to, how, message });
+      },
       onMessage: (dir, msg, len) => this.emit('message', dir, msg, len),
       onEstablished: () => this.onEstablished(),
     };
@@ -132,8 +134,13 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.start();
     if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED' || this.receivedCloseNotify) return;
     this.guard(() => {
-      this.records.feed(data);
-      this.processRecords();
+      try {
+        this.records.feed(data);
+        this.processRecords();
+      } finally {
+        // The record layer reads `data` in place; keep only what is left of it (a partial record).
+        this.records.settle();
+      }
     });
   }
 
@@ -280,7 +287,8 @@ export class Connection extends Emitter<ConnectionEvents> {
         this.records.sealPlaintext(ContentType.change_cipher_spec, CCS_PAYLOAD, this.output);
       },
       keylog: (label, secret) => {
-        if (this.hs.clientRandom) this.emit('keylog', `${label} ${toHex(this.hs.clientRandom)} ${toHex(secret)}`);
+        // The line is only built for someone listening.
+        if (this.hs.clientRandom && this.listenerCount('keylog') > 0) this.emit('keylog', `${label} ${toHex(this.hs.clientRandom)} ${toHex(secret)}`);
       },
     };
   }
@@ -373,9 +381,40 @@ export class Connection extends Emitter<ConnectionEvents> {
     // record_size_limit counts TLS 1.3's inner content type byte (RFC 8449 4), not TLS 1.2's.
     if (limit !== undefined) this.records.maxSendFragment = Math.min(MAX_FRAGMENT, this.tls12 ? limit : limit - 1);
     this.hs.transcript.release();
+    this.releaseHandshakeState();
     this.setLifecycle('ESTABLISHED');
     this.emit('handshake');
     this.flushEarly();
+  }
+
+  /**
+   * What only the handshake needed goes once it is over: an idle connection keeps its
+   * traffic keys and what the API reports, little else.
+   *  - TLS 1.3 secrets before the application traffic secrets (early, handshake, master,
+   *    handshake traffic): wiped. KeyUpdate, the exporter and tickets use the others.
+   *  - Our ephemeral (EC)DHE private keys: wiped (forward secrecy does not wait for GC).
+   *  - The peer's certificates: replaced by the same certificates parsed earlier, when
+   *    this process already holds them (identical DER), so that many connections to one
+   *    server keep one parsed chain between them, not one each.
+   */
+  private releaseHandshakeState(): void {
+    const hs = this.hs;
+    if (!this.tls12) {
+      const s = hs.secrets;
+      wipe(s.early, s.handshake, s.master, s.clientHandshake, s.serverHandshake);
+      s.early = s.handshake = s.master = s.clientHandshake = s.serverHandshake = undefined;
+    }
+    const shares = hs.client?.keyShares;
+    if (shares) {
+      for (const pair of shares.values()) wipe(pair.privateKey);
+      shares.clear();
+    }
+    if (hs.server?.ephemeral) {
+      wipe(hs.server.ephemeral.privateKey);
+      hs.server.ephemeral = undefined;
+    }
+    const certs = hs.negotiated.peerCertificates;
+    if (certs.length > 0) hs.negotiated.peerCertificates = certs.map(internCertificate);
   }
 
   private flushEarly(): void {
@@ -419,4 +458,29 @@ export class Connection extends Emitter<ConnectionEvents> {
 }
 
 const NO_TYPES: ReadonlySet<number> = new Set();
+
+/**
+ * Parsed peer certificates by content, weakly held: a certificate stays here only while
+ * some connection still reports it. Looked up by length and the last 32 bytes (inside the
+ * signature), and only ever matched by comparing every byte of the DER.
+ */
+const certificates = new Map<string, WeakRef<Certificate>>();
+const CERTIFICATE_TABLE_SIZE = 256;
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function internCertificate(cert: Certificate): Certificate {
+  const der = cert.der;
+  if (typeof WeakRef !== 'function' || der.length < 32) return cert;
+  let key = `${der.length}:`;
+  for (let i = der.length - 32; i < der.length; i++) key += HEX[der[i]!];
+  const known = certificates.get(key)?.deref();
+  if (known && equal(known.der, der)) return known;
+  if (!known && certificates.size >= CERTIFICATE_TABLE_SIZE) {
+    for (const [k, ref] of certificates) if (!ref.deref()) certificates.delete(k);
+    // Still full: the oldest entry makes room.
+    if (certificates.size >= CERTIFICATE_TABLE_SIZE) certificates.delete(certificates.keys().next().value!);
+  }
+  if (!known) certificates.set(key, new WeakRef(cert));
+  return cert;
+}
 

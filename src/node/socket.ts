@@ -162,7 +162,19 @@ export class TLSSocket extends Duplex {
     this.conn.on('data', (d) => this.later(() => this.deliver(d)));
     this.conn.on('end', () => this.later(() => this.onCloseNotify()));
     this.conn.on('handshake', () => this.later(() => this.onHandshake()));
-    this.conn.on('keylog', (line) => this.later(() => this.onKeylog(line)));
+    // Key log lines are only built while someone can receive them: always on a server
+    // (its 'keylog' listeners may come at any time), on a client once it has a listener.
+    const keylog = (line: string) => this.later(() => this.onKeylog(line));
+    if (this.isServer) {
+      this.conn.on('keylog', keylog);
+    } else {
+      const subscribe = (event: string | symbol) => {
+        if (event !== 'keylog') return;
+        this.off('newListener', subscribe);
+        this.conn.on('keylog', keylog);
+      };
+      this.on('newListener', subscribe);
+    }
     this.conn.on('session', (s) => this.later(() => this.onSession(s)));
     this.conn.on('error', (err) => {
       if (!this.destroying) this.later(() => this.destroy(err));
