@@ -84,6 +84,32 @@ describe('DTLS 1.2 in memory', () => {
     expect(str(p.received.server)).toEqual(['once', 'still alive']);
   });
 
+  it('drops records from a future epoch, lying handshake fragments and random garbage without killing the association', () => {
+    const p = dtlsPair();
+    p.run();
+    p.client.send(text('epoch 1'));
+    const [datagram] = p.client.takeDatagrams();
+    // The same record relabelled with epochs the association has never reached.
+    for (const epoch of [2, 7, 0xffff]) {
+      const future = datagram!.slice();
+      future[3] = epoch >>> 8;
+      future[4] = epoch & 0xff;
+      p.server.feedDatagram(future);
+    }
+    // A plaintext handshake record whose fragment claims more bytes than the message and the record hold.
+    const lying = new Uint8Array([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 99, 0, 16, 20, 0, 0, 12, 0, 5, 0, 0, 0, 0xff, 0xff, 0xff, 1, 2, 3, 4]);
+    p.server.feedDatagram(lying);
+    const rnd = prng(99);
+    for (let i = 0; i < 200; i++) p.server.feedDatagram(Uint8Array.from({ length: 1 + Math.floor(rnd() * 120) }, () => Math.floor(rnd() * 256)));
+    expect(p.server.state).toBe('ESTABLISHED');
+    expect(p.received.server).toEqual([]);
+    p.server.feedDatagram(datagram!);
+    p.client.send(text('still alive'));
+    p.run();
+    expect(str(p.received.server)).toEqual(['epoch 1', 'still alive']);
+    expect(p.errors).toEqual({ client: [], server: [] });
+  });
+
   it('gives up on a silent peer with a timeout error', () => {
     const p = dtlsPair({ maxRetransmissions: 3 });
     p.run({ deliver: () => [] });
