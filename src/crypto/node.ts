@@ -41,11 +41,12 @@ import {
 } from 'node:crypto';
 import * as nodeCrypto from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { constantTimeEqual } from '../util/bytes.js';
 import { DerReader, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../x509/der.js';
 import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair, PrivateKey, PublicKey, SignatureSchemeName } from './provider.js';
 import { hashLength } from './provider.js';
 import { MIN_RSA_BITS, bigIntToBytes, bitLength } from './rsa.js';
-import { cachedVerify } from './verify-cache.js';
+import { cachedVerify, publicKeyId } from './verify-cache.js';
 
 /** A plain Uint8Array view of a Buffer (same memory, no copy), like the noble provider returns. */
 function plain(b: Buffer): Uint8Array {
@@ -338,13 +339,6 @@ function isAllZero(b: Uint8Array): boolean {
   return acc === 0;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
-
 /**
  * The OpenSSL object behind an ephemeral private key made by generateKeyPair, so that
  * sharedSecret does not rebuild it (for NIST curves that saves a scalar multiplication).
@@ -448,20 +442,6 @@ function rsaPublicUsable(key: { n: bigint; e: bigint }, signature: Uint8Array): 
 
 const PUBLIC_KEY_CACHE_SIZE = 256;
 
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-
-/** Everything that makes up a public key, as a string. */
-function publicKeyId(key: PublicKey): string {
-  switch (key.kind) {
-    case 'ec':
-      return `ec:${key.curve}:${hex(key.point)}`;
-    case 'ed25519':
-      return `ed25519:${hex(key.key)}`;
-    case 'rsa':
-      return `rsa:${key.n.toString(16)}:${key.e.toString(16)}`;
-  }
-}
-
 export interface NodeProviderOptions {
   /** Source of randomness; defaults to crypto.randomFillSync. */
   random?: (n: number) => Uint8Array;
@@ -561,7 +541,7 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
 
   function recalled(priv: Uint8Array): EphemeralState | undefined {
     const s = ephemeral.get(priv);
-    return s && sameBytes(s.bytes, priv) ? s : undefined;
+    return s && constantTimeEqual(s.bytes, priv) ? s : undefined;
   }
 
   function nistEcdh(group: 'secp256r1' | 'secp384r1', priv: Uint8Array): ECDH {

@@ -7,6 +7,7 @@
  * signature is checked with the public key before it leaves, so a faulty CRT computation
  * cannot leak a factor of n.
  */
+import { constantTimeEqual } from '../util/bytes.js';
 import type { HashName } from './provider.js';
 
 export interface RsaHash {
@@ -105,14 +106,6 @@ function mgf1(hash: RsaHash, seed: Uint8Array, length: number): Uint8Array {
   return out;
 }
 
-/** Equality over the whole length whatever the contents. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
-
 function pssHash(hash: RsaHash, mHash: Uint8Array, salt: Uint8Array): Uint8Array {
   const mPrime = new Uint8Array(8 + mHash.length + salt.length);
   mPrime.set(mHash, 8);
@@ -155,7 +148,7 @@ function pssVerify(hash: RsaHash, message: Uint8Array, em: Uint8Array, emBits: n
   for (let i = 0; i < psLen; i++) if (db[i] !== 0) return false;
   if (db[psLen] !== 0x01) return false;
   const salt = db.subarray(db.length - sLen);
-  return sameBytes(pssHash(hash, hash.digest(message), salt), h);
+  return constantTimeEqual(pssHash(hash, hash.digest(message), salt), h);
 }
 
 /** EMSA-PKCS1-v1_5-ENCODE: 00 01 FF..FF 00 || DigestInfo. */
@@ -203,7 +196,7 @@ export function rsaVerifyPkcs1(key: RsaPublicKey, hash: RsaHash, message: Uint8A
   } catch {
     return false;
   }
-  return sameBytes(bigIntToBytes(r.m, r.k), expected);
+  return constantTimeEqual(bigIntToBytes(r.m, r.k), expected);
 }
 
 function randomBelow(n: bigint, random: (length: number) => Uint8Array): bigint {

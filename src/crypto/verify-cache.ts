@@ -14,32 +14,19 @@
  * Failures are never cached. A hit compares every byte of the message, the signature, the
  * scheme and the key, so no collision of any kind can turn a failure into a success.
  */
+import { equal, toHex } from '../util/bytes.js';
 import type { PublicKey, SignatureSchemeName } from './provider.js';
-
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function hex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
-  return s;
-}
 
 /** Everything that makes up a public key, as a string. */
 export function publicKeyId(key: PublicKey): string {
   switch (key.kind) {
     case 'ec':
-      return `ec:${key.curve}:${hex(key.point)}`;
+      return `ec:${key.curve}:${toHex(key.point)}`;
     case 'ed25519':
-      return `ed25519:${hex(key.key)}`;
+      return `ed25519:${toHex(key.key)}`;
     case 'rsa':
       return `rsa:${key.n.toString(16)}:${key.e.toString(16)}`;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Largest message remembered (certificates beyond this are rare and just verified each time). */
@@ -55,9 +42,9 @@ export function cachedVerify(verify: VerifyFn, size = 128): VerifyFn {
   const entries = new Map<string, Uint8Array>();
   return (scheme, key, message, signature) => {
     if (message.length === 0 || message[0] !== 0x30 || message.length > MAX_MESSAGE || size <= 0) return verify(scheme, key, message, signature);
-    const k = `${scheme}|${publicKeyId(key)}|${hex(signature)}|${message.length}`;
+    const k = `${scheme}|${publicKeyId(key)}|${toHex(signature)}|${message.length}`;
     const seen = entries.get(k);
-    if (seen && sameBytes(seen, message)) {
+    if (seen && equal(seen, message)) {
       // Most recently used goes last.
       entries.delete(k);
       entries.set(k, seen);

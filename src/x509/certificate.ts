@@ -8,6 +8,7 @@ import type { CryptoProvider, HashName, PublicKey, SignatureSchemeName } from '.
 import { hashLength } from '../crypto/provider.js';
 import { bitLength, rsaVerifyPss } from '../crypto/rsa.js';
 import { TLSError } from '../errors.js';
+import { equal, toHex } from '../util/bytes.js';
 import { contextTag, decodeDer, decodeString, DerError, DerReader, isStringTag, Tag, type DerNode } from './der.js';
 
 export const OID = {
@@ -266,8 +267,6 @@ const attributeNames: Record<string, string> = {
   '1.2.840.113549.1.9.1': 'emailAddress',
 };
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-
 /** RFC 4514 section 2.4 escaping. */
 function escapeValue(v: string): string {
   let s = v.replace(/[\\"+,;<>]/g, (c) => '\\' + c).replace(/\0/g, '\\00');
@@ -291,7 +290,7 @@ function readName(r: DerReader, what: string): Name {
       const v = atv.any();
       atv.end();
       const isString = isStringTag(v.tag);
-      const value = isString ? decodeString(v.tag, v.value, what) : '#' + hex(v.raw);
+      const value = isString ? decodeString(v.tag, v.value, what) : '#' + toHex(v.raw);
       rdn.push({ oid, value });
       parts.push(`${attributeNames[oid] ?? oid}=${isString ? escapeValue(value) : value}`);
     }
@@ -572,7 +571,7 @@ function parse(der: Uint8Array): Certificate {
   tbs.end();
 
   // The signed copy of the algorithm must match the unsigned one (RFC 5280 section 4.1.1.2).
-  if (hex(outerAlg.raw) !== hex(innerAlg.raw)) throw badCert('Certificate: signatureAlgorithm differs from TBSCertificate.signature');
+  if (!equal(outerAlg.raw, innerAlg.raw)) throw badCert('Certificate: signatureAlgorithm differs from TBSCertificate.signature');
 
   const result: Certificate = {
     der: certNode.raw,

@@ -10,6 +10,7 @@
  * IMPLICIT context tags are read with the same code as the universal types.
  */
 import { TLSError, type AlertName } from '../errors.js';
+import { concat } from '../util/bytes.js';
 
 export class DerError extends TLSError {
   constructor(message: string, alert: AlertName = 'bad_certificate') {
@@ -440,15 +441,7 @@ export function encodeDer(tag: number, content: Uint8Array): Uint8Array {
 }
 
 export function encodeSequence(...items: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const i of items) total += i.length;
-  const body = new Uint8Array(total);
-  let at = 0;
-  for (const i of items) {
-    body.set(i, at);
-    at += i.length;
-  }
-  return encodeDer(Tag.SEQUENCE, body);
+  return encodeDer(Tag.SEQUENCE, concat(...items));
 }
 
 /** A non-negative INTEGER from its magnitude (big-endian bytes or bigint). */
