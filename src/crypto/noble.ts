@@ -11,10 +11,10 @@ import { expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { aesCcm } from './ccm.js';
-import { DerReader, encodeSequence, encodeUnsigned } from '../x509/der.js';
-import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair, PrivateKey, PublicKey, SignatureSchemeName } from './provider.js';
+import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair } from './provider.js';
 import { hashLength } from './provider.js';
 import { rsaSignPkcs1, rsaSignPss, rsaVerifyPkcs1, rsaVerifyPss, type RsaHash } from './rsa.js';
+import { ecdsaCompactToDer, ecdsaDerToCompact, montgomerySharedSecret, schemeSign, schemeVerify } from './shared.js';
 import { cachedVerify } from './verify-cache.js';
 
 const hashes = { sha256, sha384, sha512 } as const;
@@ -84,54 +84,7 @@ function makeAead(name: AeadName, key: Uint8Array): Aead {
 const nistGroups = { secp256r1: p256, secp384r1: p384 } as const;
 const montgomeryGroups = { x25519: { fn: x25519, size: 32 }, x448: { fn: x448, size: 56 } } as const;
 
-function isAllZero(b: Uint8Array): boolean {
-  let acc = 0;
-  for (const x of b) acc |= x;
-  return acc === 0;
-}
-
-// ---- ECDSA signature encoding ----
-
 const ecCurves = { 'P-256': p256, 'P-384': p384 } as const;
-
-/** Strict DER Ecdsa-Sig-Value to fixed-width r || s; null when malformed or oversized. */
-function ecdsaDerToCompact(sig: Uint8Array, size: number): Uint8Array | null {
-  try {
-    const outer = new DerReader(sig, 'ECDSA signature');
-    const seq = outer.sequence();
-    const r = seq.unsignedBytes();
-    const s = seq.unsignedBytes();
-    seq.end();
-    outer.end();
-    if (r.length > size || s.length > size) return null;
-    const out = new Uint8Array(2 * size);
-    out.set(r, size - r.length);
-    out.set(s, 2 * size - s.length);
-    return out;
-  } catch {
-    return null;
-  }
-}
-
-function ecdsaCompactToDer(sig: Uint8Array): Uint8Array {
-  const size = sig.length / 2;
-  return encodeSequence(encodeUnsigned(sig.subarray(0, size)), encodeUnsigned(sig.subarray(size)));
-}
-
-// ---- signature schemes ----
-
-type SchemeKind = 'ecdsa' | 'ed25519' | 'pss' | 'pkcs1';
-const schemes: Record<SignatureSchemeName, { kind: SchemeKind; hash: HashName }> = {
-  ecdsa_secp256r1_sha256: { kind: 'ecdsa', hash: 'sha256' },
-  ecdsa_secp384r1_sha384: { kind: 'ecdsa', hash: 'sha384' },
-  ed25519: { kind: 'ed25519', hash: 'sha512' },
-  rsa_pss_rsae_sha256: { kind: 'pss', hash: 'sha256' },
-  rsa_pss_rsae_sha384: { kind: 'pss', hash: 'sha384' },
-  rsa_pss_rsae_sha512: { kind: 'pss', hash: 'sha512' },
-  rsa_pkcs1_sha256: { kind: 'pkcs1', hash: 'sha256' },
-  rsa_pkcs1_sha384: { kind: 'pkcs1', hash: 'sha384' },
-  rsa_pkcs1_sha512: { kind: 'pkcs1', hash: 'sha512' },
-};
 
 export interface NobleProviderOptions {
   /** Source of randomness; defaults to globalThis.crypto.getRandomValues. */
@@ -172,18 +125,7 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
   function sharedSecret(group: GroupName, privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array {
     if (group === 'x25519' || group === 'x448') {
       const { fn, size } = montgomeryGroups[group];
-      if (peerPublic.length !== size) throw new Error(`${group}: peer key must be ${size} bytes, got ${peerPublic.length}`);
-      if (privateKey.length !== size) throw new Error(`${group}: private key must be ${size} bytes`);
-      let secret: Uint8Array;
-      try {
-        secret = fn.getSharedSecret(privateKey, peerPublic);
-      } catch (err) {
-        throw new Error(`${group}: invalid peer key`, { cause: err });
-      }
-      // RFC 8446 section 7.4.2: an all-zero result means a low-order peer key. Checked here
-      // too so the rule holds whatever the library version does.
-      if (isAllZero(secret)) throw new Error(`${group}: shared secret is all zero`);
-      return secret;
+      return montgomerySharedSecret(group, size, privateKey, peerPublic, () => fn.getSharedSecret(privateKey, peerPublic));
     }
     const curve = nistGroups[group];
     if (!curve) throw new Error(`unsupported group ${String(group)}`);
@@ -199,56 +141,33 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
     return shared.slice(1);
   }
 
-  function verify(scheme: SignatureSchemeName, key: PublicKey, message: Uint8Array, signature: Uint8Array): boolean {
-    const s = schemes[scheme];
-    if (!s) return false;
-    try {
-      switch (s.kind) {
-        case 'ecdsa': {
-          // The scheme fixes the hash; the key fixes the curve (TLS 1.2 and certificates mix them).
-          if (key.kind !== 'ec') return false;
-          const curve = ecCurves[key.curve];
-          const compact = ecdsaDerToCompact(signature, curve.lengths.secretKey!);
-          if (!compact) return false;
-          return curve.verify(compact, hashes[s.hash](message), key.point, { prehash: false, lowS: false, format: 'compact' });
-        }
-        case 'ed25519':
-          if (key.kind !== 'ed25519' || signature.length !== 64 || key.key.length !== 32) return false;
-          // RFC 8032 rules, not the more permissive ZIP-215 ones.
-          return ed25519.verify(signature, message, key.key, { zip215: false });
-        case 'pss':
-          return key.kind === 'rsa' && rsaVerifyPss(key, rsaHashes[s.hash], message, signature);
-        case 'pkcs1':
-          return key.kind === 'rsa' && rsaVerifyPkcs1(key, rsaHashes[s.hash], message, signature);
-      }
-    } catch {
-      return false;
-    }
-  }
+  const verify = schemeVerify({
+    ecdsa(hash, key, message, signature) {
+      const curve = ecCurves[key.curve];
+      const compact = ecdsaDerToCompact(signature, curve.lengths.secretKey!);
+      if (!compact) return false;
+      return curve.verify(compact, hashes[hash](message), key.point, { prehash: false, lowS: false, format: 'compact' });
+    },
+    ed25519(key, message, signature) {
+      if (signature.length !== 64 || key.key.length !== 32) return false;
+      // RFC 8032 rules, not the more permissive ZIP-215 ones.
+      return ed25519.verify(signature, message, key.key, { zip215: false });
+    },
+    rsa: (padding, hash, key, message, signature) =>
+      padding === 'pss' ? rsaVerifyPss(key, rsaHashes[hash], message, signature) : rsaVerifyPkcs1(key, rsaHashes[hash], message, signature),
+  });
 
-  function sign(scheme: SignatureSchemeName, key: PrivateKey, message: Uint8Array): Uint8Array {
-    const s = schemes[scheme];
-    if (!s) throw new Error(`unsupported signature scheme ${String(scheme)}`);
-    const wrongKey = () => new Error(`${scheme}: cannot sign with a ${key.kind} key`);
-    switch (s.kind) {
-      case 'ecdsa': {
-        if (key.kind !== 'ec') throw wrongKey();
-        const curve = ecCurves[key.curve];
-        // RFC 6979 deterministic nonces.
-        const compact = curve.sign(hashes[s.hash](message), key.d, { prehash: false, format: 'compact' });
-        return ecdsaCompactToDer(compact);
-      }
-      case 'ed25519':
-        if (key.kind !== 'ed25519') throw wrongKey();
-        return ed25519.sign(message, key.seed);
-      case 'pss':
-        if (key.kind !== 'rsa') throw wrongKey();
-        return rsaSignPss(key, rsaHashes[s.hash], message, random);
-      case 'pkcs1':
-        if (key.kind !== 'rsa') throw wrongKey();
-        return rsaSignPkcs1(key, rsaHashes[s.hash], message, random);
-    }
-  }
+  const sign = schemeSign({
+    ecdsa(hash, key, message) {
+      const curve = ecCurves[key.curve];
+      // RFC 6979 deterministic nonces.
+      const compact = curve.sign(hashes[hash](message), key.d, { prehash: false, format: 'compact' });
+      return ecdsaCompactToDer(compact);
+    },
+    ed25519: (key, message) => ed25519.sign(message, key.seed),
+    rsa: (padding, hash, key, message) =>
+      padding === 'pss' ? rsaSignPss(key, rsaHashes[hash], message, random) : rsaSignPkcs1(key, rsaHashes[hash], message, random),
+  });
 
   return {
     name: 'noble',

@@ -6,13 +6,15 @@
  * a peer's message is accepted or refused the same way whichever provider runs:
  *   - key shares: NIST points must be uncompressed (OpenSSL also takes compressed and
  *     hybrid forms); X25519/X448 outputs of all zeros are refused;
- *   - ECDSA: the DER signature is parsed here with the same strict reader as noble's, and
- *     handed to OpenSSL as fixed-width r || s;
+ *   - ECDSA: the DER signature is parsed by the strict reader noble's goes through too
+ *     (./shared.ts), and handed to OpenSSL as fixed-width r || s;
  *   - Ed25519: RFC 8032 canonical encodings of A and R, S < L, and no small-order public
  *     key (noble's strict mode), and noble's cofactored equation where OpenSSL's
  *     cofactorless one fails (see `verify`);
  *   - RSA: the modulus, exponent and signature-length checks of ./rsa.ts.
- * `verify` never throws; `open` returns null when authentication fails.
+ * The rules around the primitives (scheme table, key kinds, the X25519/X448 checks) are
+ * ./shared.ts, the same code the noble provider runs. `verify` never throws; `open`
+ * returns null when authentication fails.
  *
  * One difference is left, as it changes no accept/refuse decision: OpenSSL's ECDSA
  * signatures use random nonces and either S, noble's are RFC 6979 deterministic and low-S
@@ -42,10 +44,11 @@ import {
 import * as nodeCrypto from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { constantTimeEqual } from '../util/bytes.js';
-import { DerReader, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../x509/der.js';
-import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair, PrivateKey, PublicKey, SignatureSchemeName } from './provider.js';
+import { encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../x509/der.js';
+import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair, PrivateKey, PublicKey } from './provider.js';
 import { hashLength } from './provider.js';
-import { MIN_RSA_BITS, bigIntToBytes, bitLength } from './rsa.js';
+import { bigIntToBytes, bitLength, bytesToBigInt, checkSigningKey, rsaSignatureRepresentative } from './rsa.js';
+import { ecdsaDerToCompact, montgomerySharedSecret, schemeSign, schemeVerify, type RsaPadding } from './shared.js';
 import { cachedVerify, publicKeyId } from './verify-cache.js';
 
 /** A plain Uint8Array view of a Buffer (same memory, no copy), like the noble provider returns. */
@@ -333,12 +336,6 @@ const nistGroups = {
 } as const;
 const montgomeryGroups = { x25519: { alg: 'X25519', size: 32 }, x448: { alg: 'X448', size: 56 } } as const;
 
-function isAllZero(b: Uint8Array): boolean {
-  let acc = 0;
-  for (const x of b) acc |= x;
-  return acc === 0;
-}
-
 /**
  * The OpenSSL object behind an ephemeral private key made by generateKeyPair, so that
  * sharedSecret does not rebuild it (for NIST curves that saves a scalar multiplication).
@@ -348,27 +345,6 @@ interface EphemeralState {
   bytes: Uint8Array;
   ecdh?: ECDH;
   key?: KeyObject;
-}
-
-// ---- ECDSA signature encoding (the same strict DER rules as the noble provider) ----
-
-/** Strict DER Ecdsa-Sig-Value to fixed-width r || s; null when malformed or oversized. */
-function ecdsaDerToCompact(sig: Uint8Array, size: number): Uint8Array | null {
-  try {
-    const outer = new DerReader(sig, 'ECDSA signature');
-    const seq = outer.sequence();
-    const r = seq.unsignedBytes();
-    const s = seq.unsignedBytes();
-    seq.end();
-    outer.end();
-    if (r.length > size || s.length > size) return null;
-    const out = new Uint8Array(2 * size);
-    out.set(r, size - r.length);
-    out.set(s, 2 * size - s.length);
-    return out;
-  } catch {
-    return null;
-  }
 }
 
 const ecSizes = { 'P-256': 32, 'P-384': 48 } as const;
@@ -415,29 +391,9 @@ function ed25519Acceptable(key: Uint8Array, signature: Uint8Array): boolean {
   return leBigInt(signature.subarray(32)) < ED25519_L;
 }
 
-// ---- signature schemes ----
-
-type SchemeKind = 'ecdsa' | 'ed25519' | 'pss' | 'pkcs1';
-const schemes: Record<SignatureSchemeName, { kind: SchemeKind; hash: HashName }> = {
-  ecdsa_secp256r1_sha256: { kind: 'ecdsa', hash: 'sha256' },
-  ecdsa_secp384r1_sha384: { kind: 'ecdsa', hash: 'sha384' },
-  ed25519: { kind: 'ed25519', hash: 'sha512' },
-  rsa_pss_rsae_sha256: { kind: 'pss', hash: 'sha256' },
-  rsa_pss_rsae_sha384: { kind: 'pss', hash: 'sha384' },
-  rsa_pss_rsae_sha512: { kind: 'pss', hash: 'sha512' },
-  rsa_pkcs1_sha256: { kind: 'pkcs1', hash: 'sha256' },
-  rsa_pkcs1_sha384: { kind: 'pkcs1', hash: 'sha384' },
-  rsa_pkcs1_sha512: { kind: 'pkcs1', hash: 'sha512' },
-};
-
-/** The public-key checks ./rsa.ts makes before any RSA verification. */
-function rsaPublicUsable(key: { n: bigint; e: bigint }, signature: Uint8Array): boolean {
-  const bits = bitLength(key.n);
-  if (bits < MIN_RSA_BITS || key.e < 3n || (key.e & 1n) === 0n || key.e >= key.n) return false;
-  if (signature.length !== Math.ceil(bits / 8)) return false;
-  let s = 0n;
-  for (const x of signature) s = (s << 8n) | BigInt(x);
-  return s < key.n;
+/** node:crypto's padding options for RSASSA-PSS (salt as long as the hash, as TLS requires) or PKCS#1 v1.5. */
+function rsaPadding(padding: RsaPadding, hash: HashName): { padding: number; saltLength?: number } {
+  return padding === 'pss' ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hashLength[hash] } : { padding: constants.RSA_PKCS1_PADDING };
 }
 
 const PUBLIC_KEY_CACHE_SIZE = 256;
@@ -584,27 +540,18 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
   }
 
   function validScalar(b: Uint8Array, order: bigint): boolean {
-    let n = 0n;
-    for (const x of b) n = (n << 8n) | BigInt(x);
+    const n = bytesToBigInt(b);
     return n > 0n && n < order;
   }
 
   function sharedSecret(group: GroupName, privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array {
     if (group === 'x25519' || group === 'x448') {
       const { alg, size } = montgomeryGroups[group];
-      if (peerPublic.length !== size) throw new Error(`${group}: peer key must be ${size} bytes, got ${peerPublic.length}`);
-      if (privateKey.length !== size) throw new Error(`${group}: private key must be ${size} bytes`);
-      let secret: Uint8Array;
-      try {
+      // OpenSSL refuses an all-zero result itself (a low-order peer key): that throws too.
+      return montgomerySharedSecret(group, size, privateKey, peerPublic, () => {
         const key = recalled(privateKey)?.key ?? okpPrivate(alg, privateKey);
-        secret = plain(diffieHellman({ privateKey: key, publicKey: okpPublic(alg, peerPublic) }));
-      } catch (err) {
-        // OpenSSL refuses an all-zero result itself (a low-order peer key).
-        throw new Error(`${group}: invalid peer key`, { cause: err });
-      }
-      // RFC 8446 section 7.4.2, whatever the OpenSSL version does.
-      if (isAllZero(secret)) throw new Error(`${group}: shared secret is all zero`);
-      return secret;
+        return plain(diffieHellman({ privateKey: key, publicKey: okpPublic(alg, peerPublic) }));
+      });
     }
     const g = nistGroups[group];
     if (!g) throw new Error(`unsupported group ${String(group)}`);
@@ -620,69 +567,37 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
     }
   }
 
-  function verify(scheme: SignatureSchemeName, key: PublicKey, message: Uint8Array, signature: Uint8Array): boolean {
-    const s = schemes[scheme];
-    if (!s) return false;
-    try {
-      switch (s.kind) {
-        case 'ecdsa': {
-          // The scheme fixes the hash; the key fixes the curve (TLS 1.2 and certificates mix them).
-          if (key.kind !== 'ec') return false;
-          const size = ecSizes[key.curve];
-          if (!size || !wellFormedPoint(key.point, size)) return false;
-          const compact = ecdsaDerToCompact(signature, size);
-          if (!compact) return false;
-          return nodeVerify(s.hash, message, { key: publicKeyObject(key), dsaEncoding: 'ieee-p1363' }, compact);
-        }
-        case 'ed25519':
-          if (key.kind !== 'ed25519' || !ed25519Acceptable(key.key, signature)) return false;
-          if (nodeVerify(null, message, publicKeyObject(key), signature)) return true;
-          // OpenSSL checks the cofactorless equation [S]B = R + [k]A, noble the cofactored one
-          // (RFC 8032 allows both). They disagree only when R or A has a small-order component,
-          // which no honest signer produces; to keep one behaviour, a signature OpenSSL refuses
-          // gets noble's check (cost only on failure, which ends the handshake anyway).
-          return ed25519.verify(signature, message, key.key, { zip215: false });
-        case 'pss':
-          if (key.kind !== 'rsa' || !rsaPublicUsable(key, signature)) return false;
-          return nodeVerify(
-            s.hash,
-            message,
-            { key: publicKeyObject(key), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hashLength[s.hash] },
-            signature,
-          );
-        case 'pkcs1':
-          if (key.kind !== 'rsa' || !rsaPublicUsable(key, signature)) return false;
-          return nodeVerify(s.hash, message, { key: publicKeyObject(key), padding: constants.RSA_PKCS1_PADDING }, signature);
-      }
-    } catch {
-      return false;
-    }
-  }
+  const verify = schemeVerify({
+    ecdsa(hash, key, message, signature) {
+      const size = ecSizes[key.curve];
+      if (!size || !wellFormedPoint(key.point, size)) return false;
+      const compact = ecdsaDerToCompact(signature, size);
+      if (!compact) return false;
+      return nodeVerify(hash, message, { key: publicKeyObject(key), dsaEncoding: 'ieee-p1363' }, compact);
+    },
+    ed25519(key, message, signature) {
+      if (!ed25519Acceptable(key.key, signature)) return false;
+      if (nodeVerify(null, message, publicKeyObject(key), signature)) return true;
+      // OpenSSL checks the cofactorless equation [S]B = R + [k]A, noble the cofactored one
+      // (RFC 8032 allows both). They disagree only when R or A has a small-order component,
+      // which no honest signer produces; to keep one behaviour, a signature OpenSSL refuses
+      // gets noble's check (cost only on failure, which ends the handshake anyway).
+      return ed25519.verify(signature, message, key.key, { zip215: false });
+    },
+    rsa(padding, hash, key, message, signature) {
+      if (!rsaSignatureRepresentative(key, signature)) return false;
+      return nodeVerify(hash, message, { key: publicKeyObject(key), ...rsaPadding(padding, hash) }, signature);
+    },
+  });
 
-  function sign(scheme: SignatureSchemeName, key: PrivateKey, message: Uint8Array): Uint8Array {
-    const s = schemes[scheme];
-    if (!s) throw new Error(`unsupported signature scheme ${String(scheme)}`);
-    const wrongKey = () => new Error(`${scheme}: cannot sign with a ${key.kind} key`);
-    switch (s.kind) {
-      case 'ecdsa':
-        if (key.kind !== 'ec') throw wrongKey();
-        return plain(nodeSign(s.hash, message, { key: privateKeyObject(key), dsaEncoding: 'der' }));
-      case 'ed25519':
-        if (key.kind !== 'ed25519') throw wrongKey();
-        return plain(nodeSign(null, message, privateKeyObject(key)));
-      case 'pss':
-      case 'pkcs1': {
-        if (key.kind !== 'rsa') throw wrongKey();
-        const bits = bitLength(key.n);
-        if (bits < MIN_RSA_BITS) throw new RangeError(`RSA key of ${bits} bits is too small`);
-        const padding =
-          s.kind === 'pss'
-            ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hashLength[s.hash] }
-            : { padding: constants.RSA_PKCS1_PADDING };
-        return plain(nodeSign(s.hash, message, { key: privateKeyObject(key), ...padding }));
-      }
-    }
-  }
+  const sign = schemeSign({
+    ecdsa: (hash, key, message) => plain(nodeSign(hash, message, { key: privateKeyObject(key), dsaEncoding: 'der' })),
+    ed25519: (key, message) => plain(nodeSign(null, message, privateKeyObject(key))),
+    rsa(padding, hash, key, message) {
+      checkSigningKey(key);
+      return plain(nodeSign(hash, message, { key: privateKeyObject(key), ...rsaPadding(padding, hash) }));
+    },
+  });
 
   return {
     name: 'node',

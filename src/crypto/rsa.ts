@@ -165,15 +165,25 @@ function pkcs1Encode(hash: RsaHash, message: Uint8Array, k: number): Uint8Array 
   return em;
 }
 
-/** RSAVP1 with the checks every verification shares; null when the signature is unusable. */
-function publicOp(key: RsaPublicKey, signature: Uint8Array): { m: bigint; k: number; bits: number } | null {
+/**
+ * The checks every RSA verification makes before the public-key operation (modulus size,
+ * exponent, signature length and range); null when the signature is unusable. The node
+ * provider makes them too, so both providers refuse the same keys and signatures.
+ */
+export function rsaSignatureRepresentative(key: RsaPublicKey, signature: Uint8Array): { s: bigint; k: number; bits: number } | null {
   const bits = bitLength(key.n);
   const k = Math.ceil(bits / 8);
   if (bits < MIN_RSA_BITS || key.e < 3n || (key.e & 1n) === 0n || key.e >= key.n) return null;
   if (signature.length !== k) return null;
   const s = bytesToBigInt(signature);
   if (s >= key.n) return null;
-  return { m: modPow(s, key.e, key.n), k, bits };
+  return { s, k, bits };
+}
+
+/** RSAVP1 with the checks every verification shares; null when the signature is unusable. */
+function publicOp(key: RsaPublicKey, signature: Uint8Array): { m: bigint; k: number; bits: number } | null {
+  const r = rsaSignatureRepresentative(key, signature);
+  return r && { m: modPow(r.s, key.e, key.n), k: r.k, bits: r.bits };
 }
 
 export function rsaVerifyPss(key: RsaPublicKey, hash: RsaHash, message: Uint8Array, signature: Uint8Array, saltLength = hash.length): boolean {
@@ -232,7 +242,8 @@ function privateOp(key: RsaPrivateKey, m: bigint, random: (length: number) => Ui
   return s;
 }
 
-function checkSigningKey(key: RsaPrivateKey): { bits: number; k: number } {
+/** The size check before any RSA signature (the node provider makes it too). */
+export function checkSigningKey(key: RsaPublicKey): { bits: number; k: number } {
   const bits = bitLength(key.n);
   if (bits < MIN_RSA_BITS) throw new RangeError(`RSA key of ${bits} bits is too small`);
   return { bits, k: Math.ceil(bits / 8) };
