@@ -49,7 +49,7 @@
  * 'DTLSv1.2' only. Refused (ERR_TLS_UNSUPPORTED_OPTION): `ciphersuites` (TLS 1.3 suites, no
  * DTLS 1.3 here), `SNICallback`, `session`.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
@@ -59,12 +59,10 @@ import type { PeerVerification } from '../config.js';
 import type { Connection } from '../connection.js';
 import { DtlsConnection, type DtlsServerOptions as EngineDtlsServerOptions, type DtlsServerStart } from '../dtls-connection.js';
 import { DtlsCookieGuard } from '../dtls-cookie.js';
-import { TLSError, asTLSError } from '../errors.js';
+import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
-import type { Certificate } from '../x509/certificate.js';
-import { verifyCertificateChain } from '../x509/verify.js';
-import { certificateObject, detailedCertificateObject, hostMismatch } from './certificate.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
+import { asBuffer, authorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
 import { traceConnection } from './trace.js';
 
 // ---- options ------------------------------------------------------------------------------
@@ -150,47 +148,6 @@ function transportOptions(o: DtlsTransportOptions) {
   };
 }
 
-// ---- certificate check (the same rules as TLSSocket: chain to `ca`, then the name) -----------
-
-interface Verified {
-  ok: boolean;
-  error?: string;
-  path?: Certificate[];
-}
-
-/**
- * The client's check of the server certificate, as connect() does it: the chain must reach
- * one of `anchors`, and the leaf must name `hostname` (or `checkServerIdentity` must accept
- * it). Throws when `rejectUnauthorized`; otherwise returns what went wrong.
- */
-export function verifyServerCertificate(c: ResolvedClient, info: PeerVerification): Verified {
-  let error: TLSError | undefined;
-  let path: Certificate[] | undefined;
-  try {
-    path = verifyCertificateChain(c.engine.provider!, info.chain, { anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
-    const leaf = info.chain[0]!;
-    if (c.checkServerIdentity) {
-      let failure: unknown;
-      try {
-        failure = c.checkServerIdentity(c.hostname, detailedCertificateObject(path.length ? path : info.chain));
-      } catch (err) {
-        failure = err;
-      }
-      if (failure) {
-        const e = failure as Error & { code?: string };
-        throw new TLSError('bad_certificate', e.message ?? String(failure), { code: e.code ?? 'ERR_TLS_CERT_ALTNAME_INVALID', cause: failure });
-      }
-    } else {
-      const mismatch = hostMismatch(leaf, c.hostname);
-      if (mismatch) throw mismatch;
-    }
-  } catch (err) {
-    error = asTLSError(err);
-  }
-  if (error && c.rejectUnauthorized) throw error;
-  return error ? { ok: false, error: error.code } : { ok: true, ...(path ? { path } : {}) };
-}
-
 // ---- the socket -----------------------------------------------------------------------------
 
 type SendCallback = (error: Error | null) => void;
@@ -223,10 +180,6 @@ const kStart = Symbol('tsls.dtlsStart');
 const kSecured = Symbol('tsls.dtlsSecured');
 const kForget = Symbol('tsls.dtlsForget');
 
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-
 const destroyedError = () => Object.assign(new Error('the DTLS socket is closed'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
 
 /**
@@ -251,8 +204,7 @@ export class DTLSSocket extends EventEmitter {
   private readonly client: ResolvedClient | undefined;
   private readonly handshakeTimeout: number;
   private idleTimeout: number;
-  private events: (() => void)[] = [];
-  private dispatching = false;
+  private readonly events = new EventQueue(() => this.flush());
   private secureEstablished = false;
   private controlReleased = false;
   private closed = false;
@@ -301,26 +253,13 @@ export class DTLSSocket extends EventEmitter {
       work();
     } finally {
       this.flush();
-      this.dispatch();
+      this.events.run();
       this.schedule();
     }
   }
 
   private later(event: () => void): void {
     this.events.push(event);
-  }
-
-  private dispatch(): void {
-    if (this.dispatching) return;
-    this.dispatching = true;
-    try {
-      for (let e = this.events.shift(); e; e = this.events.shift()) {
-        e();
-        this.flush();
-      }
-    } finally {
-      this.dispatching = false;
-    }
   }
 
   private flush(cb?: SendCallback): void {
@@ -404,8 +343,7 @@ export class DTLSSocket extends EventEmitter {
     this.lastReceived = Date.now();
     this.alpnProtocol = this.conn.alpnProtocol;
     if (!this.isServer) {
-      this.authorized = this.verified?.ok === true;
-      this.authorizationError = this.verified?.ok === false ? (this.verified.error ?? 'UNKNOWN') : null;
+      ({ authorized: this.authorized, authorizationError: this.authorizationError } = authorization(this.verified));
     }
     this.server?.[kSecured](this);
     this.emit('secure');
@@ -422,9 +360,7 @@ export class DTLSSocket extends EventEmitter {
   }
 
   private onKeylog(line: string): void {
-    const buf = Buffer.from(line + '\n', 'latin1');
-    this.emit('keylog', buf);
-    this.server?.emit('keylog', buf, this);
+    emitKeylog(this, this.server, line);
   }
 
   /** close_notify from the peer: no half-close over datagrams, answer with ours and close. */
@@ -476,9 +412,8 @@ export class DTLSSocket extends EventEmitter {
     if (this.closed) return this;
     const state = this.conn.state;
     if (state !== 'DEAD' && state !== 'CLOSED') {
-      const alert = error instanceof TLSError ? error : error ? new TLSError('internal_error', error.message, { code: 'ERR_TLS_DESTROYED', cause: error }) : undefined;
       // The engine's 'error' event for this lands in `events`, which finish() drops.
-      this.conn.destroy(alert);
+      this.conn.destroy(destroyAlert(error));
       this.flush();
     }
     this.finish(error);
@@ -488,7 +423,7 @@ export class DTLSSocket extends EventEmitter {
   private finish(error: Error | undefined): void {
     this.closed = true;
     this.clearTimer();
-    this.events = [];
+    this.events.clear();
     const pending = this.pending;
     this.pending = [];
     this.link.release();
@@ -523,15 +458,11 @@ export class DTLSSocket extends EventEmitter {
   getPeerCertificate(detailed?: false): PeerCertificate | Record<string, never>;
   getPeerCertificate(detailed?: boolean): PeerCertificate | DetailedPeerCertificate | Record<string, never>;
   getPeerCertificate(detailed = false): PeerCertificate | DetailedPeerCertificate | Record<string, never> {
-    const chain = this.conn.peerCertificates;
-    if (chain.length === 0) return {};
-    if (!detailed) return certificateObject(chain[0]!);
-    return detailedCertificateObject(this.verified?.path ?? chain);
+    return peerCertificate(this.conn.peerCertificates, this.verified, detailed);
   }
 
   getPeerX509Certificate(): X509Certificate | undefined {
-    const leaf = this.conn.peerCertificates[0];
-    return leaf ? new X509Certificate(leaf.der) : undefined;
+    return peerX509Certificate(this.conn.peerCertificates);
   }
 
   /** RFC 5705 keying material (DTLS-SRTP: label 'EXTRACTOR-dtls_srtp'); `context` undefined means none. */

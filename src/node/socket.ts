@@ -19,18 +19,16 @@
  * `destroy(err)` sends the alert of a TLSError (internal_error for other errors,
  * user_canceled without one) and closes the transport.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import type { CertifiedKey, PeerVerification, ServerOptions } from '../config.js';
+import type { CertifiedKey, ServerOptions } from '../config.js';
 import { Connection } from '../connection.js';
 import { traceConnection } from './trace.js';
-import { TLSError, asTLSError } from '../errors.js';
+import { TLSError } from '../errors.js';
 import { encodeSession, type TLSSession } from '../statem/session.js';
-import type { Certificate } from '../x509/certificate.js';
-import { verifyCertificateChain } from '../x509/verify.js';
-import { certificateObject, detailedCertificateObject, hostMismatch } from './certificate.js';
+import { certificateObject } from './certificate.js';
 import { ClientHelloSniffer, RecordBoundaries } from './framing.js';
 import {
   resolveClientOptions,
@@ -41,6 +39,7 @@ import {
   type ResolvedServer,
   type TlsServerOptions,
 } from './options.js';
+import { asBuffer, authorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
 
 /** What a TLSSocket is built from: resolved client or server options (see options.ts). */
 export type TLSSocketConfig =
@@ -84,10 +83,6 @@ function epipe(): Error {
   return Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' });
 }
 
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-
 export class TLSSocket extends Duplex {
   /** Always true, as on node:tls sockets. */
   readonly encrypted = true;
@@ -107,8 +102,7 @@ export class TLSSocket extends Duplex {
   private readonly config: TLSSocketConfig;
   private readonly server: net.Server | undefined;
   private readonly boundaries = new RecordBoundaries();
-  private events: (() => void)[] = [];
-  private dispatching = false;
+  private readonly events = new EventQueue(() => this.flush());
   private secureEstablished = false;
   private controlReleased = false;
   private destroying = false;
@@ -119,7 +113,7 @@ export class TLSSocket extends Duplex {
   private pendingFinal: (() => void) | undefined;
   private drainWaiter: ((err?: Error | null) => void) | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
-  private verified: { ok: boolean; error?: string; path?: Certificate[] } | undefined;
+  private verified: Verified | undefined;
   private lastSession: Buffer | undefined;
   /** Server with an SNICallback: bytes held until the callback answered. */
   private sniffer: ClientHelloSniffer | undefined;
@@ -141,7 +135,12 @@ export class TLSSocket extends Duplex {
     try {
       this.conn = config.isServer
         ? Connection.server(serverEngineOptions(config.engine))
-        : Connection.client({ ...config.engine, verifyPeer: (info) => this.verifyPeer(info) });
+        : Connection.client({
+            ...config.engine,
+            verifyPeer: (info) => {
+              this.verified = verifyServerCertificate(config, info);
+            },
+          });
     } catch (err) {
       // A configuration the engine refuses: do not leave the transport open behind the throw.
       transport.destroy();
@@ -209,24 +208,11 @@ export class TLSSocket extends Duplex {
       current = prev;
     }
     this.flush();
-    this.dispatch();
+    this.events.run();
   }
 
   private later(event: () => void): void {
     this.events.push(event);
-  }
-
-  private dispatch(): void {
-    if (this.dispatching) return;
-    this.dispatching = true;
-    try {
-      for (let e = this.events.shift(); e; e = this.events.shift()) {
-        e();
-        this.flush();
-      }
-    } finally {
-      this.dispatching = false;
-    }
   }
 
   /** Engine output → transport. Returns the transport's write() result. */
@@ -363,35 +349,6 @@ export class TLSSocket extends Duplex {
 
   // ---- handshake --------------------------------------------------------------------------
 
-  private verifyPeer(info: PeerVerification): void {
-    const c = this.config as ResolvedClient;
-    let error: TLSError | undefined;
-    let path: Certificate[] | undefined;
-    try {
-      path = verifyCertificateChain(c.engine.provider!, info.chain, { anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
-      const leaf = info.chain[0]!;
-      if (c.checkServerIdentity) {
-        let failure: unknown;
-        try {
-          failure = c.checkServerIdentity(c.hostname, detailedCertificateObject(path.length ? path : info.chain));
-        } catch (err) {
-          failure = err;
-        }
-        if (failure) {
-          const e = failure as Error & { code?: string };
-          throw new TLSError('bad_certificate', e.message ?? String(failure), { code: e.code ?? 'ERR_TLS_CERT_ALTNAME_INVALID', cause: failure });
-        }
-      } else {
-        const mismatch = hostMismatch(leaf, c.hostname);
-        if (mismatch) throw mismatch;
-      }
-    } catch (err) {
-      error = asTLSError(err);
-    }
-    if (error && c.rejectUnauthorized) throw error;
-    this.verified = error ? { ok: false, error: error.code } : { ok: true, ...(path ? { path } : {}) };
-  }
-
   private onHandshake(): void {
     if (this.destroyed) return;
     this.secureEstablished = true;
@@ -404,8 +361,7 @@ export class TLSSocket extends Duplex {
       // Sessions are only handed out from authorized connections (see onSession).
       this.authorized = true;
     } else {
-      this.authorized = this.verified?.ok === true;
-      this.authorizationError = this.verified?.ok === false ? (this.verified.error ?? 'UNKNOWN') : null;
+      ({ authorized: this.authorized, authorizationError: this.authorizationError } = authorization(this.verified));
     }
     const write = this.pendingWrite;
     const final = this.pendingFinal;
@@ -423,9 +379,7 @@ export class TLSSocket extends Duplex {
   }
 
   private onKeylog(line: string): void {
-    const buf = Buffer.from(line + '\n', 'latin1');
-    this.emit('keylog', buf);
-    this.server?.emit('keylog', buf, this);
+    emitKeylog(this, this.server, line);
   }
 
   private onSession(s: TLSSession): void {
@@ -516,11 +470,10 @@ export class TLSSocket extends Duplex {
     this.handshakeTimer = undefined;
     const state = this.conn.state;
     if (state !== 'DEAD' && state !== 'CLOSED' && !this.sentEnd) {
-      const alert = err instanceof TLSError ? err : err ? new TLSError('internal_error', err.message, { code: 'ERR_TLS_DESTROYED', cause: err }) : undefined;
-      this.conn.destroy(alert);
+      this.conn.destroy(destroyAlert(err));
       this.flush();
     }
-    this.events = [];
+    this.events.clear();
     this.closeTransport();
     const w = this.drainWaiter;
     this.drainWaiter = undefined;
@@ -582,11 +535,7 @@ export class TLSSocket extends Duplex {
   getPeerCertificate(detailed?: false): PeerCertificate | Record<string, never>;
   getPeerCertificate(detailed?: boolean): PeerCertificate | DetailedPeerCertificate | Record<string, never>;
   getPeerCertificate(detailed = false): PeerCertificate | DetailedPeerCertificate | Record<string, never> {
-    const chain = this.conn.peerCertificates;
-    if (chain.length === 0) return {};
-    if (!detailed) return certificateObject(chain[0]!);
-    // The validated path (ending at the trust anchor) when we have it, as node does.
-    return detailedCertificateObject(this.verified?.path ?? chain);
+    return peerCertificate(this.conn.peerCertificates, this.verified, detailed);
   }
 
   /** Our own certificate, as node's getCertificate(). */
@@ -598,8 +547,7 @@ export class TLSSocket extends Duplex {
 
   /** The peer's leaf certificate as a node:crypto X509Certificate. */
   getPeerX509Certificate(): X509Certificate | undefined {
-    const leaf = this.conn.peerCertificates[0];
-    return leaf ? new X509Certificate(leaf.der) : undefined;
+    return peerX509Certificate(this.conn.peerCertificates);
   }
 
   /** The latest session (a Buffer to pass as `session` to connect()), if any. */

@@ -1,0 +1,143 @@
+/**
+ * What TLSSocket (./socket.ts) and DTLSSocket (./dtls.ts) share: the client's check of the
+ * server certificate, the node:tls views of the peer's certificate, the alert a destroy()
+ * sends, keylog lines, and the queue that holds engine events until the engine call returned.
+ * One copy, so a TLS and a DTLS client judge and report a server the same way.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
+import type { PeerVerification } from '../config.js';
+import { TLSError, asTLSError } from '../errors.js';
+import type { Certificate } from '../x509/certificate.js';
+import { verifyCertificateChain } from '../x509/verify.js';
+import { certificateObject, detailedCertificateObject, hostMismatch } from './certificate.js';
+import type { ResolvedClient } from './options.js';
+
+/** A Buffer over the same memory (no copy). */
+export function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+// ---- the server certificate ------------------------------------------------------------------
+
+/** The outcome of verifyServerCertificate: `path` is the validated chain, ending at the trust anchor. */
+export interface Verified {
+  ok: boolean;
+  error?: string;
+  path?: Certificate[];
+}
+
+/**
+ * The client's check of the server certificate, as connect() does it: the chain must reach
+ * one of `anchors`, and the leaf must name `hostname` (or `checkServerIdentity` must accept
+ * it). Throws when `rejectUnauthorized`; otherwise returns what went wrong.
+ */
+export function verifyServerCertificate(c: ResolvedClient, info: PeerVerification): Verified {
+  let error: TLSError | undefined;
+  let path: Certificate[] | undefined;
+  try {
+    path = verifyCertificateChain(c.engine.provider!, info.chain, { anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
+    const leaf = info.chain[0]!;
+    if (c.checkServerIdentity) {
+      let failure: unknown;
+      try {
+        failure = c.checkServerIdentity(c.hostname, detailedCertificateObject(path.length ? path : info.chain));
+      } catch (err) {
+        failure = err;
+      }
+      if (failure) {
+        const e = failure as Error & { code?: string };
+        throw new TLSError('bad_certificate', e.message ?? String(failure), { code: e.code ?? 'ERR_TLS_CERT_ALTNAME_INVALID', cause: failure });
+      }
+    } else {
+      const mismatch = hostMismatch(leaf, c.hostname);
+      if (mismatch) throw mismatch;
+    }
+  } catch (err) {
+    error = asTLSError(err);
+  }
+  if (error && c.rejectUnauthorized) throw error;
+  return error ? { ok: false, error: error.code } : { ok: true, ...(path ? { path } : {}) };
+}
+
+/** A client socket's `authorized` and `authorizationError` after a full handshake. */
+export function authorization(verified: Verified | undefined): { authorized: boolean; authorizationError: string | null } {
+  return {
+    authorized: verified?.ok === true,
+    authorizationError: verified?.ok === false ? (verified.error ?? 'UNKNOWN') : null,
+  };
+}
+
+// ---- node:tls views of the peer's certificate ------------------------------------------------
+
+/**
+ * getPeerCertificate(): `{}` when the peer sent none; the leaf, or with `detailed` the chain
+ * linked by `issuerCertificate` — the validated path (ending at the trust anchor) when we
+ * have it, as node does.
+ */
+export function peerCertificate(
+  chain: Certificate[],
+  verified: Verified | undefined,
+  detailed: boolean,
+): PeerCertificate | DetailedPeerCertificate | Record<string, never> {
+  if (chain.length === 0) return {};
+  if (!detailed) return certificateObject(chain[0]!);
+  return detailedCertificateObject(verified?.path ?? chain);
+}
+
+/** getPeerX509Certificate(): the leaf as a node:crypto X509Certificate. */
+export function peerX509Certificate(chain: Certificate[]): X509Certificate | undefined {
+  const leaf = chain[0];
+  return leaf ? new X509Certificate(leaf.der) : undefined;
+}
+
+// ---- socket plumbing ---------------------------------------------------------------------------
+
+/** The alert destroy(err) sends: a TLSError's own, internal_error for other errors, none (user_canceled) without one. */
+export function destroyAlert(err: Error | null | undefined): TLSError | undefined {
+  if (err instanceof TLSError) return err;
+  return err ? new TLSError('internal_error', err.message, { code: 'ERR_TLS_DESTROYED', cause: err }) : undefined;
+}
+
+/** A key log line as node emits it ('keylog' with a Buffer line), on the socket and on its server. */
+export function emitKeylog(socket: EventEmitter, server: EventEmitter | undefined, line: string): void {
+  const buf = Buffer.from(line + '\n', 'latin1');
+  socket.emit('keylog', buf);
+  server?.emit('keylog', buf, socket);
+}
+
+/**
+ * Engine events, held while an engine call runs and delivered after it returned, so
+ * application code never runs inside the engine. `afterEach` runs after every event (the
+ * sockets send what the event's handler made the engine produce).
+ */
+export class EventQueue {
+  private events: (() => void)[] = [];
+  private running = false;
+
+  constructor(private readonly afterEach: () => void) {}
+
+  push(event: () => void): void {
+    this.events.push(event);
+  }
+
+  /** Drop what is queued (the socket is going away). */
+  clear(): void {
+    this.events = [];
+  }
+
+  /** Deliver what is queued, including what those events queue; a no-op when already delivering. */
+  run(): void {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let e = this.events.shift(); e; e = this.events.shift()) {
+        e();
+        this.afterEach();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
