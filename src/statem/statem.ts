@@ -190,6 +190,8 @@ export class StateMachine<H> {
       if (head.length <= left) {
         this.pending.shift();
         left -= head.length;
+        // Drained: a fresh empty array, not one that keeps the capacity it grew to.
+        if (this.pending.length === 0) this.pending = [];
       } else {
         this.pending[0] = head.subarray(left);
         left = 0;

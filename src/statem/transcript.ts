@@ -34,9 +34,15 @@ export class Transcript {
     return concat(...this.all);
   }
 
-  /** Drop the kept messages once the handshake is over. */
+  /**
+   * The handshake is over: drop the kept messages and the running hash. Nothing after the
+   * handshake hashes the transcript (KeyUpdate, tickets and the exporter work from secrets
+   * derived while it ran), and a hash object holds native state on some providers.
+   */
   release(): void {
     this.all = [];
+    this.pending = [];
+    this.h = undefined;
   }
 
   /** Start over (DTLS: the first ClientHello and HelloVerifyRequest are not hashed, RFC 6347 4.2.6). */
@@ -48,13 +54,13 @@ export class Transcript {
 
   /** Transcript-Hash of everything added so far. */
   hash(): Uint8Array {
-    if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen');
+    if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen or after the handshake');
     return this.h.clone().digest();
   }
 
   /** Transcript-Hash(messages so far + `extra`), without adding `extra` (PSK binders). */
   hashWith(extra: Uint8Array): Uint8Array {
-    if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen');
+    if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen or after the handshake');
     return this.h.clone().update(extra).digest();
   }
 
