@@ -296,7 +296,10 @@ export class Connection extends Emitter<ConnectionEvents> {
   private protection(secret: Uint8Array): Tls13Protection {
     const suite = this.hs.suite;
     const { key, iv } = trafficKeys(this.hs.provider, suite.hash, suite.aead, secret);
-    return new Tls13Protection(this.hs.provider, suite.aead, key, iv);
+    const protection = new Tls13Protection(this.hs.provider, suite.aead, key, iv);
+    // The protection keeps its own copy.
+    wipe(key, iv);
+    return protection;
   }
 
   private processRecords(): void {

@@ -101,39 +101,60 @@ export class NullProtection implements RecordProtection {
 /** Per-record nonce: the 64-bit sequence number, left-padded, XORed into the IV (RFC 8446 5.3). */
 export function xorNonce(iv: Uint8Array, seq: number, out: Uint8Array): Uint8Array {
   out.set(iv);
+  return xorSeq(out, seq);
+}
+
+/** XOR the 64-bit sequence number into the last 8 bytes of `nonce` (which holds the IV). */
+function xorSeq(nonce: Uint8Array, seq: number): Uint8Array {
   let s = seq;
-  for (let i = out.length - 1; i >= out.length - 8 && s > 0; i--) {
-    out[i]! ^= s & 0xff;
+  for (let i = nonce.length - 1; i >= nonce.length - 8 && s > 0; i--) {
+    nonce[i]! ^= s & 0xff;
     s = Math.floor(s / 256);
   }
-  return out;
+  return nonce;
 }
 
 /** TLS 1.3 AEAD protection: TLSInnerPlaintext with the real content type inside (RFC 8446 5.2). */
 export class Tls13Protection implements RecordProtection {
-  readonly encrypted = true;
   private seq = 0;
   private readonly aead: Aead;
   private readonly fast: boolean;
+  /**
+   * Our own copy of the key, then the IV, in one array (one allocation a direction, not
+   * two): the caller's `key` and `iv` stay theirs, and `destroy` wipes this copy.
+   */
+  private readonly keyIv: Uint8Array;
   /** The content type byte and the padding after it (the type is rewritten per record). */
   private readonly trailer: Uint8Array | undefined;
 
   constructor(
     provider: CryptoProvider,
     aeadName: AeadName,
-    private readonly key: Uint8Array,
-    private readonly iv: Uint8Array,
+    key: Uint8Array,
+    iv: Uint8Array,
     /** Zero bytes of padding to add to every record (RFC 8446 5.4); 0 by default. */
     private readonly padding = 0,
   ) {
-    this.aead = provider.aead(aeadName, key);
+    if (iv.length !== 12) throw new Error('TLS 1.3 record protection needs a 12-byte IV');
+    const keyIv = new Uint8Array(key.length + iv.length);
+    keyIv.set(key);
+    keyIv.set(iv, key.length);
+    this.keyIv = keyIv;
+    this.aead = provider.aead(aeadName, keyIv.subarray(0, key.length));
     this.fast = hasSealTo(this.aead);
     this.trailer = padding > 0 ? new Uint8Array(1 + padding) : undefined;
   }
 
+  get encrypted(): boolean {
+    return true;
+  }
+
   private nextNonce(): Uint8Array {
     // 2^53 records per key is far beyond any AEAD's safe limit; KeyUpdate comes first.
-    return xorNonce(this.iv, this.seq++, scratchNonce);
+    const ivAt = this.keyIv.length - 12;
+    const nonce = scratchNonce;
+    for (let i = 0; i < 12; i++) nonce[i] = this.keyIv[ivAt + i]!;
+    return xorSeq(nonce, this.seq++);
   }
 
   seal(type: number, data: Uint8Array): Uint8Array {
@@ -182,7 +203,7 @@ export class Tls13Protection implements RecordProtection {
   }
 
   destroy(): void {
-    wipe(this.key, this.iv);
+    wipe(this.keyIv);
   }
 }
 
