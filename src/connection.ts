@@ -383,7 +383,6 @@ export class Connection extends Emitter<ConnectionEvents> {
     const limit = this.hs.peerRecordSizeLimit;
     // record_size_limit counts TLS 1.3's inner content type byte (RFC 8449 4), not TLS 1.2's.
     if (limit !== undefined) this.records.maxSendFragment = Math.min(MAX_FRAGMENT, this.tls12 ? limit : limit - 1);
-    this.hs.transcript.release();
     this.releaseHandshakeState();
     this.setLifecycle('ESTABLISHED');
     this.emit('handshake');
@@ -393,28 +392,42 @@ export class Connection extends Emitter<ConnectionEvents> {
   /**
    * What only the handshake needed goes once it is over: an idle connection keeps its
    * traffic keys and what the API reports, little else.
+   *  - The transcript (kept messages and the running hash): nothing after the handshake
+   *    hashes it.
    *  - TLS 1.3 secrets before the application traffic secrets (early, handshake, master,
-   *    handshake traffic): wiped. KeyUpdate, the exporter and tickets use the others.
+   *    handshake traffic): wiped. KeyUpdate, the exporter and tickets use the others; a
+   *    server sends its tickets before the handshake ends, so it wipes the resumption
+   *    secret too (a client keeps it for tickets still to come).
    *  - Our ephemeral (EC)DHE private keys: wiped (forward secrecy does not wait for GC).
+   *  - The hello state (offered extensions, key shares, the peer's lists) and the client
+   *    random (only keylog lines used it, and the handshake wrote the last of them).
+   *    TLS 1.2 keeps its randoms and master secret for the exporter.
    *  - The peer's certificates: replaced by the same certificates parsed earlier, when
    *    this process already holds them (identical DER), so that many connections to one
    *    server keep one parsed chain between them, not one each.
    */
   private releaseHandshakeState(): void {
     const hs = this.hs;
-    if (!this.tls12) {
-      const s = hs.secrets;
-      wipe(s.early, s.handshake, s.master, s.clientHandshake, s.serverHandshake);
-      s.early = s.handshake = s.master = s.clientHandshake = s.serverHandshake = undefined;
-    }
+    hs.transcript.release();
+    const s = hs.secrets;
+    wipe(s.early, s.handshake, s.master, s.clientHandshake, s.serverHandshake);
+    s.early = s.handshake = s.master = s.clientHandshake = s.serverHandshake = undefined;
+    if (this.side === 'server') s.resumption = undefined;
     const shares = hs.client?.keyShares;
     if (shares) {
       for (const pair of shares.values()) wipe(pair.privateKey);
       shares.clear();
     }
-    if (hs.server?.ephemeral) {
-      wipe(hs.server.ephemeral.privateKey);
-      hs.server.ephemeral = undefined;
+    if (hs.server?.ephemeral) wipe(hs.server.ephemeral.privateKey);
+    if (hs.server?.psk) wipe(hs.server.psk.secret);
+    hs.client = undefined;
+    hs.server = undefined;
+    hs.clientRandom = undefined;
+    hs.pendingSharedSecret = undefined;
+    const t = hs.tls12;
+    if (t) {
+      wipe(t.preMaster);
+      t.preMaster = t.keys = t.peerPublic = t.ourPublic = t.pskHint = t.certificateRequested = t.newTicket = undefined;
     }
     const certs = hs.negotiated.peerCertificates;
     if (certs.length > 0) hs.negotiated.peerCertificates = certs.map(internCertificate);

@@ -70,17 +70,84 @@ export interface Tls12State {
   newTicket?: { ticket: Uint8Array; lifetime: number };
 }
 
-export interface Secrets {
-  early?: Uint8Array;
-  handshake?: Uint8Array;
-  master?: Uint8Array;
-  clientHandshake?: Uint8Array;
-  serverHandshake?: Uint8Array;
-  clientApplication?: Uint8Array;
-  serverApplication?: Uint8Array;
-  exporter?: Uint8Array;
-  resumption?: Uint8Array;
+/**
+ * The TLS 1.3 key schedule's secrets. Those only the handshake uses are plain fields (and
+ * are wiped when it ends). The four a connection keeps for its lifetime — both application
+ * traffic secrets (KeyUpdate), the exporter master secret and the resumption master
+ * secret (tickets) — share one buffer: setting one copies it into its slot and wipes the
+ * array given (the store owns the secret from then on; a KeyUpdate overwrites the old
+ * generation in place); reading one gives a fresh view of its slot, to use at once.
+ */
+export class Secrets {
+  early?: Uint8Array = undefined;
+  handshake?: Uint8Array = undefined;
+  master?: Uint8Array = undefined;
+  clientHandshake?: Uint8Array = undefined;
+  serverHandshake?: Uint8Array = undefined;
+  /** Slots of `size` bytes each, in the order of LASTING; allocated by the first one set. */
+  private store: Uint8Array | undefined = undefined;
+  private size = 0;
+  /** Which slots hold a secret (bit i: LASTING[i]). */
+  private held = 0;
+
+  get clientApplication(): Uint8Array | undefined {
+    return this.read(0);
+  }
+  set clientApplication(v: Uint8Array | undefined) {
+    this.write(0, v);
+  }
+  get serverApplication(): Uint8Array | undefined {
+    return this.read(1);
+  }
+  set serverApplication(v: Uint8Array | undefined) {
+    this.write(1, v);
+  }
+  get exporter(): Uint8Array | undefined {
+    return this.read(2);
+  }
+  set exporter(v: Uint8Array | undefined) {
+    this.write(2, v);
+  }
+  get resumption(): Uint8Array | undefined {
+    return this.read(3);
+  }
+  set resumption(v: Uint8Array | undefined) {
+    this.write(3, v);
+  }
+
+  private read(slot: number): Uint8Array | undefined {
+    if (!(this.held & (1 << slot))) return undefined;
+    return this.store!.subarray(slot * this.size, (slot + 1) * this.size);
+  }
+
+  private write(slot: number, v: Uint8Array | undefined): void {
+    if (v === undefined) {
+      if (this.held & (1 << slot)) this.store!.fill(0, slot * this.size, (slot + 1) * this.size);
+      this.held &= ~(1 << slot);
+      return;
+    }
+    if (!this.store) {
+      this.size = v.length;
+      this.store = new Uint8Array(LASTING_SLOTS * v.length);
+    }
+    // Every secret of one connection comes from one hash, so they all have its length.
+    if (v.length !== this.size) throw new Error(`secret of ${v.length} bytes where ${this.size} were expected`);
+    this.store.set(v, slot * this.size);
+    v.fill(0);
+    this.held |= 1 << slot;
+  }
+
+  /** Wipe and forget every secret. */
+  wipeAll(): void {
+    for (const v of [this.early, this.handshake, this.master, this.clientHandshake, this.serverHandshake]) v?.fill(0);
+    this.early = this.handshake = this.master = this.clientHandshake = this.serverHandshake = undefined;
+    this.store?.fill(0);
+    this.store = undefined;
+    this.held = 0;
+  }
 }
+
+const LASTING_SLOTS = 4;
 
 export interface ClientHelloState {
   random: Uint8Array;
@@ -123,7 +190,7 @@ export interface ServerHelloState {
 export class HandshakeContext {
   readonly transcript: Transcript;
   readonly negotiated: Negotiated = { peerCertificates: [], helloRetried: false, peerVerified: false };
-  readonly secrets: Secrets = {};
+  readonly secrets = new Secrets();
   client?: ClientHelloState;
   server?: ServerHelloState;
   tls12?: Tls12State;
