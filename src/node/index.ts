@@ -30,3 +30,4 @@ export {
   type DtlsTransportOptions,
   type DTLSServerStats,
 } from './dtls.js';
+export * as dtls from './dtls-namespace.js';

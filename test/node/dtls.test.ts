@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsConnection } from '../../src/dtls-connection.js';
-import { connectDtls, createDtlsServer, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/index.js';
+import { connectDtls, dtls, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/index.js';
 import { ECDSA, ROOT, RSA } from './util.js';
 
 const WAIT_MS = 5000;
@@ -29,7 +29,7 @@ async function until(what: string, ok: () => boolean, ms = WAIT_MS): Promise<voi
 }
 
 async function startServer(options: Partial<DTLSServerOptions> = {}, onSecure?: (s: DTLSSocket) => void): Promise<{ server: DTLSServer; port: number }> {
-  const server = createDtlsServer({ ...ECDSA, ...options }, onSecure);
+  const server = dtls.createServer({ ...ECDSA, ...options }, onSecure);
   cleanups.push(async () => {
     if (server.socket && !closed.has(server)) {
       const done = next(server, 'close');
@@ -53,7 +53,7 @@ function echo(s: DTLSSocket): void {
 }
 
 function client(port: number, options: Partial<DTLSConnectOptions> = {}): DTLSSocket {
-  const c = connectDtls({ host: 'localhost', port, ca: ROOT, ...options });
+  const c = dtls.connect({ host: 'localhost', port, ca: ROOT, ...options });
   cleanups.push(() => void c.destroy());
   return c;
 }
@@ -385,8 +385,8 @@ describe('DTLS over UDP: our client ↔ our server', () => {
     expect(c.getCipher()?.standardName).toBe('TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256');
     expect(() => connectDtls({ port, minVersion: 'TLSv1.3' })).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' }));
     expect(() => connectDtls({ port, ciphersuites: 'TLS_AES_128_GCM_SHA256' })).toThrow(expect.objectContaining({ code: 'ERR_TLS_UNSUPPORTED_OPTION' }));
-    expect(() => createDtlsServer({ ...ECDSA, SNICallback: () => undefined })).toThrow(expect.objectContaining({ code: 'ERR_TLS_UNSUPPORTED_OPTION' }));
-    expect(() => createDtlsServer({})).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_OPTION' }));
+    expect(() => dtls.createServer({ ...ECDSA, SNICallback: () => undefined })).toThrow(expect.objectContaining({ code: 'ERR_TLS_UNSUPPORTED_OPTION' }));
+    expect(() => dtls.createServer({})).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_OPTION' }));
     const ok = connectDtls({ port, ca: ROOT, host: 'localhost', minVersion: 'DTLSv1.2', maxVersion: 'DTLSv1.2' });
     cleanups.push(() => void ok.destroy());
     await next(ok, 'secureConnect');
