@@ -11,9 +11,9 @@ import { resolveCommon, type ClientOptions, type ServerOptions } from './config.
 import { nobleProvider } from './crypto/noble.js';
 import { trafficKeys } from './crypto/keyschedule.js';
 import { exportKeyingMaterial } from './statem/exporter.js';
-import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpectedMessage } from './errors.js';
+import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpectedMessage, type AlertName } from './errors.js';
 import { keyExchangeOf, ContentType, type MessageKind } from './messages/constants.js';
-import type { HandshakeMessage, MessageOf } from './messages/handshake.js';
+import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
 import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
 import { clientModule } from './statem/client.js';
@@ -93,24 +93,14 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (side === 'server' && (options as ServerOptions).certificates?.length === 0) {
       throw new TLSError('internal_error', 'a server needs at least one certificate', { code: 'ERR_TLS_INVALID_OPTION' });
     }
-    this.hs = new HandshakeContext(side, common, options, this.recordPort());
-    this.hs.onTicket = (t) => this.emit('ticket', t);
-    this.hs.onSession = (s) => this.emit('session', s);
-    const host: StatemHost<HandshakeContext> = {
-      hs: this.hs,
-      limits: common.limits,
-      wireVersion: () => (this.tls12 ? 'tls12' : 'tls13'),
-      keyExchange: () => (this.hs.negotiated.suite ? keyExchangeOf(this.hs.negotiated.suite) : undefined),
-      addToTranscript: (raw) => this.hs.transcript.add(raw),
-      sendHandshake: (raw) => this.records.seal(ContentType.handshake, raw, this.output),
-      sendChangeCipherSpec: () => this.records.seal(ContentType.change_cipher_spec, CCS_PAYLOAD, this.output),
-      onTransition: (from, to, how, message) => {
-        if (this.listenerCount('transition') > 0) this.emit('transition', { from, to, how, message });
-      },
-      onMessage: (dir, msg, len) => this.emit('message', dir, msg, len),
-      onEstablished: () => this.onEstablished(),
-    };
-    this.statem = new StateMachine(tableFor(side), side === 'client' ? clientModule : serverModule, host, START_STATE[side]);
+    const glue = new ConnectionGlue(this);
+    this.hs = new HandshakeContext(side, common, options, glue);
+    // Only a client receives tickets and sessions.
+    if (side === 'client') {
+      this.hs.onTicket = (t) => this.emit('ticket', t);
+      this.hs.onSession = (s) => this.emit('session', s);
+    }
+    this.statem = new StateMachine(tableFor(side), side === 'client' ? clientModule : serverModule, glue, START_STATE[side]);
   }
 
   static client(options: ClientOptions = {}): Connection {
@@ -265,32 +255,6 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   private get tls12(): boolean {
     return this.hs.negotiated.version === 'TLSv1.2';
-  }
-
-  private recordPort(): RecordPort {
-    return {
-      setReadSecret: (secret) => {
-        // RFC 8446 5.1: handshake messages must not span a key change.
-        if (this.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('handshake message spans a key change');
-        this.records.setReadProtection(this.protection(secret));
-      },
-      setWriteSecret: (secret) => this.records.setWriteProtection(this.protection(secret)),
-      setReadKeys12: (key, iv) => {
-        if (this.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('handshake message spans ChangeCipherSpec');
-        this.records.setReadProtection(new Tls12AeadProtection(this.hs.provider, this.hs.suite.aead, key, iv));
-      },
-      setWriteKeys12: (key, iv) => this.records.setWriteProtection(new Tls12AeadProtection(this.hs.provider, this.hs.suite.aead, key, iv)),
-      sendWarning: (alert) => this.records.seal(ContentType.alert, new Uint8Array([AlertLevel.warning, AlertDescription[alert]]), this.output),
-      sendCompatibilityCCS: () => {
-        if (this.sentCCS) return;
-        this.sentCCS = true;
-        this.records.sealPlaintext(ContentType.change_cipher_spec, CCS_PAYLOAD, this.output);
-      },
-      keylog: (label, secret) => {
-        // The line is only built for someone listening.
-        if (this.hs.clientRandom && this.listenerCount('keylog') > 0) this.emit('keylog', `${label} ${toHex(this.hs.clientRandom)} ${toHex(secret)}`);
-      },
-    };
   }
 
   private protection(secret: Uint8Array): Tls13Protection {
@@ -475,6 +439,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
 const NO_TYPES: ReadonlySet<number> = new Set();
 
+
 /**
  * Parsed peer certificates by content, weakly held: a certificate stays here only while
  * some connection still reports it. Looked up by length and the last 32 bytes (inside the
@@ -500,3 +465,81 @@ function internCertificate(cert: Certificate): Certificate {
   return cert;
 }
 
+
+/**
+ * What the state machine and the handshake see of their Connection: the statem's host and
+ * the handshake's record port in one object whose methods live on the prototype, so a
+ * connection pays for one small object here rather than a closure per callback. It works
+ * on the connection's private parts (TypeScript lets a class in the same module reach them
+ * by element access); nothing outside this module gets to.
+ */
+class ConnectionGlue implements StatemHost<HandshakeContext>, RecordPort {
+  constructor(private readonly c: Connection) {}
+
+  // ---- StatemHost ----
+
+  get hs(): HandshakeContext {
+    return this.c['hs'];
+  }
+  get limits(): HandshakeLimits {
+    return this.c['hs'].common.limits;
+  }
+  wireVersion(): WireVersion {
+    return this.c['tls12'] ? 'tls12' : 'tls13';
+  }
+  keyExchange(): KeyExchange | undefined {
+    const suite = this.c['hs'].negotiated.suite;
+    return suite ? keyExchangeOf(suite) : undefined;
+  }
+  addToTranscript(raw: Uint8Array): void {
+    this.c['hs'].transcript.add(raw);
+  }
+  sendHandshake(raw: Uint8Array): void {
+    this.c['records'].seal(ContentType.handshake, raw, this.c['output']);
+  }
+  sendChangeCipherSpec(): void {
+    this.c['records'].seal(ContentType.change_cipher_spec, CCS_PAYLOAD, this.c['output']);
+  }
+  onTransition(from: string, to: string, how: 'recv' | 'send', message?: MessageKind): void {
+    if (this.c['listenerCount']('transition') > 0) this.c['emit']('transition', { from, to, how, message });
+  }
+  onMessage(dir: 'recv' | 'send', msg: HandshakeMessage, length: number): void {
+    if (this.c['listenerCount']('message') > 0) this.c['emit']('message', dir, msg, length);
+  }
+  onEstablished(): void {
+    this.c['onEstablished']();
+  }
+
+  // ---- RecordPort ----
+
+  setReadSecret(secret: Uint8Array): void {
+    // RFC 8446 5.1: handshake messages must not span a key change.
+    if (this.c['statem'].bufferedHandshakeBytes > 0) throw unexpectedMessage('handshake message spans a key change');
+    this.c['records'].setReadProtection(this.c['protection'](secret));
+  }
+  setWriteSecret(secret: Uint8Array): void {
+    this.c['records'].setWriteProtection(this.c['protection'](secret));
+  }
+  setReadKeys12(key: Uint8Array, iv: Uint8Array): void {
+    if (this.c['statem'].bufferedHandshakeBytes > 0) throw unexpectedMessage('handshake message spans ChangeCipherSpec');
+    const hs = this.c['hs'];
+    this.c['records'].setReadProtection(new Tls12AeadProtection(hs.provider, hs.suite.aead, key, iv));
+  }
+  setWriteKeys12(key: Uint8Array, iv: Uint8Array): void {
+    const hs = this.c['hs'];
+    this.c['records'].setWriteProtection(new Tls12AeadProtection(hs.provider, hs.suite.aead, key, iv));
+  }
+  sendWarning(alert: AlertName): void {
+    this.c['records'].seal(ContentType.alert, new Uint8Array([AlertLevel.warning, AlertDescription[alert]]), this.c['output']);
+  }
+  sendCompatibilityCCS(): void {
+    if (this.c['sentCCS']) return;
+    this.c['sentCCS'] = true;
+    this.c['records'].sealPlaintext(ContentType.change_cipher_spec, CCS_PAYLOAD, this.c['output']);
+  }
+  keylog(label: string, secret: Uint8Array): void {
+    // The line is only built for someone listening.
+    const random = this.c['hs'].clientRandom;
+    if (random && this.c['listenerCount']('keylog') > 0) this.c['emit']('keylog', `${label} ${toHex(random)} ${toHex(secret)}`);
+  }
+}
