@@ -7,7 +7,7 @@
  * and DEAD from anywhere on a fatal error. DEAD sends the alert, wipes the keys and
  * reports the error exactly once.
  */
-import { resolveCommon, type ClientOptions, type ServerOptions } from './config.js';
+import { resolveCommon, type ClientOptions, type ResolvedCommon, type ServerOptions } from './config.js';
 import { nobleProvider } from './crypto/noble.js';
 import { trafficKeys } from './crypto/keyschedule.js';
 import { exportKeyingMaterial } from './statem/exporter.js';
@@ -89,7 +89,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   constructor(side: Side, options: ClientOptions | ServerOptions) {
     super();
     this.side = side;
-    const common = resolveCommon(options, nobleProvider);
+    const common = side === 'server' ? serverCommon(options as ServerOptions) : resolveCommon(options, nobleProvider);
     if (side === 'server' && (options as ServerOptions).certificates?.length === 0) {
       throw new TLSError('internal_error', 'a server needs at least one certificate', { code: 'ERR_TLS_INVALID_OPTION' });
     }
@@ -439,6 +439,64 @@ export class Connection extends Emitter<ConnectionEvents> {
 
 const NO_TYPES: ReadonlySet<number> = new Set();
 
+/**
+ * A server's resolved common options, shared by every connection made from one options
+ * object (a server makes all of its connections from one), so that each connection does
+ * not carry its own copy of the same suite list, versions and closures. Reused only while
+ * every option it was resolved from is still the same; a change to any of them resolves
+ * afresh, so connections made after the change see it, as without the cache. (Clients
+ * mostly make an options object per connection, where this would only add to it.)
+ */
+interface ResolvedFrom {
+  common: ResolvedCommon;
+  inputs: unknown[];
+  suites: string[] | undefined;
+  limits: [string, unknown][] | undefined;
+}
+const resolvedCommon = new WeakMap<object, ResolvedFrom>();
+
+function commonInputs(o: ClientOptions | ServerOptions): unknown[] {
+  return [
+    o.provider,
+    o.random,
+    o.now,
+    o.cipherSuites,
+    o.groups,
+    o.signatureSchemes,
+    o.ALPNProtocols,
+    o.minVersion,
+    o.maxVersion,
+    o.limits,
+    (o as ClientOptions).psk,
+    (o as ServerOptions).pskCallback,
+  ];
+}
+
+function serverCommon(options: ServerOptions): ResolvedCommon {
+  const inputs = commonInputs(options);
+  const known = resolvedCommon.get(options);
+  if (
+    known &&
+    known.inputs.every((v, i) => v === inputs[i]) &&
+    sameItems(known.suites, options.cipherSuites) &&
+    sameItems(known.limits, options.limits && Object.entries(options.limits), (a, b) => a[0] === b[0] && a[1] === b[1])
+  ) {
+    return known.common;
+  }
+  const common = resolveCommon(options, nobleProvider);
+  resolvedCommon.set(options, {
+    common,
+    inputs,
+    suites: options.cipherSuites?.slice(),
+    limits: options.limits && Object.entries(options.limits),
+  });
+  return common;
+}
+
+function sameItems<T>(a: T[] | undefined, b: T[] | undefined, eq: (x: T, y: T) => boolean = (x, y) => x === y): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((x, i) => eq(x, b[i]!));
+}
 
 /**
  * Parsed peer certificates by content, weakly held: a certificate stays here only while
