@@ -231,6 +231,21 @@ function expectNoFindings(result: { findings: Finding[]; outcomes: Record<string
   expect(Object.keys(result.outcomes).length).toBeGreaterThan(1);
 }
 
+/** A client that has sent the recorded ClientHello and waits for the server's flight. */
+const clientAwaitingServerFlight = (rec: Recorded) => () => {
+  const c = rec.client();
+  c.takeOutput();
+  return c;
+};
+
+/** A server that has answered the recorded ClientHello and waits for the client's second flight. */
+const serverAwaitingSecondFlight = (rec: Recorded) => () => {
+  const s = rec.server();
+  s.feed(rec.clientFlight);
+  s.takeOutput();
+  return s;
+};
+
 // ---- targets ----------------------------------------------------------------------------------
 
 describe('mutation fuzzing of real flights (TLS 1.3)', () => {
@@ -246,11 +261,7 @@ describe('mutation fuzzing of real flights (TLS 1.3)', () => {
         name: 'tls13 server flight',
         seed: 0x1002,
         input: () => rec.serverFlight,
-        receiver: () => {
-          const c = rec.client();
-          c.takeOutput();
-          return c;
-        },
+        receiver: clientAwaitingServerFlight(rec),
       }),
     );
   }, 120_000);
@@ -266,11 +277,7 @@ describe('mutation fuzzing of real flights (TLS 1.3)', () => {
         seed: 0x1003,
         input: () => stream,
         wrap,
-        receiver: () => {
-          const c = rec.client();
-          c.takeOutput();
-          return c;
-        },
+        receiver: clientAwaitingServerFlight(rec),
       }),
     );
   }, 120_000);
@@ -281,12 +288,7 @@ describe('mutation fuzzing of real flights (TLS 1.3)', () => {
         name: 'tls13 client second flight',
         seed: 0x1004,
         input: () => rec.clientFlight2,
-        receiver: () => {
-          const s = rec.server();
-          s.feed(rec.clientFlight);
-          s.takeOutput();
-          return s;
-        },
+        receiver: serverAwaitingSecondFlight(rec),
       }),
     );
   }, 120_000);
@@ -372,12 +374,7 @@ describe('mutation fuzzing of real flights (client certificates, resumption)', (
         seed: 0x3001,
         input: () => stream,
         wrap,
-        receiver: () => {
-          const s = rec.server();
-          s.feed(rec.clientFlight);
-          s.takeOutput();
-          return s;
-        },
+        receiver: serverAwaitingSecondFlight(rec),
       }),
     );
   }, 120_000);
@@ -406,11 +403,7 @@ describe('mutation fuzzing of real flights (TLS 1.2)', () => {
         name: 'tls12 server flight',
         seed: 0x2002,
         input: () => rec.serverFlight,
-        receiver: () => {
-          const c = rec.client();
-          c.takeOutput();
-          return c;
-        },
+        receiver: clientAwaitingServerFlight(rec),
       }),
     );
   }, 120_000);
@@ -421,12 +414,7 @@ describe('mutation fuzzing of real flights (TLS 1.2)', () => {
         name: 'tls12 client second flight',
         seed: 0x2003,
         input: () => rec.clientFlight2,
-        receiver: () => {
-          const s = rec.server();
-          s.feed(rec.clientFlight);
-          s.takeOutput();
-          return s;
-        },
+        receiver: serverAwaitingSecondFlight(rec),
       }),
     );
   }, 120_000);
