@@ -104,6 +104,17 @@ export function xorNonce(iv: Uint8Array, seq: number, out: Uint8Array): Uint8Arr
   return xorSeq(out, seq);
 }
 
+function word(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) | 0;
+}
+
+function putWord(b: Uint8Array, at: number, w: number): void {
+  b[at] = w >>> 24;
+  b[at + 1] = (w >>> 16) & 0xff;
+  b[at + 2] = (w >>> 8) & 0xff;
+  b[at + 3] = w & 0xff;
+}
+
 /** XOR the 64-bit sequence number into the last 8 bytes of `nonce` (which holds the IV). */
 function xorSeq(nonce: Uint8Array, seq: number): Uint8Array {
   let s = seq;
@@ -120,10 +131,13 @@ export class Tls13Protection implements RecordProtection {
   private readonly aead: Aead;
   private readonly fast: boolean;
   /**
-   * Our own copy of the key, then the IV, in one array (one allocation a direction, not
-   * two): the caller's `key` and `iv` stay theirs, and `destroy` wipes this copy.
+   * The 12-byte IV as three big-endian 32-bit words: numbers in the object itself, not an
+   * array of their own. The key is kept by the AEAD alone (providers copy it), so this
+   * keeps no copy of it; the caller wipes its own.
    */
-  private readonly keyIv: Uint8Array;
+  private iv0: number;
+  private iv1: number;
+  private iv2: number;
   /** The content type byte and the padding after it (the type is rewritten per record). */
   private readonly trailer: Uint8Array | undefined;
 
@@ -136,11 +150,10 @@ export class Tls13Protection implements RecordProtection {
     private readonly padding = 0,
   ) {
     if (iv.length !== 12) throw new Error('TLS 1.3 record protection needs a 12-byte IV');
-    const keyIv = new Uint8Array(key.length + iv.length);
-    keyIv.set(key);
-    keyIv.set(iv, key.length);
-    this.keyIv = keyIv;
-    this.aead = provider.aead(aeadName, keyIv.subarray(0, key.length));
+    this.iv0 = word(iv, 0);
+    this.iv1 = word(iv, 4);
+    this.iv2 = word(iv, 8);
+    this.aead = provider.aead(aeadName, key);
     this.fast = hasSealTo(this.aead);
     this.trailer = padding > 0 ? new Uint8Array(1 + padding) : undefined;
   }
@@ -151,9 +164,10 @@ export class Tls13Protection implements RecordProtection {
 
   private nextNonce(): Uint8Array {
     // 2^53 records per key is far beyond any AEAD's safe limit; KeyUpdate comes first.
-    const ivAt = this.keyIv.length - 12;
     const nonce = scratchNonce;
-    for (let i = 0; i < 12; i++) nonce[i] = this.keyIv[ivAt + i]!;
+    putWord(nonce, 0, this.iv0);
+    putWord(nonce, 4, this.iv1);
+    putWord(nonce, 8, this.iv2);
     return xorSeq(nonce, this.seq++);
   }
 
@@ -203,7 +217,7 @@ export class Tls13Protection implements RecordProtection {
   }
 
   destroy(): void {
-    wipe(this.keyIv);
+    this.iv0 = this.iv1 = this.iv2 = 0;
   }
 }
 
