@@ -6,6 +6,9 @@ import type { CryptoProvider, Hash, HashName } from '../crypto/provider.js';
 import { HandshakeType } from '../messages/constants.js';
 import { concat } from '../util/bytes.js';
 
+/** What a released transcript holds instead of arrays of its own. */
+const RELEASED: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 export class Transcript {
   private pending: Uint8Array[] = [];
   /** Every message as sent: a TLS 1.2 CertificateVerify signs the messages themselves, not a hash. */
@@ -24,6 +27,7 @@ export class Transcript {
   }
 
   add(message: Uint8Array): void {
+    if (this.all === RELEASED) throw new Error('transcript used after the handshake');
     this.all.push(message);
     if (this.h) this.h.update(message);
     else this.pending.push(message);
@@ -40,8 +44,7 @@ export class Transcript {
    * derived while it ran), and a hash object holds native state on some providers.
    */
   release(): void {
-    this.all = [];
-    this.pending = [];
+    this.all = this.pending = RELEASED;
     this.h = undefined;
   }
 
