@@ -323,6 +323,8 @@ export class Connection extends Emitter<ConnectionEvents> {
       }
       this.receivedCloseNotify = true;
       this.emit('end');
+      // An 'end' listener may have answered with end() (now CLOSED, 'close' emitted) or destroy().
+      if (this.lifecycle === 'CLOSED' || this.lifecycle === 'DEAD') return;
       if (this.sentCloseNotify) {
         this.setLifecycle('CLOSED');
         this.emit('close');
