@@ -52,24 +52,29 @@ export class TlsOverTcp {
     socket.on('error', () => {
       timed(meter, () => conn.destroy());
     });
-    // The peer's close_notify: answer with ours, then close TCP once both are out.
-    conn.on('end', () => {
-      conn.end();
+    // One listener follows the lifecycle (rather than one each for end, close and error).
+    conn.on('state', (_from, to) => {
+      switch (to) {
+        case 'CLOSING':
+          // The peer's close_notify: answer with ours (CLOSED follows), then close TCP.
+          if (conn.peerClosed) conn.end();
+          return;
+        case 'CLOSED':
+          // Socket work is deferred out of the engine call that emitted the event, so that
+          // the meter counts engine time only.
+          queueMicrotask(() => {
+            this.flush();
+            if (!socket.writableEnded) socket.end();
+          });
+          return;
+        case 'DEAD':
+          queueMicrotask(() => {
+            this.flush();
+            socket.destroy();
+          });
+          return;
+      }
     });
-    // Socket work is deferred out of the engine call that emitted the event, so that the
-    // meter counts engine time only.
-    conn.on('close', () =>
-      queueMicrotask(() => {
-        this.flush();
-        if (!socket.writableEnded) socket.end();
-      }),
-    );
-    conn.on('error', () =>
-      queueMicrotask(() => {
-        this.flush();
-        socket.destroy();
-      }),
-    );
   }
 
   /** Start the handshake (a client sends its ClientHello). */
