@@ -24,7 +24,7 @@ import { StateMachine, type StatemHost } from './statem/statem.js';
 import { concat, equal, toHex, wipe } from './util/bytes.js';
 import { Emitter } from './util/emitter.js';
 import type { Certificate } from './x509/certificate.js';
-import type { TLSSession } from './statem/session.js';
+import { compactSession, type TLSSession } from './statem/session.js';
 
 export type Lifecycle = 'START' | 'HANDSHAKE' | 'ESTABLISHED' | 'CLOSING' | 'CLOSED' | 'DEAD';
 
@@ -76,7 +76,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   private readonly statem: StateMachine<HandshakeContext>;
   private output: Uint8Array[] = [];
   /** Application data written before the handshake finished; sent, never dropped, once it does. */
-  private early: Uint8Array[] = [];
+  private early: Uint8Array[] | undefined = undefined;
   private sentCCS = false;
   private sentCloseNotify = false;
   private receivedCloseNotify = false;
@@ -98,7 +98,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     // Only a client receives tickets and sessions.
     if (side === 'client') {
       this.hs.onTicket = (t) => this.emit('ticket', t);
-      this.hs.onSession = (s) => this.emit('session', s);
+      this.hs.onSession = (s) => {
+        if (this.listenerCount('session') > 0) this.emit('session', compactSession(s));
+      };
     }
     this.statem = new StateMachine(tableFor(side), side === 'client' ? clientModule : serverModule, glue, START_STATE[side]);
   }
@@ -157,7 +159,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (this.sentCloseNotify) throw new TLSError('internal_error', 'write after end()', { code: 'ERR_TLS_WRITE_AFTER_END' });
     if (data.length === 0) return;
     if (!this.statem.established) {
-      this.early.push(data.slice());
+      (this.early ??= []).push(data.slice());
       return;
     }
     this.guard(() => this.records.seal(ContentType.application_data, data, this.output));
@@ -402,7 +404,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private flushEarly(): void {
     if (!this.statem.established) return;
     const queued = this.early;
-    this.early = [];
+    if (!queued) return;
+    this.early = undefined;
     for (const data of queued) this.records.seal(ContentType.application_data, data, this.output);
   }
 
@@ -426,7 +429,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       }
     }
     this.records.destroy();
-    this.early = [];
+    this.early = undefined;
     this.setLifecycle('DEAD');
     this.emit('error', error);
   }
