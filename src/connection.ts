@@ -159,7 +159,8 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (this.sentCloseNotify) throw new TLSError('internal_error', 'write after end()', { code: 'ERR_TLS_WRITE_AFTER_END' });
     if (data.length === 0) return;
     if (!this.statem.established) {
-      (this.early ??= []).push(data.slice());
+      // A copy (new Uint8Array: on a Buffer, slice() would be a view of the caller's bytes).
+      (this.early ??= []).push(new Uint8Array(data));
       return;
     }
     this.guard(() => this.records.seal(ContentType.application_data, data, this.output));

@@ -252,7 +252,8 @@ export class DtlsNullProtection implements DtlsProtection {
 
   open(record: DtlsRecord): Uint8Array | null {
     if (record.fragment.length > DTLS_MAX_PLAINTEXT) return null;
-    return record.fragment.slice();
+    // A copy (new Uint8Array, not slice: on a Buffer, slice is a view).
+    return new Uint8Array(record.fragment);
   }
 
   destroy(): void {}
@@ -307,7 +308,7 @@ export class DtlsAeadProtection implements DtlsProtection {
 
   /** ChaCha20-Poly1305: IV XOR (0^32 || epoch || seq). */
   private xorNonce(epoch: number, seq: number): Uint8Array {
-    const nonce = this.iv.slice();
+    const nonce = new Uint8Array(this.iv);
     const s = new Uint8Array(8);
     s[0] = epoch >>> 8;
     s[1] = epoch & 0xff;
@@ -638,8 +639,8 @@ export class DtlsRecordLayer {
 
   private buffer(record: DtlsRecord): boolean {
     if (this.pending.length >= this.maxBufferedRecords || this.pendingBytes + record.raw.length > this.maxBufferedBytes) return false;
-    // Copy: the caller may reuse the datagram buffer.
-    const raw = record.raw.slice();
+    // Copy: the caller may reuse the datagram buffer (new Uint8Array: a Buffer's slice would be a view).
+    const raw = new Uint8Array(record.raw);
     this.pending.push({ ...record, raw, fragment: raw.subarray(DTLS_HEADER_LENGTH) });
     this.pendingBytes += raw.length;
     this.stats.buffered++;

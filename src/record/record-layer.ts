@@ -142,15 +142,16 @@ export class RecordLayer {
       else this.release();
     }
     if (!this.readProtection.encrypted || plaintextTypes.has(type)) {
-      // Copy out: the caller keeps the data while the buffer is reused.
-      const payload = b.slice(s + 5, s + 5 + length);
+      // Copy out: the caller keeps the data while the buffer is reused (or, borrowed, the
+      // feeder's array, which it may reuse). Not slice(): on a Buffer that is a view.
+      const payload = new Uint8Array(b.subarray(s + 5, s + 5 + length));
       if (this.readProtection.encrypted) return { type, data: payload };
-      return this.checked(this.readProtection.open(b.slice(s, s + 5), payload));
+      return this.checked(this.readProtection.open(new Uint8Array(b.subarray(s, s + 5)), payload));
     }
     // Decryption writes new bytes: the record can be read in place.
     const opened = this.readProtection.open(b.subarray(s, s + 5), b.subarray(s + 5, s + 5 + length));
     // A provider that decrypted in place: copy, the buffer is reused.
-    if (opened.data.buffer === b.buffer && opened.data.length > 0) return this.checked({ type: opened.type, data: opened.data.slice() });
+    if (opened.data.buffer === b.buffer && opened.data.length > 0) return this.checked({ type: opened.type, data: new Uint8Array(opened.data) });
     return this.checked(opened);
   }
 

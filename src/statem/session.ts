@@ -131,7 +131,10 @@ export class TicketKeyring {
       }
       // The first key seals; every key given opens.
       for (let at = 0; at < supplied.length; at += KEY_NAME + KEY) {
-        this.keys.push({ key: { name: supplied.slice(at, at + KEY_NAME), key: supplied.slice(at + KEY_NAME, at + KEY_NAME + KEY) }, created: Infinity });
+        // Copies (a Buffer's slice would be a view of the caller's bytes).
+        const name = new Uint8Array(supplied.subarray(at, at + KEY_NAME));
+        const key = new Uint8Array(supplied.subarray(at + KEY_NAME, at + KEY_NAME + KEY));
+        this.keys.push({ key: { name, key }, created: Infinity });
       }
     }
   }
