@@ -33,6 +33,8 @@ const WARMUP_MS = QUICK ? 300 : 1000;
 const BULK_BYTES = (QUICK ? 4 : 64) * 2 ** 20;
 const CHUNK = 64 * 1024;
 const IDLE_CONNECTIONS = QUICK ? 200 : 1000;
+/** Connections opened (and closed) before measuring, to warm compiled code up. */
+const IDLE_WARMUP = Number(process.env.BENCH_IDLE_WARMUP ?? 200);
 /** Handshakes in flight at once (the same for every implementation). */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const HOST = '127.0.0.1';
@@ -399,30 +401,38 @@ interface IdleResult {
   rss?: { value: number | null; note?: string };
 }
 
+/** `count` connections, 20 handshakes in flight at a time, left open. */
+async function openIdle(a: Adapter, port: number, count: number): Promise<ClientSide[]> {
+  const clients: ClientSide[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (next < count) {
+        next++;
+        clients.push(await withTimeout(a.connect(port, TLS13_AES128), 30_000, 'idle connect'));
+      }
+    }),
+  );
+  return clients;
+}
+
 async function idleBytes(impl: Impl): Promise<IdleResult> {
   if (!(globalThis as { gc?: unknown }).gc) return { value: null, note: 'node was not started with --expose-gc' };
   const a = adapterFor(impl);
   const server = await a.listen(TLS13_AES128, () => {});
   const clients: ClientSide[] = [];
   try {
-    // Warm the code paths so that compiled code and caches are not counted as per-connection memory.
-    for (let i = 0; i < 20; i++) {
-      const c = await a.connect(server.port, TLS13_AES128);
-      c.end();
-      await c.closed;
-    }
+    // Warm the code paths so that compiled code and caches are not counted as per-connection
+    // memory: the same way as measured (IDLE_WARMUP at a time, held open, settled), then closed.
+    // Twenty one after the other left the optimizing compiler's work to the measured run.
+    const warm = await openIdle(a, server.port, IDLE_WARMUP);
+    await sleep(500);
+    for (const c of warm) c.end();
+    await Promise.all(warm.map((c) => c.closed));
     await sleep(100);
     gc();
     const before = process.memoryUsage();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 20 }, async () => {
-        while (next < IDLE_CONNECTIONS) {
-          next++;
-          clients.push(await withTimeout(a.connect(server.port, TLS13_AES128), 30_000, 'idle connect'));
-        }
-      }),
-    );
+    clients.push(...(await openIdle(a, server.port, IDLE_CONNECTIONS)));
     // Let post-handshake messages (tickets) arrive and settle.
     await sleep(500);
     gc();
