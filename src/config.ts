@@ -149,26 +149,60 @@ export function resolveCommon(o: CommonOptions, defaultProvider: CryptoProvider)
   const versions = resolveVersions(o);
   // By default: no CCM-8 (its 8-byte tag is for constrained devices that ask for it), and PSK suites only with a PSK.
   const pskConfigured = (o as ClientOptions).psk !== undefined || (o as ServerOptions).pskCallback !== undefined;
+  const offer = suitesAndVersions(o.cipherSuites, versions, pskConfigured);
+  return {
+    provider,
+    random: o.random ?? randomOf(provider),
+    now: o.now ?? wallClock,
+    cipherSuites: offer.cipherSuites,
+    versions: offer.versions,
+    groups: o.groups ?? DEFAULT_GROUPS,
+    signatureSchemes: o.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES,
+    alpn: o.ALPNProtocols ?? NO_ALPN,
+    limits: o.limits ? { ...defaultLimits, ...o.limits } : defaultLimits,
+  };
+}
+
+/*
+ * What resolveCommon derives is shared between connections resolved from equal options
+ * (the engine never changes these arrays): a process with many connections keeps one
+ * suite list, one version list and one random function, not one per connection.
+ */
+const NO_ALPN: string[] = [];
+const wallClock = () => Date.now();
+const randomFns = new WeakMap<CryptoProvider, (length: number) => Uint8Array>();
+
+function randomOf(provider: CryptoProvider): (length: number) => Uint8Array {
+  let fn = randomFns.get(provider);
+  if (!fn) randomFns.set(provider, (fn = (n) => provider.random(n)));
+  return fn;
+}
+
+interface Offer {
+  cipherSuites: CipherSuiteInfo[];
+  /** A version with no cipher suite configured is not offered at all. */
+  versions: TLSVersionName[];
+}
+const offers = new Map<string, Offer>();
+/** Distinct option combinations remembered; a process that makes more just starts over. */
+const MAX_OFFERS = 64;
+
+function suitesAndVersions(names: string[] | undefined, versions: TLSVersionName[], pskConfigured: boolean): Offer {
+  const key = `${names?.join(',') ?? '*'}|${versions.join(',')}|${pskConfigured}`;
+  const known = offers.get(key);
+  if (known) return known;
   const defaults = CIPHER_SUITES.filter((s) => s.aead !== 'AES-128-CCM-8' && (s.auth !== 'PSK' || pskConfigured));
-  const suites = (o.cipherSuites ?? defaults.map((s) => s.name)).map((name) => {
+  const suites = (names ?? defaults.map((s) => s.name)).map((name) => {
     const s = cipherSuiteByName(name);
     if (!s) throw new TLSError('internal_error', `unknown cipher suite ${name}`, { code: 'ERR_TLS_INVALID_OPTION' });
     return s;
   });
   const usable = suites.filter((s) => versions.includes(s.version));
   if (usable.length === 0) throw new TLSError('internal_error', 'no cipher suites configured', { code: 'ERR_TLS_INVALID_OPTION' });
-  return {
-    provider,
-    random: o.random ?? ((n) => provider.random(n)),
-    now: o.now ?? (() => Date.now()),
-    cipherSuites: usable,
-    // A version with no cipher suite configured is not offered at all.
-    versions: versions.filter((v) => usable.some((s) => s.version === v)),
-    groups: o.groups ?? DEFAULT_GROUPS,
-    signatureSchemes: o.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES,
-    alpn: o.ALPNProtocols ?? [],
-    limits: { ...defaultLimits, ...o.limits },
-  };
+  const offer = { cipherSuites: usable.slice(), versions: versions.filter((v) => usable.some((s) => s.version === v)) };
+  if (offers.size >= MAX_OFFERS) offers.clear();
+  offers.set(key, offer);
+  return offer;
 }
 
 const VERSION_ORDER: TLSVersionName[] = ['TLSv1.3', 'TLSv1.2'];
