@@ -29,7 +29,6 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
-  createSecretKey,
   diffieHellman,
   randomFillSync,
   sign as nodeSign,
@@ -111,16 +110,27 @@ interface AeadSealTo {
   sealTo(nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void;
 }
 
-const aeads: Record<
-  AeadName,
-  { cipher: CipherGCMTypes | CipherChaCha20Poly1305Types | CipherCCMTypes; keyLength: number; tagLength: number; ccm: boolean; options: { authTagLength: number } }
-> = {
-  'AES-128-GCM': { cipher: 'aes-128-gcm', keyLength: 16, tagLength: 16, ccm: false, options: { authTagLength: 16 } },
-  'AES-256-GCM': { cipher: 'aes-256-gcm', keyLength: 32, tagLength: 16, ccm: false, options: { authTagLength: 16 } },
-  'CHACHA20-POLY1305': { cipher: 'chacha20-poly1305', keyLength: 32, tagLength: 16, ccm: false, options: { authTagLength: 16 } },
+interface AeadSpec {
+  name: AeadName;
+  // Node's typings split createCipheriv by mode; the three modes take the same calls here.
+  cipher: CipherGCMTypes;
+  keyLength: number;
+  tagLength: number;
+  ccm: boolean;
+  options: { authTagLength: number };
+}
+
+function aeadSpec(name: AeadName, cipher: CipherGCMTypes | CipherChaCha20Poly1305Types | CipherCCMTypes, keyLength: number, tagLength: number): AeadSpec {
+  return { name, cipher: cipher as CipherGCMTypes, keyLength, tagLength, ccm: cipher.endsWith('-ccm'), options: { authTagLength: tagLength } };
+}
+
+const aeads: Record<AeadName, AeadSpec> = {
+  'AES-128-GCM': aeadSpec('AES-128-GCM', 'aes-128-gcm', 16, 16),
+  'AES-256-GCM': aeadSpec('AES-256-GCM', 'aes-256-gcm', 32, 16),
+  'CHACHA20-POLY1305': aeadSpec('CHACHA20-POLY1305', 'chacha20-poly1305', 32, 16),
   // RFC 6655 / 7251 / 8446: 12-byte nonce (so L = 3), 16- or 8-byte tag.
-  'AES-128-CCM': { cipher: 'aes-128-ccm', keyLength: 16, tagLength: 16, ccm: true, options: { authTagLength: 16 } },
-  'AES-128-CCM-8': { cipher: 'aes-128-ccm', keyLength: 16, tagLength: 8, ccm: true, options: { authTagLength: 8 } },
+  'AES-128-CCM': aeadSpec('AES-128-CCM', 'aes-128-ccm', 16, 16),
+  'AES-128-CCM-8': aeadSpec('AES-128-CCM-8', 'aes-128-ccm', 16, 8),
 };
 
 const NONCE_LENGTH = 12;
@@ -136,35 +146,60 @@ const nonNull = (b: Uint8Array) => (b.length === 0 ? EMPTY : b);
 /** CCM with a 12-byte nonce has a 3-byte length field. */
 const CCM_MAX_PLAINTEXT = 2 ** 24 - 1;
 
+function packKey(key: Uint8Array): number[] {
+  const words = new Array<number>(key.length >>> 1);
+  for (let i = 0; i < words.length; i++) words[i] = (key[2 * i]! << 8) | key[2 * i + 1]!;
+  return words;
+}
+
+/** One scratch buffer per key length (AEAD keys have an even number of bytes). */
+const keyScratch = new Map<number, Buffer>();
+
+/** `use` called with the key's bytes in a scratch buffer that is wiped when it returns (OpenSSL keeps its own copy). */
+function withKey<T>(words: number[], use: (key: Buffer) => T): T {
+  const length = words.length * 2;
+  let key = keyScratch.get(length);
+  if (!key) keyScratch.set(length, (key = Buffer.alloc(length)));
+  for (let i = 0; i < words.length; i++) {
+    key[2 * i] = words[i]! >>> 8;
+    key[2 * i + 1] = words[i]! & 0xff;
+  }
+  try {
+    return use(key);
+  } finally {
+    key.fill(0);
+  }
+}
+
 /**
  * One key's AEAD. A class rather than closures: connections keep two of these for as long
  * as they live, and the methods on a prototype cost nothing per key.
  */
 class NodeAead implements Aead, AeadSealTo {
-  readonly tagLength: number;
-  /** A KeyObject holds its own copy (callers wipe their key buffers when keys change) and spares OpenSSL a key copy per record. */
-  private readonly k: KeyObject;
-  // Node's typings split createCipheriv by mode; the three modes take the same calls here.
-  private readonly algorithm: CipherGCMTypes;
-  private readonly options: { authTagLength: number };
-  private readonly ccm: boolean;
+  /**
+   * Our own copy of the key (callers wipe theirs when keys change), as 16-bit words. Every
+   * record hands OpenSSL the key anyway (a cipher context per record), so what matters is
+   * what an idle connection keeps: a KeyObject or a Uint8Array with its ArrayBuffer costs
+   * about 250 bytes of heap per 16- or 32-byte key, a small array of small integers a
+   * third of that. The bytes are rebuilt into a scratch buffer, handed over, and wiped.
+   */
+  private readonly k: number[];
+  private readonly spec: AeadSpec;
 
-  constructor(
-    private readonly name: AeadName,
-    key: Uint8Array,
-  ) {
+  constructor(name: AeadName, key: Uint8Array) {
     const spec = aeads[name];
     if (!spec) throw new Error(`unsupported AEAD ${String(name)}`);
     if (key.length !== spec.keyLength) throw new Error(`${name}: key must be ${spec.keyLength} bytes, got ${key.length}`);
-    this.k = createSecretKey(key);
-    this.tagLength = spec.tagLength;
-    this.algorithm = spec.cipher as CipherGCMTypes;
-    this.options = spec.options;
-    this.ccm = spec.ccm;
+    this.k = packKey(key);
+    this.spec = spec;
+  }
+
+  get tagLength(): number {
+    return this.spec.tagLength;
   }
 
   private checkNonce(nonce: Uint8Array): void {
-    if (nonce.length !== NONCE_LENGTH) throw new Error(`${this.name}: nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    if (nonce.length !== NONCE_LENGTH) throw new Error(`${this.spec.name}: nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
   }
 
   seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
@@ -178,13 +213,13 @@ class NodeAead implements Aead, AeadSealTo {
   // straight into the record, with no plaintext or result buffers of our own.
   sealTo(nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void {
     this.checkNonce(nonce);
-    const { name, tagLength } = this;
+    const { name, tagLength } = this.spec;
     const length = data.length + trailer.length;
-    if (this.ccm && length > CCM_MAX_PLAINTEXT) throw new Error(`${name}: plaintext too long`);
+    if (this.spec.ccm && length > CCM_MAX_PLAINTEXT) throw new Error(`${name}: plaintext too long`);
     if (offset + length + tagLength > out.length) throw new RangeError(`${name}: output too small`);
-    const c = createCipheriv(this.algorithm, this.k, nonce, this.options);
+    const c = withKey(this.k, (k) => createCipheriv(this.spec.cipher, k, nonce, this.spec.options));
     let at = offset;
-    if (this.ccm) {
+    if (this.spec.ccm) {
       // CCM takes its input in one update: put the plaintext where the ciphertext goes.
       out.set(data, offset);
       out.set(trailer, offset + data.length);
@@ -218,11 +253,11 @@ class NodeAead implements Aead, AeadSealTo {
     const tagLength = this.tagLength;
     if (ciphertext.length < tagLength) return null;
     const bodyLength = ciphertext.length - tagLength;
-    if (this.ccm && bodyLength > CCM_MAX_PLAINTEXT) return null;
+    if (this.spec.ccm && bodyLength > CCM_MAX_PLAINTEXT) return null;
     try {
-      const d = createDecipheriv(this.algorithm, this.k, nonce, this.options);
+      const d = withKey(this.k, (k) => createDecipheriv(this.spec.cipher, k, nonce, this.spec.options));
       d.setAuthTag(ciphertext.subarray(bodyLength));
-      if (this.ccm) d.setAAD(nonNull(aad), { plaintextLength: bodyLength });
+      if (this.spec.ccm) d.setAAD(nonNull(aad), { plaintextLength: bodyLength });
       else d.setAAD(nonNull(aad));
       const body = d.update(nonNull(ciphertext.subarray(0, bodyLength)));
       // final() throws when the tag does not verify (for CCM, update() then returned nothing).
