@@ -351,6 +351,8 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
       }
       this.receivedCloseNotify = true;
       this.emit('end');
+      // An 'end' listener may have answered with close() (now CLOSED, 'close' emitted) or destroy().
+      if (this.lifecycle === 'CLOSED' || this.lifecycle === 'DEAD') return;
       this.setLifecycle(this.sentCloseNotify ? 'CLOSED' : 'CLOSING');
       if (this.sentCloseNotify) this.emit('close');
       return;
