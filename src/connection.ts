@@ -5,13 +5,14 @@
  *
  * Lifecycle (libnbd / lighttpd style): START → HANDSHAKE → ESTABLISHED → CLOSING → CLOSED,
  * and DEAD from anywhere on a fatal error. DEAD sends the alert, wipes the keys and
- * reports the error exactly once.
+ * reports the error exactly once. That part, alerts and the negotiated-parameter getters
+ * live in ConnectionBase, shared with DtlsConnection; this file is the byte-stream side.
  */
 import { resolveCommon, type ClientOptions, type ResolvedCommon, type ServerOptions } from './config.js';
 import { nobleProvider } from './crypto/noble.js';
 import { trafficKeys } from './crypto/keyschedule.js';
-import { exportKeyingMaterial } from './statem/exporter.js';
-import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpectedMessage, type AlertName } from './errors.js';
+import { ConnectionBase, type EndpointEvents } from './connection-base.js';
+import { AlertDescription, AlertLevel, TLSError, unexpectedMessage, type AlertName } from './errors.js';
 import { keyExchangeOf, ContentType, type MessageKind } from './messages/constants.js';
 import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
@@ -22,42 +23,14 @@ import { serverModule } from './statem/server.js';
 import { ESTABLISHED, START_STATE, tableFor, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
 import { concat, equal, toHex, wipe } from './util/bytes.js';
-import { Emitter } from './util/emitter.js';
 import type { Certificate } from './x509/certificate.js';
-import { compactSession, type TLSSession } from './statem/session.js';
+import { compactSession } from './statem/session.js';
 
-export type Lifecycle = 'START' | 'HANDSHAKE' | 'ESTABLISHED' | 'CLOSING' | 'CLOSED' | 'DEAD';
+export type { Lifecycle, TransitionEvent } from './connection-base.js';
 
-export interface TransitionEvent {
-  from: string;
-  to: string;
-  how: 'recv' | 'send';
-  message?: MessageKind;
-}
-
-export interface ConnectionEvents {
-  /** A handshake state change (the CLI's --trace). */
-  transition: [TransitionEvent];
-  /** A handshake message sent or received, decoded. */
-  message: ['recv' | 'send', HandshakeMessage, number];
-  /** Lifecycle change. */
-  state: [Lifecycle, Lifecycle];
-  /** The handshake completed. */
-  handshake: [];
-  /** One NSS key log line (SSLKEYLOGFILE format), without newline. */
-  keylog: [string];
-  /** Application data from the peer. */
-  data: [Uint8Array];
-  /** The peer sent close_notify: it will send no more. */
-  end: [];
-  /** Both directions are closed. */
-  close: [];
-  /** A fatal error; emitted once, the connection is DEAD. */
-  error: [TLSError];
+export interface ConnectionEvents extends EndpointEvents {
   /** A NewSessionTicket arrived (client). */
   ticket: [MessageOf<'new_session_ticket'>];
-  /** A session to resume later came in (client): pass it back as the `session` option. */
-  session: [TLSSession];
 }
 
 const CCS_PAYLOAD = new Uint8Array([1]);
@@ -68,27 +41,19 @@ const CCS_PAYLOAD = new Uint8Array([1]);
  */
 const HANDSHAKE_PLAINTEXT: ReadonlySet<number> = new Set([ContentType.change_cipher_spec, ContentType.alert]);
 
-export class Connection extends Emitter<ConnectionEvents> {
-  readonly side: Side;
-  private lifecycle: Lifecycle = 'START';
+export class Connection extends ConnectionBase<ConnectionEvents> {
   private readonly records = new RecordLayer();
-  private readonly hs: HandshakeContext;
-  private readonly statem: StateMachine<HandshakeContext>;
   private output: Uint8Array[] = [];
   /** Application data written before the handshake finished; sent, never dropped, once it does. */
   private early: Uint8Array[] | undefined = undefined;
   private sentCCS = false;
-  private sentCloseNotify = false;
-  private receivedCloseNotify = false;
-  private failure: TLSError | undefined;
   private processing = false;
 
   constructor(side: 'client', options: ClientOptions);
   constructor(side: 'server', options: ServerOptions);
   constructor(side: Side, options: ClientOptions | ServerOptions);
   constructor(side: Side, options: ClientOptions | ServerOptions) {
-    super();
-    this.side = side;
+    super(side);
     const common = side === 'server' ? serverCommon(options as ServerOptions) : resolveCommon(options, nobleProvider);
     if (side === 'server' && (options as ServerOptions).certificates?.length === 0) {
       throw new TLSError('internal_error', 'a server needs at least one certificate', { code: 'ERR_TLS_INVALID_OPTION' });
@@ -113,13 +78,6 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   // ---- external events ----------------------------------------------------------------
-
-  /** Begin the handshake (the client writes its ClientHello). Called for you by feed/takeOutput/write. */
-  start(): void {
-    if (this.lifecycle !== 'START') return;
-    this.setLifecycle('HANDSHAKE');
-    this.guard(() => this.statem.start());
-  }
 
   /** Bytes received from the peer. Errors do not throw: they end in DEAD and an `error` event. */
   feed(data: Uint8Array): void {
@@ -155,7 +113,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   /** Send application data (queued until the handshake completes). */
   write(data: Uint8Array): void {
     this.start();
-    if (this.lifecycle === 'DEAD') throw this.failure ?? new TLSError('internal_error', 'connection is dead');
+    this.assertAlive();
     if (this.sentCloseNotify) throw new TLSError('internal_error', 'write after end()', { code: 'ERR_TLS_WRITE_AFTER_END' });
     if (data.length === 0) return;
     if (!this.statem.established) {
@@ -172,9 +130,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.guard(() => {
       this.flushEarly();
       this.sendAlert(AlertDescription.close_notify);
-      this.sentCloseNotify = true;
-      this.setLifecycle(this.receivedCloseNotify ? 'CLOSED' : 'CLOSING');
-      if (this.receivedCloseNotify) this.emit('close');
+      this.closeNotifySent();
     });
   }
 
@@ -187,25 +143,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.guard(() => this.statem.writeFrom('SendKeyUpdate'));
   }
 
-  /** Abort: send `alert` (default user_canceled→ internal use) and go to DEAD. */
-  destroy(error?: TLSError): void {
-    if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
-    this.fail(error ?? new TLSError('user_canceled', 'connection destroyed', { code: 'ERR_TLS_DESTROYED' }));
-  }
+  // ---- what the application may ask (the rest is in ConnectionBase) -------------------------
 
-  // ---- what the application may ask -----------------------------------------------------
-
-  get state(): Lifecycle {
-    return this.lifecycle;
-  }
   get handshakeState(): string {
     return this.statem.state;
-  }
-  get error(): TLSError | undefined {
-    return this.failure;
-  }
-  get handshakeComplete(): boolean {
-    return this.statem.established;
   }
   get peerClosed(): boolean {
     return this.receivedCloseNotify;
@@ -218,20 +159,11 @@ export class Connection extends Emitter<ConnectionEvents> {
     const s = this.hs.negotiated.suite;
     return s && { name: s.openssl, standardName: s.name, version: s.version };
   }
-  get group(): string | undefined {
-    return this.hs.negotiated.group;
-  }
   get signatureScheme(): string | undefined {
     return this.hs.negotiated.signatureScheme;
   }
-  get alpnProtocol(): string | false {
-    return this.hs.negotiated.alpnProtocol ?? false;
-  }
   get servername(): string | undefined {
     return this.hs.negotiated.servername;
-  }
-  get peerCertificates(): Certificate[] {
-    return this.hs.negotiated.peerCertificates;
   }
   /** Whether the peer's certificate was verified (node:tls's `authorized`). */
   get authorized(): boolean {
@@ -241,17 +173,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   get authorizationError(): TLSError | undefined {
     return this.hs.negotiated.authorizationError;
   }
-  /** Whether this handshake resumed an earlier session (node:tls's isSessionReused()). */
-  get sessionReused(): boolean {
-    return this.hs.resumed;
-  }
   get helloRetried(): boolean {
     return this.hs.negotiated.helloRetried;
-  }
-
-  /** Keying material exporter (RFC 8446 7.5 / RFC 5705); `context` undefined is "no context". */
-  exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Uint8Array {
-    return exportKeyingMaterial(this.hs, length, label, context);
   }
 
   // ---- inside -------------------------------------------------------------------------------
@@ -299,7 +222,8 @@ export class Connection extends Emitter<ConnectionEvents> {
         // RFC 8446 5.1 / RFC 5246 6.2.1: no other record may come between the fragments of a
         // handshake message (a close_notify there would leave the handshake waiting forever).
         if (this.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('alert inside a fragmented handshake message');
-        this.receiveAlert(data);
+        if (data.length !== 2) throw new TLSError('decode_error', 'alert record must hold exactly one alert');
+        this.receiveAlert(data[0]!, data[1]!, 'connection');
         return;
       case ContentType.change_cipher_spec:
         if (this.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('change_cipher_spec inside a fragmented handshake message');
@@ -315,35 +239,12 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
   }
 
-  private receiveAlert(data: Uint8Array): void {
-    if (data.length !== 2) throw new TLSError('decode_error', 'alert record must hold exactly one alert');
-    const [level, description] = [data[0]!, data[1]!];
-    if (description === AlertDescription.close_notify) {
-      // A handshake the peer walked away from can never finish: that is a failure, not an end.
-      if (!this.statem.established) {
-        this.fail(new TLSError('close_notify', 'peer closed the connection during the handshake', { remote: true, code: 'ERR_TLS_CLOSED_DURING_HANDSHAKE' }));
-        return;
-      }
-      this.receivedCloseNotify = true;
-      this.emit('end');
-      // An 'end' listener may have answered with end() (now CLOSED, 'close' emitted) or destroy().
-      if (this.lifecycle === 'CLOSED' || this.lifecycle === 'DEAD') return;
-      if (this.sentCloseNotify) {
-        this.setLifecycle('CLOSED');
-        this.emit('close');
-      } else {
-        this.setLifecycle('CLOSING');
-      }
-      return;
-    }
-    // TLS 1.3: every alert but close_notify and user_canceled is fatal, whatever its level says;
-    // TLS 1.2 keeps warnings (no_renegotiation, user_canceled) as warnings.
-    if (level === AlertLevel.warning && (description === AlertDescription.user_canceled || (this.tls12 && this.statem.established))) return;
-    const name = alertName(description);
-    this.fail(new TLSError(name, `peer sent alert ${name}`, { remote: true }));
+  /** TLS 1.3: every alert but close_notify and user_canceled is fatal, whatever its level says; TLS 1.2 keeps warnings (no_renegotiation, user_canceled) as warnings. */
+  protected override ignoresWarning(description: number): boolean {
+    return description === AlertDescription.user_canceled || (this.tls12 && this.statem.established);
   }
 
-  private sendAlert(description: number): void {
+  protected override sendAlert(description: number): void {
     const level = description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? AlertLevel.warning : AlertLevel.fatal;
     this.records.seal(ContentType.alert, new Uint8Array([level, description]), this.output);
   }
@@ -410,36 +311,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     for (const data of queued) this.records.seal(ContentType.application_data, data, this.output);
   }
 
-  /** Run engine work; any throw becomes DEAD with the right alert. */
-  private guard(work: () => void): void {
-    try {
-      work();
-    } catch (err) {
-      this.fail(asTLSError(err));
-    }
-  }
-
-  private fail(error: TLSError): void {
-    if (this.lifecycle === 'DEAD') return;
-    this.failure = error;
-    if (!error.remote) {
-      try {
-        this.sendAlert(error.description === AlertDescription.close_notify ? AlertDescription.internal_error : error.description);
-      } catch {
-        // Sending the alert is best effort; the connection is dead either way.
-      }
-    }
+  protected override teardown(): void {
     this.records.destroy();
     this.early = undefined;
-    this.setLifecycle('DEAD');
-    this.emit('error', error);
-  }
-
-  private setLifecycle(next: Lifecycle): void {
-    if (next === this.lifecycle) return;
-    const prev = this.lifecycle;
-    this.lifecycle = next;
-    this.emit('state', prev, next);
   }
 }
 

@@ -7,25 +7,23 @@
  *   feedDatagram(d)  → takeDatagrams()          (what to send now)
  *   nextTimeout()    → handleTimeout(now)       (retransmission, sans-IO: the caller keeps time)
  *   send(data)       → one record of application data (datagram semantics)
+ *
+ * Lifecycle, alerts, failing into DEAD and the negotiated-parameter getters are
+ * ConnectionBase's, shared with Connection; this file is the datagram side.
  */
 import { resolveCommon, type ClientOptions, type ServerOptions } from './config.js';
 import { nobleProvider } from './crypto/noble.js';
-import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpectedMessage } from './errors.js';
+import { ConnectionBase, type EndpointEvents } from './connection-base.js';
+import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
 import { keyExchangeOf, ContentType, ProtocolVersion } from './messages/constants.js';
-import type { HandshakeMessage } from './messages/handshake.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls.js';
 import { HandshakeContext, type RecordPort } from './statem/context.js';
-import { exportKeyingMaterial } from './statem/exporter.js';
 import { clientModule } from './statem/client.js';
 import { Flight, HandshakeReassembler, RetransmitTimer, tlsHandshakeBytes, transcriptBytes } from './statem/dtls.js';
 import { serverModule } from './statem/server.js';
 import { START_STATE, tableFor, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
-import type { TransitionEvent, Lifecycle } from './connection.js';
 import { toHex } from './util/bytes.js';
-import { Emitter } from './util/emitter.js';
-import type { Certificate } from './x509/certificate.js';
-import type { TLSSession } from './statem/session.js';
 
 export interface DtlsOptions {
   /** Path MTU in bytes of UDP payload (default 1200). */
@@ -51,30 +49,16 @@ export interface DtlsServerStart {
   recordSeq: number;
 }
 
-export interface DtlsConnectionEvents {
-  transition: [TransitionEvent];
-  message: ['recv' | 'send', HandshakeMessage, number];
-  state: [Lifecycle, Lifecycle];
-  handshake: [];
-  keylog: [string];
+export interface DtlsConnectionEvents extends EndpointEvents {
   /** One record of application data. */
   data: [Uint8Array];
-  end: [];
-  close: [];
-  error: [TLSError];
-  session: [TLSSession];
 }
 
-
-export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
-  readonly side: Side;
-  private lifecycle: Lifecycle = 'START';
+export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private readonly records = new DtlsRecordLayer();
   private readonly reassembler: HandshakeReassembler;
   private readonly timer: RetransmitTimer;
   private readonly flight: Flight;
-  private readonly hs: HandshakeContext;
-  private readonly statem: StateMachine<HandshakeContext>;
   private readonly now: () => number;
   private out: Uint8Array[] = [];
   /** message_seq of our next handshake message, and of the message being processed. */
@@ -85,15 +69,11 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
   /** Our flight was answered: the next message we write starts a new flight. */
   private flightAnswered = false;
   private flightUnsent = false;
-  private sentCloseNotify = false;
-  private receivedCloseNotify = false;
-  private failure: TLSError | undefined;
 
   constructor(side: 'client', options: DtlsClientOptions);
   constructor(side: 'server', options: DtlsServerOptions, start?: DtlsServerStart);
   constructor(side: Side, options: DtlsClientOptions | DtlsServerOptions, start?: DtlsServerStart) {
-    super();
-    this.side = side;
+    super(side);
     // DTLS 1.2 speaks the TLS 1.2 suites; DTLS 1.3 is not here yet.
     const common = resolveCommon({ ...options, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }, nobleProvider);
     this.now = common.now;
@@ -139,12 +119,6 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
 
   // ---- external events ------------------------------------------------------------------
 
-  start(): void {
-    if (this.lifecycle !== 'START') return;
-    this.setLifecycle('HANDSHAKE');
-    this.guard(() => this.statem.start());
-  }
-
   /** One datagram from the peer. Bad records are dropped silently (RFC 6347 4.1.2.7); protocol errors end in DEAD. */
   feedDatagram(datagram: Uint8Array): void {
     this.start();
@@ -188,7 +162,7 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
 
   /** Send one record of application data. */
   send(data: Uint8Array): void {
-    if (this.lifecycle === 'DEAD') throw this.failure ?? new TLSError('internal_error', 'connection is dead');
+    this.assertAlive();
     if (!this.statem.established) throw new TLSError('internal_error', 'DTLS data can only be sent after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
     if (this.sentCloseNotify) throw new TLSError('internal_error', 'send after close()', { code: 'ERR_TLS_WRITE_AFTER_END' });
     if (data.length > 2 ** 14) throw new TLSError('internal_error', 'a DTLS record holds at most 16384 bytes', { code: 'ERR_TLS_RECORD_TOO_LARGE' });
@@ -197,29 +171,13 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
 
   close(): void {
     if (this.sentCloseNotify || this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
-    this.sentCloseNotify = true;
     this.sendAlert(AlertDescription.close_notify);
     this.timer.stop();
-    this.setLifecycle(this.receivedCloseNotify ? 'CLOSED' : 'CLOSING');
-    if (this.receivedCloseNotify) this.emit('close');
+    this.closeNotifySent();
   }
 
-  destroy(error?: TLSError): void {
-    if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
-    this.fail(error ?? new TLSError('user_canceled', 'connection destroyed', { code: 'ERR_TLS_DESTROYED' }));
-  }
+  // ---- what the application may ask (the rest is in ConnectionBase) ---------------------------
 
-  // ---- what the application may ask ---------------------------------------------------------
-
-  get state(): Lifecycle {
-    return this.lifecycle;
-  }
-  get error(): TLSError | undefined {
-    return this.failure;
-  }
-  get handshakeComplete(): boolean {
-    return this.statem.established;
-  }
   get protocol(): string | undefined {
     return this.hs.negotiated.version ? 'DTLSv1.2' : undefined;
   }
@@ -227,25 +185,9 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
     const s = this.hs.negotiated.suite;
     return s && { name: s.openssl, standardName: s.name, version: 'DTLSv1.2' };
   }
-  get group(): string | undefined {
-    return this.hs.negotiated.group;
-  }
-  get alpnProtocol(): string | false {
-    return this.hs.negotiated.alpnProtocol ?? false;
-  }
-  get peerCertificates(): Certificate[] {
-    return this.hs.negotiated.peerCertificates;
-  }
   /** The DTLS-SRTP protection profile agreed on (RFC 5764), if any; its keys come from exportKeyingMaterial. */
   get srtpProfile(): string | undefined {
     return this.hs.negotiated.srtpProfile;
-  }
-  get sessionReused(): boolean {
-    return this.hs.resumed;
-  }
-  /** RFC 5705 keying material (DTLS-SRTP keys come from here, label "EXTRACTOR-dtls_srtp"). */
-  exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Uint8Array {
-    return exportKeyingMaterial(this.hs, length, label, context);
   }
   /** Counters of the record layer (dropped records by reason). */
   get recordStats() {
@@ -316,7 +258,8 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
         this.statem.receiveChangeCipherSpec();
         return;
       case ContentType.alert:
-        return this.receiveAlert(record);
+        if (record.data.length !== 2) return; // malformed datagram content is dropped
+        return this.receiveAlert(record.data[0]!, record.data[1]!, 'association');
       case ContentType.application_data:
         if (!this.statem.established || record.epoch !== this.records.readEpoch) return; // stray data: dropped, as DTLS drops
         if (record.data.length) this.emit('data', record.data);
@@ -341,61 +284,23 @@ export class DtlsConnection extends Emitter<DtlsConnectionEvents> {
     this.flightAnswered = true;
   }
 
-  private receiveAlert(record: DtlsOpened): void {
-    if (record.data.length !== 2) return; // malformed datagram content is dropped
-    const [level, description] = [record.data[0]!, record.data[1]!];
-    if (description === AlertDescription.close_notify) {
-      if (!this.statem.established) {
-        this.fail(new TLSError('close_notify', 'peer closed the association during the handshake', { remote: true, code: 'ERR_TLS_CLOSED_DURING_HANDSHAKE' }));
-        return;
-      }
-      this.receivedCloseNotify = true;
-      this.emit('end');
-      // An 'end' listener may have answered with close() (now CLOSED, 'close' emitted) or destroy().
-      if (this.lifecycle === 'CLOSED' || this.lifecycle === 'DEAD') return;
-      this.setLifecycle(this.sentCloseNotify ? 'CLOSED' : 'CLOSING');
-      if (this.sentCloseNotify) this.emit('close');
-      return;
-    }
-    if (level === AlertLevel.warning) return;
-    const name = alertName(description);
-    this.fail(new TLSError(name, `peer sent alert ${name}`, { remote: true }));
+  /** Every warning is let pass (DTLS 1.2 is TLS 1.2's alert rules). */
+  protected override ignoresWarning(): boolean {
+    return true;
   }
 
-  private sendAlert(description: number): void {
+  protected override sendAlert(description: number): void {
     const level = description === AlertDescription.close_notify ? AlertLevel.warning : AlertLevel.fatal;
     this.out.push(this.records.seal(ContentType.alert, new Uint8Array([level, description])));
   }
 
-  private guard(work: () => void): void {
-    try {
-      work();
-      this.flushFlight();
-    } catch (err) {
-      this.fail(asTLSError(err));
-    }
+  /** Every guarded step ends by sending the flight it made, if any. */
+  protected override flush(): void {
+    this.flushFlight();
   }
 
-  private fail(error: TLSError): void {
-    if (this.lifecycle === 'DEAD') return;
-    this.failure = error;
+  protected override teardown(): void {
     this.timer.stop();
-    if (!error.remote) {
-      try {
-        this.sendAlert(error.description === AlertDescription.close_notify ? AlertDescription.internal_error : error.description);
-      } catch {
-        // best effort
-      }
-    }
     this.records.destroy();
-    this.setLifecycle('DEAD');
-    this.emit('error', error);
-  }
-
-  private setLifecycle(next: Lifecycle): void {
-    if (next === this.lifecycle) return;
-    const prev = this.lifecycle;
-    this.lifecycle = next;
-    this.emit('state', prev, next);
   }
 }
