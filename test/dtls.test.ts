@@ -110,6 +110,28 @@ describe('DTLS 1.2 in memory', () => {
     expect(p.errors).toEqual({ client: [], server: [] });
   });
 
+  it("an 'end' listener that answers close_notify with close() gets one 'close' and ends CLOSED", () => {
+    const p = dtlsPair();
+    p.run();
+    let closes = 0;
+    p.server.on('close', () => closes++);
+    p.server.on('end', () => p.server.close());
+    p.client.close();
+    p.run();
+    expect(p.server.state).toBe('CLOSED');
+    expect(p.client.state).toBe('CLOSED');
+    expect(closes).toBe(1);
+  });
+
+  it("an 'end' listener that destroys the association leaves it DEAD", () => {
+    const p = dtlsPair();
+    p.run();
+    p.server.on('end', () => p.server.destroy());
+    p.client.close();
+    p.run();
+    expect(p.server.state).toBe('DEAD');
+  });
+
   it('gives up on a silent peer with a timeout error', () => {
     const p = dtlsPair({ maxRetransmissions: 3 });
     p.run({ deliver: () => [] });
