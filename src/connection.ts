@@ -18,13 +18,14 @@ import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVer
 import { RecordLayer } from './record/record-layer.js';
 import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
 import { clientModule } from './statem/client.js';
-import { HandshakeContext, type RecordPort } from './statem/context.js';
+import { HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
 import { serverModule } from './statem/server.js';
 import { ESTABLISHED, START_STATE, tableFor, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
 import { concat, equal, toHex, wipe } from './util/bytes.js';
 import type { Certificate } from './x509/certificate.js';
-import { compactSession } from './statem/session.js';
+import { compactSession, type TLSSession } from './statem/session.js';
+import { RELEASED_TRANSCRIPT } from './statem/transcript.js';
 
 export type { Lifecycle, TransitionEvent } from './connection-base.js';
 
@@ -61,12 +62,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     const glue = new ConnectionGlue(this);
     this.hs = new HandshakeContext(side, common, options, glue);
     // Only a client receives tickets and sessions.
-    if (side === 'client') {
-      this.hs.onTicket = (t) => this.emit('ticket', t);
-      this.hs.onSession = (s) => {
-        if (this.listenerCount('session') > 0) this.emit('session', compactSession(s));
-      };
-    }
+    if (side === 'client') this.hs.sessionSink = glue;
     this.statem = new StateMachine(tableFor(side), side === 'client' ? clientModule : serverModule, glue, START_STATE[side]);
   }
 
@@ -279,6 +275,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   private releaseHandshakeState(): void {
     const hs = this.hs;
     hs.transcript.release();
+    hs.transcript = RELEASED_TRANSCRIPT;
     const s = hs.secrets;
     wipe(s.early, s.handshake, s.master, s.clientHandshake, s.serverHandshake);
     s.early = s.handshake = s.master = s.clientHandshake = s.serverHandshake = undefined;
@@ -411,7 +408,7 @@ function internCertificate(cert: Certificate): Certificate {
  * on the connection's private parts (TypeScript lets a class in the same module reach them
  * by element access); nothing outside this module gets to.
  */
-class ConnectionGlue implements StatemHost<HandshakeContext>, RecordPort {
+class ConnectionGlue implements StatemHost<HandshakeContext>, RecordPort, SessionSink {
   constructor(private readonly c: Connection) {}
 
   // ---- StatemHost ----
@@ -446,6 +443,15 @@ class ConnectionGlue implements StatemHost<HandshakeContext>, RecordPort {
   }
   onEstablished(): void {
     this.c['onEstablished']();
+  }
+
+  // ---- SessionSink (clients) ----
+
+  ticket(ticket: MessageOf<'new_session_ticket'>): void {
+    this.c['emit']('ticket', ticket);
+  }
+  session(session: TLSSession): void {
+    if (this.c['listenerCount']('session') > 0) this.c['emit']('session', compactSession(session));
   }
 
   // ---- RecordPort ----

@@ -79,7 +79,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.now = common.now;
     this.hs = new HandshakeContext(side, common, options, this.recordPort());
     this.hs.dtls = true;
-    this.hs.onSession = (s) => this.emit('session', s);
+    this.hs.sessionSink = { session: (s) => this.emit('session', s) };
     this.records.plaintextVersion = ProtocolVersion.DTLS1_2;
     const firstSeq = start?.clientHelloSeq ?? 0;
     if (start) this.records.advanceWriteSequence(start.recordSeq);

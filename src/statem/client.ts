@@ -320,8 +320,8 @@ const client13: ProtocolModule<HandshakeContext> = {
     'C.CertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => checkCertificateVerify(hs, msg, 'server', hs.negotiated.peerCertificates[0]!),
     'C.Finished': processFinished,
     NewSessionTicket: (hs, msg: MessageOf<'new_session_ticket'>) => {
-      hs.onTicket?.(msg);
-      hs.onSession?.(sessionFromTicket(hs, msg));
+      hs.sessionSink?.ticket?.(msg);
+      hs.sessionSink?.session(sessionFromTicket(hs, msg));
     },
   },
   postProcess: {

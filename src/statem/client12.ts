@@ -104,7 +104,7 @@ function session12(hs: HandshakeContext): TLSSession | undefined {
 
 function emitSession12(hs: HandshakeContext): void {
   const session = session12(hs);
-  if (session) hs.onSession?.(session);
+  if (session) hs.sessionSink?.session(session);
 }
 
 function storeTicket(hs: HandshakeContext, msg: MessageOf<'new_session_ticket_tls12'>): void {

@@ -187,8 +187,15 @@ export interface ServerHelloState {
   ephemeral?: KeyPair;
 }
 
+/** A client's receiver of tickets (TLS 1.3 NewSessionTicket as received) and resumable sessions. */
+export interface SessionSink {
+  ticket?(ticket: MessageOf<'new_session_ticket'>): void;
+  session(session: TLSSession): void;
+}
+
 export class HandshakeContext {
-  readonly transcript: Transcript;
+  /** Replaced by RELEASED_TRANSCRIPT when the handshake is over (releaseTranscript). */
+  transcript: Transcript;
   readonly negotiated: Negotiated = { peerCertificates: [], helloRetried: false, peerVerified: false };
   readonly secrets = new Secrets();
   client?: ClientHelloState;
@@ -205,16 +212,14 @@ export class HandshakeContext {
   resumed = false;
   /** Server: tickets sent so far on this connection. */
   ticketsSent = 0;
-  /** Client: a resumable session came in. */
-  onSession?: (session: TLSSession) => void;
+  /** Client: where received NewSessionTickets and the sessions made of them go. */
+  sessionSink?: SessionSink;
   /** The peer's last KeyUpdate asked for one back. */
   peerRequestedUpdate = false;
   /** The application asked us to request a KeyUpdate from the peer. */
   requestPeerUpdate = false;
   /** (EC)DHE result between processing ServerHello and deriving secrets from it. */
   pendingSharedSecret?: Uint8Array;
-  /** Where a received NewSessionTicket goes (resumption support hooks in here). */
-  onTicket?: (ticket: MessageOf<'new_session_ticket'>) => void;
   /** Peer's record_size_limit (RFC 8449), if it sent one. */
   peerRecordSizeLimit?: number;
 

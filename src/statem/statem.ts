@@ -53,10 +53,13 @@ export interface StatemHost<H> {
   onEstablished(): void;
 }
 
+const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 export class StateMachine<H> {
   state: string;
   /** Bytes of handshake messages received and not yet processed (READ_HEADER / READ_BODY). */
-  private pending: Uint8Array[] = [];
+  /** NO_CHUNKS while nothing is buffered (the common case between flights and once established). */
+  private pending: Uint8Array[] = NO_CHUNKS;
   private pendingBytes = 0;
   private writing = false;
   private done = false;
@@ -88,6 +91,7 @@ export class StateMachine<H> {
 
   /** External event: the payload of a handshake record arrived. */
   receive(fragment: Uint8Array): void {
+    if (this.pending === NO_CHUNKS) this.pending = [];
     this.pending.push(fragment);
     this.pendingBytes += fragment.length;
     for (;;) {
@@ -190,8 +194,8 @@ export class StateMachine<H> {
       if (head.length <= left) {
         this.pending.shift();
         left -= head.length;
-        // Drained: a fresh empty array, not one that keeps the capacity it grew to.
-        if (this.pending.length === 0) this.pending = [];
+        // Drained: no array kept, not even an empty one with the capacity it grew to.
+        if (this.pending.length === 0) this.pending = NO_CHUNKS;
       } else {
         this.pending[0] = head.subarray(left);
         left = 0;

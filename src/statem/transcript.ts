@@ -16,10 +16,12 @@ export class Transcript {
   private h: Hash | undefined;
   hashName: HashName | undefined;
 
-  constructor(private readonly provider: CryptoProvider) {}
+  /** `provider` is absent only for RELEASED_TRANSCRIPT, which never hashes. */
+  constructor(private readonly provider?: CryptoProvider) {}
 
   setHash(name: HashName): void {
     if (this.h) return;
+    if (!this.provider || this.all === RELEASED) throw new Error('transcript used after the handshake');
     this.hashName = name;
     this.h = this.provider.createHash(name);
     for (const m of this.pending) this.h.update(m);
@@ -50,6 +52,7 @@ export class Transcript {
 
   /** Start over (DTLS: the first ClientHello and HelloVerifyRequest are not hashed, RFC 6347 4.2.6). */
   reset(): void {
+    if (!this.provider || this.all === RELEASED) throw new Error('transcript used after the handshake');
     this.pending = [];
     this.all = [];
     this.h = this.hashName ? this.provider.createHash(this.hashName) : undefined;
@@ -73,8 +76,16 @@ export class Transcript {
    */
   replaceWithMessageHash(): void {
     const digest = this.hash();
-    this.h = this.provider.createHash(this.hashName!);
+    // hash() threw if there were no running hash, so there is a provider.
+    this.h = this.provider!.createHash(this.hashName!);
     this.h.update(new Uint8Array([HandshakeType.message_hash, 0, 0, digest.length]));
     this.h.update(digest);
   }
 }
+
+/**
+ * What a connection's transcript becomes once its handshake is over: one released
+ * transcript shared by all of them (every use throws), not an empty one each.
+ */
+export const RELEASED_TRANSCRIPT: Transcript = new Transcript();
+RELEASED_TRANSCRIPT.release();
