@@ -123,6 +123,56 @@ describe('TLS 1.3 resumption with tickets', () => {
   });
 });
 
+describe('a resumed connection reports the server certificates of the session', () => {
+  const derOf = (c: { peerCertificates: { der: Uint8Array }[] }) => c.peerCertificates.map((x) => Buffer.from(x.der).toString('hex'));
+
+  it.each([
+    ['TLS 1.3 ticket', {}, {}],
+    ['TLS 1.2 ticket', { maxVersion: 'TLSv1.2' }, {}],
+    ['TLS 1.2 session ID', { maxVersion: 'TLSv1.2' }, { tickets: 0 }],
+  ] as [string, ClientOptions, Partial<ServerOptions>][])('%s: the same chain as the full handshake, also after encoding to bytes', (_name, client, server) => {
+    const { first, second, sessions } = fullThenResume(client, server);
+    expect(second.client.sessionReused).toBe(true);
+    expect(derOf(first.client).length).toBeGreaterThan(0);
+    expect(derOf(second.client)).toEqual(derOf(first.client));
+    // Through bytes (node's session Buffer, tsls client --session) as well.
+    const serverOptions = defaultServerOptions(server);
+    const a = makePair(client, serverOptions);
+    const got: TLSSession[] = [];
+    a.client.on('session', (s) => got.push(s));
+    a.pump();
+    const b = makePair({ ...client, session: encodeSession(got[0]!) }, serverOptions);
+    b.pump();
+    expect(b.client.sessionReused).toBe(true);
+    expect(derOf(b.client)).toEqual(derOf(a.client));
+    expect(sessions[0]!.peer_certificates).toHaveLength(derOf(first.client).length);
+  });
+
+  it('a session resumed again passes its certificates on to the next session', () => {
+    const serverOptions = defaultServerOptions();
+    const first = makePair({}, serverOptions);
+    const s1: TLSSession[] = [];
+    first.client.on('session', (s) => s1.push(s));
+    first.pump();
+    const second = makePair({ session: s1[0] }, serverOptions);
+    const s2: TLSSession[] = [];
+    second.client.on('session', (s) => s2.push(s));
+    second.pump();
+    expect(second.client.sessionReused).toBe(true);
+    const third = makePair({ session: s2[0] }, serverOptions);
+    third.pump();
+    expect(third.client.sessionReused).toBe(true);
+    expect(derOf(third.client)).toEqual(derOf(first.client));
+  });
+
+  it('session bytes whose certificate does not parse are refused with ERR_TLS_INVALID_SESSION', () => {
+    const { sessions } = fullThenResume();
+    const session = sessions[0]!;
+    const broken = { ...session, peer_certificates: [new Uint8Array([0x30, 0x03, 1, 2, 3])] };
+    expect(() => decodeSession(encodeSession(broken))).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_SESSION' }));
+  });
+});
+
 describe('TLS 1.2 resumption', () => {
   const tls12: ClientOptions = { maxVersion: 'TLSv1.2' };
 

@@ -530,7 +530,7 @@ export class TLSSocket extends Duplex {
     return i ? { type: 'ECDH', ...i } : {};
   }
 
-  /** The peer's certificate as node shows it; `{}` when there is none (server side, resumed sessions). */
+  /** The peer's certificate as node shows it; `{}` when there is none (a server whose client sent none, or that resumed: tickets do not carry client certificates). */
   getPeerCertificate(detailed: true): DetailedPeerCertificate | Record<string, never>;
   getPeerCertificate(detailed?: false): PeerCertificate | Record<string, never>;
   getPeerCertificate(detailed?: boolean): PeerCertificate | DetailedPeerCertificate | Record<string, never>;

@@ -7,7 +7,7 @@ import type { GroupName } from '../crypto/provider.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
 import { hashLength } from '../crypto/provider.js';
-import { bindersLength, computeBinder, obfuscatedAge, sessionFromTicket, usableSession } from './psk.js';
+import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, sessionFromTicket, usableSession } from './psk.js';
 import { decodeSession, type TLSSession } from './session.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { equal } from '../util/bytes.js';
@@ -172,6 +172,7 @@ function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>
     const suite = cipherSuiteByCode(c.session!.state.cipher_suite)!;
     if (suite.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
     hs.resumed = true;
+    restorePeerCertificates(hs, c.session!);
   }
   const share = msg.extensions.get('key_share', 'server_hello');
   if (!share) {

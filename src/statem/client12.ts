@@ -21,7 +21,7 @@ import {
   sessionState12,
   suiteFitsKey,
 } from './both12.js';
-import { MAX_TICKET_LIFETIME } from './psk.js';
+import { MAX_TICKET_LIFETIME, restorePeerCertificates } from './psk.js';
 import type { TLSSession } from './session.js';
 import type { HandshakeContext } from './context.js';
 import type { ProtocolModule } from './statem.js';
@@ -86,19 +86,23 @@ export function processServerHello12(hs: HandshakeContext, msg: MessageOf<'serve
   if (echoed) {
     if (session!.state.cipher_suite !== suite.code) throw illegalParameter('server resumed with another cipher suite');
     hs.resumed = true;
+    restorePeerCertificates(hs, session!);
     hs.tls12.master = session!.state.secret;
     deriveKeyBlock12(hs);
   }
 }
 
+/** The server's certificates as a session keeps them (on a resumed handshake, the session's own). */
+const peerDer = (hs: HandshakeContext) => hs.negotiated.peerCertificates.map((c) => c.der);
+
 /** The session a completed TLS 1.2 handshake leaves, if the server gave a ticket or an ID. */
 function session12(hs: HandshakeContext): TLSSession | undefined {
   const t = hs.tls12!;
   if (t.newTicket) {
-    return { state: sessionState12(hs, t.newTicket.lifetime || 7200), ticket: t.newTicket.ticket, session_id: new Uint8Array(0) };
+    return { state: sessionState12(hs, t.newTicket.lifetime || 7200), ticket: t.newTicket.ticket, session_id: new Uint8Array(0), peer_certificates: peerDer(hs) };
   }
   if (hs.resumed) return hs.client!.session;
-  if (t.sessionId && t.sessionId.length > 0) return { state: sessionState12(hs, 7200), ticket: new Uint8Array(0), session_id: t.sessionId };
+  if (t.sessionId && t.sessionId.length > 0) return { state: sessionState12(hs, 7200), ticket: new Uint8Array(0), session_id: t.sessionId, peer_certificates: peerDer(hs) };
   return undefined;
 }
 

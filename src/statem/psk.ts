@@ -10,6 +10,7 @@ import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/h
 import type { OfferedPsks } from '../messages/extensions.js';
 import { constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ServerOptions } from '../config.js';
+import { parseCertificate } from '../x509/certificate.js';
 import type { HandshakeContext } from './context.js';
 import { SessionCache, TicketKeyring, newSessionState, type TLSSession } from './session.js';
 
@@ -74,7 +75,21 @@ export function sessionFromTicket(hs: HandshakeContext, msg: MessageOf<'new_sess
     }),
     ticket: msg.ticket,
     session_id: new Uint8Array(0),
+    peer_certificates: hs.negotiated.peerCertificates.map((c) => c.der),
   };
+}
+
+/**
+ * A resumed handshake carries no Certificate: the connection reports the server
+ * certificates of the session's original handshake instead (as node:tls does). A
+ * session whose certificates do not parse was not made by us and is refused.
+ */
+export function restorePeerCertificates(hs: HandshakeContext, session: TLSSession): void {
+  try {
+    hs.negotiated.peerCertificates = session.peer_certificates.map(parseCertificate);
+  } catch (err) {
+    throw new TLSError('internal_error', 'the resumed session holds a certificate that does not parse', { code: 'ERR_TLS_INVALID_SESSION', cause: err });
+  }
 }
 
 // ---- the server's side ----------------------------------------------------------------

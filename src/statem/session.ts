@@ -6,7 +6,8 @@
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
-import { type Infer, decode, encode, opaque, struct, u16, u32, u48, u8 } from '../messages/codec.js';
+import { type Infer, decode, encode, list, opaque, struct, u16, u32, u48, u8 } from '../messages/codec.js';
+import { parseCertificate } from '../x509/certificate.js';
 import { concat, equal, toHex } from '../util/bytes.js';
 
 /** The state both a client session and a server ticket carry. */
@@ -31,10 +32,16 @@ const ClientSession = struct({
   ticket: opaque(2),
   /** TLS 1.2 session ID (empty for tickets). */
   session_id: opaque(1, 0, 32),
+  /**
+   * The server's certificates (DER, leaf first) from the handshake that made the session:
+   * a resumed handshake sends none, and the application still asks whom it talks to.
+   */
+  peer_certificates: list(3, opaque(3, 1)),
 });
 export type TLSSession = Infer<typeof ClientSession>;
 
-const FORMAT = 1;
+/** 2: client sessions carry the server's certificates. */
+const FORMAT = 2;
 
 export function newSessionState(fields: Omit<SessionState, 'format'>): SessionState {
   return { format: FORMAT, ...fields };
@@ -51,7 +58,7 @@ const NO_BYTES = new Uint8Array(0);
  */
 export function compactSession(s: TLSSession): TLSSession {
   const st = s.state;
-  const parts = [st.secret, st.alpn, st.servername, s.ticket, s.session_id];
+  const parts = [st.secret, st.alpn, st.servername, s.ticket, s.session_id, ...s.peer_certificates];
   let total = 0;
   for (const p of parts) total += p.length;
   const buf = new Uint8Array(total);
@@ -76,6 +83,7 @@ export function compactSession(s: TLSSession): TLSSession {
     },
     ticket: take(s.ticket),
     session_id: take(s.session_id),
+    peer_certificates: s.peer_certificates.map(take),
   };
 }
 
@@ -88,6 +96,8 @@ export function decodeSession(bytes: Uint8Array): TLSSession {
   try {
     const s = decode(ClientSession, bytes, 'session');
     if (s.state.format !== FORMAT) throw new Error('unknown session format');
+    // Certificates that do not parse would only fail later, mid-handshake.
+    for (const der of s.peer_certificates) parseCertificate(der);
     return s;
   } catch (err) {
     throw new TLSError('internal_error', `not a tsls session: ${(err as Error).message}`, { code: 'ERR_TLS_INVALID_SESSION', cause: err });

@@ -150,6 +150,9 @@ describe('our client → openssl s_server -naccept 2, resuming', () => {
     expect(d2.conn.sessionReused).toBe(true);
     expect(d2.conn.protocol).toBe(version);
     expect(d2.messages).not.toContain('recv certificate');
+    // No Certificate came, yet the connection still says whom it talks to: the session's chain.
+    expect(d2.conn.peerCertificates.map((c) => c.der)).toEqual(d1.conn.peerCertificates.map((c) => c.der));
+    expect(d2.conn.peerCertificates.length).toBeGreaterThan(0);
     await peer.waitOutput('Reused session-id');
     d2.write('resumed connection\n');
     await peer.waitOutput('resumed connection');
@@ -182,6 +185,7 @@ describe('gnutls', () => {
     expect(d2.conn.sessionReused).toBe(true);
     expect(d2.conn.protocol).toBe(version);
     expect(d2.messages).not.toContain('recv certificate');
+    expect(d2.conn.peerCertificates.map((c) => c.der)).toEqual(d1.conn.peerCertificates.map((c) => c.der));
     d2.write('resumed connection\n');
     await d2.waitText('resumed connection\n');
     await peer.waitOutput(/Accepted connection[\s\S]*Accepted connection[^\n]*\n\*\*\* This is a resumed session/);

@@ -217,6 +217,9 @@ describe('sessions', () => {
     await once(second, 'secureConnect');
     expect(second.isSessionReused()).toBe(true);
     expect(second.authorized).toBe(true);
+    // As with node:tls, a resumed connection still shows the server's certificate.
+    expect(second.getPeerCertificate().subject.CN).toBe(first.getPeerCertificate().subject.CN);
+    expect(second.getPeerCertificate().fingerprint256).toBe(first.getPeerCertificate().fingerprint256);
     expect((await readAll(second)).toString()).toBe('hi');
   });
 
