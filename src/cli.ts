@@ -17,6 +17,7 @@ import * as net from 'node:net';
 import { parseArgs } from 'node:util';
 import { nodeProvider } from './crypto/node.js';
 import { TLSError } from './errors.js';
+import { decodeSession } from './statem/session.js';
 import { pemEncode } from './x509/pem.js';
 import { selfSignedCertificate } from './x509/selfsigned.js';
 import { OID } from './x509/certificate.js';
@@ -104,6 +105,22 @@ function summary(socket: TLSSocket): string {
   return parts.join(', ');
 }
 
+/**
+ * The session kept in FILE, if there is one this version can resume; one it cannot read
+ * (another tsls version's format, a damaged file) only costs a full handshake, with a warning.
+ */
+function storedSession(file: string | undefined): Buffer | undefined {
+  if (!file || !existsSync(file)) return undefined;
+  const bytes = readFileSync(file);
+  try {
+    decodeSession(bytes);
+    return bytes;
+  } catch (err) {
+    say(`tsls: warning: ignoring the session in ${file} (${(err as Error).message}); doing a full handshake`);
+    return undefined;
+  }
+}
+
 function splitHostPort(target: string | undefined): { host: string; port: number } {
   const m = target && /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(target);
   if (!m) throw new UsageError('client needs HOST:PORT');
@@ -134,7 +151,7 @@ function runClient(argv: string[]): void {
     ALPNProtocols: values.alpn?.split(','),
     cert: values.cert ? readFile(values.cert, 'certificate') : undefined,
     key: values.key ? readFile(values.key, 'key') : undefined,
-    session: sessionFile && existsSync(sessionFile) ? readFileSync(sessionFile) : undefined,
+    session: storedSession(sessionFile),
     enableTrace: values.trace === true,
     ...versions(values),
   } satisfies ConnectionOptions);

@@ -6,7 +6,7 @@
  * traces, warnings and errors go to stderr; expected failures are one line (no stack
  * trace) and exit code 1; stdin EOF ends a client with exit code 0.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -369,6 +369,20 @@ describe('tsls client', () => {
         }
       }
     });
+  });
+
+  it('tsls client --session with a file it cannot read warns, does a full handshake and stores a new session', async () => {
+    const { port } = await startTslsServer('--echo', ...SERVER_PKI);
+    const file = join(tmp, 'unreadable.session');
+    writeFileSync(file, 'not a session');
+    const client = tslsClient(port, '--ca', 'root.crt', '--session', file);
+    await client.waitOutput('tsls: connected to');
+    await echo(client, 'after a bad session');
+    client.closeStdin();
+    await expectExit(client, 0);
+    expect(client.stderr).toMatch(/warning: ignoring the session in .*unreadable\.session/);
+    expect(summaryOf(client)).not.toMatch(/resumed/);
+    expect(readFileSync(file, 'utf8')).not.toBe('not a session');
   });
 
   it('tsls client --keylog writes the same five TLS 1.3 secrets as openssl s_server -keylogfile', async () => {
