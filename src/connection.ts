@@ -22,8 +22,8 @@ import { HandshakeContext, type RecordPort, type SessionSink } from './statem/co
 import { serverModule } from './statem/server.js';
 import { ESTABLISHED, START_STATE, tableFor, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
-import { concat, equal, toHex, wipe } from './util/bytes.js';
-import type { Certificate } from './x509/certificate.js';
+import { concat, toHex, wipe } from './util/bytes.js';
+import { internCertificate } from './x509/intern.js';
 import { compactSession, type TLSSession } from './statem/session.js';
 import { RELEASED_TRANSCRIPT } from './statem/transcript.js';
 
@@ -374,32 +374,6 @@ function sameItems<T>(a: T[] | undefined, b: T[] | undefined, eq: (x: T, y: T) =
   if (a === undefined || b === undefined) return a === b;
   return a.length === b.length && a.every((x, i) => eq(x, b[i]!));
 }
-
-/**
- * Parsed peer certificates by content, weakly held: a certificate stays here only while
- * some connection still reports it. Looked up by length and the last 32 bytes (inside the
- * signature), and only ever matched by comparing every byte of the DER.
- */
-const certificates = new Map<string, WeakRef<Certificate>>();
-const CERTIFICATE_TABLE_SIZE = 256;
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function internCertificate(cert: Certificate): Certificate {
-  const der = cert.der;
-  if (typeof WeakRef !== 'function' || der.length < 32) return cert;
-  let key = `${der.length}:`;
-  for (let i = der.length - 32; i < der.length; i++) key += HEX[der[i]!];
-  const known = certificates.get(key)?.deref();
-  if (known && equal(known.der, der)) return known;
-  if (!known && certificates.size >= CERTIFICATE_TABLE_SIZE) {
-    for (const [k, ref] of certificates) if (!ref.deref()) certificates.delete(k);
-    // Still full: the oldest entry makes room.
-    if (certificates.size >= CERTIFICATE_TABLE_SIZE) certificates.delete(certificates.keys().next().value!);
-  }
-  if (!known) certificates.set(key, new WeakRef(cert));
-  return cert;
-}
-
 
 /**
  * What the state machine and the handshake see of their Connection: the statem's host and

@@ -148,6 +148,16 @@ describe('a resumed connection reports the server certificates of the session', 
     expect(sessions[0]!.peer_certificates).toHaveLength(derOf(first.client).length);
   });
 
+  it('connections and resumed connections to one server share one parsed chain', () => {
+    const { first, second } = fullThenResume();
+    expect(second.client.sessionReused).toBe(true);
+    expect(second.client.peerCertificates.length).toBe(first.client.peerCertificates.length);
+    second.client.peerCertificates.forEach((c, i) => expect(c).toBe(first.client.peerCertificates[i]));
+    const third = makePair();
+    third.pump();
+    expect(third.client.peerCertificates[0]).toBe(first.client.peerCertificates[0]);
+  });
+
   it('a session resumed again passes its certificates on to the next session', () => {
     const serverOptions = defaultServerOptions();
     const first = makePair({}, serverOptions);

@@ -10,7 +10,7 @@ import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/h
 import type { OfferedPsks } from '../messages/extensions.js';
 import { constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ServerOptions } from '../config.js';
-import { parseCertificate } from '../x509/certificate.js';
+import { certificateFromDer } from '../x509/intern.js';
 import type { HandshakeContext } from './context.js';
 import { SessionCache, TicketKeyring, newSessionState, type TLSSession } from './session.js';
 
@@ -86,7 +86,7 @@ export function sessionFromTicket(hs: HandshakeContext, msg: MessageOf<'new_sess
  */
 export function restorePeerCertificates(hs: HandshakeContext, session: TLSSession): void {
   try {
-    hs.negotiated.peerCertificates = session.peer_certificates.map(parseCertificate);
+    hs.negotiated.peerCertificates = session.peer_certificates.map(certificateFromDer);
   } catch (err) {
     throw new TLSError('internal_error', 'the resumed session holds a certificate that does not parse', { code: 'ERR_TLS_INVALID_SESSION', cause: err });
   }

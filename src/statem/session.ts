@@ -7,7 +7,7 @@
 import type { CryptoProvider } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import { type Infer, decode, encode, list, opaque, struct, u16, u32, u48, u8 } from '../messages/codec.js';
-import { parseCertificate } from '../x509/certificate.js';
+import { certificateFromDer } from '../x509/intern.js';
 import { concat, equal, toHex } from '../util/bytes.js';
 
 /** The state both a client session and a server ticket carry. */
@@ -54,11 +54,12 @@ const NO_BYTES = new Uint8Array(0);
  * The same session with its byte fields in one array of their own (views of it, in
  * order), empty fields sharing one zero-length array: a session an application keeps to
  * resume later costs one allocation instead of five, and no longer keeps alive the
- * record its ticket was read from. The given session is left as it was.
+ * record its ticket was read from. The given session is left as it was. The peer's
+ * certificates stay shared with the connection's (see below).
  */
 export function compactSession(s: TLSSession): TLSSession {
   const st = s.state;
-  const parts = [st.secret, st.alpn, st.servername, s.ticket, s.session_id, ...s.peer_certificates];
+  const parts = [st.secret, st.alpn, st.servername, s.ticket, s.session_id];
   let total = 0;
   for (const p of parts) total += p.length;
   const buf = new Uint8Array(total);
@@ -83,7 +84,9 @@ export function compactSession(s: TLSSession): TLSSession {
     },
     ticket: take(s.ticket),
     session_id: take(s.session_id),
-    peer_certificates: s.peer_certificates.map(take),
+    // Not copied: these are the DER of the connection's parsed certificates, which
+    // connections to one server share (interned by content), so many sessions keep one chain.
+    peer_certificates: s.peer_certificates,
   };
 }
 
@@ -97,7 +100,7 @@ export function decodeSession(bytes: Uint8Array): TLSSession {
     const s = decode(ClientSession, bytes, 'session');
     if (s.state.format !== FORMAT) throw new Error('unknown session format');
     // Certificates that do not parse would only fail later, mid-handshake.
-    for (const der of s.peer_certificates) parseCertificate(der);
+    for (const der of s.peer_certificates) certificateFromDer(der);
     return s;
   } catch (err) {
     throw new TLSError('internal_error', `not a tsls session: ${(err as Error).message}`, { code: 'ERR_TLS_INVALID_SESSION', cause: err });
