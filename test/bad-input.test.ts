@@ -24,20 +24,10 @@ import type { Side } from '../src/statem/states.js';
 import { concat, equal, fromHex } from '../src/util/bytes.js';
 import { makePair, type Pair } from './helpers/pair.js';
 import { rootCa } from './helpers/pki.js';
+import { seededBytes } from './helpers/random.js';
+import { splitRecords } from './helpers/records.js';
 
 // ---- records and messages -----------------------------------------------------------------
-
-function splitRecords(data: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let at = 0;
-  while (at < data.length) {
-    const length = (data[at + 3]! << 8) | data[at + 4]!;
-    if (at + 5 + length > data.length) throw new Error('partial record in a flight');
-    out.push(data.subarray(at, at + 5 + length));
-    at += 5 + length;
-  }
-  return out;
-}
 
 function plainRecord(type: number, data: Uint8Array): Uint8Array {
   return concat(new Uint8Array([type, 3, 3, data.length >>> 8, data.length & 0xff]), data);
@@ -664,23 +654,6 @@ describe('malformed and out-of-order input', () => {
 
 // ---- delivery ----------------------------------------------------------------------------------
 
-/** A deterministic byte stream (xorshift32): data and seeded randomness without Math.random. */
-function prng(seed: number): (n: number) => Uint8Array {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      out[i] = x & 0xff;
-    }
-    return out;
-  };
-}
-
 const sha256 = (chunks: Uint8Array[]) => {
   const h = createHash('sha256');
   for (const c of chunks) h.update(c);
@@ -707,8 +680,8 @@ describe('delivery', () => {
     expect(p.server.state).toBe('ESTABLISHED');
 
     const MiB = 1 << 20;
-    const up = prng(1)(MiB);
-    const down = prng(2)(MiB);
+    const up = seededBytes(1)(MiB);
+    const down = seededBytes(2)(MiB);
     p.client.write(up);
     p.server.write(down);
     feedBytewise(p.server, p.client.takeOutput());
@@ -755,8 +728,8 @@ describe('delivery', () => {
     // path check (it does not depend on how bytes arrive; CertificateVerify and Finished are
     // still verified every time), which halves the run time.
     const ca = rootCa();
-    const clientOptions = (checkChain = false): ClientOptions => ({ ca, servername: 'localhost', random: prng(7), ...(checkChain ? {} : { verifyPeer: () => {} }) });
-    const server = makePair({}, { random: prng(8) }).server;
+    const clientOptions = (checkChain = false): ClientOptions => ({ ca, servername: 'localhost', random: seededBytes(7), ...(checkChain ? {} : { verifyPeer: () => {} }) });
+    const server = makePair({}, { random: seededBytes(8) }).server;
     const reference = Connection.client(clientOptions(true));
     const ch = reference.takeOutput();
     server.feed(ch);

@@ -23,38 +23,9 @@ import {
   type FlightRecord,
   type ReassemblyResult,
 } from '../src/statem/dtls.js';
+import { mulberry32 } from './helpers/random.js';
 
 // ---- helpers ------------------------------------------------------------------------------
-
-/** mulberry32: small, seeded, good enough to shuffle with. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)); // inclusive
-  return {
-    next,
-    int,
-    chance: (p: number) => next() < p,
-    bytes(n: number) {
-      const b = new Uint8Array(n);
-      for (let i = 0; i < n; i++) b[i] = (next() * 256) | 0;
-      return b;
-    },
-    shuffle<T>(xs: T[]): T[] {
-      for (let i = xs.length - 1; i > 0; i--) {
-        const j = int(0, i);
-        [xs[i], xs[j]] = [xs[j]!, xs[i]!];
-      }
-      return xs;
-    },
-  };
-}
 
 /** A fragment with arbitrary header fields (for lies) and the given fragment bytes. */
 function rawFragment(type: number, length: number, seq: number, offset: number, fragment: Uint8Array, fragLength = fragment.length): Uint8Array {
@@ -119,7 +90,7 @@ function expectTLSError(fn: () => unknown, code: string, alert?: string): TLSErr
 
 describe('DTLS handshake framing', () => {
   it('writes the 12-byte header on every fragment', () => {
-    const body = prng(1).bytes(250);
+    const body = mulberry32(1).bytes(250);
     const frags = fragmentMessage(HandshakeType.server_hello, 0x1234, body, 100);
     expect(frags.map((f) => f.length)).toEqual([112, 112, 62]);
     const parsed = frags.map((f) => splitFragments(f).fragments[0]!);
@@ -144,7 +115,7 @@ describe('DTLS handshake framing', () => {
   });
 
   it('hashes the message as if sent in one fragment (RFC 6347 4.2.6)', () => {
-    const body = prng(2).bytes(3000);
+    const body = mulberry32(2).bytes(3000);
     const t = transcriptBytes(HandshakeType.certificate, 2, body);
     expect([...t.subarray(0, 12)]).toEqual([11, 0, 0x0b, 0xb8, 0, 2, 0, 0, 0, 0, 0x0b, 0xb8]);
     expect(same(t, fragmentMessage(HandshakeType.certificate, 2, body, 5000)[0]!)).toBe(true);
@@ -176,14 +147,14 @@ describe('HandshakeReassembler: fragment, shuffle, duplicate, reassemble', () =>
   for (const fragSize of [1, 7, 100, 500]) {
     for (const asRecords of [false, true]) {
       it(`sizes ${sizes.join('/')} in fragments of ${fragSize}${asRecords ? ', several per record' : ''}`, () => {
-        const rng = prng(fragSize * 31 + (asRecords ? 1 : 0));
+        const rng = mulberry32(fragSize * 31 + (asRecords ? 1 : 0));
         const msgs: DtlsHandshakeMessage[] = sizes.map((n, seq) => ({ type: types[seq]!, seq, body: rng.bytes(n) }));
         let pieces = msgs.flatMap((m) => fragmentMessage(m.type, m.seq, m.body, fragSize));
         pieces = rng.shuffle([...pieces, ...pieces.filter(() => rng.chance(0.5))]);
         if (asRecords) {
           const records: Uint8Array[] = [];
           for (let i = 0; i < pieces.length; ) {
-            const n = rng.int(1, 4);
+            const n = rng.between(1, 4);
             records.push(Buffer.concat(pieces.slice(i, i + n)));
             i += n;
           }
@@ -202,7 +173,7 @@ describe('HandshakeReassembler: fragment, shuffle, duplicate, reassemble', () =>
   }
 
   it('delivers in order even when the last message completes first', () => {
-    const rng = prng(3);
+    const rng = mulberry32(3);
     const msgs = [0, 1, 2].map((seq) => ({ type: 2 + seq, seq, body: rng.bytes(50) }));
     const r = new HandshakeReassembler();
     expect(r.add(fragmentMessage(4, 2, msgs[2]!.body, 100)[0]!).messages).toEqual([]);
@@ -215,43 +186,43 @@ describe('HandshakeReassembler: fragment, shuffle, duplicate, reassemble', () =>
 
   it('seeded property: random flights, fragmentation, order, duplication, overlap, loss, then retransmission of everything', () => {
     for (let seed = 1; seed <= 150; seed++) {
-      const rng = prng(seed);
+      const rng = mulberry32(seed);
       const r = new HandshakeReassembler();
       let seq = 0;
       let previous: DtlsHandshakeMessage[] = [];
       const all: DtlsHandshakeMessage[] = [];
       const delivered: DtlsHandshakeMessage[] = [];
-      const flights = rng.int(1, 5);
+      const flights = rng.between(1, 5);
       for (let f = 0; f < flights; f++) {
         const flight: DtlsHandshakeMessage[] = [];
-        for (let i = rng.int(1, 6); i > 0; i--) {
+        for (let i = rng.between(1, 6); i > 0; i--) {
           const big = rng.chance(0.1);
-          const n = rng.chance(0.15) ? 0 : big ? rng.int(5000, 30000) : rng.int(1, 3000);
-          flight.push({ type: big ? HandshakeType.certificate : rng.int(0, 30), seq: seq++, body: rng.bytes(n) });
+          const n = rng.chance(0.15) ? 0 : big ? rng.between(5000, 30000) : rng.between(1, 3000);
+          flight.push({ type: big ? HandshakeType.certificate : rng.between(0, 30), seq: seq++, body: rng.bytes(n) });
         }
         all.push(...flight);
         // First transmission: random fragment sizes, some messages fragmented twice
         // differently, some arbitrary overlapping ranges, duplicates, loss.
         let pieces: Uint8Array[] = [];
         for (const m of flight) {
-          pieces.push(...fragmentMessage(m.type, m.seq, m.body, rng.int(1, 1500)));
-          if (rng.chance(0.5)) pieces.push(...fragmentMessage(m.type, m.seq, m.body, rng.int(1, 1500)));
-          for (let k = rng.int(0, 3); k > 0 && m.body.length > 0; k--) {
-            const a = rng.int(0, m.body.length - 1);
-            pieces.push(rangeFragment(m, a, rng.int(a + 1, m.body.length)));
+          pieces.push(...fragmentMessage(m.type, m.seq, m.body, rng.between(1, 1500)));
+          if (rng.chance(0.5)) pieces.push(...fragmentMessage(m.type, m.seq, m.body, rng.between(1, 1500)));
+          for (let k = rng.between(0, 3); k > 0 && m.body.length > 0; k--) {
+            const a = rng.between(0, m.body.length - 1);
+            pieces.push(rangeFragment(m, a, rng.between(a + 1, m.body.length)));
           }
         }
         pieces.push(...pieces.filter(() => rng.chance(0.3)));
         const loss = rng.next() * 0.6;
         pieces = pieces.filter(() => !rng.chance(loss));
         // The peer's previous flight, retransmitted (it lost ours).
-        const stale = previous.length > 0 && rng.chance(0.5) ? previous.flatMap((m) => fragmentMessage(m.type, m.seq, m.body, rng.int(50, 1500))) : [];
+        const stale = previous.length > 0 && rng.chance(0.5) ? previous.flatMap((m) => fragmentMessage(m.type, m.seq, m.body, rng.between(50, 1500))) : [];
         pieces = rng.shuffle([...pieces, ...stale]);
         const first = feed(r, pieces, false);
         delivered.push(...first.delivered);
         if (stale.length > 0) expect(first.results.some((x) => x.retransmission)).toBe(true);
         // Our timer fires, we retransmit, the peer retransmits the whole flight: no loss this time.
-        let again = flight.flatMap((m) => fragmentMessage(m.type, m.seq, m.body, rng.int(1, 1500)));
+        let again = flight.flatMap((m) => fragmentMessage(m.type, m.seq, m.body, rng.between(1, 1500)));
         again = rng.shuffle([...again, ...again.filter(() => rng.chance(0.2))]);
         delivered.push(...feed(r, again, false).delivered);
         expect(r.nextSeq).toBe(seq);
@@ -345,10 +316,10 @@ describe('HandshakeReassembler: bounds and hostile input', () => {
 
   it('drops a flood of fragments far ahead of the window', () => {
     const r = new HandshakeReassembler();
-    const rng = prng(4);
+    const rng = mulberry32(4);
     let dropped = 0;
     for (let seq = defaultReassemblerLimits.maxMessagesAhead; seq <= 0xffff; seq++) {
-      dropped += r.add(rawFragment(HandshakeType.certificate, 60000, seq, rng.int(0, 59000), rng.bytes(rng.int(1, 1000)))).dropped;
+      dropped += r.add(rawFragment(HandshakeType.certificate, 60000, seq, rng.between(0, 59000), rng.bytes(rng.between(1, 1000)))).dropped;
     }
     expect(dropped).toBe(0x10000 - 8);
     expect(r.stats.outOfWindow).toBe(dropped);
@@ -363,11 +334,11 @@ describe('HandshakeReassembler: bounds and hostile input', () => {
     const r = new HandshakeReassembler();
     const max = r.limits.maxBufferedBytes;
     expect(max).toBe(512 * 1024);
-    const rng = prng(5);
+    const rng = mulberry32(5);
     let overBudget = 0;
     for (let i = 0; i < 20000; i++) {
-      const seq = rng.int(1, 7);
-      const res = r.add(rawFragment(HandshakeType.certificate, 256 * 1024, seq, rng.int(0, 256 * 1024 - 10), rng.bytes(10)));
+      const seq = rng.between(1, 7);
+      const res = r.add(rawFragment(HandshakeType.certificate, 256 * 1024, seq, rng.between(0, 256 * 1024 - 10), rng.bytes(10)));
       overBudget += res.dropped;
       expect(r.bufferedBytes).toBeLessThanOrEqual(max);
     }
@@ -384,7 +355,7 @@ describe('HandshakeReassembler: bounds and hostile input', () => {
 
   it('drops fragments with lying offsets, lengths or types', () => {
     const r = new HandshakeReassembler();
-    const body = prng(6).bytes(300);
+    const body = mulberry32(6).bytes(300);
     const m = { type: HandshakeType.server_hello, seq: 0, body };
     // offset + fragment_length > length
     expect(r.add(rawFragment(2, 300, 0, 250, new Uint8Array(51))).dropped).toBe(1);
@@ -429,18 +400,18 @@ describe('HandshakeReassembler: bounds and hostile input', () => {
   });
 
   it('never throws anything but the size TLSError on random and mutated input', () => {
-    const rng = prng(7);
+    const rng = mulberry32(7);
     const valid = fragmentMessage(HandshakeType.certificate, 0, rng.bytes(5000), 300).concat(fragmentMessage(2, 1, rng.bytes(100), 30));
     for (let round = 0; round < 20; round++) {
       const r = new HandshakeReassembler({ maxBufferedBytes: reassemblyCost(256 * 1024) + 1000 });
       for (let i = 0; i < 2000; i++) {
         let input: Uint8Array;
-        const kind = rng.int(0, 2);
-        if (kind === 0) input = rng.bytes(rng.int(0, 64));
+        const kind = rng.between(0, 2);
+        if (kind === 0) input = rng.bytes(rng.between(0, 64));
         else {
-          input = Buffer.concat(Array.from({ length: rng.int(1, 3) }, () => valid[rng.int(0, valid.length - 1)]!));
-          for (let k = rng.int(kind === 1 ? 1 : 0, 4); k > 0; k--) input[rng.int(0, input.length - 1)] = rng.int(0, 255);
-          if (rng.chance(0.2)) input = input.subarray(0, rng.int(0, input.length));
+          input = Buffer.concat(Array.from({ length: rng.between(1, 3) }, () => valid[rng.between(0, valid.length - 1)]!));
+          for (let k = rng.between(kind === 1 ? 1 : 0, 4); k > 0; k--) input[rng.between(0, input.length - 1)] = rng.between(0, 255);
+          if (rng.chance(0.2)) input = input.subarray(0, rng.between(0, input.length));
         }
         try {
           if (rng.chance(0.5)) r.addRecord(input);
@@ -578,16 +549,16 @@ describe('Flight', () => {
   const overhead = (epoch: number) => DTLS_RECORD_HEADER_LENGTH + expansion(epoch);
 
   it('packs records into datagrams that never exceed the MTU, and round-trips', () => {
-    const rng = prng(8);
+    const rng = mulberry32(8);
     for (let round = 0; round < 200; round++) {
-      const mtu = rng.chance(0.3) ? 1200 : rng.int(64, 1500);
+      const mtu = rng.chance(0.3) ? 1200 : rng.between(64, 1500);
       const flight = new Flight({ mtu, overhead });
       const msgs: DtlsHandshakeMessage[] = [];
-      let seq = rng.int(0, 3);
-      for (let i = rng.int(1, 6); i > 0; i--) {
+      let seq = rng.between(0, 3);
+      for (let i = rng.between(1, 6); i > 0; i--) {
         const epoch = i === 1 && rng.chance(0.5) ? 1 : 0;
         if (epoch === 1) flight.addChangeCipherSpec(0);
-        const m = { type: rng.int(1, 20), seq: seq++, body: rng.bytes(rng.chance(0.2) ? rng.int(0, 40) : rng.int(0, 9000)) };
+        const m = { type: rng.between(1, 20), seq: seq++, body: rng.bytes(rng.chance(0.2) ? rng.between(0, 40) : rng.between(0, 9000)) };
         msgs.push(m);
         flight.addHandshake(epoch, m.type, m.seq, m.body);
       }

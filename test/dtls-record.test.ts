@@ -19,28 +19,12 @@ import {
   type DtlsRecord,
 } from '../src/record/dtls.js';
 import { concat, fromHex, toHex } from '../src/util/bytes.js';
+import { mulberry32 } from './helpers/random.js';
 
 const HANDSHAKE = 22;
 const APPDATA = 23;
 const ALERT = 21;
 const CCS = 20;
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    bytes: (n: number) => Uint8Array.from({ length: n }, () => Math.floor(next() * 256)),
-  };
-}
 
 const bytesOf = (n: number, salt = 0) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + salt) & 0xff);
 const u48 = (v: number) => {
@@ -61,7 +45,7 @@ describe('DTLS record header', () => {
   });
 
   it('round-trips header fields through parseDatagram', () => {
-    const r = rng(1);
+    const r = mulberry32(1);
     for (let i = 0; i < 200; i++) {
       const type = [CCS, ALERT, HANDSHAKE, APPDATA][r.int(4)]!;
       const version = r.int(2) ? 0xfefd : 0xfeff;
@@ -139,7 +123,7 @@ describe('parseDatagram', () => {
   });
 
   it('never throws on seeded mutations and keeps every record before the first damaged byte', () => {
-    const r = rng(42);
+    const r = mulberry32(42);
     for (let i = 0; i < 400; i++) {
       const d = datagram.slice();
       let first = d.length;
@@ -193,7 +177,7 @@ describe('parseDatagram', () => {
   });
 
   it('never throws on random garbage', () => {
-    const r = rng(7);
+    const r = mulberry32(7);
     for (let i = 0; i < 300; i++) {
       const g = r.bytes(r.int(200));
       if (i % 3 === 0 && g.length > 3) {
@@ -272,7 +256,7 @@ describe('ReplayWindow', () => {
 
   it.each([64, 128, 256])('agrees with a Set-based reference over seeded random sequences (size %i)', (size) => {
     for (let seed = 1; seed <= 20; seed++) {
-      const r = rng(seed * 1000 + size);
+      const r = mulberry32(seed * 1000 + size);
       const w = new ReplayWindow(size);
       const seen = new Set<number>();
       let top = -1;
@@ -382,7 +366,7 @@ describe.each(suites)('DTLS 1.2 $name records', (s) => {
 
   it('drops and counts a tampered record, and keeps working', () => {
     const { tx, rx } = pair(s, [1]);
-    const r = rng(s.keyLength + s.tag);
+    const r = mulberry32(s.keyLength + s.tag);
     for (let i = 0; i < 40; i++) {
       const rec = tx.seal(APPDATA, bytesOf(20 + i, i));
       // Flip a byte anywhere after the header (explicit nonce, ciphertext or tag), or in the
@@ -449,7 +433,7 @@ describe.each(suites)('DTLS 1.2 $name records', (s) => {
   });
 
   it('never throws and never delivers forged data on mutated datagrams', () => {
-    const r = rng(99 + s.tag);
+    const r = mulberry32(99 + s.tag);
     for (let i = 0; i < 150; i++) {
       const { tx, rx } = pair(s, [1]);
       const plain = [bytesOf(10, i), bytesOf(40, i + 1), bytesOf(0), bytesOf(300, i + 2)];

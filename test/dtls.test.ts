@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { dtlsPair } from './helpers/dtls-pair.js';
 import { certifiedKey } from './helpers/pki.js';
+import { seededFloats } from './helpers/random.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (chunks: Uint8Array[]) => chunks.map((c) => new TextDecoder().decode(c));
-
-/** Seeded xorshift32 so every lossy run is reproducible. */
-function prng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 describe('DTLS 1.2 in memory', () => {
   it('completes a handshake and carries datagrams both ways', () => {
@@ -52,7 +42,7 @@ describe('DTLS 1.2 in memory', () => {
   });
 
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('survives 30 percent loss, reordering, duplication and MTU 500 (seed %i)', (seed) => {
-    const rnd = prng(seed);
+    const rnd = seededFloats(seed);
     const p = dtlsPair({ mtu: 500, maxRetransmissions: 12 }, { mtu: 500, maxRetransmissions: 12 });
     const net = {
       deliver: (d: Uint8Array) => (rnd() < 0.3 ? [] : rnd() < 0.1 ? [d, d] : [d]),
@@ -99,7 +89,7 @@ describe('DTLS 1.2 in memory', () => {
     // A plaintext handshake record whose fragment claims more bytes than the message and the record hold.
     const lying = new Uint8Array([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 99, 0, 16, 20, 0, 0, 12, 0, 5, 0, 0, 0, 0xff, 0xff, 0xff, 1, 2, 3, 4]);
     p.server.feedDatagram(lying);
-    const rnd = prng(99);
+    const rnd = seededFloats(99);
     for (let i = 0; i < 200; i++) p.server.feedDatagram(Uint8Array.from({ length: 1 + Math.floor(rnd() * 120) }, () => Math.floor(rnd() * 256)));
     expect(p.server.state).toBe('ESTABLISHED');
     expect(p.received.server).toEqual([]);
@@ -167,7 +157,7 @@ describe('DTLS HelloVerifyRequest cookie exchange', () => {
   });
 
   it.each([11, 12, 13, 14])('the cookie exchange survives a lossy, reordering network (seed %i)', (seed) => {
-    const rnd = prng(seed);
+    const rnd = seededFloats(seed);
     const p = dtlsPair({ mtu: 500, maxRetransmissions: 12 }, { mtu: 500, maxRetransmissions: 12 }, { cookie: true });
     p.run({ deliver: (d) => (rnd() < 0.3 ? [] : rnd() < 0.1 ? [d, d] : [d]) }, 2000);
     expect(p.client.state).toBe('ESTABLISHED');

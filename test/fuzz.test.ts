@@ -24,35 +24,21 @@ import { Tls13Protection } from '../src/record/protection.js';
 import { concat, fromHex, toHex } from '../src/util/bytes.js';
 import { defaultClientOptions, defaultServerOptions } from './helpers/pair.js';
 import { certifiedKey, rootCa } from './helpers/pki.js';
+import { seededBytes, xorshift32 } from './helpers/random.js';
+import { splitRecords } from './helpers/records.js';
 
 const ITERATIONS = Number(process.env.TSLS_FUZZ_ITERATIONS ?? 300);
 const KNOWN_ALERTS = new Set(Object.keys(AlertDescription));
 
-/** xorshift32: a deterministic byte source. */
+/** xorshift32 as integers below n and as bytes, from one stream. */
 function prng(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
+  const next = xorshift32(seed);
   return {
     int: (n: number) => next() % n,
-    bytes: (n: number) => {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) out[i] = next() & 0xff;
-      return out;
-    },
+    bytes: (n: number) => Uint8Array.from({ length: n }, () => next() & 0xff),
   };
 }
 
-const seededRandom = (seed: number) => {
-  const g = prng(seed);
-  return (n: number) => g.bytes(n);
-};
 
 /** 1 to 4 random flips (xor with a non-zero byte), inserts and deletes. */
 function mutate(input: Uint8Array, g: ReturnType<typeof prng>): { bytes: Uint8Array; ops: string[] } {
@@ -80,17 +66,6 @@ function mutate(input: Uint8Array, g: ReturnType<typeof prng>): { bytes: Uint8Ar
   return { bytes: b, ops };
 }
 
-function splitRecords(data: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let at = 0;
-  while (at < data.length) {
-    const length = (data[at + 3]! << 8) | data[at + 4]!;
-    out.push(data.subarray(at, at + 5 + length));
-    at += 5 + length;
-  }
-  return out;
-}
-
 // ---- recorded flights ---------------------------------------------------------------------
 
 interface Recorded {
@@ -111,8 +86,8 @@ const NOW = Date.now();
 const now = () => NOW;
 
 function record(clientExtra: ClientOptions = {}, serverExtra: Partial<ServerOptions> = {}): Recorded {
-  const client = () => Connection.client(defaultClientOptions({ random: seededRandom(11), now, ...clientExtra }));
-  const server = () => Connection.server(defaultServerOptions({ random: seededRandom(12), now, ...serverExtra }));
+  const client = () => Connection.client(defaultClientOptions({ random: seededBytes(11), now, ...clientExtra }));
+  const server = () => Connection.server(defaultServerOptions({ random: seededBytes(12), now, ...serverExtra }));
   const c = client();
   const s = server();
   const serverSecrets = new Map<string, Uint8Array>();
@@ -295,8 +270,8 @@ describe('mutation fuzzing of real flights (TLS 1.3)', () => {
 });
 
 describe('mutation fuzzing of real flights (TLS 1.3 with HelloRetryRequest)', () => {
-  const client = () => Connection.client(defaultClientOptions({ random: seededRandom(21), groups: ['x25519', 'secp256r1'], keyShareGroups: ['x25519'] }));
-  const server = () => Connection.server(defaultServerOptions({ random: seededRandom(22), groups: ['secp256r1'] }));
+  const client = () => Connection.client(defaultClientOptions({ random: seededBytes(21), groups: ['x25519', 'secp256r1'], keyShareGroups: ['x25519'] }));
+  const server = () => Connection.server(defaultServerOptions({ random: seededBytes(22), groups: ['secp256r1'] }));
   const c = client();
   const s = server();
   const hello1 = c.takeOutput();

@@ -3,6 +3,7 @@ import type { GroupName } from '../src/crypto/provider.js';
 import { CIPHER_SUITES } from '../src/messages/constants.js';
 import { makePair, type Pair } from './helpers/pair.js';
 import { LEAVES, certifiedKey, type LeafName } from './helpers/pki.js';
+import { seededBytes } from './helpers/random.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (chunks: Uint8Array[]) => chunks.map((c) => new TextDecoder().decode(c)).join('');
@@ -405,26 +406,11 @@ describe('certificate verification by default', () => {
   });
 });
 
-/** A small deterministic PRNG (xorshift32) so handshakes can be replayed. */
-function seededRandom(seed: number): (n: number) => Uint8Array {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      out[i] = x & 0xff;
-    }
-    return out;
-  };
-}
-
 describe('injected randomness', () => {
   it('replays a handshake byte for byte with the same seeds', () => {
     const run = () => {
       const now = () => Date.UTC(2026, 0, 1);
-      const p = makePair({ random: seededRandom(7), now }, { random: seededRandom(11), now });
+      const p = makePair({ random: seededBytes(7), now }, { random: seededBytes(11), now });
       const wire: number[][] = [];
       p.pump((bytes) => {
         wire.push([...bytes]);
@@ -437,7 +423,7 @@ describe('injected randomness', () => {
   });
 
   it.each(Array.from({ length: 40 }, (_, i) => i + 1))('GREASE values from seed %i are ignored by the server', (seed) => {
-    const p = makePair({ random: seededRandom(seed), grease: true });
+    const p = makePair({ random: seededBytes(seed), grease: true });
     p.pump();
     expectEstablished(p);
   });

@@ -33,6 +33,7 @@ import { StateMachine, type StatemHost } from '../src/statem/statem.js';
 import { concat, fromHex } from '../src/util/bytes.js';
 import { makePair } from './helpers/pair.js';
 import { certifiedKey } from './helpers/pki.js';
+import { splitRecords } from './helpers/records.js';
 
 const TABLES: Record<Side, StateTable> = { client: CLIENT_STATES, server: SERVER_STATES };
 
@@ -390,17 +391,6 @@ const PEER_SECRET: Record<Side, Record<'hs' | 'app', string>> = {
   client: { hs: 'SERVER_HANDSHAKE_TRAFFIC_SECRET', app: 'SERVER_TRAFFIC_SECRET_0' },
   server: { hs: 'CLIENT_HANDSHAKE_TRAFFIC_SECRET', app: 'CLIENT_TRAFFIC_SECRET_0' },
 };
-
-function splitRecords(data: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let at = 0;
-  while (at < data.length) {
-    const length = (data[at + 3]! << 8) | data[at + 4]!;
-    out.push(data.subarray(at, at + 5 + length));
-    at += 5 + length;
-  }
-  return out;
-}
 
 /** What protects the records a side reads: nothing, TLS 1.3 handshake or application keys, TLS 1.2 keys. */
 type Epoch = 'plain' | 'hs' | 'app' | 'tls12';

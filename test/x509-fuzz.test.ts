@@ -13,28 +13,13 @@ import { encodeDer, readNode, Tag } from '../src/x509/der.js';
 import { certificateMatchesHost } from '../src/x509/hostname.js';
 import { parseCertificateChain, pemDecode } from '../src/x509/pem.js';
 import { verifyCertificateChain } from '../src/x509/verify.js';
+import { mulberry32, type Mulberry32 } from './helpers/random.js';
 
 // TSLS_FUZZ_SEED / TSLS_FUZZ_RUNS override the fixed defaults for longer local runs.
 const SEED = Number(process.env.TSLS_FUZZ_SEED ?? 0x5eed_1234);
 const BYTE_MUTATIONS = Number(process.env.TSLS_FUZZ_RUNS ?? 300);
 const TREE_MUTATIONS = BYTE_MUTATIONS;
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
-  const pick = <T>(xs: T[]): T => xs[int(xs.length)]!;
-  return { next, int, bytes, pick };
-}
-type Rng = ReturnType<typeof rng>;
 
 const dirs = ['../vectors/x509/', '../vectors/pki/'].map((d) => new URL(d, import.meta.url));
 const corpus: Uint8Array[] = dirs.flatMap((dir) =>
@@ -65,7 +50,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-function mutateBytes(r: Rng, der: Uint8Array): Uint8Array {
+function mutateBytes(r: Mulberry32, der: Uint8Array): Uint8Array {
   let d = der.slice();
   const rounds = 1 + r.int(3);
   for (let i = 0; i < rounds && d.length > 0; i++) {
@@ -149,7 +134,7 @@ const interestingValues = [
   Uint8Array.of(0x2a, 0x86, 0x48),
 ];
 
-function mutateTree(r: Rng, der: Uint8Array): Uint8Array {
+function mutateTree(r: Mulberry32, der: Uint8Array): Uint8Array {
   const root = decodeAll(der)![0]!;
   const nodes = allNodes(root);
   const rounds = 1 + r.int(2);
@@ -240,12 +225,12 @@ describe('x509 fuzzing', () => {
   });
 
   it(`survives ${BYTE_MUTATIONS} byte-level mutations`, () => {
-    const r = rng(SEED);
+    const r = mulberry32(SEED);
     for (let i = 0; i < BYTE_MUTATIONS; i++) exercise(mutateBytes(r, r.pick(corpus)), `byte mutation #${i}`);
   });
 
   it(`survives ${TREE_MUTATIONS} structure-aware mutations`, () => {
-    const r = rng(SEED ^ 0xffff);
+    const r = mulberry32(SEED ^ 0xffff);
     for (let i = 0; i < TREE_MUTATIONS; i++) exercise(mutateTree(r, r.pick(corpus)), `tree mutation #${i}`);
     // The mutations must reach the verifier, not just the parser's first checks.
     expect(stats.parsed).toBeGreaterThan(50);
