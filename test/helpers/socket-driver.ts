@@ -8,7 +8,8 @@
  * (no Duplex): the Node adapter will replace it.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { Connection } from '../../src/connection.js';
+import type { ClientOptions } from '../../src/config.js';
+import { Connection } from '../../src/connection.js';
 import type { TLSError } from '../../src/errors.js';
 
 export const DEFAULT_WAIT_MS = 10_000;
@@ -287,4 +288,18 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: () => stri
       timer = setTimeout(() => reject(new Error(`${what()}: timed out after ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/** `s` backwards, as `openssl s_server -rev` answers a line. */
+export const reverse = (s: string) => [...s].reverse().join('');
+
+/** A client Connection made from `options`, driven over TCP to a peer process listening on `port`. */
+export function connectTo(peer: { describe(): string }, port: number, options: ClientOptions): Promise<SocketDriver> {
+  return SocketDriver.connect(Connection.client(options), port, '127.0.0.1', { context: () => peer.describe() });
+}
+
+/** Send a line to `s_server -rev` and wait for it to come back reversed. */
+export async function echoReversed(d: SocketDriver, line: string): Promise<void> {
+  d.write(`${line}\n`);
+  await d.waitText(reverse(line));
 }

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { GroupName } from '../../src/crypto/provider.js';
 import { Connection } from '../../src/connection.js';
-import type { ClientOptions, ServerOptions } from '../../src/config.js';
+import type { ServerOptions } from '../../src/config.js';
 import { cipherSuiteByName } from '../../src/messages/constants.js';
 import { killAllPeers, requireBinary, startGnutlsClient, startGnutlsServer, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
-import { certifiedKey, rootCa, type LeafName } from '../helpers/pki.js';
-import { destroyAllDrivers, listen, SocketDriver, type Listener } from '../helpers/socket-driver.js';
+import { certifiedKey, type LeafName } from '../helpers/pki.js';
+import { connectTo, destroyAllDrivers, echoReversed, listen, reverse, SocketDriver, type Listener } from '../helpers/socket-driver.js';
+import { defaultClientOptions } from '../helpers/pair.js';
 
 /** The six ECDHE AEAD suites of TLS 1.2 (by name: the table also holds CCM and PSK suites), each with a certificate of the key type it authenticates with. */
 const SUITES = [
@@ -53,7 +54,6 @@ const GROUP_SUITE = 'ECDHE-RSA-AES128-GCM-SHA256';
 const GROUP_LEAF: LeafName = 'leaf-rsa2048';
 const ECDSA_SUITE = 'ECDHE-ECDSA-AES128-GCM-SHA256';
 
-const reverse = (s: string) => [...s].reverse().join('');
 
 it('openssl and gnutls are installed', () => {
   for (const name of ['openssl', 'gnutls-serv', 'gnutls-cli']) expect(requireBinary(name)).toBeTruthy();
@@ -77,24 +77,10 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function clientOptions(extra: ClientOptions = {}): ClientOptions {
-  return { ca: rootCa(), servername: 'localhost', ...extra };
-}
-
-async function connectTo(peer: Peer, port: number, options: ClientOptions): Promise<SocketDriver> {
-  return SocketDriver.connect(Connection.client(options), port, '127.0.0.1', { context: () => peer.describe() });
-}
-
-/** Send a line to `s_server -rev` and wait for it to come back reversed. */
-async function echoReversed(d: SocketDriver, line: string): Promise<void> {
-  d.write(`${line}\n`);
-  await d.waitText(reverse(line));
-}
-
 describe('our client → openssl s_server -tls1_2', () => {
   it.each(SUITE_ROWS)('our client completes %s against openssl s_server with a %s certificate and exchanges data', async (cipher, leaf, { iana }) => {
     const { peer, port } = await startOpensslServer({ version: 'TLSv1.2', cipher, leaf, rev: true });
-    const d = await connectTo(peer, port, clientOptions({ cipherSuites: [cipher] }));
+    const d = await connectTo(peer, port, defaultClientOptions({ cipherSuites: [cipher] }));
     await d.waitHandshake();
     expect(d.conn.protocol).toBe('TLSv1.2');
     expect(d.conn.cipher?.name).toBe(cipher);
@@ -106,7 +92,7 @@ describe('our client → openssl s_server -tls1_2', () => {
 
   it.each(KEY_ROWS)('our client verifies an openssl s_server with an %s certificate over TLS 1.2', async (_label, { leaf, scheme }) => {
     const { peer, port } = await startOpensslServer({ version: 'TLSv1.2', cipher: ECDSA_SUITE, leaf, rev: true });
-    const d = await connectTo(peer, port, clientOptions());
+    const d = await connectTo(peer, port, defaultClientOptions());
     await d.waitHandshake();
     expect(d.conn.protocol).toBe('TLSv1.2');
     expect(d.conn.signatureScheme).toBe(scheme);
@@ -116,7 +102,7 @@ describe('our client → openssl s_server -tls1_2', () => {
 
   it.each(GROUP_ROWS)('our client does ECDHE over %s with openssl s_server over TLS 1.2', async (group, { openssl }) => {
     const { peer, port } = await startOpensslServer({ version: 'TLSv1.2', cipher: GROUP_SUITE, leaf: GROUP_LEAF, groups: openssl, rev: true });
-    const d = await connectTo(peer, port, clientOptions({ groups: [group] }));
+    const d = await connectTo(peer, port, defaultClientOptions({ groups: [group] }));
     await d.waitHandshake();
     expect(d.conn.protocol).toBe('TLSv1.2');
     expect(d.conn.group).toBe(group);
@@ -125,7 +111,7 @@ describe('our client → openssl s_server -tls1_2', () => {
 
   it('our client with default versions settles on TLS 1.2 with a TLS 1.2-only openssl s_server (no downgrade alarm)', async () => {
     const { peer, port } = await startOpensslServer({ version: 'TLSv1.2', rev: true });
-    const d = await connectTo(peer, port, clientOptions());
+    const d = await connectTo(peer, port, defaultClientOptions());
     await d.waitHandshake();
     expect(d.conn.protocol).toBe('TLSv1.2');
     expect(d.conn.cipher?.version).toBe('TLSv1.2');
@@ -136,7 +122,7 @@ describe('our client → openssl s_server -tls1_2', () => {
 
   it('our client limited to TLS 1.3 is refused by a TLS 1.2-only openssl s_server with protocol_version', async () => {
     const { peer, port } = await startOpensslServer({ version: 'TLSv1.2', rev: true });
-    const d = await connectTo(peer, port, clientOptions({ minVersion: 'TLSv1.3' }));
+    const d = await connectTo(peer, port, defaultClientOptions({ minVersion: 'TLSv1.3' }));
     const err = await d.waitError();
     expect(err.alert).toBe('protocol_version');
     expect(err.remote).toBe(true);
@@ -146,7 +132,7 @@ describe('our client → openssl s_server -tls1_2', () => {
 
   it("our close_notify over TLS 1.2 gets openssl s_server to answer with its own", async () => {
     const { peer, port } = await startOpensslServer({ version: 'TLSv1.2', rev: true });
-    const d = await connectTo(peer, port, clientOptions({ maxVersion: 'TLSv1.2' }));
+    const d = await connectTo(peer, port, defaultClientOptions({ maxVersion: 'TLSv1.2' }));
     await d.waitHandshake();
     await echoReversed(d, 'goodbye');
     d.end();
@@ -272,7 +258,7 @@ const GNUTLS_TLS12 = 'NORMAL:-VERS-ALL:+VERS-TLS1.2';
 describe('gnutls, TLS 1.2', () => {
   it('our client completes ECDHE-RSA-AES256-GCM-SHA384 against gnutls-serv limited to TLS 1.2 and gets its data echoed', async () => {
     const { peer, port } = await startGnutlsServer({ leaf: 'leaf-rsa2048', priority: `${GNUTLS_TLS12}:-CIPHER-ALL:+AES-256-GCM` });
-    const d = await connectTo(peer, port, clientOptions());
+    const d = await connectTo(peer, port, defaultClientOptions());
     await d.waitHandshake();
     expect(d.conn.protocol).toBe('TLSv1.2');
     expect(d.conn.cipher?.name).toBe('ECDHE-RSA-AES256-GCM-SHA384');

@@ -12,7 +12,8 @@ import type { ClientOptions, ServerOptions } from '../../src/config.js';
 import { parseCertificateChain } from '../../src/x509/pem.js';
 import { killAllPeers, requireBinary, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
 import { certifiedKey, readPki, rootCa, type LeafName } from '../helpers/pki.js';
-import { destroyAllDrivers, listen, SocketDriver, type Listener } from '../helpers/socket-driver.js';
+import { connectTo, destroyAllDrivers, echoReversed, listen, reverse, SocketDriver, type Listener } from '../helpers/socket-driver.js';
+import { defaultClientOptions } from '../helpers/pair.js';
 
 const SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
 /** Our group name and OpenSSL's. */
@@ -35,7 +36,6 @@ const KEY_TYPES: { leaf: LeafName; scheme: string; label: string }[] = [
 const MATRIX_ROWS = MATRIX.map((m) => [m.suite, m.group, m.openssl] as const);
 const KEY_ROWS = KEY_TYPES.map((k) => [k.label, k] as const);
 
-const reverse = (s: string) => [...s].reverse().join('');
 
 // No skipping when a peer is missing: this fails (and so does every test below, on its own).
 it('openssl is installed', () => {
@@ -47,24 +47,10 @@ afterEach(async () => {
   await killAllPeers();
 });
 
-function clientOptions(extra: ClientOptions = {}): ClientOptions {
-  return { ca: rootCa(), servername: 'localhost', ...extra };
-}
-
-async function connectTo(peer: Peer, port: number, options: ClientOptions): Promise<SocketDriver> {
-  return SocketDriver.connect(Connection.client(options), port, '127.0.0.1', { context: () => peer.describe() });
-}
-
-/** Send a line to `s_server -rev` and wait for it to come back reversed. */
-async function echoReversed(d: SocketDriver, line: string): Promise<void> {
-  d.write(`${line}\n`);
-  await d.waitText(reverse(line));
-}
-
 describe('our client → openssl s_server -tls1_3', () => {
   it.each(MATRIX_ROWS)('our client completes %s with %s against openssl s_server and exchanges data', async (suite, group, openssl) => {
     const { peer, port } = await startOpensslServer({ ciphersuites: suite, groups: openssl, rev: true });
-    const d = await connectTo(peer, port, clientOptions({ cipherSuites: [suite], groups: [group] }));
+    const d = await connectTo(peer, port, defaultClientOptions({ cipherSuites: [suite], groups: [group] }));
     await d.waitHandshake();
     expect(d.conn.protocol).toBe('TLSv1.3');
     expect(d.conn.cipher?.name).toBe(suite);
@@ -76,7 +62,7 @@ describe('our client → openssl s_server -tls1_3', () => {
 
   it.each(KEY_ROWS)('our client verifies an openssl s_server with an %s certificate against root.crt', async (_label, { leaf, scheme }) => {
     const { peer, port } = await startOpensslServer({ leaf, rev: true });
-    const d = await connectTo(peer, port, clientOptions());
+    const d = await connectTo(peer, port, defaultClientOptions());
     await d.waitHandshake();
     expect(d.conn.signatureScheme).toBe(scheme);
     expect(d.conn.peerCertificates).toHaveLength(2);
@@ -85,7 +71,7 @@ describe('our client → openssl s_server -tls1_3', () => {
 
   it('our client retries after openssl s_server answers its x25519 share with a HelloRetryRequest for secp256r1', async () => {
     const { peer, port } = await startOpensslServer({ groups: 'P-256', rev: true });
-    const d = await connectTo(peer, port, clientOptions({ groups: ['x25519', 'secp256r1'], keyShareGroups: ['x25519'] }));
+    const d = await connectTo(peer, port, defaultClientOptions({ groups: ['x25519', 'secp256r1'], keyShareGroups: ['x25519'] }));
     await d.waitHandshake();
     expect(d.conn.helloRetried).toBe(true);
     expect(d.conn.group).toBe('secp256r1');
@@ -95,7 +81,7 @@ describe('our client → openssl s_server -tls1_3', () => {
 
   it('our client negotiates the ALPN protocol openssl s_server picks', async () => {
     const { peer, port } = await startOpensslServer({ alpn: 'http/1.1', rev: true });
-    const d = await connectTo(peer, port, clientOptions({ ALPNProtocols: ['h2', 'http/1.1'] }));
+    const d = await connectTo(peer, port, defaultClientOptions({ ALPNProtocols: ['h2', 'http/1.1'] }));
     await d.waitHandshake();
     expect(d.conn.alpnProtocol).toBe('http/1.1');
     await echoReversed(d, 'alpn');
@@ -103,7 +89,7 @@ describe('our client → openssl s_server -tls1_3', () => {
 
   it.each([false, true])('data still flows after our client sends a KeyUpdate (update_requested=%s) to openssl s_server', async (requested) => {
     const { peer, port } = await startOpensslServer({ rev: true });
-    const d = await connectTo(peer, port, clientOptions());
+    const d = await connectTo(peer, port, defaultClientOptions());
     await d.waitHandshake();
     await echoReversed(d, 'before the key update');
     d.keyUpdate(requested);
@@ -116,7 +102,7 @@ describe('our client → openssl s_server -tls1_3', () => {
 
   it('our client answers a KeyUpdate with update_requested from openssl s_server and data still flows both ways', async () => {
     const { peer, port } = await startOpensslServer(); // stdin/stdout mode: stdin "K" sends KeyUpdate(update_requested)
-    const d = await connectTo(peer, port, clientOptions());
+    const d = await connectTo(peer, port, defaultClientOptions());
     await d.waitHandshake();
     d.write('ping before\n');
     await peer.waitOutput('ping before');
@@ -131,7 +117,7 @@ describe('our client → openssl s_server -tls1_3', () => {
 
   it('our close_notify gets openssl s_server to answer with its own', async () => {
     const { peer, port } = await startOpensslServer({ rev: true });
-    const d = await connectTo(peer, port, clientOptions());
+    const d = await connectTo(peer, port, defaultClientOptions());
     await d.waitHandshake();
     await echoReversed(d, 'goodbye');
     d.end();
@@ -143,7 +129,7 @@ describe('our client → openssl s_server -tls1_3', () => {
 
   it("our client receives openssl s_server's close_notify and answers it", async () => {
     const { peer, port } = await startOpensslServer({ rev: true });
-    const d = await connectTo(peer, port, clientOptions());
+    const d = await connectTo(peer, port, defaultClientOptions());
     await d.waitHandshake();
     d.write('CLOSE\n'); // s_server -rev shuts the connection down on this line
     await d.waitPeerEnd();
@@ -374,7 +360,7 @@ describe('openssl s_client -tls1_3 → our server', () => {
     it('our client logs exactly the keylog lines openssl s_server writes', async () => {
       const file = join(dir, 's_server.keylog');
       const { peer, port } = await startOpensslServer({ rev: true, extra: ['-keylogfile', file] });
-      const d = await connectTo(peer, port, clientOptions());
+      const d = await connectTo(peer, port, defaultClientOptions());
       await d.waitHandshake();
       await echoReversed(d, 'keys logged');
       const theirs = await fiveLines(file, peer);
