@@ -35,7 +35,9 @@ import {
   verify as nodeVerify,
   type CipherCCMTypes,
   type CipherChaCha20Poly1305Types,
+  type CipherGCM,
   type CipherGCMTypes,
+  type DecipherGCM,
   type ECDH,
   type Hash as NodeHash,
   type KeyObject,
@@ -155,8 +157,8 @@ function packKey(key: Uint8Array): number[] {
 /** One scratch buffer per key length (AEAD keys have an even number of bytes). */
 const keyScratch = new Map<number, Buffer>();
 
-/** `use` called with the key's bytes in a scratch buffer that is wiped when it returns (OpenSSL keeps its own copy). */
-function withKey<T>(words: number[], use: (key: Buffer) => T): T {
+/** The key's bytes in a scratch buffer, to be wiped (`fill(0)`) right after use. */
+function scratchKey(words: number[]): Buffer {
   const length = words.length * 2;
   let key = keyScratch.get(length);
   if (!key) keyScratch.set(length, (key = Buffer.alloc(length)));
@@ -164,8 +166,23 @@ function withKey<T>(words: number[], use: (key: Buffer) => T): T {
     key[2 * i] = words[i]! >>> 8;
     key[2 * i + 1] = words[i]! & 0xff;
   }
+  return key;
+}
+
+// A cipher context per record; OpenSSL copies the key into it, so the scratch is wiped at once.
+function sealingCipher(spec: AeadSpec, words: number[], nonce: Uint8Array): CipherGCM {
+  const key = scratchKey(words);
   try {
-    return use(key);
+    return createCipheriv(spec.cipher, key, nonce, spec.options);
+  } finally {
+    key.fill(0);
+  }
+}
+
+function openingCipher(spec: AeadSpec, words: number[], nonce: Uint8Array): DecipherGCM {
+  const key = scratchKey(words);
+  try {
+    return createDecipheriv(spec.cipher, key, nonce, spec.options);
   } finally {
     key.fill(0);
   }
@@ -217,7 +234,7 @@ class NodeAead implements Aead, AeadSealTo {
     const length = data.length + trailer.length;
     if (this.spec.ccm && length > CCM_MAX_PLAINTEXT) throw new Error(`${name}: plaintext too long`);
     if (offset + length + tagLength > out.length) throw new RangeError(`${name}: output too small`);
-    const c = withKey(this.k, (k) => createCipheriv(this.spec.cipher, k, nonce, this.spec.options));
+    const c = sealingCipher(this.spec, this.k, nonce);
     let at = offset;
     if (this.spec.ccm) {
       // CCM takes its input in one update: put the plaintext where the ciphertext goes.
@@ -255,7 +272,7 @@ class NodeAead implements Aead, AeadSealTo {
     const bodyLength = ciphertext.length - tagLength;
     if (this.spec.ccm && bodyLength > CCM_MAX_PLAINTEXT) return null;
     try {
-      const d = withKey(this.k, (k) => createDecipheriv(this.spec.cipher, k, nonce, this.spec.options));
+      const d = openingCipher(this.spec, this.k, nonce);
       d.setAuthTag(ciphertext.subarray(bodyLength));
       if (this.spec.ccm) d.setAAD(nonNull(aad), { plaintextLength: bodyLength });
       else d.setAAD(nonNull(aad));
