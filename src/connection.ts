@@ -274,7 +274,6 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
    */
   private releaseHandshakeState(): void {
     const hs = this.hs;
-    hs.transcript.release();
     hs.transcript = RELEASED_TRANSCRIPT;
     const s = hs.secrets;
     wipe(s.early, s.handshake, s.master, s.clientHandshake, s.serverHandshake);

@@ -24,6 +24,7 @@ import { serverModule } from './statem/server.js';
 import { START_STATE, tableFor, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
 import { toHex } from './util/bytes.js';
+import { RELEASED_TRANSCRIPT } from './statem/transcript.js';
 
 export interface DtlsOptions {
   /** Path MTU in bytes of UDP payload (default 1200). */
@@ -103,6 +104,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       onTransition: (from, to, how, message) => this.emit('transition', { from, to, how, message }),
       onMessage: (dir, msg, len) => this.emit('message', dir, msg, len),
       onEstablished: () => {
+        // Retransmissions resend recorded flights; nothing hashes the transcript again.
+        this.hs.transcript = RELEASED_TRANSCRIPT;
         this.setLifecycle('ESTABLISHED');
         this.emit('handshake');
       },
