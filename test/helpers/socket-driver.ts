@@ -8,6 +8,7 @@
  * (no Duplex): the Node adapter will replace it.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { afterEach, beforeEach } from 'vitest';
 import type { ClientOptions } from '../../src/config.js';
 import { Connection } from '../../src/connection.js';
 import type { TLSError } from '../../src/errors.js';
@@ -302,4 +303,24 @@ export function connectTo(peer: { describe(): string }, port: number, options: C
 export async function echoReversed(d: SocketDriver, line: string): Promise<void> {
   d.write(`${line}\n`);
   await d.waitText(reverse(line));
+}
+
+/**
+ * A fresh listener for every test of the enclosing describe (closed after it), so that a
+ * connection left over from a failed test cannot reach the next one. Call the returned
+ * function inside a test to get the current listener.
+ */
+export function listenerPerTest(): () => Listener {
+  let current: Listener | undefined;
+  beforeEach(async () => {
+    current = await listen();
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return () => {
+    if (!current) throw new Error('listenerPerTest(): no listener outside a test');
+    return current;
+  };
 }

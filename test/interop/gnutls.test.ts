@@ -2,13 +2,13 @@
  * Interop with GnuTLS: our client against `gnutls-serv --echo`, and `gnutls-cli` against
  * our server, TLS 1.3 only, over real TCP sockets on 127.0.0.1.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { GroupName } from '../../src/crypto/provider.js';
 import { Connection } from '../../src/connection.js';
 import type { ServerOptions } from '../../src/config.js';
 import { GNUTLS_TLS13, killAllPeers, requireBinary, startGnutlsClient, startGnutlsServer, type Peer } from '../helpers/peers.js';
 import { certifiedKey, rootCa, type LeafName } from '../helpers/pki.js';
-import { destroyAllDrivers, listen, SocketDriver, type Listener } from '../helpers/socket-driver.js';
+import { destroyAllDrivers, listenerPerTest, SocketDriver } from '../helpers/socket-driver.js';
 
 /** A suite, a group, and GnuTLS's names for them (priority string keywords and its Description line). */
 const CASES: { suite: string; group: GroupName; cipher: string; ggroup: string }[] = [
@@ -86,18 +86,11 @@ describe('our client → gnutls-serv (TLS 1.3)', () => {
 });
 
 describe('gnutls-cli → our server (TLS 1.3)', () => {
-  // A listener per test: a connection left over from a failed test cannot reach the next one.
-  let listener: Listener;
-  beforeEach(async () => {
-    listener = await listen();
-  });
-  afterEach(async () => {
-    await listener.close();
-  });
+  const listener = listenerPerTest();
 
   async function accept(peer: Peer, extra: Partial<ServerOptions> = {}): Promise<SocketDriver> {
     const conn = Connection.server({ certificates: [certifiedKey('leaf-ecdsa-p256')], ...extra });
-    const d = await listener.accept(conn, { context: () => peer.describe() });
+    const d = await listener().accept(conn, { context: () => peer.describe() });
     d.conn.on('data', (bytes) => d.write(bytes)); // echo
     return d;
   }
@@ -109,7 +102,7 @@ describe('gnutls-cli → our server (TLS 1.3)', () => {
   }
 
   it.each(CASE_ROWS)('gnutls-cli completes %s with %s against our server and gets its data echoed', async (suite, group, { cipher, ggroup }) => {
-    const peer = startGnutlsClient(listener.port, { priority: priority(cipher, ggroup) });
+    const peer = startGnutlsClient(listener().port, { priority: priority(cipher, ggroup) });
     const d = await accept(peer);
     await established(peer, d);
     expect(d.conn.protocol).toBe('TLSv1.3');
@@ -123,7 +116,7 @@ describe('gnutls-cli → our server (TLS 1.3)', () => {
   });
 
   it.each(KEY_TYPES)('gnutls-cli verifies our server with an %s certificate against root.crt', async (_label, { leaf, scheme }) => {
-    const peer = startGnutlsClient(listener.port);
+    const peer = startGnutlsClient(listener().port);
     const d = await accept(peer, { certificates: [certifiedKey(leaf)] });
     await established(peer, d);
     expect(d.conn.signatureScheme).toBe(scheme);
@@ -132,7 +125,7 @@ describe('gnutls-cli → our server (TLS 1.3)', () => {
   });
 
   it('our server sends gnutls-cli a HelloRetryRequest for secp384r1', async () => {
-    const peer = startGnutlsClient(listener.port);
+    const peer = startGnutlsClient(listener().port);
     const d = await accept(peer, { groups: ['secp384r1'] });
     await established(peer, d);
     expect(d.conn.helloRetried).toBe(true);
@@ -141,7 +134,7 @@ describe('gnutls-cli → our server (TLS 1.3)', () => {
   });
 
   it('gnutls-cli sends close_notify when its input ends, and gets ours', async () => {
-    const peer = startGnutlsClient(listener.port);
+    const peer = startGnutlsClient(listener().port);
     const d = await accept(peer);
     await established(peer, d);
     peer.send('last words\n');

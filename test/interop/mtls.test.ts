@@ -8,13 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import type { CertifiedKey, ClientOptions, ServerOptions, TLSVersionName } from '../../src/config.js';
 import { parseCertificateChain, parsePrivateKey } from '../../src/x509/pem.js';
 import { killAllPeers, requireBinary, startOpensslClient, startOpensslServer, type OpensslVersion, type Peer } from '../helpers/peers.js';
 import { certifiedKey, rootCa } from '../helpers/pki.js';
-import { destroyAllDrivers, listen, SocketDriver, type Listener } from '../helpers/socket-driver.js';
+import { destroyAllDrivers, listenerPerTest, SocketDriver } from '../helpers/socket-driver.js';
 
 it('openssl is installed', () => {
   expect(requireBinary('openssl')).toBeTruthy();
@@ -95,18 +95,12 @@ describe.each(VERSIONS)('our client → openssl s_server -Verify 1 over %s', (ve
 });
 
 describe.each(VERSIONS)('openssl s_client -cert → our server with requestCert over %s', (version) => {
-  let listener: Listener;
-  beforeEach(async () => {
-    listener = await listen();
-  });
-  afterEach(async () => {
-    await listener.close();
-  });
+  const listener = listenerPerTest();
 
   const serverOptions = (): ServerOptions => ({ certificates: [certifiedKey('leaf-ecdsa-p256')], requestCert: true, ca: rootCa() });
-  const client = (extra: string[]) => startOpensslClient(listener.port, { version: version as OpensslVersion, extra });
+  const client = (extra: string[]) => startOpensslClient(listener().port, { version: version as OpensslVersion, extra });
   async function accept(peer: Peer): Promise<SocketDriver> {
-    const d = await listener.accept(Connection.server(serverOptions()), { context: () => peer.describe() });
+    const d = await listener().accept(Connection.server(serverOptions()), { context: () => peer.describe() });
     d.conn.on('data', (bytes) => d.write(bytes));
     return d;
   }

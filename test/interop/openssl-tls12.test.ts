@@ -7,14 +7,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GroupName } from '../../src/crypto/provider.js';
 import { Connection } from '../../src/connection.js';
 import type { ServerOptions } from '../../src/config.js';
 import { cipherSuiteByName } from '../../src/messages/constants.js';
 import { killAllPeers, requireBinary, startGnutlsClient, startGnutlsServer, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
 import { certifiedKey, type LeafName } from '../helpers/pki.js';
-import { connectTo, destroyAllDrivers, echoReversed, listen, reverse, SocketDriver, type Listener } from '../helpers/socket-driver.js';
+import { connectTo, destroyAllDrivers, echoReversed, listenerPerTest, reverse, SocketDriver } from '../helpers/socket-driver.js';
 import { defaultClientOptions } from '../helpers/pair.js';
 
 /** The six ECDHE AEAD suites of TLS 1.2 (by name: the table also holds CCM and PSK suites), each with a certificate of the key type it authenticates with. */
@@ -144,14 +144,7 @@ describe('our client → openssl s_server -tls1_2', () => {
 });
 
 describe('openssl s_client -tls1_2 → our server', () => {
-  // A listener per test: a connection left over from a failed test cannot reach the next one.
-  let listener: Listener;
-  beforeEach(async () => {
-    listener = await listen();
-  });
-  afterEach(async () => {
-    await listener.close();
-  });
+  const listener = listenerPerTest();
 
   function serverOptions(leaf: LeafName = 'leaf-ecdsa-p256', extra: Partial<ServerOptions> = {}): ServerOptions {
     return { certificates: [certifiedKey(leaf)], ...extra };
@@ -159,7 +152,7 @@ describe('openssl s_client -tls1_2 → our server', () => {
 
   /** Accept s_client's connection with our server; everything it receives is echoed back. */
   async function accept(peer: Peer, options: ServerOptions): Promise<SocketDriver> {
-    const d = await listener.accept(Connection.server(options), { context: () => peer.describe() });
+    const d = await listener().accept(Connection.server(options), { context: () => peer.describe() });
     d.conn.on('data', (bytes) => d.write(bytes));
     return d;
   }
@@ -182,7 +175,7 @@ describe('openssl s_client -tls1_2 → our server', () => {
   }
 
   it.each(SUITE_ROWS)('openssl s_client completes %s against our server with a %s certificate and gets its data echoed', async (cipher, leaf, { iana }) => {
-    const peer = startOpensslClient(listener.port, { version: 'TLSv1.2', cipher });
+    const peer = startOpensslClient(listener().port, { version: 'TLSv1.2', cipher });
     const d = await accept(peer, serverOptions(leaf));
     await established(peer, d, cipher);
     expect(d.conn.cipher?.name).toBe(cipher);
@@ -191,7 +184,7 @@ describe('openssl s_client -tls1_2 → our server', () => {
   });
 
   it.each(KEY_ROWS)('openssl s_client verifies our server with an %s certificate over TLS 1.2', async (_label, { leaf, peerSignature }) => {
-    const peer = startOpensslClient(listener.port, { version: 'TLSv1.2', cipher: ECDSA_SUITE });
+    const peer = startOpensslClient(listener().port, { version: 'TLSv1.2', cipher: ECDSA_SUITE });
     const d = await accept(peer, serverOptions(leaf));
     await established(peer, d, ECDSA_SUITE);
     expect(peer.output).toContain(peerSignature);
@@ -199,7 +192,7 @@ describe('openssl s_client -tls1_2 → our server', () => {
   });
 
   it.each(GROUP_ROWS)('openssl s_client does ECDHE over %s with our server over TLS 1.2', async (group, { openssl, tempKey }) => {
-    const peer = startOpensslClient(listener.port, { version: 'TLSv1.2', cipher: GROUP_SUITE, groups: openssl });
+    const peer = startOpensslClient(listener().port, { version: 'TLSv1.2', cipher: GROUP_SUITE, groups: openssl });
     const d = await accept(peer, serverOptions(GROUP_LEAF));
     await established(peer, d, GROUP_SUITE);
     expect(d.conn.group).toBe(group);
@@ -208,7 +201,7 @@ describe('openssl s_client -tls1_2 → our server', () => {
   });
 
   it('our server passes over its ECDSA P-256 certificate for a TLS 1.2 client whose supported_groups omit P-256 (RFC 8422 5.3)', async () => {
-    const peer = startOpensslClient(listener.port, { version: 'TLSv1.2', groups: 'X25519' });
+    const peer = startOpensslClient(listener().port, { version: 'TLSv1.2', groups: 'X25519' });
     const d = await accept(peer, { certificates: [certifiedKey('leaf-ecdsa-p256'), certifiedKey('leaf-rsa2048')] });
     await established(peer, d);
     expect(d.conn.cipher?.name).toMatch(/^ECDHE-RSA-/);
@@ -218,7 +211,7 @@ describe('openssl s_client -tls1_2 → our server', () => {
   });
 
   it('our server refuses a TLS 1.2 client whose supported_groups leave no usable certificate, with handshake_failure', async () => {
-    const peer = startOpensslClient(listener.port, { version: 'TLSv1.2', groups: 'X25519' });
+    const peer = startOpensslClient(listener().port, { version: 'TLSv1.2', groups: 'X25519' });
     const d = await accept(peer, serverOptions('leaf-ecdsa-p256'));
     const err = await d.waitError();
     expect(err.alert).toBe('handshake_failure');
@@ -227,7 +220,7 @@ describe('openssl s_client -tls1_2 → our server', () => {
   });
 
   it('a TLS 1.2-only openssl s_client settles on TLS 1.2 with our server with default versions (sentinel accepted)', async () => {
-    const peer = startOpensslClient(listener.port, { version: 'TLSv1.2' });
+    const peer = startOpensslClient(listener().port, { version: 'TLSv1.2' });
     const d = await accept(peer, serverOptions());
     await established(peer, d);
     expect(d.conn.cipher?.version).toBe('TLSv1.2');
@@ -235,7 +228,7 @@ describe('openssl s_client -tls1_2 → our server', () => {
   });
 
   it('our server refuses an openssl s_client without the extended master secret with handshake_failure', async () => {
-    const peer = startOpensslClient(listener.port, { version: 'TLSv1.2', env: { OPENSSL_CONF: noEmsConf } });
+    const peer = startOpensslClient(listener().port, { version: 'TLSv1.2', env: { OPENSSL_CONF: noEmsConf } });
     const d = await accept(peer, serverOptions());
     const err = await d.waitError();
     expect(err.alert).toBe('handshake_failure');
@@ -267,17 +260,11 @@ describe('gnutls, TLS 1.2', () => {
   });
 
   describe('gnutls-cli → our server', () => {
-    let listener: Listener;
-    beforeEach(async () => {
-      listener = await listen();
-    });
-    afterEach(async () => {
-      await listener.close();
-    });
+    const listener = listenerPerTest();
 
     it('gnutls-cli limited to TLS 1.2 completes ECDHE-ECDSA-CHACHA20-POLY1305 with our server, with the extended master secret', async () => {
-      const peer = startGnutlsClient(listener.port, { priority: `${GNUTLS_TLS12}:-CIPHER-ALL:+CHACHA20-POLY1305` });
-      const d = await listener.accept(Connection.server({ certificates: [certifiedKey('leaf-ecdsa-p256')] }), { context: () => peer.describe() });
+      const peer = startGnutlsClient(listener().port, { priority: `${GNUTLS_TLS12}:-CIPHER-ALL:+CHACHA20-POLY1305` });
+      const d = await listener().accept(Connection.server({ certificates: [certifiedKey('leaf-ecdsa-p256')] }), { context: () => peer.describe() });
       d.conn.on('data', (bytes) => d.write(bytes));
       await d.waitHandshake();
       await peer.waitOutput('- Handshake was completed');

@@ -5,14 +5,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GroupName } from '../../src/crypto/provider.js';
 import { Connection } from '../../src/connection.js';
 import type { ClientOptions, ServerOptions } from '../../src/config.js';
 import { parseCertificateChain } from '../../src/x509/pem.js';
 import { killAllPeers, requireBinary, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
 import { certifiedKey, readPki, rootCa, type LeafName } from '../helpers/pki.js';
-import { connectTo, destroyAllDrivers, echoReversed, listen, reverse, SocketDriver, type Listener } from '../helpers/socket-driver.js';
+import { connectTo, destroyAllDrivers, echoReversed, listenerPerTest, reverse, SocketDriver } from '../helpers/socket-driver.js';
 import { defaultClientOptions } from '../helpers/pair.js';
 
 const SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
@@ -194,14 +194,7 @@ const PEER_SIGNATURE: Record<LeafName, string> = {
 };
 
 describe('openssl s_client -tls1_3 → our server', () => {
-  // A listener per test: a connection left over from a failed test cannot reach the next one.
-  let listener: Listener;
-  beforeEach(async () => {
-    listener = await listen();
-  });
-  afterEach(async () => {
-    await listener.close();
-  });
+  const listener = listenerPerTest();
 
   function serverOptions(extra: Partial<ServerOptions> = {}): ServerOptions {
     return { certificates: [certifiedKey('leaf-ecdsa-p256')], ...extra };
@@ -209,7 +202,7 @@ describe('openssl s_client -tls1_3 → our server', () => {
 
   /** Accept s_client's connection with our server; everything it receives is echoed back. */
   async function accept(peer: Peer, options: ServerOptions, echo = true): Promise<SocketDriver> {
-    const d = await listener.accept(Connection.server(options), { context: () => peer.describe() });
+    const d = await listener().accept(Connection.server(options), { context: () => peer.describe() });
     if (echo) d.conn.on('data', (bytes) => d.write(bytes));
     return d;
   }
@@ -229,7 +222,7 @@ describe('openssl s_client -tls1_3 → our server', () => {
   }
 
   it.each(MATRIX_ROWS)('openssl s_client completes %s with %s against our server and gets its data echoed', async (suite, group, openssl) => {
-    const peer = startOpensslClient(listener.port, { ciphersuites: suite, groups: openssl });
+    const peer = startOpensslClient(listener().port, { ciphersuites: suite, groups: openssl });
     const d = await accept(peer, serverOptions());
     await established(peer, d);
     expect(d.conn.protocol).toBe('TLSv1.3');
@@ -242,7 +235,7 @@ describe('openssl s_client -tls1_3 → our server', () => {
   });
 
   it.each(KEY_ROWS)('openssl s_client verifies our server with an %s certificate against root.crt', async (_label, { leaf, scheme }) => {
-    const peer = startOpensslClient(listener.port);
+    const peer = startOpensslClient(listener().port);
     const d = await accept(peer, serverOptions({ certificates: [certifiedKey(leaf)] }));
     await established(peer, d);
     expect(d.conn.signatureScheme).toBe(scheme);
@@ -252,7 +245,7 @@ describe('openssl s_client -tls1_3 → our server', () => {
   });
 
   it('our server sends openssl s_client a HelloRetryRequest for secp384r1 when it offers an x25519 share', async () => {
-    const peer = startOpensslClient(listener.port, { groups: 'X25519:P-384' });
+    const peer = startOpensslClient(listener().port, { groups: 'X25519:P-384' });
     const d = await accept(peer, serverOptions({ groups: ['secp384r1'] }));
     await established(peer, d);
     expect(d.conn.helloRetried).toBe(true);
@@ -262,7 +255,7 @@ describe('openssl s_client -tls1_3 → our server', () => {
   });
 
   it("our server selects its preferred ALPN protocol among openssl s_client's", async () => {
-    const peer = startOpensslClient(listener.port, { alpn: 'h2,http/1.1' });
+    const peer = startOpensslClient(listener().port, { alpn: 'h2,http/1.1' });
     const d = await accept(peer, serverOptions({ ALPNProtocols: ['http/1.1', 'h2'] }));
     await established(peer, d);
     expect(d.conn.alpnProtocol).toBe('http/1.1');
@@ -270,14 +263,14 @@ describe('openssl s_client -tls1_3 → our server', () => {
   });
 
   it('our server sees the SNI name openssl s_client sends', async () => {
-    const peer = startOpensslClient(listener.port, { servername: 'test.tsls.example' });
+    const peer = startOpensslClient(listener().port, { servername: 'test.tsls.example' });
     const d = await accept(peer, serverOptions());
     await established(peer, d);
     expect(d.conn.servername).toBe('test.tsls.example');
   });
 
   it('our server answers a KeyUpdate with update_requested from openssl s_client and data still flows', async () => {
-    const peer = startOpensslClient(listener.port);
+    const peer = startOpensslClient(listener().port);
     const d = await accept(peer, serverOptions());
     await established(peer, d);
     await echoThrough(peer, 'before the key update');
@@ -288,7 +281,7 @@ describe('openssl s_client -tls1_3 → our server', () => {
   });
 
   it('openssl s_client answers a KeyUpdate with update_requested from our server and data still flows', async () => {
-    const peer = startOpensslClient(listener.port, { extra: ['-msg'] }); // -msg: shows when it reads our KeyUpdate
+    const peer = startOpensslClient(listener().port, { extra: ['-msg'] }); // -msg: shows when it reads our KeyUpdate
     const d = await accept(peer, serverOptions());
     await established(peer, d);
     await echoThrough(peer, 'before our key update');
@@ -303,7 +296,7 @@ describe('openssl s_client -tls1_3 → our server', () => {
   });
 
   it('close_notify from openssl s_client reaches our server, and ours reaches s_client', async () => {
-    const peer = startOpensslClient(listener.port);
+    const peer = startOpensslClient(listener().port);
     const d = await accept(peer, serverOptions());
     await established(peer, d);
     peer.send('Q\n'); // s_client: close_notify, then exit
@@ -347,7 +340,7 @@ describe('openssl s_client -tls1_3 → our server', () => {
       'our server logs exactly the keylog lines openssl s_client writes (%s)',
       async (suite) => {
         const file = join(dir, `s_client-${suite}.keylog`);
-        const peer = startOpensslClient(listener.port, { ciphersuites: suite, keylogfile: file });
+        const peer = startOpensslClient(listener().port, { ciphersuites: suite, keylogfile: file });
         const d = await accept(peer, serverOptions());
         await established(peer, d);
         const theirs = await fiveLines(file, peer);

@@ -8,13 +8,13 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import type { ClientOptions, ServerOptions, TLSVersionName } from '../../src/config.js';
 import { encodeSession, type TLSSession } from '../../src/statem/session.js';
 import { GNUTLS_TLS13, killAllPeers, requireBinary, startGnutlsClient, startGnutlsServer, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
 import { certifiedKey, rootCa } from '../helpers/pki.js';
-import { destroyAllDrivers, listen, SocketDriver, type Listener } from '../helpers/socket-driver.js';
+import { destroyAllDrivers, listenerPerTest, SocketDriver } from '../helpers/socket-driver.js';
 
 const GNUTLS_TLS12 = 'NORMAL:-VERS-ALL:+VERS-TLS1.2';
 
@@ -34,17 +34,11 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('openssl s_client -sess_out / -sess_in → one running our-server', () => {
-  let listener: Listener;
-  beforeEach(async () => {
-    listener = await listen();
-  });
-  afterEach(async () => {
-    await listener.close();
-  });
+  const listener = listenerPerTest();
 
   /** Accept the next s_client connection with `options` (shared across connections) and echo its data. */
   async function accept(peer: Peer, options: ServerOptions): Promise<SocketDriver> {
-    const d = await listener.accept(Connection.server(options), { context: () => peer.describe() });
+    const d = await listener().accept(Connection.server(options), { context: () => peer.describe() });
     d.conn.on('data', (bytes) => d.write(bytes));
     return d;
   }
@@ -60,7 +54,7 @@ describe('openssl s_client -sess_out / -sess_in → one running our-server', () 
     const file = join(tmp, `s_client-${name.replace(/\W+/g, '-')}.sess`);
 
     // First connection: a full handshake; s_client saves the session it gets.
-    const first = startOpensslClient(listener.port, { version, extra: ['-sess_out', file, ...extra] });
+    const first = startOpensslClient(listener().port, { version, extra: ['-sess_out', file, ...extra] });
     const d1 = await accept(first, options);
     await d1.waitHandshake();
     // The session s_client prints once it has it (for TLS 1.3: when our ticket arrives), to its last line.
@@ -79,7 +73,7 @@ describe('openssl s_client -sess_out / -sess_in → one running our-server', () 
     expect(existsSync(file) && statSync(file).size > 0).toBe(true);
 
     // Second connection, same server options: s_client offers the saved session and we take it.
-    const second = startOpensslClient(listener.port, { version, extra: ['-sess_in', file, ...extra] });
+    const second = startOpensslClient(listener().port, { version, extra: ['-sess_in', file, ...extra] });
     const d2 = await accept(second, options);
     await d2.waitHandshake();
     await second.waitOutput(`Reused, ${version}, Cipher is`);
@@ -94,14 +88,14 @@ describe('openssl s_client -sess_out / -sess_in → one running our-server', () 
 
   it('openssl s_client falls back to a full handshake when its session comes from another server configuration', async () => {
     const file = join(tmp, 's_client-other-keys.sess');
-    const first = startOpensslClient(listener.port, { extra: ['-sess_out', file] });
+    const first = startOpensslClient(listener().port, { extra: ['-sess_out', file] });
     const d1 = await accept(first, { certificates: [certifiedKey('leaf-ecdsa-p256')] });
     await d1.waitHandshake();
     await first.waitOutput('Protocol  : TLSv1.3');
     first.send('Q\n');
     await first.waitExit();
 
-    const second = startOpensslClient(listener.port, { extra: ['-sess_in', file] });
+    const second = startOpensslClient(listener().port, { extra: ['-sess_in', file] });
     const d2 = await accept(second, { certificates: [certifiedKey('leaf-ecdsa-p256')] }); // new options object: other ticket keys
     await d2.waitHandshake();
     await second.waitOutput('New, TLSv1.3, Cipher is');
@@ -192,24 +186,18 @@ describe('gnutls', () => {
   });
 
   describe('gnutls-cli --resume → our server', () => {
-    let listener: Listener;
-    beforeEach(async () => {
-      listener = await listen();
-    });
-    afterEach(async () => {
-      await listener.close();
-    });
+    const listener = listenerPerTest();
 
     it.each([
       ['TLS 1.3', 'TLSv1.3', GNUTLS_TLS13, ['--waitresumption']],
       ['TLS 1.2', 'TLSv1.2', GNUTLS_TLS12, []],
     ] as const)('gnutls-cli --resume resumes its session with our server over %s', async (_label, version, priority, extra) => {
       const options: ServerOptions = { certificates: [certifiedKey('leaf-ecdsa-p256')] };
-      const peer = startGnutlsClient(listener.port, { priority, extra: ['--resume', ...extra] });
-      const d1 = await listener.accept(Connection.server(options), { context: () => peer.describe() });
+      const peer = startGnutlsClient(listener().port, { priority, extra: ['--resume', ...extra] });
+      const d1 = await listener().accept(Connection.server(options), { context: () => peer.describe() });
       await d1.waitHandshake();
       expect(d1.conn.sessionReused).toBe(false);
-      const d2 = await listener.accept(Connection.server(options), { context: () => peer.describe() });
+      const d2 = await listener().accept(Connection.server(options), { context: () => peer.describe() });
       d2.conn.on('data', (bytes) => d2.write(bytes));
       await d2.waitHandshake();
       await peer.waitOutput('This is a resumed session');
