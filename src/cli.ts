@@ -4,7 +4,7 @@
  *
  *   tsls server [--port 4433] [--host localhost] [--cert F --key F] [--ca F --verify]
  *               [--alpn h2,http/1.1] [--www | --echo] [--trace] [--keylog F]
- *   tsls client HOST:PORT [--servername N] [--ca F] [--insecure] [--alpn ...]
+ *   tsls client HOST:PORT [--servername N] [--ca F] [--crl F] [--insecure] [--alpn ...]
  *               [--cert F --key F] [--session FILE] [--trace] [--keylog F]
  *   --dtls (both): DTLS 1.2 over UDP. The server echoes each message back; the client sends
  *               each stdin line as one message and writes each message received to stdout.
@@ -36,7 +36,7 @@ const USAGE = `usage:
   tsls server [--port 4433] [--host localhost] [--cert FILE --key FILE] [--ca FILE --verify]
               [--alpn h2,http/1.1] [--www | --echo] [--trace] [--keylog FILE]
               [--min-version TLSv1.2] [--max-version TLSv1.3]
-  tsls client HOST:PORT [--servername NAME] [--ca FILE] [--insecure] [--alpn LIST]
+  tsls client HOST:PORT [--servername NAME] [--ca FILE] [--crl FILE] [--insecure] [--alpn LIST]
               [--cert FILE --key FILE] [--session FILE] [--trace] [--keylog FILE]
               [--min-version TLSv1.2] [--max-version TLSv1.3]
   tsls server --dtls [--mtu N] ...  DTLS 1.2 over UDP, echoing each message (no --www)
@@ -50,6 +50,7 @@ const common = {
   cert: { type: 'string' },
   key: { type: 'string' },
   ca: { type: 'string' },
+  crl: { type: 'string' },
   'min-version': { type: 'string' },
   'max-version': { type: 'string' },
   dtls: { type: 'boolean' },
@@ -76,9 +77,12 @@ function fail(what: string, err: unknown): never {
   process.exit(1);
 }
 
-function readFile(path: string, what: string): string {
+function readFile(path: string, what: string): string;
+function readFile(path: string, what: string, binary: true): Uint8Array;
+/** A file's text, or its bytes (`binary`: a CRL may be DER). */
+function readFile(path: string, what: string, binary = false): string | Uint8Array {
   try {
-    return readFileSync(path, 'utf8');
+    return binary ? readFileSync(path) : readFileSync(path, 'utf8');
   } catch (err) {
     throw new UsageError(`cannot read ${what} ${path}: ${(err as Error).message}`);
   }
@@ -147,6 +151,8 @@ function runClient(argv: string[]): void {
     // Without --servername no SNI is sent and the certificate is checked against HOST itself.
     servername: values.servername ?? '',
     ca: values.ca ? readFile(values.ca, 'CA file') : undefined,
+    // CRLs of every issuer in the server's chain (PEM or DER): a revoked certificate fails with CERT_REVOKED.
+    crl: values.crl ? readFile(values.crl, 'CRL file', true) : undefined,
     rejectUnauthorized: !values.insecure,
     ALPNProtocols: values.alpn?.split(','),
     cert: values.cert ? readFile(values.cert, 'certificate') : undefined,
