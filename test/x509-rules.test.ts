@@ -70,6 +70,18 @@ function constrained(nc: Ext, names: Uint8Array[], subject = cn('leaf')): string
   return verify([leafWith(profiles.leaf(r, names), subject, r)], [r.cert], { purpose: 'clientAuth' });
 }
 
+describe('the public verifier', () => {
+  it('verifyCertificateChain, verifyServerCertificate and parseCrls are exported from the package entry', async () => {
+    const entry = await import('../src/index.js');
+    const { root: r, leaf } = rootAndLeaf();
+    const path = entry.verifyCertificateChain(nobleProvider, [leaf.cert], { anchors: [r.cert], now: NOW, purpose: 'serverAuth', host: 'www.example.com' });
+    expect(path.map((c) => c.subject.text)).toEqual(['CN=www.example.com', 'CN=Builder Root']);
+    expect(() => entry.verifyServerCertificate(nobleProvider, { chain: [leaf.cert], host: 'other.example.com', now: NOW }, [r.cert])).toThrow(/not valid for other.example.com/);
+    const revoking = entry.parseCrls(pemEncode('X509 CRL', crl(r, [serialBytes(leaf.cert)])));
+    expect(() => entry.verifyServerCertificate(nobleProvider, { chain: [leaf.cert], host: 'www.example.com', now: NOW }, [r.cert], { crl: revoking })).toThrow(/revoked/);
+  });
+});
+
 describe('the valid starting point', () => {
   it('a root and a leaf built with the default profiles verify', () => {
     const { root: r, leaf } = rootAndLeaf();
