@@ -21,7 +21,7 @@ import { decodeSession } from './statem/session.js';
 import { pemEncode } from './x509/pem.js';
 import { selfSignedCertificate } from './x509/selfsigned.js';
 import { OID } from './x509/certificate.js';
-import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from './x509/der.js';
+import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from './util/der.js';
 import { connect } from './node/connect.js';
 import type { ConnectionOptions, TlsServerOptions } from './node/options.js';
 import { createServer, type Server } from './node/server.js';

@@ -8,7 +8,7 @@ import type { Connection } from '../src/connection.js';
 import { nodeProvider } from '../src/crypto/node.js';
 import type { TLSError } from '../src/errors.js';
 import { parsePrivateKey } from '../src/x509/pem.js';
-import { encodeDer, encodeSequence, Tag } from '../src/x509/der.js';
+import { encodeDer, encodeSequence, Tag } from '../src/util/der.js';
 import { makePair } from './helpers/pair.js';
 import { cn, crl, issue, issueDer, makeKey, profiles, rootAndLeaf, serialBytes, type Issued } from './helpers/x509-builder.js';
 

@@ -25,8 +25,8 @@ import {
   type Name,
   type SignatureAlgorithm,
 } from './certificate.js';
-import { decodeDer, DerError, DerReader, readNode, Tag } from './der.js';
-import { pemDecode } from './pem.js';
+import { decodeDer, DerError, DerReader, Tag } from '../util/der.js';
+import { derBlocks } from '../util/pem.js';
 
 export interface CertificateRevocationList {
   der: Uint8Array;
@@ -105,18 +105,7 @@ export function parseCrl(der: Uint8Array): CertificateRevocationList {
 /** CRLs from PEM text (every `X509 CRL` block) or DER (one or more concatenated), or a list of either. */
 export function parseCrls(input: string | Uint8Array | (string | Uint8Array)[]): CertificateRevocationList[] {
   if (Array.isArray(input)) return input.flatMap((i) => parseCrls(i));
-  const text = typeof input === 'string' ? input : input[0] === 0x2d ? new TextDecoder().decode(input) : undefined;
-  const ders: Uint8Array[] = [];
-  if (text !== undefined) {
-    for (const b of pemDecode(text)) if (b.label === 'X509 CRL') ders.push(b.der);
-  } else {
-    const bytes = input as Uint8Array;
-    for (let at = 0; at < bytes.length; ) {
-      const { node, next } = readNode(bytes, at, 'CRL');
-      ders.push(node.raw);
-      at = next;
-    }
-  }
+  const ders = derBlocks(input, 'X509 CRL');
   if (ders.length === 0) throw new DerError('no CRL found');
   return ders.map(parseCrl);
 }

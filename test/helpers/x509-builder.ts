@@ -6,7 +6,7 @@
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { OID, parseCertificate, type Certificate } from '../../src/x509/certificate.js';
-import { contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned, Tag } from '../../src/x509/der.js';
+import { contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned, Tag } from '../../src/util/der.js';
 import { concat } from '../../src/util/bytes.js';
 
 export interface Key {

@@ -10,7 +10,7 @@
  * IMPLICIT context tags are read with the same code as the universal types.
  */
 import { TLSError, type AlertName } from '../errors.js';
-import { concat } from '../util/bytes.js';
+import { concat } from './bytes.js';
 
 export class DerError extends TLSError {
   constructor(message: string, alert: AlertName = 'bad_certificate') {
@@ -155,6 +155,13 @@ export function bytesToBigInt(v: Uint8Array): bigint {
   let hex = '0x';
   for (const b of v) hex += HEX[b]!;
   return BigInt(hex);
+}
+
+/** Bits in a non-negative INTEGER's contents (sign octet and leading zeros not counted), without building it. */
+export function unsignedBitLength(v: Uint8Array): number {
+  let i = 0;
+  while (i < v.length && v[i] === 0) i++;
+  return i === v.length ? 0 : (v.length - i) * 8 - Math.clz32(v[i]!) + 24;
 }
 
 export function decodeInteger(v: Uint8Array, what = 'INTEGER'): bigint {
