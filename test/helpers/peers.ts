@@ -123,6 +123,15 @@ export const peers: { openssl3: TlsPeer; openssl4: TlsPeer; gnutls: GnutlsPeer; 
   wolfssl: tlsPeer('wolfSSL', fetched('wolfssl-peer'), (bin) => /wolfSSL (\S+)/.exec(run(bin, ['--version']))![1]!),
 };
 
+/** Poll `ok` every 10 ms until it holds; on timeout throw, naming `what` with `context()` (a peer's output, say). */
+export async function until(what: string, ok: () => boolean, context: () => string = () => '', ms = PEER_WAIT_MS): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${context()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** A port nothing listens on right now (listen on 0, note the port, close). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,18 +1,18 @@
 /**
  * Interop with wolfSSL (test/peers/wolfssl-peer.c on the wolfSSL fetched from Debian sid), for
  * what tsls has today: TLS 1.3 in both directions and TLS 1.2 to a wolfSSL server over TCP, DTLS
- * 1.2 to a wolfSSL server over UDP, all on 127.0.0.1.
+ * 1.2 to a wolfSSL server over UDP, all on 127.0.0.1. The wolfSSL peer echoes every record back
+ * and prints a "HANDSHAKE version=… cipher=… group=…" line once connected.
  *
  * Not here yet: a wolfSSL TLS 1.2 or DTLS 1.2 *client* against our server. This wolfSSL build
  * sends neither renegotiation_info nor the SCSV (it lacks HAVE_SECURE_RENEGOTIATION), and our
- * server refuses such a client (RFC 5746, handshake_failure) until the engine accepts it. The wolfSSL peer echoes every record back and prints a
- * "HANDSHAKE version=… cipher=… group=…" line once connected.
+ * server refuses such a client (RFC 5746, handshake_failure) until the engine accepts it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import type { GroupName } from '../../src/crypto/provider.js';
 import { connectDtls } from '../../src/node/index.js';
-import { killAllPeers, peers, PEER_WAIT_MS, startWolfsslClient, startWolfsslServer, type Peer, type WolfsslOptions } from '../helpers/peers.js';
+import { killAllPeers, peers, startWolfsslClient, startWolfsslServer, until, type Peer, type WolfsslOptions } from '../helpers/peers.js';
 import { certifiedKey, readPki } from '../helpers/pki.js';
 import { connectTo, destroyAllDrivers, listenerPerTest, type SocketDriver } from '../helpers/socket-driver.js';
 import { defaultClientOptions } from '../helpers/pair.js';
@@ -140,14 +140,6 @@ describe(`${wolfssl.title} client → our server`, () => {
 // ---- DTLS 1.2 ----------------------------------------------------------------------------------
 
 const ROOT = readPki('root.crt');
-
-async function until(what: string, ok: () => boolean, context: () => string): Promise<void> {
-  const end = Date.now() + PEER_WAIT_MS;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${context()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe(`our DTLS client → ${wolfssl.title} DTLS 1.2 server`, () => {
   it.each([
