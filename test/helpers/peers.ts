@@ -51,10 +51,8 @@ function onPath(name: string): string | undefined {
 export function requireBinary(name: string): string {
   const file = name.includes('/') ? (executable(name) ? name : undefined) : (onPath(name) ?? [join(PEERS_BIN, name)].find(executable));
   if (file) return file;
-  throw new Error(
-    `interop test needs '${name}', which is neither on PATH (${process.env.PATH}) nor in ${PEERS_BIN}. ` +
-      `Run test/peers/setup.sh (npm test does), or install it; these tests never skip.`,
-  );
+  const where = name.includes('/') ? 'which is not there' : `which is neither on PATH (${process.env.PATH}) nor in ${PEERS_BIN}`;
+  throw new Error(`interop test needs '${name}', ${where}. Run test/peers/setup.sh (npm test does), or install it; these tests never skip.`);
 }
 
 // ---- the peers -------------------------------------------------------------------------------
