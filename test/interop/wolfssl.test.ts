@@ -1,7 +1,7 @@
 /**
  * Interop with wolfSSL (test/peers/wolfssl-peer.c on the wolfSSL fetched from Debian sid), for
  * what tsls has today: TLS 1.3 in both directions and TLS 1.2 to a wolfSSL server over TCP, DTLS
- * 1.2 to a wolfSSL server over UDP, all on 127.0.0.1. The wolfSSL peer echoes every record back
+ * 1.2 (certificates, and ECDHE_PSK) to a wolfSSL server over UDP, all on 127.0.0.1. The wolfSSL peer echoes every record back
  * and prints a "HANDSHAKE version=… cipher=… group=…" line once connected.
  *
  * Not here yet: a wolfSSL TLS 1.2 or DTLS 1.2 *client* against our server. This wolfSSL build
@@ -11,7 +11,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import type { GroupName } from '../../src/crypto/provider.js';
-import { connectDtls } from '../../src/node/index.js';
+import { connectDtls, type DTLSConnectOptions } from '../../src/node/index.js';
 import { killAllPeers, peers, startWolfsslClient, startWolfsslServer, until, type Peer, type WolfsslOptions } from '../helpers/peers.js';
 import { certifiedKey, readPki } from '../helpers/pki.js';
 import { connectTo, destroyAllDrivers, listenerPerTest, type SocketDriver } from '../helpers/socket-driver.js';
@@ -142,12 +142,9 @@ describe(`${wolfssl.title} client → our server`, () => {
 const ROOT = readPki('root.crt');
 
 describe(`our DTLS client → ${wolfssl.title} DTLS 1.2 server`, () => {
-  it.each([
-    ['default MTU', {}],
-    ['MTU 500 on both sides', { mtu: 500 }],
-  ] as const)('%s: handshake with the cookie exchange, verified, data echoed, close_notify', async (_label, o: WolfsslOptions) => {
-    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', ...o });
-    const c = connectDtls({ host: '127.0.0.1', port, servername: 'localhost', ca: ROOT, ...(o.mtu ? { mtu: o.mtu } : {}) });
+  /** Our client, connected (or failed) to the wolfSSL server on `port`; `messages` collects what arrives. */
+  async function ourClient(peer: Peer, port: number, options: Partial<DTLSConnectOptions>) {
+    const c = connectDtls({ host: '127.0.0.1', port, servername: 'localhost', ca: ROOT, ...options });
     cleanups.push(() => void c.destroy());
     const messages: string[] = [];
     const errors: Error[] = [];
@@ -156,11 +153,35 @@ describe(`our DTLS client → ${wolfssl.title} DTLS 1.2 server`, () => {
     await until('our client to connect', () => c.established || errors.length > 0, () => `${errors.join('\n')}\n${peer.describe()}`);
     expect(errors, peer.describe()).toEqual([]);
     expect(c.getProtocol()).toBe('DTLSv1.2');
+    return { c, messages };
+  }
+
+  it.each([
+    ['default MTU', {}],
+    ['MTU 500 on both sides', { mtu: 500 }],
+  ] as const)('%s: handshake with the cookie exchange, verified, data echoed, close_notify', async (_label, o: WolfsslOptions) => {
+    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', ...o });
+    const { c, messages } = await ourClient(peer, port, o.mtu ? { mtu: o.mtu } : {});
     expect(c.authorized).toBe(true);
     await peer.waitOutput('HANDSHAKE version=DTLSv1.2');
     c.send('over udp to wolfssl\n');
     await until('the echo', () => messages.includes('over udp to wolfssl\n'), () => peer.describe());
     c.close();
     await peer.waitOutput('CLOSED');
+  });
+
+  // This wolfSSL build has no plain-PSK CCM-8 (CoAP's suite): ECDHE_PSK is what both share.
+  it('with a pre-shared key, ECDHE_PSK with ChaCha20-Poly1305', async () => {
+    const psk = { key: '00112233445566778899aabbccddeeff', identity: 'Client_identity' };
+    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', leaf: null, psk, ciphers: 'ECDHE-PSK-CHACHA20-POLY1305' });
+    const { c, messages } = await ourClient(peer, port, {
+      ciphers: 'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256',
+      pskCallback: () => ({ psk: Buffer.from(psk.key, 'hex'), identity: psk.identity }),
+      rejectUnauthorized: false,
+    });
+    expect(c.getCipher()?.standardName).toBe('TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256');
+    await peer.waitOutput('HANDSHAKE version=DTLSv1.2 cipher=ECDHE-PSK-CHACHA20-POLY1305');
+    c.send('psk over udp\n');
+    await until('the echo', () => messages.includes('psk over udp\n'), () => peer.describe());
   });
 });
