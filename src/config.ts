@@ -3,7 +3,9 @@
  * defaults. `resolveConfig` turns what the user gave into the one shape the engine uses.
  */
 import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from './crypto/provider.js';
-import type { Certificate } from './x509/certificate.js';
+import type { Certificate, KeyUsage } from './x509/certificate.js';
+import { parseCrls, type CertificateRevocationList } from './x509/crl.js';
+import type { VerifierPolicy } from './x509/verify.js';
 import { CIPHER_SUITES, type CipherSuiteInfo, type SrtpProfileName, cipherSuiteByName } from './messages/constants.js';
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
@@ -48,7 +50,21 @@ export interface CommonOptions {
   srtpProfiles?: SrtpProfileName[];
 }
 
-export interface ClientOptions extends CommonOptions {
+/** How the peer's certificate chain is checked, beyond the trust anchors (node:tls names where it has them). */
+export interface VerificationOptions {
+  /**
+   * Certificate revocation lists, PEM or DER, one or many (or already parsed with
+   * `parseCrls`). With CRLs, every certificate below the anchor needs a current CRL from its
+   * issuer: a listed one fails with `CERT_REVOKED`, one without a CRL with `UNABLE_TO_GET_CRL`.
+   */
+  crl?: string | Uint8Array | (string | Uint8Array)[] | CertificateRevocationList[];
+  /** Intermediates allowed between the leaf and the anchor, self-issued ones not counted (default 10). */
+  maxChainDepth?: number;
+  /** Smallest RSA modulus accepted anywhere in the chain, in bits (default 2048). Lower it only for legacy peers. */
+  minRsaBits?: number;
+}
+
+export interface ClientOptions extends CommonOptions, VerificationOptions {
   /** SNI host name; none is sent when absent (or when it is an IP address). */
   servername?: string;
   /** Name or IP address the server certificate must match when `servername` is not set. */
@@ -80,7 +96,7 @@ export interface ClientOptions extends CommonOptions {
 
 export type PskMode = 'psk_dhe_ke' | 'psk_ke';
 
-export interface ServerOptions extends CommonOptions {
+export interface ServerOptions extends CommonOptions, VerificationOptions {
   /** Certificates to choose from (by key type the client supports); the first is the default. */
   certificates: CertifiedKey[];
   /** Pick certificates for an SNI name; return undefined to keep the defaults. */
@@ -116,6 +132,27 @@ export interface ServerOptions extends CommonOptions {
   ca?: Certificate[];
   /** Replace the built-in client certificate check: throw a TLSError to refuse. */
   verifyPeer?: (info: PeerVerification) => void;
+}
+
+const policies = new WeakMap<VerificationOptions, VerifierPolicy & { keyUsage: KeyUsage }>();
+
+/**
+ * The verifier policy of a handshake, made once per options object (CRLs are parsed once,
+ * not per connection). The handshake's own requirement is added: the leaf's key signs the
+ * handshake, so its keyUsage, when present, must allow digitalSignature.
+ */
+export function handshakeVerifierPolicy(o: VerificationOptions): VerifierPolicy & { keyUsage: KeyUsage } {
+  let policy = policies.get(o);
+  if (!policy) {
+    const crl = o.crl === undefined ? undefined : isParsed(o.crl) ? o.crl : parseCrls(o.crl);
+    policy = { crl, maxChainDepth: o.maxChainDepth, minRsaBits: o.minRsaBits, keyUsage: 'digitalSignature' };
+    policies.set(o, policy);
+  }
+  return policy;
+}
+
+function isParsed(crl: NonNullable<VerificationOptions['crl']>): crl is CertificateRevocationList[] {
+  return Array.isArray(crl) && crl.length > 0 && typeof crl[0] === 'object' && !(crl[0] instanceof Uint8Array);
 }
 
 export interface ResolvedCommon {

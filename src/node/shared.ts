@@ -7,7 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import type { PeerVerification } from '../config.js';
+import { handshakeVerifierPolicy, type PeerVerification } from '../config.js';
 import { TLSError, asTLSError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
 import { verifyCertificateChain } from '../x509/verify.js';
@@ -37,7 +37,7 @@ export function verifyServerCertificate(c: ResolvedClient, info: PeerVerificatio
   let error: TLSError | undefined;
   let path: Certificate[] | undefined;
   try {
-    path = verifyCertificateChain(c.engine.provider!, info.chain, { anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
+    path = verifyCertificateChain(c.engine.provider!, info.chain, { ...handshakeVerifierPolicy(c.engine), anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
     const leaf = info.chain[0]!;
     if (c.checkServerIdentity) {
       let failure: unknown;
