@@ -39,7 +39,7 @@ import {
   type ResolvedServer,
   type TlsServerOptions,
 } from './options.js';
-import { asBuffer, authorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
+import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
 
 /** What a TLSSocket is built from: resolved client or server options (see options.ts). */
 export type TLSSocketConfig =
@@ -86,7 +86,7 @@ function epipe(): Error {
 export class TLSSocket extends Duplex {
   /** Always true, as on node:tls sockets. */
   readonly encrypted = true;
-  /** Client: the server's certificate was verified (chain and name). Server: always false (no client certificates yet). */
+  /** Client: the server's certificate was verified (chain and name). Server (requestCert): the client's certificate was. */
   authorized = false;
   /** Why the certificate was not authorized (a verification code such as 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'). */
   authorizationError: string | null = null;
@@ -357,6 +357,7 @@ export class TLSSocket extends Duplex {
     this.alpnProtocol = this.conn.alpnProtocol;
     if (this.isServer) {
       this.servername = this.conn.servername ?? false;
+      ({ authorized: this.authorized, authorizationError: this.authorizationError } = clientAuthorization((this.config as ResolvedServer).engine, this.conn));
     } else if (this.conn.sessionReused) {
       // Sessions are only handed out from authorized connections (see onSession).
       this.authorized = true;
