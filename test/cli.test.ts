@@ -7,6 +7,7 @@
  * trace) and exit code 1; stdin EOF ends a client with exit code 0.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -409,6 +410,21 @@ describe('tsls client', () => {
     await expectExit(client, 0);
     expect(client.stderr).toMatch(/^tsls: warning: --insecure.*NOT verified/m);
     expect(client.stdout).toBe(`${reverse('insecure')}\n`);
+  });
+
+  it('tsls client to a plaintext HTTP server says the peer does not speak TLS and quotes what it sent, in one line', async () => {
+    const http = net.createServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = tslsClient((http.address() as net.AddressInfo).port, '--ca', 'root.crt');
+      const line = await expectOneLineFailure(client, /the peer does not speak TLS \(received 'HTTP\/1\.1 400 Bad Request[^']*'\)/);
+      expect(line).not.toMatch(/content type/);
+    } finally {
+      http.close();
+    }
   });
 
   it('tsls client to a port nobody listens on fails with one line and exit 1', async () => {
