@@ -9,7 +9,7 @@ import type { VerifierPolicy } from './x509/verify.js';
 import { CIPHER_SUITES, type CipherSuiteInfo, type SrtpProfileName, cipherSuiteByName } from './messages/constants.js';
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
-import type { TLSSession } from './statem/session.js';
+import type { SessionStore, TLSSession } from './statem/session.js';
 
 export type TLSVersionName = 'TLSv1.3' | 'TLSv1.2';
 
@@ -117,6 +117,14 @@ export interface ServerOptions extends CommonOptions, VerificationOptions {
   pskModes?: PskMode[];
   /** Bound on the TLS 1.2 session-ID cache (default 1000 entries; 0 turns it off). */
   sessionCacheSize?: number;
+  /**
+   * The TLS 1.2 session-ID cache itself, for an application that keeps sessions elsewhere
+   * (node's newSession/resumeSession events, a store shared by several processes). Default:
+   * an in-memory cache of `sessionCacheSize` entries per options object.
+   */
+  sessionCache?: SessionStore;
+  /** Choose the ALPN protocol from the client's list (instead of ALPNProtocols); undefined refuses with no_application_protocol. */
+  ALPNCallback?: (info: { servername: string | undefined; protocols: string[] }) => string | undefined;
   /** TLS 1.2 / DTLS PSK suites: the key for a client's identity, or undefined for unknown_psk_identity. */
   pskCallback?: (identity: Uint8Array) => Uint8Array | undefined;
   /** Sent in ServerKeyExchange so clients can pick an identity (RFC 4279 2). */

@@ -119,7 +119,7 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
   const version = negotiateVersion(hs, ch);
   if (retry && version !== 'TLSv1.3') throw illegalParameter('second ClientHello does not offer TLS 1.3');
   const sni = ext.get('server_name', 'client_hello')?.server_name_list.find((n) => n.name_type === 0)?.host_name;
-  const alpnProtocol = selectAlpn(hs, ch);
+  const alpnProtocol = selectAlpn(hs, ch, sni);
   if (version === 'TLSv1.2') {
     const candidates = (sni && hs.serverOptions.SNICallback?.(sni)) || hs.serverOptions.certificates;
     processClientHello12(hs, ch, sni, candidates, alpnProtocol);
@@ -176,8 +176,15 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
 }
 
 /** The server's preferred ALPN protocol among the client's (RFC 7301 3.2). */
-function selectAlpn(hs: HandshakeContext, ch: ClientHello): string | undefined {
+function selectAlpn(hs: HandshakeContext, ch: ClientHello, servername: string | undefined): string | undefined {
   const alpn = ch.extensions.get('application_layer_protocol_negotiation', 'client_hello');
+  const callback = hs.serverOptions.ALPNCallback;
+  if (alpn && callback) {
+    // The application chooses (node's ALPNCallback); only one of the client's names will do.
+    const chosen = callback({ servername, protocols: alpn.protocol_name_list });
+    if (chosen === undefined || !alpn.protocol_name_list.includes(chosen)) throw new TLSError('no_application_protocol', 'ALPNCallback selected no protocol the client offered');
+    return chosen;
+  }
   if (!alpn || hs.common.alpn.length === 0) return undefined;
   const chosen = hs.common.alpn.find((p) => alpn.protocol_name_list.includes(p));
   if (!chosen) throw new TLSError('no_application_protocol', 'no ALPN protocol in common');
