@@ -155,8 +155,8 @@ function computeOurs(trace: Trace): Ours {
   const clientShare = ch.extensions.get('key_share', 'client_hello')!.client_shares.find((s) => s.group === serverShare.group)!;
   const rfcGroup = Object.keys(RFC_GROUP).find((k) => RFC_GROUP[k] === group)!;
   const privateKey = (who: Who) => trace.item(who, `create an ephemeral ${rfcGroup} key pair`, 'private key');
-  const sharedAtClient = p.sharedSecret(group, privateKey('client'), serverShare.key_exchange);
-  const sharedAtServer = p.sharedSecret(group, privateKey('server'), clientShare.key_exchange);
+  const sharedAtClient = p.decapsulate(group, privateKey('client'), serverShare.key_exchange);
+  const sharedAtServer = p.decapsulate(group, privateKey('server'), clientShare.key_exchange);
 
   const early = earlySecret(p, HASH);
   const handshake = handshakeSecret(p, HASH, early, sharedAtClient);
