@@ -35,10 +35,12 @@ import { serveHttp } from './cli-www.js';
 const USAGE = `usage:
   tsls server [--port 4433] [--host localhost] [--cert FILE --key FILE] [--ca FILE --verify]
               [--alpn h2,http/1.1] [--www | --echo] [--trace] [--keylog FILE]
-              [--min-version TLSv1.2] [--max-version TLSv1.3]
+              [--min-version TLSv1.2] [--max-version TLSv1.3] [--groups LIST]
   tsls client HOST:PORT [--servername NAME] [--ca FILE] [--insecure] [--alpn LIST]
               [--cert FILE --key FILE] [--session FILE] [--trace] [--keylog FILE]
-              [--min-version TLSv1.2] [--max-version TLSv1.3]
+              [--min-version TLSv1.2] [--max-version TLSv1.3] [--groups LIST]
+  --groups X25519MLKEM768:X25519 (both): key exchange groups in order of preference, node:tls
+              (ecdhCurve) names; the client sends key shares for the first (and X25519 with a hybrid)
   tsls server --dtls [--mtu N] ...  DTLS 1.2 over UDP, echoing each message (no --www)
   tsls client --dtls HOST:PORT [--mtu N] ...  each stdin line is one DTLS message
   tsls states [client|server]     print the handshake state table as a Mermaid diagram`;
@@ -52,6 +54,7 @@ const common = {
   ca: { type: 'string' },
   'min-version': { type: 'string' },
   'max-version': { type: 'string' },
+  groups: { type: 'string' },
   dtls: { type: 'boolean' },
   mtu: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -91,6 +94,11 @@ function versions(values: Record<string, unknown>) {
     return v;
   };
   return { minVersion: pick(values['min-version']), maxVersion: pick(values['max-version']) };
+}
+
+/** --groups as node:tls's ecdhCurve: colon-separated names (X25519MLKEM768:X25519:P-256). */
+function groups(values: Record<string, unknown>): { ecdhCurve?: string } {
+  return typeof values.groups === 'string' ? { ecdhCurve: values.groups } : {};
 }
 
 function keylogTo(emitter: TLSSocket | Server, file: string | undefined): void {
@@ -154,6 +162,7 @@ function runClient(argv: string[]): void {
     session: storedSession(sessionFile),
     enableTrace: values.trace === true,
     ...versions(values),
+    ...groups(values),
   } satisfies ConnectionOptions);
   keylogTo(socket, values.keylog);
   if (sessionFile) socket.on('session', (s: Buffer) => writeFileSync(sessionFile, s));
@@ -207,6 +216,7 @@ function runServer(argv: string[]): void {
     ...(values.ca ? { ca: readFile(values.ca, 'CA file') } : {}),
     ...(values.verify ? { requestCert: true, rejectUnauthorized: true } : {}),
     ...versions(values),
+    ...groups(values),
   };
   if (values.dtls) return runDtlsServer(values, options, port);
   const mode = values.www ? 'www' : 'echo';

@@ -621,6 +621,8 @@ describe('our client Connection on RFC 8448 section 3', () => {
       servername: 'server',
       grease: false,
       compatibilityMode: false,
+      // RFC 8448 predates the hybrid groups: the classic ones, x25519 first and alone in key_share.
+      groups: ['x25519', 'secp256r1', 'secp384r1', 'x448'],
       random: (n) => {
         const next = draws.shift();
         if (!next || next.length !== n) throw new Error(`unexpected random(${n})`);
