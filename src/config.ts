@@ -69,7 +69,7 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
   servername?: string;
   /** Name or IP address the server certificate must match when `servername` is not set. */
   host?: string;
-  /** Groups to send key shares for in the first ClientHello (default: the first of `groups`). */
+  /** Groups to send key shares for in the first ClientHello (default: the first of `groups`, and the first (EC)DH group too when that is a hybrid). */
   keyShareGroups?: GroupName[];
   /** Trust anchors. */
   ca?: Certificate[];
@@ -176,7 +176,13 @@ export interface ResolvedCommon {
   limits: HandshakeLimits;
 }
 
-export const DEFAULT_GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448'];
+/**
+ * As the browsers and OpenSSL 3.5+: the hybrid X25519MLKEM768 first (post-quantum security
+ * against harvest-now-decrypt-later), the other hybrids next, then the classic groups. A
+ * client sends X25519MLKEM768 and X25519 key shares (see defaultKeyShareGroups); a server
+ * picks a hybrid the client sent a share for over a classic one.
+ */
+export const DEFAULT_GROUPS: GroupName[] = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024', 'x25519', 'secp256r1', 'secp384r1', 'x448'];
 export const DEFAULT_SIGNATURE_SCHEMES: SignatureSchemeName[] = [
   'ecdsa_secp256r1_sha256',
   'ecdsa_secp384r1_sha384',

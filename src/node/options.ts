@@ -325,6 +325,11 @@ const GROUP_NAMES: Record<string, GroupName> = {
   secp256r1: 'secp256r1',
   'p-384': 'secp384r1',
   secp384r1: 'secp384r1',
+  mlkem768: 'MLKEM768',
+  mlkem1024: 'MLKEM1024',
+  x25519mlkem768: 'X25519MLKEM768',
+  secp256r1mlkem768: 'SecP256r1MLKEM768',
+  secp384r1mlkem1024: 'SecP384r1MLKEM1024',
 };
 
 function groups(ecdhCurve: string | undefined): GroupName[] | undefined {

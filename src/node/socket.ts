@@ -605,7 +605,8 @@ export class TLSSocket extends Duplex {
       secp384r1: { name: 'secp384r1', size: 384 },
     };
     const i = info[g];
-    return i ? { type: 'ECDH', ...i } : {};
+    // As node:tls 26 reports a group that is not plain ECDH (the ML-KEM hybrids): by its TLS name.
+    return i ? { type: 'ECDH', ...i } : { type: 'TLSGroup', name: g };
   }
 
   /** The peer's certificate as node shows it; `{}` when there is none (a server whose client sent none, or that resumed: tickets do not carry client certificates). */

@@ -20,7 +20,6 @@ import {
   deriveApplicationSecrets,
   deriveHandshakeSecrets,
   deriveResumptionSecret,
-  ephemeralKeyPair,
   mergeModules,
   postHandshake,
   readCertificates,
@@ -28,6 +27,7 @@ import {
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import { OUR_RECORD_SIZE_LIMIT } from './client.js';
 import type { HandshakeContext } from './context.js';
+import { encapsulateTo } from './key-exchange.js';
 import type { ProtocolModule } from './statem.js';
 import { processClientHello12, server12 } from './server12.js';
 
@@ -219,13 +219,9 @@ function serverHello(hs: HandshakeContext): HandshakeMessage {
   ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
   if (!psk || psk.dhe) {
     const group = hs.negotiated.group!;
-    const pair = ephemeralKeyPair(hs, group);
-    try {
-      hs.pendingSharedSecret = hs.provider.sharedSecret(group, pair.privateKey, hs.server!.peerShare!);
-    } catch (err) {
-      throw new TLSError('illegal_parameter', `client key share is invalid: ${(err as Error).message}`, { cause: err });
-    }
-    ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: pair.publicKey } });
+    const { share, secret } = encapsulateTo(hs, group, hs.server!.peerShare!, 'client key share');
+    hs.pendingSharedSecret = secret;
+    ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: share } });
   }
   if (psk) ext.add('pre_shared_key', { selected_identity: psk.identity });
   return { type: 'server_hello', ...serverHelloBase(hs, hs.common.random(32), ext) };
