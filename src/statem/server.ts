@@ -25,6 +25,7 @@ import {
   postHandshake,
   readCertificates,
 } from './both.js';
+import { checkFallback, checkLegacyVersion } from './hello-version-checks.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import { OUR_RECORD_SIZE_LIMIT } from './client.js';
 import type { HandshakeContext } from './context.js';
@@ -116,7 +117,9 @@ type ServerPsk = NonNullable<NonNullable<HandshakeContext['server']>['psk']>;
 function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
   const retry = hs.server !== undefined;
   const ext = ch.extensions;
+  checkLegacyVersion(hs, ch);
   const version = negotiateVersion(hs, ch);
+  checkFallback(hs, ch);
   if (retry && version !== 'TLSv1.3') throw illegalParameter('second ClientHello does not offer TLS 1.3');
   const sni = ext.get('server_name', 'client_hello')?.server_name_list.find((n) => n.name_type === 0)?.host_name;
   const alpnProtocol = selectAlpn(hs, ch);
