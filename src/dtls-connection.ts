@@ -310,7 +310,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   }
 
   protected override sendAlert(description: number): void {
-    const level = description === AlertDescription.close_notify ? AlertLevel.warning : AlertLevel.fatal;
+    const level = description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? AlertLevel.warning : AlertLevel.fatal;
     this.out.push(this.records.seal(ContentType.alert, new Uint8Array([level, description])));
   }
 

@@ -324,7 +324,7 @@ export class DTLSSocket extends EventEmitter {
     if (this.closed) return;
     const now = Date.now();
     if (!this.secureEstablished && this.handshakeTimeout > 0 && now >= this.createdAt + this.handshakeTimeout) {
-      return void this.destroy(new TLSError('internal_error', `DTLS handshake not complete after ${this.handshakeTimeout} ms`, { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
+      return void this.destroy(new TLSError('user_canceled', `DTLS handshake not complete after ${this.handshakeTimeout} ms`, { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
     }
     if (this.secureEstablished && this.idleTimeout > 0 && now >= this.lastReceived + this.idleTimeout) {
       // The peer is presumed gone; if it is not, a close_notify tells it more than a fatal alert would.

@@ -496,7 +496,8 @@ export class RetransmitTimer {
   backoff(now: number): number {
     if (this.count >= this.maxRetransmissions) {
       this.deadline = undefined;
-      throw new TLSError('internal_error', `DTLS handshake timed out: no answer after ${this.count} retransmissions`, {
+      // Giving up is no fault of ours to report as internal_error: user_canceled (a warning), then silence.
+      throw new TLSError('user_canceled', `DTLS handshake timed out: no answer after ${this.count} retransmissions`, {
         code: 'ERR_TLS_HANDSHAKE_TIMEOUT',
       });
     }
