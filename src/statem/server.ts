@@ -9,7 +9,7 @@ import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuit
 import { checkBinder, newSessionTicket, serverShared } from './psk.js';
 import { sessionAlive } from './session.js';
 import { Extensions, type ClientHello, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
-import { equal, utf8 } from '../util/bytes.js';
+import { constantTimeEqual, equal, utf8 } from '../util/bytes.js';
 import {
   buildCertificate,
   buildCertificateVerify,
@@ -149,7 +149,7 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
     const shares = ext.get('key_share', 'client_hello')!.client_shares;
     if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
     const cookie = ext.get('cookie', 'client_hello')?.cookie;
-    if (s.cookie && (!cookie || !equal(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
+    if (s.cookie && (!cookie || !constantTimeEqual(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
     if (ext.has('early_data')) throw illegalParameter('early_data after HelloRetryRequest');
   }
 
