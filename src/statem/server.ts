@@ -44,11 +44,13 @@ function selectGroup(hs: HandshakeContext, ch: ClientHello): Selection {
   if (!keyShare) throw new TLSError('missing_extension', 'ClientHello has no key_share (PSK-only handshakes are not supported)');
   if (!supported) throw new TLSError('missing_extension', 'ClientHello has key_share but no supported_groups');
   const offered = supported.named_group_list;
+  // A set: thousands of shares checked against thousands of groups must not be quadratic.
+  const listed = new Set(offered);
   const seen = new Set<number>();
   for (const share of keyShare.client_shares) {
     // RFC 8446 4.2.8: each share for a distinct group the client also lists in supported_groups.
     if (seen.has(share.group)) throw illegalParameter('ClientHello has two key shares for one group');
-    if (!offered.includes(share.group)) throw illegalParameter('ClientHello has a key share for a group it does not list');
+    if (!listed.has(share.group)) throw illegalParameter('ClientHello has a key share for a group it does not list');
     seen.add(share.group);
   }
   // Prefer a group the client already sent a share for: it saves a round trip.
