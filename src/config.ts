@@ -10,6 +10,7 @@ import { CIPHER_SUITES, type CipherSuiteInfo, type SrtpProfileName, cipherSuiteB
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
 import type { SessionStore, TLSSession } from './statem/session.js';
+import type { AeadLimits } from './record/aead-limits.js';
 
 export type TLSVersionName = 'TLSv1.3' | 'TLSv1.2';
 
@@ -46,6 +47,12 @@ export interface CommonOptions {
   maxVersion?: TLSVersionName;
   /** Bounds on handshake message sizes. */
   limits?: Partial<HandshakeLimits>;
+  /**
+   * Lower the AEAD usage limits (RFC 8446 5.5, RFC 9147 4.5.3) below the cipher's own:
+   * records per key before a KeyUpdate (TLS 1.3) or the end of the connection (1.2, DTLS),
+   * and forged records a DTLS connection tolerates per key. They are never raised.
+   */
+  aeadLimits?: Partial<AeadLimits>;
   /** DTLS-SRTP (RFC 5764): protection profiles to offer (client) or accept (server), in order of preference. */
   srtpProfiles?: SrtpProfileName[];
 }
@@ -174,6 +181,7 @@ export interface ResolvedCommon {
   signatureSchemes: SignatureSchemeName[];
   alpn: string[];
   limits: HandshakeLimits;
+  aeadLimits: Partial<AeadLimits>;
 }
 
 /**
@@ -211,6 +219,7 @@ export function resolveCommon(o: CommonOptions, defaultProvider: CryptoProvider)
     signatureSchemes: o.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES,
     alpn: o.ALPNProtocols ?? NO_ALPN,
     limits: o.limits ? { ...defaultLimits, ...o.limits } : defaultLimits,
+    aeadLimits: o.aeadLimits ?? NO_AEAD_LIMITS,
   };
 }
 
@@ -220,6 +229,7 @@ export function resolveCommon(o: CommonOptions, defaultProvider: CryptoProvider)
  * suite list, one version list and one random function, not one per connection.
  */
 const NO_ALPN: string[] = [];
+const NO_AEAD_LIMITS: Partial<AeadLimits> = {};
 const wallClock = () => Date.now();
 const randomFns = new WeakMap<CryptoProvider, (length: number) => Uint8Array>();
 

@@ -265,12 +265,12 @@ const ROWS: Row[] = [
     },
   },
   {
-    name: 'handshake message over limits.maxMessage, refused from its header before the body is sent',
+    name: 'ClientHello over limits.maxClientHello, refused from its header before the body is sent',
     detector: 'server',
     alert: 'illegal_parameter',
     code: 'ERR_TLS_HANDSHAKE_MESSAGE_TOO_LARGE',
     run: () => {
-      const p = makePair({ ALPNProtocols: manyProtocols }, { limits: { maxMessage: 1024 } });
+      const p = makePair({ ALPNProtocols: manyProtocols }, { limits: { maxClientHello: 1024 } });
       const msg = p.client.takeOutput().subarray(5);
       expect(msg.length - 4).toBeGreaterThan(1024);
       // Fragment the ClientHello; send the 4-byte header and 8 body bytes only.

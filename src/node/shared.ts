@@ -153,15 +153,27 @@ export class EventQueue {
     this.events = [];
   }
 
-  /** Deliver what is queued, including what those events queue; a no-op when already delivering. */
+  /**
+   * Deliver what is queued, including what those events queue; a no-op when already
+   * delivering. A listener that throws gets its exception out (uncaught, as with
+   * node:tls), but what was queued behind it is still delivered, on the next turn of the
+   * loop: a second record that came in the same chunk, or the peer's close_notify, must
+   * not wait for more bytes that may never come.
+   */
   run(): void {
     if (this.running) return;
     this.running = true;
     try {
       for (let e = this.events.shift(); e; e = this.events.shift()) {
-        e();
-        this.afterEach();
+        try {
+          e();
+        } finally {
+          this.afterEach();
+        }
       }
+    } catch (err) {
+      if (this.events.length > 0) setImmediate(() => this.run());
+      throw err;
     } finally {
       this.running = false;
     }
