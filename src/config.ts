@@ -9,7 +9,8 @@ import type { VerifierPolicy } from './x509/verify.js';
 import { CIPHER_SUITES, type CipherSuiteInfo, type SrtpProfileName, cipherSuiteByName } from './messages/constants.js';
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
-import type { TLSSession } from './statem/session.js';
+import type { SessionStore, TLSSession } from './statem/session.js';
+import type { AeadLimits } from './record/aead-limits.js';
 
 export type TLSVersionName = 'TLSv1.3' | 'TLSv1.2';
 
@@ -46,6 +47,12 @@ export interface CommonOptions {
   maxVersion?: TLSVersionName;
   /** Bounds on handshake message sizes. */
   limits?: Partial<HandshakeLimits>;
+  /**
+   * Lower the AEAD usage limits (RFC 8446 5.5, RFC 9147 4.5.3) below the cipher's own:
+   * records per key before a KeyUpdate (TLS 1.3) or the end of the connection (1.2, DTLS),
+   * and forged records a DTLS connection tolerates per key. They are never raised.
+   */
+  aeadLimits?: Partial<AeadLimits>;
   /** DTLS-SRTP (RFC 5764): protection profiles to offer (client) or accept (server), in order of preference. */
   srtpProfiles?: SrtpProfileName[];
 }
@@ -69,7 +76,7 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
   servername?: string;
   /** Name or IP address the server certificate must match when `servername` is not set. */
   host?: string;
-  /** Groups to send key shares for in the first ClientHello (default: the first of `groups`). */
+  /** Groups to send key shares for in the first ClientHello (default: the first of `groups`, and the first (EC)DH group too when that is a hybrid). */
   keyShareGroups?: GroupName[];
   /** Trust anchors. */
   ca?: Certificate[];
@@ -117,6 +124,14 @@ export interface ServerOptions extends CommonOptions, VerificationOptions {
   pskModes?: PskMode[];
   /** Bound on the TLS 1.2 session-ID cache (default 1000 entries; 0 turns it off). */
   sessionCacheSize?: number;
+  /**
+   * The TLS 1.2 session-ID cache itself, for an application that keeps sessions elsewhere
+   * (node's newSession/resumeSession events, a store shared by several processes). Default:
+   * an in-memory cache of `sessionCacheSize` entries per options object.
+   */
+  sessionCache?: SessionStore;
+  /** Choose the ALPN protocol from the client's list (instead of ALPNProtocols); undefined refuses with no_application_protocol. */
+  ALPNCallback?: (info: { servername: string | undefined; protocols: string[] }) => string | undefined;
   /** TLS 1.2 / DTLS PSK suites: the key for a client's identity, or undefined for unknown_psk_identity. */
   pskCallback?: (identity: Uint8Array) => Uint8Array | undefined;
   /** Sent in ServerKeyExchange so clients can pick an identity (RFC 4279 2). */
@@ -166,9 +181,16 @@ export interface ResolvedCommon {
   signatureSchemes: SignatureSchemeName[];
   alpn: string[];
   limits: HandshakeLimits;
+  aeadLimits: Partial<AeadLimits>;
 }
 
-export const DEFAULT_GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448'];
+/**
+ * As the browsers and OpenSSL 3.5+: the hybrid X25519MLKEM768 first (post-quantum security
+ * against harvest-now-decrypt-later), the other hybrids next, then the classic groups. A
+ * client sends X25519MLKEM768 and X25519 key shares (see defaultKeyShareGroups); a server
+ * picks a hybrid the client sent a share for over a classic one.
+ */
+export const DEFAULT_GROUPS: GroupName[] = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024', 'x25519', 'secp256r1', 'secp384r1', 'x448'];
 export const DEFAULT_SIGNATURE_SCHEMES: SignatureSchemeName[] = [
   'ecdsa_secp256r1_sha256',
   'ecdsa_secp384r1_sha384',
@@ -197,6 +219,7 @@ export function resolveCommon(o: CommonOptions, defaultProvider: CryptoProvider)
     signatureSchemes: o.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES,
     alpn: o.ALPNProtocols ?? NO_ALPN,
     limits: o.limits ? { ...defaultLimits, ...o.limits } : defaultLimits,
+    aeadLimits: o.aeadLimits ?? NO_AEAD_LIMITS,
   };
 }
 
@@ -206,6 +229,7 @@ export function resolveCommon(o: CommonOptions, defaultProvider: CryptoProvider)
  * suite list, one version list and one random function, not one per connection.
  */
 const NO_ALPN: string[] = [];
+const NO_AEAD_LIMITS: Partial<AeadLimits> = {};
 const wallClock = () => Date.now();
 const randomFns = new WeakMap<CryptoProvider, (length: number) => Uint8Array>();
 
