@@ -633,14 +633,34 @@ export function parseCertificate(der: Uint8Array): Certificate {
   }
 }
 
+/** What certificates and CRLs share (RFC 5280 4.1, 5.1): a signed TBS part, the algorithm and the signature. */
+export interface Signed {
+  node: DerNode;
+  tbsNode: DerNode;
+  algorithm: AlgorithmIdentifier;
+  signature: Uint8Array;
+}
+
+/** Reads the outer SEQUENCE { tbs, signatureAlgorithm, signatureValue } of a certificate or CRL. */
+export function readSigned(der: Uint8Array, what: string, tbsWhat: string): Signed {
+  const node = decodeDer(der, what);
+  if (node.tag !== Tag.SEQUENCE) throw badCert(`${what}: not a SEQUENCE`);
+  const outer = new DerReader(node, what);
+  const tbsNode = outer.read(Tag.SEQUENCE, tbsWhat);
+  const algorithm = readAlgorithm(outer, `${what} signatureAlgorithm`);
+  const signature = outer.bitStringBytes();
+  outer.end();
+  return { node, tbsNode, algorithm, signature };
+}
+
+/** The signed copy of the algorithm must match the unsigned one (RFC 5280 4.1.1.2, 5.1.1.2). */
+export function checkSignedAlgorithm(signed: Signed, inner: AlgorithmIdentifier, what: string, tbsWhat: string): void {
+  if (!equal(signed.algorithm.raw, inner.raw)) throw badCert(`${what}: signatureAlgorithm differs from ${tbsWhat}.signature`);
+}
+
 function parse(der: Uint8Array): Certificate {
-  const certNode = decodeDer(der, 'Certificate');
-  if (certNode.tag !== Tag.SEQUENCE) throw badCert('Certificate: not a SEQUENCE');
-  const cert = new DerReader(certNode, 'Certificate');
-  const tbsNode = cert.read(Tag.SEQUENCE, 'TBSCertificate');
-  const outerAlg = readAlgorithm(cert, 'signatureAlgorithm');
-  const signature = cert.bitStringBytes();
-  cert.end();
+  const signed = readSigned(der, 'Certificate', 'TBSCertificate');
+  const { node: certNode, tbsNode, algorithm: outerAlg, signature } = signed;
 
   const tbs = new DerReader(tbsNode, 'TBSCertificate');
   let version = 1;
@@ -666,8 +686,7 @@ function parse(der: Uint8Array): Certificate {
   const extReader = tbs.explicit(3, 'extensions');
   tbs.end();
 
-  // The signed copy of the algorithm must match the unsigned one (RFC 5280 section 4.1.1.2).
-  if (!equal(outerAlg.raw, innerAlg.raw)) throw badCert('Certificate: signatureAlgorithm differs from TBSCertificate.signature');
+  checkSignedAlgorithm(signed, innerAlg, 'Certificate', 'TBSCertificate');
 
   const result: Certificate = {
     der: certNode.raw,

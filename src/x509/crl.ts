@@ -14,7 +14,9 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import { equal } from '../util/bytes.js';
 import {
+  checkSignedAlgorithm,
   readAlgorithm,
+  readSigned,
   readExtensions,
   readName,
   serialHex,
@@ -25,7 +27,7 @@ import {
   type Name,
   type SignatureAlgorithm,
 } from './certificate.js';
-import { decodeDer, DerError, DerReader, Tag } from '../util/der.js';
+import { DerError, DerReader, Tag } from '../util/der.js';
 import { derBlocks } from '../util/pem.js';
 
 export interface CertificateRevocationList {
@@ -51,18 +53,13 @@ const KNOWN_CRL_EXTENSIONS = new Set([OID_CRL_NUMBER, OID_AUTHORITY_KEY_IDENTIFI
 
 /** One DER CertificateList. Throws a DerError (bad_certificate) when malformed. */
 export function parseCrl(der: Uint8Array): CertificateRevocationList {
-  const copy = der.slice();
-  const node = decodeDer(copy, 'CertificateList');
-  const list = new DerReader(node, 'CertificateList');
-  const tbsNode = list.read(Tag.SEQUENCE, 'TBSCertList');
-  const outerAlg = readAlgorithm(list, 'CertificateList signatureAlgorithm');
-  const signature = list.bitStringBytes();
-  list.end();
+  const signed = readSigned(der.slice(), 'CertificateList', 'TBSCertList');
+  const { node, tbsNode, signature } = signed;
 
   const tbs = new DerReader(tbsNode, 'TBSCertList');
   if (tbs.isNext(Tag.INTEGER) && tbs.smallInteger() !== 1) throw new DerError('TBSCertList: version must be v2');
   const innerAlg = readAlgorithm(tbs, 'TBSCertList signature');
-  if (!equal(outerAlg.raw, innerAlg.raw)) throw new DerError('CertificateList: signatureAlgorithm differs from TBSCertList.signature');
+  checkSignedAlgorithm(signed, innerAlg, 'CertificateList', 'TBSCertList');
   const issuer = readName(tbs, 'CRL issuer');
   const thisUpdate = tbs.time();
   const next = tbs.peek();
@@ -90,7 +87,7 @@ export function parseCrl(der: Uint8Array): CertificateRevocationList {
   const crl: CertificateRevocationList = {
     der: node.raw,
     tbs: tbsNode.raw,
-    signatureAlgorithm: signatureAlgorithm(outerAlg),
+    signatureAlgorithm: signatureAlgorithm(signed.algorithm),
     signature,
     issuer,
     thisUpdate,
