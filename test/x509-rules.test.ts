@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { nobleProvider } from '../src/crypto/noble.js';
 import { TLSError } from '../src/errors.js';
 import { OID, parseCertificate, type Certificate } from '../src/x509/certificate.js';
-import { decodeInteger, encodeDer, encodeOid, encodeSequence, Tag } from '../src/util/der.js';
+import { decodeInteger, decodeOid, encodeDer, encodeOid, encodeSequence, Tag } from '../src/util/der.js';
 import { concat } from '../src/util/bytes.js';
 import { verifyCertificateChain, type ChainVerificationOptions } from '../src/x509/verify.js';
 import { parseCrl, parseCrls } from '../src/x509/crl.js';
@@ -249,6 +249,11 @@ describe('chain depth', () => {
     expect(verify([leaf, int.cert], [root.cert], { maxChainDepth: 1 })).toBe('ok');
     expect(verify([leaf, int.cert], [root.cert], { maxChainDepth: 0 })).toBe('CERT_CHAIN_TOO_LONG');
   });
+
+  it('a maxChainDepth or minRsaBits that is not a whole number is the caller\'s error', () => {
+    expect(verify([leaf, int.cert], [root.cert], { maxChainDepth: -1 })).toBe('ERR_TLS_INVALID_OPTION');
+    expect(verify([leaf, int.cert], [root.cert], { minRsaBits: 1.5 })).toBe('ERR_TLS_INVALID_OPTION');
+  });
 });
 
 describe('CRLs', () => {
@@ -296,7 +301,8 @@ describe('CRLs', () => {
 describe('DER caps: one certificate costs milliseconds, whatever it holds', () => {
   /** A DER certificate whose subject has one attribute with this OID content (no signature check needed: parsing refuses it). */
   function withHugeOid(octets: number): Uint8Array {
-    const oid = encodeDer(Tag.OID, Uint8Array.from({ length: octets }, (_, i) => (i === octets - 1 ? 0x01 : 0x81)));
+    // Arcs of two octets each (0x81 0x01 = 129), the last one closed.
+    const oid = encodeDer(Tag.OID, Uint8Array.from({ length: octets }, (_, i) => (i === octets - 1 || i % 2 ? 0x01 : 0x81)));
     const subject = encodeSequence(encodeDer(Tag.SET, encodeSequence(oid, encodeDer(Tag.UTF8String, Uint8Array.of(0x61)))));
     return issueDer({ subject, key: leafKey, issuer: root, extensions: profiles.leaf(root) });
   }
@@ -310,6 +316,13 @@ describe('DER caps: one certificate costs milliseconds, whatever it holds', () =
     const der = withHugeOid(200_000);
     expect(() => parseCertificate(der)).toThrow(/OID of 200000 octets/);
     expect(Math.min(...[0, 1, 2].map(() => timed(() => expect(() => parseCertificate(der)).toThrow(TLSError))))).toBeLessThan(10);
+  });
+
+  it('an OID arc of 20 octets (a UUID takes 19) is read, one of 21 refused', () => {
+    const arc = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i === n - 1 ? 0x01 : 0x81));
+    expect(decodeOid(concat(Uint8Array.of(0x69), arc(19)))).toMatch(/^2\.25\.\d+$/);
+    expect(() => decodeOid(concat(Uint8Array.of(0x69), arc(20)))).not.toThrow();
+    expect(() => decodeOid(concat(Uint8Array.of(0x69), arc(21)))).toThrow(/OID arc of more than 20 octets/);
   });
 
   it('an OID of 128 octets is read, one of 129 refused', () => {
