@@ -59,6 +59,29 @@ describe('a hostile certificate in the handshake', () => {
     expect(Math.min(...results.map((r) => r.clientMs))).toBeLessThan(10);
   });
 
+  it('a client certificate holding a 200 KB serial is refused by a requestCert server with bad_certificate in under 10 ms', () => {
+    const der = issueDer({ subject: cn('client'), key: leaf.key, issuer: root, serialContents: new Uint8Array(200_000).fill(0x11), extensions: profiles.leaf(root) });
+    const runs = [0, 1, 2].map(() => {
+      const p = makePair(
+        { ca: [root.cert], servername: 'www.example.com', now: () => NOW, provider: nodeProvider, certificate: certified(leaf, der) },
+        { certificates: [certified(leaf)], requestCert: true, ca: [root.cert], now: () => NOW, provider: nodeProvider },
+      );
+      const feed = p.server.feed.bind(p.server);
+      let serverMs = 0;
+      p.server.feed = ((bytes: Uint8Array) => {
+        const t = performance.now();
+        const r = feed(bytes);
+        serverMs += performance.now() - t;
+        return r;
+      }) as Connection['feed'];
+      p.pump();
+      return { error: p.serverErrors[0], serverMs };
+    });
+    for (const r of runs) expect(r.error?.alert).toBe('bad_certificate');
+    expect(runs[0]!.error?.message).toMatch(/serialNumber of 200000 octets/);
+    expect(Math.min(...runs.map((r) => r.serverMs))).toBeLessThan(10);
+  });
+
   it('the same handshake with a well-formed certificate succeeds (the harness can pass)', () => {
     const r = handshake(certified(leaf));
     expect(r.error).toBeUndefined();
