@@ -69,7 +69,7 @@ export function checkProfile(cert: Certificate, isLeaf: boolean, isAnchor: boole
   // CA/Browser Forum 7.1.2.7.6: a subscriber's extKeyUsage is not critical (RFC 5280 allows either; no one marks it).
   if (isLeaf && ext(OID.extKeyUsage)?.critical) fail('INVALID_EXTENSION', cert, 'extKeyUsage of an end-entity certificate must not be critical');
   // 4.1.2.2: a positive integer. Anchors are configuration and exempt.
-  if (!isAnchor && /^0*$/.test(cert.serialNumber)) fail('INVALID_EXTENSION', cert, 'serial number zero');
+  if (!isAnchor && (/^0*$/.test(cert.serialNumber) || cert.serialNumber.startsWith('-'))) fail('ERR_TLS_INVALID_SERIAL_NUMBER', cert, `serial number ${cert.serialNumber} is not positive`);
   const pc = ext(OID.policyConstraints);
   if (pc && !pc.critical) fail('INVALID_EXTENSION', cert, 'policyConstraints must be critical');
   checkKey(cert, isLeaf, options);
