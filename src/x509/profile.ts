@@ -3,7 +3,8 @@
  * 5280 section 6: the MUSTs of RFC 5280 section 4 that tell a CA from an end entity and a
  * well-formed extension from a malformed one, and the CA/Browser Forum key rules the web
  * already follows (RSA moduli of at least 2048 bits, in whole octets; the floor can be
- * lowered for legacy peers). Each rule throws a TLSError whose `code` is OpenSSL's name for it where OpenSSL has one.
+ * lowered for legacy peers). Each rule throws a TLSError whose `code` is OpenSSL's name for
+ * it where OpenSSL has one.
  *
  * Deliberately not enforced, because valid certificates the web or private PKIs use break
  * them (each is a case x509-limbo counts; see README.md): a subject CN that is not copied
