@@ -24,6 +24,12 @@ import {
 
 afterEach(killAllPeers);
 
+it('the fetched peers are the generations these tests are written for: OpenSSL 4.x, wolfSSL 5.9 or later', () => {
+  expect(peers.openssl4.version).toMatch(/^4\.\d+\.\d+/);
+  const [major, minor] = peers.wolfssl.version.split('.').map(Number);
+  expect(major! > 5 || (major === 5 && minor! >= 9), `wolfSSL ${peers.wolfssl.version}`).toBe(true);
+});
+
 /** Send a line through `client` and wait for `expected` to come back; then close stdin. */
 async function roundTrip(client: Peer, line: string, expected: string): Promise<void> {
   client.send(`${line}\n`);

@@ -31,9 +31,11 @@ die() {
 }
 
 # The packages fetched, as PACKAGE/SUITE. Their dependencies come along (resolved against sid),
-# which brings sid's libc6 (the loader), libzstd1 and zlib1g; libbrotli1 is listed for OpenSSL's
-# certificate compression, which loads it at run time.
-ROOTS=(openssl/experimental libssl4/experimental libwolfssl45/sid libwolfssl-dev/sid libc6/sid libbrotli1/sid)
+# which brings sid's libc6 (the loader), libzstd1, zlib1g and libwolfssl45 (named by
+# libwolfssl-dev, so a new soname in sid needs no change here); libssl4 is named because it is
+# in experimental only; libbrotli1 is listed for OpenSSL's certificate compression, which loads
+# it at run time.
+ROOTS=(openssl/experimental libssl4/experimental libwolfssl-dev/sid libc6/sid libbrotli1/sid)
 if ! command -v gnutls-cli >/dev/null 2>&1; then
   ROOTS+=(gnutls-bin/sid)
 fi
