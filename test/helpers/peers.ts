@@ -9,7 +9,7 @@
  * message, never a skip.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { basename, delimiter, join } from 'node:path';
@@ -400,6 +400,19 @@ export function startOpensslClient(port: number, o: OpensslClientOptions = {}): 
     ],
     o.env,
   );
+}
+
+/**
+ * An ECH key pair made by OpenSSL 4 (`openssl ech`) in `dir`: the PEM file `s_server -ech_key`
+ * takes, and the base64 ECHConfigList `s_client -ech_config_list` (or a client under test) takes.
+ */
+export function opensslEchKeys(dir: string, publicName = 'public.example'): { keyFile: string; configList: string } {
+  const keyFile = join(dir, `ech-${publicName}.pem`);
+  execFileSync(peers.openssl4.bin, ['ech', '-public_name', publicName, '-out', keyFile], { stdio: 'pipe' });
+  const pem = readFileSync(keyFile, 'utf8');
+  const body = /-----BEGIN ECHCONFIG-----([\s\S]*?)-----END ECHCONFIG-----/.exec(pem);
+  if (!body) throw new Error(`openssl ech wrote no ECHCONFIG block to ${keyFile}:\n${pem}`);
+  return { keyFile, configList: body[1]!.replace(/\s/g, '') };
 }
 
 // ---- gnutls ------------------------------------------------------------------------------

@@ -4,13 +4,13 @@
  * server over TLS 1.3, DTLS 1.2 and DTLS 1.3 (with PSK and connection IDs), OpenSSL 4 client ↔
  * OpenSSL 4 server with its hybrid default group and with ECH, GnuTLS ↔ GnuTLS.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   killAllPeers,
+  opensslEchKeys,
   peers,
   startGnutlsClient,
   startGnutlsServer,
@@ -88,10 +88,7 @@ describe(`${peers.openssl4.title} against itself`, () => {
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('the client reaches the inner name localhost through the outer public.example', async () => {
-      const keyFile = join(dir, 'ech.pem');
-      execFileSync(peers.openssl4.bin, ['ech', '-public_name', 'public.example', '-out', keyFile]);
-      const pem = readFileSync(keyFile, 'utf8');
-      const configList = /-----BEGIN ECHCONFIG-----([\s\S]*?)-----END ECHCONFIG-----/.exec(pem)![1]!.replace(/\s/g, '');
+      const { keyFile, configList } = opensslEchKeys(dir);
       const { port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] });
       const client = startOpensslClient(port, { peer: peers.openssl4, extra: ['-ech_config_list', configList] });
       await client.waitOutput('Verify return code: 0 (ok)');
@@ -99,6 +96,16 @@ describe(`${peers.openssl4.title} against itself`, () => {
       expect(client.output).toMatch(/ECH: success/);
       expect(client.output).toMatch(/ECH: inner: localhost/);
       expect(client.output).toMatch(/ECH: outer: public\.example/);
+    });
+
+    it('a control: with a config whose key the server does not hold, ECH fails and the inner name is not reached', async () => {
+      const { keyFile } = opensslEchKeys(dir);
+      const { configList: stranger } = opensslEchKeys(dir, 'other.example');
+      const { port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] });
+      const client = startOpensslClient(port, { peer: peers.openssl4, extra: ['-ech_config_list', stranger] });
+      await client.waitOutput(/ECH: failed/);
+      expect(client.output).not.toMatch(/ECH: success/);
+      expect(client.output).not.toMatch(/ECH: inner: localhost/);
     });
   });
 });
