@@ -265,12 +265,12 @@ const ROWS: Row[] = [
     },
   },
   {
-    name: 'handshake message over limits.maxMessage, refused from its header before the body is sent',
+    name: 'ClientHello over limits.maxClientHello, refused from its header before the body is sent',
     detector: 'server',
     alert: 'illegal_parameter',
     code: 'ERR_TLS_HANDSHAKE_MESSAGE_TOO_LARGE',
     run: () => {
-      const p = makePair({ ALPNProtocols: manyProtocols }, { limits: { maxMessage: 1024 } });
+      const p = makePair({ ALPNProtocols: manyProtocols }, { limits: { maxClientHello: 1024 } });
       const msg = p.client.takeOutput().subarray(5);
       expect(msg.length - 4).toBeGreaterThan(1024);
       // Fragment the ClientHello; send the 4-byte header and 8 body bytes only.
@@ -385,6 +385,69 @@ const ROWS: Row[] = [
           edit(m, (sh) => {
             const ks = sh.extensions.list.find((e: any) => e.name === 'key_share');
             ks.value = { server_share: { group: 0x0017, key_exchange: ks.value.server_share.key_exchange } };
+          }),
+        ),
+      }),
+  },
+  {
+    name: 'X25519MLKEM768 client share with an ML-KEM coefficient not below q (FIPS 203 modulus check)',
+    detector: 'server',
+    alert: 'illegal_parameter',
+    run: () =>
+      mitmRun({
+        client: onType(HandshakeType.client_hello, (m) =>
+          edit(m, (ch) => {
+            const share = ch.extensions.list[extIndex(ch, 'key_share')].value.client_shares[0];
+            expect(share.group).toBe(0x11ec);
+            share.key_exchange = share.key_exchange.slice();
+            share.key_exchange[0] = 0xff;
+            share.key_exchange[1] |= 0x0f;
+          }),
+        ),
+      }),
+  },
+  {
+    name: 'X25519MLKEM768 client share one byte short',
+    detector: 'server',
+    alert: 'illegal_parameter',
+    run: () =>
+      mitmRun({
+        client: onType(HandshakeType.client_hello, (m) =>
+          edit(m, (ch) => {
+            const share = ch.extensions.list[extIndex(ch, 'key_share')].value.client_shares[0];
+            share.key_exchange = share.key_exchange.subarray(1);
+          }),
+        ),
+      }),
+  },
+  {
+    name: 'SecP256r1MLKEM768 server share whose EC point is not on the curve',
+    detector: 'client',
+    alert: 'illegal_parameter',
+    run: () =>
+      mitmRun({
+        clientOptions: { groups: ['SecP256r1MLKEM768'] },
+        serverOptions: { groups: ['SecP256r1MLKEM768'] },
+        server: onType(HandshakeType.server_hello, (m) =>
+          edit(m, (sh) => {
+            const ks = sh.extensions.list.find((e: any) => e.name === 'key_share');
+            const share = ks.value.server_share.key_exchange.slice();
+            share[10] ^= 1;
+            ks.value = { server_share: { group: 0x11eb, key_exchange: share } };
+          }),
+        ),
+      }),
+  },
+  {
+    name: 'X25519MLKEM768 server share (ciphertext) one byte long',
+    detector: 'client',
+    alert: 'illegal_parameter',
+    run: () =>
+      mitmRun({
+        server: onType(HandshakeType.server_hello, (m) =>
+          edit(m, (sh) => {
+            const ks = sh.extensions.list.find((e: any) => e.name === 'key_share');
+            ks.value = { server_share: { group: 0x11ec, key_exchange: concat(ks.value.server_share.key_exchange, new Uint8Array(1)) } };
           }),
         ),
       }),
