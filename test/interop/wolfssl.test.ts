@@ -1,8 +1,9 @@
 /**
  * Interop with wolfSSL (test/peers/wolfssl-peer.c on the wolfSSL fetched from Debian sid), for
- * what tsls has today: TLS 1.3 in both directions and TLS 1.2 to a wolfSSL server over TCP, DTLS
- * 1.2 (certificates, and ECDHE_PSK) to a wolfSSL server over UDP, all on 127.0.0.1. The wolfSSL peer echoes every record back
- * and prints a "HANDSHAKE version=… cipher=… group=…" line once connected.
+ * what tsls has today: TLS 1.3 in both directions (classic and ML-KEM hybrid groups) and TLS 1.2
+ * to a wolfSSL server over TCP, DTLS 1.2 (certificates, and ECDHE_PSK) to a wolfSSL server over
+ * UDP, all on 127.0.0.1. The wolfSSL peer echoes every record back and prints a
+ * "HANDSHAKE version=… cipher=… group=…" line once connected.
  *
  * Not here yet: a wolfSSL TLS 1.2 or DTLS 1.2 *client* against our server. This wolfSSL build
  * sends neither renegotiation_info nor the SCSV (it lacks HAVE_SECURE_RENEGOTIATION), and our
@@ -30,11 +31,14 @@ it(`${wolfssl.title} (test/peers/wolfssl-peer.c) is there`, () => {
   expect(wolfssl.bin).toBeTruthy();
 });
 
-/** Our group name and the one wolfSSL prints. */
+/** Our group name and the one wolfSSL prints: the classic groups and the ML-KEM hybrids. */
 const GROUPS: [GroupName, string][] = [
   ['x25519', 'X25519'],
   ['secp256r1', 'SECP256R1'],
   ['secp384r1', 'SECP384R1'],
+  ['X25519MLKEM768', 'X25519MLKEM768'],
+  ['SecP256r1MLKEM768', 'SecP256r1MLKEM768'],
+  ['SecP384r1MLKEM1024', 'SecP384r1MLKEM1024'],
 ];
 
 /** A line sent by our side comes back through the wolfSSL echo server. */

@@ -222,6 +222,7 @@ static int take_connection(int listener, WOLFSSL *ssl) {
   struct sockaddr_in from;
   socklen_t len = sizeof from;
   char byte;
+  fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) & ~O_NONBLOCK); /* run() made it non-blocking */
   if (recvfrom(listener, &byte, 1, MSG_PEEK, (struct sockaddr *)&from, &len) < 0) fail("recvfrom", NULL, errno);
   wolfSSL_dtls_set_peer(ssl, &from, len);
   wolfSSL_set_fd(ssl, listener);
