@@ -5,13 +5,13 @@
  * peer echoes every record back and prints a "HANDSHAKE version=… cipher=… group=…" line once
  * connected.
  */
-import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import type { GroupName } from '../../src/crypto/provider.js';
-import { connectDtls, createDtlsServer, type DTLSConnectOptions } from '../../src/node/index.js';
+import type { DTLSConnectOptions } from '../../src/node/index.js';
+import { ourDtlsClient, ourDtlsServer } from '../helpers/dtls-endpoints.js';
 import { killAllPeers, peers, startWolfsslClient, startWolfsslServer, until, type Peer, type WolfsslOptions } from '../helpers/peers.js';
-import { certifiedKey, readPki, type LeafName } from '../helpers/pki.js';
+import { certifiedKey, type LeafName } from '../helpers/pki.js';
 import { connectTo, destroyAllDrivers, listenerPerTest, type SocketDriver } from '../helpers/socket-driver.js';
 import { defaultClientOptions } from '../helpers/pair.js';
 
@@ -154,22 +154,12 @@ describe(`${wolfssl.title} client → our server`, () => {
 
 // ---- DTLS 1.2 ----------------------------------------------------------------------------------
 
-const ROOT = readPki('root.crt');
-const ECDSA = { cert: readPki('leaf-ecdsa-p256.chain.pem'), key: readPki('leaf-ecdsa-p256.key') };
-
 describe(`our DTLS client → ${wolfssl.title} DTLS 1.2 server`, () => {
-  /** Our client, connected (or failed) to the wolfSSL server on `port`; `messages` collects what arrives. */
+  /** Our client, connected to the wolfSSL server on `port` over DTLS 1.2. */
   async function ourClient(peer: Peer, port: number, options: Partial<DTLSConnectOptions>) {
-    const c = connectDtls({ host: '127.0.0.1', port, servername: 'localhost', ca: ROOT, ...options });
-    cleanups.push(() => void c.destroy());
-    const messages: string[] = [];
-    const errors: Error[] = [];
-    c.on('message', (m: Buffer) => messages.push(m.toString()));
-    c.on('error', (e) => errors.push(e));
-    await until('our client to connect', () => c.established || errors.length > 0, () => `${errors.join('\n')}\n${peer.describe()}`);
-    expect(errors, peer.describe()).toEqual([]);
-    expect(c.getProtocol()).toBe('DTLSv1.2');
-    return { c, messages };
+    const client = await ourDtlsClient(cleanups, port, peer, options);
+    expect(client.c.getProtocol()).toBe('DTLSv1.2');
+    return client;
   }
 
   it.each([
@@ -207,24 +197,8 @@ describe(`${wolfssl.title} DTLS 1.2 client → our DTLS server`, () => {
     ['default MTU', {}],
     ['MTU 500 on both sides', { mtu: 500 }],
   ] as const)('%s: the cookie exchange, wolfSSL verifies us, data echoed, close_notify', async (_label, o: WolfsslOptions) => {
-    const received: string[] = [];
-    const clientErrors: Error[] = [];
-    const server = createDtlsServer({ ...ECDSA, ...(o.mtu ? { mtu: o.mtu } : {}) }, (socket) => {
-      socket.on('message', (m: Buffer) => {
-        received.push(m.toString());
-        socket.send(m);
-      });
-      socket.on('error', () => undefined);
-    });
-    server.on('tlsClientError', (e: Error) => clientErrors.push(e));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    cleanups.push(async () => {
-      const closed = once(server, 'close');
-      server.close();
-      await closed;
-    });
-    const peer = startWolfsslClient(server.address().port, { proto: 'dtls1.2', ...o });
+    const { server, port, received, clientErrors } = await ourDtlsServer(cleanups, o.mtu ? { mtu: o.mtu } : {});
+    const peer = startWolfsslClient(port, { proto: 'dtls1.2', ...o });
     await until('the handshake', () => peer.output.includes('HANDSHAKE version=DTLSv1.2') || peer.exit !== undefined, () => `${peer.describe()}\nour server: ${clientErrors.map((e) => e.message).join('; ')}`);
     expect(peer.output).toContain('HANDSHAKE version=DTLSv1.2');
     peer.send('from wolfssl over udp\n');
