@@ -2,7 +2,7 @@
  * Each peer against itself, so a broken peer (a bad fetch, a wrapper that cannot find its
  * libraries, a wolfssl-peer.c bug) is never mistaken for a broken tsls: wolfSSL client ↔ wolfSSL
  * server over TLS 1.3, DTLS 1.2 and DTLS 1.3 (with PSK and connection IDs), OpenSSL 4 client ↔
- * OpenSSL 4 server with its hybrid default group and with ECH, GnuTLS ↔ GnuTLS.
+ * OpenSSL 4 server with its hybrid default group, certificate compression and ECH, GnuTLS ↔ GnuTLS.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,6 +81,14 @@ describe(`${peers.openssl4.title} against itself`, () => {
     await roundTrip(client, 'ping', 'gnip');
     expect(client.output).toMatch(/Negotiated TLS1\.3 group: X25519MLKEM768/);
     await server.kill();
+  });
+
+  it('certificate compression (RFC 8879): s_server -cert_comp sends a CompressedCertificate that s_client takes', async () => {
+    const { port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-cert_comp'] });
+    const client = startOpensslClient(port, { peer: peers.openssl4, extra: ['-msg'] });
+    await client.waitOutput('Verify return code: 0 (ok)');
+    expect(client.output).toMatch(/<<< TLS 1\.3, Handshake \[length [0-9a-f]+\], CompressedCertificate/);
+    await roundTrip(client, 'compressed', 'desserpmoc');
   });
 
   describe('ECH (openssl ech keys)', () => {
