@@ -45,13 +45,13 @@ import {
 import * as nodeCrypto from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { constantTimeEqual } from '../util/bytes.js';
-import { encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../x509/der.js';
+import { encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../util/der.js';
 import type { EcdhGroup } from './groups.js';
 import { kemKeyExchange } from './kem.js';
 import type { Aead, AeadName, CryptoProvider, Hash, HashName, KeyPair, PrivateKey, PublicKey } from './provider.js';
 import { hashLength } from './provider.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, checkSigningKey, rsaSignatureRepresentative } from './rsa.js';
-import { ecdsaDerToCompact, montgomerySharedSecret, schemeSign, schemeVerify, type RsaPadding } from './shared.js';
+import { ecdsaDerToCompact, montgomerySharedSecret, rsaPssVerifier, schemeSign, schemeVerify, type RsaPadding } from './shared.js';
 import { cachedVerify, publicKeyId } from './verify-cache.js';
 
 /** A plain Uint8Array view of a Buffer (same memory, no copy), like the noble provider returns. */
@@ -664,6 +664,7 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
     aead: makeAead,
     ...kemKeyExchange({ random, ecdhKeyPair, ecdh }),
     verify: cachedVerify(verify),
+    verifyRsaPss: rsaPssVerifier((name, data) => plain(digestOf(name, data))),
     sign,
   };
 }
