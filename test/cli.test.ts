@@ -16,6 +16,7 @@ import {
   freePort,
   killAllPeers,
   Peer,
+  peers,
   requireBinary,
   startGnutlsClient,
   startGnutlsServer,
@@ -31,9 +32,9 @@ const SERVER_PKI = ['--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-
 const reverse = (s: string) => [...s].reverse().join('');
 const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 
-it('the CLI is built and openssl and gnutls are installed', () => {
+it(`the CLI is built and ${peers.openssl3.title} and ${peers.gnutls.title} are there`, () => {
   expect(existsSync(CLI), `${CLI} is missing: run \`npx tsc -p .\` (npm test does) first`).toBe(true);
-  for (const name of ['node', 'openssl', 'gnutls-cli', 'gnutls-serv']) expect(requireBinary(name)).toBeTruthy();
+  for (const bin of [requireBinary('node'), peers.openssl3.bin, peers.gnutls.cli, peers.gnutls.serv]) expect(bin).toBeTruthy();
 });
 
 afterEach(async () => {
@@ -95,7 +96,7 @@ async function expectOneLineFailure(peer: Peer, pattern: RegExp): Promise<string
 
 /** `openssl s_client` with exactly these arguments. */
 function sClient(...args: string[]): Peer {
-  return new Peer('openssl', ['s_client', ...args]);
+  return new Peer(peers.openssl3.bin, ['s_client', ...args]);
 }
 
 /**
@@ -120,7 +121,7 @@ function summaryOf(client: Peer): string {
 
 // ---- the README --------------------------------------------------------------------------
 
-describe("the README's promise: `tsls server`, then `openssl s_client -connect localhost:PORT`", () => {
+describe(`the README's promise: \`tsls server\`, then \`openssl s_client -connect localhost:PORT\` (${peers.openssl3.title})`, () => {
   it('tsls server with nothing but --port uses a throwaway certificate, completes TLS 1.3 with openssl s_client and echoes its line', async () => {
     const { server, port } = await startTslsServer();
     expect(server.stderr).toMatch(/throwaway self-signed certificate/);
@@ -306,7 +307,7 @@ describe('tsls server', () => {
     });
   });
 
-  it('gnutls-cli completes TLS 1.3 with tsls server and gets its data echoed', async () => {
+  it(`${peers.gnutls.title} gnutls-cli completes TLS 1.3 with tsls server and gets its data echoed`, async () => {
     const { server, port } = await startTslsServer('--echo', ...SERVER_PKI);
     const client = startGnutlsClient(port);
     await client.waitOutput(/Description: \(TLS1\.3-X\.509\)/);
@@ -378,7 +379,7 @@ describe('tsls client', () => {
     expect(peer.output).toMatch(/extension_type=server_name\(0\), length=14\n\s+0000 - 00 0c 00 00 09 6c 6f 63-61 6c 68 6f 73 74 /);
   });
 
-  it('tsls client against gnutls-serv --echo: stdout is exactly the echo, EOF exits 0', async () => {
+  it(`tsls client against ${peers.gnutls.title} gnutls-serv --echo: stdout is exactly the echo, EOF exits 0`, async () => {
     const { port } = await startGnutlsServer();
     const client = tslsClient(port, '--ca', 'root.crt', '--servername', 'localhost');
     await client.waitOutput('tsls: connected to');

@@ -26,6 +26,12 @@ export interface CommonTLSOptions {
   enableTrace?: boolean;
   /** Trust anchors: PEM strings/Buffers, each holding one or more certificates. Replaces the bundled roots. */
   ca?: PemInput | PemInput[];
+  /** Certificate revocation lists (PEM or DER), as node's `crl`: every certificate below the anchor is checked. */
+  crl?: PemInput | PemInput[];
+  /** Intermediates allowed between leaf and anchor (default 10). */
+  maxChainDepth?: number;
+  /** Smallest RSA modulus accepted in the peer's chain (default 2048). */
+  minRsaBits?: number;
   /** Our certificate chain (leaf first) in PEM; an array for several chains (e.g. ECDSA and RSA). */
   cert?: PemInput | PemInput[];
   /** Private key(s) in PEM (PKCS#8, SEC1 or PKCS#1); matched to `cert` by public key. `{ pem }` objects without passphrase are accepted. */
@@ -319,6 +325,11 @@ const GROUP_NAMES: Record<string, GroupName> = {
   secp256r1: 'secp256r1',
   'p-384': 'secp384r1',
   secp384r1: 'secp384r1',
+  mlkem768: 'MLKEM768',
+  mlkem1024: 'MLKEM1024',
+  x25519mlkem768: 'X25519MLKEM768',
+  secp256r1mlkem768: 'SecP256r1MLKEM768',
+  secp384r1mlkem1024: 'SecP384r1MLKEM1024',
 };
 
 function groups(ecdhCurve: string | undefined): GroupName[] | undefined {
@@ -412,6 +423,9 @@ function commonOptions(options: CommonTLSOptions) {
   const max = version(o.maxVersion, 'maxVersion');
   if (max) out.maxVersion = max;
   if (o.srtpProfiles) out.srtpProfiles = o.srtpProfiles;
+  if (o.crl !== undefined) out.crl = o.crl;
+  if (o.maxChainDepth !== undefined) out.maxChainDepth = o.maxChainDepth;
+  if (o.minRsaBits !== undefined) out.minRsaBits = o.minRsaBits;
   return out;
 }
 

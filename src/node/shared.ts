@@ -7,7 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import type { PeerVerification } from '../config.js';
+import { handshakeVerifierPolicy, type PeerVerification } from '../config.js';
 import { TLSError, asTLSError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
 import { verifyCertificateChain } from '../x509/verify.js';
@@ -37,7 +37,7 @@ export function verifyServerCertificate(c: ResolvedClient, info: PeerVerificatio
   let error: TLSError | undefined;
   let path: Certificate[] | undefined;
   try {
-    path = verifyCertificateChain(c.engine.provider!, info.chain, { anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
+    path = verifyCertificateChain(c.engine.provider!, info.chain, { ...handshakeVerifierPolicy(c.engine), anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
     const leaf = info.chain[0]!;
     if (c.checkServerIdentity) {
       let failure: unknown;
@@ -153,15 +153,27 @@ export class EventQueue {
     this.events = [];
   }
 
-  /** Deliver what is queued, including what those events queue; a no-op when already delivering. */
+  /**
+   * Deliver what is queued, including what those events queue; a no-op when already
+   * delivering. A listener that throws gets its exception out (uncaught, as with
+   * node:tls), but what was queued behind it is still delivered, on the next turn of the
+   * loop: a second record that came in the same chunk, or the peer's close_notify, must
+   * not wait for more bytes that may never come.
+   */
   run(): void {
     if (this.running) return;
     this.running = true;
     try {
       for (let e = this.events.shift(); e; e = this.events.shift()) {
-        e();
-        this.afterEach();
+        try {
+          e();
+        } finally {
+          this.afterEach();
+        }
       }
+    } catch (err) {
+      if (this.events.length > 0) setImmediate(() => this.run());
+      throw err;
     } finally {
       this.running = false;
     }

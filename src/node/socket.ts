@@ -66,6 +66,9 @@ function resolve(options: TLSSocketOptions | Resolved): TLSSocketConfig {
   return { isServer: false, ...resolveClientOptions(options), ...hwm };
 }
 
+/** Bytes fed to the engine per connection per turn of the event loop (four full records' worth). */
+const FEED_PER_TURN = 64 * 1024;
+
 /** The socket whose engine call is running: the engine's synchronous SNICallback asks it. */
 let current: TLSSocket | undefined;
 
@@ -132,6 +135,9 @@ export class TLSSocket extends Duplex {
   private peerEnded = false;
   private sentEnd = false;
   private transportPaused = false;
+  /** Received bytes not yet fed to the engine (see `feed`), and an end of the transport that came meanwhile. */
+  private backlog: Uint8Array[] = [];
+  private endedDuringBacklog: (() => void) | undefined;
   private pendingWrite: (() => void) | undefined;
   private pendingFinal: (() => void) | undefined;
   private drainWaiter: ((err?: Error | null) => void) | undefined;
@@ -183,7 +189,9 @@ export class TLSSocket extends Duplex {
       if (config.SNICallback || this.sessionStore?.external) this.sniffer = new ClientHelloSniffer();
       if (config.handshakeTimeout > 0) {
         this.handshakeTimer = setTimeout(() => {
-          this.destroy(new TLSError('internal_error', 'TLS handshake timeout', { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
+          // Nothing went wrong inside: we give up waiting. user_canceled (a warning) then close,
+          // not a fatal internal_error a peer would log as our bug.
+          this.destroy(new TLSError('user_canceled', 'TLS handshake timeout', { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
         }, config.handshakeTimeout);
         this.handshakeTimer.unref?.();
       }
@@ -307,9 +315,49 @@ export class TLSSocket extends Duplex {
     this.feed(held);
   }
 
+  /**
+   * Bytes to the engine, at most FEED_PER_TURN of them per turn of the event loop: a peer
+   * that sends a large burst (thousands of tiny records, a flood of post-handshake
+   * messages) gets one slice handled now and the rest after other connections had their
+   * turn (setImmediate), with the transport paused meanwhile so the backlog stays bounded.
+   */
   private feed(bytes: Uint8Array): void {
-    this.boundaries.push(bytes);
-    this.engine(() => this.conn.feed(bytes));
+    if (this.backlog.length > 0) {
+      this.backlog.push(bytes);
+      return;
+    }
+    this.feedSlice(bytes);
+  }
+
+  private feedSlice(bytes: Uint8Array): void {
+    const now = bytes.length > FEED_PER_TURN ? bytes.subarray(0, FEED_PER_TURN) : bytes;
+    this.boundaries.push(now);
+    this.engine(() => this.conn.feed(now));
+    if (now.length === bytes.length) return;
+    // The rest of this chunk goes before anything that arrived after it.
+    this.backlog.unshift(bytes.subarray(FEED_PER_TURN));
+    this.transport.pause();
+    setImmediate(() => this.feedBacklog());
+  }
+
+  private feedBacklog(): void {
+    if (this.destroyed) {
+      this.backlog = [];
+      return;
+    }
+    const next = this.backlog.shift();
+    if (next) this.feedSlice(next);
+    if (this.backlog.length > 0) {
+      // feedSlice scheduled the rest of a long chunk itself; otherwise keep going next turn.
+      if (next && next.length <= FEED_PER_TURN) setImmediate(() => this.feedBacklog());
+      return;
+    }
+    if (this.destroyed) return;
+    if (!this.transportPaused) this.transport.resume();
+    // The transport ended while its bytes were still waiting here: judge the end now.
+    const ended = this.endedDuringBacklog;
+    this.endedDuringBacklog = undefined;
+    ended?.();
   }
 
   private resolveSni(name: string): void {
@@ -363,7 +411,7 @@ export class TLSSocket extends Duplex {
   override _read(): void {
     if (!this.transportPaused) return;
     this.transportPaused = false;
-    this.transport.resume();
+    if (this.backlog.length === 0) this.transport.resume();
   }
 
   /** The peer sent close_notify. */
@@ -381,6 +429,7 @@ export class TLSSocket extends Duplex {
 
   private onTransportEnd(): void {
     if (this.destroyed || this.peerEnded) return;
+    if (this.backlog.length > 0) return void (this.endedDuringBacklog = () => this.onTransportEnd());
     if (!this.secureEstablished) return void this.destroy(resetError('mid-handshake'));
     if (this.boundaries.midRecord) return void this.destroy(resetError('mid-record'));
     // A clean TCP close without close_notify: the end of the stream, as node:tls reports it.
@@ -398,6 +447,7 @@ export class TLSSocket extends Duplex {
 
   private onTransportClose(): void {
     if (this.destroyed) return;
+    if (this.backlog.length > 0) return void (this.endedDuringBacklog = () => this.onTransportClose());
     // Closed under us without 'end' or 'error' (a Duplex destroyed, a socket torn down):
     // judge it like a FIN. Our writable side cannot go on either: end it (what is still
     // buffered for the application stays readable; later writes fail with EPIPE).
@@ -605,7 +655,8 @@ export class TLSSocket extends Duplex {
       secp384r1: { name: 'secp384r1', size: 384 },
     };
     const i = info[g];
-    return i ? { type: 'ECDH', ...i } : {};
+    // As node:tls 26 reports a group that is not plain ECDH (the ML-KEM hybrids): by its TLS name.
+    return i ? { type: 'ECDH', ...i } : { type: 'TLSGroup', name: g };
   }
 
   /** The peer's certificate as node shows it; `{}` when there is none (a server whose client sent none, or that resumed: tickets do not carry client certificates). */

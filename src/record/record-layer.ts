@@ -55,12 +55,27 @@ export class RecordLayer {
   private seenRecord = false;
   /** Largest plaintext fragment we send (record_size_limit lowers it). */
   maxSendFragment = MAX_FRAGMENT;
+  /**
+   * Bytes of a client's early data still to skip, unread (RFC 8446 4.2.10: a server that
+   * does not take 0-RTT drops records it cannot decrypt, or, after a HelloRetryRequest,
+   * protected records arriving in the clear, up to max_early_data_size). 0: skip nothing.
+   */
+  private earlyDataToSkip = 0;
+
+  /** Start skipping a client's early data, up to `maxEarlyDataSize` bytes of it. */
+  skipEarlyData(maxEarlyDataSize: number): void {
+    this.earlyDataToSkip = maxEarlyDataSize;
+  }
 
   get readEncrypted(): boolean {
     return this.readProtection.encrypted;
   }
   get writeEncrypted(): boolean {
     return this.writeProtection.encrypted;
+  }
+  /** Records sealed under the current write key (the AEAD usage limits count these). */
+  get sealedRecords(): number {
+    return this.writeProtection.sealedRecords;
   }
 
   setReadProtection(p: RecordProtection): void {
@@ -141,6 +156,24 @@ export class RecordLayer {
    * (TLS 1.3's compatibility ChangeCipherSpec).
    */
   next(plaintextTypes: ReadonlySet<number> = NO_TYPES): Opened | null {
+    for (;;) {
+      const record = this.nextRecord(plaintextTypes);
+      if (record !== SKIPPED) return record;
+    }
+  }
+
+  /**
+   * Whether a record that could not be read is early data to skip: charged to the budget
+   * by its size less the AEAD tag and content type (what its plaintext can at most be).
+   */
+  private skipped(type: number, length: number): boolean {
+    const cost = Math.max(0, length - EARLY_DATA_OVERHEAD);
+    if (this.earlyDataToSkip === 0 || type !== ContentType.application_data || cost > this.earlyDataToSkip) return false;
+    this.earlyDataToSkip -= cost;
+    return true;
+  }
+
+  private nextRecord(plaintextTypes: ReadonlySet<number>): Opened | null | typeof SKIPPED {
     if (this.end - this.start < 5) return null;
     const b = this.buf;
     const s = this.start;
@@ -161,6 +194,9 @@ export class RecordLayer {
       if (this.borrowed) this.start = this.end = 0;
       else this.release();
     }
+    if (!this.readProtection.encrypted && type === ContentType.application_data && this.skipped(type, length)) return SKIPPED;
+    // A handshake record in the clear is the second ClientHello: early data is over.
+    if (!this.readProtection.encrypted && type === ContentType.handshake) this.earlyDataToSkip = 0;
     if (!this.readProtection.encrypted || plaintextTypes.has(type)) {
       // Copy out: the caller keeps the data while the buffer is reused (or, borrowed, the
       // feeder's array, which it may reuse). Not slice(): on a Buffer that is a view.
@@ -169,7 +205,15 @@ export class RecordLayer {
       return this.checked(this.readProtection.open(new Uint8Array(b.subarray(s, s + 5)), payload));
     }
     // Decryption writes new bytes: the record can be read in place.
-    const opened = this.readProtection.open(b.subarray(s, s + 5), b.subarray(s + 5, s + 5 + length));
+    let opened: Opened;
+    try {
+      opened = this.readProtection.open(b.subarray(s, s + 5), b.subarray(s + 5, s + 5 + length));
+    } catch (err) {
+      if (err instanceof TLSError && err.alert === 'bad_record_mac' && this.skipped(type, length)) return SKIPPED;
+      throw err;
+    }
+    // The first record that opens is the client's second flight: early data is over.
+    this.earlyDataToSkip = 0;
     // A provider that decrypted in place: copy, the buffer is reused.
     if (opened.data.buffer === b.buffer && opened.data.length > 0) return this.checked({ type: opened.type, data: new Uint8Array(opened.data) });
     return this.checked(opened);
@@ -217,3 +261,7 @@ export class RecordLayer {
 }
 
 const NO_TYPES: ReadonlySet<number> = new Set();
+/** `nextRecord` dropped a record of early data: look at the next one. */
+const SKIPPED = Symbol('skipped');
+/** A TLS 1.3 record's AEAD tag and inner content type. */
+const EARLY_DATA_OVERHEAD = 17;

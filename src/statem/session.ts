@@ -8,7 +8,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import { type Infer, decode, encode, list, opaque, struct, u16, u32, u48, u8 } from '../messages/codec.js';
 import { certificateFromDer } from '../x509/intern.js';
-import { concat, equal, toHex } from '../util/bytes.js';
+import { concat, constantTimeEqual, toHex } from '../util/bytes.js';
 
 /** The state both a client session and a server ticket carry. */
 const SessionState = struct({
@@ -172,7 +172,8 @@ export class TicketKeyring {
   open(ticket: Uint8Array, now: number): SessionState | undefined {
     if (ticket.length < KEY_NAME + NONCE + 16) return undefined;
     const name = ticket.subarray(0, KEY_NAME);
-    const entry = this.keys.find((k) => equal(k.key.name, name));
+    // Constant-time like every ticket compare (the AEAD tag below is checked by the AEAD).
+    const entry = this.keys.find((k) => constantTimeEqual(k.key.name, name));
     if (!entry || (entry.created !== Infinity && now - entry.created >= this.rotateAfterMs * this.keep)) return undefined;
     const plain = this.provider.aead('AES-256-GCM', entry.key.key).open(ticket.subarray(KEY_NAME, KEY_NAME + NONCE), ticket.subarray(KEY_NAME + NONCE), name);
     if (!plain) return undefined;
