@@ -606,6 +606,18 @@ it('--trace on tsls client and tsls server prints state transitions and messages
   expect(server.stderr).toMatch(/>>> server_hello \d+ bytes/);
 });
 
+it('--trace over TLS 1.2 names the suite, the group and the signature scheme of each message, as for TLS 1.3', async () => {
+  const { port } = await startOpensslServer({ rev: true, version: 'TLSv1.2' });
+  const client = tslsClient(port, '--ca', 'root.crt', '--servername', 'localhost', '--max-version', 'TLSv1.2', '--trace');
+  await client.waitOutput('tsls: connected to');
+  client.closeStdin();
+  await expectExit(client, 0);
+  expect(client.stderr).toMatch(/>>> client_hello \d+ bytes: suites=(grease:0x\w+,)?TLS_ECDHE_\w+.* groups=(grease:0x\w+,)?x25519,[\w,]+ schemes=(grease:0x\w+,)?ecdsa_secp256r1_sha256,/);
+  expect(client.stderr).toMatch(/<<< server_hello_tls12 \d+ bytes: suite=TLS_ECDHE_ECDSA_WITH_\w+ session_id=\d+ bytes/);
+  expect(client.stderr).toMatch(/<<< server_key_exchange \d+ bytes: group=x25519 public=32 bytes scheme=\w+ signature=\d+ bytes/);
+  expect(client.stderr).toMatch(/>>> client_key_exchange \d+ bytes: public=32 bytes/);
+});
+
 it('tsls states client prints a Mermaid state diagram of the client handshake', async () => {
   const states = tsls('states', 'client');
   await expectExit(states, 0);
