@@ -229,6 +229,18 @@ describe('help, --version and usage errors', () => {
     expect(help.stderr).toBe('');
   });
 
+  it('tsls --help, tsls client --help and --version load no engine module (start-up stays fast)', async () => {
+    const hook = join(tmp, 'record-imports.mjs');
+    writeFileSync(hook, "export async function resolve(s, c, n) { const r = await n(s, c); process.stderr.write(`import ${r.url}\\n`); return r; }\n");
+    for (const args of [['--help'], ['client', '--help'], ['server', '--help'], ['--version']]) {
+      const peer = new Peer('node', ['--no-warnings', '--experimental-loader', hook, CLI, ...args]);
+      await expectExit(peer, 0);
+      const imported = lines(peer.stderr).filter((l) => l.startsWith('import file:'));
+      expect(imported.length, peer.describe()).toBeGreaterThan(0); // the hook saw the CLI itself
+      expect(imported.filter((l) => /\/dist\/(statem|record|crypto|x509|node)\/|@noble\//.test(l)), args.join(' ')).toEqual([]);
+    }
+  });
+
   it('tsls --version prints the package version and exits 0', async () => {
     const v = tsls('--version');
     await expectExit(v, 0);
