@@ -6,6 +6,7 @@
  */
 import { once } from 'node:events';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
@@ -209,5 +210,35 @@ describe("listener exceptions stay with their connection", () => {
     }
     expect(uncaught.map((e) => (e as Error).message)).toEqual(['listener bug for the first client']);
     expect(replies.slice(1)).toEqual(['client 1', 'client 2']);
+  });
+});
+
+describe('NewSessionTicket to a client that is already gone', () => {
+  it('clients that reset the connection right after their Finished do not crash the server, which keeps serving', async () => {
+    const uncaught = captureUncaught();
+    const server = createServer({ ...ECDSA }, (s) => {
+      s.on('error', () => undefined);
+      s.end('hi');
+    });
+    const serverErrors: unknown[] = [];
+    server.on('tlsClientError', (e: unknown) => serverErrors.push(e));
+    const port = await listen(server);
+    cleanups.push(() => close(server));
+    for (let i = 0; i < 10; i++) {
+      // node:tls sends its Finished and, at 'secureConnect', we tear the TCP connection down (RST) before the ticket is read.
+      const raw = net.connect(port, '127.0.0.1');
+      raw.on('error', () => undefined);
+      const c = tls.connect({ socket: raw, ca: ROOT, servername: 'localhost' });
+      c.on('error', () => undefined);
+      await once(c, 'secureConnect');
+      raw.resetAndDestroy();
+      await once(raw, 'close');
+    }
+    const c = connect({ port, host: 'localhost', ca: ROOT });
+    const body: Buffer[] = [];
+    c.on('data', (d: Buffer) => body.push(d));
+    await once(c, 'end');
+    expect(Buffer.concat(body).toString()).toBe('hi');
+    expect(uncaught.map((e) => String((e as Error)?.stack ?? e))).toEqual([]);
   });
 });
