@@ -10,6 +10,19 @@ import { MAX_CIPHERTEXT_EXPANSION, MAX_FRAGMENT, NullProtection, type Opened, ty
 
 const KNOWN_TYPES = new Set<number>(Object.values(ContentType));
 
+/** `the peer does not speak TLS (received 'HTTP/1.1 400 Bad Request…')`: the first line of what came, escaped. */
+function notTls(bytes: Uint8Array, knownType: boolean): TLSError {
+  let text = '';
+  let i = 0;
+  for (; i < bytes.length && i < 32; i++) {
+    const c = bytes[i]!;
+    if (c === 0x0d || c === 0x0a) break;
+    text += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  // Only the start of what the peer sent is at hand: more may follow.
+  return new TLSError(knownType ? 'decode_error' : 'unexpected_message', `the peer does not speak TLS (received '${text}…')`);
+}
+
 /**
  * A new byte array of `n` bytes for records, every byte of which the caller overwrites:
  * on Node, from Buffer.allocUnsafe (no zeroing; pooled when small), as a plain Uint8Array.
@@ -38,6 +51,8 @@ export class RecordLayer {
   private start = 0;
   private end = 0;
   private borrowed = false;
+  /** A valid record header was read: later bad headers are bad records, not a peer that is not TLS. */
+  private seenRecord = false;
   /** Largest plaintext fragment we send (record_size_limit lowers it). */
   maxSendFragment = MAX_FRAGMENT;
   /**
@@ -164,8 +179,13 @@ export class RecordLayer {
     const s = this.start;
     const type = b[s]!;
     const length = (b[s + 3]! << 8) | b[s + 4]!;
-    if (!KNOWN_TYPES.has(type)) throw new TLSError('unexpected_message', `unknown record content type ${type}`);
+    const known = KNOWN_TYPES.has(type);
+    // The first bytes are not a record header at all: most likely a plaintext protocol (an
+    // HTTP answer, a banner). Say so, with what came, rather than name a content type.
+    if (!this.seenRecord && (!known || b[s + 1] !== 0x03)) throw notTls(b.subarray(s, Math.min(this.end, s + 40)), known);
+    if (!known) throw new TLSError('unexpected_message', `unknown record content type ${type}`);
     if (b[s + 1] !== 0x03) throw new TLSError('decode_error', 'not a TLS record (bad version)');
+    this.seenRecord = true;
     const limit = this.readProtection.encrypted ? MAX_FRAGMENT + MAX_CIPHERTEXT_EXPANSION : MAX_FRAGMENT;
     if (length > limit) throw new TLSError('record_overflow', `record of ${length} bytes exceeds ${limit}`);
     if (this.end - s < 5 + length) return null;

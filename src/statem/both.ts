@@ -2,7 +2,7 @@
  * Handshake work both sides share (OpenSSL's statem_both.c): the TLS 1.3 key schedule
  * steps, Finished, Certificate and CertificateVerify, and the post-handshake messages.
  */
-import { hashLength, type GroupName, type KeyPair, type PrivateKey, type PublicKey, type SignatureSchemeName } from '../crypto/provider.js';
+import { hashLength, type PrivateKey, type PublicKey, type SignatureSchemeName } from '../crypto/provider.js';
 import { deriveSecret, earlySecret, finishedVerifyData, handshakeSecret, masterSecret, nextTrafficSecret } from '../crypto/keyschedule.js';
 import { TLSError, decodeError, illegalParameter } from '../errors.js';
 import { SignatureScheme, schemeByCode } from '../messages/constants.js';
@@ -12,24 +12,6 @@ import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import type { HandshakeContext } from './context.js';
 import type { ProtocolModule } from './statem.js';
 import type { Side } from './states.js';
-
-// ---- ephemeral keys -------------------------------------------------------------------
-
-const PRIVATE_KEY_LENGTH: Record<GroupName, number> = { x25519: 32, x448: 56, secp256r1: 32, secp384r1: 48 };
-
-/**
- * An ephemeral key pair drawn from the connection's own randomness source, so a test that
- * injects `random` replays the handshake exactly. A NIST scalar out of range is redrawn.
- */
-export function ephemeralKeyPair(hs: HandshakeContext, group: GroupName): KeyPair {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return hs.provider.generateKeyPair(group, hs.common.random(PRIVATE_KEY_LENGTH[group]));
-    } catch (err) {
-      if (attempt >= 8) throw err;
-    }
-  }
-}
 
 // ---- key schedule steps ---------------------------------------------------------------
 

@@ -20,7 +20,6 @@ import {
   deriveApplicationSecrets,
   deriveHandshakeSecrets,
   deriveResumptionSecret,
-  ephemeralKeyPair,
   mergeModules,
   postHandshake,
   readCertificates,
@@ -29,6 +28,7 @@ import { checkFallback, checkLegacyVersion } from './hello-version-checks.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import { OUR_RECORD_SIZE_LIMIT } from './client.js';
 import type { HandshakeContext } from './context.js';
+import { encapsulateTo } from './key-exchange.js';
 import type { ProtocolModule } from './statem.js';
 import { processClientHello12, server12 } from './server12.js';
 
@@ -124,7 +124,7 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
   checkFallback(hs, ch);
   if (retry && version !== 'TLSv1.3') throw illegalParameter('second ClientHello does not offer TLS 1.3');
   const sni = ext.get('server_name', 'client_hello')?.server_name_list.find((n) => n.name_type === 0)?.host_name;
-  const alpnProtocol = selectAlpn(hs, ch);
+  const alpnProtocol = selectAlpn(hs, ch, sni);
   if (version === 'TLSv1.2') {
     const candidates = (sni && hs.serverOptions.SNICallback?.(sni)) || hs.serverOptions.certificates;
     processClientHello12(hs, ch, sni, candidates, alpnProtocol);
@@ -181,8 +181,15 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
 }
 
 /** The server's preferred ALPN protocol among the client's (RFC 7301 3.2). */
-function selectAlpn(hs: HandshakeContext, ch: ClientHello): string | undefined {
+function selectAlpn(hs: HandshakeContext, ch: ClientHello, servername: string | undefined): string | undefined {
   const alpn = ch.extensions.get('application_layer_protocol_negotiation', 'client_hello');
+  const callback = hs.serverOptions.ALPNCallback;
+  if (alpn && callback) {
+    // The application chooses (node's ALPNCallback); only one of the client's names will do.
+    const chosen = callback({ servername, protocols: alpn.protocol_name_list });
+    if (chosen === undefined || !alpn.protocol_name_list.includes(chosen)) throw new TLSError('no_application_protocol', 'ALPNCallback selected no protocol the client offered');
+    return chosen;
+  }
   if (!alpn || hs.common.alpn.length === 0) return undefined;
   const chosen = hs.common.alpn.find((p) => alpn.protocol_name_list.includes(p));
   if (!chosen) throw new TLSError('no_application_protocol', 'no ALPN protocol in common');
@@ -217,13 +224,9 @@ function serverHello(hs: HandshakeContext): HandshakeMessage {
   ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
   if (!psk || psk.dhe) {
     const group = hs.negotiated.group!;
-    const pair = ephemeralKeyPair(hs, group);
-    try {
-      hs.pendingSharedSecret = hs.provider.sharedSecret(group, pair.privateKey, hs.server!.peerShare!);
-    } catch (err) {
-      throw new TLSError('illegal_parameter', `client key share is invalid: ${(err as Error).message}`, { cause: err });
-    }
-    ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: pair.publicKey } });
+    const { share, secret } = encapsulateTo(hs, group, hs.server!.peerShare!, 'client key share');
+    hs.pendingSharedSecret = secret;
+    ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: share } });
   }
   if (psk) ext.add('pre_shared_key', { selected_identity: psk.identity });
   return { type: 'server_hello', ...serverHelloBase(hs, hs.common.random(32), ext) };

@@ -7,7 +7,8 @@ import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from 
 import { DOWNGRADE_TLS12, NamedGroup, ProtocolVersion, SignatureScheme, SrtpProfile, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, keyExchangeOf } from '../messages/constants.js';
 import type { GroupName } from '../crypto/provider.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
-import { buildCertificate, ephemeralKeyPair, readCertificates } from './both.js';
+import { buildCertificate, readCertificates } from './both.js';
+import { decapsulateFrom, ephemeralKeyPair, tls12Group } from './key-exchange.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import {
   buildFinished12,
@@ -70,7 +71,7 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   const formats = ext.get('ec_point_formats', 'client_hello');
   if (formats && !formats.ec_point_format_list.includes(0)) throw illegalParameter('client does not accept uncompressed points');
   const offered = ext.get('supported_groups', 'client_hello')?.named_group_list ?? [];
-  const group = hs.common.groups.find((g) => offered.includes(NamedGroup[g]));
+  const group = hs.common.groups.find((g) => tls12Group(hs, g) && offered.includes(NamedGroup[g]));
   const resume = findSession12(hs, ch, sni);
   const { suite, certified, scheme } = resume ? { ...resume, certified: undefined, scheme: undefined } : selectSuiteAndCertificate(hs, ch, candidates, group);
   const limit = ext.get('record_size_limit', 'client_hello');
@@ -191,11 +192,7 @@ function processClientKeyExchange(hs: HandshakeContext, msg: AnyClientKeyExchang
   let shared: Uint8Array | undefined;
   if (msg.type !== 'client_key_exchange_psk') {
     const pair = hs.server!.ephemeral!;
-    try {
-      shared = hs.provider.sharedSecret(hs.negotiated.group!, pair.privateKey, msg.public);
-    } catch (err) {
-      throw new TLSError('illegal_parameter', `client ECDHE public value is invalid: ${(err as Error).message}`, { cause: err });
-    }
+    shared = decapsulateFrom(hs, hs.negotiated.group!, pair, msg.public, 'client ECDHE public value');
     pair.privateKey.fill(0);
   }
   if (msg.type === 'client_key_exchange') {

@@ -187,7 +187,23 @@ export class TicketKeyring {
 }
 
 /** A bounded server cache for TLS 1.2 session-ID resumption (oldest entries leave first). */
-export class SessionCache {
+/** Where a server keeps TLS 1.2 sessions by ID (ServerOptions.sessionCache); SessionCache is the in-memory one. */
+export interface SessionStore {
+  get(id: Uint8Array, now: number): SessionState | undefined;
+  set(id: Uint8Array, state: SessionState): void;
+}
+
+/** A server session's state as bytes, for a store outside the process (and back, checked by the codec). */
+export function encodeSessionState(state: SessionState): Uint8Array {
+  return encode(SessionState, state);
+}
+export function decodeSessionState(bytes: Uint8Array): SessionState {
+  const state = decode(SessionState, bytes, 'session');
+  if (state.format !== FORMAT) throw new TLSError('decode_error', 'unknown session format', { code: 'ERR_TLS_INVALID_SESSION' });
+  return state;
+}
+
+export class SessionCache implements SessionStore {
   private entries = new Map<string, SessionState>();
   constructor(private readonly max = 1000) {}
 

@@ -12,8 +12,8 @@ import { handshakeRecords, takeClientHello } from './probes.js';
 /** A ClientHello with SNI `name`, grown to about `size` bytes with an unknown extension, in records. */
 function bigHello(name: string, size: number): Uint8Array {
   const hello = takeClientHello(Connection.client({ servername: name }));
-  hello.extensions.list.splice(0, 0, { type: 0xfe77, value: new Uint8Array(Math.min(size, 65000)) });
-  for (let i = 0; hello.cipher_suites.length * 2 < size - 65000; i++) hello.cipher_suites.push(0x0a00 + (i % 0x5000));
+  hello.extensions.list.splice(0, 0, { type: 0xfe77, value: new Uint8Array(Math.min(size, 60000)) });
+  for (let i = 0; hello.cipher_suites.length * 2 < size - 60000; i++) hello.cipher_suites.push(0x0a00 + (i % 0x5000));
   return handshakeRecords(encodeHandshake(hello));
 }
 
