@@ -158,23 +158,23 @@ describe('handshake timeout', () => {
 });
 
 describe('slowloris', () => {
-  it('hundreds of stalled handshakes do not keep a new client from completing quickly', async () => {
+  it('2,000 stalled handshakes do not keep new clients from completing quickly (p99 time to handshake reported)', async () => {
     const server = createServer({ ...ECDSA }, (s) => s.end('hello'));
     server.on('tlsClientError', () => undefined);
     const port = await listen(server);
     cleanups.push(() => close(server));
     const stalled: net.Socket[] = [];
     cleanups.unshift(() => stalled.forEach((s) => s.destroy()));
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 2000; i++) {
       const s = net.connect(port, '127.0.0.1');
       s.on('error', () => undefined);
       // The start of a ClientHello, then nothing.
       s.write(Buffer.from([22, 3, 1, 0x02, 0x00, 1, 0, 1, 0xfc, 3, 3]));
       stalled.push(s);
+      if (i % 200 === 199) await Promise.all(stalled.slice(-200).map((x) => (x.connecting ? once(x, 'connect') : undefined)));
     }
-    await Promise.all(stalled.map((s) => (s.connecting ? once(s, 'connect') : undefined)));
     const times: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 20; i++) {
       const start = performance.now();
       const c = connect({ port, host: 'localhost', ca: ROOT });
       const body: Buffer[] = [];
@@ -184,9 +184,12 @@ describe('slowloris', () => {
       expect(Buffer.concat(body).toString()).toBe('hello');
       c.destroy();
     }
+    times.sort((a, b) => a - b);
+    const p99 = times[Math.ceil(times.length * 0.99) - 1]!;
+    console.log(`slowloris: 2000 stalled handshakes; legitimate clients: median ${times[10]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
     // Generous: a handshake takes milliseconds; a starved server would take seconds or time out.
-    expect(Math.max(...times)).toBeLessThan(2000);
-  });
+    expect(p99).toBeLessThan(2000);
+  }, 60_000);
 });
 
 describe("listener exceptions stay with their connection", () => {
