@@ -39,6 +39,9 @@ const USAGE = `usage:
   tsls client HOST:PORT [--servername NAME] [--ca FILE] [--insecure] [--alpn LIST]
               [--cert FILE --key FILE] [--session FILE] [--trace] [--keylog FILE]
               [--min-version TLSv1.2] [--max-version TLSv1.3] [--groups LIST]
+  --psk HEX [--psk-identity ID] (both): an external pre-shared key (TLS 1.3 pre_shared_key, TLS 1.2
+              and DTLS PSK suites); the identity defaults to Client_identity as in openssl. A server
+              with --psk and no --cert has no certificate at all
   --groups X25519MLKEM768:X25519 (both): key exchange groups in order of preference, node:tls
               (ecdhCurve) names; the client sends key shares for the first (and X25519 with a hybrid)
   tsls server --dtls [--mtu N] ...  DTLS 1.2 over UDP, echoing each message (no --www)
@@ -55,6 +58,8 @@ const common = {
   'min-version': { type: 'string' },
   'max-version': { type: 'string' },
   groups: { type: 'string' },
+  psk: { type: 'string' },
+  'psk-identity': { type: 'string' },
   dtls: { type: 'boolean' },
   mtu: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -99,6 +104,24 @@ function versions(values: Record<string, unknown>) {
 /** --groups as node:tls's ecdhCurve: colon-separated names (X25519MLKEM768:X25519:P-256). */
 function groups(values: Record<string, unknown>): { ecdhCurve?: string } {
   return typeof values.groups === 'string' ? { ecdhCurve: values.groups } : {};
+}
+
+/** --psk HEX and --psk-identity ID (default Client_identity, as openssl's), checked. */
+function externalPsk(values: Record<string, unknown>): { key: Buffer; identity: string } | undefined {
+  const hex = values.psk;
+  const identity = typeof values['psk-identity'] === 'string' ? values['psk-identity'] : 'Client_identity';
+  if (hex === undefined) {
+    if (values['psk-identity'] !== undefined) throw new UsageError('--psk-identity goes with --psk');
+    return undefined;
+  }
+  if (typeof hex !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(hex)) throw new UsageError('--psk takes the key in hex (an even number of hex digits)');
+  return { key: Buffer.from(hex, 'hex'), identity };
+}
+
+/** The client's node:tls pskCallback for --psk. */
+function clientPsk(values: Record<string, unknown>) {
+  const psk = externalPsk(values);
+  return psk ? { pskCallback: () => ({ psk: psk.key, identity: psk.identity }) } : {};
 }
 
 function keylogTo(emitter: TLSSocket | Server, file: string | undefined): void {
@@ -163,6 +186,7 @@ function runClient(argv: string[]): void {
     enableTrace: values.trace === true,
     ...versions(values),
     ...groups(values),
+    ...clientPsk(values),
   } satisfies ConnectionOptions);
   keylogTo(socket, values.keylog);
   if (sessionFile) socket.on('session', (s: Buffer) => writeFileSync(sessionFile, s));
@@ -200,7 +224,9 @@ function runServer(argv: string[]): void {
 
   let cert = values.cert ? readFile(values.cert, 'certificate') : undefined;
   let key = values.key ? readFile(values.key, 'key') : undefined;
-  if (!cert) {
+  const psk = externalPsk(values);
+  // With --psk alone the server is certificate-free: it authenticates by the PSK only.
+  if (!cert && !psk) {
     const made = selfSignedCertificate(nodeProvider);
     cert = pemEncode('CERTIFICATE', made.chain[0]!.der);
     key = privateKeyPem(made.key);
@@ -217,6 +243,7 @@ function runServer(argv: string[]): void {
     ...(values.verify ? { requestCert: true, rejectUnauthorized: true } : {}),
     ...versions(values),
     ...groups(values),
+    ...(psk ? { pskCallback: (_socket: null, identity: string) => (identity === psk.identity ? psk.key : null) } : {}),
   };
   if (values.dtls) return runDtlsServer(values, options, port);
   const mode = values.www ? 'www' : 'echo';
@@ -284,6 +311,7 @@ function runDtlsClient(values: Record<string, string | boolean | undefined>, hos
     key: str('key') ? readFile(str('key')!, 'key') : undefined,
     enableTrace: values.trace === true,
     ...mtuOption(str('mtu')),
+    ...clientPsk(values),
   });
   if (str('keylog')) socket.on('keylog', (line: Buffer) => appendFileSync(str('keylog')!, line));
   socket.on('secureConnect', () => {

@@ -41,5 +41,7 @@ export function externalPskOffer(hs: HandshakeContext): PskOffer | undefined {
 export function externalPskKey(hs: HandshakeContext, identity: Uint8Array, suiteHash: HashName): Uint8Array | undefined {
   const callback = hs.serverOptions.pskCallback;
   if (!callback || suiteHash !== EXTERNAL_PSK_HASH) return undefined;
-  return callback(identity)?.slice();
+  const key = callback(identity);
+  // new Uint8Array(key) copies; a Buffer's slice() would be a view of the application's key.
+  return key && new Uint8Array(key);
 }
