@@ -47,6 +47,25 @@ for (const peer of [peers.openssl3, peers.openssl4]) {
   });
 }
 
+describe(`${peers.openssl3.title} and tsls --psk over TLS 1.2 (RFC 4279 / RFC 5489 suites)`, () => {
+  it('tsls client --psk --max-version TLSv1.2 uses a PSK suite with openssl s_server -tls1_2 -psk -nocert', async () => {
+    const { port } = await startOpensslServer({ version: 'TLSv1.2', cipher: 'PSK-AES128-GCM-SHA256', rev: true, extra: ['-nocert', '-psk', KEY, '-psk_identity', IDENTITY] });
+    const client = tsls('client', `127.0.0.1:${port}`, ...PSK_ARGS, '--max-version', 'TLSv1.2');
+    await client.waitOutput(/tsls: connected to .*TLSv1\.2, TLS_PSK_WITH_AES_128_GCM_SHA256/);
+    client.send('psk 1.2\n');
+    await client.waitOutput(`${reverse('psk 1.2')}\n`);
+  });
+
+  it('openssl s_client -tls1_2 -psk uses an ECDHE_PSK suite with a certificate-free tsls server --psk', async () => {
+    const { server, port } = await startTslsServer('--host', '127.0.0.1', ...PSK_ARGS);
+    const client = startOpensslClient(port, { version: 'TLSv1.2', cipher: 'ECDHE-PSK-CHACHA20-POLY1305', extra: ['-psk', KEY, '-psk_identity', IDENTITY] });
+    await client.waitOutput(/Cipher is ECDHE-PSK-CHACHA20-POLY1305/);
+    client.send('psk twelve\n');
+    await client.waitOutput('psk twelve\n');
+    await server.waitOutput(/TLSv1\.2, TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256/);
+  });
+});
+
 describe('tsls --psk usage', () => {
   it.each([
     [['--psk', 'abc'], /--psk takes the key in hex/],
