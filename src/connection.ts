@@ -16,6 +16,8 @@ import { AlertDescription, AlertLevel, TLSError, unexpectedMessage, type AlertNa
 import { keyExchangeOf, ContentType, type MessageKind } from './messages/constants.js';
 import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
+import { aeadLimits } from './record/aead-limits.js';
+import { PostHandshakeBudget } from './post-handshake-budget.js';
 import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
 import { clientModule } from './statem/client.js';
 import { HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
@@ -49,6 +51,8 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   private early: Uint8Array[] | undefined = undefined;
   private sentCCS = false;
   private processing = false;
+  /** Made when the first post-handshake message arrives: most connections never see one. */
+  private postHandshake: PostHandshakeBudget | undefined = undefined;
 
   constructor(side: 'client', options: ClientOptions);
   constructor(side: 'server', options: ServerOptions);
@@ -118,7 +122,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
       (this.early ??= []).push(new Uint8Array(data));
       return;
     }
-    this.guard(() => this.records.seal(ContentType.application_data, data, this.output));
+    this.guard(() => this.sealApplicationData(data));
   }
 
   /** Send close_notify: we will write no more (reading goes on until the peer closes too). */
@@ -246,6 +250,16 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     this.records.seal(ContentType.alert, new Uint8Array([level, description]), this.output);
   }
 
+  /** A handshake message arrived (before it is processed): bound post-handshake floods, skip refused early data. */
+  private received(msg: HandshakeMessage): void {
+    if (this.statem.established) {
+      (this.postHandshake ??= new PostHandshakeBudget()).take(this.hs.common.now());
+      return;
+    }
+    // We take no 0-RTT: a client's early data is skipped (RFC 8446 4.2.10), never read.
+    if (msg.type === 'client_hello' && this.side === 'server' && msg.extensions.has('early_data')) this.records.skipEarlyData(MAX_EARLY_DATA_SIZE);
+  }
+
   private onEstablished(): void {
     const limit = this.hs.peerRecordSizeLimit;
     // record_size_limit counts TLS 1.3's inner content type byte (RFC 8449 4), not TLS 1.2's.
@@ -305,7 +319,30 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     const queued = this.early;
     if (!queued) return;
     this.early = undefined;
-    for (const data of queued) this.records.seal(ContentType.application_data, data, this.output);
+    for (const data of queued) this.sealApplicationData(data);
+  }
+
+  /**
+   * Application data into records, within the AEAD's confidentiality limit (RFC 8446 5.5):
+   * before the records for `data` would take the write key past it, TLS 1.3 moves to the
+   * next key with a KeyUpdate; TLS 1.2, which cannot, ends the connection. One record of
+   * the limit is kept back for the KeyUpdate or alert that follows.
+   */
+  private sealApplicationData(data: Uint8Array): void {
+    const max = this.records.maxSendFragment;
+    const limit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).confidentiality - 1;
+    for (let from = 0; from < data.length; ) {
+      let room = limit - this.records.sealedRecords;
+      if (room <= 0) {
+        if (this.tls12) throw new TLSError('internal_error', 'AEAD usage limit of the TLS 1.2 write key reached', { code: 'ERR_TLS_AEAD_LIMIT' });
+        this.hs.requestPeerUpdate = false;
+        this.statem.writeFrom('SendKeyUpdate');
+        room = limit - this.records.sealedRecords;
+      }
+      const to = Math.min(data.length, from + room * max);
+      this.records.seal(ContentType.application_data, from === 0 && to === data.length ? data : data.subarray(from, to), this.output);
+      from = to;
+    }
   }
 
   protected override teardown(): void {
@@ -315,6 +352,8 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
 }
 
 const NO_TYPES: ReadonlySet<number> = new Set();
+/** The early data a server skips (OpenSSL's default max_early_data, one record's worth). */
+const MAX_EARLY_DATA_SIZE = 2 ** 14;
 
 /**
  * A server's resolved common options, shared by every connection made from one options
@@ -344,6 +383,7 @@ function commonInputs(o: ClientOptions | ServerOptions): unknown[] {
     o.minVersion,
     o.maxVersion,
     o.limits,
+    o.aeadLimits,
     (o as ClientOptions).psk,
     (o as ServerOptions).pskCallback,
   ];
@@ -413,6 +453,7 @@ class ConnectionGlue implements StatemHost<HandshakeContext>, RecordPort, Sessio
     if (this.c['listenerCount']('transition') > 0) this.c['emit']('transition', { from, to, how, message });
   }
   onMessage(dir: 'recv' | 'send', msg: HandshakeMessage, length: number): void {
+    if (dir === 'recv') this.c['received'](msg);
     if (this.c['listenerCount']('message') > 0) this.c['emit']('message', dir, msg, length);
   }
   onEstablished(): void {

@@ -17,6 +17,8 @@ import { ConnectionBase, type EndpointEvents } from './connection-base.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
 import { keyExchangeOf, ContentType, ProtocolVersion } from './messages/constants.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls.js';
+import { aeadLimits } from './record/aead-limits.js';
+import { PostHandshakeBudget } from './post-handshake-budget.js';
 import { HandshakeContext, type RecordPort } from './statem/context.js';
 import { clientModule } from './statem/client.js';
 import { Flight, HandshakeReassembler, RetransmitTimer, tlsHandshakeBytes, transcriptBytes } from './statem/dtls.js';
@@ -70,6 +72,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   /** Our flight was answered: the next message we write starts a new flight. */
   private flightAnswered = false;
   private flightUnsent = false;
+  /** Made when the first post-handshake message (a renegotiation attempt) arrives. */
+  private postHandshake: PostHandshakeBudget | undefined = undefined;
 
   constructor(side: 'client', options: DtlsClientOptions);
   constructor(side: 'server', options: DtlsServerOptions, start?: DtlsServerStart);
@@ -102,7 +106,10 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
         this.flightUnsent = true;
       },
       onTransition: (from, to, how, message) => this.emit('transition', { from, to, how, message }),
-      onMessage: (dir, msg, len) => this.emit('message', dir, msg, len),
+      onMessage: (dir, msg, len) => {
+        if (dir === 'recv' && this.statem.established) (this.postHandshake ??= new PostHandshakeBudget()).take(this.now());
+        this.emit('message', dir, msg, len);
+      },
       onEstablished: () => {
         // Retransmissions resend recorded flights; nothing hashes the transcript again.
         this.hs.transcript = RELEASED_TRANSCRIPT;
@@ -128,6 +135,9 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
     this.guard(() => {
       const queue = this.records.open(datagram);
+      if (this.records.integrityLimitReached) {
+        throw new TLSError('bad_record_mac', 'too many forged records under one key (AEAD integrity limit, RFC 9147 4.5.3)', { code: 'ERR_TLS_AEAD_LIMIT' });
+      }
       this.peerResent = false;
       while (queue.length > 0) {
         const epoch = this.records.readEpoch;
@@ -169,6 +179,12 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (!this.statem.established) throw new TLSError('internal_error', 'DTLS data can only be sent after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
     if (this.sentCloseNotify) throw new TLSError('internal_error', 'send after close()', { code: 'ERR_TLS_WRITE_AFTER_END' });
     if (data.length > 2 ** 14) throw new TLSError('internal_error', 'a DTLS record holds at most 16384 bytes', { code: 'ERR_TLS_RECORD_TOO_LARGE' });
+    // DTLS 1.2 has no KeyUpdate: at the AEAD's confidentiality limit the association ends (one record kept for the alert).
+    if (this.records.nextWriteSeq >= aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).confidentiality - 1) {
+      const error = new TLSError('internal_error', 'AEAD usage limit of the DTLS write key reached', { code: 'ERR_TLS_AEAD_LIMIT' });
+      this.fail(error);
+      throw error;
+    }
     this.out.push(this.records.seal(ContentType.application_data, data));
   }
 
@@ -207,6 +223,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       setReadSecret: refuse,
       setWriteSecret: refuse,
       setReadKeys12: (key, iv) => {
+        this.records.integrityLimit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).integrity;
         this.records.setReadEpoch(this.records.readEpoch + 1, new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv));
       },
       setWriteKeys12: (key, iv) => this.records.setWriteEpoch(this.records.writeEpoch + 1, new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv)),
@@ -293,7 +310,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   }
 
   protected override sendAlert(description: number): void {
-    const level = description === AlertDescription.close_notify ? AlertLevel.warning : AlertLevel.fatal;
+    const level = description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? AlertLevel.warning : AlertLevel.fatal;
     this.out.push(this.records.seal(ContentType.alert, new Uint8Array([level, description])));
   }
 

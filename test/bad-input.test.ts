@@ -8,7 +8,8 @@
  * record, rewrites handshake messages, and seals them again at the right sequence numbers.
  * This is exactly what a malicious peer could send, and needs no hook in the engine.
  *
- * Then: delivery one byte at a time, coalesced flights, and records split at every byte.
+ * Then: delivery one byte at a time, coalesced flights, and records split at every record edge
+ * and a seeded sample of the other byte boundaries (TSLS_SPLIT_SAMPLES=all: at every one).
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +26,7 @@ import { concat, equal, fromHex } from '../src/util/bytes.js';
 import { makePair, type Pair } from './helpers/pair.js';
 import { rootCa } from './helpers/pki.js';
 import { seededBytes } from './helpers/random.js';
+import { splitPoints } from './helpers/boundaries.js';
 import { splitRecords } from './helpers/records.js';
 
 // ---- records and messages -----------------------------------------------------------------
@@ -276,12 +278,12 @@ const ROWS: Row[] = [
     },
   },
   {
-    name: 'handshake message over limits.maxMessage, refused from its header before the body is sent',
+    name: 'ClientHello over limits.maxClientHello, refused from its header before the body is sent',
     detector: 'server',
     alert: 'illegal_parameter',
     code: 'ERR_TLS_HANDSHAKE_MESSAGE_TOO_LARGE',
     run: () => {
-      const p = makePair({ ALPNProtocols: manyProtocols }, { limits: { maxMessage: 1024 } });
+      const p = makePair({ ALPNProtocols: manyProtocols }, { limits: { maxClientHello: 1024 } });
       const msg = p.client.takeOutput().subarray(5);
       expect(msg.length - 4).toBeGreaterThan(1024);
       // Fragment the ClientHello; send the 4-byte header and 8 body bytes only.
@@ -784,10 +786,10 @@ describe('delivery', () => {
     expect(new TextDecoder().decode(concat(...p.clientData))).toBe('early from the server');
   });
 
-  it('the first server flight split at every byte boundary completes each time', () => {
+  it('the first server flight split at each record edge ±2 and at a seeded sample of byte boundaries completes each time', () => {
     // Seeded randomness on both sides: every fresh client sends the same ClientHello, so one
     // server flight answers them all, and every client must then send the same bytes.
-    // The reference client checks the certificate chain; the ~1000 split clients skip that
+    // The reference client checks the certificate chain; the split clients skip that
     // path check (it does not depend on how bytes arrive; CertificateVerify and Finished are
     // still verified every time), which halves the run time.
     const ca = rootCa();
@@ -803,8 +805,10 @@ describe('delivery', () => {
     server.feed(finished);
     expect(server.state).toBe('ESTABLISHED');
 
+    // Every record edge ±2 and a seeded sample of the other boundaries (TSLS_SPLIT_SAMPLES=all: every one).
+    const cuts = splitPoints(flight, 0x5b1d);
     const failures: number[] = [];
-    for (let i = 1; i < flight.length; i++) {
+    for (const i of cuts) {
       const client = Connection.client(clientOptions());
       expect(equal(client.takeOutput(), ch)).toBe(true);
       client.feed(flight.subarray(0, i));

@@ -161,11 +161,10 @@ function updateWriteSecret(hs: HandshakeContext): void {
 /** KeyUpdate handling, identical for both sides. */
 export const postHandshake: ProtocolModule<HandshakeContext> = {
   process: {
-    // TLS 1.2 renegotiation is refused (RFC 5746 4.2 / 4.4): politely for a HelloRequest, fatally for a ClientHello.
+    // TLS 1.2 renegotiation is refused with a warning no_renegotiation and the connection
+    // carries on (RFC 5246 7.2.2, RFC 5746 4.2 / 4.4), whichever side asked.
     HelloRequest: (hs) => hs.records.sendWarning('no_renegotiation'),
-    Renegotiation: () => {
-      throw new TLSError('no_renegotiation', 'renegotiation is not supported');
-    },
+    Renegotiation: (hs) => hs.records.sendWarning('no_renegotiation'),
     KeyUpdate: (hs, msg: MessageOf<'key_update'>) => {
       hs.peerRequestedUpdate = msg.request_update === 1;
       updateReadSecret(hs);

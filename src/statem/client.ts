@@ -11,6 +11,7 @@ import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, s
 import { decodeSession, type TLSSession } from './session.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { equal } from '../util/bytes.js';
+import { handshakeVerifierPolicy } from '../config.js';
 import { verifyServerCertificate } from '../x509/verify.js';
 import {
   buildCertificate,
@@ -243,7 +244,7 @@ export function processCertificate(hs: HandshakeContext, msg: MessageOf<'certifi
   const o = hs.clientOptions;
   const info = { chain, host: o.servername ?? o.host, now: hs.common.now() };
   if (o.verifyPeer) o.verifyPeer(info);
-  else if (o.rejectUnauthorized !== false) verifyServerCertificate(hs.provider, info, o.ca ?? []);
+  else if (o.rejectUnauthorized !== false) verifyServerCertificate(hs.provider, info, o.ca ?? [], handshakeVerifierPolicy(o));
   hs.negotiated.peerVerified = o.rejectUnauthorized !== false || o.verifyPeer !== undefined;
 }
 

@@ -10,7 +10,7 @@ import { externalPskKey } from './external-psk.js';
 import { checkBinder, newSessionTicket, serverShared } from './psk.js';
 import { sessionAlive } from './session.js';
 import { Extensions, type ClientHello, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
-import { equal, utf8 } from '../util/bytes.js';
+import { constantTimeEqual, equal, utf8 } from '../util/bytes.js';
 import {
   buildCertificate,
   buildCertificateVerify,
@@ -25,6 +25,7 @@ import {
   postHandshake,
   readCertificates,
 } from './both.js';
+import { checkFallback, checkLegacyVersion } from './hello-version-checks.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import { OUR_RECORD_SIZE_LIMIT } from './client.js';
 import type { HandshakeContext } from './context.js';
@@ -44,11 +45,13 @@ function selectGroup(hs: HandshakeContext, ch: ClientHello): Selection {
   if (!keyShare) throw new TLSError('missing_extension', 'ClientHello has no key_share (PSK-only handshakes are not supported)');
   if (!supported) throw new TLSError('missing_extension', 'ClientHello has key_share but no supported_groups');
   const offered = supported.named_group_list;
+  // A set: thousands of shares checked against thousands of groups must not be quadratic.
+  const listed = new Set(offered);
   const seen = new Set<number>();
   for (const share of keyShare.client_shares) {
     // RFC 8446 4.2.8: each share for a distinct group the client also lists in supported_groups.
     if (seen.has(share.group)) throw illegalParameter('ClientHello has two key shares for one group');
-    if (!offered.includes(share.group)) throw illegalParameter('ClientHello has a key share for a group it does not list');
+    if (!listed.has(share.group)) throw illegalParameter('ClientHello has a key share for a group it does not list');
     seen.add(share.group);
   }
   // Prefer a group the client already sent a share for: it saves a round trip.
@@ -125,10 +128,12 @@ type ServerPsk = NonNullable<NonNullable<HandshakeContext['server']>['psk']>;
 function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
   const retry = hs.server !== undefined;
   const ext = ch.extensions;
+  checkLegacyVersion(hs, ch);
   const version = negotiateVersion(hs, ch);
+  checkFallback(hs, ch);
   if (retry && version !== 'TLSv1.3') throw illegalParameter('second ClientHello does not offer TLS 1.3');
   const sni = ext.get('server_name', 'client_hello')?.server_name_list.find((n) => n.name_type === 0)?.host_name;
-  const alpnProtocol = selectAlpn(hs, ch);
+  const alpnProtocol = selectAlpn(hs, ch, sni);
   if (version === 'TLSv1.2') {
     const candidates = (sni && hs.serverOptions.SNICallback?.(sni)) || hs.serverOptions.certificates;
     processClientHello12(hs, ch, sni, candidates, alpnProtocol);
@@ -159,7 +164,7 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
     const shares = ext.get('key_share', 'client_hello')!.client_shares;
     if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
     const cookie = ext.get('cookie', 'client_hello')?.cookie;
-    if (s.cookie && (!cookie || !equal(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
+    if (s.cookie && (!cookie || !constantTimeEqual(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
     if (ext.has('early_data')) throw illegalParameter('early_data after HelloRetryRequest');
   }
 
@@ -189,8 +194,15 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
 }
 
 /** The server's preferred ALPN protocol among the client's (RFC 7301 3.2). */
-function selectAlpn(hs: HandshakeContext, ch: ClientHello): string | undefined {
+function selectAlpn(hs: HandshakeContext, ch: ClientHello, servername: string | undefined): string | undefined {
   const alpn = ch.extensions.get('application_layer_protocol_negotiation', 'client_hello');
+  const callback = hs.serverOptions.ALPNCallback;
+  if (alpn && callback) {
+    // The application chooses (node's ALPNCallback); only one of the client's names will do.
+    const chosen = callback({ servername, protocols: alpn.protocol_name_list });
+    if (chosen === undefined || !alpn.protocol_name_list.includes(chosen)) throw new TLSError('no_application_protocol', 'ALPNCallback selected no protocol the client offered');
+    return chosen;
+  }
   if (!alpn || hs.common.alpn.length === 0) return undefined;
   const chosen = hs.common.alpn.find((p) => alpn.protocol_name_list.includes(p));
   if (!chosen) throw new TLSError('no_application_protocol', 'no ALPN protocol in common');

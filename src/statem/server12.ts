@@ -63,9 +63,11 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   if (!ext.has('extended_master_secret')) throw handshakeFailure('client does not support the extended master secret (RFC 7627)');
   const reneg = ext.get('renegotiation_info', 'client_hello');
   if (reneg !== undefined && reneg.length !== 0) throw handshakeFailure('renegotiation_info is not empty on an initial handshake');
-  if (reneg === undefined && !ch.cipher_suites.includes(TLS_EMPTY_RENEGOTIATION_INFO_SCSV)) {
-    throw handshakeFailure('client does not support secure renegotiation (RFC 5746)');
-  }
+  // RFC 5746 3.6: a client with neither the extension nor the SCSV is let in (we never
+  // renegotiate, so there is nothing for it to be unsafe about; wolfSSL clients send
+  // neither); our empty renegotiation_info answers only a client that signalled it, since
+  // an extension the client did not offer may not appear in ServerHello (RFC 5246 7.4.1.4).
+  const secureRenegotiation = reneg !== undefined || ch.cipher_suites.includes(TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
   const formats = ext.get('ec_point_formats', 'client_hello');
   if (formats && !formats.ec_point_format_list.includes(0)) throw illegalParameter('client does not accept uncompressed points');
   const offered = ext.get('supported_groups', 'client_hello')?.named_group_list ?? [];
@@ -96,6 +98,7 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   hs.server = {
     clientRandom: ch.random,
     clientPointFormats: formats !== undefined,
+    clientSecureRenegotiation: secureRenegotiation,
     sessionId,
     clientSchemes: [],
     clientOfferedSni: sni !== undefined,
@@ -145,7 +148,7 @@ function cacheSession(hs: HandshakeContext): void {
 
 function serverHello12(hs: HandshakeContext): HandshakeMessage {
   const ext = new Extensions('server_hello_tls12');
-  ext.add('renegotiation_info', new Uint8Array(0));
+  if (hs.server!.clientSecureRenegotiation) ext.add('renegotiation_info', new Uint8Array(0));
   ext.add('extended_master_secret', true);
   if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });

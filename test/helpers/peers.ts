@@ -51,10 +51,8 @@ function onPath(name: string): string | undefined {
 export function requireBinary(name: string): string {
   const file = name.includes('/') ? (executable(name) ? name : undefined) : (onPath(name) ?? [join(PEERS_BIN, name)].find(executable));
   if (file) return file;
-  throw new Error(
-    `interop test needs '${name}', which is neither on PATH (${process.env.PATH}) nor in ${PEERS_BIN}. ` +
-      `Run test/peers/setup.sh (npm test does), or install it; these tests never skip.`,
-  );
+  const where = name.includes('/') ? 'which is not there' : `which is neither on PATH (${process.env.PATH}) nor in ${PEERS_BIN}`;
+  throw new Error(`interop test needs '${name}', ${where}. Run test/peers/setup.sh (npm test does), or install it; these tests never skip.`);
 }
 
 // ---- the peers -------------------------------------------------------------------------------
@@ -122,6 +120,15 @@ export const peers: { openssl3: TlsPeer; openssl4: TlsPeer; gnutls: GnutlsPeer; 
   /** test/peers/wolfssl-peer.c on wolfSSL from sid: TLS 1.3/1.2, DTLS 1.3/1.2, PSK, connection IDs. */
   wolfssl: tlsPeer('wolfSSL', fetched('wolfssl-peer'), (bin) => /wolfSSL (\S+)/.exec(run(bin, ['--version']))![1]!),
 };
+
+/** Poll `ok` every 10 ms until it holds; on timeout throw, naming `what` with `context()` (a peer's output, say). */
+export async function until(what: string, ok: () => boolean, context: () => string = () => '', ms = PEER_WAIT_MS): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${context()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 /** A port nothing listens on right now (listen on 0, note the port, close). */
 export function freePort(): Promise<number> {

@@ -68,9 +68,10 @@ describe(`${peers.openssl3.title} and tsls --psk over TLS 1.2 (RFC 4279 / RFC 54
 
 describe('tsls --psk usage', () => {
   it.each([
-    [['--psk', 'abc'], /--psk takes the key in hex/],
-    [['--psk', 'zz'], /--psk takes the key in hex/],
-    [['--psk-identity', 'x'], /--psk-identity goes with --psk/],
+    [['--psk', 'abc', '--psk-identity', 'x'], /--psk takes the key in hex/],
+    [['--psk', 'zz', '--psk-identity', 'x'], /--psk takes the key in hex/],
+    [['--psk-identity', 'x'], /--psk and --psk-identity go together/],
+    [['--psk', KEY], /--psk and --psk-identity go together/],
   ])('tsls client %j fails with one usage line and exit 1', async (args, message) => {
     const client = tsls('client', '127.0.0.1:1', ...args);
     const exit = await client.waitExit();

@@ -58,9 +58,15 @@ static struct options opt = {.host = "127.0.0.1", .proto = "tls1.3", .cid_len = 
 
 static int dtls(void) { return strncmp(opt.proto, "dtls", 4) == 0; }
 
+/* Print "ERROR where: code text" and exit 1. With an ssl, ret is what the call returned; without,
+ * ret is an error code, or WOLFSSL_FAILURE from a setting wolfSSL refused (a cipher list, say). */
 static void fail(const char *where, WOLFSSL *ssl, int ret) {
   char text[WOLFSSL_MAX_ERROR_SZ] = "";
   int err = ssl ? wolfSSL_get_error(ssl, ret) : ret;
+  if (!ssl && ret == WOLFSSL_FAILURE) {
+    printf("ERROR %s: refused by this wolfSSL\n", where);
+    exit(1);
+  }
   wolfSSL_ERR_error_string_n(err, text, sizeof text);
   printf("ERROR %s: %d %s\n", where, err, text);
   exit(1);
