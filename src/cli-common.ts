@@ -46,7 +46,7 @@ export function describeError(err: unknown): string {
   return extra.length ? `${message} (${extra.join(', ')})` : message;
 }
 
-/** --psk/--psk-identity as node's client pskCallback; PSK suites are TLS 1.2's, so TLS 1.2 unless --max-version says otherwise. */
+/** --psk/--psk-identity: the key and identity for node's pskCallback (a TLS 1.3 external PSK, or the TLS 1.2 / DTLS PSK suites). */
 export function pskOptions(values: Values): { key: Buffer; identity: string } | undefined {
   const hex = str(values, 'psk');
   const identity = str(values, 'psk-identity');

@@ -56,7 +56,7 @@ const FLAGS: Record<string, Flag> = {
   'max-version': { for: 'both', arg: 'V', help: 'highest version: TLSv1.2 or TLSv1.3', tls: (v) => ({ maxVersion: tlsVersion(v) }) },
   groups: { for: 'both', arg: 'LIST', help: 'key exchange groups in order of preference, node:tls ecdhCurve names (X25519MLKEM768:X25519:P-256); the client sends shares for the first (and X25519 with a hybrid)', tls: (v) => ({ ecdhCurve: v }) },
   ciphers: { for: 'both', arg: 'LIST', help: 'cipher suites: names or an OpenSSL cipher string (ECDHE+AESGCM:!SHA384)', tls: (v) => ({ ciphers: v }) },
-  psk: { for: 'both', arg: 'HEX', help: 'pre-shared key for the TLS 1.2 / DTLS PSK suites; with --psk-identity' },
+  psk: { for: 'both', arg: 'HEX', help: 'pre-shared key: a TLS 1.3 external PSK, or the TLS 1.2 / DTLS PSK suites; with --psk-identity. A server with --psk and no --cert has no certificate at all' },
   'psk-identity': { for: 'both', arg: 'ID', help: 'the PSK identity the client sends (and the server expects)' },
   session: { for: 'client', arg: 'FILE', help: 'resume the session kept in FILE, and keep the new one there' },
   www: { for: 'server', help: 'answer HTTP/1.1 requests with a status page of the connection (as s_server -www)' },
