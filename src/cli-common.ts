@@ -13,9 +13,12 @@ export function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-export function readFile(path: string, what: string): string {
+export function readFile(path: string, what: string): string;
+export function readFile(path: string, what: string, binary: true): Uint8Array;
+/** A file's text, or its bytes (`binary`: a CRL may be DER). */
+export function readFile(path: string, what: string, binary = false): string | Uint8Array {
   try {
-    return readFileSync(path, 'utf8');
+    return binary ? readFileSync(path) : readFileSync(path, 'utf8');
   } catch (err) {
     throw new UsageError(`cannot read ${what} ${path}: ${(err as Error).message}`);
   }

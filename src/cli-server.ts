@@ -17,7 +17,7 @@ import type { TlsServerOptions } from './node/options.js';
 import { createServer, type Server } from './node/server.js';
 import type { TLSSocket } from './node/socket.js';
 import { OID } from './x509/certificate.js';
-import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from './x509/der.js';
+import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from './util/der.js';
 import { pemEncode } from './x509/pem.js';
 import { selfSignedCertificate } from './x509/selfsigned.js';
 

@@ -46,6 +46,7 @@ const FLAGS: Record<string, Flag> = {
   host: { for: 'server', arg: 'HOST', help: 'address to listen on (default localhost: 127.0.0.1 and ::1)' },
   servername: { for: 'client', arg: 'NAME', help: 'SNI to send and name to verify (default: HOST unless it is an IP address; "" sends none)' },
   ca: { for: 'both', arg: 'FILE', help: 'trust anchors (PEM); client default: the Node root store', tls: (v) => ({ ca: readFile(v, 'CA file') }) },
+  crl: { for: 'both', arg: 'FILE', help: "certificate revocation lists (PEM or DER, one or many) for every issuer in the peer's chain: a revoked certificate fails with CERT_REVOKED", tls: (v) => ({ crl: readFile(v, 'CRL file', true) }) },
   cert: { for: 'both', arg: 'FILE', help: 'our certificate chain (PEM, leaf first); with --key', tls: (v) => ({ cert: readFile(v, 'certificate') }) },
   key: { for: 'both', arg: 'FILE', help: 'our private key (PEM)', tls: (v) => ({ key: readFile(v, 'key') }) },
   insecure: { for: 'client', help: 'do not verify the server certificate (the report still says what is wrong with it)' },

@@ -45,14 +45,14 @@ import {
 import * as nodeCrypto from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { constantTimeEqual } from '../util/bytes.js';
-import { encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../x509/der.js';
+import { encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../util/der.js';
 import type { EcdhGroup } from './groups.js';
 import { kemKeyExchange } from './kem.js';
 import { exactly, ML_KEM_SEED, mlKemSizes, nobleMlKem, type MlKem, type MlKemParameterSet } from './mlkem.js';
 import type { Aead, AeadName, CryptoProvider, Hash, HashName, KeyPair, PrivateKey, PublicKey } from './provider.js';
 import { hashLength } from './provider.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, checkSigningKey, rsaSignatureRepresentative } from './rsa.js';
-import { ecdsaDerToCompact, montgomerySharedSecret, schemeSign, schemeVerify, type RsaPadding } from './shared.js';
+import { ecdsaDerToCompact, montgomerySharedSecret, rsaPssVerifier, schemeSign, schemeVerify, type RsaPadding } from './shared.js';
 import { cachedVerify, publicKeyId } from './verify-cache.js';
 
 /** A plain Uint8Array view of a Buffer (same memory, no copy), like the noble provider returns. */
@@ -711,6 +711,7 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
     // node:crypto's ML-KEM only with node:crypto's randomness: it cannot take an injected source.
     ...kemKeyExchange({ random, ecdhKeyPair, ecdh, mlkem: nodeHasMlKem && !options.random ? nodeMlKem(nobleMlKem(random)) : undefined }),
     verify: cachedVerify(verify),
+    verifyRsaPss: rsaPssVerifier((name, data) => plain(digestOf(name, data))),
     sign,
   };
 }
