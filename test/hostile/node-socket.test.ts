@@ -16,6 +16,7 @@ import { AlertDescription, AlertLevel } from '../../src/errors.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { defaultClientOptions } from '../helpers/pair.js';
 import { close, ECDSA, listen, ROOT } from '../node/util.js';
+import { loopGapDuring } from './probes.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -266,19 +267,10 @@ describe('a burst of handshakes arriving at once', () => {
     const answered = peers.map((s) => new Promise<void>((resolve) => s.once('data', () => resolve())));
     // One recorded ClientHello per connection (the server answers each with its own randomness), all in one go.
     const hello = Connection.client(defaultClientOptions()).takeOutput();
-    let worstGap = 0;
-    let last = performance.now();
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      worstGap = Math.max(worstGap, now - last);
-      last = now;
-    }, 1);
-    cleanups.push(() => clearInterval(ticker));
-    const start = performance.now();
-    for (const s of peers) s.write(hello);
-    await Promise.all(answered);
-    const total = performance.now() - start;
-    clearInterval(ticker);
+    const { worstGap, total } = await loopGapDuring(async () => {
+      for (const s of peers) s.write(hello);
+      await Promise.all(answered);
+    });
     console.log(`burst: ${N} ClientHellos answered in ${total.toFixed(0)} ms; longest event-loop gap ${worstGap.toFixed(1)} ms`);
     // Without turns the loop was blocked for the whole burst; with them a gap is about one
     // turn's budget plus one handshake. Generous against a loaded machine, well under the burst.
