@@ -164,6 +164,24 @@ describe('slowloris', () => {
     server.on('tlsClientError', () => undefined);
     const port = await listen(server);
     cleanups.push(() => close(server));
+    /** Time to handshake (and a first reply) of `n` legitimate clients one after the other, sorted. */
+    const legitimate = async (n: number) => {
+      const times: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const start = performance.now();
+        const c = connect({ port, host: 'localhost', ca: ROOT });
+        const body: Buffer[] = [];
+        c.on('data', (d: Buffer) => body.push(d));
+        await once(c, 'end');
+        times.push(performance.now() - start);
+        expect(Buffer.concat(body).toString()).toBe('hello');
+        c.destroy();
+      }
+      return times.sort((a, b) => a - b);
+    };
+    const p99 = (times: number[]) => times[Math.ceil(times.length * 0.99) - 1]!;
+    // The same machine's pace without the attack: the bound follows the machine's load.
+    const before = await legitimate(10);
     const stalled: net.Socket[] = [];
     cleanups.unshift(() => stalled.forEach((s) => s.destroy()));
     for (let i = 0; i < 2000; i++) {
@@ -174,22 +192,12 @@ describe('slowloris', () => {
       stalled.push(s);
       if (i % 200 === 199) await Promise.all(stalled.slice(-200).map((x) => (x.connecting ? once(x, 'connect') : undefined)));
     }
-    const times: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const start = performance.now();
-      const c = connect({ port, host: 'localhost', ca: ROOT });
-      const body: Buffer[] = [];
-      c.on('data', (d: Buffer) => body.push(d));
-      await once(c, 'end');
-      times.push(performance.now() - start);
-      expect(Buffer.concat(body).toString()).toBe('hello');
-      c.destroy();
-    }
-    times.sort((a, b) => a - b);
-    const p99 = times[Math.ceil(times.length * 0.99) - 1]!;
-    console.log(`slowloris: 2000 stalled handshakes; legitimate clients: median ${times[10]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+    const during = await legitimate(20);
+    console.log(
+      `slowloris: 2000 stalled handshakes; legitimate clients: median ${during[10]!.toFixed(1)} ms, p99 ${p99(during).toFixed(1)} ms (before the attack: p99 ${p99(before).toFixed(1)} ms)`,
+    );
     // Generous: a handshake takes milliseconds; a starved server would take seconds or time out.
-    expect(p99).toBeLessThan(2000);
+    expect(p99(during)).toBeLessThan(Math.max(2000, 5 * p99(before)));
   }, 60_000);
 });
 
