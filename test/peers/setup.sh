@@ -12,6 +12,7 @@
 #   .cache/peers/bin/openssl4      OpenSSL 4.0 from experimental
 #   .cache/peers/bin/wolfssl-peer  test/peers/wolfssl-peer.c built against wolfSSL from sid
 #   .cache/peers/bin/gnutls-cli, gnutls-serv   GnuTLS from sid, only where the system has none
+#   .cache/peers/bin/redis-server  Redis from sid (a session store shared by two tsls servers)
 #
 # Each wrapper runs its program as `ROOT/.../ld-linux-x86-64.so.2 --library-path ROOT/... PROGRAM`,
 # so the newer libc and libraries are used by that program alone.
@@ -33,7 +34,8 @@ die() {
 # The packages fetched, as PACKAGE/SUITE. Their dependencies come along (resolved against sid),
 # which brings sid's libc6 (the loader), libzstd1 and zlib1g; libbrotli1 is listed for OpenSSL's
 # certificate compression, which loads it at run time.
-ROOTS=(openssl/experimental libssl4/experimental libwolfssl45/sid libwolfssl-dev/sid libc6/sid libbrotli1/sid)
+# redis-tools carries redis-server (the Redis-backed session store of test/node/redis.test.ts).
+ROOTS=(openssl/experimental libssl4/experimental libwolfssl45/sid libwolfssl-dev/sid libc6/sid libbrotli1/sid redis-tools/sid)
 if ! command -v gnutls-cli >/dev/null 2>&1; then
   ROOTS+=(gnutls-bin/sid)
 fi
@@ -136,6 +138,9 @@ fetch() {
   # still point OPENSSL_CONF elsewhere).
   wrapper openssl4 usr/bin/openssl \
     ': "${OPENSSL_CONF:=$ROOT/etc/ssl/openssl.cnf}"; : "${OPENSSL_MODULES:=$ROOT/'"$LIBDIR"'/ossl-modules}"; export OPENSSL_CONF OPENSSL_MODULES'
+  # As Debian's redis-server package does: one binary, which acts on the name it is run by.
+  ln -sf redis-check-rdb "$ROOT/usr/bin/redis-server"
+  wrapper redis-server usr/bin/redis-server ''
   if [[ -x "$ROOT/usr/bin/gnutls-cli" ]]; then
     wrapper gnutls-cli usr/bin/gnutls-cli ''
     wrapper gnutls-serv usr/bin/gnutls-serv ''
@@ -163,6 +168,7 @@ build
 # Prove the wrappers run before saying so.
 "$BIN/openssl4" version >&2 || die "the fetched openssl does not run"
 "$BIN/wolfssl-peer" --version >&2 || die "the wolfSSL peer does not run"
+"$BIN/redis-server" --version >&2 || die "the fetched redis-server does not run"
 if [[ -x "$BIN/gnutls-cli" ]]; then "$BIN/gnutls-cli" --version | head -n1 >&2 || die "the fetched gnutls-cli does not run"; fi
 echo "$BUILD_STAMP" >"$CACHE/build.stamp"
 echo "test/peers/setup.sh: peers ready in $BIN ($(du -sh "$CACHE" | cut -f1))" >&2
