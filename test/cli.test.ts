@@ -24,8 +24,8 @@ import {
   startOpensslServer,
   type Exit,
 } from './helpers/peers.js';
+import { CLI, startTslsServer, tsls } from './helpers/tsls-cli.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 /** The test PKI's server chain: leaf-ecdsa-p256 followed by the intermediate. */
 const SERVER_PKI = ['--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-p256.key'];
 
@@ -48,27 +48,6 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 // ---- helpers -----------------------------------------------------------------------------
-
-/** `node dist/cli.js ARGS` in vectors/pki (so PKI file names are relative). */
-function tsls(...args: string[]): Peer {
-  return new Peer('node', [CLI, ...args]);
-}
-
-/** `tsls server --port P ARGS` on a free port; resolves once it says it listens. */
-async function startTslsServer(...args: string[]): Promise<{ server: Peer; port: number }> {
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const server = tsls('server', '--port', String(port), ...args);
-    try {
-      await server.waitOutput(/server listening on \S+:\d+/);
-      return { server, port };
-    } catch (err) {
-      await server.kill();
-      if (attempt < 2 && /EADDRINUSE/.test(server.output)) continue;
-      throw err;
-    }
-  }
-}
 
 /** `tsls client 127.0.0.1:PORT ARGS`. */
 function tslsClient(port: number, ...args: string[]): Peer {
