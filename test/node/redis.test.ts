@@ -8,13 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import setupPeers from '../peers/global-setup.js';
 import { freePort, PEERS_BIN } from '../helpers/peers.js';
 import { pkiPath } from '../helpers/pki.js';
-import { ROOT } from './util.js';
+import { visit } from './util.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/redis-session-server.mjs', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/node/index.js', import.meta.url));
@@ -50,18 +49,6 @@ function start(file: string, args: string[], ready: RegExp, cwd: string): Promis
     child.stdout!.on('data', look);
     child.stderr!.on('data', (d: Buffer) => (output += d));
     child.once('exit', (code) => reject(new Error(`${file} exited (${code}):\n${output}`)));
-  });
-}
-
-function visit(port: number, session?: Buffer): Promise<{ answer: string; reused: boolean; session: Buffer | undefined }> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: ROOT, ...(session ? { session } : {}) });
-    let answer = '';
-    let next: Buffer | undefined;
-    s.on('session', (b: Buffer) => (next = b));
-    s.on('data', (d: Buffer) => (answer += d));
-    s.on('end', () => resolve({ answer, reused: s.isSessionReused(), session: next }));
-    s.on('error', reject);
   });
 }
 
