@@ -110,4 +110,18 @@ describe('the crl option in the handshake', () => {
     const r = handshake(certified(leaf), { crl: crl(other, []) });
     expect(r.error?.code).toBe('UNABLE_TO_GET_CRL');
   });
+
+  it('a requestCert server with a CRL listing the client certificate refuses it with CERT_REVOKED', () => {
+    const client = issue({ subject: cn('client'), key: makeKey('leaf'), issuer: root, extensions: profiles.leaf(root) });
+    const run = (list: Uint8Array) => {
+      const p = makePair(
+        { ca: [root.cert], servername: 'www.example.com', now: () => NOW, certificate: certified(client) },
+        { certificates: [certified(leaf)], requestCert: true, ca: [root.cert], crl: list, now: () => NOW },
+      );
+      p.pump();
+      return p.serverErrors[0];
+    };
+    expect(run(crl(root, [serialBytes(client.cert)]))?.code).toBe('CERT_REVOKED');
+    expect(run(crl(root, []))).toBeUndefined();
+  });
 });

@@ -161,9 +161,12 @@ describe('CA and end-entity profile (RFC 5280 4.2.1.x)', () => {
     expect(verify([leafWith(swap(profiles.leaf(root), OID.extKeyUsage, extKeyUsage([OID.serverAuth], true)))], [root.cert])).toBe('INVALID_EXTENSION');
   });
 
-  it('a serial number of zero below the anchor is refused', () => {
-    const leaf = issue({ subject: cn('zero'), key: leafKey, issuer: root, serial: Uint8Array.of(0), extensions: profiles.leaf(root) }).cert;
-    expect(verify([leaf], [root.cert])).toBe('INVALID_EXTENSION');
+  it('a serial number of zero or below, below the anchor, is refused', () => {
+    const zero = issue({ subject: cn('zero'), key: leafKey, issuer: root, serial: Uint8Array.of(0), extensions: profiles.leaf(root) }).cert;
+    expect(verify([zero], [root.cert])).toBe('ERR_TLS_INVALID_SERIAL_NUMBER');
+    const negative = issue({ subject: cn('negative'), key: leafKey, issuer: root, serialContents: Uint8Array.of(0xff), extensions: profiles.leaf(root) }).cert;
+    expect(negative.serialNumber).toBe('-01');
+    expect(verify([negative], [root.cert])).toBe('ERR_TLS_INVALID_SERIAL_NUMBER');
   });
 
   it('an authorityInfoAccess without AccessDescriptions is malformed', () => {

@@ -192,28 +192,29 @@ export function decodeOid(v: Uint8Array, what = 'OID'): string {
   if (v.length === 0) fail(what, 'empty OID');
   if (v.length > MAX_OID_OCTETS) fail(what, `OID of ${v.length} octets (at most ${MAX_OID_OCTETS})`);
   if (v[v.length - 1]! & 0x80) fail(what, 'truncated OID arc');
-  const arcs: bigint[] = [];
+  const arcs: (number | bigint)[] = [];
   let start = 0;
   for (let i = 0; i < v.length; i++) {
     if (i === start && v[i] === 0x80) fail(what, 'non-minimal OID arc');
     if (v[i]! & 0x80) continue;
     if (i - start + 1 > MAX_OID_ARC_OCTETS) fail(what, `OID arc of more than ${MAX_OID_ARC_OCTETS} octets`);
-    // Arcs of up to 7 octets (49 bits) fit a double exactly; longer ones (UUIDs) go through bigint.
-    let arc = 0;
+    // Arcs of up to 7 octets (49 bits) are exact as numbers; longer ones (UUIDs) go through bigint.
     if (i - start < 7) {
+      let arc = 0;
       for (let j = start; j <= i; j++) arc = arc * 128 + (v[j]! & 0x7f);
-      arcs.push(BigInt(arc));
+      arcs.push(arc);
     } else {
-      let big = 0n;
-      for (let j = start; j <= i; j++) big = (big << 7n) | BigInt(v[j]! & 0x7f);
-      arcs.push(big);
+      let arc = 0n;
+      for (let j = start; j <= i; j++) arc = (arc << 7n) | BigInt(v[j]! & 0x7f);
+      arcs.push(arc);
     }
     start = i + 1;
   }
   // The first subidentifier packs two arcs: 40 * X + Y, where only X = 2 allows Y >= 40.
   const first = arcs[0]!;
-  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
-  return [...head, ...arcs.slice(1)].join('.');
+  const head = first < 40 ? [0, first] : first < 80 ? [1, Number(first) - 40] : [2, typeof first === 'bigint' ? first - 80n : first - 80];
+  arcs.splice(0, 1, ...head);
+  return arcs.join('.');
 }
 
 export interface BitString {
@@ -365,8 +366,21 @@ export class DerReader {
     return this.pos >= this.buf.length;
   }
 
+  /** The value at `aheadAt` and the offset after it: decoded once however often it is peeked at. */
+  private aheadAt = -1;
+  private ahead: { node: DerNode; next: number } | undefined;
+
+  private lookahead(): { node: DerNode; next: number } | undefined {
+    if (this.done) return undefined;
+    if (this.aheadAt !== this.pos) {
+      this.ahead = readNode(this.buf, this.pos, this.what);
+      this.aheadAt = this.pos;
+    }
+    return this.ahead;
+  }
+
   peek(): DerNode | undefined {
-    return this.done ? undefined : readNode(this.buf, this.pos, this.what).node;
+    return this.lookahead()?.node;
   }
 
   /** True when the next value has the given tag. */
@@ -377,10 +391,10 @@ export class DerReader {
 
   /** The next value, whatever its tag. */
   any(): DerNode {
-    if (this.done) fail(this.what, 'missing value');
-    const { node, next } = readNode(this.buf, this.pos, this.what);
-    this.pos = next;
-    return node;
+    const n = this.lookahead();
+    if (!n) return fail(this.what, 'missing value');
+    this.pos = n.next;
+    return n.node;
   }
 
   /** The next value, which must have the given tag. */
