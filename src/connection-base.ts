@@ -116,6 +116,18 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
   get peerCertificates(): Certificate[] {
     return this.hs.negotiated.peerCertificates;
   }
+  /** The signature scheme the peer's CertificateVerify (or ServerKeyExchange) used. */
+  get signatureScheme(): string | undefined {
+    return this.hs.negotiated.signatureScheme;
+  }
+  /** Whether the peer's certificate was verified (node:tls's `authorized`). */
+  get authorized(): boolean {
+    return this.hs.negotiated.peerVerified;
+  }
+  /** Why the peer's certificate was not trusted, when verification was not enforced. */
+  get authorizationError(): TLSError | undefined {
+    return this.hs.negotiated.authorizationError;
+  }
   /** Whether this handshake resumed an earlier session (node:tls's isSessionReused()). */
   get sessionReused(): boolean {
     return this.hs.resumed;

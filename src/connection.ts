@@ -160,19 +160,8 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     const s = this.hs.negotiated.suite;
     return s && { name: s.openssl, standardName: s.name, version: s.version };
   }
-  get signatureScheme(): string | undefined {
-    return this.hs.negotiated.signatureScheme;
-  }
   get servername(): string | undefined {
     return this.hs.negotiated.servername;
-  }
-  /** Whether the peer's certificate was verified (node:tls's `authorized`). */
-  get authorized(): boolean {
-    return this.hs.negotiated.peerVerified;
-  }
-  /** Why the peer's certificate was not trusted, when verification was not enforced. */
-  get authorizationError(): TLSError | undefined {
-    return this.hs.negotiated.authorizationError;
   }
   get helloRetried(): boolean {
     return this.hs.negotiated.helloRetried;
