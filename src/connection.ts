@@ -17,9 +17,9 @@ import { keyExchangeOf, ContentType, type MessageKind } from './messages/constan
 import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
 import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
-import { clientModule } from './statem/client.js';
+import { clientModule } from './statem/client-tls13.js';
 import { HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
-import { serverModule } from './statem/server.js';
+import { serverModule } from './statem/server-tls13.js';
 import { ESTABLISHED, START_STATE, tableFor, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
 import { concat, toHex, wipe } from './util/bytes.js';

@@ -26,10 +26,10 @@ import {
   readCertificates,
 } from './both.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
-import { OUR_RECORD_SIZE_LIMIT } from './client.js';
+import { OUR_RECORD_SIZE_LIMIT } from './client-tls13.js';
 import type { HandshakeContext } from './context.js';
 import type { ProtocolModule } from './statem.js';
-import { processClientHello12, server12 } from './server12.js';
+import { processClientHello12, server12 } from './server-tls12.js';
 
 interface Selection {
   group: GroupName;

@@ -29,7 +29,7 @@ import {
 } from './both.js';
 import type { HandshakeContext } from './context.js';
 import type { ProtocolModule } from './statem.js';
-import { client12, processServerHello12 } from './client12.js';
+import { client12, processServerHello12 } from './client-tls12.js';
 
 /** RFC 8449: the largest TLS 1.3 record we accept, inner content type included. */
 export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
