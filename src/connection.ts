@@ -17,10 +17,8 @@ import { keyExchangeOf, ContentType, type MessageKind } from './messages/constan
 import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
 import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
-import { clientModule } from './statem/client-tls13.js';
 import { HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
-import { serverModule } from './statem/server-tls13.js';
-import { ESTABLISHED, START_STATE, tableFor, type Side } from './statem/states.js';
+import { ESTABLISHED, START_STATE, statesFor, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
 import { concat, toHex, wipe } from './util/bytes.js';
 import { internCertificate } from './x509/intern.js';
@@ -63,7 +61,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     this.hs = new HandshakeContext(side, common, options, glue);
     // Only a client receives tickets and sessions.
     if (side === 'client') this.hs.sessionSink = glue;
-    this.statem = new StateMachine(tableFor(side), side === 'client' ? clientModule : serverModule, glue, START_STATE[side]);
+    this.statem = new StateMachine(statesFor(side), glue, START_STATE[side]);
   }
 
   static client(options: ClientOptions = {}): Connection {

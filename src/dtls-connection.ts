@@ -18,10 +18,8 @@ import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './err
 import { keyExchangeOf, ContentType, ProtocolVersion } from './messages/constants.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
 import { HandshakeContext, type RecordPort } from './statem/context.js';
-import { clientModule } from './statem/client-tls13.js';
 import { Flight, HandshakeReassembler, RetransmitTimer, tlsHandshakeBytes, transcriptBytes } from './statem/dtls-flight.js';
-import { serverModule } from './statem/server-tls13.js';
-import { START_STATE, tableFor, type Side } from './statem/states.js';
+import { START_STATE, statesFor, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
 import { toHex } from './util/bytes.js';
 import { RELEASED_TRANSCRIPT } from './statem/transcript.js';
@@ -110,7 +108,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
         this.emit('handshake');
       },
     };
-    this.statem = new StateMachine(tableFor(side, true), side === 'client' ? clientModule : serverModule, host, START_STATE[side]);
+    this.statem = new StateMachine(statesFor(side, true), host, START_STATE[side]);
   }
 
   static client(options: DtlsClientOptions = {}): DtlsConnection {

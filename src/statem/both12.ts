@@ -11,7 +11,7 @@ import { newSessionState, type SessionState } from './session.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
 import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { HandshakeContext } from './context.js';
-import type { Side } from './states.js';
+import type { ChangeCipherSpec, Side } from './declare.js';
 
 /** TLS 1.2 signature schemes a key can make: ECDSA names only the hash here, not the curve. */
 export function schemesForKey12(key: PublicKey | PrivateKey): SignatureSchemeName[] {
@@ -89,6 +89,11 @@ export function installReadKeys12(hs: HandshakeContext): void {
   const k = hs.tls12!.keys!;
   if (hs.side === 'client') hs.records.setReadKeys12(k.serverKey, k.serverIv);
   else hs.records.setReadKeys12(k.clientKey, k.clientIv);
+}
+
+/** TLS 1.2's ChangeCipherSpec, as the write sub-machine sends it. */
+export function changeCipherSpec(): ChangeCipherSpec {
+  return { type: 'change_cipher_spec' };
 }
 
 export function buildFinished12(hs: HandshakeContext, sender: Side): HandshakeMessage {

@@ -3,12 +3,13 @@
  * everything after a ServerHello that negotiated TLS 1.2.
  */
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, SrtpProfile, cipherSuiteByCode, groupByCode, keyExchangeOf, type SrtpProfileName } from '../messages/constants.js';
+import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode, keyExchangeOf, type SrtpProfileName } from '../messages/constants.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
 import { equal, utf8 } from '../util/bytes.js';
 import { buildCertificate, ephemeralKeyPair } from './both.js';
 import {
   buildFinished12,
+  changeCipherSpec,
   checkFinished12,
   checkSignature12,
   chooseScheme12,
@@ -24,11 +25,119 @@ import {
 import { MAX_TICKET_LIFETIME, restorePeerCertificates } from './psk.js';
 import type { TLSSession } from './session.js';
 import type { HandshakeContext } from './context.js';
-import type { ProtocolModule } from './statem.js';
-import { SignatureScheme } from '../messages/constants.js';
+import { checkOffered, processServerCertificate } from './client-common.js';
+import { ESTABLISHED_TLS12, defineStates } from './declare.js';
+
+const TLS12 = 'HANDSHAKE.TLS12';
+
+/** A ServerHello that chose TLS 1.2 arrives in answer to the ClientHello (TLS, or DTLS with its cookie). */
+type Entry = { 'C12.ServerHello': 'server_hello_tls12' };
+
+export const clientTls12 = defineStates<HandshakeContext, Entry>()({
+  'C12.ServerHello': {
+    row: {
+      group: TLS12,
+      read: {
+        certificate: 'C12.Certificate',
+        // PSK suites: no certificate; a ServerKeyExchange with the hint (and, for ECDHE_PSK, the key share), or straight to ServerHelloDone.
+        server_key_exchange_psk: 'C12.ServerKeyExchange',
+        server_key_exchange_ecdhe_psk: 'C12.ServerKeyExchange',
+        server_hello_done: 'C12.ServerHelloDone',
+        // The server resumed: the abbreviated handshake (RFC 5246 7.3, RFC 5077 3.1), where the server finishes first.
+        new_session_ticket_tls12: 'C12.ResumeNewSessionTicket',
+        change_cipher_spec: 'C12.ResumeServerChangeCipherSpec',
+      },
+    },
+    process: processServerHello12,
+  },
+  // The full handshake (RFC 5246 7.3), ECDHE or PSK key exchange.
+  'C12.Certificate': {
+    row: { group: TLS12, read: { server_key_exchange: 'C12.ServerKeyExchange' } },
+    process: (hs, msg) => {
+      requireResumed(hs, false, 'Certificate');
+      if (hs.suite.auth === 'PSK') throw unexpectedMessage('Certificate in a PSK handshake');
+      processServerCertificate(hs, msg);
+      if (!suiteFitsKey(hs.suite.auth, hs.negotiated.peerCertificates[0]!.publicKey)) {
+        throw new TLSError('unsupported_certificate', `the certificate key does not fit ${hs.suite.name}`);
+      }
+    },
+  },
+  'C12.ServerKeyExchange': {
+    row: { group: TLS12, read: { certificate_request_tls12: 'C12.CertificateRequest', server_hello_done: 'C12.ServerHelloDone' } },
+    process: processServerKeyExchange,
+  },
+  'C12.CertificateRequest': {
+    row: { group: TLS12, read: { server_hello_done: 'C12.ServerHelloDone' } },
+    process: (hs, msg) => {
+      hs.tls12!.certificateRequested = { schemes: msg.supported_signature_algorithms };
+    },
+  },
+  'C12.ServerHelloDone': {
+    row: { group: TLS12, write: ['C12.ClientCertificate', 'C12.ClientKeyExchange'] },
+    process: (hs) => {
+      // ECDHE needs the signed ServerKeyExchange, ECDHE_PSK its key share; only plain PSK may skip it.
+      if (hs.resumed || (hs.suite.auth !== 'PSK' && hs.negotiated.peerCertificates.length === 0)) throw unexpectedMessage('ServerHelloDone without the server\'s certificate');
+    },
+    writeTransition: (hs) => (hs.tls12!.certificateRequested ? 'C12.ClientCertificate' : 'C12.ClientKeyExchange'),
+  },
+  'C12.ClientCertificate': {
+    row: { group: TLS12, write: ['C12.ClientKeyExchange'] },
+    construct: (hs) => buildCertificate(clientCredentials12(hs)?.cert.chain ?? []),
+  },
+  'C12.ClientKeyExchange': {
+    row: { group: TLS12, write: ['C12.ClientCertificateVerify', 'C12.ChangeCipherSpec'] },
+    construct: clientKeyExchange,
+    postWork: deriveKeys12,
+    writeTransition: (hs) => (clientCredentials12(hs) ? 'C12.ClientCertificateVerify' : 'C12.ChangeCipherSpec'),
+  },
+  'C12.ClientCertificateVerify': {
+    row: { group: TLS12, write: ['C12.ChangeCipherSpec'] },
+    construct: (hs): HandshakeMessage => {
+      const { cert, scheme } = clientCredentials12(hs)!;
+      return { type: 'certificate_verify', algorithm: SignatureScheme[scheme], signature: hs.provider.sign(scheme, cert.key, hs.transcript.messages()) };
+    },
+  },
+  'C12.ChangeCipherSpec': { row: { group: TLS12, write: ['C12.ClientFinished'] }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'C12.ClientFinished': {
+    row: { group: TLS12, read: { new_session_ticket_tls12: 'C12.NewSessionTicket', change_cipher_spec: 'C12.ServerChangeCipherSpec' } },
+    construct: (hs) => buildFinished12(hs, 'client'),
+  },
+  'C12.NewSessionTicket': { row: { group: TLS12, read: { change_cipher_spec: 'C12.ServerChangeCipherSpec' } }, process: storeTicket },
+  'C12.ServerChangeCipherSpec': { row: { group: TLS12, read: { finished: 'C12.Finished' } }, process: installReadKeys12 },
+  'C12.Finished': {
+    row: { group: TLS12, write: [ESTABLISHED_TLS12] },
+    process: (hs, msg) => checkFinished12(hs, msg, 'server'),
+    postProcess: emitSession12,
+  },
+  // The abbreviated handshake: the server's ticket, ChangeCipherSpec and Finished, then ours.
+  'C12.ResumeNewSessionTicket': {
+    row: { group: TLS12, read: { change_cipher_spec: 'C12.ResumeServerChangeCipherSpec' } },
+    process: (hs, msg) => {
+      requireResumed(hs, true, 'NewSessionTicket');
+      storeTicket(hs, msg);
+    },
+  },
+  'C12.ResumeServerChangeCipherSpec': {
+    row: { group: TLS12, read: { finished: 'C12.ResumeFinished' } },
+    process: (hs) => {
+      requireResumed(hs, true, 'ChangeCipherSpec');
+      installReadKeys12(hs);
+    },
+  },
+  'C12.ResumeFinished': {
+    row: { group: TLS12, write: ['C12.ResumeChangeCipherSpec'] },
+    process: (hs, msg) => checkFinished12(hs, msg, 'server'),
+  },
+  'C12.ResumeChangeCipherSpec': { row: { group: TLS12, write: ['C12.ResumeClientFinished'] }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'C12.ResumeClientFinished': {
+    row: { group: TLS12, write: [ESTABLISHED_TLS12] },
+    construct: (hs) => buildFinished12(hs, 'client'),
+    postWork: emitSession12,
+  },
+});
 
 /** ServerHello that chose TLS 1.2 (no supported_versions in it). */
-export function processServerHello12(hs: HandshakeContext, msg: MessageOf<'server_hello_tls12'>, checkOffered: (ext: MessageOf<'server_hello_tls12'>['extensions']) => void): void {
+function processServerHello12(hs: HandshakeContext, msg: MessageOf<'server_hello_tls12'>): void {
   const c = hs.client!;
   if (!hs.common.versions.includes('TLSv1.2') || msg.legacy_version !== (hs.dtls ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2)) {
     throw new TLSError('protocol_version', `server chose version 0x${msg.legacy_version.toString(16)}, which we do not allow`);
@@ -38,7 +147,7 @@ export function processServerHello12(hs: HandshakeContext, msg: MessageOf<'serve
   if (hs.common.versions.includes('TLSv1.3') && (equal(tail, DOWNGRADE_TLS12) || equal(tail, DOWNGRADE_TLS11))) {
     throw illegalParameter('ServerHello.random carries the TLS 1.3 downgrade sentinel');
   }
-  checkOffered(msg.extensions);
+  checkOffered(hs, msg.extensions, 'ServerHello');
   const suite = cipherSuiteByCode(msg.cipher_suite);
   if (!suite || suite.version !== 'TLSv1.2' || !hs.common.cipherSuites.includes(suite)) {
     throw illegalParameter(`ServerHello selects a cipher suite we did not offer (0x${msg.cipher_suite.toString(16)})`);
@@ -117,10 +226,8 @@ function storeTicket(hs: HandshakeContext, msg: MessageOf<'new_session_ticket_tl
 }
 
 /** The abbreviated handshake's messages are only valid when the server resumed, and vice versa. */
-function requireResumed(resumed: boolean, what: string) {
-  return (hs: HandshakeContext) => {
-    if (hs.resumed !== resumed) throw unexpectedMessage(`${what} in a ${hs.resumed ? 'resumed' : 'full'} handshake`);
-  };
+function requireResumed(hs: HandshakeContext, resumed: boolean, what: string): void {
+  if (hs.resumed !== resumed) throw unexpectedMessage(`${what} in a ${hs.resumed ? 'resumed' : 'full'} handshake`);
 }
 
 type AnyServerKeyExchange = MessageOf<'server_key_exchange'> | MessageOf<'server_key_exchange_psk'> | MessageOf<'server_key_exchange_ecdhe_psk'>;
@@ -182,64 +289,4 @@ function clientCredentials12(hs: HandshakeContext) {
   if (!cert || !req) return undefined;
   const scheme = chooseScheme12(hs, cert.key, req.schemes);
   return scheme ? { cert, scheme } : undefined;
-}
-
-export function client12(processCertificate: (hs: HandshakeContext, msg: MessageOf<'certificate'>) => void): ProtocolModule<HandshakeContext> {
-  return {
-    process: {
-      'C12.Certificate': (hs, msg: MessageOf<'certificate'>) => {
-        requireResumed(false, 'Certificate')(hs);
-        if (hs.suite.auth === 'PSK') throw unexpectedMessage('Certificate in a PSK handshake');
-        processCertificate(hs, msg);
-        if (!suiteFitsKey(hs.suite.auth, hs.negotiated.peerCertificates[0]!.publicKey)) {
-          throw new TLSError('unsupported_certificate', `the certificate key does not fit ${hs.suite.name}`);
-        }
-      },
-      'C12.ServerKeyExchange': processServerKeyExchange,
-      'C12.ServerHelloDone': (hs) => {
-        // ECDHE needs the signed ServerKeyExchange, ECDHE_PSK its key share; only plain PSK may skip it.
-        if (hs.resumed || (hs.suite.auth !== 'PSK' && hs.negotiated.peerCertificates.length === 0)) throw unexpectedMessage('ServerHelloDone without the server\'s certificate');
-      },
-      'C12.CertificateRequest': (hs, msg: MessageOf<'certificate_request_tls12'>) => {
-        hs.tls12!.certificateRequested = { schemes: msg.supported_signature_algorithms };
-      },
-      'C12.NewSessionTicket': storeTicket,
-      'C12.ServerChangeCipherSpec': installReadKeys12,
-      'C12.Finished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'server'),
-      'C12.ResumeNewSessionTicket': (hs, msg: MessageOf<'new_session_ticket_tls12'>) => {
-        requireResumed(true, 'NewSessionTicket')(hs);
-        storeTicket(hs, msg);
-      },
-      'C12.ResumeServerChangeCipherSpec': (hs) => {
-        requireResumed(true, 'ChangeCipherSpec')(hs);
-        installReadKeys12(hs);
-      },
-      'C12.ResumeFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'server'),
-    },
-    postProcess: {
-      'C12.Finished': emitSession12,
-    },
-    writeTransition: {
-      'C12.ServerHelloDone': (hs) => (hs.tls12!.certificateRequested ? 'C12.ClientCertificate' : 'C12.ClientKeyExchange'),
-      'C12.ClientKeyExchange': (hs) => (clientCredentials12(hs) ? 'C12.ClientCertificateVerify' : 'C12.ChangeCipherSpec'),
-    },
-    construct: {
-      'C12.ClientCertificate': (hs) => buildCertificate(clientCredentials12(hs)?.cert.chain ?? []),
-      'C12.ClientKeyExchange': clientKeyExchange,
-      'C12.ClientCertificateVerify': (hs): HandshakeMessage => {
-        const { cert, scheme } = clientCredentials12(hs)!;
-        return { type: 'certificate_verify', algorithm: SignatureScheme[scheme], signature: hs.provider.sign(scheme, cert.key, hs.transcript.messages()) };
-      },
-      'C12.ChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
-      'C12.ClientFinished': (hs) => buildFinished12(hs, 'client'),
-      'C12.ResumeChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
-      'C12.ResumeClientFinished': (hs) => buildFinished12(hs, 'client'),
-    },
-    postWork: {
-      'C12.ClientKeyExchange': deriveKeys12,
-      'C12.ChangeCipherSpec': installWriteKeys12,
-      'C12.ResumeChangeCipherSpec': installWriteKeys12,
-      'C12.ResumeClientFinished': emitSession12,
-    },
-  };
 }

@@ -1,18 +1,19 @@
 /**
- * The client's side of the TLS 1.3 handshake (RFC 8446 section 4, client view): what to
- * send in each write state and how to check each message the server sends. Control flow
- * is the core's; the state table says which message may come when.
+ * The client's side of the TLS 1.3 handshake (RFC 8446 section 4, client view), state by
+ * state in the order the handshake runs: the ClientHello (shared with TLS 1.2, which a
+ * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
+ * Control flow is the core's; each row says which message may come when.
  */
 import type { GroupName } from '../crypto/provider.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
 import { hashLength } from '../crypto/provider.js';
-import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, sessionFromTicket, usableSession } from './psk.js';
+import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, usableSession } from './psk.js';
 import { decodeSession, type TLSSession } from './session.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { equal } from '../util/bytes.js';
-import { verifyServerCertificate } from '../x509/verify.js';
 import {
+  OUR_RECORD_SIZE_LIMIT,
   buildCertificate,
   buildCertificateVerify,
   buildFinished,
@@ -23,16 +24,118 @@ import {
   deriveHandshakeSecrets,
   deriveResumptionSecret,
   ephemeralKeyPair,
-  mergeModules,
-  postHandshake,
-  readCertificates,
 } from './both.js';
+import { checkOffered, processServerCertificate } from './client-common.js';
 import type { HandshakeContext } from './context.js';
-import type { ProtocolModule } from './statem.js';
-import { client12, processServerHello12 } from './client-tls12.js';
+import { ESTABLISHED, defineStates } from './declare.js';
 
-/** RFC 8449: the largest TLS 1.3 record we accept, inner content type included. */
-export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
+const TLS13 = 'HANDSHAKE.TLS13';
+
+/** The first flight: what TLS and DTLS clients share, up to the ClientHello. */
+export const clientStart = defineStates<HandshakeContext>()({
+  'C.Start': { row: { group: 'START', write: ['C.ClientHello'] } },
+});
+
+/** The TLS ClientHello: a ServerHello answers it with TLS 1.3 or TLS 1.2, or a HelloRetryRequest asks again. */
+export const clientHello = defineStates<HandshakeContext, { 'C.ClientHello': 'written' }>()({
+  'C.ClientHello': {
+    row: {
+      group: 'HANDSHAKE',
+      read: { server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest', server_hello_tls12: 'C12.ServerHello' },
+    },
+    preWork: startClientHello,
+    construct: buildClientHello,
+  },
+});
+
+type Entry = {
+  'C.ServerHello': 'server_hello';
+  'C.HelloRetryRequest': 'hello_retry_request';
+};
+
+export const clientTls13 = defineStates<HandshakeContext, Entry>()({
+  'C.HelloRetryRequest': { row: { group: TLS13, write: ['C.ClientHello2'] }, process: processHelloRetryRequest },
+  // A second HelloRetryRequest is not in this row: RFC 8446 4.1.4 makes it unexpected_message.
+  'C.ClientHello2': {
+    row: { group: TLS13, read: { server_hello: 'C.ServerHello' } },
+    preWork: compatibilityCCS,
+    construct: buildClientHello,
+  },
+  'C.ServerHello': {
+    row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' } },
+    process: processServerHello,
+    postProcess: (hs) => {
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? hs.client!.session!.state.secret : undefined);
+      hs.pendingSharedSecret = undefined;
+      hs.records.setReadSecret(hs.secrets.serverHandshake!);
+      hs.records.setWriteSecret(hs.secrets.clientHandshake!);
+    },
+  },
+  'C.EncryptedExtensions': {
+    row: { group: TLS13, read: { certificate_request: 'C.CertificateRequest', certificate: 'C.Certificate', finished: 'C.Finished' } },
+    process: processEncryptedExtensions,
+  },
+  'C.CertificateRequest': { row: { group: TLS13, read: { certificate: 'C.Certificate' } }, process: processCertificateRequest },
+  'C.Certificate': { row: { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' } }, process: processServerCertificate },
+  'C.CertificateVerify': {
+    row: { group: TLS13, read: { finished: 'C.Finished' } },
+    process: (hs, msg) => checkCertificateVerify(hs, msg, 'server', hs.negotiated.peerCertificates[0]!),
+  },
+  'C.Finished': {
+    row: { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'] },
+    process: processFinished,
+    postProcess: (hs) => {
+      deriveApplicationSecrets(hs);
+      hs.records.setReadSecret(hs.secrets.serverApplication!);
+    },
+    writeTransition: (hs) => (hs.client!.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished'),
+  },
+  'C.ClientCertificate': {
+    row: { group: TLS13, write: ['C.ClientCertificateVerify', 'C.ClientFinished'] },
+    preWork: compatibilityCCS,
+    construct: (hs) => {
+      const creds = clientCredentials(hs);
+      return buildCertificate(creds ? creds.cert.chain : [], hs.client!.certificateRequested!.context);
+    },
+    writeTransition: (hs) => (clientCredentials(hs) ? 'C.ClientCertificateVerify' : 'C.ClientFinished'),
+  },
+  'C.ClientCertificateVerify': {
+    row: { group: TLS13, write: ['C.ClientFinished'] },
+    construct: (hs) => {
+      const creds = clientCredentials(hs)!;
+      return buildCertificateVerify(hs, 'client', creds.cert.key, creds.scheme);
+    },
+  },
+  'C.ClientFinished': {
+    row: { group: TLS13, write: [ESTABLISHED] },
+    preWork: compatibilityCCS,
+    construct: (hs) => buildFinished(hs, 'client'),
+    postWork: (hs) => {
+      hs.records.setWriteSecret(hs.secrets.clientApplication!);
+      deriveResumptionSecret(hs);
+    },
+  },
+});
+
+// ---- ClientHello ----------------------------------------------------------------------------
+
+/** Our hello state: random, session ID, key shares for the first groups, the session we offer. */
+export function startClientHello(hs: HandshakeContext): void {
+  const o = hs.clientOptions;
+  const first = (o.keyShareGroups ?? hs.common.groups.slice(0, 1)).filter((g): g is GroupName => hs.common.groups.includes(g));
+  if (first.length === 0) throw handshakeFailure('no key share group configured');
+  const random = hs.common.random(32);
+  hs.clientRandom = random;
+  hs.client = {
+    random,
+    sessionId: new Uint8Array(0),
+    keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
+    offeredExtensions: new Set(),
+    session: usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
+    pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
+  };
+  hs.client.sessionId = chooseSessionId(hs, hs.client.session);
+}
 
 function grease(hs: HandshakeContext, index: number): number {
   // One random GREASE value per slot, the same in both ClientHellos (RFC 8701 section 3).
@@ -44,7 +147,7 @@ function isIpAddress(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
 }
 
-function clientHello(hs: HandshakeContext): HandshakeMessage {
+export function buildClientHello(hs: HandshakeContext): HandshakeMessage {
   const o = hs.clientOptions;
   const c = hs.client!;
   const useGrease = o.grease !== false;
@@ -130,15 +233,6 @@ function pskSuite(hs: HandshakeContext, session: TLSSession) {
   if (!suite) return undefined;
   if (hs.transcript.hashName && hs.transcript.hashName !== suite.hash) return undefined;
   return suite;
-}
-
-/** A server may only answer with extensions we offered (RFC 8446 4.2), cookie in HRR excepted. */
-function checkOffered(hs: HandshakeContext, ext: Extensions, where: string, allowUnsolicited: number[] = []): void {
-  for (const type of ext.types) {
-    if (!hs.client!.offeredExtensions.has(type) && !allowUnsolicited.includes(type)) {
-      throw new TLSError('unsupported_extension', `${where} carries extension ${type}, which we did not offer`);
-    }
-  }
 }
 
 /** The checks ServerHello and HelloRetryRequest share (RFC 8446 4.1.3, 4.1.4). */
@@ -234,19 +328,6 @@ function processCertificateRequest(hs: HandshakeContext, msg: MessageOf<'certifi
   hs.client!.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
 }
 
-export function processCertificate(hs: HandshakeContext, msg: MessageOf<'certificate'>): void {
-  if (hs.resumed) throw unexpectedMessage('Certificate in a resumed handshake');
-  if (msg.certificate_request_context.length !== 0) throw illegalParameter('server Certificate has a request context');
-  if (msg.certificate_list.length === 0) throw new TLSError('decode_error', 'server sent an empty Certificate');
-  const chain = readCertificates(msg);
-  hs.negotiated.peerCertificates = chain;
-  const o = hs.clientOptions;
-  const info = { chain, host: o.servername ?? o.host, now: hs.common.now() };
-  if (o.verifyPeer) o.verifyPeer(info);
-  else if (o.rejectUnauthorized !== false) verifyServerCertificate(hs.provider, info, o.ca ?? []);
-  hs.negotiated.peerVerified = o.rejectUnauthorized !== false || o.verifyPeer !== undefined;
-}
-
 function processFinished(hs: HandshakeContext, msg: MessageOf<'finished'>): void {
   // Without resumption the server must have authenticated with a certificate before Finished.
   if (!hs.resumed && hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
@@ -266,87 +347,3 @@ function clientCredentials(hs: HandshakeContext) {
 function compatibilityCCS(hs: HandshakeContext): void {
   if (hs.client!.sessionId.length > 0) hs.records.sendCompatibilityCCS();
 }
-
-const client13: ProtocolModule<HandshakeContext> = {
-  preWork: {
-    'C.ClientHello': (hs) => {
-      const o = hs.clientOptions;
-      const first = (o.keyShareGroups ?? hs.common.groups.slice(0, 1)).filter((g): g is GroupName => hs.common.groups.includes(g));
-      if (first.length === 0) throw handshakeFailure('no key share group configured');
-      const random = hs.common.random(32);
-      hs.clientRandom = random;
-      hs.client = {
-        random,
-        sessionId: new Uint8Array(0),
-        keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
-        offeredExtensions: new Set(),
-        session: usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
-        pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
-      };
-      hs.client.sessionId = chooseSessionId(hs, hs.client.session);
-    },
-    'C.ClientHello2': compatibilityCCS,
-    'C.ClientCertificate': compatibilityCCS,
-    'C.ClientFinished': compatibilityCCS,
-  },
-  construct: {
-    'C.ClientHello': clientHello,
-    'C.ClientHello2': clientHello,
-    'C.ClientHelloCookie': clientHello,
-    'C.ClientCertificate': (hs) => {
-      const creds = clientCredentials(hs);
-      return buildCertificate(creds ? creds.cert.chain : [], hs.client!.certificateRequested!.context);
-    },
-    'C.ClientCertificateVerify': (hs) => {
-      const creds = clientCredentials(hs)!;
-      return buildCertificateVerify(hs, 'client', creds.cert.key, creds.scheme);
-    },
-    'C.ClientFinished': (hs) => buildFinished(hs, 'client'),
-  },
-  process: {
-    'C.ServerHello': processServerHello,
-    'C12.ServerHello': (hs, msg: MessageOf<'server_hello_tls12'>) => processServerHello12(hs, msg, (ext) => checkOffered(hs, ext, 'ServerHello')),
-    'C.HelloRetryRequest': processHelloRetryRequest,
-    'C.HelloVerifyRequest': (hs, msg: MessageOf<'hello_verify_request'>) => {
-      // RFC 6347 4.2.1: the server_version here is not a negotiation; accept DTLS 1.0 or 1.2.
-      if (msg.server_version !== ProtocolVersion.DTLS1_2 && msg.server_version !== ProtocolVersion.DTLS1_0) {
-        throw new TLSError('protocol_version', `HelloVerifyRequest for version 0x${msg.server_version.toString(16)}`);
-      }
-      hs.client!.dtlsCookie = msg.cookie;
-      hs.transcript.reset();
-    },
-    'C.EncryptedExtensions': processEncryptedExtensions,
-    'C.CertificateRequest': processCertificateRequest,
-    'C.Certificate': processCertificate,
-    'C.CertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => checkCertificateVerify(hs, msg, 'server', hs.negotiated.peerCertificates[0]!),
-    'C.Finished': processFinished,
-    NewSessionTicket: (hs, msg: MessageOf<'new_session_ticket'>) => {
-      hs.sessionSink?.ticket?.(msg);
-      hs.sessionSink?.session(sessionFromTicket(hs, msg));
-    },
-  },
-  postProcess: {
-    'C.ServerHello': (hs) => {
-      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? hs.client!.session!.state.secret : undefined);
-      hs.pendingSharedSecret = undefined;
-      hs.records.setReadSecret(hs.secrets.serverHandshake!);
-      hs.records.setWriteSecret(hs.secrets.clientHandshake!);
-    },
-    'C.Finished': (hs) => {
-      deriveApplicationSecrets(hs);
-      hs.records.setReadSecret(hs.secrets.serverApplication!);
-    },
-  },
-  writeTransition: {
-    'C.Finished': (hs) => (hs.client!.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished'),
-    'C.ClientCertificate': (hs) => (clientCredentials(hs) ? 'C.ClientCertificateVerify' : 'C.ClientFinished'),
-  },
-  postWork: {
-    'C.ClientFinished': (hs) => {
-      hs.records.setWriteSecret(hs.secrets.clientApplication!);
-      deriveResumptionSecret(hs);
-    },
-  },
-};
-
-export const clientModule = mergeModules(client13, client12(processCertificate), postHandshake);

@@ -12,7 +12,7 @@ import type { AlertName, TLSError } from '../errors.js';
 import type { MessageOf } from '../messages/handshake.js';
 import type { Certificate } from '../x509/certificate.js';
 import { Transcript } from './transcript.js';
-import type { Side } from './states.js';
+import type { Side } from './declare.js';
 
 export interface RecordPort {
   /** Switch reading to `secret` (TLS 1.3 traffic secret). Fails if a handshake message straddles the change. */

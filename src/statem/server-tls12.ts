@@ -11,6 +11,7 @@ import { buildCertificate, ephemeralKeyPair, readCertificates } from './both.js'
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import {
   buildFinished12,
+  changeCipherSpec,
   checkFinished12,
   checkSignature12,
   chooseScheme12,
@@ -27,9 +28,110 @@ import { serverShared, ticketLifetime } from './psk.js';
 import { sessionAlive } from './session.js';
 import { utf8 } from '../util/bytes.js';
 import type { HandshakeContext } from './context.js';
-import type { ProtocolModule } from './statem.js';
+import { ESTABLISHED_TLS12, defineStates } from './declare.js';
 
 type ClientHello = MessageOf<'client_hello'>;
+
+const TLS12 = 'HANDSHAKE.TLS12';
+
+/** The ClientHello (server-tls13.ts) chose TLS 1.2: our ServerHello comes next. */
+type Entry = { 'S12.ServerHello': 'written' };
+
+export const serverTls12 = defineStates<HandshakeContext, Entry>()({
+  'S12.ServerHello': {
+    row: {
+      group: TLS12,
+      write: ['S12.Certificate', 'S12.ServerKeyExchange', 'S12.ServerHelloDone', 'S12.ResumeNewSessionTicket', 'S12.ResumeChangeCipherSpec'],
+    },
+    construct: serverHello12,
+    writeTransition: (hs) => {
+      if (hs.resumed) return sendsTicket(hs) ? 'S12.ResumeNewSessionTicket' : 'S12.ResumeChangeCipherSpec';
+      const kx = keyExchangeOf(hs.suite);
+      // Plain PSK sends a ServerKeyExchange only to carry a hint (RFC 4279 2).
+      if (kx === 'PSK') return hs.serverOptions.pskIdentityHint ? 'S12.ServerKeyExchange' : 'S12.ServerHelloDone';
+      return kx === 'ECDHE_PSK' ? 'S12.ServerKeyExchange' : 'S12.Certificate';
+    },
+  },
+  // The full handshake (RFC 5246 7.3), ECDHE or PSK key exchange.
+  'S12.Certificate': { row: { group: TLS12, write: ['S12.ServerKeyExchange'] }, construct: (hs) => buildCertificate(hs.server!.certified!.chain) },
+  'S12.ServerKeyExchange': {
+    row: { group: TLS12, write: ['S12.CertificateRequest', 'S12.ServerHelloDone'] },
+    construct: serverKeyExchange,
+    writeTransition: (hs) => (wantsClientCertificate(hs) ? 'S12.CertificateRequest' : 'S12.ServerHelloDone'),
+  },
+  'S12.CertificateRequest': {
+    row: { group: TLS12, write: ['S12.ServerHelloDone'] },
+    construct: (hs): HandshakeMessage => ({
+      type: 'certificate_request_tls12',
+      certificate_types: new Uint8Array([64, 1]), // ecdsa_sign, rsa_sign
+      supported_signature_algorithms: acceptedSchemes(hs, true),
+      certificate_authorities: [],
+    }),
+  },
+  'S12.ServerHelloDone': {
+    row: {
+      group: TLS12,
+      read: {
+        certificate: 'S12.ClientCertificate',
+        client_key_exchange: 'S12.ClientKeyExchange',
+        client_key_exchange_psk: 'S12.ClientKeyExchange',
+        client_key_exchange_ecdhe_psk: 'S12.ClientKeyExchange',
+      },
+    },
+    construct: () => ({ type: 'server_hello_done' }),
+  },
+  'S12.ClientCertificate': {
+    row: { group: TLS12, read: { client_key_exchange: 'S12.ClientKeyExchange' } },
+    process: (hs, msg) => {
+      if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
+      hs.clientCertificateSeen = true;
+      acceptClientCertificates(hs, readCertificates(msg));
+    },
+  },
+  'S12.ClientKeyExchange': {
+    row: { group: TLS12, read: { certificate_verify: 'S12.ClientCertificateVerify', change_cipher_spec: 'S12.ClientChangeCipherSpec' } },
+    process: (hs, msg) => {
+      if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('ClientKeyExchange without the Certificate we asked for');
+      processClientKeyExchange(hs, msg);
+    },
+    postProcess: deriveKeys12,
+  },
+  'S12.ClientCertificateVerify': {
+    row: { group: TLS12, read: { change_cipher_spec: 'S12.ClientChangeCipherSpec' } },
+    process: (hs, msg) => {
+      const leaf = hs.negotiated.peerCertificates[0];
+      if (!leaf) throw unexpectedMessage('CertificateVerify without a client certificate');
+      // TLS 1.2 signs the handshake messages so far, not their hash (RFC 5246 7.4.8).
+      checkSignature12(hs, msg.algorithm, msg.signature, hs.transcript.messages(), leaf.publicKey, 'client CertificateVerify');
+      hs.clientCertificateVerified = true;
+    },
+  },
+  'S12.ClientChangeCipherSpec': {
+    row: { group: TLS12, read: { finished: 'S12.ClientFinished' } },
+    process: (hs) => {
+      if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('ChangeCipherSpec without the client CertificateVerify');
+      installReadKeys12(hs);
+    },
+  },
+  'S12.ClientFinished': {
+    row: { group: TLS12, write: ['S12.NewSessionTicket', 'S12.ChangeCipherSpec'] },
+    process: (hs, msg) => checkFinished12(hs, msg, 'client'),
+    postProcess: cacheSession,
+    writeTransition: (hs) => (sendsTicket(hs) ? 'S12.NewSessionTicket' : 'S12.ChangeCipherSpec'),
+  },
+  'S12.NewSessionTicket': { row: { group: TLS12, write: ['S12.ChangeCipherSpec'] }, construct: newSessionTicket12 },
+  'S12.ChangeCipherSpec': { row: { group: TLS12, write: ['S12.Finished'] }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'S12.Finished': { row: { group: TLS12, write: [ESTABLISHED_TLS12] }, construct: (hs) => buildFinished12(hs, 'server') },
+  // The abbreviated handshake: our ticket, ChangeCipherSpec and Finished, then the client's.
+  'S12.ResumeNewSessionTicket': { row: { group: TLS12, write: ['S12.ResumeChangeCipherSpec'] }, construct: newSessionTicket12 },
+  'S12.ResumeChangeCipherSpec': { row: { group: TLS12, write: ['S12.ResumeFinished'] }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'S12.ResumeFinished': {
+    row: { group: TLS12, read: { change_cipher_spec: 'S12.ResumeClientChangeCipherSpec' } },
+    construct: (hs) => buildFinished12(hs, 'server'),
+  },
+  'S12.ResumeClientChangeCipherSpec': { row: { group: TLS12, read: { finished: 'S12.ResumeClientFinished' } }, process: installReadKeys12 },
+  'S12.ResumeClientFinished': { row: { group: TLS12, write: [ESTABLISHED_TLS12] }, process: (hs, msg) => checkFinished12(hs, msg, 'client') },
+});
 
 function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candidates: CertifiedKey[], group: GroupName | undefined) {
   const algs = ch.extensions.get('signature_algorithms', 'client_hello');
@@ -205,68 +307,3 @@ function processClientKeyExchange(hs: HandshakeContext, msg: AnyClientKeyExchang
   hs.negotiated.pskIdentity = utf8.decode(msg.psk_identity);
   hs.tls12!.preMaster = pskPreMaster(key, shared);
 }
-
-export const server12: ProtocolModule<HandshakeContext> = {
-  process: {
-    'S12.ClientCertificate': (hs, msg: MessageOf<'certificate'>) => {
-      if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
-      hs.clientCertificateSeen = true;
-      acceptClientCertificates(hs, readCertificates(msg));
-    },
-    'S12.ClientKeyExchange': (hs, msg: MessageOf<'client_key_exchange'>) => {
-      if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('ClientKeyExchange without the Certificate we asked for');
-      processClientKeyExchange(hs, msg);
-    },
-    'S12.ClientCertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => {
-      const leaf = hs.negotiated.peerCertificates[0];
-      if (!leaf) throw unexpectedMessage('CertificateVerify without a client certificate');
-      // TLS 1.2 signs the handshake messages so far, not their hash (RFC 5246 7.4.8).
-      checkSignature12(hs, msg.algorithm, msg.signature, hs.transcript.messages(), leaf.publicKey, 'client CertificateVerify');
-      hs.clientCertificateVerified = true;
-    },
-    'S12.ClientChangeCipherSpec': (hs) => {
-      if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('ChangeCipherSpec without the client CertificateVerify');
-      installReadKeys12(hs);
-    },
-    'S12.ClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'client'),
-    'S12.ResumeClientChangeCipherSpec': installReadKeys12,
-    'S12.ResumeClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'client'),
-  },
-  postProcess: {
-    'S12.ClientKeyExchange': deriveKeys12,
-    'S12.ClientFinished': cacheSession,
-  },
-  writeTransition: {
-    'S12.ServerHello': (hs) => {
-      if (hs.resumed) return sendsTicket(hs) ? 'S12.ResumeNewSessionTicket' : 'S12.ResumeChangeCipherSpec';
-      const kx = keyExchangeOf(hs.suite);
-      // Plain PSK sends a ServerKeyExchange only to carry a hint (RFC 4279 2).
-      if (kx === 'PSK') return hs.serverOptions.pskIdentityHint ? 'S12.ServerKeyExchange' : 'S12.ServerHelloDone';
-      return kx === 'ECDHE_PSK' ? 'S12.ServerKeyExchange' : 'S12.Certificate';
-    },
-    'S12.ServerKeyExchange': (hs) => (wantsClientCertificate(hs) ? 'S12.CertificateRequest' : 'S12.ServerHelloDone'),
-    'S12.ClientFinished': (hs) => (sendsTicket(hs) ? 'S12.NewSessionTicket' : 'S12.ChangeCipherSpec'),
-  },
-  construct: {
-    'S12.ServerHello': serverHello12,
-    'S12.Certificate': (hs) => buildCertificate(hs.server!.certified!.chain),
-    'S12.ServerKeyExchange': serverKeyExchange,
-    'S12.CertificateRequest': (hs): HandshakeMessage => ({
-      type: 'certificate_request_tls12',
-      certificate_types: new Uint8Array([64, 1]), // ecdsa_sign, rsa_sign
-      supported_signature_algorithms: acceptedSchemes(hs, true),
-      certificate_authorities: [],
-    }),
-    'S12.ServerHelloDone': () => ({ type: 'server_hello_done' }),
-    'S12.ChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
-    'S12.Finished': (hs) => buildFinished12(hs, 'server'),
-    'S12.NewSessionTicket': newSessionTicket12,
-    'S12.ResumeNewSessionTicket': newSessionTicket12,
-    'S12.ResumeChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
-    'S12.ResumeFinished': (hs) => buildFinished12(hs, 'server'),
-  },
-  postWork: {
-    'S12.ChangeCipherSpec': installWriteKeys12,
-    'S12.ResumeChangeCipherSpec': installWriteKeys12,
-  },
-};

@@ -1,6 +1,7 @@
 /**
- * The server's side of the TLS 1.3 handshake (RFC 8446 section 4, server view): checking
- * and answering ClientHello, the HelloRetryRequest detour, and the server's flight.
+ * The server's side of the TLS 1.3 handshake (RFC 8446 section 4, server view), state by
+ * state in the order the handshake runs: checking and answering ClientHello (which may
+ * choose TLS 1.2 instead), the HelloRetryRequest detour, the server's flight, the client's.
  */
 import type { GroupName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
@@ -11,6 +12,7 @@ import { sessionAlive } from './session.js';
 import { Extensions, type ClientHello, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { equal, utf8 } from '../util/bytes.js';
 import {
+  OUR_RECORD_SIZE_LIMIT,
   buildCertificate,
   buildCertificateVerify,
   buildFinished,
@@ -21,15 +23,113 @@ import {
   deriveHandshakeSecrets,
   deriveResumptionSecret,
   ephemeralKeyPair,
-  mergeModules,
-  postHandshake,
   readCertificates,
 } from './both.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
-import { OUR_RECORD_SIZE_LIMIT } from './client-tls13.js';
 import type { HandshakeContext } from './context.js';
-import type { ProtocolModule } from './statem.js';
-import { processClientHello12, server12 } from './server-tls12.js';
+import { ESTABLISHED, defineStates } from './declare.js';
+import { processClientHello12 } from './server-tls12.js';
+
+const TLS13 = 'HANDSHAKE.TLS13';
+
+export const serverTls13 = defineStates<HandshakeContext>()({
+  'S.Start': { row: { group: 'START', read: { client_hello: 'S.ClientHello' } } },
+  // The ClientHello decides the version: TLS 1.2 goes on in server-tls12.ts.
+  'S.ClientHello': {
+    row: { group: 'HANDSHAKE', write: ['S.HelloRetryRequest', 'S.ServerHello', 'S12.ServerHello'] },
+    process: processClientHello,
+    writeTransition: (hs) => {
+      if (hs.negotiated.version === 'TLSv1.2') return 'S12.ServerHello';
+      const s = hs.server!;
+      return s.peerShare || (s.psk && !s.psk.dhe) ? 'S.ServerHello' : 'S.HelloRetryRequest';
+    },
+  },
+  'S.HelloRetryRequest': {
+    row: { group: TLS13, read: { client_hello: 'S.ClientHello2' } },
+    preWork: (hs) => {
+      hs.negotiated.helloRetried = true;
+      hs.transcript.replaceWithMessageHash();
+    },
+    construct: helloRetryRequest,
+    postWork: compatibilityCCS,
+  },
+  'S.ClientHello2': { row: { group: TLS13, write: ['S.ServerHello'] }, process: processClientHello },
+  'S.ServerHello': {
+    row: { group: TLS13, write: ['S.EncryptedExtensions'] },
+    construct: serverHello,
+    postWork: (hs) => {
+      compatibilityCCS(hs);
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.server!.psk?.secret);
+      hs.pendingSharedSecret = undefined;
+      hs.records.setWriteSecret(hs.secrets.serverHandshake!);
+      hs.records.setReadSecret(hs.secrets.clientHandshake!);
+    },
+  },
+  'S.EncryptedExtensions': {
+    row: { group: TLS13, write: ['S.CertificateRequest', 'S.Certificate', 'S.Finished'] },
+    construct: encryptedExtensions,
+    writeTransition: (hs) => (hs.resumed ? 'S.Finished' : wantsClientCertificate(hs) ? 'S.CertificateRequest' : 'S.Certificate'),
+  },
+  'S.CertificateRequest': {
+    row: { group: TLS13, write: ['S.Certificate'] },
+    construct: (hs): HandshakeMessage => {
+      const ext = new Extensions('certificate_request');
+      ext.add('signature_algorithms', { supported_signature_algorithms: acceptedSchemes(hs, false) });
+      return { type: 'certificate_request', certificate_request_context: new Uint8Array(0), extensions: ext };
+    },
+  },
+  'S.Certificate': { row: { group: TLS13, write: ['S.CertificateVerify'] }, construct: (hs) => buildCertificate(hs.server!.certified!.chain) },
+  'S.CertificateVerify': {
+    row: { group: TLS13, write: ['S.Finished'] },
+    construct: (hs) => buildCertificateVerify(hs, 'server', hs.server!.certified!.key, hs.negotiated.signatureScheme!),
+  },
+  'S.Finished': {
+    row: { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' } },
+    construct: (hs) => buildFinished(hs, 'server'),
+    postWork: (hs) => {
+      deriveApplicationSecrets(hs);
+      hs.records.setWriteSecret(hs.secrets.serverApplication!);
+    },
+  },
+  'S.ClientCertificate': {
+    row: { group: TLS13, read: { certificate_verify: 'S.ClientCertificateVerify', finished: 'S.ClientFinished' } },
+    process: (hs, msg) => {
+      if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
+      if (msg.certificate_request_context.length !== 0) throw illegalParameter('client Certificate has the wrong request context');
+      hs.clientCertificateSeen = true;
+      acceptClientCertificates(hs, readCertificates(msg));
+    },
+  },
+  'S.ClientCertificateVerify': {
+    row: { group: TLS13, read: { finished: 'S.ClientFinished' } },
+    process: (hs, msg) => {
+      const leaf = hs.negotiated.peerCertificates[0];
+      if (!leaf) throw unexpectedMessage('CertificateVerify after an empty client Certificate');
+      checkCertificateVerify(hs, msg, 'client', leaf);
+      hs.clientCertificateVerified = true;
+    },
+  },
+  'S.ClientFinished': {
+    row: { group: TLS13, write: ['S.NewSessionTicket', ESTABLISHED] },
+    process: (hs, msg) => {
+      // A client that sent a certificate must prove it holds the key (RFC 8446 4.4.3).
+      if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('client Finished without CertificateVerify');
+      if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('client Finished without the Certificate we asked for');
+      checkFinished(hs, msg, 'client');
+    },
+    postProcess: (hs) => {
+      hs.records.setReadSecret(hs.secrets.clientApplication!);
+      deriveResumptionSecret(hs);
+    },
+    writeTransition: (hs) => (wantsTickets(hs) ? 'S.NewSessionTicket' : ESTABLISHED),
+  },
+  // Tickets follow the handshake but are not part of its transcript (RFC 8446 4.6.1).
+  'S.NewSessionTicket': {
+    row: { group: 'POST_HANDSHAKE', write: ['S.NewSessionTicket', ESTABLISHED] },
+    construct: newSessionTicket,
+    writeTransition: (hs) => (hs.ticketsSent < (hs.serverOptions.tickets ?? 1) ? 'S.NewSessionTicket' : ESTABLISHED),
+  },
+});
 
 interface Selection {
   group: GroupName;
@@ -241,81 +341,3 @@ function wantsTickets(hs: HandshakeContext): boolean {
 function compatibilityCCS(hs: HandshakeContext): void {
   if (hs.server!.sessionId.length > 0) hs.records.sendCompatibilityCCS();
 }
-
-const server13: ProtocolModule<HandshakeContext> = {
-  process: {
-    'S.ClientHello': processClientHello,
-    'S.ClientHello2': processClientHello,
-    'S.ClientCertificate': (hs, msg: MessageOf<'certificate'>) => {
-      if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
-      if (msg.certificate_request_context.length !== 0) throw illegalParameter('client Certificate has the wrong request context');
-      hs.clientCertificateSeen = true;
-      acceptClientCertificates(hs, readCertificates(msg));
-    },
-    'S.ClientCertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => {
-      const leaf = hs.negotiated.peerCertificates[0];
-      if (!leaf) throw unexpectedMessage('CertificateVerify after an empty client Certificate');
-      checkCertificateVerify(hs, msg, 'client', leaf);
-      hs.clientCertificateVerified = true;
-    },
-    'S.ClientFinished': (hs, msg: MessageOf<'finished'>) => {
-      // A client that sent a certificate must prove it holds the key (RFC 8446 4.4.3).
-      if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('client Finished without CertificateVerify');
-      if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('client Finished without the Certificate we asked for');
-      checkFinished(hs, msg, 'client');
-    },
-  },
-  postProcess: {
-    'S.ClientFinished': (hs) => {
-      hs.records.setReadSecret(hs.secrets.clientApplication!);
-      deriveResumptionSecret(hs);
-    },
-  },
-  writeTransition: {
-    'S.ClientHello': (hs) => {
-      if (hs.negotiated.version === 'TLSv1.2') return 'S12.ServerHello';
-      const s = hs.server!;
-      return s.peerShare || (s.psk && !s.psk.dhe) ? 'S.ServerHello' : 'S.HelloRetryRequest';
-    },
-    'S.EncryptedExtensions': (hs) => (hs.resumed ? 'S.Finished' : wantsClientCertificate(hs) ? 'S.CertificateRequest' : 'S.Certificate'),
-    'S.ClientFinished': (hs) => (wantsTickets(hs) ? 'S.NewSessionTicket' : 'Established'),
-    'S.NewSessionTicket': (hs) => (hs.ticketsSent < (hs.serverOptions.tickets ?? 1) ? 'S.NewSessionTicket' : 'Established'),
-  },
-  preWork: {
-    'S.HelloRetryRequest': (hs) => {
-      hs.negotiated.helloRetried = true;
-      hs.transcript.replaceWithMessageHash();
-    },
-  },
-  construct: {
-    'S.HelloRetryRequest': helloRetryRequest,
-    'S.ServerHello': serverHello,
-    'S.EncryptedExtensions': encryptedExtensions,
-    'S.CertificateRequest': (hs): HandshakeMessage => {
-      const ext = new Extensions('certificate_request');
-      ext.add('signature_algorithms', { supported_signature_algorithms: acceptedSchemes(hs, false) });
-      return { type: 'certificate_request', certificate_request_context: new Uint8Array(0), extensions: ext };
-    },
-    'S.Certificate': (hs) => buildCertificate(hs.server!.certified!.chain),
-    'S.CertificateVerify': (hs) => buildCertificateVerify(hs, 'server', hs.server!.certified!.key, hs.negotiated.signatureScheme!),
-    'S.Finished': (hs) => buildFinished(hs, 'server'),
-    'S.NewSessionTicket': newSessionTicket,
-  },
-  postWork: {
-    'S.HelloRetryRequest': compatibilityCCS,
-    'S.ServerHello': (hs) => {
-      compatibilityCCS(hs);
-      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.server!.psk?.secret);
-      hs.pendingSharedSecret = undefined;
-      hs.records.setWriteSecret(hs.secrets.serverHandshake!);
-      hs.records.setReadSecret(hs.secrets.clientHandshake!);
-    },
-    'S.Finished': (hs) => {
-      deriveApplicationSecrets(hs);
-      hs.records.setWriteSecret(hs.secrets.serverApplication!);
-    },
-  },
-};
-
-export const serverModule = mergeModules(server13, server12, postHandshake);
-
