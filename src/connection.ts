@@ -17,13 +17,11 @@ import { keyExchangeOf, ContentType, type MessageKind } from './messages/constan
 import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
 import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
-import { HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
-import { ESTABLISHED, START_STATE, statesFor, type Side } from './statem/states.js';
+import { ClientHandshake, ServerHandshake, type RecordPort, type SessionSink } from './statem/context.js';
+import { ESTABLISHED, START_STATE, clientStates, serverStates, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
 import { concat, toHex, wipe } from './util/bytes.js';
-import { internCertificate } from './x509/intern.js';
 import { compactSession, type TLSSession } from './statem/session.js';
-import { RELEASED_TRANSCRIPT } from './statem/transcript.js';
 
 export type { Lifecycle, TransitionEvent } from './connection-base.js';
 
@@ -58,10 +56,17 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
       throw new TLSError('internal_error', 'a server needs at least one certificate', { code: 'ERR_TLS_INVALID_OPTION' });
     }
     const glue = new ConnectionGlue(this);
-    this.hs = new HandshakeContext(side, common, options, glue);
-    // Only a client receives tickets and sessions.
-    if (side === 'client') this.hs.sessionSink = glue;
-    this.statem = new StateMachine(statesFor(side), glue, START_STATE[side]);
+    if (side === 'client') {
+      const hs = new ClientHandshake(common, options as ClientOptions, glue, 'stream');
+      // Only a client receives tickets and sessions.
+      hs.sessionSink = glue;
+      this.hs = hs;
+      this.statem = new StateMachine(clientStates('stream'), hs, glue, START_STATE.client);
+    } else {
+      const hs = new ServerHandshake(common, options as ServerOptions, glue, 'stream');
+      this.hs = hs;
+      this.statem = new StateMachine(serverStates('stream'), hs, glue, START_STATE.server);
+    }
   }
 
   static client(options: ClientOptions = {}): Connection {
@@ -247,54 +252,10 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     const limit = this.hs.peerRecordSizeLimit;
     // record_size_limit counts TLS 1.3's inner content type byte (RFC 8449 4), not TLS 1.2's.
     if (limit !== undefined) this.records.maxSendFragment = Math.min(MAX_FRAGMENT, this.tls12 ? limit : limit - 1);
-    this.releaseHandshakeState();
+    this.hs.release();
     this.setLifecycle('ESTABLISHED');
     this.emit('handshake');
     this.flushEarly();
-  }
-
-  /**
-   * What only the handshake needed goes once it is over: an idle connection keeps its
-   * traffic keys and what the API reports, little else.
-   *  - The transcript (kept messages and the running hash): nothing after the handshake
-   *    hashes it.
-   *  - TLS 1.3 secrets before the application traffic secrets (early, handshake, master,
-   *    handshake traffic): wiped. KeyUpdate, the exporter and tickets use the others; a
-   *    server sends its tickets before the handshake ends, so it wipes the resumption
-   *    secret too (a client keeps it for tickets still to come).
-   *  - Our ephemeral (EC)DHE private keys: wiped (forward secrecy does not wait for GC).
-   *  - The hello state (offered extensions, key shares, the peer's lists) and the client
-   *    random (only keylog lines used it, and the handshake wrote the last of them).
-   *    TLS 1.2 keeps its randoms and master secret for the exporter.
-   *  - The peer's certificates: replaced by the same certificates parsed earlier, when
-   *    this process already holds them (identical DER), so that many connections to one
-   *    server keep one parsed chain between them, not one each.
-   */
-  private releaseHandshakeState(): void {
-    const hs = this.hs;
-    hs.transcript = RELEASED_TRANSCRIPT;
-    const s = hs.secrets;
-    wipe(s.early, s.handshake, s.master, s.clientHandshake, s.serverHandshake);
-    s.early = s.handshake = s.master = s.clientHandshake = s.serverHandshake = undefined;
-    if (this.side === 'server') s.resumption = undefined;
-    const shares = hs.client?.keyShares;
-    if (shares) {
-      for (const pair of shares.values()) wipe(pair.privateKey);
-      shares.clear();
-    }
-    if (hs.server?.ephemeral) wipe(hs.server.ephemeral.privateKey);
-    if (hs.server?.psk) wipe(hs.server.psk.secret);
-    hs.client = undefined;
-    hs.server = undefined;
-    hs.clientRandom = undefined;
-    hs.pendingSharedSecret = undefined;
-    const t = hs.tls12;
-    if (t) {
-      wipe(t.preMaster);
-      t.preMaster = t.keys = t.peerPublic = t.ourPublic = t.pskHint = t.certificateRequested = t.newTicket = undefined;
-    }
-    const certs = hs.negotiated.peerCertificates;
-    if (certs.length > 0) hs.negotiated.peerCertificates = certs.map(internCertificate);
   }
 
   private flushEarly(): void {
@@ -379,14 +340,11 @@ function sameItems<T>(a: T[] | undefined, b: T[] | undefined, eq: (x: T, y: T) =
  * on the connection's private parts (TypeScript lets a class in the same module reach them
  * by element access); nothing outside this module gets to.
  */
-class ConnectionGlue implements StatemHost<HandshakeContext>, RecordPort, SessionSink {
+class ConnectionGlue implements StatemHost, RecordPort, SessionSink {
   constructor(private readonly c: Connection) {}
 
   // ---- StatemHost ----
 
-  get hs(): HandshakeContext {
-    return this.c['hs'];
-  }
   get limits(): HandshakeLimits {
     return this.c['hs'].common.limits;
   }

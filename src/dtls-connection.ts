@@ -17,12 +17,11 @@ import { ConnectionBase, type EndpointEvents } from './connection-base.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
 import { keyExchangeOf, ContentType, ProtocolVersion } from './messages/constants.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
-import { HandshakeContext, type RecordPort } from './statem/context.js';
+import { ClientHandshake, ServerHandshake, type RecordPort } from './statem/context.js';
 import { Flight, HandshakeReassembler, RetransmitTimer, tlsHandshakeBytes, transcriptBytes } from './statem/dtls-flight.js';
-import { START_STATE, statesFor, type Side } from './statem/states.js';
+import { START_STATE, clientStates, serverStates, type Side } from './statem/states.js';
 import { StateMachine, type StatemHost } from './statem/statem.js';
 import { toHex } from './util/bytes.js';
-import { RELEASED_TRANSCRIPT } from './statem/transcript.js';
 
 export interface DtlsOptions {
   /** Path MTU in bytes of UDP payload (default 1200). */
@@ -76,9 +75,10 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     // DTLS 1.2 speaks the TLS 1.2 suites; DTLS 1.3 is not here yet.
     const common = resolveCommon({ ...options, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }, nobleProvider);
     this.now = common.now;
-    this.hs = new HandshakeContext(side, common, options, this.recordPort());
-    this.hs.dtls = true;
-    this.hs.sessionSink = { session: (s) => this.emit('session', s) };
+    const records = this.recordPort();
+    const hs = side === 'client' ? new ClientHandshake(common, options, records, 'datagram') : new ServerHandshake(common, options as DtlsServerOptions, records, 'datagram');
+    hs.sessionSink = { session: (s) => this.emit('session', s) };
+    this.hs = hs;
     this.records.plaintextVersion = ProtocolVersion.DTLS1_2;
     const firstSeq = start?.clientHelloSeq ?? 0;
     if (start) this.records.advanceWriteSequence(start.recordSeq);
@@ -87,8 +87,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.reassembler = new HandshakeReassembler(common.limits, firstSeq);
     this.timer = new RetransmitTimer({ initialMs: options.retransmitMs ?? 1000, maxRetransmissions: options.maxRetransmissions ?? 6 });
     this.flight = new Flight({ mtu: options.mtu ?? 1200, overhead: (epoch) => (epoch === 0 ? 13 : 37) });
-    const host: StatemHost<HandshakeContext> = {
-      hs: this.hs,
+    const host: StatemHost = {
       limits: common.limits,
       wireVersion: () => 'dtls12',
       keyExchange: () => (this.hs.negotiated.suite ? keyExchangeOf(this.hs.negotiated.suite) : undefined),
@@ -103,12 +102,12 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       onMessage: (dir, msg, len) => this.emit('message', dir, msg, len),
       onEstablished: () => {
         // Retransmissions resend recorded flights; nothing hashes the transcript again.
-        this.hs.transcript = RELEASED_TRANSCRIPT;
+        this.hs.release();
         this.setLifecycle('ESTABLISHED');
         this.emit('handshake');
       },
     };
-    this.statem = new StateMachine(statesFor(side, true), host, START_STATE[side]);
+    this.statem = hs.side === 'client' ? new StateMachine(clientStates('datagram'), hs, host, START_STATE.client) : new StateMachine(serverStates('datagram'), hs, host, START_STATE.server);
   }
 
   static client(options: DtlsClientOptions = {}): DtlsConnection {

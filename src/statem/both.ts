@@ -56,7 +56,7 @@ export function deriveApplicationSecrets(hs: HandshakeContext): void {
   const p = hs.provider;
   const h = hs.suite.hash;
   const s = hs.secrets;
-  s.master = masterSecret(p, h, s.handshake!);
+  s.master = masterSecret(p, h, s.need('handshake'));
   const th = hs.transcript.hash();
   s.clientApplication = deriveSecret(p, h, s.master, 'c ap traffic', th);
   s.serverApplication = deriveSecret(p, h, s.master, 's ap traffic', th);
@@ -68,13 +68,13 @@ export function deriveApplicationSecrets(hs: HandshakeContext): void {
 
 /** After the client's Finished: resumption_master_secret (for tickets). */
 export function deriveResumptionSecret(hs: HandshakeContext): void {
-  hs.secrets.resumption = deriveSecret(hs.provider, hs.suite.hash, hs.secrets.master!, 'res master', hs.transcript.hash());
+  hs.secrets.resumption = deriveSecret(hs.provider, hs.suite.hash, hs.secrets.need('master'), 'res master', hs.transcript.hash());
 }
 
 // ---- Finished ---------------------------------------------------------------------------
 
 function handshakeSecretOf(hs: HandshakeContext, sender: Side): Uint8Array {
-  return sender === 'client' ? hs.secrets.clientHandshake! : hs.secrets.serverHandshake!;
+  return sender === 'client' ? hs.secrets.need('clientHandshake') : hs.secrets.need('serverHandshake');
 }
 
 export function buildFinished(hs: HandshakeContext, sender: Side): HandshakeMessage {

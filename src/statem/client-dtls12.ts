@@ -7,10 +7,10 @@
 import { TLSError } from '../errors.js';
 import { ProtocolVersion } from '../messages/constants.js';
 import { buildClientHello, startClientHello } from './client-tls13.js';
-import type { HandshakeContext } from './context.js';
+import type { ClientHandshake } from './context.js';
 import { defineStates } from './declare.js';
 
-export const clientHelloDtls12 = defineStates<HandshakeContext, { 'C.ClientHello': 'written' }>()({
+export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello': 'written' }>()({
   'C.ClientHello': {
     row: { group: 'HANDSHAKE', read: { hello_verify_request: 'C.HelloVerifyRequest', server_hello_tls12: 'C12.ServerHello' } },
     preWork: startClientHello,
@@ -24,7 +24,7 @@ export const clientHelloDtls12 = defineStates<HandshakeContext, { 'C.ClientHello
       if (msg.server_version !== ProtocolVersion.DTLS1_2 && msg.server_version !== ProtocolVersion.DTLS1_0) {
         throw new TLSError('protocol_version', `HelloVerifyRequest for version 0x${msg.server_version.toString(16)}`);
       }
-      hs.client!.dtlsCookie = msg.cookie;
+      hs.hello.dtlsCookie = msg.cookie;
       hs.transcript.reset();
     },
   },

@@ -24,7 +24,7 @@ import {
 } from './both12.js';
 import { MAX_TICKET_LIFETIME, restorePeerCertificates } from './psk.js';
 import type { TLSSession } from './session.js';
-import type { HandshakeContext } from './context.js';
+import { need, type ClientHandshake } from './context.js';
 import { checkOffered, processServerCertificate } from './client-common.js';
 import { ESTABLISHED_TLS12, defineStates } from './declare.js';
 
@@ -33,7 +33,7 @@ const TLS12 = 'HANDSHAKE.TLS12';
 /** A ServerHello that chose TLS 1.2 arrives in answer to the ClientHello (TLS, or DTLS with its cookie). */
 type Entry = { 'C12.ServerHello': 'server_hello_tls12' };
 
-export const clientTls12 = defineStates<HandshakeContext, Entry>()({
+export const clientTls12 = defineStates<ClientHandshake, Entry>()({
   'C12.ServerHello': {
     row: {
       group: TLS12,
@@ -57,7 +57,7 @@ export const clientTls12 = defineStates<HandshakeContext, Entry>()({
       requireResumed(hs, false, 'Certificate');
       if (hs.suite.auth === 'PSK') throw unexpectedMessage('Certificate in a PSK handshake');
       processServerCertificate(hs, msg);
-      if (!suiteFitsKey(hs.suite.auth, hs.negotiated.peerCertificates[0]!.publicKey)) {
+      if (!suiteFitsKey(hs.suite.auth, hs.peerLeaf.publicKey)) {
         throw new TLSError('unsupported_certificate', `the certificate key does not fit ${hs.suite.name}`);
       }
     },
@@ -69,7 +69,7 @@ export const clientTls12 = defineStates<HandshakeContext, Entry>()({
   'C12.CertificateRequest': {
     row: { group: TLS12, read: { server_hello_done: 'C12.ServerHelloDone' } },
     process: (hs, msg) => {
-      hs.tls12!.certificateRequested = { schemes: msg.supported_signature_algorithms };
+      hs.tls12.certificateRequested = { schemes: msg.supported_signature_algorithms };
     },
   },
   'C12.ServerHelloDone': {
@@ -78,7 +78,7 @@ export const clientTls12 = defineStates<HandshakeContext, Entry>()({
       // ECDHE needs the signed ServerKeyExchange, ECDHE_PSK its key share; only plain PSK may skip it.
       if (hs.resumed || (hs.suite.auth !== 'PSK' && hs.negotiated.peerCertificates.length === 0)) throw unexpectedMessage('ServerHelloDone without the server\'s certificate');
     },
-    writeTransition: (hs) => (hs.tls12!.certificateRequested ? 'C12.ClientCertificate' : 'C12.ClientKeyExchange'),
+    writeTransition: (hs) => (hs.tls12.certificateRequested ? 'C12.ClientCertificate' : 'C12.ClientKeyExchange'),
   },
   'C12.ClientCertificate': {
     row: { group: TLS12, write: ['C12.ClientKeyExchange'] },
@@ -93,7 +93,7 @@ export const clientTls12 = defineStates<HandshakeContext, Entry>()({
   'C12.ClientCertificateVerify': {
     row: { group: TLS12, write: ['C12.ChangeCipherSpec'] },
     construct: (hs): HandshakeMessage => {
-      const { cert, scheme } = clientCredentials12(hs)!;
+      const { cert, scheme } = need(clientCredentials12(hs), 'our certificate');
       return { type: 'certificate_verify', algorithm: SignatureScheme[scheme], signature: hs.provider.sign(scheme, cert.key, hs.transcript.messages()) };
     },
   },
@@ -137,9 +137,9 @@ export const clientTls12 = defineStates<HandshakeContext, Entry>()({
 });
 
 /** ServerHello that chose TLS 1.2 (no supported_versions in it). */
-function processServerHello12(hs: HandshakeContext, msg: MessageOf<'server_hello_tls12'>): void {
-  const c = hs.client!;
-  if (!hs.common.versions.includes('TLSv1.2') || msg.legacy_version !== (hs.dtls ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2)) {
+function processServerHello12(hs: ClientHandshake, msg: MessageOf<'server_hello_tls12'>): void {
+  const c = hs.hello;
+  if (!hs.common.versions.includes('TLSv1.2') || msg.legacy_version !== (hs.datagram ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2)) {
     throw new TLSError('protocol_version', `server chose version 0x${msg.legacy_version.toString(16)}, which we do not allow`);
   }
   // RFC 8446 4.1.3: a TLS 1.3 server that answers with 1.2 marks its random; seeing the mark here means a downgrade attack.
@@ -168,7 +168,7 @@ function processServerHello12(hs: HandshakeContext, msg: MessageOf<'server_hello
     if (limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
     hs.peerRecordSizeLimit = limit;
   }
-  if (msg.extensions.has('server_name')) hs.negotiated.servername = hs.clientOptions.servername;
+  if (msg.extensions.has('server_name')) hs.negotiated.servername = hs.options.servername;
   const srtp = msg.extensions.get('use_srtp', 'server_hello_tls12');
   if (srtp) {
     // RFC 5764 4.1.1: exactly one of the profiles we offered, and the MKI we sent (none).
@@ -191,84 +191,84 @@ function processServerHello12(hs: HandshakeContext, msg: MessageOf<'server_hello
   // The server resumes by echoing the session ID we sent (RFC 5246 7.4.1.3, RFC 5077 3.4).
   const echoed = c.sessionId.length > 0 && equal(msg.legacy_session_id_echo, c.sessionId);
   const session = c.session?.state.version === ProtocolVersion.TLS1_2 ? c.session : undefined;
-  if (echoed && !session) throw illegalParameter('server echoed a session ID we offered no session for');
   if (echoed) {
-    if (session!.state.cipher_suite !== suite.code) throw illegalParameter('server resumed with another cipher suite');
+    if (!session) throw illegalParameter('server echoed a session ID we offered no session for');
+    if (session.state.cipher_suite !== suite.code) throw illegalParameter('server resumed with another cipher suite');
     hs.resumed = true;
-    restorePeerCertificates(hs, session!);
-    hs.tls12.master = session!.state.secret;
+    restorePeerCertificates(hs, session);
+    hs.tls12.master = session.state.secret;
     deriveKeyBlock12(hs);
   }
 }
 
 /** The server's certificates as a session keeps them (on a resumed handshake, the session's own). */
-const peerDer = (hs: HandshakeContext) => hs.negotiated.peerCertificates.map((c) => c.der);
+const peerDer = (hs: ClientHandshake) => hs.negotiated.peerCertificates.map((c) => c.der);
 
 /** The session a completed TLS 1.2 handshake leaves, if the server gave a ticket or an ID. */
-function session12(hs: HandshakeContext): TLSSession | undefined {
-  const t = hs.tls12!;
+function session12(hs: ClientHandshake): TLSSession | undefined {
+  const t = hs.tls12;
   if (t.newTicket) {
     return { state: sessionState12(hs, t.newTicket.lifetime || 7200), ticket: t.newTicket.ticket, session_id: new Uint8Array(0), peer_certificates: peerDer(hs) };
   }
-  if (hs.resumed) return hs.client!.session;
+  if (hs.resumed) return hs.hello.session;
   if (t.sessionId && t.sessionId.length > 0) return { state: sessionState12(hs, 7200), ticket: new Uint8Array(0), session_id: t.sessionId, peer_certificates: peerDer(hs) };
   return undefined;
 }
 
-function emitSession12(hs: HandshakeContext): void {
+function emitSession12(hs: ClientHandshake): void {
   const session = session12(hs);
   if (session) hs.sessionSink?.session(session);
 }
 
-function storeTicket(hs: HandshakeContext, msg: MessageOf<'new_session_ticket_tls12'>): void {
-  if (!hs.tls12!.ticketPromised) throw unexpectedMessage('NewSessionTicket the server did not announce');
-  if (msg.ticket.length > 0) hs.tls12!.newTicket = { ticket: msg.ticket, lifetime: Math.min(msg.ticket_lifetime_hint, MAX_TICKET_LIFETIME) };
+function storeTicket(hs: ClientHandshake, msg: MessageOf<'new_session_ticket_tls12'>): void {
+  if (!hs.tls12.ticketPromised) throw unexpectedMessage('NewSessionTicket the server did not announce');
+  if (msg.ticket.length > 0) hs.tls12.newTicket = { ticket: msg.ticket, lifetime: Math.min(msg.ticket_lifetime_hint, MAX_TICKET_LIFETIME) };
 }
 
 /** The abbreviated handshake's messages are only valid when the server resumed, and vice versa. */
-function requireResumed(hs: HandshakeContext, resumed: boolean, what: string): void {
+function requireResumed(hs: ClientHandshake, resumed: boolean, what: string): void {
   if (hs.resumed !== resumed) throw unexpectedMessage(`${what} in a ${hs.resumed ? 'resumed' : 'full'} handshake`);
 }
 
 type AnyServerKeyExchange = MessageOf<'server_key_exchange'> | MessageOf<'server_key_exchange_psk'> | MessageOf<'server_key_exchange_ecdhe_psk'>;
 
 /** ECDHE with a signature over the parameters, or a PSK hint (with unsigned ECDHE parameters for ECDHE_PSK). */
-function processServerKeyExchange(hs: HandshakeContext, msg: AnyServerKeyExchange): void {
+function processServerKeyExchange(hs: ClientHandshake, msg: AnyServerKeyExchange): void {
   if (msg.type === 'server_key_exchange') return processEcdheServerKeyExchange(hs, msg);
-  hs.tls12!.pskHint = msg.psk_identity_hint;
+  hs.tls12.pskHint = msg.psk_identity_hint;
   if (msg.type === 'server_key_exchange_ecdhe_psk') ecdhe(hs, msg.named_curve, msg.public);
 }
 
 /** Our half of the (EC)DHE exchange against the server's public value. */
-function ecdhe(hs: HandshakeContext, namedCurve: number, serverPublic: Uint8Array): void {
+function ecdhe(hs: ClientHandshake, namedCurve: number, serverPublic: Uint8Array): void {
   const group = groupByCode.get(namedCurve);
   if (!group || !hs.common.groups.includes(group)) throw illegalParameter('ServerKeyExchange uses a group we did not offer');
   const pair = ephemeralKeyPair(hs, group);
   try {
-    hs.tls12!.preMaster = hs.provider.sharedSecret(group, pair.privateKey, serverPublic);
+    hs.tls12.preMaster = hs.provider.sharedSecret(group, pair.privateKey, serverPublic);
   } catch (err) {
     throw new TLSError('illegal_parameter', `server ECDHE public value is invalid: ${(err as Error).message}`, { cause: err });
   }
-  hs.tls12!.ourPublic = pair.publicKey;
+  hs.tls12.ourPublic = pair.publicKey;
   hs.negotiated.group = group;
 }
 
-function processEcdheServerKeyExchange(hs: HandshakeContext, msg: MessageOf<'server_key_exchange'>): void {
+function processEcdheServerKeyExchange(hs: ClientHandshake, msg: MessageOf<'server_key_exchange'>): void {
   if (hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('ServerKeyExchange without a certificate');
   const group = groupByCode.get(msg.named_curve);
   if (!group || !hs.common.groups.includes(group)) throw illegalParameter('ServerKeyExchange uses a group we did not offer');
-  const leaf = hs.negotiated.peerCertificates[0]!;
+  const leaf = hs.peerLeaf;
   const content = serverKeyExchangeContent(hs, msg.named_curve, msg.public);
   hs.negotiated.signatureScheme = checkSignature12(hs, msg.algorithm, msg.signature, content, leaf.publicKey, 'ServerKeyExchange');
   ecdhe(hs, msg.named_curve, msg.public);
 }
 
 /** Our key exchange message, and for PSK suites the pre-master secret it implies. */
-function clientKeyExchange(hs: HandshakeContext): HandshakeMessage {
-  const t = hs.tls12!;
+function clientKeyExchange(hs: ClientHandshake): HandshakeMessage {
+  const t = hs.tls12;
   const kx = keyExchangeOf(hs.suite);
   if (kx !== 'ECDHE') {
-    const psk = hs.clientOptions.psk;
+    const psk = hs.options.psk;
     if (!psk) throw handshakeFailure('a PSK suite was negotiated but no psk is configured');
     const identity = typeof psk.identity === 'string' ? utf8.encode(psk.identity) : psk.identity;
     if (kx === 'PSK') {
@@ -283,9 +283,9 @@ function clientKeyExchange(hs: HandshakeContext): HandshakeMessage {
   return { type: 'client_key_exchange', public: t.ourPublic };
 }
 
-function clientCredentials12(hs: HandshakeContext) {
-  const cert = hs.clientOptions.certificate;
-  const req = hs.tls12!.certificateRequested;
+function clientCredentials12(hs: ClientHandshake) {
+  const cert = hs.options.certificate;
+  const req = hs.tls12.certificateRequested;
   if (!cert || !req) return undefined;
   const scheme = chooseScheme12(hs, cert.key, req.schemes);
   return scheme ? { cert, scheme } : undefined;

@@ -11,6 +11,8 @@ import { hashLength } from '../crypto/provider.js';
 import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, usableSession } from './psk.js';
 import { decodeSession, type TLSSession } from './session.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
+import type { OfferedPsks } from '../messages/extensions.js';
+import { helloLegacyVersion } from '../protocol-variant.js';
 import { equal } from '../util/bytes.js';
 import {
   OUR_RECORD_SIZE_LIMIT,
@@ -26,18 +28,18 @@ import {
   ephemeralKeyPair,
 } from './both.js';
 import { checkOffered, processServerCertificate } from './client-common.js';
-import type { HandshakeContext } from './context.js';
+import { need, type ClientHandshake } from './context.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 
 const TLS13 = 'HANDSHAKE.TLS13';
 
 /** The first flight: what TLS and DTLS clients share, up to the ClientHello. */
-export const clientStart = defineStates<HandshakeContext>()({
+export const clientStart = defineStates<ClientHandshake>()({
   'C.Start': { row: { group: 'START', write: ['C.ClientHello'] } },
 });
 
 /** The TLS ClientHello: a ServerHello answers it with TLS 1.3 or TLS 1.2, or a HelloRetryRequest asks again. */
-export const clientHello = defineStates<HandshakeContext, { 'C.ClientHello': 'written' }>()({
+export const clientHello = defineStates<ClientHandshake, { 'C.ClientHello': 'written' }>()({
   'C.ClientHello': {
     row: {
       group: 'HANDSHAKE',
@@ -53,7 +55,7 @@ type Entry = {
   'C.HelloRetryRequest': 'hello_retry_request';
 };
 
-export const clientTls13 = defineStates<HandshakeContext, Entry>()({
+export const clientTls13 = defineStates<ClientHandshake, Entry>()({
   'C.HelloRetryRequest': { row: { group: TLS13, write: ['C.ClientHello2'] }, process: processHelloRetryRequest },
   // A second HelloRetryRequest is not in this row: RFC 8446 4.1.4 makes it unexpected_message.
   'C.ClientHello2': {
@@ -65,10 +67,10 @@ export const clientTls13 = defineStates<HandshakeContext, Entry>()({
     row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' } },
     process: processServerHello,
     postProcess: (hs) => {
-      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? hs.client!.session!.state.secret : undefined);
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? need(hs.hello.session, 'the resumed session').state.secret : undefined);
       hs.pendingSharedSecret = undefined;
-      hs.records.setReadSecret(hs.secrets.serverHandshake!);
-      hs.records.setWriteSecret(hs.secrets.clientHandshake!);
+      hs.records.setReadSecret(hs.secrets.need('serverHandshake'));
+      hs.records.setWriteSecret(hs.secrets.need('clientHandshake'));
     },
   },
   'C.EncryptedExtensions': {
@@ -79,30 +81,30 @@ export const clientTls13 = defineStates<HandshakeContext, Entry>()({
   'C.Certificate': { row: { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' } }, process: processServerCertificate },
   'C.CertificateVerify': {
     row: { group: TLS13, read: { finished: 'C.Finished' } },
-    process: (hs, msg) => checkCertificateVerify(hs, msg, 'server', hs.negotiated.peerCertificates[0]!),
+    process: (hs, msg) => checkCertificateVerify(hs, msg, 'server', hs.peerLeaf),
   },
   'C.Finished': {
     row: { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'] },
     process: processFinished,
     postProcess: (hs) => {
       deriveApplicationSecrets(hs);
-      hs.records.setReadSecret(hs.secrets.serverApplication!);
+      hs.records.setReadSecret(hs.secrets.need('serverApplication'));
     },
-    writeTransition: (hs) => (hs.client!.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished'),
+    writeTransition: (hs) => (hs.hello.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished'),
   },
   'C.ClientCertificate': {
     row: { group: TLS13, write: ['C.ClientCertificateVerify', 'C.ClientFinished'] },
     preWork: compatibilityCCS,
     construct: (hs) => {
       const creds = clientCredentials(hs);
-      return buildCertificate(creds ? creds.cert.chain : [], hs.client!.certificateRequested!.context);
+      return buildCertificate(creds ? creds.cert.chain : [], need(hs.hello.certificateRequested, 'the CertificateRequest').context);
     },
     writeTransition: (hs) => (clientCredentials(hs) ? 'C.ClientCertificateVerify' : 'C.ClientFinished'),
   },
   'C.ClientCertificateVerify': {
     row: { group: TLS13, write: ['C.ClientFinished'] },
     construct: (hs) => {
-      const creds = clientCredentials(hs)!;
+      const creds = need(clientCredentials(hs), 'our certificate');
       return buildCertificateVerify(hs, 'client', creds.cert.key, creds.scheme);
     },
   },
@@ -111,7 +113,7 @@ export const clientTls13 = defineStates<HandshakeContext, Entry>()({
     preWork: compatibilityCCS,
     construct: (hs) => buildFinished(hs, 'client'),
     postWork: (hs) => {
-      hs.records.setWriteSecret(hs.secrets.clientApplication!);
+      hs.records.setWriteSecret(hs.secrets.need('clientApplication'));
       deriveResumptionSecret(hs);
     },
   },
@@ -120,13 +122,13 @@ export const clientTls13 = defineStates<HandshakeContext, Entry>()({
 // ---- ClientHello ----------------------------------------------------------------------------
 
 /** Our hello state: random, session ID, key shares for the first groups, the session we offer. */
-export function startClientHello(hs: HandshakeContext): void {
-  const o = hs.clientOptions;
+export function startClientHello(hs: ClientHandshake): void {
+  const o = hs.options;
   const first = (o.keyShareGroups ?? hs.common.groups.slice(0, 1)).filter((g): g is GroupName => hs.common.groups.includes(g));
   if (first.length === 0) throw handshakeFailure('no key share group configured');
   const random = hs.common.random(32);
   hs.clientRandom = random;
-  hs.client = {
+  hs.hello = {
     random,
     sessionId: new Uint8Array(0),
     keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
@@ -134,12 +136,12 @@ export function startClientHello(hs: HandshakeContext): void {
     session: usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
     pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
   };
-  hs.client.sessionId = chooseSessionId(hs, hs.client.session);
+  hs.hello.sessionId = chooseSessionId(hs, hs.hello.session);
 }
 
-function grease(hs: HandshakeContext, index: number): number {
+function grease(hs: ClientHandshake, index: number): number {
   // One random GREASE value per slot, the same in both ClientHellos (RFC 8701 section 3).
-  const seed = hs.client!.random[index]! & 0xf0;
+  const seed = hs.hello.random[index] & 0xf0;
   return ((seed | 0x0a) << 8) | (seed | 0x0a);
 }
 
@@ -147,15 +149,15 @@ function isIpAddress(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
 }
 
-export function buildClientHello(hs: HandshakeContext): HandshakeMessage {
-  const o = hs.clientOptions;
-  const c = hs.client!;
+export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
+  const o = hs.options;
+  const c = hs.hello;
   const useGrease = o.grease !== false;
   const ext = new Extensions('client_hello');
   const greaseExtensions = [grease(hs, 0), grease(hs, 4)];
   // Two GREASE extensions must not share a type (that would be a duplicate extension).
   if (greaseExtensions[1] === greaseExtensions[0]) greaseExtensions[1] ^= 0x1010;
-  if (useGrease) ext.addRaw(greaseExtensions[0]!, new Uint8Array(0));
+  if (useGrease) ext.addRaw(greaseExtensions[0], new Uint8Array(0));
   if (o.servername && !isIpAddress(o.servername)) {
     ext.add('server_name', { server_name_list: [{ name_type: 0, host_name: o.servername }] });
   }
@@ -183,34 +185,33 @@ export function buildClientHello(hs: HandshakeContext): HandshakeMessage {
   }
   ext.add('record_size_limit', tls13 ? OUR_RECORD_SIZE_LIMIT : 2 ** 14);
   const srtp = hs.options.srtpProfiles ?? [];
-  if (hs.dtls && srtp.length) ext.add('use_srtp', { protection_profiles: srtp.map((p) => SrtpProfile[p]), srtp_mki: new Uint8Array(0) });
+  if (hs.datagram && srtp.length) ext.add('use_srtp', { protection_profiles: srtp.map((p) => SrtpProfile[p]), srtp_mki: new Uint8Array(0) });
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
-  if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes! });
-  if (useGrease) ext.addRaw(greaseExtensions[1]!, new Uint8Array([0]));
-  const psk = c.session && pskSuite(hs, c.session);
-  if (psk) {
-    // pre_shared_key goes last; its binder is filled in once the rest is encoded.
-    ext.add('pre_shared_key', {
-      identities: [{ identity: c.session!.ticket, obfuscated_ticket_age: obfuscatedAge(hs, c.session!) }],
-      binders: [new Uint8Array(hashLength[psk.hash])],
-    });
-  }
+  if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes });
+  if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
+  const session = c.session;
+  const psk = session && pskSuite(hs, session);
+  // pre_shared_key goes last; its binder is filled in once the rest is encoded.
+  const offered: OfferedPsks | undefined = session && psk && {
+    identities: [{ identity: session.ticket, obfuscated_ticket_age: obfuscatedAge(hs, session) }],
+    binders: [new Uint8Array(hashLength[psk.hash])],
+  };
+  if (offered) ext.add('pre_shared_key', offered);
   c.offeredExtensions = new Set(ext.types);
   const suites = hs.common.cipherSuites.map((s) => s.code);
   const hello: MessageOf<'client_hello'> = {
     type: 'client_hello',
-    legacy_version: hs.dtls ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2,
-    ...(hs.dtls ? { cookie: c.dtlsCookie ?? new Uint8Array(0) } : {}),
+    legacy_version: helloLegacyVersion(hs.transport),
+    ...(hs.datagram ? { cookie: c.dtlsCookie ?? new Uint8Array(0) } : {}),
     random: c.random,
     legacy_session_id: c.sessionId,
     cipher_suites: useGrease ? [grease(hs, 5), ...suites] : suites,
     legacy_compression_methods: new Uint8Array([0]),
     extensions: ext,
   };
-  if (psk) {
-    const offered = ext.get('pre_shared_key', 'client_hello')!;
+  if (session && psk && offered) {
     const raw = encodeHandshake(hello);
-    offered.binders[0] = computeBinder(hs, psk.hash, c.session!.state.secret, raw.subarray(0, raw.length - bindersLength(offered)));
+    offered.binders[0] = computeBinder(hs, psk.hash, session.state.secret, raw.subarray(0, raw.length - bindersLength(offered)));
   }
   return hello;
 }
@@ -219,15 +220,15 @@ export function buildClientHello(hs: HandshakeContext): HandshakeMessage {
  * legacy_session_id: a TLS 1.2 session's own ID; for a TLS 1.2 ticket, or in TLS 1.3's
  * middlebox compatibility mode, 32 random bytes (a server resuming the ticket echoes them).
  */
-function chooseSessionId(hs: HandshakeContext, session: TLSSession | undefined): Uint8Array {
+function chooseSessionId(hs: ClientHandshake, session: TLSSession | undefined): Uint8Array {
   const tls12Session = session?.state.version === ProtocolVersion.TLS1_2;
-  if (tls12Session && session!.session_id.length > 0) return session!.session_id;
-  const compat = hs.clientOptions.compatibilityMode !== false && hs.common.versions.includes('TLSv1.3');
+  if (tls12Session && session.session_id.length > 0) return session.session_id;
+  const compat = hs.options.compatibilityMode !== false && hs.common.versions.includes('TLSv1.3');
   return tls12Session || compat ? hs.common.random(32) : new Uint8Array(0);
 }
 
 /** The suite a TLS 1.3 session was made with, if we still offer it and (after HRR) its hash is the chosen one. */
-function pskSuite(hs: HandshakeContext, session: TLSSession) {
+function pskSuite(hs: ClientHandshake, session: TLSSession) {
   if (session.state.version !== ProtocolVersion.TLS1_3) return undefined;
   const suite = cipherSuiteByCode(session.state.cipher_suite);
   if (!suite) return undefined;
@@ -236,8 +237,8 @@ function pskSuite(hs: HandshakeContext, session: TLSSession) {
 }
 
 /** The checks ServerHello and HelloRetryRequest share (RFC 8446 4.1.3, 4.1.4). */
-function checkServerHelloCommon(hs: HandshakeContext, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): void {
-  const c = hs.client!;
+function checkServerHelloCommon(hs: ClientHandshake, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): void {
+  const c = hs.hello;
   if (msg.legacy_version !== ProtocolVersion.TLS1_2) throw illegalParameter('ServerHello legacy_version is not TLS 1.2');
   if (!equal(msg.legacy_session_id_echo, c.sessionId)) throw illegalParameter('ServerHello does not echo our legacy_session_id');
   if (msg.legacy_compression_method !== 0) throw illegalParameter('ServerHello selects compression');
@@ -254,8 +255,8 @@ function checkServerHelloCommon(hs: HandshakeContext, msg: MessageOf<'server_hel
   hs.transcript.setHash(suite.hash);
 }
 
-function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>): void {
-  const c = hs.client!;
+function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>): void {
+  const c = hs.hello;
   if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('protocol_version', 'server chose TLS 1.3, which we did not offer');
   checkOffered(hs, msg.extensions, 'ServerHello');
   checkServerHelloCommon(hs, msg);
@@ -263,15 +264,15 @@ function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>
   if (selected) {
     // We offer one identity, made with a suite whose hash must be the one chosen now.
     if (selected.selected_identity !== 0) throw illegalParameter('server selected a PSK identity we did not offer');
-    const suite = cipherSuiteByCode(c.session!.state.cipher_suite)!;
-    if (suite.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
+    const session = need(c.session, 'the offered session');
+    if (cipherSuiteByCode(session.state.cipher_suite)?.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
     hs.resumed = true;
-    restorePeerCertificates(hs, c.session!);
+    restorePeerCertificates(hs, session);
   }
   const share = msg.extensions.get('key_share', 'server_hello');
   if (!share) {
     // Only a psk_ke resumption goes without (EC)DHE, and only if we offered it.
-    if (!selected || !c.pskModes!.includes(PskKeyExchangeMode.psk_ke)) throw new TLSError('missing_extension', 'ServerHello has no key_share');
+    if (!selected || !c.pskModes.includes(PskKeyExchangeMode.psk_ke)) throw new TLSError('missing_extension', 'ServerHello has no key_share');
     return;
   }
   const group = groupByCode.get(share.server_share.group);
@@ -285,8 +286,8 @@ function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>
   }
 }
 
-function processHelloRetryRequest(hs: HandshakeContext, msg: MessageOf<'hello_retry_request'>): void {
-  const c = hs.client!;
+function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_retry_request'>): void {
+  const c = hs.hello;
   checkOffered(hs, msg.extensions, 'HelloRetryRequest', [ExtensionType.cookie]);
   checkServerHelloCommon(hs, msg);
   const ks = msg.extensions.get('key_share', 'hello_retry_request');
@@ -304,7 +305,7 @@ function processHelloRetryRequest(hs: HandshakeContext, msg: MessageOf<'hello_re
   hs.transcript.replaceWithMessageHash();
 }
 
-function processEncryptedExtensions(hs: HandshakeContext, msg: MessageOf<'encrypted_extensions'>): void {
+function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypted_extensions'>): void {
   const ext = msg.extensions;
   checkOffered(hs, ext, 'EncryptedExtensions');
   const alpn = ext.get('application_layer_protocol_negotiation', 'encrypted_extensions');
@@ -318,32 +319,32 @@ function processEncryptedExtensions(hs: HandshakeContext, msg: MessageOf<'encryp
     if (limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
     hs.peerRecordSizeLimit = limit;
   }
-  if (ext.has('server_name')) hs.negotiated.servername = hs.clientOptions.servername;
+  if (ext.has('server_name')) hs.negotiated.servername = hs.options.servername;
 }
 
-function processCertificateRequest(hs: HandshakeContext, msg: MessageOf<'certificate_request'>): void {
+function processCertificateRequest(hs: ClientHandshake, msg: MessageOf<'certificate_request'>): void {
   if (hs.resumed) throw unexpectedMessage('CertificateRequest in a resumed handshake');
   const algs = msg.extensions.get('signature_algorithms', 'certificate_request');
   if (!algs) throw new TLSError('missing_extension', 'CertificateRequest without signature_algorithms');
-  hs.client!.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
+  hs.hello.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
 }
 
-function processFinished(hs: HandshakeContext, msg: MessageOf<'finished'>): void {
+function processFinished(hs: ClientHandshake, msg: MessageOf<'finished'>): void {
   // Without resumption the server must have authenticated with a certificate before Finished.
   if (!hs.resumed && hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
   checkFinished(hs, msg, 'server');
 }
 
 /** Our certificate, if we have one and can sign in a way the server accepts. */
-function clientCredentials(hs: HandshakeContext) {
-  const cert = hs.clientOptions.certificate;
-  const req = hs.client!.certificateRequested;
+function clientCredentials(hs: ClientHandshake) {
+  const cert = hs.options.certificate;
+  const req = hs.hello.certificateRequested;
   if (!cert || !req) return undefined;
   const scheme = chooseScheme(hs, cert.key, req.schemes);
   return scheme ? { cert, scheme } : undefined;
 }
 
 /** Middlebox compatibility: a dummy CCS before our second flight (sent once; RFC 8446 D.4). */
-function compatibilityCCS(hs: HandshakeContext): void {
-  if (hs.client!.sessionId.length > 0) hs.records.sendCompatibilityCCS();
+function compatibilityCCS(hs: ClientHandshake): void {
+  if (hs.hello.sessionId.length > 0) hs.records.sendCompatibilityCCS();
 }

@@ -6,7 +6,7 @@
  */
 import { nextTrafficSecret } from '../crypto/keyschedule.js';
 import { TLSError } from '../errors.js';
-import type { HandshakeContext } from './context.js';
+import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
 import { ESTABLISHED, ESTABLISHED_TLS12, defineStates } from './declare.js';
 import { sessionFromTicket } from './psk.js';
 
@@ -55,7 +55,7 @@ const keyUpdate = {
   },
 } as const;
 
-export const clientPostHandshake = defineStates<HandshakeContext, Entry>()({
+export const clientPostHandshake = defineStates<ClientHandshake, Entry>()({
   [ESTABLISHED]: {
     row: { group: POST, idle: true, read: { new_session_ticket: 'NewSessionTicket', key_update: 'KeyUpdate' }, write: ['SendKeyUpdate'] },
   },
@@ -73,7 +73,7 @@ export const clientPostHandshake = defineStates<HandshakeContext, Entry>()({
   HelloRequest: { row: { group: POST, write: [ESTABLISHED_TLS12] }, process: (hs) => hs.records.sendWarning('no_renegotiation') },
 });
 
-export const serverPostHandshake = defineStates<HandshakeContext, Entry>()({
+export const serverPostHandshake = defineStates<ServerHandshake, Entry>()({
   [ESTABLISHED]: { row: { group: POST, idle: true, read: { key_update: 'KeyUpdate' }, write: ['SendKeyUpdate'] } },
   ...keyUpdate,
   [ESTABLISHED_TLS12]: { row: { group: POST, idle: true, read: { client_hello: 'Renegotiation' } } },

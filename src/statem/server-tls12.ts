@@ -27,7 +27,8 @@ import {
 import { serverShared, ticketLifetime } from './psk.js';
 import { sessionAlive } from './session.js';
 import { utf8 } from '../util/bytes.js';
-import type { HandshakeContext } from './context.js';
+import { need, type ServerHandshake } from './context.js';
+import { helloLegacyVersion } from '../protocol-variant.js';
 import { ESTABLISHED_TLS12, defineStates } from './declare.js';
 
 type ClientHello = MessageOf<'client_hello'>;
@@ -37,7 +38,7 @@ const TLS12 = 'HANDSHAKE.TLS12';
 /** The ClientHello (server-tls13.ts) chose TLS 1.2: our ServerHello comes next. */
 type Entry = { 'S12.ServerHello': 'written' };
 
-export const serverTls12 = defineStates<HandshakeContext, Entry>()({
+export const serverTls12 = defineStates<ServerHandshake, Entry>()({
   'S12.ServerHello': {
     row: {
       group: TLS12,
@@ -48,12 +49,12 @@ export const serverTls12 = defineStates<HandshakeContext, Entry>()({
       if (hs.resumed) return sendsTicket(hs) ? 'S12.ResumeNewSessionTicket' : 'S12.ResumeChangeCipherSpec';
       const kx = keyExchangeOf(hs.suite);
       // Plain PSK sends a ServerKeyExchange only to carry a hint (RFC 4279 2).
-      if (kx === 'PSK') return hs.serverOptions.pskIdentityHint ? 'S12.ServerKeyExchange' : 'S12.ServerHelloDone';
+      if (kx === 'PSK') return hs.options.pskIdentityHint ? 'S12.ServerKeyExchange' : 'S12.ServerHelloDone';
       return kx === 'ECDHE_PSK' ? 'S12.ServerKeyExchange' : 'S12.Certificate';
     },
   },
   // The full handshake (RFC 5246 7.3), ECDHE or PSK key exchange.
-  'S12.Certificate': { row: { group: TLS12, write: ['S12.ServerKeyExchange'] }, construct: (hs) => buildCertificate(hs.server!.certified!.chain) },
+  'S12.Certificate': { row: { group: TLS12, write: ['S12.ServerKeyExchange'] }, construct: (hs) => buildCertificate(hs.certified.chain) },
   'S12.ServerKeyExchange': {
     row: { group: TLS12, write: ['S12.CertificateRequest', 'S12.ServerHelloDone'] },
     construct: serverKeyExchange,
@@ -133,7 +134,7 @@ export const serverTls12 = defineStates<HandshakeContext, Entry>()({
   'S12.ResumeClientFinished': { row: { group: TLS12, write: [ESTABLISHED_TLS12] }, process: (hs, msg) => checkFinished12(hs, msg, 'client') },
 });
 
-function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candidates: CertifiedKey[], group: GroupName | undefined) {
+function selectSuiteAndCertificate(hs: ServerHandshake, ch: ClientHello, candidates: CertifiedKey[], group: GroupName | undefined) {
   const algs = ch.extensions.get('signature_algorithms', 'client_hello');
   // RFC 8422 4 and 5.3: an ECDSA key must be on a curve the client lists in supported_groups.
   const groups = ch.extensions.get('supported_groups', 'client_hello')?.named_group_list;
@@ -143,7 +144,7 @@ function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candid
     if (suite.version !== 'TLSv1.2' || !ch.cipher_suites.includes(suite.code)) continue;
     if (keyExchangeOf(suite) !== 'PSK' && group === undefined) continue; // (EC)DHE needs a group in common
     if (suite.auth === 'PSK') {
-      if (hs.serverOptions.pskCallback) return { suite, certified: undefined, scheme: undefined };
+      if (hs.options.pskCallback) return { suite, certified: undefined, scheme: undefined };
       continue;
     }
     // Without signature_algorithms TLS 1.2 falls back to SHA-1 signatures, which we do not make.
@@ -158,7 +159,7 @@ function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candid
 }
 
 /** The TLS 1.2 half of ClientHello processing; the version was already chosen. */
-export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni: string | undefined, candidates: CertifiedKey[], alpnProtocol: string | undefined): void {
+export function processClientHello12(hs: ServerHandshake, ch: ClientHello, sni: string | undefined, candidates: CertifiedKey[], alpnProtocol: string | undefined): void {
   const ext = ch.extensions;
   if (!ch.legacy_compression_methods.includes(0)) throw illegalParameter('ClientHello does not offer the null compression method');
   if (!ext.has('extended_master_secret')) throw handshakeFailure('client does not support the extended master secret (RFC 7627)');
@@ -176,7 +177,7 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   const limit = ext.get('record_size_limit', 'client_hello');
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
   // DTLS-SRTP (RFC 5764 4.1.1): our preferred profile among the client's; none in common means no SRTP, not an error.
-  const srtp = hs.dtls ? ext.get('use_srtp', 'client_hello') : undefined;
+  const srtp = hs.datagram ? ext.get('use_srtp', 'client_hello') : undefined;
   hs.negotiated.srtpProfile = srtp ? (hs.options.srtpProfiles ?? []).find((p) => srtp.protection_profiles.includes(SrtpProfile[p])) : undefined;
 
   const serverRandom = hs.common.random(32);
@@ -190,11 +191,11 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   hs.negotiated.servername = sni;
   hs.clientRandom = ch.random;
   hs.transcript.setHash(suite.hash);
-  const wantsTicket = ext.has('session_ticket') && (hs.serverOptions.tickets ?? 1) > 0;
+  const wantsTicket = ext.has('session_ticket') && (hs.options.tickets ?? 1) > 0;
   // A resumed session keeps its ID (echoed); a new one gets an ID when the cache is on.
-  const sessionId = resume ? ch.legacy_session_id : (hs.serverOptions.sessionCacheSize ?? 1000) > 0 ? hs.common.random(32) : new Uint8Array(0);
+  const sessionId = resume ? ch.legacy_session_id : (hs.options.sessionCacheSize ?? 1000) > 0 ? hs.common.random(32) : new Uint8Array(0);
   hs.tls12 = { clientRandom: ch.random, serverRandom, sessionId, ticketPromised: wantsTicket };
-  hs.server = {
+  hs.hello = {
     clientRandom: ch.random,
     clientPointFormats: formats !== undefined,
     sessionId,
@@ -215,7 +216,7 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
  * A session the client offers that we can resume: its ticket (RFC 5077) or its session ID
  * in our cache, still alive, for the same name, with a suite both sides still allow.
  */
-function findSession12(hs: HandshakeContext, ch: ClientHello, sni: string | undefined) {
+function findSession12(hs: ServerHandshake, ch: ClientHello, sni: string | undefined) {
   const now = hs.common.now();
   const ticket = ch.extensions.get('session_ticket', 'client_hello');
   const shared = serverShared(hs);
@@ -229,81 +230,81 @@ function findSession12(hs: HandshakeContext, ch: ClientHello, sni: string | unde
   return { suite, state };
 }
 
-function sendsTicket(hs: HandshakeContext): boolean {
-  return hs.tls12!.ticketPromised === true;
+function sendsTicket(hs: ServerHandshake): boolean {
+  return hs.tls12.ticketPromised === true;
 }
 
-function newSessionTicket12(hs: HandshakeContext): HandshakeMessage {
+function newSessionTicket12(hs: ServerHandshake): HandshakeMessage {
   const lifetime = ticketLifetime(hs);
   return { type: 'new_session_ticket_tls12', ticket_lifetime_hint: lifetime, ticket: serverShared(hs).keyring.seal(sessionState12(hs, lifetime), hs.common.now()) };
 }
 
 /** Remember a full handshake's session under its ID for session-ID resumption. */
-function cacheSession(hs: HandshakeContext): void {
-  const id = hs.tls12!.sessionId;
+function cacheSession(hs: ServerHandshake): void {
+  const id = hs.tls12.sessionId;
   if (!hs.resumed && id && id.length > 0) serverShared(hs).cache.set(id, sessionState12(hs, ticketLifetime(hs)));
 }
 
-function serverHello12(hs: HandshakeContext): HandshakeMessage {
+function serverHello12(hs: ServerHandshake): HandshakeMessage {
   const ext = new Extensions('server_hello_tls12');
   ext.add('renegotiation_info', new Uint8Array(0));
   ext.add('extended_master_secret', true);
   if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
   // Only answer what was asked: OpenSSL refuses unsolicited extensions (a PSK-only ClientHello has no point formats).
-  if (hs.server!.clientPointFormats) ext.add('ec_point_formats', { ec_point_format_list: [0] });
+  if (hs.hello.clientPointFormats) ext.add('ec_point_formats', { ec_point_format_list: [0] });
   if (sendsTicket(hs)) ext.add('session_ticket', new Uint8Array(0));
   if (hs.negotiated.srtpProfile) ext.add('use_srtp', { protection_profiles: [SrtpProfile[hs.negotiated.srtpProfile]], srtp_mki: new Uint8Array(0) });
-  if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
+  if (hs.hello.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
   return {
     type: 'server_hello_tls12',
-    legacy_version: hs.dtls ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2,
-    random: hs.tls12!.serverRandom,
-    legacy_session_id_echo: hs.server!.sessionId,
+    legacy_version: helloLegacyVersion(hs.transport),
+    random: hs.tls12.serverRandom,
+    legacy_session_id_echo: hs.hello.sessionId,
     cipher_suite: hs.suite.code,
     legacy_compression_method: 0,
     extensions: ext,
   };
 }
 
-function serverKeyExchange(hs: HandshakeContext): HandshakeMessage {
+function serverKeyExchange(hs: ServerHandshake): HandshakeMessage {
   const kx = keyExchangeOf(hs.suite);
-  const hint = utf8.encode(hs.serverOptions.pskIdentityHint ?? '');
+  const hint = utf8.encode(hs.options.pskIdentityHint ?? '');
   if (kx === 'PSK') return { type: 'server_key_exchange_psk', psk_identity_hint: hint };
-  const group = hs.negotiated.group!;
+  const group = hs.group;
   if (kx === 'ECDHE_PSK') {
     const pair = ephemeralKeyPair(hs, group);
-    hs.server!.ephemeral = pair;
+    hs.hello.ephemeral = pair;
     return { type: 'server_key_exchange_ecdhe_psk', psk_identity_hint: hint, curve_type: 3, named_curve: NamedGroup[group], public: pair.publicKey };
   }
   const pair = ephemeralKeyPair(hs, group);
-  hs.server!.ephemeral = pair;
+  hs.hello.ephemeral = pair;
   const namedCurve = NamedGroup[group];
-  const scheme = hs.negotiated.signatureScheme!;
-  const signature = hs.provider.sign(scheme, hs.server!.certified!.key, serverKeyExchangeContent(hs, namedCurve, pair.publicKey));
+  const scheme = hs.signatureScheme;
+  const signature = hs.provider.sign(scheme, hs.certified.key, serverKeyExchangeContent(hs, namedCurve, pair.publicKey));
   return { type: 'server_key_exchange', curve_type: 3, named_curve: namedCurve, public: pair.publicKey, algorithm: SignatureScheme[scheme], signature };
 }
 
 type AnyClientKeyExchange = MessageOf<'client_key_exchange'> | MessageOf<'client_key_exchange_psk'> | MessageOf<'client_key_exchange_ecdhe_psk'>;
 
-function processClientKeyExchange(hs: HandshakeContext, msg: AnyClientKeyExchange): void {
+function processClientKeyExchange(hs: ServerHandshake, msg: AnyClientKeyExchange): void {
   let shared: Uint8Array | undefined;
   if (msg.type !== 'client_key_exchange_psk') {
-    const pair = hs.server!.ephemeral!;
+    const pair = need(hs.hello.ephemeral, 'our ECDHE key pair');
     try {
-      shared = hs.provider.sharedSecret(hs.negotiated.group!, pair.privateKey, msg.public);
+      shared = hs.provider.sharedSecret(hs.group, pair.privateKey, msg.public);
     } catch (err) {
       throw new TLSError('illegal_parameter', `client ECDHE public value is invalid: ${(err as Error).message}`, { cause: err });
     }
     pair.privateKey.fill(0);
   }
   if (msg.type === 'client_key_exchange') {
-    hs.tls12!.preMaster = shared;
+    hs.tls12.preMaster = shared;
     return;
   }
   // RFC 4279 2: an identity we do not know is unknown_psk_identity.
-  const key = hs.serverOptions.pskCallback?.(msg.psk_identity);
+  const key = hs.options.pskCallback?.(msg.psk_identity);
   if (!key) throw new TLSError('unknown_psk_identity', 'unknown PSK identity');
   hs.negotiated.pskIdentity = utf8.decode(msg.psk_identity);
-  hs.tls12!.preMaster = pskPreMaster(key, shared);
+  hs.tls12.preMaster = pskPreMaster(key, shared);
 }

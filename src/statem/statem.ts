@@ -21,8 +21,7 @@ import type { ChangeCipherSpec, Received, StateDecl, StateSet } from './declare.
 export type { ChangeCipherSpec } from './declare.js';
 
 /** What the core needs from the connection around it. */
-export interface StatemHost<H> {
-  readonly hs: H;
+export interface StatemHost {
   readonly limits: HandshakeLimits;
   wireVersion(): WireVersion;
   /** The negotiated TLS 1.2 key exchange, which decides the key exchange messages' structure. */
@@ -49,7 +48,9 @@ export class StateMachine<H> {
 
   constructor(
     private readonly states: StateSet<H>,
-    private readonly host: StatemHost<H>,
+    /** What the states work on: the handshake's context. */
+    private readonly hs: H,
+    private readonly host: StatemHost,
     start: string,
   ) {
     this.state = start;
@@ -92,8 +93,8 @@ export class StateMachine<H> {
       // READ_HEADER: the type and length are checked before the body is buffered.
       if (this.pendingBytes < 4) return;
       const head = this.peek(4);
-      const type = head[0]!;
-      const length = (head[1]! << 16) | (head[2]! << 8) | head[3]!;
+      const type = head[0];
+      const length = (head[1] << 16) | (head[2] << 8) | head[3];
       this.checkTransitionByType(type);
       const limit = limitFor(type, this.host.limits);
       if (length > limit) {
@@ -148,8 +149,8 @@ export class StateMachine<H> {
    * DTLS layer, in TLS framing (type, uint24 length, body). Same checks, same pipeline.
    */
   deliver(raw: Uint8Array): void {
-    this.checkTransitionByType(raw[0]!);
-    this.processMessage(raw[0]!, raw);
+    this.checkTransitionByType(raw[0]);
+    this.processMessage(raw[0], raw);
   }
 
   private processMessage(type: number, raw: Uint8Array): void {
@@ -162,14 +163,14 @@ export class StateMachine<H> {
     const decl = this.decl(next);
     this.processIn(decl, next, msg, raw);
     if (inTranscript(decl)) this.host.addToTranscript(raw, 'recv');
-    if (decl.postProcess) decl.postProcess(this.host.hs, msg);
+    if (decl.postProcess) decl.postProcess(this.hs, msg);
     if (!decl.row.read) this.runWrite();
   }
 
   /** PROCESS: every state a message leads into has its check (joinStates and the compiler see to it). */
   private processIn(decl: StateDecl<H>, name: string, msg: Received, raw: Uint8Array): void {
     if (!decl.process) throw internalError(`state ${name} has no process step`);
-    decl.process(this.host.hs, msg, raw);
+    decl.process(this.hs, msg, raw);
   }
 
   private peek(n: number): Uint8Array {
@@ -188,7 +189,7 @@ export class StateMachine<H> {
     const out = this.peek(n);
     let left = n;
     while (left > 0) {
-      const head = this.pending[0]!;
+      const head = this.pending[0];
       if (head.length <= left) {
         this.pending.shift();
         left -= head.length;
@@ -241,9 +242,9 @@ export class StateMachine<H> {
           return;
         }
         // PRE_WORK, CONSTRUCT + send, POST_WORK.
-        if (decl.preWork) decl.preWork(this.host.hs);
+        if (decl.preWork) decl.preWork(this.hs);
         if (!decl.construct) throw internalError(`no message to construct in state ${next}`);
-        const msg = decl.construct(this.host.hs);
+        const msg = decl.construct(this.hs);
         if (msg.type === 'change_cipher_spec') {
           this.host.onTransition(from, next, 'send', msg.type);
           this.host.sendChangeCipherSpec();
@@ -254,7 +255,7 @@ export class StateMachine<H> {
           if (inTranscript(decl)) this.host.addToTranscript(raw, 'send');
           this.host.sendHandshake(raw, msg);
         }
-        if (decl.postWork) decl.postWork(this.host.hs);
+        if (decl.postWork) decl.postWork(this.hs);
         if (decl.row.read) return; // hand over to the read sub-machine
       }
     } finally {
@@ -267,7 +268,7 @@ export class StateMachine<H> {
     const [only, ...more] = successors;
     if (only !== undefined && more.length === 0) return only;
     if (!decl.writeTransition) throw internalError(`state ${this.state} has several write successors and no writeTransition`);
-    return decl.writeTransition(this.host.hs);
+    return decl.writeTransition(this.hs);
   }
 }
 

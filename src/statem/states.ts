@@ -17,10 +17,11 @@
  * `--trace` prints paths through them and `toMermaid` draws them.
  */
 import type { MessageKind } from '../messages/constants.js';
+import type { Transport } from '../protocol-variant.js';
 import { clientHelloDtls12 } from './client-dtls12.js';
 import { clientTls12 } from './client-tls12.js';
 import { clientHello, clientStart, clientTls13 } from './client-tls13.js';
-import type { HandshakeContext } from './context.js';
+import type { ClientHandshake, ServerHandshake } from './context.js';
 import { joinStates, rowsOf, type Side, type StateSet, type StateTable } from './declare.js';
 import { clientPostHandshake, serverPostHandshake } from './post-handshake.js';
 import { serverTls12 } from './server-tls12.js';
@@ -28,12 +29,13 @@ import { serverTls13 } from './server-tls13.js';
 
 export { ESTABLISHED, ESTABLISHED_TLS12, type Side, type StateSpec, type StateTable } from './declare.js';
 
-const join = joinStates<HandshakeContext>();
+const joinClient = joinStates<ClientHandshake>();
+const joinServer = joinStates<ServerHandshake>();
 
-export const CLIENT = join([clientStart, clientHello, clientTls13, clientTls12, clientPostHandshake]);
-export const SERVER = join([serverTls13, serverTls12, serverPostHandshake]);
+export const CLIENT = joinClient([clientStart, clientHello, clientTls13, clientTls12, clientPostHandshake]);
+export const SERVER = joinServer([serverTls13, serverTls12, serverPostHandshake]);
 /** DTLS 1.2 runs the TLS 1.2 states; what it adds is the client's detour through HelloVerifyRequest. */
-export const CLIENT_DTLS12 = join([clientStart, clientHelloDtls12, clientTls12, clientPostHandshake]);
+export const CLIENT_DTLS12 = joinClient([clientStart, clientHelloDtls12, clientTls12, clientPostHandshake]);
 export const SERVER_DTLS12 = SERVER;
 
 export const CLIENT_STATES: StateTable = rowsOf(CLIENT);
@@ -43,14 +45,12 @@ export const SERVER_DTLS_STATES: StateTable = SERVER_STATES;
 
 export const START_STATE: Record<Side, string> = { client: 'C.Start', server: 'S.Start' };
 
-export function statesFor(side: Side, dtls = false): StateSet<HandshakeContext> {
-  if (dtls) return side === 'client' ? CLIENT_DTLS12 : SERVER_DTLS12;
-  return side === 'client' ? CLIENT : SERVER;
+export function clientStates(transport: Transport): StateSet<ClientHandshake> {
+  return transport === 'datagram' ? CLIENT_DTLS12 : CLIENT;
 }
 
-export function tableFor(side: Side, dtls = false): StateTable {
-  if (dtls) return side === 'client' ? CLIENT_DTLS_STATES : SERVER_DTLS_STATES;
-  return side === 'client' ? CLIENT_STATES : SERVER_STATES;
+export function serverStates(transport: Transport): StateSet<ServerHandshake> {
+  return transport === 'datagram' ? SERVER_DTLS12 : SERVER;
 }
 
 /** The state a received message leads to, or undefined when the table does not allow it. */
