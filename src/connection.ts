@@ -12,6 +12,7 @@ import { resolveCommon, type ClientOptions, type ResolvedCommon, type ServerOpti
 import { nobleProvider } from './crypto/noble.js';
 import { trafficKeys } from './crypto/keyschedule.js';
 import { ConnectionBase, type EndpointEvents } from './connection-base.js';
+import { messageVersion } from './protocol-variant.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage, type AlertName } from './errors.js';
 import { keyExchangeOf, ContentType, type MessageKind } from './messages/constants.js';
 import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
@@ -179,7 +180,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   // ---- inside -------------------------------------------------------------------------------
 
   private get tls12(): boolean {
-    return this.hs.negotiated.version === 'TLSv1.2';
+    return this.hs.variant === 'tls12';
   }
 
   private protection(secret: Uint8Array): Tls13Protection {
@@ -349,7 +350,8 @@ class ConnectionGlue implements StatemHost, RecordPort, SessionSink {
     return this.c['hs'].common.limits;
   }
   wireVersion(): WireVersion {
-    return this.c['tls12'] ? 'tls12' : 'tls13';
+    const hs = this.c['hs'];
+    return messageVersion(hs.transport, hs.negotiated.version);
   }
   keyExchange(): KeyExchange | undefined {
     const suite = this.c['hs'].negotiated.suite;

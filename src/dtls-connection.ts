@@ -14,6 +14,7 @@
 import { resolveCommon, type ClientOptions, type ServerOptions } from './config.js';
 import { nobleProvider } from './crypto/noble.js';
 import { ConnectionBase, type EndpointEvents } from './connection-base.js';
+import { VARIANTS, messageVersion } from './protocol-variant.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
 import { keyExchangeOf, ContentType, ProtocolVersion } from './messages/constants.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
@@ -89,7 +90,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.flight = new Flight({ mtu: options.mtu ?? 1200, overhead: (epoch) => (epoch === 0 ? 13 : 37) });
     const host: StatemHost = {
       limits: common.limits,
-      wireVersion: () => 'dtls12',
+      wireVersion: () => messageVersion(hs.transport, hs.negotiated.version),
       keyExchange: () => (this.hs.negotiated.suite ? keyExchangeOf(this.hs.negotiated.suite) : undefined),
       addToTranscript: (raw, direction) => this.hs.transcript.add(transcriptBytes(raw[0]!, direction === 'recv' ? this.recvSeq : this.sendSeq, raw.subarray(4))),
       sendHandshake: (raw) => this.queueHandshake(raw[0]!, raw.subarray(4)),
@@ -179,11 +180,13 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   // ---- what the application may ask (the rest is in ConnectionBase) ---------------------------
 
   get protocol(): string | undefined {
-    return this.hs.negotiated.version ? 'DTLSv1.2' : undefined;
+    const variant = this.hs.variant;
+    return variant && VARIANTS[variant].name;
   }
   get cipher(): { name: string; standardName: string; version: string } | undefined {
     const s = this.hs.negotiated.suite;
-    return s && { name: s.openssl, standardName: s.name, version: 'DTLSv1.2' };
+    const variant = this.hs.variant;
+    return s && variant && { name: s.openssl, standardName: s.name, version: VARIANTS[variant].name };
   }
   /** The DTLS-SRTP protection profile agreed on (RFC 5764), if any; its keys come from exportKeyingMaterial. */
   get srtpProfile(): string | undefined {

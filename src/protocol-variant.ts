@@ -5,6 +5,7 @@
  * TLS 1.3's (RFC 9147): a new variant, not a new engine.
  */
 import type { TLSVersionName } from './config.js';
+import type { WireVersion } from './messages/handshake.js';
 import { ProtocolVersion } from './messages/constants.js';
 
 export type Transport = 'stream' | 'datagram';
@@ -32,6 +33,21 @@ export const VARIANTS: Readonly<Record<ProtocolVariant, VariantSpec>> = {
 export function variantOf(transport: Transport, version: TLSVersionName): ProtocolVariant {
   if (transport === 'stream') return version === 'TLSv1.3' ? 'tls13' : 'tls12';
   return version === 'TLSv1.3' ? 'dtls13' : 'dtls12';
+}
+
+/** The wire version of a transport's TLS 1.2 variant (TLS 1.2's ServerHello.legacy_version, 0x0303 or 0xfefd). */
+export function tls12Wire(transport: Transport): number {
+  return VARIANTS[variantOf(transport, 'TLSv1.2')].wire;
+}
+
+/**
+ * The structures handshake messages are read and written in: over a byte stream TLS 1.3's
+ * until TLS 1.2 is negotiated (a ServerHello's supported_versions tells the two apart),
+ * DTLS 1.2's over datagrams (DTLS 1.3 will bring its own).
+ */
+export function messageVersion(transport: Transport, version: TLSVersionName | undefined): WireVersion {
+  if (transport === 'datagram') return 'dtls12';
+  return version === 'TLSv1.2' ? 'tls12' : 'tls13';
 }
 
 /** ClientHello.legacy_version, before any version is negotiated (RFC 8446 4.1.2, RFC 6347 4.2.1). */

@@ -26,6 +26,7 @@ import { MAX_TICKET_LIFETIME, restorePeerCertificates } from './psk.js';
 import type { TLSSession } from './session.js';
 import { need, type ClientHandshake } from './context.js';
 import { checkOffered, processServerCertificate } from './client-common.js';
+import { tls12Wire } from '../protocol-variant.js';
 import { ESTABLISHED_TLS12, defineStates } from './declare.js';
 
 const TLS12 = 'HANDSHAKE.TLS12';
@@ -139,7 +140,7 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
 /** ServerHello that chose TLS 1.2 (no supported_versions in it). */
 function processServerHello12(hs: ClientHandshake, msg: MessageOf<'server_hello_tls12'>): void {
   const c = hs.hello;
-  if (!hs.common.versions.includes('TLSv1.2') || msg.legacy_version !== (hs.datagram ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2)) {
+  if (!hs.common.versions.includes('TLSv1.2') || msg.legacy_version !== tls12Wire(hs.transport)) {
     throw new TLSError('protocol_version', `server chose version 0x${msg.legacy_version.toString(16)}, which we do not allow`);
   }
   // RFC 8446 4.1.3: a TLS 1.3 server that answers with 1.2 marks its random; seeing the mark here means a downgrade attack.

@@ -28,7 +28,7 @@ import { serverShared, ticketLifetime } from './psk.js';
 import { sessionAlive } from './session.js';
 import { utf8 } from '../util/bytes.js';
 import { need, type ServerHandshake } from './context.js';
-import { helloLegacyVersion } from '../protocol-variant.js';
+import { tls12Wire } from '../protocol-variant.js';
 import { ESTABLISHED_TLS12, defineStates } from './declare.js';
 
 type ClientHello = MessageOf<'client_hello'>;
@@ -258,7 +258,7 @@ function serverHello12(hs: ServerHandshake): HandshakeMessage {
   if (hs.hello.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
   return {
     type: 'server_hello_tls12',
-    legacy_version: helloLegacyVersion(hs.transport),
+    legacy_version: tls12Wire(hs.transport),
     random: hs.tls12.serverRandom,
     legacy_session_id_echo: hs.hello.sessionId,
     cipher_suite: hs.suite.code,

@@ -174,7 +174,7 @@ function selectCertificate(hs: ServerHandshake, ch: ClientHello, servername: str
 
 /** The highest version we both speak (RFC 8446 4.2.1; legacy_version when supported_versions is absent). */
 function negotiateVersion(hs: ServerHandshake, ch: ClientHello): TLSVersionName {
-  // DTLS versions count down: 0xfefd (1.2) is newer than 0xfeff (1.0). We speak 1.2 only.
+  // DTLS versions count down: 0xfefd (1.2) is newer than 0xfeff (1.0). Over datagrams we speak DTLS 1.2 only (no dtls13 yet).
   if (hs.datagram) {
     if (ch.legacy_version > ProtocolVersion.DTLS1_2) throw new TLSError('protocol_version', 'client does not offer DTLS 1.2');
     return 'TLSv1.2';
