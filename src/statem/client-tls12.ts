@@ -218,7 +218,7 @@ function session12(hs: ClientHandshake): TLSSession | undefined {
 
 function emitSession12(hs: ClientHandshake): void {
   const session = session12(hs);
-  if (session) hs.sessionSink?.session(session);
+  if (session) hs.sessionSink.session(session);
 }
 
 function storeTicket(hs: ClientHandshake, msg: MessageOf<'new_session_ticket_tls12'>): void {

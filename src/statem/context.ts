@@ -214,7 +214,7 @@ export interface ServerHelloState {
 
 /** A client's receiver of tickets (TLS 1.3 NewSessionTicket as received) and resumable sessions. */
 export interface SessionSink {
-  ticket?(ticket: MessageOf<'new_session_ticket'>): void;
+  ticket(ticket: MessageOf<'new_session_ticket'>): void;
   session(session: TLSSession): void;
 }
 
@@ -235,8 +235,6 @@ export abstract class HandshakeContext {
   resumed = false;
   /** Server: tickets sent so far on this connection. */
   ticketsSent = 0;
-  /** Client: where received NewSessionTickets and the sessions made of them go. */
-  sessionSink?: SessionSink;
   /** The peer's last KeyUpdate asked for one back. */
   peerRequestedUpdate = false;
   /** The application asked us to request a KeyUpdate from the peer. */
@@ -348,6 +346,8 @@ export class ClientHandshake extends HandshakeContext {
     readonly options: ClientOptions,
     records: RecordPort,
     transport: Transport,
+    /** Where received NewSessionTickets and the sessions made of them go. */
+    readonly sessionSink: SessionSink,
   ) {
     super(common, records, transport);
   }

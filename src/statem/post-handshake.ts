@@ -62,8 +62,8 @@ export const clientPostHandshake = defineStates<ClientHandshake, Entry>()({
   NewSessionTicket: {
     row: { group: POST, write: [ESTABLISHED] },
     process: (hs, msg) => {
-      hs.sessionSink?.ticket?.(msg);
-      hs.sessionSink?.session(sessionFromTicket(hs, msg));
+      hs.sessionSink.ticket(msg);
+      hs.sessionSink.session(sessionFromTicket(hs, msg));
     },
   },
   ...keyUpdate,
