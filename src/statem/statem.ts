@@ -35,13 +35,12 @@ export interface StatemHost {
   onEstablished(): void;
 }
 
-const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
 export class StateMachine<H> {
   state: string;
   /** Bytes of handshake messages received and not yet processed (READ_HEADER / READ_BODY). */
-  /** NO_CHUNKS while nothing is buffered (the common case between flights and once established). */
-  private pending: Uint8Array[] = NO_CHUNKS;
+  /** None while nothing is buffered (the common case between flights and once established). */
+  private pending: Uint8Array[] | undefined = undefined;
   private pendingBytes = 0;
   private writing = false;
   private done = false;
@@ -86,8 +85,7 @@ export class StateMachine<H> {
 
   /** External event: the payload of a handshake record arrived. */
   receive(fragment: Uint8Array): void {
-    if (this.pending === NO_CHUNKS) this.pending = [];
-    this.pending.push(fragment);
+    (this.pending ??= []).push(fragment);
     this.pendingBytes += fragment.length;
     for (;;) {
       // READ_HEADER: the type and length are checked before the body is buffered.
@@ -176,7 +174,7 @@ export class StateMachine<H> {
   private peek(n: number): Uint8Array {
     const out = new Uint8Array(n);
     let at = 0;
-    for (const chunk of this.pending) {
+    for (const chunk of this.pending ?? []) {
       const part = chunk.subarray(0, n - at);
       out.set(part, at);
       at += part.length;
@@ -187,19 +185,21 @@ export class StateMachine<H> {
 
   private take(n: number): Uint8Array {
     const out = this.peek(n);
+    const pending = this.pending;
+    if (!pending || this.pendingBytes < n) throw internalError('handshake buffer read past its end');
     let left = n;
     while (left > 0) {
-      const head = this.pending[0];
+      const head = pending[0];
       if (head.length <= left) {
-        this.pending.shift();
+        pending.shift();
         left -= head.length;
-        // Drained: no array kept, not even an empty one with the capacity it grew to.
-        if (this.pending.length === 0) this.pending = NO_CHUNKS;
       } else {
-        this.pending[0] = head.subarray(left);
+        pending[0] = head.subarray(left);
         left = 0;
       }
     }
+    // Drained: no array kept, not even an empty one with the capacity it grew to.
+    if (pending.length === 0) this.pending = undefined;
     this.pendingBytes -= n;
     return out;
   }
