@@ -5,6 +5,9 @@
  */
 import type { Aead, CryptoProvider, AeadName } from '../crypto/provider.js';
 import { Aead12, hasSealTo, nonceScratch, tlsSequenceHigh, writeSequence, xorSequence, type AeadSealTo } from './aead-nonce.js';
+
+/** The AEAD fast path providers may offer (crypto/node.ts does). */
+export type { AeadSealTo } from './aead-nonce.js';
 import { TLSError } from '../errors.js';
 import { ContentType } from '../messages/constants.js';
 

@@ -337,27 +337,39 @@ export abstract class HandshakeContext {
   protected abstract releaseHello(): void;
 }
 
-export class ClientHandshake extends HandshakeContext {
-  readonly side = 'client';
-  private helloState: ClientHelloState | undefined = undefined;
+/** What each side adds: its own options, and the state of its hello from the first one until the handshake is over. */
+abstract class SideHandshake<Options extends ClientOptions | ServerOptions, Hello> extends HandshakeContext {
+  protected helloState: Hello | undefined = undefined;
 
   constructor(
     common: ResolvedCommon,
-    readonly options: ClientOptions,
+    readonly options: Options,
+    records: RecordPort,
+    transport: Transport,
+  ) {
+    super(common, records, transport);
+  }
+
+  get hello(): Hello {
+    return need(this.helloState, 'the hello state');
+  }
+  set hello(state: Hello) {
+    this.helloState = state;
+  }
+}
+
+export class ClientHandshake extends SideHandshake<ClientOptions, ClientHelloState> {
+  readonly side = 'client';
+
+  constructor(
+    common: ResolvedCommon,
+    options: ClientOptions,
     records: RecordPort,
     transport: Transport,
     /** Where received NewSessionTickets and the sessions made of them go. */
     readonly sessionSink: SessionSink,
   ) {
-    super(common, records, transport);
-  }
-
-  /** Our ClientHello's state, from the first ClientHello until the handshake is over. */
-  get hello(): ClientHelloState {
-    return need(this.helloState, 'the ClientHello state');
-  }
-  set hello(state: ClientHelloState) {
-    this.helloState = state;
+    super(common, options, records, transport);
   }
 
   protected releaseHello(): void {
@@ -370,26 +382,9 @@ export class ClientHandshake extends HandshakeContext {
   }
 }
 
-export class ServerHandshake extends HandshakeContext {
+export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloState> {
   readonly side = 'server';
-  private helloState: ServerHelloState | undefined = undefined;
 
-  constructor(
-    common: ResolvedCommon,
-    readonly options: ServerOptions,
-    records: RecordPort,
-    transport: Transport,
-  ) {
-    super(common, records, transport);
-  }
-
-  /** What we took from the ClientHello, from processing it until the handshake is over. */
-  get hello(): ServerHelloState {
-    return need(this.helloState, 'the ServerHello state');
-  }
-  set hello(state: ServerHelloState) {
-    this.helloState = state;
-  }
   /** Our certificate and key, chosen while processing the ClientHello (none when resuming or with a PSK suite). */
   get certified(): CertifiedKey {
     return need(this.hello.certified, 'our certificate');
