@@ -256,6 +256,7 @@ function runCore(table: StateTable, state: string, input: Uint8Array | 'change_c
   const host: StatemHost = {
     limits: defaultLimits,
     wireVersion: () => versionOf(table, state),
+    keyExchange: () => undefined,
     addToTranscript: () => {},
     sendHandshake: () => {},
     sendChangeCipherSpec: () => {},

@@ -25,7 +25,7 @@ export interface StatemHost {
   readonly limits: HandshakeLimits;
   wireVersion(): WireVersion;
   /** The negotiated TLS 1.2 key exchange, which decides the key exchange messages' structure. */
-  keyExchange?(): KeyExchange | undefined;
+  keyExchange(): KeyExchange | undefined;
   /** Hash a message into the transcript; DTLS frames it with the message_seq of that direction. */
   addToTranscript(raw: Uint8Array, direction: 'recv' | 'send'): void;
   sendHandshake(raw: Uint8Array, msg: HandshakeMessage): void;
@@ -111,7 +111,7 @@ export class StateMachine<H> {
   private checkTransitionByType(type: number): void {
     const name = handshakeTypeByCode.get(type);
     const row = this.decl(this.state).row.read ?? {};
-    const kinds = name === undefined ? undefined : possibleKinds(name, this.host.keyExchange?.());
+    const kinds = name === undefined ? undefined : possibleKinds(name, this.host.keyExchange());
     if (!kinds?.some((kind) => kind in row)) {
       throw unexpectedMessage(`unexpected ${name ?? `handshake type ${type}`} in state ${this.state}`);
     }
@@ -152,7 +152,7 @@ export class StateMachine<H> {
   }
 
   private processMessage(type: number, raw: Uint8Array): void {
-    const msg = decodeHandshake(type, raw.subarray(4), this.host.wireVersion(), this.host.keyExchange?.());
+    const msg = decodeHandshake(type, raw.subarray(4), this.host.wireVersion(), this.host.keyExchange());
     // The transition is decided by what the message turned out to be (ServerHello vs HelloRetryRequest).
     const next = this.readTransition(msg.type);
     if (next === undefined) throw unexpectedMessage(`unexpected ${msg.type} in state ${this.state}`);
