@@ -52,7 +52,8 @@ export function timedProvider(inner: CryptoProvider): { provider: CryptoProvider
     hkdfExpand: wrap('hkdfExpand', inner.hkdfExpand.bind(inner)),
     aead: (name, key) => wrapAead(wrap('aead', inner.aead.bind(inner))(name, key)),
     generateKeyPair: wrap('generateKeyPair', inner.generateKeyPair.bind(inner)),
-    sharedSecret: wrap('sharedSecret', inner.sharedSecret.bind(inner)),
+    encapsulate: wrap('encapsulate', inner.encapsulate.bind(inner)),
+    decapsulate: wrap('decapsulate', inner.decapsulate.bind(inner)),
     verify: wrap('verify', inner.verify.bind(inner)),
     sign: wrap('sign', inner.sign.bind(inner)),
   };

@@ -2,7 +2,9 @@
  * `tsls server --www`: a small HTTP/1.1 server on a TLS socket, like `openssl s_server
  * -www`: every request gets a status page of the connection (protocol, cipher, group,
  * ALPN, SNI, resumption, client certificate). Keep-alive and pipelined requests work:
- * requests are answered in order as they complete in the buffer.
+ * requests are answered in order as they complete in the buffer. Each answer is one write
+ * (head and body in one record, as s_server sends it) and bare `\n` line ends are accepted,
+ * so test tools written against `s_server -www` work unchanged.
  */
 import type { TLSSocket } from './node/socket.js';
 
@@ -38,8 +40,14 @@ interface Request {
   headers: Map<string, string>;
 }
 
+/** Where the head ends (the blank line, CRLF or bare LF) and the body starts, or undefined while incomplete. */
+function headEnd(buffer: Buffer): { head: number; body: number } | undefined {
+  const m = /\r?\n\r?\n/.exec(buffer.toString('latin1'));
+  return m ? { head: m.index, body: m.index + m[0].length } : undefined;
+}
+
 function parseHead(head: string): Request | undefined {
-  const [requestLine, ...lines] = head.split('\r\n');
+  const [requestLine, ...lines] = head.split(/\r?\n/);
   const m = /^([A-Z]+) (\S+) (HTTP\/1\.[01])$/.exec(requestLine ?? '');
   if (!m) return undefined;
   const headers = new Map<string, string>();
@@ -57,11 +65,10 @@ export function serveHttp(socket: TLSSocket): void {
 
   const respond = (status: string, body: string, keepAlive: boolean) => {
     const payload = Buffer.from(body);
-    socket.write(
+    const head =
       `HTTP/1.1 ${status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${payload.length}\r\n` +
-        `Connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`,
-    );
-    socket.write(payload);
+      `Connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
+    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), payload]));
     if (!keepAlive) {
       closing = true;
       socket.end();
@@ -72,17 +79,17 @@ export function serveHttp(socket: TLSSocket): void {
     if (closing) return;
     buffer = Buffer.concat([buffer, chunk]);
     for (;;) {
-      const end = buffer.indexOf('\r\n\r\n');
-      if (end < 0) {
+      const end = headEnd(buffer.length > MAX_HEAD ? buffer.subarray(0, MAX_HEAD) : buffer);
+      if (!end) {
         if (buffer.length > MAX_HEAD) respond('431 Request Header Fields Too Large', 'request head too large\n', false);
         return;
       }
-      const request = parseHead(buffer.subarray(0, end).toString('latin1'));
+      const request = parseHead(buffer.subarray(0, end.head).toString('latin1'));
       if (!request) return respond('400 Bad Request', 'bad request\n', false);
       const length = Number(request.headers.get('content-length') ?? '0');
       if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 20) return respond('400 Bad Request', 'bad content-length\n', false);
-      if (buffer.length < end + 4 + length) return; // the body is still on its way
-      buffer = buffer.subarray(end + 4 + length);
+      if (buffer.length < end.body + length) return; // the body is still on its way
+      buffer = buffer.subarray(end.body + length);
       const connection = request.headers.get('connection')?.toLowerCase();
       const keepAlive = request.version === 'HTTP/1.1' ? connection !== 'close' : connection === 'keep-alive';
       respond('200 OK', statusPage(socket, request.path), keepAlive);

@@ -1,354 +1,156 @@
 #!/usr/bin/env node
 /**
- * `tsls`: the project's own s_client / s_server.
+ * `tsls`: the project's own s_client / s_server, and a debugging tool for TLS peers.
  *
- *   tsls server [--port 4433] [--host localhost] [--cert F --key F] [--ca F --verify]
- *               [--alpn h2,http/1.1] [--www | --echo] [--trace] [--keylog F]
- *   tsls client HOST:PORT [--servername N] [--ca F] [--insecure] [--alpn ...]
- *               [--cert F --key F] [--session FILE] [--trace] [--keylog F]
- *   --dtls (both): DTLS 1.2 over UDP. The server echoes each message back; the client sends
- *               each stdin line as one message and writes each message received to stdout.
+ *   tsls client HOST:PORT [options]   connect, send stdin, print what comes back
+ *   tsls server [options]             an echo (or --www status page) server
+ *   tsls states [client|server]       the handshake state table as a Mermaid diagram
+ *   tsls COMMAND --help               every flag of COMMAND; tsls --version
  *
  * Application data goes to stdout and nothing else does; everything about the connection
  * (summary, trace, errors) goes to stderr. Expected failures are one line and exit 1.
+ *
+ * Flags are declared once, in FLAGS: the parser, the per-command help and (for flags that
+ * are node:tls options) the options passed to the socket all come from that table, so a
+ * new flag is one line there. This file loads no engine code: each command's module is
+ * imported when that command runs, so `--help` and start-up stay fast.
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { nodeProvider } from './crypto/node.js';
-import { TLSError } from './errors.js';
-import { decodeSession } from './statem/session.js';
-import { pemEncode } from './x509/pem.js';
-import { selfSignedCertificate } from './x509/selfsigned.js';
-import { OID } from './x509/certificate.js';
-import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from './x509/der.js';
-import { connect } from './node/connect.js';
+import { describeError, readFile, say, UsageError, type Values } from './cli-common.js';
 import type { ConnectionOptions, TlsServerOptions } from './node/options.js';
-import { createServer, type Server } from './node/server.js';
-import { randomBytes } from 'node:crypto';
-import type { TLSVersionName } from './config.js';
-import type { TLSSocket } from './node/socket.js';
-import { connectDtls, createDtlsServer, type DTLSSocket } from './node/dtls.js';
-import { createInterface } from 'node:readline';
-import { serveHttp } from './cli-www.js';
 
-const USAGE = `usage:
-  tsls server [--port 4433] [--host localhost] [--cert FILE --key FILE] [--ca FILE --verify]
-              [--alpn h2,http/1.1] [--www | --echo] [--trace] [--keylog FILE]
-              [--min-version TLSv1.2] [--max-version TLSv1.3]
-  tsls client HOST:PORT [--servername NAME] [--ca FILE] [--insecure] [--alpn LIST]
-              [--cert FILE --key FILE] [--session FILE] [--trace] [--keylog FILE]
-              [--min-version TLSv1.2] [--max-version TLSv1.3]
-  tsls server --dtls [--mtu N] ...  DTLS 1.2 over UDP, echoing each message (no --www)
-  tsls client --dtls HOST:PORT [--mtu N] ...  each stdin line is one DTLS message
-  tsls states [client|server]     print the handshake state table as a Mermaid diagram`;
+type Command = 'client' | 'server';
 
-const common = {
-  alpn: { type: 'string' },
-  trace: { type: 'boolean' },
-  keylog: { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  ca: { type: 'string' },
-  'min-version': { type: 'string' },
-  'max-version': { type: 'string' },
-  dtls: { type: 'boolean' },
-  mtu: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+/** The node:tls options a flag stands for (both sides take them unless the flag is one side's). */
+type TlsOptions = Partial<ConnectionOptions> & Partial<TlsServerOptions>;
 
-class UsageError extends Error {}
-
-function say(line: string): void {
-  process.stderr.write(`${line}\n`);
+interface Flag {
+  /** Which command takes it. */
+  for: Command | 'both';
+  /** The value's placeholder in the help; none for a boolean flag. */
+  arg?: string;
+  help: string;
+  short?: string;
+  /** The node:tls options it sets, from its value. */
+  tls?: (value: string) => TlsOptions;
 }
 
-function fail(what: string, err: unknown): never {
-  if (err instanceof TLSError) {
-    const alert = err.remote ? `peer sent ${err.alert}` : `alert ${err.alert}`;
-    say(`tsls: ${what}: ${err.message} (${err.code}, ${alert})`);
-  } else if (err instanceof UsageError) {
-    say(`tsls: ${err.message}\n${USAGE}`);
+function tlsVersion(v: string): 'TLSv1.2' | 'TLSv1.3' {
+  if (v !== 'TLSv1.2' && v !== 'TLSv1.3') throw new UsageError(`unknown version ${v} (TLSv1.2 or TLSv1.3)`);
+  return v;
+}
+
+const FLAGS: Record<string, Flag> = {
+  port: { for: 'server', arg: 'N', help: 'port to listen on (default 4433; 0 picks a free one)' },
+  host: { for: 'server', arg: 'HOST', help: 'address to listen on (default localhost: 127.0.0.1 and ::1)' },
+  servername: { for: 'client', arg: 'NAME', help: 'SNI to send and name to verify (default: HOST unless it is an IP address; "" sends none)' },
+  ca: { for: 'both', arg: 'FILE', help: 'trust anchors (PEM); client default: the Node root store', tls: (v) => ({ ca: readFile(v, 'CA file') }) },
+  cert: { for: 'both', arg: 'FILE', help: 'our certificate chain (PEM, leaf first); with --key', tls: (v) => ({ cert: readFile(v, 'certificate') }) },
+  key: { for: 'both', arg: 'FILE', help: 'our private key (PEM)', tls: (v) => ({ key: readFile(v, 'key') }) },
+  insecure: { for: 'client', help: 'do not verify the server certificate (the report still says what is wrong with it)' },
+  verify: { for: 'server', help: 'require a client certificate that chains to --ca' },
+  alpn: { for: 'both', arg: 'LIST', help: 'ALPN protocols, comma-separated (h2,http/1.1)', tls: (v) => ({ ALPNProtocols: v.split(',') }) },
+  'min-version': { for: 'both', arg: 'V', help: 'lowest version: TLSv1.2 or TLSv1.3', tls: (v) => ({ minVersion: tlsVersion(v) }) },
+  'max-version': { for: 'both', arg: 'V', help: 'highest version: TLSv1.2 or TLSv1.3', tls: (v) => ({ maxVersion: tlsVersion(v) }) },
+  groups: { for: 'both', arg: 'LIST', help: 'key exchange groups in order of preference, node:tls ecdhCurve names (X25519MLKEM768:X25519:P-256); the client sends shares for the first (and X25519 with a hybrid)', tls: (v) => ({ ecdhCurve: v }) },
+  ciphers: { for: 'both', arg: 'LIST', help: 'cipher suites: names or an OpenSSL cipher string (ECDHE+AESGCM:!SHA384)', tls: (v) => ({ ciphers: v }) },
+  psk: { for: 'both', arg: 'HEX', help: 'pre-shared key for the TLS 1.2 / DTLS PSK suites; with --psk-identity' },
+  'psk-identity': { for: 'both', arg: 'ID', help: 'the PSK identity the client sends (and the server expects)' },
+  session: { for: 'client', arg: 'FILE', help: 'resume the session kept in FILE, and keep the new one there' },
+  www: { for: 'server', help: 'answer HTTP/1.1 requests with a status page of the connection (as s_server -www)' },
+  echo: { for: 'server', help: 'echo what each client sends (the default)' },
+  dtls: { for: 'both', help: 'DTLS 1.2 over UDP: the client sends each stdin line as one message; the server echoes' },
+  mtu: { for: 'both', arg: 'N', help: 'with --dtls: the path MTU (UDP payload bytes, 200 to 65507)' },
+  trace: { for: 'both', help: 'print every state transition and handshake message on stderr', tls: () => ({ enableTrace: true }) },
+  keylog: { for: 'both', arg: 'FILE', help: 'append the secrets to FILE (SSLKEYLOGFILE format, for Wireshark)' },
+  help: { for: 'both', short: 'h', help: 'this help' },
+};
+
+const ABOUT: Record<Command, string> = {
+  client: `usage: tsls client HOST:PORT [options]
+
+Connect to HOST:PORT, send what comes on stdin, write what comes back to stdout.
+The certificate chain, its verification, the version, suite, group, signature scheme,
+ALPN and resumption are reported on stderr. Exits 0 after stdin's end and the server's reply.`,
+  server: `usage: tsls server [options]
+
+Listen on localhost:4433 and echo what clients send (or, with --www, answer HTTP/1.1
+requests with a status page). Without --cert a throwaway self-signed certificate is made
+and saved to a temporary file, for clients' --ca. One line per connection on stderr.`,
+};
+
+const TOP = `usage:
+  tsls client HOST:PORT [options]   connect, send stdin, print what comes back
+  tsls server [options]             an echo server (--www: an HTTP status page; --dtls: over UDP)
+  tsls states [client|server]       print the handshake state table as a Mermaid diagram
+  tsls COMMAND --help               the options of COMMAND
+  tsls --version`;
+
+function flagsOf(command: Command): [string, Flag][] {
+  return Object.entries(FLAGS).filter(([, f]) => f.for === command || f.for === 'both');
+}
+
+function helpText(command: Command): string {
+  const rows = flagsOf(command).map(([name, f]) => [`${f.short ? `-${f.short}, ` : ''}--${name}${f.arg ? ` ${f.arg}` : ''}`, f.help] as const);
+  const width = Math.max(...rows.map(([l]) => l.length));
+  return `${ABOUT[command]}\n\noptions:\n${rows.map(([l, h]) => `  ${l.padEnd(width)}  ${h}`).join('\n')}\n`;
+}
+
+/** `argv` parsed against COMMAND's flags, and the node:tls options those flags stand for. */
+function parse(command: Command, argv: string[]): { values: Values; positionals: string[]; tls: TlsOptions } {
+  const options = Object.fromEntries(
+    flagsOf(command).map(([name, f]) => [name, { type: f.arg ? ('string' as const) : ('boolean' as const), ...(f.short ? { short: f.short } : {}) }]),
+  );
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const values = parsed.values as Values;
+  let tls: TlsOptions = {};
+  if (values.help) return { values, positionals: parsed.positionals, tls };
+  for (const [name, f] of flagsOf(command)) {
+    const v = values[name];
+    if (v === undefined || !f.tls) continue;
+    tls = { ...tls, ...f.tls(typeof v === 'string' ? v : '') };
+  }
+  return { values, positionals: parsed.positionals, tls };
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `tsls ${pkg.version} (node ${process.versions.node})`;
+}
+
+async function run(command: string | undefined, rest: string[]): Promise<void> {
+  if (command === 'client' || command === 'server') {
+    const { values, positionals, tls } = parse(command, rest);
+    if (values.help) return void process.stdout.write(helpText(command));
+    if (command === 'client') return (await import('./cli-client.js')).runClient(values, positionals, tls as ConnectionOptions);
+    if (positionals.length) throw new UsageError(`server takes no ${positionals[0]} (flags only)`);
+    return (await import('./cli-server.js')).runServer(values, tls as TlsServerOptions);
+  }
+  if (command === 'states') {
+    if (rest[0] === '--help' || rest[0] === '-h') return void process.stdout.write('usage: tsls states [client|server]\n');
+    const { CLIENT_STATES, SERVER_STATES, toMermaid } = await import('./statem/states.js');
+    const side = rest[0] ?? 'client';
+    if (side !== 'client' && side !== 'server') throw new UsageError('states takes client or server');
+    return void process.stdout.write(`${toMermaid(side === 'client' ? CLIENT_STATES : SERVER_STATES)}\n`);
+  }
+  if (command === '--version' || command === '-v' || command === 'version') return void process.stdout.write(`${version()}\n`);
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') return void process.stdout.write(`${TOP}\n`);
+  throw new UsageError(`unknown command ${command}`);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+run(command, rest).catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    const help = command === 'client' || command === 'server' ? `tsls ${command} --help` : 'tsls --help';
+    say(`tsls: ${err.message} (see ${help})`);
   } else {
-    const e = err as NodeJS.ErrnoException;
-    say(`tsls: ${what}: ${e?.message ?? String(err)}${e?.code ? ` (${e.code})` : ''}`);
+    say(`tsls: ${command ?? 'tsls'}: ${describeError(err)}`);
   }
   process.exit(1);
-}
-
-function readFile(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read ${what} ${path}: ${(err as Error).message}`);
-  }
-}
-
-function versions(values: Record<string, unknown>) {
-  const pick = (v: unknown): TLSVersionName | undefined => {
-    if (v === undefined) return undefined;
-    if (v !== 'TLSv1.2' && v !== 'TLSv1.3') throw new UsageError(`unknown version ${String(v)} (TLSv1.2 or TLSv1.3)`);
-    return v;
-  };
-  return { minVersion: pick(values['min-version']), maxVersion: pick(values['max-version']) };
-}
-
-function keylogTo(emitter: TLSSocket | Server, file: string | undefined): void {
-  if (file) emitter.on('keylog', (line: Buffer) => appendFileSync(file, line));
-}
-
-function summary(socket: TLSSocket): string {
-  const conn = socket.connection;
-  const parts = [socket.getProtocol() ?? '?', socket.getCipher()?.standardName ?? '?', conn.group ?? 'no (EC)DHE'];
-  if (socket.alpnProtocol) parts.push(`ALPN ${socket.alpnProtocol}`);
-  if (conn.sessionReused) parts.push('resumed');
-  return parts.join(', ');
-}
-
-/**
- * The session kept in FILE, if there is one this version can resume; one it cannot read
- * (another tsls version's format, a damaged file) only costs a full handshake, with a warning.
- */
-function storedSession(file: string | undefined): Buffer | undefined {
-  if (!file || !existsSync(file)) return undefined;
-  const bytes = readFileSync(file);
-  try {
-    decodeSession(bytes);
-    return bytes;
-  } catch (err) {
-    say(`tsls: warning: ignoring the session in ${file} (${(err as Error).message}); doing a full handshake`);
-    return undefined;
-  }
-}
-
-function splitHostPort(target: string | undefined): { host: string; port: number } {
-  const m = target && /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(target);
-  if (!m) throw new UsageError('client needs HOST:PORT');
-  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
-}
-
-// ---- client ------------------------------------------------------------------------------
-
-function runClient(argv: string[]): void {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...common, servername: { type: 'string' }, insecure: { type: 'boolean' }, session: { type: 'string' } },
-  });
-  const { host, port } = splitHostPort(positionals[0]);
-  if (values.insecure) say('tsls: warning: --insecure: the server certificate is NOT verified');
-  if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
-  if (values.dtls) return runDtlsClient(values, host, port);
-  if (values.mtu !== undefined) throw new UsageError('--mtu goes with --dtls');
-  const sessionFile = values.session;
-  const socket = connect({
-    host,
-    port,
-    // Without --servername no SNI is sent and the certificate is checked against HOST itself.
-    servername: values.servername ?? '',
-    ca: values.ca ? readFile(values.ca, 'CA file') : undefined,
-    rejectUnauthorized: !values.insecure,
-    ALPNProtocols: values.alpn?.split(','),
-    cert: values.cert ? readFile(values.cert, 'certificate') : undefined,
-    key: values.key ? readFile(values.key, 'key') : undefined,
-    session: storedSession(sessionFile),
-    enableTrace: values.trace === true,
-    ...versions(values),
-  } satisfies ConnectionOptions);
-  keylogTo(socket, values.keylog);
-  if (sessionFile) socket.on('session', (s: Buffer) => writeFileSync(sessionFile, s));
-  socket.on('secureConnect', () => {
-    say(`tsls: connected to ${host}:${port}: ${summary(socket)}`);
-    process.stdin.pipe(socket);
-  });
-  socket.on('data', (d: Buffer) => process.stdout.write(d));
-  socket.on('end', () => say('tsls: server closed the connection (close_notify)'));
-  socket.on('error', (err) => fail(`connection to ${host}:${port} failed`, err));
-  socket.on('close', (hadError: boolean) => process.exit(hadError ? 1 : 0));
-}
-
-// ---- server ------------------------------------------------------------------------------
-
-function runServer(argv: string[]): void {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...common,
-      port: { type: 'string', default: '4433' },
-      host: { type: 'string', default: 'localhost' },
-      verify: { type: 'boolean' },
-      www: { type: 'boolean' },
-      echo: { type: 'boolean' },
-    },
-  });
-  if (values.www && values.echo) throw new UsageError('--www and --echo exclude each other');
-  if (values.www && values.dtls) throw new UsageError('--www is HTTP over TLS: it does not go with --dtls (a DTLS server echoes)');
-  if (values.mtu !== undefined && !values.dtls) throw new UsageError('--mtu goes with --dtls');
-  if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
-  if (values.verify && !values.ca) throw new UsageError('--verify needs --ca');
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`bad port ${values.port}`);
-
-  let cert = values.cert ? readFile(values.cert, 'certificate') : undefined;
-  let key = values.key ? readFile(values.key, 'key') : undefined;
-  if (!cert) {
-    const made = selfSignedCertificate(nodeProvider);
-    cert = pemEncode('CERTIFICATE', made.chain[0]!.der);
-    key = privateKeyPem(made.key);
-    say('tsls: no --cert given: using a throwaway self-signed certificate for localhost, 127.0.0.1 and ::1');
-  }
-  const options: TlsServerOptions = {
-    cert,
-    key,
-    ALPNProtocols: values.alpn?.split(','),
-    enableTrace: values.trace === true,
-    // One key for every listener, so a session from 127.0.0.1 resumes on ::1 too.
-    ticketKeys: randomBytes(48),
-    ...(values.ca ? { ca: readFile(values.ca, 'CA file') } : {}),
-    ...(values.verify ? { requestCert: true, rejectUnauthorized: true } : {}),
-    ...versions(values),
-  };
-  if (values.dtls) return runDtlsServer(values, options, port);
-  const mode = values.www ? 'www' : 'echo';
-
-  const onSecure = (socket: TLSSocket) => {
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    const client = socket.connection.peerCertificates[0];
-    say(`tsls: ${peer}: ${summary(socket)}${socket.servername ? `, SNI ${socket.servername}` : ''}${client ? `, client ${client.subject.text}` : ''}`);
-    socket.on('error', (err) => say(`tsls: ${peer}: ${err instanceof TLSError ? `${err.message} (${err.code})` : err.message}`));
-    if (mode === 'www') serveHttp(socket);
-    else socket.pipe(socket);
-  };
-
-  const hosts = values.host === 'localhost' ? ['127.0.0.1', '::1'] : [values.host];
-  let listening = 0;
-  for (const host of hosts) {
-    const server = createServer(options, onSecure);
-    keylogTo(server, values.keylog);
-    server.on('tlsClientError', (err: Error, socket: TLSSocket) => say(`tsls: ${socket.remoteAddress}:${socket.remotePort}: handshake failed: ${err.message}${err instanceof TLSError ? ` (${err.code})` : ''}`));
-    server.on('error', (err: NodeJS.ErrnoException) => {
-      // ::1 may not exist on this machine; 127.0.0.1 is enough for `localhost`.
-      if (hosts.length > 1 && host === '::1' && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) return;
-      fail(`cannot listen on ${host}:${port}`, err);
-    });
-    server.listen(port, host, () => {
-      const address = server.address() as net.AddressInfo;
-      if (listening++ === 0) say(`tsls: ${mode} server listening on ${values.host}:${address.port}`);
-    });
-  }
-}
-
-// ---- DTLS ----------------------------------------------------------------------------------
-
-function mtuOption(v: string | undefined): { mtu?: number } {
-  if (v === undefined) return {};
-  const mtu = Number(v);
-  if (!Number.isInteger(mtu) || mtu < 200 || mtu > 65507) throw new UsageError(`bad --mtu ${v} (200 to 65507 bytes of UDP payload)`);
-  return { mtu };
-}
-
-/** DTLS takes 'DTLSv1.2' only: --min/max-version TLSv1.3 is refused, TLSv1.2 means DTLS 1.2. */
-function dtlsVersions(values: Record<string, unknown>): void {
-  const v = versions(values);
-  if (v.minVersion === 'TLSv1.3' || v.maxVersion === 'TLSv1.3') throw new UsageError('--dtls speaks DTLS 1.2 (TLS 1.2 based) only');
-}
-
-function dtlsSummary(socket: DTLSSocket): string {
-  const parts = [socket.getProtocol() ?? '?', socket.getCipher()?.standardName ?? '?', socket.connection.group ?? 'no (EC)DHE'];
-  if (socket.alpnProtocol) parts.push(`ALPN ${socket.alpnProtocol}`);
-  return parts.join(', ');
-}
-
-function runDtlsClient(values: Record<string, string | boolean | undefined>, host: string, port: number): void {
-  if (values.session) throw new UsageError('--session does not go with --dtls');
-  dtlsVersions(values);
-  const str = (k: string) => values[k] as string | undefined;
-  const socket = connectDtls({
-    host,
-    port,
-    servername: str('servername') ?? '',
-    ca: str('ca') ? readFile(str('ca')!, 'CA file') : undefined,
-    rejectUnauthorized: !values.insecure,
-    ALPNProtocols: str('alpn')?.split(','),
-    cert: str('cert') ? readFile(str('cert')!, 'certificate') : undefined,
-    key: str('key') ? readFile(str('key')!, 'key') : undefined,
-    enableTrace: values.trace === true,
-    ...mtuOption(str('mtu')),
-  });
-  if (str('keylog')) socket.on('keylog', (line: Buffer) => appendFileSync(str('keylog')!, line));
-  socket.on('secureConnect', () => {
-    say(`tsls: connected to ${host}:${port} over UDP: ${dtlsSummary(socket)}`);
-    // One message per line, newline included (as s_client sends it); EOF closes (close_notify).
-    const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-    lines.on('line', (line) => socket.send(`${line}\n`));
-    lines.on('close', () => socket.close());
-  });
-  socket.on('message', (m: Buffer) => process.stdout.write(m));
-  socket.on('end', () => say('tsls: server closed the association (close_notify)'));
-  socket.on('error', (err) => fail(`DTLS association with ${host}:${port} failed`, err));
-  socket.on('close', (hadError: boolean) => process.exit(hadError ? 1 : 0));
-}
-
-function runDtlsServer(values: Record<string, string | boolean | undefined>, options: TlsServerOptions, port: number): void {
-  dtlsVersions(values);
-  const { ticketKeys: _t, minVersion: _min, maxVersion: _max, ...tls } = options;
-  const host = values.host as string;
-  const onSecure = (socket: DTLSSocket) => {
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    const client = socket.connection.peerCertificates[0];
-    say(`tsls: ${peer}: ${dtlsSummary(socket)}${client ? `, client ${client.subject.text}` : ''}`);
-    socket.on('message', (m: Buffer) => {
-      if (socket.established) socket.send(m);
-    });
-    socket.on('error', (err) => say(`tsls: ${peer}: ${err instanceof TLSError ? `${err.message} (${err.code})` : err.message}`));
-    socket.on('close', () => say(`tsls: ${peer}: closed`));
-  };
-  const hosts = host === 'localhost' ? ['127.0.0.1', '::1'] : [host];
-  let listening = 0;
-  for (const h of hosts) {
-    const server = createDtlsServer({ ...tls, ...mtuOption(values.mtu as string | undefined) }, onSecure);
-    if (values.keylog) server.on('keylog', (line: Buffer) => appendFileSync(values.keylog as string, line));
-    server.on('tlsClientError', (err: Error, socket: DTLSSocket) => say(`tsls: ${socket.remoteAddress}:${socket.remotePort}: handshake failed: ${err.message}${err instanceof TLSError ? ` (${err.code})` : ''}`));
-    server.on('error', (err: NodeJS.ErrnoException) => {
-      if (hosts.length > 1 && h === '::1' && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) return;
-      fail(`cannot listen on ${h}:${port} (UDP)`, err);
-    });
-    server.listen(port, h, () => {
-      if (listening++ === 0) say(`tsls: dtls echo server listening on ${host}:${server.address().port} (UDP)`);
-    });
-  }
-}
-
-function privateKeyPem(key: ReturnType<typeof selfSignedCertificate>['key']): string {
-  if (key.kind !== 'ec') throw new Error('unexpected key kind');
-  const der = encodeSequence(
-    encodeUnsigned(1n),
-    encodeDer(Tag.OCTET_STRING, key.d),
-    encodeDer(contextTag(0, true), encodeOid(OID.prime256v1)),
-    encodeDer(contextTag(1, true), encodeDer(Tag.BIT_STRING, Uint8Array.of(0, ...key.point))),
-  );
-  return pemEncode('EC PRIVATE KEY', der);
-}
-
-async function runStates(argv: string[]): Promise<void> {
-  const { CLIENT_STATES, SERVER_STATES, toMermaid } = await import('./statem/states.js');
-  const side = argv[0] ?? 'client';
-  if (side !== 'client' && side !== 'server') throw new UsageError('states takes client or server');
-  process.stdout.write(`${toMermaid(side === 'client' ? CLIENT_STATES : SERVER_STATES)}\n`);
-}
-
-async function main(): Promise<void> {
-  const [command, ...rest] = process.argv.slice(2);
-  try {
-    if (command === 'server') runServer(rest);
-    else if (command === 'client') runClient(rest);
-    else if (command === 'states') await runStates(rest);
-    else if (command === undefined || command === '--help' || command === '-h' || command === 'help') process.stdout.write(`${USAGE}\n`);
-    else throw new UsageError(`unknown command ${command}`);
-  } catch (err) {
-    if (err instanceof Error && 'code' in err && String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) fail('bad arguments', new UsageError(err.message));
-    fail(command ?? 'tsls', err);
-  }
-}
-
-void main();
+});

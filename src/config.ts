@@ -3,11 +3,14 @@
  * defaults. `resolveConfig` turns what the user gave into the one shape the engine uses.
  */
 import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from './crypto/provider.js';
-import type { Certificate } from './x509/certificate.js';
+import type { Certificate, KeyUsage } from './x509/certificate.js';
+import { parseCrls, type CertificateRevocationList } from './x509/crl.js';
+import type { VerifierPolicy } from './x509/verify.js';
 import { CIPHER_SUITES, type CipherSuiteInfo, type SrtpProfileName, cipherSuiteByName } from './messages/constants.js';
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
-import type { TLSSession } from './statem/session.js';
+import type { SessionStore, TLSSession } from './statem/session.js';
+import type { AeadLimits } from './record/aead-limits.js';
 
 export type TLSVersionName = 'TLSv1.3' | 'TLSv1.2';
 
@@ -44,16 +47,36 @@ export interface CommonOptions {
   maxVersion?: TLSVersionName;
   /** Bounds on handshake message sizes. */
   limits?: Partial<HandshakeLimits>;
+  /**
+   * Lower the AEAD usage limits (RFC 8446 5.5, RFC 9147 4.5.3) below the cipher's own:
+   * records per key before a KeyUpdate (TLS 1.3) or the end of the connection (1.2, DTLS),
+   * and forged records a DTLS connection tolerates per key. They are never raised.
+   */
+  aeadLimits?: Partial<AeadLimits>;
   /** DTLS-SRTP (RFC 5764): protection profiles to offer (client) or accept (server), in order of preference. */
   srtpProfiles?: SrtpProfileName[];
 }
 
-export interface ClientOptions extends CommonOptions {
+/** How the peer's certificate chain is checked, beyond the trust anchors (node:tls names where it has them). */
+export interface VerificationOptions {
+  /**
+   * Certificate revocation lists, PEM or DER, one or many (or already parsed with
+   * `parseCrls`). With CRLs, every certificate below the anchor needs a current CRL from its
+   * issuer: a listed one fails with `CERT_REVOKED`, one without a CRL with `UNABLE_TO_GET_CRL`.
+   */
+  crl?: string | Uint8Array | (string | Uint8Array)[] | CertificateRevocationList[];
+  /** Intermediates allowed between the leaf and the anchor, self-issued ones not counted (default 10). */
+  maxChainDepth?: number;
+  /** Smallest RSA modulus accepted anywhere in the chain, in bits (default 2048). Lower it only for legacy peers. */
+  minRsaBits?: number;
+}
+
+export interface ClientOptions extends CommonOptions, VerificationOptions {
   /** SNI host name; none is sent when absent (or when it is an IP address). */
   servername?: string;
   /** Name or IP address the server certificate must match when `servername` is not set. */
   host?: string;
-  /** Groups to send key shares for in the first ClientHello (default: the first of `groups`). */
+  /** Groups to send key shares for in the first ClientHello (default: the first of `groups`, and the first (EC)DH group too when that is a hybrid). */
   keyShareGroups?: GroupName[];
   /** Trust anchors. */
   ca?: Certificate[];
@@ -80,7 +103,7 @@ export interface ClientOptions extends CommonOptions {
 
 export type PskMode = 'psk_dhe_ke' | 'psk_ke';
 
-export interface ServerOptions extends CommonOptions {
+export interface ServerOptions extends CommonOptions, VerificationOptions {
   /** Certificates to choose from (by key type the client supports); the first is the default. */
   certificates: CertifiedKey[];
   /** Pick certificates for an SNI name; return undefined to keep the defaults. */
@@ -101,6 +124,14 @@ export interface ServerOptions extends CommonOptions {
   pskModes?: PskMode[];
   /** Bound on the TLS 1.2 session-ID cache (default 1000 entries; 0 turns it off). */
   sessionCacheSize?: number;
+  /**
+   * The TLS 1.2 session-ID cache itself, for an application that keeps sessions elsewhere
+   * (node's newSession/resumeSession events, a store shared by several processes). Default:
+   * an in-memory cache of `sessionCacheSize` entries per options object.
+   */
+  sessionCache?: SessionStore;
+  /** Choose the ALPN protocol from the client's list (instead of ALPNProtocols); undefined refuses with no_application_protocol. */
+  ALPNCallback?: (info: { servername: string | undefined; protocols: string[] }) => string | undefined;
   /** TLS 1.2 / DTLS PSK suites: the key for a client's identity, or undefined for unknown_psk_identity. */
   pskCallback?: (identity: Uint8Array) => Uint8Array | undefined;
   /** Sent in ServerKeyExchange so clients can pick an identity (RFC 4279 2). */
@@ -118,6 +149,27 @@ export interface ServerOptions extends CommonOptions {
   verifyPeer?: (info: PeerVerification) => void;
 }
 
+const policies = new WeakMap<VerificationOptions, VerifierPolicy & { keyUsage: KeyUsage }>();
+
+/**
+ * The verifier policy of a handshake, made once per options object (CRLs are parsed once,
+ * not per connection). The handshake's own requirement is added: the leaf's key signs the
+ * handshake, so its keyUsage, when present, must allow digitalSignature.
+ */
+export function handshakeVerifierPolicy(o: VerificationOptions): VerifierPolicy & { keyUsage: KeyUsage } {
+  let policy = policies.get(o);
+  if (!policy) {
+    const crl = o.crl === undefined ? undefined : isParsed(o.crl) ? o.crl : parseCrls(o.crl);
+    policy = { crl, maxChainDepth: o.maxChainDepth, minRsaBits: o.minRsaBits, keyUsage: 'digitalSignature' };
+    policies.set(o, policy);
+  }
+  return policy;
+}
+
+function isParsed(crl: NonNullable<VerificationOptions['crl']>): crl is CertificateRevocationList[] {
+  return Array.isArray(crl) && crl.length > 0 && typeof crl[0] === 'object' && !(crl[0] instanceof Uint8Array);
+}
+
 export interface ResolvedCommon {
   provider: CryptoProvider;
   /** Versions we speak, newest first. */
@@ -129,9 +181,16 @@ export interface ResolvedCommon {
   signatureSchemes: SignatureSchemeName[];
   alpn: string[];
   limits: HandshakeLimits;
+  aeadLimits: Partial<AeadLimits>;
 }
 
-export const DEFAULT_GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448'];
+/**
+ * As the browsers and OpenSSL 3.5+: the hybrid X25519MLKEM768 first (post-quantum security
+ * against harvest-now-decrypt-later), the other hybrids next, then the classic groups. A
+ * client sends X25519MLKEM768 and X25519 key shares (see defaultKeyShareGroups); a server
+ * picks a hybrid the client sent a share for over a classic one.
+ */
+export const DEFAULT_GROUPS: GroupName[] = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024', 'x25519', 'secp256r1', 'secp384r1', 'x448'];
 export const DEFAULT_SIGNATURE_SCHEMES: SignatureSchemeName[] = [
   'ecdsa_secp256r1_sha256',
   'ecdsa_secp384r1_sha384',
@@ -160,6 +219,7 @@ export function resolveCommon(o: CommonOptions, defaultProvider: CryptoProvider)
     signatureSchemes: o.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES,
     alpn: o.ALPNProtocols ?? NO_ALPN,
     limits: o.limits ? { ...defaultLimits, ...o.limits } : defaultLimits,
+    aeadLimits: o.aeadLimits ?? NO_AEAD_LIMITS,
   };
 }
 
@@ -169,6 +229,7 @@ export function resolveCommon(o: CommonOptions, defaultProvider: CryptoProvider)
  * suite list, one version list and one random function, not one per connection.
  */
 const NO_ALPN: string[] = [];
+const NO_AEAD_LIMITS: Partial<AeadLimits> = {};
 const wallClock = () => Date.now();
 const randomFns = new WeakMap<CryptoProvider, (length: number) => Uint8Array>();
 

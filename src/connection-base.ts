@@ -112,6 +112,8 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
   protected transcriptBytes(raw: Uint8Array, _direction: 'recv' | 'send'): Uint8Array {
     return raw;
   }
+  /** A handshake message arrived and decoded, before it is processed. */
+  protected received(_msg: HandshakeMessage): void {}
   /** Just before the connection reports the handshake done, and just after. */
   protected beforeEstablished(): void {}
   protected afterEstablished(): void {}
@@ -286,6 +288,7 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
       if (this.c.listens('transition')) this.c.emitBase('transition', { from, to, how, message });
     }
     onMessage(dir: 'recv' | 'send', msg: HandshakeMessage, length: number): void {
+      if (dir === 'recv') this.c.received(msg);
       if (this.c.listens('message')) this.c.emitBase('message', dir, msg, length);
     }
     onEstablished(): void {

@@ -14,7 +14,10 @@ import { trafficKeys } from './crypto/keyschedule.js';
 import { ConnectionBase, type Endpoint, type EndpointEvents } from './connection-base.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
 import { ContentType } from './messages/constants.js';
+import type { HandshakeMessage } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
+import { aeadLimits } from './record/aead-limits.js';
+import { PostHandshakeBudget } from './post-handshake-budget.js';
 import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
 import { ESTABLISHED, START_STATE } from './statem/states.js';
 import { concat, wipe } from './util/bytes.js';
@@ -38,6 +41,8 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   private early: Uint8Array[] | undefined = undefined;
   private sentCCS = false;
   private processing = false;
+  /** Made when the first post-handshake message arrives: most connections never see one. */
+  private postHandshake: PostHandshakeBudget | undefined = undefined;
 
   constructor(side: 'client', options: ClientOptions);
   constructor(side: 'server', options: ServerOptions);
@@ -100,7 +105,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
       (this.early ??= []).push(new Uint8Array(data));
       return;
     }
-    this.guard(() => this.records.seal(ContentType.application_data, data, this.output));
+    this.guard(() => this.sealApplicationData(data));
   }
 
   /** Send close_notify: we will write no more (reading goes on until the peer closes too). */
@@ -228,6 +233,16 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     this.sealAlert(level, description);
   }
 
+  /** A handshake message arrived (before it is processed): bound post-handshake floods, skip refused early data. */
+  protected override received(msg: HandshakeMessage): void {
+    if (this.statem.established) {
+      (this.postHandshake ??= new PostHandshakeBudget()).take(this.hs.common.now());
+      return;
+    }
+    // We take no 0-RTT: a client's early data is skipped (RFC 8446 4.2.10), never read.
+    if (msg.type === 'client_hello' && this.side === 'server' && msg.extensions.has('early_data')) this.records.skipEarlyData(MAX_EARLY_DATA_SIZE);
+  }
+
   protected override beforeEstablished(): void {
     const limit = this.hs.peerRecordSizeLimit;
     // record_size_limit counts TLS 1.3's inner content type byte (RFC 8449 4), not TLS 1.2's.
@@ -274,7 +289,30 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     const queued = this.early;
     if (!queued) return;
     this.early = undefined;
-    for (const data of queued) this.records.seal(ContentType.application_data, data, this.output);
+    for (const data of queued) this.sealApplicationData(data);
+  }
+
+  /**
+   * Application data into records, within the AEAD's confidentiality limit (RFC 8446 5.5):
+   * before the records for `data` would take the write key past it, TLS 1.3 moves to the
+   * next key with a KeyUpdate; TLS 1.2, which cannot, ends the connection. One record of
+   * the limit is kept back for the KeyUpdate or alert that follows.
+   */
+  private sealApplicationData(data: Uint8Array): void {
+    const max = this.records.maxSendFragment;
+    const limit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).confidentiality - 1;
+    for (let from = 0; from < data.length; ) {
+      let room = limit - this.records.sealedRecords;
+      if (room <= 0) {
+        if (this.tls12) throw new TLSError('internal_error', 'AEAD usage limit of the TLS 1.2 write key reached', { code: 'ERR_TLS_AEAD_LIMIT' });
+        this.hs.requestPeerUpdate = false;
+        this.statem.writeFrom('SendKeyUpdate');
+        room = limit - this.records.sealedRecords;
+      }
+      const to = Math.min(data.length, from + room * max);
+      this.records.seal(ContentType.application_data, from === 0 && to === data.length ? data : data.subarray(from, to), this.output);
+      from = to;
+    }
   }
 
   protected override teardown(): void {
@@ -284,6 +322,8 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
 }
 
 const NO_TYPES: ReadonlySet<number> = new Set();
+/** The early data a server skips (OpenSSL's default max_early_data, one record's worth). */
+const MAX_EARLY_DATA_SIZE = 2 ** 14;
 
 /**
  * A server's resolved common options, shared by every connection made from one options
@@ -313,6 +353,7 @@ function commonInputs(o: ClientOptions | ServerOptions): unknown[] {
     o.minVersion,
     o.maxVersion,
     o.limits,
+    o.aeadLimits,
     (o as ClientOptions).psk,
     (o as ServerOptions).pskCallback,
   ];

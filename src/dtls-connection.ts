@@ -17,7 +17,10 @@ import { ConnectionBase, type Endpoint, type EndpointEvents } from './connection
 import { VARIANTS } from './protocol-variant.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
 import { ContentType } from './messages/constants.js';
+import type { HandshakeMessage } from './messages/handshake.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
+import { aeadLimits } from './record/aead-limits.js';
+import { PostHandshakeBudget } from './post-handshake-budget.js';
 import { Flight, HandshakeReassembler, RetransmitTimer, tlsHandshakeBytes, transcriptBytes } from './statem/dtls-flight.js';
 
 export interface DtlsOptions {
@@ -64,6 +67,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   /** Our flight was answered: the next message we write starts a new flight. */
   private flightAnswered = false;
   private flightUnsent = false;
+  /** Made when the first post-handshake message (a renegotiation attempt) arrives. */
+  private postHandshake: PostHandshakeBudget | undefined = undefined;
 
   constructor(side: 'client', options: DtlsClientOptions);
   constructor(side: 'server', options: DtlsServerOptions, start?: DtlsServerStart);
@@ -98,6 +103,9 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
     this.guard(() => {
       const queue = this.records.open(datagram);
+      if (this.records.integrityLimitReached) {
+        throw new TLSError('bad_record_mac', 'too many forged records under one key (AEAD integrity limit, RFC 9147 4.5.3)', { code: 'ERR_TLS_AEAD_LIMIT' });
+      }
       this.peerResent = false;
       while (queue.length > 0) {
         const epoch = this.records.readEpoch;
@@ -139,6 +147,12 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (!this.statem.established) throw new TLSError('internal_error', 'DTLS data can only be sent after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
     if (this.sentCloseNotify) throw new TLSError('internal_error', 'send after close()', { code: 'ERR_TLS_WRITE_AFTER_END' });
     if (data.length > 2 ** 14) throw new TLSError('internal_error', 'a DTLS record holds at most 16384 bytes', { code: 'ERR_TLS_RECORD_TOO_LARGE' });
+    // DTLS 1.2 has no KeyUpdate: at the AEAD's confidentiality limit the association ends (one record kept for the alert).
+    if (this.records.nextWriteSeq >= aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).confidentiality - 1) {
+      const error = new TLSError('internal_error', 'AEAD usage limit of the DTLS write key reached', { code: 'ERR_TLS_AEAD_LIMIT' });
+      this.fail(error);
+      throw error;
+    }
     this.out.push(this.records.seal(ContentType.application_data, data));
   }
 
@@ -192,8 +206,17 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
 
   protected override installKeys12(direction: 'read' | 'write', key: Uint8Array, iv: Uint8Array): void {
     const protection = new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv);
-    if (direction === 'read') this.records.setReadEpoch(this.records.readEpoch + 1, protection);
-    else this.records.setWriteEpoch(this.records.writeEpoch + 1, protection);
+    if (direction === 'write') {
+      this.records.setWriteEpoch(this.records.writeEpoch + 1, protection);
+      return;
+    }
+    this.records.integrityLimit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).integrity;
+    this.records.setReadEpoch(this.records.readEpoch + 1, protection);
+  }
+
+  /** A post-handshake message (a renegotiation attempt) counts against the flood budget. */
+  protected override received(_msg: HandshakeMessage): void {
+    if (this.statem.established) (this.postHandshake ??= new PostHandshakeBudget()).take(this.now());
   }
 
   protected override sealAlert(level: number, description: number): void {
@@ -274,7 +297,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   }
 
   protected override sendAlert(description: number): void {
-    this.sealAlert(description === AlertDescription.close_notify ? AlertLevel.warning : AlertLevel.fatal, description);
+    this.sealAlert(description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? AlertLevel.warning : AlertLevel.fatal, description);
   }
 
   /** Every guarded step ends by sending the flight it made, if any. */

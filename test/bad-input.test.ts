@@ -8,7 +8,8 @@
  * record, rewrites handshake messages, and seals them again at the right sequence numbers.
  * This is exactly what a malicious peer could send, and needs no hook in the engine.
  *
- * Then: delivery one byte at a time, coalesced flights, and records split at every byte.
+ * Then: delivery one byte at a time, coalesced flights, and records split at every record edge
+ * and a seeded sample of the other byte boundaries (TSLS_SPLIT_SAMPLES=all: at every one).
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +26,7 @@ import { concat, equal, fromHex } from '../src/util/bytes.js';
 import { makePair, type Pair } from './helpers/pair.js';
 import { rootCa } from './helpers/pki.js';
 import { seededBytes } from './helpers/random.js';
+import { splitPoints } from './helpers/boundaries.js';
 import { splitRecords } from './helpers/records.js';
 
 // ---- records and messages -----------------------------------------------------------------
@@ -263,12 +265,12 @@ const ROWS: Row[] = [
     },
   },
   {
-    name: 'handshake message over limits.maxMessage, refused from its header before the body is sent',
+    name: 'ClientHello over limits.maxClientHello, refused from its header before the body is sent',
     detector: 'server',
     alert: 'illegal_parameter',
     code: 'ERR_TLS_HANDSHAKE_MESSAGE_TOO_LARGE',
     run: () => {
-      const p = makePair({ ALPNProtocols: manyProtocols }, { limits: { maxMessage: 1024 } });
+      const p = makePair({ ALPNProtocols: manyProtocols }, { limits: { maxClientHello: 1024 } });
       const msg = p.client.takeOutput().subarray(5);
       expect(msg.length - 4).toBeGreaterThan(1024);
       // Fragment the ClientHello; send the 4-byte header and 8 body bytes only.
@@ -383,6 +385,69 @@ const ROWS: Row[] = [
           edit(m, (sh) => {
             const ks = sh.extensions.list.find((e: any) => e.name === 'key_share');
             ks.value = { server_share: { group: 0x0017, key_exchange: ks.value.server_share.key_exchange } };
+          }),
+        ),
+      }),
+  },
+  {
+    name: 'X25519MLKEM768 client share with an ML-KEM coefficient not below q (FIPS 203 modulus check)',
+    detector: 'server',
+    alert: 'illegal_parameter',
+    run: () =>
+      mitmRun({
+        client: onType(HandshakeType.client_hello, (m) =>
+          edit(m, (ch) => {
+            const share = ch.extensions.list[extIndex(ch, 'key_share')].value.client_shares[0];
+            expect(share.group).toBe(0x11ec);
+            share.key_exchange = share.key_exchange.slice();
+            share.key_exchange[0] = 0xff;
+            share.key_exchange[1] |= 0x0f;
+          }),
+        ),
+      }),
+  },
+  {
+    name: 'X25519MLKEM768 client share one byte short',
+    detector: 'server',
+    alert: 'illegal_parameter',
+    run: () =>
+      mitmRun({
+        client: onType(HandshakeType.client_hello, (m) =>
+          edit(m, (ch) => {
+            const share = ch.extensions.list[extIndex(ch, 'key_share')].value.client_shares[0];
+            share.key_exchange = share.key_exchange.subarray(1);
+          }),
+        ),
+      }),
+  },
+  {
+    name: 'SecP256r1MLKEM768 server share whose EC point is not on the curve',
+    detector: 'client',
+    alert: 'illegal_parameter',
+    run: () =>
+      mitmRun({
+        clientOptions: { groups: ['SecP256r1MLKEM768'] },
+        serverOptions: { groups: ['SecP256r1MLKEM768'] },
+        server: onType(HandshakeType.server_hello, (m) =>
+          edit(m, (sh) => {
+            const ks = sh.extensions.list.find((e: any) => e.name === 'key_share');
+            const share = ks.value.server_share.key_exchange.slice();
+            share[10] ^= 1;
+            ks.value = { server_share: { group: 0x11eb, key_exchange: share } };
+          }),
+        ),
+      }),
+  },
+  {
+    name: 'X25519MLKEM768 server share (ciphertext) one byte long',
+    detector: 'client',
+    alert: 'illegal_parameter',
+    run: () =>
+      mitmRun({
+        server: onType(HandshakeType.server_hello, (m) =>
+          edit(m, (sh) => {
+            const ks = sh.extensions.list.find((e: any) => e.name === 'key_share');
+            ks.value = { server_share: { group: 0x11ec, key_exchange: concat(ks.value.server_share.key_exchange, new Uint8Array(1)) } };
           }),
         ),
       }),
@@ -721,10 +786,10 @@ describe('delivery', () => {
     expect(new TextDecoder().decode(concat(...p.clientData))).toBe('early from the server');
   });
 
-  it('the first server flight split at every byte boundary completes each time', () => {
+  it('the first server flight split at each record edge ±2 and at a seeded sample of byte boundaries completes each time', () => {
     // Seeded randomness on both sides: every fresh client sends the same ClientHello, so one
     // server flight answers them all, and every client must then send the same bytes.
-    // The reference client checks the certificate chain; the ~1000 split clients skip that
+    // The reference client checks the certificate chain; the split clients skip that
     // path check (it does not depend on how bytes arrive; CertificateVerify and Finished are
     // still verified every time), which halves the run time.
     const ca = rootCa();
@@ -740,8 +805,10 @@ describe('delivery', () => {
     server.feed(finished);
     expect(server.state).toBe('ESTABLISHED');
 
+    // Every record edge ±2 and a seeded sample of the other boundaries (TSLS_SPLIT_SAMPLES=all: every one).
+    const cuts = splitPoints(flight, 0x5b1d);
     const failures: number[] = [];
-    for (let i = 1; i < flight.length; i++) {
+    for (const i of cuts) {
       const client = Connection.client(clientOptions());
       expect(equal(client.takeOutput(), ch)).toBe(true);
       client.feed(flight.subarray(0, i));

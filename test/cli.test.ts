@@ -7,6 +7,7 @@
  * trace) and exit code 1; stdin EOF ends a client with exit code 0.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,7 @@ import {
   freePort,
   killAllPeers,
   Peer,
+  peers,
   requireBinary,
   startGnutlsClient,
   startGnutlsServer,
@@ -30,9 +32,9 @@ const SERVER_PKI = ['--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-
 const reverse = (s: string) => [...s].reverse().join('');
 const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 
-it('the CLI is built and openssl and gnutls are installed', () => {
+it(`the CLI is built and ${peers.openssl3.title} and ${peers.gnutls.title} are there`, () => {
   expect(existsSync(CLI), `${CLI} is missing: run \`npx tsc -p .\` (npm test does) first`).toBe(true);
-  for (const name of ['node', 'openssl', 'gnutls-cli', 'gnutls-serv']) expect(requireBinary(name)).toBeTruthy();
+  for (const bin of [requireBinary('node'), peers.openssl3.bin, peers.gnutls.cli, peers.gnutls.serv]) expect(bin).toBeTruthy();
 });
 
 afterEach(async () => {
@@ -94,7 +96,7 @@ async function expectOneLineFailure(peer: Peer, pattern: RegExp): Promise<string
 
 /** `openssl s_client` with exactly these arguments. */
 function sClient(...args: string[]): Peer {
-  return new Peer('openssl', ['s_client', ...args]);
+  return new Peer(peers.openssl3.bin, ['s_client', ...args]);
 }
 
 /**
@@ -119,7 +121,7 @@ function summaryOf(client: Peer): string {
 
 // ---- the README --------------------------------------------------------------------------
 
-describe("the README's promise: `tsls server`, then `openssl s_client -connect localhost:PORT`", () => {
+describe(`the README's promise: \`tsls server\`, then \`openssl s_client -connect localhost:PORT\` (${peers.openssl3.title})`, () => {
   it('tsls server with nothing but --port uses a throwaway certificate, completes TLS 1.3 with openssl s_client and echoes its line', async () => {
     const { server, port } = await startTslsServer();
     expect(server.stderr).toMatch(/throwaway self-signed certificate/);
@@ -128,6 +130,19 @@ describe("the README's promise: `tsls server`, then `openssl s_client -connect l
     await echo(client, 'hello from the README');
     await server.waitOutput(/: TLSv1\.3, TLS_\w+, \w+/);
     expect(server.stdout).toBe('');
+  });
+
+  it('tsls server without --cert saves its certificate and prints a tsls client line that, pasted, verifies it', async () => {
+    const { server, port } = await startTslsServer();
+    const tryLine = /^tsls: try: (tsls client .*)$/m.exec(server.stderr)?.[1];
+    expect(tryLine, server.describe()).toBe(`tsls client localhost:${port} --ca ${/saved in (\S+)/.exec(server.stderr)?.[1]}`);
+    const client = tsls(...tryLine!.split(' ').slice(1));
+    await client.waitOutput('tsls: connected to');
+    await echo(client, 'pasted');
+    client.closeStdin();
+    await expectExit(client, 0);
+    expect(client.stderr).toMatch(/^tsls: {3}verification: OK$/m);
+    expect(client.stdout).toBe('pasted\n');
   });
 
   describe('tsls server --www', () => {
@@ -152,6 +167,32 @@ describe("the README's promise: `tsls server`, then `openssl s_client -connect l
       expect(Buffer.byteLength(response!.slice(response!.indexOf('\r\n\r\n') + 4))).toBe(length);
     });
 
+    it('tsls server --www --alpn h2,http/1.1 selects http/1.1 for a client offering both, and answers it', async () => {
+      const { server, port } = await startTslsServer('--www', '--alpn', 'h2,http/1.1');
+      expect(server.stderr).toMatch(/warning: --www speaks http\/1\.1 only: not selecting h2/);
+      const client = sClient('-connect', `localhost:${port}`, '-ign_eof', '-alpn', 'h2,http/1.1');
+      await client.waitOutput('New, TLSv1.3');
+      await client.waitOutput('ALPN protocol: http/1.1');
+      client.send(GET('/alpn'));
+      await client.waitOutput('</html>');
+      expect(responses(client.stdout)[0]).toMatch(/^200 OK\r\n/);
+    });
+
+    it('tsls server --www answers each request in one record and accepts bare \\n line ends', async () => {
+      const { port } = await startTslsServer('--www');
+      const client = sClient('-connect', `localhost:${port}`, '-ign_eof', '-trace');
+      await client.waitOutput('New, TLSv1.3');
+      await client.waitOutput('NewSessionTicket'); // the tickets come first: count only what follows
+      const before = client.stdout.length;
+      client.send('GET /bare HTTP/1.0\n\n');
+      await client.waitOutput('</html>');
+      const after = client.stdout.slice(before);
+      // s_client sends the request line by line (two records); what counts is what came back.
+      const received = after.split(/^(?=Sent Record|Received Record)/m).filter((r) => r.startsWith('Received Record'));
+      expect(received.filter((r) => /Inner Content Type = ApplicationData/.test(r)), client.describe()).toHaveLength(1);
+      expect(after).toContain('<th>Path</th><td>/bare</td>');
+    });
+
     it('tsls server --www answers two pipelined requests in order on one connection, then closes on Connection: close', async () => {
       const { port } = await startTslsServer('--www');
       const client = sClient('-connect', `localhost:${port}`, '-ign_eof');
@@ -173,6 +214,36 @@ describe("the README's promise: `tsls server`, then `openssl s_client -connect l
       // stdin is still open (-ign_eof): s_client ends only because the server closed the connection.
       await client.waitExit();
     });
+  });
+});
+
+// ---- help, version, usage errors --------------------------------------------------------
+
+describe('help, --version and usage errors', () => {
+  it.each(['client', 'server'])('tsls %s --help prints that command\'s flags on stdout and exits 0 without connecting or listening', async (command) => {
+    const help = tsls(command, '--help');
+    await expectExit(help, 0);
+    expect(help.stdout).toMatch(new RegExp(`^usage: tsls ${command} `));
+    for (const flag of ['--ca FILE', '--alpn LIST', '--min-version V', '--ciphers LIST', '--psk HEX', '--trace']) expect(help.stdout).toContain(flag);
+    expect(help.stdout).toContain(command === 'client' ? '--servername NAME' : '--www');
+    expect(help.stderr).toBe('');
+  });
+
+  it('tsls --version prints the package version and exits 0', async () => {
+    const v = tsls('--version');
+    await expectExit(v, 0);
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string };
+    expect(v.stdout).toMatch(new RegExp(`^tsls ${pkg.version.replace(/\./g, '\\.')} `));
+  });
+
+  it.each([
+    ['client without HOST:PORT', ['client'], /client needs HOST:PORT/],
+    ['an unknown flag', ['client', '127.0.0.1:1', '--bogus'], /--bogus/],
+    ['an unknown version', ['server', '--max-version', 'TLSv1.1'], /unknown version TLSv1\.1/],
+  ])('a usage error (%s) is one line pointing at --help, without the usage text, and exit 1', async (_what, args, pattern) => {
+    const peer = tsls(...args);
+    const line = await expectOneLineFailure(peer, pattern);
+    expect(line).toMatch(/\(see tsls (client|server) --help\)$/);
   });
 });
 
@@ -236,7 +307,7 @@ describe('tsls server', () => {
     });
   });
 
-  it('gnutls-cli completes TLS 1.3 with tsls server and gets its data echoed', async () => {
+  it(`${peers.gnutls.title} gnutls-cli completes TLS 1.3 with tsls server and gets its data echoed`, async () => {
     const { server, port } = await startTslsServer('--echo', ...SERVER_PKI);
     const client = startGnutlsClient(port);
     await client.waitOutput(/Description: \(TLS1\.3-X\.509\)/);
@@ -263,6 +334,41 @@ describe('tsls client', () => {
     expect(peer.output).not.toMatch(/extension_type=server_name/);
   });
 
+  it('tsls client localhost:PORT sends SNI localhost by default (and none for 127.0.0.1)', async () => {
+    const { peer, port } = await startOpensslServer({ rev: true, extra: ['-trace'] });
+    const client = tsls('client', `localhost:${port}`, '--ca', 'root.crt');
+    await client.waitOutput('tsls: connected to');
+    await echoReversed(client, 'sni by default');
+    client.closeStdin();
+    await expectExit(client, 0);
+    expect(peer.output).toMatch(/extension_type=server_name\(0\), length=14\n\s+0000 - 00 0c 00 00 09 6c 6f 63-61 6c 68 6f 73 74 /);
+  });
+
+  it('tsls client reports the chain, the verification result, the signature scheme and an ALPN offer the server did not take', async () => {
+    const { port } = await startOpensslServer({ rev: true });
+    const client = tslsClient(port, '--ca', 'root.crt', '--alpn', 'h2,http/1.1');
+    await client.waitOutput('tsls: connected to');
+    await echoReversed(client, 'details');
+    client.closeStdin();
+    await expectExit(client, 0);
+    const err = client.stderr;
+    expect(err).toMatch(/^tsls: {3}certificate chain \(2\):$/m);
+    expect(err).toMatch(/^tsls: {5}0 s: CN=tsls test leaf-ecdsa-p256\b.*\ntsls: {7}i: CN=tsls Test Intermediate CA\b.*\ntsls: {7}valid .* GMT to .* GMT; ECDSA P-256; DNS:localhost/m);
+    expect(err).toMatch(/^tsls: {5}1 s: CN=tsls Test Intermediate CA\b/m);
+    expect(err).toMatch(/^tsls: {3}verification: OK$/m);
+    expect(err).toMatch(/^tsls: {3}signature scheme ecdsa_secp256r1_sha256; ALPN offered \(h2,http\/1\.1\) but none selected; new session$/m);
+    expect(client.stdout).toBe(`${reverse('details')}\n`);
+  });
+
+  it('tsls client --insecure still reports why the certificate would have been refused', async () => {
+    const { port } = await startOpensslServer({ rev: true });
+    const client = tslsClient(port, '--insecure', '--servername', 'localhost');
+    await client.waitOutput('tsls: connected to');
+    client.closeStdin();
+    await expectExit(client, 0);
+    expect(client.stderr).toMatch(/^tsls: {3}verification: FAILED: UNABLE_TO_GET_ISSUER_CERT_LOCALLY \(ignored: --insecure\)$/m);
+  });
+
   it('tsls client --servername localhost sends SNI localhost', async () => {
     const { peer, port } = await startOpensslServer({ rev: true, extra: ['-trace'] });
     const client = tslsClient(port, '--ca', 'root.crt', '--servername', 'localhost');
@@ -273,7 +379,7 @@ describe('tsls client', () => {
     expect(peer.output).toMatch(/extension_type=server_name\(0\), length=14\n\s+0000 - 00 0c 00 00 09 6c 6f 63-61 6c 68 6f 73 74 /);
   });
 
-  it('tsls client against gnutls-serv --echo: stdout is exactly the echo, EOF exits 0', async () => {
+  it(`tsls client against ${peers.gnutls.title} gnutls-serv --echo: stdout is exactly the echo, EOF exits 0`, async () => {
     const { port } = await startGnutlsServer();
     const client = tslsClient(port, '--ca', 'root.crt', '--servername', 'localhost');
     await client.waitOutput('tsls: connected to');
@@ -307,6 +413,21 @@ describe('tsls client', () => {
     expect(client.stdout).toBe(`${reverse('insecure')}\n`);
   });
 
+  it('tsls client to a plaintext HTTP server says the peer does not speak TLS and quotes what it sent, in one line', async () => {
+    const http = net.createServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = tslsClient((http.address() as net.AddressInfo).port, '--ca', 'root.crt');
+      const line = await expectOneLineFailure(client, /the peer does not speak TLS \(received 'HTTP\/1\.1 400 Bad Request[^']*'\)/);
+      expect(line).not.toMatch(/content type/);
+    } finally {
+      http.close();
+    }
+  });
+
   it('tsls client to a port nobody listens on fails with one line and exit 1', async () => {
     const port = await freePort();
     const client = tslsClient(port, '--ca', 'root.crt');
@@ -330,9 +451,11 @@ describe('tsls client', () => {
     const client = tslsClient(port, '--ca', 'root.crt');
     client.send('not echoed\n');
     await expectExit(client, 1);
-    const errors = lines(client.stderr).filter((l) => !l.startsWith('tsls: connected to'));
+    // TLS 1.3: the client is connected (and reports it) before the server judges its certificate.
+    const errors = lines(client.stderr).filter((l) => !l.startsWith('tsls: connected to') && !l.startsWith('tsls:   '));
     expect(errors, client.describe()).toHaveLength(1);
     expect(errors[0]).toMatch(/CERTIFICATE_REQUIRED/);
+    expect(errors[0]!.match(/certificate_required/gi), `the alert is named once as an alert, once in the code: ${errors[0]}`).toHaveLength(2);
     expect(client.stderr).not.toMatch(/^\s+at /m);
     expect(client.stdout).toBe('');
   });
@@ -407,6 +530,59 @@ describe('tsls client', () => {
     expect(new Set(mine.map((l) => l.split(' ')[1])).size, 'one client random').toBe(1);
     expect([...mine].sort()).toEqual(read(theirs).sort());
     expect(client.stdout).toBe(`${reverse('keylog')}\n`);
+  });
+});
+
+// ---- --psk and --dtls ----------------------------------------------------------------------
+
+const PSK_HEX = '00112233445566778899aabbccddeeff';
+
+describe('tsls --psk', () => {
+  it('tsls client --psk --psk-identity completes TLS 1.2 with openssl s_server -psk on a PSK suite', async () => {
+    const { peer, port } = await startOpensslServer({ rev: true, version: 'TLSv1.2', cipher: 'ECDHE-PSK-CHACHA20-POLY1305', extra: ['-psk', PSK_HEX, '-psk_identity', 'tsls-cli', '-nocert'] });
+    const client = tslsClient(port, '--psk', PSK_HEX, '--psk-identity', 'tsls-cli');
+    await client.waitOutput('tsls: connected to');
+    await echoReversed(client, 'psk over tls 1.2');
+    client.closeStdin();
+    await expectExit(client, 0);
+    expect(summaryOf(client)).toMatch(/: TLSv1\.2, TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256, x25519$/);
+    expect(peer.output).toContain('Ciphersuite: ECDHE-PSK-CHACHA20-POLY1305');
+  });
+
+  it('tsls client --dtls --psk ↔ tsls server --dtls --psk agree on the PSK suite', async () => {
+    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', '--psk', PSK_HEX, '--psk-identity', 'device-1', '--ciphers', 'TLS_PSK_WITH_AES_128_CCM_8');
+    const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--psk', PSK_HEX, '--psk-identity', 'device-1', '--ciphers', 'TLS_PSK_WITH_AES_128_CCM_8');
+    await client.waitOutput('tsls: connected to');
+    expect(summaryOf(client)).toMatch(/over UDP: DTLSv1\.2, TLS_PSK_WITH_AES_128_CCM_8, no \(EC\)DHE$/);
+    await echo(client, 'psk datagram');
+    client.closeStdin();
+    await expectExit(client, 0);
+  });
+});
+
+describe('tsls --dtls', () => {
+  it('echo x | tsls client --dtls: stdin ends at once, and the reply still arrives before the client exits 0', async () => {
+    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
+    const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost');
+    client.send('x\n');
+    client.closeStdin(); // before the handshake is even done
+    await expectExit(client, 0);
+    expect(client.stdout).toBe('x\n');
+  });
+
+  it('tsls server --dtls says "resumed" for an openssl s_client that resumes its session', async () => {
+    const { server, port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
+    const file = join(tmp, 'dtls.session');
+    for (const [run, flag] of [['first', '-sess_out'], ['second', '-sess_in']] as const) {
+      const client = sClient('-dtls1_2', '-connect', `127.0.0.1:${port}`, '-CAfile', 'root.crt', '-servername', 'localhost', flag, file);
+      await client.waitOutput(run === 'first' ? 'New, TLSv1.2' : 'Reused, TLSv1.2');
+      client.send('Q\n');
+      await client.waitExit();
+    }
+    const summaries = lines(server.stderr).filter((l) => / DTLSv1\.2, /.test(l));
+    expect(summaries, server.describe()).toHaveLength(2);
+    expect(summaries[0]).not.toMatch(/resumed/);
+    expect(summaries[1]).toMatch(/, resumed$/);
   });
 });
 

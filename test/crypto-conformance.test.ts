@@ -205,8 +205,8 @@ describe.each(PROVIDERS)('$name provider', (p) => {
       const v = ECDH_RFC7748[group];
       expect(toHex(p.generateKeyPair(group, fromHex(v.alicePrivate)).publicKey)).toBe(v.alicePublic);
       expect(toHex(p.generateKeyPair(group, fromHex(v.bobPrivate)).publicKey)).toBe(v.bobPublic);
-      expect(toHex(p.sharedSecret(group, fromHex(v.alicePrivate), fromHex(v.bobPublic)))).toBe(v.shared);
-      expect(toHex(p.sharedSecret(group, fromHex(v.bobPrivate), fromHex(v.alicePublic)))).toBe(v.shared);
+      expect(toHex(p.decapsulate(group, fromHex(v.alicePrivate), fromHex(v.bobPublic)))).toBe(v.shared);
+      expect(toHex(p.decapsulate(group, fromHex(v.bobPrivate), fromHex(v.alicePublic)))).toBe(v.shared);
     });
 
     it('P-256 public key from a given private key (RFC 6979 A.2.5); the shared secret is an X coordinate', () => {
@@ -214,7 +214,7 @@ describe.each(PROVIDERS)('$name provider', (p) => {
       const one = new Uint8Array(32);
       one[31] = 1;
       const peer = fromHex(P256_RFC6979.publicKey);
-      expect(toHex(p.sharedSecret('secp256r1', one, peer))).toBe(toHex(peer.subarray(1, 33)));
+      expect(toHex(p.decapsulate('secp256r1', one, peer))).toBe(toHex(peer.subarray(1, 33)));
     });
 
     it('X25519 refuses the low-order points of RFC 7748 (and their non-canonical forms) and wrong lengths', () => {
@@ -233,10 +233,10 @@ describe.each(PROVIDERS)('$name provider', (p) => {
         'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880',
         'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
       ];
-      for (const point of lowOrder) expect(() => p.sharedSecret('x25519', priv, fromHex(point)), point).toThrow();
-      expect(() => p.sharedSecret('x25519', priv, new Uint8Array(31).fill(9))).toThrow();
-      expect(() => p.sharedSecret('x25519', priv, new Uint8Array(33).fill(9))).toThrow();
-      expect(() => p.sharedSecret('x25519', priv.subarray(1), new Uint8Array(32).fill(9))).toThrow();
+      for (const point of lowOrder) expect(() => p.decapsulate('x25519', priv, fromHex(point)), point).toThrow();
+      expect(() => p.decapsulate('x25519', priv, new Uint8Array(31).fill(9))).toThrow();
+      expect(() => p.decapsulate('x25519', priv, new Uint8Array(33).fill(9))).toThrow();
+      expect(() => p.decapsulate('x25519', priv.subarray(1), new Uint8Array(32).fill(9))).toThrow();
     });
 
     it('X448 refuses low-order points and wrong lengths', () => {
@@ -245,9 +245,9 @@ describe.each(PROVIDERS)('$name provider', (p) => {
       pMinus1[0] = 0xfe;
       pMinus1[28] = 0xfe;
       for (const point of [new Uint8Array(56), Uint8Array.of(1, ...new Uint8Array(55)), pMinus1]) {
-        expect(() => p.sharedSecret('x448', priv, point)).toThrow();
+        expect(() => p.decapsulate('x448', priv, point)).toThrow();
       }
-      expect(() => p.sharedSecret('x448', priv, new Uint8Array(32).fill(5))).toThrow();
+      expect(() => p.decapsulate('x448', priv, new Uint8Array(32).fill(5))).toThrow();
     });
 
     it.each(['secp256r1', 'secp384r1'] as const)('%s refuses invalid peer points', (group) => {
@@ -267,9 +267,9 @@ describe.each(PROVIDERS)('$name provider', (p) => {
         ['x = p', Uint8Array.of(4, ...new Uint8Array(size).fill(0xff), ...b.publicKey.subarray(1 + size))],
         ['the other curve', p.generateKeyPair(group === 'secp256r1' ? 'secp384r1' : 'secp256r1').publicKey],
       ];
-      for (const [what, point] of bad) expect(() => p.sharedSecret(group, a.privateKey, point), what).toThrow();
+      for (const [what, point] of bad) expect(() => p.decapsulate(group, a.privateKey, point), what).toThrow();
       // And the good one still works.
-      expect(p.sharedSecret(group, a.privateKey, b.publicKey).length).toBe(size);
+      expect(p.decapsulate(group, a.privateKey, b.publicKey).length).toBe(size);
     });
 
     it.each(['secp256r1', 'secp384r1'] as const)('%s refuses private keys of zero, the group order and beyond, and of the wrong length', (group) => {
@@ -292,11 +292,11 @@ describe.each(PROVIDERS)('$name provider', (p) => {
     it('uses a private key that changed after generateKeyPair as it is now', () => {
       const a = p.generateKeyPair('secp256r1');
       const b = p.generateKeyPair('secp256r1');
-      const before = toHex(p.sharedSecret('secp256r1', a.privateKey, b.publicKey));
+      const before = toHex(p.decapsulate('secp256r1', a.privateKey, b.publicKey));
       a.privateKey.set(b.privateKey);
       // a.privateKey is now b's key: b * B, not a * B.
-      expect(toHex(p.sharedSecret('secp256r1', a.privateKey, b.publicKey))).not.toBe(before);
-      expect(toHex(p.sharedSecret('secp256r1', a.privateKey, b.publicKey))).toBe(toHex(p.sharedSecret('secp256r1', b.privateKey, b.publicKey)));
+      expect(toHex(p.decapsulate('secp256r1', a.privateKey, b.publicKey))).not.toBe(before);
+      expect(toHex(p.decapsulate('secp256r1', a.privateKey, b.publicKey))).toBe(toHex(p.decapsulate('secp256r1', b.privateKey, b.publicKey)));
     });
   });
 
@@ -507,7 +507,7 @@ describe.each(PAIRS.map(([a, b]) => ({ a, b, label: `${a.name} → ${b.name}` })
     for (let i = 0; i < 3; i++) {
       const ka = a.generateKeyPair(group);
       const kb = b.generateKeyPair(group);
-      expect(toHex(b.sharedSecret(group, kb.privateKey, ka.publicKey))).toBe(toHex(a.sharedSecret(group, ka.privateKey, kb.publicKey)));
+      expect(toHex(b.decapsulate(group, kb.privateKey, ka.publicKey))).toBe(toHex(a.decapsulate(group, ka.privateKey, kb.publicKey)));
       // The same private key gives the same public key in both.
       expect(toHex(b.generateKeyPair(group, ka.privateKey).publicKey)).toBe(toHex(ka.publicKey));
     }
@@ -518,18 +518,18 @@ describe.each(PAIRS.map(([a, b]) => ({ a, b, label: `${a.name} → ${b.name}` })
       const k = a.generateKeyPair(group);
       const peer = b.generateKeyPair(group).publicKey.slice();
       if (group === 'x25519') peer[31]! |= 0x80;
-      expect(toHex(b.sharedSecret(group, k.privateKey, peer))).toBe(toHex(a.sharedSecret(group, k.privateKey, peer)));
+      expect(toHex(b.decapsulate(group, k.privateKey, peer))).toBe(toHex(a.decapsulate(group, k.privateKey, peer)));
       // u = p + 2 (non-canonical, not of low order).
       const u = group === 'x25519' ? leBytes(2n ** 255n - 19n + 2n, 32) : leBytes(2n ** 448n - 2n ** 224n - 1n + 2n, 56);
       let sa: string | Error;
       let sb: string | Error;
       try {
-        sa = toHex(a.sharedSecret(group, k.privateKey, u));
+        sa = toHex(a.decapsulate(group, k.privateKey, u));
       } catch (e) {
         sa = e as Error;
       }
       try {
-        sb = toHex(b.sharedSecret(group, k.privateKey, u));
+        sb = toHex(b.decapsulate(group, k.privateKey, u));
       } catch (e) {
         sb = e as Error;
       }

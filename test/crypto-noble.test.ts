@@ -78,8 +78,8 @@ describe('key exchange', () => {
     const b = p.generateKeyPair('x25519', fromHex(v.bobPrivate));
     expect(toHex(a.publicKey)).toBe(v.alicePublic);
     expect(toHex(b.publicKey)).toBe(v.bobPublic);
-    expect(toHex(p.sharedSecret('x25519', fromHex(v.alicePrivate), b.publicKey))).toBe(v.shared);
-    expect(toHex(p.sharedSecret('x25519', fromHex(v.bobPrivate), a.publicKey))).toBe(v.shared);
+    expect(toHex(p.decapsulate('x25519', fromHex(v.alicePrivate), b.publicKey))).toBe(v.shared);
+    expect(toHex(p.decapsulate('x25519', fromHex(v.bobPrivate), a.publicKey))).toBe(v.shared);
   });
 
   it('X448 (RFC 7748 section 6.2), both directions', () => {
@@ -88,27 +88,27 @@ describe('key exchange', () => {
     const b = p.generateKeyPair('x448', fromHex(v.bobPrivate));
     expect(toHex(a.publicKey)).toBe(v.alicePublic);
     expect(toHex(b.publicKey)).toBe(v.bobPublic);
-    expect(toHex(p.sharedSecret('x448', fromHex(v.alicePrivate), b.publicKey))).toBe(v.shared);
-    expect(toHex(p.sharedSecret('x448', fromHex(v.bobPrivate), a.publicKey))).toBe(v.shared);
+    expect(toHex(p.decapsulate('x448', fromHex(v.alicePrivate), b.publicKey))).toBe(v.shared);
+    expect(toHex(p.decapsulate('x448', fromHex(v.bobPrivate), a.publicKey))).toBe(v.shared);
   });
 
   it('X25519 / X448 reject low-order points and wrong lengths', () => {
     const priv = p.generateKeyPair('x25519').privateKey;
-    expect(() => p.sharedSecret('x25519', priv, new Uint8Array(32))).toThrow();
+    expect(() => p.decapsulate('x25519', priv, new Uint8Array(32))).toThrow();
     const one = new Uint8Array(32);
     one[0] = 1;
-    expect(() => p.sharedSecret('x25519', priv, one)).toThrow();
-    expect(() => p.sharedSecret('x25519', priv, new Uint8Array(31).fill(9))).toThrow();
+    expect(() => p.decapsulate('x25519', priv, one)).toThrow();
+    expect(() => p.decapsulate('x25519', priv, new Uint8Array(31).fill(9))).toThrow();
     const priv448 = p.generateKeyPair('x448').privateKey;
-    expect(() => p.sharedSecret('x448', priv448, new Uint8Array(56))).toThrow();
-    expect(() => p.sharedSecret('x448', priv448, new Uint8Array(32).fill(5))).toThrow();
+    expect(() => p.decapsulate('x448', priv448, new Uint8Array(56))).toThrow();
+    expect(() => p.decapsulate('x448', priv448, new Uint8Array(32).fill(5))).toThrow();
   });
 
   it.each<GroupName>(['secp256r1', 'secp384r1', 'x25519', 'x448'])('%s: both sides derive the same secret', (group) => {
     const a = p.generateKeyPair(group);
     const b = p.generateKeyPair(group);
-    const s1 = p.sharedSecret(group, a.privateKey, b.publicKey);
-    const s2 = p.sharedSecret(group, b.privateKey, a.publicKey);
+    const s1 = p.decapsulate(group, a.privateKey, b.publicKey);
+    const s2 = p.decapsulate(group, b.privateKey, a.publicKey);
     expect(toHex(s1)).toBe(toHex(s2));
     const size = { secp256r1: 32, secp384r1: 48, x25519: 32, x448: 56 }[group];
     expect(s1.length).toBe(size);
@@ -123,7 +123,7 @@ describe('key exchange', () => {
     const one = new Uint8Array(32);
     one[31] = 1;
     const peer = p.generateKeyPair('secp256r1');
-    expect(toHex(p.sharedSecret('secp256r1', one, peer.publicKey))).toBe(toHex(peer.publicKey.subarray(1, 33)));
+    expect(toHex(p.decapsulate('secp256r1', one, peer.publicKey))).toBe(toHex(peer.publicKey.subarray(1, 33)));
   });
 
   it('P-256 / P-384 reject invalid peer points', () => {
@@ -131,18 +131,18 @@ describe('key exchange', () => {
     const b = p.generateKeyPair('secp256r1');
     const offCurve = b.publicKey.slice();
     offCurve[64]! ^= 1;
-    expect(() => p.sharedSecret('secp256r1', a.privateKey, offCurve)).toThrow();
+    expect(() => p.decapsulate('secp256r1', a.privateKey, offCurve)).toThrow();
     // The compressed form is not allowed in TLS 1.3.
     const compressed = Uint8Array.of(2 + (b.publicKey[64]! & 1), ...b.publicKey.subarray(1, 33));
-    expect(() => p.sharedSecret('secp256r1', a.privateKey, compressed)).toThrow();
-    expect(() => p.sharedSecret('secp256r1', a.privateKey, b.publicKey.subarray(0, 64))).toThrow();
-    expect(() => p.sharedSecret('secp256r1', a.privateKey, new Uint8Array(65))).toThrow();
+    expect(() => p.decapsulate('secp256r1', a.privateKey, compressed)).toThrow();
+    expect(() => p.decapsulate('secp256r1', a.privateKey, b.publicKey.subarray(0, 64))).toThrow();
+    expect(() => p.decapsulate('secp256r1', a.privateKey, new Uint8Array(65))).toThrow();
     const notFour = b.publicKey.slice();
     notFour[0] = 6;
-    expect(() => p.sharedSecret('secp256r1', a.privateKey, notFour)).toThrow();
+    expect(() => p.decapsulate('secp256r1', a.privateKey, notFour)).toThrow();
     // A P-256 point is not a P-384 point.
     const c = p.generateKeyPair('secp384r1');
-    expect(() => p.sharedSecret('secp384r1', c.privateKey, b.publicKey)).toThrow();
+    expect(() => p.decapsulate('secp384r1', c.privateKey, b.publicKey)).toThrow();
   });
 
   it('generateKeyPair is deterministic given the private key, and uses the injected random source', () => {

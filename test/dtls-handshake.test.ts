@@ -289,7 +289,7 @@ describe('HandshakeReassembler: bounds and hostile input', () => {
     const r = new HandshakeReassembler();
     const tooBig = 64 * 1024 + 1;
     for (const offset of [0, 30000]) {
-      const err = expectTLSError(() => r.add(rawFragment(HandshakeType.client_hello, tooBig, 0, offset, new Uint8Array(10))), 'ERR_TLS_HANDSHAKE_MESSAGE_TOO_LARGE', 'illegal_parameter');
+      const err = expectTLSError(() => r.add(rawFragment(HandshakeType.server_hello, tooBig, 0, offset, new Uint8Array(10))), 'ERR_TLS_HANDSHAKE_MESSAGE_TOO_LARGE', 'illegal_parameter');
       expect(err.description).toBe(47);
       expect(r.bufferedBytes).toBe(0);
       expect(r.pendingMessages).toBe(0);

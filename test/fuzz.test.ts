@@ -24,10 +24,11 @@ import { Tls13Protection } from '../src/record/protection.js';
 import { concat, fromHex, toHex } from '../src/util/bytes.js';
 import { defaultClientOptions, defaultServerOptions } from './helpers/pair.js';
 import { certifiedKey, rootCa } from './helpers/pki.js';
+import { fuzzIterations } from './helpers/depth.js';
 import { seededBytes, xorshift32 } from './helpers/random.js';
 import { splitRecords } from './helpers/records.js';
 
-const ITERATIONS = Number(process.env.TSLS_FUZZ_ITERATIONS ?? 300);
+const ITERATIONS = fuzzIterations();
 const KNOWN_ALERTS = new Set(Object.keys(AlertDescription));
 
 /** xorshift32 as integers below n and as bytes, from one stream. */

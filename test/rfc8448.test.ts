@@ -155,8 +155,8 @@ function computeOurs(trace: Trace): Ours {
   const clientShare = ch.extensions.get('key_share', 'client_hello')!.client_shares.find((s) => s.group === serverShare.group)!;
   const rfcGroup = Object.keys(RFC_GROUP).find((k) => RFC_GROUP[k] === group)!;
   const privateKey = (who: Who) => trace.item(who, `create an ephemeral ${rfcGroup} key pair`, 'private key');
-  const sharedAtClient = p.sharedSecret(group, privateKey('client'), serverShare.key_exchange);
-  const sharedAtServer = p.sharedSecret(group, privateKey('server'), clientShare.key_exchange);
+  const sharedAtClient = p.decapsulate(group, privateKey('client'), serverShare.key_exchange);
+  const sharedAtServer = p.decapsulate(group, privateKey('server'), clientShare.key_exchange);
 
   const early = earlySecret(p, HASH);
   const handshake = handshakeSecret(p, HASH, early, sharedAtClient);
@@ -621,6 +621,8 @@ describe('our client Connection on RFC 8448 section 3', () => {
       servername: 'server',
       grease: false,
       compatibilityMode: false,
+      // RFC 8448 predates the hybrid groups: the classic ones, x25519 first and alone in key_share.
+      groups: ['x25519', 'secp256r1', 'secp384r1', 'x448'],
       random: (n) => {
         const next = draws.shift();
         if (!next || next.length !== n) throw new Error(`unexpected random(${n})`);

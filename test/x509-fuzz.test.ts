@@ -13,11 +13,12 @@ import { encodeDer, readNode, Tag } from '../src/x509/der.js';
 import { certificateMatchesHost } from '../src/x509/hostname.js';
 import { parseCertificateChain, pemDecode } from '../src/x509/pem.js';
 import { verifyCertificateChain } from '../src/x509/verify.js';
+import { fuzzIterations } from './helpers/depth.js';
 import { mulberry32, type Mulberry32 } from './helpers/random.js';
 
-// TSLS_FUZZ_SEED / TSLS_FUZZ_RUNS override the fixed defaults for longer local runs.
+// TSLS_FUZZ_SEED / TSLS_FUZZ_ITERATIONS override the fixed defaults for longer local runs.
 const SEED = Number(process.env.TSLS_FUZZ_SEED ?? 0x5eed_1234);
-const BYTE_MUTATIONS = Number(process.env.TSLS_FUZZ_RUNS ?? 300);
+const BYTE_MUTATIONS = fuzzIterations();
 const TREE_MUTATIONS = BYTE_MUTATIONS;
 
 
@@ -235,6 +236,6 @@ describe('x509 fuzzing', () => {
     // The mutations must reach the verifier, not just the parser's first checks.
     expect(stats.parsed).toBeGreaterThan(50);
     expect(stats.rejected).toBeGreaterThan(50);
-    if (process.env.TSLS_FUZZ_RUNS) console.log(stats);
+    if (process.env.TSLS_FUZZ_ITERATIONS) console.log(stats);
   });
 });

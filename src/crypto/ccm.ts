@@ -5,6 +5,7 @@
  */
 import { cbc, ctr } from '@noble/ciphers/aes.js';
 import type { Aead } from './provider.js';
+import { constantTimeEqual } from '../util/bytes.js';
 
 function formatB0(nonce: Uint8Array, tagLength: number, aadLength: number, messageLength: number): Uint8Array {
   const L = 15 - nonce.length;
@@ -62,9 +63,7 @@ export function aesCcm(key: Uint8Array, tagLength: 16 | 8): Aead {
       const plaintext = keystreamXor(key, nonce, 1, body);
       const mac = cbcMac(key, formatB0(nonce, tagLength, aad.length, plaintext.length), aad, plaintext);
       const expected = keystreamXor(key, nonce, 0, mac).subarray(0, tagLength);
-      let diff = 0;
-      for (let i = 0; i < tagLength; i++) diff |= expected[i]! ^ tag[i]!;
-      return diff === 0 ? plaintext : null;
+      return constantTimeEqual(expected, tag) ? plaintext : null;
     },
   };
 }

@@ -11,7 +11,9 @@ import { expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { aesCcm } from './ccm.js';
-import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair } from './provider.js';
+import type { EcdhGroup } from './groups.js';
+import { kemKeyExchange } from './kem.js';
+import type { Aead, AeadName, CryptoProvider, Hash, HashName, KeyPair } from './provider.js';
 import { hashLength } from './provider.js';
 import { rsaSignPkcs1, rsaSignPss, rsaVerifyPkcs1, rsaVerifyPss, type RsaHash } from './rsa.js';
 import { ecdsaCompactToDer, ecdsaDerToCompact, montgomerySharedSecret, schemeSign, schemeVerify } from './shared.js';
@@ -101,7 +103,7 @@ function defaultRandom(n: number): Uint8Array {
 export function createNobleProvider(options: NobleProviderOptions = {}): CryptoProvider {
   const random = options.random ?? defaultRandom;
 
-  function generateKeyPair(group: GroupName, privateKey?: Uint8Array): KeyPair {
+  function ecdhKeyPair(group: EcdhGroup, privateKey?: Uint8Array): KeyPair {
     if (group === 'x25519' || group === 'x448') {
       const { fn, size } = montgomeryGroups[group];
       const priv = privateKey ? privateKey.slice() : random(size);
@@ -122,7 +124,7 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
     return { privateKey: priv, publicKey: curve.getPublicKey(priv, false) };
   }
 
-  function sharedSecret(group: GroupName, privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array {
+  function ecdh(group: EcdhGroup, privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array {
     if (group === 'x25519' || group === 'x448') {
       const { fn, size } = montgomeryGroups[group];
       return montgomerySharedSecret(group, size, privateKey, peerPublic, () => fn.getSharedSecret(privateKey, peerPublic));
@@ -178,8 +180,7 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
     hkdfExtract: (name, salt, ikm) => extract(hashes[name], ikm, salt.length ? salt : new Uint8Array(hashLength[name])),
     hkdfExpand: (name, prk, info, length) => expand(hashes[name], prk, info, length),
     aead: makeAead,
-    generateKeyPair,
-    sharedSecret,
+    ...kemKeyExchange({ random, ecdhKeyPair, ecdh }),
     verify: cachedVerify(verify),
     sign,
   };

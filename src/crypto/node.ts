@@ -46,7 +46,9 @@ import * as nodeCrypto from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { constantTimeEqual } from '../util/bytes.js';
 import { encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../x509/der.js';
-import type { Aead, AeadName, CryptoProvider, GroupName, Hash, HashName, KeyPair, PrivateKey, PublicKey } from './provider.js';
+import type { EcdhGroup } from './groups.js';
+import { kemKeyExchange } from './kem.js';
+import type { Aead, AeadName, CryptoProvider, Hash, HashName, KeyPair, PrivateKey, PublicKey } from './provider.js';
 import { hashLength } from './provider.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, checkSigningKey, rsaSignatureRepresentative } from './rsa.js';
 import { ecdsaDerToCompact, montgomerySharedSecret, schemeSign, schemeVerify, type RsaPadding } from './shared.js';
@@ -389,8 +391,8 @@ const nistGroups = {
 const montgomeryGroups = { x25519: { alg: 'X25519', size: 32 }, x448: { alg: 'X448', size: 56 } } as const;
 
 /**
- * The OpenSSL object behind an ephemeral private key made by generateKeyPair, so that
- * sharedSecret does not rebuild it (for NIST curves that saves a scalar multiplication).
+ * The OpenSSL object behind an ephemeral private key made by ecdhKeyPair, so that
+ * ecdh does not rebuild it (for NIST curves that saves a scalar multiplication).
  * The bytes are kept too: a key that was changed since is rebuilt, never reused stale.
  */
 interface EphemeralState {
@@ -565,7 +567,7 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
     return ecdh;
   }
 
-  function generateKeyPair(group: GroupName, privateKey?: Uint8Array): KeyPair {
+  function ecdhKeyPair(group: EcdhGroup, privateKey?: Uint8Array): KeyPair {
     if (group === 'x25519' || group === 'x448') {
       const { alg, size } = montgomeryGroups[group];
       const priv = privateKey ? privateKey.slice() : random(size);
@@ -596,7 +598,7 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
     return n > 0n && n < order;
   }
 
-  function sharedSecret(group: GroupName, privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array {
+  function ecdh(group: EcdhGroup, privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array {
     if (group === 'x25519' || group === 'x448') {
       const { alg, size } = montgomeryGroups[group];
       // OpenSSL refuses an all-zero result itself (a low-order peer key): that throws too.
@@ -660,8 +662,7 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
     hkdfExtract,
     hkdfExpand,
     aead: makeAead,
-    generateKeyPair,
-    sharedSecret,
+    ...kemKeyExchange({ random, ecdhKeyPair, ecdh }),
     verify: cachedVerify(verify),
     sign,
   };

@@ -8,7 +8,17 @@
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
 export type AeadName = 'AES-128-GCM' | 'AES-256-GCM' | 'CHACHA20-POLY1305' | 'AES-128-CCM' | 'AES-128-CCM-8';
-export type GroupName = 'x25519' | 'secp256r1' | 'secp384r1' | 'x448';
+/** (EC)DH groups, ML-KEM alone, and the hybrids of draft-ietf-tls-ecdhe-mlkem (IANA's names). */
+export type GroupName =
+  | 'x25519'
+  | 'secp256r1'
+  | 'secp384r1'
+  | 'x448'
+  | 'MLKEM768'
+  | 'MLKEM1024'
+  | 'X25519MLKEM768'
+  | 'SecP256r1MLKEM768'
+  | 'SecP384r1MLKEM1024';
 export type SignatureSchemeName =
   | 'ecdsa_secp256r1_sha256'
   | 'ecdsa_secp384r1_sha384'
@@ -54,6 +64,19 @@ export interface KeyPair {
   publicKey: Uint8Array;
 }
 
+/** The encapsulating side's result: the share it sends back and the secret both sides now hold. */
+export interface Encapsulation {
+  share: Uint8Array;
+  secret: Uint8Array;
+}
+
+/**
+ * A seed given to generateKeyPair or encapsulate that is not a usable private key (a NIST
+ * scalar of zero or beyond the group order): the caller draws another, nothing is wrong
+ * with the peer.
+ */
+export class UnusableSeedError extends Error {}
+
 export interface CryptoProvider {
   readonly name: string;
   random(length: number): Uint8Array;
@@ -66,10 +89,18 @@ export interface CryptoProvider {
 
   aead(name: AeadName, key: Uint8Array): Aead;
 
-  /** Generate an ephemeral key pair; `seed` (private key bytes) makes it deterministic for test replays. */
-  generateKeyPair(group: GroupName, privateKey?: Uint8Array): KeyPair;
-  /** ECDH / X25519 / X448. Throws on a malformed or low-order peer key (the engine maps it to illegal_parameter). */
-  sharedSecret(group: GroupName, privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array;
+  /*
+   * Key exchange as a KEM: the side that speaks first generates a key pair and sends its
+   * public key; the other side encapsulates against it, sending back a share; the first
+   * side decapsulates that share. For (EC)DH the share is an ephemeral public key and the
+   * secret the DH output; for ML-KEM they are the ciphertext and the shared key; hybrids
+   * concatenate both. Each throws on a malformed peer share (the engine maps that to
+   * illegal_parameter). Seeds (lengths from seedLength in ./groups.ts) make both
+   * deterministic for test replays; for (EC)DH the seed is the private key itself.
+   */
+  generateKeyPair(group: GroupName, seed?: Uint8Array): KeyPair;
+  encapsulate(group: GroupName, peerShare: Uint8Array, seed?: Uint8Array): Encapsulation;
+  decapsulate(group: GroupName, privateKey: Uint8Array, share: Uint8Array): Uint8Array;
 
   /** Verify a TLS signature (`message` is the signed content, not its hash). ECDSA signatures are DER. */
   verify(scheme: SignatureSchemeName, key: PublicKey, message: Uint8Array, signature: Uint8Array): boolean;

@@ -2,10 +2,20 @@
  * RSA signatures (RFC 8017) on plain bigints: RSASSA-PSS and RSASSA-PKCS1-v1_5.
  *
  * The hash comes in as a parameter so this module stays independent of any provider.
- * Signing is not constant-time (bigint arithmetic never is); base blinding hides the
- * relation between the message and the timing of the private-key operation, and every
- * signature is checked with the public key before it leaves, so a faulty CRT computation
- * cannot leak a factor of n.
+ *
+ * The private-key operation is constant-time in structure (`modPowSecret`): a fixed
+ * number of 4-bit windows set by the public size of the modulus, the same squarings and
+ * one multiplication per window whatever the digit, table entries chosen by a full scan
+ * under masks (no secret table index, no secret branch), exponent blinding (d + k(p-1)
+ * with a fresh 64-bit k each time) and base blinding (m * r^e). What JavaScript cannot
+ * promise: BigInt arithmetic is variable-time underneath (V8 multiplies, divides and
+ * allocates according to the operands' lengths in 64-bit digits, and the GC runs when it
+ * likes), and a bigint cannot be wiped. The blinding is what keeps that residue from
+ * being tied to the key or the message: every exponentiation sees a different exponent
+ * and base. The node provider signs with OpenSSL and does not come here.
+ *
+ * Every signature is checked with the public key before it leaves, so a faulty CRT
+ * computation cannot leak a factor of n.
  */
 import { constantTimeEqual } from '../util/bytes.js';
 import type { HashName } from './provider.js';
@@ -56,22 +66,69 @@ export function bigIntToBytes(n: bigint, length: number): Uint8Array {
   return out;
 }
 
-/** base^exp mod m, with a fixed 4-bit window (a quarter of the multiplications of plain square-and-multiply). */
-export function modPow(base: bigint, exp: bigint, m: bigint): bigint {
-  if (m <= 0n) throw new RangeError('modulus must be positive');
-  if (exp < 0n) throw new RangeError('negative exponent');
-  if (m === 1n) return 0n;
+/** The window table base^0 .. base^15 mod m. */
+function windowTable(base: bigint, m: bigint): bigint[] {
   base %= m;
   if (base < 0n) base += m;
   const table: bigint[] = [1n, base];
   for (let i = 2; i < 16; i++) table.push((table[i - 1]! * base) % m);
+  return table;
+}
+
+function checkModPowArguments(exp: bigint, m: bigint): void {
+  if (m <= 0n) throw new RangeError('modulus must be positive');
+  if (exp < 0n) throw new RangeError('negative exponent');
+}
+
+/**
+ * base^exp mod m for a public exponent (verification), with a fixed 4-bit window: a
+ * quarter of the multiplications of plain square-and-multiply, zero digits skipped.
+ */
+export function modPow(base: bigint, exp: bigint, m: bigint): bigint {
+  checkModPowArguments(exp, m);
+  if (m === 1n) return 0n;
+  const table = windowTable(base, m);
   let result = 1n;
-  for (const digit of exp.toString(16)) {
+  for (let shift = Math.ceil(bitLength(exp) / 4) * 4 - 4; shift >= 0; shift -= 4) {
     for (let i = 0; i < 4; i++) result = (result * result) % m;
-    const d = parseInt(digit, 16);
+    const d = Number((exp >> BigInt(shift)) & 15n);
     if (d) result = (result * table[d]!) % m;
   }
   return result;
+}
+
+/**
+ * table[index] by reading every entry: each is ANDed with a mask that is all ones for
+ * the wanted index and zero otherwise, so which entry was wanted decides no branch and
+ * no memory address.
+ */
+export function selectInConstantStructure(table: readonly bigint[], index: number): bigint {
+  let out = 0n;
+  for (let i = 0; i < table.length; i++) {
+    // 1 when i === index: (x - 1) >>> 31 is 1 only for x = 0 (x = i ^ index is below 2^31).
+    const same = ((i ^ index) - 1) >>> 31;
+    out |= table[i]! & BigInt(-same);
+  }
+  return out;
+}
+
+/**
+ * base^exp mod m for a secret exponent, constant-time in structure: `bits` (public: from
+ * the modulus and the blinding size, never from `exp`) fixes the number of windows; every
+ * window does four squarings and one multiplication by an entry selected with masks, even
+ * for a zero digit (entry 0 is 1). The digits come out by shifts and masks, never through
+ * a string. See the module comment for what BigInt itself still leaks.
+ */
+export function modPowSecret(base: bigint, exp: bigint, m: bigint, bits: number): bigint {
+  checkModPowArguments(exp, m);
+  if (exp >> BigInt(bits) !== 0n) throw new RangeError('exponent longer than the stated bit length');
+  const table = windowTable(base, m);
+  let result = 1n;
+  for (let shift = Math.ceil(bits / 4) * 4 - 4; shift >= 0; shift -= 4) {
+    for (let i = 0; i < 4; i++) result = (result * result) % m;
+    result = (result * selectInConstantStructure(table, Number((exp >> BigInt(shift)) & 15n))) % m;
+  }
+  return result % m;
 }
 
 /** a^-1 mod m; throws when gcd(a, m) != 1. */
@@ -215,7 +272,31 @@ function randomBelow(n: bigint, random: (length: number) => Uint8Array): bigint 
   return bytesToBigInt(bytes) % n;
 }
 
-/** RSASP1 with CRT and base blinding, checked against the public key before returning. */
+/** Bits of the random multiple of the group order added to each CRT exponent. */
+const EXPONENT_BLINDING_BITS = 64;
+
+/**
+ * c^d mod prime with the exponent blinded: d + k(prime - 1) gives the same result (Fermat)
+ * but a different digit string on every call, so no two exponentiations (and no two
+ * traces a side channel could average) share the secret exponent's digits.
+ */
+function blindedExponentiation(c: bigint, d: bigint, prime: bigint, primeBits: number, random: (length: number) => Uint8Array): bigint {
+  const k = bytesToBigInt(random(EXPONENT_BLINDING_BITS / 8)) | 1n;
+  return modPowSecret(c, d + k * (prime - 1n), prime, primeBits + EXPONENT_BLINDING_BITS + 1);
+}
+
+/**
+ * The bit length the CRT exponentiations are run at, from the public modulus: half of it
+ * for the usual balanced primes, all of it for a key whose primes are not (the size of a
+ * prime is no secret worth a branch, its bits are: so no toString of p or q).
+ */
+function primeBits(key: RsaPrivateKey): number {
+  const half = Math.ceil(bitLength(key.n) / 2);
+  const h = BigInt(half);
+  return key.p >> h === 0n && key.q >> h === 0n ? half : bitLength(key.n);
+}
+
+/** RSASP1 with CRT, exponent and base blinding, checked against the public key before returning. */
 function privateOp(key: RsaPrivateKey, m: bigint, random: (length: number) => Uint8Array): bigint {
   const { n, e, p, q, dp, dq, qi } = key;
   if (p * q !== n) throw new Error('RSA private key: p * q != n');
@@ -234,8 +315,9 @@ function privateOp(key: RsaPrivateKey, m: bigint, random: (length: number) => Ui
     }
   }
   const blinded = (m * modPow(r, e, n)) % n;
-  const m1 = modPow(blinded % p, dp, p);
-  const m2 = modPow(blinded % q, dq, q);
+  const bits = primeBits(key);
+  const m1 = blindedExponentiation(blinded % p, dp, p, bits, random);
+  const m2 = blindedExponentiation(blinded % q, dq, q, bits, random);
   const h = (qi * (((m1 - m2) % p) + p)) % p;
   const s = ((m2 + h * q) * rInv) % n;
   if (modPow(s, e, n) !== m) throw new Error('RSA signature self-check failed');

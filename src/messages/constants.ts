@@ -96,6 +96,12 @@ export const NamedGroup: Record<GroupName, number> = {
   secp384r1: 0x0018,
   x25519: 0x001d,
   x448: 0x001e,
+  // ML-KEM alone and the hybrids (draft-ietf-tls-mlkem, draft-ietf-tls-ecdhe-mlkem).
+  MLKEM768: 0x0201,
+  MLKEM1024: 0x0202,
+  SecP256r1MLKEM768: 0x11eb,
+  X25519MLKEM768: 0x11ec,
+  SecP384r1MLKEM1024: 0x11ed,
 };
 
 export const SignatureScheme: Record<SignatureSchemeName, number> = {

@@ -3,7 +3,7 @@
  * per message type, a framing codec (msg_type, uint24 length, body) and the two entry
  * points the engine uses, `decodeHandshake` and `encodeHandshake`.
  */
-import { unexpectedMessage } from '../errors.js';
+import { TLSError, unexpectedMessage } from '../errors.js';
 import { Reader, Writer, equal } from '../util/bytes.js';
 import { type Codec, type Infer, fixed, list, oneOf, opaque, optional, rest, struct, u16, u32, u8 } from './codec.js';
 import { ExtensionType, HandshakeType, HRR_RANDOM, type HandshakeTypeName, type MessageKind, handshakeTypeByCode } from './constants.js';
@@ -219,15 +219,41 @@ function codecOf(kind: HandshakeKind, version: WireVersion): Codec<any> {
   return MESSAGES[kind].codec;
 }
 
+/**
+ * The largest ClientHello body its vectors allow: version, random, session ID (32),
+ * DTLS cookie (255), cipher suites (2^16 - 2), compression methods (255), extensions
+ * (2^16 - 1). About 128.6 KiB (OpenSSL's limit, 131,396, is this without the DTLS cookie).
+ * A declared length above it cannot be a ClientHello at all.
+ */
+export const MAX_CLIENT_HELLO = 2 + 32 + (1 + 32) + (1 + 255) + (2 + 65534) + (1 + 255) + (2 + 65535);
+
 /** Bound on a handshake message body before it is buffered (RFC 8446 leaves it to us). */
 export interface HandshakeLimits {
   maxMessage: number;
   maxCertificate: number;
+  /** ClientHello may legally be twice as large as other messages (padding, many extensions). */
+  maxClientHello: number;
 }
-export const defaultLimits: HandshakeLimits = { maxMessage: 64 * 1024, maxCertificate: 256 * 1024 };
+export const defaultLimits: HandshakeLimits = { maxMessage: 64 * 1024, maxCertificate: 256 * 1024, maxClientHello: MAX_CLIENT_HELLO };
 
 export function limitFor(type: number, limits: HandshakeLimits): number {
+  if (type === HandshakeType.client_hello) return limits.maxClientHello;
   return type === HandshakeType.certificate ? limits.maxCertificate : limits.maxMessage;
+}
+
+/**
+ * READ_HEADER's bound, checked before a body is buffered: a declared length no message of
+ * this type can have is decode_error (RFC 8446 6.2); one that could be legal but is over
+ * what we accept is illegal_parameter (as OpenSSL answers an excessive message).
+ */
+export function checkHandshakeLength(type: number, length: number, limits: HandshakeLimits): void {
+  const limit = limitFor(type, limits);
+  if (length <= limit) return;
+  const code = 'ERR_TLS_HANDSHAKE_MESSAGE_TOO_LARGE';
+  if (type === HandshakeType.client_hello && length > MAX_CLIENT_HELLO) {
+    throw new TLSError('decode_error', `ClientHello of ${length} bytes cannot be (at most ${MAX_CLIENT_HELLO})`, { code });
+  }
+  throw new TLSError('illegal_parameter', `handshake message of ${length} bytes exceeds the limit of ${limit}`, { code });
 }
 
 /** Parse one handshake message body. Unknown types are unexpected_message; bad structure decode_error. */

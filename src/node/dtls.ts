@@ -30,9 +30,14 @@
  * no association goes through the stateless `DtlsCookieGuard` first (RFC 6347 4.2.1): a
  * HelloVerifyRequest goes straight back and nothing is kept; only a ClientHello carrying a
  * cookie we made for that address creates an association. Associations that have not finished
- * their handshake are bounded by `maxHalfOpen` (default 256), all associations by
- * `maxConnections` (default 10000): a ClientHello beyond either is dropped (the client
- * retransmits and may get in later). Associations leave the map on close, error and timeout.
+ * their handshake are bounded by `maxHalfOpen` (default 256) and `maxHalfOpenPerAddress`
+ * (default 32): a new client that proved its address takes the place of the oldest half-open
+ * association (of its address, when that is at its limit), and while the table is half full
+ * handshakes get `halfOpenTimeoutUnderPressure` (5 s) instead of `handshakeTimeout`, so peers
+ * that pass the cookie exchange and stall cannot lock legitimate clients out. All
+ * associations are bounded by `maxConnections` (default 10000): a ClientHello beyond it is
+ * dropped (the client retransmits and may get in later). Associations leave the map on
+ * close, error and timeout.
  * A new ClientHello (epoch 0, a new random, a valid cookie) from the address of an established
  * association replaces it (RFC 6347 4.2.8: the client lost its state and started over).
  *
@@ -104,8 +109,16 @@ export interface DTLSServerOptions extends Omit<TlsServerOptions, 'highWaterMark
   /** dgram's reuseAddr / ipv6Only. */
   reuseAddr?: boolean;
   ipv6Only?: boolean;
-  /** Associations still in their handshake (default 256): ClientHellos beyond it are dropped. */
+  /**
+   * Associations still in their handshake (default 256). A client that proved its address
+   * (cookie) when the table is full takes the place of the oldest half-open association,
+   * so peers that complete the cookie exchange and stall cannot lock others out.
+   */
   maxHalfOpen?: number;
+  /** Half-open associations one IP address may hold (default 32); beyond it its own oldest makes room. */
+  maxHalfOpenPerAddress?: number;
+  /** While the half-open table is at least half full, handshakes older than this many ms are dropped (default 5000). */
+  halfOpenTimeoutUnderPressure?: number;
   /** All associations (default 10000): ClientHellos beyond it are dropped. */
   maxConnections?: number;
   /** Rotate the cookie secret after this many ms (default 5 minutes). */
@@ -324,7 +337,7 @@ export class DTLSSocket extends EventEmitter {
     if (this.closed) return;
     const now = Date.now();
     if (!this.secureEstablished && this.handshakeTimeout > 0 && now >= this.createdAt + this.handshakeTimeout) {
-      return void this.destroy(new TLSError('internal_error', `DTLS handshake not complete after ${this.handshakeTimeout} ms`, { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
+      return void this.destroy(new TLSError('user_canceled', `DTLS handshake not complete after ${this.handshakeTimeout} ms`, { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
     }
     if (this.secureEstablished && this.idleTimeout > 0 && now >= this.lastReceived + this.idleTimeout) {
       // The peer is presumed gone; if it is not, a close_notify tells it more than a fatal alert would.
@@ -711,8 +724,10 @@ export interface DTLSServerStats {
   helloVerifyRequests: number;
   /** Datagrams the cookie guard could not judge (not a whole ClientHello). */
   dropped: number;
-  /** Valid ClientHellos refused because maxHalfOpen associations were in their handshake. */
+  /** Valid ClientHellos refused because maxHalfOpen associations were in their handshake (0 since half-open associations are evicted instead). */
   refusedHalfOpen: number;
+  /** Half-open associations dropped to make room (table or per-address limit full) or timed out early under pressure. */
+  evictedHalfOpen: number;
   /** Valid ClientHellos refused because maxConnections associations existed. */
   refusedFull: number;
   /** Associations created. */
@@ -729,7 +744,11 @@ export class DTLSServer extends EventEmitter {
   maxHalfOpen: number;
   /** All associations; ClientHellos beyond it are dropped. */
   maxConnections: number;
-  readonly stats: DTLSServerStats = { helloVerifyRequests: 0, dropped: 0, refusedHalfOpen: 0, refusedFull: 0, accepted: 0 };
+  /** Half-open associations one IP address may hold. */
+  maxHalfOpenPerAddress: number;
+  /** Handshake time allowed while the half-open table is at least half full. */
+  halfOpenTimeoutUnderPressure: number;
+  readonly stats: DTLSServerStats = { helloVerifyRequests: 0, dropped: 0, refusedHalfOpen: 0, refusedFull: 0, evictedHalfOpen: 0, accepted: 0 };
 
   private udp: dgram.Socket | undefined;
   private readonly options: DTLSServerOptions;
@@ -740,7 +759,9 @@ export class DTLSServer extends EventEmitter {
   private readonly peers = new Map<string, DTLSSocket>();
   private readonly hellos = new WeakMap<DTLSSocket, Buffer>();
   private readonly keys = new WeakMap<DTLSSocket, { key: string; address: string; port: number; family: string }>();
-  private halfOpen = new Set<DTLSSocket>();
+  /** Associations in their handshake, oldest first (a Map keeps insertion order), with when and from where they came. */
+  private halfOpen = new Map<DTLSSocket, { since: number; address: string }>();
+  private halfOpenByAddress = new Map<string, number>();
   private closing = false;
   private udpClosed = false;
   private pendingSends = 0;
@@ -757,6 +778,8 @@ export class DTLSServer extends EventEmitter {
     this.enableTrace = resolved.enableTrace;
     this.options = options;
     this.maxHalfOpen = options.maxHalfOpen ?? 256;
+    this.maxHalfOpenPerAddress = options.maxHalfOpenPerAddress ?? 32;
+    this.halfOpenTimeoutUnderPressure = options.halfOpenTimeoutUnderPressure ?? 5000;
     this.maxConnections = options.maxConnections ?? 10_000;
     this.guard = new DtlsCookieGuard(this.engine.provider!, options.cookieRotateMs !== undefined ? { rotateMs: options.cookieRotateMs } : {});
     if (secureConnectionListener) this.on('secureConnection', secureConnectionListener);
@@ -886,7 +909,7 @@ export class DTLSServer extends EventEmitter {
       this.sendTo(verdict.datagram, rinfo.port, rinfo.address);
       return;
     }
-    if (this.halfOpen.size >= this.maxHalfOpen) {
+    if (this.maxHalfOpen <= 0) {
       this.stats.refusedHalfOpen++;
       return;
     }
@@ -894,9 +917,51 @@ export class DTLSServer extends EventEmitter {
       this.stats.refusedFull++;
       return;
     }
+    this.makeHalfOpenRoom(rinfo.address);
     // RFC 6347 4.2.8: the client proved its address with the cookie and started over; the old association goes.
     peer?.destroy();
     this.accept(msg, rinfo, key, verdict);
+  }
+
+  /**
+   * Room for one more half-open association from `address`, which proved it owns that
+   * address: under pressure (table half full) stalled handshakes past the shorter timeout
+   * go first; then, if the address is at its own limit, its oldest; if the table is full,
+   * the oldest of all. Who is evicted is one that has had the longest to finish and did not.
+   */
+  private makeHalfOpenRoom(address: string): void {
+    if (this.halfOpen.size >= this.maxHalfOpen / 2) {
+      const cutoff = Date.now() - this.halfOpenTimeoutUnderPressure;
+      for (const [socket, { since }] of this.halfOpen) {
+        if (since > cutoff) break;
+        this.evict(socket, 'its handshake took too long while the server is under pressure');
+      }
+    }
+    if ((this.halfOpenByAddress.get(address) ?? 0) >= this.maxHalfOpenPerAddress) {
+      for (const [socket, info] of this.halfOpen) {
+        if (info.address !== address) continue;
+        this.evict(socket, `its address holds ${this.maxHalfOpenPerAddress} half-open associations`);
+        break;
+      }
+    }
+    while (this.halfOpen.size >= this.maxHalfOpen && this.halfOpen.size > 0) {
+      this.evict(this.halfOpen.keys().next().value!, `${this.maxHalfOpen} associations are in their handshake`);
+    }
+  }
+
+  private evict(socket: DTLSSocket, why: string): void {
+    this.stats.evictedHalfOpen++;
+    this.forgetHalfOpen(socket);
+    socket.destroy(new TLSError('user_canceled', `half-open association dropped: ${why}`, { code: 'ERR_TLS_HALF_OPEN_EVICTED' }));
+  }
+
+  private forgetHalfOpen(socket: DTLSSocket): void {
+    const info = this.halfOpen.get(socket);
+    if (!info) return;
+    this.halfOpen.delete(socket);
+    const n = (this.halfOpenByAddress.get(info.address) ?? 1) - 1;
+    if (n > 0) this.halfOpenByAddress.set(info.address, n);
+    else this.halfOpenByAddress.delete(info.address);
   }
 
   private accept(hello: Buffer, rinfo: dgram.RemoteInfo, key: string, start: DtlsServerStart): void {
@@ -925,18 +990,19 @@ export class DTLSServer extends EventEmitter {
     this.peers.set(key, socket);
     this.keys.set(socket, { key, address: rinfo.address, port: rinfo.port, family: rinfo.family });
     this.hellos.set(socket, helloRandom(hello));
-    this.halfOpen.add(socket);
+    this.halfOpen.set(socket, { since: Date.now(), address: rinfo.address });
+    this.halfOpenByAddress.set(rinfo.address, (this.halfOpenByAddress.get(rinfo.address) ?? 0) + 1);
     socket[kReceive](hello);
   }
 
   /** @internal The handshake of `socket` completed. */
   [kSecured](socket: DTLSSocket): void {
-    this.halfOpen.delete(socket);
+    this.forgetHalfOpen(socket);
   }
 
   /** @internal `socket` closed: it leaves the map. */
   [kForget](socket: DTLSSocket): void {
-    this.halfOpen.delete(socket);
+    this.forgetHalfOpen(socket);
     const k = this.keys.get(socket);
     if (k && this.peers.get(k.key) === socket) this.peers.delete(k.key);
   }

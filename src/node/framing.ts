@@ -4,6 +4,7 @@
  * in the middle of a record), and the SNI of the first ClientHello (so node's
  * asynchronous SNICallback can run before the engine sees the ClientHello).
  */
+import { MAX_CLIENT_HELLO } from '../messages/handshake.js';
 
 /** Follows record framing (5-byte header, then `length` bytes) over a byte stream. */
 export class RecordBoundaries {
@@ -34,7 +35,8 @@ export class RecordBoundaries {
   }
 }
 
-const MAX_HELLO_BYTES = 64 * 1024;
+/** A whole ClientHello of the largest legal size with its record headers (one per 2^14 bytes). */
+const MAX_HELLO_BYTES = MAX_CLIENT_HELLO + 4 + 5 * Math.ceil((MAX_CLIENT_HELLO + 4) / 2 ** 14);
 
 export type SniffResult = { done: false } | { done: true; servername: string | undefined };
 
@@ -42,27 +44,45 @@ export type SniffResult = { done: false } | { done: true; servername: string | u
  * Collects the bytes of the first flight until the ClientHello is complete and reads its
  * server_name. Anything unexpected (not a handshake record, not a ClientHello, malformed)
  * ends the sniffing with no name: the engine will then judge the bytes itself.
+ *
+ * Linear in the bytes received, however they are cut: each byte is copied out of the
+ * unparsed tail once (when its record is complete) and into the message once (when the
+ * ClientHello is); a push only looks at what is new.
  */
 export class ClientHelloSniffer {
+  /** Everything received, for the engine. */
   private chunks: Uint8Array[] = [];
   private total = 0;
+  /** Received bytes not yet cut into records. */
+  private readonly tail = new ByteQueue();
+  /** Payload length of the record whose header was read, waiting for its body. */
+  private recordLength = -1;
+  /** Handshake bytes from whole records, and the ClientHello's length once its header is in. */
+  private readonly handshake = new ByteQueue();
+  private messageLength = -1;
 
   push(chunk: Uint8Array): SniffResult {
     this.chunks.push(chunk);
     this.total += chunk.length;
-    const all = this.bytes();
-    const hs: number[] = [];
-    let at = 0;
-    while (at + 5 <= all.length) {
-      if (all[at] !== 22) return { done: true, servername: undefined };
-      const len = (all[at + 3]! << 8) | all[at + 4]!;
-      if (at + 5 + len > all.length) break;
-      for (let i = at + 5; i < at + 5 + len; i++) hs.push(all[i]!);
-      at += 5 + len;
-      if (hs.length >= 4) {
-        if (hs[0] !== 1) return { done: true, servername: undefined };
-        const msgLen = (hs[1]! << 16) | (hs[2]! << 8) | hs[3]!;
-        if (hs.length >= 4 + msgLen) return { done: true, servername: readServerName(Uint8Array.from(hs.slice(4, 4 + msgLen))) };
+    this.tail.push(chunk);
+    for (;;) {
+      if (this.recordLength < 0) {
+        if (this.tail.length < 5) break;
+        const header = this.tail.take(5);
+        if (header[0] !== 22) return { done: true, servername: undefined };
+        this.recordLength = (header[3]! << 8) | header[4]!;
+      }
+      if (this.tail.length < this.recordLength) break;
+      this.handshake.push(this.tail.take(this.recordLength));
+      this.recordLength = -1;
+      if (this.messageLength < 0 && this.handshake.length >= 4) {
+        const head = this.handshake.peek(4);
+        if (head[0] !== 1) return { done: true, servername: undefined };
+        this.messageLength = (head[1]! << 16) | (head[2]! << 8) | head[3]!;
+      }
+      if (this.messageLength >= 0 && this.handshake.length >= 4 + this.messageLength) {
+        const message = this.handshake.take(4 + this.messageLength);
+        return { done: true, servername: readServerName(message.subarray(4)) };
       }
     }
     if (this.total > MAX_HELLO_BYTES) return { done: true, servername: undefined };
@@ -78,6 +98,57 @@ export class ClientHelloSniffer {
   bytes(): Uint8Array {
     if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
     return this.chunks[0] ?? new Uint8Array(0);
+  }
+}
+
+/** A FIFO of byte chunks: push, and take or peek from the front, copying only what is taken. */
+class ByteQueue {
+  private chunks: Uint8Array[] = [];
+  private head = 0;
+  private offset = 0;
+  length = 0;
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  peek(n: number): Uint8Array {
+    return this.copy(n, false);
+  }
+
+  take(n: number): Uint8Array {
+    return this.copy(n, true);
+  }
+
+  private copy(n: number, consume: boolean): Uint8Array {
+    const out = new Uint8Array(n);
+    let at = 0;
+    let i = this.head;
+    let offset = this.offset;
+    while (at < n) {
+      const chunk = this.chunks[i]!;
+      const part = Math.min(n - at, chunk.length - offset);
+      out.set(chunk.subarray(offset, offset + part), at);
+      at += part;
+      offset += part;
+      if (offset === chunk.length) {
+        i++;
+        offset = 0;
+      }
+    }
+    if (consume) {
+      this.length -= n;
+      // Drop consumed chunks now and then, so the array does not grow with the stream.
+      if (i > 64 && i * 2 > this.chunks.length) {
+        this.chunks = this.chunks.slice(i);
+        i = 0;
+      }
+      this.head = i;
+      this.offset = offset;
+    }
+    return out;
   }
 }
 

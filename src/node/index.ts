@@ -1,12 +1,16 @@
 /**
  * tsls for Node: node:tls's names over the tsls engine, so code can switch with little
- * change. `connect`, `createServer`, `TLSSocket`, `Server`, `createSecureContext`, and an
- * https `Agent` whose connections go through tsls.
+ * change. `connect`, `createServer`, `TLSSocket`, `Server`, `createSecureContext`, the
+ * module-level members (`rootCertificates`, `getCiphers()`, `DEFAULT_*`, `checkServerIdentity`),
+ * an https `Agent` whose connections go through tsls, and `createHttpsServer` (node's
+ * https.createServer).
  */
-export { TLSSocket, type TLSSocketOptions } from './socket.js';
+export { TLSSocket, asNodeTLSSocket, type TLSSocketOptions } from './socket.js';
 export { connect, type SecureConnectListener } from './connect.js';
 export { Server, createServer, type SecureConnectionListener } from './server.js';
 export { Agent, type AgentOptions } from './agent.js';
+export { createHttpsServer, type HttpsServer, type HttpsServerOptions } from './https.js';
+export { rootCertificates, getCiphers, DEFAULT_MIN_VERSION, DEFAULT_MAX_VERSION, DEFAULT_CIPHERS, DEFAULT_ECDH_CURVE } from './defaults.js';
 export {
   createSecureContext,
   SecureContext,

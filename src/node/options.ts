@@ -3,6 +3,7 @@
  * is refused with a TLSError `ERR_TLS_UNSUPPORTED_OPTION` naming it, never silently
  * ignored; options that are not TLS options at all (net and http ones) pass by untouched.
  */
+import { constants as cryptoConstants } from 'node:crypto';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import type { SrtpProfileName } from '../messages/constants.js';
@@ -11,6 +12,7 @@ import { nodeProvider } from '../crypto/node.js';
 import type { CryptoProvider, GroupName, PrivateKey, PublicKey, SignatureSchemeName } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import { CIPHER_SUITES, cipherSuiteByName } from '../messages/constants.js';
+import { parseCipherString } from './cipher-string.js';
 import type { Certificate } from '../x509/certificate.js';
 import { parseCertificateChain, parsePrivateKey } from '../x509/pem.js';
 import { decodeSession } from '../statem/session.js';
@@ -24,6 +26,12 @@ export interface CommonTLSOptions {
   enableTrace?: boolean;
   /** Trust anchors: PEM strings/Buffers, each holding one or more certificates. Replaces the bundled roots. */
   ca?: PemInput | PemInput[];
+  /** Certificate revocation lists (PEM or DER), as node's `crl`: every certificate below the anchor is checked. */
+  crl?: PemInput | PemInput[];
+  /** Intermediates allowed between leaf and anchor (default 10). */
+  maxChainDepth?: number;
+  /** Smallest RSA modulus accepted in the peer's chain (default 2048). */
+  minRsaBits?: number;
   /** Our certificate chain (leaf first) in PEM; an array for several chains (e.g. ECDSA and RSA). */
   cert?: PemInput | PemInput[];
   /** Private key(s) in PEM (PKCS#8, SEC1 or PKCS#1); matched to `cert` by public key. `{ pem }` objects without passphrase are accepted. */
@@ -92,6 +100,10 @@ export interface TlsServerOptions extends CommonTLSOptions {
   pskCallback?: (socket: null, identity: string) => Uint8Array | null;
   /** The PSK identity hint sent to clients. */
   pskIdentityHint?: string;
+  /** node's ALPNCallback: choose one of the client's `protocols` (undefined refuses the connection). Not with ALPNProtocols. */
+  ALPNCallback?: (info: { servername: string | undefined; protocols: string[] }) => string | undefined;
+  /** SSL_OP_* bits: SSL_OP_NO_TICKET turns tickets off; the bits for what tsls never does are accepted. */
+  secureOptions?: number;
   /** ms to complete the handshake (default 120000, as node). */
   handshakeTimeout?: number;
   /** Ticket keys, 48 bytes (or multiples): share them between servers to resume each other's sessions. */
@@ -110,7 +122,6 @@ const UNSUPPORTED_COMMON = [
   'pfx',
   'passphrase',
   'secureProtocol',
-  'secureOptions',
   'honorCipherOrder',
   'sessionIdContext',
   'dhparam',
@@ -121,7 +132,7 @@ const UNSUPPORTED_COMMON = [
   'PSKCallback',
 ];
 const UNSUPPORTED_CLIENT = [...UNSUPPORTED_COMMON, 'requestOCSP'];
-const UNSUPPORTED_SERVER = [...UNSUPPORTED_COMMON, 'ALPNCallback', 'pauseOnConnect'];
+const UNSUPPORTED_SERVER = [...UNSUPPORTED_COMMON, 'pauseOnConnect'];
 
 function given(v: unknown): boolean {
   return v !== undefined && v !== null && v !== false;
@@ -135,9 +146,29 @@ export function rejectUnsupported(options: object, side: 'client' | 'server'): v
     if (name === 'secureProtocol') throw unsupported(name, 'is not supported: use minVersion/maxVersion');
     throw unsupported(name);
   }
+  if (given(o.secureOptions)) secureOptions(o.secureOptions, side);
   if (o.secureContext !== undefined && o.secureContext !== null && !(o.secureContext instanceof SecureContext)) {
     throw unsupported('secureContext', 'must come from tsls createSecureContext() (a node:tls SecureContext holds no usable keys)');
   }
+}
+
+/**
+ * node's secureOptions (SSL_OP_* bits): those that ask for what tsls always does (no SSLv3,
+ * TLS 1.0/1.1, compression or renegotiation) are accepted, and on a server SSL_OP_NO_TICKET
+ * turns tickets off (so TLS 1.2 resumes by session ID); any other bit is refused.
+ */
+function secureOptions(v: unknown, side: 'client' | 'server'): { noTicket: boolean } {
+  const c = cryptoConstants;
+  const always = c.SSL_OP_NO_SSLv2 | c.SSL_OP_NO_SSLv3 | c.SSL_OP_NO_TLSv1 | c.SSL_OP_NO_TLSv1_1 | c.SSL_OP_NO_COMPRESSION | c.SSL_OP_NO_RENEGOTIATION;
+  const allowed = always | (side === 'server' ? c.SSL_OP_NO_TICKET : 0);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw invalid('secureOptions must be a number of SSL_OP_* bits');
+  // The bits are above 2^31: test them as numbers, not with 32-bit bitwise operators.
+  let rest = v;
+  for (const bit of [c.SSL_OP_NO_SSLv2, c.SSL_OP_NO_SSLv3, c.SSL_OP_NO_TLSv1, c.SSL_OP_NO_TLSv1_1, c.SSL_OP_NO_COMPRESSION, c.SSL_OP_NO_RENEGOTIATION, c.SSL_OP_NO_TICKET]) {
+    if (bit && Math.floor(rest / bit) % 2 === 1 && (bit & allowed) !== 0) rest -= bit;
+  }
+  if (rest !== 0) throw unsupported('secureOptions', `bits 0x${rest.toString(16)} are not supported by tsls`);
+  return { noTicket: side === 'server' && Math.floor(v / c.SSL_OP_NO_TICKET) % 2 === 1 };
 }
 
 // ---- PEM inputs ----
@@ -220,20 +251,33 @@ export function certifiedKeys(cert: CommonTLSOptions['cert'], key: CommonTLSOpti
 
 // ---- SecureContext ----
 
-export interface SecureContextOptions {
+/** The algorithm settings a context carries, as node's createSecureContext takes them. */
+const CONTEXT_SETTINGS = ['ciphers', 'ciphersuites', 'minVersion', 'maxVersion', 'ecdhCurve', 'sigalgs'] as const;
+type ContextSettings = Pick<CommonTLSOptions, (typeof CONTEXT_SETTINGS)[number]>;
+
+export interface SecureContextOptions extends ContextSettings {
   ca?: CommonTLSOptions['ca'];
   cert?: CommonTLSOptions['cert'];
   key?: CommonTLSOptions['key'];
 }
 
-/** What tsls's createSecureContext returns: parsed certificates, keys and trust anchors. */
+/**
+ * What tsls's createSecureContext returns: parsed certificates, keys and trust anchors, and
+ * the algorithm settings (checked now), which apply where the connection's own options
+ * leave them out.
+ */
 export class SecureContext {
   readonly certificates: CertifiedKey[];
   readonly ca: Certificate[] | undefined;
+  readonly settings: ContextSettings;
   constructor(options: SecureContextOptions = {}) {
     rejectUnsupported(options, 'client');
     this.certificates = certifiedKeys(options.cert, options.key);
     this.ca = parseCa(options.ca);
+    const settings: Record<string, string> = {};
+    for (const k of CONTEXT_SETTINGS) if (options[k] !== undefined) settings[k] = options[k];
+    this.settings = settings;
+    commonOptions(this.settings); // refuse what tsls does not implement now, not at the first connection
   }
   /** node's SecureContext has `.context`; here it is the object itself. */
   get context(): this {
@@ -251,7 +295,7 @@ function names(v: string): string[] {
   return v.split(/[:,\s]+/).filter((s) => s.length > 0);
 }
 
-function cipherSuites(o: CommonTLSOptions): string[] | undefined {
+function cipherSuites(o: CommonTLSOptions, psk: boolean): string[] | undefined {
   if (o.ciphersuites === undefined && o.ciphers === undefined) return undefined;
   let tls13: string[] | undefined;
   let tls12: string[] | undefined;
@@ -263,14 +307,11 @@ function cipherSuites(o: CommonTLSOptions): string[] | undefined {
     });
   }
   if (o.ciphers !== undefined) {
-    const fromCiphers13: string[] = [];
-    tls12 = [];
-    for (const n of names(o.ciphers)) {
-      const s = cipherSuiteByName(n);
-      if (!s) throw unsupported('ciphers', `entry ${n}: only exact cipher suite names are supported (no OpenSSL cipher-string keywords)`);
-      (s.version === 'TLSv1.3' ? fromCiphers13 : tls12).push(s.name);
-    }
-    if (tls13 === undefined && fromCiphers13.length) tls13 = fromCiphers13;
+    // Suite names or an OpenSSL cipher string (HIGH:!aNULL, DEFAULT, node's DEFAULT_CIPHERS).
+    const parsed = parseCipherString(o.ciphers, psk);
+    if (parsed.tls12.length === 0 && parsed.tls13 === undefined) throw unsupported('ciphers', `matches no cipher suite tsls implements: ${o.ciphers}`);
+    tls12 = parsed.tls12;
+    if (tls13 === undefined) tls13 = parsed.tls13;
   }
   const defaults = (version: TLSVersionName) => CIPHER_SUITES.filter((s) => s.version === version).map((s) => s.name);
   return [...(tls13 ?? defaults('TLSv1.3')), ...(tls12 ?? defaults('TLSv1.2'))];
@@ -284,6 +325,11 @@ const GROUP_NAMES: Record<string, GroupName> = {
   secp256r1: 'secp256r1',
   'p-384': 'secp384r1',
   secp384r1: 'secp384r1',
+  mlkem768: 'MLKEM768',
+  mlkem1024: 'MLKEM1024',
+  x25519mlkem768: 'X25519MLKEM768',
+  secp256r1mlkem768: 'SecP256r1MLKEM768',
+  secp384r1mlkem1024: 'SecP384r1MLKEM1024',
 };
 
 function groups(ecdhCurve: string | undefined): GroupName[] | undefined {
@@ -316,9 +362,21 @@ function signatureSchemes(sigalgs: string | undefined): SignatureSchemeName[] | 
   });
 }
 
-function version(v: string | undefined, option: string): TLSVersionName | undefined {
+/** Versions below TLS 1.2 that libraries still pass as a minimum (node's own default was TLSv1 once). */
+const OLD_VERSIONS = new Set(['TLSv1.1', 'TLSv1', 'SSLv3']);
+const warnedClamp = new Set<string>();
+
+function version(v: string | undefined, option: 'minVersion' | 'maxVersion'): TLSVersionName | undefined {
   if (v === undefined) return undefined;
   if (v === 'TLSv1.3' || v === 'TLSv1.2') return v;
+  if (option === 'minVersion' && OLD_VERSIONS.has(v)) {
+    // Allowing more than tsls speaks changes nothing: TLS 1.2 is the floor. Say so once.
+    if (!warnedClamp.has(v)) {
+      warnedClamp.add(v);
+      process.emitWarning(`minVersion ${v} is below what tsls speaks: using TLSv1.2`, { code: 'TSLS_MIN_VERSION_CLAMPED' });
+    }
+    return 'TLSv1.2';
+  }
   throw new TLSError('internal_error', `${option} ${v} is not supported: tsls speaks TLSv1.2 and TLSv1.3`, { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
 }
 
@@ -347,10 +405,12 @@ export function alpnProtocols(v: CommonTLSOptions['ALPNProtocols']): string[] | 
   return out;
 }
 
-/** Engine options both sides share. */
-function commonOptions(o: CommonTLSOptions) {
+/** Engine options both sides share; a `secureContext`'s settings fill in what `o` leaves out. */
+function commonOptions(options: CommonTLSOptions) {
+  const ctx = options.secureContext?.settings;
+  const o = ctx ? { ...options, ...Object.fromEntries(Object.entries(ctx).filter(([k]) => options[k as keyof ContextSettings] === undefined)) } : options;
   const out: Partial<ClientOptions> = { provider: o.provider ?? nodeProvider };
-  const suites = cipherSuites(o);
+  const suites = cipherSuites(o, (o as { pskCallback?: unknown }).pskCallback !== undefined);
   if (suites) out.cipherSuites = suites;
   const g = groups(o.ecdhCurve);
   if (g) out.groups = g;
@@ -363,6 +423,9 @@ function commonOptions(o: CommonTLSOptions) {
   const max = version(o.maxVersion, 'maxVersion');
   if (max) out.maxVersion = max;
   if (o.srtpProfiles) out.srtpProfiles = o.srtpProfiles;
+  if (o.crl !== undefined) out.crl = o.crl;
+  if (o.maxChainDepth !== undefined) out.maxChainDepth = o.maxChainDepth;
+  if (o.minRsaBits !== undefined) out.minRsaBits = o.minRsaBits;
   return out;
 }
 
@@ -445,6 +508,12 @@ export function resolveServerOptions(o: TlsServerOptions): ResolvedServer {
   if (pskCallback) engine.pskCallback = (identity) => pskCallback(null, new TextDecoder().decode(identity)) ?? undefined;
   if (o.pskIdentityHint !== undefined) engine.pskIdentityHint = o.pskIdentityHint;
   if (o.ticketKeys !== undefined) engine.ticketKeys = o.ticketKeys;
+  if (given(o.secureOptions) && secureOptions(o.secureOptions, 'server').noTicket) engine.tickets = 0;
+  if (o.ALPNCallback !== undefined) {
+    if (typeof o.ALPNCallback !== 'function') throw invalid('ALPNCallback must be a function');
+    if (o.ALPNProtocols !== undefined) throw new TLSError('internal_error', 'ALPNCallback and ALPNProtocols cannot both be set', { code: 'ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS' });
+    engine.ALPNCallback = o.ALPNCallback;
+  }
   if (o.sessionTimeout !== undefined) engine.ticketLifetime = o.sessionTimeout;
   if (o.requestCert) {
     engine.requestCert = true;

@@ -7,7 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import type { PeerVerification } from '../config.js';
+import { handshakeVerifierPolicy, type PeerVerification } from '../config.js';
 import { TLSError, asTLSError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
 import { verifyCertificateChain } from '../x509/verify.js';
@@ -37,7 +37,7 @@ export function verifyServerCertificate(c: ResolvedClient, info: PeerVerificatio
   let error: TLSError | undefined;
   let path: Certificate[] | undefined;
   try {
-    path = verifyCertificateChain(c.engine.provider!, info.chain, { anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
+    path = verifyCertificateChain(c.engine.provider!, info.chain, { ...handshakeVerifierPolicy(c.engine), anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
     const leaf = info.chain[0]!;
     if (c.checkServerIdentity) {
       let failure: unknown;
@@ -67,6 +67,32 @@ export function authorization(verified: Verified | undefined): { authorized: boo
     authorized: verified?.ok === true,
     authorizationError: verified?.ok === false ? (verified.error ?? 'UNKNOWN') : null,
   };
+}
+
+/** What a server knows of the client's certificate once the handshake is done (from the engine). */
+export interface ClientVerdict {
+  authorized: boolean;
+  authorizationError: TLSError | undefined;
+  sessionReused: boolean;
+}
+
+/**
+ * A server socket's `authorized` and `authorizationError`, as node:tls sets them: false/null
+ * unless the server asked for a certificate (requestCert); then true/null for a trusted one,
+ * false and OpenSSL's verify code otherwise (node says UNABLE_TO_GET_ISSUER_CERT when the
+ * client sent none). A resumed session carries no certificate: it counts as authorized only
+ * when the server refuses untrusted clients, so it was issued to a verified one.
+ */
+export function clientAuthorization(
+  server: { requestCert?: boolean | undefined; rejectUnauthorized?: boolean | undefined },
+  conn: ClientVerdict,
+): { authorized: boolean; authorizationError: string | null } {
+  if (!server.requestCert) return { authorized: false, authorizationError: null };
+  if (conn.authorized) return { authorized: true, authorizationError: null };
+  if (conn.sessionReused && server.rejectUnauthorized !== false) return { authorized: true, authorizationError: null };
+  const error = conn.authorizationError;
+  const code = !error || error.code === 'ERR_TLS_CLIENT_CERTIFICATE_REQUIRED' ? 'UNABLE_TO_GET_ISSUER_CERT' : error.code;
+  return { authorized: false, authorizationError: code };
 }
 
 // ---- node:tls views of the peer's certificate ------------------------------------------------
@@ -127,15 +153,27 @@ export class EventQueue {
     this.events = [];
   }
 
-  /** Deliver what is queued, including what those events queue; a no-op when already delivering. */
+  /**
+   * Deliver what is queued, including what those events queue; a no-op when already
+   * delivering. A listener that throws gets its exception out (uncaught, as with
+   * node:tls), but what was queued behind it is still delivered, on the next turn of the
+   * loop: a second record that came in the same chunk, or the peer's close_notify, must
+   * not wait for more bytes that may never come.
+   */
   run(): void {
     if (this.running) return;
     this.running = true;
     try {
       for (let e = this.events.shift(); e; e = this.events.shift()) {
-        e();
-        this.afterEach();
+        try {
+          e();
+        } finally {
+          this.afterEach();
+        }
       }
+    } catch (err) {
+      if (this.events.length > 0) setImmediate(() => this.run());
+      throw err;
     } finally {
       this.running = false;
     }

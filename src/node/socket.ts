@@ -19,27 +19,33 @@
  * `destroy(err)` sends the alert of a TLSError (internal_error for other errors,
  * user_canceled without one) and closes the transport.
  */
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate as NodeX509Certificate, type X509Certificate } from 'node:crypto';
 import * as net from 'node:net';
+import { isIP } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import type { CertifiedKey, ServerOptions } from '../config.js';
+import { DEFAULT_SIGNATURE_SCHEMES, type CertifiedKey, type ClientOptions, type ServerOptions } from '../config.js';
+import type { SignatureSchemeName } from '../crypto/provider.js';
+import { schemeByCode } from '../messages/constants.js';
+import type { HandshakeMessage } from '../messages/handshake.js';
 import { Connection } from '../connection.js';
 import { traceConnection } from './trace.js';
 import { TLSError } from '../errors.js';
-import { encodeSession, type TLSSession } from '../statem/session.js';
+import { decodeSession, encodeSession, type TLSSession } from '../statem/session.js';
 import { certificateObject } from './certificate.js';
 import { ClientHelloSniffer, RecordBoundaries } from './framing.js';
+import { sessionIdToResume, type ServerSessionStore } from './session-store.js';
 import {
   resolveClientOptions,
   resolveServerOptions,
   SecureContext,
   type ConnectionOptions,
+  type SecureContextOptions,
   type ResolvedClient,
   type ResolvedServer,
   type TlsServerOptions,
 } from './options.js';
-import { asBuffer, authorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
+import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
 
 /** What a TLSSocket is built from: resolved client or server options (see options.ts). */
 export type TLSSocketConfig =
@@ -59,6 +65,9 @@ function resolve(options: TLSSocketOptions | Resolved): TLSSocketConfig {
   if (options.isServer) return { isServer: true, ...resolveServerOptions(options), ...hwm, ...(options.server ? { server: options.server } : {}) };
   return { isServer: false, ...resolveClientOptions(options), ...hwm };
 }
+
+/** Bytes fed to the engine per connection per turn of the event loop (four full records' worth). */
+const FEED_PER_TURN = 64 * 1024;
 
 /** The socket whose engine call is running: the engine's synchronous SNICallback asks it. */
 let current: TLSSocket | undefined;
@@ -83,10 +92,26 @@ function epipe(): Error {
   return Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' });
 }
 
+/** Code points → scheme names, dropping those tsls does not know (GREASE among them). */
+function schemeNames(codes: readonly number[]): SignatureSchemeName[] {
+  return codes.map((code) => schemeByCode.get(code)).filter((n): n is SignatureSchemeName => n !== undefined);
+}
+
+/** A signature scheme as OpenSSL (and so node's getSharedSigalgs) names it: `ECDSA+SHA256`, `RSA-PSS+SHA256`, `RSA+SHA256`, `Ed25519+UNDEF`. */
+function sigalgName(scheme: string): string {
+  const hash = /_(sha\d+)$/.exec(scheme)?.[1]?.toUpperCase();
+  if (scheme.startsWith('ecdsa_')) return `ECDSA+${hash}`;
+  if (scheme.startsWith('rsa_pss_')) return `RSA-PSS+${hash}`;
+  if (scheme.startsWith('rsa_pkcs1_')) return `RSA+${hash}`;
+  if (scheme === 'ed25519') return 'Ed25519+UNDEF';
+  if (scheme === 'ed448') return 'Ed448+UNDEF';
+  return scheme;
+}
+
 export class TLSSocket extends Duplex {
   /** Always true, as on node:tls sockets. */
   readonly encrypted = true;
-  /** Client: the server's certificate was verified (chain and name). Server: always false (no client certificates yet). */
+  /** Client: the server's certificate was verified (chain and name). Server (requestCert): the client's certificate was. */
   authorized = false;
   /** Why the certificate was not authorized (a verification code such as 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'). */
   authorizationError: string | null = null;
@@ -100,7 +125,8 @@ export class TLSSocket extends Duplex {
   private readonly conn: Connection;
   private readonly isServer: boolean;
   private readonly config: TLSSocketConfig;
-  private readonly server: net.Server | undefined;
+  /** The server that accepted this socket (server side). */
+  readonly server: net.Server | null;
   private readonly boundaries = new RecordBoundaries();
   private readonly events = new EventQueue(() => this.flush());
   private secureEstablished = false;
@@ -109,6 +135,9 @@ export class TLSSocket extends Duplex {
   private peerEnded = false;
   private sentEnd = false;
   private transportPaused = false;
+  /** Received bytes not yet fed to the engine (see `feed`), and an end of the transport that came meanwhile. */
+  private backlog: Uint8Array[] = [];
+  private endedDuringBacklog: (() => void) | undefined;
   private pendingWrite: (() => void) | undefined;
   private pendingFinal: (() => void) | undefined;
   private drainWaiter: ((err?: Error | null) => void) | undefined;
@@ -118,6 +147,15 @@ export class TLSSocket extends Duplex {
   /** Server with an SNICallback: bytes held until the callback answered. */
   private sniffer: ClientHelloSniffer | undefined;
   private sni: { name: string; certificates: CertifiedKey[] | undefined } | undefined;
+  /** The whole ClientHello is held, waiting for the application (SNICallback, resumeSession). */
+  private helloHeld = false;
+  /** Finished verify_data both ways (getFinished / getPeerFinished). */
+  private readonly finished: { sent?: Uint8Array; received?: Uint8Array } = {};
+  /** The peer's signature_algorithms (getSharedSigalgs). */
+  private peerSigalgs: readonly number[] = [];
+  private maxFragment: number | undefined;
+  private sessionBeforeHandshake = false;
+  private tracing = false;
 
   /**
    * Wrap `transport` (a net.Socket or any Duplex, already connected or connecting). Options
@@ -131,7 +169,7 @@ export class TLSSocket extends Duplex {
     this.transport = transport;
     this.config = config;
     this.isServer = config.isServer === true;
-    this.server = config.isServer ? config.server : undefined;
+    this.server = (config.isServer ? config.server : undefined) ?? null;
     try {
       this.conn = config.isServer
         ? Connection.server(serverEngineOptions(config.engine))
@@ -147,17 +185,21 @@ export class TLSSocket extends Duplex {
       throw err;
     }
     if (config.isServer) {
-      if (config.SNICallback) this.sniffer = new ClientHelloSniffer();
+      // Hold the first flight while the application answers SNICallback or resumeSession.
+      if (config.SNICallback || this.sessionStore?.external) this.sniffer = new ClientHelloSniffer();
       if (config.handshakeTimeout > 0) {
         this.handshakeTimer = setTimeout(() => {
-          this.destroy(new TLSError('internal_error', 'TLS handshake timeout', { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
+          // Nothing went wrong inside: we give up waiting. user_canceled (a warning) then close,
+          // not a fatal internal_error a peer would log as our bug.
+          this.destroy(new TLSError('user_canceled', 'TLS handshake timeout', { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
         }, config.handshakeTimeout);
         this.handshakeTimer.unref?.();
       }
     } else {
       this.servername = config.servername ?? false;
     }
-    if (config.enableTrace) traceConnection(this.conn, this.isServer ? 'server' : 'client');
+    if (config.enableTrace) this.enableTrace();
+    this.conn.on('message', (dir, msg) => this.onMessage(dir, msg));
     this.conn.on('data', (d) => this.later(() => this.deliver(d)));
     this.conn.on('end', () => this.later(() => this.onCloseNotify()));
     this.conn.on('handshake', () => this.later(() => this.onHandshake()));
@@ -232,23 +274,90 @@ export class TLSSocket extends Duplex {
       const r = this.sniffer.push(chunk);
       // A client has no reason to send much before our ServerHello; do not hold it without bound.
       if (this.sniffer.size > 256 * 1024) return void this.destroy(new TLSError('unexpected_message', 'too much data before the ServerHello'));
-      if (!r.done) return;
-      const held = this.sniffer.bytes();
-      if (r.servername === undefined) {
-        this.sniffer = undefined;
-        this.feed(held);
-      } else {
-        // Keep collecting (the sniffer still holds the bytes) until the callback answers.
-        this.resolveSni(r.servername);
-      }
+      // Once the hello is whole, keep collecting (the sniffer holds the bytes) until the application answered.
+      if (!r.done || this.helloHeld) return;
+      this.helloHeld = true;
+      const id = this.sessionStore?.external ? sessionIdToResume(this.sniffer.bytes(), (this.config as ResolvedServer).engine.maxVersion !== 'TLSv1.2') : undefined;
+      if (id) this.lookUpSession(id, () => this.afterLookup(r.servername));
+      else this.afterLookup(r.servername);
       return;
     }
     this.feed(chunk);
   }
 
+  /** The server's external session store, when this is a server socket of a tsls Server. */
+  private get sessionStore(): ServerSessionStore | undefined {
+    return (this.server as { sessionStore?: ServerSessionStore } | null)?.sessionStore;
+  }
+
+  /** node's 'resumeSession': ask the application's store for the session the client offers, then go on. */
+  private lookUpSession(id: Uint8Array, next: () => void): void {
+    let answered = false;
+    const done = (err?: Error | null, data?: Uint8Array | null) => {
+      if (answered || this.destroyed) return;
+      answered = true;
+      if (err) return void this.destroy(err);
+      if (data) this.sessionStore!.adopt(id, data);
+      next();
+    };
+    try {
+      this.server!.emit('resumeSession', Buffer.from(id), done);
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private afterLookup(servername: string | undefined): void {
+    if (this.destroyed) return;
+    if (servername !== undefined && (this.config as ResolvedServer).SNICallback) return this.resolveSni(servername);
+    const held = this.sniffer!.bytes();
+    this.sniffer = undefined;
+    this.feed(held);
+  }
+
+  /**
+   * Bytes to the engine, at most FEED_PER_TURN of them per turn of the event loop: a peer
+   * that sends a large burst (thousands of tiny records, a flood of post-handshake
+   * messages) gets one slice handled now and the rest after other connections had their
+   * turn (setImmediate), with the transport paused meanwhile so the backlog stays bounded.
+   */
   private feed(bytes: Uint8Array): void {
-    this.boundaries.push(bytes);
-    this.engine(() => this.conn.feed(bytes));
+    if (this.backlog.length > 0) {
+      this.backlog.push(bytes);
+      return;
+    }
+    this.feedSlice(bytes);
+  }
+
+  private feedSlice(bytes: Uint8Array): void {
+    const now = bytes.length > FEED_PER_TURN ? bytes.subarray(0, FEED_PER_TURN) : bytes;
+    this.boundaries.push(now);
+    this.engine(() => this.conn.feed(now));
+    if (now.length === bytes.length) return;
+    // The rest of this chunk goes before anything that arrived after it.
+    this.backlog.unshift(bytes.subarray(FEED_PER_TURN));
+    this.transport.pause();
+    setImmediate(() => this.feedBacklog());
+  }
+
+  private feedBacklog(): void {
+    if (this.destroyed) {
+      this.backlog = [];
+      return;
+    }
+    const next = this.backlog.shift();
+    if (next) this.feedSlice(next);
+    if (this.backlog.length > 0) {
+      // feedSlice scheduled the rest of a long chunk itself; otherwise keep going next turn.
+      if (next && next.length <= FEED_PER_TURN) setImmediate(() => this.feedBacklog());
+      return;
+    }
+    if (this.destroyed) return;
+    if (!this.transportPaused) this.transport.resume();
+    // The transport ended while its bytes were still waiting here: judge the end now.
+    const ended = this.endedDuringBacklog;
+    this.endedDuringBacklog = undefined;
+    ended?.();
   }
 
   private resolveSni(name: string): void {
@@ -283,7 +392,7 @@ export class TLSSocket extends Duplex {
   sniCertificates(name: string): CertifiedKey[] | undefined {
     if (this.sni && this.sni.name === name) return this.sni.certificates;
     // Contexts added with server.addContext().
-    const server = this.server as { contextFor?: (servername: string) => SecureContext | undefined } | undefined;
+    const server = this.server as { contextFor?: (servername: string) => SecureContext | undefined } | null;
     const ctx = server?.contextFor?.(name);
     return ctx?.certificates.length ? ctx.certificates : undefined;
   }
@@ -302,7 +411,7 @@ export class TLSSocket extends Duplex {
   override _read(): void {
     if (!this.transportPaused) return;
     this.transportPaused = false;
-    this.transport.resume();
+    if (this.backlog.length === 0) this.transport.resume();
   }
 
   /** The peer sent close_notify. */
@@ -320,6 +429,7 @@ export class TLSSocket extends Duplex {
 
   private onTransportEnd(): void {
     if (this.destroyed || this.peerEnded) return;
+    if (this.backlog.length > 0) return void (this.endedDuringBacklog = () => this.onTransportEnd());
     if (!this.secureEstablished) return void this.destroy(resetError('mid-handshake'));
     if (this.boundaries.midRecord) return void this.destroy(resetError('mid-record'));
     // A clean TCP close without close_notify: the end of the stream, as node:tls reports it.
@@ -337,6 +447,7 @@ export class TLSSocket extends Duplex {
 
   private onTransportClose(): void {
     if (this.destroyed) return;
+    if (this.backlog.length > 0) return void (this.endedDuringBacklog = () => this.onTransportClose());
     // Closed under us without 'end' or 'error' (a Duplex destroyed, a socket torn down):
     // judge it like a FIN. Our writable side cannot go on either: end it (what is still
     // buffered for the application stays readable; later writes fail with EPIPE).
@@ -355,8 +466,10 @@ export class TLSSocket extends Duplex {
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.alpnProtocol = this.conn.alpnProtocol;
+    this.applyMaxFragment();
     if (this.isServer) {
       this.servername = this.conn.servername ?? false;
+      ({ authorized: this.authorized, authorizationError: this.authorizationError } = clientAuthorization((this.config as ResolvedServer).engine, this.conn));
     } else if (this.conn.sessionReused) {
       // Sessions are only handed out from authorized connections (see onSession).
       this.authorized = true;
@@ -373,13 +486,26 @@ export class TLSSocket extends Duplex {
       this.server?.emit('secureConnection', this);
     } else {
       this.emit('secureConnect');
+      if (this.sessionBeforeHandshake && this.lastSession && !this.destroyed) this.emit('session', this.lastSession);
     }
     write?.();
     final?.();
   }
 
+  /** What node:tls reports later from the handshake messages: the Finished values and the peer's signature algorithms. */
+  private onMessage(dir: 'send' | 'recv', msg: HandshakeMessage): void {
+    // References, not copies: an idle connection should stay small.
+    if (msg.type === 'finished') this.finished[dir === 'send' ? 'sent' : 'received'] = msg.verify_data;
+    else if (dir === 'recv' && (msg.type === 'client_hello' || msg.type === 'certificate_request')) {
+      const algs = msg.extensions.get('signature_algorithms', msg.type);
+      if (algs) this.peerSigalgs = algs.supported_signature_algorithms;
+    } else if (dir === 'recv' && msg.type === 'certificate_request_tls12') {
+      this.peerSigalgs = msg.supported_signature_algorithms;
+    }
+  }
+
   private onKeylog(line: string): void {
-    emitKeylog(this, this.server, line);
+    emitKeylog(this, this.server ?? undefined, line);
   }
 
   private onSession(s: TLSSession): void {
@@ -388,7 +514,9 @@ export class TLSSocket extends Duplex {
     const authorized = this.conn.sessionReused || this.verified?.ok === true;
     if (!authorized) return;
     this.lastSession = Buffer.from(encodeSession(s));
-    this.emit('session', this.lastSession);
+    // As node: 'session' comes after 'secureConnect' (a TLS 1.2 session is ready before the handshake ends).
+    if (this.secureEstablished) this.emit('session', this.lastSession);
+    else this.sessionBeforeHandshake = true;
   }
 
   // ---- writing ----------------------------------------------------------------------------
@@ -527,7 +655,8 @@ export class TLSSocket extends Duplex {
       secp384r1: { name: 'secp384r1', size: 384 },
     };
     const i = info[g];
-    return i ? { type: 'ECDH', ...i } : {};
+    // As node:tls 26 reports a group that is not plain ECDH (the ML-KEM hybrids): by its TLS name.
+    return i ? { type: 'ECDH', ...i } : { type: 'TLSGroup', name: g };
   }
 
   /** The peer's certificate as node shows it; `{}` when there is none (a server whose client sent none, or that resumed: tickets do not carry client certificates). */
@@ -569,6 +698,114 @@ export class TLSSocket extends Duplex {
     this.engine(() => this.conn.keyUpdate(requestPeer));
   }
 
+  /** node's setServername(): the SNI to send, on a client before its handshake started. */
+  setServername(name: string): void {
+    if (this.isServer) throw Object.assign(new Error('Cannot issue SNI from a TLS server-side socket'), { code: 'ERR_TLS_SNI_FROM_SERVER' });
+    if (typeof name !== 'string') throw Object.assign(new TypeError('The "name" argument must be of type string'), { code: 'ERR_INVALID_ARG_TYPE' });
+    const options = this.unstartedClientOptions('setServername');
+    const config = this.config as ResolvedClient;
+    options.servername = name === '' || isIP(name) ? undefined : name;
+    config.servername = options.servername;
+    if (name) config.hostname = name;
+    this.servername = options.servername ?? false;
+  }
+
+  /** node's setSession(): resume `session` (a Buffer from a 'session' event), on a client before its handshake started. */
+  setSession(session: Uint8Array | string): void {
+    const bytes = typeof session === 'string' ? Buffer.from(session, 'latin1') : session;
+    decodeSession(bytes); // refuse a foreign session now, not mid-handshake
+    this.unstartedClientOptions('setSession').session = bytes;
+  }
+
+  /** The engine options of a client whose ClientHello is not built yet (they are read then). */
+  private unstartedClientOptions(method: string): ClientOptions {
+    if (this.conn.state !== 'START') throw Object.assign(new Error(`${method}() must be called before the handshake starts`), { code: 'ERR_TLS_INVALID_STATE' });
+    return (this.conn as unknown as { hs: { options: ClientOptions } }).hs.options;
+  }
+
+  /** node's setKeyCert(): the certificate and key a client presents (before its handshake started), from a tsls SecureContext or its options. */
+  setKeyCert(context: SecureContext | SecureContextOptions): void {
+    if (this.isServer) throw new TLSError('internal_error', 'setKeyCert() on a server socket is not supported by tsls: use SNICallback or server.addContext()', { code: 'ERR_TLS_UNSUPPORTED' });
+    const ctx = context instanceof SecureContext ? context : new SecureContext(context);
+    if (ctx.certificates.length !== 1) throw new TLSError('internal_error', 'a client takes one cert/key pair', { code: 'ERR_TLS_INVALID_OPTION' });
+    this.unstartedClientOptions('setKeyCert').certificate = ctx.certificates[0]!;
+  }
+
+  /** net.Socket#connect: a TLSSocket is connected by tsls connect() or made over a connected transport. */
+  connect(..._args: unknown[]): this {
+    throw new TLSError('internal_error', 'TLSSocket#connect() is not supported: use tsls connect()', { code: 'ERR_TLS_UNSUPPORTED' });
+  }
+
+  /** The Finished message we sent (its verify_data), as node's getFinished(); undefined before. */
+  getFinished(): Buffer | undefined {
+    return this.finished.sent && Buffer.from(this.finished.sent);
+  }
+
+  /** The peer's Finished (verify_data), as node's getPeerFinished(). */
+  getPeerFinished(): Buffer | undefined {
+    return this.finished.received && Buffer.from(this.finished.received);
+  }
+
+  /**
+   * node's setMaxSendFragment(): records of at most `size` bytes (512 to 16384), never above
+   * what the peer's record_size_limit allows. False when out of range.
+   */
+  setMaxSendFragment(size: number): boolean {
+    if (!Number.isInteger(size) || size < 512 || size > 16384) return false;
+    this.maxFragment = size;
+    this.applyMaxFragment();
+    return true;
+  }
+
+  private applyMaxFragment(): void {
+    if (this.maxFragment === undefined) return;
+    const records = (this.conn as unknown as { records: { maxSendFragment: number } }).records;
+    // After the handshake the engine has lowered it to the peer's record_size_limit: stay under both.
+    records.maxSendFragment = Math.min(this.maxFragment, this.secureEstablished ? records.maxSendFragment : 16384);
+  }
+
+  /** The signature algorithms both sides accept, in node's names (`ECDSA+SHA256`, `RSA-PSS+SHA256`, `Ed25519`). */
+  getSharedSigalgs(): string[] {
+    const ours = new Set(this.config.engine.signatureSchemes ?? DEFAULT_SIGNATURE_SCHEMES);
+    return schemeNames(this.peerSigalgs).filter((s) => ours.has(s)).map(sigalgName);
+  }
+
+  /** The TLS session ticket a client received (undefined without one), as node's getTLSTicket(). */
+  getTLSTicket(): Buffer | undefined {
+    if (this.isServer || !this.lastSession) return undefined;
+    const ticket = decodeSession(this.lastSession).ticket;
+    return ticket.length ? Buffer.from(ticket) : undefined;
+  }
+
+  /** Our own certificate as a node:crypto X509Certificate, as node's getX509Certificate(). */
+  getX509Certificate(): X509Certificate | undefined {
+    const c = this.config;
+    const leaf = (c.isServer ? c.engine.certificates[0]?.chain : c.engine.certificate?.chain)?.[0];
+    return leaf ? new NodeX509Certificate(leaf.der) : undefined;
+  }
+
+  /** node's enableTrace(): every state transition and handshake message on stderr from now on. */
+  enableTrace(): void {
+    if (this.tracing) return;
+    this.tracing = true;
+    traceConnection(this.conn, this.isServer ? 'server' : 'client');
+  }
+
+  /** net.Socket's readyState: 'opening', 'open', 'readOnly', 'writeOnly' or 'closed'. */
+  get readyState(): net.SocketReadyState {
+    return this.net?.readyState ?? (this.destroyed ? 'closed' : 'open');
+  }
+
+  /** net.Socket's pending: true until the transport is connected. */
+  get pending(): boolean {
+    return this.net?.pending ?? false;
+  }
+
+  /** Bytes queued to write (node's deprecated bufferSize: writableLength). */
+  get bufferSize(): number {
+    return this.writableLength;
+  }
+
   /** The engine beneath, for what node:tls has no name for (trace, state). */
   get connection(): Connection {
     return this.conn;
@@ -606,8 +843,10 @@ export class TLSSocket extends Duplex {
     return this;
   }
 
-  setKeepAlive(enable?: boolean, initialDelay?: number): this {
-    this.net?.setKeepAlive(enable, initialDelay);
+  /** Passed to the TCP socket as given (the forms differ between Node versions). */
+  setKeepAlive(...args: unknown[]): this {
+    const t = this.net;
+    if (t) (t.setKeepAlive as (...a: unknown[]) => unknown).apply(t, args);
     return this;
   }
 
@@ -631,6 +870,28 @@ export class TLSSocket extends Duplex {
     if (this.writable) this.end();
     if (this.writableFinished) this.destroy();
     else this.once('finish', () => this.destroy());
+  }
+
+  /** Close the TCP connection with a reset (RST) and destroy this socket, as net.Socket#resetAndDestroy. */
+  resetAndDestroy(): this {
+    const t = this.net;
+    if (t && !t.destroyed) t.resetAndDestroy();
+    this.destroy();
+    return this;
+  }
+
+  /** IP type-of-service (net.Socket's, where this Node has it). */
+  getTypeOfService(): number {
+    return (this.net as { getTypeOfService?: () => number } | undefined)?.getTypeOfService?.() ?? 0;
+  }
+
+  setTypeOfService(tos: number): this {
+    (this.net as { setTypeOfService?: (tos: number) => void } | undefined)?.setTypeOfService?.(tos);
+    return this;
+  }
+
+  get autoSelectFamilyAttemptedAddresses(): string[] {
+    return this.net?.autoSelectFamilyAttemptedAddresses ?? [];
   }
 
   get connecting(): boolean {
@@ -657,4 +918,15 @@ export class TLSSocket extends Duplex {
   get bytesWritten(): number {
     return this.net?.bytesWritten ?? 0;
   }
+}
+
+/**
+ * The documented adapter where node's `tls.TLSSocket` type is expected (undici's connect
+ * callback, ws, mqtt): the same object, typed as node's. TLSSocket has every member of
+ * node's class (see test/node/parity.test.ts); TypeScript still refuses the plain
+ * assignment only because it extends stream.Duplex, whose end()/write() overloads are
+ * declared differently from net.Socket's, not because anything is missing.
+ */
+export function asNodeTLSSocket(socket: TLSSocket): import('node:tls').TLSSocket {
+  return socket as unknown as import('node:tls').TLSSocket;
 }

@@ -361,6 +361,8 @@ export interface DtlsRecordLayerOptions {
 interface ReadState {
   protection: DtlsProtection;
   window: ReplayWindow | null;
+  /** Records of this epoch that failed to authenticate (RFC 9147 4.5.3 counts them per key). */
+  forgeries: number;
 }
 
 interface WriteState {
@@ -399,6 +401,14 @@ export class DtlsRecordLayer {
   private readonly plaintext = new DtlsNullProtection();
 
   private readonly replayWindowSize: number;
+  /**
+   * Forged records tolerated per read key (the AEAD's integrity limit, RFC 9147 4.5.3; the
+   * engine sets it with the keys). Dropping forgeries is what lets an attacker keep trying,
+   * so past this many `integrityLimitReached` turns true and the engine must end the
+   * association.
+   */
+  integrityLimit = Infinity;
+  integrityLimitReached = false;
   readonly maxRecordsPerDatagram: number;
   readonly maxBufferedRecords: number;
   readonly maxBufferedBytes: number;
@@ -410,7 +420,7 @@ export class DtlsRecordLayer {
     this.maxBufferedRecords = options.maxBufferedRecords ?? MAX_BUFFERED_RECORDS;
     this.maxBufferedBytes = options.maxBufferedBytes ?? MAX_BUFFERED_BYTES;
     this.write = { epoch: 0, protection: this.plaintext, nextSeq: 0 };
-    this.reads.set(0, { protection: this.plaintext, window: null });
+    this.reads.set(0, { protection: this.plaintext, window: null, forgeries: 0 });
   }
 
   /** Record-header version of epoch-0 records we send (0xfefd; 0xfeff for a first ClientHello if wanted). */
@@ -495,7 +505,7 @@ export class DtlsRecordLayer {
     if (!isEpoch(epoch) || epoch <= this.highestRead) {
       throw new TLSError('internal_error', `DTLS read epoch must increase: ${this.highestRead} -> ${epoch}`);
     }
-    this.reads.set(epoch, { protection, window: protection.encrypted ? new ReplayWindow(this.replayWindowSize) : null });
+    this.reads.set(epoch, { protection, window: protection.encrypted ? new ReplayWindow(this.replayWindowSize) : null, forgeries: 0 });
     this.highestRead = epoch;
     for (const [e, state] of [...this.reads]) if (e < epoch - 1) this.dropRead(e, state);
     const keep = this.pending.filter((r) => r.epoch === epoch);
@@ -571,8 +581,12 @@ export class DtlsRecordLayer {
       data = null;
     }
     if (!data) {
-      if (state.protection.encrypted) this.stats.dropped.badMac++;
-      else this.stats.dropped.malformed++;
+      if (state.protection.encrypted) {
+        this.stats.dropped.badMac++;
+        if (++state.forgeries >= this.integrityLimit) this.integrityLimitReached = true;
+      } else {
+        this.stats.dropped.malformed++;
+      }
       return;
     }
     state.window?.accept(record.seq);

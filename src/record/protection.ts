@@ -35,6 +35,8 @@ export interface RecordProtection {
    * result must not share their memory (decryption makes new bytes anyway).
    */
   open(header: Uint8Array, payload: Uint8Array): Opened;
+  /** Records sealed so far under this key (the AEAD usage limits count these). */
+  readonly sealedRecords: number;
   /** Forget keys. */
   destroy(): void;
 }
@@ -59,6 +61,7 @@ function writeHeader(out: Uint8Array, at: number, type: number, version: number,
 /** Epoch 0: records in the clear. */
 export class NullProtection implements RecordProtection {
   readonly encrypted = false;
+  readonly sealedRecords = 0;
   constructor(private readonly version = 0x0303) {}
   seal(type: number, data: Uint8Array): Uint8Array {
     const out = new Uint8Array(5 + data.length);
@@ -85,7 +88,9 @@ function word(b: Uint8Array, at: number): number {
 
 /** TLS 1.3 AEAD protection: TLSInnerPlaintext with the real content type inside (RFC 8446 5.2). */
 export class Tls13Protection implements RecordProtection {
+  /** Records sealed (a protection is used for one direction only: seq or readSeq moves). */
   private seq = 0;
+  private readSeq = 0;
   private readonly aead: Aead;
   private readonly fast: boolean;
   /**
@@ -120,9 +125,12 @@ export class Tls13Protection implements RecordProtection {
     return true;
   }
 
-  private nextNonce(): Uint8Array {
-    // 2^53 records per key is far beyond any AEAD's safe limit; KeyUpdate comes first.
-    const seq = this.seq++;
+  get sealedRecords(): number {
+    return this.seq;
+  }
+
+  /** The nonce for sequence number `seq`; 2^53 is beyond any AEAD's limit (KeyUpdate comes first). */
+  private nonceAt(seq: number): Uint8Array {
     const nonce = nonceScratch();
     writeSequence(nonce, 0, this.iv0, this.iv1);
     writeSequence(nonce, 4, this.iv1, this.iv2);
@@ -144,7 +152,7 @@ export class Tls13Protection implements RecordProtection {
     const length = innerLength + this.aead.tagLength;
     writeHeader(out, offset, ContentType.application_data, 0x0303, length);
     const header = out.subarray(offset, offset + 5);
-    const nonce = this.nextNonce();
+    const nonce = this.nonceAt(this.seq++);
     if (this.fast) {
       const trailer = this.trailer ?? TYPE_BYTE;
       trailer[0] = type;
@@ -165,12 +173,16 @@ export class Tls13Protection implements RecordProtection {
       throw new TLSError('unexpected_message', `record of type ${header[0]} where a protected record was expected`);
     }
     if (payload.length > MAX_FRAGMENT + MAX_CIPHERTEXT_EXPANSION) throw new TLSError('record_overflow', 'protected record too long');
-    const inner = this.aead.open(this.nextNonce(), payload, header);
+    // The sequence number moves on only for a record that opened: a record skipped as
+    // undecryptable early data (RFC 8446 4.2.10) leaves the next one at the same number.
+    const inner = this.aead.open(this.nonceAt(this.readSeq), payload, header);
     if (!inner) throw new TLSError('bad_record_mac', 'record authentication failed');
+    this.readSeq++;
+    // RFC 8446 5.4: content, type and padding together at most 2^14 + 1 bytes.
+    if (inner.length > MAX_FRAGMENT + 1) throw new TLSError('record_overflow', `TLSInnerPlaintext of ${inner.length} bytes exceeds 2^14 + 1`);
     let end = inner.length - 1;
     while (end >= 0 && inner[end] === 0) end--;
     if (end < 0) throw new TLSError('unexpected_message', 'protected record has no content type');
-    if (end > MAX_FRAGMENT) throw new TLSError('record_overflow', 'decrypted record too long');
     return { type: inner[end]!, data: inner.subarray(0, end) };
   }
 
@@ -188,6 +200,10 @@ export class Tls12AeadProtection implements RecordProtection {
   readonly encrypted = true;
   private seq = 0;
   private readonly aead: Aead12;
+
+  get sealedRecords(): number {
+    return this.seq;
+  }
 
   constructor(
     provider: CryptoProvider,

@@ -10,6 +10,19 @@ import { MAX_CIPHERTEXT_EXPANSION, MAX_FRAGMENT, NullProtection, type Opened, ty
 
 const KNOWN_TYPES = new Set<number>(Object.values(ContentType));
 
+/** `the peer does not speak TLS (received 'HTTP/1.1 400 Bad Request…')`: the first line of what came, escaped. */
+function notTls(bytes: Uint8Array, knownType: boolean): TLSError {
+  let text = '';
+  let i = 0;
+  for (; i < bytes.length && i < 32; i++) {
+    const c = bytes[i]!;
+    if (c === 0x0d || c === 0x0a) break;
+    text += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  // Only the start of what the peer sent is at hand: more may follow.
+  return new TLSError(knownType ? 'decode_error' : 'unexpected_message', `the peer does not speak TLS (received '${text}…')`);
+}
+
 /**
  * A new byte array of `n` bytes for records, every byte of which the caller overwrites:
  * on Node, from Buffer.allocUnsafe (no zeroing; pooled when small), as a plain Uint8Array.
@@ -38,14 +51,31 @@ export class RecordLayer {
   private start = 0;
   private end = 0;
   private borrowed = false;
+  /** A valid record header was read: later bad headers are bad records, not a peer that is not TLS. */
+  private seenRecord = false;
   /** Largest plaintext fragment we send (record_size_limit lowers it). */
   maxSendFragment = MAX_FRAGMENT;
+  /**
+   * Bytes of a client's early data still to skip, unread (RFC 8446 4.2.10: a server that
+   * does not take 0-RTT drops records it cannot decrypt, or, after a HelloRetryRequest,
+   * protected records arriving in the clear, up to max_early_data_size). 0: skip nothing.
+   */
+  private earlyDataToSkip = 0;
+
+  /** Start skipping a client's early data, up to `maxEarlyDataSize` bytes of it. */
+  skipEarlyData(maxEarlyDataSize: number): void {
+    this.earlyDataToSkip = maxEarlyDataSize;
+  }
 
   get readEncrypted(): boolean {
     return this.readProtection.encrypted;
   }
   get writeEncrypted(): boolean {
     return this.writeProtection.encrypted;
+  }
+  /** Records sealed under the current write key (the AEAD usage limits count these). */
+  get sealedRecords(): number {
+    return this.writeProtection.sealedRecords;
   }
 
   setReadProtection(p: RecordProtection): void {
@@ -126,13 +156,36 @@ export class RecordLayer {
    * (TLS 1.3's compatibility ChangeCipherSpec).
    */
   next(plaintextTypes: ReadonlySet<number> = NO_TYPES): Opened | null {
+    for (;;) {
+      const record = this.nextRecord(plaintextTypes);
+      if (record !== SKIPPED) return record;
+    }
+  }
+
+  /**
+   * Whether a record that could not be read is early data to skip: charged to the budget
+   * by its size less the AEAD tag and content type (what its plaintext can at most be).
+   */
+  private skipped(type: number, length: number): boolean {
+    const cost = Math.max(0, length - EARLY_DATA_OVERHEAD);
+    if (this.earlyDataToSkip === 0 || type !== ContentType.application_data || cost > this.earlyDataToSkip) return false;
+    this.earlyDataToSkip -= cost;
+    return true;
+  }
+
+  private nextRecord(plaintextTypes: ReadonlySet<number>): Opened | null | typeof SKIPPED {
     if (this.end - this.start < 5) return null;
     const b = this.buf;
     const s = this.start;
     const type = b[s]!;
     const length = (b[s + 3]! << 8) | b[s + 4]!;
-    if (!KNOWN_TYPES.has(type)) throw new TLSError('unexpected_message', `unknown record content type ${type}`);
+    const known = KNOWN_TYPES.has(type);
+    // The first bytes are not a record header at all: most likely a plaintext protocol (an
+    // HTTP answer, a banner). Say so, with what came, rather than name a content type.
+    if (!this.seenRecord && (!known || b[s + 1] !== 0x03)) throw notTls(b.subarray(s, Math.min(this.end, s + 40)), known);
+    if (!known) throw new TLSError('unexpected_message', `unknown record content type ${type}`);
     if (b[s + 1] !== 0x03) throw new TLSError('decode_error', 'not a TLS record (bad version)');
+    this.seenRecord = true;
     const limit = this.readProtection.encrypted ? MAX_FRAGMENT + MAX_CIPHERTEXT_EXPANSION : MAX_FRAGMENT;
     if (length > limit) throw new TLSError('record_overflow', `record of ${length} bytes exceeds ${limit}`);
     if (this.end - s < 5 + length) return null;
@@ -141,6 +194,9 @@ export class RecordLayer {
       if (this.borrowed) this.start = this.end = 0;
       else this.release();
     }
+    if (!this.readProtection.encrypted && type === ContentType.application_data && this.skipped(type, length)) return SKIPPED;
+    // A handshake record in the clear is the second ClientHello: early data is over.
+    if (!this.readProtection.encrypted && type === ContentType.handshake) this.earlyDataToSkip = 0;
     if (!this.readProtection.encrypted || plaintextTypes.has(type)) {
       // Copy out: the caller keeps the data while the buffer is reused (or, borrowed, the
       // feeder's array, which it may reuse). Not slice(): on a Buffer that is a view.
@@ -149,7 +205,15 @@ export class RecordLayer {
       return this.checked(this.readProtection.open(new Uint8Array(b.subarray(s, s + 5)), payload));
     }
     // Decryption writes new bytes: the record can be read in place.
-    const opened = this.readProtection.open(b.subarray(s, s + 5), b.subarray(s + 5, s + 5 + length));
+    let opened: Opened;
+    try {
+      opened = this.readProtection.open(b.subarray(s, s + 5), b.subarray(s + 5, s + 5 + length));
+    } catch (err) {
+      if (err instanceof TLSError && err.alert === 'bad_record_mac' && this.skipped(type, length)) return SKIPPED;
+      throw err;
+    }
+    // The first record that opens is the client's second flight: early data is over.
+    this.earlyDataToSkip = 0;
     // A provider that decrypted in place: copy, the buffer is reused.
     if (opened.data.buffer === b.buffer && opened.data.length > 0) return this.checked({ type: opened.type, data: new Uint8Array(opened.data) });
     return this.checked(opened);
@@ -197,3 +261,7 @@ export class RecordLayer {
 }
 
 const NO_TYPES: ReadonlySet<number> = new Set();
+/** `nextRecord` dropped a record of early data: look at the next one. */
+const SKIPPED = Symbol('skipped');
+/** A TLS 1.3 record's AEAD tag and inner content type. */
+const EARLY_DATA_OVERHEAD = 17;

@@ -2,7 +2,7 @@
  * Handshake work both sides share (OpenSSL's statem_both.c): the TLS 1.3 key schedule
  * steps, Finished, Certificate and CertificateVerify, and the post-handshake messages.
  */
-import { hashLength, type GroupName, type KeyPair, type PrivateKey, type PublicKey, type SignatureSchemeName } from '../crypto/provider.js';
+import { hashLength, type PrivateKey, type PublicKey, type SignatureSchemeName } from '../crypto/provider.js';
 import { deriveSecret, earlySecret, finishedVerifyData, handshakeSecret, masterSecret } from '../crypto/keyschedule.js';
 import { TLSError, decodeError, illegalParameter } from '../errors.js';
 import { SignatureScheme, schemeByCode } from '../messages/constants.js';
@@ -14,24 +14,6 @@ import type { Side } from './declare.js';
 
 /** RFC 8449: the largest TLS 1.3 record we accept, inner content type included. */
 export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
-
-// ---- ephemeral keys -------------------------------------------------------------------
-
-const PRIVATE_KEY_LENGTH: Record<GroupName, number> = { x25519: 32, x448: 56, secp256r1: 32, secp384r1: 48 };
-
-/**
- * An ephemeral key pair drawn from the connection's own randomness source, so a test that
- * injects `random` replays the handshake exactly. A NIST scalar out of range is redrawn.
- */
-export function ephemeralKeyPair(hs: HandshakeContext, group: GroupName): KeyPair {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return hs.provider.generateKeyPair(group, hs.common.random(PRIVATE_KEY_LENGTH[group]));
-    } catch (err) {
-      if (attempt >= 8) throw err;
-    }
-  }
-}
 
 // ---- key schedule steps ---------------------------------------------------------------
 

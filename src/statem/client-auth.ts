@@ -6,6 +6,7 @@
 import { SignatureScheme } from '../messages/constants.js';
 import { TLSError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
+import { handshakeVerifierPolicy } from '../config.js';
 import { verifyCertificateChain } from '../x509/verify.js';
 import type { ServerHandshake } from './context.js';
 
@@ -40,7 +41,7 @@ export function acceptClientCertificates(hs: ServerHandshake, chain: Certificate
   try {
     const info = { chain, host: undefined, now: hs.common.now() };
     if (o.verifyPeer) o.verifyPeer(info);
-    else verifyCertificateChain(hs.provider, chain, { anchors: o.ca ?? [], now: info.now, purpose: 'clientAuth' });
+    else verifyCertificateChain(hs.provider, chain, { ...handshakeVerifierPolicy(o), anchors: o.ca ?? [], now: info.now, purpose: 'clientAuth' });
     hs.negotiated.peerVerified = true;
   } catch (err) {
     if (strict || !(err instanceof TLSError)) throw err;

@@ -4,6 +4,7 @@
  */
 import { TLSError, illegalParameter, unexpectedMessage } from '../errors.js';
 import type { Extensions, MessageOf } from '../messages/handshake.js';
+import { handshakeVerifierPolicy } from '../config.js';
 import { verifyServerCertificate } from '../x509/verify.js';
 import { readCertificates } from './both.js';
 import type { ClientHandshake } from './context.js';
@@ -27,6 +28,6 @@ export function processServerCertificate(hs: ClientHandshake, msg: MessageOf<'ce
   const o = hs.options;
   const info = { chain, host: o.servername ?? o.host, now: hs.common.now() };
   if (o.verifyPeer) o.verifyPeer(info);
-  else if (o.rejectUnauthorized !== false) verifyServerCertificate(hs.provider, info, o.ca ?? []);
+  else if (o.rejectUnauthorized !== false) verifyServerCertificate(hs.provider, info, o.ca ?? [], handshakeVerifierPolicy(o));
   hs.negotiated.peerVerified = o.rejectUnauthorized !== false || o.verifyPeer !== undefined;
 }

@@ -6,7 +6,8 @@ import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from 
 import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode, keyExchangeOf, type SrtpProfileName } from '../messages/constants.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
 import { equal, utf8 } from '../util/bytes.js';
-import { buildCertificate, ephemeralKeyPair } from './both.js';
+import { buildCertificate } from './both.js';
+import { encapsulateTo, tls12Group } from './key-exchange.js';
 import {
   buildFinished12,
   changeCipherSpec,
@@ -243,21 +244,18 @@ function processServerKeyExchange(hs: ClientHandshake, msg: AnyServerKeyExchange
 /** Our half of the (EC)DHE exchange against the server's public value. */
 function ecdhe(hs: ClientHandshake, namedCurve: number, serverPublic: Uint8Array): void {
   const group = groupByCode.get(namedCurve);
-  if (!group || !hs.common.groups.includes(group)) throw illegalParameter('ServerKeyExchange uses a group we did not offer');
-  const pair = ephemeralKeyPair(hs, group);
-  try {
-    hs.tls12.preMaster = hs.provider.sharedSecret(group, pair.privateKey, serverPublic);
-  } catch (err) {
-    throw new TLSError('illegal_parameter', `server ECDHE public value is invalid: ${(err as Error).message}`, { cause: err });
-  }
-  hs.tls12.ourPublic = pair.publicKey;
+  if (!tls12Group(hs, group)) throw illegalParameter('ServerKeyExchange uses a group we did not offer');
+  // The server spoke first: our half is an encapsulation against its public value.
+  const { share, secret } = encapsulateTo(hs, group, serverPublic, 'server ECDHE public value');
+  hs.tls12.preMaster = secret;
+  hs.tls12.ourPublic = share;
   hs.negotiated.group = group;
 }
 
 function processEcdheServerKeyExchange(hs: ClientHandshake, msg: MessageOf<'server_key_exchange'>): void {
   if (hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('ServerKeyExchange without a certificate');
   const group = groupByCode.get(msg.named_curve);
-  if (!group || !hs.common.groups.includes(group)) throw illegalParameter('ServerKeyExchange uses a group we did not offer');
+  if (!tls12Group(hs, group)) throw illegalParameter('ServerKeyExchange uses a group we did not offer');
   const leaf = hs.peerLeaf;
   const content = serverKeyExchangeContent(hs, msg.named_curve, msg.public);
   hs.negotiated.signatureScheme = checkSignature12(hs, msg.algorithm, msg.signature, content, leaf.publicKey, 'ServerKeyExchange');

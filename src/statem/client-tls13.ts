@@ -25,10 +25,10 @@ import {
   deriveApplicationSecrets,
   deriveHandshakeSecrets,
   deriveResumptionSecret,
-  ephemeralKeyPair,
 } from './both.js';
 import { checkOffered, processServerCertificate } from './client-common.js';
 import { need, type ClientHandshake } from './context.js';
+import { decapsulateFrom, defaultKeyShareGroups, ephemeralKeyPair, tls12Group } from './key-exchange.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 
 const TLS13 = 'HANDSHAKE.TLS13';
@@ -124,7 +124,7 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
 /** Our hello state: random, session ID, key shares for the first groups, the session we offer. */
 export function startClientHello(hs: ClientHandshake): void {
   const o = hs.options;
-  const first = (o.keyShareGroups ?? hs.common.groups.slice(0, 1)).filter((g): g is GroupName => hs.common.groups.includes(g));
+  const first = (o.keyShareGroups ?? defaultKeyShareGroups(hs.common.groups)).filter((g): g is GroupName => hs.common.groups.includes(g));
   if (first.length === 0) throw handshakeFailure('no key share group configured');
   const random = hs.common.random(32);
   hs.clientRandom = random;
@@ -161,12 +161,13 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   if (o.servername && !isIpAddress(o.servername)) {
     ext.add('server_name', { server_name_list: [{ name_type: 0, host_name: o.servername }] });
   }
-  const groups = hs.common.groups.map((g) => NamedGroup[g]);
+  const tls13 = hs.common.versions.includes('TLSv1.3');
+  // KEM groups exist only in TLS 1.3: a TLS 1.2 (or DTLS 1.2) only client does not list them.
+  const groups = hs.common.groups.filter((g) => tls13 || tls12Group(hs, g)).map((g) => NamedGroup[g]);
   ext.add('supported_groups', { named_group_list: useGrease ? [grease(hs, 1), ...groups] : groups });
   const schemes = hs.common.signatureSchemes.map((s) => SignatureScheme[s]);
   ext.add('signature_algorithms', { supported_signature_algorithms: useGrease ? [grease(hs, 2), ...schemes] : schemes });
   if (hs.common.alpn.length) ext.add('application_layer_protocol_negotiation', { protocol_name_list: hs.common.alpn });
-  const tls13 = hs.common.versions.includes('TLSv1.3');
   if (tls13) {
     const versions = hs.common.versions.map((v) => (v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
     ext.add('supported_versions', { versions: useGrease ? [grease(hs, 3), ...versions] : versions });
@@ -279,11 +280,7 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
   const pair = group && c.keyShares.get(group);
   if (!group || !pair) throw illegalParameter('ServerHello key_share is for a group we sent no share for');
   hs.negotiated.group = group;
-  try {
-    hs.pendingSharedSecret = hs.provider.sharedSecret(group, pair.privateKey, share.server_share.key_exchange);
-  } catch (err) {
-    throw new TLSError('illegal_parameter', `server key share is invalid: ${(err as Error).message}`, { cause: err });
-  }
+  hs.pendingSharedSecret = decapsulateFrom(hs, group, pair, share.server_share.key_exchange, 'server key share');
 }
 
 function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_retry_request'>): void {

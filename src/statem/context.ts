@@ -206,6 +206,8 @@ export interface ServerHelloState {
   clientPskModes?: number[];
   /** Resumption accepted: the PSK, its identity index, and whether (EC)DHE is used too. */
   psk?: { secret: Uint8Array; identity: number; dhe: boolean };
+  /** TLS 1.2: the client sent renegotiation_info or its SCSV (so we answer with ours, RFC 5746 3.6). */
+  clientSecureRenegotiation?: boolean;
   /** TLS 1.2: the client sent ec_point_formats (so we may answer it). */
   clientPointFormats?: boolean;
   /** TLS 1.2: our ECDHE key pair from ServerKeyExchange. */

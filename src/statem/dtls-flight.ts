@@ -25,7 +25,7 @@
  */
 import { TLSError, internalError } from '../errors.js';
 import { ContentType } from '../messages/constants.js';
-import { defaultLimits, limitFor, type HandshakeLimits } from '../messages/handshake.js';
+import { checkHandshakeLength, defaultLimits, type HandshakeLimits } from '../messages/handshake.js';
 
 /** msg_type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3). */
 export const DTLS_HANDSHAKE_HEADER_LENGTH = 12;
@@ -246,7 +246,7 @@ export class HandshakeReassembler {
 
   constructor(limits: Partial<ReassemblerLimits> = {}, nextSeq = 0) {
     const base = { ...defaultLimits, maxMessagesAhead: defaultReassemblerLimits.maxMessagesAhead, ...stripUndefined(limits) };
-    const need = reassemblyCost(Math.max(base.maxMessage, base.maxCertificate));
+    const need = reassemblyCost(Math.max(base.maxMessage, base.maxCertificate, base.maxClientHello));
     const maxBufferedBytes = limits.maxBufferedBytes ?? Math.max(defaultReassemblerLimits.maxBufferedBytes, need);
     const l: ReassemblerLimits = { ...base, maxBufferedBytes };
     for (const [k, v] of Object.entries(l)) {
@@ -337,12 +337,7 @@ export class HandshakeReassembler {
       return;
     }
     // As READ_HEADER on the TLS path: the length is bounded before anything is buffered.
-    const limit = limitFor(type, this.limits);
-    if (length > limit) {
-      throw new TLSError('illegal_parameter', `handshake message of ${length} bytes exceeds the limit of ${limit}`, {
-        code: 'ERR_TLS_HANDSHAKE_MESSAGE_TOO_LARGE',
-      });
-    }
+    checkHandshakeLength(type, length, this.limits);
     let msg = this.pending.get(seq);
     if (msg === undefined) {
       const cost = reassemblyCost(length);
@@ -501,7 +496,8 @@ export class RetransmitTimer {
   backoff(now: number): number {
     if (this.count >= this.maxRetransmissions) {
       this.deadline = undefined;
-      throw new TLSError('internal_error', `DTLS handshake timed out: no answer after ${this.count} retransmissions`, {
+      // Giving up is no fault of ours to report as internal_error: user_canceled (a warning), then silence.
+      throw new TLSError('user_canceled', `DTLS handshake timed out: no answer after ${this.count} retransmissions`, {
         code: 'ERR_TLS_HANDSHAKE_TIMEOUT',
       });
     }

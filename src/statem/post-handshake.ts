@@ -32,6 +32,10 @@ function updateTrafficSecret(hs: HandshakeContext, direction: 'read' | 'write'):
   else hs.records.setWriteSecret(installed);
 }
 
+function refuseRenegotiation(hs: HandshakeContext): void {
+  hs.records.sendWarning('no_renegotiation');
+}
+
 /** TLS 1.3 KeyUpdate, the same on both sides: a received one, and one we write. */
 const keyUpdate = {
   KeyUpdate: {
@@ -67,21 +71,15 @@ export const clientPostHandshake = defineStates<ClientHandshake, Entry>()({
     },
   },
   ...keyUpdate,
-  // TLS 1.2 has no post-handshake messages we accept: renegotiation is refused (RFC 5746).
+  // TLS 1.2 has no post-handshake messages we accept: renegotiation is refused with a
+  // warning no_renegotiation and the connection carries on (RFC 5246 7.2.2, RFC 5746 4.2 / 4.4), whichever side asked.
   [ESTABLISHED_TLS12]: { row: { group: POST, idle: true, read: { hello_request: 'HelloRequest' } } },
-  // Politely, for a HelloRequest (RFC 5746 4.2).
-  HelloRequest: { row: { group: POST, write: [ESTABLISHED_TLS12] }, process: (hs) => hs.records.sendWarning('no_renegotiation') },
+  HelloRequest: { row: { group: POST, write: [ESTABLISHED_TLS12] }, process: refuseRenegotiation },
 });
 
 export const serverPostHandshake = defineStates<ServerHandshake, Entry>()({
   [ESTABLISHED]: { row: { group: POST, idle: true, read: { key_update: 'KeyUpdate' }, write: ['SendKeyUpdate'] } },
   ...keyUpdate,
   [ESTABLISHED_TLS12]: { row: { group: POST, idle: true, read: { client_hello: 'Renegotiation' } } },
-  // Fatally, for a ClientHello (RFC 5746 4.4).
-  Renegotiation: {
-    row: { group: POST, write: [ESTABLISHED_TLS12] },
-    process: () => {
-      throw new TLSError('no_renegotiation', 'renegotiation is not supported');
-    },
-  },
+  Renegotiation: { row: { group: POST, write: [ESTABLISHED_TLS12] }, process: refuseRenegotiation },
 });

@@ -12,7 +12,7 @@ import { constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ServerOptions } from '../config.js';
 import { certificateFromDer } from '../x509/intern.js';
 import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
-import { SessionCache, TicketKeyring, newSessionState, type TLSSession } from './session.js';
+import { SessionCache, TicketKeyring, newSessionState, type SessionStore, type TLSSession } from './session.js';
 
 export const MAX_TICKET_LIFETIME = 604800;
 
@@ -96,7 +96,7 @@ export function restorePeerCertificates(hs: HandshakeContext, session: TLSSessio
 
 interface ServerShared {
   keyring: TicketKeyring;
-  cache: SessionCache;
+  cache: SessionStore;
 }
 const shared = new WeakMap<ServerOptions, ServerShared>();
 
@@ -105,7 +105,7 @@ export function serverShared(hs: ServerHandshake): ServerShared {
   const o = hs.options;
   let s = shared.get(o);
   if (!s) {
-    s = { keyring: new TicketKeyring(hs.provider, hs.common.random, o.ticketKeys), cache: new SessionCache(o.sessionCacheSize ?? 1000) };
+    s = { keyring: new TicketKeyring(hs.provider, hs.common.random, o.ticketKeys), cache: o.sessionCache ?? new SessionCache(o.sessionCacheSize ?? 1000) };
     shared.set(o, s);
   }
   return s;

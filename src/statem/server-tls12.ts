@@ -7,7 +7,8 @@ import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from 
 import { DOWNGRADE_TLS12, NamedGroup, ProtocolVersion, SignatureScheme, SrtpProfile, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, keyExchangeOf } from '../messages/constants.js';
 import type { GroupName } from '../crypto/provider.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
-import { buildCertificate, ephemeralKeyPair, readCertificates } from './both.js';
+import { buildCertificate, readCertificates } from './both.js';
+import { decapsulateFrom, ephemeralKeyPair, tls12Group } from './key-exchange.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import {
   buildFinished12,
@@ -165,13 +166,15 @@ export function processClientHello12(hs: ServerHandshake, ch: ClientHello, sni: 
   if (!ext.has('extended_master_secret')) throw handshakeFailure('client does not support the extended master secret (RFC 7627)');
   const reneg = ext.get('renegotiation_info', 'client_hello');
   if (reneg !== undefined && reneg.length !== 0) throw handshakeFailure('renegotiation_info is not empty on an initial handshake');
-  if (reneg === undefined && !ch.cipher_suites.includes(TLS_EMPTY_RENEGOTIATION_INFO_SCSV)) {
-    throw handshakeFailure('client does not support secure renegotiation (RFC 5746)');
-  }
+  // RFC 5746 3.6: a client with neither the extension nor the SCSV is let in (we never
+  // renegotiate, so there is nothing for it to be unsafe about; wolfSSL clients send
+  // neither); our empty renegotiation_info answers only a client that signalled it, since
+  // an extension the client did not offer may not appear in ServerHello (RFC 5246 7.4.1.4).
+  const secureRenegotiation = reneg !== undefined || ch.cipher_suites.includes(TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
   const formats = ext.get('ec_point_formats', 'client_hello');
   if (formats && !formats.ec_point_format_list.includes(0)) throw illegalParameter('client does not accept uncompressed points');
   const offered = ext.get('supported_groups', 'client_hello')?.named_group_list ?? [];
-  const group = hs.common.groups.find((g) => offered.includes(NamedGroup[g]));
+  const group = hs.common.groups.find((g) => tls12Group(hs, g) && offered.includes(NamedGroup[g]));
   const resume = findSession12(hs, ch, sni);
   const { suite, certified, scheme } = resume ? { ...resume, certified: undefined, scheme: undefined } : selectSuiteAndCertificate(hs, ch, candidates, group);
   const limit = ext.get('record_size_limit', 'client_hello');
@@ -198,6 +201,7 @@ export function processClientHello12(hs: ServerHandshake, ch: ClientHello, sni: 
   hs.hello = {
     clientRandom: ch.random,
     clientPointFormats: formats !== undefined,
+    clientSecureRenegotiation: secureRenegotiation,
     sessionId,
     clientSchemes: [],
     clientOfferedSni: sni !== undefined,
@@ -247,7 +251,7 @@ function cacheSession(hs: ServerHandshake): void {
 
 function serverHello12(hs: ServerHandshake): HandshakeMessage {
   const ext = new Extensions('server_hello_tls12');
-  ext.add('renegotiation_info', new Uint8Array(0));
+  if (hs.hello.clientSecureRenegotiation) ext.add('renegotiation_info', new Uint8Array(0));
   ext.add('extended_master_secret', true);
   if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
@@ -291,11 +295,7 @@ function processClientKeyExchange(hs: ServerHandshake, msg: AnyClientKeyExchange
   let shared: Uint8Array | undefined;
   if (msg.type !== 'client_key_exchange_psk') {
     const pair = need(hs.hello.ephemeral, 'our ECDHE key pair');
-    try {
-      shared = hs.provider.sharedSecret(hs.group, pair.privateKey, msg.public);
-    } catch (err) {
-      throw new TLSError('illegal_parameter', `client ECDHE public value is invalid: ${(err as Error).message}`, { cause: err });
-    }
+    shared = decapsulateFrom(hs, hs.group, pair, msg.public, 'client ECDHE public value');
     pair.privateKey.fill(0);
   }
   if (msg.type === 'client_key_exchange') {

@@ -10,7 +10,7 @@ import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuit
 import { checkBinder, newSessionTicket, serverShared } from './psk.js';
 import { sessionAlive } from './session.js';
 import { Extensions, type ClientHello, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
-import { equal, utf8 } from '../util/bytes.js';
+import { constantTimeEqual, equal, utf8 } from '../util/bytes.js';
 import {
   OUR_RECORD_SIZE_LIMIT,
   buildCertificate,
@@ -22,11 +22,12 @@ import {
   deriveApplicationSecrets,
   deriveHandshakeSecrets,
   deriveResumptionSecret,
-  ephemeralKeyPair,
   readCertificates,
 } from './both.js';
+import { checkFallback, checkLegacyVersion } from './hello-version-checks.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import { need, type ServerHandshake, type ServerHelloState } from './context.js';
+import { encapsulateTo } from './key-exchange.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 import { processClientHello12 } from './server-tls12.js';
 
@@ -143,11 +144,13 @@ function selectGroup(hs: ServerHandshake, ch: ClientHello): Selection {
   if (!keyShare) throw new TLSError('missing_extension', 'ClientHello has no key_share (PSK-only handshakes are not supported)');
   if (!supported) throw new TLSError('missing_extension', 'ClientHello has key_share but no supported_groups');
   const offered = supported.named_group_list;
+  // A set: thousands of shares checked against thousands of groups must not be quadratic.
+  const listed = new Set(offered);
   const seen = new Set<number>();
   for (const share of keyShare.client_shares) {
     // RFC 8446 4.2.8: each share for a distinct group the client also lists in supported_groups.
     if (seen.has(share.group)) throw illegalParameter('ClientHello has two key shares for one group');
-    if (!offered.includes(share.group)) throw illegalParameter('ClientHello has a key share for a group it does not list');
+    if (!listed.has(share.group)) throw illegalParameter('ClientHello has a key share for a group it does not list');
     seen.add(share.group);
   }
   // Prefer a group the client already sent a share for: it saves a round trip.
@@ -216,10 +219,12 @@ type ServerPsk = NonNullable<ServerHelloState['psk']>;
 function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
   const retry = hs.helloSeen;
   const ext = ch.extensions;
+  checkLegacyVersion(hs, ch);
   const version = negotiateVersion(hs, ch);
+  checkFallback(hs, ch);
   if (retry && version !== 'TLSv1.3') throw illegalParameter('second ClientHello does not offer TLS 1.3');
   const sni = ext.get('server_name', 'client_hello')?.server_name_list.find((n) => n.name_type === 0)?.host_name;
-  const alpnProtocol = selectAlpn(hs, ch);
+  const alpnProtocol = selectAlpn(hs, ch, sni);
   if (version === 'TLSv1.2') {
     const candidates = (sni && hs.options.SNICallback?.(sni)) || hs.options.certificates;
     processClientHello12(hs, ch, sni, candidates, alpnProtocol);
@@ -246,7 +251,7 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
     const shares = ext.get('key_share', 'client_hello')?.client_shares ?? [];
     if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
     const cookie = ext.get('cookie', 'client_hello')?.cookie;
-    if (s.cookie && (!cookie || !equal(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
+    if (s.cookie && (!cookie || !constantTimeEqual(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
     if (ext.has('early_data')) throw illegalParameter('early_data after HelloRetryRequest');
   }
 
@@ -276,8 +281,15 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
 }
 
 /** The server's preferred ALPN protocol among the client's (RFC 7301 3.2). */
-function selectAlpn(hs: ServerHandshake, ch: ClientHello): string | undefined {
+function selectAlpn(hs: ServerHandshake, ch: ClientHello, servername: string | undefined): string | undefined {
   const alpn = ch.extensions.get('application_layer_protocol_negotiation', 'client_hello');
+  const callback = hs.options.ALPNCallback;
+  if (alpn && callback) {
+    // The application chooses (node's ALPNCallback); only one of the client's names will do.
+    const chosen = callback({ servername, protocols: alpn.protocol_name_list });
+    if (chosen === undefined || !alpn.protocol_name_list.includes(chosen)) throw new TLSError('no_application_protocol', 'ALPNCallback selected no protocol the client offered');
+    return chosen;
+  }
   if (!alpn || hs.common.alpn.length === 0) return undefined;
   const chosen = hs.common.alpn.find((p) => alpn.protocol_name_list.includes(p));
   if (!chosen) throw new TLSError('no_application_protocol', 'no ALPN protocol in common');
@@ -312,13 +324,9 @@ function serverHello(hs: ServerHandshake): HandshakeMessage {
   ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
   if (!psk || psk.dhe) {
     const group = hs.group;
-    const pair = ephemeralKeyPair(hs, group);
-    try {
-      hs.pendingSharedSecret = hs.provider.sharedSecret(group, pair.privateKey, need(hs.hello.peerShare, "the client's key share"));
-    } catch (err) {
-      throw new TLSError('illegal_parameter', `client key share is invalid: ${(err as Error).message}`, { cause: err });
-    }
-    ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: pair.publicKey } });
+    const { share, secret } = encapsulateTo(hs, group, need(hs.hello.peerShare, "the client's key share"), 'client key share');
+    hs.pendingSharedSecret = secret;
+    ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: share } });
   }
   if (psk) ext.add('pre_shared_key', { selected_identity: psk.identity });
   return { type: 'server_hello', ...serverHelloBase(hs, hs.common.random(32), ext) };

@@ -8,7 +8,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import { type Infer, decode, encode, list, opaque, struct, u16, u32, u48, u8 } from '../messages/codec.js';
 import { certificateFromDer } from '../x509/intern.js';
-import { concat, equal, toHex } from '../util/bytes.js';
+import { concat, constantTimeEqual, toHex } from '../util/bytes.js';
 
 /** The state both a client session and a server ticket carry. */
 const SessionState = struct({
@@ -172,7 +172,8 @@ export class TicketKeyring {
   open(ticket: Uint8Array, now: number): SessionState | undefined {
     if (ticket.length < KEY_NAME + NONCE + 16) return undefined;
     const name = ticket.subarray(0, KEY_NAME);
-    const entry = this.keys.find((k) => equal(k.key.name, name));
+    // Constant-time like every ticket compare (the AEAD tag below is checked by the AEAD).
+    const entry = this.keys.find((k) => constantTimeEqual(k.key.name, name));
     if (!entry || (entry.created !== Infinity && now - entry.created >= this.rotateAfterMs * this.keep)) return undefined;
     const plain = this.provider.aead('AES-256-GCM', entry.key.key).open(ticket.subarray(KEY_NAME, KEY_NAME + NONCE), ticket.subarray(KEY_NAME + NONCE), name);
     if (!plain) return undefined;
@@ -186,7 +187,23 @@ export class TicketKeyring {
 }
 
 /** A bounded server cache for TLS 1.2 session-ID resumption (oldest entries leave first). */
-export class SessionCache {
+/** Where a server keeps TLS 1.2 sessions by ID (ServerOptions.sessionCache); SessionCache is the in-memory one. */
+export interface SessionStore {
+  get(id: Uint8Array, now: number): SessionState | undefined;
+  set(id: Uint8Array, state: SessionState): void;
+}
+
+/** A server session's state as bytes, for a store outside the process (and back, checked by the codec). */
+export function encodeSessionState(state: SessionState): Uint8Array {
+  return encode(SessionState, state);
+}
+export function decodeSessionState(bytes: Uint8Array): SessionState {
+  const state = decode(SessionState, bytes, 'session');
+  if (state.format !== FORMAT) throw new TLSError('decode_error', 'unknown session format', { code: 'ERR_TLS_INVALID_SESSION' });
+  return state;
+}
+
+export class SessionCache implements SessionStore {
   private entries = new Map<string, SessionState>();
   constructor(private readonly max = 1000) {}
 

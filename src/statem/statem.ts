@@ -13,9 +13,9 @@
  * It never blocks: when a message is incomplete it returns and is re-entered when more
  * bytes arrive (libnbd's "re-enter the same state on the next external event").
  */
-import { TLSError, internalError, unexpectedMessage } from '../errors.js';
+import { internalError, unexpectedMessage } from '../errors.js';
 import { handshakeTypeByCode, type MessageKind } from '../messages/constants.js';
-import { decodeHandshake, encodeHandshake, limitFor, possibleKinds, type KeyExchange, type HandshakeLimits, type HandshakeMessage, type WireVersion } from '../messages/handshake.js';
+import { checkHandshakeLength, decodeHandshake, encodeHandshake, possibleKinds, type KeyExchange, type HandshakeLimits, type HandshakeMessage, type WireVersion } from '../messages/handshake.js';
 import type { ChangeCipherSpec, Received, StateDecl, StateSet } from './declare.js';
 
 export type { ChangeCipherSpec } from './declare.js';
@@ -94,12 +94,7 @@ export class StateMachine<H> {
       const type = head[0];
       const length = (head[1] << 16) | (head[2] << 8) | head[3];
       this.checkTransitionByType(type);
-      const limit = limitFor(type, this.host.limits);
-      if (length > limit) {
-        throw new TLSError('illegal_parameter', `handshake message of ${length} bytes exceeds the limit of ${limit}`, {
-          code: 'ERR_TLS_HANDSHAKE_MESSAGE_TOO_LARGE',
-        });
-      }
+      checkHandshakeLength(type, length, this.host.limits);
       // READ_BODY: wait for the whole message.
       if (this.pendingBytes < 4 + length) return;
       const raw = this.take(4 + length);

@@ -9,7 +9,7 @@ import { hashLength } from '../crypto/provider.js';
 import { bitLength, rsaVerifyPss } from '../crypto/rsa.js';
 import { TLSError } from '../errors.js';
 import { equal, toHex } from '../util/bytes.js';
-import { contextTag, decodeDer, decodeString, DerError, DerReader, isStringTag, Tag, type DerNode } from './der.js';
+import { contextTag, decodeDer, decodeInteger, decodeString, DerError, DerReader, isStringTag, Tag, TagClass, type DerNode } from './der.js';
 
 export const OID = {
   ecPublicKey: '1.2.840.10045.2.1',
@@ -39,6 +39,9 @@ export const OID = {
   authorityKeyIdentifier: '2.5.29.35',
   certificatePolicies: '2.5.29.32',
   policyConstraints: '2.5.29.36',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  emailAddress: '1.2.840.113549.1.9.1',
+  commonName: '2.5.4.3',
   inhibitAnyPolicy: '2.5.29.54',
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
@@ -56,6 +59,8 @@ export interface Name {
   text: string;
   /** RDNs in encoded order; values of non-string types are `#` + hex of their DER. */
   rdns: { oid: string; value: string }[][];
+  /** The DER of each RDN (a SET), in encoded order: directoryName constraints compare these. */
+  rdnDers: Uint8Array[];
 }
 
 export interface SignatureAlgorithm {
@@ -97,14 +102,31 @@ const keyUsageBits: KeyUsage[] = [
   'decipherOnly',
 ];
 
+/** The identifier octets of the GeneralName forms (RFC 5280 4.2.1.6). */
+export const GeneralNameTag = {
+  otherName: contextTag(0, true),
+  rfc822Name: contextTag(1, false),
+  dNSName: contextTag(2, false),
+  x400Address: contextTag(3, true),
+  directoryName: contextTag(4, true),
+  ediPartyName: contextTag(5, true),
+  uniformResourceIdentifier: contextTag(6, false),
+  iPAddress: contextTag(7, false),
+  registeredID: contextTag(8, false),
+} as const;
+
 /**
- * One GeneralSubtree of nameConstraints. DNS names are ASCII-lower-cased (a leading '.'
- * kept); IP subtrees are address and mask of the same length (4 or 16 bytes). Other name
- * forms are kept only as their GeneralName tag.
+ * One GeneralSubtree of nameConstraints. DNS names are ASCII-lower-cased, as given
+ * otherwise (a malformed one is refused by the verifier, not here); email subtrees are a
+ * mailbox, a host or a `.domain`; IP subtrees are address and mask of the same length (4
+ * or 16 bytes); directoryName subtrees are the DER of each RDN. The forms the verifier does
+ * not process are kept as their GeneralName tag.
  */
 export type GeneralSubtree =
   | { kind: 'dns'; name: string }
+  | { kind: 'email'; name: string }
   | { kind: 'ip'; address: Uint8Array; mask: Uint8Array }
+  | { kind: 'dirName'; rdns: Uint8Array[] }
   | { kind: 'other'; tag: number };
 
 export interface NameConstraints {
@@ -130,7 +152,11 @@ export interface Certificate {
   spki: Uint8Array;
   publicKey: PublicKey;
   extensions: Extension[];
-  subjectAltNames: { dns: string[]; ip: string[] };
+  /**
+   * subjectAltName entries by form: DNS names and rfc822 mailboxes as given, IP addresses as
+   * text, directoryNames parsed, and the tags of every other form present (otherName, URI...).
+   */
+  subjectAltNames: SubjectAltNames;
   /** From basicConstraints; false when the extension is absent. */
   isCA: boolean;
   pathLen?: number;
@@ -144,20 +170,37 @@ export interface Certificate {
   subjectKeyId?: Uint8Array;
   /** The keyIdentifier of authorityKeyIdentifier, when present. */
   authorityKeyId?: Uint8Array;
+  /** authorityKeyIdentifier names the issuer by issuer name and serial (authorityCertIssuer / SerialNumber). */
+  authorityKeyIdByIssuer?: boolean;
 }
+
+export interface SubjectAltNames {
+  dns: string[];
+  ip: string[];
+  email: string[];
+  dirNames: Name[];
+  otherTags: number[];
+}
+
+export const emptySubjectAltNames = (): SubjectAltNames => ({ dns: [], ip: [], email: [], dirNames: [], otherTags: [] });
+
+/** A serial number longer than this (its magnitude, in octets) is refused (RFC 5280 4.1.2.2). */
+export const MAX_SERIAL_OCTETS = 20;
+/** Largest RSA modulus accepted, in bits: every RSA operation costs the cube of this. */
+export const MAX_RSA_BITS = 16384;
 
 const badCert = (message: string) => new DerError(message);
 const unsupported = (message: string) => new TLSError('unsupported_certificate', message);
 
 // ---- AlgorithmIdentifier ----
 
-interface AlgorithmIdentifier {
+export interface AlgorithmIdentifier {
   oid: string;
   params?: DerNode;
   raw: Uint8Array;
 }
 
-function readAlgorithm(r: DerReader, what: string): AlgorithmIdentifier {
+export function readAlgorithm(r: DerReader, what: string): AlgorithmIdentifier {
   const node = r.read(Tag.SEQUENCE, what);
   const seq = new DerReader(node, what);
   const oid = seq.oid();
@@ -228,7 +271,7 @@ const simpleSignatureAlgorithms: Record<string, { name: string; scheme?: Signatu
   [OID.sha1WithRSAEncryption]: { name: 'sha1WithRSAEncryption', params: 'null' },
 };
 
-function signatureAlgorithm(alg: AlgorithmIdentifier): SignatureAlgorithm {
+export function signatureAlgorithm(alg: AlgorithmIdentifier): SignatureAlgorithm {
   const simple = simpleSignatureAlgorithms[alg.oid];
   if (simple) {
     if (simple.params === 'absent') absent(alg, simple.name);
@@ -275,13 +318,16 @@ function escapeValue(v: string): string {
   return s;
 }
 
-function readName(r: DerReader, what: string): Name {
+export function readName(r: DerReader, what: string): Name {
   const node = r.read(Tag.SEQUENCE, what);
   const seq = new DerReader(node, what);
   const rdns: Name['rdns'] = [];
+  const rdnDers: Uint8Array[] = [];
   const shown: string[] = [];
   while (!seq.done) {
-    const set = seq.set();
+    const setNode = seq.read(Tag.SET, 'SET');
+    rdnDers.push(setNode.raw);
+    const set = new DerReader(setNode, what);
     const rdn: { oid: string; value: string }[] = [];
     const parts: string[] = [];
     while (!set.done) {
@@ -298,7 +344,7 @@ function readName(r: DerReader, what: string): Name {
     rdns.push(rdn);
     shown.push(parts.join('+'));
   }
-  return { der: node.raw, text: shown.reverse().join(', '), rdns };
+  return { der: node.raw, text: shown.reverse().join(', '), rdns, rdnDers };
 }
 
 // ---- SubjectPublicKeyInfo ----
@@ -341,7 +387,9 @@ export function parseSubjectPublicKeyInfo(der: Uint8Array): PublicKey {
       rsa.end();
       k.end();
       if (n <= 0n || e <= 0n) throw badCert('RSA public key: non-positive modulus or exponent');
-      return { kind: 'rsa', n, e, bits: bitLength(n) };
+      const bits = bitLength(n);
+      if (bits > MAX_RSA_BITS) throw unsupported(`RSA public key of ${bits} bits (at most ${MAX_RSA_BITS})`);
+      return { kind: 'rsa', n, e, bits };
     }
     default:
       throw unsupported(`public key algorithm ${alg.oid} not supported`);
@@ -371,20 +419,50 @@ function formatIp(b: Uint8Array): string {
   return best < 0 ? h(groups) : `${h(groups.slice(0, best))}::${h(groups.slice(best + bestLen))}`;
 }
 
-function parseSubjectAltName(value: Uint8Array, out: Certificate['subjectAltNames']): void {
+/** One GeneralName into `out`, by form; malformed forms we read are bad_certificate. */
+function readGeneralName(n: DerNode, out: SubjectAltNames, what: string): void {
+  switch (n.tag) {
+    case GeneralNameTag.dNSName:
+      out.dns.push(decodeString(Tag.IA5String, n.value, `${what} dNSName`));
+      break;
+    case GeneralNameTag.rfc822Name:
+      out.email.push(decodeString(Tag.IA5String, n.value, `${what} rfc822Name`));
+      break;
+    case GeneralNameTag.iPAddress:
+      if (n.value.length !== 4 && n.value.length !== 16) throw badCert(`${what}: iPAddress must be 4 or 16 bytes`);
+      out.ip.push(formatIp(n.value));
+      break;
+    case GeneralNameTag.directoryName: {
+      const r = new DerReader(n, `${what} directoryName`);
+      out.dirNames.push(readName(r, `${what} directoryName`));
+      r.end();
+      break;
+    }
+    default:
+      if (n.cls !== TagClass.context || n.number > 8) throw badCert(`${what}: not a GeneralName (tag 0x${n.tag.toString(16)})`);
+      out.otherTags.push(n.tag);
+  }
+}
+
+function parseSubjectAltName(value: Uint8Array, out: SubjectAltNames): void {
   const outer = new DerReader(value, 'subjectAltName');
   const names = outer.sequence();
   outer.end();
   if (names.done) throw badCert('subjectAltName: empty');
-  while (!names.done) {
-    const n = names.any();
-    if (n.tag === contextTag(2, false)) {
-      out.dns.push(decodeString(Tag.IA5String, n.value, 'subjectAltName dNSName'));
-    } else if (n.tag === contextTag(7, false)) {
-      if (n.value.length !== 4 && n.value.length !== 16) throw badCert('subjectAltName: iPAddress must be 4 or 16 bytes');
-      out.ip.push(formatIp(n.value));
-    }
-    // Other GeneralName forms (email, URI, directoryName...) do not name TLS endpoints.
+  while (!names.done) readGeneralName(names.any(), out, 'subjectAltName');
+}
+
+/** AuthorityInfoAccessSyntax (RFC 5280 4.2.2.1): one or more AccessDescriptions, each a method and a location. */
+function parseAuthorityInfoAccess(value: Uint8Array): void {
+  const outer = new DerReader(value, 'authorityInfoAccess');
+  const seq = outer.sequence();
+  outer.end();
+  if (seq.done) throw badCert('authorityInfoAccess: no AccessDescription');
+  while (!seq.done) {
+    const ad = seq.sequence('AccessDescription');
+    ad.oid();
+    readGeneralName(ad.any(), emptySubjectAltNames(), 'authorityInfoAccess accessLocation');
+    ad.end();
   }
 }
 
@@ -441,16 +519,23 @@ function readSubtrees(node: DerNode): GeneralSubtree[] {
     const base = sub.any();
     // minimum is DEFAULT 0 (so never encoded in DER) and maximum MUST be absent (RFC 5280).
     if (!sub.done) throw badCert('nameConstraints: minimum/maximum in a GeneralSubtree');
-    if (base.tag === contextTag(2, false)) {
+    if (base.tag === GeneralNameTag.dNSName) {
       const name = decodeString(Tag.IA5String, base.value, 'nameConstraints dNSName');
       out.push({ kind: 'dns', name: name.replace(/[A-Z]/g, (c) => c.toLowerCase()) });
-    } else if (base.tag === contextTag(7, false)) {
+    } else if (base.tag === GeneralNameTag.rfc822Name) {
+      out.push({ kind: 'email', name: decodeString(Tag.IA5String, base.value, 'nameConstraints rfc822Name') });
+    } else if (base.tag === GeneralNameTag.iPAddress) {
       const v = base.value;
       if (v.length !== 8 && v.length !== 32) throw badCert('nameConstraints: iPAddress must be 8 or 32 bytes');
       const half = v.length / 2;
       const mask = v.slice(half);
       if (!isContiguousMask(mask)) throw badCert('nameConstraints: iPAddress mask is not a prefix');
       out.push({ kind: 'ip', address: v.slice(0, half), mask });
+    } else if (base.tag === GeneralNameTag.directoryName) {
+      const r = new DerReader(base, 'nameConstraints directoryName');
+      const name = readName(r, 'nameConstraints directoryName');
+      r.end();
+      out.push({ kind: 'dirName', rdns: name.rdnDers });
     } else {
       out.push({ kind: 'other', tag: base.tag });
     }
@@ -481,10 +566,11 @@ function parseAuthorityKeyId(value: Uint8Array, cert: Certificate): void {
   const seq = outer.sequence();
   outer.end();
   const keyId = seq.optional(contextTag(0, false));
-  seq.optional(contextTag(1, true)); // authorityCertIssuer
-  seq.optional(contextTag(2, false)); // authorityCertSerialNumber
+  const issuer = seq.optional(contextTag(1, true)); // authorityCertIssuer
+  const serial = seq.optional(contextTag(2, false)); // authorityCertSerialNumber
   seq.end();
   if (keyId) cert.authorityKeyId = keyId.value.slice();
+  if (issuer || serial) cert.authorityKeyIdByIssuer = true;
 }
 
 /** Extensions we interpret; the table is the place to add more. */
@@ -496,9 +582,10 @@ const extensionParsers: Record<string, (value: Uint8Array, cert: Certificate) =>
   [OID.nameConstraints]: parseNameConstraints,
   [OID.subjectKeyIdentifier]: parseSubjectKeyId,
   [OID.authorityKeyIdentifier]: parseAuthorityKeyId,
+  [OID.authorityInfoAccess]: (v) => parseAuthorityInfoAccess(v),
 };
 
-function readExtensions(r: DerReader): Extension[] {
+export function readExtensions(r: DerReader): Extension[] {
   const seq = r.sequence('extensions');
   const out: Extension[] = [];
   const seen = new Set<string>();
@@ -519,10 +606,18 @@ function readExtensions(r: DerReader): Extension[] {
 
 // ---- the certificate ----
 
-function serialHex(n: bigint): string {
-  const abs = n < 0n ? -n : n;
-  let h = abs.toString(16);
+/**
+ * The serial as lower-case hex of its magnitude ('-' first for the rare negative one, which
+ * RFC 5280 4.1.2.2 asks verifiers to handle gracefully). Longer than MAX_SERIAL_OCTETS is
+ * refused before any arithmetic: a hostile certificate's 200 KB serial costs a length check.
+ */
+export function serialHex(v: Uint8Array): string {
+  // A sign octet may precede 20 octets of magnitude; check the length before any arithmetic.
+  if (v.length > MAX_SERIAL_OCTETS + 1) throw badCert(`serialNumber of ${v.length} octets (at most ${MAX_SERIAL_OCTETS})`);
+  const n = decodeInteger(v, 'serialNumber');
+  let h = (n < 0n ? -n : n).toString(16);
   if (h.length % 2) h = '0' + h;
+  if (h.length > 2 * MAX_SERIAL_OCTETS) throw badCert(`serialNumber of ${h.length / 2} octets (at most ${MAX_SERIAL_OCTETS})`);
   return (n < 0n ? '-' : '') + h;
 }
 
@@ -554,7 +649,7 @@ function parse(der: Uint8Array): Certificate {
     v.end();
     if (version < 1 || version > 3) throw badCert(`TBSCertificate: unknown version ${version}`);
   }
-  const serial = tbs.integer();
+  const serial = tbs.read(Tag.INTEGER, 'serialNumber').value;
   const innerAlg = readAlgorithm(tbs, 'signature');
   const issuer = readName(tbs, 'issuer');
   const validity = tbs.sequence('validity');
@@ -587,7 +682,7 @@ function parse(der: Uint8Array): Certificate {
     spki,
     publicKey: parseSubjectPublicKeyInfo(spki),
     extensions: [],
-    subjectAltNames: { dns: [], ip: [] },
+    subjectAltNames: emptySubjectAltNames(),
     isCA: false,
   };
   if (extReader) {
@@ -599,11 +694,18 @@ function parse(der: Uint8Array): Certificate {
   return result;
 }
 
+/** What an issuer signs: a certificate's TBSCertificate, a CRL's TBSCertList. */
+export interface SignedData {
+  tbs: Uint8Array;
+  signatureAlgorithm: SignatureAlgorithm;
+  signature: Uint8Array;
+}
+
 /**
- * Check `cert`'s signature over its TBSCertificate with the issuer's public key. False for
- * any failure, including algorithms we cannot verify.
+ * Check `cert`'s (or a CRL's) signature over its TBS part with the issuer's public key.
+ * False for any failure, including algorithms we cannot verify.
  */
-export function verifyCertificateSignature(provider: CryptoProvider, cert: Certificate, issuerPublicKey: PublicKey): boolean {
+export function verifyCertificateSignature(provider: CryptoProvider, cert: SignedData, issuerPublicKey: PublicKey): boolean {
   const alg = cert.signatureAlgorithm;
   if (alg.scheme) return provider.verify(alg.scheme, issuerPublicKey, cert.tbs, cert.signature);
   // RSASSA-PSS with a salt length other than the hash length: still verifiable, just not a TLS scheme.

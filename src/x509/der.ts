@@ -138,38 +138,67 @@ export function decodeDer(buf: Uint8Array, what = 'DER'): DerNode {
 
 // ---- content decoders: each takes the contents octets of a value already tag-checked ----
 
+/**
+ * Caps on what one value may cost to decode. The largest INTEGER a certificate or key
+ * legitimately holds is an RSA modulus of 16384 bits (plus its sign octet); the longest
+ * OBJECT IDENTIFIER in use is a few dozen octets (a UUID arc, 2.25.N, takes 18). Anything
+ * larger is refused before any arithmetic, so a hostile value costs a length check.
+ */
+export const MAX_INTEGER_OCTETS = 16384 / 8 + 1;
+export const MAX_OID_OCTETS = 128;
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Big-endian magnitude to bigint in one parse of a hex string: linear, where a shift per byte is quadratic. */
+export function bytesToBigInt(v: Uint8Array): bigint {
+  if (v.length === 0) return 0n;
+  let hex = '0x';
+  for (const b of v) hex += HEX[b]!;
+  return BigInt(hex);
+}
+
 export function decodeInteger(v: Uint8Array, what = 'INTEGER'): bigint {
+  checkInteger(v, what);
+  const n = bytesToBigInt(v);
+  return v[0]! & 0x80 ? n - (1n << BigInt(v.length * 8)) : n;
+}
+
+/** The DER rules for INTEGER contents, and the size cap; no arithmetic. */
+function checkInteger(v: Uint8Array, what: string): void {
   if (v.length === 0) fail(what, 'empty INTEGER');
+  if (v.length > MAX_INTEGER_OCTETS) fail(what, `INTEGER of ${v.length} octets (at most ${MAX_INTEGER_OCTETS})`);
   if (v.length > 1 && ((v[0] === 0x00 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80))) {
     fail(what, 'non-minimal INTEGER');
   }
-  let n = 0n;
-  for (const b of v) n = (n << 8n) | BigInt(b);
-  if (v[0]! & 0x80) n -= 1n << BigInt(v.length * 8);
-  return n;
 }
 
 /** A non-negative INTEGER as its magnitude bytes (the sign octet stripped). */
 export function decodeUnsigned(v: Uint8Array, what = 'INTEGER'): Uint8Array {
-  decodeInteger(v, what);
+  checkInteger(v, what);
   if (v[0]! & 0x80) fail(what, 'negative INTEGER where a non-negative one is required');
   return v.length > 1 && v[0] === 0 ? v.subarray(1) : v;
 }
 
 export function decodeOid(v: Uint8Array, what = 'OID'): string {
   if (v.length === 0) fail(what, 'empty OID');
+  if (v.length > MAX_OID_OCTETS) fail(what, `OID of ${v.length} octets (at most ${MAX_OID_OCTETS})`);
   if (v[v.length - 1]! & 0x80) fail(what, 'truncated OID arc');
   const arcs: bigint[] = [];
-  let arc = 0n;
-  let fresh = true;
-  for (const b of v) {
-    if (fresh && b === 0x80) fail(what, 'non-minimal OID arc');
-    arc = (arc << 7n) | BigInt(b & 0x7f);
-    fresh = (b & 0x80) === 0;
-    if (fresh) {
-      arcs.push(arc);
-      arc = 0n;
+  let start = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (i === start && v[i] === 0x80) fail(what, 'non-minimal OID arc');
+    if (v[i]! & 0x80) continue;
+    // Arcs of up to 7 octets (49 bits) fit a double exactly; longer ones (UUIDs) go through bigint.
+    let arc = 0;
+    if (i - start < 7) {
+      for (let j = start; j <= i; j++) arc = arc * 128 + (v[j]! & 0x7f);
+      arcs.push(BigInt(arc));
+    } else {
+      let big = 0n;
+      for (let j = start; j <= i; j++) big = (big << 7n) | BigInt(v[j]! & 0x7f);
+      arcs.push(big);
     }
+    start = i + 1;
   }
   // The first subidentifier packs two arcs: 40 * X + Y, where only X = 2 allows Y >= 40.
   const first = arcs[0]!;

@@ -67,13 +67,25 @@ export function normalizeDnsName(name: string): string {
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
-// Letters, digits, hyphens and (seen in the wild) underscores; non-empty labels.
-const LABEL = '[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?';
+// RFC 1034 3.5 preferred name syntax as RFC 1123 2.1 relaxed it: letters, digits and inner
+// hyphens, 1 to 63 per label. No underscores: the CA/Browser Forum banned them in 2019.
+const LABEL = '[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?';
 const HOST_NAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 
-/** A name we will try to match: LDH labels, and not all-numeric at the end (an IP-like name). */
+/** A host name in preferred name syntax (no trailing dot, no wildcard). */
+export function isHostName(name: string): boolean {
+  return name.length <= 253 && HOST_NAME.test(name);
+}
+
+/** A subjectAltName dNSName: a host name, or `*.` before one (one trailing dot allowed, as in matching). */
+export function isDnsNamePattern(name: string): boolean {
+  const n = name.endsWith('.') ? name.slice(0, -1) : name;
+  return isHostName(n.startsWith('*.') ? n.slice(2) : n);
+}
+
+/** A name we will try to match: a host name, and not all-numeric at the end (an IP-like name). */
 function isMatchableHost(host: string): boolean {
-  return host.length <= 253 && HOST_NAME.test(host) && !/(^|\.)\d+$/.test(host);
+  return isHostName(host) && !/(^|\.)\d+$/.test(host);
 }
 
 /** One DNS pattern against one host name, both already normalised (`normalizeDnsName`). */
@@ -83,7 +95,7 @@ export function dnsNameMatches(pattern: string, host: string): boolean {
   if (!pattern.startsWith('*.')) return false;
   // The wildcard stands for exactly one whole label, never for the registrable part alone.
   const suffix = pattern.slice(1); // ".example.com"
-  if (!HOST_NAME.test(suffix.slice(1)) || suffix.split('.').length < 3) return false;
+  if (!isHostName(suffix.slice(1)) || suffix.split('.').length < 3) return false;
   if (!host.endsWith(suffix)) return false;
   const label = host.slice(0, host.length - suffix.length);
   return label.length > 0 && !label.includes('.');

@@ -8,15 +8,17 @@
  * sides carry one) and its key must verify the signature. Where several candidates fit
  * (cross-signed intermediates, re-issued CAs) each is tried in turn: a path that reaches an
  * anchor but fails a check makes the search back up and try the next candidate. Paths never
- * repeat a certificate or a (subject, key) pair, are at most MAX_INTERMEDIATES deep, and the
- * whole search is bounded by a budget of signature checks.
+ * repeat a certificate or a (subject, key) pair, hold at most `maxChainDepth` intermediates
+ * (self-issued ones not counted), and the whole search is bounded by a budget of signature checks.
  *
- * A complete path is then checked from the anchor down to the leaf: validity at `now` for
- * every certificate (anchor included), unknown critical extensions, for issuers the v3
- * version, the CA bit, keyCertSign and pathLenConstraint, extendedKeyUsage on intermediates
- * and the leaf, keyUsage digitalSignature on the leaf, and name constraints (DNS and IP
- * subtrees, permitted and excluded) from every CA, anchor included, on the subjectAltName
- * entries of every certificate below it. Certificate policies are recognised, not enforced.
+ * A complete path is then checked from the anchor down to the leaf: validity at `now` in
+ * whole seconds for every certificate (anchor included), unknown critical extensions, the
+ * certificate profile (./profile.ts: CA and end-entity rules, extension criticality, key
+ * strength), for issuers the v3 version, the CA bit, keyCertSign and pathLenConstraint,
+ * extendedKeyUsage on intermediates and the leaf, the leaf's keyUsage when the caller names
+ * one, name constraints (./name-constraints.ts) from every CA, anchor included, on the
+ * names of every certificate below it, and, when CRLs are given, revocation of every
+ * certificate below the anchor (./crl.ts). Certificate policies are recognised, not enforced.
  *
  * When no path works, the error reported is, in order of preference: the first failure of a
  * path that reached an anchor; a signature that did not verify; else why the longest
@@ -26,10 +28,13 @@ import type { PeerVerification } from '../config.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { TLSError, type AlertName } from '../errors.js';
 import { equal, toHex } from '../util/bytes.js';
-import { OID, verifyCertificateSignature, type Certificate, type GeneralSubtree } from './certificate.js';
-import { certificateMatchesHost, normalizeDnsName, parseIp } from './hostname.js';
+import { OID, verifyCertificateSignature, type Certificate, type KeyUsage } from './certificate.js';
+import { checkRevocation, type CertificateRevocationList } from './crl.js';
+import { certificateMatchesHost } from './hostname.js';
+import { activeConstraints, checkNameConstraints, NAME_CONSTRAINT_BUDGET, type ActiveConstraints } from './name-constraints.js';
+import { checkProfile, DEFAULT_MIN_RSA_BITS } from './profile.js';
 
-/** Intermediates allowed between the leaf and the anchor (OpenSSL's verify_depth semantics). */
+/** Default `maxChainDepth`: intermediates allowed between the leaf and the anchor (OpenSSL's verify_depth). */
 export const MAX_INTERMEDIATES = 10;
 /** Signature checks, and partial paths, one verification may spend searching for a path. */
 const SIGNATURE_BUDGET = 64;
@@ -37,14 +42,35 @@ const STEP_BUDGET = 1000;
 
 export type CertificatePurpose = 'serverAuth' | 'clientAuth';
 
-export interface ChainVerificationOptions {
+/** What a verification allows beyond the chain and anchors; all optional, with strict defaults. */
+export interface VerifierPolicy {
+  /** Intermediates allowed between leaf and anchor, self-issued ones not counted (default 10). */
+  maxChainDepth?: number | undefined;
+  /**
+   * Certificate revocation lists. When given, every certificate below the anchor must be
+   * covered by a valid CRL from its issuer and not be listed on it (`CERT_REVOKED`); one
+   * without a CRL fails with `UNABLE_TO_GET_CRL`, as node:tls does with its `crl` option.
+   */
+  crl?: CertificateRevocationList[] | undefined;
+  /** Smallest RSA modulus accepted anywhere in the path (default 2048; lower it only for legacy peers). */
+  minRsaBits?: number | undefined;
+}
+
+export interface ChainVerificationOptions extends VerifierPolicy {
   /** Trust anchors (`ca`). Any certificate may be an anchor; a certificate equal to one is trusted as is. */
   anchors: Certificate[];
+  /** More untrusted certificates to build the path from, besides those after the leaf in the chain. */
+  intermediates?: Certificate[] | undefined;
   /** Name or IP address the leaf must be valid for; no host check when undefined. */
   host?: string | undefined;
   /** ms since the epoch. */
   now: number;
   purpose: CertificatePurpose;
+  /**
+   * A keyUsage the leaf must assert when it has the extension (the TLS handshake asks for
+   * digitalSignature, the use it makes of the key). No keyUsage check when undefined.
+   */
+  keyUsage?: KeyUsage | undefined;
 }
 
 /** Extensions we process (or, for policies, knowingly accept) when they are critical. */
@@ -85,9 +111,17 @@ export function verifyCertificateChain(provider: CryptoProvider, chain: Certific
   return path;
 }
 
-/** Throws a TLSError (with alert and node-style code) unless the chain is trusted for `info.host`. */
-export function verifyServerCertificate(provider: CryptoProvider, info: PeerVerification, anchors: Certificate[]): void {
-  verifyCertificateChain(provider, info.chain, { anchors, host: info.host, now: info.now, purpose: 'serverAuth' });
+/**
+ * Throws a TLSError (with alert and node-style code) unless the chain is trusted for a TLS
+ * server named `info.host`. `keyUsage` as for verifyCertificateChain.
+ */
+export function verifyServerCertificate(
+  provider: CryptoProvider,
+  info: PeerVerification,
+  anchors: Certificate[],
+  policy: VerifierPolicy & { keyUsage?: KeyUsage | undefined } = {},
+): void {
+  verifyCertificateChain(provider, info.chain, { ...policy, anchors, host: info.host, now: info.now, purpose: 'serverAuth' });
   // Checked after the path, like node: an untrusted chain is the more useful error.
   if (info.host === undefined) {
     throw certError('bad_certificate', 'ERR_TLS_CERT_ALTNAME_INVALID', 'no host name to check the certificate against (set servername or host)');
@@ -115,8 +149,11 @@ class PathBuilder {
     private readonly options: ChainVerificationOptions,
   ) {
     this.anchors = dedupe(options.anchors, []);
-    this.untrusted = dedupe(chain.slice(1), [chain[0]!, ...this.anchors]);
+    this.untrusted = dedupe([...chain.slice(1), ...(options.intermediates ?? [])], [chain[0]!, ...this.anchors]);
+    this.maxDepth = options.maxChainDepth ?? MAX_INTERMEDIATES;
   }
+
+  private readonly maxDepth: number;
 
   build(): Certificate[] {
     const leaf = this.chain[0]!;
@@ -143,7 +180,7 @@ class PathBuilder {
     let tooLong = false;
     for (const [candidate, isAnchor] of this.candidates(current)) {
       if (path.includes(candidate) || path.some((c) => this.identity(c) === this.identity(candidate))) continue;
-      if (!isAnchor && path.length > MAX_INTERMEDIATES) {
+      if (!isAnchor && !selfIssued(candidate) && intermediates(path) >= this.maxDepth) {
         tooLong = true;
         continue;
       }
@@ -206,7 +243,7 @@ class PathBuilder {
     const top = path[path.length - 1]!;
     let error: TLSError;
     if (tooLong) {
-      error = certError('unknown_ca', 'CERT_CHAIN_TOO_LONG', `certificate chain too long (more than ${MAX_INTERMEDIATES} intermediates)`);
+      error = certError('unknown_ca', 'CERT_CHAIN_TOO_LONG', `certificate chain too long (more than ${this.maxDepth} intermediates)`);
     } else if (selfIssued(top) && path.length === 1) {
       error = certError('unknown_ca', 'DEPTH_ZERO_SELF_SIGNED_CERT', `self-signed certificate ${describe(top)}`);
     } else if (selfIssued(top)) {
@@ -222,7 +259,7 @@ class PathBuilder {
   /** Checks a path whose last certificate is an anchor; remembers the first failure. */
   private complete(path: Certificate[]): boolean {
     try {
-      checkPath(path, this.options);
+      checkPath(this.provider, path, this.options);
       return true;
     } catch (err) {
       if (!(err instanceof TLSError)) throw err;
@@ -230,6 +267,13 @@ class PathBuilder {
       return false;
     }
   }
+}
+
+/** Intermediates in a partial path (all but the leaf), self-issued ones not counted (RFC 5280 6.1.4 (l)). */
+function intermediates(path: Certificate[]): number {
+  let n = 0;
+  for (let i = 1; i < path.length; i++) if (!selfIssued(path[i]!)) n++;
+  return n;
 }
 
 /** `certs` without duplicates (by DER) and without any certificate also in `exclude`. */
@@ -246,33 +290,41 @@ function dedupe(certs: Certificate[], exclude: Certificate[]): Certificate[] {
  * `path`: leaf first, anchor last (a single certificate when the leaf is the anchor); every
  * signature already verified. Throws the first problem, going from the anchor down.
  */
-function checkPath(path: Certificate[], options: ChainVerificationOptions): void {
+function checkPath(provider: CryptoProvider, path: Certificate[], options: ChainVerificationOptions): void {
   const anchorIndex = path.length - 1;
-  const constraints: { from: Certificate; permitted: GeneralSubtree[]; excluded: GeneralSubtree[] }[] = [];
+  const constraints: ActiveConstraints[] = [];
+  let budget = NAME_CONSTRAINT_BUDGET;
+  const profile = { minRsaBits: options.minRsaBits ?? DEFAULT_MIN_RSA_BITS };
   for (let i = anchorIndex; i >= 0; i--) {
     const cert = path[i]!;
     checkValidity(cert, options.now);
     checkCriticalExtensions(cert);
+    // An issuer's CA rules first: "not a CA" says more than which profile rule it breaks.
+    if (i > 0) checkIssuer(cert, path, i, i === anchorIndex);
+    checkProfile(cert, i === 0, i === anchorIndex, profile);
     // Name constraints bind the certificates below the CA that carries them. Self-issued
     // intermediates are exempt (RFC 5280 section 6.1.3 (b)); the leaf never is.
-    if (i === 0 || !selfIssued(cert)) for (const nc of constraints) checkNameConstraints(cert, nc);
+    if (i === 0 || !selfIssued(cert)) budget = checkNameConstraints(cert, constraints, budget);
     if (i > 0) {
-      checkIssuer(cert, path, i, i === anchorIndex);
       if (i < anchorIndex) checkExtendedKeyUsage(cert, options.purpose);
-      if (cert.nameConstraints) constraints.push({ from: cert, ...cert.nameConstraints });
+      if (cert.nameConstraints) constraints.push(activeConstraints(cert, cert.nameConstraints));
     } else {
-      if (cert.keyUsage && !cert.keyUsage.includes('digitalSignature')) {
-        throw certError('unsupported_certificate', 'INVALID_PURPOSE', `unsupported certificate purpose: ${describe(cert)} keyUsage lacks digitalSignature`);
+      const ku = options.keyUsage;
+      if (ku && cert.keyUsage && !cert.keyUsage.includes(ku)) {
+        throw certError('unsupported_certificate', 'INVALID_PURPOSE', `unsupported certificate purpose: ${describe(cert)} keyUsage lacks ${ku}`);
       }
       // A pinned leaf is trusted for whatever its EKU says, like any leaf.
       checkExtendedKeyUsage(cert, options.purpose);
     }
   }
+  if (options.crl) checkRevocation(provider, path, options.crl, options.now);
 }
 
+/** Whole seconds, the granularity of the encoding: a notAfter of 00:00:00 is valid until 00:00:00.999. */
 function checkValidity(cert: Certificate, now: number): void {
-  if (now < cert.notBefore) throw certError('bad_certificate', 'CERT_NOT_YET_VALID', `certificate ${describe(cert)} is not yet valid`);
-  if (now > cert.notAfter) throw certError('certificate_expired', 'CERT_HAS_EXPIRED', `certificate ${describe(cert)} has expired`);
+  const t = Math.floor(now / 1000);
+  if (t < Math.floor(cert.notBefore / 1000)) throw certError('bad_certificate', 'CERT_NOT_YET_VALID', `certificate ${describe(cert)} is not yet valid`);
+  if (t > Math.floor(cert.notAfter / 1000)) throw certError('certificate_expired', 'CERT_HAS_EXPIRED', `certificate ${describe(cert)} has expired`);
 }
 
 function checkCriticalExtensions(cert: Certificate): void {
@@ -304,55 +356,4 @@ function checkExtendedKeyUsage(cert: Certificate, purpose: CertificatePurpose): 
   const eku = cert.extKeyUsage;
   if (!eku || eku.includes(PURPOSE_OID[purpose]) || eku.includes(OID.anyExtendedKeyUsage)) return;
   throw certError('unsupported_certificate', 'INVALID_PURPOSE', `unsupported certificate purpose: ${describe(cert)} extendedKeyUsage does not allow ${purpose}`);
-}
-
-// ---- name constraints ----
-
-/** Is DNS name `name` (normalised) within the subtree `base` (RFC 5280 4.2.1.10)? */
-function dnsWithin(name: string, base: string): boolean {
-  const b = normalizeDnsName(base);
-  if (b === '') return true;
-  // A leading dot (common practice, not in RFC 5280): strictly below the rest.
-  if (b.startsWith('.')) return name.endsWith(b) && name.length > b.length;
-  return name === b || name.endsWith('.' + b);
-}
-
-/** Could any host name matched by `name` (possibly a wildcard) fall within `base`? */
-function dnsMayBeWithin(name: string, base: string): boolean {
-  if (dnsWithin(name, base)) return true;
-  if (!name.startsWith('*.')) return false;
-  // `*.example.com` covers `secret.example.com`, so it is excluded by that subtree too.
-  const rest = name.slice(2);
-  const b = normalizeDnsName(base);
-  const dot = b.indexOf('.');
-  return dot > 0 && b.slice(dot + 1) === rest;
-}
-
-function ipWithin(address: Uint8Array, subtree: { address: Uint8Array; mask: Uint8Array }): boolean {
-  if (address.length !== subtree.address.length) return false;
-  return address.every((b, k) => (b & subtree.mask[k]!) === (subtree.address[k]! & subtree.mask[k]!));
-}
-
-function checkNameConstraints(cert: Certificate, nc: { from: Certificate; permitted: GeneralSubtree[]; excluded: GeneralSubtree[] }): void {
-  const violation = (code: 'PERMITTED_SUBTREE_VIOLATION' | 'EXCLUDED_SUBTREE_VIOLATION', name: string) =>
-    certError('bad_certificate', code, `${code === 'PERMITTED_SUBTREE_VIOLATION' ? 'permitted' : 'excluded'} subtree violation: ${name} in ${describe(cert)} (name constraints of ${describe(nc.from)})`);
-
-  const permittedDns = nc.permitted.filter((s) => s.kind === 'dns');
-  const excludedDns = nc.excluded.filter((s) => s.kind === 'dns');
-  for (const raw of cert.subjectAltNames.dns) {
-    const name = normalizeDnsName(raw);
-    if (excludedDns.some((s) => dnsMayBeWithin(name, s.name))) throw violation('EXCLUDED_SUBTREE_VIOLATION', `DNS:${raw}`);
-    if (permittedDns.length > 0 && !permittedDns.some((s) => dnsWithin(name, s.name))) throw violation('PERMITTED_SUBTREE_VIOLATION', `DNS:${raw}`);
-  }
-
-  const permittedIp = nc.permitted.filter((s) => s.kind === 'ip');
-  const excludedIp = nc.excluded.filter((s) => s.kind === 'ip');
-  for (const text of cert.subjectAltNames.ip) {
-    const address = parseIp(text);
-    if (!address) throw violation('PERMITTED_SUBTREE_VIOLATION', `IP:${text}`);
-    if (excludedIp.some((s) => ipWithin(address, s))) throw violation('EXCLUDED_SUBTREE_VIOLATION', `IP:${text}`);
-    if (permittedIp.length > 0 && !permittedIp.some((s) => ipWithin(address, s))) throw violation('PERMITTED_SUBTREE_VIOLATION', `IP:${text}`);
-  }
-  // Other name forms (email, URI, directoryName...) never authenticate a TLS peer here,
-  // so constraints on them cannot widen what this verifier accepts.
 }

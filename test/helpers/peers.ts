@@ -1,16 +1,25 @@
 /**
- * Real TLS peers for the interop tests: openssl s_server / s_client and gnutls-serv /
- * gnutls-cli as child processes on 127.0.0.1. Output is captured; every process started
- * here is killed by `killAllPeers()` (call it in afterEach). A missing binary is a test
- * failure with a clear message, never a skip.
+ * Real TLS peers for the interop tests, as child processes on 127.0.0.1, and the `peers` they
+ * are started from: `peers.openssl3` (the system's openssl), `peers.openssl4` (OpenSSL 4.0 from
+ * Debian experimental), `peers.gnutls` (the system's gnutls-cli/gnutls-serv, or GnuTLS from sid
+ * where the system has none) and `peers.wolfssl` (test/peers/wolfssl-peer.c on wolfSSL from sid).
+ * The fetched ones live in .cache/peers/bin, put there by test/peers/setup.sh, which vitest's
+ * global setup runs. Output is captured; every process started here is killed by
+ * `killAllPeers()` (call it in afterEach). A missing peer is a test failure with a clear
+ * message, never a skip.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pkiPath } from './pki.js';
 
 export const PEER_WAIT_MS = 10_000;
+
+/** Where test/peers/setup.sh puts its wrappers (TSLS_PEERS_CACHE moves the whole cache). */
+export const PEERS_BIN = join(process.env.TSLS_PEERS_CACHE ?? fileURLToPath(new URL('../../.cache/peers/', import.meta.url)), 'bin');
 
 const running = new Set<Peer>();
 
@@ -21,21 +30,104 @@ export async function killAllPeers(): Promise<void> {
   await Promise.all(peers.map((p) => p.kill()));
 }
 
-/** Throws unless `name` is an executable on PATH: the interop tests need the real thing. */
-export function requireBinary(name: string): string {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // try the next directory
-    }
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
   }
-  throw new Error(
-    `interop test needs '${name}', which is not on PATH (${process.env.PATH}). ` +
-      `Install it (Debian/Ubuntu: apt-get install openssl gnutls-bin); these tests never skip.`,
-  );
+}
+
+/** The system's `name` from PATH, or undefined. */
+function onPath(name: string): string | undefined {
+  return (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, name)).find(executable);
+}
+
+/**
+ * The executable for `name` (a path, a program on PATH, or one test/peers/setup.sh fetched), or a
+ * thrown error that says what is missing: the interop tests need the real thing.
+ */
+export function requireBinary(name: string): string {
+  const file = name.includes('/') ? (executable(name) ? name : undefined) : (onPath(name) ?? [join(PEERS_BIN, name)].find(executable));
+  if (file) return file;
+  const where = name.includes('/') ? 'which is not there' : `which is neither on PATH (${process.env.PATH}) nor in ${PEERS_BIN}`;
+  throw new Error(`interop test needs '${name}', ${where}. Run test/peers/setup.sh (npm test does), or install it; these tests never skip.`);
+}
+
+// ---- the peers -------------------------------------------------------------------------------
+
+/** One peer implementation: what to run, and its version for test titles. */
+export interface TlsPeer {
+  /** "OpenSSL", "wolfSSL", … */
+  readonly name: string;
+  /** The program to run; throws when the peer is missing. */
+  readonly bin: string;
+  /** Its version as it reports it ("4.0.3"), or "missing" (the test then fails when it starts it). */
+  readonly version: string;
+  /** "OpenSSL 4.0.3": what a test title names. */
+  readonly title: string;
+}
+
+export interface GnutlsPeer extends TlsPeer {
+  /** gnutls-cli (same as `bin`). */
+  readonly cli: string;
+  readonly serv: string;
+}
+
+/** A peer whose program and version are looked up on first use, once. */
+function tlsPeer(name: string, find: () => string, versionOf: (bin: string) => string): TlsPeer {
+  let version: string | undefined;
+  return {
+    name,
+    get bin() {
+      return find();
+    },
+    get version() {
+      if (version === undefined) {
+        try {
+          version = versionOf(find());
+        } catch {
+          version = 'missing';
+        }
+      }
+      return version;
+    },
+    get title() {
+      return `${name} ${this.version}`;
+    },
+  };
+}
+
+const run = (bin: string, args: string[]) => execFileSync(bin, args, { encoding: 'utf8', timeout: 10_000 });
+const opensslVersion = (bin: string) => /OpenSSL (\S+)/.exec(run(bin, ['version']))![1]!;
+
+/** A fetched peer's wrapper from .cache/peers/bin. */
+const fetched = (name: string) => () => requireBinary(join(PEERS_BIN, name));
+
+const gnutlsBase = tlsPeer('GnuTLS', () => requireBinary('gnutls-cli'), (bin) => /gnutls-cli (\S+)/.exec(run(bin, ['--version']))![1]!);
+
+export const peers: { openssl3: TlsPeer; openssl4: TlsPeer; gnutls: GnutlsPeer; wolfssl: TlsPeer } = {
+  /** The system's openssl (3.x on Debian 12). */
+  openssl3: tlsPeer('OpenSSL', () => requireBinary('openssl'), opensslVersion),
+  /** OpenSSL 4.0 from Debian experimental: ECH, X25519MLKEM768 first, certificate compression. */
+  openssl4: tlsPeer('OpenSSL', fetched('openssl4'), opensslVersion),
+  /** The system's GnuTLS where installed, otherwise the one fetched from sid (same choice for cli and serv). */
+  gnutls: Object.defineProperties(gnutlsBase, {
+    cli: { get: () => gnutlsBase.bin },
+    serv: { get: () => join(gnutlsBase.bin, '..', 'gnutls-serv') },
+  }) as GnutlsPeer,
+  /** test/peers/wolfssl-peer.c on wolfSSL from sid: TLS 1.3/1.2, DTLS 1.3/1.2, PSK, connection IDs. */
+  wolfssl: tlsPeer('wolfSSL', fetched('wolfssl-peer'), (bin) => /wolfSSL (\S+)/.exec(run(bin, ['--version']))![1]!),
+};
+
+/** Poll `ok` every 10 ms until it holds; on timeout throw, naming `what` with `context()` (a peer's output, say). */
+export async function until(what: string, ok: () => boolean, context: () => string = () => '', ms = PEER_WAIT_MS): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${context()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** A port nothing listens on right now (listen on 0, note the port, close). */
@@ -47,6 +139,18 @@ export function freePort(): Promise<number> {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => (port ? resolve(port) : reject(new Error('freePort: no port'))));
+    });
+  });
+}
+
+/** A UDP port nothing is bound to right now. */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
     });
   });
 }
@@ -64,13 +168,17 @@ export class Peer {
   private readonly proc: ChildProcess;
   private readonly waiters = new Set<() => void>();
 
+  readonly name: string;
+
   constructor(
-    readonly name: string,
+    /** A program on PATH or in .cache/peers/bin, or a path (a peer's `bin`). */
+    program: string,
     readonly args: string[],
     /** Extra environment variables (OPENSSL_CONF, say), on top of this process's. */
     env: Record<string, string> = {},
   ) {
-    const file = requireBinary(name);
+    this.name = basename(program);
+    const file = requireBinary(program);
     // Unbuffered stdio: openssl prints some things (the session s_client shows when a ticket
     // arrives) with stdio and does not flush, which would sit in a pipe's buffer forever.
     this.proc = spawn(requireBinary('stdbuf'), ['-o0', '-e0', file, ...args], {
@@ -170,11 +278,16 @@ export class Peer {
   }
 }
 
-/** Start a server on a free port, retrying with another port when the first one got taken meanwhile. */
-async function startServer(name: string, makeArgs: (port: number) => string[], ready: string | RegExp): Promise<{ peer: Peer; port: number }> {
+/** Start a server on a free (TCP, or UDP with `udp`) port, retrying with another port when the first one got taken meanwhile. */
+export async function startServer(
+  program: string,
+  makeArgs: (port: number) => string[],
+  ready: string | RegExp,
+  { udp = false }: { udp?: boolean } = {},
+): Promise<{ peer: Peer; port: number }> {
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const peer = new Peer(name, makeArgs(port));
+    const port = await (udp ? freeUdpPort() : freePort());
+    const peer = new Peer(program, makeArgs(port));
     try {
       await peer.waitOutput(ready);
       return { peer, port };
@@ -189,6 +302,8 @@ async function startServer(name: string, makeArgs: (port: number) => string[], r
 // ---- openssl -----------------------------------------------------------------------------
 
 export interface OpensslServerOptions {
+  /** Which OpenSSL (default peers.openssl3, the system's). */
+  peer?: TlsPeer;
   /** Leaf name in vectors/pki (default leaf-ecdsa-p256). */
   leaf?: string;
   ciphersuites?: string;
@@ -212,7 +327,7 @@ const VERSION_FLAG: Record<OpensslVersion, string[]> = { 'TLSv1.3': ['-tls1_3'],
 export async function startOpensslServer(o: OpensslServerOptions = {}): Promise<{ peer: Peer; port: number }> {
   const leaf = o.leaf ?? 'leaf-ecdsa-p256';
   return startServer(
-    'openssl',
+    (o.peer ?? peers.openssl3).bin,
     (port) => [
       's_server',
       '-accept',
@@ -238,6 +353,8 @@ export async function startOpensslServer(o: OpensslServerOptions = {}): Promise<
 }
 
 export interface OpensslClientOptions {
+  /** Which OpenSSL (default peers.openssl3, the system's). */
+  peer?: TlsPeer;
   ciphersuites?: string;
   groups?: string;
   alpn?: string;
@@ -259,7 +376,7 @@ export interface OpensslClientOptions {
  */
 export function startOpensslClient(port: number, o: OpensslClientOptions = {}): Peer {
   return new Peer(
-    'openssl',
+    (o.peer ?? peers.openssl3).bin,
     [
       's_client',
       '-connect',
@@ -299,7 +416,7 @@ export interface GnutlsServerOptions {
 export async function startGnutlsServer(o: GnutlsServerOptions = {}): Promise<{ peer: Peer; port: number }> {
   const leaf = o.leaf ?? 'leaf-ecdsa-p256';
   return startServer(
-    'gnutls-serv',
+    peers.gnutls.serv,
     (port) => [
       '--port',
       String(port),
@@ -323,7 +440,7 @@ export interface GnutlsClientOptions {
 
 /** `gnutls-cli` verifying against root.crt for `localhost` (SNI localhost); stdin is sent as data. */
 export function startGnutlsClient(port: number, o: GnutlsClientOptions = {}): Peer {
-  return new Peer('gnutls-cli', [
+  return new Peer(peers.gnutls.cli, [
     '-p',
     String(port),
     '--x509cafile',
@@ -337,4 +454,58 @@ export function startGnutlsClient(port: number, o: GnutlsClientOptions = {}): Pe
     ...(o.extra ?? []),
     '127.0.0.1',
   ]);
+}
+
+// ---- wolfSSL -------------------------------------------------------------------------------
+
+/** What test/peers/wolfssl-peer.c speaks (its --proto). */
+export type WolfsslProto = 'tls1.3' | 'tls1.2' | 'dtls1.3' | 'dtls1.2';
+
+export interface WolfsslOptions {
+  proto?: WolfsslProto;
+  /** Server: leaf name in vectors/pki (default leaf-ecdsa-p256; null for none, PSK only). */
+  leaf?: string | null;
+  /** Hex key and identity of an external PSK. */
+  psk?: { key: string; identity: string };
+  /** Hex DTLS connection ID this side wants to receive ('' asks for the extension with an empty one). */
+  cid?: string;
+  /** Group names in order (OpenSSL's spelling); a client sends a key share for the first. */
+  groups?: string[];
+  ciphers?: string;
+  mtu?: number;
+  extra?: string[];
+}
+
+function wolfsslArgs(o: WolfsslOptions): string[] {
+  return [
+    '--proto',
+    o.proto ?? 'tls1.3',
+    ...(o.psk ? ['--psk', o.psk.key, '--psk-identity', o.psk.identity] : []),
+    ...(o.cid !== undefined ? ['--cid', o.cid] : []),
+    ...(o.groups ? ['--groups', o.groups.join(':')] : []),
+    ...(o.ciphers ? ['--ciphers', o.ciphers] : []),
+    ...(o.mtu ? ['--mtu', String(o.mtu)] : []),
+    ...(o.extra ?? []),
+  ];
+}
+
+/** The wolfSSL echo server (every record is sent back); resolves once it prints ACCEPT. */
+export function startWolfsslServer(o: WolfsslOptions = {}): Promise<{ peer: Peer; port: number }> {
+  const leaf = o.leaf === undefined ? 'leaf-ecdsa-p256' : o.leaf;
+  return startServer(
+    peers.wolfssl.bin,
+    (port) => ['server', '--port', String(port), ...(leaf ? ['--cert', `${leaf}.chain.pem`, '--key', `${leaf}.key`] : []), ...wolfsslArgs(o)],
+    'ACCEPT',
+    { udp: (o.proto ?? 'tls1.3').startsWith('dtls') },
+  );
+}
+
+/**
+ * The wolfSSL client: verifies the server against root.crt as `localhost` (SNI localhost), unless
+ * it has a `psk` (then it offers only that); sends each stdin line as a record and prints what comes back; prints
+ * "HANDSHAKE version=… cipher=… group=…" once connected.
+ */
+export function startWolfsslClient(port: number, o: WolfsslOptions = {}): Peer {
+  const verify = o.psk ? [] : ['--ca', 'root.crt', '--verify-name', 'localhost'];
+  return new Peer(peers.wolfssl.bin, ['client', '--port', String(port), ...verify, ...wolfsslArgs(o)]);
 }

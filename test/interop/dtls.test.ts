@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectDtls, createDtlsServer, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/index.js';
-import { killAllPeers, Peer, PEER_WAIT_MS, requireBinary } from '../helpers/peers.js';
+import { killAllPeers, Peer, PEER_WAIT_MS, peers, requireBinary, startServer, until } from '../helpers/peers.js';
 import { readPki } from '../helpers/pki.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -18,8 +18,8 @@ const ROOT = readPki('root.crt');
 const ECDSA = { cert: readPki('leaf-ecdsa-p256.chain.pem'), key: readPki('leaf-ecdsa-p256.key') };
 const GNUTLS_DTLS12 = 'NORMAL:-VERS-ALL:+VERS-DTLS1.2';
 
-it('openssl, gnutls and the built CLI are there', () => {
-  for (const name of ['openssl', 'gnutls-cli', 'gnutls-serv', 'node']) expect(requireBinary(name)).toBeTruthy();
+it(`${peers.openssl3.title}, ${peers.gnutls.title} and the built CLI are there`, () => {
+  for (const bin of [peers.openssl3.bin, peers.gnutls.cli, peers.gnutls.serv, requireBinary('node')]) expect(bin).toBeTruthy();
   expect(existsSync(CLI), `${CLI} is missing: run \`npx tsc -p .\` (npm test does) first`).toBe(true);
 });
 
@@ -35,46 +35,11 @@ function next<T extends unknown[] = unknown[]>(emitter: NodeJS.EventEmitter, eve
   return once(emitter, event, { signal: AbortSignal.timeout(ms) }) as Promise<T>;
 }
 
-async function until(what: string, ok: () => boolean, context: () => string = () => '', ms = PEER_WAIT_MS): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${context()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** A UDP port nothing is bound to right now. */
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Start a peer server on a free UDP port, trying another port if that one got taken meanwhile. */
-async function startPeerServer(name: string, makeArgs: (port: number) => string[], ready: string | RegExp): Promise<{ peer: Peer; port: number }> {
-  for (let attempt = 0; ; attempt++) {
-    const port = await freeUdpPort();
-    const peer = new Peer(name, makeArgs(port));
-    try {
-      await peer.waitOutput(ready);
-      return { peer, port };
-    } catch (err) {
-      await peer.kill();
-      if (attempt < 2 && /address already in use|bind/i.test(peer.output)) continue;
-      throw err;
-    }
-  }
-}
 
 function opensslServer(o: { leaf?: string; cipher?: string; mtu?: number; extra?: string[] } = {}) {
   const leaf = o.leaf ?? 'leaf-ecdsa-p256';
-  return startPeerServer(
-    'openssl',
+  return startServer(
+    peers.openssl3.bin,
     (port) => [
       's_server',
       '-dtls1_2',
@@ -93,11 +58,12 @@ function opensslServer(o: { leaf?: string; cipher?: string; mtu?: number; extra?
       ...(o.extra ?? []),
     ],
     'ACCEPT',
+    { udp: true },
   );
 }
 
 function opensslClient(port: number, extra: string[] = []): Peer {
-  return new Peer('openssl', [
+  return new Peer(peers.openssl3.bin, [
     's_client',
     '-dtls1_2',
     '-connect',
@@ -171,7 +137,7 @@ const SUITES = [
 ];
 const CLIENT_ROWS = SUITES.flatMap((s) => [undefined, 500].map((mtu) => [s.cipher, mtu ? `-mtu ${mtu}` : 'default MTU', s, mtu] as const));
 
-describe('our DTLS client → openssl s_server -dtls1_2', () => {
+describe(`our DTLS client → ${peers.openssl3.title} s_server -dtls1_2`, () => {
   it.each(CLIENT_ROWS)('%s, %s: handshake (with the cookie exchange), data both ways, close_notify', async (cipher, _label, suite, mtu) => {
     const { peer, port } = await opensslServer({ leaf: suite.leaf, cipher, ...(mtu ? { mtu } : {}) });
     const { c, messages, stats } = await ourClient(port, peer, mtu ? { mtu } : {});
@@ -207,7 +173,7 @@ describe('our DTLS client → openssl s_server -dtls1_2', () => {
 
 // ---- openssl s_client -dtls1_2 → our server --------------------------------------------------
 
-describe('openssl s_client -dtls1_2 → our DTLS server', () => {
+describe(`${peers.openssl3.title} s_client -dtls1_2 → our DTLS server`, () => {
   it.each([
     ['default MTU', undefined],
     ['-mtu 400', 400],
@@ -230,7 +196,7 @@ describe('openssl s_client -dtls1_2 → our DTLS server', () => {
   });
 });
 
-describe('record sequence numbers after the cookie exchange', () => {
+describe(`record sequence numbers after the cookie exchange (${peers.openssl3.title} s_client)`, () => {
   // The HelloVerifyRequest repeats the ClientHello's record sequence number; the association
   // then continues from the second ClientHello's, so its ServerHello is never taken for a
   // replay of the HelloVerifyRequest (which cost a one-second retransmission before).
@@ -248,10 +214,10 @@ describe('record sequence numbers after the cookie exchange', () => {
 
 // ---- gnutls ----------------------------------------------------------------------------------
 
-describe('gnutls over DTLS 1.2', () => {
+describe(`${peers.gnutls.title} over DTLS 1.2`, () => {
   it('gnutls-cli --udp → our server: verified, data both ways, same exported keys', async () => {
     const { port, received, sockets } = await ourServer();
-    const peer = new Peer('gnutls-cli', [
+    const peer = new Peer(peers.gnutls.cli, [
       '--udp',
       '-p',
       String(port),
@@ -283,8 +249,8 @@ describe('gnutls over DTLS 1.2', () => {
     ['default MTU', undefined],
     ['--mtu 500', 500],
   ] as const)('our client → gnutls-serv --udp --echo, %s', async (_label, mtu) => {
-    const { peer, port } = await startPeerServer(
-      'gnutls-serv',
+    const { peer, port } = await startServer(
+      peers.gnutls.serv,
       (p) => [
         '--udp',
         '--port',
@@ -299,6 +265,7 @@ describe('gnutls over DTLS 1.2', () => {
         ...(mtu ? ['--mtu', String(mtu)] : []),
       ],
       /listening on IPv4 .*done/,
+      { udp: true },
     );
     const { c, messages, stats } = await ourClient(port, peer, mtu ? { mtu } : {});
     expect(c.getProtocol()).toBe('DTLSv1.2');
@@ -311,7 +278,7 @@ describe('gnutls over DTLS 1.2', () => {
 
 // ---- the tsls command --------------------------------------------------------------------------
 
-describe('tsls --dtls', () => {
+describe(`tsls --dtls against ${peers.openssl3.title}`, () => {
   it('tsls client --dtls → openssl s_server -dtls1_2: stdin lines out as messages, messages to stdout', async () => {
     const { peer: server, port } = await opensslServer();
     const client = new Peer('node', [CLI, 'client', '--dtls', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost']);
@@ -329,10 +296,11 @@ describe('tsls --dtls', () => {
   });
 
   it('openssl s_client -dtls1_2 → tsls server --dtls (echo)', async () => {
-    const { peer: server, port } = await startPeerServer(
+    const { peer: server, port } = await startServer(
       'node',
       (p) => [CLI, 'server', '--dtls', '--port', String(p), '--host', '127.0.0.1', '--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-p256.key'],
       /dtls echo server listening on 127\.0\.0\.1:\d+/,
+      { udp: true },
     );
     const client = opensslClient(port);
     await client.waitOutput('New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256');
@@ -362,7 +330,7 @@ const PSK_ROWS = [
   ['ECDHE-PSK-CHACHA20-POLY1305', 'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256'],
 ] as const;
 
-describe('DTLS with pre-shared keys against openssl', () => {
+describe(`DTLS with pre-shared keys against ${peers.openssl3.title}`, () => {
   it.each(PSK_ROWS)('our client → s_server -psk, %s', async (cipher, standard) => {
     const { peer, port } = await opensslServer({ cipher, extra: ['-psk', PSK_HEX, '-psk_identity', 'Client_identity'] });
     const { c, messages } = await ourClient(port, peer, { ciphers: standard, pskCallback: () => ({ psk: PSK, identity: 'Client_identity' }), rejectUnauthorized: false });
@@ -388,7 +356,7 @@ describe('DTLS with pre-shared keys against openssl', () => {
   });
 });
 
-describe('DTLS-SRTP (use_srtp) against openssl', () => {
+describe(`DTLS-SRTP (use_srtp) against ${peers.openssl3.title}`, () => {
   it('our client and s_server -use_srtp agree on the profile and the exported SRTP keys', async () => {
     const { peer, port } = await opensslServer({ extra: ['-use_srtp', 'SRTP_AES128_CM_SHA1_80', '-keymatexport', 'EXTRACTOR-dtls_srtp', '-keymatexportlen', '60'] });
     const { c } = await ourClient(port, peer, { srtpProfiles: ['SRTP_AEAD_AES_128_GCM', 'SRTP_AES128_CM_SHA1_80'] });

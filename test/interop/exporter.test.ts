@@ -6,15 +6,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import { toHex } from '../../src/util/bytes.js';
-import { killAllPeers, requireBinary, startOpensslClient, startOpensslServer } from '../helpers/peers.js';
+import { killAllPeers, peers, startOpensslClient, startOpensslServer } from '../helpers/peers.js';
 import { certifiedKey, rootCa } from '../helpers/pki.js';
 import { destroyAllDrivers, listen, SocketDriver } from '../helpers/socket-driver.js';
 
 const LABEL = 'EXPERIMENTAL-tsls-interop';
 const EXPORT = ['-keymatexport', LABEL, '-keymatexportlen', '32'];
 
-it('openssl is installed', () => {
-  expect(requireBinary('openssl')).toBeTruthy();
+it(`${peers.openssl3.title} is there`, () => {
+  expect(peers.openssl3.bin).toBeTruthy();
 });
 
 afterEach(async () => {
@@ -28,7 +28,7 @@ async function opensslMaterial(peer: { waitOutput(n: RegExp): Promise<string> })
   return /Keying material: ([0-9A-F]+)/.exec(out)![1]!.toLowerCase();
 }
 
-describe.each(['TLSv1.3', 'TLSv1.2'] as const)('exporter over %s', (version) => {
+describe.each(['TLSv1.3', 'TLSv1.2'] as const)(`exporter against ${peers.openssl3.title} over %s`, (version) => {
   it('our client derives what openssl s_server exports', async () => {
     const { peer, port } = await startOpensslServer({ version, extra: EXPORT });
     const d = await SocketDriver.connect(Connection.client({ ca: rootCa(), servername: 'localhost', minVersion: version, maxVersion: version }), port, '127.0.0.1', {

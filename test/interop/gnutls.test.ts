@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { GroupName } from '../../src/crypto/provider.js';
 import { Connection } from '../../src/connection.js';
 import type { ServerOptions } from '../../src/config.js';
-import { GNUTLS_TLS13, killAllPeers, requireBinary, startGnutlsClient, startGnutlsServer, type Peer } from '../helpers/peers.js';
+import { GNUTLS_TLS13, killAllPeers, peers, startGnutlsClient, startGnutlsServer, type Peer } from '../helpers/peers.js';
 import { certifiedKey, rootCa, type LeafName } from '../helpers/pki.js';
 import { destroyAllDrivers, listenerPerTest, SocketDriver } from '../helpers/socket-driver.js';
 
@@ -26,8 +26,9 @@ const KEY_TYPES: [string, { leaf: LeafName; scheme: string }][] = [
 ];
 
 // No skipping when a peer is missing: this fails (and so does every test below, on its own).
-it.each(['gnutls-serv', 'gnutls-cli'])('%s is installed', (name) => {
-  expect(requireBinary(name)).toBeTruthy();
+it(`${peers.gnutls.title} (gnutls-cli and gnutls-serv) is there`, () => {
+  expect(peers.gnutls.cli).toBeTruthy();
+  expect(peers.gnutls.serv).toBeTruthy();
 });
 
 afterEach(async () => {
@@ -35,7 +36,7 @@ afterEach(async () => {
   await killAllPeers();
 });
 
-describe('our client → gnutls-serv (TLS 1.3)', () => {
+describe(`our client → ${peers.gnutls.title} gnutls-serv (TLS 1.3)`, () => {
   async function connect(peer: Peer, port: number, extra: Parameters<typeof Connection.client>[0] = {}): Promise<SocketDriver> {
     const conn = Connection.client({ ca: rootCa(), servername: 'localhost', ...extra });
     return SocketDriver.connect(conn, port, '127.0.0.1', { context: () => peer.describe() });
@@ -85,7 +86,7 @@ describe('our client → gnutls-serv (TLS 1.3)', () => {
   });
 });
 
-describe('gnutls-cli → our server (TLS 1.3)', () => {
+describe(`${peers.gnutls.title} gnutls-cli → our server (TLS 1.3)`, () => {
   const listener = listenerPerTest();
 
   async function accept(peer: Peer, extra: Partial<ServerOptions> = {}): Promise<SocketDriver> {

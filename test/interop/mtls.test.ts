@@ -12,12 +12,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import type { CertifiedKey, ClientOptions, ServerOptions, TLSVersionName } from '../../src/config.js';
 import { parseCertificateChain, parsePrivateKey } from '../../src/x509/pem.js';
-import { killAllPeers, requireBinary, startOpensslClient, startOpensslServer, type OpensslVersion, type Peer } from '../helpers/peers.js';
+import { killAllPeers, peers, startOpensslClient, startOpensslServer, type OpensslVersion, type Peer } from '../helpers/peers.js';
 import { certifiedKey, rootCa } from '../helpers/pki.js';
 import { destroyAllDrivers, listenerPerTest, SocketDriver } from '../helpers/socket-driver.js';
 
-it('openssl is installed', () => {
-  expect(requireBinary('openssl')).toBeTruthy();
+it(`${peers.openssl3.title} is there`, () => {
+  expect(peers.openssl3.bin).toBeTruthy();
 });
 
 afterEach(async () => {
@@ -32,7 +32,7 @@ beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'tsls-mtls-'));
   const cert = join(tmp, 'untrusted.crt');
   const key = join(tmp, 'untrusted.key');
-  execFileSync(requireBinary('openssl'), [
+  execFileSync(peers.openssl3.bin, [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
     '-keyout', key, '-out', cert, '-days', '2', '-subj', '/O=elsewhere/CN=untrusted test client',
     '-addext', 'extendedKeyUsage=clientAuth',
@@ -49,7 +49,7 @@ const NO_CERT_ALERT: Record<TLSVersionName, { alert: string; openssl: RegExp }> 
 
 const VERSIONS: TLSVersionName[] = ['TLSv1.3', 'TLSv1.2'];
 
-describe.each(VERSIONS)('our client → openssl s_server -Verify 1 over %s', (version) => {
+describe.each(VERSIONS)(`our client → ${peers.openssl3.title} s_server -Verify 1 over %s`, (version) => {
   /** s_server demanding a client certificate that chains to root.crt, and aborting otherwise. */
   async function mtlsServer() {
     return startOpensslServer({ version: version as OpensslVersion, rev: true, extra: ['-Verify', '1', '-CAfile', 'root.crt', '-verify_return_error'] });
@@ -94,7 +94,7 @@ describe.each(VERSIONS)('our client → openssl s_server -Verify 1 over %s', (ve
   });
 });
 
-describe.each(VERSIONS)('openssl s_client -cert → our server with requestCert over %s', (version) => {
+describe.each(VERSIONS)(`${peers.openssl3.title} s_client -cert → our server with requestCert over %s`, (version) => {
   const listener = listenerPerTest();
 
   const serverOptions = (): ServerOptions => ({ certificates: [certifiedKey('leaf-ecdsa-p256')], requestCert: true, ca: rootCa() });

@@ -12,14 +12,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import type { ClientOptions, ServerOptions, TLSVersionName } from '../../src/config.js';
 import { encodeSession, type TLSSession } from '../../src/statem/session.js';
-import { GNUTLS_TLS13, killAllPeers, requireBinary, startGnutlsClient, startGnutlsServer, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
+import { GNUTLS_TLS13, killAllPeers, peers, startGnutlsClient, startGnutlsServer, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
 import { certifiedKey, rootCa } from '../helpers/pki.js';
 import { destroyAllDrivers, listenerPerTest, SocketDriver } from '../helpers/socket-driver.js';
 
 const GNUTLS_TLS12 = 'NORMAL:-VERS-ALL:+VERS-TLS1.2';
 
-it('openssl and gnutls are installed', () => {
-  for (const name of ['openssl', 'gnutls-serv', 'gnutls-cli']) expect(requireBinary(name)).toBeTruthy();
+it.each([peers.openssl3, peers.gnutls].map((p) => [p.title, p] as const))('%s is there', (_title, peer) => {
+  expect(peer.bin).toBeTruthy();
 });
 
 afterEach(async () => {
@@ -33,7 +33,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe('openssl s_client -sess_out / -sess_in → one running our-server', () => {
+describe(`${peers.openssl3.title} s_client -sess_out / -sess_in → one running our-server`, () => {
   const listener = listenerPerTest();
 
   /** Accept the next s_client connection with `options` (shared across connections) and echo its data. */
@@ -103,7 +103,7 @@ describe('openssl s_client -sess_out / -sess_in → one running our-server', () 
   });
 });
 
-describe('our client → openssl s_server -naccept 2, resuming', () => {
+describe(`our client → ${peers.openssl3.title} s_server -naccept 2, resuming`, () => {
   const CASES: { name: string; version: TLSVersionName; extra: string[] }[] = [
     { name: 'TLS 1.3 with a ticket', version: 'TLSv1.3', extra: [] },
     { name: 'TLS 1.2 with a session ticket', version: 'TLSv1.2', extra: [] },
@@ -155,7 +155,7 @@ describe('our client → openssl s_server -naccept 2, resuming', () => {
   });
 });
 
-describe('gnutls', () => {
+describe(`${peers.gnutls.title}`, () => {
   it.each([
     ['TLS 1.3', 'TLSv1.3', GNUTLS_TLS13],
     ['TLS 1.2', 'TLSv1.2', GNUTLS_TLS12],

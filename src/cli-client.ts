@@ -1,0 +1,122 @@
+/**
+ * `tsls client HOST:PORT`: stdin to the server, the server's data to stdout, and on stderr
+ * a report of the connection (cli-report.ts). Over TLS, stdin's end sends close_notify and
+ * the client exits when the server closes; over DTLS (no half-close), it closes after a
+ * short quiet period once stdin ended, so a reply to the last line still arrives.
+ */
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { describeError, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
+import { clientDetails, summary } from './cli-report.js';
+import { connect } from './node/connect.js';
+import type { ConnectionOptions } from './node/options.js';
+import type { TLSSocket } from './node/socket.js';
+import { decodeSession } from './statem/session.js';
+
+/** How long a DTLS client waits for more replies after stdin ended (reset by each reply). */
+const DTLS_QUIET_MS = 1000;
+
+function splitHostPort(target: string | undefined): { host: string; port: number } {
+  const m = target && /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(target);
+  if (!m) throw new UsageError('client needs HOST:PORT');
+  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
+}
+
+/**
+ * The session kept in FILE, if there is one this version can resume; one it cannot read
+ * (another tsls version's format, a damaged file) only costs a full handshake, with a warning.
+ */
+function storedSession(file: string | undefined): Buffer | undefined {
+  if (!file || !existsSync(file)) return undefined;
+  const bytes = readFileSync(file);
+  try {
+    decodeSession(bytes);
+    return bytes;
+  } catch (err) {
+    say(`tsls: warning: ignoring the session in ${file} (${(err as Error).message}); doing a full handshake`);
+    return undefined;
+  }
+}
+
+export async function runClient(values: Values, positionals: string[], tls: ConnectionOptions): Promise<void> {
+  const { host, port } = splitHostPort(positionals[0]);
+  if (positionals.length > 1) throw new UsageError(`unexpected ${positionals[1]}`);
+  if (values.insecure) say('tsls: warning: --insecure: the server certificate is NOT verified');
+  if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
+  const psk = pskOptions(values);
+  const options: ConnectionOptions = {
+    ...tls,
+    host,
+    port,
+    // SNI: HOST when it is a name (connect()'s default), none for an IP literal; the certificate is checked against it.
+    ...(values.servername !== undefined ? { servername: str(values, 'servername') } : {}),
+    rejectUnauthorized: !values.insecure,
+    ...(psk ? { pskCallback: () => ({ psk: psk.key, identity: psk.identity }), maxVersion: tls.maxVersion ?? 'TLSv1.2' } : {}),
+  };
+  if (values.dtls) return runDtlsClient(values, options);
+  if (values.mtu !== undefined) throw new UsageError('--mtu goes with --dtls');
+  const sessionFile = str(values, 'session');
+  const socket = connect({ ...options, session: storedSession(sessionFile) });
+  const keylog = str(values, 'keylog');
+  if (keylog) socket.on('keylog', (line: Buffer) => appendFileSync(keylog, line));
+  socket.on('session', (s: Buffer) => {
+    if (sessionFile) writeFileSync(sessionFile, s);
+    const kind = decodeSession(s).ticket.length ? 'ticket' : 'session ID';
+    say(`tsls:   session ${kind} received, lifetime ${decodeSession(s).state.lifetime_s} s${sessionFile ? `, kept in ${sessionFile}` : ''}`);
+  });
+  socket.on('secureConnect', () => {
+    report(socket, `${host}:${port}`, options, !!values.insecure);
+    process.stdin.pipe(socket);
+  });
+  socket.on('data', (d: Buffer) => process.stdout.write(d));
+  socket.on('end', () => say('tsls: server closed the connection (close_notify)'));
+  socket.on('error', (err) => fail(`connection to ${host}:${port} failed`, err));
+  socket.on('close', (hadError: boolean) => process.exit(hadError ? 1 : 0));
+}
+
+function report(socket: TLSSocket | import('./node/dtls.js').DTLSSocket, peer: string, options: ConnectionOptions, insecure: boolean): void {
+  say(`tsls: connected to ${peer}: ${summary(socket)}`);
+  for (const line of clientDetails(socket, options.ALPNProtocols as string[] | undefined, insecure)) say(line);
+}
+
+function fail(what: string, err: unknown): never {
+  say(`tsls: ${what}: ${describeError(err)}`);
+  process.exit(1);
+}
+
+async function runDtlsClient(values: Values, options: ConnectionOptions): Promise<void> {
+  if (values.session) throw new UsageError('--session does not go with --dtls');
+  if (options.minVersion === 'TLSv1.3' || options.maxVersion === 'TLSv1.3') throw new UsageError('--dtls speaks DTLS 1.2 (TLS 1.2 based) only');
+  const { connectDtls } = await import('./node/dtls.js');
+  const { minVersion: _min, maxVersion: _max, socket: _socket, session: _session, ...rest } = options;
+  const mtu = str(values, 'mtu');
+  const socket = connectDtls({ ...rest, host: options.host!, port: options.port!, ...mtuOption(mtu) });
+  const keylog = str(values, 'keylog');
+  if (keylog) socket.on('keylog', (line: Buffer) => appendFileSync(keylog, line));
+  let quiet: NodeJS.Timeout | undefined;
+  let stdinEnded = false;
+  const closeWhenQuiet = () => {
+    if (quiet) clearTimeout(quiet);
+    quiet = setTimeout(() => socket.close(), DTLS_QUIET_MS);
+  };
+  socket.on('secureConnect', () => {
+    report(socket, `${options.host}:${options.port} over UDP`, options, !!values.insecure);
+    // One message per line, newline included (as s_client sends it).
+    const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+    lines.on('line', (line) => socket.send(`${line}\n`));
+    lines.on('close', () => {
+      stdinEnded = true;
+      closeWhenQuiet();
+    });
+  });
+  socket.on('message', (m: Buffer) => {
+    process.stdout.write(m);
+    if (stdinEnded) closeWhenQuiet();
+  });
+  socket.on('end', () => say('tsls: server closed the association (close_notify)'));
+  socket.on('error', (err) => fail(`DTLS association with ${options.host}:${options.port} failed`, err));
+  socket.on('close', (hadError: boolean) => {
+    if (quiet) clearTimeout(quiet);
+    process.exit(hadError ? 1 : 0);
+  });
+}

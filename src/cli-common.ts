@@ -1,0 +1,61 @@
+/**
+ * What the `tsls` subcommands share: the usage error, the one-line stderr reports, reading
+ * files named on the command line. Kept free of the engine so `tsls --help` loads nothing
+ * else (start-up time).
+ */
+import { readFileSync } from 'node:fs';
+
+/** A mistake on the command line: reported in one line, with a pointer to `--help`. */
+export class UsageError extends Error {}
+
+/** Everything about the connection goes to stderr; stdout carries application data only. */
+export function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export function readFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Parsed flag values, as node:util parseArgs gives them. */
+export type Values = Record<string, string | boolean | undefined>;
+
+export const str = (values: Values, name: string): string | undefined => {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+};
+
+/** An error as one line: the message, then the code and the alert unless the message already names them. */
+export function describeError(err: unknown): string {
+  const e = err as Partial<NodeJS.ErrnoException> & { alert?: string; remote?: boolean };
+  const message = e?.message ?? String(err);
+  const extra: string[] = [];
+  if (e?.code && !message.includes(e.code)) extra.push(e.code);
+  // TLSErrors: say which side sent the alert, once: not when the message or code names it.
+  const alert = e?.alert;
+  if (alert && alert !== 'internal_error' && !message.includes(alert) && !(e.code ?? '').includes(alert.toUpperCase())) {
+    extra.push(`${e.remote ? 'peer sent' : 'sent'} alert ${alert}`);
+  }
+  return extra.length ? `${message} (${extra.join(', ')})` : message;
+}
+
+/** --psk/--psk-identity as node's client pskCallback; PSK suites are TLS 1.2's, so TLS 1.2 unless --max-version says otherwise. */
+export function pskOptions(values: Values): { key: Buffer; identity: string } | undefined {
+  const hex = str(values, 'psk');
+  const identity = str(values, 'psk-identity');
+  if (hex === undefined && identity === undefined) return undefined;
+  if (hex === undefined || identity === undefined) throw new UsageError('--psk and --psk-identity go together');
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw new UsageError('--psk takes the key in hex');
+  return { key: Buffer.from(hex, 'hex'), identity };
+}
+
+export function mtuOption(v: string | undefined): { mtu?: number } {
+  if (v === undefined) return {};
+  const mtu = Number(v);
+  if (!Number.isInteger(mtu) || mtu < 200 || mtu > 65507) throw new UsageError(`bad --mtu ${v} (200 to 65507 bytes of UDP payload)`);
+  return { mtu };
+}

@@ -1,0 +1,94 @@
+/**
+ * Key exchange shaped as a KEM (generateKeyPair / encapsulate / decapsulate), built once for
+ * both providers from each provider's ECDH and ML-KEM. Classic ECDH is the one-component
+ * case: encapsulating is making an ephemeral key pair and agreeing with the peer's share.
+ * Hybrids split and concatenate their components' bytes as ./groups.ts lays them out.
+ */
+import { concat } from '../util/bytes.js';
+import { componentSizes, groupComponents, type Component, type ComponentSizes, type EcdhGroup } from './groups.js';
+import { nobleMlKem, ML_KEM_ENCAPS_SEED, ML_KEM_KEYGEN_SEED, type MlKem } from './mlkem.js';
+import { UnusableSeedError, type CryptoProvider, type Encapsulation, type GroupName, type KeyPair } from './provider.js';
+
+/** What a provider supplies; the rest of key exchange is the same for all providers. */
+export interface KeyExchangePrimitives {
+  random(length: number): Uint8Array;
+  /** `privateKey` (optional) makes it deterministic; throws if it is not a valid private key. */
+  ecdhKeyPair(group: EcdhGroup, privateKey?: Uint8Array): KeyPair;
+  /** Throws on a malformed or low-order peer key. */
+  ecdh(group: EcdhGroup, privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array;
+  mlkem?: MlKem;
+}
+
+type KeyExchange = Pick<CryptoProvider, 'generateKeyPair' | 'encapsulate' | 'decapsulate'>;
+
+function componentsOf(group: GroupName): readonly Component[] {
+  const parts = groupComponents[group];
+  if (!parts) throw new Error(`unsupported group ${String(group)}`);
+  return parts;
+}
+
+/**
+ * `bytes` cut into the components' pieces; an input of the wrong total length is refused
+ * (which is how a malformed hybrid share fails). A single component gets `bytes` itself, so
+ * a provider that caches per private-key buffer still finds its entry.
+ */
+function split(group: GroupName, what: string, bytes: Uint8Array, parts: readonly Component[], size: keyof ComponentSizes): Uint8Array[] {
+  const lengths = parts.map((c) => componentSizes(c)[size]);
+  const total = lengths.reduce((a, b) => a + b, 0);
+  if (bytes.length !== total) throw new Error(`${group}: ${what} must be ${total} bytes, got ${bytes.length}`);
+  if (parts.length === 1) return [bytes];
+  let at = 0;
+  return lengths.map((n) => bytes.subarray(at, (at += n)));
+}
+
+function joined(pieces: Uint8Array[]): Uint8Array {
+  return pieces.length === 1 ? pieces[0]! : concat(...pieces);
+}
+
+export function kemKeyExchange(p: KeyExchangePrimitives): KeyExchange {
+  const mlkem = p.mlkem ?? nobleMlKem;
+
+  /** One component's key pair; a seed that is no valid private key is the caller's to redraw. */
+  function componentKeyPair(group: GroupName, c: Component, seed: Uint8Array | undefined): KeyPair {
+    try {
+      if (c.kind === 'ecdh') return p.ecdhKeyPair(c.group, seed);
+      return mlkem.keyPair(c.set, seed ?? p.random(ML_KEM_KEYGEN_SEED));
+    } catch (err) {
+      if (seed) throw new UnusableSeedError(`${group}: the seed is not a usable private key`, { cause: err });
+      throw err;
+    }
+  }
+
+  function generateKeyPair(group: GroupName, seed?: Uint8Array): KeyPair {
+    const parts = componentsOf(group);
+    const seeds = seed ? split(group, 'key pair seed', seed, parts, 'keyPairSeed') : [];
+    const pairs = parts.map((c, i) => componentKeyPair(group, c, seeds[i]));
+    if (pairs.length === 1) return pairs[0]!;
+    return { privateKey: joined(pairs.map((k) => k.privateKey)), publicKey: joined(pairs.map((k) => k.publicKey)) };
+  }
+
+  function encapsulate(group: GroupName, peerShare: Uint8Array, seed?: Uint8Array): Encapsulation {
+    const parts = componentsOf(group);
+    const peers = split(group, 'key share', peerShare, parts, 'publicShare');
+    const seeds = seed ? split(group, 'encapsulation seed', seed, parts, 'encapsulationSeed') : [];
+    // Every ephemeral key first: a seed problem (redraw) must not be mistaken for a bad peer share.
+    const ephemeral = parts.map((c, i) => (c.kind === 'ecdh' ? componentKeyPair(group, c, seeds[i]) : undefined));
+    const results = parts.map((c, i): Encapsulation => {
+      if (c.kind === 'mlkem') return mlkem.encapsulate(c.set, peers[i]!, seeds[i] ?? p.random(ML_KEM_ENCAPS_SEED));
+      const pair = ephemeral[i]!;
+      const secret = p.ecdh(c.group, pair.privateKey, peers[i]!);
+      pair.privateKey.fill(0);
+      return { share: pair.publicKey, secret };
+    });
+    return { share: joined(results.map((r) => r.share)), secret: joined(results.map((r) => r.secret)) };
+  }
+
+  function decapsulate(group: GroupName, privateKey: Uint8Array, share: Uint8Array): Uint8Array {
+    const parts = componentsOf(group);
+    const keys = split(group, 'private key', privateKey, parts, 'privateKey');
+    const shares = split(group, 'key share', share, parts, 'encapsulatedShare');
+    return joined(parts.map((c, i) => (c.kind === 'ecdh' ? p.ecdh(c.group, keys[i]!, shares[i]!) : mlkem.decapsulate(c.set, keys[i]!, shares[i]!))));
+  }
+
+  return { generateKeyPair, encapsulate, decapsulate };
+}

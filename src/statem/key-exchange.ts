@@ -1,0 +1,70 @@
+/**
+ * The engine's side of KEM-shaped key exchange, for TLS 1.3 key shares and TLS 1.2 ECDHE
+ * alike: seeds drawn from the connection's own randomness (so an injected `random` replays a
+ * handshake exactly, RFC 8448 included), a seed that is no usable private key redrawn, and a
+ * malformed peer share turned into illegal_parameter.
+ */
+import { isEcdhGroup, seedLength } from '../crypto/groups.js';
+import { UnusableSeedError, type Encapsulation, type GroupName, type KeyPair } from '../crypto/provider.js';
+import { TLSError } from '../errors.js';
+import type { HandshakeContext } from './context.js';
+
+/** A NIST scalar out of range is about 2^-32 likely per draw: eight redraws is never reached honestly. */
+const SEED_DRAWS = 8;
+
+function withSeed<T>(hs: HandshakeContext, group: GroupName, op: 'keyPair' | 'encapsulate', use: (seed: Uint8Array) => T): T {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return use(hs.common.random(seedLength(group, op)));
+    } catch (err) {
+      if (!(err instanceof UnusableSeedError) || attempt >= SEED_DRAWS) throw err;
+    }
+  }
+}
+
+/** The side that speaks first: a key pair whose public key goes on the wire. */
+export function ephemeralKeyPair(hs: HandshakeContext, group: GroupName): KeyPair {
+  return withSeed(hs, group, 'keyPair', (seed) => hs.provider.generateKeyPair(group, seed));
+}
+
+/** The side that answers: its share and the secret, from the peer's share (`what` names it in errors). */
+export function encapsulateTo(hs: HandshakeContext, group: GroupName, peerShare: Uint8Array, what: string): Encapsulation {
+  return withSeed(hs, group, 'encapsulate', (seed) => {
+    try {
+      return hs.provider.encapsulate(group, peerShare, seed);
+    } catch (err) {
+      if (err instanceof UnusableSeedError) throw err;
+      throw invalidShare(what, err);
+    }
+  });
+}
+
+/** The side that spoke first, on receiving the answer to its key pair. */
+export function decapsulateFrom(hs: HandshakeContext, group: GroupName, pair: KeyPair, share: Uint8Array, what: string): Uint8Array {
+  try {
+    return hs.provider.decapsulate(group, pair.privateKey, share);
+  } catch (err) {
+    throw invalidShare(what, err);
+  }
+}
+
+function invalidShare(what: string, err: unknown): TLSError {
+  return new TLSError('illegal_parameter', `${what} is invalid: ${(err as Error).message}`, { cause: err });
+}
+
+/** The groups a TLS 1.2 ServerKeyExchange can name: (EC)DH only, never a KEM. */
+export function tls12Group(hs: HandshakeContext, group: GroupName | undefined): group is GroupName {
+  return group !== undefined && isEcdhGroup(group) && hs.common.groups.includes(group);
+}
+
+/**
+ * Key shares for the first ClientHello when the application names none: the first group, and
+ * when that is a hybrid, the first plain (EC)DH group as well, as browsers send
+ * X25519MLKEM768 and X25519, so a server without the hybrid needs no HelloRetryRequest.
+ */
+export function defaultKeyShareGroups(groups: readonly GroupName[]): GroupName[] {
+  const first = groups[0];
+  if (first === undefined) return [];
+  const classic = isEcdhGroup(first) ? undefined : groups.find(isEcdhGroup);
+  return classic ? [first, classic] : [first];
+}

@@ -1,0 +1,99 @@
+/**
+ * The measured attack: 256 peers complete the cookie exchange (so they own their
+ * addresses), get an association each, and stall. A legitimate client must still connect,
+ * promptly, not after the 60 s handshake timeout of the stalled ones.
+ */
+import { once } from 'node:events';
+import * as dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DtlsConnection } from '../../src/dtls-connection.js';
+import { dtls, type DTLSServer } from '../../src/node/index.js';
+import { ECDSA, ROOT } from '../node/util.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A peer that answers the HelloVerifyRequest (cookie exchange done) and then goes silent. */
+async function stallingPeer(port: number): Promise<void> {
+  const udp = dgram.createSocket('udp4');
+  cleanups.push(() => new Promise<void>((r) => udp.close(() => r())));
+  udp.bind(0, '127.0.0.1');
+  await once(udp, 'listening');
+  const conn = DtlsConnection.client({ ca: [], rejectUnauthorized: false });
+  let answered = false;
+  udp.on('message', (msg) => {
+    if (answered) return; // the server's flight: never answered
+    answered = true;
+    conn.feedDatagram(msg);
+    for (const d of conn.takeDatagrams()) udp.send(d, port, '127.0.0.1');
+  });
+  for (const d of conn.takeDatagrams()) udp.send(d, port, '127.0.0.1');
+}
+
+describe('DTLS half-open flood', () => {
+  it.each([
+    ['the per-address limit (all peers share 127.0.0.1)', {}, 32],
+    ['the full table (no per-address limit in the way)', { maxHalfOpenPerAddress: 1000 }, 256],
+  ])('256 peers that pass the cookie exchange and stall leave a legitimate client able to connect quickly: %s', async (_name, limits, expectedHalfOpen) => {
+    const server: DTLSServer = dtls.createServer({ ...ECDSA, ...limits }, (s) => {
+      s.on('message', (m: Buffer) => s.send(Buffer.concat([Buffer.from('echo:'), m])));
+    });
+    server.on('tlsClientError', () => undefined);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(async () => {
+      const closed = once(server, 'close');
+      server.close();
+      await closed;
+    });
+    const port = server.address().port;
+    for (let i = 0; i < 256; i += 32) {
+      await Promise.all(Array.from({ length: 32 }, () => stallingPeer(port)));
+      await until(`${i + 32} stalled associations`, () => server.stats.accepted >= i + 32);
+    }
+    expect(server.halfOpenCount).toBe(expectedHalfOpen);
+
+    const start = Date.now();
+    const c = dtls.connect({ host: 'localhost', port, ca: ROOT, handshakeTimeout: 15_000 });
+    cleanups.push(() => void c.destroy());
+    await once(c, 'secureConnect');
+    const took = Date.now() - start;
+    c.send(Buffer.from('legit'));
+    const [reply] = (await once(c, 'message')) as [Buffer];
+    expect(reply.toString()).toBe('echo:legit');
+    // Its first ClientHello is answered at once: well under a second locally; 10 s is generous for a loaded machine.
+    expect(took).toBeLessThan(10_000);
+    expect(server.stats.evictedHalfOpen).toBeGreaterThan(0);
+    expect(server.stats.refusedHalfOpen).toBe(0);
+  });
+
+  it('under pressure, stalled handshakes are dropped after the shorter timeout', async () => {
+    const server: DTLSServer = dtls.createServer({ ...ECDSA, maxHalfOpen: 8, halfOpenTimeoutUnderPressure: 200 });
+    server.on('tlsClientError', () => undefined);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(async () => {
+      const closed = once(server, 'close');
+      server.close();
+      await closed;
+    });
+    const port = server.address().port;
+    for (let i = 0; i < 4; i++) await stallingPeer(port);
+    await until('4 stalled associations', () => server.halfOpenCount === 4);
+    await new Promise((r) => setTimeout(r, 300));
+    // The table is half full: the next newcomer sweeps the four that outlived the shorter timeout.
+    await stallingPeer(port);
+    await until('the sweep', () => server.stats.evictedHalfOpen === 4);
+    expect(server.halfOpenCount).toBe(1);
+  });
+});

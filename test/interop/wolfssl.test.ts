@@ -1,0 +1,187 @@
+/**
+ * Interop with wolfSSL (test/peers/wolfssl-peer.c on the wolfSSL fetched from Debian sid), for
+ * what tsls has today: TLS 1.3 in both directions and TLS 1.2 to a wolfSSL server over TCP, DTLS
+ * 1.2 (certificates, and ECDHE_PSK) to a wolfSSL server over UDP, all on 127.0.0.1. The wolfSSL peer echoes every record back
+ * and prints a "HANDSHAKE version=… cipher=… group=…" line once connected.
+ *
+ * Not here yet: a wolfSSL TLS 1.2 or DTLS 1.2 *client* against our server. This wolfSSL build
+ * sends neither renegotiation_info nor the SCSV (it lacks HAVE_SECURE_RENEGOTIATION), and our
+ * server refuses such a client (RFC 5746, handshake_failure) until the engine accepts it.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Connection } from '../../src/connection.js';
+import type { GroupName } from '../../src/crypto/provider.js';
+import { connectDtls, type DTLSConnectOptions } from '../../src/node/index.js';
+import { killAllPeers, peers, startWolfsslClient, startWolfsslServer, until, type Peer, type WolfsslOptions } from '../helpers/peers.js';
+import { certifiedKey, readPki } from '../helpers/pki.js';
+import { connectTo, destroyAllDrivers, listenerPerTest, type SocketDriver } from '../helpers/socket-driver.js';
+import { defaultClientOptions } from '../helpers/pair.js';
+
+const wolfssl = peers.wolfssl;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  destroyAllDrivers();
+  await killAllPeers();
+});
+
+it(`${wolfssl.title} (test/peers/wolfssl-peer.c) is there`, () => {
+  expect(wolfssl.bin).toBeTruthy();
+});
+
+/** Our group name and the one wolfSSL prints. */
+const GROUPS: [GroupName, string][] = [
+  ['x25519', 'X25519'],
+  ['secp256r1', 'SECP256R1'],
+  ['secp384r1', 'SECP384R1'],
+];
+
+/** A line sent by our side comes back through the wolfSSL echo server. */
+async function echoed(d: SocketDriver, line: string): Promise<void> {
+  d.write(`${line}\n`);
+  await d.waitText((text) => text.includes(`${line}\n`));
+}
+
+// ---- TLS ---------------------------------------------------------------------------------------
+
+describe(`our client → ${wolfssl.title} server`, () => {
+  it.each(GROUPS)('TLS 1.3 over %s: handshake, verified, data echoed', async (group, printed) => {
+    const { peer, port } = await startWolfsslServer({ proto: 'tls1.3', groups: [group] });
+    const d = await connectTo(peer, port, defaultClientOptions({ groups: [group] }));
+    await d.waitHandshake();
+    expect(d.conn.protocol).toBe('TLSv1.3');
+    expect(d.conn.group).toBe(group);
+    expect(d.conn.peerCertificates).toHaveLength(2);
+    await echoed(d, `tls 1.3 over ${group}`);
+    await peer.waitOutput(new RegExp(`HANDSHAKE version=TLSv1\\.3 .*group=${printed}`));
+  });
+
+  it.each([
+    ['TLS13-AES128-GCM-SHA256', 'TLS_AES_128_GCM_SHA256'],
+    ['TLS13-CHACHA20-POLY1305-SHA256', 'TLS_CHACHA20_POLY1305_SHA256'],
+  ])('TLS 1.3 with %s', async (wolfName, suite) => {
+    const { peer, port } = await startWolfsslServer({ proto: 'tls1.3', ciphers: wolfName });
+    const d = await connectTo(peer, port, defaultClientOptions());
+    await d.waitHandshake();
+    expect(d.conn.cipher?.name).toBe(suite);
+    await echoed(d, suite);
+  });
+
+  it('TLS 1.3: our client retries after a wolfSSL server that only takes secp384r1 asks for it', async () => {
+    const { peer, port } = await startWolfsslServer({ proto: 'tls1.3', groups: ['secp384r1'] });
+    const d = await connectTo(peer, port, defaultClientOptions({ groups: ['x25519', 'secp384r1'], keyShareGroups: ['x25519'] }));
+    await d.waitHandshake();
+    expect(d.conn.helloRetried).toBe(true);
+    expect(d.conn.group).toBe('secp384r1');
+    await echoed(d, 'after the retry');
+  });
+
+  it.each([
+    ['ECDHE-ECDSA-AES128-GCM-SHA256', 'leaf-ecdsa-p256'],
+    ['ECDHE-RSA-CHACHA20-POLY1305', 'leaf-rsa2048'],
+  ] as const)('TLS 1.2 with %s: handshake with the extended master secret, data echoed', async (cipher, leaf) => {
+    const { peer, port } = await startWolfsslServer({ proto: 'tls1.2', ciphers: cipher, leaf });
+    const d = await connectTo(peer, port, defaultClientOptions());
+    await d.waitHandshake();
+    expect(d.conn.protocol).toBe('TLSv1.2');
+    expect(d.conn.cipher?.name).toBe(cipher);
+    await echoed(d, cipher);
+  });
+});
+
+describe(`${wolfssl.title} client → our server`, () => {
+  const listener = listenerPerTest();
+
+  /** Accept the wolfSSL client with our server; everything it receives is echoed back. */
+  async function accept(peer: Peer): Promise<SocketDriver> {
+    const d = await listener().accept(Connection.server({ certificates: [certifiedKey('leaf-ecdsa-p256')] }), { context: () => peer.describe() });
+    d.conn.on('data', (bytes) => d.write(bytes));
+    return d;
+  }
+
+  /** A line typed into the wolfSSL client comes back through our echo. */
+  async function echoThrough(peer: Peer, line: string): Promise<void> {
+    peer.send(`${line}\n`);
+    await peer.waitOutput(new RegExp(`^${line}$`, 'm'));
+  }
+
+  it.each(GROUPS)('TLS 1.3 over %s: wolfSSL verifies us, data echoed', async (group, printed) => {
+    const peer = startWolfsslClient(listener().port, { proto: 'tls1.3', groups: [group] });
+    const d = await accept(peer);
+    await d.waitHandshake();
+    await peer.waitOutput(new RegExp(`HANDSHAKE version=TLSv1\\.3 .*group=${printed}`));
+    expect(d.conn.group).toBe(group);
+    expect(d.conn.servername).toBe('localhost');
+    await echoThrough(peer, `wolfssl over ${group}`);
+  });
+
+  it('TLS 1.3: our server sends a HelloRetryRequest when the wolfSSL client shares only a group it does not take', async () => {
+    const peer = startWolfsslClient(listener().port, { proto: 'tls1.3', groups: ['x448', 'secp256r1'] });
+    const d = await listener().accept(Connection.server({ certificates: [certifiedKey('leaf-ecdsa-p256')], groups: ['secp256r1'] }), { context: () => peer.describe() });
+    d.conn.on('data', (bytes) => d.write(bytes));
+    await d.waitHandshake();
+    await peer.waitOutput(/HANDSHAKE version=TLSv1\.3 .*group=SECP256R1/);
+    expect(d.conn.helloRetried).toBe(true);
+    await echoThrough(peer, 'retried');
+  });
+
+  it('TLS 1.3: our close_notify ends the wolfSSL client', async () => {
+    const peer = startWolfsslClient(listener().port, { proto: 'tls1.3' });
+    const d = await accept(peer);
+    await d.waitHandshake();
+    await echoThrough(peer, 'bye');
+    d.end();
+    await peer.waitOutput('CLOSED');
+    expect((await peer.waitExit()).code).toBe(0);
+  });
+});
+
+// ---- DTLS 1.2 ----------------------------------------------------------------------------------
+
+const ROOT = readPki('root.crt');
+
+describe(`our DTLS client → ${wolfssl.title} DTLS 1.2 server`, () => {
+  /** Our client, connected (or failed) to the wolfSSL server on `port`; `messages` collects what arrives. */
+  async function ourClient(peer: Peer, port: number, options: Partial<DTLSConnectOptions>) {
+    const c = connectDtls({ host: '127.0.0.1', port, servername: 'localhost', ca: ROOT, ...options });
+    cleanups.push(() => void c.destroy());
+    const messages: string[] = [];
+    const errors: Error[] = [];
+    c.on('message', (m: Buffer) => messages.push(m.toString()));
+    c.on('error', (e) => errors.push(e));
+    await until('our client to connect', () => c.established || errors.length > 0, () => `${errors.join('\n')}\n${peer.describe()}`);
+    expect(errors, peer.describe()).toEqual([]);
+    expect(c.getProtocol()).toBe('DTLSv1.2');
+    return { c, messages };
+  }
+
+  it.each([
+    ['default MTU', {}],
+    ['MTU 500 on both sides', { mtu: 500 }],
+  ] as const)('%s: handshake with the cookie exchange, verified, data echoed, close_notify', async (_label, o: WolfsslOptions) => {
+    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', ...o });
+    const { c, messages } = await ourClient(peer, port, o.mtu ? { mtu: o.mtu } : {});
+    expect(c.authorized).toBe(true);
+    await peer.waitOutput('HANDSHAKE version=DTLSv1.2');
+    c.send('over udp to wolfssl\n');
+    await until('the echo', () => messages.includes('over udp to wolfssl\n'), () => peer.describe());
+    c.close();
+    await peer.waitOutput('CLOSED');
+  });
+
+  // This wolfSSL build has no plain-PSK CCM-8 (CoAP's suite): ECDHE_PSK is what both share.
+  it('with a pre-shared key, ECDHE_PSK with ChaCha20-Poly1305', async () => {
+    const psk = { key: '00112233445566778899aabbccddeeff', identity: 'Client_identity' };
+    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', leaf: null, psk, ciphers: 'ECDHE-PSK-CHACHA20-POLY1305' });
+    const { c, messages } = await ourClient(peer, port, {
+      ciphers: 'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256',
+      pskCallback: () => ({ psk: Buffer.from(psk.key, 'hex'), identity: psk.identity }),
+      rejectUnauthorized: false,
+    });
+    expect(c.getCipher()?.standardName).toBe('TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256');
+    await peer.waitOutput('HANDSHAKE version=DTLSv1.2 cipher=ECDHE-PSK-CHACHA20-POLY1305');
+    c.send('psk over udp\n');
+    await until('the echo', () => messages.includes('psk over udp\n'), () => peer.describe());
+  });
+});
