@@ -100,8 +100,9 @@ export interface AeadSealTo {
   sealTo(nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void;
 }
 
-export function hasSealTo(aead: Aead): aead is Aead & AeadSealTo {
-  return typeof (aead as Partial<AeadSealTo>).sealTo === 'function';
+/** The AEAD itself when it offers the fast path, for the protection to keep instead of a flag and a cast. */
+export function fastSealer(aead: Aead): (Aead & AeadSealTo) | undefined {
+  return typeof (aead as Partial<AeadSealTo>).sealTo === 'function' ? (aead as Aead & AeadSealTo) : undefined;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -114,7 +115,7 @@ export class Aead12 {
   readonly aead: Aead;
   /** 8 for the explicit-nonce AEADs (GCM, CCM), 0 for ChaCha20-Poly1305. */
   readonly explicitLength: 0 | 8;
-  private readonly fast: boolean;
+  private readonly fast: (Aead & AeadSealTo) | undefined;
 
   constructor(
     provider: CryptoProvider,
@@ -127,7 +128,7 @@ export class Aead12 {
     const ivLength = this.explicitLength ? 4 : 12;
     if (iv.length !== ivLength) throw new TLSError('internal_error', `${aeadName}: a TLS 1.2 IV must be ${ivLength} bytes, got ${iv.length}`);
     this.aead = provider.aead(aeadName, key);
-    this.fast = hasSealTo(this.aead);
+    this.fast = fastSealer(this.aead);
   }
 
   /** Bytes the protection adds to the plaintext, header excluded. */
@@ -142,7 +143,7 @@ export class Aead12 {
     const aad = additionalData12(high, low, type, version, data.length);
     const body = at + this.explicitLength;
     if (this.fast) {
-      (this.aead as Aead & AeadSealTo).sealTo(nonce, aad, data, EMPTY, out, body);
+      this.fast.sealTo(nonce, aad, data, EMPTY, out, body);
       return;
     }
     const sealed = this.aead.seal(nonce, data, aad);

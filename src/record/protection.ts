@@ -4,7 +4,7 @@
  * handshake never touches sequence numbers or nonces itself.
  */
 import type { Aead, CryptoProvider, AeadName } from '../crypto/provider.js';
-import { Aead12, hasSealTo, nonceScratch, tlsSequenceHigh, writeSequence, xorSequence, type AeadSealTo } from './aead-nonce.js';
+import { Aead12, fastSealer, nonceScratch, tlsSequenceHigh, writeSequence, xorSequence, type AeadSealTo } from './aead-nonce.js';
 
 /** The AEAD fast path providers may offer (crypto/node.ts does). */
 export type { AeadSealTo } from './aead-nonce.js';
@@ -92,7 +92,7 @@ export class Tls13Protection implements RecordProtection {
   private seq = 0;
   private readSeq = 0;
   private readonly aead: Aead;
-  private readonly fast: boolean;
+  private readonly fast: (Aead & AeadSealTo) | undefined;
   /**
    * The 12-byte IV as three big-endian 32-bit words: numbers in the object itself, not an
    * array of their own. The key is kept by the AEAD alone (providers copy it), so this
@@ -117,7 +117,7 @@ export class Tls13Protection implements RecordProtection {
     this.iv1 = word(iv, 4);
     this.iv2 = word(iv, 8);
     this.aead = provider.aead(aeadName, key);
-    this.fast = hasSealTo(this.aead);
+    this.fast = fastSealer(this.aead);
     this.trailer = padding > 0 ? new Uint8Array(1 + padding) : undefined;
   }
 
@@ -156,7 +156,7 @@ export class Tls13Protection implements RecordProtection {
     if (this.fast) {
       const trailer = this.trailer ?? TYPE_BYTE;
       trailer[0] = type;
-      (this.aead as Aead & AeadSealTo).sealTo(nonce, header, data, trailer, out, offset + 5);
+      this.fast.sealTo(nonce, header, data, trailer, out, offset + 5);
     } else {
       const inner = new Uint8Array(innerLength);
       inner.set(data);
