@@ -1,6 +1,6 @@
 /**
  * Handshake work both sides share (OpenSSL's statem_both.c): the TLS 1.3 key schedule
- * steps, Finished, Certificate and CertificateVerify, and the post-handshake messages.
+ * steps, Finished, Certificate and CertificateVerify (post-handshake states: post-handshake.ts).
  */
 import { hashLength, type PrivateKey, type PublicKey, type SignatureSchemeName } from '../crypto/provider.js';
 import { deriveSecret, earlySecret, finishedVerifyData, handshakeSecret, masterSecret } from '../crypto/keyschedule.js';

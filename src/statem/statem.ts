@@ -7,7 +7,7 @@
  *   read:  READ_HEADER (bound the length before buffering) → READ_BODY → transition
  *          check on the received type (table) → decode → PROCESS → add to transcript →
  *          POST_PROCESS → next flow from the new state's row
- *   write: TRANSITION (module picks, table checks) → PRE_WORK → CONSTRUCT + send → add to
+ *   write: TRANSITION (the state picks, its row checks) → PRE_WORK → CONSTRUCT + send → add to
  *          transcript → POST_WORK → again, until the row says read
  *
  * It never blocks: when a message is incomplete it returns and is re-entered when more
@@ -34,7 +34,6 @@ export interface StatemHost {
   onMessage(direction: 'recv' | 'send', msg: HandshakeMessage, length: number): void;
   onEstablished(): void;
 }
-
 
 export class StateMachine<H> {
   state: string;
