@@ -8,7 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { resolveCommon } from '../src/config.js';
 import { nobleProvider } from '../src/crypto/noble.js';
 import { TLSError } from '../src/errors.js';
-import { ClientHandshake, ServerHandshake, type RecordPort, type SessionSink } from '../src/statem/context.js';
+import { ClientHandshake, ServerHandshake, type HandshakeContext, type RecordPort, type SessionSink } from '../src/statem/context.js';
+import { RELEASED_TRANSCRIPT } from '../src/statem/transcript.js';
+import { dtlsPair } from './helpers/dtls-pair.js';
+import { makePair } from './helpers/pair.js';
 import { certifiedKey } from './helpers/pki.js';
 
 const records: RecordPort = {
@@ -111,5 +114,36 @@ describe('release() keeps what the established connection uses and drops the res
     expect(hs.helloSeen).toBe(false);
     expect(hs.secrets.resumption).toBeUndefined();
     expect(hs.secrets.need('serverApplication')).toEqual(bytes(32, 11));
+  });
+});
+
+/** The context inside a connection (ConnectionBase keeps it protected; this test looks, it does not touch). */
+const contextOf = (conn: object): HandshakeContext => (conn as { hs: HandshakeContext }).hs;
+
+function expectReleased(hs: HandshakeContext): void {
+  expect(hs.transcript).toBe(RELEASED_TRANSCRIPT);
+  expect(hs.clientRandom).toBeUndefined();
+  expect(hs.secrets.handshake).toBeUndefined();
+  expectInvalidState(() => (hs as ClientHandshake | ServerHandshake).hello);
+}
+
+describe('both connection kinds release the handshake state once established', () => {
+  it.each(['TLSv1.3', 'TLSv1.2'] as const)('Connection (%s), both sides', (version) => {
+    const p = makePair({ maxVersion: version }, { maxVersion: version });
+    p.pump();
+    expect(p.client.state).toBe('ESTABLISHED');
+    expect(p.server.state).toBe('ESTABLISHED');
+    expectReleased(contextOf(p.client));
+    expectReleased(contextOf(p.server));
+  });
+
+  it('DtlsConnection, both sides, and the exporter still works from what is kept', () => {
+    const p = dtlsPair();
+    p.run();
+    expect(p.client.state).toBe('ESTABLISHED');
+    expect(p.server.state).toBe('ESTABLISHED');
+    expectReleased(contextOf(p.client));
+    expectReleased(contextOf(p.server));
+    expect(p.client.exportKeyingMaterial(16, 'EXTRACTOR-dtls_srtp')).toEqual(p.server.exportKeyingMaterial(16, 'EXTRACTOR-dtls_srtp'));
   });
 });
