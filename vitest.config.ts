@@ -34,6 +34,9 @@ export default defineConfig({
     // The in-process tests are CPU-bound and independent: use both cores of a 2-core machine
     // (vitest's default would leave one idle).
     maxWorkers: 2,
+    // Fetches and builds the peers (OpenSSL 4, wolfSSL, GnuTLS or OpenSSL 3 where the system has
+    // none) once, a quick no-op after, and puts the fetched ones on PATH after the system's.
+    globalSetup: ['test/peers/global-setup.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT } },
       { extends: true, test: { name: 'engine', include: ['test/**/*.test.ts'], exclude: [...UNIT, ...SLOW, ...HOSTILE, ...INTEROP] } },
@@ -44,8 +47,6 @@ export default defineConfig({
         test: {
           name: 'interop',
           include: INTEROP,
-          // Fetches and builds the peers (OpenSSL 4, wolfSSL, GnuTLS where missing) once; a quick no-op after.
-          globalSetup: ['test/peers/global-setup.ts'],
           // After the CPU-bound projects, so peer processes are not starved into timeouts.
           sequence: { groupOrder: 1 },
         },

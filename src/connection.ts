@@ -48,8 +48,9 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   constructor(side: 'server', options: ServerOptions);
   constructor(...[side, options]: [side: 'client', options: ClientOptions] | [side: 'server', options: ServerOptions]) {
     const endpoint: Endpoint = side === 'client' ? { side, options } : { side, options };
-    if (endpoint.side === 'server' && endpoint.options.certificates?.length === 0) {
-      throw new TLSError('internal_error', 'a server needs at least one certificate', { code: 'ERR_TLS_INVALID_OPTION' });
+    // A certificate-free server authenticates with external PSKs only.
+    if (endpoint.side === 'server' && endpoint.options.certificates?.length === 0 && !endpoint.options.pskCallback) {
+      throw new TLSError('internal_error', 'a server needs at least one certificate, or a pskCallback', { code: 'ERR_TLS_INVALID_OPTION' });
     }
     super(endpoint, endpoint.side === 'server' ? serverCommon(endpoint.options) : resolveCommon(endpoint.options, nobleProvider), 'stream');
   }

@@ -28,6 +28,7 @@ import {
 } from './both.js';
 import { checkOffered, processServerCertificate } from './client-common.js';
 import { need, type ClientHandshake } from './context.js';
+import { externalPskOffer, type PskOffer } from './external-psk.js';
 import { decapsulateFrom, defaultKeyShareGroups, ephemeralKeyPair, tls12Group } from './key-exchange.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 
@@ -67,7 +68,7 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' } },
     process: processServerHello,
     postProcess: (hs) => {
-      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? need(hs.hello.session, 'the resumed session').state.secret : undefined);
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? need(hs.hello.pskOffer, 'the offered PSK').secret : undefined);
       hs.pendingSharedSecret = undefined;
       hs.records.setReadSecret(hs.secrets.need('serverHandshake'));
       hs.records.setWriteSecret(hs.secrets.need('clientHandshake'));
@@ -190,11 +191,10 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
   if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes });
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
-  const session = c.session;
-  const psk = session && pskSuite(hs, session);
+  const psk = (c.pskOffer = sessionPskOffer(hs) ?? externalPskOffer(hs));
   // pre_shared_key goes last; its binder is filled in once the rest is encoded.
-  const offered: OfferedPsks | undefined = session && psk && {
-    identities: [{ identity: session.ticket, obfuscated_ticket_age: obfuscatedAge(hs, session) }],
+  const offered: OfferedPsks | undefined = psk && {
+    identities: [{ identity: psk.identity, obfuscated_ticket_age: psk.obfuscatedAge }],
     binders: [new Uint8Array(hashLength[psk.hash])],
   };
   if (offered) ext.add('pre_shared_key', offered);
@@ -210,9 +210,9 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
     legacy_compression_methods: new Uint8Array([0]),
     extensions: ext,
   };
-  if (session && psk && offered) {
+  if (psk && offered) {
     const raw = encodeHandshake(hello);
-    offered.binders[0] = computeBinder(hs, psk.hash, session.state.secret, raw.subarray(0, raw.length - bindersLength(offered)));
+    offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
   }
   return hello;
 }
@@ -228,13 +228,14 @@ function chooseSessionId(hs: ClientHandshake, session: TLSSession | undefined): 
   return tls12Session || compat ? hs.common.random(32) : new Uint8Array(0);
 }
 
-/** The suite a TLS 1.3 session was made with, if we still offer it and (after HRR) its hash is the chosen one. */
-function pskSuite(hs: ClientHandshake, session: TLSSession) {
-  if (session.state.version !== ProtocolVersion.TLS1_3) return undefined;
+/** The session's PSK, if it is TLS 1.3, we still offer its suite and (after HRR) its hash is the chosen one. */
+function sessionPskOffer(hs: ClientHandshake): PskOffer | undefined {
+  const session = hs.hello.session;
+  if (session?.state.version !== ProtocolVersion.TLS1_3) return undefined;
   const suite = cipherSuiteByCode(session.state.cipher_suite);
   if (!suite) return undefined;
   if (hs.transcript.hashName && hs.transcript.hashName !== suite.hash) return undefined;
-  return suite;
+  return { identity: session.ticket, obfuscatedAge: obfuscatedAge(hs, session), secret: session.state.secret, hash: suite.hash, external: false };
 }
 
 /** The checks ServerHello and HelloRetryRequest share (RFC 8446 4.1.3, 4.1.4). */
@@ -263,12 +264,13 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
   checkServerHelloCommon(hs, msg);
   const selected = msg.extensions.get('pre_shared_key', 'server_hello');
   if (selected) {
-    // We offer one identity, made with a suite whose hash must be the one chosen now.
-    if (selected.selected_identity !== 0) throw illegalParameter('server selected a PSK identity we did not offer');
-    const session = need(c.session, 'the offered session');
-    if (cipherSuiteByCode(session.state.cipher_suite)?.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
+    // We offer one identity, whose hash must be that of the suite chosen now.
+    const offer = c.pskOffer;
+    if (!offer || selected.selected_identity !== 0) throw illegalParameter('server selected a PSK identity we did not offer');
+    if (offer.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
     hs.resumed = true;
-    restorePeerCertificates(hs, session);
+    // An external PSK authenticates the server itself: there are no certificates to report.
+    if (!offer.external) restorePeerCertificates(hs, need(c.session, 'the resumed session'));
   }
   const share = msg.extensions.get('key_share', 'server_hello');
   if (!share) {

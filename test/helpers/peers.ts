@@ -1,15 +1,16 @@
 /**
  * Real TLS peers for the interop tests, as child processes on 127.0.0.1, and the `peers` they
- * are started from: `peers.openssl3` (the system's openssl), `peers.openssl4` (OpenSSL 4.0 from
- * Debian experimental), `peers.gnutls` (the system's gnutls-cli/gnutls-serv, or GnuTLS from sid
- * where the system has none) and `peers.wolfssl` (test/peers/wolfssl-peer.c on wolfSSL from sid).
+ * are started from: `peers.openssl3` (the system's openssl, or OpenSSL 3 from Debian sid where the
+ * system has none), `peers.openssl4` (OpenSSL 4.0 from Debian experimental), `peers.gnutls` (the
+ * system's gnutls-cli/gnutls-serv, or GnuTLS from sid where the system has none) and
+ * `peers.wolfssl` (test/peers/wolfssl-peer.c on wolfSSL from sid).
  * The fetched ones live in .cache/peers/bin, put there by test/peers/setup.sh, which vitest's
  * global setup runs. Output is captured; every process started here is killed by
  * `killAllPeers()` (call it in afterEach). A missing peer is a test failure with a clear
  * message, never a skip.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { basename, delimiter, join } from 'node:path';
@@ -108,7 +109,7 @@ const fetched = (name: string) => () => requireBinary(join(PEERS_BIN, name));
 const gnutlsBase = tlsPeer('GnuTLS', () => requireBinary('gnutls-cli'), (bin) => /gnutls-cli (\S+)/.exec(run(bin, ['--version']))![1]!);
 
 export const peers: { openssl3: TlsPeer; openssl4: TlsPeer; gnutls: GnutlsPeer; wolfssl: TlsPeer } = {
-  /** The system's openssl (3.x on Debian 12). */
+  /** The system's openssl (3.0 on Debian 12), or OpenSSL 3 from sid where the system has none. */
   openssl3: tlsPeer('OpenSSL', () => requireBinary('openssl'), opensslVersion),
   /** OpenSSL 4.0 from Debian experimental: ECH, X25519MLKEM768 first, certificate compression. */
   openssl4: tlsPeer('OpenSSL', fetched('openssl4'), opensslVersion),
@@ -400,6 +401,19 @@ export function startOpensslClient(port: number, o: OpensslClientOptions = {}): 
     ],
     o.env,
   );
+}
+
+/**
+ * An ECH key pair made by OpenSSL 4 (`openssl ech`) in `dir`: the PEM file `s_server -ech_key`
+ * takes, and the base64 ECHConfigList `s_client -ech_config_list` (or a client under test) takes.
+ */
+export function opensslEchKeys(dir: string, publicName = 'public.example'): { keyFile: string; configList: string } {
+  const keyFile = join(dir, `ech-${publicName}.pem`);
+  execFileSync(peers.openssl4.bin, ['ech', '-public_name', publicName, '-out', keyFile], { stdio: 'pipe' });
+  const pem = readFileSync(keyFile, 'utf8');
+  const body = /-----BEGIN ECHCONFIG-----([\s\S]*?)-----END ECHCONFIG-----/.exec(pem);
+  if (!body) throw new Error(`openssl ech wrote no ECHCONFIG block to ${keyFile}:\n${pem}`);
+  return { keyFile, configList: body[1]!.replace(/\s/g, '') };
 }
 
 // ---- gnutls ------------------------------------------------------------------------------

@@ -4,18 +4,14 @@
  * `gnutls-cli --udp` against our server, with and without a small MTU (fragmented flights);
  * and the `tsls --dtls` command against openssl both ways. A missing binary fails, never skips.
  */
-import * as dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectDtls, createDtlsServer, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/index.js';
-import { killAllPeers, Peer, PEER_WAIT_MS, peers, requireBinary, startServer, until } from '../helpers/peers.js';
-import { readPki } from '../helpers/pki.js';
+import type { DTLSConnectOptions, DTLSServerOptions } from '../../src/node/index.js';
+import { ourDtlsClient, ourDtlsServer } from '../helpers/dtls-endpoints.js';
+import { killAllPeers, Peer, peers, requireBinary, startServer, until } from '../helpers/peers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const ROOT = readPki('root.crt');
-const ECDSA = { cert: readPki('leaf-ecdsa-p256.chain.pem'), key: readPki('leaf-ecdsa-p256.key') };
 const GNUTLS_DTLS12 = 'NORMAL:-VERS-ALL:+VERS-DTLS1.2';
 
 it(`${peers.openssl3.title}, ${peers.gnutls.title} and the built CLI are there`, () => {
@@ -30,11 +26,6 @@ afterEach(async () => {
 });
 
 // ---- helpers -----------------------------------------------------------------------------
-
-function next<T extends unknown[] = unknown[]>(emitter: NodeJS.EventEmitter, event: string, ms = PEER_WAIT_MS): Promise<T> {
-  return once(emitter, event, { signal: AbortSignal.timeout(ms) }) as Promise<T>;
-}
-
 
 function opensslServer(o: { leaf?: string; cipher?: string; mtu?: number; extra?: string[] } = {}) {
   const leaf = o.leaf ?? 'leaf-ecdsa-p256';
@@ -79,54 +70,8 @@ function opensslClient(port: number, extra: string[] = []): Peer {
   ]);
 }
 
-/**
- * Our client on a dgram socket of the test's own, so the datagrams that arrive can be
- * measured; `largest` is the biggest datagram received.
- */
-async function ourClient(port: number, peer: Peer, options: Partial<DTLSConnectOptions> = {}) {
-  const udp = dgram.createSocket('udp4');
-  cleanups.push(() => new Promise<void>((r) => udp.close(() => r())).catch(() => undefined));
-  udp.bind(0, '127.0.0.1');
-  await next(udp, 'listening');
-  const stats = { largest: 0, datagrams: 0 };
-  udp.on('message', (m: Buffer) => {
-    stats.largest = Math.max(stats.largest, m.length);
-    stats.datagrams++;
-  });
-  const c = connectDtls({ host: '127.0.0.1', port, servername: 'localhost', ca: ROOT, socket: udp, ...options });
-  cleanups.push(() => void c.destroy());
-  const messages: string[] = [];
-  c.on('message', (m: Buffer) => messages.push(m.toString()));
-  const errors: Error[] = [];
-  c.on('error', (e) => errors.push(e));
-  await until('our client to connect', () => c.established || errors.length > 0, () => `${errors.join('\n')}\n${peer.describe()}`);
-  expect(errors, peer.describe()).toEqual([]);
-  return { c, messages, stats, errors };
-}
-
-/** Our echo server: each message comes back as is; `sockets` are the associations it served. */
-async function ourServer(options: Partial<DTLSServerOptions> = {}) {
-  const sockets: DTLSSocket[] = [];
-  const received: string[] = [];
-  const clientErrors: Error[] = [];
-  const server: DTLSServer = createDtlsServer({ ...ECDSA, ...options }, (s) => {
-    sockets.push(s);
-    s.on('message', (m: Buffer) => {
-      received.push(m.toString());
-      if (s.established) s.send(m);
-    });
-    s.on('error', () => undefined);
-  });
-  server.on('tlsClientError', (e: Error) => clientErrors.push(e));
-  server.listen(0, '127.0.0.1');
-  await next(server, 'listening');
-  cleanups.push(async () => {
-    const closed = next(server, 'close');
-    server.close();
-    await closed;
-  });
-  return { server, port: server.address().port, sockets, received, clientErrors };
-}
+const ourClient = (port: number, peer: Peer, options: Partial<DTLSConnectOptions> = {}) => ourDtlsClient(cleanups, port, peer, options);
+const ourServer = (options: Partial<DTLSServerOptions> = {}) => ourDtlsServer(cleanups, options);
 
 // ---- our client → openssl s_server -dtls1_2 ----------------------------------------------------
 

@@ -2,15 +2,15 @@
  * Each peer against itself, so a broken peer (a bad fetch, a wrapper that cannot find its
  * libraries, a wolfssl-peer.c bug) is never mistaken for a broken tsls: wolfSSL client ↔ wolfSSL
  * server over TLS 1.3, DTLS 1.2 and DTLS 1.3 (with PSK and connection IDs), OpenSSL 4 client ↔
- * OpenSSL 4 server with its hybrid default group and with ECH, GnuTLS ↔ GnuTLS.
+ * OpenSSL 4 server with its hybrid default group, certificate compression and ECH, GnuTLS ↔ GnuTLS.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   killAllPeers,
+  opensslEchKeys,
   peers,
   startGnutlsClient,
   startGnutlsServer,
@@ -23,6 +23,12 @@ import {
 } from '../helpers/peers.js';
 
 afterEach(killAllPeers);
+
+it('the fetched peers are the generations these tests are written for: OpenSSL 4.x, wolfSSL 5.9 or later', () => {
+  expect(peers.openssl4.version).toMatch(/^4\.\d+\.\d+/);
+  const [major, minor] = peers.wolfssl.version.split('.').map(Number);
+  expect(major! > 5 || (major === 5 && minor! >= 9), `wolfSSL ${peers.wolfssl.version}`).toBe(true);
+});
 
 /** Send a line through `client` and wait for `expected` to come back; then close stdin. */
 async function roundTrip(client: Peer, line: string, expected: string): Promise<void> {
@@ -77,15 +83,20 @@ describe(`${peers.openssl4.title} against itself`, () => {
     await server.kill();
   });
 
+  it('certificate compression (RFC 8879): s_server -cert_comp sends a CompressedCertificate that s_client takes', async () => {
+    const { port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-cert_comp'] });
+    const client = startOpensslClient(port, { peer: peers.openssl4, extra: ['-msg'] });
+    await client.waitOutput('Verify return code: 0 (ok)');
+    expect(client.output).toMatch(/<<< TLS 1\.3, Handshake \[length [0-9a-f]+\], CompressedCertificate/);
+    await roundTrip(client, 'compressed', 'desserpmoc');
+  });
+
   describe('ECH (openssl ech keys)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsls-ech-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('the client reaches the inner name localhost through the outer public.example', async () => {
-      const keyFile = join(dir, 'ech.pem');
-      execFileSync(peers.openssl4.bin, ['ech', '-public_name', 'public.example', '-out', keyFile]);
-      const pem = readFileSync(keyFile, 'utf8');
-      const configList = /-----BEGIN ECHCONFIG-----([\s\S]*?)-----END ECHCONFIG-----/.exec(pem)![1]!.replace(/\s/g, '');
+      const { keyFile, configList } = opensslEchKeys(dir);
       const { port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] });
       const client = startOpensslClient(port, { peer: peers.openssl4, extra: ['-ech_config_list', configList] });
       await client.waitOutput('Verify return code: 0 (ok)');
@@ -93,6 +104,16 @@ describe(`${peers.openssl4.title} against itself`, () => {
       expect(client.output).toMatch(/ECH: success/);
       expect(client.output).toMatch(/ECH: inner: localhost/);
       expect(client.output).toMatch(/ECH: outer: public\.example/);
+    });
+
+    it('a control: with a config whose key the server does not hold, ECH fails and the inner name is not reached', async () => {
+      const { keyFile } = opensslEchKeys(dir);
+      const { configList: stranger } = opensslEchKeys(dir, 'other.example');
+      const { port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] });
+      const client = startOpensslClient(port, { peer: peers.openssl4, extra: ['-ech_config_list', stranger] });
+      await client.waitOutput(/ECH: failed/);
+      expect(client.output).not.toMatch(/ECH: success/);
+      expect(client.output).not.toMatch(/ECH: inner: localhost/);
     });
   });
 });

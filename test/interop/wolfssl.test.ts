@@ -1,19 +1,17 @@
 /**
  * Interop with wolfSSL (test/peers/wolfssl-peer.c on the wolfSSL fetched from Debian sid), for
- * what tsls has today: TLS 1.3 in both directions and TLS 1.2 to a wolfSSL server over TCP, DTLS
- * 1.2 (certificates, and ECDHE_PSK) to a wolfSSL server over UDP, all on 127.0.0.1. The wolfSSL peer echoes every record back
- * and prints a "HANDSHAKE version=… cipher=… group=…" line once connected.
- *
- * Not here yet: a wolfSSL TLS 1.2 or DTLS 1.2 *client* against our server. This wolfSSL build
- * sends neither renegotiation_info nor the SCSV (it lacks HAVE_SECURE_RENEGOTIATION), and our
- * server refuses such a client (RFC 5746, handshake_failure) until the engine accepts it.
+ * what tsls has today, both directions: TLS 1.3 (classic and ML-KEM hybrid groups) and TLS 1.2
+ * over TCP, DTLS 1.2 over UDP (and ECDHE_PSK to a wolfSSL server), all on 127.0.0.1. The wolfSSL
+ * peer echoes every record back and prints a "HANDSHAKE version=… cipher=… group=…" line once
+ * connected.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import type { GroupName } from '../../src/crypto/provider.js';
-import { connectDtls, type DTLSConnectOptions } from '../../src/node/index.js';
+import type { DTLSConnectOptions } from '../../src/node/index.js';
+import { ourDtlsClient, ourDtlsServer } from '../helpers/dtls-endpoints.js';
 import { killAllPeers, peers, startWolfsslClient, startWolfsslServer, until, type Peer, type WolfsslOptions } from '../helpers/peers.js';
-import { certifiedKey, readPki } from '../helpers/pki.js';
+import { certifiedKey, type LeafName } from '../helpers/pki.js';
 import { connectTo, destroyAllDrivers, listenerPerTest, type SocketDriver } from '../helpers/socket-driver.js';
 import { defaultClientOptions } from '../helpers/pair.js';
 
@@ -30,11 +28,14 @@ it(`${wolfssl.title} (test/peers/wolfssl-peer.c) is there`, () => {
   expect(wolfssl.bin).toBeTruthy();
 });
 
-/** Our group name and the one wolfSSL prints. */
+/** Our group name and the one wolfSSL prints: the classic groups and the ML-KEM hybrids. */
 const GROUPS: [GroupName, string][] = [
   ['x25519', 'X25519'],
   ['secp256r1', 'SECP256R1'],
   ['secp384r1', 'SECP384R1'],
+  ['X25519MLKEM768', 'X25519MLKEM768'],
+  ['SecP256r1MLKEM768', 'SecP256r1MLKEM768'],
+  ['SecP384r1MLKEM1024', 'SecP384r1MLKEM1024'],
 ];
 
 /** A line sent by our side comes back through the wolfSSL echo server. */
@@ -94,8 +95,8 @@ describe(`${wolfssl.title} client → our server`, () => {
   const listener = listenerPerTest();
 
   /** Accept the wolfSSL client with our server; everything it receives is echoed back. */
-  async function accept(peer: Peer): Promise<SocketDriver> {
-    const d = await listener().accept(Connection.server({ certificates: [certifiedKey('leaf-ecdsa-p256')] }), { context: () => peer.describe() });
+  async function accept(peer: Peer, leaf: LeafName = 'leaf-ecdsa-p256'): Promise<SocketDriver> {
+    const d = await listener().accept(Connection.server({ certificates: [certifiedKey(leaf)] }), { context: () => peer.describe() });
     d.conn.on('data', (bytes) => d.write(bytes));
     return d;
   }
@@ -135,25 +136,30 @@ describe(`${wolfssl.title} client → our server`, () => {
     await peer.waitOutput('CLOSED');
     expect((await peer.waitExit()).code).toBe(0);
   });
+
+  // This wolfSSL sends neither renegotiation_info nor its SCSV (RFC 5746): our server takes such
+  // a legacy client, since it never renegotiates anyway.
+  it.each([
+    ['ECDHE-ECDSA-AES256-GCM-SHA384', 'leaf-ecdsa-p256'],
+    ['ECDHE-RSA-AES128-GCM-SHA256', 'leaf-rsa2048'],
+  ] as const)('TLS 1.2 with %s: wolfSSL verifies us, data echoed', async (cipher, leaf) => {
+    const peer = startWolfsslClient(listener().port, { proto: 'tls1.2', ciphers: cipher });
+    const d = await accept(peer, leaf);
+    await d.waitHandshake();
+    await peer.waitOutput(`HANDSHAKE version=TLSv1.2 cipher=${cipher}`);
+    expect(d.conn.protocol).toBe('TLSv1.2');
+    await echoThrough(peer, `tls 1.2 ${cipher}`);
+  });
 });
 
 // ---- DTLS 1.2 ----------------------------------------------------------------------------------
 
-const ROOT = readPki('root.crt');
-
 describe(`our DTLS client → ${wolfssl.title} DTLS 1.2 server`, () => {
-  /** Our client, connected (or failed) to the wolfSSL server on `port`; `messages` collects what arrives. */
+  /** Our client, connected to the wolfSSL server on `port` over DTLS 1.2. */
   async function ourClient(peer: Peer, port: number, options: Partial<DTLSConnectOptions>) {
-    const c = connectDtls({ host: '127.0.0.1', port, servername: 'localhost', ca: ROOT, ...options });
-    cleanups.push(() => void c.destroy());
-    const messages: string[] = [];
-    const errors: Error[] = [];
-    c.on('message', (m: Buffer) => messages.push(m.toString()));
-    c.on('error', (e) => errors.push(e));
-    await until('our client to connect', () => c.established || errors.length > 0, () => `${errors.join('\n')}\n${peer.describe()}`);
-    expect(errors, peer.describe()).toEqual([]);
-    expect(c.getProtocol()).toBe('DTLSv1.2');
-    return { c, messages };
+    const client = await ourDtlsClient(cleanups, port, peer, options);
+    expect(client.c.getProtocol()).toBe('DTLSv1.2');
+    return client;
   }
 
   it.each([
@@ -183,5 +189,22 @@ describe(`our DTLS client → ${wolfssl.title} DTLS 1.2 server`, () => {
     await peer.waitOutput('HANDSHAKE version=DTLSv1.2 cipher=ECDHE-PSK-CHACHA20-POLY1305');
     c.send('psk over udp\n');
     await until('the echo', () => messages.includes('psk over udp\n'), () => peer.describe());
+  });
+});
+
+describe(`${wolfssl.title} DTLS 1.2 client → our DTLS server`, () => {
+  it.each([
+    ['default MTU', {}],
+    ['MTU 500 on both sides', { mtu: 500 }],
+  ] as const)('%s: the cookie exchange, wolfSSL verifies us, data echoed, close_notify', async (_label, o: WolfsslOptions) => {
+    const { server, port, received, clientErrors } = await ourDtlsServer(cleanups, o.mtu ? { mtu: o.mtu } : {});
+    const peer = startWolfsslClient(port, { proto: 'dtls1.2', ...o });
+    await until('the handshake', () => peer.output.includes('HANDSHAKE version=DTLSv1.2') || peer.exit !== undefined, () => `${peer.describe()}\nour server: ${clientErrors.map((e) => e.message).join('; ')}`);
+    expect(peer.output).toContain('HANDSHAKE version=DTLSv1.2');
+    peer.send('from wolfssl over udp\n');
+    await until('our server to get the line', () => received.includes('from wolfssl over udp\n'), () => peer.describe());
+    await peer.waitOutput(/^from wolfssl over udp$/m);
+    peer.closeStdin(); // EOF: close_notify, the association ends
+    await until('the association to close', () => server.associations.size === 0, () => peer.describe());
   });
 });

@@ -72,6 +72,12 @@ static void fail(const char *where, WOLFSSL *ssl, int ret) {
   exit(1);
 }
 
+/* Print "ERROR where: errno text" for a failed system call and exit 1. */
+static void fail_errno(const char *where) {
+  printf("ERROR %s: %d %s\n", where, errno, strerror(errno));
+  exit(1);
+}
+
 static void usage(const char *why) {
   fprintf(stderr, "wolfssl-peer: %s (see the comment at the top of test/peers/wolfssl-peer.c)\n", why);
   exit(2);
@@ -196,17 +202,14 @@ static void print_handshake(WOLFSSL *ssl) {
 static int open_socket(void) {
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((unsigned short)opt.port)};
   int fd = socket(AF_INET, dtls() ? SOCK_DGRAM : SOCK_STREAM, 0), one = 1;
-  if (fd < 0 || inet_pton(AF_INET, opt.host, &addr.sin_addr) != 1) fail("socket", NULL, errno);
+  if (fd < 0) fail_errno("socket");
+  if (inet_pton(AF_INET, opt.host, &addr.sin_addr) != 1) usage("--host must be an IPv4 address");
   if (opt.server) {
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-      printf("ERROR bind: %d %s\n", errno, strerror(errno));
-      exit(1);
-    }
-    if (!dtls() && listen(fd, 8) != 0) fail("listen", NULL, errno);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) fail_errno("bind");
+    if (!dtls() && listen(fd, 8) != 0) fail_errno("listen");
   } else if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-    printf("ERROR connect: %d %s\n", errno, strerror(errno));
-    exit(1);
+    fail_errno("connect");
   }
   return fd;
 }
@@ -215,14 +218,15 @@ static int open_socket(void) {
 static int take_connection(int listener, WOLFSSL *ssl) {
   if (!dtls()) {
     int fd = accept(listener, NULL, NULL);
-    if (fd < 0) fail("accept", NULL, errno);
+    if (fd < 0) fail_errno("accept");
     wolfSSL_set_fd(ssl, fd);
     return fd;
   }
   struct sockaddr_in from;
   socklen_t len = sizeof from;
   char byte;
-  if (recvfrom(listener, &byte, 1, MSG_PEEK, (struct sockaddr *)&from, &len) < 0) fail("recvfrom", NULL, errno);
+  fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) & ~O_NONBLOCK); /* run() made it non-blocking */
+  if (recvfrom(listener, &byte, 1, MSG_PEEK, (struct sockaddr *)&from, &len) < 0) fail_errno("recvfrom");
   wolfSSL_dtls_set_peer(ssl, &from, len);
   wolfSSL_set_fd(ssl, listener);
   return listener;
@@ -254,7 +258,7 @@ static void run(WOLFSSL *ssl, int fd) {
     int ready = wolfSSL_pending(ssl) > 0 ? 1 : poll(fds, stdin_open ? 2 : 1, timeout_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      fail("poll", NULL, errno);
+      fail_errno("poll");
     }
     if (ready == 0) { /* DTLS: time to retransmit whatever is unacknowledged */
       wolfSSL_dtls_got_timeout(ssl);

@@ -10,7 +10,7 @@
  * IMPLICIT context tags are read with the same code as the universal types.
  */
 import { TLSError, type AlertName } from '../errors.js';
-import { concat } from '../util/bytes.js';
+import { concat } from './bytes.js';
 
 export class DerError extends TLSError {
   constructor(message: string, alert: AlertName = 'bad_certificate') {
@@ -141,11 +141,13 @@ export function decodeDer(buf: Uint8Array, what = 'DER'): DerNode {
 /**
  * Caps on what one value may cost to decode. The largest INTEGER a certificate or key
  * legitimately holds is an RSA modulus of 16384 bits (plus its sign octet); the longest
- * OBJECT IDENTIFIER in use is a few dozen octets (a UUID arc, 2.25.N, takes 18). Anything
- * larger is refused before any arithmetic, so a hostile value costs a length check.
+ * OBJECT IDENTIFIER in use is a few dozen octets, and its longest arc a 128-bit UUID
+ * (2.25.N, 19 octets). Anything larger is refused before any arithmetic, so a hostile
+ * value costs a length check.
  */
 export const MAX_INTEGER_OCTETS = 16384 / 8 + 1;
 export const MAX_OID_OCTETS = 128;
+export const MAX_OID_ARC_OCTETS = 20;
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
@@ -155,6 +157,13 @@ export function bytesToBigInt(v: Uint8Array): bigint {
   let hex = '0x';
   for (const b of v) hex += HEX[b]!;
   return BigInt(hex);
+}
+
+/** Bits in a non-negative INTEGER's contents (sign octet and leading zeros not counted), without building it. */
+export function unsignedBitLength(v: Uint8Array): number {
+  let i = 0;
+  while (i < v.length && v[i] === 0) i++;
+  return i === v.length ? 0 : (v.length - i) * 8 - Math.clz32(v[i]!) + 24;
 }
 
 export function decodeInteger(v: Uint8Array, what = 'INTEGER'): bigint {
@@ -188,6 +197,7 @@ export function decodeOid(v: Uint8Array, what = 'OID'): string {
   for (let i = 0; i < v.length; i++) {
     if (i === start && v[i] === 0x80) fail(what, 'non-minimal OID arc');
     if (v[i]! & 0x80) continue;
+    if (i - start + 1 > MAX_OID_ARC_OCTETS) fail(what, `OID arc of more than ${MAX_OID_ARC_OCTETS} octets`);
     // Arcs of up to 7 octets (49 bits) fit a double exactly; longer ones (UUIDs) go through bigint.
     let arc = 0;
     if (i - start < 7) {
