@@ -731,7 +731,7 @@ export class TLSSocket extends Duplex {
   /** The engine options of a client whose ClientHello is not built yet (they are read then). */
   private unstartedClientOptions(method: string): ClientOptions {
     if (this.conn.state !== 'START') throw Object.assign(new Error(`${method}() must be called before the handshake starts`), { code: 'ERR_TLS_INVALID_STATE' });
-    return (this.conn as unknown as { hs: { clientOptions: ClientOptions } }).hs.clientOptions;
+    return (this.conn as unknown as { hs: { options: ClientOptions } }).hs.options;
   }
 
   /** node's setKeyCert(): the certificate and key a client presents (before its handshake started), from a tsls SecureContext or its options. */
