@@ -52,7 +52,9 @@
  * `rejectUnauthorized: false` turns it off). DTLS-only: `mtu`, `retransmitMs`,
  * `maxRetransmissions`, `handshakeTimeout`, `idleTimeout`; `minVersion`/`maxVersion` accept
  * 'DTLSv1.2' only. Refused (ERR_TLS_UNSUPPORTED_OPTION): `ciphersuites` (TLS 1.3 suites, no
- * DTLS 1.3 here), `SNICallback`, `session`.
+ * DTLS 1.3 here), `SNICallback`.
+ * Resumption (client): `session` takes a Buffer from an earlier DTLS socket's 'session' event
+ * (a session ID or an RFC 5077 ticket, as TLS 1.2); 'session' follows 'secureConnect'.
  */
 import type { X509Certificate } from 'node:crypto';
 import * as dgram from 'node:dgram';
@@ -68,6 +70,7 @@ import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
 import { asBuffer, authorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
+import { encodeSession, type TLSSession } from '../statem/session.js';
 import { traceConnection } from './trace.js';
 
 // ---- options ------------------------------------------------------------------------------
@@ -90,7 +93,7 @@ export interface DtlsTransportOptions {
 }
 
 /** Options of node's TLS ones that mean nothing over UDP. */
-type StreamOnly = 'socket' | 'path' | 'highWaterMark' | 'allowHalfOpen' | 'timeout' | 'lookup' | 'family' | 'session' | 'minVersion' | 'maxVersion';
+type StreamOnly = 'socket' | 'path' | 'highWaterMark' | 'allowHalfOpen' | 'timeout' | 'lookup' | 'family' | 'minVersion' | 'maxVersion';
 
 export interface DTLSConnectOptions extends Omit<ConnectionOptions, StreamOnly>, DtlsTransportOptions {
   host?: string;
@@ -229,6 +232,9 @@ export class DTLSSocket extends EventEmitter {
   private timerAt = Infinity;
   private pending: { data: Uint8Array; cb: SendCallback | undefined }[] = [];
   private verified: Verified | undefined;
+  /** The client's newest session (encoded), and whether it came before 'secureConnect' and waits for it. */
+  private lastSession: Buffer | undefined;
+  private sessionWaits = false;
 
   /** @internal */
   constructor(setup: { [kSetup]: SocketSetup }) {
@@ -248,6 +254,7 @@ export class DTLSSocket extends EventEmitter {
     this.conn.on('end', () => this.later(() => this.onPeerClose()));
     this.conn.on('keylog', (line) => this.later(() => this.onKeylog(line)));
     this.conn.on('error', (err) => this.later(() => this.destroy(err)));
+    if (!this.isServer) this.conn.on('session', (session) => this.later(() => this.onSession(session)));
   }
 
   /** @internal The client verifies here (the engine's verifyPeer hook). */
@@ -356,7 +363,9 @@ export class DTLSSocket extends EventEmitter {
     this.lastReceived = Date.now();
     this.alpnProtocol = this.conn.alpnProtocol;
     if (!this.isServer) {
-      ({ authorized: this.authorized, authorizationError: this.authorizationError } = authorization(this.verified));
+      // A resumed session was only handed out by an authorized association (see onSession).
+      if (this.conn.sessionReused) this.authorized = true;
+      else ({ authorized: this.authorized, authorizationError: this.authorizationError } = authorization(this.verified));
     }
     this.server?.[kSecured](this);
     this.emit('secure');
@@ -366,6 +375,8 @@ export class DTLSSocket extends EventEmitter {
       this.server?.emit('secureConnection', this);
     } else {
       this.emit('secureConnect');
+      if (this.sessionWaits && this.lastSession && !this.closed) this.emit('session', this.lastSession);
+      this.sessionWaits = false;
     }
     const pending = this.pending;
     this.pending = [];
@@ -374,6 +385,18 @@ export class DTLSSocket extends EventEmitter {
 
   private onKeylog(line: string): void {
     emitKeylog(this, this.server, line);
+  }
+
+  /**
+   * A session to resume later. It carries no record of how the server was checked, so only
+   * an authorized association hands one out: resuming never skips verification. As node:tls,
+   * 'session' comes after 'secureConnect' (a TLS 1.2 session is ready before the handshake ends).
+   */
+  private onSession(session: TLSSession): void {
+    if (this.closed || !(this.conn.sessionReused || this.verified?.ok === true)) return;
+    this.lastSession = Buffer.from(encodeSession(session));
+    if (this.secureEstablished) this.emit('session', this.lastSession);
+    else this.sessionWaits = true;
   }
 
   /** close_notify from the peer: no half-close over datagrams, answer with ours and close. */
@@ -464,6 +487,16 @@ export class DTLSSocket extends EventEmitter {
 
   getCipher(): { name: string; standardName: string; version: string } | undefined {
     return this.conn.cipher;
+  }
+
+  /** Client: the newest session to pass as `session` to a later connectDtls, if the server gave one. */
+  getSession(): Buffer | undefined {
+    return this.lastSession;
+  }
+
+  /** The handshake resumed a session (an abbreviated handshake). */
+  isSessionReused(): boolean {
+    return this.conn.sessionReused;
   }
 
   /** The peer's certificate as node shows it; `{}` when there is none. */
@@ -634,7 +667,6 @@ export type SecureConnectListener = () => void;
 export function connectDtls(options: DTLSConnectOptions, listener?: SecureConnectListener): DTLSSocket {
   const o = options as DTLSConnectOptions & Record<string, unknown>;
   checkDtlsCommon(o);
-  if (o.session !== undefined && o.session !== null) throw unsupported('session', 'is not supported over DTLS yet');
   if (!Number.isInteger(options.port) || options.port <= 0 || options.port > 65535) {
     throw new TLSError('internal_error', `port must be 1 to 65535, not ${String(options.port)}`, { code: 'ERR_TLS_INVALID_OPTION' });
   }
