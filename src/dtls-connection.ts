@@ -18,6 +18,7 @@ import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './err
 import { keyExchangeOf, ContentType, ProtocolVersion } from './messages/constants.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls.js';
 import { aeadLimits } from './record/aead-limits.js';
+import { cidOverhead, type ConnectionIds } from './record/dtls-cid.js';
 import { PostHandshakeBudget } from './post-handshake-budget.js';
 import { HandshakeContext, type RecordPort } from './statem/context.js';
 import { clientModule } from './statem/client.js';
@@ -50,6 +51,8 @@ export type DtlsServerOptions = ServerOptions & DtlsOptions;
 export interface DtlsServerStart {
   clientHelloSeq: number;
   recordSeq: number;
+  /** The CID this association asks the client to use (RFC 9146), when the server hands out one per association. */
+  connectionId?: Uint8Array;
 }
 
 export interface DtlsConnectionEvents extends EndpointEvents {
@@ -84,6 +87,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.now = common.now;
     this.hs = new HandshakeContext(side, common, options, this.recordPort());
     this.hs.dtls = true;
+    if (start?.connectionId) this.hs.connectionId = start.connectionId;
     this.hs.sessionSink = { session: (s) => this.emit('session', s) };
     this.records.plaintextVersion = ProtocolVersion.DTLS1_2;
     const firstSeq = start?.clientHelloSeq ?? 0;
@@ -92,7 +96,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.sendSeq = firstSeq;
     this.reassembler = new HandshakeReassembler(common.limits, firstSeq);
     this.timer = new RetransmitTimer({ initialMs: options.retransmitMs ?? 1000, maxRetransmissions: options.maxRetransmissions ?? 6 });
-    this.flight = new Flight({ mtu: options.mtu ?? 1200, overhead: (epoch) => (epoch === 0 ? 13 : 37) });
+    this.flight = new Flight({ mtu: options.mtu ?? 1200, overhead: (epoch) => (epoch === 0 ? 13 : 37 + cidOverhead(this.hs.negotiated.connectionIds)) });
     const host: StatemHost<HandshakeContext> = {
       hs: this.hs,
       limits: common.limits,
@@ -208,6 +212,14 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   get srtpProfile(): string | undefined {
     return this.hs.negotiated.srtpProfile;
   }
+  /** The connection IDs in use (RFC 9146): `send` goes in our records, `receive` in the peer's; undefined when not negotiated. */
+  get connectionIds(): ConnectionIds | undefined {
+    return this.hs.negotiated.connectionIds;
+  }
+  /** The CID we ask the peer to use, whether or not the peer agreed. */
+  get ownConnectionId(): Uint8Array | undefined {
+    return this.hs.connectionId ?? this.hs.options.connectionId;
+  }
   /** Counters of the record layer (dropped records by reason). */
   get recordStats() {
     return this.records.stats;
@@ -224,9 +236,12 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       setWriteSecret: refuse,
       setReadKeys12: (key, iv) => {
         this.records.integrityLimit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).integrity;
-        this.records.setReadEpoch(this.records.readEpoch + 1, new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv));
+        const cids = this.hs.negotiated.connectionIds;
+        this.records.receiveCidLength = cids?.receive.length ?? 0;
+        this.records.setReadEpoch(this.records.readEpoch + 1, new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv, undefined, cids));
       },
-      setWriteKeys12: (key, iv) => this.records.setWriteEpoch(this.records.writeEpoch + 1, new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv)),
+      setWriteKeys12: (key, iv) =>
+        this.records.setWriteEpoch(this.records.writeEpoch + 1, new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv, undefined, this.hs.negotiated.connectionIds)),
       sendCompatibilityCCS: () => {},
       keylog: (label, secret) => {
         if (this.hs.clientRandom) this.emit('keylog', `${label} ${toHex(this.hs.clientRandom)} ${toHex(secret)}`);

@@ -87,6 +87,7 @@ export const ExtensionType = {
   post_handshake_auth: 49,
   signature_algorithms_cert: 50,
   key_share: 51,
+  connection_id: 54,
   renegotiation_info: 0xff01,
 } as const;
 export type ExtensionName = keyof typeof ExtensionType;

@@ -82,6 +82,8 @@ const table = {
   },
   renegotiation_info: { client_hello: opaque(1), server_hello_tls12: opaque(1) },
   use_srtp: { client_hello: UseSrtpData, server_hello_tls12: UseSrtpData },
+  // RFC 9146 3: the CID the sender wants to receive, possibly empty.
+  connection_id: { client_hello: opaque(1), server_hello_tls12: opaque(1) },
 } satisfies Partial<Record<ExtensionName, Partial<Record<ExtensionContext, Codec<any>>>>>;
 
 type Table = typeof table;

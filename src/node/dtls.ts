@@ -56,7 +56,7 @@
  * Resumption (client): `session` takes a Buffer from an earlier DTLS socket's 'session' event
  * (a session ID or an RFC 5077 ticket, as TLS 1.2); 'session' follows 'secureConnect'.
  */
-import type { X509Certificate } from 'node:crypto';
+import { randomBytes, type X509Certificate } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
@@ -66,6 +66,7 @@ import type { PeerVerification } from '../config.js';
 import type { Connection } from '../connection.js';
 import { DtlsConnection, type DtlsServerOptions as EngineDtlsServerOptions, type DtlsServerStart } from '../dtls-connection.js';
 import { DtlsCookieGuard } from '../dtls-cookie.js';
+import { TLS12_CID } from '../record/dtls-cid.js';
 import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
@@ -96,6 +97,12 @@ export interface DtlsTransportOptions {
 type StreamOnly = 'socket' | 'path' | 'highWaterMark' | 'allowHalfOpen' | 'timeout' | 'lookup' | 'family' | 'minVersion' | 'maxVersion';
 
 export interface DTLSConnectOptions extends Omit<ConnectionOptions, StreamOnly>, DtlsTransportOptions {
+  /**
+   * Offer connection IDs (RFC 9146): the CID we want in the server's records, or an empty
+   * Buffer to put the server's CID in ours without asking for one (the usual client choice:
+   * it is the client whose address changes).
+   */
+  connectionId?: Uint8Array;
   host?: string;
   port: number;
   /** Send and receive on this dgram socket (bound or not) instead of making one; it is left open on close. */
@@ -126,6 +133,12 @@ export interface DTLSServerOptions extends Omit<TlsServerOptions, 'highWaterMark
   maxConnections?: number;
   /** Rotate the cookie secret after this many ms (default 5 minutes). */
   cookieRotateMs?: number;
+  /**
+   * Connection IDs (RFC 9146): each association asks clients that offer the extension for a
+   * random CID of this many bytes (true: 8), and datagrams carrying it reach the association
+   * from whatever address they come (a client behind a NAT that rebinds keeps its association).
+   */
+  connectionIds?: boolean | number;
 }
 
 const unsupported = (option: string, why: string) => new TLSError('internal_error', `option ${option} ${why}`, { code: 'ERR_TLS_UNSUPPORTED_OPTION' });
@@ -673,7 +686,15 @@ export function connectDtls(options: DTLSConnectOptions, listener?: SecureConnec
   const host = options.host ?? 'localhost';
   const resolved = resolveClientOptions({ ...stripVersions(options), host } as ConnectionOptions);
   const suites = dtlsSuites(resolved.engine.cipherSuites);
-  const engine = { ...resolved.engine, ...(suites ? { cipherSuites: suites } : {}), ...transportOptions(options) };
+  if (options.connectionId !== undefined && (!(options.connectionId instanceof Uint8Array) || options.connectionId.length > 255)) {
+    throw new TLSError('internal_error', 'connectionId must be a Buffer of at most 255 bytes', { code: 'ERR_TLS_INVALID_OPTION' });
+  }
+  const engine = {
+    ...resolved.engine,
+    ...(suites ? { cipherSuites: suites } : {}),
+    ...transportOptions(options),
+    ...(options.connectionId ? { connectionId: options.connectionId } : {}),
+  };
   let socket: DTLSSocket | undefined;
   const conn = DtlsConnection.client({ ...engine, verifyPeer: DTLSSocket.verifier(() => socket) });
 
@@ -791,6 +812,9 @@ export class DTLSServer extends EventEmitter {
   private readonly peers = new Map<string, DTLSSocket>();
   private readonly hellos = new WeakMap<DTLSSocket, Buffer>();
   private readonly keys = new WeakMap<DTLSSocket, { key: string; address: string; port: number; family: string }>();
+  /** Associations by the CID they handed out (hex), when connectionIds is on; its length. */
+  private readonly byCid = new Map<string, DTLSSocket>();
+  private readonly cidLength: number;
   /** Associations in their handshake, oldest first (a Map keeps insertion order), with when and from where they came. */
   private halfOpen = new Map<DTLSSocket, { since: number; address: string }>();
   private halfOpenByAddress = new Map<string, number>();
@@ -813,6 +837,11 @@ export class DTLSServer extends EventEmitter {
     this.maxHalfOpenPerAddress = options.maxHalfOpenPerAddress ?? 32;
     this.halfOpenTimeoutUnderPressure = options.halfOpenTimeoutUnderPressure ?? 5000;
     this.maxConnections = options.maxConnections ?? 10_000;
+    const cids = options.connectionIds;
+    this.cidLength = cids === true ? 8 : typeof cids === 'number' ? cids : 0;
+    if (!Number.isInteger(this.cidLength) || this.cidLength < 0 || this.cidLength > 255) {
+      throw new TLSError('internal_error', 'connectionIds must be true or a CID length of 1 to 255', { code: 'ERR_TLS_INVALID_OPTION' });
+    }
     this.guard = new DtlsCookieGuard(this.engine.provider!, options.cookieRotateMs !== undefined ? { rotateMs: options.cookieRotateMs } : {});
     if (secureConnectionListener) this.on('secureConnection', secureConnectionListener);
   }
@@ -924,6 +953,7 @@ export class DTLSServer extends EventEmitter {
 
   private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const key = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+    if (this.cidLength > 0 && this.byCid.size > 0 && this.receiveByCid(msg, rinfo, key)) return;
     const peer = this.peers.get(key);
     // An established association gets everything but a new handshake (a ClientHello with a new random).
     if (peer && !(peer.established && isClientHello(msg) && !helloRandom(msg).equals(this.hellos.get(peer)!))) {
@@ -996,14 +1026,42 @@ export class DTLSServer extends EventEmitter {
     else this.halfOpenByAddress.delete(info.address);
   }
 
+  /**
+   * A tls12_cid record (RFC 9146) goes to the association that handed out its CID, from
+   * whatever address. Once a record from a new address authenticated there, replies go to that
+   * address (RFC 9146 6: the peer's address is updated only on an authenticated record).
+   * False when the datagram is not for an association known by CID.
+   */
+  private receiveByCid(msg: Buffer, rinfo: dgram.RemoteInfo, key: string): boolean {
+    if (msg.length < 13 + this.cidLength || msg[0] !== TLS12_CID) return false;
+    const socket = this.byCid.get(msg.subarray(11, 11 + this.cidLength).toString('hex'));
+    if (!socket) return false;
+    const before = socket.connection.recordStats.received;
+    socket[kReceive](msg);
+    const k = this.keys.get(socket);
+    if (k && k.key !== key && socket.connection.recordStats.received > before && !socket.destroyed) {
+      if (this.peers.get(k.key) === socket) this.peers.delete(k.key);
+      this.peers.get(key)?.destroy(); // an old association of the new address is displaced
+      Object.assign(k, { key, address: rinfo.address, port: rinfo.port, family: rinfo.family });
+      this.peers.set(key, socket);
+    }
+    return true;
+  }
+
   private accept(hello: Buffer, rinfo: dgram.RemoteInfo, key: string, start: DtlsServerStart): void {
+    const connectionId = this.cidLength > 0 ? this.freshCid() : undefined;
     // One shared options object keeps the session cache and ticket keys shared by every association.
-    const conn = DtlsConnection.server(this.engine, { clientHelloSeq: start.clientHelloSeq, recordSeq: start.recordSeq });
+    const conn = DtlsConnection.server(this.engine, { clientHelloSeq: start.clientHelloSeq, recordSeq: start.recordSeq, ...(connectionId ? { connectionId } : {}) });
+    // Where replies go: the address the association was made from, or the newest one it proved by CID.
+    const where = () => this.keys.get(socket) ?? { address: rinfo.address, port: rinfo.port, family: rinfo.family };
     const link: Link = {
-      send: (d, cb) => this.sendTo(d, rinfo.port, rinfo.address, cb),
+      send: (d, cb) => this.sendTo(d, where().port, where().address, cb),
       release: () => {},
       address: () => (this.udp ? this.udp.address() : {}),
-      remote: () => ({ address: rinfo.address, port: rinfo.port, family: rinfo.family }),
+      remote: () => {
+        const w = where();
+        return { address: w.address, port: w.port, family: w.family };
+      },
       ref: () => {},
       unref: () => {},
     };
@@ -1022,9 +1080,19 @@ export class DTLSServer extends EventEmitter {
     this.peers.set(key, socket);
     this.keys.set(socket, { key, address: rinfo.address, port: rinfo.port, family: rinfo.family });
     this.hellos.set(socket, helloRandom(hello));
+    if (connectionId) this.byCid.set(Buffer.from(connectionId).toString('hex'), socket);
     this.halfOpen.set(socket, { since: Date.now(), address: rinfo.address });
     this.halfOpenByAddress.set(rinfo.address, (this.halfOpenByAddress.get(rinfo.address) ?? 0) + 1);
     socket[kReceive](hello);
+  }
+
+  /** A random CID no live association holds; none when short CIDs are half used up (the search stays short). */
+  private freshCid(): Uint8Array | undefined {
+    if (this.byCid.size >= 2 ** (8 * Math.min(this.cidLength, 4)) / 2) return undefined;
+    for (;;) {
+      const cid = randomBytes(this.cidLength);
+      if (!this.byCid.has(cid.toString('hex'))) return new Uint8Array(cid);
+    }
   }
 
   /** @internal The handshake of `socket` completed. */
@@ -1037,6 +1105,8 @@ export class DTLSServer extends EventEmitter {
     this.forgetHalfOpen(socket);
     const k = this.keys.get(socket);
     if (k && this.peers.get(k.key) === socket) this.peers.delete(k.key);
+    const cid = socket.connection.connectionIds?.receive ?? socket.connection.ownConnectionId;
+    if (cid && this.byCid.get(Buffer.from(cid).toString('hex')) === socket) this.byCid.delete(Buffer.from(cid).toString('hex'));
   }
 }
 

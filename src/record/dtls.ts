@@ -16,6 +16,7 @@ import type { Aead, AeadName, CryptoProvider } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import { ContentType } from '../messages/constants.js';
 import { wipe } from '../util/bytes.js';
+import { cidAdditionalData, cidOverhead, decodeInnerPlaintext, encodeInnerPlaintext, sameCid, TLS12_CID, type ConnectionIds } from './dtls-cid.js';
 
 // ---- Constants and bounds ----
 
@@ -52,6 +53,8 @@ export interface DtlsRecord {
   seq: number;
   /** The record's payload (DTLSPlaintext/DTLSCiphertext.fragment). */
   fragment: Uint8Array;
+  /** A tls12_cid record's connection ID (RFC 9146). */
+  cid?: Uint8Array;
   /** Header and payload, exactly as received. */
   raw: Uint8Array;
 }
@@ -122,7 +125,7 @@ export interface ParsedDatagram {
  * 2^14 + 2048, and after `maxRecords` records; what follows is reported as `unparsed`.
  * Never throws.
  */
-export function parseDatagramDetailed(datagram: Uint8Array, maxRecords = Infinity): ParsedDatagram {
+export function parseDatagramDetailed(datagram: Uint8Array, maxRecords = Infinity, cidLength = 0): ParsedDatagram {
   const records: DtlsRecord[] = [];
   let at = 0;
   while (at < datagram.length && records.length < maxRecords) {
@@ -131,19 +134,24 @@ export function parseDatagramDetailed(datagram: Uint8Array, maxRecords = Infinit
     const version = (datagram[at + 1]! << 8) | datagram[at + 2]!;
     const epoch = (datagram[at + 3]! << 8) | datagram[at + 4]!;
     const seq = readU48(datagram, at + 5);
-    const length = (datagram[at + 11]! << 8) | datagram[at + 12]!;
-    if (!KNOWN_TYPES.has(type)) break;
+    // A tls12_cid record has our CID (of a length only we know) between sequence number and length (RFC 9146 4).
+    const cid = type === TLS12_CID && cidLength > 0 ? cidLength : 0;
+    if (datagram.length - at < DTLS_HEADER_LENGTH + cid) break;
+    const length = (datagram[at + 11 + cid]! << 8) | datagram[at + 12 + cid]!;
+    if (!KNOWN_TYPES.has(type) && !cid) break;
     if (version !== DTLS1_2_VERSION && version !== DTLS1_0_VERSION) break;
     if (length > DTLS_MAX_CIPHERTEXT) break;
-    const end = at + DTLS_HEADER_LENGTH + length;
+    const start = at + DTLS_HEADER_LENGTH + cid;
+    const end = start + length;
     if (end > datagram.length) break;
     records.push({
       type,
       version,
       epoch,
       seq,
-      fragment: datagram.subarray(at + DTLS_HEADER_LENGTH, end),
+      fragment: datagram.subarray(start, end),
       raw: datagram.subarray(at, end),
+      ...(cid ? { cid: datagram.subarray(at + 11, at + 11 + cid) } : {}),
     });
     at = end;
   }
@@ -251,7 +259,7 @@ export class DtlsNullProtection implements DtlsProtection {
   }
 
   open(record: DtlsRecord): Uint8Array | null {
-    if (record.fragment.length > DTLS_MAX_PLAINTEXT) return null;
+    if (record.fragment.length > DTLS_MAX_PLAINTEXT || record.type === TLS12_CID) return null;
     // A copy (new Uint8Array, not slice: on a Buffer, slice is a view).
     return new Uint8Array(record.fragment);
   }
@@ -270,6 +278,10 @@ const EXPLICIT_NONCE_LENGTH = 8;
  * - ChaCha20-Poly1305 (RFC 7905): `iv` is 12 bytes, XORed on the right with epoch + seq.
  * additional_data = epoch(2) + seq(6) + type + version + plaintext length (RFC 6347 4.1.2.1,
  * RFC 5246 6.2.3.3), with the header fields as received when opening.
+ * With connection IDs (RFC 9146, `cid`): records we send carry the peer's CID when it asked
+ * for one (tls12_cid, an encrypted inner content type, RFC 9146's additional data); records we
+ * receive must carry ours when we asked for one, and `open` then returns the decrypted
+ * DTLSInnerPlaintext (the record layer takes the real content type from it).
  * `key` and `iv` are wiped by `destroy` (the same ownership rule as the TLS protections).
  */
 export class DtlsAeadProtection implements DtlsProtection {
@@ -285,12 +297,14 @@ export class DtlsAeadProtection implements DtlsProtection {
     private readonly key: Uint8Array,
     private readonly iv: Uint8Array,
     private readonly version = DTLS1_2_VERSION,
+    private readonly cid: ConnectionIds = { send: new Uint8Array(0), receive: new Uint8Array(0) },
   ) {
     this.explicitNonce = aeadName !== 'CHACHA20-POLY1305';
     const ivLength = this.explicitNonce ? 4 : 12;
     if (iv.length !== ivLength) throw new TLSError('internal_error', `${aeadName}: DTLS 1.2 IV must be ${ivLength} bytes, got ${iv.length}`);
     this.aead = provider.aead(aeadName, key);
-    this.overhead = DTLS_HEADER_LENGTH + (this.explicitNonce ? EXPLICIT_NONCE_LENGTH : 0) + this.aead.tagLength;
+    // A CID record adds the CID to the header and the real content type to the plaintext.
+    this.overhead = DTLS_HEADER_LENGTH + (this.explicitNonce ? EXPLICIT_NONCE_LENGTH : 0) + this.aead.tagLength + cidOverhead(cid);
   }
 
   private additionalData(epoch: number, seq: number, type: number, version: number, length: number): Uint8Array {
@@ -322,21 +336,36 @@ export class DtlsAeadProtection implements DtlsProtection {
     if (!isEpoch(epoch)) throw new TLSError('internal_error', `DTLS epoch out of range: ${epoch}`);
     if (!isSeq(seq)) throw new TLSError('internal_error', `DTLS sequence number out of range: ${seq}`);
     if (data.length > DTLS_MAX_PLAINTEXT) throw new TLSError('internal_error', `DTLS fragment of ${data.length} bytes exceeds 2^14`);
-    const aad = this.additionalData(epoch, seq, type, this.version, data.length);
+    let aad = this.additionalData(epoch, seq, type, this.version, data.length);
     const explicitLength = this.explicitNonce ? EXPLICIT_NONCE_LENGTH : 0;
     const out = new Uint8Array(this.overhead + data.length);
-    writeDtlsHeader(out, 0, type, this.version, epoch, seq, out.length - DTLS_HEADER_LENGTH);
+    const cid = this.cid.send;
+    let headerLength = DTLS_HEADER_LENGTH;
+    if (cid.length > 0) {
+      // tls12_cid: the CID sits between sequence number and length; the real type moves inside.
+      headerLength += cid.length;
+      writeDtlsHeader(out, 0, TLS12_CID, this.version, epoch, seq, 0);
+      out.set(cid, 11);
+      const length = out.length - headerLength;
+      out[11 + cid.length] = length >>> 8;
+      out[12 + cid.length] = length & 0xff;
+      data = encodeInnerPlaintext(type, data);
+      aad = cidAdditionalData(this.version, aad.subarray(0, 8), cid, data.length);
+    } else {
+      writeDtlsHeader(out, 0, type, this.version, epoch, seq, out.length - DTLS_HEADER_LENGTH);
+    }
     let nonce: Uint8Array;
     if (this.explicitNonce) {
       // explicit nonce = epoch + seq = the first 8 bytes of the AAD
-      out.set(aad.subarray(0, 8), DTLS_HEADER_LENGTH);
+      const epochAndSeq = out.subarray(3, 11);
+      out.set(epochAndSeq, headerLength);
       nonce = new Uint8Array(12);
       nonce.set(this.iv);
-      nonce.set(aad.subarray(0, 8), 4);
+      nonce.set(epochAndSeq, 4);
     } else {
       nonce = this.xorNonce(epoch, seq);
     }
-    out.set(this.aead.seal(nonce, data, aad), DTLS_HEADER_LENGTH + explicitLength);
+    out.set(this.aead.seal(nonce, data, aad), headerLength + explicitLength);
     return out;
   }
 
@@ -347,9 +376,14 @@ export class DtlsAeadProtection implements DtlsProtection {
       const explicitLength = this.explicitNonce ? EXPLICIT_NONCE_LENGTH : 0;
       if (payload.length < explicitLength + this.aead.tagLength || payload.length > DTLS_MAX_CIPHERTEXT) return null;
       if (!isEpoch(record.epoch) || !isSeq(record.seq)) return null;
+      // With our CID negotiated every protected record must carry it, and only it (RFC 9146 6).
+      const ours = this.cid.receive;
+      if (ours.length > 0 ? record.type !== TLS12_CID || !record.cid || !sameCid(record.cid, ours) : record.type === TLS12_CID) return null;
       const ciphertext = payload.subarray(explicitLength);
       const plainLength = ciphertext.length - this.aead.tagLength;
-      if (plainLength > DTLS_MAX_PLAINTEXT) return null;
+      // A DTLSInnerPlaintext is the content and its type byte (our peers pad not beyond that bound).
+      const maxPlain = DTLS_MAX_PLAINTEXT + (ours.length > 0 ? 1 : 0);
+      if (plainLength > maxPlain) return null;
       let nonce: Uint8Array;
       if (this.explicitNonce) {
         nonce = new Uint8Array(12);
@@ -359,9 +393,10 @@ export class DtlsAeadProtection implements DtlsProtection {
         nonce = this.xorNonce(record.epoch, record.seq);
       }
       // The header as received is authenticated: a changed version fails like any other byte.
-      const aad = this.additionalData(record.epoch, record.seq, record.type, record.version, plainLength);
+      const plainAad = this.additionalData(record.epoch, record.seq, record.type, record.version, plainLength);
+      const aad = ours.length > 0 ? cidAdditionalData(record.version, plainAad.subarray(0, 8), ours, plainLength) : plainAad;
       const data = this.aead.open(nonce, ciphertext, aad);
-      if (!data || data.length > DTLS_MAX_PLAINTEXT) return null;
+      if (!data || data.length > maxPlain) return null;
       return data;
     } catch {
       return null;
@@ -466,6 +501,8 @@ export class DtlsRecordLayer {
    */
   integrityLimit = Infinity;
   integrityLimitReached = false;
+  /** Length of the CID we asked the peer to put in its records (RFC 9146; 0: none), for parsing tls12_cid records. */
+  receiveCidLength = 0;
   readonly maxRecordsPerDatagram: number;
   readonly maxBufferedRecords: number;
   readonly maxBufferedBytes: number;
@@ -598,7 +635,7 @@ export class DtlsRecordLayer {
    */
   open(datagram: Uint8Array): DtlsOpened[] {
     const out = this.drainBuffered();
-    const { records, unparsed } = parseDatagramDetailed(datagram, this.maxRecordsPerDatagram);
+    const { records, unparsed } = parseDatagramDetailed(datagram, this.maxRecordsPerDatagram, this.receiveCidLength);
     if (unparsed > 0) this.stats.dropped.malformed++;
     for (const record of records) this.process(record, out);
     return out;
@@ -646,16 +683,27 @@ export class DtlsRecordLayer {
       }
       return;
     }
+    let type = record.type;
+    if (type === TLS12_CID) {
+      // The protection checked the CID and returned the DTLSInnerPlaintext.
+      const inner = decodeInnerPlaintext(data);
+      if (!inner) {
+        this.stats.dropped.malformed++;
+        return;
+      }
+      ({ type, data } = inner);
+    }
     state.window?.accept(record.seq);
     this.stats.received++;
-    out.push({ type: record.type, epoch: record.epoch, seq: record.seq, version: record.version, data });
+    out.push({ type, epoch: record.epoch, seq: record.seq, version: record.version, data });
   }
 
   private buffer(record: DtlsRecord): boolean {
     if (this.pending.length >= this.maxBufferedRecords || this.pendingBytes + record.raw.length > this.maxBufferedBytes) return false;
     // Copy: the caller may reuse the datagram buffer (new Uint8Array: a Buffer's slice would be a view).
     const raw = new Uint8Array(record.raw);
-    this.pending.push({ ...record, raw, fragment: raw.subarray(DTLS_HEADER_LENGTH) });
+    const fragmentAt = raw.length - record.fragment.length;
+    this.pending.push({ ...record, raw, fragment: raw.subarray(fragmentAt), ...(record.cid ? { cid: raw.subarray(11, fragmentAt - 2) } : {}) });
     this.pendingBytes += raw.length;
     this.stats.buffered++;
     return true;

@@ -9,6 +9,7 @@ import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, Signatu
 import { hashLength } from '../crypto/provider.js';
 import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, sessionFromTicket, usableSession } from './psk.js';
 import { decodeSession, type TLSSession } from './session.js';
+import { offerConnectionId } from './connection-id.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { equal } from '../util/bytes.js';
 import { handshakeVerifierPolicy } from '../config.js';
@@ -84,6 +85,7 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
   ext.add('record_size_limit', tls13 ? OUR_RECORD_SIZE_LIMIT : 2 ** 14);
   const srtp = hs.options.srtpProfiles ?? [];
   if (hs.dtls && srtp.length) ext.add('use_srtp', { protection_profiles: srtp.map((p) => SrtpProfile[p]), srtp_mki: new Uint8Array(0) });
+  offerConnectionId(hs, ext);
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
   if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes! });
   if (useGrease) ext.addRaw(greaseExtensions[1]!, new Uint8Array([0]));

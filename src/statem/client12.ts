@@ -25,6 +25,7 @@ import {
 import { MAX_TICKET_LIFETIME, restorePeerCertificates } from './psk.js';
 import type { TLSSession } from './session.js';
 import type { HandshakeContext } from './context.js';
+import { takeConnectionId } from './connection-id.js';
 import type { ProtocolModule } from './statem.js';
 import { SignatureScheme } from '../messages/constants.js';
 
@@ -71,6 +72,7 @@ export function processServerHello12(hs: HandshakeContext, msg: MessageOf<'serve
     }
     hs.negotiated.srtpProfile = name;
   }
+  takeConnectionId(hs, msg.extensions);
   hs.negotiated.version = 'TLSv1.2';
   hs.negotiated.suite = suite;
   hs.transcript.setHash(suite.hash);

@@ -3,6 +3,7 @@
  * and the key schedule's secrets. The protocol modules read and write it; they reach the
  * record layer only through `RecordPort` (key changes, the compatibility CCS).
  */
+import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
 import type { PskOffer } from './external-psk.js';
@@ -43,6 +44,8 @@ export interface Negotiated {
   peerVerified: boolean;
   /** DTLS-SRTP protection profile agreed on (RFC 5764), if any. */
   srtpProfile?: SrtpProfileName;
+  /** DTLS 1.2 connection IDs (RFC 9146), when both sides sent the extension. */
+  connectionIds?: ConnectionIds;
   /** Server: the PSK identity the client authenticated with (TLS 1.2 PSK suites). */
   pskIdentity?: string;
   /** Why the peer's certificate was not trusted, when rejectUnauthorized: false let it through. */
@@ -213,6 +216,8 @@ export class HandshakeContext {
   clientCertificateVerified = false;
   /** This is a DTLS 1.2 handshake (TLS 1.2 flows, DTLS version numbers, cookie exchange). */
   dtls = false;
+  /** DTLS: the CID we ask the peer to use (RFC 9146), from the options or, on a server, per association. */
+  connectionId?: Uint8Array;
   /** This handshake resumed a session (no certificates were exchanged). */
   resumed = false;
   /** Server: tickets sent so far on this connection. */

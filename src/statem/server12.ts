@@ -28,6 +28,7 @@ import { serverShared, ticketLifetime } from './psk.js';
 import { sessionAlive } from './session.js';
 import { utf8 } from '../util/bytes.js';
 import type { HandshakeContext } from './context.js';
+import { acceptConnectionId, answerConnectionId } from './connection-id.js';
 import type { ProtocolModule } from './statem.js';
 
 type ClientHello = MessageOf<'client_hello'>;
@@ -79,6 +80,7 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   // DTLS-SRTP (RFC 5764 4.1.1): our preferred profile among the client's; none in common means no SRTP, not an error.
   const srtp = hs.dtls ? ext.get('use_srtp', 'client_hello') : undefined;
   hs.negotiated.srtpProfile = srtp ? (hs.options.srtpProfiles ?? []).find((p) => srtp.protection_profiles.includes(SrtpProfile[p])) : undefined;
+  acceptConnectionId(hs, ext);
 
   const serverRandom = hs.common.random(32);
   // RFC 8446 4.1.3: a server that could have spoken TLS 1.3 says so in its random.
@@ -157,6 +159,7 @@ function serverHello12(hs: HandshakeContext): HandshakeMessage {
   if (sendsTicket(hs)) ext.add('session_ticket', new Uint8Array(0));
   if (hs.negotiated.srtpProfile) ext.add('use_srtp', { protection_profiles: [SrtpProfile[hs.negotiated.srtpProfile]], srtp_mki: new Uint8Array(0) });
   if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
+  answerConnectionId(hs, ext);
   return {
     type: 'server_hello_tls12',
     legacy_version: hs.dtls ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2,
