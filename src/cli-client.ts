@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { describeError, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
+import { cidLine, describeError, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
 import { clientDetails, summary } from './cli-report.js';
 import { connect } from './node/connect.js';
 import type { ConnectionOptions } from './node/options.js';
@@ -62,6 +62,7 @@ export async function runClient(values: Values, positionals: string[], tls: Conn
   };
   if (values.dtls) return runDtlsClient(values, options);
   if (values.mtu !== undefined) throw new UsageError('--mtu goes with --dtls');
+  if (values.cid) throw new UsageError('--cid goes with --dtls');
   const sessionFile = str(values, 'session');
   const socket = connect({ ...options, session: storedSession(sessionFile) });
   const keylog = str(values, 'keylog');
@@ -94,7 +95,15 @@ async function runDtlsClient(values: Values, options: ConnectionOptions): Promis
   const mtu = str(values, 'mtu');
   const sessionFile = str(values, 'session');
   const session = storedSession(sessionFile);
-  const socket = connectDtls({ ...rest, host: options.host!, port: options.port!, ...mtuOption(mtu), ...(session ? { session } : {}) });
+  const socket = connectDtls({
+    ...rest,
+    host: options.host!,
+    port: options.port!,
+    ...mtuOption(mtu),
+    ...(session ? { session } : {}),
+    // A client rarely needs a CID of its own: its address is the one that changes.
+    ...(values.cid ? { connectionId: new Uint8Array(0) } : {}),
+  });
   const keylog = str(values, 'keylog');
   if (keylog) socket.on('keylog', (line: Buffer) => appendFileSync(keylog, line));
   socket.on('session', (s: Buffer) => keepSession(s, sessionFile));
@@ -106,6 +115,7 @@ async function runDtlsClient(values: Values, options: ConnectionOptions): Promis
   };
   socket.on('secureConnect', () => {
     report(socket, `${options.host}:${options.port} over UDP`, options, !!values.insecure);
+    if (values.cid) say(`tsls:   ${cidLine(socket.connection.connectionIds)}`);
     // One message per line, newline included (as s_client sends it).
     const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
     lines.on('line', (line) => socket.send(`${line}\n`));

@@ -10,7 +10,8 @@ import { Connection } from '../../src/connection.js';
 import type { GroupName } from '../../src/crypto/provider.js';
 import type { DTLSConnectOptions } from '../../src/node/index.js';
 import { ourDtlsClient, ourDtlsServer } from '../helpers/dtls-endpoints.js';
-import { killAllPeers, peers, startWolfsslClient, startWolfsslServer, until, type Peer, type WolfsslOptions } from '../helpers/peers.js';
+import { fileURLToPath } from 'node:url';
+import { killAllPeers, Peer, peers, startServer, startWolfsslClient, startWolfsslServer, until, type WolfsslOptions } from '../helpers/peers.js';
 import { certifiedKey, type LeafName } from '../helpers/pki.js';
 import { connectTo, destroyAllDrivers, listenerPerTest, type SocketDriver } from '../helpers/socket-driver.js';
 import { defaultClientOptions } from '../helpers/pair.js';
@@ -270,5 +271,34 @@ describe(`DTLS 1.2 connection IDs (RFC 9146): ${wolfssl.title} client → our se
     await until('our server to get the line', () => received.includes('no cids from wolfssl\n'), () => peer.describe());
     await peer.waitOutput(/^no cids from wolfssl$/m);
     expect(sockets[0]!.connection.connectionIds).toBeUndefined();
+  });
+});
+
+describe(`tsls --dtls --cid against ${wolfssl.title}`, () => {
+  const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+  it('tsls client --dtls --cid uses the CID of a wolfSSL server and says so', async () => {
+    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', cid: 'c0ffee01' });
+    const client = new Peer('node', [CLI, 'client', '--dtls', '--cid', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost']);
+    await client.waitOutput("connection IDs: ours none, the peer's c0ffee01");
+    client.send('cid line\n');
+    await until('the echo at tsls', () => client.stdout.includes('cid line\n'), () => `${client.describe()}\n${peer.describe()}`);
+    client.closeStdin();
+    expect((await client.waitExit()).code, client.describe()).toBe(0);
+  });
+
+  it('a wolfSSL client gets a CID from tsls server --dtls --cid, named on the association line', async () => {
+    const { peer: server, port } = await startServer(
+      'node',
+      (p) => [CLI, 'server', '--dtls', '--cid', '--port', String(p), '--host', '127.0.0.1', '--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-p256.key'],
+      /dtls echo server listening on 127\.0\.0\.1:\d+/,
+      { udp: true },
+    );
+    const peer = startWolfsslClient(port, { proto: 'dtls1.2', cid: '' });
+    const line = await server.waitOutput(/connection IDs: ours [0-9a-f]{16}, the peer's none/);
+    const ours = /connection IDs: ours ([0-9a-f]{16})/.exec(line)![1]!;
+    await peer.waitOutput(`cid=${ours}`);
+    peer.send('via cid\n');
+    await peer.waitOutput(/^via cid$/m);
   });
 });
