@@ -9,7 +9,7 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { nobleProvider } from '../src/crypto/noble.js';
 import { TLSError } from '../src/errors.js';
-import { DtlsAeadProtection, DtlsRecordLayer, parseDatagram, parseDatagramDetailed } from '../src/record/dtls.js';
+import { DtlsAeadProtection, DtlsRecordLayer, parseDatagram, parseDatagramDetailed } from '../src/record/dtls-record-layer.js';
 import { cidAdditionalData, decodeInnerPlaintext, TLS12_CID, type ConnectionIds } from '../src/record/dtls-cid.js';
 import { concat, fromHex } from '../src/util/bytes.js';
 import { dtlsPair } from './helpers/dtls-pair.js';

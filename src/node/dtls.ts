@@ -70,7 +70,7 @@ import { TLS12_CID } from '../record/dtls-cid.js';
 import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
-import { asBuffer, authorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
+import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
 import { encodeSession, type TLSSession } from '../statem/session.js';
 import { traceConnection } from './trace.js';
 
@@ -201,6 +201,8 @@ interface SocketSetup {
   handshakeTimeout: number;
   idleTimeout: number;
   enableTrace: boolean;
+  /** Server: whether it asks for client certificates, and refuses untrusted ones (authorized/authorizationError). */
+  clientAuth?: { requestCert?: boolean | undefined; rejectUnauthorized?: boolean | undefined };
 }
 
 const kSetup = Symbol('tsls.dtlsSocketSetup');
@@ -218,7 +220,7 @@ const destroyedError = () => Object.assign(new Error('the DTLS socket is closed'
 export class DTLSSocket extends EventEmitter {
   /** Always true, as on TLS sockets. */
   readonly encrypted = true;
-  /** Client: the server's certificate was verified (chain and name). */
+  /** Client: the server's certificate was verified (chain and name). Server (requestCert): the client's was. */
   authorized = false;
   authorizationError: string | null = null;
   /** The negotiated ALPN protocol, false when none (null before the handshake). */
@@ -245,6 +247,7 @@ export class DTLSSocket extends EventEmitter {
   private timerAt = Infinity;
   private pending: { data: Uint8Array; cb: SendCallback | undefined }[] = [];
   private verified: Verified | undefined;
+  private readonly clientAuth: SocketSetup['clientAuth'];
   /** The client's newest session (encoded), and whether it came before 'secureConnect' and waits for it. */
   private lastSession: Buffer | undefined;
   private sessionWaits = false;
@@ -260,6 +263,7 @@ export class DTLSSocket extends EventEmitter {
     this.client = s.client;
     this.handshakeTimeout = s.handshakeTimeout;
     this.idleTimeout = s.idleTimeout;
+    this.clientAuth = s.clientAuth;
     if (this.client) this.servername = this.client.servername ?? false;
     if (s.enableTrace) traceConnection(this.conn as unknown as Connection, this.isServer ? 'server' : 'client');
     this.conn.on('handshake', () => this.later(() => this.onHandshake()));
@@ -375,10 +379,13 @@ export class DTLSSocket extends EventEmitter {
     this.secureEstablished = true;
     this.lastReceived = Date.now();
     this.alpnProtocol = this.conn.alpnProtocol;
-    if (!this.isServer) {
+    if (this.isServer) {
+      ({ authorized: this.authorized, authorizationError: this.authorizationError } = clientAuthorization(this.clientAuth ?? {}, this.conn));
+    } else if (this.conn.sessionReused) {
       // A resumed session was only handed out by an authorized association (see onSession).
-      if (this.conn.sessionReused) this.authorized = true;
-      else ({ authorized: this.authorized, authorizationError: this.authorizationError } = authorization(this.verified));
+      this.authorized = true;
+    } else {
+      ({ authorized: this.authorized, authorizationError: this.authorizationError } = authorization(this.verified));
     }
     this.server?.[kSecured](this);
     this.emit('secure');
@@ -1074,6 +1081,7 @@ export class DTLSServer extends EventEmitter {
         handshakeTimeout: this.options.handshakeTimeout ?? 60_000,
         idleTimeout: this.options.idleTimeout ?? 300_000,
         enableTrace: this.enableTrace,
+        clientAuth: { requestCert: this.options.requestCert, rejectUnauthorized: this.options.rejectUnauthorized },
       },
     });
     this.stats.accepted++;

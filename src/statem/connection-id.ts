@@ -9,7 +9,7 @@ import type { Extensions } from '../messages/extensions.js';
 import type { HandshakeContext } from './context.js';
 
 function ownCid(hs: HandshakeContext): Uint8Array | undefined {
-  const cid = hs.dtls ? (hs.connectionId ?? hs.options.connectionId) : undefined;
+  const cid = hs.datagram ? (hs.connectionId ?? hs.options.connectionId) : undefined;
   if (cid && cid.length > 255) throw new TLSError('internal_error', 'a connection ID is at most 255 bytes', { code: 'ERR_TLS_INVALID_OPTION' });
   return cid;
 }

@@ -12,10 +12,10 @@
  * - `DtlsRecordLayer`: write epoch + sequence numbers, read epochs (the newest two), replay
  *   windows, a small bounded buffer for records of the next epoch, drop counters.
  */
-import type { Aead, AeadName, CryptoProvider } from '../crypto/provider.js';
+import type { AeadName, CryptoProvider } from '../crypto/provider.js';
+import { Aead12, dtlsSequenceHigh } from './aead-nonce.js';
 import { TLSError } from '../errors.js';
 import { ContentType } from '../messages/constants.js';
-import { wipe } from '../util/bytes.js';
 import { cidAdditionalData, cidOverhead, decodeInnerPlaintext, encodeInnerPlaintext, sameCid, TLS12_CID, type ConnectionIds } from './dtls-cid.js';
 
 // ---- Constants and bounds ----
@@ -267,68 +267,37 @@ export class DtlsNullProtection implements DtlsProtection {
   destroy(): void {}
 }
 
-const EXPLICIT_NONCE_LENGTH = 8;
-
 /**
- * DTLS 1.2 AEAD record protection for epochs >= 1.
- * - AES-GCM (RFC 5288), AES-CCM and AES-CCM-8 (RFC 6655, RFC 7251): `iv` is the 4-byte
- *   implicit salt; the record carries an 8-byte explicit nonce, which we set to
- *   epoch(2) + sequence_number(6); nonce = salt + explicit nonce. On receipt the explicit
- *   nonce is taken from the record as sent (RFC 5288 3: the sender chooses it).
- * - ChaCha20-Poly1305 (RFC 7905): `iv` is 12 bytes, XORed on the right with epoch + seq.
- * additional_data = epoch(2) + seq(6) + type + version + plaintext length (RFC 6347 4.1.2.1,
- * RFC 5246 6.2.3.3), with the header fields as received when opening.
+ * DTLS 1.2 AEAD record protection for epochs >= 1: AES-GCM (RFC 5288), AES-CCM and
+ * AES-CCM-8 (RFC 6655, RFC 7251) with an explicit nonce, ChaCha20-Poly1305 (RFC 7905) with
+ * an XOR nonce. The arithmetic is TLS 1.2's (aead-nonce.ts's Aead12), with DTLS's sequence
+ * field: epoch(2) + sequence_number(6), which is also the explicit nonce we send (RFC 6347
+ * 4.1.2.1). On receipt the header fields are taken as received, so a changed version fails
+ * like any other byte. `key` and `iv` are wiped by `destroy` (the same ownership rule as
+ * the TLS protections).
+ *
  * With connection IDs (RFC 9146, `cid`): records we send carry the peer's CID when it asked
  * for one (tls12_cid, an encrypted inner content type, RFC 9146's additional data); records we
  * receive must carry ours when we asked for one, and `open` then returns the decrypted
  * DTLSInnerPlaintext (the record layer takes the real content type from it).
- * `key` and `iv` are wiped by `destroy` (the same ownership rule as the TLS protections).
  */
 export class DtlsAeadProtection implements DtlsProtection {
   readonly encrypted = true;
   readonly overhead: number;
-  private readonly aead: Aead;
-  private readonly explicitNonce: boolean;
+  private readonly aead: Aead12;
   private destroyed = false;
 
   constructor(
     provider: CryptoProvider,
     readonly aeadName: AeadName,
-    private readonly key: Uint8Array,
-    private readonly iv: Uint8Array,
+    key: Uint8Array,
+    iv: Uint8Array,
     private readonly version = DTLS1_2_VERSION,
     private readonly cid: ConnectionIds = { send: new Uint8Array(0), receive: new Uint8Array(0) },
   ) {
-    this.explicitNonce = aeadName !== 'CHACHA20-POLY1305';
-    const ivLength = this.explicitNonce ? 4 : 12;
-    if (iv.length !== ivLength) throw new TLSError('internal_error', `${aeadName}: DTLS 1.2 IV must be ${ivLength} bytes, got ${iv.length}`);
-    this.aead = provider.aead(aeadName, key);
+    this.aead = new Aead12(provider, aeadName, key, iv);
     // A CID record adds the CID to the header and the real content type to the plaintext.
-    this.overhead = DTLS_HEADER_LENGTH + (this.explicitNonce ? EXPLICIT_NONCE_LENGTH : 0) + this.aead.tagLength + cidOverhead(cid);
-  }
-
-  private additionalData(epoch: number, seq: number, type: number, version: number, length: number): Uint8Array {
-    const aad = new Uint8Array(13);
-    aad[0] = epoch >>> 8;
-    aad[1] = epoch & 0xff;
-    writeU48(aad, 2, seq);
-    aad[8] = type;
-    aad[9] = version >>> 8;
-    aad[10] = version & 0xff;
-    aad[11] = length >>> 8;
-    aad[12] = length & 0xff;
-    return aad;
-  }
-
-  /** ChaCha20-Poly1305: IV XOR (0^32 || epoch || seq). */
-  private xorNonce(epoch: number, seq: number): Uint8Array {
-    const nonce = new Uint8Array(this.iv);
-    const s = new Uint8Array(8);
-    s[0] = epoch >>> 8;
-    s[1] = epoch & 0xff;
-    writeU48(s, 2, seq);
-    for (let i = 0; i < 8; i++) nonce[4 + i]! ^= s[i]!;
-    return nonce;
+    this.overhead = DTLS_HEADER_LENGTH + this.aead.expansion + cidOverhead(cid);
   }
 
   seal(type: number, data: Uint8Array, epoch: number, seq: number): Uint8Array {
@@ -336,36 +305,23 @@ export class DtlsAeadProtection implements DtlsProtection {
     if (!isEpoch(epoch)) throw new TLSError('internal_error', `DTLS epoch out of range: ${epoch}`);
     if (!isSeq(seq)) throw new TLSError('internal_error', `DTLS sequence number out of range: ${seq}`);
     if (data.length > DTLS_MAX_PLAINTEXT) throw new TLSError('internal_error', `DTLS fragment of ${data.length} bytes exceeds 2^14`);
-    let aad = this.additionalData(epoch, seq, type, this.version, data.length);
-    const explicitLength = this.explicitNonce ? EXPLICIT_NONCE_LENGTH : 0;
     const out = new Uint8Array(this.overhead + data.length);
+    const high = dtlsSequenceHigh(epoch, seq);
     const cid = this.cid.send;
-    let headerLength = DTLS_HEADER_LENGTH;
-    if (cid.length > 0) {
-      // tls12_cid: the CID sits between sequence number and length; the real type moves inside.
-      headerLength += cid.length;
-      writeDtlsHeader(out, 0, TLS12_CID, this.version, epoch, seq, 0);
-      out.set(cid, 11);
-      const length = out.length - headerLength;
-      out[11 + cid.length] = length >>> 8;
-      out[12 + cid.length] = length & 0xff;
-      data = encodeInnerPlaintext(type, data);
-      aad = cidAdditionalData(this.version, aad.subarray(0, 8), cid, data.length);
-    } else {
+    if (cid.length === 0) {
       writeDtlsHeader(out, 0, type, this.version, epoch, seq, out.length - DTLS_HEADER_LENGTH);
+      this.aead.sealInto(high, seq >>> 0, type, this.version, data, out, DTLS_HEADER_LENGTH);
+      return out;
     }
-    let nonce: Uint8Array;
-    if (this.explicitNonce) {
-      // explicit nonce = epoch + seq = the first 8 bytes of the AAD
-      const epochAndSeq = out.subarray(3, 11);
-      out.set(epochAndSeq, headerLength);
-      nonce = new Uint8Array(12);
-      nonce.set(this.iv);
-      nonce.set(epochAndSeq, 4);
-    } else {
-      nonce = this.xorNonce(epoch, seq);
-    }
-    out.set(this.aead.seal(nonce, data, aad), headerLength + explicitLength);
+    // tls12_cid: the CID sits between sequence number and length; the real type moves inside.
+    const headerLength = DTLS_HEADER_LENGTH + cid.length;
+    writeDtlsHeader(out, 0, TLS12_CID, this.version, epoch, seq, 0);
+    out.set(cid, 11);
+    const length = out.length - headerLength;
+    out[11 + cid.length] = length >>> 8;
+    out[12 + cid.length] = length & 0xff;
+    const inner = encodeInnerPlaintext(type, data);
+    this.aead.sealInto(high, seq >>> 0, TLS12_CID, this.version, inner, out, headerLength, cidAdditionalData(this.version, out.subarray(3, 11), cid, inner.length));
     return out;
   }
 
@@ -373,29 +329,19 @@ export class DtlsAeadProtection implements DtlsProtection {
     if (this.destroyed) return null;
     try {
       const payload = record.fragment;
-      const explicitLength = this.explicitNonce ? EXPLICIT_NONCE_LENGTH : 0;
-      if (payload.length < explicitLength + this.aead.tagLength || payload.length > DTLS_MAX_CIPHERTEXT) return null;
+      if (payload.length < this.aead.expansion || payload.length > DTLS_MAX_CIPHERTEXT) return null;
       if (!isEpoch(record.epoch) || !isSeq(record.seq)) return null;
       // With our CID negotiated every protected record must carry it, and only it (RFC 9146 6).
       const ours = this.cid.receive;
       if (ours.length > 0 ? record.type !== TLS12_CID || !record.cid || !sameCid(record.cid, ours) : record.type === TLS12_CID) return null;
-      const ciphertext = payload.subarray(explicitLength);
-      const plainLength = ciphertext.length - this.aead.tagLength;
       // A DTLSInnerPlaintext is the content and its type byte (our peers pad not beyond that bound).
       const maxPlain = DTLS_MAX_PLAINTEXT + (ours.length > 0 ? 1 : 0);
+      const plainLength = payload.length - this.aead.expansion;
       if (plainLength > maxPlain) return null;
-      let nonce: Uint8Array;
-      if (this.explicitNonce) {
-        nonce = new Uint8Array(12);
-        nonce.set(this.iv);
-        nonce.set(payload.subarray(0, EXPLICIT_NONCE_LENGTH), 4);
-      } else {
-        nonce = this.xorNonce(record.epoch, record.seq);
-      }
-      // The header as received is authenticated: a changed version fails like any other byte.
-      const plainAad = this.additionalData(record.epoch, record.seq, record.type, record.version, plainLength);
-      const aad = ours.length > 0 ? cidAdditionalData(record.version, plainAad.subarray(0, 8), ours, plainLength) : plainAad;
-      const data = this.aead.open(nonce, ciphertext, aad);
+      const high = dtlsSequenceHigh(record.epoch, record.seq);
+      const epochAndSeq = record.raw.subarray(3, 11);
+      const aad = ours.length > 0 ? cidAdditionalData(record.version, epochAndSeq, ours, plainLength) : undefined;
+      const data = this.aead.open(high, record.seq >>> 0, record.type, record.version, payload, aad);
       if (!data || data.length > maxPlain) return null;
       return data;
     } catch {
@@ -405,7 +351,7 @@ export class DtlsAeadProtection implements DtlsProtection {
 
   destroy(): void {
     this.destroyed = true;
-    wipe(this.key, this.iv);
+    this.aead.destroy();
   }
 }
 
