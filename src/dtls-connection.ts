@@ -106,6 +106,9 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.start();
     if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
     this.guard(() => {
+      // From the hellos on the parser must know our CID's length: the peer's first tls12_cid record
+      // (its Finished) may arrive with its ChangeCipherSpec, before our read keys are installed.
+      this.records.receiveCidLength = this.hs.negotiated.connectionIds?.receive.length ?? 0;
       const queue = this.records.open(datagram);
       if (this.records.integrityLimitReached) {
         throw new TLSError('bad_record_mac', 'too many forged records under one key (AEAD integrity limit, RFC 9147 4.5.3)', { code: 'ERR_TLS_AEAD_LIMIT' });
@@ -224,7 +227,6 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       return;
     }
     this.records.integrityLimit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).integrity;
-    this.records.receiveCidLength = cids?.receive.length ?? 0;
     this.records.setReadEpoch(this.records.readEpoch + 1, protection);
   }
 

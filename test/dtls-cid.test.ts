@@ -11,6 +11,7 @@ import { nobleProvider } from '../src/crypto/noble.js';
 import { TLSError } from '../src/errors.js';
 import { DtlsAeadProtection, DtlsRecordLayer, parseDatagram, parseDatagramDetailed } from '../src/record/dtls-record-layer.js';
 import { cidAdditionalData, decodeInnerPlaintext, TLS12_CID, type ConnectionIds } from '../src/record/dtls-cid.js';
+import type { TLSSession } from '../src/statem/session.js';
 import { concat, fromHex } from '../src/util/bytes.js';
 import { dtlsPair } from './helpers/dtls-pair.js';
 import { mulberry32 } from './helpers/random.js';
@@ -136,6 +137,11 @@ describe('DTLS 1.2 handshakes with connection IDs, in memory', () => {
     p.run({ deliver: (d, from) => (wire.push({ from, d }), [d]) });
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.connectionIds).toEqual({ send: serverCid, receive: clientCid });
+    // The first tls12_cid records (each Finished) ride with their ChangeCipherSpec, before the read
+    // keys exist: they are parsed (and wait for the keys), not dropped and retransmitted.
+    expect(p.server.recordStats.dropped).toEqual({ badMac: 0, replay: 0, unknownEpoch: 0, malformed: 0 });
+    expect(p.client.recordStats.dropped).toEqual({ badMac: 0, replay: 0, unknownEpoch: 0, malformed: 0 });
+    expect(p.client.nextTimeout()).toBeUndefined();
     expect(p.server.connectionIds).toEqual({ send: clientCid, receive: serverCid });
     p.client.send(new TextEncoder().encode('up'));
     p.run({ deliver: (d, from) => (wire.push({ from, d }), [d]) });
@@ -192,6 +198,24 @@ describe('DTLS 1.2 handshakes with connection IDs, in memory', () => {
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.lifecycle).toBe('ESTABLISHED');
     expect(p.server.connectionIds?.receive).toEqual(fromHex('aabbccdd'));
+  });
+
+  it('an abbreviated (resumed) handshake negotiates CIDs too', () => {
+    const server = { connectionId: fromHex('5151'), ticketKeys: new Uint8Array(48).fill(3) };
+    const first = dtlsPair({ connectionId: none }, server);
+    const sessions: TLSSession[] = [];
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    const p = dtlsPair({ connectionId: none, session: sessions[0] }, server);
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.sessionReused).toBe(true);
+    expect(p.client.connectionIds).toEqual({ send: fromHex('5151'), receive: none });
+    p.client.send(new Uint8Array([42]));
+    const d = p.client.takeDatagrams()[0]!;
+    expect(d[0]).toBe(TLS12_CID);
+    p.server.feedDatagram(d);
+    expect(p.received.server).toEqual([new Uint8Array([42])]);
   });
 
   it('a CID longer than 255 bytes is refused as an option error', () => {

@@ -7,7 +7,8 @@
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dtls, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/index.js';
+import { dtls, type DTLSServerOptions } from '../../src/node/index.js';
+import { ourDtlsServer } from '../helpers/dtls-endpoints.js';
 import { ECDSA, ROOT } from './util.js';
 
 const WAIT_MS = 5000;
@@ -56,26 +57,8 @@ async function nat(serverPort: number) {
   return { port: inside.address().port, rebind, outsidePorts };
 }
 
-async function echoServer(options: Partial<DTLSServerOptions>) {
-  const sockets: DTLSSocket[] = [];
-  const received: string[] = [];
-  const server: DTLSServer = dtls.createServer({ ...ECDSA, ...options }, (s) => {
-    sockets.push(s);
-    s.on('message', (m: Buffer) => {
-      received.push(m.toString());
-      if (s.established) s.send(Buffer.concat([Buffer.from('echo:'), m]));
-    });
-    s.on('error', () => undefined);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(async () => {
-    const closed = once(server, 'close');
-    server.close();
-    await closed;
-  });
-  return { server, port: server.address().port, sockets, received };
-}
+/** Our echo server (tests/helpers), each message back as it came. */
+const echoServer = (options: Partial<DTLSServerOptions>) => ourDtlsServer(cleanups, options);
 
 async function connectThrough(port: number, connectionId?: Uint8Array) {
   const c = dtls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ROOT, ...(connectionId ? { connectionId } : {}) });
@@ -94,12 +77,12 @@ describe('DTLS 1.2 connection IDs on the Node server (RFC 9146)', () => {
     const { c, messages } = await connectThrough(n.port, new Uint8Array(0));
     expect(c.connection.connectionIds?.send.length).toBe(8);
     c.send('before');
-    await until('the first echo', () => messages.includes('echo:before'));
+    await until('the first echo', () => messages.includes('before'));
     expect([...server.associations.keys()]).toEqual([`127.0.0.1:${n.outsidePorts[0]}`]);
 
     await n.rebind();
     c.send('after');
-    await until('the echo from the new port', () => messages.includes('echo:after'));
+    await until('the echo from the new port', () => messages.includes('after'));
     expect(received).toEqual(['before', 'after']);
     expect(sockets).toHaveLength(1); // no new association: the CID found the old one
     expect(sockets[0]!.remotePort).toBe(n.outsidePorts[1]);
@@ -111,12 +94,12 @@ describe('DTLS 1.2 connection IDs on the Node server (RFC 9146)', () => {
     const n = await nat(port);
     const { c, messages } = await connectThrough(n.port);
     c.send('before');
-    await until('the first echo', () => messages.includes('echo:before'));
+    await until('the first echo', () => messages.includes('before'));
     await n.rebind();
     c.send('after');
     await new Promise((r) => setTimeout(r, 300));
     expect(received).toEqual(['before']);
-    expect(messages).toEqual(['echo:before']);
+    expect(messages).toEqual(['before']);
     expect(sockets).toHaveLength(1);
   });
 
@@ -125,7 +108,7 @@ describe('DTLS 1.2 connection IDs on the Node server (RFC 9146)', () => {
     const n = await nat(port);
     const { c, messages } = await connectThrough(n.port, new Uint8Array(0));
     c.send('hello');
-    await until('the echo', () => messages.includes('echo:hello'));
+    await until('the echo', () => messages.includes('hello'));
     const cid = Buffer.from(c.connection.connectionIds!.send);
     // A tls12_cid record with the right CID but no valid protection, from another port.
     const attacker = await udp();
@@ -144,7 +127,7 @@ describe('DTLS 1.2 connection IDs on the Node server (RFC 9146)', () => {
     expect(sockets[0]!.remotePort).toBe(n.outsidePorts[0]);
     expect([...server.associations.keys()]).toEqual([`127.0.0.1:${n.outsidePorts[0]}`]);
     c.send('still here');
-    await until('the echo after the forgery', () => messages.includes('echo:still here'));
+    await until('the echo after the forgery', () => messages.includes('still here'));
     expect(sockets).toHaveLength(1);
   });
 });
