@@ -51,7 +51,7 @@ export async function runClient(values: Values, positionals: string[], tls: Conn
     // SNI: HOST when it is a name (connect()'s default), none for an IP literal; the certificate is checked against it.
     ...(values.servername !== undefined ? { servername: str(values, 'servername') } : {}),
     rejectUnauthorized: !values.insecure,
-    ...(psk ? { pskCallback: () => ({ psk: psk.key, identity: psk.identity }), maxVersion: tls.maxVersion ?? 'TLSv1.2' } : {}),
+    ...(psk ? { pskCallback: () => ({ psk: psk.key, identity: psk.identity }) } : {}),
   };
   if (values.dtls) return runDtlsClient(values, options);
   if (values.mtu !== undefined) throw new UsageError('--mtu goes with --dtls');

@@ -13,9 +13,12 @@ export function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-export function readFile(path: string, what: string): string {
+export function readFile(path: string, what: string): string;
+export function readFile(path: string, what: string, binary: true): Uint8Array;
+/** A file's text, or its bytes (`binary`: a CRL may be DER). */
+export function readFile(path: string, what: string, binary = false): string | Uint8Array {
   try {
-    return readFileSync(path, 'utf8');
+    return binary ? readFileSync(path) : readFileSync(path, 'utf8');
   } catch (err) {
     throw new UsageError(`cannot read ${what} ${path}: ${(err as Error).message}`);
   }
@@ -43,7 +46,7 @@ export function describeError(err: unknown): string {
   return extra.length ? `${message} (${extra.join(', ')})` : message;
 }
 
-/** --psk/--psk-identity as node's client pskCallback; PSK suites are TLS 1.2's, so TLS 1.2 unless --max-version says otherwise. */
+/** --psk/--psk-identity: the key and identity for node's pskCallback (a TLS 1.3 external PSK, or the TLS 1.2 / DTLS PSK suites). */
 export function pskOptions(values: Values): { key: Buffer; identity: string } | undefined {
   const hex = str(values, 'psk');
   const identity = str(values, 'psk-identity');

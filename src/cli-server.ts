@@ -17,7 +17,7 @@ import type { TlsServerOptions } from './node/options.js';
 import { createServer, type Server } from './node/server.js';
 import type { TLSSocket } from './node/socket.js';
 import { OID } from './x509/certificate.js';
-import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from './x509/der.js';
+import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from './util/der.js';
 import { pemEncode } from './x509/pem.js';
 import { selfSignedCertificate } from './x509/selfsigned.js';
 
@@ -75,20 +75,21 @@ export async function runServer(values: Values, tls: TlsServerOptions): Promise<
   const host = str(values, 'host') ?? 'localhost';
 
   let throwaway: string | undefined;
-  if (!tls.cert) {
+  const psk = pskOptions(values);
+  // With --psk and no --cert the server is certificate-free: it authenticates by the PSK only.
+  if (!tls.cert && !psk) {
     const made = throwawayCertificate();
     tls = { ...tls, cert: made.cert, key: made.key };
     throwaway = made.file;
     say(`tsls: no --cert given: using a throwaway self-signed certificate for localhost, 127.0.0.1 and ::1, saved in ${throwaway}`);
   }
-  const psk = pskOptions(values);
   const options: TlsServerOptions = {
     ...tls,
     ...(values.www ? { ALPNProtocols: wwwAlpn(tls.ALPNProtocols) } : {}),
     // One key for every listener, so a session from 127.0.0.1 resumes on ::1 too.
     ticketKeys: randomBytes(48),
     ...(values.verify ? { requestCert: true, rejectUnauthorized: true } : {}),
-    ...(psk ? { pskCallback: (_s: null, id: string) => (id === psk.identity ? psk.key : null), maxVersion: tls.maxVersion ?? 'TLSv1.2' } : {}),
+    ...(psk ? { pskCallback: (_s: null, id: string) => (id === psk.identity ? psk.key : null) } : {}),
   };
   const hosts = host === 'localhost' ? ['127.0.0.1', '::1'] : [host];
   const ready = (boundPort: number, what: string) => {

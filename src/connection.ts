@@ -60,8 +60,9 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   constructor(side: Side, options: ClientOptions | ServerOptions) {
     super(side);
     const common = side === 'server' ? serverCommon(options as ServerOptions) : resolveCommon(options, nobleProvider);
-    if (side === 'server' && (options as ServerOptions).certificates?.length === 0) {
-      throw new TLSError('internal_error', 'a server needs at least one certificate', { code: 'ERR_TLS_INVALID_OPTION' });
+    // A certificate-free server authenticates with external PSKs only.
+    if (side === 'server' && (options as ServerOptions).certificates?.length === 0 && !(options as ServerOptions).pskCallback) {
+      throw new TLSError('internal_error', 'a server needs at least one certificate, or a pskCallback', { code: 'ERR_TLS_INVALID_OPTION' });
     }
     const glue = new ConnectionGlue(this);
     this.hs = new HandshakeContext(side, common, options, glue);

@@ -3,7 +3,7 @@
  * anywhere JavaScript runs; Node sockets live in 'tsls/node'.
  */
 export { Connection, type ConnectionEvents, type Lifecycle, type TransitionEvent } from './connection.js';
-export type { ClientOptions, ServerOptions, CommonOptions, CertifiedKey, PeerVerification, TLSVersionName } from './config.js';
+export type { ClientOptions, ServerOptions, CommonOptions, CertifiedKey, PeerVerification, TLSVersionName, VerificationOptions } from './config.js';
 export { TLSError, AlertDescription, alertName, type AlertName } from './errors.js';
 export type { CryptoProvider, GroupName, SignatureSchemeName, HashName, AeadName, PublicKey, PrivateKey } from './crypto/provider.js';
 export { nobleProvider, createNobleProvider } from './crypto/noble.js';
@@ -13,6 +13,15 @@ export { parseCertificate, type Certificate } from './x509/certificate.js';
 export { parseCertificateChain, parsePrivateKey, pemEncode, pemDecode } from './x509/pem.js';
 export { selfSignedCertificate } from './x509/selfsigned.js';
 export { certificateMatchesHost } from './x509/hostname.js';
+export {
+  verifyCertificateChain,
+  verifyServerCertificate,
+  MAX_INTERMEDIATES,
+  type ChainVerificationOptions,
+  type VerifierPolicy,
+  type CertificatePurpose,
+} from './x509/verify.js';
+export { parseCrl, parseCrls, type CertificateRevocationList } from './x509/crl.js';
 export { encodeSession, decodeSession, type TLSSession } from './statem/session.js';
 export { DtlsConnection, type DtlsClientOptions, type DtlsServerOptions, type DtlsConnectionEvents } from './dtls-connection.js';
 export { DtlsCookieGuard, type CookieVerdict } from './dtls-cookie.js';

@@ -213,6 +213,19 @@ function established(clientOptions?: ClientOptions, serverOptions?: Partial<Serv
 /** Extension helpers on a decoded ClientHello. */
 const extIndex = (m: any, name: string) => m.extensions.list.findIndex((e: any) => e.name === name);
 
+/** The default client's first key share (X25519MLKEM768) replaced by `change` of it, on its way to the server. */
+function firstClientShare(change: (key: Uint8Array) => Uint8Array): Run {
+  return mitmRun({
+    client: onType(HandshakeType.client_hello, (m) =>
+      edit(m, (ch) => {
+        const share = ch.extensions.list[extIndex(ch, 'key_share')].value.client_shares[0];
+        expect(share.group).toBe(0x11ec);
+        share.key_exchange = change(share.key_exchange);
+      }),
+    ),
+  });
+}
+
 // ---- the table ------------------------------------------------------------------------------
 
 interface Row {
@@ -394,31 +407,18 @@ const ROWS: Row[] = [
     detector: 'server',
     alert: 'illegal_parameter',
     run: () =>
-      mitmRun({
-        client: onType(HandshakeType.client_hello, (m) =>
-          edit(m, (ch) => {
-            const share = ch.extensions.list[extIndex(ch, 'key_share')].value.client_shares[0];
-            expect(share.group).toBe(0x11ec);
-            share.key_exchange = share.key_exchange.slice();
-            share.key_exchange[0] = 0xff;
-            share.key_exchange[1] |= 0x0f;
-          }),
-        ),
+      firstClientShare((key) => {
+        const bad = key.slice();
+        bad[0] = 0xff;
+        bad[1] |= 0x0f;
+        return bad;
       }),
   },
   {
     name: 'X25519MLKEM768 client share one byte short',
     detector: 'server',
     alert: 'illegal_parameter',
-    run: () =>
-      mitmRun({
-        client: onType(HandshakeType.client_hello, (m) =>
-          edit(m, (ch) => {
-            const share = ch.extensions.list[extIndex(ch, 'key_share')].value.client_shares[0];
-            share.key_exchange = share.key_exchange.subarray(1);
-          }),
-        ),
-      }),
+    run: () => firstClientShare((key) => key.subarray(1)),
   },
   {
     name: 'SecP256r1MLKEM768 server share whose EC point is not on the curve',

@@ -24,8 +24,8 @@ import {
   startOpensslServer,
   type Exit,
 } from './helpers/peers.js';
+import { CLI, startTslsServer, tsls } from './helpers/tsls-cli.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 /** The test PKI's server chain: leaf-ecdsa-p256 followed by the intermediate. */
 const SERVER_PKI = ['--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-p256.key'];
 
@@ -48,27 +48,6 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 // ---- helpers -----------------------------------------------------------------------------
-
-/** `node dist/cli.js ARGS` in vectors/pki (so PKI file names are relative). */
-function tsls(...args: string[]): Peer {
-  return new Peer('node', [CLI, ...args]);
-}
-
-/** `tsls server --port P ARGS` on a free port; resolves once it says it listens. */
-async function startTslsServer(...args: string[]): Promise<{ server: Peer; port: number }> {
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const server = tsls('server', '--port', String(port), ...args);
-    try {
-      await server.waitOutput(/server listening on \S+:\d+/);
-      return { server, port };
-    } catch (err) {
-      await server.kill();
-      if (attempt < 2 && /EADDRINUSE/.test(server.output)) continue;
-      throw err;
-    }
-  }
-}
 
 /** `tsls client 127.0.0.1:PORT ARGS`. */
 function tslsClient(port: number, ...args: string[]): Peer {
@@ -227,6 +206,18 @@ describe('help, --version and usage errors', () => {
     for (const flag of ['--ca FILE', '--alpn LIST', '--min-version V', '--ciphers LIST', '--psk HEX', '--trace']) expect(help.stdout).toContain(flag);
     expect(help.stdout).toContain(command === 'client' ? '--servername NAME' : '--www');
     expect(help.stderr).toBe('');
+  });
+
+  it('tsls --help, tsls client --help and --version load no engine module (start-up stays fast)', async () => {
+    const hook = join(tmp, 'record-imports.mjs');
+    writeFileSync(hook, "export async function resolve(s, c, n) { const r = await n(s, c); process.stderr.write(`import ${r.url}\\n`); return r; }\n");
+    for (const args of [['--help'], ['client', '--help'], ['server', '--help'], ['--version']]) {
+      const peer = new Peer('node', ['--no-warnings', '--experimental-loader', hook, CLI, ...args]);
+      await expectExit(peer, 0);
+      const imported = lines(peer.stderr).filter((l) => l.startsWith('import file:'));
+      expect(imported.length, peer.describe()).toBeGreaterThan(0); // the hook saw the CLI itself
+      expect(imported.filter((l) => /\/dist\/(statem|record|crypto|x509|node)\/|@noble\//.test(l)), args.join(' ')).toEqual([]);
+    }
   });
 
   it('tsls --version prints the package version and exits 0', async () => {
@@ -604,6 +595,18 @@ it('--trace on tsls client and tsls server prints state transitions and messages
   expect(server.stderr).toMatch(/S\.ClientHello -> S\.ServerHello/);
   expect(server.stderr).toMatch(/<<< client_hello \d+ bytes/);
   expect(server.stderr).toMatch(/>>> server_hello \d+ bytes/);
+});
+
+it('--trace over TLS 1.2 names the suite, the group and the signature scheme of each message, as for TLS 1.3', async () => {
+  const { port } = await startOpensslServer({ rev: true, version: 'TLSv1.2' });
+  const client = tslsClient(port, '--ca', 'root.crt', '--servername', 'localhost', '--max-version', 'TLSv1.2', '--trace');
+  await client.waitOutput('tsls: connected to');
+  client.closeStdin();
+  await expectExit(client, 0);
+  expect(client.stderr).toMatch(/>>> client_hello \d+ bytes: suites=(grease:0x\w+,)?TLS_ECDHE_\w+.* groups=(grease:0x\w+,)?x25519,[\w,]+ schemes=(grease:0x\w+,)?ecdsa_secp256r1_sha256,/);
+  expect(client.stderr).toMatch(/<<< server_hello_tls12 \d+ bytes: suite=TLS_ECDHE_ECDSA_WITH_\w+ session_id=\d+ bytes/);
+  expect(client.stderr).toMatch(/<<< server_key_exchange \d+ bytes: group=x25519 public=32 bytes scheme=\w+ signature=\d+ bytes/);
+  expect(client.stderr).toMatch(/>>> client_key_exchange \d+ bytes: public=32 bytes/);
 });
 
 it('tsls states client prints a Mermaid state diagram of the client handshake', async () => {

@@ -11,7 +11,7 @@ import { nodeProvider, createNodeProvider } from '../src/crypto/node.js';
 import type { AeadName, CryptoProvider, GroupName, HashName, PrivateKey, PublicKey, SignatureSchemeName } from '../src/crypto/provider.js';
 import { CIPHER_SUITES } from '../src/messages/constants.js';
 import { concat, fromHex, toHex, utf8 } from '../src/util/bytes.js';
-import { encodeSequence, encodeUnsigned } from '../src/x509/der.js';
+import { encodeSequence, encodeUnsigned } from '../src/util/der.js';
 import { AEAD_VECTORS, ECDH_RFC7748, ED25519_RFC8032_1, ED25519_SPECCHECK, HASH_ABC, HKDF_RFC5869, HMAC_RFC4231_2, P256_RFC6979 } from './helpers/kat.js';
 import { defaultClientOptions, defaultServerOptions } from './helpers/pair.js';
 import { LEAVES, certifiedKey, readPki, rootCa, type LeafName } from './helpers/pki.js';

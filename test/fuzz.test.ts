@@ -41,13 +41,19 @@ function prng(seed: number) {
 }
 
 
-/** 1 to 4 random flips (xor with a non-zero byte), inserts and deletes. */
+/**
+ * Per-input time budget: generous (a loaded machine, noble signatures in a server's answer),
+ * but an input that makes a parser do superlinear work blows it by orders of magnitude.
+ */
+const BUDGET_MS = 500;
+
+/** 1 to 4 random flips (xor with a non-zero byte), inserts, deletes and size-amplifying repeats. */
 function mutate(input: Uint8Array, g: ReturnType<typeof prng>): { bytes: Uint8Array; ops: string[] } {
   let b: Uint8Array = input.slice();
   const ops: string[] = [];
   const count = 1 + g.int(4);
   for (let k = 0; k < count; k++) {
-    const op = g.int(3);
+    const op = g.int(4);
     if (op === 0 && b.length > 0) {
       const at = g.int(b.length);
       const x = 1 + g.int(255);
@@ -58,10 +64,17 @@ function mutate(input: Uint8Array, g: ReturnType<typeof prng>): { bytes: Uint8Ar
       const v = g.int(256);
       b = concat(b.subarray(0, at), new Uint8Array([v]), b.subarray(at));
       ops.push(`insert@${at}=${v}`);
-    } else if (b.length > 0) {
+    } else if (op === 2 && b.length > 0) {
       const at = g.int(b.length);
       b = concat(b.subarray(0, at), b.subarray(at + 1));
       ops.push(`delete@${at}`);
+    } else if (b.length > 0) {
+      // Amplify: a slice of up to 64 bytes repeated up to 512 times in place (lists, extensions, records grow).
+      const at = g.int(b.length);
+      const slice = b.subarray(at, Math.min(b.length, at + 1 + g.int(64)));
+      const times = 2 + g.int(511);
+      b = concat(b.subarray(0, at), ...Array.from({ length: times }, () => slice), b.subarray(at + slice.length));
+      ops.push(`repeat@${at}+${slice.length}x${times}`);
     }
   }
   return { bytes: b, ops };
@@ -191,7 +204,10 @@ function fuzz(target: Target): { findings: Finding[]; outcomes: Record<string, n
     const { bytes, ops } = mutate(original, g);
     const fed = target.wrap ? target.wrap(bytes) : bytes;
     const conn = target.receiver();
-    const problem = judge(conn, fed);
+    const start = performance.now();
+    const verdict = judge(conn, fed);
+    const ms = performance.now() - start;
+    const problem = verdict ?? (ms > BUDGET_MS ? `took ${ms.toFixed(0)} ms (budget ${BUDGET_MS} ms) for ${fed.length} bytes` : undefined);
     const key = conn.state === 'DEAD' ? conn.error?.alert ?? 'DEAD?' : conn.state;
     outcomes[key] = (outcomes[key] ?? 0) + 1;
     if (problem) findings.push({ target: target.name, iteration, ops, problem, input: toHex(fed) });

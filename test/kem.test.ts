@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { componentSizes, groupComponents, seedLength } from '../src/crypto/groups.js';
 import { nobleProvider } from '../src/crypto/noble.js';
-import { nodeProvider } from '../src/crypto/node.js';
+import { nodeHasMlKem, nodeProvider } from '../src/crypto/node.js';
 import type { CryptoProvider, GroupName } from '../src/crypto/provider.js';
 import { concat, fromHex, toHex } from '../src/util/bytes.js';
 import { seededBytes } from './helpers/random.js';
@@ -38,11 +38,17 @@ for (const p of PROVIDERS) {
   describe(`ML-KEM on the ${p.name} provider (ACVP FIPS 203 vectors)`, () => {
     for (const [set, group] of SETS) {
       const v = ACVP.sets[set]!;
-      it(`${set}: key generation from d || z gives NIST's ek and dk`, () => {
+      it(`${set}: key generation from d || z gives NIST's ek, and the seed decapsulates as NIST's dk does`, () => {
         for (const t of v.keyGen) {
-          const pair = p.generateKeyPair(group, concat(fromHex(t.d), fromHex(t.z)));
+          const seed = concat(fromHex(t.d), fromHex(t.z));
+          const pair = p.generateKeyPair(group, seed);
           expect(toHex(pair.publicKey)).toBe(t.ek.toLowerCase());
-          expect(toHex(pair.privateKey)).toBe(t.dk.toLowerCase());
+          // Our private key is the seed (FIPS 203 3.3); NIST's expanded dk must act the same.
+          expect(toHex(pair.privateKey)).toBe(toHex(seed));
+          const { share, secret } = p.encapsulate(group, pair.publicKey, new Uint8Array(32).fill(7));
+          expect(toHex(p.decapsulate(group, fromHex(t.dk), share))).toBe(toHex(secret));
+          expect(toHex(p.decapsulate(group, pair.privateKey, share))).toBe(toHex(secret));
+          expect(toHex(p.decapsulate(group, seed.slice(), share))).toBe(toHex(secret));
         }
       });
       it(`${set}: encapsulation with NIST's m gives NIST's ciphertext and key`, () => {
@@ -52,7 +58,7 @@ for (const p of PROVIDERS) {
           expect(toHex(secret)).toBe(t.k.toLowerCase());
         }
       });
-      it(`${set}: decapsulation gives NIST's key, implicit rejection included`, () => {
+      it(`${set}: decapsulation of NIST's dk and ciphertexts gives NIST's key, implicit rejection included`, () => {
         for (const t of v.decapsulation) expect(toHex(p.decapsulate(group, fromHex(t.dk), fromHex(t.c)))).toBe(t.k.toLowerCase());
       });
       it(`${set}: encapsulation refuses the encapsulation keys NIST's key check fails`, () => {
@@ -66,7 +72,7 @@ for (const p of PROVIDERS) {
       it(`${set}: encapsulation refuses a key with a coefficient not below q, and a ciphertext of the wrong length`, () => {
         const ek = fromHex(v.keyGen[0]!.ek);
         expect(() => p.encapsulate(group, outOfRange(ek), new Uint8Array(32))).toThrow();
-        const dk = fromHex(v.keyGen[0]!.dk);
+        const dk = concat(fromHex(v.keyGen[0]!.d), fromHex(v.keyGen[0]!.z));
         const { share } = p.encapsulate(group, ek, new Uint8Array(32));
         expect(() => p.decapsulate(group, dk, share.subarray(1))).toThrow();
         expect(() => p.decapsulate(group, dk, concat(share, new Uint8Array(1)))).toThrow();
@@ -75,7 +81,7 @@ for (const p of PROVIDERS) {
   });
 }
 
-describe('KEM groups: the two providers against each other', () => {
+describe(`KEM groups: the two providers against each other (node provider's ML-KEM: ${nodeHasMlKem ? 'node:crypto' : 'noble, this Node has none'})`, () => {
   for (const group of KEM_GROUPS) {
     it(`${group}: either provider decapsulates what the other encapsulated, and equal seeds give equal bytes`, () => {
       for (const [a, b] of [

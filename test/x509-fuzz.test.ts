@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { nobleProvider } from '../src/crypto/noble.js';
 import { TLSError } from '../src/errors.js';
 import { parseCertificate, type Certificate } from '../src/x509/certificate.js';
-import { encodeDer, readNode, Tag } from '../src/x509/der.js';
+import { encodeDer, readNode, Tag } from '../src/util/der.js';
 import { certificateMatchesHost } from '../src/x509/hostname.js';
 import { parseCertificateChain, pemDecode } from '../src/x509/pem.js';
 import { verifyCertificateChain } from '../src/x509/verify.js';

@@ -8,7 +8,7 @@ import type { SignatureSchemeName } from '../src/crypto/provider.js';
 import { TLSError } from '../src/errors.js';
 import { fromHex, toHex, utf8 } from '../src/util/bytes.js';
 import { emptySubjectAltNames, OID, parseCertificate, verifyCertificateSignature, type Certificate } from '../src/x509/certificate.js';
-import { decodeDer, DerError, DerReader, encodeUnsigned, Tag } from '../src/x509/der.js';
+import { decodeDer, DerError, DerReader, encodeUnsigned, Tag } from '../src/util/der.js';
 import { base64Decode, parseCertificateChain, parsePrivateKey, pemDecode, pemEncode, publicKeyMatches } from '../src/x509/pem.js';
 
 const pki = (name: string) => new URL(`../vectors/pki/${name}`, import.meta.url).pathname;

@@ -4,7 +4,7 @@
  * and secrets are concatenated in the order the draft gives for that group: ML-KEM first for
  * X25519MLKEM768, the NIST curve first for SecP256r1MLKEM768 and SecP384r1MLKEM1024.
  */
-import { ML_KEM_ENCAPS_SEED, ML_KEM_KEYGEN_SEED, ML_KEM_SECRET, mlKemSizes, type MlKemParameterSet } from './mlkem.js';
+import { ML_KEM_ENCAPS_SEED, ML_KEM_SECRET, ML_KEM_SEED, mlKemSizes, type MlKemParameterSet } from './mlkem.js';
 import type { GroupName } from './provider.js';
 
 export type EcdhGroup = 'x25519' | 'x448' | 'secp256r1' | 'secp384r1';
@@ -30,9 +30,10 @@ export function componentSizes(c: Component): ComponentSizes {
   if (c.kind === 'mlkem') {
     const s = mlKemSizes[c.set];
     return {
-      keyPairSeed: ML_KEM_KEYGEN_SEED,
+      keyPairSeed: ML_KEM_SEED,
       encapsulationSeed: ML_KEM_ENCAPS_SEED,
-      privateKey: s.decapsulationKey,
+      // The seed d || z (see ./mlkem.ts).
+      privateKey: ML_KEM_SEED,
       publicShare: s.encapsulationKey,
       encapsulatedShare: s.ciphertext,
       secret: ML_KEM_SECRET,

@@ -4,9 +4,9 @@
  * case: encapsulating is making an ephemeral key pair and agreeing with the peer's share.
  * Hybrids split and concatenate their components' bytes as ./groups.ts lays them out.
  */
-import { concat } from '../util/bytes.js';
+import { concat, constantTimeEqual } from '../util/bytes.js';
 import { componentSizes, groupComponents, type Component, type ComponentSizes, type EcdhGroup } from './groups.js';
-import { nobleMlKem, ML_KEM_ENCAPS_SEED, ML_KEM_KEYGEN_SEED, type MlKem } from './mlkem.js';
+import { nobleMlKem, type MlKem } from './mlkem.js';
 import { UnusableSeedError, type CryptoProvider, type Encapsulation, type GroupName, type KeyPair } from './provider.js';
 
 /** What a provider supplies; the rest of key exchange is the same for all providers. */
@@ -16,6 +16,7 @@ export interface KeyExchangePrimitives {
   ecdhKeyPair(group: EcdhGroup, privateKey?: Uint8Array): KeyPair;
   /** Throws on a malformed or low-order peer key. */
   ecdh(group: EcdhGroup, privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array;
+  /** Default: noble's, drawing from `random`. */
   mlkem?: MlKem;
 }
 
@@ -29,14 +30,15 @@ function componentsOf(group: GroupName): readonly Component[] {
 
 /**
  * `bytes` cut into the components' pieces; an input of the wrong total length is refused
- * (which is how a malformed hybrid share fails). A single component gets `bytes` itself, so
- * a provider that caches per private-key buffer still finds its entry.
+ * (which is how a malformed hybrid share fails). A single component gets `bytes` itself and
+ * checks it: that keeps a provider's per-buffer caches working, and lets ML-KEM alone take
+ * an expanded private key as well as a seed.
  */
 function split(group: GroupName, what: string, bytes: Uint8Array, parts: readonly Component[], size: keyof ComponentSizes): Uint8Array[] {
+  if (parts.length === 1) return [bytes];
   const lengths = parts.map((c) => componentSizes(c)[size]);
   const total = lengths.reduce((a, b) => a + b, 0);
   if (bytes.length !== total) throw new Error(`${group}: ${what} must be ${total} bytes, got ${bytes.length}`);
-  if (parts.length === 1) return [bytes];
   let at = 0;
   return lengths.map((n) => bytes.subarray(at, (at += n)));
 }
@@ -46,13 +48,15 @@ function joined(pieces: Uint8Array[]): Uint8Array {
 }
 
 export function kemKeyExchange(p: KeyExchangePrimitives): KeyExchange {
-  const mlkem = p.mlkem ?? nobleMlKem;
+  const mlkem = p.mlkem ?? nobleMlKem(p.random);
+  // A hybrid private key's component keys as generated, so that decapsulation hands each
+  // component the very buffer it made (and cached work for); checked against the bytes.
+  const hybridKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; keys: Uint8Array[] }>();
 
   /** One component's key pair; a seed that is no valid private key is the caller's to redraw. */
   function componentKeyPair(group: GroupName, c: Component, seed: Uint8Array | undefined): KeyPair {
     try {
-      if (c.kind === 'ecdh') return p.ecdhKeyPair(c.group, seed);
-      return mlkem.keyPair(c.set, seed ?? p.random(ML_KEM_KEYGEN_SEED));
+      return c.kind === 'ecdh' ? p.ecdhKeyPair(c.group, seed) : mlkem.keyPair(c.set, seed);
     } catch (err) {
       if (seed) throw new UnusableSeedError(`${group}: the seed is not a usable private key`, { cause: err });
       throw err;
@@ -64,7 +68,9 @@ export function kemKeyExchange(p: KeyExchangePrimitives): KeyExchange {
     const seeds = seed ? split(group, 'key pair seed', seed, parts, 'keyPairSeed') : [];
     const pairs = parts.map((c, i) => componentKeyPair(group, c, seeds[i]));
     if (pairs.length === 1) return pairs[0]!;
-    return { privateKey: joined(pairs.map((k) => k.privateKey)), publicKey: joined(pairs.map((k) => k.publicKey)) };
+    const privateKey = joined(pairs.map((k) => k.privateKey));
+    hybridKeys.set(privateKey, { bytes: privateKey.slice(), keys: pairs.map((k) => k.privateKey) });
+    return { privateKey, publicKey: joined(pairs.map((k) => k.publicKey)) };
   }
 
   function encapsulate(group: GroupName, peerShare: Uint8Array, seed?: Uint8Array): Encapsulation {
@@ -74,7 +80,7 @@ export function kemKeyExchange(p: KeyExchangePrimitives): KeyExchange {
     // Every ephemeral key first: a seed problem (redraw) must not be mistaken for a bad peer share.
     const ephemeral = parts.map((c, i) => (c.kind === 'ecdh' ? componentKeyPair(group, c, seeds[i]) : undefined));
     const results = parts.map((c, i): Encapsulation => {
-      if (c.kind === 'mlkem') return mlkem.encapsulate(c.set, peers[i]!, seeds[i] ?? p.random(ML_KEM_ENCAPS_SEED));
+      if (c.kind === 'mlkem') return mlkem.encapsulate(c.set, peers[i]!, seeds[i]);
       const pair = ephemeral[i]!;
       const secret = p.ecdh(c.group, pair.privateKey, peers[i]!);
       pair.privateKey.fill(0);
@@ -85,7 +91,8 @@ export function kemKeyExchange(p: KeyExchangePrimitives): KeyExchange {
 
   function decapsulate(group: GroupName, privateKey: Uint8Array, share: Uint8Array): Uint8Array {
     const parts = componentsOf(group);
-    const keys = split(group, 'private key', privateKey, parts, 'privateKey');
+    const known = hybridKeys.get(privateKey);
+    const keys = known && constantTimeEqual(known.bytes, privateKey) ? known.keys : split(group, 'private key', privateKey, parts, 'privateKey');
     const shares = split(group, 'key share', share, parts, 'encapsulatedShare');
     return joined(parts.map((c, i) => (c.kind === 'ecdh' ? p.ecdh(c.group, keys[i]!, shares[i]!) : mlkem.decapsulate(c.set, keys[i]!, shares[i]!))));
   }

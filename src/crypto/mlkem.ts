@@ -1,7 +1,12 @@
 /**
- * ML-KEM (FIPS 203) on @noble/post-quantum, for both providers: it is pure JavaScript, so it
- * runs wherever the engine does, and it takes the seeds FIPS 203's internal algorithms take
- * (d || z for key generation, m for encapsulation), so injected randomness replays exactly.
+ * ML-KEM (FIPS 203) on @noble/post-quantum: pure JavaScript, so it runs wherever the engine
+ * does, and it takes the seeds FIPS 203's internal algorithms take (d || z for key
+ * generation, m for encapsulation), so injected randomness replays exactly. The node
+ * provider swaps in node:crypto's ML-KEM where the running Node has it (see ./node.ts).
+ *
+ * A private key is the 64-byte seed d || z, the form FIPS 203 (3.3) allows keeping instead
+ * of the expanded decapsulation key and the only one node:crypto imports; decapsulate also
+ * takes an expanded key (FIPS 203's dk), which is what NIST's test vectors give.
  *
  * The checks FIPS 203 7.2 and 7.3 require of untrusted input are noble's: the encapsulation
  * key's length and modulus check (ByteEncode12(ByteDecode12(ek)) = ek) in encapsulate, the
@@ -9,49 +14,68 @@
  * throws; a wrong ciphertext of the right length yields the implicit-rejection secret.
  */
 import { ml_kem1024, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import type { KeyPair } from './provider.js';
+import { constantTimeEqual } from '../util/bytes.js';
+import type { Encapsulation, KeyPair } from './provider.js';
 
 export type MlKemParameterSet = 'ML-KEM-768' | 'ML-KEM-1024';
 
-/** FIPS 203 table 3 (bytes), plus the seed lengths of ML-KEM.KeyGen_internal and Encaps_internal. */
+/** FIPS 203 table 3 (bytes). */
 export const mlKemSizes: Record<MlKemParameterSet, { encapsulationKey: number; decapsulationKey: number; ciphertext: number }> = {
   'ML-KEM-768': { encapsulationKey: 1184, decapsulationKey: 2400, ciphertext: 1088 },
   'ML-KEM-1024': { encapsulationKey: 1568, decapsulationKey: 3168, ciphertext: 1568 },
 };
-export const ML_KEM_KEYGEN_SEED = 64;
+/** d || z: the seed of ML-KEM.KeyGen_internal, and our private key. */
+export const ML_KEM_SEED = 64;
+/** m: the randomness of ML-KEM.Encaps_internal. */
 export const ML_KEM_ENCAPS_SEED = 32;
 export const ML_KEM_SECRET = 32;
 
-/** The three ML-KEM operations a provider brings (noble's by default). */
+/** The three ML-KEM operations a provider brings. Without a seed (or m) each draws its own. */
 export interface MlKem {
-  /** `seed` is d || z (64 bytes). The private key is the expanded decapsulation key. */
-  keyPair(set: MlKemParameterSet, seed: Uint8Array): KeyPair;
-  /** `m` is the 32-byte encapsulation randomness; `share` is the ciphertext. */
-  encapsulate(set: MlKemParameterSet, encapsulationKey: Uint8Array, m: Uint8Array): { share: Uint8Array; secret: Uint8Array };
-  decapsulate(set: MlKemParameterSet, decapsulationKey: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+  keyPair(set: MlKemParameterSet, seed?: Uint8Array): KeyPair;
+  /** `share` is the ciphertext. */
+  encapsulate(set: MlKemParameterSet, encapsulationKey: Uint8Array, m?: Uint8Array): Encapsulation;
+  /** `privateKey`: the seed d || z, or an expanded decapsulation key. */
+  decapsulate(set: MlKemParameterSet, privateKey: Uint8Array, ciphertext: Uint8Array): Uint8Array;
 }
 
 const noble = { 'ML-KEM-768': ml_kem768, 'ML-KEM-1024': ml_kem1024 } as const;
 
-function exactly(what: string, bytes: Uint8Array, length: number): void {
+export function exactly(what: string, bytes: Uint8Array, length: number): void {
   if (bytes.length !== length) throw new Error(`${what} must be ${length} bytes, got ${bytes.length}`);
 }
 
-export const nobleMlKem: MlKem = {
-  keyPair(set, seed) {
-    exactly(`${set} seed`, seed, ML_KEM_KEYGEN_SEED);
-    const { publicKey, secretKey } = noble[set].keygen(seed);
-    return { privateKey: secretKey, publicKey };
-  },
-  encapsulate(set, encapsulationKey, m) {
-    exactly(`${set} encapsulation key`, encapsulationKey, mlKemSizes[set].encapsulationKey);
-    exactly(`${set} randomness`, m, ML_KEM_ENCAPS_SEED);
-    const { cipherText, sharedSecret } = noble[set].encapsulate(encapsulationKey, m);
-    return { share: cipherText, secret: sharedSecret };
-  },
-  decapsulate(set, decapsulationKey, ciphertext) {
-    exactly(`${set} ciphertext`, ciphertext, mlKemSizes[set].ciphertext);
-    exactly(`${set} decapsulation key`, decapsulationKey, mlKemSizes[set].decapsulationKey);
-    return noble[set].decapsulate(ciphertext, decapsulationKey);
-  },
-};
+export function nobleMlKem(random: (length: number) => Uint8Array): MlKem {
+  // The expanded key of each seed we made, so decapsulation does not run key generation
+  // again; the seed's bytes are kept too, so a seed changed since is expanded afresh.
+  const expanded = new WeakMap<Uint8Array, { seed: Uint8Array; dk: Uint8Array }>();
+
+  function decapsulationKey(set: MlKemParameterSet, privateKey: Uint8Array): Uint8Array {
+    if (privateKey.length === mlKemSizes[set].decapsulationKey) return privateKey;
+    exactly(`${set} private key`, privateKey, ML_KEM_SEED);
+    const known = expanded.get(privateKey);
+    if (known && constantTimeEqual(known.seed, privateKey)) return known.dk;
+    return noble[set].keygen(privateKey).secretKey;
+  }
+
+  return {
+    keyPair(set, seed) {
+      const d = seed ? seed.slice() : random(ML_KEM_SEED);
+      exactly(`${set} seed`, d, ML_KEM_SEED);
+      const { publicKey, secretKey } = noble[set].keygen(d);
+      expanded.set(d, { seed: d.slice(), dk: secretKey });
+      return { privateKey: d, publicKey };
+    },
+    encapsulate(set, encapsulationKey, m) {
+      exactly(`${set} encapsulation key`, encapsulationKey, mlKemSizes[set].encapsulationKey);
+      const randomness = m ?? random(ML_KEM_ENCAPS_SEED);
+      exactly(`${set} randomness`, randomness, ML_KEM_ENCAPS_SEED);
+      const { cipherText, sharedSecret } = noble[set].encapsulate(encapsulationKey, randomness);
+      return { share: cipherText, secret: sharedSecret };
+    },
+    decapsulate(set, privateKey, ciphertext) {
+      exactly(`${set} ciphertext`, ciphertext, mlKemSizes[set].ciphertext);
+      return noble[set].decapsulate(ciphertext, decapsulationKey(set, privateKey));
+    },
+  };
+}

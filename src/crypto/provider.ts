@@ -104,6 +104,11 @@ export interface CryptoProvider {
 
   /** Verify a TLS signature (`message` is the signed content, not its hash). ECDSA signatures are DER. */
   verify(scheme: SignatureSchemeName, key: PublicKey, message: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * Optional: RSASSA-PSS with MGF1 over `hash` and a salt of `saltLength` bytes (certificates
+   * may use salts other than the hash length, which no TLS scheme names). Never throws.
+   */
+  verifyRsaPss?(key: Extract<PublicKey, { kind: 'rsa' }>, hash: HashName, message: Uint8Array, signature: Uint8Array, saltLength: number): boolean;
   /** Produce a TLS signature; ECDSA output is DER. */
   sign(scheme: SignatureSchemeName, key: PrivateKey, message: Uint8Array): Uint8Array;
 }

@@ -6,8 +6,10 @@
  *
  * No node:* imports here: the noble provider must run anywhere JavaScript runs.
  */
-import { DerReader, encodeSequence, encodeUnsigned } from '../x509/der.js';
+import { DerReader, encodeSequence, encodeUnsigned } from '../util/der.js';
 import type { CryptoProvider, HashName, PrivateKey, PublicKey, SignatureSchemeName } from './provider.js';
+import { hashLength } from './provider.js';
+import { rsaVerifyPss } from './rsa.js';
 
 type SchemeKind = 'ecdsa' | 'ed25519' | 'pss' | 'pkcs1';
 
@@ -84,6 +86,20 @@ export function schemeSign(sg: SchemeSigners): CryptoProvider['sign'] {
       case 'pkcs1':
         if (key.kind !== 'rsa') throw wrongKey();
         return sg.rsa(s.kind, s.hash, key, message);
+    }
+  };
+}
+
+/**
+ * CryptoProvider.verifyRsaPss from a provider's hash: RSASSA-PSS with any salt length, on the
+ * bigint RSA of ./rsa.ts (only certificates use salts no TLS scheme names, and rarely).
+ */
+export function rsaPssVerifier(hash: (name: HashName, data: Uint8Array) => Uint8Array): NonNullable<CryptoProvider['verifyRsaPss']> {
+  return (key, name, message, signature, saltLength) => {
+    try {
+      return rsaVerifyPss(key, { name, length: hashLength[name], digest: (d) => hash(name, d) }, message, signature, saltLength);
+    } catch {
+      return false;
     }
   };
 }

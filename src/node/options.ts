@@ -128,7 +128,6 @@ const UNSUPPORTED_COMMON = [
   'privateKeyEngine',
   'privateKeyIdentifier',
   'clientCertEngine',
-  'crl',
   'PSKCallback',
 ];
 const UNSUPPORTED_CLIENT = [...UNSUPPORTED_COMMON, 'requestOCSP'];

@@ -34,6 +34,7 @@ import { TLSError } from '../errors.js';
 import { decodeSession, encodeSession, type TLSSession } from '../statem/session.js';
 import { certificateObject } from './certificate.js';
 import { ClientHelloSniffer, RecordBoundaries } from './framing.js';
+import { charge, mayWork, waitForTurn } from './turns.js';
 import { sessionIdToResume, type ServerSessionStore } from './session-store.js';
 import {
   resolveClientOptions,
@@ -138,6 +139,9 @@ export class TLSSocket extends Duplex {
   /** Received bytes not yet fed to the engine (see `feed`), and an end of the transport that came meanwhile. */
   private backlog: Uint8Array[] = [];
   private endedDuringBacklog: (() => void) | undefined;
+  /** The transport is paused until the backlog is fed; a turn is awaited for it. */
+  private backlogPaused = false;
+  private turnAwaited = false;
   private pendingWrite: (() => void) | undefined;
   private pendingFinal: (() => void) | undefined;
   private drainWaiter: ((err?: Error | null) => void) | undefined;
@@ -316,48 +320,55 @@ export class TLSSocket extends Duplex {
   }
 
   /**
-   * Bytes to the engine, at most FEED_PER_TURN of them per turn of the event loop: a peer
-   * that sends a large burst (thousands of tiny records, a flood of post-handshake
-   * messages) gets one slice handled now and the rest after other connections had their
-   * turn (setImmediate), with the transport paused meanwhile so the backlog stays bounded.
+   * Bytes to the engine, in bounded turns: at most FEED_PER_TURN bytes of one socket per
+   * turn of the event loop, and nothing while this turn's engine budget (shared by every
+   * socket, see turns.ts) is spent. What has to wait stays in `backlog` with the transport
+   * paused, so a peer that sends a large burst (thousands of tiny records, a flood of
+   * post-handshake messages), or a crowd of peers arriving at once, cannot hold the loop.
    */
   private feed(bytes: Uint8Array): void {
-    if (this.backlog.length > 0) {
-      this.backlog.push(bytes);
-      return;
-    }
-    this.feedSlice(bytes);
-  }
-
-  private feedSlice(bytes: Uint8Array): void {
-    const now = bytes.length > FEED_PER_TURN ? bytes.subarray(0, FEED_PER_TURN) : bytes;
-    this.boundaries.push(now);
-    this.engine(() => this.conn.feed(now));
-    if (now.length === bytes.length) return;
-    // The rest of this chunk goes before anything that arrived after it.
-    this.backlog.unshift(bytes.subarray(FEED_PER_TURN));
-    this.transport.pause();
-    setImmediate(() => this.feedBacklog());
+    this.backlog.push(bytes);
+    if (!this.turnAwaited) this.feedBacklog();
   }
 
   private feedBacklog(): void {
-    if (this.destroyed) {
-      this.backlog = [];
-      return;
+    while (this.backlog.length > 0) {
+      if (this.destroyed) {
+        this.backlog = [];
+        return;
+      }
+      if (!mayWork()) return this.awaitTurn();
+      const next = this.backlog[0]!;
+      const now = next.length > FEED_PER_TURN ? next.subarray(0, FEED_PER_TURN) : next;
+      if (now === next) this.backlog.shift();
+      else this.backlog[0] = next.subarray(FEED_PER_TURN);
+      const started = performance.now();
+      this.boundaries.push(now);
+      this.engine(() => this.conn.feed(now));
+      charge(performance.now() - started);
+      // One slice per socket per turn: the rest after the others had theirs.
+      if (this.backlog.length > 0) return this.awaitTurn();
     }
-    const next = this.backlog.shift();
-    if (next) this.feedSlice(next);
-    if (this.backlog.length > 0) {
-      // feedSlice scheduled the rest of a long chunk itself; otherwise keep going next turn.
-      if (next && next.length <= FEED_PER_TURN) setImmediate(() => this.feedBacklog());
-      return;
-    }
-    if (this.destroyed) return;
+    if (this.destroyed || !this.backlogPaused) return;
+    this.backlogPaused = false;
     if (!this.transportPaused) this.transport.resume();
     // The transport ended while its bytes were still waiting here: judge the end now.
     const ended = this.endedDuringBacklog;
     this.endedDuringBacklog = undefined;
     ended?.();
+  }
+
+  private awaitTurn(): void {
+    if (this.turnAwaited) return;
+    this.turnAwaited = true;
+    if (!this.backlogPaused) {
+      this.backlogPaused = true;
+      this.transport.pause();
+    }
+    waitForTurn(() => {
+      this.turnAwaited = false;
+      this.feedBacklog();
+    });
   }
 
   private resolveSni(name: string): void {
@@ -411,7 +422,7 @@ export class TLSSocket extends Duplex {
   override _read(): void {
     if (!this.transportPaused) return;
     this.transportPaused = false;
-    if (this.backlog.length === 0) this.transport.resume();
+    if (!this.backlogPaused) this.transport.resume();
   }
 
   /** The peer sent close_notify. */

@@ -28,6 +28,7 @@ import {
   readCertificates,
 } from './both.js';
 import type { HandshakeContext } from './context.js';
+import { externalPskOffer, type PskOffer } from './external-psk.js';
 import { decapsulateFrom, defaultKeyShareGroups, ephemeralKeyPair, tls12Group } from './key-exchange.js';
 import type { ProtocolModule } from './statem.js';
 import { client12, processServerHello12 } from './client12.js';
@@ -86,11 +87,11 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
   if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes! });
   if (useGrease) ext.addRaw(greaseExtensions[1]!, new Uint8Array([0]));
-  const psk = c.session && pskSuite(hs, c.session);
+  const psk = (c.pskOffer = sessionPskOffer(hs) ?? externalPskOffer(hs));
   if (psk) {
     // pre_shared_key goes last; its binder is filled in once the rest is encoded.
     ext.add('pre_shared_key', {
-      identities: [{ identity: c.session!.ticket, obfuscated_ticket_age: obfuscatedAge(hs, c.session!) }],
+      identities: [{ identity: psk.identity, obfuscated_ticket_age: psk.obfuscatedAge }],
       binders: [new Uint8Array(hashLength[psk.hash])],
     });
   }
@@ -109,7 +110,7 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
   if (psk) {
     const offered = ext.get('pre_shared_key', 'client_hello')!;
     const raw = encodeHandshake(hello);
-    offered.binders[0] = computeBinder(hs, psk.hash, c.session!.state.secret, raw.subarray(0, raw.length - bindersLength(offered)));
+    offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
   }
   return hello;
 }
@@ -125,13 +126,14 @@ function chooseSessionId(hs: HandshakeContext, session: TLSSession | undefined):
   return tls12Session || compat ? hs.common.random(32) : new Uint8Array(0);
 }
 
-/** The suite a TLS 1.3 session was made with, if we still offer it and (after HRR) its hash is the chosen one. */
-function pskSuite(hs: HandshakeContext, session: TLSSession) {
-  if (session.state.version !== ProtocolVersion.TLS1_3) return undefined;
+/** The session's PSK, if it is TLS 1.3, we still offer its suite and (after HRR) its hash is the chosen one. */
+function sessionPskOffer(hs: HandshakeContext): PskOffer | undefined {
+  const session = hs.client!.session;
+  if (session?.state.version !== ProtocolVersion.TLS1_3) return undefined;
   const suite = cipherSuiteByCode(session.state.cipher_suite);
   if (!suite) return undefined;
   if (hs.transcript.hashName && hs.transcript.hashName !== suite.hash) return undefined;
-  return suite;
+  return { identity: session.ticket, obfuscatedAge: obfuscatedAge(hs, session), secret: session.state.secret, hash: suite.hash, external: false };
 }
 
 /** A server may only answer with extensions we offered (RFC 8446 4.2), cookie in HRR excepted. */
@@ -169,12 +171,13 @@ function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>
   checkServerHelloCommon(hs, msg);
   const selected = msg.extensions.get('pre_shared_key', 'server_hello');
   if (selected) {
-    // We offer one identity, made with a suite whose hash must be the one chosen now.
-    if (selected.selected_identity !== 0) throw illegalParameter('server selected a PSK identity we did not offer');
-    const suite = cipherSuiteByCode(c.session!.state.cipher_suite)!;
-    if (suite.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
+    // We offer one identity, whose hash must be that of the suite chosen now.
+    const offer = c.pskOffer;
+    if (!offer || selected.selected_identity !== 0) throw illegalParameter('server selected a PSK identity we did not offer');
+    if (offer.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
     hs.resumed = true;
-    restorePeerCertificates(hs, c.session!);
+    // An external PSK authenticates the server itself: there are no certificates to report.
+    if (!offer.external) restorePeerCertificates(hs, c.session!);
   }
   const share = msg.extensions.get('key_share', 'server_hello');
   if (!share) {
@@ -325,7 +328,7 @@ const client13: ProtocolModule<HandshakeContext> = {
   },
   postProcess: {
     'C.ServerHello': (hs) => {
-      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? hs.client!.session!.state.secret : undefined);
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? hs.client!.pskOffer!.secret : undefined);
       hs.pendingSharedSecret = undefined;
       hs.records.setReadSecret(hs.secrets.serverHandshake!);
       hs.records.setWriteSecret(hs.secrets.clientHandshake!);

@@ -5,6 +5,7 @@
  */
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
+import type { PskOffer } from './external-psk.js';
 import type { TLSSession } from './session.js';
 import type { CertifiedKey, ClientOptions, ResolvedCommon, ServerOptions } from '../config.js';
 import type { CipherSuiteInfo, SrtpProfileName } from '../messages/constants.js';
@@ -164,6 +165,8 @@ export interface ClientHelloState {
   dtlsCookie?: Uint8Array;
   /** The session we offer to resume, if any. */
   session?: TLSSession;
+  /** The PSK we put in pre_shared_key (the session's, or an external one), if any. */
+  pskOffer?: PskOffer;
   /** The PSK modes we offered. */
   pskModes?: number[];
 }

@@ -1,8 +1,9 @@
 /**
  * The engine's side of KEM-shaped key exchange, for TLS 1.3 key shares and TLS 1.2 ECDHE
- * alike: seeds drawn from the connection's own randomness (so an injected `random` replays a
- * handshake exactly, RFC 8448 included), a seed that is no usable private key redrawn, and a
- * malformed peer share turned into illegal_parameter.
+ * alike: when the application injected `random`, seeds drawn from it (so a handshake replays
+ * exactly, RFC 8448 included) and a seed that is no usable private key redrawn; otherwise the
+ * provider draws from its own source, the same one, which lets it use what cannot take a
+ * seed (node:crypto's ML-KEM). A malformed peer share becomes illegal_parameter.
  */
 import { isEcdhGroup, seedLength } from '../crypto/groups.js';
 import { UnusableSeedError, type Encapsulation, type GroupName, type KeyPair } from '../crypto/provider.js';
@@ -12,7 +13,8 @@ import type { HandshakeContext } from './context.js';
 /** A NIST scalar out of range is about 2^-32 likely per draw: eight redraws is never reached honestly. */
 const SEED_DRAWS = 8;
 
-function withSeed<T>(hs: HandshakeContext, group: GroupName, op: 'keyPair' | 'encapsulate', use: (seed: Uint8Array) => T): T {
+function withSeed<T>(hs: HandshakeContext, group: GroupName, op: 'keyPair' | 'encapsulate', use: (seed?: Uint8Array) => T): T {
+  if (hs.options.random === undefined) return use();
   for (let attempt = 1; ; attempt++) {
     try {
       return use(hs.common.random(seedLength(group, op)));

@@ -21,18 +21,21 @@ export function bindersLength(psks: OfferedPsks): number {
   return 2 + psks.binders.reduce((n, b) => n + 1 + b.length, 0);
 }
 
-/** binder = HMAC over Transcript-Hash(Truncate(ClientHello)) with the binder key of `psk`. */
-export function computeBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array): Uint8Array {
+/**
+ * binder = HMAC over Transcript-Hash(Truncate(ClientHello)) with the binder key of `psk`,
+ * labelled for a resumption or an external PSK (RFC 8446 7.1), so neither passes for the other.
+ */
+export function computeBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, external = false): Uint8Array {
   const p = hs.provider;
-  const binderKey = deriveSecret(p, hash, earlySecret(p, hash, psk), 'res binder', p.hash(hash, new Uint8Array(0)));
+  const binderKey = deriveSecret(p, hash, earlySecret(p, hash, psk), external ? 'ext binder' : 'res binder', p.hash(hash, new Uint8Array(0)));
   // Before HelloRetryRequest the transcript has no hash yet; after it, the binder covers message_hash + HRR too.
   const transcriptHash = hs.transcript.hashName ? hs.transcript.hashWith(truncatedHello) : p.hash(hash, truncatedHello);
   return finishedVerifyData(p, hash, binderKey, transcriptHash);
 }
 
-export function checkBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, rawHello: Uint8Array, psks: OfferedPsks, index: number): void {
+export function checkBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, rawHello: Uint8Array, psks: OfferedPsks, index: number, external = false): void {
   const truncated = rawHello.subarray(0, rawHello.length - bindersLength(psks));
-  const expected = computeBinder(hs, hash, psk, truncated);
+  const expected = computeBinder(hs, hash, psk, truncated, external);
   const binder = psks.binders[index];
   if (!binder || !constantTimeEqual(binder, expected)) throw new TLSError('decrypt_error', 'PSK binder does not verify');
 }

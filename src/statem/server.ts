@@ -6,6 +6,7 @@ import type { GroupName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuiteByCode } from '../messages/constants.js';
+import { externalPskKey } from './external-psk.js';
 import { checkBinder, newSessionTicket, serverShared } from './psk.js';
 import { sessionAlive } from './session.js';
 import { Extensions, type ClientHello, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
@@ -90,7 +91,8 @@ function negotiateVersion(hs: HandshakeContext, ch: ClientHello): TLSVersionName
 
 /**
  * Accept the first offered PSK we can open and that fits the chosen suite (RFC 8446
- * 4.2.11). A ticket we cannot use means a full handshake; a binder that does not verify
+ * 4.2.11): one of our tickets, or else an external PSK the application knows by its
+ * identity. A PSK we cannot use means a full handshake; a binder that does not verify
  * is fatal.
  */
 function acceptPsk(hs: HandshakeContext, ch: ClientHello, raw: Uint8Array, hash: string): ServerPsk | undefined {
@@ -106,7 +108,14 @@ function acceptPsk(hs: HandshakeContext, ch: ClientHello, raw: Uint8Array, hash:
   const sni = ch.extensions.get('server_name', 'client_hello')?.server_name_list[0]?.host_name ?? '';
   for (const [identity, offer] of offered.identities.entries()) {
     const state = serverShared(hs).keyring.open(offer.identity, now);
-    if (!state || state.version !== ProtocolVersion.TLS1_3 || !sessionAlive(state, now)) continue;
+    if (!state) {
+      const key = externalPskKey(hs, offer.identity, hs.suite.hash);
+      if (!key) continue;
+      checkBinder(hs, hs.suite.hash, key, raw, offered, identity, true);
+      hs.negotiated.pskIdentity = utf8.decode(offer.identity);
+      return { secret: key, identity, dhe };
+    }
+    if (state.version !== ProtocolVersion.TLS1_3 || !sessionAlive(state, now)) continue;
     if (cipherSuiteByCode(state.cipher_suite)?.hash !== hash || utf8.decode(state.servername) !== sni) continue;
     checkBinder(hs, hs.suite.hash, state.secret, raw, offered, identity);
     return { secret: state.secret, identity, dhe };
@@ -140,6 +149,10 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
   const psk = acceptPsk(hs, ch, raw, suite.hash);
   // psk_ke resumes without (EC)DHE; everything else needs a group.
   const selection: Selection | undefined = psk && !psk.dhe ? undefined : selectGroup(hs, ch);
+  if (!psk && hs.serverOptions.certificates.length === 0 && ext.has('pre_shared_key')) {
+    // A certificate-free server has nothing but PSKs: none of the client's is known here.
+    throw new TLSError('unknown_psk_identity', 'no offered PSK identity is known (and this server has no certificate)');
+  }
   const { certified, scheme } = psk ? { certified: undefined, scheme: undefined } : selectCertificate(hs, ch, sni);
 
   if (retry) {

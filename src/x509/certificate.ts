@@ -3,20 +3,15 @@
  * signature check of one certificate against its issuer's key. Path building and
  * validation live elsewhere; this module only reads and checks one certificate.
  */
-import { p256, p384 } from '@noble/curves/nist.js';
+import { curveByOid, KEY_OID, type EcCurveName } from '../crypto/private-key.js';
 import type { CryptoProvider, HashName, PublicKey, SignatureSchemeName } from '../crypto/provider.js';
 import { hashLength } from '../crypto/provider.js';
-import { bitLength, rsaVerifyPss } from '../crypto/rsa.js';
 import { TLSError } from '../errors.js';
 import { equal, toHex } from '../util/bytes.js';
-import { contextTag, decodeDer, decodeInteger, decodeString, DerError, DerReader, isStringTag, Tag, TagClass, type DerNode } from './der.js';
+import { contextTag, decodeDer, decodeInteger, decodeString, DerError, DerReader, isStringTag, Tag, TagClass, unsignedBitLength, type DerNode } from '../util/der.js';
 
 export const OID = {
-  ecPublicKey: '1.2.840.10045.2.1',
-  prime256v1: '1.2.840.10045.3.1.7',
-  secp384r1: '1.3.132.0.34',
-  ed25519: '1.3.101.112',
-  rsaEncryption: '1.2.840.113549.1.1.1',
+  ...KEY_OID,
   rsassaPss: '1.2.840.113549.1.1.10',
   mgf1: '1.2.840.113549.1.1.8',
   sha1WithRSAEncryption: '1.2.840.113549.1.1.5',
@@ -48,9 +43,6 @@ export const OID = {
   anyExtendedKeyUsage: '2.5.29.37.0',
 } as const;
 
-export type EcCurveName = 'P-256' | 'P-384';
-export const curveByOid: Record<string, EcCurveName> = { [OID.prime256v1]: 'P-256', [OID.secp384r1]: 'P-384' };
-export const ecCurves = { 'P-256': p256, 'P-384': p384 } as const;
 
 export interface Name {
   /** The DER of the Name, for exact comparisons. */
@@ -349,13 +341,19 @@ export function readName(r: DerReader, what: string): Name {
 
 // ---- SubjectPublicKeyInfo ----
 
+const coordinateSize: Record<EcCurveName, number> = { 'P-256': 32, 'P-384': 48 };
+
+/**
+ * The SEC1 encoding of an EC public key, checked for form and length only: whether it is a
+ * point on the curve is the provider's to say, when the key verifies a signature (this
+ * module does no cryptography). Uncompressed (04) or compressed (02/03) as RFC 5480 allows.
+ */
 function ecPoint(curve: EcCurveName, bytes: Uint8Array): Uint8Array {
-  try {
-    // Validates the point and normalises a compressed one to the uncompressed form.
-    return ecCurves[curve].Point.fromBytes(bytes).toBytes(false);
-  } catch (err) {
-    throw new DerError(`EC public key: not a point on ${curve}: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const size = coordinateSize[curve];
+  const t = bytes[0];
+  const ok = (t === 0x04 && bytes.length === 1 + 2 * size) || ((t === 0x02 || t === 0x03) && bytes.length === 1 + size);
+  if (!ok) throw new DerError(`EC public key: not a SEC1 point encoding for ${curve}`);
+  return bytes.slice();
 }
 
 /** SubjectPublicKeyInfo → PublicKey; unsupported algorithms are unsupported_certificate. */
@@ -382,13 +380,16 @@ export function parseSubjectPublicKeyInfo(der: Uint8Array): PublicKey {
       nullOrAbsent(alg, 'RSA public key');
       const k = new DerReader(key, 'RSAPublicKey');
       const rsa = k.sequence();
-      const n = rsa.integer();
-      const e = rsa.integer();
+      const modulus = rsa.read(Tag.INTEGER, 'modulus').value;
+      const exponent = rsa.read(Tag.INTEGER, 'publicExponent').value;
       rsa.end();
       k.end();
-      if (n <= 0n || e <= 0n) throw badCert('RSA public key: non-positive modulus or exponent');
-      const bits = bitLength(n);
+      // The size from the encoding, checked before the value is built.
+      const bits = unsignedBitLength(modulus);
       if (bits > MAX_RSA_BITS) throw unsupported(`RSA public key of ${bits} bits (at most ${MAX_RSA_BITS})`);
+      const n = decodeInteger(modulus, 'modulus');
+      const e = decodeInteger(exponent, 'publicExponent');
+      if (n <= 0n || e <= 0n) throw badCert('RSA public key: non-positive modulus or exponent');
       return { kind: 'rsa', n, e, bits };
     }
     default:
@@ -632,14 +633,34 @@ export function parseCertificate(der: Uint8Array): Certificate {
   }
 }
 
+/** What certificates and CRLs share (RFC 5280 4.1, 5.1): a signed TBS part, the algorithm and the signature. */
+export interface Signed {
+  node: DerNode;
+  tbsNode: DerNode;
+  algorithm: AlgorithmIdentifier;
+  signature: Uint8Array;
+}
+
+/** Reads the outer SEQUENCE { tbs, signatureAlgorithm, signatureValue } of a certificate or CRL. */
+export function readSigned(der: Uint8Array, what: string, tbsWhat: string): Signed {
+  const node = decodeDer(der, what);
+  if (node.tag !== Tag.SEQUENCE) throw badCert(`${what}: not a SEQUENCE`);
+  const outer = new DerReader(node, what);
+  const tbsNode = outer.read(Tag.SEQUENCE, tbsWhat);
+  const algorithm = readAlgorithm(outer, `${what} signatureAlgorithm`);
+  const signature = outer.bitStringBytes();
+  outer.end();
+  return { node, tbsNode, algorithm, signature };
+}
+
+/** The signed copy of the algorithm must match the unsigned one (RFC 5280 4.1.1.2, 5.1.1.2). */
+export function checkSignedAlgorithm(signed: Signed, inner: AlgorithmIdentifier, what: string, tbsWhat: string): void {
+  if (!equal(signed.algorithm.raw, inner.raw)) throw badCert(`${what}: signatureAlgorithm differs from ${tbsWhat}.signature`);
+}
+
 function parse(der: Uint8Array): Certificate {
-  const certNode = decodeDer(der, 'Certificate');
-  if (certNode.tag !== Tag.SEQUENCE) throw badCert('Certificate: not a SEQUENCE');
-  const cert = new DerReader(certNode, 'Certificate');
-  const tbsNode = cert.read(Tag.SEQUENCE, 'TBSCertificate');
-  const outerAlg = readAlgorithm(cert, 'signatureAlgorithm');
-  const signature = cert.bitStringBytes();
-  cert.end();
+  const signed = readSigned(der, 'Certificate', 'TBSCertificate');
+  const { node: certNode, tbsNode, algorithm: outerAlg, signature } = signed;
 
   const tbs = new DerReader(tbsNode, 'TBSCertificate');
   let version = 1;
@@ -665,8 +686,7 @@ function parse(der: Uint8Array): Certificate {
   const extReader = tbs.explicit(3, 'extensions');
   tbs.end();
 
-  // The signed copy of the algorithm must match the unsigned one (RFC 5280 section 4.1.1.2).
-  if (!equal(outerAlg.raw, innerAlg.raw)) throw badCert('Certificate: signatureAlgorithm differs from TBSCertificate.signature');
+  checkSignedAlgorithm(signed, innerAlg, 'Certificate', 'TBSCertificate');
 
   const result: Certificate = {
     der: certNode.raw,
@@ -708,16 +728,11 @@ export interface SignedData {
 export function verifyCertificateSignature(provider: CryptoProvider, cert: SignedData, issuerPublicKey: PublicKey): boolean {
   const alg = cert.signatureAlgorithm;
   if (alg.scheme) return provider.verify(alg.scheme, issuerPublicKey, cert.tbs, cert.signature);
-  // RSASSA-PSS with a salt length other than the hash length: still verifiable, just not a TLS scheme.
+  // RSASSA-PSS with a salt length other than the hash length: not a TLS scheme, verifiable
+  // by providers that offer it.
   const pss = alg.pss;
-  if (pss && issuerPublicKey.kind === 'rsa' && pss.hash === pss.mgfHash && pss.hash in hashLength) {
-    const name = pss.hash as HashName;
-    const hash = { name, length: hashLength[name], digest: (d: Uint8Array) => provider.hash(name, d) };
-    try {
-      return rsaVerifyPss(issuerPublicKey, hash, cert.tbs, cert.signature, pss.saltLength);
-    } catch {
-      return false;
-    }
+  if (pss && provider.verifyRsaPss && issuerPublicKey.kind === 'rsa' && pss.hash === pss.mgfHash && pss.hash in hashLength) {
+    return provider.verifyRsaPss(issuerPublicKey, pss.hash as HashName, cert.tbs, cert.signature, pss.saltLength);
   }
   return false;
 }

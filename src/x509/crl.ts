@@ -14,7 +14,9 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import { equal } from '../util/bytes.js';
 import {
+  checkSignedAlgorithm,
   readAlgorithm,
+  readSigned,
   readExtensions,
   readName,
   serialHex,
@@ -25,8 +27,8 @@ import {
   type Name,
   type SignatureAlgorithm,
 } from './certificate.js';
-import { decodeDer, DerError, DerReader, readNode, Tag } from './der.js';
-import { pemDecode } from './pem.js';
+import { DerError, DerReader, Tag } from '../util/der.js';
+import { derBlocks } from '../util/pem.js';
 
 export interface CertificateRevocationList {
   der: Uint8Array;
@@ -51,18 +53,13 @@ const KNOWN_CRL_EXTENSIONS = new Set([OID_CRL_NUMBER, OID_AUTHORITY_KEY_IDENTIFI
 
 /** One DER CertificateList. Throws a DerError (bad_certificate) when malformed. */
 export function parseCrl(der: Uint8Array): CertificateRevocationList {
-  const copy = der.slice();
-  const node = decodeDer(copy, 'CertificateList');
-  const list = new DerReader(node, 'CertificateList');
-  const tbsNode = list.read(Tag.SEQUENCE, 'TBSCertList');
-  const outerAlg = readAlgorithm(list, 'CertificateList signatureAlgorithm');
-  const signature = list.bitStringBytes();
-  list.end();
+  const signed = readSigned(der.slice(), 'CertificateList', 'TBSCertList');
+  const { node, tbsNode, signature } = signed;
 
   const tbs = new DerReader(tbsNode, 'TBSCertList');
   if (tbs.isNext(Tag.INTEGER) && tbs.smallInteger() !== 1) throw new DerError('TBSCertList: version must be v2');
   const innerAlg = readAlgorithm(tbs, 'TBSCertList signature');
-  if (!equal(outerAlg.raw, innerAlg.raw)) throw new DerError('CertificateList: signatureAlgorithm differs from TBSCertList.signature');
+  checkSignedAlgorithm(signed, innerAlg, 'CertificateList', 'TBSCertList');
   const issuer = readName(tbs, 'CRL issuer');
   const thisUpdate = tbs.time();
   const next = tbs.peek();
@@ -90,7 +87,7 @@ export function parseCrl(der: Uint8Array): CertificateRevocationList {
   const crl: CertificateRevocationList = {
     der: node.raw,
     tbs: tbsNode.raw,
-    signatureAlgorithm: signatureAlgorithm(outerAlg),
+    signatureAlgorithm: signatureAlgorithm(signed.algorithm),
     signature,
     issuer,
     thisUpdate,
@@ -105,18 +102,7 @@ export function parseCrl(der: Uint8Array): CertificateRevocationList {
 /** CRLs from PEM text (every `X509 CRL` block) or DER (one or more concatenated), or a list of either. */
 export function parseCrls(input: string | Uint8Array | (string | Uint8Array)[]): CertificateRevocationList[] {
   if (Array.isArray(input)) return input.flatMap((i) => parseCrls(i));
-  const text = typeof input === 'string' ? input : input[0] === 0x2d ? new TextDecoder().decode(input) : undefined;
-  const ders: Uint8Array[] = [];
-  if (text !== undefined) {
-    for (const b of pemDecode(text)) if (b.label === 'X509 CRL') ders.push(b.der);
-  } else {
-    const bytes = input as Uint8Array;
-    for (let at = 0; at < bytes.length; ) {
-      const { node, next } = readNode(bytes, at, 'CRL');
-      ders.push(node.raw);
-      at = next;
-    }
-  }
+  const ders = derBlocks(input, 'X509 CRL');
   if (ders.length === 0) throw new DerError('no CRL found');
   return ders.map(parseCrl);
 }

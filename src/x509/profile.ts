@@ -3,7 +3,8 @@
  * 5280 section 6: the MUSTs of RFC 5280 section 4 that tell a CA from an end entity and a
  * well-formed extension from a malformed one, and the CA/Browser Forum key rules the web
  * already follows (RSA moduli of at least 2048 bits, in whole octets; the floor can be
- * lowered for legacy peers). Each rule throws a TLSError with OpenSSL's name for it as `code`.
+ * lowered for legacy peers). Each rule throws a TLSError whose `code` is OpenSSL's name for
+ * it where OpenSSL has one.
  *
  * Deliberately not enforced, because valid certificates the web or private PKIs use break
  * them (each is a case x509-limbo counts; see README.md): a subject CN that is not copied
@@ -69,7 +70,7 @@ export function checkProfile(cert: Certificate, isLeaf: boolean, isAnchor: boole
   // CA/Browser Forum 7.1.2.7.6: a subscriber's extKeyUsage is not critical (RFC 5280 allows either; no one marks it).
   if (isLeaf && ext(OID.extKeyUsage)?.critical) fail('INVALID_EXTENSION', cert, 'extKeyUsage of an end-entity certificate must not be critical');
   // 4.1.2.2: a positive integer. Anchors are configuration and exempt.
-  if (!isAnchor && /^0*$/.test(cert.serialNumber)) fail('INVALID_EXTENSION', cert, 'serial number zero');
+  if (!isAnchor && (/^0*$/.test(cert.serialNumber) || cert.serialNumber.startsWith('-'))) fail('ERR_TLS_INVALID_SERIAL_NUMBER', cert, `serial number ${cert.serialNumber} is not positive`);
   const pc = ext(OID.policyConstraints);
   if (pc && !pc.critical) fail('INVALID_EXTENSION', cert, 'policyConstraints must be critical');
   checkKey(cert, isLeaf, options);

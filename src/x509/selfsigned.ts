@@ -6,7 +6,7 @@ import type { CertifiedKey } from '../config.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { concat } from '../util/bytes.js';
 import { OID, parseCertificate } from './certificate.js';
-import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from './der.js';
+import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../util/der.js';
 import { parseIp } from './hostname.js';
 
 const COMMON_NAME = '2.5.4.3';

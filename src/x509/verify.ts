@@ -148,6 +148,7 @@ class PathBuilder {
     private readonly chain: Certificate[],
     private readonly options: ChainVerificationOptions,
   ) {
+    checkPolicy(options);
     this.anchors = dedupe(options.anchors, []);
     this.untrusted = dedupe([...chain.slice(1), ...(options.intermediates ?? [])], [chain[0]!, ...this.anchors]);
     this.maxDepth = options.maxChainDepth ?? MAX_INTERMEDIATES;
@@ -267,6 +268,14 @@ class PathBuilder {
       return false;
     }
   }
+}
+
+/** Options a caller got wrong are its own error (internal_error), not the peer's. */
+function checkPolicy(options: VerifierPolicy): void {
+  const bad = (name: string, rule: string) => new TLSError('internal_error', `${name} must be ${rule}`, { code: 'ERR_TLS_INVALID_OPTION' });
+  const { maxChainDepth: depth, minRsaBits: bits } = options;
+  if (depth !== undefined && !(Number.isInteger(depth) && depth >= 0)) throw bad('maxChainDepth', 'an integer >= 0');
+  if (bits !== undefined && !(Number.isInteger(bits) && bits > 0)) throw bad('minRsaBits', 'a positive integer');
 }
 
 /** Intermediates in a partial path (all but the leaf), self-issued ones not counted (RFC 5280 6.1.4 (l)). */

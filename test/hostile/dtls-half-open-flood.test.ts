@@ -8,6 +8,7 @@ import * as dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsConnection } from '../../src/dtls-connection.js';
 import { dtls, type DTLSServer } from '../../src/node/index.js';
+import type { DTLSServerOptions } from '../../src/node/dtls.js';
 import { ECDSA, ROOT } from '../node/util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -21,6 +22,22 @@ async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A DTLS echo server on 127.0.0.1, closed after the test. */
+async function echoServer(options: Partial<DTLSServerOptions>): Promise<{ server: DTLSServer; port: number }> {
+  const server = dtls.createServer({ ...ECDSA, ...options }, (s) => {
+    s.on('message', (m: Buffer) => s.send(Buffer.concat([Buffer.from('echo:'), m])));
+  });
+  server.on('tlsClientError', () => undefined);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(async () => {
+    const closed = once(server, 'close');
+    server.close();
+    await closed;
+  });
+  return { server, port: server.address().port };
 }
 
 /** A peer that answers the HelloVerifyRequest (cookie exchange done) and then goes silent. */
@@ -45,18 +62,7 @@ describe('DTLS half-open flood', () => {
     ['the per-address limit (all peers share 127.0.0.1)', {}, 32],
     ['the full table (no per-address limit in the way)', { maxHalfOpenPerAddress: 1000 }, 256],
   ])('256 peers that pass the cookie exchange and stall leave a legitimate client able to connect quickly: %s', async (_name, limits, expectedHalfOpen) => {
-    const server: DTLSServer = dtls.createServer({ ...ECDSA, ...limits }, (s) => {
-      s.on('message', (m: Buffer) => s.send(Buffer.concat([Buffer.from('echo:'), m])));
-    });
-    server.on('tlsClientError', () => undefined);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    cleanups.push(async () => {
-      const closed = once(server, 'close');
-      server.close();
-      await closed;
-    });
-    const port = server.address().port;
+    const { server, port } = await echoServer(limits);
     for (let i = 0; i < 256; i += 32) {
       await Promise.all(Array.from({ length: 32 }, () => stallingPeer(port)));
       await until(`${i + 32} stalled associations`, () => server.stats.accepted >= i + 32);
@@ -78,16 +84,7 @@ describe('DTLS half-open flood', () => {
   });
 
   it('under pressure, stalled handshakes are dropped after the shorter timeout', async () => {
-    const server: DTLSServer = dtls.createServer({ ...ECDSA, maxHalfOpen: 8, halfOpenTimeoutUnderPressure: 200 });
-    server.on('tlsClientError', () => undefined);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    cleanups.push(async () => {
-      const closed = once(server, 'close');
-      server.close();
-      await closed;
-    });
-    const port = server.address().port;
+    const { server, port } = await echoServer({ maxHalfOpen: 8, halfOpenTimeoutUnderPressure: 200 });
     for (let i = 0; i < 4; i++) await stallingPeer(port);
     await until('4 stalled associations', () => server.halfOpenCount === 4);
     await new Promise((r) => setTimeout(r, 300));

@@ -6,6 +6,7 @@
  */
 import { once } from 'node:events';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
@@ -157,23 +158,23 @@ describe('handshake timeout', () => {
 });
 
 describe('slowloris', () => {
-  it('hundreds of stalled handshakes do not keep a new client from completing quickly', async () => {
+  it('2,000 stalled handshakes do not keep new clients from completing quickly (p99 time to handshake reported)', async () => {
     const server = createServer({ ...ECDSA }, (s) => s.end('hello'));
     server.on('tlsClientError', () => undefined);
     const port = await listen(server);
     cleanups.push(() => close(server));
     const stalled: net.Socket[] = [];
     cleanups.unshift(() => stalled.forEach((s) => s.destroy()));
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 2000; i++) {
       const s = net.connect(port, '127.0.0.1');
       s.on('error', () => undefined);
       // The start of a ClientHello, then nothing.
       s.write(Buffer.from([22, 3, 1, 0x02, 0x00, 1, 0, 1, 0xfc, 3, 3]));
       stalled.push(s);
+      if (i % 200 === 199) await Promise.all(stalled.slice(-200).map((x) => (x.connecting ? once(x, 'connect') : undefined)));
     }
-    await Promise.all(stalled.map((s) => (s.connecting ? once(s, 'connect') : undefined)));
     const times: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 20; i++) {
       const start = performance.now();
       const c = connect({ port, host: 'localhost', ca: ROOT });
       const body: Buffer[] = [];
@@ -183,9 +184,12 @@ describe('slowloris', () => {
       expect(Buffer.concat(body).toString()).toBe('hello');
       c.destroy();
     }
+    times.sort((a, b) => a - b);
+    const p99 = times[Math.ceil(times.length * 0.99) - 1]!;
+    console.log(`slowloris: 2000 stalled handshakes; legitimate clients: median ${times[10]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
     // Generous: a handshake takes milliseconds; a starved server would take seconds or time out.
-    expect(Math.max(...times)).toBeLessThan(2000);
-  });
+    expect(p99).toBeLessThan(2000);
+  }, 60_000);
 });
 
 describe("listener exceptions stay with their connection", () => {
@@ -210,4 +214,74 @@ describe("listener exceptions stay with their connection", () => {
     expect(uncaught.map((e) => (e as Error).message)).toEqual(['listener bug for the first client']);
     expect(replies.slice(1)).toEqual(['client 1', 'client 2']);
   });
+});
+
+describe('NewSessionTicket to a client that is already gone', () => {
+  it('clients that reset the connection right after their Finished do not crash the server, which keeps serving', async () => {
+    const uncaught = captureUncaught();
+    const server = createServer({ ...ECDSA }, (s) => {
+      s.on('error', () => undefined);
+      s.end('hi');
+    });
+    const serverErrors: unknown[] = [];
+    server.on('tlsClientError', (e: unknown) => serverErrors.push(e));
+    const port = await listen(server);
+    cleanups.push(() => close(server));
+    for (let i = 0; i < 10; i++) {
+      // node:tls sends its Finished and, at 'secureConnect', we tear the TCP connection down (RST) before the ticket is read.
+      const raw = net.connect(port, '127.0.0.1');
+      raw.on('error', () => undefined);
+      const c = tls.connect({ socket: raw, ca: ROOT, servername: 'localhost' });
+      c.on('error', () => undefined);
+      await once(c, 'secureConnect');
+      raw.resetAndDestroy();
+      await once(raw, 'close');
+    }
+    const c = connect({ port, host: 'localhost', ca: ROOT });
+    const body: Buffer[] = [];
+    c.on('data', (d: Buffer) => body.push(d));
+    await once(c, 'end');
+    expect(Buffer.concat(body).toString()).toBe('hi');
+    expect(uncaught.map((e) => String((e as Error)?.stack ?? e))).toEqual([]);
+  });
+});
+
+describe('a burst of handshakes arriving at once', () => {
+  it('is worked through in bounded turns: the event loop keeps ticking, and every client gets its ServerHello', async () => {
+    const server = createServer({ ...ECDSA });
+    server.on('tlsClientError', () => undefined);
+    const port = await listen(server);
+    cleanups.push(() => close(server));
+    const N = 400;
+    const peers: net.Socket[] = [];
+    cleanups.unshift(() => peers.forEach((s) => s.destroy()));
+    for (let i = 0; i < N; i++) {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      peers.push(s);
+    }
+    await Promise.all(peers.map((s) => (s.connecting ? once(s, 'connect') : undefined)));
+    // Let the server take every connection before the burst.
+    await new Promise((r) => setTimeout(r, 200));
+    const answered = peers.map((s) => new Promise<void>((resolve) => s.once('data', () => resolve())));
+    // One recorded ClientHello per connection (the server answers each with its own randomness), all in one go.
+    const hello = Connection.client(defaultClientOptions()).takeOutput();
+    let worstGap = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      worstGap = Math.max(worstGap, now - last);
+      last = now;
+    }, 1);
+    cleanups.push(() => clearInterval(ticker));
+    const start = performance.now();
+    for (const s of peers) s.write(hello);
+    await Promise.all(answered);
+    const total = performance.now() - start;
+    clearInterval(ticker);
+    console.log(`burst: ${N} ClientHellos answered in ${total.toFixed(0)} ms; longest event-loop gap ${worstGap.toFixed(1)} ms`);
+    // Without turns the loop was blocked for the whole burst; with them a gap is about one
+    // turn's budget plus one handshake. Generous against a loaded machine, well under the burst.
+    expect(worstGap).toBeLessThan(Math.max(250, total / 4));
+  }, 60_000);
 });

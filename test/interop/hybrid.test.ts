@@ -5,11 +5,10 @@
  * Each side must report the hybrid as negotiated and a line must make the round trip.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, killAllPeers, Peer, peers, startOpensslClient, startOpensslServer } from '../helpers/peers.js';
+import { killAllPeers, peers, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
+import { CLI, startTslsServer, tsls } from '../helpers/tsls-cli.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const SERVER_PKI = ['--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-p256.key'];
 const HYBRIDS = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024'];
 
@@ -21,33 +20,17 @@ it('the CLI is built', () => {
   expect(existsSync(CLI), `${CLI} is missing: run \`npx tsc -p .\` (npm test does) first`).toBe(true);
 });
 
-/** `tsls server --port P ARGS` on a free port, once it says it listens. */
-async function startTslsServer(...args: string[]): Promise<{ server: Peer; port: number }> {
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const server = new Peer('node', [CLI, 'server', '--host', '127.0.0.1', '--port', String(port), ...args]);
-    try {
-      await server.waitOutput(/server listening on \S+:\d+/);
-      return { server, port };
-    } catch (err) {
-      await server.kill();
-      if (attempt < 2 && /EADDRINUSE/.test(server.output)) continue;
-      throw err;
-    }
-  }
-}
-
 /** How many ClientHellos `s_server -trace` saw. */
 const clientHellos = (server: Peer) => server.output.match(/ClientHello, Length=/g)?.length ?? 0;
 
 function tslsClient(port: number, ...args: string[]): Peer {
-  return new Peer('node', [CLI, 'client', `127.0.0.1:${port}`, '--servername', 'localhost', '--ca', 'root.crt', ...args]);
+  return tsls('client', `127.0.0.1:${port}`, '--servername', 'localhost', '--ca', 'root.crt', ...args);
 }
 
 describe(`${peers.openssl4.title} s_client → tsls server`, () => {
   for (const group of HYBRIDS) {
     it(`openssl s_client -groups ${group} negotiates ${group} with tsls server and gets its line echoed`, async () => {
-      const { server, port } = await startTslsServer(...SERVER_PKI);
+      const { server, port } = await startTslsServer('--host', '127.0.0.1', ...SERVER_PKI);
       const client = startOpensslClient(port, { peer: peers.openssl4, groups: group });
       await client.waitOutput('Verify return code: 0 (ok)');
       client.send('hybrid ping\n');
@@ -58,7 +41,7 @@ describe(`${peers.openssl4.title} s_client → tsls server`, () => {
   }
 
   it('openssl s_client with its default groups (X25519MLKEM768 and X25519 shares) gets X25519MLKEM768 from tsls server', async () => {
-    const { server, port } = await startTslsServer(...SERVER_PKI);
+    const { server, port } = await startTslsServer('--host', '127.0.0.1', ...SERVER_PKI);
     const client = startOpensslClient(port, { peer: peers.openssl4 });
     await client.waitOutput('Verify return code: 0 (ok)');
     expect(client.output).toMatch(/Negotiated TLS1\.3 group: X25519MLKEM768\b/);

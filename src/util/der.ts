@@ -10,7 +10,7 @@
  * IMPLICIT context tags are read with the same code as the universal types.
  */
 import { TLSError, type AlertName } from '../errors.js';
-import { concat } from '../util/bytes.js';
+import { concat } from './bytes.js';
 
 export class DerError extends TLSError {
   constructor(message: string, alert: AlertName = 'bad_certificate') {
@@ -141,11 +141,13 @@ export function decodeDer(buf: Uint8Array, what = 'DER'): DerNode {
 /**
  * Caps on what one value may cost to decode. The largest INTEGER a certificate or key
  * legitimately holds is an RSA modulus of 16384 bits (plus its sign octet); the longest
- * OBJECT IDENTIFIER in use is a few dozen octets (a UUID arc, 2.25.N, takes 18). Anything
- * larger is refused before any arithmetic, so a hostile value costs a length check.
+ * OBJECT IDENTIFIER in use is a few dozen octets, and its longest arc a 128-bit UUID
+ * (2.25.N, 19 octets). Anything larger is refused before any arithmetic, so a hostile
+ * value costs a length check.
  */
 export const MAX_INTEGER_OCTETS = 16384 / 8 + 1;
 export const MAX_OID_OCTETS = 128;
+export const MAX_OID_ARC_OCTETS = 20;
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
@@ -155,6 +157,13 @@ export function bytesToBigInt(v: Uint8Array): bigint {
   let hex = '0x';
   for (const b of v) hex += HEX[b]!;
   return BigInt(hex);
+}
+
+/** Bits in a non-negative INTEGER's contents (sign octet and leading zeros not counted), without building it. */
+export function unsignedBitLength(v: Uint8Array): number {
+  let i = 0;
+  while (i < v.length && v[i] === 0) i++;
+  return i === v.length ? 0 : (v.length - i) * 8 - Math.clz32(v[i]!) + 24;
 }
 
 export function decodeInteger(v: Uint8Array, what = 'INTEGER'): bigint {
@@ -183,27 +192,29 @@ export function decodeOid(v: Uint8Array, what = 'OID'): string {
   if (v.length === 0) fail(what, 'empty OID');
   if (v.length > MAX_OID_OCTETS) fail(what, `OID of ${v.length} octets (at most ${MAX_OID_OCTETS})`);
   if (v[v.length - 1]! & 0x80) fail(what, 'truncated OID arc');
-  const arcs: bigint[] = [];
+  const arcs: (number | bigint)[] = [];
   let start = 0;
   for (let i = 0; i < v.length; i++) {
     if (i === start && v[i] === 0x80) fail(what, 'non-minimal OID arc');
     if (v[i]! & 0x80) continue;
-    // Arcs of up to 7 octets (49 bits) fit a double exactly; longer ones (UUIDs) go through bigint.
-    let arc = 0;
+    if (i - start + 1 > MAX_OID_ARC_OCTETS) fail(what, `OID arc of more than ${MAX_OID_ARC_OCTETS} octets`);
+    // Arcs of up to 7 octets (49 bits) are exact as numbers; longer ones (UUIDs) go through bigint.
     if (i - start < 7) {
+      let arc = 0;
       for (let j = start; j <= i; j++) arc = arc * 128 + (v[j]! & 0x7f);
-      arcs.push(BigInt(arc));
+      arcs.push(arc);
     } else {
-      let big = 0n;
-      for (let j = start; j <= i; j++) big = (big << 7n) | BigInt(v[j]! & 0x7f);
-      arcs.push(big);
+      let arc = 0n;
+      for (let j = start; j <= i; j++) arc = (arc << 7n) | BigInt(v[j]! & 0x7f);
+      arcs.push(arc);
     }
     start = i + 1;
   }
   // The first subidentifier packs two arcs: 40 * X + Y, where only X = 2 allows Y >= 40.
   const first = arcs[0]!;
-  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
-  return [...head, ...arcs.slice(1)].join('.');
+  const head = first < 40 ? [0, first] : first < 80 ? [1, Number(first) - 40] : [2, typeof first === 'bigint' ? first - 80n : first - 80];
+  arcs.splice(0, 1, ...head);
+  return arcs.join('.');
 }
 
 export interface BitString {
@@ -355,8 +366,21 @@ export class DerReader {
     return this.pos >= this.buf.length;
   }
 
+  /** The value at `aheadAt` and the offset after it: decoded once however often it is peeked at. */
+  private aheadAt = -1;
+  private ahead: { node: DerNode; next: number } | undefined;
+
+  private lookahead(): { node: DerNode; next: number } | undefined {
+    if (this.done) return undefined;
+    if (this.aheadAt !== this.pos) {
+      this.ahead = readNode(this.buf, this.pos, this.what);
+      this.aheadAt = this.pos;
+    }
+    return this.ahead;
+  }
+
   peek(): DerNode | undefined {
-    return this.done ? undefined : readNode(this.buf, this.pos, this.what).node;
+    return this.lookahead()?.node;
   }
 
   /** True when the next value has the given tag. */
@@ -367,10 +391,10 @@ export class DerReader {
 
   /** The next value, whatever its tag. */
   any(): DerNode {
-    if (this.done) fail(this.what, 'missing value');
-    const { node, next } = readNode(this.buf, this.pos, this.what);
-    this.pos = next;
-    return node;
+    const n = this.lookahead();
+    if (!n) return fail(this.what, 'missing value');
+    this.pos = n.next;
+    return n.node;
   }
 
   /** The next value, which must have the given tag. */

@@ -1,0 +1,26 @@
+/** The `tsls` command as a test peer: `node dist/cli.js ARGS`, run in vectors/pki like the other peers. */
+import { fileURLToPath } from 'node:url';
+import { freePort, Peer } from './peers.js';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** `node dist/cli.js ARGS` in vectors/pki (so PKI file names are relative). */
+export function tsls(...args: string[]): Peer {
+  return new Peer('node', [CLI, ...args]);
+}
+
+/** `tsls server --port P ARGS` on a free port; resolves once it says it listens. */
+export async function startTslsServer(...args: string[]): Promise<{ server: Peer; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const server = tsls('server', '--port', String(port), ...args);
+    try {
+      await server.waitOutput(/server listening on \S+:\d+/);
+      return { server, port };
+    } catch (err) {
+      await server.kill();
+      if (attempt < 2 && /EADDRINUSE/.test(server.output)) continue;
+      throw err;
+    }
+  }
+}
