@@ -2,6 +2,7 @@
  * Connection options, with node:tls names where node:tls has one, and their strict
  * defaults. `resolveConfig` turns what the user gave into the one shape the engine uses.
  */
+import type { CertificateCompressionName } from './cert-compression.js';
 import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from './crypto/provider.js';
 import type { Certificate, KeyUsage } from './x509/certificate.js';
 import { parseCrls, type CertificateRevocationList } from './x509/crl.js';
@@ -99,6 +100,8 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
   session?: TLSSession | Uint8Array;
   /** TLS 1.3 PSK key exchange modes to offer when resuming (default psk_dhe_ke only: forward secrecy). */
   pskModes?: PskMode[];
+  /** Certificate compression (RFC 8879) to offer: 'zstd' and/or 'zlib', in order of preference. Default none. */
+  certificateCompression?: CertificateCompressionName[];
 }
 
 export type PskMode = 'psk_dhe_ke' | 'psk_ke';
@@ -106,6 +109,8 @@ export type PskMode = 'psk_dhe_ke' | 'psk_ke';
 export interface ServerOptions extends CommonOptions, VerificationOptions {
   /** Certificates to choose from (by key type the client supports); the first is the default. */
   certificates: CertifiedKey[];
+  /** Algorithms to send a CompressedCertificate with (RFC 8879) to clients that ask: default ['zlib']; [] turns it off. */
+  certificateCompression?: CertificateCompressionName[];
   /** Pick certificates for an SNI name; return undefined to keep the defaults. */
   SNICallback?: (servername: string) => CertifiedKey[] | undefined;
   /** Put a cookie in HelloRetryRequest and require it back (RFC 8446 4.2.2). Default true. */

@@ -3,6 +3,7 @@
  * send in each write state and how to check each message the server sends. Control flow
  * is the core's; the state table says which message may come when.
  */
+import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
@@ -82,6 +83,7 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
     ext.add('session_ticket', session?.ticket ?? new Uint8Array(0));
   }
   ext.add('record_size_limit', tls13 ? OUR_RECORD_SIZE_LIMIT : 2 ** 14);
+  if (tls13) offerCertificateCompression(hs, ext);
   const srtp = hs.options.srtpProfiles ?? [];
   if (hs.dtls && srtp.length) ext.add('use_srtp', { protection_profiles: srtp.map((p) => SrtpProfile[p]), srtp_mki: new Uint8Array(0) });
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
@@ -318,7 +320,8 @@ const client13: ProtocolModule<HandshakeContext> = {
     },
     'C.EncryptedExtensions': processEncryptedExtensions,
     'C.CertificateRequest': processCertificateRequest,
-    'C.Certificate': processCertificate,
+    'C.Certificate': (hs, msg: MessageOf<'certificate' | 'compressed_certificate'>) =>
+      processCertificate(hs, msg.type === 'compressed_certificate' ? certificateFromCompressed(hs, msg) : msg),
     'C.CertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => checkCertificateVerify(hs, msg, 'server', hs.negotiated.peerCertificates[0]!),
     'C.Finished': processFinished,
     NewSessionTicket: (hs, msg: MessageOf<'new_session_ticket'>) => {

@@ -3,6 +3,7 @@
  * and the key schedule's secrets. The protocol modules read and write it; they reach the
  * record layer only through `RecordPort` (key changes, the compatibility CCS).
  */
+import type { CertificateCompressionName } from '../cert-compression.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
 import type { PskOffer } from './external-psk.js';
@@ -179,6 +180,8 @@ export interface ServerHelloState {
   clientSchemes: number[];
   clientOfferedSni: boolean;
   clientRecordSizeLimit?: number;
+  /** The algorithm to compress our Certificate with, if the client asked for one we have (RFC 8879). */
+  certificateCompression?: CertificateCompressionName;
   certified?: CertifiedKey;
   /** The client sent psk_key_exchange_modes, so it can use tickets. */
   clientPskModes?: number[];

@@ -2,6 +2,7 @@
  * The server's side of the TLS 1.3 handshake (RFC 8446 section 4, server view): checking
  * and answering ClientHello, the HelloRetryRequest detour, and the server's flight.
  */
+import { chooseCertificateCompression, maybeCompressCertificate } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
@@ -188,6 +189,7 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
     psk,
     clientOfferedSni: sni !== undefined,
     clientRecordSizeLimit: limit,
+    certificateCompression: chooseCertificateCompression(hs, ext),
     certified,
   };
   if (limit !== undefined) hs.peerRecordSizeLimit = limit;
@@ -317,7 +319,7 @@ const server13: ProtocolModule<HandshakeContext> = {
       ext.add('signature_algorithms', { supported_signature_algorithms: acceptedSchemes(hs, false) });
       return { type: 'certificate_request', certificate_request_context: new Uint8Array(0), extensions: ext };
     },
-    'S.Certificate': (hs) => buildCertificate(hs.server!.certified!.chain),
+    'S.Certificate': (hs) => maybeCompressCertificate(hs, hs.server!.certified!, buildCertificate(hs.server!.certified!.chain)),
     'S.CertificateVerify': (hs) => buildCertificateVerify(hs, 'server', hs.server!.certified!.key, hs.negotiated.signatureScheme!),
     'S.Finished': (hs) => buildFinished(hs, 'server'),
     'S.NewSessionTicket': newSessionTicket,

@@ -67,9 +67,9 @@ export const CLIENT_STATES: StateTable = {
   'C.ServerHello': { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' } },
   'C.EncryptedExtensions': {
     group: TLS13,
-    read: { certificate_request: 'C.CertificateRequest', certificate: 'C.Certificate', finished: 'C.Finished' },
+    read: { certificate_request: 'C.CertificateRequest', certificate: 'C.Certificate', compressed_certificate: 'C.Certificate', finished: 'C.Finished' },
   },
-  'C.CertificateRequest': { group: TLS13, read: { certificate: 'C.Certificate' } },
+  'C.CertificateRequest': { group: TLS13, read: { certificate: 'C.Certificate', compressed_certificate: 'C.Certificate' } },
   'C.Certificate': { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' } },
   'C.CertificateVerify': { group: TLS13, read: { finished: 'C.Finished' } },
   'C.Finished': { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'] },
