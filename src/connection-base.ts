@@ -8,17 +8,27 @@
  * how records are read and sealed, flights and retransmission (DTLS), queued early data
  * and key updates (TLS), and the version strings each reports.
  *
+ * Both wire the core the same way (the constructor here): one handshake context for the
+ * side, one state machine over the side's table for the transport, and one `CoreLink`
+ * that is the core's host, record port and session sink. The link's methods live on its
+ * prototype, so a connection pays for one small object rather than a closure per
+ * callback; it reaches the connection's protected parts because it is declared inside
+ * this class, and the transport's own work through the protected hooks below.
+ *
  * Everything here lives on the prototype; the only per-connection state is the fields
  * both classes had anyway.
  */
-import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError } from './errors.js';
-import type { MessageKind } from './messages/constants.js';
-import type { HandshakeMessage } from './messages/handshake.js';
-import type { HandshakeContext } from './statem/context.js';
+import type { ClientOptions, ResolvedCommon, ServerOptions } from './config.js';
+import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpectedMessage, type AlertName } from './errors.js';
+import { keyExchangeOf, type MessageKind } from './messages/constants.js';
+import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
+import { messageVersion, type Transport } from './protocol-variant.js';
+import { ClientHandshake, ServerHandshake, type HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
 import { exportKeyingMaterial } from './statem/exporter.js';
-import type { TLSSession } from './statem/session.js';
-import type { Side } from './statem/states.js';
-import type { StateMachine } from './statem/statem.js';
+import { compactSession, type TLSSession } from './statem/session.js';
+import { START_STATE, clientStates, serverStates, type Side } from './statem/states.js';
+import { StateMachine, type StatemHost } from './statem/statem.js';
+import { toHex } from './util/bytes.js';
 import { Emitter } from './util/emitter.js';
 import type { Certificate } from './x509/certificate.js';
 
@@ -53,24 +63,60 @@ export interface EndpointEvents {
   error: [TLSError];
   /** A session to resume later came in (client): pass it back as the `session` option. */
   session: [TLSSession];
+  /** A TLS 1.3 NewSessionTicket arrived (client). */
+  ticket: [MessageOf<'new_session_ticket'>];
 }
+
+/** Which side a connection is, with that side's options (narrowed from the constructor's arguments, never cast). */
+export type Endpoint = { side: 'client'; options: ClientOptions } | { side: 'server'; options: ServerOptions };
 
 export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]: unknown[] } = EndpointEvents> extends Emitter<E> {
   readonly side: Side;
   protected lifecycle: Lifecycle = 'START';
-  /** Set once by the subclass constructor (it builds them around its own record layer). */
-  protected hs!: HandshakeContext;
-  protected statem!: StateMachine<HandshakeContext>;
+  protected readonly hs: HandshakeContext;
+  protected readonly statem: StateMachine<HandshakeContext>;
   protected sentCloseNotify = false;
   protected receivedCloseNotify = false;
   protected failure: TLSError | undefined;
 
-  constructor(side: Side) {
+  constructor(endpoint: Endpoint, common: ResolvedCommon, transport: Transport) {
     super();
-    this.side = side;
+    this.side = endpoint.side;
+    const link = new ConnectionBase.CoreLink(this);
+    if (endpoint.side === 'client') {
+      const hs = new ClientHandshake(common, endpoint.options, link, transport, link);
+      this.hs = hs;
+      this.statem = new StateMachine(clientStates(transport), hs, link, START_STATE.client);
+    } else {
+      const hs = new ServerHandshake(common, endpoint.options, link, transport);
+      this.hs = hs;
+      this.statem = new StateMachine(serverStates(transport), hs, link, START_STATE.server);
+    }
   }
 
   // ---- what the transport supplies ----------------------------------------------------------
+
+  /** Queue a handshake message (TLS framing: type, uint24 length, body) for sending. */
+  protected abstract sendHandshake(raw: Uint8Array): void;
+  /** Queue TLS 1.2's ChangeCipherSpec. */
+  protected abstract sendChangeCipherSpec(): void;
+  /** Switch one direction to a TLS 1.3 traffic secret. */
+  protected abstract installSecret(direction: 'read' | 'write', secret: Uint8Array): void;
+  /** Switch one direction to TLS 1.2 keys (after ChangeCipherSpec). */
+  protected abstract installKeys12(direction: 'read' | 'write', key: Uint8Array, iv: Uint8Array): void;
+  /** Seal an alert of the given level and queue it. */
+  protected abstract sealAlert(level: number, description: number): void;
+  /** TLS 1.3's middlebox compatibility CCS (RFC 8446 D.4); nothing where there is none. */
+  protected sendCompatibilityCCS(): void {}
+  /** The bytes the transcript hashes for a message (DTLS frames it with its message_seq). */
+  protected transcriptBytes(raw: Uint8Array, _direction: 'recv' | 'send'): Uint8Array {
+    return raw;
+  }
+  /** A handshake message arrived and decoded, before it is processed. */
+  protected received(_msg: HandshakeMessage): void {}
+  /** Just before the connection reports the handshake done, and just after. */
+  protected beforeEstablished(): void {}
+  protected afterEstablished(): void {}
 
   /** Seal an alert record and queue it for sending. */
   protected abstract sendAlert(description: number): void;
@@ -115,6 +161,18 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
   }
   get peerCertificates(): Certificate[] {
     return this.hs.negotiated.peerCertificates;
+  }
+  /** The signature scheme the peer's CertificateVerify (or ServerKeyExchange) used. */
+  get signatureScheme(): string | undefined {
+    return this.hs.negotiated.signatureScheme;
+  }
+  /** Whether the peer's certificate was verified (node:tls's `authorized`). */
+  get authorized(): boolean {
+    return this.hs.negotiated.peerVerified;
+  }
+  /** Why the peer's certificate was not trusted, when verification was not enforced. */
+  get authorizationError(): TLSError | undefined {
+    return this.hs.negotiated.authorizationError;
   }
   /** Whether this handshake resumed an earlier session (node:tls's isSessionReused()). */
   get sessionReused(): boolean {
@@ -195,6 +253,98 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
     this.lifecycle = next;
     this.emitBase('state', prev, next);
   }
+
+  /** The handshake is over: what only it needed goes, then the application hears of it. */
+  private established(): void {
+    this.beforeEstablished();
+    this.hs.release();
+    this.setLifecycle('ESTABLISHED');
+    this.emitBase('handshake');
+    this.afterEstablished();
+  }
+
+  /** Whether anyone listens to `event` (lines for keylog, traces, sessions are only built for a listener). */
+  private listens(event: keyof EndpointEvents): boolean {
+    return (this as unknown as ConnectionBase).listenerCount(event) > 0;
+  }
+
+  /**
+   * What the core sees of its connection, one per connection: the state machine's host,
+   * the handshake's record port and a client's session sink.
+   */
+  private static readonly CoreLink = class CoreLink implements StatemHost, RecordPort, SessionSink {
+    constructor(private readonly c: ConnectionBase) {}
+
+    // ---- StatemHost ----
+
+    get limits(): HandshakeLimits {
+      return this.c.hs.common.limits;
+    }
+    wireVersion(): WireVersion {
+      return messageVersion(this.c.hs.transport, this.c.hs.negotiated.version);
+    }
+    keyExchange(): KeyExchange | undefined {
+      const suite = this.c.hs.negotiated.suite;
+      return suite ? keyExchangeOf(suite) : undefined;
+    }
+    addToTranscript(raw: Uint8Array, direction: 'recv' | 'send'): void {
+      this.c.hs.transcript.add(this.c.transcriptBytes(raw, direction));
+    }
+    sendHandshake(raw: Uint8Array): void {
+      this.c.sendHandshake(raw);
+    }
+    sendChangeCipherSpec(): void {
+      this.c.sendChangeCipherSpec();
+    }
+    onTransition(from: string, to: string, how: 'recv' | 'send', message?: MessageKind): void {
+      if (this.c.listens('transition')) this.c.emitBase('transition', { from, to, how, message });
+    }
+    onMessage(dir: 'recv' | 'send', msg: HandshakeMessage, length: number): void {
+      if (dir === 'recv') this.c.received(msg);
+      if (this.c.listens('message')) this.c.emitBase('message', dir, msg, length);
+    }
+    onEstablished(): void {
+      this.c.established();
+    }
+
+    // ---- SessionSink (clients) ----
+
+    ticket(ticket: MessageOf<'new_session_ticket'>): void {
+      this.c.emitBase('ticket', ticket);
+    }
+    session(session: TLSSession): void {
+      if (this.c.listens('session')) this.c.emitBase('session', compactSession(session));
+    }
+
+    // ---- RecordPort ----
+
+    setReadSecret(secret: Uint8Array): void {
+      // RFC 8446 5.1: handshake messages must not span a key change.
+      if (this.c.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('handshake message spans a key change');
+      this.c.installSecret('read', secret);
+    }
+    setWriteSecret(secret: Uint8Array): void {
+      this.c.installSecret('write', secret);
+    }
+    setReadKeys12(key: Uint8Array, iv: Uint8Array): void {
+      if (this.c.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('handshake message spans ChangeCipherSpec');
+      this.c.installKeys12('read', key, iv);
+    }
+    setWriteKeys12(key: Uint8Array, iv: Uint8Array): void {
+      this.c.installKeys12('write', key, iv);
+    }
+    sendWarning(alert: AlertName): void {
+      this.c.sealAlert(AlertLevel.warning, AlertDescription[alert]);
+    }
+    sendCompatibilityCCS(): void {
+      this.c.sendCompatibilityCCS();
+    }
+    keylog(label: string, secret: Uint8Array): void {
+      // The line is only built for someone listening.
+      const random = this.c.hs.clientRandom;
+      if (random && this.c.listens('keylog')) this.c.emitBase('keylog', `${label} ${toHex(random)} ${toHex(secret)}`);
+    }
+  };
 
   /** `emit` for the events every connection has (TypeScript cannot see them in the open type E). */
   private emitBase<K extends keyof EndpointEvents>(event: K, ...args: EndpointEvents[K]): void {

@@ -11,30 +11,20 @@
 import { resolveCommon, type ClientOptions, type ResolvedCommon, type ServerOptions } from './config.js';
 import { nobleProvider } from './crypto/noble.js';
 import { trafficKeys } from './crypto/keyschedule.js';
-import { ConnectionBase, type EndpointEvents } from './connection-base.js';
-import { AlertDescription, AlertLevel, TLSError, unexpectedMessage, type AlertName } from './errors.js';
-import { keyExchangeOf, ContentType, type MessageKind } from './messages/constants.js';
-import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
+import { ConnectionBase, type Endpoint, type EndpointEvents } from './connection-base.js';
+import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
+import { ContentType } from './messages/constants.js';
+import type { HandshakeMessage } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
 import { aeadLimits } from './record/aead-limits.js';
 import { PostHandshakeBudget } from './post-handshake-budget.js';
 import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
-import { clientModule } from './statem/client.js';
-import { HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
-import { serverModule } from './statem/server.js';
-import { ESTABLISHED, START_STATE, tableFor, type Side } from './statem/states.js';
-import { StateMachine, type StatemHost } from './statem/statem.js';
-import { concat, toHex, wipe } from './util/bytes.js';
-import { internCertificate } from './x509/intern.js';
-import { compactSession, type TLSSession } from './statem/session.js';
-import { RELEASED_TRANSCRIPT } from './statem/transcript.js';
+import { ESTABLISHED, START_STATE } from './statem/states.js';
+import { concat, wipe } from './util/bytes.js';
 
 export type { Lifecycle, TransitionEvent } from './connection-base.js';
 
-export interface ConnectionEvents extends EndpointEvents {
-  /** A NewSessionTicket arrived (client). */
-  ticket: [MessageOf<'new_session_ticket'>];
-}
+export type ConnectionEvents = EndpointEvents;
 
 const CCS_PAYLOAD = new Uint8Array([1]);
 /**
@@ -56,19 +46,13 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
 
   constructor(side: 'client', options: ClientOptions);
   constructor(side: 'server', options: ServerOptions);
-  constructor(side: Side, options: ClientOptions | ServerOptions);
-  constructor(side: Side, options: ClientOptions | ServerOptions) {
-    super(side);
-    const common = side === 'server' ? serverCommon(options as ServerOptions) : resolveCommon(options, nobleProvider);
+  constructor(...[side, options]: [side: 'client', options: ClientOptions] | [side: 'server', options: ServerOptions]) {
+    const endpoint: Endpoint = side === 'client' ? { side, options } : { side, options };
     // A certificate-free server authenticates with external PSKs only.
-    if (side === 'server' && (options as ServerOptions).certificates?.length === 0 && !(options as ServerOptions).pskCallback) {
+    if (endpoint.side === 'server' && endpoint.options.certificates?.length === 0 && !endpoint.options.pskCallback) {
       throw new TLSError('internal_error', 'a server needs at least one certificate, or a pskCallback', { code: 'ERR_TLS_INVALID_OPTION' });
     }
-    const glue = new ConnectionGlue(this);
-    this.hs = new HandshakeContext(side, common, options, glue);
-    // Only a client receives tickets and sessions.
-    if (side === 'client') this.hs.sessionSink = glue;
-    this.statem = new StateMachine(tableFor(side), side === 'client' ? clientModule : serverModule, glue, START_STATE[side]);
+    super(endpoint, endpoint.side === 'server' ? serverCommon(endpoint.options) : resolveCommon(endpoint.options, nobleProvider), 'stream');
   }
 
   static client(options: ClientOptions = {}): Connection {
@@ -160,19 +144,8 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     const s = this.hs.negotiated.suite;
     return s && { name: s.openssl, standardName: s.name, version: s.version };
   }
-  get signatureScheme(): string | undefined {
-    return this.hs.negotiated.signatureScheme;
-  }
   get servername(): string | undefined {
     return this.hs.negotiated.servername;
-  }
-  /** Whether the peer's certificate was verified (node:tls's `authorized`). */
-  get authorized(): boolean {
-    return this.hs.negotiated.peerVerified;
-  }
-  /** Why the peer's certificate was not trusted, when verification was not enforced. */
-  get authorizationError(): TLSError | undefined {
-    return this.hs.negotiated.authorizationError;
   }
   get helloRetried(): boolean {
     return this.hs.negotiated.helloRetried;
@@ -181,7 +154,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   // ---- inside -------------------------------------------------------------------------------
 
   private get tls12(): boolean {
-    return this.hs.negotiated.version === 'TLSv1.2';
+    return this.hs.variant === 'tls12';
   }
 
   private protection(secret: Uint8Array): Tls13Protection {
@@ -247,11 +220,11 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
 
   protected override sendAlert(description: number): void {
     const level = description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? AlertLevel.warning : AlertLevel.fatal;
-    this.records.seal(ContentType.alert, new Uint8Array([level, description]), this.output);
+    this.sealAlert(level, description);
   }
 
   /** A handshake message arrived (before it is processed): bound post-handshake floods, skip refused early data. */
-  private received(msg: HandshakeMessage): void {
+  protected override received(msg: HandshakeMessage): void {
     if (this.statem.established) {
       (this.postHandshake ??= new PostHandshakeBudget()).take(this.hs.common.now());
       return;
@@ -260,58 +233,45 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     if (msg.type === 'client_hello' && this.side === 'server' && msg.extensions.has('early_data')) this.records.skipEarlyData(MAX_EARLY_DATA_SIZE);
   }
 
-  private onEstablished(): void {
+  protected override beforeEstablished(): void {
     const limit = this.hs.peerRecordSizeLimit;
     // record_size_limit counts TLS 1.3's inner content type byte (RFC 8449 4), not TLS 1.2's.
     if (limit !== undefined) this.records.maxSendFragment = Math.min(MAX_FRAGMENT, this.tls12 ? limit : limit - 1);
-    this.releaseHandshakeState();
-    this.setLifecycle('ESTABLISHED');
-    this.emit('handshake');
+  }
+
+  protected override afterEstablished(): void {
     this.flushEarly();
   }
 
-  /**
-   * What only the handshake needed goes once it is over: an idle connection keeps its
-   * traffic keys and what the API reports, little else.
-   *  - The transcript (kept messages and the running hash): nothing after the handshake
-   *    hashes it.
-   *  - TLS 1.3 secrets before the application traffic secrets (early, handshake, master,
-   *    handshake traffic): wiped. KeyUpdate, the exporter and tickets use the others; a
-   *    server sends its tickets before the handshake ends, so it wipes the resumption
-   *    secret too (a client keeps it for tickets still to come).
-   *  - Our ephemeral (EC)DHE private keys: wiped (forward secrecy does not wait for GC).
-   *  - The hello state (offered extensions, key shares, the peer's lists) and the client
-   *    random (only keylog lines used it, and the handshake wrote the last of them).
-   *    TLS 1.2 keeps its randoms and master secret for the exporter.
-   *  - The peer's certificates: replaced by the same certificates parsed earlier, when
-   *    this process already holds them (identical DER), so that many connections to one
-   *    server keep one parsed chain between them, not one each.
-   */
-  private releaseHandshakeState(): void {
-    const hs = this.hs;
-    hs.transcript = RELEASED_TRANSCRIPT;
-    const s = hs.secrets;
-    wipe(s.early, s.handshake, s.master, s.clientHandshake, s.serverHandshake);
-    s.early = s.handshake = s.master = s.clientHandshake = s.serverHandshake = undefined;
-    if (this.side === 'server') s.resumption = undefined;
-    const shares = hs.client?.keyShares;
-    if (shares) {
-      for (const pair of shares.values()) wipe(pair.privateKey);
-      shares.clear();
-    }
-    if (hs.server?.ephemeral) wipe(hs.server.ephemeral.privateKey);
-    if (hs.server?.psk) wipe(hs.server.psk.secret);
-    hs.client = undefined;
-    hs.server = undefined;
-    hs.clientRandom = undefined;
-    hs.pendingSharedSecret = undefined;
-    const t = hs.tls12;
-    if (t) {
-      wipe(t.preMaster);
-      t.preMaster = t.keys = t.peerPublic = t.ourPublic = t.pskHint = t.certificateRequested = t.newTicket = undefined;
-    }
-    const certs = hs.negotiated.peerCertificates;
-    if (certs.length > 0) hs.negotiated.peerCertificates = certs.map(internCertificate);
+  // ---- what the core asks of the byte stream (ConnectionBase's CoreLink calls these) --------
+
+  protected override sendHandshake(raw: Uint8Array): void {
+    this.records.seal(ContentType.handshake, raw, this.output);
+  }
+
+  protected override sendChangeCipherSpec(): void {
+    this.records.seal(ContentType.change_cipher_spec, CCS_PAYLOAD, this.output);
+  }
+
+  protected override installSecret(direction: 'read' | 'write', secret: Uint8Array): void {
+    if (direction === 'read') this.records.setReadProtection(this.protection(secret));
+    else this.records.setWriteProtection(this.protection(secret));
+  }
+
+  protected override installKeys12(direction: 'read' | 'write', key: Uint8Array, iv: Uint8Array): void {
+    const protection = new Tls12AeadProtection(this.hs.provider, this.hs.suite.aead, key, iv);
+    if (direction === 'read') this.records.setReadProtection(protection);
+    else this.records.setWriteProtection(protection);
+  }
+
+  protected override sealAlert(level: number, description: number): void {
+    this.records.seal(ContentType.alert, new Uint8Array([level, description]), this.output);
+  }
+
+  protected override sendCompatibilityCCS(): void {
+    if (this.sentCCS) return;
+    this.sentCCS = true;
+    this.records.sealPlaintext(ContentType.change_cipher_spec, CCS_PAYLOAD, this.output);
   }
 
   private flushEarly(): void {
@@ -413,92 +373,4 @@ function serverCommon(options: ServerOptions): ResolvedCommon {
 function sameItems<T>(a: T[] | undefined, b: T[] | undefined, eq: (x: T, y: T) => boolean = (x, y) => x === y): boolean {
   if (a === undefined || b === undefined) return a === b;
   return a.length === b.length && a.every((x, i) => eq(x, b[i]!));
-}
-
-/**
- * What the state machine and the handshake see of their Connection: the statem's host and
- * the handshake's record port in one object whose methods live on the prototype, so a
- * connection pays for one small object here rather than a closure per callback. It works
- * on the connection's private parts (TypeScript lets a class in the same module reach them
- * by element access); nothing outside this module gets to.
- */
-class ConnectionGlue implements StatemHost<HandshakeContext>, RecordPort, SessionSink {
-  constructor(private readonly c: Connection) {}
-
-  // ---- StatemHost ----
-
-  get hs(): HandshakeContext {
-    return this.c['hs'];
-  }
-  get limits(): HandshakeLimits {
-    return this.c['hs'].common.limits;
-  }
-  wireVersion(): WireVersion {
-    return this.c['tls12'] ? 'tls12' : 'tls13';
-  }
-  keyExchange(): KeyExchange | undefined {
-    const suite = this.c['hs'].negotiated.suite;
-    return suite ? keyExchangeOf(suite) : undefined;
-  }
-  addToTranscript(raw: Uint8Array): void {
-    this.c['hs'].transcript.add(raw);
-  }
-  sendHandshake(raw: Uint8Array): void {
-    this.c['records'].seal(ContentType.handshake, raw, this.c['output']);
-  }
-  sendChangeCipherSpec(): void {
-    this.c['records'].seal(ContentType.change_cipher_spec, CCS_PAYLOAD, this.c['output']);
-  }
-  onTransition(from: string, to: string, how: 'recv' | 'send', message?: MessageKind): void {
-    if (this.c['listenerCount']('transition') > 0) this.c['emit']('transition', { from, to, how, message });
-  }
-  onMessage(dir: 'recv' | 'send', msg: HandshakeMessage, length: number): void {
-    if (dir === 'recv') this.c['received'](msg);
-    if (this.c['listenerCount']('message') > 0) this.c['emit']('message', dir, msg, length);
-  }
-  onEstablished(): void {
-    this.c['onEstablished']();
-  }
-
-  // ---- SessionSink (clients) ----
-
-  ticket(ticket: MessageOf<'new_session_ticket'>): void {
-    this.c['emit']('ticket', ticket);
-  }
-  session(session: TLSSession): void {
-    if (this.c['listenerCount']('session') > 0) this.c['emit']('session', compactSession(session));
-  }
-
-  // ---- RecordPort ----
-
-  setReadSecret(secret: Uint8Array): void {
-    // RFC 8446 5.1: handshake messages must not span a key change.
-    if (this.c['statem'].bufferedHandshakeBytes > 0) throw unexpectedMessage('handshake message spans a key change');
-    this.c['records'].setReadProtection(this.c['protection'](secret));
-  }
-  setWriteSecret(secret: Uint8Array): void {
-    this.c['records'].setWriteProtection(this.c['protection'](secret));
-  }
-  setReadKeys12(key: Uint8Array, iv: Uint8Array): void {
-    if (this.c['statem'].bufferedHandshakeBytes > 0) throw unexpectedMessage('handshake message spans ChangeCipherSpec');
-    const hs = this.c['hs'];
-    this.c['records'].setReadProtection(new Tls12AeadProtection(hs.provider, hs.suite.aead, key, iv));
-  }
-  setWriteKeys12(key: Uint8Array, iv: Uint8Array): void {
-    const hs = this.c['hs'];
-    this.c['records'].setWriteProtection(new Tls12AeadProtection(hs.provider, hs.suite.aead, key, iv));
-  }
-  sendWarning(alert: AlertName): void {
-    this.c['records'].seal(ContentType.alert, new Uint8Array([AlertLevel.warning, AlertDescription[alert]]), this.c['output']);
-  }
-  sendCompatibilityCCS(): void {
-    if (this.c['sentCCS']) return;
-    this.c['sentCCS'] = true;
-    this.c['records'].sealPlaintext(ContentType.change_cipher_spec, CCS_PAYLOAD, this.c['output']);
-  }
-  keylog(label: string, secret: Uint8Array): void {
-    // The line is only built for someone listening.
-    const random = this.c['hs'].clientRandom;
-    if (random && this.c['listenerCount']('keylog') > 0) this.c['emit']('keylog', `${label} ${toHex(random)} ${toHex(secret)}`);
-  }
 }

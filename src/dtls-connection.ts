@@ -13,20 +13,15 @@
  */
 import { resolveCommon, type ClientOptions, type ServerOptions } from './config.js';
 import { nobleProvider } from './crypto/noble.js';
-import { ConnectionBase, type EndpointEvents } from './connection-base.js';
+import { ConnectionBase, type Endpoint, type EndpointEvents } from './connection-base.js';
+import { VARIANTS } from './protocol-variant.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
-import { keyExchangeOf, ContentType, ProtocolVersion } from './messages/constants.js';
-import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls.js';
+import { ContentType } from './messages/constants.js';
+import type { HandshakeMessage } from './messages/handshake.js';
+import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
 import { aeadLimits } from './record/aead-limits.js';
 import { PostHandshakeBudget } from './post-handshake-budget.js';
-import { HandshakeContext, type RecordPort } from './statem/context.js';
-import { clientModule } from './statem/client.js';
-import { Flight, HandshakeReassembler, RetransmitTimer, tlsHandshakeBytes, transcriptBytes } from './statem/dtls.js';
-import { serverModule } from './statem/server.js';
-import { START_STATE, tableFor, type Side } from './statem/states.js';
-import { StateMachine, type StatemHost } from './statem/statem.js';
-import { toHex } from './util/bytes.js';
-import { RELEASED_TRANSCRIPT } from './statem/transcript.js';
+import { Flight, HandshakeReassembler, RetransmitTimer, tlsHandshakeBytes, transcriptBytes } from './statem/dtls-flight.js';
 
 export interface DtlsOptions {
   /** Path MTU in bytes of UDP payload (default 1200). */
@@ -77,15 +72,13 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
 
   constructor(side: 'client', options: DtlsClientOptions);
   constructor(side: 'server', options: DtlsServerOptions, start?: DtlsServerStart);
-  constructor(side: Side, options: DtlsClientOptions | DtlsServerOptions, start?: DtlsServerStart) {
-    super(side);
+  constructor(...[side, options, start]: [side: 'client', options: DtlsClientOptions, start?: undefined] | [side: 'server', options: DtlsServerOptions, start?: DtlsServerStart]) {
+    const endpoint: Endpoint = side === 'client' ? { side, options } : { side, options };
     // DTLS 1.2 speaks the TLS 1.2 suites; DTLS 1.3 is not here yet.
-    const common = resolveCommon({ ...options, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }, nobleProvider);
+    super(endpoint, resolveCommon({ ...options, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }, nobleProvider), 'datagram');
+    const common = this.hs.common;
     this.now = common.now;
-    this.hs = new HandshakeContext(side, common, options, this.recordPort());
-    this.hs.dtls = true;
-    this.hs.sessionSink = { session: (s) => this.emit('session', s) };
-    this.records.plaintextVersion = ProtocolVersion.DTLS1_2;
+    this.records.plaintextVersion = VARIANTS.dtls12.wire;
     const firstSeq = start?.clientHelloSeq ?? 0;
     if (start) this.records.advanceWriteSequence(start.recordSeq);
     // After a stateless HelloVerifyRequest the server answers ClientHello n with ServerHello n (RFC 6347 4.2.2).
@@ -93,31 +86,6 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.reassembler = new HandshakeReassembler(common.limits, firstSeq);
     this.timer = new RetransmitTimer({ initialMs: options.retransmitMs ?? 1000, maxRetransmissions: options.maxRetransmissions ?? 6 });
     this.flight = new Flight({ mtu: options.mtu ?? 1200, overhead: (epoch) => (epoch === 0 ? 13 : 37) });
-    const host: StatemHost<HandshakeContext> = {
-      hs: this.hs,
-      limits: common.limits,
-      wireVersion: () => 'dtls12',
-      keyExchange: () => (this.hs.negotiated.suite ? keyExchangeOf(this.hs.negotiated.suite) : undefined),
-      addToTranscript: (raw, direction) => this.hs.transcript.add(transcriptBytes(raw[0]!, direction === 'recv' ? this.recvSeq : this.sendSeq, raw.subarray(4))),
-      sendHandshake: (raw) => this.queueHandshake(raw[0]!, raw.subarray(4)),
-      sendChangeCipherSpec: () => {
-        this.startFlightIfAnswered();
-        this.flight.addChangeCipherSpec(this.records.writeEpoch);
-        this.flightUnsent = true;
-      },
-      onTransition: (from, to, how, message) => this.emit('transition', { from, to, how, message }),
-      onMessage: (dir, msg, len) => {
-        if (dir === 'recv' && this.statem.established) (this.postHandshake ??= new PostHandshakeBudget()).take(this.now());
-        this.emit('message', dir, msg, len);
-      },
-      onEstablished: () => {
-        // Retransmissions resend recorded flights; nothing hashes the transcript again.
-        this.hs.transcript = RELEASED_TRANSCRIPT;
-        this.setLifecycle('ESTABLISHED');
-        this.emit('handshake');
-      },
-    };
-    this.statem = new StateMachine(tableFor(side, true), side === 'client' ? clientModule : serverModule, host, START_STATE[side]);
   }
 
   static client(options: DtlsClientOptions = {}): DtlsConnection {
@@ -198,11 +166,13 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   // ---- what the application may ask (the rest is in ConnectionBase) ---------------------------
 
   get protocol(): string | undefined {
-    return this.hs.negotiated.version ? 'DTLSv1.2' : undefined;
+    const variant = this.hs.variant;
+    return variant && VARIANTS[variant].name;
   }
   get cipher(): { name: string; standardName: string; version: string } | undefined {
     const s = this.hs.negotiated.suite;
-    return s && { name: s.openssl, standardName: s.name, version: 'DTLSv1.2' };
+    const variant = this.hs.variant;
+    return s && variant && { name: s.openssl, standardName: s.name, version: VARIANTS[variant].name };
   }
   /** The DTLS-SRTP protection profile agreed on (RFC 5764), if any; its keys come from exportKeyingMaterial. */
   get srtpProfile(): string | undefined {
@@ -215,36 +185,53 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
 
   // ---- inside ---------------------------------------------------------------------------
 
-  private recordPort(): RecordPort {
-    const refuse = () => {
-      throw new TLSError('internal_error', 'TLS 1.3 keys in a DTLS 1.2 connection');
-    };
-    return {
-      setReadSecret: refuse,
-      setWriteSecret: refuse,
-      setReadKeys12: (key, iv) => {
-        this.records.integrityLimit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).integrity;
-        this.records.setReadEpoch(this.records.readEpoch + 1, new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv));
-      },
-      setWriteKeys12: (key, iv) => this.records.setWriteEpoch(this.records.writeEpoch + 1, new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv)),
-      sendCompatibilityCCS: () => {},
-      keylog: (label, secret) => {
-        if (this.hs.clientRandom) this.emit('keylog', `${label} ${toHex(this.hs.clientRandom)} ${toHex(secret)}`);
-      },
-      sendWarning: (alert) => this.out.push(this.records.seal(ContentType.alert, new Uint8Array([AlertLevel.warning, AlertDescription[alert]]))),
-    };
+  // ---- what the core asks of the datagrams (ConnectionBase's CoreLink calls these) ----------
+
+  protected override sendHandshake(raw: Uint8Array): void {
+    this.startFlightIfAnswered();
+    this.flight.addHandshake(this.records.writeEpoch, raw[0], this.sendSeq++, raw.subarray(4));
+    this.flightUnsent = true;
+  }
+
+  protected override sendChangeCipherSpec(): void {
+    this.startFlightIfAnswered();
+    this.flight.addChangeCipherSpec(this.records.writeEpoch);
+    this.flightUnsent = true;
+  }
+
+  /** DTLS 1.3 (RFC 9147) will key its epochs from traffic secrets; DTLS 1.2 never gets one. */
+  protected override installSecret(): void {
+    throw new TLSError('internal_error', 'TLS 1.3 keys in a DTLS 1.2 connection');
+  }
+
+  protected override installKeys12(direction: 'read' | 'write', key: Uint8Array, iv: Uint8Array): void {
+    const protection = new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv);
+    if (direction === 'write') {
+      this.records.setWriteEpoch(this.records.writeEpoch + 1, protection);
+      return;
+    }
+    this.records.integrityLimit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).integrity;
+    this.records.setReadEpoch(this.records.readEpoch + 1, protection);
+  }
+
+  /** A post-handshake message (a renegotiation attempt) counts against the flood budget. */
+  protected override received(_msg: HandshakeMessage): void {
+    if (this.statem.established) (this.postHandshake ??= new PostHandshakeBudget()).take(this.now());
+  }
+
+  protected override sealAlert(level: number, description: number): void {
+    this.out.push(this.records.seal(ContentType.alert, new Uint8Array([level, description])));
+  }
+
+  /** RFC 6347 4.2.6: the transcript hashes each message as if sent in one fragment, with its message_seq. */
+  protected override transcriptBytes(raw: Uint8Array, direction: 'recv' | 'send'): Uint8Array {
+    return transcriptBytes(raw[0], direction === 'recv' ? this.recvSeq : this.sendSeq, raw.subarray(4));
   }
 
   private startFlightIfAnswered(): void {
     if (!this.flightAnswered) return;
     this.flight.clear();
     this.flightAnswered = false;
-  }
-
-  private queueHandshake(type: number, body: Uint8Array): void {
-    this.startFlightIfAnswered();
-    this.flight.addHandshake(this.records.writeEpoch, type, this.sendSeq++, body);
-    this.flightUnsent = true;
   }
 
   /** Send what the write sub-machine produced as one flight, and arm the timer unless it ends the handshake. */
@@ -310,8 +297,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   }
 
   protected override sendAlert(description: number): void {
-    const level = description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? AlertLevel.warning : AlertLevel.fatal;
-    this.out.push(this.records.seal(ContentType.alert, new Uint8Array([level, description])));
+    this.sealAlert(description === AlertDescription.close_notify || description === AlertDescription.user_canceled ? AlertLevel.warning : AlertLevel.fatal, description);
   }
 
   /** Every guarded step ends by sending the flight it made, if any. */

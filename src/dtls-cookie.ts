@@ -9,8 +9,8 @@
 import type { CryptoProvider } from './crypto/provider.js';
 import { ContentType, HandshakeType, ProtocolVersion } from './messages/constants.js';
 import { decodeHandshake, encodeHandshake, type MessageOf } from './messages/handshake.js';
-import { encodeDtlsRecord, parseDatagram } from './record/dtls.js';
-import { fragmentMessage, splitFragments } from './statem/dtls.js';
+import { encodeDtlsRecord, parseDatagram } from './record/dtls-record-layer.js';
+import { fragmentMessage, splitFragments } from './statem/dtls-flight.js';
 import type { DtlsServerStart } from './dtls-connection.js';
 import { concat, constantTimeEqual, utf8 } from './util/bytes.js';
 

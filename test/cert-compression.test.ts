@@ -11,7 +11,7 @@ import { decompressCertificate } from '../src/cert-compression.js';
 import { TLSError } from '../src/errors.js';
 import type { HandshakeMessage } from '../src/messages/handshake.js';
 import { certificateFromCompressed } from '../src/statem/cert-compression.js';
-import type { HandshakeContext } from '../src/statem/context.js';
+import type { ClientHandshake } from '../src/statem/context.js';
 import { utf8 } from '../src/util/bytes.js';
 import { certifiedKey } from './helpers/pki.js';
 import { makePair } from './helpers/pair.js';
@@ -105,11 +105,11 @@ describe('CompressedCertificate in a handshake', () => {
 
   it('a CompressedCertificate with an algorithm the client did not offer is illegal_parameter', () => {
     // A client context that offered zstd only, handed a zlib CompressedCertificate.
-    const hs = { clientOptions: { certificateCompression: ['zstd'] }, options: {} } as unknown as HandshakeContext;
+    const hs = { options: { certificateCompression: ['zstd'] } } as unknown as ClientHandshake;
     const msg = { type: 'compressed_certificate' as const, algorithm: 1, uncompressed_length: 4, compressed_certificate_message: zlibSync(new Uint8Array(4)) };
     expect(() => certificateFromCompressed(hs, msg)).toThrow(expect.objectContaining({ alert: 'illegal_parameter' }));
     const brotli = { ...msg, algorithm: 2 };
-    expect(() => certificateFromCompressed({ clientOptions: { certificateCompression: ['zlib', 'zstd'] }, options: {} } as unknown as HandshakeContext, brotli)).toThrow(
+    expect(() => certificateFromCompressed({ options: { certificateCompression: ['zlib', 'zstd'] } } as unknown as ClientHandshake, brotli)).toThrow(
       expect.objectContaining({ alert: 'illegal_parameter' }),
     );
   });

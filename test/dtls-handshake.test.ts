@@ -22,7 +22,7 @@ import {
   type DtlsHandshakeMessage,
   type FlightRecord,
   type ReassemblyResult,
-} from '../src/statem/dtls.js';
+} from '../src/statem/dtls-flight.js';
 import { mulberry32 } from './helpers/random.js';
 
 // ---- helpers ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import {
   parseDatagram,
   parseDatagramDetailed,
   type DtlsRecord,
-} from '../src/record/dtls.js';
+} from '../src/record/dtls-record-layer.js';
 import { concat, fromHex, toHex } from '../src/util/bytes.js';
 import { mulberry32 } from './helpers/random.js';
 

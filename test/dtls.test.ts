@@ -216,7 +216,7 @@ describe('DTLS-SRTP (RFC 5764)', () => {
 
 describe('DTLS robustness against stray records', () => {
   it('an unexpected plaintext ChangeCipherSpec is dropped, not fatal', async () => {
-    const { encodeDtlsRecord } = await import('../src/record/dtls.js');
+    const { encodeDtlsRecord } = await import('../src/record/dtls-record-layer.js');
     const p = dtlsPair();
     p.client.takeDatagrams(); // the ClientHello goes nowhere yet
     p.client.feedDatagram(encodeDtlsRecord(20, 0xfefd, 0, 7, new Uint8Array([1])));

@@ -89,8 +89,13 @@ describe(`KEM groups: the two providers against each other (node provider's ML-K
         [nodeProvider, nobleProvider],
       ] as const) {
         const pair = a.generateKeyPair(group);
+        const before = toHex(pair.privateKey);
         const enc = b.encapsulate(group, pair.publicKey);
         expect(toHex(a.decapsulate(group, pair.privateKey, enc.share))).toBe(toHex(enc.secret));
+        // What a provider cached for the key is used once and wiped; the key itself is the caller's.
+        expect(toHex(pair.privateKey)).toBe(before);
+        expect(toHex(a.decapsulate(group, pair.privateKey, enc.share))).toBe(toHex(enc.secret));
+        expect(toHex(b.decapsulate(group, pair.privateKey, enc.share))).toBe(toHex(enc.secret));
       }
       const keySeed = seededBytes(1)(seedLength(group, 'keyPair'));
       const encSeed = seededBytes(2)(seedLength(group, 'encapsulate'));

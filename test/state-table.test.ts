@@ -256,10 +256,10 @@ interface CoreRun {
 
 function runCore(table: StateTable, state: string, input: Uint8Array | 'change_cipher_spec'): CoreRun {
   const run: CoreRun = { transitions: [], buffered: 0 };
-  const host: StatemHost<object> = {
-    hs: {},
+  const host: StatemHost = {
     limits: defaultLimits,
     wireVersion: () => versionOf(table, state),
+    keyExchange: () => undefined,
     addToTranscript: () => {},
     sendHandshake: () => {},
     sendChangeCipherSpec: () => {},
@@ -267,8 +267,9 @@ function runCore(table: StateTable, state: string, input: Uint8Array | 'change_c
     onMessage: () => {},
     onEstablished: () => {},
   };
-  // No protocol work at all: what is left is the core's own flow control.
-  const sm = new StateMachine(table, { process: {}, construct: {} }, host, state);
+  // No protocol work at all (each state its row only): what is left is the core's own flow control.
+  const bare = Object.fromEntries(Object.entries(table).map(([name, row]) => [name, { row }]));
+  const sm = new StateMachine(bare, {}, host, state);
   try {
     if (input === 'change_cipher_spec') sm.receiveChangeCipherSpec();
     else sm.receive(input);

@@ -4,7 +4,7 @@
  * case: encapsulating is making an ephemeral key pair and agreeing with the peer's share.
  * Hybrids split and concatenate their components' bytes as ./groups.ts lays them out.
  */
-import { concat, constantTimeEqual } from '../util/bytes.js';
+import { concat, constantTimeEqual, wipe } from '../util/bytes.js';
 import { componentSizes, groupComponents, type Component, type ComponentSizes, type EcdhGroup } from './groups.js';
 import { nobleMlKem, type MlKem } from './mlkem.js';
 import { UnusableSeedError, type CryptoProvider, type Encapsulation, type GroupName, type KeyPair } from './provider.js';
@@ -50,7 +50,8 @@ function joined(pieces: Uint8Array[]): Uint8Array {
 export function kemKeyExchange(p: KeyExchangePrimitives): KeyExchange {
   const mlkem = p.mlkem ?? nobleMlKem(p.random);
   // A hybrid private key's component keys as generated, so that decapsulation hands each
-  // component the very buffer it made (and cached work for); checked against the bytes.
+  // component the very buffer it made (and cached work for); checked against the bytes, and
+  // wiped once used: a key share is decapsulated once (a second call just splits afresh).
   const hybridKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; keys: Uint8Array[] }>();
 
   /** One component's key pair; a seed that is no valid private key is the caller's to redraw. */
@@ -93,8 +94,15 @@ export function kemKeyExchange(p: KeyExchangePrimitives): KeyExchange {
     const parts = componentsOf(group);
     const known = hybridKeys.get(privateKey);
     const keys = known && constantTimeEqual(known.bytes, privateKey) ? known.keys : split(group, 'private key', privateKey, parts, 'privateKey');
-    const shares = split(group, 'key share', share, parts, 'encapsulatedShare');
-    return joined(parts.map((c, i) => (c.kind === 'ecdh' ? p.ecdh(c.group, keys[i]!, shares[i]!) : mlkem.decapsulate(c.set, keys[i]!, shares[i]!))));
+    try {
+      const shares = split(group, 'key share', share, parts, 'encapsulatedShare');
+      return joined(parts.map((c, i) => (c.kind === 'ecdh' ? p.ecdh(c.group, keys[i]!, shares[i]!) : mlkem.decapsulate(c.set, keys[i]!, shares[i]!))));
+    } finally {
+      if (known) {
+        hybridKeys.delete(privateKey);
+        wipe(known.bytes, ...known.keys);
+      }
+    }
   }
 
   return { generateKeyPair, encapsulate, decapsulate };

@@ -47,15 +47,23 @@ export function exactly(what: string, bytes: Uint8Array, length: number): void {
 
 export function nobleMlKem(random: (length: number) => Uint8Array): MlKem {
   // The expanded key of each seed we made, so decapsulation does not run key generation
-  // again; the seed's bytes are kept too, so a seed changed since is expanded afresh.
+  // again; the seed's bytes are kept too, so a seed changed since is expanded afresh. Used
+  // once and wiped: a key share is decapsulated once (a second call expands again).
   const expanded = new WeakMap<Uint8Array, { seed: Uint8Array; dk: Uint8Array }>();
 
-  function decapsulationKey(set: MlKemParameterSet, privateKey: Uint8Array): Uint8Array {
-    if (privateKey.length === mlKemSizes[set].decapsulationKey) return privateKey;
+  /** The expanded key for `privateKey` (taken out of the cache), and whether it is ours to wipe. */
+  function takeDecapsulationKey(set: MlKemParameterSet, privateKey: Uint8Array): { dk: Uint8Array; ours: boolean } {
+    if (privateKey.length === mlKemSizes[set].decapsulationKey) return { dk: privateKey, ours: false };
     exactly(`${set} private key`, privateKey, ML_KEM_SEED);
     const known = expanded.get(privateKey);
-    if (known && constantTimeEqual(known.seed, privateKey)) return known.dk;
-    return noble[set].keygen(privateKey).secretKey;
+    if (known) {
+      expanded.delete(privateKey);
+      const same = constantTimeEqual(known.seed, privateKey);
+      known.seed.fill(0);
+      if (same) return { dk: known.dk, ours: true };
+      known.dk.fill(0);
+    }
+    return { dk: noble[set].keygen(privateKey).secretKey, ours: true };
   }
 
   return {
@@ -75,7 +83,12 @@ export function nobleMlKem(random: (length: number) => Uint8Array): MlKem {
     },
     decapsulate(set, privateKey, ciphertext) {
       exactly(`${set} ciphertext`, ciphertext, mlKemSizes[set].ciphertext);
-      return noble[set].decapsulate(ciphertext, decapsulationKey(set, privateKey));
+      const { dk, ours } = takeDecapsulationKey(set, privateKey);
+      try {
+        return noble[set].decapsulate(ciphertext, dk);
+      } finally {
+        if (ours) dk.fill(0);
+      }
     },
   };
 }

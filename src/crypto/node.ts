@@ -489,7 +489,9 @@ function nodeMlKem(fallback: MlKem): MlKem {
     decapsulate(set, d, ciphertext) {
       if (d.length !== ML_KEM_SEED) return fallback.decapsulate(set, d, ciphertext);
       exactly(`${set} ciphertext`, ciphertext, mlKemSizes[set].ciphertext);
+      // Used once, as noble's expanded keys: a second call imports the seed again.
       const known = keys.get(d);
+      keys.delete(d);
       const key = known && constantTimeEqual(known.seed, d) ? known.key : privateKey(set, d);
       return plain(nodeCrypto.decapsulate(key, ciphertext));
     },

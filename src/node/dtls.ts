@@ -67,7 +67,7 @@ import { DtlsCookieGuard } from '../dtls-cookie.js';
 import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
-import { asBuffer, authorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
+import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
 import { traceConnection } from './trace.js';
 
 // ---- options ------------------------------------------------------------------------------
@@ -185,6 +185,8 @@ interface SocketSetup {
   handshakeTimeout: number;
   idleTimeout: number;
   enableTrace: boolean;
+  /** Server: whether it asks for client certificates, and refuses untrusted ones (authorized/authorizationError). */
+  clientAuth?: { requestCert?: boolean | undefined; rejectUnauthorized?: boolean | undefined };
 }
 
 const kSetup = Symbol('tsls.dtlsSocketSetup');
@@ -202,7 +204,7 @@ const destroyedError = () => Object.assign(new Error('the DTLS socket is closed'
 export class DTLSSocket extends EventEmitter {
   /** Always true, as on TLS sockets. */
   readonly encrypted = true;
-  /** Client: the server's certificate was verified (chain and name). */
+  /** Client: the server's certificate was verified (chain and name). Server (requestCert): the client's was. */
   authorized = false;
   authorizationError: string | null = null;
   /** The negotiated ALPN protocol, false when none (null before the handshake). */
@@ -229,6 +231,7 @@ export class DTLSSocket extends EventEmitter {
   private timerAt = Infinity;
   private pending: { data: Uint8Array; cb: SendCallback | undefined }[] = [];
   private verified: Verified | undefined;
+  private readonly clientAuth: SocketSetup['clientAuth'];
 
   /** @internal */
   constructor(setup: { [kSetup]: SocketSetup }) {
@@ -241,6 +244,7 @@ export class DTLSSocket extends EventEmitter {
     this.client = s.client;
     this.handshakeTimeout = s.handshakeTimeout;
     this.idleTimeout = s.idleTimeout;
+    this.clientAuth = s.clientAuth;
     if (this.client) this.servername = this.client.servername ?? false;
     if (s.enableTrace) traceConnection(this.conn as unknown as Connection, this.isServer ? 'server' : 'client');
     this.conn.on('handshake', () => this.later(() => this.onHandshake()));
@@ -355,9 +359,9 @@ export class DTLSSocket extends EventEmitter {
     this.secureEstablished = true;
     this.lastReceived = Date.now();
     this.alpnProtocol = this.conn.alpnProtocol;
-    if (!this.isServer) {
-      ({ authorized: this.authorized, authorizationError: this.authorizationError } = authorization(this.verified));
-    }
+    ({ authorized: this.authorized, authorizationError: this.authorizationError } = this.isServer
+      ? clientAuthorization(this.clientAuth ?? {}, this.conn)
+      : authorization(this.verified));
     this.server?.[kSecured](this);
     this.emit('secure');
     if (this.closed) return;
@@ -984,6 +988,7 @@ export class DTLSServer extends EventEmitter {
         handshakeTimeout: this.options.handshakeTimeout ?? 60_000,
         idleTimeout: this.options.idleTimeout ?? 300_000,
         enableTrace: this.enableTrace,
+        clientAuth: { requestCert: this.options.requestCert, rejectUnauthorized: this.options.rejectUnauthorized },
       },
     });
     this.stats.accepted++;

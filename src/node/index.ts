@@ -9,7 +9,7 @@ export { TLSSocket, asNodeTLSSocket, type TLSSocketOptions } from './socket.js';
 export { connect, type SecureConnectListener } from './connect.js';
 export { Server, createServer, type SecureConnectionListener } from './server.js';
 export { Agent, type AgentOptions } from './agent.js';
-export { createHttpsServer, type HttpsServer, type HttpsServerOptions } from './https.js';
+export { createHttpsServer, createHttp2SecureServer, type HttpsServer, type HttpsServerOptions, type Http2SecureServer, type Http2SecureServerOptions } from './https.js';
 export { rootCertificates, getCiphers, DEFAULT_MIN_VERSION, DEFAULT_MAX_VERSION, DEFAULT_CIPHERS, DEFAULT_ECDH_CURVE } from './defaults.js';
 export {
   createSecureContext,

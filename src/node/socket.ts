@@ -94,8 +94,8 @@ function epipe(): Error {
 }
 
 /** Code points → scheme names, dropping those tsls does not know (GREASE among them). */
-function schemeNames(codes: readonly number[]): SignatureSchemeName[] {
-  return codes.map((code) => schemeByCode.get(code)).filter((n): n is SignatureSchemeName => n !== undefined);
+function schemeNames(codes: ArrayLike<number>): SignatureSchemeName[] {
+  return Array.from(codes, (code) => schemeByCode.get(code)).filter((n): n is SignatureSchemeName => n !== undefined);
 }
 
 /** A signature scheme as OpenSSL (and so node's getSharedSigalgs) names it: `ECDSA+SHA256`, `RSA-PSS+SHA256`, `RSA+SHA256`, `Ed25519+UNDEF`. */
@@ -156,7 +156,7 @@ export class TLSSocket extends Duplex {
   /** Finished verify_data both ways (getFinished / getPeerFinished). */
   private readonly finished: { sent?: Uint8Array; received?: Uint8Array } = {};
   /** The peer's signature_algorithms (getSharedSigalgs). */
-  private peerSigalgs: readonly number[] = [];
+  private peerSigalgs: ArrayLike<number> = [];
   private maxFragment: number | undefined;
   private sessionBeforeHandshake = false;
   private tracing = false;
@@ -505,13 +505,13 @@ export class TLSSocket extends Duplex {
 
   /** What node:tls reports later from the handshake messages: the Finished values and the peer's signature algorithms. */
   private onMessage(dir: 'send' | 'recv', msg: HandshakeMessage): void {
-    // References, not copies: an idle connection should stay small.
-    if (msg.type === 'finished') this.finished[dir === 'send' ? 'sent' : 'received'] = msg.verify_data;
+    // Small copies: a view could keep the whole received record alive on an idle connection.
+    if (msg.type === 'finished') this.finished[dir === 'send' ? 'sent' : 'received'] = new Uint8Array(msg.verify_data);
     else if (dir === 'recv' && (msg.type === 'client_hello' || msg.type === 'certificate_request')) {
       const algs = msg.extensions.get('signature_algorithms', msg.type);
-      if (algs) this.peerSigalgs = algs.supported_signature_algorithms;
+      if (algs) this.peerSigalgs = Uint16Array.from(algs.supported_signature_algorithms);
     } else if (dir === 'recv' && msg.type === 'certificate_request_tls12') {
-      this.peerSigalgs = msg.supported_signature_algorithms;
+      this.peerSigalgs = Uint16Array.from(msg.supported_signature_algorithms);
     }
   }
 
@@ -731,7 +731,7 @@ export class TLSSocket extends Duplex {
   /** The engine options of a client whose ClientHello is not built yet (they are read then). */
   private unstartedClientOptions(method: string): ClientOptions {
     if (this.conn.state !== 'START') throw Object.assign(new Error(`${method}() must be called before the handshake starts`), { code: 'ERR_TLS_INVALID_STATE' });
-    return (this.conn as unknown as { hs: { clientOptions: ClientOptions } }).hs.clientOptions;
+    return (this.conn as unknown as { hs: { options: ClientOptions } }).hs.options;
   }
 
   /** node's setKeyCert(): the certificate and key a client presents (before its handshake started), from a tsls SecureContext or its options. */

@@ -3,7 +3,7 @@
  * each, on stderr (what `tsls client/server --trace` shows).
  */
 import type { Connection } from '../connection.js';
-import { describeMessage } from '../statem/trace.js';
+import { describeMessage } from '../statem/describe-message.js';
 
 export function traceConnection(conn: Connection, who: string, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
   conn.on('transition', (t) => write(`[${who}] ${t.from} -> ${t.to}${t.message ? ` (${t.how} ${t.message})` : ''}`));

@@ -4,9 +4,12 @@
  * handshake never touches sequence numbers or nonces itself.
  */
 import type { Aead, CryptoProvider, AeadName } from '../crypto/provider.js';
+import { Aead12, fastSealer, nonceScratch, tlsSequenceHigh, writeSequence, xorSequence, type AeadSealTo } from './aead-nonce.js';
+
+/** The AEAD fast path providers may offer (crypto/node.ts does). */
+export type { AeadSealTo } from './aead-nonce.js';
 import { TLSError } from '../errors.js';
 import { ContentType } from '../messages/constants.js';
-import { wipe } from '../util/bytes.js';
 
 /** Largest TLSPlaintext.fragment (RFC 8446 5.1) and the expansion a protected record may add. */
 export const MAX_FRAGMENT = 2 ** 14;
@@ -38,28 +41,6 @@ export interface RecordProtection {
   destroy(): void;
 }
 
-/**
- * What an Aead may offer besides the CryptoProvider interface, for the record layer's
- * sake (the node provider does): seal `data || trailer` with `aad` straight into `out`
- * at `offset` as ciphertext || tag, without building the plaintext or the result in
- * buffers of their own. Exactly `data.length + trailer.length + tagLength` bytes are
- * written. `aad` may be a view of `out` (the record header), before `offset`.
- */
-export interface AeadSealTo {
-  sealTo(nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void;
-}
-
-function hasSealTo(aead: Aead): aead is Aead & AeadSealTo {
-  return typeof (aead as Partial<AeadSealTo>).sealTo === 'function';
-}
-
-/**
- * Scratch shared by every protection: the per-record nonce (and TLS 1.2 additional data)
- * are built here and consumed by the AEAD call that follows, synchronously, so no two
- * uses overlap; a connection at rest then keeps no buffers of its own for them.
- */
-const scratchNonce = new Uint8Array(12);
-const scratchAad = new Uint8Array(13);
 /** TLS 1.3's inner content type, without padding. */
 const TYPE_BYTE = new Uint8Array(1);
 
@@ -101,31 +82,8 @@ export class NullProtection implements RecordProtection {
   destroy(): void {}
 }
 
-/** Per-record nonce: the 64-bit sequence number, left-padded, XORed into the IV (RFC 8446 5.3). */
-export function xorNonce(iv: Uint8Array, seq: number, out: Uint8Array): Uint8Array {
-  out.set(iv);
-  return xorSeq(out, seq);
-}
-
 function word(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) | 0;
-}
-
-function putWord(b: Uint8Array, at: number, w: number): void {
-  b[at] = w >>> 24;
-  b[at + 1] = (w >>> 16) & 0xff;
-  b[at + 2] = (w >>> 8) & 0xff;
-  b[at + 3] = w & 0xff;
-}
-
-/** XOR the 64-bit sequence number into the last 8 bytes of `nonce` (which holds the IV). */
-function xorSeq(nonce: Uint8Array, seq: number): Uint8Array {
-  let s = seq;
-  for (let i = nonce.length - 1; i >= nonce.length - 8 && s > 0; i--) {
-    nonce[i]! ^= s & 0xff;
-    s = Math.floor(s / 256);
-  }
-  return nonce;
+  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
 }
 
 /** TLS 1.3 AEAD protection: TLSInnerPlaintext with the real content type inside (RFC 8446 5.2). */
@@ -134,7 +92,7 @@ export class Tls13Protection implements RecordProtection {
   private seq = 0;
   private readSeq = 0;
   private readonly aead: Aead;
-  private readonly fast: boolean;
+  private readonly fast: (Aead & AeadSealTo) | undefined;
   /**
    * The 12-byte IV as three big-endian 32-bit words: numbers in the object itself, not an
    * array of their own. The key is kept by the AEAD alone (providers copy it), so this
@@ -159,7 +117,7 @@ export class Tls13Protection implements RecordProtection {
     this.iv1 = word(iv, 4);
     this.iv2 = word(iv, 8);
     this.aead = provider.aead(aeadName, key);
-    this.fast = hasSealTo(this.aead);
+    this.fast = fastSealer(this.aead);
     this.trailer = padding > 0 ? new Uint8Array(1 + padding) : undefined;
   }
 
@@ -173,11 +131,10 @@ export class Tls13Protection implements RecordProtection {
 
   /** The nonce for sequence number `seq`; 2^53 is beyond any AEAD's limit (KeyUpdate comes first). */
   private nonceAt(seq: number): Uint8Array {
-    const nonce = scratchNonce;
-    putWord(nonce, 0, this.iv0);
-    putWord(nonce, 4, this.iv1);
-    putWord(nonce, 8, this.iv2);
-    return xorSeq(nonce, seq);
+    const nonce = nonceScratch();
+    writeSequence(nonce, 0, this.iv0, this.iv1);
+    writeSequence(nonce, 4, this.iv1, this.iv2);
+    return xorSequence(nonce, tlsSequenceHigh(seq), seq >>> 0);
   }
 
   seal(type: number, data: Uint8Array): Uint8Array {
@@ -199,7 +156,7 @@ export class Tls13Protection implements RecordProtection {
     if (this.fast) {
       const trailer = this.trailer ?? TYPE_BYTE;
       trailer[0] = type;
-      (this.aead as Aead & AeadSealTo).sealTo(nonce, header, data, trailer, out, offset + 5);
+      this.fast.sealTo(nonce, header, data, trailer, out, offset + 5);
     } else {
       const inner = new Uint8Array(innerLength);
       inner.set(data);
@@ -235,52 +192,27 @@ export class Tls13Protection implements RecordProtection {
 }
 
 /**
- * TLS 1.2 AEAD protection. AES-GCM (RFC 5288) carries an 8-byte explicit nonce (we send
- * the sequence number) after a 4-byte implicit salt; ChaCha20-Poly1305 (RFC 7905) XORs
- * the sequence number into a 12-byte IV like TLS 1.3. The additional data is
- * seq_num + type + version + plaintext length (RFC 5246 6.2.3.3).
+ * TLS 1.2 AEAD protection (RFC 5246 6.2.3.3): AES-GCM and AES-CCM with an explicit nonce,
+ * ChaCha20-Poly1305 with an XOR nonce; the arithmetic is aead-nonce.ts's Aead12, shared
+ * with DTLS 1.2, fed with the record sequence number.
  */
 export class Tls12AeadProtection implements RecordProtection {
   readonly encrypted = true;
   private seq = 0;
+  private readonly aead: Aead12;
+
   get sealedRecords(): number {
     return this.seq;
   }
-  private readonly aead: Aead;
-  private readonly fast: boolean;
-  private readonly explicitNonce: boolean;
 
   constructor(
     provider: CryptoProvider,
     aeadName: AeadName,
-    private readonly key: Uint8Array,
-    private readonly iv: Uint8Array,
+    key: Uint8Array,
+    iv: Uint8Array,
     private readonly version = 0x0303,
   ) {
-    this.aead = provider.aead(aeadName, key);
-    this.fast = hasSealTo(this.aead);
-    this.explicitNonce = aeadName !== 'CHACHA20-POLY1305';
-  }
-
-  private additionalData(seq: number, type: number, length: number): Uint8Array {
-    const aad = scratchAad;
-    writeSeq(aad, 0, seq);
-    aad[8] = type;
-    aad[9] = this.version >>> 8;
-    aad[10] = this.version & 0xff;
-    aad[11] = length >>> 8;
-    aad[12] = length & 0xff;
-    return aad;
-  }
-
-  /** The nonce for `seq`; with an explicit nonce, its 8 bytes are `explicit` (the sequence number we send, or the peer's). */
-  private nonceFor(seq: number, explicit: Uint8Array | undefined): Uint8Array {
-    if (!this.explicitNonce) return xorNonce(this.iv, seq, scratchNonce);
-    const nonce = scratchNonce;
-    nonce.set(this.iv.subarray(0, 4));
-    if (explicit) nonce.set(explicit, 4);
-    else writeSeq(nonce, 4, seq);
-    return nonce;
+    this.aead = new Aead12(provider, aeadName, key, iv);
   }
 
   seal(type: number, data: Uint8Array): Uint8Array {
@@ -290,54 +222,29 @@ export class Tls12AeadProtection implements RecordProtection {
   }
 
   sealedLength(length: number): number {
-    return 5 + (this.explicitNonce ? 8 : 0) + length + this.aead.tagLength;
+    return 5 + this.aead.expansion + length;
   }
 
   sealInto(type: number, data: Uint8Array, out: Uint8Array, offset: number): number {
     const seq = this.seq++;
-    const explicitLength = this.explicitNonce ? 8 : 0;
-    const bodyLength = explicitLength + data.length + this.aead.tagLength;
+    const bodyLength = this.aead.expansion + data.length;
     writeHeader(out, offset, type, this.version, bodyLength);
-    if (explicitLength) writeSeq(out, offset + 5, seq);
-    const nonce = this.nonceFor(seq, undefined);
-    const aad = this.additionalData(seq, type, data.length);
-    const at = offset + 5 + explicitLength;
-    if (this.fast) {
-      (this.aead as Aead & AeadSealTo).sealTo(nonce, aad, data, EMPTY, out, at);
-    } else {
-      const sealed = this.aead.seal(nonce, data, aad);
-      if (sealed.length !== data.length + this.aead.tagLength) throw new Error('AEAD output has an unexpected length');
-      out.set(sealed, at);
-    }
+    this.aead.sealInto(tlsSequenceHigh(seq), seq >>> 0, type, this.version, data, out, offset + 5);
     return 5 + bodyLength;
   }
 
   open(header: Uint8Array, payload: Uint8Array): Opened {
-    const type = header[0]!;
-    const explicitLength = this.explicitNonce ? 8 : 0;
-    if (payload.length < explicitLength + this.aead.tagLength) throw new TLSError('bad_record_mac', 'protected record too short');
+    const type = header[0];
+    if (payload.length < this.aead.expansion) throw new TLSError('bad_record_mac', 'protected record too short');
     if (payload.length > MAX_FRAGMENT + 2048) throw new TLSError('record_overflow', 'protected record too long');
     const seq = this.seq++;
-    const explicit = this.explicitNonce ? payload.subarray(0, 8) : undefined;
-    const ciphertext = payload.subarray(explicitLength);
-    const plainLength = ciphertext.length - this.aead.tagLength;
-    const data = this.aead.open(this.nonceFor(seq, explicit), ciphertext, this.additionalData(seq, type, plainLength));
+    const data = this.aead.open(tlsSequenceHigh(seq), seq >>> 0, type, this.version, payload);
     if (!data) throw new TLSError('bad_record_mac', 'record authentication failed');
     if (data.length > MAX_FRAGMENT) throw new TLSError('record_overflow', 'decrypted record too long');
     return { type, data };
   }
 
   destroy(): void {
-    wipe(this.key, this.iv);
-  }
-}
-
-const EMPTY = new Uint8Array(0);
-
-function writeSeq(out: Uint8Array, at: number, seq: number): void {
-  let s = seq;
-  for (let i = at + 7; i >= at; i--) {
-    out[i] = s & 0xff;
-    s = Math.floor(s / 256);
+    this.aead.destroy();
   }
 }

@@ -1,17 +1,19 @@
 /**
  * Handshake work both sides share (OpenSSL's statem_both.c): the TLS 1.3 key schedule
- * steps, Finished, Certificate and CertificateVerify, and the post-handshake messages.
+ * steps, Finished, Certificate and CertificateVerify (post-handshake states: post-handshake.ts).
  */
 import { hashLength, type PrivateKey, type PublicKey, type SignatureSchemeName } from '../crypto/provider.js';
-import { deriveSecret, earlySecret, finishedVerifyData, handshakeSecret, masterSecret, nextTrafficSecret } from '../crypto/keyschedule.js';
+import { deriveSecret, earlySecret, finishedVerifyData, handshakeSecret, masterSecret } from '../crypto/keyschedule.js';
 import { TLSError, decodeError, illegalParameter } from '../errors.js';
 import { SignatureScheme, schemeByCode } from '../messages/constants.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { constantTimeEqual, concat, utf8 } from '../util/bytes.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import type { HandshakeContext } from './context.js';
-import type { ProtocolModule } from './statem.js';
-import type { Side } from './states.js';
+import type { Side } from './declare.js';
+
+/** RFC 8449: the largest TLS 1.3 record we accept, inner content type included. */
+export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
 
 // ---- key schedule steps ---------------------------------------------------------------
 
@@ -36,7 +38,7 @@ export function deriveApplicationSecrets(hs: HandshakeContext): void {
   const p = hs.provider;
   const h = hs.suite.hash;
   const s = hs.secrets;
-  s.master = masterSecret(p, h, s.handshake!);
+  s.master = masterSecret(p, h, s.need('handshake'));
   const th = hs.transcript.hash();
   s.clientApplication = deriveSecret(p, h, s.master, 'c ap traffic', th);
   s.serverApplication = deriveSecret(p, h, s.master, 's ap traffic', th);
@@ -48,13 +50,13 @@ export function deriveApplicationSecrets(hs: HandshakeContext): void {
 
 /** After the client's Finished: resumption_master_secret (for tickets). */
 export function deriveResumptionSecret(hs: HandshakeContext): void {
-  hs.secrets.resumption = deriveSecret(hs.provider, hs.suite.hash, hs.secrets.master!, 'res master', hs.transcript.hash());
+  hs.secrets.resumption = deriveSecret(hs.provider, hs.suite.hash, hs.secrets.need('master'), 'res master', hs.transcript.hash());
 }
 
 // ---- Finished ---------------------------------------------------------------------------
 
 function handshakeSecretOf(hs: HandshakeContext, sender: Side): Uint8Array {
-  return sender === 'client' ? hs.secrets.clientHandshake! : hs.secrets.serverHandshake!;
+  return sender === 'client' ? hs.secrets.need('clientHandshake') : hs.secrets.need('serverHandshake');
 }
 
 export function buildFinished(hs: HandshakeContext, sender: Side): HandshakeMessage {
@@ -135,62 +137,4 @@ export function checkCertificateVerify(hs: HandshakeContext, msg: MessageOf<'cer
     throw new TLSError('decrypt_error', `${signer} CertificateVerify signature does not verify`);
   }
   if (signer === 'server') hs.negotiated.signatureScheme = scheme;
-}
-
-// ---- post-handshake (RFC 8446 4.6) ------------------------------------------------------
-
-function readSecretName(hs: HandshakeContext): 'clientApplication' | 'serverApplication' {
-  return hs.side === 'client' ? 'serverApplication' : 'clientApplication';
-}
-function writeSecretName(hs: HandshakeContext): 'clientApplication' | 'serverApplication' {
-  return hs.side === 'client' ? 'clientApplication' : 'serverApplication';
-}
-
-export function updateReadSecret(hs: HandshakeContext): void {
-  const name = readSecretName(hs);
-  hs.secrets[name] = nextTrafficSecret(hs.provider, hs.suite.hash, hs.secrets[name]!);
-  hs.records.setReadSecret(hs.secrets[name]!);
-}
-
-function updateWriteSecret(hs: HandshakeContext): void {
-  const name = writeSecretName(hs);
-  hs.secrets[name] = nextTrafficSecret(hs.provider, hs.suite.hash, hs.secrets[name]!);
-  hs.records.setWriteSecret(hs.secrets[name]!);
-}
-
-/** KeyUpdate handling, identical for both sides. */
-export const postHandshake: ProtocolModule<HandshakeContext> = {
-  process: {
-    // TLS 1.2 renegotiation is refused with a warning no_renegotiation and the connection
-    // carries on (RFC 5246 7.2.2, RFC 5746 4.2 / 4.4), whichever side asked.
-    HelloRequest: (hs) => hs.records.sendWarning('no_renegotiation'),
-    Renegotiation: (hs) => hs.records.sendWarning('no_renegotiation'),
-    KeyUpdate: (hs, msg: MessageOf<'key_update'>) => {
-      hs.peerRequestedUpdate = msg.request_update === 1;
-      updateReadSecret(hs);
-    },
-  },
-  writeTransition: {
-    // Answer update_requested with a KeyUpdate of our own before any more application data.
-    KeyUpdate: (hs) => (hs.peerRequestedUpdate ? 'SendKeyUpdate' : 'Established'),
-  },
-  construct: {
-    SendKeyUpdate: (hs) => {
-      const request = hs.requestPeerUpdate && !hs.peerRequestedUpdate ? 1 : 0;
-      hs.peerRequestedUpdate = false;
-      hs.requestPeerUpdate = false;
-      return { type: 'key_update', request_update: request };
-    },
-  },
-  postWork: {
-    SendKeyUpdate: (hs) => updateWriteSecret(hs),
-  },
-};
-
-/** Combine per-state work from several modules (side-specific + shared). */
-export function mergeModules<H>(...modules: ProtocolModule<H>[]): ProtocolModule<H> {
-  const keys = ['process', 'postProcess', 'writeTransition', 'preWork', 'construct', 'postWork'] as const;
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const k of keys) out[k] = Object.assign({}, ...modules.map((m) => m[k] ?? {}));
-  return out as unknown as ProtocolModule<H>;
 }

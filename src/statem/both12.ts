@@ -10,8 +10,8 @@ import { ProtocolVersion, SignatureScheme, schemeByCode } from '../messages/cons
 import { newSessionState, type SessionState } from './session.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
 import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
-import type { HandshakeContext } from './context.js';
-import type { Side } from './states.js';
+import { need, type AnyHandshake, type HandshakeContext } from './context.js';
+import type { ChangeCipherSpec, Side } from './declare.js';
 
 /** TLS 1.2 signature schemes a key can make: ECDSA names only the hash here, not the curve. */
 export function schemesForKey12(key: PublicKey | PrivateKey): SignatureSchemeName[] {
@@ -48,8 +48,8 @@ export function chooseScheme12(hs: HandshakeContext, key: PrivateKey, peerOffere
 
 /** After ClientKeyExchange is in the transcript: master secret (RFC 7627) and the key block. */
 export function deriveKeys12(hs: HandshakeContext): void {
-  const t = hs.tls12!;
-  t.master = extendedMasterSecret(hs.provider, hs.suite.hash, t.preMaster!, hs.transcript.hash());
+  const t = hs.tls12;
+  t.master = extendedMasterSecret(hs.provider, hs.suite.hash, need(t.preMaster, 'the pre-master secret'), hs.transcript.hash());
   t.preMaster?.fill(0);
   t.preMaster = undefined;
   deriveKeyBlock12(hs);
@@ -57,53 +57,67 @@ export function deriveKeys12(hs: HandshakeContext): void {
 
 /** The key block from the master secret and this handshake's randoms (also for a resumed session's master). */
 export function deriveKeyBlock12(hs: HandshakeContext): void {
-  const t = hs.tls12!;
+  const t = hs.tls12;
   const suite = hs.suite;
   const ivLength = suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;
-  t.keys = keyBlock(hs.provider, suite.hash, t.master!, t.clientRandom, t.serverRandom, aeadKeyLength[suite.aead], ivLength);
+  const master = masterSecret12(hs);
+  t.keys = keyBlock(hs.provider, suite.hash, master, t.clientRandom, t.serverRandom, aeadKeyLength[suite.aead], ivLength);
   // NSS key log format for TLS 1.2: CLIENT_RANDOM <client_random> <master_secret>.
-  hs.records.keylog('CLIENT_RANDOM', t.master!);
+  hs.records.keylog('CLIENT_RANDOM', master);
+}
+
+function masterSecret12(hs: HandshakeContext): Uint8Array {
+  return need(hs.tls12.master, 'the master secret');
+}
+
+function keyBlock12(hs: HandshakeContext) {
+  return need(hs.tls12.keys, 'the key block');
 }
 
 /** What a TLS 1.2 session keeps: the master secret and what it was negotiated with. */
-export function sessionState12(hs: HandshakeContext, lifetime: number): SessionState {
+export function sessionState12(hs: AnyHandshake, lifetime: number): SessionState {
   return newSessionState({
     version: ProtocolVersion.TLS1_2,
     cipher_suite: hs.suite.code,
-    secret: hs.tls12!.master!,
+    secret: masterSecret12(hs),
     issued_ms: hs.common.now(),
     lifetime_s: lifetime,
     ticket_age_add: 0,
     alpn: utf8.encode(hs.negotiated.alpnProtocol ?? ''),
-    servername: utf8.encode((hs.side === 'client' ? hs.clientOptions.servername : hs.negotiated.servername) ?? ''),
+    servername: utf8.encode((hs.side === 'client' ? hs.options.servername : hs.negotiated.servername) ?? ''),
   });
 }
 
 export function installWriteKeys12(hs: HandshakeContext): void {
-  const k = hs.tls12!.keys!;
+  const k = keyBlock12(hs);
   if (hs.side === 'client') hs.records.setWriteKeys12(k.clientKey, k.clientIv);
   else hs.records.setWriteKeys12(k.serverKey, k.serverIv);
 }
 
 export function installReadKeys12(hs: HandshakeContext): void {
-  const k = hs.tls12!.keys!;
+  const k = keyBlock12(hs);
   if (hs.side === 'client') hs.records.setReadKeys12(k.serverKey, k.serverIv);
   else hs.records.setReadKeys12(k.clientKey, k.clientIv);
 }
 
+/** TLS 1.2's ChangeCipherSpec, as the write sub-machine sends it. */
+export function changeCipherSpec(): ChangeCipherSpec {
+  return { type: 'change_cipher_spec' };
+}
+
 export function buildFinished12(hs: HandshakeContext, sender: Side): HandshakeMessage {
-  return { type: 'finished', verify_data: finished12(hs.provider, hs.suite.hash, hs.tls12!.master!, sender, hs.transcript.hash()) };
+  return { type: 'finished', verify_data: finished12(hs.provider, hs.suite.hash, masterSecret12(hs), sender, hs.transcript.hash()) };
 }
 
 export function checkFinished12(hs: HandshakeContext, msg: MessageOf<'finished'>, sender: Side): void {
-  const expected = finished12(hs.provider, hs.suite.hash, hs.tls12!.master!, sender, hs.transcript.hash());
+  const expected = finished12(hs.provider, hs.suite.hash, masterSecret12(hs), sender, hs.transcript.hash());
   if (msg.verify_data.length !== expected.length) throw decodeError('Finished has the wrong length');
   if (!constantTimeEqual(msg.verify_data, expected)) throw new TLSError('decrypt_error', `${sender} Finished does not verify`);
 }
 
 /** The bytes a ServerKeyExchange signature covers: client_random + server_random + ServerECDHParams. */
 export function serverKeyExchangeContent(hs: HandshakeContext, namedCurve: number, pub: Uint8Array): Uint8Array {
-  const t = hs.tls12!;
+  const t = hs.tls12;
   const params = concat(new Uint8Array([3, namedCurve >> 8, namedCurve & 0xff, pub.length]), pub);
   return concat(t.clientRandom, t.serverRandom, params);
 }

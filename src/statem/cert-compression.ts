@@ -17,11 +17,11 @@ import { illegalParameter } from '../errors.js';
 import { HandshakeType } from '../messages/constants.js';
 import { decodeHandshake, defaultLimits, encodeHandshake, type Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { equal } from '../util/bytes.js';
-import type { HandshakeContext } from './context.js';
+import type { ClientHandshake, ServerHandshake } from './context.js';
 
 /** Client: offer the algorithms the options name (none by default). */
-export function offerCertificateCompression(hs: HandshakeContext, ext: Extensions): void {
-  const algorithms = hs.clientOptions.certificateCompression ?? [];
+export function offerCertificateCompression(hs: ClientHandshake, ext: Extensions): void {
+  const algorithms = hs.options.certificateCompression ?? [];
   if (algorithms.length) ext.add('compress_certificate', { algorithms: algorithms.map((a) => CertificateCompressionAlgorithm[a]) });
 }
 
@@ -30,9 +30,9 @@ export function offerCertificateCompression(hs: HandshakeContext, ext: Extension
  * accepted (illegal_parameter otherwise); a stream that does not decode to exactly the declared
  * length, or to more than our Certificate limit, is bad_certificate.
  */
-export function certificateFromCompressed(hs: HandshakeContext, msg: MessageOf<'compressed_certificate'>): MessageOf<'certificate'> {
+export function certificateFromCompressed(hs: ClientHandshake, msg: MessageOf<'compressed_certificate'>): MessageOf<'certificate'> {
   const name = compressionName(msg.algorithm);
-  if (!name || !(hs.clientOptions.certificateCompression ?? []).includes(name)) {
+  if (!name || !(hs.options.certificateCompression ?? []).includes(name)) {
     throw illegalParameter(`CompressedCertificate with algorithm ${msg.algorithm}, which we did not offer`);
   }
   const max = hs.options.limits?.maxCertificate ?? defaultLimits.maxCertificate;
@@ -41,9 +41,9 @@ export function certificateFromCompressed(hs: HandshakeContext, msg: MessageOf<'
 }
 
 /** Server: the algorithm to compress with: the first of ours (that we can compress with) the client offered. */
-export function chooseCertificateCompression(hs: HandshakeContext, ext: Extensions): CertificateCompressionName | undefined {
+export function chooseCertificateCompression(hs: ServerHandshake, ext: Extensions): CertificateCompressionName | undefined {
   const offered = ext.get('compress_certificate', 'client_hello')?.algorithms ?? [];
-  const ours = (hs.serverOptions.certificateCompression ?? COMPRESSORS).filter((name) => COMPRESSORS.includes(name));
+  const ours = (hs.options.certificateCompression ?? COMPRESSORS).filter((name) => COMPRESSORS.includes(name));
   return ours.find((name) => offered.includes(CertificateCompressionAlgorithm[name]));
 }
 
@@ -58,8 +58,8 @@ const cache = new WeakMap<CertifiedKey, Map<CertificateCompressionName, Compress
  * have. The cache is checked against the exact message body, so a Certificate that differs
  * for this connection is compressed afresh rather than answered wrongly.
  */
-export function maybeCompressCertificate(hs: HandshakeContext, certified: CertifiedKey, certificate: HandshakeMessage): HandshakeMessage {
-  const algorithm = hs.server?.certificateCompression;
+export function maybeCompressCertificate(hs: ServerHandshake, certified: CertifiedKey, certificate: HandshakeMessage): HandshakeMessage {
+  const algorithm = hs.hello.certificateCompression;
   if (!algorithm) return certificate;
   const body = encodeHandshake(certificate, 'tls13').subarray(4);
   const perKey = cache.get(certified) ?? new Map<CertificateCompressionName, Compressed>();

@@ -8,15 +8,15 @@ import { TLSError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
 import { handshakeVerifierPolicy } from '../config.js';
 import { verifyCertificateChain } from '../x509/verify.js';
-import type { HandshakeContext } from './context.js';
+import type { ServerHandshake } from './context.js';
 
-export function wantsClientCertificate(hs: HandshakeContext): boolean {
+export function wantsClientCertificate(hs: ServerHandshake): boolean {
   // PSK suites authenticate with the key itself; there is no certificate to ask for.
-  return hs.serverOptions.requestCert === true && !hs.resumed && hs.negotiated.suite?.auth !== 'PSK';
+  return hs.options.requestCert === true && !hs.resumed && hs.negotiated.suite?.auth !== 'PSK';
 }
 
 /** The signature schemes we accept in the client's CertificateVerify, as wire codes. */
-export function acceptedSchemes(hs: HandshakeContext, tls12: boolean): number[] {
+export function acceptedSchemes(hs: ServerHandshake, tls12: boolean): number[] {
   // TLS 1.3 forbids RSA PKCS#1 v1.5 in CertificateVerify; TLS 1.2 allows it.
   return hs.common.signatureSchemes.filter((s) => tls12 || !s.startsWith('rsa_pkcs1')).map((s) => SignatureScheme[s]);
 }
@@ -26,8 +26,8 @@ export function acceptedSchemes(hs: HandshakeContext, tls12: boolean): number[] 
  * (certificate_required in TLS 1.3, handshake_failure in 1.2); an untrusted one is
  * refused too unless rejectUnauthorized is false, in which case the reason is kept.
  */
-export function acceptClientCertificates(hs: HandshakeContext, chain: Certificate[]): void {
-  const o = hs.serverOptions;
+export function acceptClientCertificates(hs: ServerHandshake, chain: Certificate[]): void {
+  const o = hs.options;
   const strict = o.rejectUnauthorized !== false;
   hs.negotiated.peerCertificates = chain;
   if (chain.length === 0) {

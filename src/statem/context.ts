@@ -1,7 +1,13 @@
 /**
  * Everything one handshake knows: configuration, what has been negotiated, the transcript
- * and the key schedule's secrets. The protocol modules read and write it; they reach the
- * record layer only through `RecordPort` (key changes, the compatibility CCS).
+ * and the key schedule's secrets. The states read and write it; they reach the record
+ * layer only through `RecordPort` (key changes, the compatibility CCS).
+ *
+ * It is typed per side (`ClientHandshake`, `ServerHandshake`: each with its own options
+ * and hello state) and per phase: what exists only from some point of the handshake on
+ * (the hello state, TLS 1.2's state, the key schedule's secrets) is reached through
+ * getters that fail with internal_error, never a TypeError, when a state asks too early.
+ * `release()` drops what only the handshake needed, once it is over.
  */
 import type { CertificateCompressionName } from '../cert-compression.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
@@ -10,11 +16,25 @@ import type { PskOffer } from './external-psk.js';
 import type { TLSSession } from './session.js';
 import type { CertifiedKey, ClientOptions, ResolvedCommon, ServerOptions } from '../config.js';
 import type { CipherSuiteInfo, SrtpProfileName } from '../messages/constants.js';
-import type { AlertName, TLSError } from '../errors.js';
+import type { AlertName } from '../errors.js';
 import type { MessageOf } from '../messages/handshake.js';
 import type { Certificate } from '../x509/certificate.js';
-import { Transcript } from './transcript.js';
-import type { Side } from './states.js';
+import { TLSError } from '../errors.js';
+import { variantOf, type ProtocolVariant, type Transport } from '../protocol-variant.js';
+import { wipe } from '../util/bytes.js';
+import { internCertificate } from '../x509/intern.js';
+import { RELEASED_TRANSCRIPT, Transcript } from './transcript.js';
+import type { Side } from './declare.js';
+
+/** A state asked for what its phase does not have yet (or any more): our bug, not the peer's. */
+export function missing(what: string): never {
+  throw new TLSError('internal_error', `${what} is not available in this phase of the handshake`, { code: 'ERR_TLS_INVALID_STATE' });
+}
+
+/** `value`, which this phase must have. */
+export function need<T>(value: T | undefined, what: string): T {
+  return value === undefined ? missing(what) : value;
+}
 
 export interface RecordPort {
   /** Switch reading to `secret` (TLS 1.3 traffic secret). Fails if a handshake message straddles the change. */
@@ -118,13 +138,13 @@ export class Secrets {
   }
 
   private read(slot: number): Uint8Array | undefined {
-    if (!(this.held & (1 << slot))) return undefined;
-    return this.store!.subarray(slot * this.size, (slot + 1) * this.size);
+    if (!this.store || !(this.held & (1 << slot))) return undefined;
+    return this.store.subarray(slot * this.size, (slot + 1) * this.size);
   }
 
   private write(slot: number, v: Uint8Array | undefined): void {
     if (v === undefined) {
-      if (this.held & (1 << slot)) this.store!.fill(0, slot * this.size, (slot + 1) * this.size);
+      if (this.store && this.held & (1 << slot)) this.store.fill(0, slot * this.size, (slot + 1) * this.size);
       this.held &= ~(1 << slot);
       return;
     }
@@ -137,6 +157,11 @@ export class Secrets {
     this.store.set(v, slot * this.size);
     v.fill(0);
     this.held |= 1 << slot;
+  }
+
+  /** A secret this phase of the key schedule must have. */
+  need(name: 'early' | 'handshake' | 'master' | 'clientHandshake' | 'serverHandshake' | 'clientApplication' | 'serverApplication' | 'exporter' | 'resumption'): Uint8Array {
+    return need(this[name], `the ${name} secret`);
   }
 
   /** Wipe and forget every secret. */
@@ -168,8 +193,8 @@ export interface ClientHelloState {
   session?: TLSSession;
   /** The PSK we put in pre_shared_key (the session's, or an external one), if any. */
   pskOffer?: PskOffer;
-  /** The PSK modes we offered. */
-  pskModes?: number[];
+  /** The PSK modes we offer. */
+  pskModes: number[];
 }
 
 export interface ServerHelloState {
@@ -197,31 +222,27 @@ export interface ServerHelloState {
 
 /** A client's receiver of tickets (TLS 1.3 NewSessionTicket as received) and resumable sessions. */
 export interface SessionSink {
-  ticket?(ticket: MessageOf<'new_session_ticket'>): void;
+  ticket(ticket: MessageOf<'new_session_ticket'>): void;
   session(session: TLSSession): void;
 }
 
-export class HandshakeContext {
-  /** Replaced by RELEASED_TRANSCRIPT when the handshake is over (releaseTranscript). */
+export abstract class HandshakeContext {
+  abstract readonly side: Side;
+  abstract readonly options: ClientOptions | ServerOptions;
+  /** Replaced by RELEASED_TRANSCRIPT when the handshake is over (release). */
   transcript: Transcript;
   readonly negotiated: Negotiated = { peerCertificates: [], helloRetried: false, peerVerified: false };
   readonly secrets = new Secrets();
-  client?: ClientHelloState;
-  server?: ServerHelloState;
-  tls12?: Tls12State;
+  private tls12State: Tls12State | undefined = undefined;
   /** Our random and the peer's, for keylog lines. */
   clientRandom?: Uint8Array;
   /** Server: the client's Certificate arrived / its CertificateVerify checked out. */
   clientCertificateSeen = false;
   clientCertificateVerified = false;
-  /** This is a DTLS 1.2 handshake (TLS 1.2 flows, DTLS version numbers, cookie exchange). */
-  dtls = false;
   /** This handshake resumed a session (no certificates were exchanged). */
   resumed = false;
   /** Server: tickets sent so far on this connection. */
   ticketsSent = 0;
-  /** Client: where received NewSessionTickets and the sessions made of them go. */
-  sessionSink?: SessionSink;
   /** The peer's last KeyUpdate asked for one back. */
   peerRequestedUpdate = false;
   /** The application asked us to request a KeyUpdate from the peer. */
@@ -232,10 +253,10 @@ export class HandshakeContext {
   peerRecordSizeLimit?: number;
 
   constructor(
-    readonly side: Side,
     readonly common: ResolvedCommon,
-    readonly options: ClientOptions | ServerOptions,
     readonly records: RecordPort,
+    /** A byte stream (TLS) or datagrams (DTLS): with the negotiated version, the protocol variant. */
+    readonly transport: Transport,
   ) {
     this.transcript = new Transcript(common.provider);
   }
@@ -244,17 +265,153 @@ export class HandshakeContext {
     return this.common.provider;
   }
 
-  get clientOptions(): ClientOptions {
-    return this.options as ClientOptions;
-  }
-
-  get serverOptions(): ServerOptions {
-    return this.options as ServerOptions;
-  }
-
   get suite(): CipherSuiteInfo {
-    const s = this.negotiated.suite;
-    if (!s) throw new Error('cipher suite not negotiated yet');
-    return s;
+    return need(this.negotiated.suite, 'the cipher suite');
+  }
+
+  /** The variant this handshake runs, once the version is negotiated. */
+  get variant(): ProtocolVariant | undefined {
+    const version = this.negotiated.version;
+    return version && variantOf(this.transport, version);
+  }
+
+  get datagram(): boolean {
+    return this.transport === 'datagram';
+  }
+
+  /** TLS 1.2's state, from the hello that chose TLS 1.2 on. */
+  get tls12(): Tls12State {
+    return need(this.tls12State, 'the TLS 1.2 state');
+  }
+  set tls12(state: Tls12State) {
+    this.tls12State = state;
+  }
+  /** TLS 1.2's state if this is a TLS 1.2 handshake that got that far. */
+  get tls12IfAny(): Tls12State | undefined {
+    return this.tls12State;
+  }
+
+  /** The key exchange group, once chosen. */
+  get group(): GroupName {
+    return need(this.negotiated.group, 'the key exchange group');
+  }
+
+  /** The signature scheme we sign with, once chosen. */
+  get signatureScheme(): SignatureSchemeName {
+    return need(this.negotiated.signatureScheme, 'the signature scheme');
+  }
+
+  /** The peer's end-entity certificate, which authenticated it. */
+  get peerLeaf(): Certificate {
+    return need(this.negotiated.peerCertificates[0], "the peer's certificate");
+  }
+
+  /**
+   * What only the handshake needed goes once it is over: an idle connection keeps its
+   * traffic keys and what the API reports, little else.
+   *  - The transcript (kept messages and the running hash): nothing after the handshake
+   *    hashes it (DTLS resends recorded flights).
+   *  - TLS 1.3 secrets before the application traffic secrets (early, handshake, master,
+   *    handshake traffic): wiped. KeyUpdate, the exporter and tickets use the others; a
+   *    server sends its tickets before the handshake ends, so it wipes the resumption
+   *    secret too (a client keeps it for tickets still to come).
+   *  - Our ephemeral (EC)DHE private keys: wiped (forward secrecy does not wait for GC).
+   *  - The hello state (offered extensions, key shares, the peer's lists) and the client
+   *    random (only keylog lines used it, and the handshake wrote the last of them).
+   *    TLS 1.2 keeps its randoms and master secret for the exporter.
+   *  - The peer's certificates: replaced by the same certificates parsed earlier, when
+   *    this process already holds them (identical DER), so that many connections to one
+   *    server keep one parsed chain between them, not one each.
+   */
+  release(): void {
+    this.transcript = RELEASED_TRANSCRIPT;
+    const s = this.secrets;
+    wipe(s.early, s.handshake, s.master, s.clientHandshake, s.serverHandshake);
+    s.early = s.handshake = s.master = s.clientHandshake = s.serverHandshake = undefined;
+    if (this.side === 'server') s.resumption = undefined;
+    this.releaseHello();
+    this.clientRandom = undefined;
+    this.pendingSharedSecret = undefined;
+    const t = this.tls12State;
+    if (t) {
+      wipe(t.preMaster);
+      t.preMaster = t.keys = t.peerPublic = t.ourPublic = t.pskHint = t.certificateRequested = t.newTicket = undefined;
+    }
+    const certs = this.negotiated.peerCertificates;
+    if (certs.length > 0) this.negotiated.peerCertificates = certs.map(internCertificate);
+  }
+
+  /** Wipe the side's private keys in its hello state and drop the state. */
+  protected abstract releaseHello(): void;
+}
+
+/** What each side adds: its own options, and the state of its hello from the first one until the handshake is over. */
+abstract class SideHandshake<Options extends ClientOptions | ServerOptions, Hello> extends HandshakeContext {
+  protected helloState: Hello | undefined = undefined;
+
+  constructor(
+    common: ResolvedCommon,
+    readonly options: Options,
+    records: RecordPort,
+    transport: Transport,
+  ) {
+    super(common, records, transport);
+  }
+
+  get hello(): Hello {
+    return need(this.helloState, 'the hello state');
+  }
+  set hello(state: Hello) {
+    this.helloState = state;
   }
 }
+
+export class ClientHandshake extends SideHandshake<ClientOptions, ClientHelloState> {
+  readonly side = 'client';
+
+  constructor(
+    common: ResolvedCommon,
+    options: ClientOptions,
+    records: RecordPort,
+    transport: Transport,
+    /** Where received NewSessionTickets and the sessions made of them go. */
+    readonly sessionSink: SessionSink,
+  ) {
+    super(common, options, records, transport);
+  }
+
+  protected releaseHello(): void {
+    const shares = this.helloState?.keyShares;
+    if (shares) {
+      for (const pair of shares.values()) wipe(pair.privateKey);
+      shares.clear();
+    }
+    this.helloState = undefined;
+  }
+}
+
+export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloState> {
+  readonly side = 'server';
+
+  /** Our certificate and key, chosen while processing the ClientHello (none when resuming or with a PSK suite). */
+  get certified(): CertifiedKey {
+    return need(this.hello.certified, 'our certificate');
+  }
+  /** Whether a ClientHello was processed already (the one before a HelloRetryRequest). */
+  get helloSeen(): boolean {
+    return this.helloState !== undefined;
+  }
+  /** The cookie our HelloRetryRequest sent, if any. */
+  get helloCookie(): Uint8Array | undefined {
+    return this.helloState?.cookie;
+  }
+
+  protected releaseHello(): void {
+    const s = this.helloState;
+    if (s?.ephemeral) wipe(s.ephemeral.privateKey);
+    if (s?.psk) wipe(s.psk.secret);
+    this.helloState = undefined;
+  }
+}
+
+export type AnyHandshake = ClientHandshake | ServerHandshake;

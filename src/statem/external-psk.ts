@@ -8,7 +8,7 @@
  */
 import type { HashName } from '../crypto/provider.js';
 import { utf8 } from '../util/bytes.js';
-import type { HandshakeContext } from './context.js';
+import type { ClientHandshake, ServerHandshake } from './context.js';
 
 export const EXTERNAL_PSK_HASH: HashName = 'sha256';
 
@@ -25,8 +25,8 @@ export interface PskOffer {
  * The client's external PSK, when it has one, speaks TLS 1.3, and (after a HelloRetryRequest)
  * the chosen suite's hash is the PSK's. An external PSK's ticket age is 0 (RFC 8446 4.2.11).
  */
-export function externalPskOffer(hs: HandshakeContext): PskOffer | undefined {
-  const psk = hs.clientOptions.psk;
+export function externalPskOffer(hs: ClientHandshake): PskOffer | undefined {
+  const psk = hs.options.psk;
   if (!psk || !hs.common.versions.includes('TLSv1.3')) return undefined;
   if (!hs.common.cipherSuites.some((s) => s.version === 'TLSv1.3' && s.hash === EXTERNAL_PSK_HASH)) return undefined;
   if (hs.transcript.hashName && hs.transcript.hashName !== EXTERNAL_PSK_HASH) return undefined;
@@ -38,8 +38,8 @@ export function externalPskOffer(hs: HandshakeContext): PskOffer | undefined {
  * The server's key for an identity that is not one of our tickets: the application's, when
  * the chosen suite has the external PSK hash. A copy, since the handshake wipes its PSK.
  */
-export function externalPskKey(hs: HandshakeContext, identity: Uint8Array, suiteHash: HashName): Uint8Array | undefined {
-  const callback = hs.serverOptions.pskCallback;
+export function externalPskKey(hs: ServerHandshake, identity: Uint8Array, suiteHash: HashName): Uint8Array | undefined {
+  const callback = hs.options.pskCallback;
   if (!callback || suiteHash !== EXTERNAL_PSK_HASH) return undefined;
   const key = callback(identity);
   // new Uint8Array(key) copies; a Buffer's slice() would be a view of the application's key.

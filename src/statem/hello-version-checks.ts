@@ -20,7 +20,7 @@ const WIRE: Record<TLSVersionName, number> = { 'TLSv1.3': ProtocolVersion.TLS1_3
  * answers it. DTLS versions count down and are negotiated elsewhere.
  */
 export function checkLegacyVersion(hs: HandshakeContext, ch: ClientHello): void {
-  if (hs.dtls || !ch.extensions.has('supported_versions')) return;
+  if (hs.datagram || !ch.extensions.has('supported_versions')) return;
   if (ch.legacy_version < ProtocolVersion.TLS1_2) {
     throw new TLSError('protocol_version', `ClientHello with supported_versions has legacy_version 0x${ch.legacy_version.toString(16)} below 0x0303`);
   }
@@ -32,7 +32,7 @@ export function checkLegacyVersion(hs: HandshakeContext, ch: ClientHello): void 
  * inappropriate_fallback. GREASE and unknown values in supported_versions do not count.
  */
 export function checkFallback(hs: HandshakeContext, ch: ClientHello): void {
-  if (hs.dtls || !ch.cipher_suites.includes(TLS_FALLBACK_SCSV)) return;
+  if (hs.datagram || !ch.cipher_suites.includes(TLS_FALLBACK_SCSV)) return;
   const listed = ch.extensions.get('supported_versions', 'client_hello')?.versions;
   const known = new Set(Object.values(WIRE));
   const offered = listed ? listed.filter((v) => known.has(v)) : [Math.min(ch.legacy_version, ProtocolVersion.TLS1_2)];

@@ -11,7 +11,7 @@ import type { OfferedPsks } from '../messages/extensions.js';
 import { constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ServerOptions } from '../config.js';
 import { certificateFromDer } from '../x509/intern.js';
-import type { HandshakeContext } from './context.js';
+import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
 import { SessionCache, TicketKeyring, newSessionState, type SessionStore, type TLSSession } from './session.js';
 
 export const MAX_TICKET_LIFETIME = 604800;
@@ -41,7 +41,7 @@ export function checkBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Arra
 }
 
 /** The session a client may offer now, if any (version, lifetime, name and a suite with its hash). */
-export function usableSession(hs: HandshakeContext, session: TLSSession | undefined): TLSSession | undefined {
+export function usableSession(hs: ClientHandshake, session: TLSSession | undefined): TLSSession | undefined {
   if (!session) return undefined;
   const s = session.state;
   const suite = cipherSuiteByCode(s.cipher_suite);
@@ -50,7 +50,7 @@ export function usableSession(hs: HandshakeContext, session: TLSSession | undefi
   if (!hs.common.versions.includes(version)) return undefined;
   const now = hs.common.now();
   if (now < s.issued_ms || now >= s.issued_ms + s.lifetime_s * 1000) return undefined;
-  const name = hs.clientOptions.servername ?? '';
+  const name = hs.options.servername ?? '';
   if (utf8.decode(s.servername) !== name) return undefined;
   return session;
 }
@@ -62,19 +62,19 @@ export function obfuscatedAge(hs: HandshakeContext, session: TLSSession): number
 }
 
 /** A client's record of a NewSessionTicket: everything needed to resume later. */
-export function sessionFromTicket(hs: HandshakeContext, msg: MessageOf<'new_session_ticket'>): TLSSession {
+export function sessionFromTicket(hs: ClientHandshake, msg: MessageOf<'new_session_ticket'>): TLSSession {
   if (msg.ticket_lifetime > MAX_TICKET_LIFETIME) throw new TLSError('illegal_parameter', 'ticket lifetime over seven days');
   const suite = hs.suite;
   return {
     state: newSessionState({
       version: ProtocolVersion.TLS1_3,
       cipher_suite: suite.code,
-      secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.resumption!, msg.ticket_nonce),
+      secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), msg.ticket_nonce),
       issued_ms: hs.common.now(),
       lifetime_s: msg.ticket_lifetime,
       ticket_age_add: msg.ticket_age_add,
       alpn: utf8.encode(hs.negotiated.alpnProtocol ?? ''),
-      servername: utf8.encode(hs.clientOptions.servername ?? ''),
+      servername: utf8.encode(hs.options.servername ?? ''),
     }),
     ticket: msg.ticket,
     session_id: new Uint8Array(0),
@@ -104,8 +104,8 @@ interface ServerShared {
 const shared = new WeakMap<ServerOptions, ServerShared>();
 
 /** Ticket keys and the session cache live as long as the options object, shared by every connection made from it. */
-export function serverShared(hs: HandshakeContext): ServerShared {
-  const o = hs.serverOptions;
+export function serverShared(hs: ServerHandshake): ServerShared {
+  const o = hs.options;
   let s = shared.get(o);
   if (!s) {
     s = { keyring: new TicketKeyring(hs.provider, hs.common.random, o.ticketKeys), cache: o.sessionCache ?? new SessionCache(o.sessionCacheSize ?? 1000) };
@@ -114,22 +114,22 @@ export function serverShared(hs: HandshakeContext): ServerShared {
   return s;
 }
 
-export function ticketLifetime(hs: HandshakeContext): number {
-  return Math.min(hs.serverOptions.ticketLifetime ?? 7200, MAX_TICKET_LIFETIME);
+export function ticketLifetime(hs: ServerHandshake): number {
+  return Math.min(hs.options.ticketLifetime ?? 7200, MAX_TICKET_LIFETIME);
 }
 
 /** A TLS 1.3 NewSessionTicket carrying our sealed state (RFC 8446 4.6.1). */
-export function newSessionTicket(hs: HandshakeContext): HandshakeMessage {
+export function newSessionTicket(hs: ServerHandshake): HandshakeMessage {
   const index = hs.ticketsSent++;
   const nonce = new Uint8Array([index]);
   const ageAdd = hs.common.random(4);
-  const ticket_age_add = ((ageAdd[0]! << 24) >>> 0) + (ageAdd[1]! << 16) + (ageAdd[2]! << 8) + ageAdd[3]!;
+  const ticket_age_add = ((ageAdd[0] << 24) >>> 0) + (ageAdd[1] << 16) + (ageAdd[2] << 8) + ageAdd[3];
   const suite = hs.suite;
   const lifetime = ticketLifetime(hs);
   const state = newSessionState({
     version: ProtocolVersion.TLS1_3,
     cipher_suite: suite.code,
-    secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.resumption!, nonce),
+    secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), nonce),
     issued_ms: hs.common.now(),
     lifetime_s: lifetime,
     ticket_age_add,

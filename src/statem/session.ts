@@ -222,7 +222,10 @@ export class SessionCache implements SessionStore {
     const key = toHex(id);
     this.entries.delete(key);
     this.entries.set(key, state);
-    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.max) break;
+      this.entries.delete(oldest);
+    }
   }
 
   get size(): number {

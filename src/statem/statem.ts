@@ -2,12 +2,12 @@
  * The statem core: the only code that changes handshake state.
  *
  * Like OpenSSL's statem.c it runs two message-flow sub-machines and leaves the protocol
- * to the modules (client.ts, server.ts, both.ts):
+ * to the states' declarations (each state's row and work, declare.ts):
  *
  *   read:  READ_HEADER (bound the length before buffering) → READ_BODY → transition
  *          check on the received type (table) → decode → PROCESS → add to transcript →
  *          POST_PROCESS → next flow from the new state's row
- *   write: TRANSITION (module picks, table checks) → PRE_WORK → CONSTRUCT + send → add to
+ *   write: TRANSITION (the state picks, its row checks) → PRE_WORK → CONSTRUCT + send → add to
  *          transcript → POST_WORK → again, until the row says read
  *
  * It never blocks: when a message is incomplete it returns and is re-entered when more
@@ -16,34 +16,16 @@
 import { internalError, unexpectedMessage } from '../errors.js';
 import { handshakeTypeByCode, type MessageKind } from '../messages/constants.js';
 import { checkHandshakeLength, decodeHandshake, encodeHandshake, possibleKinds, type KeyExchange, type HandshakeLimits, type HandshakeMessage, type WireVersion } from '../messages/handshake.js';
-import { readTransition, type StateTable } from './states.js';
+import type { ChangeCipherSpec, Received, StateDecl, StateSet } from './declare.js';
 
-/** TLS 1.2's ChangeCipherSpec, as a step the write sub-machine can take. */
-export interface ChangeCipherSpec {
-  type: 'change_cipher_spec';
-}
-
-/** What a protocol module supplies: work per state, never control flow. */
-export interface ProtocolModule<H> {
-  /** Validate and act on a received message; the transcript does not yet include it. */
-  process: Readonly<Record<string, (hs: H, msg: any, raw: Uint8Array) => void>>;
-  /** After the message is in the transcript (key derivations that hash it). */
-  postProcess?: Readonly<Record<string, (hs: H, msg: any) => void>>;
-  /** For states with more than one write successor: which one now. */
-  writeTransition?: Readonly<Record<string, (hs: H) => string>>;
-  preWork?: Readonly<Record<string, (hs: H) => void>>;
-  construct: Readonly<Record<string, (hs: H) => HandshakeMessage | ChangeCipherSpec>>;
-  /** After the message is sent and in the transcript (key changes). */
-  postWork?: Readonly<Record<string, (hs: H) => void>>;
-}
+export type { ChangeCipherSpec } from './declare.js';
 
 /** What the core needs from the connection around it. */
-export interface StatemHost<H> {
-  readonly hs: H;
+export interface StatemHost {
   readonly limits: HandshakeLimits;
   wireVersion(): WireVersion;
   /** The negotiated TLS 1.2 key exchange, which decides the key exchange messages' structure. */
-  keyExchange?(): KeyExchange | undefined;
+  keyExchange(): KeyExchange | undefined;
   /** Hash a message into the transcript; DTLS frames it with the message_seq of that direction. */
   addToTranscript(raw: Uint8Array, direction: 'recv' | 'send'): void;
   sendHandshake(raw: Uint8Array, msg: HandshakeMessage): void;
@@ -53,24 +35,35 @@ export interface StatemHost<H> {
   onEstablished(): void;
 }
 
-const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
-
 export class StateMachine<H> {
   state: string;
   /** Bytes of handshake messages received and not yet processed (READ_HEADER / READ_BODY). */
-  /** NO_CHUNKS while nothing is buffered (the common case between flights and once established). */
-  private pending: Uint8Array[] = NO_CHUNKS;
+  /** None while nothing is buffered (the common case between flights and once established). */
+  private pending: Uint8Array[] | undefined = undefined;
   private pendingBytes = 0;
   private writing = false;
   private done = false;
 
   constructor(
-    private readonly table: StateTable,
-    private readonly module: ProtocolModule<H>,
-    private readonly host: StatemHost<H>,
+    private readonly states: StateSet<H>,
+    /** What the states work on: the handshake's context. */
+    private readonly hs: H,
+    private readonly host: StatemHost,
     start: string,
   ) {
     this.state = start;
+  }
+
+  /** The declaration of `name`; the tables are checked when they are joined, so a miss is our bug. */
+  private decl(name: string): StateDecl<H> {
+    const decl = this.states[name];
+    if (!decl) throw internalError(`no state ${name}`);
+    return decl;
+  }
+
+  /** The state a received message of `kind` leads to from here, if the row allows it. */
+  private readTransition(kind: MessageKind): string | undefined {
+    return this.decl(this.state).row.read?.[kind];
   }
 
   get bufferedHandshakeBytes(): number {
@@ -84,22 +77,21 @@ export class StateMachine<H> {
 
   /** External event: begin. A side whose start state writes (the client) sends its first flight. */
   start(): void {
-    if (this.table[this.state]?.write) this.runWrite();
+    if (this.decl(this.state).row.write) this.runWrite();
   }
 
   // ---- read sub-machine -------------------------------------------------------------
 
   /** External event: the payload of a handshake record arrived. */
   receive(fragment: Uint8Array): void {
-    if (this.pending === NO_CHUNKS) this.pending = [];
-    this.pending.push(fragment);
+    (this.pending ??= []).push(fragment);
     this.pendingBytes += fragment.length;
     for (;;) {
       // READ_HEADER: the type and length are checked before the body is buffered.
       if (this.pendingBytes < 4) return;
       const head = this.peek(4);
-      const type = head[0]!;
-      const length = (head[1]! << 16) | (head[2]! << 8) | head[3]!;
+      const type = head[0];
+      const length = (head[1] << 16) | (head[2] << 8) | head[3];
       this.checkTransitionByType(type);
       checkHandshakeLength(type, length, this.host.limits);
       // READ_BODY: wait for the whole message.
@@ -112,8 +104,8 @@ export class StateMachine<H> {
   /** Types are checked against the table as soon as the header is in, so nothing is buffered for a message we would refuse. */
   private checkTransitionByType(type: number): void {
     const name = handshakeTypeByCode.get(type);
-    const row = this.table[this.state]?.read ?? {};
-    const kinds = name === undefined ? undefined : possibleKinds(name, this.host.keyExchange?.());
+    const row = this.decl(this.state).row.read ?? {};
+    const kinds = name === undefined ? undefined : possibleKinds(name, this.host.keyExchange());
     if (!kinds?.some((kind) => kind in row)) {
       throw unexpectedMessage(`unexpected ${name ?? `handshake type ${type}`} in state ${this.state}`);
     }
@@ -125,16 +117,17 @@ export class StateMachine<H> {
    */
   receiveChangeCipherSpec(): void {
     if (this.pendingBytes > 0) throw unexpectedMessage('ChangeCipherSpec inside a fragmented handshake message');
-    const next = readTransition(this.table, this.state, 'change_cipher_spec');
+    const next = this.readTransition('change_cipher_spec');
     if (next === undefined) throw unexpectedMessage(`unexpected change_cipher_spec in state ${this.state}`);
     this.enter(next, 'recv', 'change_cipher_spec');
-    this.module.process[next]?.(this.host.hs, { type: 'change_cipher_spec' }, new Uint8Array(0));
-    if (!this.table[next]?.read) this.runWrite();
+    const decl = this.decl(next);
+    this.processIn(decl, next, CHANGE_CIPHER_SPEC, NO_BYTES);
+    if (!decl.row.read) this.runWrite();
   }
 
   /** Does the current state accept a TLS 1.2 ChangeCipherSpec? (TLS 1.3's dummy one is the connection's business.) */
   get expectsChangeCipherSpec(): boolean {
-    return this.table[this.state]?.read?.change_cipher_spec !== undefined;
+    return this.decl(this.state).row.read?.change_cipher_spec !== undefined;
   }
 
   private enter(next: string, how: 'recv' | 'send', kind?: MessageKind): void {
@@ -148,31 +141,34 @@ export class StateMachine<H> {
    * DTLS layer, in TLS framing (type, uint24 length, body). Same checks, same pipeline.
    */
   deliver(raw: Uint8Array): void {
-    this.checkTransitionByType(raw[0]!);
-    this.processMessage(raw[0]!, raw);
+    this.checkTransitionByType(raw[0]);
+    this.processMessage(raw[0], raw);
   }
 
   private processMessage(type: number, raw: Uint8Array): void {
-    const msg = decodeHandshake(type, raw.subarray(4), this.host.wireVersion(), this.host.keyExchange?.());
+    const msg = decodeHandshake(type, raw.subarray(4), this.host.wireVersion(), this.host.keyExchange());
     // The transition is decided by what the message turned out to be (ServerHello vs HelloRetryRequest).
-    const next = readTransition(this.table, this.state, msg.type);
+    const next = this.readTransition(msg.type);
     if (next === undefined) throw unexpectedMessage(`unexpected ${msg.type} in state ${this.state}`);
     this.host.onMessage('recv', msg, raw.length);
     this.enter(next, 'recv', msg.type);
-    this.module.process[next]?.(this.host.hs, msg, raw);
-    if (this.inTranscript(next)) this.host.addToTranscript(raw, 'recv');
-    this.module.postProcess?.[next]?.(this.host.hs, msg);
-    if (!this.table[next]?.read) this.runWrite();
+    const decl = this.decl(next);
+    this.processIn(decl, next, msg, raw);
+    if (inTranscript(decl)) this.host.addToTranscript(raw, 'recv');
+    if (decl.postProcess) decl.postProcess(this.hs, msg);
+    if (!decl.row.read) this.runWrite();
   }
 
-  private inTranscript(state: string): boolean {
-    return this.table[state]!.group.startsWith('HANDSHAKE');
+  /** PROCESS: every state a message leads into has its check (joinStates and the compiler see to it). */
+  private processIn(decl: StateDecl<H>, name: string, msg: Received, raw: Uint8Array): void {
+    if (!decl.process) throw internalError(`state ${name} has no process step`);
+    decl.process(this.hs, msg, raw);
   }
 
   private peek(n: number): Uint8Array {
     const out = new Uint8Array(n);
     let at = 0;
-    for (const chunk of this.pending) {
+    for (const chunk of this.pending ?? []) {
       const part = chunk.subarray(0, n - at);
       out.set(part, at);
       at += part.length;
@@ -183,19 +179,21 @@ export class StateMachine<H> {
 
   private take(n: number): Uint8Array {
     const out = this.peek(n);
+    const pending = this.pending;
+    if (!pending || this.pendingBytes < n) throw internalError('handshake buffer read past its end');
     let left = n;
     while (left > 0) {
-      const head = this.pending[0]!;
+      const head = pending[0];
       if (head.length <= left) {
-        this.pending.shift();
+        pending.shift();
         left -= head.length;
-        // Drained: no array kept, not even an empty one with the capacity it grew to.
-        if (this.pending.length === 0) this.pending = NO_CHUNKS;
       } else {
-        this.pending[0] = head.subarray(left);
+        pending[0] = head.subarray(left);
         left = 0;
       }
     }
+    // Drained: no array kept, not even an empty one with the capacity it grew to.
+    if (pending.length === 0) this.pending = undefined;
     this.pendingBytes -= n;
     return out;
   }
@@ -207,7 +205,7 @@ export class StateMachine<H> {
    * Established): write `next`, if the table allows it from here.
    */
   writeFrom(next: string): void {
-    if (!this.table[this.state]?.write?.includes(next)) {
+    if (!this.decl(this.state).row.write?.includes(next)) {
       throw internalError(`cannot write ${next} in state ${this.state}`);
     }
     this.runWrite(next);
@@ -219,15 +217,17 @@ export class StateMachine<H> {
     try {
       let chosen = forced;
       for (;;) {
-        const spec = this.table[this.state]!;
+        const current = this.decl(this.state);
+        const spec = current.row;
         if (!spec.write || (chosen === undefined && spec.idle)) return;
-        // TRANSITION: the module chooses, the table must agree.
-        const next = chosen ?? (spec.write.length === 1 ? spec.write[0]! : this.module.writeTransition?.[this.state]?.(this.host.hs));
+        // TRANSITION: the state chooses, its row must agree.
+        const next = chosen ?? this.writeTransition(current, spec.write);
         chosen = undefined;
-        if (next === undefined || !spec.write.includes(next)) throw internalError(`no valid write transition from ${this.state} (got ${next})`);
+        if (!spec.write.includes(next)) throw internalError(`no valid write transition from ${this.state} (got ${next})`);
         const from = this.state;
         this.state = next;
-        if (this.table[next]?.idle) {
+        const decl = this.decl(next);
+        if (decl.row.idle) {
           this.host.onTransition(from, next, 'send');
           if (!this.done) {
             this.done = true;
@@ -236,10 +236,9 @@ export class StateMachine<H> {
           return;
         }
         // PRE_WORK, CONSTRUCT + send, POST_WORK.
-        this.module.preWork?.[next]?.(this.host.hs);
-        const build = this.module.construct[next];
-        if (!build) throw internalError(`no message to construct in state ${next}`);
-        const msg = build(this.host.hs);
+        if (decl.preWork) decl.preWork(this.hs);
+        if (!decl.construct) throw internalError(`no message to construct in state ${next}`);
+        const msg = decl.construct(this.hs);
         if (msg.type === 'change_cipher_spec') {
           this.host.onTransition(from, next, 'send', msg.type);
           this.host.sendChangeCipherSpec();
@@ -247,15 +246,30 @@ export class StateMachine<H> {
           const raw = encodeHandshake(msg, this.host.wireVersion());
           this.host.onTransition(from, next, 'send', msg.type);
           this.host.onMessage('send', msg, raw.length);
-          if (this.inTranscript(next)) this.host.addToTranscript(raw, 'send');
+          if (inTranscript(decl)) this.host.addToTranscript(raw, 'send');
           this.host.sendHandshake(raw, msg);
         }
-        this.module.postWork?.[next]?.(this.host.hs);
-        if (this.table[next]!.read) return; // hand over to the read sub-machine
+        if (decl.postWork) decl.postWork(this.hs);
+        if (decl.row.read) return; // hand over to the read sub-machine
       }
     } finally {
       this.writing = false;
     }
   }
+
+  /** The one write successor, or the one the state picks. */
+  private writeTransition(decl: StateDecl<H>, successors: readonly string[]): string {
+    const [only, ...more] = successors;
+    if (only !== undefined && more.length === 0) return only;
+    if (!decl.writeTransition) throw internalError(`state ${this.state} has several write successors and no writeTransition`);
+    return decl.writeTransition(this.hs);
+  }
 }
 
+/** Messages of the handshake proper are hashed; post-handshake ones (tickets, KeyUpdate) and DTLS's cookie detour are not. */
+function inTranscript(decl: StateDecl<unknown>): boolean {
+  return decl.row.group.startsWith('HANDSHAKE');
+}
+
+const CHANGE_CIPHER_SPEC: ChangeCipherSpec = Object.freeze({ type: 'change_cipher_spec' });
+const NO_BYTES = new Uint8Array(0);

@@ -76,8 +76,9 @@ export class Transcript {
    */
   replaceWithMessageHash(): void {
     const digest = this.hash();
-    // hash() threw if there were no running hash, so there is a provider.
-    this.h = this.provider!.createHash(this.hashName!);
+    // hash() threw if there were no running hash, so there is a provider and a hash.
+    if (!this.provider || !this.hashName) throw new Error('transcript hash used before the cipher suite was chosen');
+    this.h = this.provider.createHash(this.hashName);
     this.h.update(new Uint8Array([HandshakeType.message_hash, 0, 0, digest.length]));
     this.h.update(digest);
   }

@@ -11,7 +11,7 @@ import { ContentType } from '../../src/messages/constants.js';
 import { concat, utf8 } from '../../src/util/bytes.js';
 import { dtlsPair } from '../helpers/dtls-pair.js';
 import { defaultClientOptions, makePair } from '../helpers/pair.js';
-import { encodeDtlsRecord } from '../../src/record/dtls.js';
+import { encodeDtlsRecord } from '../../src/record/dtls-record-layer.js';
 
 describe('TLS 1.3 confidentiality limit', () => {
   it('a KeyUpdate goes out before the write key protects more records than the limit, and every byte still arrives in order', () => {

@@ -16,6 +16,7 @@ import { AlertDescription, AlertLevel } from '../../src/errors.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { defaultClientOptions } from '../helpers/pair.js';
 import { close, ECDSA, listen, ROOT } from '../node/util.js';
+import { loopGapDuring } from './probes.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -163,6 +164,24 @@ describe('slowloris', () => {
     server.on('tlsClientError', () => undefined);
     const port = await listen(server);
     cleanups.push(() => close(server));
+    /** Time to handshake (and a first reply) of `n` legitimate clients one after the other, sorted. */
+    const legitimate = async (n: number) => {
+      const times: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const start = performance.now();
+        const c = connect({ port, host: 'localhost', ca: ROOT });
+        const body: Buffer[] = [];
+        c.on('data', (d: Buffer) => body.push(d));
+        await once(c, 'end');
+        times.push(performance.now() - start);
+        expect(Buffer.concat(body).toString()).toBe('hello');
+        c.destroy();
+      }
+      return times.sort((a, b) => a - b);
+    };
+    const p99 = (times: number[]) => times[Math.ceil(times.length * 0.99) - 1]!;
+    // The same machine's pace without the attack: the bound follows the machine's load.
+    const before = await legitimate(10);
     const stalled: net.Socket[] = [];
     cleanups.unshift(() => stalled.forEach((s) => s.destroy()));
     for (let i = 0; i < 2000; i++) {
@@ -173,22 +192,12 @@ describe('slowloris', () => {
       stalled.push(s);
       if (i % 200 === 199) await Promise.all(stalled.slice(-200).map((x) => (x.connecting ? once(x, 'connect') : undefined)));
     }
-    const times: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const start = performance.now();
-      const c = connect({ port, host: 'localhost', ca: ROOT });
-      const body: Buffer[] = [];
-      c.on('data', (d: Buffer) => body.push(d));
-      await once(c, 'end');
-      times.push(performance.now() - start);
-      expect(Buffer.concat(body).toString()).toBe('hello');
-      c.destroy();
-    }
-    times.sort((a, b) => a - b);
-    const p99 = times[Math.ceil(times.length * 0.99) - 1]!;
-    console.log(`slowloris: 2000 stalled handshakes; legitimate clients: median ${times[10]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+    const during = await legitimate(20);
+    console.log(
+      `slowloris: 2000 stalled handshakes; legitimate clients: median ${during[10]!.toFixed(1)} ms, p99 ${p99(during).toFixed(1)} ms (before the attack: p99 ${p99(before).toFixed(1)} ms)`,
+    );
     // Generous: a handshake takes milliseconds; a starved server would take seconds or time out.
-    expect(p99).toBeLessThan(2000);
+    expect(p99(during)).toBeLessThan(Math.max(2000, 5 * p99(before)));
   }, 60_000);
 });
 
@@ -266,19 +275,10 @@ describe('a burst of handshakes arriving at once', () => {
     const answered = peers.map((s) => new Promise<void>((resolve) => s.once('data', () => resolve())));
     // One recorded ClientHello per connection (the server answers each with its own randomness), all in one go.
     const hello = Connection.client(defaultClientOptions()).takeOutput();
-    let worstGap = 0;
-    let last = performance.now();
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      worstGap = Math.max(worstGap, now - last);
-      last = now;
-    }, 1);
-    cleanups.push(() => clearInterval(ticker));
-    const start = performance.now();
-    for (const s of peers) s.write(hello);
-    await Promise.all(answered);
-    const total = performance.now() - start;
-    clearInterval(ticker);
+    const { worstGap, total } = await loopGapDuring(async () => {
+      for (const s of peers) s.write(hello);
+      await Promise.all(answered);
+    });
     console.log(`burst: ${N} ClientHellos answered in ${total.toFixed(0)} ms; longest event-loop gap ${worstGap.toFixed(1)} ms`);
     // Without turns the loop was blocked for the whole burst; with them a gap is about one
     // turn's budget plus one handshake. Generous against a loaded machine, well under the burst.

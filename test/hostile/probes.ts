@@ -56,3 +56,24 @@ export function sealAs(conn: Connection, type: number, data: Uint8Array): Uint8A
   (conn as any).records.seal(type, data, out);
   return concat(...out);
 }
+
+/**
+ * Run `burst` (which resolves once the burst has been handled) while a 1 ms timer measures
+ * the longest the event loop went without turning; returns that gap and the burst's time.
+ */
+export async function loopGapDuring(burst: () => Promise<void>): Promise<{ worstGap: number; total: number }> {
+  let worstGap = 0;
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    worstGap = Math.max(worstGap, now - last);
+    last = now;
+  }, 1);
+  const start = performance.now();
+  try {
+    await burst();
+  } finally {
+    clearInterval(ticker);
+  }
+  return { worstGap, total: performance.now() - start };
+}

@@ -5,27 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { pkiPath } from '../helpers/pki.js';
-import { ROOT } from './util.js';
+import { visit } from './util.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/cluster-server.mjs', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/node/index.js', import.meta.url));
-
-/** One connection: the worker's answer, and the session to offer next time. */
-function visit(port: number, session?: Buffer): Promise<{ answer: string; reused: boolean; session: Buffer | undefined }> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: ROOT, ...(session ? { session } : {}) });
-    let answer = '';
-    let next: Buffer | undefined;
-    s.on('session', (b: Buffer) => (next = b));
-    s.on('data', (d: Buffer) => (answer += d));
-    s.on('end', () => resolve({ answer, reused: s.isSessionReused(), session: next }));
-    s.on('error', reject);
-  });
-}
 
 it('a node:cluster of tsls servers sharing sessions via newSession/resumeSession resumes on every worker', async () => {
   expect(existsSync(DIST), `${DIST} is missing: run \`npx tsc -p .\` (npm test does) first`).toBe(true);

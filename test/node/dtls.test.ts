@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsConnection } from '../../src/dtls-connection.js';
 import { connectDtls, dtls, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/index.js';
+import { readPki } from '../helpers/pki.js';
 import { ECDSA, ROOT, RSA } from './util.js';
 
 const WAIT_MS = 5000;
@@ -437,5 +438,37 @@ describe('DTLS over UDP: our client ↔ our server', () => {
     await next(c, 'secureConnect');
     expect(largest).toBeGreaterThan(0);
     expect(largest).toBeLessThanOrEqual(300);
+  });
+});
+
+describe('a DTLS server judges client certificates as a TLS server does', () => {
+  const CLIENT = { cert: readPki('client-ecdsa-p256.chain.pem'), key: readPki('client-ecdsa-p256.key') };
+
+  it.each([
+    ['a trusted certificate', CLIENT, { authorized: true, authorizationError: null }],
+    ['none', {}, { authorized: false, authorizationError: 'UNABLE_TO_GET_ISSUER_CERT' }],
+  ] as const)('requestCert, rejectUnauthorized: false, %s: authorized and authorizationError as node:tls sets them', async (_what, cert, expected) => {
+    const secured = new Promise<DTLSSocket>((resolve) => {
+      void startServer({ ca: ROOT, requestCert: true, rejectUnauthorized: false }, (s) => {
+        echo(s);
+        resolve(s);
+      }).then(({ port }) => {
+        const c = client(port, cert);
+        c.on('error', () => undefined);
+      });
+    });
+    const s = await secured;
+    expect({ authorized: s.authorized, authorizationError: s.authorizationError }).toEqual(expected);
+  });
+
+  it('without requestCert the server socket says false/null, as node:tls', async () => {
+    const secured = new Promise<DTLSSocket>((resolve) => {
+      void startServer({}, (s) => {
+        echo(s);
+        resolve(s);
+      }).then(({ port }) => void client(port, CLIENT).on('error', () => undefined));
+    });
+    const s = await secured;
+    expect({ authorized: s.authorized, authorizationError: s.authorizationError }).toEqual({ authorized: false, authorizationError: null });
   });
 });

@@ -4,6 +4,7 @@
  * OpenSSL cipher strings, TLSSocket and Server members, ALPNCallback, createHttpsServer.
  */
 import { once } from 'node:events';
+import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -297,6 +298,23 @@ describe('Server members', () => {
     const raw = await dial('node', { port, host: '127.0.0.1', servername: 'localhost', ca: ROOT });
     raw.write('GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
     expect(await upgraded).toBe('websocket');
+  });
+
+  it('createHttp2SecureServer: node http2.connect gets a stream answered over tsls (ALPN h2)', async () => {
+    const server = tsls.createHttp2SecureServer({ ...ECDSA }, (req, res) => res.end(`h2 ${req.url} http/${req.httpVersion}`));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const client = http2.connect(`https://localhost:${port}`, { ca: ROOT });
+    cleanups.unshift(() => void client.close());
+    client.on('error', () => {});
+    const req = client.request({ ':path': '/stream' });
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d));
+    await once(req.end(), 'end');
+    expect(body).toBe('h2 /stream http/2.0');
+    expect(() => tsls.createHttp2SecureServer({ ...ECDSA, allowHTTP1: true })).toThrow(expect.objectContaining({ code: 'ERR_TLS_UNSUPPORTED_OPTION' }));
   });
 
   it('asNodeTLSSocket hands a tsls socket to code typed for node:tls', async () => {

@@ -1,5 +1,6 @@
 /** Shared bits for the node adapter tests: PEM material, listening helpers, waiting for events. */
 import { once } from 'node:events';
+import * as tls from 'node:tls';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readPki } from '../helpers/pki.js';
@@ -38,5 +39,21 @@ export function nextError(stream: Duplex, ms = 5000): Promise<Error & { code?: s
       resolve(e as Error & { code?: string });
     });
     stream.once('close', () => setTimeout(() => reject(new Error('closed without an error')), 50));
+  });
+}
+
+/**
+ * One node:tls connection to a server that answers and ends (the session-sharing fixtures):
+ * its answer, whether it resumed `session`, and the session to offer next time.
+ */
+export function visit(port: number, session?: Buffer): Promise<{ answer: string; reused: boolean; session: Buffer | undefined }> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: ROOT, ...(session ? { session } : {}) });
+    let answer = '';
+    let next: Buffer | undefined;
+    s.on('session', (b: Buffer) => (next = b));
+    s.on('data', (d: Buffer) => (answer += d));
+    s.on('end', () => resolve({ answer, reused: s.isSessionReused(), session: next }));
+    s.on('error', reject);
   });
 }

@@ -13,6 +13,7 @@
 #   .cache/peers/bin/wolfssl-peer  test/peers/wolfssl-peer.c built against wolfSSL from sid
 #   .cache/peers/bin/gnutls-cli, gnutls-serv   GnuTLS from sid, only where the system has none
 #   .cache/peers/bin/openssl       OpenSSL 3 from sid, only where the system has no openssl
+#   .cache/peers/bin/redis-server  Redis from sid (a session store shared by two tsls servers)
 #
 # Each wrapper runs its program as `ROOT/.../ld-linux-x86-64.so.2 --library-path ROOT/... PROGRAM`,
 # so the newer libc and libraries are used by that program alone.
@@ -36,7 +37,8 @@ die() {
 # libwolfssl-dev, so a new soname in sid needs no change here); libssl4 is named because it is
 # in experimental only; libbrotli1 is listed for OpenSSL's certificate compression, which loads
 # it at run time.
-ROOTS=(openssl/experimental libssl4/experimental libwolfssl-dev/sid libc6/sid libbrotli1/sid)
+# redis-tools carries redis-server (the Redis-backed session store of test/node/redis.test.ts).
+ROOTS=(openssl/experimental libssl4/experimental libwolfssl-dev/sid libc6/sid libbrotli1/sid redis-tools/sid)
 # Whether the system has PROGRAM: on PATH, not counting our own BIN (vitest's global setup adds it).
 system_has() { PATH="$(tr ':' '\n' <<<"$PATH" | grep -vxF "$BIN" | paste -sd:)" command -v "$1" >/dev/null 2>&1; }
 if ! system_has gnutls-cli; then
@@ -153,6 +155,9 @@ fetch() {
     wrapper gnutls-cli root usr/bin/gnutls-cli ''
     wrapper gnutls-serv root usr/bin/gnutls-serv ''
   fi
+  # As Debian's redis-server package does: one binary, which acts on the name it is run by.
+  ln -sf redis-check-rdb "$ROOT/usr/bin/redis-server"
+  wrapper redis-server root usr/bin/redis-server ''
   if ((${#OPENSSL3[@]})); then
     # Its other dependencies (libc, zstd, zlib) are in root already.
     mkdir -p "$apt/debs3" "$CACHE/root-openssl3"
@@ -186,6 +191,7 @@ build
 "$BIN/openssl4" version >&2 || die "the fetched openssl does not run"
 "$BIN/wolfssl-peer" --version >&2 || die "the wolfSSL peer does not run"
 if [[ -x "$BIN/gnutls-cli" ]]; then "$BIN/gnutls-cli" --version | head -n1 >&2 || die "the fetched gnutls-cli does not run"; fi
+"$BIN/redis-server" --version >&2 || die "the fetched redis-server does not run"
 if [[ -x "$BIN/openssl" ]]; then "$BIN/openssl" version >&2 || die "the fetched OpenSSL 3 does not run"; fi
 echo "$BUILD_STAMP" >"$CACHE/build.stamp"
 echo "test/peers/setup.sh: peers ready in $BIN ($(du -sh "$CACHE" | cut -f1))" >&2

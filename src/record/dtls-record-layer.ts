@@ -12,10 +12,10 @@
  * - `DtlsRecordLayer`: write epoch + sequence numbers, read epochs (the newest two), replay
  *   windows, a small bounded buffer for records of the next epoch, drop counters.
  */
-import type { Aead, AeadName, CryptoProvider } from '../crypto/provider.js';
+import type { AeadName, CryptoProvider } from '../crypto/provider.js';
+import { Aead12, dtlsSequenceHigh } from './aead-nonce.js';
 import { TLSError } from '../errors.js';
 import { ContentType } from '../messages/constants.js';
-import { wipe } from '../util/bytes.js';
 
 // ---- Constants and bounds ----
 
@@ -259,62 +259,30 @@ export class DtlsNullProtection implements DtlsProtection {
   destroy(): void {}
 }
 
-const EXPLICIT_NONCE_LENGTH = 8;
-
 /**
- * DTLS 1.2 AEAD record protection for epochs >= 1.
- * - AES-GCM (RFC 5288), AES-CCM and AES-CCM-8 (RFC 6655, RFC 7251): `iv` is the 4-byte
- *   implicit salt; the record carries an 8-byte explicit nonce, which we set to
- *   epoch(2) + sequence_number(6); nonce = salt + explicit nonce. On receipt the explicit
- *   nonce is taken from the record as sent (RFC 5288 3: the sender chooses it).
- * - ChaCha20-Poly1305 (RFC 7905): `iv` is 12 bytes, XORed on the right with epoch + seq.
- * additional_data = epoch(2) + seq(6) + type + version + plaintext length (RFC 6347 4.1.2.1,
- * RFC 5246 6.2.3.3), with the header fields as received when opening.
- * `key` and `iv` are wiped by `destroy` (the same ownership rule as the TLS protections).
+ * DTLS 1.2 AEAD record protection for epochs >= 1: AES-GCM (RFC 5288), AES-CCM and
+ * AES-CCM-8 (RFC 6655, RFC 7251) with an explicit nonce, ChaCha20-Poly1305 (RFC 7905) with
+ * an XOR nonce. The arithmetic is TLS 1.2's (aead-nonce.ts's Aead12), with DTLS's sequence
+ * field: epoch(2) + sequence_number(6), which is also the explicit nonce we send (RFC 6347
+ * 4.1.2.1). On receipt the header fields are taken as received, so a changed version fails
+ * like any other byte. `key` and `iv` are wiped by `destroy` (the same ownership rule as
+ * the TLS protections).
  */
 export class DtlsAeadProtection implements DtlsProtection {
   readonly encrypted = true;
   readonly overhead: number;
-  private readonly aead: Aead;
-  private readonly explicitNonce: boolean;
+  private readonly aead: Aead12;
   private destroyed = false;
 
   constructor(
     provider: CryptoProvider,
     readonly aeadName: AeadName,
-    private readonly key: Uint8Array,
-    private readonly iv: Uint8Array,
+    key: Uint8Array,
+    iv: Uint8Array,
     private readonly version = DTLS1_2_VERSION,
   ) {
-    this.explicitNonce = aeadName !== 'CHACHA20-POLY1305';
-    const ivLength = this.explicitNonce ? 4 : 12;
-    if (iv.length !== ivLength) throw new TLSError('internal_error', `${aeadName}: DTLS 1.2 IV must be ${ivLength} bytes, got ${iv.length}`);
-    this.aead = provider.aead(aeadName, key);
-    this.overhead = DTLS_HEADER_LENGTH + (this.explicitNonce ? EXPLICIT_NONCE_LENGTH : 0) + this.aead.tagLength;
-  }
-
-  private additionalData(epoch: number, seq: number, type: number, version: number, length: number): Uint8Array {
-    const aad = new Uint8Array(13);
-    aad[0] = epoch >>> 8;
-    aad[1] = epoch & 0xff;
-    writeU48(aad, 2, seq);
-    aad[8] = type;
-    aad[9] = version >>> 8;
-    aad[10] = version & 0xff;
-    aad[11] = length >>> 8;
-    aad[12] = length & 0xff;
-    return aad;
-  }
-
-  /** ChaCha20-Poly1305: IV XOR (0^32 || epoch || seq). */
-  private xorNonce(epoch: number, seq: number): Uint8Array {
-    const nonce = new Uint8Array(this.iv);
-    const s = new Uint8Array(8);
-    s[0] = epoch >>> 8;
-    s[1] = epoch & 0xff;
-    writeU48(s, 2, seq);
-    for (let i = 0; i < 8; i++) nonce[4 + i]! ^= s[i]!;
-    return nonce;
+    this.aead = new Aead12(provider, aeadName, key, iv);
+    this.overhead = DTLS_HEADER_LENGTH + this.aead.expansion;
   }
 
   seal(type: number, data: Uint8Array, epoch: number, seq: number): Uint8Array {
@@ -322,21 +290,9 @@ export class DtlsAeadProtection implements DtlsProtection {
     if (!isEpoch(epoch)) throw new TLSError('internal_error', `DTLS epoch out of range: ${epoch}`);
     if (!isSeq(seq)) throw new TLSError('internal_error', `DTLS sequence number out of range: ${seq}`);
     if (data.length > DTLS_MAX_PLAINTEXT) throw new TLSError('internal_error', `DTLS fragment of ${data.length} bytes exceeds 2^14`);
-    const aad = this.additionalData(epoch, seq, type, this.version, data.length);
-    const explicitLength = this.explicitNonce ? EXPLICIT_NONCE_LENGTH : 0;
     const out = new Uint8Array(this.overhead + data.length);
     writeDtlsHeader(out, 0, type, this.version, epoch, seq, out.length - DTLS_HEADER_LENGTH);
-    let nonce: Uint8Array;
-    if (this.explicitNonce) {
-      // explicit nonce = epoch + seq = the first 8 bytes of the AAD
-      out.set(aad.subarray(0, 8), DTLS_HEADER_LENGTH);
-      nonce = new Uint8Array(12);
-      nonce.set(this.iv);
-      nonce.set(aad.subarray(0, 8), 4);
-    } else {
-      nonce = this.xorNonce(epoch, seq);
-    }
-    out.set(this.aead.seal(nonce, data, aad), DTLS_HEADER_LENGTH + explicitLength);
+    this.aead.sealInto(dtlsSequenceHigh(epoch, seq), seq >>> 0, type, this.version, data, out, DTLS_HEADER_LENGTH);
     return out;
   }
 
@@ -344,23 +300,10 @@ export class DtlsAeadProtection implements DtlsProtection {
     if (this.destroyed) return null;
     try {
       const payload = record.fragment;
-      const explicitLength = this.explicitNonce ? EXPLICIT_NONCE_LENGTH : 0;
-      if (payload.length < explicitLength + this.aead.tagLength || payload.length > DTLS_MAX_CIPHERTEXT) return null;
+      if (payload.length < this.aead.expansion || payload.length > DTLS_MAX_CIPHERTEXT) return null;
       if (!isEpoch(record.epoch) || !isSeq(record.seq)) return null;
-      const ciphertext = payload.subarray(explicitLength);
-      const plainLength = ciphertext.length - this.aead.tagLength;
-      if (plainLength > DTLS_MAX_PLAINTEXT) return null;
-      let nonce: Uint8Array;
-      if (this.explicitNonce) {
-        nonce = new Uint8Array(12);
-        nonce.set(this.iv);
-        nonce.set(payload.subarray(0, EXPLICIT_NONCE_LENGTH), 4);
-      } else {
-        nonce = this.xorNonce(record.epoch, record.seq);
-      }
-      // The header as received is authenticated: a changed version fails like any other byte.
-      const aad = this.additionalData(record.epoch, record.seq, record.type, record.version, plainLength);
-      const data = this.aead.open(nonce, ciphertext, aad);
+      if (payload.length - this.aead.expansion > DTLS_MAX_PLAINTEXT) return null;
+      const data = this.aead.open(dtlsSequenceHigh(record.epoch, record.seq), record.seq >>> 0, record.type, record.version, payload);
       if (!data || data.length > DTLS_MAX_PLAINTEXT) return null;
       return data;
     } catch {
@@ -370,7 +313,7 @@ export class DtlsAeadProtection implements DtlsProtection {
 
   destroy(): void {
     this.destroyed = true;
-    wipe(this.key, this.iv);
+    this.aead.destroy();
   }
 }
 

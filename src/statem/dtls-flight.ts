@@ -130,14 +130,14 @@ export function splitFragments(payload: Uint8Array): { fragments: HandshakeFragm
   let at = 0;
   while (payload.length - at >= DTLS_HANDSHAKE_HEADER_LENGTH) {
     const p = payload;
-    const fragmentLength = (p[at + 9]! << 16) | (p[at + 10]! << 8) | p[at + 11]!;
+    const fragmentLength = (p[at + 9] << 16) | (p[at + 10] << 8) | p[at + 11];
     const end = at + DTLS_HANDSHAKE_HEADER_LENGTH + fragmentLength;
     if (end > payload.length) break;
     fragments.push({
-      msgType: p[at]!,
-      length: (p[at + 1]! << 16) | (p[at + 2]! << 8) | p[at + 3]!,
-      messageSeq: (p[at + 4]! << 8) | p[at + 5]!,
-      fragmentOffset: (p[at + 6]! << 16) | (p[at + 7]! << 8) | p[at + 8]!,
+      msgType: p[at],
+      length: (p[at + 1] << 16) | (p[at + 2] << 8) | p[at + 3],
+      messageSeq: (p[at + 4] << 8) | p[at + 5],
+      fragmentOffset: (p[at + 6] << 16) | (p[at + 7] << 8) | p[at + 8],
       fragmentLength,
       fragment: payload.subarray(at + DTLS_HANDSHAKE_HEADER_LENGTH, end),
     });
@@ -299,7 +299,7 @@ export class HandshakeReassembler {
       result.dropped++;
       return result;
     }
-    this.accept(fragments[0]!, result);
+    this.accept(fragments[0], result);
     return result;
   }
 
@@ -364,10 +364,10 @@ export class HandshakeReassembler {
     let freeable = 0;
     for (const [s, m] of this.pending) if (s > seq) freeable += m.cost;
     if (this.buffered - freeable + cost > this.limits.maxBufferedBytes) return false;
-    const ahead = [...this.pending.keys()].filter((s) => s > seq).sort((a, b) => b - a);
-    for (const s of ahead) {
+    const ahead = [...this.pending].filter(([s]) => s > seq).sort(([a], [b]) => b - a);
+    for (const [s, m] of ahead) {
       if (this.buffered + cost <= this.limits.maxBufferedBytes) break;
-      this.buffered -= this.pending.get(s)!.cost;
+      this.buffered -= m.cost;
       this.pending.delete(s);
       this.stats.evicted++;
     }
@@ -397,18 +397,18 @@ function copyNew(msg: Pending, offset: number, fragment: Uint8Array): void {
       i += 8;
       continue;
     }
-    if (bitmap[i >>> 3]! & (1 << (i & 7))) {
+    if (bitmap[i >>> 3] & (1 << (i & 7))) {
       i++;
       continue;
     }
     // A run of missing bytes: [i, j).
     let j = i;
-    while (j < end && !(bitmap[j >>> 3]! & (1 << (j & 7)))) {
+    while (j < end && !(bitmap[j >>> 3] & (1 << (j & 7)))) {
       if ((j & 7) === 0 && end - j >= 8 && bitmap[j >>> 3] === 0) {
         bitmap[j >>> 3] = 0xff;
         j += 8;
       } else {
-        bitmap[j >>> 3]! |= 1 << (j & 7);
+        bitmap[j >>> 3] |= 1 << (j & 7);
         j++;
       }
     }

@@ -12,6 +12,7 @@ import { decapsulateFrom, ephemeralKeyPair, tls12Group } from './key-exchange.js
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import {
   buildFinished12,
+  changeCipherSpec,
   checkFinished12,
   checkSignature12,
   chooseScheme12,
@@ -27,12 +28,114 @@ import {
 import { serverShared, ticketLifetime } from './psk.js';
 import { sessionAlive } from './session.js';
 import { utf8 } from '../util/bytes.js';
-import type { HandshakeContext } from './context.js';
-import type { ProtocolModule } from './statem.js';
+import { need, type ServerHandshake } from './context.js';
+import { tls12Wire } from '../protocol-variant.js';
+import { ESTABLISHED_TLS12, defineStates } from './declare.js';
 
 type ClientHello = MessageOf<'client_hello'>;
 
-function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candidates: CertifiedKey[], group: GroupName | undefined) {
+const TLS12 = 'HANDSHAKE.TLS12';
+
+/** The ClientHello (server-tls13.ts) chose TLS 1.2: our ServerHello comes next. */
+type Entry = { 'S12.ServerHello': 'written' };
+
+export const serverTls12 = defineStates<ServerHandshake, Entry>()({
+  'S12.ServerHello': {
+    row: {
+      group: TLS12,
+      write: ['S12.Certificate', 'S12.ServerKeyExchange', 'S12.ServerHelloDone', 'S12.ResumeNewSessionTicket', 'S12.ResumeChangeCipherSpec'],
+    },
+    construct: serverHello12,
+    writeTransition: (hs) => {
+      if (hs.resumed) return sendsTicket(hs) ? 'S12.ResumeNewSessionTicket' : 'S12.ResumeChangeCipherSpec';
+      const kx = keyExchangeOf(hs.suite);
+      // Plain PSK sends a ServerKeyExchange only to carry a hint (RFC 4279 2).
+      if (kx === 'PSK') return hs.options.pskIdentityHint ? 'S12.ServerKeyExchange' : 'S12.ServerHelloDone';
+      return kx === 'ECDHE_PSK' ? 'S12.ServerKeyExchange' : 'S12.Certificate';
+    },
+  },
+  // The full handshake (RFC 5246 7.3), ECDHE or PSK key exchange.
+  'S12.Certificate': { row: { group: TLS12, write: ['S12.ServerKeyExchange'] }, construct: (hs) => buildCertificate(hs.certified.chain) },
+  'S12.ServerKeyExchange': {
+    row: { group: TLS12, write: ['S12.CertificateRequest', 'S12.ServerHelloDone'] },
+    construct: serverKeyExchange,
+    writeTransition: (hs) => (wantsClientCertificate(hs) ? 'S12.CertificateRequest' : 'S12.ServerHelloDone'),
+  },
+  'S12.CertificateRequest': {
+    row: { group: TLS12, write: ['S12.ServerHelloDone'] },
+    construct: (hs): HandshakeMessage => ({
+      type: 'certificate_request_tls12',
+      certificate_types: new Uint8Array([64, 1]), // ecdsa_sign, rsa_sign
+      supported_signature_algorithms: acceptedSchemes(hs, true),
+      certificate_authorities: [],
+    }),
+  },
+  'S12.ServerHelloDone': {
+    row: {
+      group: TLS12,
+      read: {
+        certificate: 'S12.ClientCertificate',
+        client_key_exchange: 'S12.ClientKeyExchange',
+        client_key_exchange_psk: 'S12.ClientKeyExchange',
+        client_key_exchange_ecdhe_psk: 'S12.ClientKeyExchange',
+      },
+    },
+    construct: () => ({ type: 'server_hello_done' }),
+  },
+  'S12.ClientCertificate': {
+    row: { group: TLS12, read: { client_key_exchange: 'S12.ClientKeyExchange' } },
+    process: (hs, msg) => {
+      if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
+      hs.clientCertificateSeen = true;
+      acceptClientCertificates(hs, readCertificates(msg));
+    },
+  },
+  'S12.ClientKeyExchange': {
+    row: { group: TLS12, read: { certificate_verify: 'S12.ClientCertificateVerify', change_cipher_spec: 'S12.ClientChangeCipherSpec' } },
+    process: (hs, msg) => {
+      if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('ClientKeyExchange without the Certificate we asked for');
+      processClientKeyExchange(hs, msg);
+    },
+    postProcess: deriveKeys12,
+  },
+  'S12.ClientCertificateVerify': {
+    row: { group: TLS12, read: { change_cipher_spec: 'S12.ClientChangeCipherSpec' } },
+    process: (hs, msg) => {
+      const leaf = hs.negotiated.peerCertificates[0];
+      if (!leaf) throw unexpectedMessage('CertificateVerify without a client certificate');
+      // TLS 1.2 signs the handshake messages so far, not their hash (RFC 5246 7.4.8).
+      checkSignature12(hs, msg.algorithm, msg.signature, hs.transcript.messages(), leaf.publicKey, 'client CertificateVerify');
+      hs.clientCertificateVerified = true;
+    },
+  },
+  'S12.ClientChangeCipherSpec': {
+    row: { group: TLS12, read: { finished: 'S12.ClientFinished' } },
+    process: (hs) => {
+      if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('ChangeCipherSpec without the client CertificateVerify');
+      installReadKeys12(hs);
+    },
+  },
+  'S12.ClientFinished': {
+    row: { group: TLS12, write: ['S12.NewSessionTicket', 'S12.ChangeCipherSpec'] },
+    process: (hs, msg) => checkFinished12(hs, msg, 'client'),
+    postProcess: cacheSession,
+    writeTransition: (hs) => (sendsTicket(hs) ? 'S12.NewSessionTicket' : 'S12.ChangeCipherSpec'),
+  },
+  'S12.NewSessionTicket': { row: { group: TLS12, write: ['S12.ChangeCipherSpec'] }, construct: newSessionTicket12 },
+  'S12.ChangeCipherSpec': { row: { group: TLS12, write: ['S12.Finished'] }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'S12.Finished': { row: { group: TLS12, write: [ESTABLISHED_TLS12] }, construct: (hs) => buildFinished12(hs, 'server') },
+  // The abbreviated handshake: our ticket, ChangeCipherSpec and Finished, then the client's.
+  'S12.ResumeNewSessionTicket': { row: { group: TLS12, write: ['S12.ResumeChangeCipherSpec'] }, construct: newSessionTicket12 },
+  'S12.ResumeChangeCipherSpec': { row: { group: TLS12, write: ['S12.ResumeFinished'] }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'S12.ResumeFinished': {
+    row: { group: TLS12, read: { change_cipher_spec: 'S12.ResumeClientChangeCipherSpec' } },
+    construct: (hs) => buildFinished12(hs, 'server'),
+  },
+  'S12.ResumeClientChangeCipherSpec': { row: { group: TLS12, read: { finished: 'S12.ResumeClientFinished' } }, process: installReadKeys12 },
+  'S12.ResumeClientFinished': { row: { group: TLS12, write: [ESTABLISHED_TLS12] }, process: (hs, msg) => checkFinished12(hs, msg, 'client') },
+});
+
+function selectSuiteAndCertificate(hs: ServerHandshake, ch: ClientHello, candidates: CertifiedKey[], group: GroupName | undefined) {
   const algs = ch.extensions.get('signature_algorithms', 'client_hello');
   // RFC 8422 4 and 5.3: an ECDSA key must be on a curve the client lists in supported_groups.
   const groups = ch.extensions.get('supported_groups', 'client_hello')?.named_group_list;
@@ -42,7 +145,7 @@ function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candid
     if (suite.version !== 'TLSv1.2' || !ch.cipher_suites.includes(suite.code)) continue;
     if (keyExchangeOf(suite) !== 'PSK' && group === undefined) continue; // (EC)DHE needs a group in common
     if (suite.auth === 'PSK') {
-      if (hs.serverOptions.pskCallback) return { suite, certified: undefined, scheme: undefined };
+      if (hs.options.pskCallback) return { suite, certified: undefined, scheme: undefined };
       continue;
     }
     // Without signature_algorithms TLS 1.2 falls back to SHA-1 signatures, which we do not make.
@@ -57,7 +160,7 @@ function selectSuiteAndCertificate(hs: HandshakeContext, ch: ClientHello, candid
 }
 
 /** The TLS 1.2 half of ClientHello processing; the version was already chosen. */
-export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni: string | undefined, candidates: CertifiedKey[], alpnProtocol: string | undefined): void {
+export function processClientHello12(hs: ServerHandshake, ch: ClientHello, sni: string | undefined, candidates: CertifiedKey[], alpnProtocol: string | undefined): void {
   const ext = ch.extensions;
   if (!ch.legacy_compression_methods.includes(0)) throw illegalParameter('ClientHello does not offer the null compression method');
   if (!ext.has('extended_master_secret')) throw handshakeFailure('client does not support the extended master secret (RFC 7627)');
@@ -77,7 +180,7 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   const limit = ext.get('record_size_limit', 'client_hello');
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
   // DTLS-SRTP (RFC 5764 4.1.1): our preferred profile among the client's; none in common means no SRTP, not an error.
-  const srtp = hs.dtls ? ext.get('use_srtp', 'client_hello') : undefined;
+  const srtp = hs.datagram ? ext.get('use_srtp', 'client_hello') : undefined;
   hs.negotiated.srtpProfile = srtp ? (hs.options.srtpProfiles ?? []).find((p) => srtp.protection_profiles.includes(SrtpProfile[p])) : undefined;
 
   const serverRandom = hs.common.random(32);
@@ -91,11 +194,11 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
   hs.negotiated.servername = sni;
   hs.clientRandom = ch.random;
   hs.transcript.setHash(suite.hash);
-  const wantsTicket = ext.has('session_ticket') && (hs.serverOptions.tickets ?? 1) > 0;
+  const wantsTicket = ext.has('session_ticket') && (hs.options.tickets ?? 1) > 0;
   // A resumed session keeps its ID (echoed); a new one gets an ID when the cache is on.
-  const sessionId = resume ? ch.legacy_session_id : (hs.serverOptions.sessionCacheSize ?? 1000) > 0 ? hs.common.random(32) : new Uint8Array(0);
+  const sessionId = resume ? ch.legacy_session_id : (hs.options.sessionCacheSize ?? 1000) > 0 ? hs.common.random(32) : new Uint8Array(0);
   hs.tls12 = { clientRandom: ch.random, serverRandom, sessionId, ticketPromised: wantsTicket };
-  hs.server = {
+  hs.hello = {
     clientRandom: ch.random,
     clientPointFormats: formats !== undefined,
     clientSecureRenegotiation: secureRenegotiation,
@@ -117,7 +220,7 @@ export function processClientHello12(hs: HandshakeContext, ch: ClientHello, sni:
  * A session the client offers that we can resume: its ticket (RFC 5077) or its session ID
  * in our cache, still alive, for the same name, with a suite both sides still allow.
  */
-function findSession12(hs: HandshakeContext, ch: ClientHello, sni: string | undefined) {
+function findSession12(hs: ServerHandshake, ch: ClientHello, sni: string | undefined) {
   const now = hs.common.now();
   const ticket = ch.extensions.get('session_ticket', 'client_hello');
   const shared = serverShared(hs);
@@ -131,142 +234,77 @@ function findSession12(hs: HandshakeContext, ch: ClientHello, sni: string | unde
   return { suite, state };
 }
 
-function sendsTicket(hs: HandshakeContext): boolean {
-  return hs.tls12!.ticketPromised === true;
+function sendsTicket(hs: ServerHandshake): boolean {
+  return hs.tls12.ticketPromised === true;
 }
 
-function newSessionTicket12(hs: HandshakeContext): HandshakeMessage {
+function newSessionTicket12(hs: ServerHandshake): HandshakeMessage {
   const lifetime = ticketLifetime(hs);
   return { type: 'new_session_ticket_tls12', ticket_lifetime_hint: lifetime, ticket: serverShared(hs).keyring.seal(sessionState12(hs, lifetime), hs.common.now()) };
 }
 
 /** Remember a full handshake's session under its ID for session-ID resumption. */
-function cacheSession(hs: HandshakeContext): void {
-  const id = hs.tls12!.sessionId;
+function cacheSession(hs: ServerHandshake): void {
+  const id = hs.tls12.sessionId;
   if (!hs.resumed && id && id.length > 0) serverShared(hs).cache.set(id, sessionState12(hs, ticketLifetime(hs)));
 }
 
-function serverHello12(hs: HandshakeContext): HandshakeMessage {
+function serverHello12(hs: ServerHandshake): HandshakeMessage {
   const ext = new Extensions('server_hello_tls12');
-  if (hs.server!.clientSecureRenegotiation) ext.add('renegotiation_info', new Uint8Array(0));
+  if (hs.hello.clientSecureRenegotiation) ext.add('renegotiation_info', new Uint8Array(0));
   ext.add('extended_master_secret', true);
   if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
   // Only answer what was asked: OpenSSL refuses unsolicited extensions (a PSK-only ClientHello has no point formats).
-  if (hs.server!.clientPointFormats) ext.add('ec_point_formats', { ec_point_format_list: [0] });
+  if (hs.hello.clientPointFormats) ext.add('ec_point_formats', { ec_point_format_list: [0] });
   if (sendsTicket(hs)) ext.add('session_ticket', new Uint8Array(0));
   if (hs.negotiated.srtpProfile) ext.add('use_srtp', { protection_profiles: [SrtpProfile[hs.negotiated.srtpProfile]], srtp_mki: new Uint8Array(0) });
-  if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
+  if (hs.hello.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
   return {
     type: 'server_hello_tls12',
-    legacy_version: hs.dtls ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2,
-    random: hs.tls12!.serverRandom,
-    legacy_session_id_echo: hs.server!.sessionId,
+    legacy_version: tls12Wire(hs.transport),
+    random: hs.tls12.serverRandom,
+    legacy_session_id_echo: hs.hello.sessionId,
     cipher_suite: hs.suite.code,
     legacy_compression_method: 0,
     extensions: ext,
   };
 }
 
-function serverKeyExchange(hs: HandshakeContext): HandshakeMessage {
+function serverKeyExchange(hs: ServerHandshake): HandshakeMessage {
   const kx = keyExchangeOf(hs.suite);
-  const hint = utf8.encode(hs.serverOptions.pskIdentityHint ?? '');
+  const hint = utf8.encode(hs.options.pskIdentityHint ?? '');
   if (kx === 'PSK') return { type: 'server_key_exchange_psk', psk_identity_hint: hint };
-  const group = hs.negotiated.group!;
+  const group = hs.group;
   if (kx === 'ECDHE_PSK') {
     const pair = ephemeralKeyPair(hs, group);
-    hs.server!.ephemeral = pair;
+    hs.hello.ephemeral = pair;
     return { type: 'server_key_exchange_ecdhe_psk', psk_identity_hint: hint, curve_type: 3, named_curve: NamedGroup[group], public: pair.publicKey };
   }
   const pair = ephemeralKeyPair(hs, group);
-  hs.server!.ephemeral = pair;
+  hs.hello.ephemeral = pair;
   const namedCurve = NamedGroup[group];
-  const scheme = hs.negotiated.signatureScheme!;
-  const signature = hs.provider.sign(scheme, hs.server!.certified!.key, serverKeyExchangeContent(hs, namedCurve, pair.publicKey));
+  const scheme = hs.signatureScheme;
+  const signature = hs.provider.sign(scheme, hs.certified.key, serverKeyExchangeContent(hs, namedCurve, pair.publicKey));
   return { type: 'server_key_exchange', curve_type: 3, named_curve: namedCurve, public: pair.publicKey, algorithm: SignatureScheme[scheme], signature };
 }
 
 type AnyClientKeyExchange = MessageOf<'client_key_exchange'> | MessageOf<'client_key_exchange_psk'> | MessageOf<'client_key_exchange_ecdhe_psk'>;
 
-function processClientKeyExchange(hs: HandshakeContext, msg: AnyClientKeyExchange): void {
+function processClientKeyExchange(hs: ServerHandshake, msg: AnyClientKeyExchange): void {
   let shared: Uint8Array | undefined;
   if (msg.type !== 'client_key_exchange_psk') {
-    const pair = hs.server!.ephemeral!;
-    shared = decapsulateFrom(hs, hs.negotiated.group!, pair, msg.public, 'client ECDHE public value');
+    const pair = need(hs.hello.ephemeral, 'our ECDHE key pair');
+    shared = decapsulateFrom(hs, hs.group, pair, msg.public, 'client ECDHE public value');
     pair.privateKey.fill(0);
   }
   if (msg.type === 'client_key_exchange') {
-    hs.tls12!.preMaster = shared;
+    hs.tls12.preMaster = shared;
     return;
   }
   // RFC 4279 2: an identity we do not know is unknown_psk_identity.
-  const key = hs.serverOptions.pskCallback?.(msg.psk_identity);
+  const key = hs.options.pskCallback?.(msg.psk_identity);
   if (!key) throw new TLSError('unknown_psk_identity', 'unknown PSK identity');
   hs.negotiated.pskIdentity = utf8.decode(msg.psk_identity);
-  hs.tls12!.preMaster = pskPreMaster(key, shared);
+  hs.tls12.preMaster = pskPreMaster(key, shared);
 }
-
-export const server12: ProtocolModule<HandshakeContext> = {
-  process: {
-    'S12.ClientCertificate': (hs, msg: MessageOf<'certificate'>) => {
-      if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
-      hs.clientCertificateSeen = true;
-      acceptClientCertificates(hs, readCertificates(msg));
-    },
-    'S12.ClientKeyExchange': (hs, msg: MessageOf<'client_key_exchange'>) => {
-      if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('ClientKeyExchange without the Certificate we asked for');
-      processClientKeyExchange(hs, msg);
-    },
-    'S12.ClientCertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => {
-      const leaf = hs.negotiated.peerCertificates[0];
-      if (!leaf) throw unexpectedMessage('CertificateVerify without a client certificate');
-      // TLS 1.2 signs the handshake messages so far, not their hash (RFC 5246 7.4.8).
-      checkSignature12(hs, msg.algorithm, msg.signature, hs.transcript.messages(), leaf.publicKey, 'client CertificateVerify');
-      hs.clientCertificateVerified = true;
-    },
-    'S12.ClientChangeCipherSpec': (hs) => {
-      if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('ChangeCipherSpec without the client CertificateVerify');
-      installReadKeys12(hs);
-    },
-    'S12.ClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'client'),
-    'S12.ResumeClientChangeCipherSpec': installReadKeys12,
-    'S12.ResumeClientFinished': (hs, msg: MessageOf<'finished'>) => checkFinished12(hs, msg, 'client'),
-  },
-  postProcess: {
-    'S12.ClientKeyExchange': deriveKeys12,
-    'S12.ClientFinished': cacheSession,
-  },
-  writeTransition: {
-    'S12.ServerHello': (hs) => {
-      if (hs.resumed) return sendsTicket(hs) ? 'S12.ResumeNewSessionTicket' : 'S12.ResumeChangeCipherSpec';
-      const kx = keyExchangeOf(hs.suite);
-      // Plain PSK sends a ServerKeyExchange only to carry a hint (RFC 4279 2).
-      if (kx === 'PSK') return hs.serverOptions.pskIdentityHint ? 'S12.ServerKeyExchange' : 'S12.ServerHelloDone';
-      return kx === 'ECDHE_PSK' ? 'S12.ServerKeyExchange' : 'S12.Certificate';
-    },
-    'S12.ServerKeyExchange': (hs) => (wantsClientCertificate(hs) ? 'S12.CertificateRequest' : 'S12.ServerHelloDone'),
-    'S12.ClientFinished': (hs) => (sendsTicket(hs) ? 'S12.NewSessionTicket' : 'S12.ChangeCipherSpec'),
-  },
-  construct: {
-    'S12.ServerHello': serverHello12,
-    'S12.Certificate': (hs) => buildCertificate(hs.server!.certified!.chain),
-    'S12.ServerKeyExchange': serverKeyExchange,
-    'S12.CertificateRequest': (hs): HandshakeMessage => ({
-      type: 'certificate_request_tls12',
-      certificate_types: new Uint8Array([64, 1]), // ecdsa_sign, rsa_sign
-      supported_signature_algorithms: acceptedSchemes(hs, true),
-      certificate_authorities: [],
-    }),
-    'S12.ServerHelloDone': () => ({ type: 'server_hello_done' }),
-    'S12.ChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
-    'S12.Finished': (hs) => buildFinished12(hs, 'server'),
-    'S12.NewSessionTicket': newSessionTicket12,
-    'S12.ResumeNewSessionTicket': newSessionTicket12,
-    'S12.ResumeChangeCipherSpec': () => ({ type: 'change_cipher_spec' }),
-    'S12.ResumeFinished': (hs) => buildFinished12(hs, 'server'),
-  },
-  postWork: {
-    'S12.ChangeCipherSpec': installWriteKeys12,
-    'S12.ResumeChangeCipherSpec': installWriteKeys12,
-  },
-};

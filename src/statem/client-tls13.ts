@@ -1,20 +1,22 @@
 /**
- * The client's side of the TLS 1.3 handshake (RFC 8446 section 4, client view): what to
- * send in each write state and how to check each message the server sends. Control flow
- * is the core's; the state table says which message may come when.
+ * The client's side of the TLS 1.3 handshake (RFC 8446 section 4, client view), state by
+ * state in the order the handshake runs: the ClientHello (shared with TLS 1.2, which a
+ * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
+ * Control flow is the core's; each row says which message may come when.
  */
 import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
 import { hashLength } from '../crypto/provider.js';
-import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, sessionFromTicket, usableSession } from './psk.js';
+import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, usableSession } from './psk.js';
 import { decodeSession, type TLSSession } from './session.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
+import type { OfferedPsks } from '../messages/extensions.js';
+import { helloLegacyVersion } from '../protocol-variant.js';
 import { equal } from '../util/bytes.js';
-import { handshakeVerifierPolicy } from '../config.js';
-import { verifyServerCertificate } from '../x509/verify.js';
 import {
+  OUR_RECORD_SIZE_LIMIT,
   buildCertificate,
   buildCertificateVerify,
   buildFinished,
@@ -24,22 +26,133 @@ import {
   deriveApplicationSecrets,
   deriveHandshakeSecrets,
   deriveResumptionSecret,
-  mergeModules,
-  postHandshake,
-  readCertificates,
 } from './both.js';
-import type { HandshakeContext } from './context.js';
+import { checkOffered, processServerCertificate } from './client-common.js';
+import { need, type ClientHandshake } from './context.js';
 import { externalPskOffer, type PskOffer } from './external-psk.js';
 import { decapsulateFrom, defaultKeyShareGroups, ephemeralKeyPair, tls12Group } from './key-exchange.js';
-import type { ProtocolModule } from './statem.js';
-import { client12, processServerHello12 } from './client12.js';
+import { ESTABLISHED, defineStates } from './declare.js';
 
-/** RFC 8449: the largest TLS 1.3 record we accept, inner content type included. */
-export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
+const TLS13 = 'HANDSHAKE.TLS13';
 
-function grease(hs: HandshakeContext, index: number): number {
+/** The first flight: what TLS and DTLS clients share, up to the ClientHello. */
+export const clientStart = defineStates<ClientHandshake>()({
+  'C.Start': { row: { group: 'START', write: ['C.ClientHello'] } },
+});
+
+/** The TLS ClientHello: a ServerHello answers it with TLS 1.3 or TLS 1.2, or a HelloRetryRequest asks again. */
+export const clientHello = defineStates<ClientHandshake, { 'C.ClientHello': 'written' }>()({
+  'C.ClientHello': {
+    row: {
+      group: 'HANDSHAKE',
+      read: { server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest', server_hello_tls12: 'C12.ServerHello' },
+    },
+    preWork: startClientHello,
+    construct: buildClientHello,
+  },
+});
+
+type Entry = {
+  'C.ServerHello': 'server_hello';
+  'C.HelloRetryRequest': 'hello_retry_request';
+};
+
+export const clientTls13 = defineStates<ClientHandshake, Entry>()({
+  'C.HelloRetryRequest': { row: { group: TLS13, write: ['C.ClientHello2'] }, process: processHelloRetryRequest },
+  // A second HelloRetryRequest is not in this row: RFC 8446 4.1.4 makes it unexpected_message.
+  'C.ClientHello2': {
+    row: { group: TLS13, read: { server_hello: 'C.ServerHello' } },
+    preWork: compatibilityCCS,
+    construct: buildClientHello,
+  },
+  'C.ServerHello': {
+    row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' } },
+    process: processServerHello,
+    postProcess: (hs) => {
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? need(hs.hello.pskOffer, 'the offered PSK').secret : undefined);
+      hs.pendingSharedSecret = undefined;
+      hs.records.setReadSecret(hs.secrets.need('serverHandshake'));
+      hs.records.setWriteSecret(hs.secrets.need('clientHandshake'));
+    },
+  },
+  'C.EncryptedExtensions': {
+    row: {
+      group: TLS13,
+      read: { certificate_request: 'C.CertificateRequest', certificate: 'C.Certificate', compressed_certificate: 'C.Certificate', finished: 'C.Finished' },
+    },
+    process: processEncryptedExtensions,
+  },
+  'C.CertificateRequest': {
+    row: { group: TLS13, read: { certificate: 'C.Certificate', compressed_certificate: 'C.Certificate' } },
+    process: processCertificateRequest,
+  },
+  'C.Certificate': {
+    row: { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' } },
+    process: (hs, msg) => processServerCertificate(hs, msg.type === 'compressed_certificate' ? certificateFromCompressed(hs, msg) : msg),
+  },
+  'C.CertificateVerify': {
+    row: { group: TLS13, read: { finished: 'C.Finished' } },
+    process: (hs, msg) => checkCertificateVerify(hs, msg, 'server', hs.peerLeaf),
+  },
+  'C.Finished': {
+    row: { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'] },
+    process: processFinished,
+    postProcess: (hs) => {
+      deriveApplicationSecrets(hs);
+      hs.records.setReadSecret(hs.secrets.need('serverApplication'));
+    },
+    writeTransition: (hs) => (hs.hello.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished'),
+  },
+  'C.ClientCertificate': {
+    row: { group: TLS13, write: ['C.ClientCertificateVerify', 'C.ClientFinished'] },
+    preWork: compatibilityCCS,
+    construct: (hs) => {
+      const creds = clientCredentials(hs);
+      return buildCertificate(creds ? creds.cert.chain : [], need(hs.hello.certificateRequested, 'the CertificateRequest').context);
+    },
+    writeTransition: (hs) => (clientCredentials(hs) ? 'C.ClientCertificateVerify' : 'C.ClientFinished'),
+  },
+  'C.ClientCertificateVerify': {
+    row: { group: TLS13, write: ['C.ClientFinished'] },
+    construct: (hs) => {
+      const creds = need(clientCredentials(hs), 'our certificate');
+      return buildCertificateVerify(hs, 'client', creds.cert.key, creds.scheme);
+    },
+  },
+  'C.ClientFinished': {
+    row: { group: TLS13, write: [ESTABLISHED] },
+    preWork: compatibilityCCS,
+    construct: (hs) => buildFinished(hs, 'client'),
+    postWork: (hs) => {
+      hs.records.setWriteSecret(hs.secrets.need('clientApplication'));
+      deriveResumptionSecret(hs);
+    },
+  },
+});
+
+// ---- ClientHello ----------------------------------------------------------------------------
+
+/** Our hello state: random, session ID, key shares for the first groups, the session we offer. */
+export function startClientHello(hs: ClientHandshake): void {
+  const o = hs.options;
+  const first = (o.keyShareGroups ?? defaultKeyShareGroups(hs.common.groups)).filter((g): g is GroupName => hs.common.groups.includes(g));
+  if (first.length === 0) throw handshakeFailure('no key share group configured');
+  const random = hs.common.random(32);
+  hs.clientRandom = random;
+  hs.hello = {
+    random,
+    sessionId: new Uint8Array(0),
+    keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
+    offeredExtensions: new Set(),
+    session: usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
+    pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
+  };
+  hs.hello.sessionId = chooseSessionId(hs, hs.hello.session);
+}
+
+function grease(hs: ClientHandshake, index: number): number {
   // One random GREASE value per slot, the same in both ClientHellos (RFC 8701 section 3).
-  const seed = hs.client!.random[index]! & 0xf0;
+  const seed = hs.hello.random[index] & 0xf0;
   return ((seed | 0x0a) << 8) | (seed | 0x0a);
 }
 
@@ -47,15 +160,15 @@ function isIpAddress(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
 }
 
-function clientHello(hs: HandshakeContext): HandshakeMessage {
-  const o = hs.clientOptions;
-  const c = hs.client!;
+export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
+  const o = hs.options;
+  const c = hs.hello;
   const useGrease = o.grease !== false;
   const ext = new Extensions('client_hello');
   const greaseExtensions = [grease(hs, 0), grease(hs, 4)];
   // Two GREASE extensions must not share a type (that would be a duplicate extension).
   if (greaseExtensions[1] === greaseExtensions[0]) greaseExtensions[1] ^= 0x1010;
-  if (useGrease) ext.addRaw(greaseExtensions[0]!, new Uint8Array(0));
+  if (useGrease) ext.addRaw(greaseExtensions[0], new Uint8Array(0));
   if (o.servername && !isIpAddress(o.servername)) {
     ext.add('server_name', { server_name_list: [{ name_type: 0, host_name: o.servername }] });
   }
@@ -85,32 +198,30 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
   ext.add('record_size_limit', tls13 ? OUR_RECORD_SIZE_LIMIT : 2 ** 14);
   if (tls13) offerCertificateCompression(hs, ext);
   const srtp = hs.options.srtpProfiles ?? [];
-  if (hs.dtls && srtp.length) ext.add('use_srtp', { protection_profiles: srtp.map((p) => SrtpProfile[p]), srtp_mki: new Uint8Array(0) });
+  if (hs.datagram && srtp.length) ext.add('use_srtp', { protection_profiles: srtp.map((p) => SrtpProfile[p]), srtp_mki: new Uint8Array(0) });
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
-  if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes! });
-  if (useGrease) ext.addRaw(greaseExtensions[1]!, new Uint8Array([0]));
+  if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes });
+  if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
   const psk = (c.pskOffer = sessionPskOffer(hs) ?? externalPskOffer(hs));
-  if (psk) {
-    // pre_shared_key goes last; its binder is filled in once the rest is encoded.
-    ext.add('pre_shared_key', {
-      identities: [{ identity: psk.identity, obfuscated_ticket_age: psk.obfuscatedAge }],
-      binders: [new Uint8Array(hashLength[psk.hash])],
-    });
-  }
+  // pre_shared_key goes last; its binder is filled in once the rest is encoded.
+  const offered: OfferedPsks | undefined = psk && {
+    identities: [{ identity: psk.identity, obfuscated_ticket_age: psk.obfuscatedAge }],
+    binders: [new Uint8Array(hashLength[psk.hash])],
+  };
+  if (offered) ext.add('pre_shared_key', offered);
   c.offeredExtensions = new Set(ext.types);
   const suites = hs.common.cipherSuites.map((s) => s.code);
   const hello: MessageOf<'client_hello'> = {
     type: 'client_hello',
-    legacy_version: hs.dtls ? ProtocolVersion.DTLS1_2 : ProtocolVersion.TLS1_2,
-    ...(hs.dtls ? { cookie: c.dtlsCookie ?? new Uint8Array(0) } : {}),
+    legacy_version: helloLegacyVersion(hs.transport),
+    ...(hs.datagram ? { cookie: c.dtlsCookie ?? new Uint8Array(0) } : {}),
     random: c.random,
     legacy_session_id: c.sessionId,
     cipher_suites: useGrease ? [grease(hs, 5), ...suites] : suites,
     legacy_compression_methods: new Uint8Array([0]),
     extensions: ext,
   };
-  if (psk) {
-    const offered = ext.get('pre_shared_key', 'client_hello')!;
+  if (psk && offered) {
     const raw = encodeHandshake(hello);
     offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
   }
@@ -121,16 +232,16 @@ function clientHello(hs: HandshakeContext): HandshakeMessage {
  * legacy_session_id: a TLS 1.2 session's own ID; for a TLS 1.2 ticket, or in TLS 1.3's
  * middlebox compatibility mode, 32 random bytes (a server resuming the ticket echoes them).
  */
-function chooseSessionId(hs: HandshakeContext, session: TLSSession | undefined): Uint8Array {
+function chooseSessionId(hs: ClientHandshake, session: TLSSession | undefined): Uint8Array {
   const tls12Session = session?.state.version === ProtocolVersion.TLS1_2;
-  if (tls12Session && session!.session_id.length > 0) return session!.session_id;
-  const compat = hs.clientOptions.compatibilityMode !== false && hs.common.versions.includes('TLSv1.3');
+  if (tls12Session && session.session_id.length > 0) return session.session_id;
+  const compat = hs.options.compatibilityMode !== false && hs.common.versions.includes('TLSv1.3');
   return tls12Session || compat ? hs.common.random(32) : new Uint8Array(0);
 }
 
 /** The session's PSK, if it is TLS 1.3, we still offer its suite and (after HRR) its hash is the chosen one. */
-function sessionPskOffer(hs: HandshakeContext): PskOffer | undefined {
-  const session = hs.client!.session;
+function sessionPskOffer(hs: ClientHandshake): PskOffer | undefined {
+  const session = hs.hello.session;
   if (session?.state.version !== ProtocolVersion.TLS1_3) return undefined;
   const suite = cipherSuiteByCode(session.state.cipher_suite);
   if (!suite) return undefined;
@@ -138,18 +249,9 @@ function sessionPskOffer(hs: HandshakeContext): PskOffer | undefined {
   return { identity: session.ticket, obfuscatedAge: obfuscatedAge(hs, session), secret: session.state.secret, hash: suite.hash, external: false };
 }
 
-/** A server may only answer with extensions we offered (RFC 8446 4.2), cookie in HRR excepted. */
-function checkOffered(hs: HandshakeContext, ext: Extensions, where: string, allowUnsolicited: number[] = []): void {
-  for (const type of ext.types) {
-    if (!hs.client!.offeredExtensions.has(type) && !allowUnsolicited.includes(type)) {
-      throw new TLSError('unsupported_extension', `${where} carries extension ${type}, which we did not offer`);
-    }
-  }
-}
-
 /** The checks ServerHello and HelloRetryRequest share (RFC 8446 4.1.3, 4.1.4). */
-function checkServerHelloCommon(hs: HandshakeContext, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): void {
-  const c = hs.client!;
+function checkServerHelloCommon(hs: ClientHandshake, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): void {
+  const c = hs.hello;
   if (msg.legacy_version !== ProtocolVersion.TLS1_2) throw illegalParameter('ServerHello legacy_version is not TLS 1.2');
   if (!equal(msg.legacy_session_id_echo, c.sessionId)) throw illegalParameter('ServerHello does not echo our legacy_session_id');
   if (msg.legacy_compression_method !== 0) throw illegalParameter('ServerHello selects compression');
@@ -166,8 +268,8 @@ function checkServerHelloCommon(hs: HandshakeContext, msg: MessageOf<'server_hel
   hs.transcript.setHash(suite.hash);
 }
 
-function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>): void {
-  const c = hs.client!;
+function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>): void {
+  const c = hs.hello;
   if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('protocol_version', 'server chose TLS 1.3, which we did not offer');
   checkOffered(hs, msg.extensions, 'ServerHello');
   checkServerHelloCommon(hs, msg);
@@ -179,12 +281,12 @@ function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>
     if (offer.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
     hs.resumed = true;
     // An external PSK authenticates the server itself: there are no certificates to report.
-    if (!offer.external) restorePeerCertificates(hs, c.session!);
+    if (!offer.external) restorePeerCertificates(hs, need(c.session, 'the resumed session'));
   }
   const share = msg.extensions.get('key_share', 'server_hello');
   if (!share) {
     // Only a psk_ke resumption goes without (EC)DHE, and only if we offered it.
-    if (!selected || !c.pskModes!.includes(PskKeyExchangeMode.psk_ke)) throw new TLSError('missing_extension', 'ServerHello has no key_share');
+    if (!selected || !c.pskModes.includes(PskKeyExchangeMode.psk_ke)) throw new TLSError('missing_extension', 'ServerHello has no key_share');
     return;
   }
   const group = groupByCode.get(share.server_share.group);
@@ -194,8 +296,8 @@ function processServerHello(hs: HandshakeContext, msg: MessageOf<'server_hello'>
   hs.pendingSharedSecret = decapsulateFrom(hs, group, pair, share.server_share.key_exchange, 'server key share');
 }
 
-function processHelloRetryRequest(hs: HandshakeContext, msg: MessageOf<'hello_retry_request'>): void {
-  const c = hs.client!;
+function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_retry_request'>): void {
+  const c = hs.hello;
   checkOffered(hs, msg.extensions, 'HelloRetryRequest', [ExtensionType.cookie]);
   checkServerHelloCommon(hs, msg);
   const ks = msg.extensions.get('key_share', 'hello_retry_request');
@@ -213,7 +315,7 @@ function processHelloRetryRequest(hs: HandshakeContext, msg: MessageOf<'hello_re
   hs.transcript.replaceWithMessageHash();
 }
 
-function processEncryptedExtensions(hs: HandshakeContext, msg: MessageOf<'encrypted_extensions'>): void {
+function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypted_extensions'>): void {
   const ext = msg.extensions;
   checkOffered(hs, ext, 'EncryptedExtensions');
   const alpn = ext.get('application_layer_protocol_negotiation', 'encrypted_extensions');
@@ -227,130 +329,32 @@ function processEncryptedExtensions(hs: HandshakeContext, msg: MessageOf<'encryp
     if (limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
     hs.peerRecordSizeLimit = limit;
   }
-  if (ext.has('server_name')) hs.negotiated.servername = hs.clientOptions.servername;
+  if (ext.has('server_name')) hs.negotiated.servername = hs.options.servername;
 }
 
-function processCertificateRequest(hs: HandshakeContext, msg: MessageOf<'certificate_request'>): void {
+function processCertificateRequest(hs: ClientHandshake, msg: MessageOf<'certificate_request'>): void {
   if (hs.resumed) throw unexpectedMessage('CertificateRequest in a resumed handshake');
   const algs = msg.extensions.get('signature_algorithms', 'certificate_request');
   if (!algs) throw new TLSError('missing_extension', 'CertificateRequest without signature_algorithms');
-  hs.client!.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
+  hs.hello.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
 }
 
-export function processCertificate(hs: HandshakeContext, msg: MessageOf<'certificate'>): void {
-  if (hs.resumed) throw unexpectedMessage('Certificate in a resumed handshake');
-  if (msg.certificate_request_context.length !== 0) throw illegalParameter('server Certificate has a request context');
-  if (msg.certificate_list.length === 0) throw new TLSError('decode_error', 'server sent an empty Certificate');
-  const chain = readCertificates(msg);
-  hs.negotiated.peerCertificates = chain;
-  const o = hs.clientOptions;
-  const info = { chain, host: o.servername ?? o.host, now: hs.common.now() };
-  if (o.verifyPeer) o.verifyPeer(info);
-  else if (o.rejectUnauthorized !== false) verifyServerCertificate(hs.provider, info, o.ca ?? [], handshakeVerifierPolicy(o));
-  hs.negotiated.peerVerified = o.rejectUnauthorized !== false || o.verifyPeer !== undefined;
-}
-
-function processFinished(hs: HandshakeContext, msg: MessageOf<'finished'>): void {
+function processFinished(hs: ClientHandshake, msg: MessageOf<'finished'>): void {
   // Without resumption the server must have authenticated with a certificate before Finished.
   if (!hs.resumed && hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
   checkFinished(hs, msg, 'server');
 }
 
 /** Our certificate, if we have one and can sign in a way the server accepts. */
-function clientCredentials(hs: HandshakeContext) {
-  const cert = hs.clientOptions.certificate;
-  const req = hs.client!.certificateRequested;
+function clientCredentials(hs: ClientHandshake) {
+  const cert = hs.options.certificate;
+  const req = hs.hello.certificateRequested;
   if (!cert || !req) return undefined;
   const scheme = chooseScheme(hs, cert.key, req.schemes);
   return scheme ? { cert, scheme } : undefined;
 }
 
 /** Middlebox compatibility: a dummy CCS before our second flight (sent once; RFC 8446 D.4). */
-function compatibilityCCS(hs: HandshakeContext): void {
-  if (hs.client!.sessionId.length > 0) hs.records.sendCompatibilityCCS();
+function compatibilityCCS(hs: ClientHandshake): void {
+  if (hs.hello.sessionId.length > 0) hs.records.sendCompatibilityCCS();
 }
-
-const client13: ProtocolModule<HandshakeContext> = {
-  preWork: {
-    'C.ClientHello': (hs) => {
-      const o = hs.clientOptions;
-      const first = (o.keyShareGroups ?? defaultKeyShareGroups(hs.common.groups)).filter((g): g is GroupName => hs.common.groups.includes(g));
-      if (first.length === 0) throw handshakeFailure('no key share group configured');
-      const random = hs.common.random(32);
-      hs.clientRandom = random;
-      hs.client = {
-        random,
-        sessionId: new Uint8Array(0),
-        keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
-        offeredExtensions: new Set(),
-        session: usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
-        pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
-      };
-      hs.client.sessionId = chooseSessionId(hs, hs.client.session);
-    },
-    'C.ClientHello2': compatibilityCCS,
-    'C.ClientCertificate': compatibilityCCS,
-    'C.ClientFinished': compatibilityCCS,
-  },
-  construct: {
-    'C.ClientHello': clientHello,
-    'C.ClientHello2': clientHello,
-    'C.ClientHelloCookie': clientHello,
-    'C.ClientCertificate': (hs) => {
-      const creds = clientCredentials(hs);
-      return buildCertificate(creds ? creds.cert.chain : [], hs.client!.certificateRequested!.context);
-    },
-    'C.ClientCertificateVerify': (hs) => {
-      const creds = clientCredentials(hs)!;
-      return buildCertificateVerify(hs, 'client', creds.cert.key, creds.scheme);
-    },
-    'C.ClientFinished': (hs) => buildFinished(hs, 'client'),
-  },
-  process: {
-    'C.ServerHello': processServerHello,
-    'C12.ServerHello': (hs, msg: MessageOf<'server_hello_tls12'>) => processServerHello12(hs, msg, (ext) => checkOffered(hs, ext, 'ServerHello')),
-    'C.HelloRetryRequest': processHelloRetryRequest,
-    'C.HelloVerifyRequest': (hs, msg: MessageOf<'hello_verify_request'>) => {
-      // RFC 6347 4.2.1: the server_version here is not a negotiation; accept DTLS 1.0 or 1.2.
-      if (msg.server_version !== ProtocolVersion.DTLS1_2 && msg.server_version !== ProtocolVersion.DTLS1_0) {
-        throw new TLSError('protocol_version', `HelloVerifyRequest for version 0x${msg.server_version.toString(16)}`);
-      }
-      hs.client!.dtlsCookie = msg.cookie;
-      hs.transcript.reset();
-    },
-    'C.EncryptedExtensions': processEncryptedExtensions,
-    'C.CertificateRequest': processCertificateRequest,
-    'C.Certificate': (hs, msg: MessageOf<'certificate' | 'compressed_certificate'>) =>
-      processCertificate(hs, msg.type === 'compressed_certificate' ? certificateFromCompressed(hs, msg) : msg),
-    'C.CertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => checkCertificateVerify(hs, msg, 'server', hs.negotiated.peerCertificates[0]!),
-    'C.Finished': processFinished,
-    NewSessionTicket: (hs, msg: MessageOf<'new_session_ticket'>) => {
-      hs.sessionSink?.ticket?.(msg);
-      hs.sessionSink?.session(sessionFromTicket(hs, msg));
-    },
-  },
-  postProcess: {
-    'C.ServerHello': (hs) => {
-      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? hs.client!.pskOffer!.secret : undefined);
-      hs.pendingSharedSecret = undefined;
-      hs.records.setReadSecret(hs.secrets.serverHandshake!);
-      hs.records.setWriteSecret(hs.secrets.clientHandshake!);
-    },
-    'C.Finished': (hs) => {
-      deriveApplicationSecrets(hs);
-      hs.records.setReadSecret(hs.secrets.serverApplication!);
-    },
-  },
-  writeTransition: {
-    'C.Finished': (hs) => (hs.client!.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished'),
-    'C.ClientCertificate': (hs) => (clientCredentials(hs) ? 'C.ClientCertificateVerify' : 'C.ClientFinished'),
-  },
-  postWork: {
-    'C.ClientFinished': (hs) => {
-      hs.records.setWriteSecret(hs.secrets.clientApplication!);
-      deriveResumptionSecret(hs);
-    },
-  },
-};
-
-export const clientModule = mergeModules(client13, client12(processCertificate), postHandshake);

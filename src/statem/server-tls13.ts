@@ -1,6 +1,7 @@
 /**
- * The server's side of the TLS 1.3 handshake (RFC 8446 section 4, server view): checking
- * and answering ClientHello, the HelloRetryRequest detour, and the server's flight.
+ * The server's side of the TLS 1.3 handshake (RFC 8446 section 4, server view), state by
+ * state in the order the handshake runs: checking and answering ClientHello (which may
+ * choose TLS 1.2 instead), the HelloRetryRequest detour, the server's flight, the client's.
  */
 import { chooseCertificateCompression, maybeCompressCertificate } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
@@ -13,6 +14,7 @@ import { sessionAlive } from './session.js';
 import { Extensions, type ClientHello, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { constantTimeEqual, equal, utf8 } from '../util/bytes.js';
 import {
+  OUR_RECORD_SIZE_LIMIT,
   buildCertificate,
   buildCertificateVerify,
   buildFinished,
@@ -22,17 +24,118 @@ import {
   deriveApplicationSecrets,
   deriveHandshakeSecrets,
   deriveResumptionSecret,
-  mergeModules,
-  postHandshake,
   readCertificates,
 } from './both.js';
 import { checkFallback, checkLegacyVersion } from './hello-version-checks.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
-import { OUR_RECORD_SIZE_LIMIT } from './client.js';
-import type { HandshakeContext } from './context.js';
+import { need, type ServerHandshake, type ServerHelloState } from './context.js';
 import { encapsulateTo } from './key-exchange.js';
-import type { ProtocolModule } from './statem.js';
-import { processClientHello12, server12 } from './server12.js';
+import { ESTABLISHED, defineStates } from './declare.js';
+import { processClientHello12 } from './server-tls12.js';
+
+const TLS13 = 'HANDSHAKE.TLS13';
+
+export const serverTls13 = defineStates<ServerHandshake>()({
+  'S.Start': { row: { group: 'START', read: { client_hello: 'S.ClientHello' } } },
+  // The ClientHello decides the version: TLS 1.2 goes on in server-tls12.ts.
+  'S.ClientHello': {
+    row: { group: 'HANDSHAKE', write: ['S.HelloRetryRequest', 'S.ServerHello', 'S12.ServerHello'] },
+    process: processClientHello,
+    writeTransition: (hs) => {
+      if (hs.negotiated.version === 'TLSv1.2') return 'S12.ServerHello';
+      const s = hs.hello;
+      return s.peerShare || (s.psk && !s.psk.dhe) ? 'S.ServerHello' : 'S.HelloRetryRequest';
+    },
+  },
+  'S.HelloRetryRequest': {
+    row: { group: TLS13, read: { client_hello: 'S.ClientHello2' } },
+    preWork: (hs) => {
+      hs.negotiated.helloRetried = true;
+      hs.transcript.replaceWithMessageHash();
+    },
+    construct: helloRetryRequest,
+    postWork: compatibilityCCS,
+  },
+  'S.ClientHello2': { row: { group: TLS13, write: ['S.ServerHello'] }, process: processClientHello },
+  'S.ServerHello': {
+    row: { group: TLS13, write: ['S.EncryptedExtensions'] },
+    construct: serverHello,
+    postWork: (hs) => {
+      compatibilityCCS(hs);
+      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.hello.psk?.secret);
+      hs.pendingSharedSecret = undefined;
+      hs.records.setWriteSecret(hs.secrets.need('serverHandshake'));
+      hs.records.setReadSecret(hs.secrets.need('clientHandshake'));
+    },
+  },
+  'S.EncryptedExtensions': {
+    row: { group: TLS13, write: ['S.CertificateRequest', 'S.Certificate', 'S.Finished'] },
+    construct: encryptedExtensions,
+    writeTransition: (hs) => (hs.resumed ? 'S.Finished' : wantsClientCertificate(hs) ? 'S.CertificateRequest' : 'S.Certificate'),
+  },
+  'S.CertificateRequest': {
+    row: { group: TLS13, write: ['S.Certificate'] },
+    construct: (hs): HandshakeMessage => {
+      const ext = new Extensions('certificate_request');
+      ext.add('signature_algorithms', { supported_signature_algorithms: acceptedSchemes(hs, false) });
+      return { type: 'certificate_request', certificate_request_context: new Uint8Array(0), extensions: ext };
+    },
+  },
+  'S.Certificate': {
+    row: { group: TLS13, write: ['S.CertificateVerify'] },
+    construct: (hs) => maybeCompressCertificate(hs, hs.certified, buildCertificate(hs.certified.chain)),
+  },
+  'S.CertificateVerify': {
+    row: { group: TLS13, write: ['S.Finished'] },
+    construct: (hs) => buildCertificateVerify(hs, 'server', hs.certified.key, hs.signatureScheme),
+  },
+  'S.Finished': {
+    row: { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' } },
+    construct: (hs) => buildFinished(hs, 'server'),
+    postWork: (hs) => {
+      deriveApplicationSecrets(hs);
+      hs.records.setWriteSecret(hs.secrets.need('serverApplication'));
+    },
+  },
+  'S.ClientCertificate': {
+    row: { group: TLS13, read: { certificate_verify: 'S.ClientCertificateVerify', finished: 'S.ClientFinished' } },
+    process: (hs, msg) => {
+      if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
+      if (msg.certificate_request_context.length !== 0) throw illegalParameter('client Certificate has the wrong request context');
+      hs.clientCertificateSeen = true;
+      acceptClientCertificates(hs, readCertificates(msg));
+    },
+  },
+  'S.ClientCertificateVerify': {
+    row: { group: TLS13, read: { finished: 'S.ClientFinished' } },
+    process: (hs, msg) => {
+      const leaf = hs.negotiated.peerCertificates[0];
+      if (!leaf) throw unexpectedMessage('CertificateVerify after an empty client Certificate');
+      checkCertificateVerify(hs, msg, 'client', leaf);
+      hs.clientCertificateVerified = true;
+    },
+  },
+  'S.ClientFinished': {
+    row: { group: TLS13, write: ['S.NewSessionTicket', ESTABLISHED] },
+    process: (hs, msg) => {
+      // A client that sent a certificate must prove it holds the key (RFC 8446 4.4.3).
+      if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('client Finished without CertificateVerify');
+      if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('client Finished without the Certificate we asked for');
+      checkFinished(hs, msg, 'client');
+    },
+    postProcess: (hs) => {
+      hs.records.setReadSecret(hs.secrets.need('clientApplication'));
+      deriveResumptionSecret(hs);
+    },
+    writeTransition: (hs) => (wantsTickets(hs) ? 'S.NewSessionTicket' : ESTABLISHED),
+  },
+  // Tickets follow the handshake but are not part of its transcript (RFC 8446 4.6.1).
+  'S.NewSessionTicket': {
+    row: { group: 'POST_HANDSHAKE', write: ['S.NewSessionTicket', ESTABLISHED] },
+    construct: newSessionTicket,
+    writeTransition: (hs) => (hs.ticketsSent < (hs.options.tickets ?? 1) ? 'S.NewSessionTicket' : ESTABLISHED),
+  },
+});
 
 interface Selection {
   group: GroupName;
@@ -40,7 +143,7 @@ interface Selection {
   share?: Uint8Array;
 }
 
-function selectGroup(hs: HandshakeContext, ch: ClientHello): Selection {
+function selectGroup(hs: ServerHandshake, ch: ClientHello): Selection {
   const supported = ch.extensions.get('supported_groups', 'client_hello');
   const keyShare = ch.extensions.get('key_share', 'client_hello');
   if (!keyShare) throw new TLSError('missing_extension', 'ClientHello has no key_share (PSK-only handshakes are not supported)');
@@ -65,10 +168,10 @@ function selectGroup(hs: HandshakeContext, ch: ClientHello): Selection {
   return { group };
 }
 
-function selectCertificate(hs: HandshakeContext, ch: ClientHello, servername: string | undefined) {
+function selectCertificate(hs: ServerHandshake, ch: ClientHello, servername: string | undefined) {
   const algs = ch.extensions.get('signature_algorithms', 'client_hello');
   if (!algs) throw new TLSError('missing_extension', 'ClientHello has no signature_algorithms');
-  const o = hs.serverOptions;
+  const o = hs.options;
   const candidates: CertifiedKey[] = (servername && o.SNICallback?.(servername)) || o.certificates;
   for (const certified of candidates) {
     const scheme = chooseScheme(hs, certified.key, algs.supported_signature_algorithms);
@@ -78,9 +181,9 @@ function selectCertificate(hs: HandshakeContext, ch: ClientHello, servername: st
 }
 
 /** The highest version we both speak (RFC 8446 4.2.1; legacy_version when supported_versions is absent). */
-function negotiateVersion(hs: HandshakeContext, ch: ClientHello): TLSVersionName {
-  // DTLS versions count down: 0xfefd (1.2) is newer than 0xfeff (1.0). We speak 1.2 only.
-  if (hs.dtls) {
+function negotiateVersion(hs: ServerHandshake, ch: ClientHello): TLSVersionName {
+  // DTLS versions count down: 0xfefd (1.2) is newer than 0xfeff (1.0). Over datagrams we speak DTLS 1.2 only (no dtls13 yet).
+  if (hs.datagram) {
     if (ch.legacy_version > ProtocolVersion.DTLS1_2) throw new TLSError('protocol_version', 'client does not offer DTLS 1.2');
     return 'TLSv1.2';
   }
@@ -96,13 +199,13 @@ function negotiateVersion(hs: HandshakeContext, ch: ClientHello): TLSVersionName
  * identity. A PSK we cannot use means a full handshake; a binder that does not verify
  * is fatal.
  */
-function acceptPsk(hs: HandshakeContext, ch: ClientHello, raw: Uint8Array, hash: string): ServerPsk | undefined {
+function acceptPsk(hs: ServerHandshake, ch: ClientHello, raw: Uint8Array, hash: string): ServerPsk | undefined {
   const offered = ch.extensions.get('pre_shared_key', 'client_hello');
   if (!offered) return undefined;
   const modes = ch.extensions.get('psk_key_exchange_modes', 'client_hello')?.ke_modes;
   if (!modes) throw new TLSError('missing_extension', 'pre_shared_key without psk_key_exchange_modes');
   if (offered.identities.length !== offered.binders.length) throw illegalParameter('PSK identities and binders differ in number');
-  const ours = hs.serverOptions.pskModes ?? ['psk_dhe_ke', 'psk_ke'];
+  const ours = hs.options.pskModes ?? ['psk_dhe_ke', 'psk_ke'];
   const dhe = modes.includes(PskKeyExchangeMode.psk_dhe_ke) && ours.includes('psk_dhe_ke') && ch.extensions.has('key_share');
   if (!dhe && !(modes.includes(PskKeyExchangeMode.psk_ke) && ours.includes('psk_ke'))) return undefined;
   const now = hs.common.now();
@@ -124,10 +227,10 @@ function acceptPsk(hs: HandshakeContext, ch: ClientHello, raw: Uint8Array, hash:
   return undefined;
 }
 
-type ServerPsk = NonNullable<NonNullable<HandshakeContext['server']>['psk']>;
+type ServerPsk = NonNullable<ServerHelloState['psk']>;
 
-function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
-  const retry = hs.server !== undefined;
+function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
+  const retry = hs.helloSeen;
   const ext = ch.extensions;
   checkLegacyVersion(hs, ch);
   const version = negotiateVersion(hs, ch);
@@ -136,7 +239,7 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
   const sni = ext.get('server_name', 'client_hello')?.server_name_list.find((n) => n.name_type === 0)?.host_name;
   const alpnProtocol = selectAlpn(hs, ch, sni);
   if (version === 'TLSv1.2') {
-    const candidates = (sni && hs.serverOptions.SNICallback?.(sni)) || hs.serverOptions.certificates;
+    const candidates = (sni && hs.options.SNICallback?.(sni)) || hs.options.certificates;
     processClientHello12(hs, ch, sni, candidates, alpnProtocol);
     return;
   }
@@ -150,7 +253,7 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
   const psk = acceptPsk(hs, ch, raw, suite.hash);
   // psk_ke resumes without (EC)DHE; everything else needs a group.
   const selection: Selection | undefined = psk && !psk.dhe ? undefined : selectGroup(hs, ch);
-  if (!psk && hs.serverOptions.certificates.length === 0 && ext.has('pre_shared_key')) {
+  if (!psk && hs.options.certificates.length === 0 && ext.has('pre_shared_key')) {
     // A certificate-free server has nothing but PSKs: none of the client's is known here.
     throw new TLSError('unknown_psk_identity', 'no offered PSK identity is known (and this server has no certificate)');
   }
@@ -158,11 +261,11 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
 
   if (retry) {
     // RFC 8446 4.1.2: the second ClientHello is the first with the requested changes only.
-    const s = hs.server!;
+    const s = hs.hello;
     if (!equal(ch.legacy_session_id, s.sessionId)) throw illegalParameter('second ClientHello changed legacy_session_id');
     if (suite !== hs.negotiated.suite) throw illegalParameter('second ClientHello leads to another cipher suite');
     if (!selection || selection.group !== hs.negotiated.group || !selection.share) throw illegalParameter('second ClientHello has no key share for the group we asked for');
-    const shares = ext.get('key_share', 'client_hello')!.client_shares;
+    const shares = ext.get('key_share', 'client_hello')?.client_shares ?? [];
     if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
     const cookie = ext.get('cookie', 'client_hello')?.cookie;
     if (s.cookie && (!cookie || !constantTimeEqual(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
@@ -179,11 +282,11 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
   hs.negotiated.alpnProtocol = alpnProtocol;
   hs.negotiated.servername = sni;
   hs.clientRandom = ch.random;
-  hs.server = {
+  hs.hello = {
     clientRandom: ch.random,
     sessionId: ch.legacy_session_id,
     peerShare: selection?.share,
-    cookie: hs.server?.cookie,
+    cookie: hs.helloCookie,
     clientSchemes: ext.get('signature_algorithms', 'client_hello')?.supported_signature_algorithms ?? [],
     clientPskModes: ext.get('psk_key_exchange_modes', 'client_hello')?.ke_modes,
     psk,
@@ -196,9 +299,9 @@ function processClientHello(hs: HandshakeContext, ch: MessageOf<'client_hello'>,
 }
 
 /** The server's preferred ALPN protocol among the client's (RFC 7301 3.2). */
-function selectAlpn(hs: HandshakeContext, ch: ClientHello, servername: string | undefined): string | undefined {
+function selectAlpn(hs: ServerHandshake, ch: ClientHello, servername: string | undefined): string | undefined {
   const alpn = ch.extensions.get('application_layer_protocol_negotiation', 'client_hello');
-  const callback = hs.serverOptions.ALPNCallback;
+  const callback = hs.options.ALPNCallback;
   if (alpn && callback) {
     // The application chooses (node's ALPNCallback); only one of the client's names will do.
     const chosen = callback({ servername, protocols: alpn.protocol_name_list });
@@ -211,35 +314,35 @@ function selectAlpn(hs: HandshakeContext, ch: ClientHello, servername: string | 
   return chosen;
 }
 
-function serverHelloBase(hs: HandshakeContext, random: Uint8Array, ext: Extensions) {
+function serverHelloBase(hs: ServerHandshake, random: Uint8Array, ext: Extensions) {
   return {
     legacy_version: ProtocolVersion.TLS1_2,
     random,
-    legacy_session_id_echo: hs.server!.sessionId,
+    legacy_session_id_echo: hs.hello.sessionId,
     cipher_suite: hs.suite.code,
     legacy_compression_method: 0,
     extensions: ext,
   };
 }
 
-function helloRetryRequest(hs: HandshakeContext): HandshakeMessage {
+function helloRetryRequest(hs: ServerHandshake): HandshakeMessage {
   const ext = new Extensions('hello_retry_request');
   ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
-  ext.add('key_share', { selected_group: NamedGroup[hs.negotiated.group!] });
-  if (hs.serverOptions.helloRetryCookie !== false) {
-    hs.server!.cookie = hs.common.random(32);
-    ext.add('cookie', { cookie: hs.server!.cookie });
+  ext.add('key_share', { selected_group: NamedGroup[hs.group] });
+  if (hs.options.helloRetryCookie !== false) {
+    hs.hello.cookie = hs.common.random(32);
+    ext.add('cookie', { cookie: hs.hello.cookie });
   }
   return { type: 'hello_retry_request', ...serverHelloBase(hs, HRR_RANDOM, ext) };
 }
 
-function serverHello(hs: HandshakeContext): HandshakeMessage {
-  const psk = hs.server!.psk;
+function serverHello(hs: ServerHandshake): HandshakeMessage {
+  const psk = hs.hello.psk;
   const ext = new Extensions('server_hello');
   ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
   if (!psk || psk.dhe) {
-    const group = hs.negotiated.group!;
-    const { share, secret } = encapsulateTo(hs, group, hs.server!.peerShare!, 'client key share');
+    const group = hs.group;
+    const { share, secret } = encapsulateTo(hs, group, need(hs.hello.peerShare, "the client's key share"), 'client key share');
     hs.pendingSharedSecret = secret;
     ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: share } });
   }
@@ -247,98 +350,20 @@ function serverHello(hs: HandshakeContext): HandshakeMessage {
   return { type: 'server_hello', ...serverHelloBase(hs, hs.common.random(32), ext) };
 }
 
-function encryptedExtensions(hs: HandshakeContext): HandshakeMessage {
+function encryptedExtensions(hs: ServerHandshake): HandshakeMessage {
   const ext = new Extensions('encrypted_extensions');
   if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
-  if (hs.server!.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
+  if (hs.hello.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
   return { type: 'encrypted_extensions', extensions: ext };
 }
 
 /** Tickets only for clients that can use them (they sent psk_key_exchange_modes), and only if enabled. */
-function wantsTickets(hs: HandshakeContext): boolean {
-  return (hs.serverOptions.tickets ?? 1) > 0 && (hs.server!.clientPskModes?.length ?? 0) > 0;
+function wantsTickets(hs: ServerHandshake): boolean {
+  return (hs.options.tickets ?? 1) > 0 && (hs.hello.clientPskModes?.length ?? 0) > 0;
 }
 
 /** Middlebox compatibility: one dummy CCS right after our first handshake message, if the client asked for it. */
-function compatibilityCCS(hs: HandshakeContext): void {
-  if (hs.server!.sessionId.length > 0) hs.records.sendCompatibilityCCS();
+function compatibilityCCS(hs: ServerHandshake): void {
+  if (hs.hello.sessionId.length > 0) hs.records.sendCompatibilityCCS();
 }
-
-const server13: ProtocolModule<HandshakeContext> = {
-  process: {
-    'S.ClientHello': processClientHello,
-    'S.ClientHello2': processClientHello,
-    'S.ClientCertificate': (hs, msg: MessageOf<'certificate'>) => {
-      if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
-      if (msg.certificate_request_context.length !== 0) throw illegalParameter('client Certificate has the wrong request context');
-      hs.clientCertificateSeen = true;
-      acceptClientCertificates(hs, readCertificates(msg));
-    },
-    'S.ClientCertificateVerify': (hs, msg: MessageOf<'certificate_verify'>) => {
-      const leaf = hs.negotiated.peerCertificates[0];
-      if (!leaf) throw unexpectedMessage('CertificateVerify after an empty client Certificate');
-      checkCertificateVerify(hs, msg, 'client', leaf);
-      hs.clientCertificateVerified = true;
-    },
-    'S.ClientFinished': (hs, msg: MessageOf<'finished'>) => {
-      // A client that sent a certificate must prove it holds the key (RFC 8446 4.4.3).
-      if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('client Finished without CertificateVerify');
-      if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('client Finished without the Certificate we asked for');
-      checkFinished(hs, msg, 'client');
-    },
-  },
-  postProcess: {
-    'S.ClientFinished': (hs) => {
-      hs.records.setReadSecret(hs.secrets.clientApplication!);
-      deriveResumptionSecret(hs);
-    },
-  },
-  writeTransition: {
-    'S.ClientHello': (hs) => {
-      if (hs.negotiated.version === 'TLSv1.2') return 'S12.ServerHello';
-      const s = hs.server!;
-      return s.peerShare || (s.psk && !s.psk.dhe) ? 'S.ServerHello' : 'S.HelloRetryRequest';
-    },
-    'S.EncryptedExtensions': (hs) => (hs.resumed ? 'S.Finished' : wantsClientCertificate(hs) ? 'S.CertificateRequest' : 'S.Certificate'),
-    'S.ClientFinished': (hs) => (wantsTickets(hs) ? 'S.NewSessionTicket' : 'Established'),
-    'S.NewSessionTicket': (hs) => (hs.ticketsSent < (hs.serverOptions.tickets ?? 1) ? 'S.NewSessionTicket' : 'Established'),
-  },
-  preWork: {
-    'S.HelloRetryRequest': (hs) => {
-      hs.negotiated.helloRetried = true;
-      hs.transcript.replaceWithMessageHash();
-    },
-  },
-  construct: {
-    'S.HelloRetryRequest': helloRetryRequest,
-    'S.ServerHello': serverHello,
-    'S.EncryptedExtensions': encryptedExtensions,
-    'S.CertificateRequest': (hs): HandshakeMessage => {
-      const ext = new Extensions('certificate_request');
-      ext.add('signature_algorithms', { supported_signature_algorithms: acceptedSchemes(hs, false) });
-      return { type: 'certificate_request', certificate_request_context: new Uint8Array(0), extensions: ext };
-    },
-    'S.Certificate': (hs) => maybeCompressCertificate(hs, hs.server!.certified!, buildCertificate(hs.server!.certified!.chain)),
-    'S.CertificateVerify': (hs) => buildCertificateVerify(hs, 'server', hs.server!.certified!.key, hs.negotiated.signatureScheme!),
-    'S.Finished': (hs) => buildFinished(hs, 'server'),
-    'S.NewSessionTicket': newSessionTicket,
-  },
-  postWork: {
-    'S.HelloRetryRequest': compatibilityCCS,
-    'S.ServerHello': (hs) => {
-      compatibilityCCS(hs);
-      deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.server!.psk?.secret);
-      hs.pendingSharedSecret = undefined;
-      hs.records.setWriteSecret(hs.secrets.serverHandshake!);
-      hs.records.setReadSecret(hs.secrets.clientHandshake!);
-    },
-    'S.Finished': (hs) => {
-      deriveApplicationSecrets(hs);
-      hs.records.setWriteSecret(hs.secrets.serverApplication!);
-    },
-  },
-};
-
-export const serverModule = mergeModules(server13, server12, postHandshake);
-

@@ -1,0 +1,32 @@
+/**
+ * What a DTLS 1.2 client (RFC 6347) does before the TLS 1.2 flow: its ClientHello may be
+ * answered with a HelloVerifyRequest, and then it sends the ClientHello again with the
+ * cookie (RFC 6347 4.2.1). The server's side of the cookie exchange is stateless and
+ * happens before a connection exists (dtls-cookie.ts).
+ */
+import { TLSError } from '../errors.js';
+import { ProtocolVersion } from '../messages/constants.js';
+import { buildClientHello, startClientHello } from './client-tls13.js';
+import type { ClientHandshake } from './context.js';
+import { defineStates } from './declare.js';
+
+export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello': 'written' }>()({
+  'C.ClientHello': {
+    row: { group: 'HANDSHAKE', read: { hello_verify_request: 'C.HelloVerifyRequest', server_hello_tls12: 'C12.ServerHello' } },
+    preWork: startClientHello,
+    construct: buildClientHello,
+  },
+  // The first ClientHello and HelloVerifyRequest are not part of the transcript (RFC 6347 4.2.6).
+  'C.HelloVerifyRequest': {
+    row: { group: 'DTLS', write: ['C.ClientHelloCookie'] },
+    process: (hs, msg) => {
+      // RFC 6347 4.2.1: the server_version here is not a negotiation; accept DTLS 1.0 or 1.2.
+      if (msg.server_version !== ProtocolVersion.DTLS1_2 && msg.server_version !== ProtocolVersion.DTLS1_0) {
+        throw new TLSError('protocol_version', `HelloVerifyRequest for version 0x${msg.server_version.toString(16)}`);
+      }
+      hs.hello.dtlsCookie = msg.cookie;
+      hs.transcript.reset();
+    },
+  },
+  'C.ClientHelloCookie': { row: { group: 'HANDSHAKE.DTLS', read: { server_hello_tls12: 'C12.ServerHello' } }, construct: buildClientHello },
+});
