@@ -100,6 +100,13 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
   session?: TLSSession | Uint8Array;
   /** TLS 1.3 PSK key exchange modes to offer when resuming (default psk_dhe_ke only: forward secrecy). */
   pskModes?: PskMode[];
+  /**
+   * Encrypted Client Hello (RFC 9849): the server's ECHConfigList (bytes, or base64 as DNS HTTPS
+   * records and `tsls ech` give it). The real SNI then travels encrypted; the outer hello shows
+   * the config's public_name. A rejection fails with ERR_TLS_ECH_REQUIRED carrying the
+   * server's retry configs. TLS 1.3 only; no PSK is offered with it.
+   */
+  ech?: { configList: Uint8Array | string };
   /** Certificate compression (RFC 8879) to offer: 'zstd' and/or 'zlib', in order of preference. Default none. */
   certificateCompression?: CertificateCompressionName[];
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { hpkeSetupRecipient, hpkeSetupSender } from '../src/crypto/hpke.js';
 import { nobleProvider } from '../src/crypto/noble.js';
 import { echConfigListBase64, echConfigListBytes, echKeyFile, generateEchKey, parseEchKeyFile } from '../src/ech/keys.js';
+import { Connection } from '../src/connection.js';
 import { TLSError } from '../src/errors.js';
 import {
   ECH_VERSION,
@@ -118,5 +119,29 @@ describe('ECH key files', () => {
     const mixed = echKeyFile(a).split('-----BEGIN ECHCONFIG-----')[0]! + echKeyFile(b).slice(echKeyFile(b).indexOf('-----BEGIN ECHCONFIG-----'));
     expect(() => parseEchKeyFile(p, mixed)).toThrow(expect.objectContaining({ code: 'ERR_TLS_ECH_KEY_FILE' }));
     expect(() => parseEchKeyFile(p, echKeyFile(a).split('-----BEGIN ECHCONFIG-----')[0]!)).toThrow(/no ECHCONFIG/);
+  });
+});
+
+describe('the ECH client hello', () => {
+  it('the first flight shows the public_name, never the inner name; without ECH the name is in the clear', () => {
+    const key = generateEchKey(p, { publicName: 'public.example' });
+    const flight = (ech?: { configList: string }) =>
+      Buffer.from(Connection.client({ servername: 'secret.example', ca: [], ...(ech ? { ech } : {}) }).takeOutput()).toString('latin1');
+    const hidden = flight({ configList: echConfigListBase64([key]) });
+    expect(hidden).toContain('public.example');
+    expect(hidden).not.toContain('secret.example');
+    expect(flight()).toContain('secret.example');
+  });
+
+  it('an ECHConfigList with no usable config is refused before anything is sent, with a stable code', () => {
+    const key = generateEchKey(p, { publicName: 'public.example' });
+    const odd = encodeEchConfig({ ...key.config.contents, key_config: { ...key.config.contents.key_config, kem_id: 0x0012 } });
+    const conn = Connection.client({ servername: 'a.example', ech: { configList: encodeEchConfigList([odd]) } });
+    const errors: TLSError[] = [];
+    conn.on('error', (e) => errors.push(e));
+    const out = Buffer.from(conn.takeOutput()).toString('latin1');
+    expect(errors.map((e) => e.code)).toEqual(['ERR_TLS_ECH_CONFIG_LIST']);
+    expect(conn.state).toBe('DEAD');
+    expect(out).not.toContain('a.example');
   });
 });

@@ -90,6 +90,9 @@ export const ExtensionType = {
   signature_algorithms_cert: 50,
   key_share: 51,
   renegotiation_info: 0xff01,
+  // RFC 9849 section 11.1.
+  ech_outer_extensions: 0xfd00,
+  encrypted_client_hello: 0xfe0d,
 } as const;
 export type ExtensionName = keyof typeof ExtensionType;
 

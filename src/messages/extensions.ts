@@ -83,6 +83,9 @@ const table = {
     hello_retry_request: struct({ selected_group: u16 }),
   },
   renegotiation_info: { client_hello: opaque(1), server_hello_tls12: opaque(1) },
+  // RFC 9849: structures in ./ech.ts, read where they are used (the outer hello's bytes are the AAD).
+  encrypted_client_hello: { client_hello: rest, encrypted_extensions: rest, hello_retry_request: rest },
+  ech_outer_extensions: { client_hello: rest },
   // RFC 8879 section 3: the algorithms the sender can decompress.
   compress_certificate: { client_hello: CertificateCompressionAlgorithms, certificate_request: CertificateCompressionAlgorithms },
   use_srtp: { client_hello: UseSrtpData, server_hello_tls12: UseSrtpData },

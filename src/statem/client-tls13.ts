@@ -4,6 +4,8 @@
  * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
  * Control flow is the core's; each row says which message may come when.
  */
+import { checkEchAcceptance, chooseEchConfig, refuseRejectedEch, sealClientHello, takeRetryConfigs } from './ech-client.js';
+import { encodeEchClientHello } from '../messages/ech.js';
 import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
@@ -148,6 +150,7 @@ export function startClientHello(hs: ClientHandshake): void {
     pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
   };
   hs.hello.sessionId = chooseSessionId(hs, hs.hello.session);
+  if (o.ech) hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
 }
 
 function grease(hs: ClientHandshake, index: number): number {
@@ -201,8 +204,10 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   if (hs.datagram && srtp.length) ext.add('use_srtp', { protection_profiles: srtp.map((p) => SrtpProfile[p]), srtp_mki: new Uint8Array(0) });
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
   if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes });
+  // The inner hello's marker; sealClientHello puts the encrypted hello in its place outside.
+  if (c.ech) ext.add('encrypted_client_hello', encodeEchClientHello({ type: 'inner' }));
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
-  const psk = (c.pskOffer = sessionPskOffer(hs) ?? externalPskOffer(hs));
+  const psk = (c.pskOffer = c.ech ? undefined : (sessionPskOffer(hs) ?? externalPskOffer(hs)));
   // pre_shared_key goes last; its binder is filled in once the rest is encoded.
   const offered: OfferedPsks | undefined = psk && {
     identities: [{ identity: psk.identity, obfuscated_ticket_age: psk.obfuscatedAge }],
@@ -225,7 +230,7 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
     const raw = encodeHandshake(hello);
     offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
   }
-  return hello;
+  return c.ech ? sealClientHello(hs, c.ech, hello) : hello;
 }
 
 /**
@@ -273,6 +278,7 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
   if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('protocol_version', 'server chose TLS 1.3, which we did not offer');
   checkOffered(hs, msg.extensions, 'ServerHello');
   checkServerHelloCommon(hs, msg);
+  if (c.ech) checkEchAcceptance(hs, c.ech, msg);
   const selected = msg.extensions.get('pre_shared_key', 'server_hello');
   if (selected) {
     // We offer one identity, whose hash must be that of the suite chosen now.
@@ -298,6 +304,7 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
 
 function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_retry_request'>): void {
   const c = hs.hello;
+  if (c.ech) throw new TLSError('handshake_failure', 'ECH across a HelloRetryRequest is not supported yet', { code: 'ERR_TLS_ECH_HRR' });
   checkOffered(hs, msg.extensions, 'HelloRetryRequest', [ExtensionType.cookie]);
   checkServerHelloCommon(hs, msg);
   const ks = msg.extensions.get('key_share', 'hello_retry_request');
@@ -318,6 +325,7 @@ function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_ret
 function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypted_extensions'>): void {
   const ext = msg.extensions;
   checkOffered(hs, ext, 'EncryptedExtensions');
+  if (hs.hello.ech) takeRetryConfigs(hs.hello.ech, ext);
   const alpn = ext.get('application_layer_protocol_negotiation', 'encrypted_extensions');
   if (alpn) {
     const [chosen, ...more] = alpn.protocol_name_list;
@@ -343,6 +351,7 @@ function processFinished(hs: ClientHandshake, msg: MessageOf<'finished'>): void 
   // Without resumption the server must have authenticated with a certificate before Finished.
   if (!hs.resumed && hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
   checkFinished(hs, msg, 'server');
+  refuseRejectedEch(hs.hello.ech);
 }
 
 /** Our certificate, if we have one and can sign in a way the server accepts. */

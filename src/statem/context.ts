@@ -9,6 +9,7 @@
  * getters that fail with internal_error, never a TypeError, when a state asks too early.
  * `release()` drops what only the handshake needed, once it is over.
  */
+import type { EchClientState } from './ech-client.js';
 import type { CertificateCompressionName } from '../cert-compression.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
@@ -60,6 +61,8 @@ export interface Negotiated {
   servername?: string;
   peerCertificates: Certificate[];
   helloRetried: boolean;
+  /** Encrypted Client Hello (RFC 9849): whether it was accepted, when it was offered. */
+  ech?: 'accepted' | 'rejected';
   /** Whether the peer authenticated with a certificate we checked (false when verification was skipped). */
   peerVerified: boolean;
   /** DTLS-SRTP protection profile agreed on (RFC 5764), if any. */
@@ -178,6 +181,8 @@ const LASTING_SLOTS = 4;
 
 export interface ClientHelloState {
   random: Uint8Array;
+  /** Encrypted Client Hello, when the options give a config (RFC 9849). */
+  ech?: EchClientState;
   sessionId: Uint8Array;
   /** Our key pairs, by group, for the shares we sent. */
   keyShares: Map<GroupName, KeyPair>;

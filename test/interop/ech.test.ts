@@ -10,12 +10,18 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { nobleProvider as p } from '../../src/crypto/noble.js';
 import { echConfigListBytes, parseEchKeyFile } from '../../src/ech/keys.js';
-import { encodeEchConfigList } from '../../src/messages/ech.js';
+import { encodeEchConfigList, parseEchConfigList } from '../../src/messages/ech.js';
+import type { EchRequiredError } from '../../src/statem/ech-client.js';
+import { defaultClientOptions } from '../helpers/pair.js';
 import { killAllPeers, opensslEchKeys, peers, startOpensslClient, startOpensslServer } from '../helpers/peers.js';
+import { connectTo, destroyAllDrivers, echoReversed } from '../helpers/socket-driver.js';
 
 const TSLS = new URL('../../bin/tsls.js', import.meta.url).pathname;
 
-afterEach(killAllPeers);
+afterEach(async () => {
+  destroyAllDrivers();
+  await killAllPeers();
+});
 
 describe('ECH key files with OpenSSL 4', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsls-ech-keys-'));
@@ -41,5 +47,32 @@ describe('ECH key files with OpenSSL 4', () => {
     expect(client.output).toMatch(/ECH: success/);
     expect(client.output).toMatch(/ECH: inner: localhost/);
     expect(client.output).toMatch(/ECH: outer: public\.example/);
+  });
+});
+
+describe(`our ECH client → ${peers.openssl4.title} s_server -ech_key`, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsls-ech-client-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('ECH accepted: the inner name localhost is reached through public.example, and data flows', async () => {
+    const { keyFile, configList } = opensslEchKeys(dir);
+    const { peer, port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] });
+    const d = await connectTo(peer, port, defaultClientOptions({ ech: { configList } }));
+    await d.waitHandshake();
+    expect(d.conn.echStatus).toBe('accepted');
+    await echoReversed(d, 'through ECH');
+  });
+
+  it('ECH rejected (a config for a key the server does not hold): the certificate is checked for public_name, then ERR_TLS_ECH_REQUIRED with the retry configs', async () => {
+    const { keyFile, configList: served } = opensslEchKeys(dir);
+    const { configList: stranger } = opensslEchKeys(dir, 'localhost');
+    const { peer, port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] });
+    const d = await connectTo(peer, port, defaultClientOptions({ ech: { configList: stranger }, servername: 'inner.example' }));
+    const err = await d.waitError();
+    expect(err.code).toBe('ERR_TLS_ECH_REQUIRED');
+    expect(d.conn.echStatus).toBe('rejected');
+    const retry = (err as EchRequiredError).retryConfigs;
+    expect(retry).toBeDefined();
+    expect(parseEchConfigList(retry!).map((c) => c.raw)).toEqual(parseEchConfigList(echConfigListBytes(served)).map((c) => c.raw));
   });
 });
