@@ -2,6 +2,7 @@
  * Connection options, with node:tls names where node:tls has one, and their strict
  * defaults. `resolveConfig` turns what the user gave into the one shape the engine uses.
  */
+import type { EchKey } from './ech/keys.js';
 import type { CertificateCompressionName } from './cert-compression.js';
 import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from './crypto/provider.js';
 import type { Certificate, KeyUsage } from './x509/certificate.js';
@@ -116,6 +117,12 @@ export type PskMode = 'psk_dhe_ke' | 'psk_ke';
 export interface ServerOptions extends CommonOptions, VerificationOptions {
   /** Certificates to choose from (by key type the client supports); the first is the default. */
   certificates: CertifiedKey[];
+  /**
+   * Encrypted Client Hello (RFC 9849), shared mode: the keys to open ClientHelloOuter with (the
+   * first whose config_id matches and that decrypts wins; several for rotation). Configs with
+   * `retry` not false go back to a client whose ECH failed, in EncryptedExtensions.
+   */
+  ech?: { keys: EchKey[] };
   /** Algorithms to send a CompressedCertificate with (RFC 8879) to clients that ask: default ['zlib']; [] turns it off. */
   certificateCompression?: CertificateCompressionName[];
   /** Pick certificates for an SNI name; return undefined to keep the defaults. */

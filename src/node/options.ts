@@ -408,7 +408,7 @@ export function alpnProtocols(v: CommonTLSOptions['ALPNProtocols']): string[] | 
 function commonOptions(options: CommonTLSOptions) {
   const ctx = options.secureContext?.settings;
   const o = ctx ? { ...options, ...Object.fromEntries(Object.entries(ctx).filter(([k]) => options[k as keyof ContextSettings] === undefined)) } : options;
-  const out: Partial<ClientOptions> = { provider: o.provider ?? nodeProvider };
+  const out: Partial<Omit<ClientOptions, 'ech'>> = { provider: o.provider ?? nodeProvider };
   const suites = cipherSuites(o, (o as { pskCallback?: unknown }).pskCallback !== undefined);
   if (suites) out.cipherSuites = suites;
   const g = groups(o.ecdhCurve);

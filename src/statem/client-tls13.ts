@@ -150,7 +150,10 @@ export function startClientHello(hs: ClientHandshake): void {
     pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
   };
   hs.hello.sessionId = chooseSessionId(hs, hs.hello.session);
-  if (o.ech) hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
+  if (o.ech) {
+    if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('internal_error', 'ECH needs TLS 1.3 enabled', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
+    hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
+  }
 }
 
 function grease(hs: ClientHandshake, index: number): number {
@@ -175,7 +178,9 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   if (o.servername && !isIpAddress(o.servername)) {
     ext.add('server_name', { server_name_list: [{ name_type: 0, host_name: o.servername }] });
   }
-  const tls13 = hs.common.versions.includes('TLSv1.3');
+  // With ECH only TLS 1.3 is offered: an inner hello must not offer less (RFC 9849 section 6.1).
+  const offeredVersions = c.ech ? hs.common.versions.filter((v) => v === 'TLSv1.3') : hs.common.versions;
+  const tls13 = offeredVersions.includes('TLSv1.3');
   // KEM groups exist only in TLS 1.3: a TLS 1.2 (or DTLS 1.2) only client does not list them.
   const groups = hs.common.groups.filter((g) => tls13 || tls12Group(hs, g)).map((g) => NamedGroup[g]);
   ext.add('supported_groups', { named_group_list: useGrease ? [grease(hs, 1), ...groups] : groups });
@@ -183,13 +188,13 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   ext.add('signature_algorithms', { supported_signature_algorithms: useGrease ? [grease(hs, 2), ...schemes] : schemes });
   if (hs.common.alpn.length) ext.add('application_layer_protocol_negotiation', { protocol_name_list: hs.common.alpn });
   if (tls13) {
-    const versions = hs.common.versions.map((v) => (v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
+    const versions = offeredVersions.map((v) => (v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
     ext.add('supported_versions', { versions: useGrease ? [grease(hs, 3), ...versions] : versions });
     if (c.cookie) ext.add('cookie', { cookie: c.cookie });
     const client_shares = [...c.keyShares].map(([group, pair]) => ({ group: NamedGroup[group], key_exchange: pair.publicKey }));
     ext.add('key_share', { client_shares });
   }
-  if (hs.common.versions.includes('TLSv1.2')) {
+  if (offeredVersions.includes('TLSv1.2')) {
     // TLS 1.2 only with the extended master secret and secure renegotiation signalling.
     ext.add('extended_master_secret', true);
     ext.add('renegotiation_info', new Uint8Array(0));

@@ -9,6 +9,7 @@
  * getters that fail with internal_error, never a TypeError, when a state asks too early.
  * `release()` drops what only the handshake needed, once it is over.
  */
+import type { EchServerState } from './ech-server.js';
 import type { EchClientState } from './ech-client.js';
 import type { CertificateCompressionName } from '../cert-compression.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
@@ -396,6 +397,8 @@ export class ClientHandshake extends SideHandshake<ClientOptions, ClientHelloSta
 }
 
 export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloState> {
+  /** Encrypted Client Hello: what became of the client's offer (kept across a HelloRetryRequest). */
+  echState?: EchServerState;
   readonly side = 'server';
 
   /** Our certificate and key, chosen while processing the ClientHello (none when resuming or with a PSK suite). */

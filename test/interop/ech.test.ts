@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { nobleProvider as p } from '../../src/crypto/noble.js';
-import { echConfigListBytes, parseEchKeyFile } from '../../src/ech/keys.js';
+import { Connection } from '../../src/connection.js';
+import { echConfigListBytes, generateEchKey, parseEchKeyFile, type EchKey } from '../../src/ech/keys.js';
 import { encodeEchConfigList, parseEchConfigList } from '../../src/messages/ech.js';
 import type { EchRequiredError } from '../../src/statem/ech-client.js';
-import { defaultClientOptions } from '../helpers/pair.js';
-import { killAllPeers, opensslEchKeys, peers, startOpensslClient, startOpensslServer } from '../helpers/peers.js';
-import { connectTo, destroyAllDrivers, echoReversed } from '../helpers/socket-driver.js';
+import { defaultClientOptions, defaultServerOptions } from '../helpers/pair.js';
+import { killAllPeers, opensslEchKeys, peers, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
+import { connectTo, destroyAllDrivers, echoReversed, listenerPerTest } from '../helpers/socket-driver.js';
 
 const TSLS = new URL('../../bin/tsls.js', import.meta.url).pathname;
 
@@ -74,5 +75,53 @@ describe(`our ECH client → ${peers.openssl4.title} s_server -ech_key`, () => {
     const retry = (err as EchRequiredError).retryConfigs;
     expect(retry).toBeDefined();
     expect(parseEchConfigList(retry!).map((c) => c.raw)).toEqual(parseEchConfigList(echConfigListBytes(served)).map((c) => c.raw));
+  });
+});
+
+describe(`${peers.openssl4.title} s_client -ech_config_list → our ECH server`, () => {
+  const listener = listenerPerTest();
+  const dir = mkdtempSync(join(tmpdir(), 'tsls-ech-server-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function serve(peer: Peer, keys: EchKey[]) {
+    const d = await listener().accept(Connection.server(defaultServerOptions({ ech: { keys } })), { context: () => peer.describe() });
+    d.conn.on('data', (bytes) => d.write(bytes));
+    return d;
+  }
+
+  it('ECH accepted with our key file: s_client reports success and the inner name; we see the inner SNI', async () => {
+    const keyFile = join(dir, 'ours.pem');
+    const configList = execFileSync(process.execPath, [TSLS, 'ech', '--public-name', 'public.example', '--out', keyFile], { encoding: 'utf8' }).trim();
+    const keys = parseEchKeyFile(p, readFileSync(keyFile, 'utf8'));
+    const peer = startOpensslClient(listener().port, { peer: peers.openssl4, extra: ['-ech_config_list', configList] });
+    const d = await serve(peer, keys);
+    await d.waitHandshake();
+    await peer.waitOutput('Verify return code: 0 (ok)');
+    peer.send('inside\n');
+    await peer.waitOutput('inside');
+    expect(peer.output).toMatch(/ECH: success/);
+    expect(peer.output).toMatch(/ECH: inner: localhost/);
+    expect(peer.output).toMatch(/ECH: outer: public\.example/);
+    expect(d.conn.echStatus).toBe('accepted');
+    expect(d.conn.servername).toBe('localhost');
+  });
+
+  it("ECH accepted with OpenSSL's own key file (openssl ech) loaded by us", async () => {
+    const { keyFile, configList } = opensslEchKeys(dir, 'public.example');
+    const peer = startOpensslClient(listener().port, { peer: peers.openssl4, extra: ['-ech_config_list', configList] });
+    const d = await serve(peer, parseEchKeyFile(p, readFileSync(keyFile, 'utf8')));
+    await d.waitHandshake();
+    await peer.waitOutput(/ECH: success/);
+    expect(d.conn.echStatus).toBe('accepted');
+  });
+
+  it('ECH rejected (s_client has a config we do not hold): we send retry configs, s_client reports the failure', async () => {
+    const { configList: stranger } = opensslEchKeys(dir, 'localhost');
+    const ours = generateEchKey(p, { publicName: 'localhost' });
+    const peer = startOpensslClient(listener().port, { peer: peers.openssl4, extra: ['-ech_config_list', stranger] });
+    const d = await serve(peer, [ours]);
+    await peer.waitOutput(/ECH: failed/);
+    expect(peer.output).not.toMatch(/ECH: success/);
+    expect(d.conn.echStatus).toBe('rejected');
   });
 });
