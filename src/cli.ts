@@ -15,7 +15,7 @@
  * new flag is one line there. This file loads no engine code: each command's module is
  * imported when that command runs, so `--help` and start-up stay fast.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { describeError, readFile, say, UsageError, type Values } from './cli-common.js';
 import type { ConnectionOptions, TlsServerOptions } from './node/options.js';
@@ -34,6 +34,13 @@ interface Flag {
   short?: string;
   /** The node:tls options it sets, from its value. */
   tls?: (value: string) => TlsOptions;
+}
+
+/** --ech-config: base64 as given, or a file holding base64 or an ECHCONFIG PEM block. */
+function echConfigArg(v: string): string {
+  if (!existsSync(v)) return v;
+  const text = readFile(v, 'ECH config file');
+  return /-----BEGIN ECHCONFIG-----([\s\S]*?)-----END ECHCONFIG-----/.exec(text)?.[1] ?? text;
 }
 
 function tlsVersion(v: string): 'TLSv1.2' | 'TLSv1.3' {
@@ -65,6 +72,8 @@ const FLAGS: Record<string, Flag> = {
   mtu: { for: 'both', arg: 'N', help: 'with --dtls: the path MTU (UDP payload bytes, 200 to 65507)' },
   trace: { for: 'both', help: 'print every state transition and handshake message on stderr', tls: () => ({ enableTrace: true }) },
   keylog: { for: 'both', arg: 'FILE', help: 'append the secrets to FILE (SSLKEYLOGFILE format, for Wireshark)' },
+  'ech-config': { for: 'client', arg: 'B64|FILE', help: 'Encrypted Client Hello with this ECHConfigList: base64, or a file (base64, or a key file\'s ECHCONFIG block)', tls: (v) => ({ ech: { configList: echConfigArg(v) } }) as TlsOptions },
+  'ech-key': { for: 'server', arg: 'FILE', help: 'accept Encrypted Client Hello with this key file (tsls ech or openssl ech; repeatable as a comma list)', tls: (v) => ({ ech: { keys: v.split(',').map((f) => readFile(f, 'ECH key file')) } }) as TlsOptions },
   'public-name': { for: 'ech', arg: 'NAME', help: 'the public_name of the ECHConfig: the name the outer ClientHello shows' },
   out: { for: 'ech', arg: 'FILE', help: 'where to write the key file (private key and ECHConfigList, PEM as openssl ech writes it)' },
   help: { for: 'all', short: 'h', help: 'this help' },

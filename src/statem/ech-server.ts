@@ -86,7 +86,7 @@ function checkInnerVersions(inner: MessageOf<'client_hello'>): void {
   const versions = inner.extensions.get('supported_versions', 'client_hello')?.versions ?? [];
   const real = versions.filter((v) => (v & 0x0f0f) !== 0x0a0a);
   if (!real.includes(ProtocolVersion.TLS1_3) || real.some((v) => v < ProtocolVersion.TLS1_3)) {
-    throw illegalParameter('ClientHelloInner must offer TLS 1.3 only');
+    throw illegalParameter(`ClientHelloInner must offer TLS 1.3 only, not ${real.map((v) => `0x${v.toString(16)}`).join(', ') || 'nothing'}`);
   }
 }
 
