@@ -646,6 +646,11 @@ export class TLSSocket extends Duplex {
   // ---- node:tls API -------------------------------------------------------------------------
 
   /** 'TLSv1.3' or 'TLSv1.2'; 'unknown' before the handshake; null once destroyed without one. */
+  /** tsls: Encrypted Client Hello, when it was offered (client) or configured and offered (server). */
+  get echStatus(): 'accepted' | 'rejected' | undefined {
+    return 'echStatus' in this.conn ? this.conn.echStatus : undefined;
+  }
+
   getProtocol(): string | null {
     return this.conn.protocol ?? (this.destroyed ? null : 'unknown');
   }
