@@ -91,6 +91,11 @@ const ecCurves = { 'P-256': p256, 'P-384': p384 } as const;
 export interface NobleProviderOptions {
   /** Source of randomness; defaults to globalThis.crypto.getRandomValues. */
   random?: (n: number) => Uint8Array;
+  /**
+   * Certificate signature checks remembered (./verify-cache.ts), default 128; 0 verifies every
+   * signature every time (what node:tls does, and what the benchmark compares against).
+   */
+  verifyCacheSize?: number;
 }
 
 function defaultRandom(n: number): Uint8Array {
@@ -181,7 +186,7 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
     hkdfExpand: (name, prk, info, length) => expand(hashes[name], prk, info, length),
     aead: makeAead,
     ...kemKeyExchange({ random, ecdhKeyPair, ecdh }),
-    verify: cachedVerify(verify),
+    verify: cachedVerify(verify, options.verifyCacheSize),
     sign,
   };
 }

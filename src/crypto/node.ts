@@ -455,6 +455,11 @@ const PUBLIC_KEY_CACHE_SIZE = 256;
 export interface NodeProviderOptions {
   /** Source of randomness; defaults to crypto.randomFillSync. */
   random?: (n: number) => Uint8Array;
+  /**
+   * Certificate signature checks remembered (./verify-cache.ts), default 128; 0 verifies every
+   * signature every time (what node:tls does, and what the benchmark compares against).
+   */
+  verifyCacheSize?: number;
 }
 
 /**
@@ -663,7 +668,7 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
     hkdfExpand,
     aead: makeAead,
     ...kemKeyExchange({ random, ecdhKeyPair, ecdh }),
-    verify: cachedVerify(verify),
+    verify: cachedVerify(verify, options.verifyCacheSize),
     sign,
   };
 }
