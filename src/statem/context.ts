@@ -9,6 +9,10 @@
  * getters that fail with internal_error, never a TypeError, when a state asks too early.
  * `release()` drops what only the handshake needed, once it is over.
  */
+import type { ConnectionIds } from '../record/dtls-cid.js';
+import type { EchServerState } from './ech-server.js';
+import type { EchClientState } from './ech-client.js';
+import type { CertificateCompressionName } from '../cert-compression.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
 import type { PskOffer } from './external-psk.js';
@@ -66,10 +70,14 @@ export interface Negotiated {
   servername?: string;
   peerCertificates: Certificate[];
   helloRetried: boolean;
+  /** Encrypted Client Hello (RFC 9849): whether it was accepted, when it was offered. */
+  ech?: 'accepted' | 'rejected';
   /** Whether the peer authenticated with a certificate we checked (false when verification was skipped). */
   peerVerified: boolean;
   /** DTLS-SRTP protection profile agreed on (RFC 5764), if any. */
   srtpProfile?: SrtpProfileName;
+  /** DTLS 1.2 connection IDs (RFC 9146), when both sides sent the extension. */
+  connectionIds?: ConnectionIds;
   /** Server: the PSK identity the client authenticated with (TLS 1.2 PSK suites). */
   pskIdentity?: string;
   /** Why the peer's certificate was not trusted, when rejectUnauthorized: false let it through. */
@@ -186,6 +194,8 @@ const LASTING_SLOTS = 4;
 
 export interface ClientHelloState {
   random: Uint8Array;
+  /** Encrypted Client Hello, when the options give a config (RFC 9849). */
+  ech?: EchClientState;
   sessionId: Uint8Array;
   /** Our key pairs, by group, for the shares we sent. */
   keyShares: Map<GroupName, KeyPair>;
@@ -215,6 +225,8 @@ export interface ServerHelloState {
   clientSchemes: number[];
   clientOfferedSni: boolean;
   clientRecordSizeLimit?: number;
+  /** The algorithm to compress our Certificate with, if the client asked for one we have (RFC 8879). */
+  certificateCompression?: CertificateCompressionName;
   certified?: CertifiedKey;
   /** The client sent psk_key_exchange_modes, so it can use tickets. */
   clientPskModes?: number[];
@@ -247,6 +259,8 @@ export abstract class HandshakeContext {
   /** Server: the client's Certificate arrived / its CertificateVerify checked out. */
   clientCertificateSeen = false;
   clientCertificateVerified = false;
+  /** DTLS: the CID we ask the peer to use (RFC 9146), from the options or, on a server, per association. */
+  connectionId?: Uint8Array;
   /** This handshake resumed a session (no certificates were exchanged). */
   resumed = false;
   /** Server: tickets sent so far on this connection. */
@@ -399,6 +413,8 @@ export class ClientHandshake extends SideHandshake<ClientOptions, ClientHelloSta
 }
 
 export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloState> {
+  /** Encrypted Client Hello: what became of the client's offer (kept across a HelloRetryRequest). */
+  echState?: EchServerState;
   readonly side = 'server';
 
   /** Our certificate and key, chosen while processing the ClientHello (none when resuming or with a PSK suite). */
