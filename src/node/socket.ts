@@ -433,13 +433,18 @@ export class TLSSocket extends Duplex {
     return this.conn.earlyDataAccepted;
   }
 
-  /** Early data: 'earlyData' first (a listener may refuse it: destroy the socket), then the stream like any data. */
+  /**
+   * Early data: 'earlyData' first, on the socket and (before 'secureConnection' the
+   * application has no socket yet) on its server with the socket, so that a listener can
+   * refuse it (destroy the socket); then the stream, like any data.
+   */
   private deliverEarly(data: Uint8Array): void {
     if (this.destroyed) return;
     this.earlyDataReceived += data.length;
     const buffer = asBuffer(data);
     this.emit('earlyData', buffer);
-    this.deliver(buffer);
+    this.server?.emit('earlyData', buffer, this);
+    if (!this.destroyed) this.deliver(buffer);
   }
 
   private deliver(data: Uint8Array): void {
