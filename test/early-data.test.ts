@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ClientOptions, ServerOptions } from '../src/config.js';
 import type { TLSSession } from '../src/statem/session.js';
+import { trafficKeys } from '../src/crypto/keyschedule.js';
+import { nobleProvider } from '../src/crypto/noble.js';
+import { ContentType, HandshakeType } from '../src/messages/constants.js';
+import { Tls13Protection } from '../src/record/protection.js';
+import { EarlyDataReplayCache, type EarlyDataReplayStore } from '../src/statem/anti-replay.js';
+import { concat, fromHex } from '../src/util/bytes.js';
 import { defaultServerOptions, makePair } from './helpers/pair.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -131,5 +137,61 @@ describe('TLS 1.3 0-RTT early data', () => {
     const { pair } = resumeWithEarlyData(serverOptions, { session: greedy, earlyData: new Uint8Array(64) });
     expect(pair.serverErrors.map((e) => e.alert)).toEqual(['unexpected_message']);
     expect(pair.server.state).toBe('DEAD');
+  });
+
+  it('a handshake message other than EndOfEarlyData under the early key is unexpected_message', () => {
+    const { serverOptions, session } = ticket();
+    const pair = makePair({ session, earlyData: text('early') }, serverOptions);
+    let early: Uint8Array | undefined;
+    pair.server.on('keylog', (line) => {
+      const [label, , secret] = line.split(' ');
+      if (label === 'CLIENT_EARLY_TRAFFIC_SECRET') early = fromHex(secret!);
+    });
+    // The client's first flight (ClientHello, CCS, one record of early data) only.
+    pair.server.feed(pair.client.takeOutput());
+    expect(pair.server.earlyDataAccepted).toBe(true);
+    const { key, iv } = trafficKeys(nobleProvider, 'sha256', 'AES-128-GCM', early!);
+    const sealer = new Tls13Protection(nobleProvider, 'AES-128-GCM', key, iv);
+    sealer.seal(ContentType.application_data, new Uint8Array(1)); // the early data record took sequence number 0
+    const finished = concat(new Uint8Array([HandshakeType.finished, 0, 0, 32]), new Uint8Array(32));
+    pair.server.feed(sealer.seal(ContentType.handshake, finished));
+    expect(pair.serverErrors.map((e) => e.alert)).toEqual(['unexpected_message']);
+  });
+});
+
+describe('0-RTT anti-replay store', () => {
+  it('the in-memory store records a first use until it expires, and refuses (fails closed) when full of live entries', () => {
+    const store = new EarlyDataReplayCache(2);
+    const id = (n: number) => new Uint8Array([n]);
+    expect(store.firstUse(id(1), 1000, 0)).toBe(true);
+    expect(store.firstUse(id(1), 1000, 10)).toBe(false);
+    expect(store.firstUse(id(2), 500, 10)).toBe(true);
+    expect(store.firstUse(id(3), 1000, 10)).toBe(false); // full, nothing expired: refused, not forgotten
+    expect(store.firstUse(id(3), 1000, 600)).toBe(true); // id 2 expired and made room
+    expect(store.size).toBe(2);
+    expect(store.firstUse(id(1), 2000, 1000)).toBe(true); // id 1 expired: a new ticket with its hash may go
+  });
+
+  it("the application's store decides: one that says the ticket was seen makes the server refuse the early data", () => {
+    const calls: { id: Uint8Array; expires: number }[] = [];
+    let answer = true;
+    const shared: EarlyDataReplayStore = {
+      firstUse(id, expiresMs) {
+        calls.push({ id, expires: expiresMs });
+        return answer;
+      },
+    };
+    const { serverOptions, session } = ticket({ maxEarlyData: 1024, earlyDataReplayStore: shared });
+    const accepted = resumeWithEarlyData(serverOptions, { session, earlyData: text('a') });
+    expect(accepted.pair.server.earlyDataAccepted).toBe(true);
+    answer = false;
+    const refused = resumeWithEarlyData(serverOptions, { session, earlyData: text('b') });
+    expect(refused.pair.server.earlyDataAccepted).toBe(false);
+    expect(refused.received).toEqual([{ data: 'b', early: false }]);
+    // The same ticket both times: one id (a SHA-256 of the ticket), kept until the ticket expires.
+    expect(calls).toHaveLength(2);
+    expect(calls[0]!.id).toHaveLength(32);
+    expect(calls[1]!.id).toEqual(calls[0]!.id);
+    expect(calls[0]!.expires).toBe(session.state.issued_ms + session.state.lifetime_s * 1000);
   });
 });
