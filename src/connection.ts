@@ -166,6 +166,10 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   get helloRetried(): boolean {
     return this.hs.negotiated.helloRetried;
   }
+  /** Client: writes now go out as 0-RTT early data (offered, not refused, room left under the ticket's limit). */
+  get sendingEarlyData(): boolean {
+    return this.earlyWrite !== undefined && this.earlyRoom > 0 && this.hs.negotiated.earlyData !== 'rejected';
+  }
   /** TLS 1.3 0-RTT: true when the server took our early data (or we took the client's), false when refused, undefined when none was offered or it is not known yet. */
   get earlyDataAccepted(): boolean | undefined {
     const early = this.hs.negotiated.earlyData;

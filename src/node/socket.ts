@@ -583,7 +583,8 @@ export class TLSSocket extends Duplex {
   }
 
   private writeChunks(chunks: Buffer[], cb: (err?: Error | null) => void): void {
-    if (!this.secureEstablished) {
+    // A client offering 0-RTT writes through: the engine sends what the ticket's limit allows as early data and keeps the rest for after the handshake.
+    if (!this.secureEstablished && !this.conn.sendingEarlyData) {
       if (this.conn.state === 'DEAD') return cb(this.conn.error);
       this.pendingWrite = () => this.writeChunks(chunks, cb);
       return;

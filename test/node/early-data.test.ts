@@ -74,6 +74,21 @@ describe('0-RTT on the node sockets', () => {
     expect(Buffer.concat(echoed).toString()).toBe('');
   });
 
+  it('writes before secureConnect go as early data while the session offers it', async () => {
+    const { port, seen } = await echoServer({ maxEarlyData: 4096 });
+    const session = await sessionFrom(port);
+    const socket = connect({ port, host: 'localhost', ca: ROOT, session, earlyData: Buffer.from('first ') });
+    cleanups.push(() => void socket.destroy());
+    // Once the ClientHello is out (the earlyData option started the 0-RTT), a write goes early too.
+    for (let i = 0; i < 1000 && !socket.connection.sendingEarlyData; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(socket.connection.sendingEarlyData).toBe(true);
+    socket.write('second\n');
+    await once(socket, 'secureConnect');
+    socket.end();
+    expect((await readAll(socket)).toString()).toBe('first second\n');
+    expect(seen.early.join('')).toBe('first second\n');
+  });
+
   it('a server without maxEarlyData: the ticket allows none, and earlyData goes as ordinary data after the handshake', async () => {
     const { port, seen } = await echoServer({});
     const session = await sessionFrom(port);
