@@ -55,6 +55,9 @@
  * DTLS 1.3 here), `SNICallback`.
  * Resumption (client): `session` takes a Buffer from an earlier DTLS socket's 'session' event
  * (a session ID or an RFC 5077 ticket, as TLS 1.2); 'session' follows 'secureConnect'.
+ * Connection IDs (RFC 9146): `connectionId` on the client (usually an empty Buffer: use the
+ * server's CID), `connectionIds` on the server (a random CID per association, by which
+ * datagrams from a new address still reach it).
  */
 import { randomBytes, type X509Certificate } from 'node:crypto';
 import * as dgram from 'node:dgram';
