@@ -85,6 +85,9 @@ function report(socket: TLSSocket | import('./node/dtls.js').DTLSSocket, peer: s
 
 function fail(what: string, err: unknown): never {
   say(`tsls: ${what}: ${describeError(err)}`);
+  // ECH rejected: the server's configs to retry with, in the form --ech-config takes.
+  const retry = (err as { retryConfigs?: Uint8Array }).retryConfigs;
+  if (retry) say(`tsls: the server's retry configs: --ech-config ${Buffer.from(retry).toString('base64')}`);
   process.exit(1);
 }
 

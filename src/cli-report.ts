@@ -19,15 +19,17 @@ export interface Reportable {
     sessionReused: boolean;
     signatureScheme?: string | undefined;
     peerCertificates: Certificate[];
+    echStatus?: 'accepted' | 'rejected' | undefined;
   };
 }
 
-/** `TLSv1.3, TLS_AES_128_GCM_SHA256, x25519[, ALPN h2][, resumed]`. */
+/** `TLSv1.3, TLS_AES_128_GCM_SHA256, x25519[, ALPN h2][, resumed][, ECH accepted]`. */
 export function summary(socket: Reportable): string {
   const conn = socket.connection;
   const parts = [socket.getProtocol() ?? '?', socket.getCipher()?.standardName ?? '?', conn.group ?? 'no (EC)DHE'];
   if (socket.alpnProtocol) parts.push(`ALPN ${socket.alpnProtocol}`);
   if (conn.sessionReused) parts.push('resumed');
+  if (conn.echStatus) parts.push(`ECH ${conn.echStatus}`);
   return parts.join(', ');
 }
 

@@ -15,25 +15,32 @@
  * new flag is one line there. This file loads no engine code: each command's module is
  * imported when that command runs, so `--help` and start-up stay fast.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { describeError, readFile, say, UsageError, type Values } from './cli-common.js';
 import type { ConnectionOptions, TlsServerOptions } from './node/options.js';
 
-type Command = 'client' | 'server';
+type Command = 'client' | 'server' | 'ech';
 
 /** The node:tls options a flag stands for (both sides take them unless the flag is one side's). */
 type TlsOptions = Partial<ConnectionOptions> & Partial<TlsServerOptions>;
 
 interface Flag {
-  /** Which command takes it. */
-  for: Command | 'both';
+  /** Which command takes it ('both': client and server; 'all': every command). */
+  for: Command | 'both' | 'all';
   /** The value's placeholder in the help; none for a boolean flag. */
   arg?: string;
   help: string;
   short?: string;
   /** The node:tls options it sets, from its value. */
   tls?: (value: string) => TlsOptions;
+}
+
+/** --ech-config: base64 as given, or a file holding base64 or an ECHCONFIG PEM block. */
+function echConfigArg(v: string): string {
+  if (!existsSync(v)) return v;
+  const text = readFile(v, 'ECH config file');
+  return /-----BEGIN ECHCONFIG-----([\s\S]*?)-----END ECHCONFIG-----/.exec(text)?.[1] ?? text;
 }
 
 function tlsVersion(v: string): 'TLSv1.2' | 'TLSv1.3' {
@@ -66,7 +73,11 @@ const FLAGS: Record<string, Flag> = {
   cid: { for: 'both', help: "with --dtls: connection IDs (RFC 9146); the server gives each client an 8-byte CID and keeps its association when the client's address changes, the client uses the server's" },
   trace: { for: 'both', help: 'print every state transition and handshake message on stderr', tls: () => ({ enableTrace: true }) },
   keylog: { for: 'both', arg: 'FILE', help: 'append the secrets to FILE (SSLKEYLOGFILE format, for Wireshark)' },
-  help: { for: 'both', short: 'h', help: 'this help' },
+  'ech-config': { for: 'client', arg: 'B64|FILE', help: 'Encrypted Client Hello with this ECHConfigList: base64, or a file (base64, or a key file\'s ECHCONFIG block)', tls: (v) => ({ ech: { configList: echConfigArg(v) } }) as TlsOptions },
+  'ech-key': { for: 'server', arg: 'FILE', help: 'accept Encrypted Client Hello with this key file (tsls ech or openssl ech; repeatable as a comma list)', tls: (v) => ({ ech: { keys: v.split(',').map((f) => readFile(f, 'ECH key file')) } }) as TlsOptions },
+  'public-name': { for: 'ech', arg: 'NAME', help: 'the public_name of the ECHConfig: the name the outer ClientHello shows' },
+  out: { for: 'ech', arg: 'FILE', help: 'where to write the key file (private key and ECHConfigList, PEM as openssl ech writes it)' },
+  help: { for: 'all', short: 'h', help: 'this help' },
 };
 
 const ABOUT: Record<Command, string> = {
@@ -80,17 +91,23 @@ ALPN and resumption are reported on stderr. Exits 0 after stdin's end and the se
 Listen on localhost:4433 and echo what clients send (or, with --www, answer HTTP/1.1
 requests with a status page). Without --cert a throwaway self-signed certificate is made
 and saved to a temporary file, for clients' --ca. One line per connection on stderr.`,
+  ech: `usage: tsls ech --public-name NAME --out FILE
+
+Make an Encrypted Client Hello key (X25519) and its ECHConfig, and write both to FILE in
+the PEM format of RFC 9934 (what openssl ech writes and s_server -ech_key reads). The
+ECHConfigList, in base64 as clients (and DNS HTTPS records) take it, goes to stdout.`,
 };
 
 const TOP = `usage:
   tsls client HOST:PORT [options]   connect, send stdin, print what comes back
   tsls server [options]             an echo server (--www: an HTTP status page; --dtls: over UDP)
   tsls states [client|server]       print the handshake state table as a Mermaid diagram
+  tsls ech --public-name NAME --out FILE   make an ECH key file; the ECHConfigList to stdout
   tsls COMMAND --help               the options of COMMAND
   tsls --version`;
 
 function flagsOf(command: Command): [string, Flag][] {
-  return Object.entries(FLAGS).filter(([, f]) => f.for === command || f.for === 'both');
+  return Object.entries(FLAGS).filter(([, f]) => f.for === command || f.for === 'all' || (f.for === 'both' && command !== 'ech'));
 }
 
 function helpText(command: Command): string {
@@ -134,6 +151,12 @@ async function run(command: string | undefined, rest: string[]): Promise<void> {
     if (positionals.length) throw new UsageError(`server takes no ${positionals[0]} (flags only)`);
     return (await import('./cli-server.js')).runServer(values, tls as TlsServerOptions);
   }
+  if (command === 'ech') {
+    const { values, positionals } = parse(command, rest);
+    if (values.help) return void process.stdout.write(helpText(command));
+    if (positionals.length) throw new UsageError(`ech takes no ${positionals[0]} (flags only)`);
+    return (await import('./cli-ech.js')).runEch(values);
+  }
   if (command === 'states') {
     if (rest[0] === '--help' || rest[0] === '-h') return void process.stdout.write('usage: tsls states [client|server]\n');
     const { CLIENT_STATES, SERVER_STATES, toMermaid } = await import('./statem/states.js');
@@ -149,7 +172,7 @@ async function run(command: string | undefined, rest: string[]): Promise<void> {
 const [command, ...rest] = process.argv.slice(2);
 run(command, rest).catch((err: unknown) => {
   if (err instanceof UsageError) {
-    const help = command === 'client' || command === 'server' ? `tsls ${command} --help` : 'tsls --help';
+    const help = command === 'client' || command === 'server' || command === 'ech' ? `tsls ${command} --help` : 'tsls --help';
     say(`tsls: ${err.message} (see ${help})`);
   } else {
     say(`tsls: ${command ?? 'tsls'}: ${describeError(err)}`);

@@ -2,6 +2,8 @@
  * Connection options, with node:tls names where node:tls has one, and their strict
  * defaults. `resolveConfig` turns what the user gave into the one shape the engine uses.
  */
+import type { EchKey } from './ech/keys.js';
+import type { CertificateCompressionName } from './cert-compression.js';
 import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from './crypto/provider.js';
 import type { Certificate, KeyUsage } from './x509/certificate.js';
 import { parseCrls, type CertificateRevocationList } from './x509/crl.js';
@@ -104,6 +106,15 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
   session?: TLSSession | Uint8Array;
   /** TLS 1.3 PSK key exchange modes to offer when resuming (default psk_dhe_ke only: forward secrecy). */
   pskModes?: PskMode[];
+  /**
+   * Encrypted Client Hello (RFC 9849): the server's ECHConfigList (bytes, or base64 as DNS HTTPS
+   * records and `tsls ech` give it). The real SNI then travels encrypted; the outer hello shows
+   * the config's public_name. A rejection fails with ERR_TLS_ECH_REQUIRED carrying the
+   * server's retry configs. TLS 1.3 only; no PSK is offered with it.
+   */
+  ech?: { configList: Uint8Array | string };
+  /** Certificate compression (RFC 8879) to offer: 'zstd' and/or 'zlib', in order of preference. Default none. */
+  certificateCompression?: CertificateCompressionName[];
 }
 
 export type PskMode = 'psk_dhe_ke' | 'psk_ke';
@@ -111,6 +122,14 @@ export type PskMode = 'psk_dhe_ke' | 'psk_ke';
 export interface ServerOptions extends CommonOptions, VerificationOptions {
   /** Certificates to choose from (by key type the client supports); the first is the default. */
   certificates: CertifiedKey[];
+  /**
+   * Encrypted Client Hello (RFC 9849), shared mode: the keys to open ClientHelloOuter with (the
+   * first whose config_id matches and that decrypts wins; several for rotation). Configs with
+   * `retry` not false go back to a client whose ECH failed, in EncryptedExtensions.
+   */
+  ech?: { keys: EchKey[] };
+  /** Algorithms to send a CompressedCertificate with (RFC 8879) to clients that ask: default ['zlib']; [] turns it off. */
+  certificateCompression?: CertificateCompressionName[];
   /** Pick certificates for an SNI name; return undefined to keep the defaults. */
   SNICallback?: (servername: string) => CertifiedKey[] | undefined;
   /** Put a cookie in HelloRetryRequest and require it back (RFC 8446 4.2.2). Default true. */

@@ -147,6 +147,10 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   get servername(): string | undefined {
     return this.hs.negotiated.servername;
   }
+  /** Encrypted Client Hello: 'accepted' or 'rejected' when it was offered (RFC 9849); undefined otherwise. */
+  get echStatus(): 'accepted' | 'rejected' | undefined {
+    return this.hs.negotiated.ech;
+  }
   get helloRetried(): boolean {
     return this.hs.negotiated.helloRetried;
   }

@@ -37,6 +37,7 @@ export const AlertDescription = {
   unknown_psk_identity: 115,
   certificate_required: 116,
   no_application_protocol: 120,
+  ech_required: 121,
 } as const;
 
 export type AlertName = keyof typeof AlertDescription;

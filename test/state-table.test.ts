@@ -182,6 +182,9 @@ function wellFormedBody(code: number, version: WireVersion = 'tls13'): Uint8Arra
     case 'certificate_request':
       msg = certificateRequest13();
       break;
+    case 'compressed_certificate':
+      msg = { type: 'compressed_certificate', algorithm: 1, uncompressed_length: 4, compressed_certificate_message: bytes(4) };
+      break;
     case 'certificate_request_tls12':
       msg = certificateRequest12();
       break;

@@ -32,6 +32,7 @@ export const HandshakeType = {
   client_key_exchange: 16,
   finished: 20,
   key_update: 24,
+  compressed_certificate: 25,
   message_hash: 254,
 } as const;
 export type HandshakeTypeName = keyof typeof HandshakeType;
@@ -75,6 +76,7 @@ export const ExtensionType = {
   padding: 21,
   encrypt_then_mac: 22,
   extended_master_secret: 23,
+  compress_certificate: 27,
   record_size_limit: 28,
   session_ticket: 35,
   pre_shared_key: 41,
@@ -89,6 +91,9 @@ export const ExtensionType = {
   key_share: 51,
   connection_id: 54,
   renegotiation_info: 0xff01,
+  // RFC 9849 section 11.1.
+  ech_outer_extensions: 0xfd00,
+  encrypted_client_hello: 0xfe0d,
 } as const;
 export type ExtensionName = keyof typeof ExtensionType;
 

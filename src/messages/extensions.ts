@@ -43,6 +43,8 @@ const ProtocolNameList = struct({ protocol_name_list: list(2, text(1, 1), 2) });
 // RFC 5764 4.1.1: DTLS-SRTP. The server answers with exactly one of the client's profiles.
 const UseSrtpData = struct({ protection_profiles: list(2, u16, 2), srtp_mki: opaque(1) });
 
+const CertificateCompressionAlgorithms = struct({ algorithms: list(1, u16, 2, 254) });
+
 /** Every extension tsls understands: context → structure. */
 const table = {
   server_name: { client_hello: ServerNameList, encrypted_extensions: empty, server_hello_tls12: empty },
@@ -81,6 +83,11 @@ const table = {
     hello_retry_request: struct({ selected_group: u16 }),
   },
   renegotiation_info: { client_hello: opaque(1), server_hello_tls12: opaque(1) },
+  // RFC 9849: structures in ./ech.ts, read where they are used (the outer hello's bytes are the AAD).
+  encrypted_client_hello: { client_hello: rest, encrypted_extensions: rest, hello_retry_request: rest },
+  ech_outer_extensions: { client_hello: rest },
+  // RFC 8879 section 3: the algorithms the sender can decompress.
+  compress_certificate: { client_hello: CertificateCompressionAlgorithms, certificate_request: CertificateCompressionAlgorithms },
   use_srtp: { client_hello: UseSrtpData, server_hello_tls12: UseSrtpData },
   // RFC 9146 3: the CID the sender wants to receive, possibly empty.
   connection_id: { client_hello: opaque(1), server_hello_tls12: opaque(1) },

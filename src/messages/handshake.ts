@@ -5,7 +5,7 @@
  */
 import { TLSError, unexpectedMessage } from '../errors.js';
 import { Reader, Writer, equal } from '../util/bytes.js';
-import { type Codec, type Infer, fixed, list, oneOf, opaque, optional, rest, struct, u16, u32, u8 } from './codec.js';
+import { type Codec, type Infer, fixed, list, oneOf, opaque, optional, rest, struct, u16, u24, u32, u8 } from './codec.js';
 import { ExtensionType, HandshakeType, HRR_RANDOM, type HandshakeTypeName, type MessageKind, handshakeTypeByCode } from './constants.js';
 import { Extensions, checkPskLast, extensionsCodec, type ExtensionContext } from './extensions.js';
 
@@ -140,6 +140,11 @@ const MESSAGES = {
   end_of_early_data: { wire: 'end_of_early_data', codec: struct({}) },
   encrypted_extensions: { wire: 'encrypted_extensions', codec: struct({ extensions: extensionsCodec('encrypted_extensions') }) },
   certificate: { wire: 'certificate', codec: Certificate13 },
+  // RFC 8879 section 4: a TLS 1.3 Certificate, compressed; the statem decompresses it before use.
+  compressed_certificate: {
+    wire: 'compressed_certificate',
+    codec: struct({ algorithm: u16, uncompressed_length: u24, compressed_certificate_message: opaque(3, 1) }),
+  },
   certificate_request: {
     wire: 'certificate_request',
     codec: struct({ certificate_request_context: opaque(1), extensions: extensionsCodec('certificate_request', 2) }),
@@ -238,7 +243,7 @@ export const defaultLimits: HandshakeLimits = { maxMessage: 64 * 1024, maxCertif
 
 export function limitFor(type: number, limits: HandshakeLimits): number {
   if (type === HandshakeType.client_hello) return limits.maxClientHello;
-  return type === HandshakeType.certificate ? limits.maxCertificate : limits.maxMessage;
+  return type === HandshakeType.certificate || type === HandshakeType.compressed_certificate ? limits.maxCertificate : limits.maxMessage;
 }
 
 /**

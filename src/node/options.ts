@@ -3,6 +3,7 @@
  * is refused with a TLSError `ERR_TLS_UNSUPPORTED_OPTION` naming it, never silently
  * ignored; options that are not TLS options at all (net and http ones) pass by untouched.
  */
+import { parseEchKeyFile, type EchKey } from '../ech/keys.js';
 import { constants as cryptoConstants } from 'node:crypto';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
@@ -78,6 +79,8 @@ export interface ConnectionOptions extends CommonTLSOptions {
   pskCallback?: (hint: string | null) => { psk: Uint8Array; identity: string } | null;
   /** A session Buffer from an earlier socket's 'session' event. */
   session?: Uint8Array;
+  /** tsls: Encrypted Client Hello with the server's ECHConfigList (bytes or base64); see the engine's ClientOptions.ech. */
+  ech?: { configList: Uint8Array | string };
   /** Socket idle timeout in ms (socket.setTimeout). */
   timeout?: number;
   highWaterMark?: number;
@@ -110,6 +113,8 @@ export interface TlsServerOptions extends CommonTLSOptions {
   ticketKeys?: Uint8Array;
   /** Session (ticket) lifetime in seconds. */
   sessionTimeout?: number;
+  /** tsls: Encrypted Client Hello keys: key files (PEM, as `tsls ech` or `openssl ech` write them) or parsed keys. */
+  ech?: { keys: (string | EchKey)[] };
   highWaterMark?: number;
 }
 
@@ -408,7 +413,7 @@ export function alpnProtocols(v: CommonTLSOptions['ALPNProtocols']): string[] | 
 function commonOptions(options: CommonTLSOptions) {
   const ctx = options.secureContext?.settings;
   const o = ctx ? { ...options, ...Object.fromEntries(Object.entries(ctx).filter(([k]) => options[k as keyof ContextSettings] === undefined)) } : options;
-  const out: Partial<ClientOptions> = { provider: o.provider ?? nodeProvider };
+  const out: Partial<Omit<ClientOptions, 'ech'>> = { provider: o.provider ?? nodeProvider };
   const suites = cipherSuites(o, (o as { pskCallback?: unknown }).pskCallback !== undefined);
   if (suites) out.cipherSuites = suites;
   const g = groups(o.ecdhCurve);
@@ -456,6 +461,7 @@ export function resolveClientOptions(o: ConnectionOptions): ResolvedClient {
   if (servername === '' || (servername !== undefined && isIp(servername))) servername = undefined;
   const engine: ClientOptions = { ...commonOptions(o), host };
   if (servername !== undefined) engine.servername = servername;
+  if (o.ech) engine.ech = o.ech;
   const certificates = ctx?.certificates.length ? ctx.certificates : certifiedKeys(o.cert, o.key);
   if (certificates.length > 1) throw invalid('a client takes one cert/key pair');
   if (certificates[0]) engine.certificate = certificates[0];
@@ -507,6 +513,7 @@ export function resolveServerOptions(o: TlsServerOptions): ResolvedServer {
   if (pskCallback) engine.pskCallback = (identity) => pskCallback(null, new TextDecoder().decode(identity)) ?? undefined;
   if (o.pskIdentityHint !== undefined) engine.pskIdentityHint = o.pskIdentityHint;
   if (o.ticketKeys !== undefined) engine.ticketKeys = o.ticketKeys;
+  if (o.ech) engine.ech = { keys: o.ech.keys.flatMap((k) => (typeof k === 'string' ? parseEchKeyFile(engine.provider ?? nodeProvider, k) : [k])) };
   if (given(o.secureOptions) && secureOptions(o.secureOptions, 'server').noTicket) engine.tickets = 0;
   if (o.ALPNCallback !== undefined) {
     if (typeof o.ALPNCallback !== 'function') throw invalid('ALPNCallback must be a function');

@@ -2,6 +2,7 @@
  * What the client's TLS 1.3 and TLS 1.2 flows both check of the server: that it answers
  * only what we offered (RFC 8446 4.2, RFC 5246 7.4.1.4), and its certificate chain.
  */
+import { echVerificationName } from './ech-client.js';
 import { TLSError, illegalParameter, unexpectedMessage } from '../errors.js';
 import type { Extensions, MessageOf } from '../messages/handshake.js';
 import { handshakeVerifierPolicy } from '../config.js';
@@ -26,7 +27,7 @@ export function processServerCertificate(hs: ClientHandshake, msg: MessageOf<'ce
   const chain = readCertificates(msg);
   hs.negotiated.peerCertificates = chain;
   const o = hs.options;
-  const info = { chain, host: o.servername ?? o.host, now: hs.common.now() };
+  const info = { chain, host: echVerificationName(hs.hello.ech) ?? o.servername ?? o.host, now: hs.common.now() };
   if (o.verifyPeer) o.verifyPeer(info);
   else if (o.rejectUnauthorized !== false) verifyServerCertificate(hs.provider, info, o.ca ?? [], handshakeVerifierPolicy(o));
   hs.negotiated.peerVerified = o.rejectUnauthorized !== false || o.verifyPeer !== undefined;

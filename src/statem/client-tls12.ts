@@ -2,6 +2,7 @@
  * The client's side of a TLS 1.2 handshake (RFC 5246 7.3 with ECDHE per RFC 8422):
  * everything after a ServerHello that negotiated TLS 1.2.
  */
+import { refuseRejectedEch } from './ech-client.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode, keyExchangeOf, type SrtpProfileName } from '../messages/constants.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
@@ -51,7 +52,11 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
         change_cipher_spec: 'C12.ResumeServerChangeCipherSpec',
       },
     },
-    process: processServerHello12,
+    process: (hs, msg) => {
+      // ECH is TLS 1.3's: a server that answers with TLS 1.2 did not take it (RFC 9849 section 6.1.6).
+      refuseRejectedEch(hs.hello.ech && { ...hs.hello.ech, status: 'rejected' });
+      processServerHello12(hs, msg);
+    },
   },
   // The full handshake (RFC 5246 7.3), ECDHE or PSK key exchange.
   'C12.Certificate': {

@@ -4,6 +4,9 @@
  * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
  * Control flow is the core's; each row says which message may come when.
  */
+import { checkEchAcceptance, chooseEchConfig, refuseRejectedEch, sealClientHello, takeRetryConfigs } from './ech-client.js';
+import { encodeEchClientHello } from '../messages/ech.js';
+import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
@@ -76,11 +79,20 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     },
   },
   'C.EncryptedExtensions': {
-    row: { group: TLS13, read: { certificate_request: 'C.CertificateRequest', certificate: 'C.Certificate', finished: 'C.Finished' } },
+    row: {
+      group: TLS13,
+      read: { certificate_request: 'C.CertificateRequest', certificate: 'C.Certificate', compressed_certificate: 'C.Certificate', finished: 'C.Finished' },
+    },
     process: processEncryptedExtensions,
   },
-  'C.CertificateRequest': { row: { group: TLS13, read: { certificate: 'C.Certificate' } }, process: processCertificateRequest },
-  'C.Certificate': { row: { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' } }, process: processServerCertificate },
+  'C.CertificateRequest': {
+    row: { group: TLS13, read: { certificate: 'C.Certificate', compressed_certificate: 'C.Certificate' } },
+    process: processCertificateRequest,
+  },
+  'C.Certificate': {
+    row: { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' } },
+    process: (hs, msg) => processServerCertificate(hs, msg.type === 'compressed_certificate' ? certificateFromCompressed(hs, msg) : msg),
+  },
   'C.CertificateVerify': {
     row: { group: TLS13, read: { finished: 'C.Finished' } },
     process: (hs, msg) => checkCertificateVerify(hs, msg, 'server', hs.peerLeaf),
@@ -139,6 +151,10 @@ export function startClientHello(hs: ClientHandshake): void {
     pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
   };
   hs.hello.sessionId = chooseSessionId(hs, hs.hello.session);
+  if (o.ech) {
+    if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('internal_error', 'ECH needs TLS 1.3 enabled', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
+    hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
+  }
 }
 
 function grease(hs: ClientHandshake, index: number): number {
@@ -163,7 +179,9 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   if (o.servername && !isIpAddress(o.servername)) {
     ext.add('server_name', { server_name_list: [{ name_type: 0, host_name: o.servername }] });
   }
-  const tls13 = hs.common.versions.includes('TLSv1.3');
+  // With ECH only TLS 1.3 is offered: an inner hello must not offer less (RFC 9849 section 6.1).
+  const offeredVersions = c.ech ? hs.common.versions.filter((v) => v === 'TLSv1.3') : hs.common.versions;
+  const tls13 = offeredVersions.includes('TLSv1.3');
   // KEM groups exist only in TLS 1.3: a TLS 1.2 (or DTLS 1.2) only client does not list them.
   const groups = hs.common.groups.filter((g) => tls13 || tls12Group(hs, g)).map((g) => NamedGroup[g]);
   ext.add('supported_groups', { named_group_list: useGrease ? [grease(hs, 1), ...groups] : groups });
@@ -171,13 +189,13 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   ext.add('signature_algorithms', { supported_signature_algorithms: useGrease ? [grease(hs, 2), ...schemes] : schemes });
   if (hs.common.alpn.length) ext.add('application_layer_protocol_negotiation', { protocol_name_list: hs.common.alpn });
   if (tls13) {
-    const versions = hs.common.versions.map((v) => (v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
+    const versions = offeredVersions.map((v) => (v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
     ext.add('supported_versions', { versions: useGrease ? [grease(hs, 3), ...versions] : versions });
     if (c.cookie) ext.add('cookie', { cookie: c.cookie });
     const client_shares = [...c.keyShares].map(([group, pair]) => ({ group: NamedGroup[group], key_exchange: pair.publicKey }));
     ext.add('key_share', { client_shares });
   }
-  if (hs.common.versions.includes('TLSv1.2')) {
+  if (offeredVersions.includes('TLSv1.2')) {
     // TLS 1.2 only with the extended master secret and secure renegotiation signalling.
     ext.add('extended_master_secret', true);
     ext.add('renegotiation_info', new Uint8Array(0));
@@ -187,13 +205,16 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
     ext.add('session_ticket', session?.ticket ?? new Uint8Array(0));
   }
   ext.add('record_size_limit', tls13 ? OUR_RECORD_SIZE_LIMIT : 2 ** 14);
+  if (tls13) offerCertificateCompression(hs, ext);
   const srtp = hs.options.srtpProfiles ?? [];
   if (hs.datagram && srtp.length) ext.add('use_srtp', { protection_profiles: srtp.map((p) => SrtpProfile[p]), srtp_mki: new Uint8Array(0) });
   offerConnectionId(hs, ext);
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
   if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes });
+  // The inner hello's marker; sealClientHello puts the encrypted hello in its place outside.
+  if (c.ech) ext.add('encrypted_client_hello', encodeEchClientHello({ type: 'inner' }));
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
-  const psk = (c.pskOffer = sessionPskOffer(hs) ?? externalPskOffer(hs));
+  const psk = (c.pskOffer = c.ech ? undefined : (sessionPskOffer(hs) ?? externalPskOffer(hs)));
   // pre_shared_key goes last; its binder is filled in once the rest is encoded.
   const offered: OfferedPsks | undefined = psk && {
     identities: [{ identity: psk.identity, obfuscated_ticket_age: psk.obfuscatedAge }],
@@ -216,7 +237,7 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
     const raw = encodeHandshake(hello);
     offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
   }
-  return hello;
+  return c.ech ? sealClientHello(hs, c.ech, hello) : hello;
 }
 
 /**
@@ -264,6 +285,7 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
   if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('protocol_version', 'server chose TLS 1.3, which we did not offer');
   checkOffered(hs, msg.extensions, 'ServerHello');
   checkServerHelloCommon(hs, msg);
+  if (c.ech) checkEchAcceptance(hs, c.ech, msg);
   const selected = msg.extensions.get('pre_shared_key', 'server_hello');
   if (selected) {
     // We offer one identity, whose hash must be that of the suite chosen now.
@@ -289,6 +311,7 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
 
 function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_retry_request'>): void {
   const c = hs.hello;
+  if (c.ech) throw new TLSError('handshake_failure', 'ECH across a HelloRetryRequest is not supported yet', { code: 'ERR_TLS_ECH_HRR' });
   checkOffered(hs, msg.extensions, 'HelloRetryRequest', [ExtensionType.cookie]);
   checkServerHelloCommon(hs, msg);
   const ks = msg.extensions.get('key_share', 'hello_retry_request');
@@ -309,6 +332,7 @@ function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_ret
 function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypted_extensions'>): void {
   const ext = msg.extensions;
   checkOffered(hs, ext, 'EncryptedExtensions');
+  if (hs.hello.ech) takeRetryConfigs(hs.hello.ech, ext);
   const alpn = ext.get('application_layer_protocol_negotiation', 'encrypted_extensions');
   if (alpn) {
     const [chosen, ...more] = alpn.protocol_name_list;
@@ -334,6 +358,7 @@ function processFinished(hs: ClientHandshake, msg: MessageOf<'finished'>): void 
   // Without resumption the server must have authenticated with a certificate before Finished.
   if (!hs.resumed && hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
   checkFinished(hs, msg, 'server');
+  refuseRejectedEch(hs.hello.ech);
 }
 
 /** Our certificate, if we have one and can sign in a way the server accepts. */

@@ -10,6 +10,9 @@
  * `release()` drops what only the handshake needed, once it is over.
  */
 import type { ConnectionIds } from '../record/dtls-cid.js';
+import type { EchServerState } from './ech-server.js';
+import type { EchClientState } from './ech-client.js';
+import type { CertificateCompressionName } from '../cert-compression.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
 import type { PskOffer } from './external-psk.js';
@@ -60,6 +63,8 @@ export interface Negotiated {
   servername?: string;
   peerCertificates: Certificate[];
   helloRetried: boolean;
+  /** Encrypted Client Hello (RFC 9849): whether it was accepted, when it was offered. */
+  ech?: 'accepted' | 'rejected';
   /** Whether the peer authenticated with a certificate we checked (false when verification was skipped). */
   peerVerified: boolean;
   /** DTLS-SRTP protection profile agreed on (RFC 5764), if any. */
@@ -180,6 +185,8 @@ const LASTING_SLOTS = 4;
 
 export interface ClientHelloState {
   random: Uint8Array;
+  /** Encrypted Client Hello, when the options give a config (RFC 9849). */
+  ech?: EchClientState;
   sessionId: Uint8Array;
   /** Our key pairs, by group, for the shares we sent. */
   keyShares: Map<GroupName, KeyPair>;
@@ -207,6 +214,8 @@ export interface ServerHelloState {
   clientSchemes: number[];
   clientOfferedSni: boolean;
   clientRecordSizeLimit?: number;
+  /** The algorithm to compress our Certificate with, if the client asked for one we have (RFC 8879). */
+  certificateCompression?: CertificateCompressionName;
   certified?: CertifiedKey;
   /** The client sent psk_key_exchange_modes, so it can use tickets. */
   clientPskModes?: number[];
@@ -393,6 +402,8 @@ export class ClientHandshake extends SideHandshake<ClientOptions, ClientHelloSta
 }
 
 export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloState> {
+  /** Encrypted Client Hello: what became of the client's offer (kept across a HelloRetryRequest). */
+  echState?: EchServerState;
   readonly side = 'server';
 
   /** Our certificate and key, chosen while processing the ClientHello (none when resuming or with a PSK suite). */

@@ -3,6 +3,8 @@
  * state in the order the handshake runs: checking and answering ClientHello (which may
  * choose TLS 1.2 instead), the HelloRetryRequest detour, the server's flight, the client's.
  */
+import { addRetryConfigs, checkEchWithoutRetry, confirmEch, openClientHello, useInnerTranscript } from './ech-server.js';
+import { chooseCertificateCompression, maybeCompressCertificate } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
@@ -39,11 +41,17 @@ export const serverTls13 = defineStates<ServerHandshake>()({
   // The ClientHello decides the version: TLS 1.2 goes on in server-tls12.ts.
   'S.ClientHello': {
     row: { group: 'HANDSHAKE', write: ['S.HelloRetryRequest', 'S.ServerHello', 'S12.ServerHello'] },
-    process: processClientHello,
+    process: (hs, msg, raw) => {
+      const opened = openClientHello(hs, msg, raw);
+      hs.echState = opened.state;
+      if (opened.state) hs.negotiated.ech = opened.state.status;
+      processClientHello(hs, opened.hello, opened.raw);
+      if (hs.negotiated.version === 'TLSv1.3') checkEchWithoutRetry(hs, !needsNoRetry(hs.hello));
+    },
+    postProcess: useInnerTranscript,
     writeTransition: (hs) => {
       if (hs.negotiated.version === 'TLSv1.2') return 'S12.ServerHello';
-      const s = hs.hello;
-      return s.peerShare || (s.psk && !s.psk.dhe) ? 'S.ServerHello' : 'S.HelloRetryRequest';
+      return needsNoRetry(hs.hello) ? 'S.ServerHello' : 'S.HelloRetryRequest';
     },
   },
   'S.HelloRetryRequest': {
@@ -58,7 +66,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
   'S.ClientHello2': { row: { group: TLS13, write: ['S.ServerHello'] }, process: processClientHello },
   'S.ServerHello': {
     row: { group: TLS13, write: ['S.EncryptedExtensions'] },
-    construct: serverHello,
+    construct: (hs) => confirmEch(hs, serverHello(hs)),
     postWork: (hs) => {
       compatibilityCCS(hs);
       deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.hello.psk?.secret);
@@ -69,7 +77,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
   },
   'S.EncryptedExtensions': {
     row: { group: TLS13, write: ['S.CertificateRequest', 'S.Certificate', 'S.Finished'] },
-    construct: encryptedExtensions,
+    construct: (hs) => addRetryConfigs(hs, encryptedExtensions(hs)),
     writeTransition: (hs) => (hs.resumed ? 'S.Finished' : wantsClientCertificate(hs) ? 'S.CertificateRequest' : 'S.Certificate'),
   },
   'S.CertificateRequest': {
@@ -80,7 +88,10 @@ export const serverTls13 = defineStates<ServerHandshake>()({
       return { type: 'certificate_request', certificate_request_context: new Uint8Array(0), extensions: ext };
     },
   },
-  'S.Certificate': { row: { group: TLS13, write: ['S.CertificateVerify'] }, construct: (hs) => buildCertificate(hs.certified.chain) },
+  'S.Certificate': {
+    row: { group: TLS13, write: ['S.CertificateVerify'] },
+    construct: (hs) => maybeCompressCertificate(hs, hs.certified, buildCertificate(hs.certified.chain)),
+  },
   'S.CertificateVerify': {
     row: { group: TLS13, write: ['S.Finished'] },
     construct: (hs) => buildCertificateVerify(hs, 'server', hs.certified.key, hs.signatureScheme),
@@ -288,6 +299,7 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
     psk,
     clientOfferedSni: sni !== undefined,
     clientRecordSizeLimit: limit,
+    certificateCompression: chooseCertificateCompression(hs, ext),
     certified,
   };
   if (limit !== undefined) hs.peerRecordSizeLimit = limit;
@@ -307,6 +319,11 @@ function selectAlpn(hs: ServerHandshake, ch: ClientHello, servername: string | u
   const chosen = hs.common.alpn.find((p) => alpn.protocol_name_list.includes(p));
   if (!chosen) throw new TLSError('no_application_protocol', 'no ALPN protocol in common');
   return chosen;
+}
+
+/** The client's first hello can be answered at once: it has a share for our group, or it resumes without (EC)DHE. */
+function needsNoRetry(s: ServerHelloState): boolean {
+  return s.peerShare !== undefined || (s.psk !== undefined && !s.psk.dhe);
 }
 
 function serverHelloBase(hs: ServerHandshake, random: Uint8Array, ext: Extensions) {

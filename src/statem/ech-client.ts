@@ -1,0 +1,148 @@
+/**
+ * The client's side of Encrypted Client Hello (RFC 9849), kept out of the state code: the
+ * ClientHelloInner the state code builds is sealed with HPKE into a ClientHelloOuter that
+ * shows only the config's public_name (section 6.1); ServerHello's random says whether the
+ * server accepted it (section 7.2), and the transcript then continues with the inner hello;
+ * a rejection is verified against the public_name, its retry_configs kept, and the
+ * connection ends with ech_required once the server has proven itself (section 6.1.6).
+ *
+ * Not here yet: ech_outer_extensions compression (every extension travels in both hellos),
+ * ECH across a HelloRetryRequest (refused with ERR_TLS_ECH_HRR), PSKs with ECH (not offered).
+ */
+import { hpkeSetupSender, hpkeSupports, type HpkeContext } from '../crypto/hpke.js';
+import { hkdfExpandLabel } from '../crypto/keyschedule.js';
+import { hashLength } from '../crypto/provider.js';
+import { echConfigListBytes } from '../ech/keys.js';
+import { TLSError } from '../errors.js';
+import { ECH_EXTENSION, encodeEchClientHello, parseEchConfigList, type ECHConfig, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
+import { ExtensionType } from '../messages/constants.js';
+import { Extensions, encodeHandshake, type MessageOf } from '../messages/handshake.js';
+import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
+import type { ClientHandshake } from './context.js';
+
+export interface EchClientState {
+  config: ECHConfig;
+  suite: HpkeSymmetricCipherSuite;
+  context?: HpkeContext;
+  /** ClientHelloInner as the transcript would hash it (outer's session ID, 4-byte header). */
+  inner?: Uint8Array;
+  innerRandom?: Uint8Array;
+  status: 'offered' | 'accepted' | 'rejected';
+  /** The server's retry_configs (ECHConfigList bytes), when it rejected ECH and sent them. */
+  retryConfigs?: Uint8Array;
+}
+
+const ECH_INFO_PREFIX = utf8.encode('tls ech\0');
+const TAG_LENGTH = 16;
+
+/** The first config in the list we can use: a KEM and one cipher suite we support. */
+export function chooseEchConfig(configList: Uint8Array | string): { config: ECHConfig; suite: HpkeSymmetricCipherSuite } {
+  const configs = parseEchConfigList(echConfigListBytes(configList));
+  for (const config of configs) {
+    const k = config.contents.key_config;
+    const suite = k.cipher_suites.find((s) => hpkeSupports({ kem: k.kem_id, kdf: s.kdf_id, aead: s.aead_id }));
+    if (suite) return { config, suite };
+  }
+  throw new TLSError('internal_error', 'ECH: no config in the list has a KEM and cipher suite we support', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
+}
+
+/** Zero padding for EncodedClientHelloInner (RFC 9849 section 6.1.3): hide the name's length, then round to 32. */
+function paddingLength(state: EchClientState, servername: string | undefined, encodedLength: number): number {
+  const maxName = state.config.contents.maximum_name_length;
+  const nameLength = servername ? utf8.encode(servername).length : 0;
+  const forName = servername ? Math.max(0, maxName - nameLength) : maxName + 9;
+  const total = encodedLength + forName;
+  return forName + (31 - ((total + 31) % 32));
+}
+
+/**
+ * The ClientHelloOuter for `inner` (which carries the inner marker). The outer hello has a
+ * fresh random, the public_name as SNI and the encrypted inner hello in place of the marker;
+ * every other extension is the same.
+ */
+export function sealClientHello(hs: ClientHandshake, state: EchClientState, inner: MessageOf<'client_hello'>): MessageOf<'client_hello'> {
+  const p = hs.provider;
+  const k = state.config.contents.key_config;
+  state.inner = encodeHandshake(inner);
+  state.innerRandom = inner.random;
+  // EncodedClientHelloInner: the inner hello without its session ID (the outer's is used), padded.
+  const encoded = encodeHandshake({ ...inner, legacy_session_id: new Uint8Array(0) }).subarray(4);
+  const plaintext = concat(encoded, new Uint8Array(paddingLength(state, hs.options.servername, encoded.length)));
+  const { enc, context } = hpkeSetupSender(p, { kem: k.kem_id, kdf: state.suite.kdf_id, aead: state.suite.aead_id }, k.public_key, concat(ECH_INFO_PREFIX, state.config.raw));
+  state.context = context;
+  const echExtension = (payload: Uint8Array) =>
+    encodeEchClientHello({ type: 'outer', cipher_suite: state.suite, config_id: k.config_id, enc, payload });
+
+  const outerExtensions = new Extensions('client_hello');
+  let echIndex = -1;
+  for (const e of inner.extensions.list) {
+    if (e.type === ExtensionType.server_name) {
+      outerExtensions.add('server_name', { server_name_list: [{ name_type: 0, host_name: state.config.contents.public_name }] });
+    } else if (e.type === ECH_EXTENSION) {
+      echIndex = outerExtensions.list.length;
+      outerExtensions.addRaw(ECH_EXTENSION, new Uint8Array(0));
+    } else {
+      outerExtensions.list.push(e);
+    }
+  }
+  if (echIndex < 0) throw new Error('ECH: the inner hello has no encrypted_client_hello marker');
+  // A ClientHello without SNI still shows the public_name outside.
+  if (!outerExtensions.has('server_name')) outerExtensions.list.unshift({ type: ExtensionType.server_name, name: 'server_name', value: { server_name_list: [{ name_type: 0, host_name: state.config.contents.public_name }] } });
+  const outer: MessageOf<'client_hello'> = { ...inner, random: hs.common.random(32), extensions: outerExtensions };
+  const at = outerExtensions.list.findIndex((e) => e.type === ECH_EXTENSION);
+  // ClientHelloOuterAAD: the outer hello with a payload of zeros the length of the ciphertext.
+  outerExtensions.list[at] = { type: ECH_EXTENSION, value: echExtension(new Uint8Array(plaintext.length + TAG_LENGTH)) };
+  const aad = encodeHandshake(outer).subarray(4);
+  outerExtensions.list[at] = { type: ECH_EXTENSION, value: echExtension(context.seal(aad, plaintext)) };
+  return outer;
+}
+
+/**
+ * Whether ServerHello accepted ECH (RFC 9849 section 7.2): its last 8 random bytes are
+ * HKDF-Expand-Label(HKDF-Extract(0, inner random), "ech accept confirmation",
+ * Transcript-Hash(ClientHelloInner || ServerHello with those bytes zeroed), 8). On
+ * acceptance the transcript restarts from ClientHelloInner.
+ */
+export function checkEchAcceptance(hs: ClientHandshake, state: EchClientState, serverHello: MessageOf<'server_hello'>): void {
+  const hash = hs.suite.hash;
+  const p = hs.provider;
+  const zeroed = { ...serverHello, random: concat(serverHello.random.subarray(0, 24), new Uint8Array(8)) };
+  const transcriptHash = p.hash(hash, concat(state.inner!, encodeHandshake(zeroed)));
+  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), state.innerRandom!);
+  const confirmation = hkdfExpandLabel(p, hash, secret, 'ech accept confirmation', transcriptHash, 8);
+  if (constantTimeEqual(confirmation, serverHello.random.subarray(24))) {
+    state.status = hs.negotiated.ech = 'accepted';
+    hs.transcript.reset();
+    hs.transcript.add(state.inner!);
+    hs.clientRandom = state.innerRandom;
+  } else {
+    state.status = hs.negotiated.ech = 'rejected';
+  }
+}
+
+/** EncryptedExtensions: retry_configs may come only with a rejection (RFC 9849 section 6.1.6, 7.1). */
+export function takeRetryConfigs(state: EchClientState, ext: Extensions): void {
+  const data = ext.list.find((e) => e.type === ECH_EXTENSION)?.value as Uint8Array | undefined;
+  if (!data) return;
+  if (state.status === 'accepted') throw new TLSError('unsupported_extension', 'ECH accepted, yet EncryptedExtensions carries retry_configs');
+  // Parsed to check it; a list of configs we cannot use is still the server's answer.
+  parseEchConfigList(data);
+  state.retryConfigs = data.slice();
+}
+
+/** The name to verify the server's certificate for: the public_name once ECH was rejected. */
+export function echVerificationName(state: EchClientState | undefined): string | undefined {
+  return state?.status === 'rejected' ? state.config.contents.public_name : undefined;
+}
+
+/** An error that carries the server's retry configs, as Go's ECHRejectionError does. */
+export class EchRequiredError extends TLSError {
+  constructor(readonly retryConfigs: Uint8Array | undefined) {
+    super('ech_required', retryConfigs ? 'ECH rejected by the server; it sent retry configs' : 'ECH rejected by the server (no retry configs)', { code: 'ERR_TLS_ECH_REQUIRED' });
+  }
+}
+
+/** After the server's Finished checks out on a rejected ECH: end with ech_required (RFC 9849 section 6.1.6). */
+export function refuseRejectedEch(state: EchClientState | undefined): void {
+  if (state?.status === 'rejected') throw new EchRequiredError(state.retryConfigs);
+}

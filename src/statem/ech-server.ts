@@ -1,0 +1,180 @@
+/**
+ * The server's side of Encrypted Client Hello (RFC 9849), shared mode (this server terminates
+ * both hellos), kept out of the state code: trial decryption of ClientHelloOuter with the keys
+ * whose config_id matches (section 7.1), the inner hello rebuilt from its encoding and the
+ * outer's referenced extensions (section 5.1) and processed as the real one, the acceptance
+ * confirmation in ServerHello.random (section 7.2), retry_configs when ECH is rejected.
+ *
+ * Not here yet: ECH across a HelloRetryRequest (refused with ERR_TLS_ECH_HRR), split mode.
+ */
+import { hpkeSetupRecipient, hpkeSupports } from '../crypto/hpke.js';
+import { hkdfExpandLabel } from '../crypto/keyschedule.js';
+import { hashLength } from '../crypto/provider.js';
+import type { EchKey } from '../ech/keys.js';
+import { TLSError, illegalParameter } from '../errors.js';
+import { ExtensionType, HandshakeType, ProtocolVersion } from '../messages/constants.js';
+import { ECH_EXTENSION, OuterExtensions, encodeEchConfigList, parseEchClientHello } from '../messages/ech.js';
+import { decode } from '../messages/codec.js';
+import type { Extension } from '../messages/extensions.js';
+import { Extensions, decodeHandshake, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
+import { Reader, concat, utf8 } from '../util/bytes.js';
+import type { ServerHandshake } from './context.js';
+
+export interface EchServerState {
+  status: 'accepted' | 'rejected';
+  /** The inner ClientHello as the transcript hashes it (4-byte header, the outer's session ID). */
+  inner?: Uint8Array;
+  innerRandom?: Uint8Array;
+}
+
+const ECH_INFO_PREFIX = utf8.encode('tls ech\0');
+
+/** Where the extensions of a ClientHello body start, and the body's end (the encoded inner hello is followed by padding). */
+function extensionsBlock(body: Uint8Array): { start: number; end: number } {
+  const r = new Reader(body, 'ClientHello');
+  r.u16();
+  r.bytes(32);
+  r.vec(1);
+  r.vec(2);
+  r.vec(1);
+  const start = r.offset;
+  const length = r.u16();
+  return { start: start + 2, end: start + 2 + length };
+}
+
+/** ClientHelloOuterAAD (section 5.2): the outer hello's body with the ECH payload zeroed, found in the bytes as received. */
+function outerAad(body: Uint8Array, payloadLength: number): Uint8Array {
+  const { start, end } = extensionsBlock(body);
+  const r = new Reader(body.subarray(start, end), 'ClientHello extensions');
+  while (r.remaining > 0) {
+    const type = r.u16();
+    r.vec(2);
+    if (type !== ECH_EXTENSION) continue;
+    // The payload is the last field of the extension.
+    const at = start + r.offset - payloadLength;
+    const aad = body.slice();
+    aad.fill(0, at, at + payloadLength);
+    return aad;
+  }
+  throw new Error('ECH: outer hello lost its extension');
+}
+
+/** The outer extensions the inner hello refers to, put in place (section 5.1): in order, each once, never ECH itself. */
+function expandOuterExtensions(inner: Extensions, outer: Extensions): Extensions {
+  const out = new Extensions('client_hello');
+  for (const e of inner.list) {
+    if (e.type !== ExtensionType.ech_outer_extensions) {
+      out.list.push(e);
+      continue;
+    }
+    const { types } = decode(OuterExtensions, e.value as Uint8Array, 'ech_outer_extensions');
+    let cursor = 0;
+    for (const type of types) {
+      if (type === ECH_EXTENSION) throw illegalParameter('ech_outer_extensions refers to encrypted_client_hello');
+      // Each reference must come after the previous one in the outer hello: no repeats, no loops.
+      const found = outer.list.findIndex((o, i) => i >= cursor && o.type === type);
+      if (found < 0) throw illegalParameter(`ech_outer_extensions refers to extension ${type}, absent from the outer hello or out of order`);
+      out.list.push(outer.list[found] as Extension);
+      cursor = found + 1;
+    }
+  }
+  return out;
+}
+
+/** An inner hello offers TLS 1.3 and nothing older (section 7.1); GREASE values aside. */
+function checkInnerVersions(inner: MessageOf<'client_hello'>): void {
+  const versions = inner.extensions.get('supported_versions', 'client_hello')?.versions ?? [];
+  const real = versions.filter((v) => (v & 0x0f0f) !== 0x0a0a);
+  if (!real.includes(ProtocolVersion.TLS1_3) || real.some((v) => v < ProtocolVersion.TLS1_3)) {
+    throw illegalParameter(`ClientHelloInner must offer TLS 1.3 only, not ${real.map((v) => `0x${v.toString(16)}`).join(', ') || 'nothing'}`);
+  }
+}
+
+/**
+ * Open the ClientHelloOuter `outer` (its wire body `raw` without the header) with our keys.
+ * Returns the hello to process (the inner one when decryption worked), its raw bytes, and
+ * what happened; `undefined` state when the client sent no ECH or we have no keys.
+ */
+export function openClientHello(
+  hs: ServerHandshake,
+  outer: MessageOf<'client_hello'>,
+  raw: Uint8Array,
+): { hello: MessageOf<'client_hello'>; raw: Uint8Array; state?: EchServerState } {
+  const keys = hs.options.ech?.keys ?? [];
+  const data = outer.extensions.list.find((e) => e.type === ECH_EXTENSION)?.value as Uint8Array | undefined;
+  if (!keys.length || !data) return { hello: outer, raw };
+  const ech = parseEchClientHello(data);
+  if (ech.type === 'inner') throw illegalParameter('ClientHelloOuter carries the inner encrypted_client_hello');
+  const body = raw.subarray(4);
+  const aad = outerAad(body, ech.payload.length);
+  for (const key of keys) {
+    const k = key.config.contents.key_config;
+    if (k.config_id !== ech.config_id) continue;
+    const suite = { kem: k.kem_id, kdf: ech.cipher_suite.kdf_id, aead: ech.cipher_suite.aead_id };
+    if (!k.cipher_suites.some((s) => s.kdf_id === suite.kdf && s.aead_id === suite.aead) || !hpkeSupports(suite)) continue;
+    let plaintext: Uint8Array | null;
+    try {
+      plaintext = hpkeSetupRecipient(hs.provider, suite, ech.enc, key, concat(ECH_INFO_PREFIX, key.config.raw)).open(aad, ech.payload);
+    } catch {
+      plaintext = null; // a malformed enc decrypts nothing: ECH is rejected, not the connection
+    }
+    if (!plaintext) continue;
+    const hello = innerHello(plaintext, outer);
+    const innerRaw = encodeHandshake(hello);
+    return { hello, raw: innerRaw, state: { status: 'accepted', inner: innerRaw, innerRandom: hello.random } };
+  }
+  return { hello: outer, raw, state: { status: 'rejected' } };
+}
+
+/** EncodedClientHelloInner → ClientHelloInner: strict, padding all zeros, outer extensions expanded. */
+function innerHello(plaintext: Uint8Array, outer: MessageOf<'client_hello'>): MessageOf<'client_hello'> {
+  const { end } = extensionsBlock(plaintext);
+  if (end > plaintext.length) throw new TLSError('decode_error', 'EncodedClientHelloInner is truncated');
+  if (plaintext.subarray(end).some((b) => b !== 0)) throw illegalParameter('EncodedClientHelloInner padding is not zeros');
+  const encoded = decodeHandshake(HandshakeType.client_hello, plaintext.subarray(0, end)) as MessageOf<'client_hello'>;
+  if (encoded.legacy_session_id.length !== 0) throw illegalParameter('EncodedClientHelloInner has a legacy_session_id');
+  const rebuilt = { ...encoded, legacy_session_id: outer.legacy_session_id, extensions: expandOuterExtensions(encoded.extensions, outer.extensions) };
+  // Parsed again from its bytes: the same checks as any ClientHello (duplicates, PSK last, structure).
+  const hello = decodeHandshake(HandshakeType.client_hello, encodeHandshake(rebuilt).subarray(4)) as MessageOf<'client_hello'>;
+  const marker = hello.extensions.list.find((e) => e.type === ECH_EXTENSION)?.value as Uint8Array | undefined;
+  if (!marker || parseEchClientHello(marker).type !== 'inner') throw illegalParameter('ClientHelloInner lacks the inner encrypted_client_hello');
+  checkInnerVersions(hello);
+  return hello;
+}
+
+/** After ClientHello is in the transcript: an accepted ECH puts the inner hello there instead. */
+export function useInnerTranscript(hs: ServerHandshake): void {
+  const state = hs.echState;
+  if (state?.status !== 'accepted') return;
+  hs.transcript.reset();
+  hs.transcript.add(state.inner!);
+}
+
+/** ServerHello.random's last 8 bytes become the acceptance confirmation (section 7.2). */
+export function confirmEch(hs: ServerHandshake, serverHello: HandshakeMessage): HandshakeMessage {
+  const state = hs.echState;
+  if (state?.status !== 'accepted' || serverHello.type !== 'server_hello') return serverHello;
+  const hash = hs.suite.hash;
+  const p = hs.provider;
+  serverHello.random = concat(serverHello.random.subarray(0, 24), new Uint8Array(8));
+  const transcriptHash = hs.transcript.hashWith(encodeHandshake(serverHello));
+  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), state.innerRandom!);
+  serverHello.random = concat(serverHello.random.subarray(0, 24), hkdfExpandLabel(p, hash, secret, 'ech accept confirmation', transcriptHash, 8));
+  return serverHello;
+}
+
+/** EncryptedExtensions of a rejected ECH carry the configs to retry with (section 7.1). */
+export function addRetryConfigs(hs: ServerHandshake, ee: HandshakeMessage): HandshakeMessage {
+  if (hs.echState?.status !== 'rejected' || ee.type !== 'encrypted_extensions') return ee;
+  const retry = (hs.options.ech?.keys ?? []).filter((k: EchKey) => k.retry !== false);
+  if (retry.length) ee.extensions.addRaw(ECH_EXTENSION, encodeEchConfigList(retry.map((k) => k.config)));
+  return ee;
+}
+
+/** Whether a ClientHello that decrypted can be answered: HRR with ECH is not supported yet. */
+export function checkEchWithoutRetry(hs: ServerHandshake, needsRetry: boolean): void {
+  if (needsRetry && hs.echState?.status === 'accepted') {
+    throw new TLSError('handshake_failure', 'ECH across a HelloRetryRequest is not supported yet', { code: 'ERR_TLS_ECH_HRR' });
+  }
+}
+

