@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { describeError, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
+import { cidLine, describeError, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
 import { clientDetails, summary } from './cli-report.js';
 import { connect } from './node/connect.js';
 import type { ConnectionOptions } from './node/options.js';
@@ -26,6 +26,13 @@ function splitHostPort(target: string | undefined): { host: string; port: number
  * The session kept in FILE, if there is one this version can resume; one it cannot read
  * (another tsls version's format, a damaged file) only costs a full handshake, with a warning.
  */
+/** A session the server gave: said on stderr and, with --session FILE, kept for the next run. */
+function keepSession(s: Buffer, sessionFile: string | undefined): void {
+  if (sessionFile) writeFileSync(sessionFile, s);
+  const { ticket, state } = decodeSession(s);
+  say(`tsls:   session ${ticket.length ? 'ticket' : 'session ID'} received, lifetime ${state.lifetime_s} s${sessionFile ? `, kept in ${sessionFile}` : ''}`);
+}
+
 function storedSession(file: string | undefined): Buffer | undefined {
   if (!file || !existsSync(file)) return undefined;
   const bytes = readFileSync(file);
@@ -55,15 +62,12 @@ export async function runClient(values: Values, positionals: string[], tls: Conn
   };
   if (values.dtls) return runDtlsClient(values, options);
   if (values.mtu !== undefined) throw new UsageError('--mtu goes with --dtls');
+  if (values.cid) throw new UsageError('--cid goes with --dtls');
   const sessionFile = str(values, 'session');
   const socket = connect({ ...options, session: storedSession(sessionFile) });
   const keylog = str(values, 'keylog');
   if (keylog) socket.on('keylog', (line: Buffer) => appendFileSync(keylog, line));
-  socket.on('session', (s: Buffer) => {
-    if (sessionFile) writeFileSync(sessionFile, s);
-    const kind = decodeSession(s).ticket.length ? 'ticket' : 'session ID';
-    say(`tsls:   session ${kind} received, lifetime ${decodeSession(s).state.lifetime_s} s${sessionFile ? `, kept in ${sessionFile}` : ''}`);
-  });
+  socket.on('session', (s: Buffer) => keepSession(s, sessionFile));
   socket.on('secureConnect', () => {
     report(socket, `${host}:${port}`, options, !!values.insecure);
     process.stdin.pipe(socket);
@@ -88,14 +92,24 @@ function fail(what: string, err: unknown): never {
 }
 
 async function runDtlsClient(values: Values, options: ConnectionOptions): Promise<void> {
-  if (values.session) throw new UsageError('--session does not go with --dtls');
   if (options.minVersion === 'TLSv1.3' || options.maxVersion === 'TLSv1.3') throw new UsageError('--dtls speaks DTLS 1.2 (TLS 1.2 based) only');
   const { connectDtls } = await import('./node/dtls.js');
   const { minVersion: _min, maxVersion: _max, socket: _socket, session: _session, ...rest } = options;
   const mtu = str(values, 'mtu');
-  const socket = connectDtls({ ...rest, host: options.host!, port: options.port!, ...mtuOption(mtu) });
+  const sessionFile = str(values, 'session');
+  const session = storedSession(sessionFile);
+  const socket = connectDtls({
+    ...rest,
+    host: options.host!,
+    port: options.port!,
+    ...mtuOption(mtu),
+    ...(session ? { session } : {}),
+    // A client rarely needs a CID of its own: its address is the one that changes.
+    ...(values.cid ? { connectionId: new Uint8Array(0) } : {}),
+  });
   const keylog = str(values, 'keylog');
   if (keylog) socket.on('keylog', (line: Buffer) => appendFileSync(keylog, line));
+  socket.on('session', (s: Buffer) => keepSession(s, sessionFile));
   let quiet: NodeJS.Timeout | undefined;
   let stdinEnded = false;
   const closeWhenQuiet = () => {
@@ -104,6 +118,7 @@ async function runDtlsClient(values: Values, options: ConnectionOptions): Promis
   };
   socket.on('secureConnect', () => {
     report(socket, `${options.host}:${options.port} over UDP`, options, !!values.insecure);
+    if (values.cid) say(`tsls:   ${cidLine(socket.connection.connectionIds)}`);
     // One message per line, newline included (as s_client sends it).
     const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
     lines.on('line', (line) => socket.send(`${line}\n`));

@@ -56,6 +56,12 @@ export function pskOptions(values: Values): { key: Buffer; identity: string } | 
   return { key: Buffer.from(hex, 'hex'), identity };
 }
 
+/** --cid with --dtls: the connection_id extension (RFC 9146). */
+export function cidLine(ids: { send: Uint8Array; receive: Uint8Array } | undefined): string {
+  const hex = (b: Uint8Array) => (b.length ? Buffer.from(b).toString('hex') : 'none');
+  return ids ? `connection IDs: ours ${hex(ids.receive)}, the peer's ${hex(ids.send)}` : 'no connection IDs (the peer did not agree)';
+}
+
 export function mtuOption(v: string | undefined): { mtu?: number } {
   if (v === undefined) return {};
   const mtu = Number(v);

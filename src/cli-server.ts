@@ -9,7 +9,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeError, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
+import { cidLine, describeError, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
 import { summary } from './cli-report.js';
 import { nodeProvider } from './crypto/node.js';
 import type { DTLSSocket } from './node/dtls.js';
@@ -67,6 +67,7 @@ export async function runServer(values: Values, tls: TlsServerOptions): Promise<
   if (values.www && values.echo) throw new UsageError('--www and --echo exclude each other');
   if (values.www && values.dtls) throw new UsageError('--www is HTTP over TLS: it does not go with --dtls (a DTLS server echoes)');
   if (values.mtu !== undefined && !values.dtls) throw new UsageError('--mtu goes with --dtls');
+  if (values.cid && !values.dtls) throw new UsageError('--cid goes with --dtls');
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   if (values.verify && !values.ca) throw new UsageError('--verify needs --ca');
   const portText = str(values, 'port') ?? '4433';
@@ -143,7 +144,7 @@ async function runDtlsServer(values: Values, options: TlsServerOptions, hosts: s
   const onSecure = (socket: DTLSSocket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const client = socket.connection.peerCertificates[0];
-    say(`tsls: ${peer}: ${summary(socket)}${client ? `, client ${client.subject.text}` : ''}`);
+    say(`tsls: ${peer}: ${summary(socket)}${client ? `, client ${client.subject.text}` : ''}${values.cid ? `; ${cidLine(socket.connection.connectionIds)}` : ''}`);
     socket.on('message', (m: Buffer) => {
       if (socket.established) socket.send(m);
     });
@@ -152,7 +153,7 @@ async function runDtlsServer(values: Values, options: TlsServerOptions, hosts: s
   };
   let listening = 0;
   for (const h of hosts) {
-    const server = createDtlsServer({ ...tls, ...mtuOption(str(values, 'mtu')) }, onSecure);
+    const server = createDtlsServer({ ...tls, ...mtuOption(str(values, 'mtu')), ...(values.cid ? { connectionIds: true } : {}) }, onSecure);
     keylogTo(server, str(values, 'keylog'));
     server.on('tlsClientError', (err: Error, socket: DTLSSocket) => say(handshakeFailed(socket, err)));
     server.on('error', (err: NodeJS.ErrnoException) => listenError(hosts, h, port, err));

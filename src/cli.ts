@@ -70,6 +70,7 @@ const FLAGS: Record<string, Flag> = {
   echo: { for: 'server', help: 'echo what each client sends (the default)' },
   dtls: { for: 'both', help: 'DTLS 1.2 over UDP: the client sends each stdin line as one message; the server echoes' },
   mtu: { for: 'both', arg: 'N', help: 'with --dtls: the path MTU (UDP payload bytes, 200 to 65507)' },
+  cid: { for: 'both', help: "with --dtls: connection IDs (RFC 9146); the server gives each client an 8-byte CID and keeps its association when the client's address changes, the client uses the server's" },
   trace: { for: 'both', help: 'print every state transition and handshake message on stderr', tls: () => ({ enableTrace: true }) },
   keylog: { for: 'both', arg: 'FILE', help: 'append the secrets to FILE (SSLKEYLOGFILE format, for Wireshark)' },
   'ech-config': { for: 'client', arg: 'B64|FILE', help: 'Encrypted Client Hello with this ECHConfigList: base64, or a file (base64, or a key file\'s ECHCONFIG block)', tls: (v) => ({ ech: { configList: echConfigArg(v) } }) as TlsOptions },

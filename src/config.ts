@@ -57,6 +57,11 @@ export interface CommonOptions {
   aeadLimits?: Partial<AeadLimits>;
   /** DTLS-SRTP (RFC 5764): protection profiles to offer (client) or accept (server), in order of preference. */
   srtpProfiles?: SrtpProfileName[];
+  /**
+   * DTLS 1.2 connection ID (RFC 9146): the CID this side wants in the records it receives;
+   * empty to use the peer's CID without asking for one. Unset: no connection_id extension.
+   */
+  connectionId?: Uint8Array;
 }
 
 /** How the peer's certificate chain is checked, beyond the trust anchors (node:tls names where it has them). */

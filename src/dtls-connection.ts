@@ -20,6 +20,7 @@ import { ContentType } from './messages/constants.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
 import { aeadLimits } from './record/aead-limits.js';
+import { cidOverhead, type ConnectionIds } from './record/dtls-cid.js';
 import { PostHandshakeBudget } from './post-handshake-budget.js';
 import { Flight, HandshakeReassembler, RetransmitTimer, tlsHandshakeBytes, transcriptBytes } from './statem/dtls-flight.js';
 
@@ -45,6 +46,8 @@ export type DtlsServerOptions = ServerOptions & DtlsOptions;
 export interface DtlsServerStart {
   clientHelloSeq: number;
   recordSeq: number;
+  /** The CID this association asks the client to use (RFC 9146), when the server hands out one per association. */
+  connectionId?: Uint8Array;
 }
 
 export interface DtlsConnectionEvents extends EndpointEvents {
@@ -79,13 +82,14 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     const common = this.hs.common;
     this.now = common.now;
     this.records.plaintextVersion = VARIANTS.dtls12.wire;
+    if (start?.connectionId) this.hs.connectionId = start.connectionId;
     const firstSeq = start?.clientHelloSeq ?? 0;
     if (start) this.records.advanceWriteSequence(start.recordSeq);
     // After a stateless HelloVerifyRequest the server answers ClientHello n with ServerHello n (RFC 6347 4.2.2).
     this.sendSeq = firstSeq;
     this.reassembler = new HandshakeReassembler(common.limits, firstSeq);
     this.timer = new RetransmitTimer({ initialMs: options.retransmitMs ?? 1000, maxRetransmissions: options.maxRetransmissions ?? 6 });
-    this.flight = new Flight({ mtu: options.mtu ?? 1200, overhead: (epoch) => (epoch === 0 ? 13 : 37) });
+    this.flight = new Flight({ mtu: options.mtu ?? 1200, overhead: (epoch) => (epoch === 0 ? 13 : 37 + cidOverhead(this.hs.negotiated.connectionIds)) });
   }
 
   static client(options: DtlsClientOptions = {}): DtlsConnection {
@@ -102,6 +106,9 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.start();
     if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
     this.guard(() => {
+      // From the hellos on the parser must know our CID's length: the peer's first tls12_cid record
+      // (its Finished) may arrive with its ChangeCipherSpec, before our read keys are installed.
+      this.records.receiveCidLength = this.hs.negotiated.connectionIds?.receive.length ?? 0;
       const queue = this.records.open(datagram);
       if (this.records.integrityLimitReached) {
         throw new TLSError('bad_record_mac', 'too many forged records under one key (AEAD integrity limit, RFC 9147 4.5.3)', { code: 'ERR_TLS_AEAD_LIMIT' });
@@ -178,6 +185,14 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   get srtpProfile(): string | undefined {
     return this.hs.negotiated.srtpProfile;
   }
+  /** The connection IDs in use (RFC 9146): `send` goes in our records, `receive` in the peer's; undefined when not negotiated. */
+  get connectionIds(): ConnectionIds | undefined {
+    return this.hs.negotiated.connectionIds;
+  }
+  /** The CID we ask the peer to use, whether or not the peer agreed. */
+  get ownConnectionId(): Uint8Array | undefined {
+    return this.hs.connectionId ?? this.hs.options.connectionId;
+  }
   /** Counters of the record layer (dropped records by reason). */
   get recordStats() {
     return this.records.stats;
@@ -205,7 +220,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   }
 
   protected override installKeys12(direction: 'read' | 'write', key: Uint8Array, iv: Uint8Array): void {
-    const protection = new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv);
+    const cids = this.hs.negotiated.connectionIds;
+    const protection = new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv, undefined, cids);
     if (direction === 'write') {
       this.records.setWriteEpoch(this.records.writeEpoch + 1, protection);
       return;

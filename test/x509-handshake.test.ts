@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CertifiedKey } from '../src/config.js';
-import type { Connection } from '../src/connection.js';
+import { meterFeed } from './helpers/cpu-time.js';
 import { nodeProvider } from '../src/crypto/node.js';
 import type { TLSError } from '../src/errors.js';
 import { parsePrivateKey } from '../src/x509/pem.js';
@@ -20,21 +20,14 @@ function certified(issued: Issued, der = issued.der): CertifiedKey {
   return { chain: [{ ...issued.cert, der }], key: parsePrivateKey(pem) };
 }
 
-/** Runs a handshake against a server presenting `server`; returns the client's error and the time the client spent. */
+/** Runs a handshake against a server presenting `server`; returns the client's error and the CPU time the client spent. */
 function handshake(server: CertifiedKey, clientExtra: Record<string, unknown> = {}): { error: TLSError | undefined; clientMs: number } {
   const { root } = rootAndLeaf();
   // node:crypto on both sides: the 200 KB flight is decrypted natively, so the time measured is the engine's own.
   const p = makePair({ ca: [root.cert], servername: 'www.example.com', now: () => NOW, provider: nodeProvider, ...clientExtra }, { certificates: [server], now: () => NOW, provider: nodeProvider });
-  const feed = p.client.feed.bind(p.client);
-  let clientMs = 0;
-  p.client.feed = ((bytes: Uint8Array) => {
-    const t = performance.now();
-    const r = feed(bytes);
-    clientMs += performance.now() - t;
-    return r;
-  }) as Connection['feed'];
+  const clientMs = meterFeed(p.client);
   p.pump();
-  return { error: p.clientErrors[0], clientMs };
+  return { error: p.clientErrors[0], clientMs: clientMs() };
 }
 
 describe('a hostile certificate in the handshake', () => {
@@ -66,16 +59,9 @@ describe('a hostile certificate in the handshake', () => {
         { ca: [root.cert], servername: 'www.example.com', now: () => NOW, provider: nodeProvider, certificate: certified(leaf, der) },
         { certificates: [certified(leaf)], requestCert: true, ca: [root.cert], now: () => NOW, provider: nodeProvider },
       );
-      const feed = p.server.feed.bind(p.server);
-      let serverMs = 0;
-      p.server.feed = ((bytes: Uint8Array) => {
-        const t = performance.now();
-        const r = feed(bytes);
-        serverMs += performance.now() - t;
-        return r;
-      }) as Connection['feed'];
+      const serverMs = meterFeed(p.server);
       p.pump();
-      return { error: p.serverErrors[0], serverMs };
+      return { error: p.serverErrors[0], serverMs: serverMs() };
     });
     for (const r of runs) expect(r.error?.alert).toBe('bad_certificate');
     expect(runs[0]!.error?.message).toMatch(/serialNumber of 200000 octets/);

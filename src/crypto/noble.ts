@@ -2,8 +2,8 @@
  * The CryptoProvider on @noble/* and the bigint RSA in ./rsa.ts: pure JavaScript, so it runs
  * wherever the engine does (browsers, Deno, Node without OpenSSL).
  */
-import { gcm } from '@noble/ciphers/aes.js';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { ecb, gcm } from '@noble/ciphers/aes.js';
+import { chacha20, chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { x448 } from '@noble/curves/ed448.js';
 import { p256, p384 } from '@noble/curves/nist.js';
@@ -180,6 +180,14 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
     hkdfExtract: (name, salt, ikm) => extract(hashes[name], ikm, salt.length ? salt : new Uint8Array(hashLength[name])),
     hkdfExpand: (name, prk, info, length) => expand(hashes[name], prk, info, length),
     aead: makeAead,
+    recordNumberMask: (name, key, sample) => {
+      if (sample.length !== 16) throw new Error('the record number mask takes a 16-byte sample');
+      if (name === 'CHACHA20-POLY1305') {
+        const counter = (sample[0]! | (sample[1]! << 8) | (sample[2]! << 16) | (sample[3]! << 24)) >>> 0;
+        return chacha20(key, sample.subarray(4), new Uint8Array(16), undefined, counter);
+      }
+      return ecb(key, { disablePadding: true }).encrypt(sample);
+    },
     ...kemKeyExchange({ random, ecdhKeyPair, ecdh }),
     verify: cachedVerify(verify),
     verifyRsaPss: rsaPssVerifier((name, data) => hashes[name](data)),

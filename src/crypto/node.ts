@@ -708,6 +708,13 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
     hkdfExtract,
     hkdfExpand,
     aead: makeAead,
+    recordNumberMask: (name, key, sample) => {
+      if (sample.length !== 16) throw new Error('the record number mask takes a 16-byte sample');
+      // node's chacha20 takes the 16-byte counter (little-endian) + nonce block: exactly the sample.
+      const cipher =
+        name === 'CHACHA20-POLY1305' ? nodeCrypto.createCipheriv('chacha20', key, sample) : nodeCrypto.createCipheriv(key.length === 32 ? 'aes-256-ecb' : 'aes-128-ecb', key, null).setAutoPadding(false);
+      return plain(cipher.update(name === 'CHACHA20-POLY1305' ? new Uint8Array(16) : sample));
+    },
     // node:crypto's ML-KEM only with node:crypto's randomness: it cannot take an injected source.
     ...kemKeyExchange({ random, ecdhKeyPair, ecdh, mlkem: nodeHasMlKem && !options.random ? nodeMlKem(nobleMlKem(random)) : undefined }),
     verify: cachedVerify(verify),

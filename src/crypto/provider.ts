@@ -88,6 +88,14 @@ export interface CryptoProvider {
   hkdfExpand(name: HashName, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 
   aead(name: AeadName, key: Uint8Array): Aead;
+  /**
+   * The 16-byte mask of DTLS 1.3 record number encryption (RFC 9147 4.2.3) for the
+   * AEAD's cipher: AES-ECB of the 16-byte `sample` under `key` for the AES AEADs;
+   * for ChaCha20-Poly1305, ChaCha20's keystream under `key` with sample[0..3] as the
+   * little-endian block counter and sample[4..15] as the nonce (the same construction
+   * as QUIC's header protection, RFC 9001 5.4).
+   */
+  recordNumberMask?(name: AeadName, key: Uint8Array, sample: Uint8Array): Uint8Array;
 
   /*
    * Key exchange as a KEM: the side that speaks first generates a key pair and sends its

@@ -89,6 +89,7 @@ export const ExtensionType = {
   post_handshake_auth: 49,
   signature_algorithms_cert: 50,
   key_share: 51,
+  connection_id: 54,
   renegotiation_info: 0xff01,
   // RFC 9849 section 11.1.
   ech_outer_extensions: 0xfd00,

@@ -52,9 +52,11 @@
  * `rejectUnauthorized: false` turns it off). DTLS-only: `mtu`, `retransmitMs`,
  * `maxRetransmissions`, `handshakeTimeout`, `idleTimeout`; `minVersion`/`maxVersion` accept
  * 'DTLSv1.2' only. Refused (ERR_TLS_UNSUPPORTED_OPTION): `ciphersuites` (TLS 1.3 suites, no
- * DTLS 1.3 here), `SNICallback`, `session`.
+ * DTLS 1.3 here), `SNICallback`.
+ * Resumption (client): `session` takes a Buffer from an earlier DTLS socket's 'session' event
+ * (a session ID or an RFC 5077 ticket, as TLS 1.2); 'session' follows 'secureConnect'.
  */
-import type { X509Certificate } from 'node:crypto';
+import { randomBytes, type X509Certificate } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
@@ -64,10 +66,12 @@ import type { PeerVerification } from '../config.js';
 import type { Connection } from '../connection.js';
 import { DtlsConnection, type DtlsServerOptions as EngineDtlsServerOptions, type DtlsServerStart } from '../dtls-connection.js';
 import { DtlsCookieGuard } from '../dtls-cookie.js';
+import { TLS12_CID } from '../record/dtls-cid.js';
 import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
 import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
+import { encodeSession, type TLSSession } from '../statem/session.js';
 import { traceConnection } from './trace.js';
 
 // ---- options ------------------------------------------------------------------------------
@@ -90,9 +94,15 @@ export interface DtlsTransportOptions {
 }
 
 /** Options of node's TLS ones that mean nothing over UDP. */
-type StreamOnly = 'socket' | 'path' | 'highWaterMark' | 'allowHalfOpen' | 'timeout' | 'lookup' | 'family' | 'session' | 'minVersion' | 'maxVersion';
+type StreamOnly = 'socket' | 'path' | 'highWaterMark' | 'allowHalfOpen' | 'timeout' | 'lookup' | 'family' | 'minVersion' | 'maxVersion';
 
 export interface DTLSConnectOptions extends Omit<ConnectionOptions, StreamOnly>, DtlsTransportOptions {
+  /**
+   * Offer connection IDs (RFC 9146): the CID we want in the server's records, or an empty
+   * Buffer to put the server's CID in ours without asking for one (the usual client choice:
+   * it is the client whose address changes).
+   */
+  connectionId?: Uint8Array;
   host?: string;
   port: number;
   /** Send and receive on this dgram socket (bound or not) instead of making one; it is left open on close. */
@@ -123,6 +133,12 @@ export interface DTLSServerOptions extends Omit<TlsServerOptions, 'highWaterMark
   maxConnections?: number;
   /** Rotate the cookie secret after this many ms (default 5 minutes). */
   cookieRotateMs?: number;
+  /**
+   * Connection IDs (RFC 9146): each association asks clients that offer the extension for a
+   * random CID of this many bytes (true: 8), and datagrams carrying it reach the association
+   * from whatever address they come (a client behind a NAT that rebinds keeps its association).
+   */
+  connectionIds?: boolean | number;
 }
 
 const unsupported = (option: string, why: string) => new TLSError('internal_error', `option ${option} ${why}`, { code: 'ERR_TLS_UNSUPPORTED_OPTION' });
@@ -232,6 +248,9 @@ export class DTLSSocket extends EventEmitter {
   private pending: { data: Uint8Array; cb: SendCallback | undefined }[] = [];
   private verified: Verified | undefined;
   private readonly clientAuth: SocketSetup['clientAuth'];
+  /** The client's newest session (encoded), and whether it came before 'secureConnect' and waits for it. */
+  private lastSession: Buffer | undefined;
+  private sessionWaits = false;
 
   /** @internal */
   constructor(setup: { [kSetup]: SocketSetup }) {
@@ -252,6 +271,7 @@ export class DTLSSocket extends EventEmitter {
     this.conn.on('end', () => this.later(() => this.onPeerClose()));
     this.conn.on('keylog', (line) => this.later(() => this.onKeylog(line)));
     this.conn.on('error', (err) => this.later(() => this.destroy(err)));
+    if (!this.isServer) this.conn.on('session', (session) => this.later(() => this.onSession(session)));
   }
 
   /** @internal The client verifies here (the engine's verifyPeer hook). */
@@ -359,9 +379,14 @@ export class DTLSSocket extends EventEmitter {
     this.secureEstablished = true;
     this.lastReceived = Date.now();
     this.alpnProtocol = this.conn.alpnProtocol;
-    ({ authorized: this.authorized, authorizationError: this.authorizationError } = this.isServer
-      ? clientAuthorization(this.clientAuth ?? {}, this.conn)
-      : authorization(this.verified));
+    if (this.isServer) {
+      ({ authorized: this.authorized, authorizationError: this.authorizationError } = clientAuthorization(this.clientAuth ?? {}, this.conn));
+    } else if (this.conn.sessionReused) {
+      // A resumed session was only handed out by an authorized association (see onSession).
+      this.authorized = true;
+    } else {
+      ({ authorized: this.authorized, authorizationError: this.authorizationError } = authorization(this.verified));
+    }
     this.server?.[kSecured](this);
     this.emit('secure');
     if (this.closed) return;
@@ -370,6 +395,8 @@ export class DTLSSocket extends EventEmitter {
       this.server?.emit('secureConnection', this);
     } else {
       this.emit('secureConnect');
+      if (this.sessionWaits && this.lastSession && !this.closed) this.emit('session', this.lastSession);
+      this.sessionWaits = false;
     }
     const pending = this.pending;
     this.pending = [];
@@ -378,6 +405,18 @@ export class DTLSSocket extends EventEmitter {
 
   private onKeylog(line: string): void {
     emitKeylog(this, this.server, line);
+  }
+
+  /**
+   * A session to resume later. It carries no record of how the server was checked, so only
+   * an authorized association hands one out: resuming never skips verification. As node:tls,
+   * 'session' comes after 'secureConnect' (a TLS 1.2 session is ready before the handshake ends).
+   */
+  private onSession(session: TLSSession): void {
+    if (this.closed || !(this.conn.sessionReused || this.verified?.ok === true)) return;
+    this.lastSession = Buffer.from(encodeSession(session));
+    if (this.secureEstablished) this.emit('session', this.lastSession);
+    else this.sessionWaits = true;
   }
 
   /** close_notify from the peer: no half-close over datagrams, answer with ours and close. */
@@ -468,6 +507,16 @@ export class DTLSSocket extends EventEmitter {
 
   getCipher(): { name: string; standardName: string; version: string } | undefined {
     return this.conn.cipher;
+  }
+
+  /** Client: the newest session to pass as `session` to a later connectDtls, if the server gave one. */
+  getSession(): Buffer | undefined {
+    return this.lastSession;
+  }
+
+  /** The handshake resumed a session (an abbreviated handshake). */
+  isSessionReused(): boolean {
+    return this.conn.sessionReused;
   }
 
   /** The peer's certificate as node shows it; `{}` when there is none. */
@@ -638,14 +687,21 @@ export type SecureConnectListener = () => void;
 export function connectDtls(options: DTLSConnectOptions, listener?: SecureConnectListener): DTLSSocket {
   const o = options as DTLSConnectOptions & Record<string, unknown>;
   checkDtlsCommon(o);
-  if (o.session !== undefined && o.session !== null) throw unsupported('session', 'is not supported over DTLS yet');
   if (!Number.isInteger(options.port) || options.port <= 0 || options.port > 65535) {
     throw new TLSError('internal_error', `port must be 1 to 65535, not ${String(options.port)}`, { code: 'ERR_TLS_INVALID_OPTION' });
   }
   const host = options.host ?? 'localhost';
   const resolved = resolveClientOptions({ ...stripVersions(options), host } as ConnectionOptions);
   const suites = dtlsSuites(resolved.engine.cipherSuites);
-  const engine = { ...resolved.engine, ...(suites ? { cipherSuites: suites } : {}), ...transportOptions(options) };
+  if (options.connectionId !== undefined && (!(options.connectionId instanceof Uint8Array) || options.connectionId.length > 255)) {
+    throw new TLSError('internal_error', 'connectionId must be a Buffer of at most 255 bytes', { code: 'ERR_TLS_INVALID_OPTION' });
+  }
+  const engine = {
+    ...resolved.engine,
+    ...(suites ? { cipherSuites: suites } : {}),
+    ...transportOptions(options),
+    ...(options.connectionId ? { connectionId: options.connectionId } : {}),
+  };
   let socket: DTLSSocket | undefined;
   const conn = DtlsConnection.client({ ...engine, verifyPeer: DTLSSocket.verifier(() => socket) });
 
@@ -763,6 +819,9 @@ export class DTLSServer extends EventEmitter {
   private readonly peers = new Map<string, DTLSSocket>();
   private readonly hellos = new WeakMap<DTLSSocket, Buffer>();
   private readonly keys = new WeakMap<DTLSSocket, { key: string; address: string; port: number; family: string }>();
+  /** Associations by the CID they handed out (hex), when connectionIds is on; its length. */
+  private readonly byCid = new Map<string, DTLSSocket>();
+  private readonly cidLength: number;
   /** Associations in their handshake, oldest first (a Map keeps insertion order), with when and from where they came. */
   private halfOpen = new Map<DTLSSocket, { since: number; address: string }>();
   private halfOpenByAddress = new Map<string, number>();
@@ -785,6 +844,11 @@ export class DTLSServer extends EventEmitter {
     this.maxHalfOpenPerAddress = options.maxHalfOpenPerAddress ?? 32;
     this.halfOpenTimeoutUnderPressure = options.halfOpenTimeoutUnderPressure ?? 5000;
     this.maxConnections = options.maxConnections ?? 10_000;
+    const cids = options.connectionIds;
+    this.cidLength = cids === true ? 8 : typeof cids === 'number' ? cids : 0;
+    if (!Number.isInteger(this.cidLength) || this.cidLength < 0 || this.cidLength > 255) {
+      throw new TLSError('internal_error', 'connectionIds must be true or a CID length of 1 to 255', { code: 'ERR_TLS_INVALID_OPTION' });
+    }
     this.guard = new DtlsCookieGuard(this.engine.provider!, options.cookieRotateMs !== undefined ? { rotateMs: options.cookieRotateMs } : {});
     if (secureConnectionListener) this.on('secureConnection', secureConnectionListener);
   }
@@ -896,6 +960,7 @@ export class DTLSServer extends EventEmitter {
 
   private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const key = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+    if (this.cidLength > 0 && this.byCid.size > 0 && this.receiveByCid(msg, rinfo, key)) return;
     const peer = this.peers.get(key);
     // An established association gets everything but a new handshake (a ClientHello with a new random).
     if (peer && !(peer.established && isClientHello(msg) && !helloRandom(msg).equals(this.hellos.get(peer)!))) {
@@ -968,14 +1033,42 @@ export class DTLSServer extends EventEmitter {
     else this.halfOpenByAddress.delete(info.address);
   }
 
+  /**
+   * A tls12_cid record (RFC 9146) goes to the association that handed out its CID, from
+   * whatever address. Once a record from a new address authenticated there, replies go to that
+   * address (RFC 9146 6: the peer's address is updated only on an authenticated record).
+   * False when the datagram is not for an association known by CID.
+   */
+  private receiveByCid(msg: Buffer, rinfo: dgram.RemoteInfo, key: string): boolean {
+    if (msg.length < 13 + this.cidLength || msg[0] !== TLS12_CID) return false;
+    const socket = this.byCid.get(msg.subarray(11, 11 + this.cidLength).toString('hex'));
+    if (!socket) return false;
+    const before = socket.connection.recordStats.received;
+    socket[kReceive](msg);
+    const k = this.keys.get(socket);
+    if (k && k.key !== key && socket.connection.recordStats.received > before && !socket.destroyed) {
+      if (this.peers.get(k.key) === socket) this.peers.delete(k.key);
+      this.peers.get(key)?.destroy(); // an old association of the new address is displaced
+      Object.assign(k, { key, address: rinfo.address, port: rinfo.port, family: rinfo.family });
+      this.peers.set(key, socket);
+    }
+    return true;
+  }
+
   private accept(hello: Buffer, rinfo: dgram.RemoteInfo, key: string, start: DtlsServerStart): void {
+    const connectionId = this.cidLength > 0 ? this.freshCid() : undefined;
     // One shared options object keeps the session cache and ticket keys shared by every association.
-    const conn = DtlsConnection.server(this.engine, { clientHelloSeq: start.clientHelloSeq, recordSeq: start.recordSeq });
+    const conn = DtlsConnection.server(this.engine, { clientHelloSeq: start.clientHelloSeq, recordSeq: start.recordSeq, ...(connectionId ? { connectionId } : {}) });
+    // Where replies go: the address the association was made from, or the newest one it proved by CID.
+    const where = () => this.keys.get(socket) ?? { address: rinfo.address, port: rinfo.port, family: rinfo.family };
     const link: Link = {
-      send: (d, cb) => this.sendTo(d, rinfo.port, rinfo.address, cb),
+      send: (d, cb) => this.sendTo(d, where().port, where().address, cb),
       release: () => {},
       address: () => (this.udp ? this.udp.address() : {}),
-      remote: () => ({ address: rinfo.address, port: rinfo.port, family: rinfo.family }),
+      remote: () => {
+        const w = where();
+        return { address: w.address, port: w.port, family: w.family };
+      },
       ref: () => {},
       unref: () => {},
     };
@@ -995,9 +1088,19 @@ export class DTLSServer extends EventEmitter {
     this.peers.set(key, socket);
     this.keys.set(socket, { key, address: rinfo.address, port: rinfo.port, family: rinfo.family });
     this.hellos.set(socket, helloRandom(hello));
+    if (connectionId) this.byCid.set(Buffer.from(connectionId).toString('hex'), socket);
     this.halfOpen.set(socket, { since: Date.now(), address: rinfo.address });
     this.halfOpenByAddress.set(rinfo.address, (this.halfOpenByAddress.get(rinfo.address) ?? 0) + 1);
     socket[kReceive](hello);
+  }
+
+  /** A random CID no live association holds; none when short CIDs are half used up (the search stays short). */
+  private freshCid(): Uint8Array | undefined {
+    if (this.byCid.size >= 2 ** (8 * Math.min(this.cidLength, 4)) / 2) return undefined;
+    for (;;) {
+      const cid = randomBytes(this.cidLength);
+      if (!this.byCid.has(cid.toString('hex'))) return new Uint8Array(cid);
+    }
   }
 
   /** @internal The handshake of `socket` completed. */
@@ -1010,6 +1113,8 @@ export class DTLSServer extends EventEmitter {
     this.forgetHalfOpen(socket);
     const k = this.keys.get(socket);
     if (k && this.peers.get(k.key) === socket) this.peers.delete(k.key);
+    const cid = socket.connection.connectionIds?.receive ?? socket.connection.ownConnectionId;
+    if (cid && this.byCid.get(Buffer.from(cid).toString('hex')) === socket) this.byCid.delete(Buffer.from(cid).toString('hex'));
   }
 }
 

@@ -136,11 +136,13 @@ export class Aead12 {
     return this.explicitLength + this.aead.tagLength;
   }
 
-  /** Write [explicit nonce] ciphertext tag of `data` at `at` in `out` (which has `expansion + data.length` bytes of room). */
-  sealInto(high: number, low: number, type: number, version: number, data: Uint8Array, out: Uint8Array, at: number): void {
+  /**
+   * Write [explicit nonce] ciphertext tag of `data` at `at` in `out` (which has `expansion + data.length` bytes of room).
+   * `aad`, when given, replaces RFC 5246's additional data (RFC 9146's, for a DTLS record with a connection ID).
+   */
+  sealInto(high: number, low: number, type: number, version: number, data: Uint8Array, out: Uint8Array, at: number, aad = additionalData12(high, low, type, version, data.length)): void {
     if (this.explicitLength) writeSequence(out, at, high, low);
     const nonce = this.explicitLength ? explicitNonce(this.iv, high, low) : xorNonce(this.iv, high, low);
-    const aad = additionalData12(high, low, type, version, data.length);
     const body = at + this.explicitLength;
     if (this.fast) {
       this.fast.sealTo(nonce, aad, data, EMPTY, out, body);
@@ -151,13 +153,13 @@ export class Aead12 {
     out.set(sealed, body);
   }
 
-  /** The plaintext of a record's payload ([explicit nonce] ciphertext tag), or undefined when it does not authenticate. */
-  open(high: number, low: number, type: number, version: number, payload: Uint8Array): Uint8Array | undefined {
+  /** The plaintext of a record's payload ([explicit nonce] ciphertext tag), or undefined when it does not authenticate; `aad` as for sealInto. */
+  open(high: number, low: number, type: number, version: number, payload: Uint8Array, aad?: Uint8Array): Uint8Array | undefined {
     if (payload.length < this.expansion) return undefined;
     const explicit = this.explicitLength ? payload.subarray(0, 8) : undefined;
     const ciphertext = payload.subarray(this.explicitLength);
     const nonce = explicit ? explicitNonce(this.iv, high, low, explicit) : xorNonce(this.iv, high, low);
-    return this.aead.open(nonce, ciphertext, additionalData12(high, low, type, version, ciphertext.length - this.aead.tagLength)) ?? undefined;
+    return this.aead.open(nonce, ciphertext, aad ?? additionalData12(high, low, type, version, ciphertext.length - this.aead.tagLength)) ?? undefined;
   }
 
   destroy(): void {

@@ -16,6 +16,7 @@ import type { AeadName, CryptoProvider } from '../crypto/provider.js';
 import { Aead12, dtlsSequenceHigh } from './aead-nonce.js';
 import { TLSError } from '../errors.js';
 import { ContentType } from '../messages/constants.js';
+import { cidAdditionalData, cidOverhead, decodeInnerPlaintext, encodeInnerPlaintext, sameCid, TLS12_CID, type ConnectionIds } from './dtls-cid.js';
 
 // ---- Constants and bounds ----
 
@@ -52,6 +53,8 @@ export interface DtlsRecord {
   seq: number;
   /** The record's payload (DTLSPlaintext/DTLSCiphertext.fragment). */
   fragment: Uint8Array;
+  /** A tls12_cid record's connection ID (RFC 9146). */
+  cid?: Uint8Array;
   /** Header and payload, exactly as received. */
   raw: Uint8Array;
 }
@@ -122,7 +125,7 @@ export interface ParsedDatagram {
  * 2^14 + 2048, and after `maxRecords` records; what follows is reported as `unparsed`.
  * Never throws.
  */
-export function parseDatagramDetailed(datagram: Uint8Array, maxRecords = Infinity): ParsedDatagram {
+export function parseDatagramDetailed(datagram: Uint8Array, maxRecords = Infinity, cidLength = 0): ParsedDatagram {
   const records: DtlsRecord[] = [];
   let at = 0;
   while (at < datagram.length && records.length < maxRecords) {
@@ -131,19 +134,24 @@ export function parseDatagramDetailed(datagram: Uint8Array, maxRecords = Infinit
     const version = (datagram[at + 1]! << 8) | datagram[at + 2]!;
     const epoch = (datagram[at + 3]! << 8) | datagram[at + 4]!;
     const seq = readU48(datagram, at + 5);
-    const length = (datagram[at + 11]! << 8) | datagram[at + 12]!;
-    if (!KNOWN_TYPES.has(type)) break;
+    // A tls12_cid record has our CID (of a length only we know) between sequence number and length (RFC 9146 4).
+    const cid = type === TLS12_CID && cidLength > 0 ? cidLength : 0;
+    if (datagram.length - at < DTLS_HEADER_LENGTH + cid) break;
+    const length = (datagram[at + 11 + cid]! << 8) | datagram[at + 12 + cid]!;
+    if (!KNOWN_TYPES.has(type) && !cid) break;
     if (version !== DTLS1_2_VERSION && version !== DTLS1_0_VERSION) break;
     if (length > DTLS_MAX_CIPHERTEXT) break;
-    const end = at + DTLS_HEADER_LENGTH + length;
+    const start = at + DTLS_HEADER_LENGTH + cid;
+    const end = start + length;
     if (end > datagram.length) break;
     records.push({
       type,
       version,
       epoch,
       seq,
-      fragment: datagram.subarray(at + DTLS_HEADER_LENGTH, end),
+      fragment: datagram.subarray(start, end),
       raw: datagram.subarray(at, end),
+      ...(cid ? { cid: datagram.subarray(at + 11, at + 11 + cid) } : {}),
     });
     at = end;
   }
@@ -251,7 +259,7 @@ export class DtlsNullProtection implements DtlsProtection {
   }
 
   open(record: DtlsRecord): Uint8Array | null {
-    if (record.fragment.length > DTLS_MAX_PLAINTEXT) return null;
+    if (record.fragment.length > DTLS_MAX_PLAINTEXT || record.type === TLS12_CID) return null;
     // A copy (new Uint8Array, not slice: on a Buffer, slice is a view).
     return new Uint8Array(record.fragment);
   }
@@ -267,6 +275,11 @@ export class DtlsNullProtection implements DtlsProtection {
  * 4.1.2.1). On receipt the header fields are taken as received, so a changed version fails
  * like any other byte. `key` and `iv` are wiped by `destroy` (the same ownership rule as
  * the TLS protections).
+ *
+ * With connection IDs (RFC 9146, `cid`): records we send carry the peer's CID when it asked
+ * for one (tls12_cid, an encrypted inner content type, RFC 9146's additional data); records we
+ * receive must carry ours when we asked for one, and `open` then returns the decrypted
+ * DTLSInnerPlaintext (the record layer takes the real content type from it).
  */
 export class DtlsAeadProtection implements DtlsProtection {
   readonly encrypted = true;
@@ -280,9 +293,11 @@ export class DtlsAeadProtection implements DtlsProtection {
     key: Uint8Array,
     iv: Uint8Array,
     private readonly version = DTLS1_2_VERSION,
+    private readonly cid: ConnectionIds = { send: new Uint8Array(0), receive: new Uint8Array(0) },
   ) {
     this.aead = new Aead12(provider, aeadName, key, iv);
-    this.overhead = DTLS_HEADER_LENGTH + this.aead.expansion;
+    // A CID record adds the CID to the header and the real content type to the plaintext.
+    this.overhead = DTLS_HEADER_LENGTH + this.aead.expansion + cidOverhead(cid);
   }
 
   seal(type: number, data: Uint8Array, epoch: number, seq: number): Uint8Array {
@@ -291,8 +306,22 @@ export class DtlsAeadProtection implements DtlsProtection {
     if (!isSeq(seq)) throw new TLSError('internal_error', `DTLS sequence number out of range: ${seq}`);
     if (data.length > DTLS_MAX_PLAINTEXT) throw new TLSError('internal_error', `DTLS fragment of ${data.length} bytes exceeds 2^14`);
     const out = new Uint8Array(this.overhead + data.length);
-    writeDtlsHeader(out, 0, type, this.version, epoch, seq, out.length - DTLS_HEADER_LENGTH);
-    this.aead.sealInto(dtlsSequenceHigh(epoch, seq), seq >>> 0, type, this.version, data, out, DTLS_HEADER_LENGTH);
+    const high = dtlsSequenceHigh(epoch, seq);
+    const cid = this.cid.send;
+    if (cid.length === 0) {
+      writeDtlsHeader(out, 0, type, this.version, epoch, seq, out.length - DTLS_HEADER_LENGTH);
+      this.aead.sealInto(high, seq >>> 0, type, this.version, data, out, DTLS_HEADER_LENGTH);
+      return out;
+    }
+    // tls12_cid: the CID sits between sequence number and length; the real type moves inside.
+    const headerLength = DTLS_HEADER_LENGTH + cid.length;
+    writeDtlsHeader(out, 0, TLS12_CID, this.version, epoch, seq, 0);
+    out.set(cid, 11);
+    const length = out.length - headerLength;
+    out[11 + cid.length] = length >>> 8;
+    out[12 + cid.length] = length & 0xff;
+    const inner = encodeInnerPlaintext(type, data);
+    this.aead.sealInto(high, seq >>> 0, TLS12_CID, this.version, inner, out, headerLength, cidAdditionalData(this.version, out.subarray(3, 11), cid, inner.length));
     return out;
   }
 
@@ -302,9 +331,18 @@ export class DtlsAeadProtection implements DtlsProtection {
       const payload = record.fragment;
       if (payload.length < this.aead.expansion || payload.length > DTLS_MAX_CIPHERTEXT) return null;
       if (!isEpoch(record.epoch) || !isSeq(record.seq)) return null;
-      if (payload.length - this.aead.expansion > DTLS_MAX_PLAINTEXT) return null;
-      const data = this.aead.open(dtlsSequenceHigh(record.epoch, record.seq), record.seq >>> 0, record.type, record.version, payload);
-      if (!data || data.length > DTLS_MAX_PLAINTEXT) return null;
+      // With our CID negotiated every protected record must carry it, and only it (RFC 9146 6).
+      const ours = this.cid.receive;
+      if (ours.length > 0 ? record.type !== TLS12_CID || !record.cid || !sameCid(record.cid, ours) : record.type === TLS12_CID) return null;
+      // A DTLSInnerPlaintext is the content and its type byte (our peers pad not beyond that bound).
+      const maxPlain = DTLS_MAX_PLAINTEXT + (ours.length > 0 ? 1 : 0);
+      const plainLength = payload.length - this.aead.expansion;
+      if (plainLength > maxPlain) return null;
+      const high = dtlsSequenceHigh(record.epoch, record.seq);
+      const epochAndSeq = record.raw.subarray(3, 11);
+      const aad = ours.length > 0 ? cidAdditionalData(record.version, epochAndSeq, ours, plainLength) : undefined;
+      const data = this.aead.open(high, record.seq >>> 0, record.type, record.version, payload, aad);
+      if (!data || data.length > maxPlain) return null;
       return data;
     } catch {
       return null;
@@ -409,6 +447,8 @@ export class DtlsRecordLayer {
    */
   integrityLimit = Infinity;
   integrityLimitReached = false;
+  /** Length of the CID we asked the peer to put in its records (RFC 9146; 0: none), for parsing tls12_cid records. */
+  receiveCidLength = 0;
   readonly maxRecordsPerDatagram: number;
   readonly maxBufferedRecords: number;
   readonly maxBufferedBytes: number;
@@ -541,7 +581,7 @@ export class DtlsRecordLayer {
    */
   open(datagram: Uint8Array): DtlsOpened[] {
     const out = this.drainBuffered();
-    const { records, unparsed } = parseDatagramDetailed(datagram, this.maxRecordsPerDatagram);
+    const { records, unparsed } = parseDatagramDetailed(datagram, this.maxRecordsPerDatagram, this.receiveCidLength);
     if (unparsed > 0) this.stats.dropped.malformed++;
     for (const record of records) this.process(record, out);
     return out;
@@ -589,16 +629,27 @@ export class DtlsRecordLayer {
       }
       return;
     }
+    let type = record.type;
+    if (type === TLS12_CID) {
+      // The protection checked the CID and returned the DTLSInnerPlaintext.
+      const inner = decodeInnerPlaintext(data);
+      if (!inner) {
+        this.stats.dropped.malformed++;
+        return;
+      }
+      ({ type, data } = inner);
+    }
     state.window?.accept(record.seq);
     this.stats.received++;
-    out.push({ type: record.type, epoch: record.epoch, seq: record.seq, version: record.version, data });
+    out.push({ type, epoch: record.epoch, seq: record.seq, version: record.version, data });
   }
 
   private buffer(record: DtlsRecord): boolean {
     if (this.pending.length >= this.maxBufferedRecords || this.pendingBytes + record.raw.length > this.maxBufferedBytes) return false;
     // Copy: the caller may reuse the datagram buffer (new Uint8Array: a Buffer's slice would be a view).
     const raw = new Uint8Array(record.raw);
-    this.pending.push({ ...record, raw, fragment: raw.subarray(DTLS_HEADER_LENGTH) });
+    const fragmentAt = raw.length - record.fragment.length;
+    this.pending.push({ ...record, raw, fragment: raw.subarray(fragmentAt), ...(record.cid ? { cid: raw.subarray(11, fragmentAt - 2) } : {}) });
     this.pendingBytes += raw.length;
     this.stats.buffered++;
     return true;

@@ -30,6 +30,7 @@ import { need, type ClientHandshake } from './context.js';
 import { checkOffered, processServerCertificate } from './client-common.js';
 import { tls12Wire } from '../protocol-variant.js';
 import { ESTABLISHED_TLS12, defineStates } from './declare.js';
+import { takeConnectionId } from './connection-id.js';
 
 const TLS12 = 'HANDSHAKE.TLS12';
 
@@ -186,6 +187,7 @@ function processServerHello12(hs: ClientHandshake, msg: MessageOf<'server_hello_
     }
     hs.negotiated.srtpProfile = name;
   }
+  takeConnectionId(hs, msg.extensions);
   hs.negotiated.version = 'TLSv1.2';
   hs.negotiated.suite = suite;
   hs.transcript.setHash(suite.hash);

@@ -13,6 +13,7 @@ import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, Signatu
 import { hashLength } from '../crypto/provider.js';
 import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, usableSession } from './psk.js';
 import { decodeSession, type TLSSession } from './session.js';
+import { offerConnectionId } from './connection-id.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import type { OfferedPsks } from '../messages/extensions.js';
 import { helloLegacyVersion } from '../protocol-variant.js';
@@ -207,6 +208,7 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   if (tls13) offerCertificateCompression(hs, ext);
   const srtp = hs.options.srtpProfiles ?? [];
   if (hs.datagram && srtp.length) ext.add('use_srtp', { protection_profiles: srtp.map((p) => SrtpProfile[p]), srtp_mki: new Uint8Array(0) });
+  offerConnectionId(hs, ext);
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
   if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes });
   // The inner hello's marker; sealClientHello puts the encrypted hello in its place outside.

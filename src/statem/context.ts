@@ -12,6 +12,7 @@
 import type { EchServerState } from './ech-server.js';
 import type { EchClientState } from './ech-client.js';
 import type { CertificateCompressionName } from '../cert-compression.js';
+import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
 import type { PskOffer } from './external-psk.js';
@@ -68,6 +69,8 @@ export interface Negotiated {
   peerVerified: boolean;
   /** DTLS-SRTP protection profile agreed on (RFC 5764), if any. */
   srtpProfile?: SrtpProfileName;
+  /** DTLS 1.2 connection IDs (RFC 9146), when both sides sent the extension. */
+  connectionIds?: ConnectionIds;
   /** Server: the PSK identity the client authenticated with (TLS 1.2 PSK suites). */
   pskIdentity?: string;
   /** Why the peer's certificate was not trusted, when rejectUnauthorized: false let it through. */
@@ -245,6 +248,8 @@ export abstract class HandshakeContext {
   /** Server: the client's Certificate arrived / its CertificateVerify checked out. */
   clientCertificateSeen = false;
   clientCertificateVerified = false;
+  /** DTLS: the CID we ask the peer to use (RFC 9146), from the options or, on a server, per association. */
+  connectionId?: Uint8Array;
   /** This handshake resumed a session (no certificates were exchanged). */
   resumed = false;
   /** Server: tickets sent so far on this connection. */

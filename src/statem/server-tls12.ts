@@ -31,6 +31,7 @@ import { utf8 } from '../util/bytes.js';
 import { need, type ServerHandshake } from './context.js';
 import { tls12Wire } from '../protocol-variant.js';
 import { ESTABLISHED_TLS12, defineStates } from './declare.js';
+import { acceptConnectionId, answerConnectionId } from './connection-id.js';
 
 type ClientHello = MessageOf<'client_hello'>;
 
@@ -182,6 +183,7 @@ export function processClientHello12(hs: ServerHandshake, ch: ClientHello, sni: 
   // DTLS-SRTP (RFC 5764 4.1.1): our preferred profile among the client's; none in common means no SRTP, not an error.
   const srtp = hs.datagram ? ext.get('use_srtp', 'client_hello') : undefined;
   hs.negotiated.srtpProfile = srtp ? (hs.options.srtpProfiles ?? []).find((p) => srtp.protection_profiles.includes(SrtpProfile[p])) : undefined;
+  acceptConnectionId(hs, ext);
 
   const serverRandom = hs.common.random(32);
   // RFC 8446 4.1.3: a server that could have spoken TLS 1.3 says so in its random.
@@ -260,6 +262,7 @@ function serverHello12(hs: ServerHandshake): HandshakeMessage {
   if (sendsTicket(hs)) ext.add('session_ticket', new Uint8Array(0));
   if (hs.negotiated.srtpProfile) ext.add('use_srtp', { protection_profiles: [SrtpProfile[hs.negotiated.srtpProfile]], srtp_mki: new Uint8Array(0) });
   if (hs.hello.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
+  answerConnectionId(hs, ext);
   return {
     type: 'server_hello_tls12',
     legacy_version: tls12Wire(hs.transport),

@@ -14,6 +14,7 @@ import { MAX_CLIENT_HELLO, decodeHandshake, defaultLimits, encodeHandshake, limi
 import { nodeProvider } from '../../src/crypto/node.js';
 import { defaultServerOptions } from '../helpers/pair.js';
 import { handshakeRecords, takeClientHello } from './probes.js';
+import { cpuMsSince } from '../helpers/cpu-time.js';
 
 const BOUND_MS = 50;
 
@@ -39,8 +40,7 @@ function timed<T>(what: string, setup: () => T, work: (state: T) => void, sample
     } catch {
       // Refusals are expected; only the time to reach them counts.
     }
-    const used = process.cpuUsage(start);
-    best = Math.min(best, (used.user + used.system) / 1000);
+    best = Math.min(best, cpuMsSince(start));
   }
   samples.push({ what, ms: best });
   return states;

@@ -4,10 +4,13 @@
  * `gnutls-cli --udp` against our server, with and without a small MTU (fragmented flights);
  * and the `tsls --dtls` command against openssl both ways. A missing binary fails, never skips.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DTLSConnectOptions, DTLSServerOptions } from '../../src/node/index.js';
+import { decodeSession } from '../../src/statem/session.js';
 import { ourDtlsClient, ourDtlsServer } from '../helpers/dtls-endpoints.js';
 import { killAllPeers, Peer, peers, requireBinary, startServer, until } from '../helpers/peers.js';
 
@@ -113,6 +116,33 @@ describe(`our DTLS client → ${peers.openssl3.title} s_server -dtls1_2`, () => 
     const out = await peer.waitOutput(/Keying material: [0-9A-F]+/);
     const theirs = /Keying material: ([0-9A-F]+)/.exec(out)![1]!;
     expect(c.exportKeyingMaterial(32, 'EXPERIMENTAL-tsls-dtls').toString('hex').toUpperCase()).toBe(theirs);
+  });
+});
+
+// ---- resumption: our client → openssl s_server -dtls1_2 -------------------------------------------
+
+describe(`DTLS 1.2 resumption, our client → ${peers.openssl3.title} s_server -dtls1_2`, () => {
+  it.each([
+    ['a session ticket (RFC 5077)', [], true],
+    ['a session ID (-no_ticket)', ['-no_ticket'], false],
+  ] as const)('resumes with %s: the second association is abbreviated and carries data', async (_label, extra, ticket) => {
+    const { peer, port } = await opensslServer({ extra: ['-naccept', '2', ...extra] });
+    const first = await ourClient(port, peer);
+    expect(first.c.isSessionReused()).toBe(false);
+    await until('the session', () => first.c.getSession() !== undefined, () => peer.describe());
+    const session = first.c.getSession()!;
+    expect(decodeSession(session).ticket.length > 0).toBe(ticket);
+    first.c.close();
+    await peer.waitOutput(/DONE|shutting down SSL|CONNECTION CLOSED/);
+
+    const second = await ourClient(port, peer, { session });
+    expect(second.c.isSessionReused()).toBe(true);
+    expect(second.c.authorized).toBe(true);
+    expect(second.c.getProtocol()).toBe('DTLSv1.2');
+    second.c.send('hello again\n');
+    await until('the resumed line at s_server', () => peer.stdout.includes('hello again'), () => peer.describe());
+    // s_server says so when the handshake was abbreviated.
+    await peer.waitOutput('Reused session-id');
   });
 });
 
@@ -238,6 +268,29 @@ describe(`tsls --dtls against ${peers.openssl3.title}`, () => {
     const exit = await client.waitExit();
     expect(exit.code, client.describe()).toBe(0);
     await server.waitOutput(/DONE|shutting down SSL|CONNECTION CLOSED/);
+  });
+
+  it('tsls client --dtls --session F resumes against openssl s_server -dtls1_2', async () => {
+    const { peer: server, port } = await opensslServer({ extra: ['-naccept', '2'] });
+    const dir = mkdtempSync(join(tmpdir(), 'tsls-dtls-session-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'session');
+    const args = [CLI, 'client', '--dtls', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost', '--session', file];
+    const first = new Peer('node', args);
+    await first.waitOutput(/session ticket received, lifetime \d+ s, kept in /);
+    expect(first.stderr).toContain('new session');
+    first.closeStdin();
+    expect((await first.waitExit()).code, first.describe()).toBe(0);
+    expect(existsSync(file)).toBe(true);
+
+    const second = new Peer('node', args);
+    await second.waitOutput(/over UDP: DTLSv1\.2, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256.*, resumed/);
+    await second.waitOutput('session resumed');
+    second.send('resumed line\n');
+    await server.waitOutput('resumed line');
+    await server.waitOutput('Reused session-id');
+    second.closeStdin();
+    expect((await second.waitExit()).code, second.describe()).toBe(0);
   });
 
   it('openssl s_client -dtls1_2 → tsls server --dtls (echo)', async () => {

@@ -10,7 +10,8 @@ import { Connection } from '../../src/connection.js';
 import type { GroupName } from '../../src/crypto/provider.js';
 import type { DTLSConnectOptions } from '../../src/node/index.js';
 import { ourDtlsClient, ourDtlsServer } from '../helpers/dtls-endpoints.js';
-import { killAllPeers, peers, startWolfsslClient, startWolfsslServer, until, type Peer, type WolfsslOptions } from '../helpers/peers.js';
+import { fileURLToPath } from 'node:url';
+import { killAllPeers, Peer, peers, startServer, startWolfsslClient, startWolfsslServer, until, type WolfsslOptions } from '../helpers/peers.js';
 import { certifiedKey, type LeafName } from '../helpers/pki.js';
 import { connectTo, destroyAllDrivers, listenerPerTest, type SocketDriver } from '../helpers/socket-driver.js';
 import { defaultClientOptions } from '../helpers/pair.js';
@@ -206,5 +207,98 @@ describe(`${wolfssl.title} DTLS 1.2 client → our DTLS server`, () => {
     await peer.waitOutput(/^from wolfssl over udp$/m);
     peer.closeStdin(); // EOF: close_notify, the association ends
     await until('the association to close', () => server.associations.size === 0, () => peer.describe());
+  });
+});
+
+// ---- DTLS 1.2 connection IDs (RFC 9146) ------------------------------------------------------------
+
+const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
+
+describe(`DTLS 1.2 connection IDs (RFC 9146): our client → ${wolfssl.title} server`, () => {
+  it.each([
+    ['we ask for none, the server for one', '', 'a1b2c3d4'],
+    ['both ask for one', '0102', 'a1b2c3d4e5f60708'],
+    ['we ask for one, the server for none', '0102', ''],
+  ] as const)('%s: tls12_cid records both ways, data echoed', async (_label, ours, theirs) => {
+    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', cid: theirs });
+    const { c, messages } = await ourDtlsClient(cleanups, port, peer, { connectionId: Buffer.from(ours, 'hex') });
+    expect(hex(c.connection.connectionIds?.send)).toBe(theirs);
+    expect(hex(c.connection.connectionIds?.receive)).toBe(ours);
+    await peer.waitOutput('HANDSHAKE version=DTLSv1.2');
+    for (const line of ['first with cids\n', 'second with cids\n']) {
+      c.send(line);
+      await until('the echo', () => messages.includes(line), () => peer.describe());
+    }
+    expect(c.connection.recordStats.dropped.badMac).toBe(0);
+    c.close();
+    await peer.waitOutput('CLOSED');
+  });
+
+  it('CIDs off: the server asks for one, our client offers none, plain records', async () => {
+    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', cid: 'a1b2c3d4' });
+    const { c, messages } = await ourDtlsClient(cleanups, port, peer);
+    expect(c.connection.connectionIds).toBeUndefined();
+    c.send('no cids\n');
+    await until('the echo', () => messages.includes('no cids\n'), () => peer.describe());
+  });
+});
+
+describe(`DTLS 1.2 connection IDs (RFC 9146): ${wolfssl.title} client → our server`, () => {
+  it.each([
+    ['the client asks for none', ''],
+    ['the client asks for one', '0a0b0c'],
+  ] as const)('%s: our server hands out an 8-byte CID, data echoed', async (_label, theirs) => {
+    const { port, received, sockets, clientErrors } = await ourDtlsServer(cleanups, { connectionIds: true });
+    const peer = startWolfsslClient(port, { proto: 'dtls1.2', cid: theirs });
+    await until('the handshake', () => peer.output.includes('HANDSHAKE version=DTLSv1.2') || peer.exit !== undefined, () => `${peer.describe()}\nour server: ${clientErrors.map((e) => e.message).join('; ')}`);
+    const ids = sockets[0]!.connection.connectionIds;
+    expect(ids?.receive.length).toBe(8);
+    expect(hex(ids?.send)).toBe(theirs);
+    // wolfSSL prints the CID it sends: ours.
+    expect(peer.output).toContain(`cid=${hex(ids?.receive)}`);
+    peer.send('from wolfssl with cids\n');
+    await until('our server to get the line', () => received.includes('from wolfssl with cids\n'), () => peer.describe());
+    await peer.waitOutput(/^from wolfssl with cids$/m);
+  });
+
+  // (wolfSSL 5.9.2 as a client that asked for a CID does not complete with a server that does not
+  // answer the extension, ours or openssl's, so "off" is tested from the other side.)
+  it('CIDs off: wolfSSL offers none, our CID server answers none, plain records', async () => {
+    const { received, sockets, port } = await ourDtlsServer(cleanups, { connectionIds: true });
+    const peer = startWolfsslClient(port, { proto: 'dtls1.2' });
+    await peer.waitOutput('HANDSHAKE version=DTLSv1.2');
+    peer.send('no cids from wolfssl\n');
+    await until('our server to get the line', () => received.includes('no cids from wolfssl\n'), () => peer.describe());
+    await peer.waitOutput(/^no cids from wolfssl$/m);
+    expect(sockets[0]!.connection.connectionIds).toBeUndefined();
+  });
+});
+
+describe(`tsls --dtls --cid against ${wolfssl.title}`, () => {
+  const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+  it('tsls client --dtls --cid uses the CID of a wolfSSL server and says so', async () => {
+    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', cid: 'c0ffee01' });
+    const client = new Peer('node', [CLI, 'client', '--dtls', '--cid', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost']);
+    await client.waitOutput("connection IDs: ours none, the peer's c0ffee01");
+    client.send('cid line\n');
+    await until('the echo at tsls', () => client.stdout.includes('cid line\n'), () => `${client.describe()}\n${peer.describe()}`);
+    client.closeStdin();
+    expect((await client.waitExit()).code, client.describe()).toBe(0);
+  });
+
+  it('a wolfSSL client gets a CID from tsls server --dtls --cid, named on the association line', async () => {
+    const { peer: server, port } = await startServer(
+      'node',
+      (p) => [CLI, 'server', '--dtls', '--cid', '--port', String(p), '--host', '127.0.0.1', '--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-p256.key'],
+      /dtls echo server listening on 127\.0\.0\.1:\d+/,
+      { udp: true },
+    );
+    const peer = startWolfsslClient(port, { proto: 'dtls1.2', cid: '' });
+    const line = await server.waitOutput(/connection IDs: ours [0-9a-f]{16}, the peer's none/);
+    const ours = /connection IDs: ours ([0-9a-f]{16})/.exec(line)![1]!;
+    await peer.waitOutput(`cid=${ours}`);
+    peer.send('via cid\n');
+    await peer.waitOutput(/^via cid$/m);
   });
 });
