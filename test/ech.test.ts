@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { nobleProvider as p } from '../src/crypto/noble.js';
 import { echConfigListBase64, generateEchKey, type EchKey } from '../src/ech/keys.js';
+import type { GroupName } from '../src/crypto/provider.js';
 import type { TLSError } from '../src/errors.js';
 import { encodeEchConfigList, parseEchConfigList } from '../src/messages/ech.js';
 import type { EchRequiredError } from '../src/statem/ech-client.js';
@@ -13,9 +14,12 @@ import { makePair } from './helpers/pair.js';
 
 const publicKey = generateEchKey(p, { publicName: 'localhost', configId: 1 });
 
-function handshake(configList: string | Uint8Array, keys: EchKey[], servername = 'inner.example') {
+/** Client options that make the server ask again: a share for P-256 only, a server that wants X25519. */
+const RETRY = { client: { groups: ['secp256r1', 'x25519'] as GroupName[], keyShareGroups: ['secp256r1'] as GroupName[] }, server: { groups: ['x25519'] as GroupName[] } };
+
+function handshake(configList: string | Uint8Array, keys: EchKey[], servername = 'inner.example', retry = false) {
   // The certificate is for localhost: the inner name is not on it, so only the public name can verify.
-  const pair = makePair({ servername, ech: { configList }, verifyPeer: () => {} }, { ech: { keys } });
+  const pair = makePair({ servername, ech: { configList }, verifyPeer: () => {}, ...(retry ? RETRY.client : {}) }, { ech: { keys }, ...(retry ? RETRY.server : {}) });
   const seen: string[] = [];
   pair.server.on('message', (dir: string, msg: { type: string; extensions?: { list: { type: number }[] } }) => {
     if (dir === 'recv' && msg.type === 'client_hello') seen.push('client_hello');
@@ -74,5 +78,30 @@ describe('ECH between our client and our server', () => {
     const err = pair.clientErrors[0] as EchRequiredError;
     expect(err.code).toBe('ERR_TLS_ECH_REQUIRED');
     expect(err.retryConfigs).toBeUndefined();
+  });
+
+  it('across a HelloRetryRequest: accepted (both hellos encrypted, the HRR confirms it), and the inner name still hidden', () => {
+    const { pair, wire } = handshake(echConfigListBase64([publicKey]), [publicKey], 'inner.example', true);
+    expect(pair.clientErrors).toEqual([]);
+    expect(pair.serverErrors).toEqual([]);
+    expect(pair.client.helloRetried).toBe(true);
+    expect(pair.client.echStatus).toBe('accepted');
+    expect(pair.server.echStatus).toBe('accepted');
+    expect(pair.server.servername).toBe('inner.example');
+    expect(pair.client.group).toBe('x25519');
+    expect(wire).not.toContain('inner.example');
+    pair.client.write(new TextEncoder().encode('after retry'));
+    pair.pump();
+    expect(new TextDecoder().decode(pair.serverData[0])).toBe('after retry');
+  });
+
+  it('across a HelloRetryRequest: rejected (stale config) ends with ERR_TLS_ECH_REQUIRED and the retry configs', () => {
+    const old = generateEchKey(p, { publicName: 'localhost', configId: 9 });
+    const { pair } = handshake(echConfigListBase64([old]), [publicKey], 'inner.example', true);
+    expect(pair.client.helloRetried).toBe(true);
+    expect(pair.client.echStatus).toBe('rejected');
+    const err = pair.clientErrors[0] as EchRequiredError;
+    expect(err.code).toBe('ERR_TLS_ECH_REQUIRED');
+    expect(parseEchConfigList(err.retryConfigs!).map((c) => c.raw)).toEqual([publicKey.config.raw]);
   });
 });

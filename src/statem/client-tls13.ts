@@ -4,7 +4,7 @@
  * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
  * Control flow is the core's; each row says which message may come when.
  */
-import { checkEchAcceptance, chooseEchConfig, refuseRejectedEch, sealClientHello, takeRetryConfigs } from './ech-client.js';
+import { checkEchAcceptance, checkEchRetry, chooseEchConfig, refuseRejectedEch, sealClientHello, takeRetryConfigs } from './ech-client.js';
 import { encodeEchClientHello } from '../messages/ech.js';
 import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
@@ -311,9 +311,9 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
 
 function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_retry_request'>): void {
   const c = hs.hello;
-  if (c.ech) throw new TLSError('handshake_failure', 'ECH across a HelloRetryRequest is not supported yet', { code: 'ERR_TLS_ECH_HRR' });
   checkOffered(hs, msg.extensions, 'HelloRetryRequest', [ExtensionType.cookie]);
   checkServerHelloCommon(hs, msg);
+  if (c.ech) checkEchRetry(hs, c.ech, msg);
   const ks = msg.extensions.get('key_share', 'hello_retry_request');
   const cookie = msg.extensions.get('cookie', 'hello_retry_request');
   if (!ks && !cookie) throw illegalParameter('HelloRetryRequest would not change the ClientHello');
