@@ -8,11 +8,17 @@ import { nobleProvider as p } from '../src/crypto/noble.js';
 import { echConfigListBase64, generateEchKey, type EchKey } from '../src/ech/keys.js';
 import type { GroupName } from '../src/crypto/provider.js';
 import type { TLSError } from '../src/errors.js';
-import { encodeEchConfigList, parseEchConfigList } from '../src/messages/ech.js';
+import { encodeEchConfigList, parseEchClientHello, parseEchConfigList } from '../src/messages/ech.js';
+import { decodeHandshake, type MessageOf } from '../src/messages/handshake.js';
 import type { EchRequiredError } from '../src/statem/ech-client.js';
 import { makePair } from './helpers/pair.js';
 
 const publicKey = generateEchKey(p, { publicName: 'localhost', configId: 1 });
+
+/** The ClientHello in a client's first flight (one record). */
+function helloOf(flight: Uint8Array): MessageOf<'client_hello'> {
+  return decodeHandshake(1, flight.subarray(9, 9 + ((flight[6]! << 16) | (flight[7]! << 8) | flight[8]!))) as MessageOf<'client_hello'>;
+}
 
 /** Client options that make the server ask again: a share for P-256 only, a server that wants X25519. */
 const RETRY = { client: { groups: ['secp256r1', 'x25519'] as GroupName[], keyShareGroups: ['secp256r1'] as GroupName[] }, server: { groups: ['x25519'] as GroupName[] } };
@@ -103,5 +109,53 @@ describe('ECH between our client and our server', () => {
     const err = pair.clientErrors[0] as EchRequiredError;
     expect(err.code).toBe('ERR_TLS_ECH_REQUIRED');
     expect(parseEchConfigList(err.retryConfigs!).map((c) => c.raw)).toEqual([publicKey.config.raw]);
+  });
+
+  describe('GREASE ECH', () => {
+    function greased(serverKeys: EchKey[] | undefined, retry = false) {
+      const pair = makePair(
+        { servername: 'localhost', echGrease: true, ...(retry ? RETRY.client : {}) },
+        { ...(serverKeys ? { ech: { keys: serverKeys } } : {}), ...(retry ? RETRY.server : {}) },
+      );
+      const wire: Uint8Array[] = [];
+      pair.pump((bytes, from) => {
+        if (from === 'client') wire.push(bytes);
+        return [bytes];
+      });
+      return { pair, wire: Buffer.concat(wire) };
+    }
+
+    it('the hello carries an outer encrypted_client_hello; a server without keys ignores it and the handshake completes', () => {
+      const { pair, wire } = greased(undefined);
+      expect(pair.clientErrors).toEqual([]);
+      expect(pair.client.protocol).toBe('TLSv1.3');
+      expect(pair.client.echStatus).toBeUndefined();
+      const hello = helloOf(wire);
+      const ech = parseEchClientHello(hello.extensions.list.find((e) => e.type === 0xfe0d)!.value as Uint8Array);
+      expect(ech.type).toBe('outer');
+      expect(ech.type === 'outer' && ech.enc.length).toBe(32);
+      expect(hello.extensions.get('server_name', 'client_hello')?.server_name_list[0]?.host_name).toBe('localhost');
+    });
+
+    it('a server with keys rejects it and sends retry configs; the client ignores them and goes on', () => {
+      const { pair } = greased([publicKey]);
+      expect(pair.clientErrors).toEqual([]);
+      expect(pair.serverErrors).toEqual([]);
+      expect(pair.server.echStatus).toBe('rejected');
+      expect(pair.client.echStatus).toBeUndefined();
+      expect(pair.client.protocol).toBe('TLSv1.3');
+    });
+
+    it('across a HelloRetryRequest the second hello repeats it with an empty enc, and the handshake completes', () => {
+      const { pair } = greased([publicKey], true);
+      expect(pair.clientErrors).toEqual([]);
+      expect(pair.client.helloRetried).toBe(true);
+      expect(pair.server.echStatus).toBe('rejected');
+    });
+
+    it('is off unless asked for: no encrypted_client_hello in a default hello', () => {
+      const pair = makePair({ servername: 'localhost' });
+      expect(helloOf(pair.client.takeOutput()).extensions.types).not.toContain(0xfe0d);
+    });
   });
 });

@@ -10,7 +10,7 @@
  * `release()` drops what only the handshake needed, once it is over.
  */
 import type { EchServerState } from './ech-server.js';
-import type { EchClientState } from './ech-client.js';
+import type { EchClientState, EchGreaseState } from './ech-client.js';
 import type { CertificateCompressionName } from '../cert-compression.js';
 import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
@@ -187,6 +187,8 @@ export interface ClientHelloState {
   random: Uint8Array;
   /** Encrypted Client Hello, when the options give a config (RFC 9849). */
   ech?: EchClientState;
+  /** GREASE ECH instead, when asked for and no config is given. */
+  echGrease?: EchGreaseState;
   sessionId: Uint8Array;
   /** Our key pairs, by group, for the shares we sent. */
   keyShares: Map<GroupName, KeyPair>;

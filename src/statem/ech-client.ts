@@ -10,7 +10,7 @@
  * hello is sealed with the same HPKE context and an empty enc.
  *
  * Not here yet: ech_outer_extensions compression (every extension travels in both hellos),
- * PSKs with ECH (not offered), GREASE ECH.
+ * PSKs with ECH (not offered).
  */
 import { hpkeSetupSender, hpkeSupports, type HpkeContext } from '../crypto/hpke.js';
 import { hkdfExpandLabel } from '../crypto/keyschedule.js';
@@ -188,4 +188,34 @@ export class EchRequiredError extends TLSError {
 /** After the server's Finished checks out on a rejected ECH: end with ech_required (RFC 9849 section 6.1.6). */
 export function refuseRejectedEch(state: EchClientState | undefined): void {
   if (state?.status === 'rejected') throw new EchRequiredError(state.retryConfigs);
+}
+
+/** GREASE ECH (section 6.2): an outer extension that looks real and opens nothing. */
+export interface EchGreaseState {
+  configId: number;
+  enc: Uint8Array;
+  payloadLength: number;
+}
+
+const GREASE_SUITE = { kdf_id: 0x0001, aead_id: 0x0001 };
+
+/** Made once per connection; a ClientHello2 repeats config and suite with an empty enc (as a real one would). */
+export function startEchGrease(hs: ClientHandshake): EchGreaseState {
+  const random = hs.common.random(3);
+  return {
+    configId: random[0]!,
+    enc: hs.provider.generateKeyPair('x25519').publicKey,
+    // A real payload is the padded inner hello (multiples of 32) plus the AEAD tag.
+    payloadLength: 32 * (8 + (random[1]! % 4)) + TAG_LENGTH,
+  };
+}
+
+export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState, second: boolean): Uint8Array {
+  return encodeEchClientHello({
+    type: 'outer',
+    cipher_suite: GREASE_SUITE,
+    config_id: g.configId,
+    enc: second ? new Uint8Array(0) : g.enc,
+    payload: hs.common.random(g.payloadLength),
+  });
 }

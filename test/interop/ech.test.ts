@@ -64,6 +64,20 @@ describe(`our ECH client → ${peers.openssl4.title} s_server -ech_key`, () => {
     await echoReversed(d, 'through ECH');
   });
 
+  it.each([
+    ['OpenSSL 4 with ECH keys (it answers with retry configs, which GREASE ignores)', true],
+    ['OpenSSL 3.0 (no ECH at all)', false],
+  ])('GREASE ECH against %s: the handshake completes and data flows', async (_what, withKeys) => {
+    const { keyFile } = opensslEchKeys(dir);
+    const { peer, port } = await startOpensslServer(
+      withKeys ? { peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] } : { peer: peers.openssl3, rev: true },
+    );
+    const d = await connectTo(peer, port, defaultClientOptions({ echGrease: true }));
+    await d.waitHandshake();
+    expect(d.conn.echStatus).toBeUndefined();
+    await echoReversed(d, 'greased');
+  });
+
   it('ECH accepted across a HelloRetryRequest (our share is P-256, s_server wants X25519)', async () => {
     const { keyFile, configList } = opensslEchKeys(dir);
     const { peer, port } = await startOpensslServer({ peer: peers.openssl4, rev: true, groups: 'X25519', extra: ['-ech_key', keyFile] });
