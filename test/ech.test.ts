@@ -153,9 +153,10 @@ describe('ECH between our client and our server', () => {
       expect(pair.server.echStatus).toBe('rejected');
     });
 
-    it('is off unless asked for: no encrypted_client_hello in a default hello', () => {
-      const pair = makePair({ servername: 'localhost' });
-      expect(helloOf(pair.client.takeOutput()).extensions.types).not.toContain(0xfe0d);
+    it('is on by default with GREASE, off with grease: false or echGrease: false', () => {
+      expect(helloOf(makePair({ servername: 'localhost' }).client.takeOutput()).extensions.types).toContain(0xfe0d);
+      expect(helloOf(makePair({ servername: 'localhost', grease: false }).client.takeOutput()).extensions.types).not.toContain(0xfe0d);
+      expect(helloOf(makePair({ servername: 'localhost', echGrease: false }).client.takeOutput()).extensions.types).not.toContain(0xfe0d);
     });
   });
 });

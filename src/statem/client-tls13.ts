@@ -154,7 +154,7 @@ export function startClientHello(hs: ClientHandshake): void {
   if (o.ech) {
     if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('internal_error', 'ECH needs TLS 1.3 enabled', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
     hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
-  } else if (o.echGrease && hs.common.versions.includes('TLSv1.3')) {
+  } else if ((o.echGrease ?? o.grease !== false) && hs.common.versions.includes('TLSv1.3')) {
     hs.hello.echGrease = startEchGrease(hs);
   }
 }

@@ -204,7 +204,8 @@ export function startEchGrease(hs: ClientHandshake): EchGreaseState {
   const random = hs.common.random(3);
   return {
     configId: random[0]!,
-    enc: hs.provider.generateKeyPair('x25519').publicKey,
+    // From the injected randomness, so a seeded connection replays byte for byte.
+    enc: hs.provider.generateKeyPair('x25519', hs.common.random(32)).publicKey,
     // A real payload is the padded inner hello (multiples of 32) plus the AEAD tag.
     payloadLength: 32 * (8 + (random[1]! % 4)) + TAG_LENGTH,
   };
