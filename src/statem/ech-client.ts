@@ -13,13 +13,12 @@
  * PSKs with ECH (not offered).
  */
 import { hpkeSetupSender, hpkeSupports, type HpkeContext } from '../crypto/hpke.js';
-import { hkdfExpandLabel } from '../crypto/keyschedule.js';
-import { hashLength } from '../crypto/provider.js';
 import { echConfigListBytes } from '../ech/keys.js';
+import { echConfirmation, echHpkeInfo, messageHash } from '../ech/schedule.js';
 import { TLSError, illegalParameter } from '../errors.js';
 import { ECH_EXTENSION, EchHelloRetryRequest, encodeEchClientHello, parseEchConfigList, type ECHConfig, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
 import { decode } from '../messages/codec.js';
-import { ExtensionType, HandshakeType } from '../messages/constants.js';
+import { ExtensionType } from '../messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from '../messages/handshake.js';
 import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ClientHandshake } from './context.js';
@@ -40,7 +39,6 @@ export interface EchClientState {
   retryConfigs?: Uint8Array;
 }
 
-const ECH_INFO_PREFIX = utf8.encode('tls ech\0');
 const TAG_LENGTH = 16;
 
 /** The first config in the list we can use: a KEM and one cipher suite we support. */
@@ -79,7 +77,7 @@ export function sealClientHello(hs: ClientHandshake, state: EchClientState, inne
   // The second hello (after HRR) goes on with the first one's context, and sends no enc.
   const { enc, context } = state.context
     ? { enc: new Uint8Array(0), context: state.context }
-    : hpkeSetupSender(p, { kem: k.kem_id, kdf: state.suite.kdf_id, aead: state.suite.aead_id }, k.public_key, concat(ECH_INFO_PREFIX, state.config.raw));
+    : hpkeSetupSender(p, { kem: k.kem_id, kdf: state.suite.kdf_id, aead: state.suite.aead_id }, k.public_key, echHpkeInfo(state.config));
   state.context = context;
   state.outerRandom ??= hs.common.random(32);
   const echExtension = (payload: Uint8Array) =>
@@ -135,11 +133,8 @@ export function checkEchAcceptance(hs: ClientHandshake, state: EchClientState, s
   }
 }
 
-function acceptConfirmation(hs: ClientHandshake, state: EchClientState, label: string, messages: Uint8Array): Uint8Array {
-  const hash = hs.suite.hash;
-  const p = hs.provider;
-  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), state.innerRandom!);
-  return hkdfExpandLabel(p, hash, secret, label, p.hash(hash, messages), 8);
+function acceptConfirmation(hs: ClientHandshake, state: EchClientState, label: 'ech accept confirmation' | 'hrr ech accept confirmation', messages: Uint8Array): Uint8Array {
+  return echConfirmation(hs.provider, hs.suite.hash, state.innerRandom!, label, hs.provider.hash(hs.suite.hash, messages));
 }
 
 /**
@@ -148,9 +143,7 @@ function acceptConfirmation(hs: ClientHandshake, state: EchClientState, label: s
  * bytes zeroed. Without the extension, or with a wrong value, ECH is rejected.
  */
 export function checkEchRetry(hs: ClientHandshake, state: EchClientState, hrr: MessageOf<'hello_retry_request'>): void {
-  const p = hs.provider;
-  const digest = p.hash(hs.suite.hash, state.inner!);
-  const innerHash = concat(Uint8Array.of(HandshakeType.message_hash, 0, 0, digest.length), digest);
+  const innerHash = messageHash(hs.provider, hs.suite.hash, state.inner!);
   const at = hrr.extensions.list.findIndex((e) => e.type === ECH_EXTENSION);
   let accepted = false;
   if (at >= 0) {

@@ -9,16 +9,15 @@
  * second hello is opened with the first one's HPKE context. Not here yet: split mode.
  */
 import { hpkeSetupRecipient, hpkeSupports, type HpkeContext } from '../crypto/hpke.js';
-import { hkdfExpandLabel } from '../crypto/keyschedule.js';
-import { hashLength } from '../crypto/provider.js';
 import type { EchKey } from '../ech/keys.js';
+import { echConfirmation, echHpkeInfo, messageHash } from '../ech/schedule.js';
 import { TLSError, illegalParameter } from '../errors.js';
 import { ExtensionType, HandshakeType, ProtocolVersion } from '../messages/constants.js';
 import { ECH_EXTENSION, OuterExtensions, encodeEchConfigList, parseEchClientHello, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
 import { decode } from '../messages/codec.js';
 import type { Extension } from '../messages/extensions.js';
 import { Extensions, decodeHandshake, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
-import { Reader, concat, utf8 } from '../util/bytes.js';
+import { Reader, concat } from '../util/bytes.js';
 import type { ServerHandshake } from './context.js';
 
 export interface EchServerState {
@@ -32,7 +31,6 @@ export interface EchServerState {
   innerRandom?: Uint8Array;
 }
 
-const ECH_INFO_PREFIX = utf8.encode('tls ech\0');
 
 /** Where the extensions of a ClientHello body start, and the body's end (the encoded inner hello is followed by padding). */
 function extensionsBlock(body: Uint8Array): { start: number; end: number } {
@@ -120,7 +118,7 @@ export function openClientHello(
     let context: HpkeContext | undefined;
     let plaintext: Uint8Array | null = null;
     try {
-      context = hpkeSetupRecipient(hs.provider, suite, ech.enc, key, concat(ECH_INFO_PREFIX, key.config.raw));
+      context = hpkeSetupRecipient(hs.provider, suite, ech.enc, key, echHpkeInfo(key.config));
       plaintext = context.open(aad, ech.payload);
     } catch {
       // a malformed enc decrypts nothing: ECH is rejected, not the connection
@@ -157,24 +155,15 @@ export function openSecondClientHello(hs: ServerHandshake, outer: MessageOf<'cli
   return { hello, raw: innerRaw };
 }
 
-/** message_hash(ClientHelloInner1) (RFC 8446 section 4.4.1), what the transcript keeps of it after an HRR. */
-function messageHash(hs: ServerHandshake, hello: Uint8Array): Uint8Array {
-  const digest = hs.provider.hash(hs.suite.hash, hello);
-  return concat(Uint8Array.of(HandshakeType.message_hash, 0, 0, digest.length), digest);
-}
-
 /** The HRR of an accepted ECH carries "hrr ech accept confirmation" in its own extension (section 7.2.1). */
 export function confirmEchRetry(hs: ServerHandshake, hrr: HandshakeMessage): HandshakeMessage {
   const state = hs.echState;
   if (state?.status !== 'accepted' || hrr.type !== 'hello_retry_request') return hrr;
-  const p = hs.provider;
-  const hash = hs.suite.hash;
   hrr.extensions.addRaw(ECH_EXTENSION, new Uint8Array(8));
   const transcriptHash = hs.transcript.hashWith(encodeHandshake(hrr));
-  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), state.innerRandom!);
   const last = hrr.extensions.list.length - 1;
-  hrr.extensions.list[last] = { type: ECH_EXTENSION, value: hkdfExpandLabel(p, hash, secret, 'hrr ech accept confirmation', transcriptHash, 8) };
-  state.retried = { innerHash: messageHash(hs, state.inner!), hrr: encodeHandshake(hrr) };
+  hrr.extensions.list[last] = { type: ECH_EXTENSION, value: echConfirmation(hs.provider, hs.suite.hash, state.innerRandom!, 'hrr ech accept confirmation', transcriptHash) };
+  state.retried = { innerHash: messageHash(hs.provider, hs.suite.hash, state.inner!), hrr: encodeHandshake(hrr) };
   return hrr;
 }
 
@@ -210,12 +199,9 @@ export function useInnerTranscript(hs: ServerHandshake): void {
 export function confirmEch(hs: ServerHandshake, serverHello: HandshakeMessage): HandshakeMessage {
   const state = hs.echState;
   if (state?.status !== 'accepted' || serverHello.type !== 'server_hello') return serverHello;
-  const hash = hs.suite.hash;
-  const p = hs.provider;
   serverHello.random = concat(serverHello.random.subarray(0, 24), new Uint8Array(8));
   const transcriptHash = hs.transcript.hashWith(encodeHandshake(serverHello));
-  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), state.innerRandom!);
-  serverHello.random = concat(serverHello.random.subarray(0, 24), hkdfExpandLabel(p, hash, secret, 'ech accept confirmation', transcriptHash, 8));
+  serverHello.random = concat(serverHello.random.subarray(0, 24), echConfirmation(hs.provider, hs.suite.hash, state.innerRandom!, 'ech accept confirmation', transcriptHash));
   return serverHello;
 }
 
