@@ -91,6 +91,11 @@ const ecCurves = { 'P-256': p256, 'P-384': p384 } as const;
 export interface NobleProviderOptions {
   /** Source of randomness; defaults to globalThis.crypto.getRandomValues. */
   random?: (n: number) => Uint8Array;
+  /**
+   * Certificate signature checks remembered (./verify-cache.ts), default 128; 0 verifies every
+   * signature every time (what node:tls does, and what the benchmark compares against).
+   */
+  verifyCacheSize?: number;
 }
 
 function defaultRandom(n: number): Uint8Array {
@@ -189,7 +194,7 @@ export function createNobleProvider(options: NobleProviderOptions = {}): CryptoP
       return ecb(key, { disablePadding: true }).encrypt(sample);
     },
     ...kemKeyExchange({ random, ecdhKeyPair, ecdh }),
-    verify: cachedVerify(verify),
+    verify: cachedVerify(verify, options.verifyCacheSize),
     verifyRsaPss: rsaPssVerifier((name, data) => hashes[name](data)),
     sign,
   };

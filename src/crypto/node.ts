@@ -501,6 +501,11 @@ function nodeMlKem(fallback: MlKem): MlKem {
 export interface NodeProviderOptions {
   /** Source of randomness; defaults to crypto.randomFillSync. */
   random?: (n: number) => Uint8Array;
+  /**
+   * Certificate signature checks remembered (./verify-cache.ts), default 128; 0 verifies every
+   * signature every time (what node:tls does, and what the benchmark compares against).
+   */
+  verifyCacheSize?: number;
 }
 
 /**
@@ -717,7 +722,7 @@ export function createNodeProvider(options: NodeProviderOptions = {}): CryptoPro
     },
     // node:crypto's ML-KEM only with node:crypto's randomness: it cannot take an injected source.
     ...kemKeyExchange({ random, ecdhKeyPair, ecdh, mlkem: nodeHasMlKem && !options.random ? nodeMlKem(nobleMlKem(random)) : undefined }),
-    verify: cachedVerify(verify),
+    verify: cachedVerify(verify, options.verifyCacheSize),
     verifyRsaPss: rsaPssVerifier((name, data) => plain(digestOf(name, data))),
     sign,
   };
