@@ -126,6 +126,12 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
    * server's retry configs. TLS 1.3 only; no PSK is offered with it.
    */
   ech?: { configList: Uint8Array | string };
+  /**
+   * Without `ech`: send a GREASE encrypted_client_hello (RFC 9849 section 6.2), so that hellos
+   * with real ECH do not stand out, as browsers do. Default: on when `grease` is (the default).
+   * Retry configs a server answers with are ignored, as the RFC says.
+   */
+  echGrease?: boolean;
   /** Certificate compression (RFC 8879) to offer: 'zstd' and/or 'zlib', in order of preference. Default none. */
   certificateCompression?: CertificateCompressionName[];
 }

@@ -253,8 +253,7 @@ export class TLSSocket extends Duplex {
    * The transport is corked meanwhile: what the application writes from those events (an
    * answer to the data just read) leaves in the same system call as what the engine made
    * (the server's tickets after the client's Finished), through one writev at uncork.
-   * Each write(2) on a loopback or LAN socket costs a server about as much CPU as the
-   * engine's own work on a resumed handshake.
+   * One system call and one TCP segment instead of two, as node:tls sends them.
    */
   private engine(work: () => void): void {
     const t = this.transport;

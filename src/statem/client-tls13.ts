@@ -4,7 +4,7 @@
  * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
  * Control flow is the core's; each row says which message may come when.
  */
-import { checkEchAcceptance, chooseEchConfig, refuseRejectedEch, sealClientHello, takeRetryConfigs } from './ech-client.js';
+import { checkEchAcceptance, checkEchRetry, chooseEchConfig, echGreaseExtension, refuseRejectedEch, sealClientHello, startEchGrease, takeRetryConfigs } from './ech-client.js';
 import { encodeEchClientHello } from '../messages/ech.js';
 import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
@@ -166,6 +166,8 @@ export function startClientHello(hs: ClientHandshake): void {
   if (o.ech) {
     if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('internal_error', 'ECH needs TLS 1.3 enabled', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
     hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
+  } else if ((o.echGrease ?? o.grease !== false) && hs.common.versions.includes('TLSv1.3')) {
+    hs.hello.echGrease = startEchGrease(hs);
   }
 }
 
@@ -225,6 +227,7 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes });
   // The inner hello's marker; sealClientHello puts the encrypted hello in its place outside.
   if (c.ech) ext.add('encrypted_client_hello', encodeEchClientHello({ type: 'inner' }));
+  else if (c.echGrease) ext.add('encrypted_client_hello', echGreaseExtension(hs, c.echGrease, c.hrrSuite !== undefined));
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
   const psk = (c.pskOffer = c.ech ? undefined : (sessionPskOffer(hs) ?? externalPskOffer(hs)));
   // pre_shared_key goes last; its binder is filled in once the rest is encoded.
@@ -341,9 +344,9 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
 
 function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_retry_request'>): void {
   const c = hs.hello;
-  if (c.ech) throw new TLSError('handshake_failure', 'ECH across a HelloRetryRequest is not supported yet', { code: 'ERR_TLS_ECH_HRR' });
   checkOffered(hs, msg.extensions, 'HelloRetryRequest', [ExtensionType.cookie]);
   checkServerHelloCommon(hs, msg);
+  if (c.ech) checkEchRetry(hs, c.ech, msg);
   const ks = msg.extensions.get('key_share', 'hello_retry_request');
   const cookie = msg.extensions.get('cookie', 'hello_retry_request');
   if (!ks && !cookie) throw illegalParameter('HelloRetryRequest would not change the ClientHello');

@@ -9,10 +9,10 @@
  * getters that fail with internal_error, never a TypeError, when a state asks too early.
  * `release()` drops what only the handshake needed, once it is over.
  */
-import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { EchServerState } from './ech-server.js';
-import type { EchClientState } from './ech-client.js';
+import type { EchClientState, EchGreaseState } from './ech-client.js';
 import type { CertificateCompressionName } from '../cert-compression.js';
+import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
 import type { PskOffer } from './external-psk.js';
@@ -196,6 +196,8 @@ export interface ClientHelloState {
   random: Uint8Array;
   /** Encrypted Client Hello, when the options give a config (RFC 9849). */
   ech?: EchClientState;
+  /** GREASE ECH instead, when asked for and no config is given. */
+  echGrease?: EchGreaseState;
   sessionId: Uint8Array;
   /** Our key pairs, by group, for the shares we sent. */
   keyShares: Map<GroupName, KeyPair>;

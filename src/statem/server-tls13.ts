@@ -3,7 +3,7 @@
  * state in the order the handshake runs: checking and answering ClientHello (which may
  * choose TLS 1.2 instead), the HelloRetryRequest detour, the server's flight, the client's.
  */
-import { addRetryConfigs, checkEchWithoutRetry, confirmEch, openClientHello, useInnerTranscript } from './ech-server.js';
+import { addRetryConfigs, confirmEch, confirmEchRetry, openClientHello, openSecondClientHello, useInnerTranscript } from './ech-server.js';
 import { chooseCertificateCompression, maybeCompressCertificate } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
@@ -47,7 +47,6 @@ export const serverTls13 = defineStates<ServerHandshake>()({
       hs.echState = opened.state;
       if (opened.state) hs.negotiated.ech = opened.state.status;
       processClientHello(hs, opened.hello, opened.raw);
-      if (hs.negotiated.version === 'TLSv1.3') checkEchWithoutRetry(hs, !needsNoRetry(hs.hello));
     },
     postProcess: (hs) => {
       useInnerTranscript(hs);
@@ -64,10 +63,17 @@ export const serverTls13 = defineStates<ServerHandshake>()({
       hs.negotiated.helloRetried = true;
       hs.transcript.replaceWithMessageHash();
     },
-    construct: helloRetryRequest,
+    construct: (hs) => confirmEchRetry(hs, helloRetryRequest(hs)),
     postWork: compatibilityCCS,
   },
-  'S.ClientHello2': { row: { group: TLS13, write: ['S.ServerHello'] }, process: processClientHello },
+  'S.ClientHello2': {
+    row: { group: TLS13, write: ['S.ServerHello'] },
+    process: (hs, msg, raw) => {
+      const opened = openSecondClientHello(hs, msg, raw);
+      processClientHello(hs, opened.hello, opened.raw);
+    },
+    postProcess: useInnerTranscript,
+  },
   'S.ServerHello': {
     row: { group: TLS13, write: ['S.EncryptedExtensions'] },
     construct: (hs) => confirmEch(hs, serverHello(hs)),
