@@ -18,7 +18,7 @@ import { ECH_EXTENSION, encodeEchClientHello, parseEchConfigList, type ECHConfig
 import { ExtensionType } from '../messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from '../messages/handshake.js';
 import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
-import type { ClientHandshake } from './context.js';
+import { need, type ClientHandshake } from './context.js';
 
 export interface EchClientState {
   config: ECHConfig;
@@ -107,14 +107,16 @@ export function checkEchAcceptance(hs: ClientHandshake, state: EchClientState, s
   const hash = hs.suite.hash;
   const p = hs.provider;
   const zeroed = { ...serverHello, random: concat(serverHello.random.subarray(0, 24), new Uint8Array(8)) };
-  const transcriptHash = p.hash(hash, concat(state.inner!, encodeHandshake(zeroed)));
-  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), state.innerRandom!);
+  const inner = need(state.inner, 'the ClientHelloInner');
+  const innerRandom = need(state.innerRandom, 'the inner random');
+  const transcriptHash = p.hash(hash, concat(inner, encodeHandshake(zeroed)));
+  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), innerRandom);
   const confirmation = hkdfExpandLabel(p, hash, secret, 'ech accept confirmation', transcriptHash, 8);
   if (constantTimeEqual(confirmation, serverHello.random.subarray(24))) {
     state.status = hs.negotiated.ech = 'accepted';
     hs.transcript.reset();
-    hs.transcript.add(state.inner!);
-    hs.clientRandom = state.innerRandom;
+    hs.transcript.add(inner);
+    hs.clientRandom = innerRandom;
   } else {
     state.status = hs.negotiated.ech = 'rejected';
   }

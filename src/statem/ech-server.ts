@@ -18,7 +18,7 @@ import { decode } from '../messages/codec.js';
 import type { Extension } from '../messages/extensions.js';
 import { Extensions, decodeHandshake, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { Reader, concat, utf8 } from '../util/bytes.js';
-import type { ServerHandshake } from './context.js';
+import { need, type ServerHandshake } from './context.js';
 
 export interface EchServerState {
   status: 'accepted' | 'rejected';
@@ -147,7 +147,7 @@ export function useInnerTranscript(hs: ServerHandshake): void {
   const state = hs.echState;
   if (state?.status !== 'accepted') return;
   hs.transcript.reset();
-  hs.transcript.add(state.inner!);
+  hs.transcript.add(need(state.inner, 'the ClientHelloInner'));
 }
 
 /** ServerHello.random's last 8 bytes become the acceptance confirmation (section 7.2). */
@@ -158,7 +158,7 @@ export function confirmEch(hs: ServerHandshake, serverHello: HandshakeMessage): 
   const p = hs.provider;
   serverHello.random = concat(serverHello.random.subarray(0, 24), new Uint8Array(8));
   const transcriptHash = hs.transcript.hashWith(encodeHandshake(serverHello));
-  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), state.innerRandom!);
+  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), need(state.innerRandom, 'the inner random'));
   serverHello.random = concat(serverHello.random.subarray(0, 24), hkdfExpandLabel(p, hash, secret, 'ech accept confirmation', transcriptHash, 8));
   return serverHello;
 }
