@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { cidLine, describeError, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
+import { cidLine, describeError, mtuOption, pskOptions, readFile, say, str, UsageError, type Values } from './cli-common.js';
 import { clientDetails, summary } from './cli-report.js';
 import { connect } from './node/connect.js';
 import type { ConnectionOptions } from './node/options.js';
@@ -60,11 +60,15 @@ export async function runClient(values: Values, positionals: string[], tls: Conn
     rejectUnauthorized: !values.insecure,
     ...(psk ? { pskCallback: () => ({ psk: psk.key, identity: psk.identity }) } : {}),
   };
+  if (values.dtls && values['early-data'] !== undefined) throw new UsageError('--early-data is TLS 1.3 0-RTT: it does not go with --dtls');
   if (values.dtls) return runDtlsClient(values, options);
   if (values.mtu !== undefined) throw new UsageError('--mtu goes with --dtls');
   if (values.cid) throw new UsageError('--cid goes with --dtls');
   const sessionFile = str(values, 'session');
-  const socket = connect({ ...options, session: storedSession(sessionFile) });
+  const earlyFile = str(values, 'early-data');
+  if (earlyFile && !sessionFile) say('tsls: warning: --early-data without --session: no session allows 0-RTT, so the file is sent after the handshake');
+  const earlyData = earlyFile ? readFile(earlyFile, 'early data file', true) : undefined;
+  const socket = connect({ ...options, session: storedSession(sessionFile), ...(earlyData ? { earlyData } : {}) });
   const keylog = str(values, 'keylog');
   if (keylog) socket.on('keylog', (line: Buffer) => appendFileSync(keylog, line));
   socket.on('session', (s: Buffer) => keepSession(s, sessionFile));

@@ -20,16 +20,18 @@ export interface Reportable {
     signatureScheme?: string | undefined;
     peerCertificates: Certificate[];
     echStatus?: 'accepted' | 'rejected' | undefined;
+    earlyDataAccepted?: boolean | undefined;
   };
 }
 
-/** `TLSv1.3, TLS_AES_128_GCM_SHA256, x25519[, ALPN h2][, resumed][, ECH accepted]`. */
+/** `TLSv1.3, TLS_AES_128_GCM_SHA256, x25519[, ALPN h2][, resumed][, ECH accepted][, early data accepted]`. */
 export function summary(socket: Reportable): string {
   const conn = socket.connection;
   const parts = [socket.getProtocol() ?? '?', socket.getCipher()?.standardName ?? '?', conn.group ?? 'no (EC)DHE'];
   if (socket.alpnProtocol) parts.push(`ALPN ${socket.alpnProtocol}`);
   if (conn.sessionReused) parts.push('resumed');
   if (conn.echStatus) parts.push(`ECH ${conn.echStatus}`);
+  if (conn.earlyDataAccepted !== undefined) parts.push(`early data ${conn.earlyDataAccepted ? 'accepted' : 'rejected'}`);
   return parts.join(', ');
 }
 

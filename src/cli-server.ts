@@ -21,6 +21,9 @@ import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned }
 import { pemEncode } from './x509/pem.js';
 import { selfSignedCertificate } from './x509/selfsigned.js';
 
+/** The 0-RTT limit `--early-data` puts in tickets (OpenSSL's default max_early_data, one record). */
+const EARLY_DATA_SIZE = 16384;
+
 /** The only protocol `--www` speaks. */
 const HTTP1 = 'http/1.1';
 
@@ -68,6 +71,7 @@ export async function runServer(values: Values, tls: TlsServerOptions): Promise<
   if (values.www && values.dtls) throw new UsageError('--www is HTTP over TLS: it does not go with --dtls (a DTLS server echoes)');
   if (values.mtu !== undefined && !values.dtls) throw new UsageError('--mtu goes with --dtls');
   if (values.cid && !values.dtls) throw new UsageError('--cid goes with --dtls');
+  if (values['early-data'] && values.dtls) throw new UsageError('--early-data is TLS 1.3 0-RTT: it does not go with --dtls');
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   if (values.verify && !values.ca) throw new UsageError('--verify needs --ca');
   const portText = str(values, 'port') ?? '4433';
@@ -91,6 +95,7 @@ export async function runServer(values: Values, tls: TlsServerOptions): Promise<
     ticketKeys: randomBytes(48),
     ...(values.verify ? { requestCert: true, rejectUnauthorized: true } : {}),
     ...(psk ? { pskCallback: (_s: null, id: string) => (id === psk.identity ? psk.key : null) } : {}),
+    ...(values['early-data'] ? { maxEarlyData: EARLY_DATA_SIZE } : {}),
   };
   const hosts = host === 'localhost' ? ['127.0.0.1', '::1'] : [host];
   const ready = (boundPort: number, what: string) => {
@@ -109,6 +114,8 @@ export async function runServer(values: Values, tls: TlsServerOptions): Promise<
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const client = socket.connection.peerCertificates[0];
     say(`tsls: ${peer}: ${summary(socket)}${socket.servername ? `, SNI ${socket.servername}` : ''}${client ? `, client ${client.subject.text}` : ''}`);
+    // Echoed like the rest, but said: early data could have been replayed.
+    if (socket.earlyDataReceived > 0) say(`tsls: ${peer}: ${socket.earlyDataReceived} bytes arrived as early data (0-RTT)`);
     socket.on('error', (err) => say(`tsls: ${peer}: ${describeError(err)}`));
     if (www) www(socket);
     else socket.pipe(socket);

@@ -30,6 +30,8 @@ interface Flag {
   for: Command | 'both' | 'all';
   /** The value's placeholder in the help; none for a boolean flag. */
   arg?: string;
+  /** The one command whose flag takes `arg`; for the others it is a boolean flag. */
+  argFor?: Command;
   help: string;
   short?: string;
   /** The node:tls options it sets, from its value. */
@@ -66,6 +68,7 @@ const FLAGS: Record<string, Flag> = {
   psk: { for: 'both', arg: 'HEX', help: 'pre-shared key: a TLS 1.3 external PSK, or the TLS 1.2 / DTLS PSK suites; with --psk-identity. A server with --psk and no --cert has no certificate at all' },
   'psk-identity': { for: 'both', arg: 'ID', help: 'the PSK identity the client sends (and the server expects)' },
   session: { for: 'client', arg: 'FILE', help: 'resume the session kept in FILE, and keep the new one there' },
+  'early-data': { for: 'both', arg: 'FILE', argFor: 'client', help: 'client: send FILE as TLS 1.3 0-RTT when the --session allows it (resent after the handshake if refused); server: issue tickets that allow 0-RTT (16384 bytes) and say what arrived early' },
   www: { for: 'server', help: 'answer HTTP/1.1 requests with a status page of the connection (as s_server -www)' },
   echo: { for: 'server', help: 'echo what each client sends (the default)' },
   dtls: { for: 'both', help: 'DTLS 1.2 over UDP: the client sends each stdin line as one message; the server echoes' },
@@ -107,7 +110,9 @@ const TOP = `usage:
   tsls --version`;
 
 function flagsOf(command: Command): [string, Flag][] {
-  return Object.entries(FLAGS).filter(([, f]) => f.for === command || f.for === 'all' || (f.for === 'both' && command !== 'ech'));
+  return Object.entries(FLAGS)
+    .filter(([, f]) => f.for === command || f.for === 'all' || (f.for === 'both' && command !== 'ech'))
+    .map(([name, f]) => [name, f.argFor && f.argFor !== command ? { ...f, arg: undefined } : f]);
 }
 
 function helpText(command: Command): string {

@@ -12,6 +12,7 @@ import { CIPHER_SUITES, type CipherSuiteInfo, type SrtpProfileName, cipherSuiteB
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
 import type { SessionStore, TLSSession } from './statem/session.js';
+import type { EarlyDataReplayStore } from './statem/anti-replay.js';
 import type { AeadLimits } from './record/aead-limits.js';
 
 export type TLSVersionName = 'TLSv1.3' | 'TLSv1.2';
@@ -107,12 +108,30 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
   /** TLS 1.3 PSK key exchange modes to offer when resuming (default psk_dhe_ke only: forward secrecy). */
   pskModes?: PskMode[];
   /**
+   * Data to send first: as 0-RTT early data (RFC 8446 2.3) when `session` allows it (its
+   * ticket's max_early_data_size, the same ALPN, suite and server name), otherwise as the
+   * first application data once the handshake completes. Writes made before the handshake
+   * completes follow it as early data while the ticket's limit lasts.
+   */
+  earlyData?: Uint8Array;
+  /**
+   * Early data the server refused: 'resend' (default) sends it again once the handshake
+   * completes; 'report' hands it back in an `earlyDataRejected` event instead.
+   */
+  earlyDataRejected?: 'resend' | 'report';
+  /**
    * Encrypted Client Hello (RFC 9849): the server's ECHConfigList (bytes, or base64 as DNS HTTPS
    * records and `tsls ech` give it). The real SNI then travels encrypted; the outer hello shows
    * the config's public_name. A rejection fails with ERR_TLS_ECH_REQUIRED carrying the
    * server's retry configs. TLS 1.3 only; no PSK is offered with it.
    */
   ech?: { configList: Uint8Array | string };
+  /**
+   * Without `ech`: send a GREASE encrypted_client_hello (RFC 9849 section 6.2), so that hellos
+   * with real ECH do not stand out, as browsers do. Default: on when `grease` is (the default).
+   * Retry configs a server answers with are ignored, as the RFC says.
+   */
+  echGrease?: boolean;
   /** Certificate compression (RFC 8879) to offer: 'zstd' and/or 'zlib', in order of preference. Default none. */
   certificateCompression?: CertificateCompressionName[];
 }
@@ -144,6 +163,16 @@ export interface ServerOptions extends CommonOptions, VerificationOptions {
   tickets?: number;
   /** Ticket and session lifetime in seconds (default 7200, at most 604800). */
   ticketLifetime?: number;
+  /**
+   * Accept TLS 1.3 0-RTT early data of up to this many bytes per connection: tickets carry
+   * it as max_early_data_size. Default 0: tickets allow no early data (and a client's is
+   * skipped). Early data can be replayed by an attacker to another server: it reaches the
+   * application marked as early (the `data` event's second argument) so that it can
+   * refuse what must not happen twice.
+   */
+  maxEarlyData?: number;
+  /** Where tickets used for early data are recorded (anti-replay); default an in-memory store per options object. */
+  earlyDataReplayStore?: EarlyDataReplayStore;
   /** PSK modes the server accepts (default both; psk_ke gives up forward secrecy). */
   pskModes?: PskMode[];
   /** Bound on the TLS 1.2 session-ID cache (default 1000 entries; 0 turns it off). */

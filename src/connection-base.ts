@@ -20,7 +20,7 @@
  */
 import type { ClientOptions, ResolvedCommon, ServerOptions } from './config.js';
 import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpectedMessage, type AlertName } from './errors.js';
-import { keyExchangeOf, type MessageKind } from './messages/constants.js';
+import { keyExchangeOf, type CipherSuiteInfo, type MessageKind } from './messages/constants.js';
 import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
 import { messageVersion, type Transport } from './protocol-variant.js';
 import { ClientHandshake, ServerHandshake, type HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
@@ -53,8 +53,10 @@ export interface EndpointEvents {
   handshake: [];
   /** One NSS key log line (SSLKEYLOGFILE format), without newline. */
   keylog: [string];
-  /** Application data from the peer. */
-  data: [Uint8Array];
+  /** Application data from the peer; a server marks TLS 1.3 0-RTT early data (it may be a replay). */
+  data: [Uint8Array, EarlyDataMark?];
+  /** Client, `earlyDataRejected: 'report'`: the early data the server refused, not sent again. */
+  earlyDataRejected: [Uint8Array];
   /** The peer sent close_notify: it will send no more. */
   end: [];
   /** Both directions are closed. */
@@ -65,6 +67,11 @@ export interface EndpointEvents {
   session: [TLSSession];
   /** A TLS 1.3 NewSessionTicket arrived (client). */
   ticket: [MessageOf<'new_session_ticket'>];
+}
+
+/** The `data` event's mark on 0-RTT data: it came before the handshake, and could have been replayed. */
+export interface EarlyDataMark {
+  early: true;
 }
 
 /** Which side a connection is, with that side's options (narrowed from the constructor's arguments, never cast). */
@@ -97,7 +104,7 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
   // ---- what the transport supplies ----------------------------------------------------------
 
   /** Queue a handshake message (TLS framing: type, uint24 length, body) for sending. */
-  protected abstract sendHandshake(raw: Uint8Array): void;
+  protected abstract sendHandshake(raw: Uint8Array, msg?: HandshakeMessage): void;
   /** Queue TLS 1.2's ChangeCipherSpec. */
   protected abstract sendChangeCipherSpec(): void;
   /** Switch one direction to a TLS 1.3 traffic secret. */
@@ -114,6 +121,10 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
   }
   /** A handshake message arrived and decoded, before it is processed. */
   protected received(_msg: HandshakeMessage): void {}
+  /** TLS 1.3 0-RTT begins (RecordPort.earlyData); only the byte stream has it. */
+  protected startEarlyData(_secret: Uint8Array, _maxEarlyDataSize: number, _suite: CipherSuiteInfo): void {
+    throw new TLSError('internal_error', 'early data on a connection that has none', { code: 'ERR_TLS_INVALID_STATE' });
+  }
   /** Just before the connection reports the handshake done, and just after. */
   protected beforeEstablished(): void {}
   protected afterEstablished(): void {}
@@ -290,8 +301,8 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
     addToTranscript(raw: Uint8Array, direction: 'recv' | 'send'): void {
       this.c.hs.transcript.add(this.c.transcriptBytes(raw, direction));
     }
-    sendHandshake(raw: Uint8Array): void {
-      this.c.sendHandshake(raw);
+    sendHandshake(raw: Uint8Array, msg: HandshakeMessage): void {
+      this.c.sendHandshake(raw, msg);
     }
     sendChangeCipherSpec(): void {
       this.c.sendChangeCipherSpec();
@@ -338,6 +349,9 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
     }
     sendCompatibilityCCS(): void {
       this.c.sendCompatibilityCCS();
+    }
+    earlyData(secret: Uint8Array, maxEarlyDataSize: number, suite: CipherSuiteInfo): void {
+      this.c.startEarlyData(secret, maxEarlyDataSize, suite);
     }
     keylog(label: string, secret: Uint8Array): void {
       // The line is only built for someone listening.

@@ -11,9 +11,9 @@
 import { resolveCommon, type ClientOptions, type ResolvedCommon, type ServerOptions } from './config.js';
 import { nobleProvider } from './crypto/noble.js';
 import { trafficKeys } from './crypto/keyschedule.js';
-import { ConnectionBase, type Endpoint, type EndpointEvents } from './connection-base.js';
+import { ConnectionBase, type EarlyDataMark, type Endpoint, type EndpointEvents } from './connection-base.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
-import { ContentType } from './messages/constants.js';
+import { ContentType, type CipherSuiteInfo } from './messages/constants.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 import { RecordLayer } from './record/record-layer.js';
 import { aeadLimits } from './record/aead-limits.js';
@@ -43,6 +43,14 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   private processing = false;
   /** Made when the first post-handshake message arrives: most connections never see one. */
   private postHandshake: PostHandshakeBudget | undefined = undefined;
+  /** Client: the client_early_traffic_secret's protection while we may send 0-RTT (until EndOfEarlyData or refusal). */
+  private earlyWrite: Tls13Protection | undefined = undefined;
+  /** Early data bytes still allowed: client, to send; server, to receive. */
+  private earlyRoom = 0;
+  /** Client: the early data sent, kept until the server's answer (resent or reported when refused). */
+  private earlySent: Uint8Array[] | undefined = undefined;
+  /** Server: accepted early data is being read (until EndOfEarlyData). */
+  private readingEarly = false;
 
   constructor(side: 'client', options: ClientOptions);
   constructor(side: 'server', options: ServerOptions);
@@ -53,6 +61,9 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
       throw new TLSError('internal_error', 'a server needs at least one certificate, or a pskCallback', { code: 'ERR_TLS_INVALID_OPTION' });
     }
     super(endpoint, endpoint.side === 'server' ? serverCommon(endpoint.options) : resolveCommon(endpoint.options, nobleProvider), 'stream');
+    // A client's earlyData goes first: as 0-RTT if the session allows it, else once the handshake completes.
+    const earlyData = endpoint.side === 'client' ? endpoint.options.earlyData : undefined;
+    if (earlyData?.length) this.early = [new Uint8Array(earlyData)];
   }
 
   static client(options: ClientOptions = {}): Connection {
@@ -104,6 +115,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     if (!this.statem.established) {
       // A copy (new Uint8Array: on a Buffer, slice() would be a view of the caller's bytes).
       (this.early ??= []).push(new Uint8Array(data));
+      if (this.earlyWrite) this.guard(() => this.sendEarlyData());
       return;
     }
     this.guard(() => this.sealApplicationData(data));
@@ -154,6 +166,11 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   get helloRetried(): boolean {
     return this.hs.negotiated.helloRetried;
   }
+  /** TLS 1.3 0-RTT: true when the server took our early data (or we took the client's), false when refused, undefined when none was offered or it is not known yet. */
+  get earlyDataAccepted(): boolean | undefined {
+    const early = this.hs.negotiated.earlyData;
+    return early === undefined ? undefined : early === 'accepted';
+  }
 
   // ---- inside -------------------------------------------------------------------------------
 
@@ -161,8 +178,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     return this.hs.variant === 'tls12';
   }
 
-  private protection(secret: Uint8Array): Tls13Protection {
-    const suite = this.hs.suite;
+  private protection(secret: Uint8Array, suite = this.hs.suite): Tls13Protection {
     const { key, iv } = trafficKeys(this.hs.provider, suite.hash, suite.aead, secret);
     const protection = new Tls13Protection(this.hs.provider, suite.aead, key, iv);
     // The protection keeps its own copy.
@@ -192,6 +208,10 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
         this.statem.receive(data);
         return;
       case ContentType.application_data:
+        if (this.readingEarly) {
+          this.receiveEarlyData(data);
+          return;
+        }
         if (!this.statem.established) throw unexpectedMessage('application data before the handshake completed');
         if (this.statem.bufferedHandshakeBytes > 0) throw unexpectedMessage('application data inside a fragmented handshake message');
         if (data.length) this.emit('data', data);
@@ -233,8 +253,71 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
       (this.postHandshake ??= new PostHandshakeBudget()).take(this.hs.common.now());
       return;
     }
-    // We take no 0-RTT: a client's early data is skipped (RFC 8446 4.2.10), never read.
-    if (msg.type === 'client_hello' && this.side === 'server' && msg.extensions.has('early_data')) this.records.skipEarlyData(MAX_EARLY_DATA_SIZE);
+    if (this.readingEarly) {
+      // RFC 8446 4.5: accepted early data ends with EndOfEarlyData, and nothing else comes under its key.
+      if (msg.type !== 'end_of_early_data') throw unexpectedMessage(`${msg.type} before EndOfEarlyData`);
+      this.readingEarly = false;
+      return;
+    }
+    // Early data is skipped (RFC 8446 4.2.10), never read, unless the ClientHello's processing accepts it (startEarlyData).
+    if (msg.type === 'client_hello' && this.side === 'server' && msg.extensions.has('early_data')) {
+      const options = this.hs.options as ServerOptions;
+      this.records.skipEarlyData(Math.max(MAX_EARLY_DATA_SIZE, options.maxEarlyData ?? 0));
+    }
+  }
+
+  protected override startEarlyData(secret: Uint8Array, maxEarlyDataSize: number, suite: CipherSuiteInfo): void {
+    const protection = this.protection(secret, suite);
+    wipe(secret);
+    this.earlyRoom = maxEarlyDataSize;
+    if (this.side === 'server') {
+      // Accepted: these records open, and one that does not is an attack, not skipped.
+      this.records.skipEarlyData(0);
+      this.records.setReadProtection(protection);
+      this.readingEarly = true;
+      return;
+    }
+    this.earlyWrite = protection;
+    this.earlySent = [];
+    this.sendEarlyData();
+  }
+
+  /** Client: queued data as 0-RTT, while the ticket's max_early_data_size lasts and the server has not refused it. */
+  private sendEarlyData(): void {
+    const p = this.earlyWrite;
+    if (!p || this.hs.negotiated.earlyData === 'rejected') return;
+    const queued = this.early;
+    while (queued && queued.length > 0 && this.earlyRoom > 0) {
+      let data = queued[0]!;
+      if (data.length > this.earlyRoom) {
+        queued[0] = data.subarray(this.earlyRoom);
+        data = data.subarray(0, this.earlyRoom);
+      } else {
+        queued.shift();
+      }
+      this.records.seal(ContentType.application_data, data, this.output, p);
+      this.earlySent?.push(data);
+      this.earlyRoom -= data.length;
+    }
+    if (queued?.length === 0) this.early = undefined;
+  }
+
+  /** Server: accepted early data goes to the application marked as early, within max_early_data_size (RFC 8446 4.2.10). */
+  private receiveEarlyData(data: Uint8Array): void {
+    if (data.length > this.earlyRoom) throw unexpectedMessage('early data exceeds max_early_data_size');
+    this.earlyRoom -= data.length;
+    if (data.length) this.emit('data', data, EARLY);
+  }
+
+  /** Client: the server's answer is in. Refused early data is sent again now, or handed back. */
+  private settleEarlyData(): void {
+    const sent = this.earlySent;
+    this.earlyWrite?.destroy();
+    this.earlyWrite = undefined;
+    this.earlySent = undefined;
+    if (!sent || sent.length === 0 || this.hs.negotiated.earlyData !== 'rejected') return;
+    if ((this.hs.options as ClientOptions).earlyDataRejected === 'report') this.emit('earlyDataRejected', concat(...sent));
+    else this.early = [...sent, ...(this.early ?? [])];
   }
 
   protected override beforeEstablished(): void {
@@ -244,12 +327,20 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   }
 
   protected override afterEstablished(): void {
+    this.settleEarlyData();
     this.flushEarly();
   }
 
   // ---- what the core asks of the byte stream (ConnectionBase's CoreLink calls these) --------
 
-  protected override sendHandshake(raw: Uint8Array): void {
+  protected override sendHandshake(raw: Uint8Array, msg?: HandshakeMessage): void {
+    if (msg?.type === 'end_of_early_data') {
+      // The last record under the early key (RFC 8446 4.5).
+      this.records.seal(ContentType.handshake, raw, this.output, this.earlyWrite);
+      this.earlyWrite?.destroy();
+      this.earlyWrite = undefined;
+      return;
+    }
     this.records.seal(ContentType.handshake, raw, this.output);
   }
 
@@ -311,11 +402,14 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
 
   protected override teardown(): void {
     this.records.destroy();
-    this.early = undefined;
+    this.earlyWrite?.destroy();
+    this.earlyWrite = undefined;
+    this.early = this.earlySent = undefined;
   }
 }
 
 const NO_TYPES: ReadonlySet<number> = new Set();
+const EARLY: EarlyDataMark = Object.freeze({ early: true });
 /** The early data a server skips (OpenSSL's default max_early_data, one record's worth). */
 const MAX_EARLY_DATA_SIZE = 2 ** 14;
 

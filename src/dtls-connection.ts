@@ -189,6 +189,10 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   get connectionIds(): ConnectionIds | undefined {
     return this.hs.negotiated.connectionIds;
   }
+  /** Authenticated records that were the newest received so far (see DtlsRecordLayer.newestRecords). */
+  get newestRecords(): number {
+    return this.records.newestRecords;
+  }
   /** The CID we ask the peer to use, whether or not the peer agreed. */
   get ownConnectionId(): Uint8Array | undefined {
     return this.hs.connectionId ?? this.hs.options.connectionId;

@@ -6,16 +6,26 @@
 import { describe, expect, it } from 'vitest';
 import { nobleProvider as p } from '../src/crypto/noble.js';
 import { echConfigListBase64, generateEchKey, type EchKey } from '../src/ech/keys.js';
+import type { GroupName } from '../src/crypto/provider.js';
 import type { TLSError } from '../src/errors.js';
-import { encodeEchConfigList, parseEchConfigList } from '../src/messages/ech.js';
+import { encodeEchConfigList, parseEchClientHello, parseEchConfigList } from '../src/messages/ech.js';
+import { decodeHandshake, type MessageOf } from '../src/messages/handshake.js';
 import type { EchRequiredError } from '../src/statem/ech-client.js';
 import { makePair } from './helpers/pair.js';
 
 const publicKey = generateEchKey(p, { publicName: 'localhost', configId: 1 });
 
-function handshake(configList: string | Uint8Array, keys: EchKey[], servername = 'inner.example') {
+/** The ClientHello in a client's first flight (one record). */
+function helloOf(flight: Uint8Array): MessageOf<'client_hello'> {
+  return decodeHandshake(1, flight.subarray(9, 9 + ((flight[6]! << 16) | (flight[7]! << 8) | flight[8]!))) as MessageOf<'client_hello'>;
+}
+
+/** Client options that make the server ask again: a share for P-256 only, a server that wants X25519. */
+const RETRY = { client: { groups: ['secp256r1', 'x25519'] as GroupName[], keyShareGroups: ['secp256r1'] as GroupName[] }, server: { groups: ['x25519'] as GroupName[] } };
+
+function handshake(configList: string | Uint8Array, keys: EchKey[], servername = 'inner.example', retry = false) {
   // The certificate is for localhost: the inner name is not on it, so only the public name can verify.
-  const pair = makePair({ servername, ech: { configList }, verifyPeer: () => {} }, { ech: { keys } });
+  const pair = makePair({ servername, ech: { configList }, verifyPeer: () => {}, ...(retry ? RETRY.client : {}) }, { ech: { keys }, ...(retry ? RETRY.server : {}) });
   const seen: string[] = [];
   pair.server.on('message', (dir: string, msg: { type: string; extensions?: { list: { type: number }[] } }) => {
     if (dir === 'recv' && msg.type === 'client_hello') seen.push('client_hello');
@@ -74,5 +84,79 @@ describe('ECH between our client and our server', () => {
     const err = pair.clientErrors[0] as EchRequiredError;
     expect(err.code).toBe('ERR_TLS_ECH_REQUIRED');
     expect(err.retryConfigs).toBeUndefined();
+  });
+
+  it('across a HelloRetryRequest: accepted (both hellos encrypted, the HRR confirms it), and the inner name still hidden', () => {
+    const { pair, wire } = handshake(echConfigListBase64([publicKey]), [publicKey], 'inner.example', true);
+    expect(pair.clientErrors).toEqual([]);
+    expect(pair.serverErrors).toEqual([]);
+    expect(pair.client.helloRetried).toBe(true);
+    expect(pair.client.echStatus).toBe('accepted');
+    expect(pair.server.echStatus).toBe('accepted');
+    expect(pair.server.servername).toBe('inner.example');
+    expect(pair.client.group).toBe('x25519');
+    expect(wire).not.toContain('inner.example');
+    pair.client.write(new TextEncoder().encode('after retry'));
+    pair.pump();
+    expect(new TextDecoder().decode(pair.serverData[0])).toBe('after retry');
+  });
+
+  it('across a HelloRetryRequest: rejected (stale config) ends with ERR_TLS_ECH_REQUIRED and the retry configs', () => {
+    const old = generateEchKey(p, { publicName: 'localhost', configId: 9 });
+    const { pair } = handshake(echConfigListBase64([old]), [publicKey], 'inner.example', true);
+    expect(pair.client.helloRetried).toBe(true);
+    expect(pair.client.echStatus).toBe('rejected');
+    const err = pair.clientErrors[0] as EchRequiredError;
+    expect(err.code).toBe('ERR_TLS_ECH_REQUIRED');
+    expect(parseEchConfigList(err.retryConfigs!).map((c) => c.raw)).toEqual([publicKey.config.raw]);
+  });
+
+  describe('GREASE ECH', () => {
+    function greased(serverKeys: EchKey[] | undefined, retry = false) {
+      const pair = makePair(
+        { servername: 'localhost', echGrease: true, ...(retry ? RETRY.client : {}) },
+        { ...(serverKeys ? { ech: { keys: serverKeys } } : {}), ...(retry ? RETRY.server : {}) },
+      );
+      const wire: Uint8Array[] = [];
+      pair.pump((bytes, from) => {
+        if (from === 'client') wire.push(bytes);
+        return [bytes];
+      });
+      return { pair, wire: Buffer.concat(wire) };
+    }
+
+    it('the hello carries an outer encrypted_client_hello; a server without keys ignores it and the handshake completes', () => {
+      const { pair, wire } = greased(undefined);
+      expect(pair.clientErrors).toEqual([]);
+      expect(pair.client.protocol).toBe('TLSv1.3');
+      expect(pair.client.echStatus).toBeUndefined();
+      const hello = helloOf(wire);
+      const ech = parseEchClientHello(hello.extensions.list.find((e) => e.type === 0xfe0d)!.value as Uint8Array);
+      expect(ech.type).toBe('outer');
+      expect(ech.type === 'outer' && ech.enc.length).toBe(32);
+      expect(hello.extensions.get('server_name', 'client_hello')?.server_name_list[0]?.host_name).toBe('localhost');
+    });
+
+    it('a server with keys rejects it and sends retry configs; the client ignores them and goes on', () => {
+      const { pair } = greased([publicKey]);
+      expect(pair.clientErrors).toEqual([]);
+      expect(pair.serverErrors).toEqual([]);
+      expect(pair.server.echStatus).toBe('rejected');
+      expect(pair.client.echStatus).toBeUndefined();
+      expect(pair.client.protocol).toBe('TLSv1.3');
+    });
+
+    it('across a HelloRetryRequest the second hello repeats it with an empty enc, and the handshake completes', () => {
+      const { pair } = greased([publicKey], true);
+      expect(pair.clientErrors).toEqual([]);
+      expect(pair.client.helloRetried).toBe(true);
+      expect(pair.server.echStatus).toBe('rejected');
+    });
+
+    it('is on by default with GREASE, off with grease: false or echGrease: false', () => {
+      expect(helloOf(makePair({ servername: 'localhost' }).client.takeOutput()).extensions.types).toContain(0xfe0d);
+      expect(helloOf(makePair({ servername: 'localhost', grease: false }).client.takeOutput()).extensions.types).not.toContain(0xfe0d);
+      expect(helloOf(makePair({ servername: 'localhost', echGrease: false }).client.takeOutput()).extensions.types).not.toContain(0xfe0d);
+    });
   });
 });

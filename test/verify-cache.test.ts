@@ -73,6 +73,14 @@ describe('cachedVerify', () => {
     expect(inner.calls()).toBe(2);
   });
 
+  it('with size 0 (a provider made with verifyCacheSize: 0) verifies every certificate signature every time', () => {
+    const inner = counting();
+    const verify = cachedVerify(inner.verify, 0);
+    expect(verify(SCHEME, KEY, TBS, SIG)).toBe(true);
+    expect(verify(SCHEME, KEY, TBS, SIG)).toBe(true);
+    expect(inner.calls()).toBe(2);
+  });
+
   it('keeps at most `size` entries, dropping the least recently used', () => {
     let calls = 0;
     const always: VerifyFn = () => (calls++, true);

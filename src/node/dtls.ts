@@ -55,6 +55,9 @@
  * DTLS 1.3 here), `SNICallback`.
  * Resumption (client): `session` takes a Buffer from an earlier DTLS socket's 'session' event
  * (a session ID or an RFC 5077 ticket, as TLS 1.2); 'session' follows 'secureConnect'.
+ * Connection IDs (RFC 9146): `connectionId` on the client (usually an empty Buffer: use the
+ * server's CID), `connectionIds` on the server (a random CID per association, by which
+ * datagrams from a new address still reach it).
  */
 import { randomBytes, type X509Certificate } from 'node:crypto';
 import * as dgram from 'node:dgram';
@@ -1035,18 +1038,18 @@ export class DTLSServer extends EventEmitter {
 
   /**
    * A tls12_cid record (RFC 9146) goes to the association that handed out its CID, from
-   * whatever address. Once a record from a new address authenticated there, replies go to that
-   * address (RFC 9146 6: the peer's address is updated only on an authenticated record).
+   * whatever address. Once a record from a new address authenticated there and was the newest
+   * received, replies go to that address (RFC 9146 6: not on a forged, replayed or late record).
    * False when the datagram is not for an association known by CID.
    */
   private receiveByCid(msg: Buffer, rinfo: dgram.RemoteInfo, key: string): boolean {
     if (msg.length < 13 + this.cidLength || msg[0] !== TLS12_CID) return false;
     const socket = this.byCid.get(msg.subarray(11, 11 + this.cidLength).toString('hex'));
     if (!socket) return false;
-    const before = socket.connection.recordStats.received;
+    const before = socket.connection.newestRecords;
     socket[kReceive](msg);
     const k = this.keys.get(socket);
-    if (k && k.key !== key && socket.connection.recordStats.received > before && !socket.destroyed) {
+    if (k && k.key !== key && socket.connection.newestRecords > before && !socket.destroyed) {
       if (this.peers.get(k.key) === socket) this.peers.delete(k.key);
       this.peers.get(key)?.destroy(); // an old association of the new address is displaced
       Object.assign(k, { key, address: rinfo.address, port: rinfo.port, family: rinfo.family });

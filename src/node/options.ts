@@ -17,6 +17,7 @@ import { parseCipherString } from './cipher-string.js';
 import type { Certificate } from '../x509/certificate.js';
 import { parseCertificateChain, parsePrivateKey } from '../x509/pem.js';
 import { decodeSession } from '../statem/session.js';
+import type { EarlyDataReplayStore } from '../statem/anti-replay.js';
 
 /** PEM text (or DER bytes) of certificates or a key, as node:tls takes them. */
 export type PemInput = string | Uint8Array;
@@ -79,6 +80,14 @@ export interface ConnectionOptions extends CommonTLSOptions {
   pskCallback?: (hint: string | null) => { psk: Uint8Array; identity: string } | null;
   /** A session Buffer from an earlier socket's 'session' event. */
   session?: Uint8Array;
+  /**
+   * tsls: data to send first, as TLS 1.3 0-RTT early data when `session` allows it (else
+   * once the handshake completes); see the engine's ClientOptions.earlyData. Writes made
+   * before 'secureConnect' follow it as early data while the ticket's limit lasts.
+   */
+  earlyData?: Uint8Array;
+  /** tsls: early data the server refused is sent again after the handshake ('resend', the default) or handed back in an 'earlyDataRejected' event ('report'). */
+  earlyDataRejected?: 'resend' | 'report';
   /** tsls: Encrypted Client Hello with the server's ECHConfigList (bytes or base64); see the engine's ClientOptions.ech. */
   ech?: { configList: Uint8Array | string };
   /** Socket idle timeout in ms (socket.setTimeout). */
@@ -113,6 +122,14 @@ export interface TlsServerOptions extends CommonTLSOptions {
   ticketKeys?: Uint8Array;
   /** Session (ticket) lifetime in seconds. */
   sessionTimeout?: number;
+  /**
+   * tsls (OpenSSL's max_early_data; node has no name for it): accept TLS 1.3 0-RTT early
+   * data up to this many bytes per connection. Early data may be a replay: sockets count it
+   * (`earlyDataReceived`) and emit 'earlyData' with it before it is read from the stream.
+   */
+  maxEarlyData?: number;
+  /** tsls: where tickets used for early data are recorded (anti-replay), to share between processes; default in memory. */
+  earlyDataReplayStore?: EarlyDataReplayStore;
   /** tsls: Encrypted Client Hello keys: key files (PEM, as `tsls ech` or `openssl ech` write them) or parsed keys. */
   ech?: { keys: (string | EchKey)[] };
   highWaterMark?: number;
@@ -462,6 +479,8 @@ export function resolveClientOptions(o: ConnectionOptions): ResolvedClient {
   const engine: ClientOptions = { ...commonOptions(o), host };
   if (servername !== undefined) engine.servername = servername;
   if (o.ech) engine.ech = o.ech;
+  if (o.earlyData !== undefined) engine.earlyData = o.earlyData;
+  if (o.earlyDataRejected !== undefined) engine.earlyDataRejected = o.earlyDataRejected;
   const certificates = ctx?.certificates.length ? ctx.certificates : certifiedKeys(o.cert, o.key);
   if (certificates.length > 1) throw invalid('a client takes one cert/key pair');
   if (certificates[0]) engine.certificate = certificates[0];
@@ -521,6 +540,8 @@ export function resolveServerOptions(o: TlsServerOptions): ResolvedServer {
     engine.ALPNCallback = o.ALPNCallback;
   }
   if (o.sessionTimeout !== undefined) engine.ticketLifetime = o.sessionTimeout;
+  if (o.maxEarlyData !== undefined) engine.maxEarlyData = o.maxEarlyData;
+  if (o.earlyDataReplayStore !== undefined) engine.earlyDataReplayStore = o.earlyDataReplayStore;
   if (o.requestCert) {
     engine.requestCert = true;
     engine.rejectUnauthorized = o.rejectUnauthorized !== false;

@@ -447,6 +447,13 @@ export class DtlsRecordLayer {
    */
   integrityLimit = Infinity;
   integrityLimitReached = false;
+  /**
+   * How many times an authenticated record was the newest so far (highest epoch, then
+   * sequence number): RFC 9146 6 lets a CID server follow a client to a new address only on
+   * such a record, so a delayed or replayed older one cannot send it back.
+   */
+  newestRecords = 0;
+  private newest = { epoch: -1, seq: -1 };
   /** Length of the CID we asked the peer to put in its records (RFC 9146; 0: none), for parsing tls12_cid records. */
   receiveCidLength = 0;
   readonly maxRecordsPerDatagram: number;
@@ -641,6 +648,10 @@ export class DtlsRecordLayer {
     }
     state.window?.accept(record.seq);
     this.stats.received++;
+    if (state.protection.encrypted && (record.epoch > this.newest.epoch || (record.epoch === this.newest.epoch && record.seq > this.newest.seq))) {
+      this.newest = { epoch: record.epoch, seq: record.seq };
+      this.newestRecords++;
+    }
     out.push({ type, epoch: record.epoch, seq: record.seq, version: record.version, data });
   }
 

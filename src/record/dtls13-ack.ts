@@ -10,6 +10,7 @@
  * record we send has a higher one). Failures are TLSError decode_error with a stable code.
  */
 import { TLSError } from '../errors.js';
+import { writeSequence } from './aead-nonce.js';
 
 /** The ACK record's content type (RFC 9147 4, IANA). */
 export const ACK_CONTENT_TYPE = 26;
@@ -20,19 +21,6 @@ const ENTRY = 16;
 export interface RecordNumber {
   epoch: number;
   seq: number;
-}
-
-function putU64(out: Uint8Array, at: number, v: number): void {
-  const hi = Math.floor(v / 2 ** 32);
-  const lo = v >>> 0;
-  out[at] = hi >>> 24;
-  out[at + 1] = (hi >>> 16) & 0xff;
-  out[at + 2] = (hi >>> 8) & 0xff;
-  out[at + 3] = hi & 0xff;
-  out[at + 4] = lo >>> 24;
-  out[at + 5] = (lo >>> 16) & 0xff;
-  out[at + 6] = (lo >>> 8) & 0xff;
-  out[at + 7] = lo & 0xff;
 }
 
 /** A u64 as a number, or -1 when it is 2^53 or more (not a value this implementation ever sends). */
@@ -57,8 +45,8 @@ export function encodeAck(records: readonly RecordNumber[]): Uint8Array {
   records.forEach((r, i) => {
     if (!Number.isInteger(r.epoch) || r.epoch < 0 || r.epoch >= 2 ** 53) throw new RangeError(`bad epoch ${r.epoch}`);
     if (!Number.isInteger(r.seq) || r.seq < 0 || r.seq >= 2 ** 48) throw new RangeError(`bad sequence number ${r.seq}`);
-    putU64(out, 2 + i * ENTRY, r.epoch);
-    putU64(out, 10 + i * ENTRY, r.seq);
+    writeSequence(out, 2 + i * ENTRY, Math.floor(r.epoch / 2 ** 32), r.epoch >>> 0);
+    writeSequence(out, 10 + i * ENTRY, Math.floor(r.seq / 2 ** 32), r.seq >>> 0);
   });
   return out;
 }

@@ -226,9 +226,11 @@ export class RecordLayer {
     return opened;
   }
 
-  /** Frame (and protect) `data` into one or more records, all in one new array pushed onto `out`. */
-  seal(type: number, data: Uint8Array, out: Uint8Array[]): void {
-    const p = this.writeProtection;
+  /**
+   * Frame (and protect) `data` into one or more records, all in one new array pushed onto
+   * `out`; with `p`, under that protection instead of the write keys (TLS 1.3 early data).
+   */
+  seal(type: number, data: Uint8Array, out: Uint8Array[], p: RecordProtection = this.writeProtection): void {
     const max = this.maxSendFragment;
     if (data.length <= max) {
       const record = allocUnsafe(p.sealedLength(data.length));

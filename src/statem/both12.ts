@@ -85,6 +85,7 @@ export function sessionState12(hs: AnyHandshake, lifetime: number): SessionState
     ticket_age_add: 0,
     alpn: utf8.encode(hs.negotiated.alpnProtocol ?? ''),
     servername: utf8.encode((hs.side === 'client' ? hs.options.servername : hs.negotiated.servername) ?? ''),
+    max_early_data: 0,
   });
 }
 

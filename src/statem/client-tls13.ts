@@ -4,7 +4,7 @@
  * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
  * Control flow is the core's; each row says which message may come when.
  */
-import { checkEchAcceptance, chooseEchConfig, refuseRejectedEch, sealClientHello, takeRetryConfigs } from './ech-client.js';
+import { checkEchAcceptance, checkEchRetry, chooseEchConfig, echGreaseExtension, refuseRejectedEch, sealClientHello, startEchGrease, takeRetryConfigs } from './ech-client.js';
 import { encodeEchClientHello } from '../messages/ech.js';
 import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
@@ -17,7 +17,8 @@ import { offerConnectionId } from './connection-id.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import type { OfferedPsks } from '../messages/extensions.js';
 import { helloLegacyVersion } from '../protocol-variant.js';
-import { equal } from '../util/bytes.js';
+import { equal, utf8 } from '../util/bytes.js';
+import { clientEarlyDataLimit, clientEarlyTrafficSecret } from './early-data.js';
 import {
   OUR_RECORD_SIZE_LIMIT,
   buildCertificate,
@@ -52,6 +53,7 @@ export const clientHello = defineStates<ClientHandshake, { 'C.ClientHello': 'wri
     },
     preWork: startClientHello,
     construct: buildClientHello,
+    postWork: startEarlyData,
   },
 });
 
@@ -98,13 +100,19 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     process: (hs, msg) => checkCertificateVerify(hs, msg, 'server', hs.peerLeaf),
   },
   'C.Finished': {
-    row: { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'] },
+    row: { group: TLS13, write: ['C.EndOfEarlyData', 'C.ClientCertificate', 'C.ClientFinished'] },
     process: processFinished,
     postProcess: (hs) => {
       deriveApplicationSecrets(hs);
       hs.records.setReadSecret(hs.secrets.need('serverApplication'));
     },
-    writeTransition: (hs) => (hs.hello.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished'),
+    writeTransition: (hs) => (hs.negotiated.earlyData === 'accepted' ? 'C.EndOfEarlyData' : afterServerFinished(hs)),
+  },
+  // RFC 8446 4.5: accepted early data ends here (the connection seals it under the early key).
+  'C.EndOfEarlyData': {
+    row: { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'] },
+    construct: () => ({ type: 'end_of_early_data' }),
+    writeTransition: afterServerFinished,
   },
   'C.ClientCertificate': {
     row: { group: TLS13, write: ['C.ClientCertificateVerify', 'C.ClientFinished'] },
@@ -133,6 +141,10 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
   },
 });
 
+function afterServerFinished(hs: ClientHandshake): 'C.ClientCertificate' | 'C.ClientFinished' {
+  return hs.hello.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished';
+}
+
 // ---- ClientHello ----------------------------------------------------------------------------
 
 /** Our hello state: random, session ID, key shares for the first groups, the session we offer. */
@@ -154,6 +166,8 @@ export function startClientHello(hs: ClientHandshake): void {
   if (o.ech) {
     if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('internal_error', 'ECH needs TLS 1.3 enabled', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
     hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
+  } else if ((o.echGrease ?? o.grease !== false) && hs.common.versions.includes('TLSv1.3')) {
+    hs.hello.echGrease = startEchGrease(hs);
   }
 }
 
@@ -213,6 +227,7 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes });
   // The inner hello's marker; sealClientHello puts the encrypted hello in its place outside.
   if (c.ech) ext.add('encrypted_client_hello', encodeEchClientHello({ type: 'inner' }));
+  else if (c.echGrease) ext.add('encrypted_client_hello', echGreaseExtension(hs, c.echGrease, c.hrrSuite !== undefined));
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
   const psk = (c.pskOffer = c.ech ? undefined : (sessionPskOffer(hs) ?? externalPskOffer(hs)));
   // pre_shared_key goes last; its binder is filled in once the rest is encoded.
@@ -220,6 +235,12 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
     identities: [{ identity: psk.identity, obfuscated_ticket_age: psk.obfuscatedAge }],
     binders: [new Uint8Array(hashLength[psk.hash])],
   };
+  c.earlyDataLimit = undefined;
+  const earlyDataLimit = psk ? clientEarlyDataLimit(hs) : 0;
+  if (earlyDataLimit > 0) {
+    ext.add('early_data', true);
+    c.earlyDataLimit = earlyDataLimit;
+  }
   if (offered) ext.add('pre_shared_key', offered);
   c.offeredExtensions = new Set(ext.types);
   const suites = hs.common.cipherSuites.map((s) => s.code);
@@ -238,6 +259,18 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
     offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
   }
   return c.ech ? sealClientHello(hs, c.ech, hello) : hello;
+}
+
+/** Offered early data: after the ClientHello (and the compatibility CCS, RFC 8446 D.4) its key, then the data. */
+function startEarlyData(hs: ClientHandshake): void {
+  const c = hs.hello;
+  const limit = c.earlyDataLimit;
+  if (limit === undefined) return;
+  const psk = need(c.pskOffer, 'the offered PSK');
+  compatibilityCCS(hs);
+  const suite = need(cipherSuiteByCode(need(c.session, 'the offered session').state.cipher_suite), "the session's cipher suite");
+  const helloHash = hs.provider.hash(psk.hash, hs.transcript.messages());
+  hs.records.earlyData(clientEarlyTrafficSecret(hs, psk.hash, psk.secret, helloHash), limit, suite);
 }
 
 /**
@@ -311,9 +344,9 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
 
 function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_retry_request'>): void {
   const c = hs.hello;
-  if (c.ech) throw new TLSError('handshake_failure', 'ECH across a HelloRetryRequest is not supported yet', { code: 'ERR_TLS_ECH_HRR' });
   checkOffered(hs, msg.extensions, 'HelloRetryRequest', [ExtensionType.cookie]);
   checkServerHelloCommon(hs, msg);
+  if (c.ech) checkEchRetry(hs, c.ech, msg);
   const ks = msg.extensions.get('key_share', 'hello_retry_request');
   const cookie = msg.extensions.get('cookie', 'hello_retry_request');
   if (!ks && !cookie) throw illegalParameter('HelloRetryRequest would not change the ClientHello');
@@ -325,8 +358,29 @@ function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_ret
   }
   c.cookie = cookie?.cookie;
   c.hrrSuite = msg.cipher_suite;
+  // A HelloRetryRequest refuses early data (RFC 8446 4.2.10): the second ClientHello offers none.
+  if (c.earlyDataLimit !== undefined) hs.negotiated.earlyData = 'rejected';
   hs.negotiated.helloRetried = true;
   hs.transcript.replaceWithMessageHash();
+}
+
+/**
+ * The server's answer to our early data (RFC 8446 4.2.10): accepting it is only valid for
+ * the session we offered, resumed with its suite and its ALPN (checkOffered already
+ * refused an early_data we did not send).
+ */
+function checkEarlyDataAnswer(hs: ClientHandshake, accepted: boolean): void {
+  const c = hs.hello;
+  if (c.earlyDataLimit === undefined) return;
+  if (!accepted) {
+    hs.negotiated.earlyData = 'rejected';
+    return;
+  }
+  const state = need(c.session, 'the offered session').state;
+  if (!hs.resumed) throw illegalParameter('server accepted early data without resuming');
+  if (hs.suite.code !== state.cipher_suite) throw illegalParameter('server accepted early data with another cipher suite than the session');
+  if ((hs.negotiated.alpnProtocol ?? '') !== utf8.decode(state.alpn)) throw illegalParameter('server accepted early data with another ALPN protocol than the session');
+  hs.negotiated.earlyData = 'accepted';
 }
 
 function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypted_extensions'>): void {
@@ -344,6 +398,7 @@ function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypt
     if (limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
     hs.peerRecordSizeLimit = limit;
   }
+  checkEarlyDataAnswer(hs, ext.has('early_data'));
   if (ext.has('server_name')) hs.negotiated.servername = hs.options.servername;
 }
 

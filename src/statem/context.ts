@@ -9,13 +9,14 @@
  * getters that fail with internal_error, never a TypeError, when a state asks too early.
  * `release()` drops what only the handshake needed, once it is over.
  */
-import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { EchServerState } from './ech-server.js';
-import type { EchClientState } from './ech-client.js';
+import type { EchClientState, EchGreaseState } from './ech-client.js';
 import type { CertificateCompressionName } from '../cert-compression.js';
+import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
 import type { PskOffer } from './external-psk.js';
+import type { OfferedTicket } from './early-data.js';
 import type { TLSSession } from './session.js';
 import type { CertifiedKey, ClientOptions, ResolvedCommon, ServerOptions } from '../config.js';
 import type { CipherSuiteInfo, SrtpProfileName } from '../messages/constants.js';
@@ -51,6 +52,12 @@ export interface RecordPort {
   keylog(label: string, secret: Uint8Array): void;
   /** Send a warning-level alert and carry on (TLS 1.2 no_renegotiation). */
   sendWarning(alert: AlertName): void;
+  /**
+   * TLS 1.3 0-RTT under client_early_traffic_secret, up to `maxEarlyDataSize` bytes: a
+   * client starts sending its early data; a server starts reading it (until EndOfEarlyData).
+   * `suite` is the ticket's (a client has not heard the server's choice yet).
+   */
+  earlyData(secret: Uint8Array, maxEarlyDataSize: number, suite: CipherSuiteInfo): void;
 }
 
 /** What has been agreed, as the API reports it (getProtocol, getCipher, alpnProtocol, …). */
@@ -75,6 +82,8 @@ export interface Negotiated {
   pskIdentity?: string;
   /** Why the peer's certificate was not trusted, when rejectUnauthorized: false let it through. */
   authorizationError?: TLSError;
+  /** TLS 1.3 0-RTT, when the client offered it: whether the server took it. */
+  earlyData?: 'accepted' | 'rejected';
 }
 
 /** TLS 1.2 state between the hellos and Finished. */
@@ -187,6 +196,8 @@ export interface ClientHelloState {
   random: Uint8Array;
   /** Encrypted Client Hello, when the options give a config (RFC 9849). */
   ech?: EchClientState;
+  /** GREASE ECH instead, when asked for and no config is given. */
+  echGrease?: EchGreaseState;
   sessionId: Uint8Array;
   /** Our key pairs, by group, for the shares we sent. */
   keyShares: Map<GroupName, KeyPair>;
@@ -204,6 +215,8 @@ export interface ClientHelloState {
   pskOffer?: PskOffer;
   /** The PSK modes we offer. */
   pskModes: number[];
+  /** We offered early data: at most this many bytes of it (the ticket's max_early_data_size). */
+  earlyDataLimit?: number;
 }
 
 export interface ServerHelloState {
@@ -220,7 +233,7 @@ export interface ServerHelloState {
   /** The client sent psk_key_exchange_modes, so it can use tickets. */
   clientPskModes?: number[];
   /** Resumption accepted: the PSK, its identity index, and whether (EC)DHE is used too. */
-  psk?: { secret: Uint8Array; identity: number; dhe: boolean };
+  psk?: { secret: Uint8Array; identity: number; dhe: boolean; ticket?: OfferedTicket };
   /** TLS 1.2: the client sent renegotiation_info or its SCSV (so we answer with ours, RFC 5746 3.6). */
   clientSecureRenegotiation?: boolean;
   /** TLS 1.2: the client sent ec_point_formats (so we may answer it). */

@@ -6,15 +6,18 @@
  * a rejection is verified against the public_name, its retry_configs kept, and the
  * connection ends with ech_required once the server has proven itself (section 6.1.6).
  *
+ * Across a HelloRetryRequest the HRR carries its own confirmation (section 6.1.5) and the second
+ * hello is sealed with the same HPKE context and an empty enc.
+ *
  * Not here yet: ech_outer_extensions compression (every extension travels in both hellos),
- * ECH across a HelloRetryRequest (refused with ERR_TLS_ECH_HRR), PSKs with ECH (not offered).
+ * PSKs with ECH (not offered).
  */
 import { hpkeSetupSender, hpkeSupports, type HpkeContext } from '../crypto/hpke.js';
-import { hkdfExpandLabel } from '../crypto/keyschedule.js';
-import { hashLength } from '../crypto/provider.js';
 import { echConfigListBytes } from '../ech/keys.js';
-import { TLSError } from '../errors.js';
-import { ECH_EXTENSION, encodeEchClientHello, parseEchConfigList, type ECHConfig, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
+import { echConfirmation, echHpkeInfo, messageHash } from '../ech/schedule.js';
+import { TLSError, illegalParameter } from '../errors.js';
+import { ECH_EXTENSION, EchHelloRetryRequest, encodeEchClientHello, parseEchConfigList, type ECHConfig, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
+import { decode } from '../messages/codec.js';
 import { ExtensionType } from '../messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from '../messages/handshake.js';
 import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
@@ -27,12 +30,15 @@ export interface EchClientState {
   /** ClientHelloInner as the transcript would hash it (outer's session ID, 4-byte header). */
   inner?: Uint8Array;
   innerRandom?: Uint8Array;
+  /** The outer hello's random: the second ClientHello repeats it (RFC 8446 section 4.1.2). */
+  outerRandom?: Uint8Array;
+  /** After a HelloRetryRequest: whether it confirmed ECH, message_hash(ClientHelloInner1) and the HRR's bytes. */
+  retried?: { accepted: boolean; innerHash: Uint8Array; hrr: Uint8Array };
   status: 'offered' | 'accepted' | 'rejected';
   /** The server's retry_configs (ECHConfigList bytes), when it rejected ECH and sent them. */
   retryConfigs?: Uint8Array;
 }
 
-const ECH_INFO_PREFIX = utf8.encode('tls ech\0');
 const TAG_LENGTH = 16;
 
 /** The first config in the list we can use: a KEM and one cipher suite we support. */
@@ -68,8 +74,12 @@ export function sealClientHello(hs: ClientHandshake, state: EchClientState, inne
   // EncodedClientHelloInner: the inner hello without its session ID (the outer's is used), padded.
   const encoded = encodeHandshake({ ...inner, legacy_session_id: new Uint8Array(0) }).subarray(4);
   const plaintext = concat(encoded, new Uint8Array(paddingLength(state, hs.options.servername, encoded.length)));
-  const { enc, context } = hpkeSetupSender(p, { kem: k.kem_id, kdf: state.suite.kdf_id, aead: state.suite.aead_id }, k.public_key, concat(ECH_INFO_PREFIX, state.config.raw));
+  // The second hello (after HRR) goes on with the first one's context, and sends no enc.
+  const { enc, context } = state.context
+    ? { enc: new Uint8Array(0), context: state.context }
+    : hpkeSetupSender(p, { kem: k.kem_id, kdf: state.suite.kdf_id, aead: state.suite.aead_id }, k.public_key, echHpkeInfo(state.config));
   state.context = context;
+  state.outerRandom ??= hs.common.random(32);
   const echExtension = (payload: Uint8Array) =>
     encodeEchClientHello({ type: 'outer', cipher_suite: state.suite, config_id: k.config_id, enc, payload });
 
@@ -88,7 +98,7 @@ export function sealClientHello(hs: ClientHandshake, state: EchClientState, inne
   if (echIndex < 0) throw new Error('ECH: the inner hello has no encrypted_client_hello marker');
   // A ClientHello without SNI still shows the public_name outside.
   if (!outerExtensions.has('server_name')) outerExtensions.list.unshift({ type: ExtensionType.server_name, name: 'server_name', value: { server_name_list: [{ name_type: 0, host_name: state.config.contents.public_name }] } });
-  const outer: MessageOf<'client_hello'> = { ...inner, random: hs.common.random(32), extensions: outerExtensions };
+  const outer: MessageOf<'client_hello'> = { ...inner, random: state.outerRandom, extensions: outerExtensions };
   const at = outerExtensions.list.findIndex((e) => e.type === ECH_EXTENSION);
   // ClientHelloOuterAAD: the outer hello with a payload of zeros the length of the ciphertext.
   outerExtensions.list[at] = { type: ECH_EXTENSION, value: echExtension(new Uint8Array(plaintext.length + TAG_LENGTH)) };
@@ -104,22 +114,47 @@ export function sealClientHello(hs: ClientHandshake, state: EchClientState, inne
  * acceptance the transcript restarts from ClientHelloInner.
  */
 export function checkEchAcceptance(hs: ClientHandshake, state: EchClientState, serverHello: MessageOf<'server_hello'>): void {
-  const hash = hs.suite.hash;
-  const p = hs.provider;
+  if (state.retried && !state.retried.accepted) {
+    state.status = hs.negotiated.ech = 'rejected';
+    return;
+  }
   const zeroed = { ...serverHello, random: concat(serverHello.random.subarray(0, 24), new Uint8Array(8)) };
   const inner = need(state.inner, 'the ClientHelloInner');
-  const innerRandom = need(state.innerRandom, 'the inner random');
-  const transcriptHash = p.hash(hash, concat(inner, encodeHandshake(zeroed)));
-  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), innerRandom);
-  const confirmation = hkdfExpandLabel(p, hash, secret, 'ech accept confirmation', transcriptHash, 8);
+  const before = state.retried ? [state.retried.innerHash, state.retried.hrr, inner] : [inner];
+  const confirmation = acceptConfirmation(hs, state, 'ech accept confirmation', concat(...before, encodeHandshake(zeroed)));
   if (constantTimeEqual(confirmation, serverHello.random.subarray(24))) {
     state.status = hs.negotiated.ech = 'accepted';
     hs.transcript.reset();
-    hs.transcript.add(inner);
-    hs.clientRandom = innerRandom;
+    for (const m of before) hs.transcript.add(m);
+    hs.clientRandom = state.innerRandom;
   } else {
+    // A server that confirmed ECH in its HRR must confirm it again (section 6.1.5).
+    if (state.retried) throw illegalParameter('ECH confirmed in HelloRetryRequest but not in ServerHello');
     state.status = hs.negotiated.ech = 'rejected';
   }
+}
+
+function acceptConfirmation(hs: ClientHandshake, state: EchClientState, label: 'ech accept confirmation' | 'hrr ech accept confirmation', messages: Uint8Array): Uint8Array {
+  return echConfirmation(hs.provider, hs.suite.hash, need(state.innerRandom, 'the inner random'), label, hs.provider.hash(hs.suite.hash, messages));
+}
+
+/**
+ * HelloRetryRequest with ECH offered (section 6.1.5): its encrypted_client_hello, if any, holds
+ * "hrr ech accept confirmation" over message_hash(ClientHelloInner1) and the HRR with those 8
+ * bytes zeroed. Without the extension, or with a wrong value, ECH is rejected.
+ */
+export function checkEchRetry(hs: ClientHandshake, state: EchClientState, hrr: MessageOf<'hello_retry_request'>): void {
+  const innerHash = messageHash(hs.provider, hs.suite.hash, need(state.inner, 'the ClientHelloInner'));
+  const at = hrr.extensions.list.findIndex((e) => e.type === ECH_EXTENSION);
+  let accepted = false;
+  if (at >= 0) {
+    const value = hrr.extensions.list[at].value as Uint8Array;
+    const confirmation = decode(EchHelloRetryRequest, value, 'encrypted_client_hello').confirmation;
+    const zeroed = new Extensions('hello_retry_request', hrr.extensions.list.map((e, i) => (i === at ? { type: ECH_EXTENSION, value: new Uint8Array(8) } : e)));
+    const expected = acceptConfirmation(hs, state, 'hrr ech accept confirmation', concat(innerHash, encodeHandshake({ ...hrr, extensions: zeroed })));
+    accepted = constantTimeEqual(expected, confirmation);
+  }
+  state.retried = { accepted, innerHash, hrr: encodeHandshake(hrr) };
 }
 
 /** EncryptedExtensions: retry_configs may come only with a rejection (RFC 9849 section 6.1.6, 7.1). */
@@ -147,4 +182,35 @@ export class EchRequiredError extends TLSError {
 /** After the server's Finished checks out on a rejected ECH: end with ech_required (RFC 9849 section 6.1.6). */
 export function refuseRejectedEch(state: EchClientState | undefined): void {
   if (state?.status === 'rejected') throw new EchRequiredError(state.retryConfigs);
+}
+
+/** GREASE ECH (section 6.2): an outer extension that looks real and opens nothing. */
+export interface EchGreaseState {
+  configId: number;
+  enc: Uint8Array;
+  payloadLength: number;
+}
+
+const GREASE_SUITE = { kdf_id: 0x0001, aead_id: 0x0001 };
+
+/** Made once per connection; a ClientHello2 repeats config and suite with an empty enc (as a real one would). */
+export function startEchGrease(hs: ClientHandshake): EchGreaseState {
+  const random = hs.common.random(3);
+  return {
+    configId: random[0],
+    // From the injected randomness, so a seeded connection replays byte for byte.
+    enc: hs.provider.generateKeyPair('x25519', hs.common.random(32)).publicKey,
+    // A real payload is the padded inner hello (multiples of 32) plus the AEAD tag.
+    payloadLength: 32 * (8 + (random[1] % 4)) + TAG_LENGTH,
+  };
+}
+
+export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState, second: boolean): Uint8Array {
+  return encodeEchClientHello({
+    type: 'outer',
+    cipher_suite: GREASE_SUITE,
+    config_id: g.configId,
+    enc: second ? new Uint8Array(0) : g.enc,
+    payload: hs.common.random(g.payloadLength),
+  });
 }

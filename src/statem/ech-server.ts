@@ -5,29 +5,32 @@
  * outer's referenced extensions (section 5.1) and processed as the real one, the acceptance
  * confirmation in ServerHello.random (section 7.2), retry_configs when ECH is rejected.
  *
- * Not here yet: ECH across a HelloRetryRequest (refused with ERR_TLS_ECH_HRR), split mode.
+ * Across a HelloRetryRequest (section 7.1.1) the HRR carries its own confirmation, and the
+ * second hello is opened with the first one's HPKE context. Not here yet: split mode.
  */
-import { hpkeSetupRecipient, hpkeSupports } from '../crypto/hpke.js';
-import { hkdfExpandLabel } from '../crypto/keyschedule.js';
-import { hashLength } from '../crypto/provider.js';
+import { hpkeSetupRecipient, hpkeSupports, type HpkeContext } from '../crypto/hpke.js';
 import type { EchKey } from '../ech/keys.js';
+import { echConfirmation, echHpkeInfo, messageHash } from '../ech/schedule.js';
 import { TLSError, illegalParameter } from '../errors.js';
 import { ExtensionType, HandshakeType, ProtocolVersion } from '../messages/constants.js';
-import { ECH_EXTENSION, OuterExtensions, encodeEchConfigList, parseEchClientHello } from '../messages/ech.js';
+import { ECH_EXTENSION, OuterExtensions, encodeEchConfigList, parseEchClientHello, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
 import { decode } from '../messages/codec.js';
 import type { Extension } from '../messages/extensions.js';
 import { Extensions, decodeHandshake, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
-import { Reader, concat, utf8 } from '../util/bytes.js';
+import { Reader, concat } from '../util/bytes.js';
 import { need, type ServerHandshake } from './context.js';
 
 export interface EchServerState {
   status: 'accepted' | 'rejected';
+  /** The HPKE context, config_id and suite that opened the first hello: the second must use them. */
+  opened?: { context: HpkeContext; configId: number; suite: HpkeSymmetricCipherSuite };
+  /** After a HelloRetryRequest: message_hash(ClientHelloInner1) and the HRR as sent, to rebuild the transcript. */
+  retried?: { innerHash: Uint8Array; hrr: Uint8Array };
   /** The inner ClientHello as the transcript hashes it (4-byte header, the outer's session ID). */
   inner?: Uint8Array;
   innerRandom?: Uint8Array;
 }
 
-const ECH_INFO_PREFIX = utf8.encode('tls ech\0');
 
 /** Where the extensions of a ClientHello body start, and the body's end (the encoded inner hello is followed by padding). */
 function extensionsBlock(body: Uint8Array): { start: number; end: number } {
@@ -73,7 +76,7 @@ function expandOuterExtensions(inner: Extensions, outer: Extensions): Extensions
       if (type === ECH_EXTENSION) throw illegalParameter('ech_outer_extensions refers to encrypted_client_hello');
       // Each reference must come after the previous one in the outer hello: no repeats, no loops.
       const found = outer.list.findIndex((o, i) => i >= cursor && o.type === type);
-      if (found < 0) throw illegalParameter(`ech_outer_extensions refers to extension ${type}, absent from the outer hello or out of order`);
+      if (found < 0) throw illegalParameter(`ech_outer_extensions refers to extension ${type}, absent from the outer hello or out of order (outer: ${outer.types.join(" ")}; refs: ${types.join(" ")})`);
       out.list.push(outer.list[found] as Extension);
       cursor = found + 1;
     }
@@ -112,18 +115,56 @@ export function openClientHello(
     if (k.config_id !== ech.config_id) continue;
     const suite = { kem: k.kem_id, kdf: ech.cipher_suite.kdf_id, aead: ech.cipher_suite.aead_id };
     if (!k.cipher_suites.some((s) => s.kdf_id === suite.kdf && s.aead_id === suite.aead) || !hpkeSupports(suite)) continue;
-    let plaintext: Uint8Array | null;
+    let context: HpkeContext | undefined;
+    let plaintext: Uint8Array | null = null;
     try {
-      plaintext = hpkeSetupRecipient(hs.provider, suite, ech.enc, key, concat(ECH_INFO_PREFIX, key.config.raw)).open(aad, ech.payload);
+      context = hpkeSetupRecipient(hs.provider, suite, ech.enc, key, echHpkeInfo(key.config));
+      plaintext = context.open(aad, ech.payload);
     } catch {
-      plaintext = null; // a malformed enc decrypts nothing: ECH is rejected, not the connection
+      // a malformed enc decrypts nothing: ECH is rejected, not the connection
     }
-    if (!plaintext) continue;
+    if (!plaintext || !context) continue;
     const hello = innerHello(plaintext, outer);
     const innerRaw = encodeHandshake(hello);
-    return { hello, raw: innerRaw, state: { status: 'accepted', inner: innerRaw, innerRandom: hello.random } };
+    const opened = { context, configId: ech.config_id, suite: ech.cipher_suite };
+    return { hello, raw: innerRaw, state: { status: 'accepted', inner: innerRaw, innerRandom: hello.random, opened } };
   }
   return { hello: outer, raw, state: { status: 'rejected' } };
+}
+
+/**
+ * The second ClientHello after an HRR that accepted ECH (section 7.1.1): the same config and
+ * suite, an empty enc, opened with the first hello's context. Failing that is fatal now.
+ */
+export function openSecondClientHello(hs: ServerHandshake, outer: MessageOf<'client_hello'>, raw: Uint8Array): { hello: MessageOf<'client_hello'>; raw: Uint8Array } {
+  const state = hs.echState;
+  if (state?.status !== 'accepted') return { hello: outer, raw };
+  const opened = need(state.opened, 'the opened ECH context');
+  const data = outer.extensions.list.find((e) => e.type === ECH_EXTENSION)?.value as Uint8Array | undefined;
+  if (!data) throw new TLSError('missing_extension', 'the second ClientHello dropped encrypted_client_hello');
+  const ech = parseEchClientHello(data);
+  if (ech.type !== 'outer') throw illegalParameter('the second ClientHelloOuter carries the inner encrypted_client_hello');
+  if (ech.config_id !== opened.configId || ech.cipher_suite.kdf_id !== opened.suite.kdf_id || ech.cipher_suite.aead_id !== opened.suite.aead_id || ech.enc.length !== 0) {
+    throw illegalParameter('the second ClientHello changed its ECH config, suite or enc');
+  }
+  const plaintext = opened.context.open(outerAad(raw.subarray(4), ech.payload.length), ech.payload);
+  if (!plaintext) throw new TLSError('decrypt_error', 'the second ClientHelloInner does not decrypt');
+  const hello = innerHello(plaintext, outer);
+  const innerRaw = encodeHandshake(hello);
+  state.inner = innerRaw;
+  return { hello, raw: innerRaw };
+}
+
+/** The HRR of an accepted ECH carries "hrr ech accept confirmation" in its own extension (section 7.2.1). */
+export function confirmEchRetry(hs: ServerHandshake, hrr: HandshakeMessage): HandshakeMessage {
+  const state = hs.echState;
+  if (state?.status !== 'accepted' || hrr.type !== 'hello_retry_request') return hrr;
+  hrr.extensions.addRaw(ECH_EXTENSION, new Uint8Array(8));
+  const transcriptHash = hs.transcript.hashWith(encodeHandshake(hrr));
+  const last = hrr.extensions.list.length - 1;
+  hrr.extensions.list[last] = { type: ECH_EXTENSION, value: echConfirmation(hs.provider, hs.suite.hash, need(state.innerRandom, 'the inner random'), 'hrr ech accept confirmation', transcriptHash) };
+  state.retried = { innerHash: messageHash(hs.provider, hs.suite.hash, need(state.inner, 'the ClientHelloInner')), hrr: encodeHandshake(hrr) };
+  return hrr;
 }
 
 /** EncodedClientHelloInner → ClientHelloInner: strict, padding all zeros, outer extensions expanded. */
@@ -142,11 +183,15 @@ function innerHello(plaintext: Uint8Array, outer: MessageOf<'client_hello'>): Me
   return hello;
 }
 
-/** After ClientHello is in the transcript: an accepted ECH puts the inner hello there instead. */
+/** After a ClientHello is in the transcript: an accepted ECH puts the inner hello(s) there instead. */
 export function useInnerTranscript(hs: ServerHandshake): void {
   const state = hs.echState;
   if (state?.status !== 'accepted') return;
   hs.transcript.reset();
+  if (state.retried) {
+    hs.transcript.add(state.retried.innerHash);
+    hs.transcript.add(state.retried.hrr);
+  }
   hs.transcript.add(need(state.inner, 'the ClientHelloInner'));
 }
 
@@ -154,12 +199,9 @@ export function useInnerTranscript(hs: ServerHandshake): void {
 export function confirmEch(hs: ServerHandshake, serverHello: HandshakeMessage): HandshakeMessage {
   const state = hs.echState;
   if (state?.status !== 'accepted' || serverHello.type !== 'server_hello') return serverHello;
-  const hash = hs.suite.hash;
-  const p = hs.provider;
   serverHello.random = concat(serverHello.random.subarray(0, 24), new Uint8Array(8));
   const transcriptHash = hs.transcript.hashWith(encodeHandshake(serverHello));
-  const secret = p.hkdfExtract(hash, new Uint8Array(hashLength[hash]), need(state.innerRandom, 'the inner random'));
-  serverHello.random = concat(serverHello.random.subarray(0, 24), hkdfExpandLabel(p, hash, secret, 'ech accept confirmation', transcriptHash, 8));
+  serverHello.random = concat(serverHello.random.subarray(0, 24), echConfirmation(hs.provider, hs.suite.hash, need(state.innerRandom, 'the inner random'), 'ech accept confirmation', transcriptHash));
   return serverHello;
 }
 
@@ -171,10 +213,4 @@ export function addRetryConfigs(hs: ServerHandshake, ee: HandshakeMessage): Hand
   return ee;
 }
 
-/** Whether a ClientHello that decrypted can be answered: HRR with ECH is not supported yet. */
-export function checkEchWithoutRetry(hs: ServerHandshake, needsRetry: boolean): void {
-  if (needsRetry && hs.echState?.status === 'accepted') {
-    throw new TLSError('handshake_failure', 'ECH across a HelloRetryRequest is not supported yet', { code: 'ERR_TLS_ECH_HRR' });
-  }
-}
 

@@ -12,6 +12,7 @@ import { constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ServerOptions } from '../config.js';
 import { certificateFromDer } from '../x509/intern.js';
 import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
+import { EarlyDataReplayCache, type EarlyDataReplayStore } from './anti-replay.js';
 import { SessionCache, TicketKeyring, newSessionState, type SessionStore, type TLSSession } from './session.js';
 
 export const MAX_TICKET_LIFETIME = 604800;
@@ -75,6 +76,7 @@ export function sessionFromTicket(hs: ClientHandshake, msg: MessageOf<'new_sessi
       ticket_age_add: msg.ticket_age_add,
       alpn: utf8.encode(hs.negotiated.alpnProtocol ?? ''),
       servername: utf8.encode(hs.options.servername ?? ''),
+      max_early_data: msg.extensions.get('early_data', 'new_session_ticket')?.max_early_data_size ?? 0,
     }),
     ticket: msg.ticket,
     session_id: new Uint8Array(0),
@@ -100,6 +102,8 @@ export function restorePeerCertificates(hs: HandshakeContext, session: TLSSessio
 interface ServerShared {
   keyring: TicketKeyring;
   cache: SessionStore;
+  /** Tickets already used for 0-RTT (RFC 8446 8.1). */
+  replay: EarlyDataReplayStore;
 }
 const shared = new WeakMap<ServerOptions, ServerShared>();
 
@@ -108,10 +112,19 @@ export function serverShared(hs: ServerHandshake): ServerShared {
   const o = hs.options;
   let s = shared.get(o);
   if (!s) {
-    s = { keyring: new TicketKeyring(hs.provider, hs.common.random, o.ticketKeys), cache: o.sessionCache ?? new SessionCache(o.sessionCacheSize ?? 1000) };
+    s = {
+      keyring: new TicketKeyring(hs.provider, hs.common.random, o.ticketKeys),
+      cache: o.sessionCache ?? new SessionCache(o.sessionCacheSize ?? 1000),
+      replay: o.earlyDataReplayStore ?? new EarlyDataReplayCache(),
+    };
     shared.set(o, s);
   }
   return s;
+}
+
+/** The max_early_data_size our tickets carry: the `maxEarlyData` option, 0 (no 0-RTT) without it. */
+export function ticketMaxEarlyData(hs: ServerHandshake): number {
+  return Math.max(0, Math.min(hs.options.maxEarlyData ?? 0, 2 ** 32 - 1));
 }
 
 export function ticketLifetime(hs: ServerHandshake): number {
@@ -126,6 +139,7 @@ export function newSessionTicket(hs: ServerHandshake): HandshakeMessage {
   const ticket_age_add = ((ageAdd[0] << 24) >>> 0) + (ageAdd[1] << 16) + (ageAdd[2] << 8) + ageAdd[3];
   const suite = hs.suite;
   const lifetime = ticketLifetime(hs);
+  const maxEarlyData = ticketMaxEarlyData(hs);
   const state = newSessionState({
     version: ProtocolVersion.TLS1_3,
     cipher_suite: suite.code,
@@ -135,13 +149,16 @@ export function newSessionTicket(hs: ServerHandshake): HandshakeMessage {
     ticket_age_add,
     alpn: utf8.encode(hs.negotiated.alpnProtocol ?? ''),
     servername: utf8.encode(hs.negotiated.servername ?? ''),
+    max_early_data: maxEarlyData,
   });
+  const extensions = new Extensions('new_session_ticket');
+  if (maxEarlyData > 0) extensions.add('early_data', { max_early_data_size: maxEarlyData });
   return {
     type: 'new_session_ticket',
     ticket_lifetime: lifetime,
     ticket_age_add,
     ticket_nonce: nonce,
     ticket: serverShared(hs).keyring.seal(state, hs.common.now()),
-    extensions: new Extensions('new_session_ticket'),
+    extensions,
   };
 }

@@ -3,14 +3,15 @@
  * state in the order the handshake runs: checking and answering ClientHello (which may
  * choose TLS 1.2 instead), the HelloRetryRequest detour, the server's flight, the client's.
  */
-import { addRetryConfigs, checkEchWithoutRetry, confirmEch, openClientHello, useInnerTranscript } from './ech-server.js';
+import { addRetryConfigs, confirmEch, confirmEchRetry, openClientHello, openSecondClientHello, useInnerTranscript } from './ech-server.js';
 import { chooseCertificateCompression, maybeCompressCertificate } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuiteByCode } from '../messages/constants.js';
 import { externalPskKey } from './external-psk.js';
-import { checkBinder, newSessionTicket, serverShared } from './psk.js';
+import { checkBinder, newSessionTicket, serverShared, ticketMaxEarlyData } from './psk.js';
+import { clientEarlyTrafficSecret, serverAcceptsEarlyData } from './early-data.js';
 import { sessionAlive } from './session.js';
 import { Extensions, type ClientHello, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { constantTimeEqual, equal, utf8 } from '../util/bytes.js';
@@ -46,9 +47,11 @@ export const serverTls13 = defineStates<ServerHandshake>()({
       hs.echState = opened.state;
       if (opened.state) hs.negotiated.ech = opened.state.status;
       processClientHello(hs, opened.hello, opened.raw);
-      if (hs.negotiated.version === 'TLSv1.3') checkEchWithoutRetry(hs, !needsNoRetry(hs.hello));
     },
-    postProcess: useInnerTranscript,
+    postProcess: (hs) => {
+      useInnerTranscript(hs);
+      startEarlyData(hs);
+    },
     writeTransition: (hs) => {
       if (hs.negotiated.version === 'TLSv1.2') return 'S12.ServerHello';
       return needsNoRetry(hs.hello) ? 'S.ServerHello' : 'S.HelloRetryRequest';
@@ -60,10 +63,17 @@ export const serverTls13 = defineStates<ServerHandshake>()({
       hs.negotiated.helloRetried = true;
       hs.transcript.replaceWithMessageHash();
     },
-    construct: helloRetryRequest,
+    construct: (hs) => confirmEchRetry(hs, helloRetryRequest(hs)),
     postWork: compatibilityCCS,
   },
-  'S.ClientHello2': { row: { group: TLS13, write: ['S.ServerHello'] }, process: processClientHello },
+  'S.ClientHello2': {
+    row: { group: TLS13, write: ['S.ServerHello'] },
+    process: (hs, msg, raw) => {
+      const opened = openSecondClientHello(hs, msg, raw);
+      processClientHello(hs, opened.hello, opened.raw);
+    },
+    postProcess: useInnerTranscript,
+  },
   'S.ServerHello': {
     row: { group: TLS13, write: ['S.EncryptedExtensions'] },
     construct: (hs) => confirmEch(hs, serverHello(hs)),
@@ -72,7 +82,8 @@ export const serverTls13 = defineStates<ServerHandshake>()({
       deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.hello.psk?.secret);
       hs.pendingSharedSecret = undefined;
       hs.records.setWriteSecret(hs.secrets.need('serverHandshake'));
-      hs.records.setReadSecret(hs.secrets.need('clientHandshake'));
+      // Accepted early data is read under its own key until EndOfEarlyData.
+      if (hs.negotiated.earlyData !== 'accepted') hs.records.setReadSecret(hs.secrets.need('clientHandshake'));
     },
   },
   'S.EncryptedExtensions': {
@@ -97,12 +108,20 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     construct: (hs) => buildCertificateVerify(hs, 'server', hs.certified.key, hs.signatureScheme),
   },
   'S.Finished': {
-    row: { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' } },
+    row: { group: TLS13, read: { end_of_early_data: 'S.EndOfEarlyData', certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' } },
     construct: (hs) => buildFinished(hs, 'server'),
     postWork: (hs) => {
       deriveApplicationSecrets(hs);
       hs.records.setWriteSecret(hs.secrets.need('serverApplication'));
     },
+  },
+  // RFC 8446 4.5: the end of accepted early data, under the early key; then the handshake key.
+  'S.EndOfEarlyData': {
+    row: { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' } },
+    process: (hs) => {
+      if (hs.negotiated.earlyData !== 'accepted') throw unexpectedMessage('EndOfEarlyData without accepted early data');
+    },
+    postProcess: (hs) => hs.records.setReadSecret(hs.secrets.need('clientHandshake')),
   },
   'S.ClientCertificate': {
     row: { group: TLS13, read: { certificate_verify: 'S.ClientCertificateVerify', finished: 'S.ClientFinished' } },
@@ -229,7 +248,7 @@ function acceptPsk(hs: ServerHandshake, ch: ClientHello, raw: Uint8Array, hash: 
     if (state.version !== ProtocolVersion.TLS1_3 || !sessionAlive(state, now)) continue;
     if (cipherSuiteByCode(state.cipher_suite)?.hash !== hash || utf8.decode(state.servername) !== sni) continue;
     checkBinder(hs, hs.suite.hash, state.secret, raw, offered, identity);
-    return { secret: state.secret, identity, dhe };
+    return { secret: state.secret, identity, dhe, ticket: { state, ticket: offer.identity, obfuscatedAge: offer.obfuscated_ticket_age } };
   }
   return undefined;
 }
@@ -303,6 +322,15 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
     certified,
   };
   if (limit !== undefined) hs.peerRecordSizeLimit = limit;
+  if (!retry && ext.has('early_data')) hs.negotiated.earlyData = serverAcceptsEarlyData(hs, hs.hello, alpnProtocol) ? 'accepted' : 'rejected';
+}
+
+/** Accepted early data: derive its key from the ClientHello (now in the transcript) and start reading it. */
+function startEarlyData(hs: ServerHandshake): void {
+  if (hs.negotiated.earlyData !== 'accepted') return;
+  const psk = need(hs.hello.psk, 'the accepted PSK');
+  const secret = clientEarlyTrafficSecret(hs, hs.suite.hash, psk.secret, hs.transcript.hash());
+  hs.records.earlyData(secret, ticketMaxEarlyData(hs), hs.suite);
 }
 
 /** The server's preferred ALPN protocol among the client's (RFC 7301 3.2). */
@@ -367,6 +395,7 @@ function encryptedExtensions(hs: ServerHandshake): HandshakeMessage {
   if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
   if (hs.hello.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
+  if (hs.negotiated.earlyData === 'accepted') ext.add('early_data', true);
   return { type: 'encrypted_extensions', extensions: ext };
 }
 

@@ -22,6 +22,8 @@ const SessionState = struct({
   ticket_age_add: u32,
   alpn: opaque(1),
   servername: opaque(1),
+  /** TLS 1.3: the ticket's max_early_data_size (RFC 8446 4.2.10); 0 when it allows no 0-RTT. */
+  max_early_data: u32,
 });
 export type SessionState = Infer<typeof SessionState>;
 
@@ -40,8 +42,8 @@ const ClientSession = struct({
 });
 export type TLSSession = Infer<typeof ClientSession>;
 
-/** 2: client sessions carry the server's certificates. */
-const FORMAT = 2;
+/** 2: client sessions carry the server's certificates. 3: and the ticket's max_early_data_size. */
+const FORMAT = 3;
 
 export function newSessionState(fields: Omit<SessionState, 'format'>): SessionState {
   return { format: FORMAT, ...fields };
@@ -81,6 +83,7 @@ export function compactSession(s: TLSSession): TLSSession {
       ticket_age_add: st.ticket_age_add,
       alpn: take(st.alpn),
       servername: take(st.servername),
+      max_early_data: st.max_early_data,
     },
     ticket: take(s.ticket),
     session_id: take(s.session_id),

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { nobleProvider as p } from '../../src/crypto/noble.js';
 import { Connection } from '../../src/connection.js';
-import { echConfigListBytes, generateEchKey, parseEchKeyFile, type EchKey } from '../../src/ech/keys.js';
+import { echConfigListBase64, echConfigListBytes, generateEchKey, parseEchKeyFile, type EchKey } from '../../src/ech/keys.js';
 import { encodeEchConfigList, parseEchConfigList } from '../../src/messages/ech.js';
 import type { EchRequiredError } from '../../src/statem/ech-client.js';
 import { defaultClientOptions, defaultServerOptions } from '../helpers/pair.js';
@@ -64,6 +64,31 @@ describe(`our ECH client → ${peers.openssl4.title} s_server -ech_key`, () => {
     await echoReversed(d, 'through ECH');
   });
 
+  it.each([
+    ['OpenSSL 4 with ECH keys (it answers with retry configs, which GREASE ignores)', true],
+    ['OpenSSL 3.0 (no ECH at all)', false],
+  ])('GREASE ECH against %s: the handshake completes and data flows', async (_what, withKeys) => {
+    const { keyFile } = opensslEchKeys(dir);
+    const { peer, port } = await startOpensslServer(
+      withKeys ? { peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] } : { peer: peers.openssl3, rev: true },
+    );
+    const d = await connectTo(peer, port, defaultClientOptions({ echGrease: true }));
+    await d.waitHandshake();
+    expect(d.conn.echStatus).toBeUndefined();
+    await echoReversed(d, 'greased');
+  });
+
+  it('ECH accepted across a HelloRetryRequest (our share is P-256, s_server wants X25519)', async () => {
+    const { keyFile, configList } = opensslEchKeys(dir);
+    const { peer, port } = await startOpensslServer({ peer: peers.openssl4, rev: true, groups: 'X25519', extra: ['-ech_key', keyFile] });
+    const d = await connectTo(peer, port, defaultClientOptions({ ech: { configList }, groups: ['secp256r1', 'x25519'], keyShareGroups: ['secp256r1'] }));
+    await d.waitHandshake();
+    expect(d.conn.helloRetried).toBe(true);
+    expect(d.conn.group).toBe('x25519');
+    expect(d.conn.echStatus).toBe('accepted');
+    await echoReversed(d, 'retried through ECH');
+  });
+
   it('ECH rejected (a config for a key the server does not hold): the certificate is checked for public_name, then ERR_TLS_ECH_REQUIRED with the retry configs', async () => {
     const { keyFile, configList: served } = opensslEchKeys(dir);
     const { configList: stranger } = opensslEchKeys(dir, 'localhost');
@@ -113,6 +138,22 @@ describe(`${peers.openssl4.title} s_client -ech_config_list → our ECH server`,
     await d.waitHandshake();
     await peer.waitOutput(/ECH: success/);
     expect(d.conn.echStatus).toBe('accepted');
+  });
+
+  it('ECH accepted across a HelloRetryRequest: s_client shares P-256, our server wants X25519', async () => {
+    const keys = [generateEchKey(p, { publicName: 'public.example' })];
+    const peer = startOpensslClient(listener().port, { peer: peers.openssl4, groups: 'P-256:X25519', extra: ['-ech_config_list', echConfigListBase64(keys)] });
+    // No HRR cookie: OpenSSL 4.0.3's second inner hello refers (ech_outer_extensions) to a cookie
+    // its outer hello does not carry, which RFC 9849 section 5.1 makes illegal_parameter.
+    const d = await listener().accept(Connection.server(defaultServerOptions({ ech: { keys }, groups: ['x25519'], helloRetryCookie: false })), {
+      context: () => peer.describe(),
+    });
+    d.conn.on('data', (bytes) => d.write(bytes));
+    await d.waitHandshake();
+    await peer.waitOutput(/ECH: success/);
+    expect(d.conn.helloRetried).toBe(true);
+    expect(d.conn.echStatus).toBe('accepted');
+    expect(d.conn.servername).toBe('localhost');
   });
 
   it('ECH rejected (s_client has a config we do not hold): we send retry configs, s_client reports the failure', async () => {

@@ -43,6 +43,9 @@ async function nat(serverPort: number) {
   let client: { port: number; address: string } | undefined;
   let outside: dgram.Socket | undefined;
   const outsidePorts: number[] = [];
+  /** Datagrams from the client kept back instead of forwarded, while `holding`. */
+  const held: Buffer[] = [];
+  const state = { holding: false };
   const rebind = async () => {
     const o = await udp();
     o.on('message', (m) => client && inside.send(m, client.port, client.address));
@@ -52,9 +55,10 @@ async function nat(serverPort: number) {
   await rebind();
   inside.on('message', (m, rinfo) => {
     client = { port: rinfo.port, address: rinfo.address };
-    outside!.send(m, serverPort, '127.0.0.1');
+    if (state.holding) held.push(m);
+    else outside!.send(m, serverPort, '127.0.0.1');
   });
-  return { port: inside.address().port, rebind, outsidePorts };
+  return { port: inside.address().port, rebind, outsidePorts, held, state };
 }
 
 /** Our echo server (tests/helpers), each message back as it came. */
@@ -101,6 +105,25 @@ describe('DTLS 1.2 connection IDs on the Node server (RFC 9146)', () => {
     expect(received).toEqual(['before']);
     expect(messages).toEqual(['before']);
     expect(sockets).toHaveLength(1);
+  });
+
+  it('a late record (older than one already received) from another port moves nothing (RFC 9146 6)', async () => {
+    const { server, port, sockets, received } = await echoServer({ connectionIds: true });
+    const n = await nat(port);
+    const { c, messages } = await connectThrough(n.port, new Uint8Array(0));
+    n.state.holding = true;
+    c.send('late');
+    await until('the NAT to hold the record', () => n.held.length === 1);
+    n.state.holding = false;
+    c.send('newer');
+    await until('the echo of the newer record', () => messages.includes('newer'));
+    // The held record is genuine and inside the replay window, but older: it arrives from elsewhere.
+    const elsewhere = await udp();
+    elsewhere.send(n.held[0]!, port, '127.0.0.1');
+    await until('the late record to be taken', () => received.includes('late'));
+    expect(sockets[0]!.remotePort).toBe(n.outsidePorts[0]);
+    expect([...server.associations.keys()]).toEqual([`127.0.0.1:${n.outsidePorts[0]}`]);
+    await until('its echo, sent to the old address', () => messages.includes('late'));
   });
 
   it('a record with a forged CID moves nothing: the association keeps its address', async () => {
