@@ -21,7 +21,7 @@ import { decode } from '../messages/codec.js';
 import { ExtensionType } from '../messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from '../messages/handshake.js';
 import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
-import type { ClientHandshake } from './context.js';
+import { need, type ClientHandshake } from './context.js';
 
 export interface EchClientState {
   config: ECHConfig;
@@ -119,7 +119,8 @@ export function checkEchAcceptance(hs: ClientHandshake, state: EchClientState, s
     return;
   }
   const zeroed = { ...serverHello, random: concat(serverHello.random.subarray(0, 24), new Uint8Array(8)) };
-  const before = state.retried ? [state.retried.innerHash, state.retried.hrr, state.inner!] : [state.inner!];
+  const inner = need(state.inner, 'the ClientHelloInner');
+  const before = state.retried ? [state.retried.innerHash, state.retried.hrr, inner] : [inner];
   const confirmation = acceptConfirmation(hs, state, 'ech accept confirmation', concat(...before, encodeHandshake(zeroed)));
   if (constantTimeEqual(confirmation, serverHello.random.subarray(24))) {
     state.status = hs.negotiated.ech = 'accepted';
@@ -134,7 +135,7 @@ export function checkEchAcceptance(hs: ClientHandshake, state: EchClientState, s
 }
 
 function acceptConfirmation(hs: ClientHandshake, state: EchClientState, label: 'ech accept confirmation' | 'hrr ech accept confirmation', messages: Uint8Array): Uint8Array {
-  return echConfirmation(hs.provider, hs.suite.hash, state.innerRandom!, label, hs.provider.hash(hs.suite.hash, messages));
+  return echConfirmation(hs.provider, hs.suite.hash, need(state.innerRandom, 'the inner random'), label, hs.provider.hash(hs.suite.hash, messages));
 }
 
 /**
@@ -143,11 +144,11 @@ function acceptConfirmation(hs: ClientHandshake, state: EchClientState, label: '
  * bytes zeroed. Without the extension, or with a wrong value, ECH is rejected.
  */
 export function checkEchRetry(hs: ClientHandshake, state: EchClientState, hrr: MessageOf<'hello_retry_request'>): void {
-  const innerHash = messageHash(hs.provider, hs.suite.hash, state.inner!);
+  const innerHash = messageHash(hs.provider, hs.suite.hash, need(state.inner, 'the ClientHelloInner'));
   const at = hrr.extensions.list.findIndex((e) => e.type === ECH_EXTENSION);
   let accepted = false;
   if (at >= 0) {
-    const value = hrr.extensions.list[at]!.value as Uint8Array;
+    const value = hrr.extensions.list[at].value as Uint8Array;
     const confirmation = decode(EchHelloRetryRequest, value, 'encrypted_client_hello').confirmation;
     const zeroed = new Extensions('hello_retry_request', hrr.extensions.list.map((e, i) => (i === at ? { type: ECH_EXTENSION, value: new Uint8Array(8) } : e)));
     const expected = acceptConfirmation(hs, state, 'hrr ech accept confirmation', concat(innerHash, encodeHandshake({ ...hrr, extensions: zeroed })));
@@ -196,11 +197,11 @@ const GREASE_SUITE = { kdf_id: 0x0001, aead_id: 0x0001 };
 export function startEchGrease(hs: ClientHandshake): EchGreaseState {
   const random = hs.common.random(3);
   return {
-    configId: random[0]!,
+    configId: random[0],
     // From the injected randomness, so a seeded connection replays byte for byte.
     enc: hs.provider.generateKeyPair('x25519', hs.common.random(32)).publicKey,
     // A real payload is the padded inner hello (multiples of 32) plus the AEAD tag.
-    payloadLength: 32 * (8 + (random[1]! % 4)) + TAG_LENGTH,
+    payloadLength: 32 * (8 + (random[1] % 4)) + TAG_LENGTH,
   };
 }
 

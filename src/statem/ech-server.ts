@@ -18,7 +18,7 @@ import { decode } from '../messages/codec.js';
 import type { Extension } from '../messages/extensions.js';
 import { Extensions, decodeHandshake, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { Reader, concat } from '../util/bytes.js';
-import type { ServerHandshake } from './context.js';
+import { need, type ServerHandshake } from './context.js';
 
 export interface EchServerState {
   status: 'accepted' | 'rejected';
@@ -139,7 +139,7 @@ export function openClientHello(
 export function openSecondClientHello(hs: ServerHandshake, outer: MessageOf<'client_hello'>, raw: Uint8Array): { hello: MessageOf<'client_hello'>; raw: Uint8Array } {
   const state = hs.echState;
   if (state?.status !== 'accepted') return { hello: outer, raw };
-  const opened = state.opened!;
+  const opened = need(state.opened, 'the opened ECH context');
   const data = outer.extensions.list.find((e) => e.type === ECH_EXTENSION)?.value as Uint8Array | undefined;
   if (!data) throw new TLSError('missing_extension', 'the second ClientHello dropped encrypted_client_hello');
   const ech = parseEchClientHello(data);
@@ -162,8 +162,8 @@ export function confirmEchRetry(hs: ServerHandshake, hrr: HandshakeMessage): Han
   hrr.extensions.addRaw(ECH_EXTENSION, new Uint8Array(8));
   const transcriptHash = hs.transcript.hashWith(encodeHandshake(hrr));
   const last = hrr.extensions.list.length - 1;
-  hrr.extensions.list[last] = { type: ECH_EXTENSION, value: echConfirmation(hs.provider, hs.suite.hash, state.innerRandom!, 'hrr ech accept confirmation', transcriptHash) };
-  state.retried = { innerHash: messageHash(hs.provider, hs.suite.hash, state.inner!), hrr: encodeHandshake(hrr) };
+  hrr.extensions.list[last] = { type: ECH_EXTENSION, value: echConfirmation(hs.provider, hs.suite.hash, need(state.innerRandom, 'the inner random'), 'hrr ech accept confirmation', transcriptHash) };
+  state.retried = { innerHash: messageHash(hs.provider, hs.suite.hash, need(state.inner, 'the ClientHelloInner')), hrr: encodeHandshake(hrr) };
   return hrr;
 }
 
@@ -192,7 +192,7 @@ export function useInnerTranscript(hs: ServerHandshake): void {
     hs.transcript.add(state.retried.innerHash);
     hs.transcript.add(state.retried.hrr);
   }
-  hs.transcript.add(state.inner!);
+  hs.transcript.add(need(state.inner, 'the ClientHelloInner'));
 }
 
 /** ServerHello.random's last 8 bytes become the acceptance confirmation (section 7.2). */
@@ -201,7 +201,7 @@ export function confirmEch(hs: ServerHandshake, serverHello: HandshakeMessage): 
   if (state?.status !== 'accepted' || serverHello.type !== 'server_hello') return serverHello;
   serverHello.random = concat(serverHello.random.subarray(0, 24), new Uint8Array(8));
   const transcriptHash = hs.transcript.hashWith(encodeHandshake(serverHello));
-  serverHello.random = concat(serverHello.random.subarray(0, 24), echConfirmation(hs.provider, hs.suite.hash, state.innerRandom!, 'ech accept confirmation', transcriptHash));
+  serverHello.random = concat(serverHello.random.subarray(0, 24), echConfirmation(hs.provider, hs.suite.hash, need(state.innerRandom, 'the inner random'), 'ech accept confirmation', transcriptHash));
   return serverHello;
 }
 
