@@ -17,7 +17,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { describeError, readFile, say, UsageError, type Values } from './cli-common.js';
+import { describeError, readFile, say, UsageError, type Values } from './cli/cli-common.js';
 import type { ConnectionOptions, TlsServerOptions } from './node/options.js';
 
 type Command = 'client' | 'server' | 'ech';
@@ -152,15 +152,15 @@ async function run(command: string | undefined, rest: string[]): Promise<void> {
   if (command === 'client' || command === 'server') {
     const { values, positionals, tls } = parse(command, rest);
     if (values.help) return void process.stdout.write(helpText(command));
-    if (command === 'client') return (await import('./cli-client.js')).runClient(values, positionals, tls as ConnectionOptions);
+    if (command === 'client') return (await import('./cli/cli-client.js')).runClient(values, positionals, tls as ConnectionOptions);
     if (positionals.length) throw new UsageError(`server takes no ${positionals[0]} (flags only)`);
-    return (await import('./cli-server.js')).runServer(values, tls as TlsServerOptions);
+    return (await import('./cli/cli-server.js')).runServer(values, tls as TlsServerOptions);
   }
   if (command === 'ech') {
     const { values, positionals } = parse(command, rest);
     if (values.help) return void process.stdout.write(helpText(command));
     if (positionals.length) throw new UsageError(`ech takes no ${positionals[0]} (flags only)`);
-    return (await import('./cli-ech.js')).runEch(values);
+    return (await import('./cli/cli-ech.js')).runEch(values);
   }
   if (command === 'states') {
     if (rest[0] === '--help' || rest[0] === '-h') return void process.stdout.write('usage: tsls states [client|server]\n');

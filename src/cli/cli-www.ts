@@ -6,7 +6,7 @@
  * (head and body in one record, as s_server sends it) and bare `\n` line ends are accepted,
  * so test tools written against `s_server -www` work unchanged.
  */
-import type { TLSSocket } from './node/socket.js';
+import type { TLSSocket } from '../node/socket.js';
 
 const MAX_HEAD = 16 * 1024;
 

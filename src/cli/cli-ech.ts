@@ -5,8 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { UsageError, str, type Values } from './cli-common.js';
-import { nodeProvider } from './crypto/node.js';
-import { echConfigListBase64, echKeyFile, generateEchKey } from './ech/keys.js';
+import { nodeProvider } from '../crypto/node.js';
+import { echConfigListBase64, echKeyFile, generateEchKey } from '../ech/keys.js';
 
 export function runEch(values: Values): void {
   const publicName = str(values, 'public-name');

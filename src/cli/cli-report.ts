@@ -4,8 +4,8 @@
  * debugging a peer asks for next — the certificate chain, whether and why not it was
  * trusted, the signature scheme, ALPN offered but not selected.
  */
-import type { Certificate } from './x509/certificate.js';
-import { formatTime, subjectAltNameString } from './node/certificate.js';
+import type { Certificate } from '../x509/certificate.js';
+import { formatTime, subjectAltNameString } from '../node/certificate.js';
 
 /** What both TLSSocket and DTLSSocket tell about their connection. */
 export interface Reportable {
