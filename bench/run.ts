@@ -21,7 +21,7 @@ import { Connection } from '../src/connection.js';
 import { createNobleProvider, nobleProvider } from '../src/crypto/noble.js';
 import { createNodeProvider, nodeProvider } from '../src/crypto/node.js';
 import type { CryptoProvider, GroupName } from '../src/crypto/provider.js';
-import { parseCertificateChain, parsePrivateKey } from '../src/x509/pem.js';
+import { parseCertificateChain, parsePrivateKey } from '../src/x509/parse-chain.js';
 import { TlsOverTcp, newMeter, timed, type Meter } from './driver.js';
 import { timedProvider } from './timing.js';
 

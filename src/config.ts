@@ -3,7 +3,7 @@
  * defaults. `resolveConfig` turns what the user gave into the one shape the engine uses.
  */
 import type { EchKey } from './ech/keys.js';
-import type { CertificateCompressionName } from './cert-compression.js';
+import type { CertificateCompressionName } from './cert-compression-codecs.js';
 import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from './crypto/provider.js';
 import type { Certificate, KeyUsage } from './x509/certificate.js';
 import { parseCrls, type CertificateRevocationList } from './x509/crl.js';

@@ -10,7 +10,7 @@ export { nobleProvider, createNobleProvider } from './crypto/noble.js';
 export { CIPHER_SUITES, type CipherSuiteInfo } from './messages/constants.js';
 export { CLIENT_STATES, SERVER_STATES, toMermaid, type StateTable, type StateSpec } from './statem/states.js';
 export { parseCertificate, type Certificate } from './x509/certificate.js';
-export { parseCertificateChain, parsePrivateKey, pemEncode, pemDecode } from './x509/pem.js';
+export { parseCertificateChain, parsePrivateKey, pemEncode, pemDecode } from './x509/parse-chain.js';
 export { selfSignedCertificate } from './x509/selfsigned.js';
 export { certificateMatchesHost } from './x509/hostname.js';
 export {

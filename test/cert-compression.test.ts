@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { zlibSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { decompressCertificate } from '../src/cert-compression.js';
+import { decompressCertificate } from '../src/cert-compression-codecs.js';
 import { TLSError } from '../src/errors.js';
 import type { HandshakeMessage } from '../src/messages/handshake.js';
 import { certificateFromCompressed } from '../src/statem/cert-compression.js';

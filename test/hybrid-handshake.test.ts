@@ -13,7 +13,7 @@ import { nodeProvider } from '../src/crypto/node.js';
 import type { GroupName } from '../src/crypto/provider.js';
 import { NamedGroup } from '../src/messages/constants.js';
 import { decodeHandshake, type MessageOf } from '../src/messages/handshake.js';
-import { connect, createServer } from '../src/node/index.js';
+import { connect, createServer } from '../src/node/entry.js';
 import { makePair, type Pair } from './helpers/pair.js';
 import { close, ECDSA, listen, readAll, ROOT } from './node/util.js';
 

@@ -16,7 +16,7 @@ import {
   rsaVerifyPss,
   type RsaHash,
 } from '../src/crypto/rsa.js';
-import { parsePrivateKey } from '../src/x509/pem.js';
+import { parsePrivateKey } from '../src/x509/parse-chain.js';
 import { fromHex, toHex, utf8 } from '../src/util/bytes.js';
 
 const keyPath = new URL('../vectors/pki/leaf-rsa2048.key', import.meta.url).pathname;

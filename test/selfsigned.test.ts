@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nobleProvider } from '../src/crypto/noble.js';
 import { emptySubjectAltNames, verifyCertificateSignature } from '../src/x509/certificate.js';
-import { pemEncode } from '../src/x509/pem.js';
+import { pemEncode } from '../src/x509/parse-chain.js';
 import { selfSignedCertificate } from '../src/x509/selfsigned.js';
 import { makePair } from './helpers/pair.js';
 

@@ -11,7 +11,7 @@ import { TLSError } from '../src/errors.js';
 import { parseCertificate, type Certificate } from '../src/x509/certificate.js';
 import { encodeDer, readNode, Tag } from '../src/util/der.js';
 import { certificateMatchesHost } from '../src/x509/hostname.js';
-import { parseCertificateChain, pemDecode } from '../src/x509/pem.js';
+import { parseCertificateChain, pemDecode } from '../src/x509/parse-chain.js';
 import { verifyCertificateChain } from '../src/x509/verify.js';
 import { fuzzIterations } from './helpers/depth.js';
 import { mulberry32, type Mulberry32 } from './helpers/random.js';

@@ -7,7 +7,7 @@ import type { CertifiedKey } from '../src/config.js';
 import { meterFeed } from './helpers/cpu-time.js';
 import { nodeProvider } from '../src/crypto/node.js';
 import type { TLSError } from '../src/errors.js';
-import { parsePrivateKey } from '../src/x509/pem.js';
+import { parsePrivateKey } from '../src/x509/parse-chain.js';
 import { encodeDer, encodeSequence, Tag } from '../src/util/der.js';
 import { makePair } from './helpers/pair.js';
 import { cn, crl, issue, issueDer, makeKey, profiles, rootAndLeaf, serialBytes, type Issued } from './helpers/x509-builder.js';

@@ -11,7 +11,7 @@ import { decodeInteger, decodeOid, encodeDer, encodeOid, encodeSequence, Tag } f
 import { concat } from '../src/util/bytes.js';
 import { verifyCertificateChain, type ChainVerificationOptions } from '../src/x509/verify.js';
 import { parseCrl, parseCrls } from '../src/x509/crl.js';
-import { pemEncode } from '../src/x509/pem.js';
+import { pemEncode } from '../src/x509/parse-chain.js';
 import {
   authorityKeyId,
   basicConstraints,

@@ -4,7 +4,7 @@ import { nobleProvider } from '../src/crypto/noble.js';
 import { TLSError } from '../src/errors.js';
 import { emptySubjectAltNames, type Certificate } from '../src/x509/certificate.js';
 import { certificateMatchesHost, dnsNameMatches, normalizeDnsName, parseIp } from '../src/x509/hostname.js';
-import { parseCertificateChain } from '../src/x509/pem.js';
+import { parseCertificateChain } from '../src/x509/parse-chain.js';
 import { verifyCertificateChain, verifyServerCertificate, type CertificatePurpose } from '../src/x509/verify.js';
 
 interface Case {

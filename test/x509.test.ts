@@ -9,7 +9,7 @@ import { TLSError } from '../src/errors.js';
 import { fromHex, toHex, utf8 } from '../src/util/bytes.js';
 import { emptySubjectAltNames, OID, parseCertificate, verifyCertificateSignature, type Certificate } from '../src/x509/certificate.js';
 import { decodeDer, DerError, DerReader, encodeUnsigned, Tag } from '../src/util/der.js';
-import { base64Decode, parseCertificateChain, parsePrivateKey, pemDecode, pemEncode, publicKeyMatches } from '../src/x509/pem.js';
+import { base64Decode, parseCertificateChain, parsePrivateKey, pemDecode, pemEncode, publicKeyMatches } from '../src/x509/parse-chain.js';
 
 const pki = (name: string) => new URL(`../vectors/pki/${name}`, import.meta.url).pathname;
 const read = (name: string) => readFileSync(pki(name), 'utf8');

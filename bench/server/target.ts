@@ -19,7 +19,7 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { createNobleProvider } from '../../src/crypto/noble.js';
-import { createServer as tslsCreateServer } from '../../src/node/index.js';
+import { createServer as tslsCreateServer } from '../../src/node/entry.js';
 
 export type ServerImpl = 'tsls-node' | 'tsls-noble' | 'node-tls';
 

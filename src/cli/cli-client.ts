@@ -82,7 +82,7 @@ export async function runClient(values: Values, positionals: string[], tls: Conn
   socket.on('close', (hadError: boolean) => process.exit(hadError ? 1 : 0));
 }
 
-function report(socket: TLSSocket | import('../node/dtls.js').DTLSSocket, peer: string, options: ConnectionOptions, insecure: boolean): void {
+function report(socket: TLSSocket | import('../node/dtls-socket.js').DTLSSocket, peer: string, options: ConnectionOptions, insecure: boolean): void {
   say(`tsls: connected to ${peer}: ${summary(socket)}`);
   for (const line of clientDetails(socket, options.ALPNProtocols as string[] | undefined, insecure)) say(line);
 }
@@ -97,7 +97,7 @@ function fail(what: string, err: unknown): never {
 
 async function runDtlsClient(values: Values, options: ConnectionOptions): Promise<void> {
   if (options.minVersion === 'TLSv1.3' || options.maxVersion === 'TLSv1.3') throw new UsageError('--dtls speaks DTLS 1.2 (TLS 1.2 based) only');
-  const { connectDtls } = await import('../node/dtls.js');
+  const { connectDtls } = await import('../node/dtls-socket.js');
   const { minVersion: _min, maxVersion: _max, socket: _socket, session: _session, ...rest } = options;
   const mtu = str(values, 'mtu');
   const sessionFile = str(values, 'session');

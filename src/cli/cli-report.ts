@@ -5,7 +5,7 @@
  * trusted, the signature scheme, ALPN offered but not selected.
  */
 import type { Certificate } from '../x509/certificate.js';
-import { formatTime, subjectAltNameString } from '../node/certificate.js';
+import { formatTime, subjectAltNameString } from '../node/peer-certificate.js';
 
 /** What both TLSSocket and DTLSSocket tell about their connection. */
 export interface Reportable {

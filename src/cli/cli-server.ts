@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { cidLine, describeError, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
 import { summary } from './cli-report.js';
 import { nodeProvider } from '../crypto/node.js';
-import type { DTLSSocket } from '../node/dtls.js';
+import type { DTLSSocket } from '../node/dtls-socket.js';
 import type { TlsServerOptions } from '../node/options.js';
 import { createServer, type Server } from '../node/server.js';
 import type { TLSSocket } from '../node/socket.js';
 import { OID } from '../x509/certificate.js';
 import { Tag, contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned } from '../util/der.js';
-import { pemEncode } from '../x509/pem.js';
+import { pemEncode } from '../x509/parse-chain.js';
 import { selfSignedCertificate } from '../x509/selfsigned.js';
 
 /** The 0-RTT limit `--early-data` puts in tickets (OpenSSL's default max_early_data, one record). */
@@ -146,7 +146,7 @@ function listenError(hosts: string[], host: string, port: number, err: NodeJS.Er
 
 async function runDtlsServer(values: Values, options: TlsServerOptions, hosts: string[], port: number, ready: (port: number, what: string) => void): Promise<void> {
   if (options.minVersion === 'TLSv1.3' || options.maxVersion === 'TLSv1.3') throw new UsageError('--dtls speaks DTLS 1.2 (TLS 1.2 based) only');
-  const { createDtlsServer } = await import('../node/dtls.js');
+  const { createDtlsServer } = await import('../node/dtls-socket.js');
   const { ticketKeys: _t, minVersion: _min, maxVersion: _max, ...tls } = options;
   const onSecure = (socket: DTLSSocket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;

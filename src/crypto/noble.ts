@@ -16,7 +16,7 @@ import { kemKeyExchange } from './kem.js';
 import type { Aead, AeadName, CryptoProvider, Hash, HashName, KeyPair } from './provider.js';
 import { hashLength } from './provider.js';
 import { rsaSignPkcs1, rsaSignPss, rsaVerifyPkcs1, rsaVerifyPss, type RsaHash } from './rsa.js';
-import { ecdsaCompactToDer, ecdsaDerToCompact, montgomerySharedSecret, rsaPssVerifier, schemeSign, schemeVerify } from './shared.js';
+import { ecdsaCompactToDer, ecdsaDerToCompact, montgomerySharedSecret, rsaPssVerifier, schemeSign, schemeVerify } from './provider-rules.js';
 import { cachedVerify } from './verify-cache.js';
 
 const hashes = { sha256, sha384, sha512 } as const;

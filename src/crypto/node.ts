@@ -7,13 +7,13 @@
  *   - key shares: NIST points must be uncompressed (OpenSSL also takes compressed and
  *     hybrid forms); X25519/X448 outputs of all zeros are refused;
  *   - ECDSA: the DER signature is parsed by the strict reader noble's goes through too
- *     (./shared.ts), and handed to OpenSSL as fixed-width r || s;
+ *     (./provider-rules.ts), and handed to OpenSSL as fixed-width r || s;
  *   - Ed25519: RFC 8032 canonical encodings of A and R, S < L, and no small-order public
  *     key (noble's strict mode), and noble's cofactored equation where OpenSSL's
  *     cofactorless one fails (see `verify`);
  *   - RSA: the modulus, exponent and signature-length checks of ./rsa.ts.
  * The rules around the primitives (scheme table, key kinds, the X25519/X448 checks) are
- * ./shared.ts, the same code the noble provider runs. `verify` never throws; `open`
+ * ./provider-rules.ts, the same code the noble provider runs. `verify` never throws; `open`
  * returns null when authentication fails.
  *
  * One difference is left, as it changes no accept/refuse decision: OpenSSL's ECDSA
@@ -52,7 +52,7 @@ import { exactly, ML_KEM_SEED, mlKemSizes, nobleMlKem, type MlKem, type MlKemPar
 import type { Aead, AeadName, CryptoProvider, Hash, HashName, KeyPair, PrivateKey, PublicKey } from './provider.js';
 import { hashLength } from './provider.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, checkSigningKey, rsaSignatureRepresentative } from './rsa.js';
-import { ecdsaDerToCompact, montgomerySharedSecret, rsaPssVerifier, schemeSign, schemeVerify, type RsaPadding } from './shared.js';
+import { ecdsaDerToCompact, montgomerySharedSecret, rsaPssVerifier, schemeSign, schemeVerify, type RsaPadding } from './provider-rules.js';
 import { cachedVerify, publicKeyId } from './verify-cache.js';
 
 /** A plain Uint8Array view of a Buffer (same memory, no copy), like the noble provider returns. */

@@ -9,7 +9,7 @@ import type { CryptoProvider, GroupName } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import { encodeEchConfig, encodeEchConfigList, parseEchConfigList, type ECHConfig } from '../messages/ech.js';
 import { concat, equal, fromHex } from '../util/bytes.js';
-import { base64Decode, base64Encode, parsePrivateKey, pemDecode, pemEncode } from '../x509/pem.js';
+import { base64Decode, base64Encode, parsePrivateKey, pemDecode, pemEncode } from '../x509/parse-chain.js';
 
 /** A server's ECH key: the config it publishes and the private key that opens hellos sent to it. */
 export interface EchKey {

@@ -10,4 +10,4 @@ export {
   DTLSServer,
   type DTLSConnectOptions,
   type DTLSServerOptions,
-} from './dtls.js';
+} from './dtls-socket.js';

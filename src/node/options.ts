@@ -15,7 +15,7 @@ import { TLSError } from '../errors.js';
 import { CIPHER_SUITES, cipherSuiteByName } from '../messages/constants.js';
 import { parseCipherString } from './cipher-string.js';
 import type { Certificate } from '../x509/certificate.js';
-import { parseCertificateChain, parsePrivateKey } from '../x509/pem.js';
+import { parseCertificateChain, parsePrivateKey } from '../x509/parse-chain.js';
 import { decodeSession } from '../statem/session.js';
 import type { EarlyDataReplayStore } from '../statem/anti-replay.js';
 

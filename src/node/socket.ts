@@ -32,7 +32,7 @@ import { Connection } from '../connection.js';
 import { traceConnection } from './trace.js';
 import { TLSError } from '../errors.js';
 import { decodeSession, encodeSession, type TLSSession } from '../statem/session.js';
-import { certificateObject } from './certificate.js';
+import { certificateObject } from './peer-certificate.js';
 import { ClientHelloSniffer, RecordBoundaries } from './framing.js';
 import { charge, mayWork, waitForTurn } from './turns.js';
 import { sessionIdToResume, type ServerSessionStore } from './session-store.js';
@@ -46,7 +46,7 @@ import {
   type ResolvedServer,
   type TlsServerOptions,
 } from './options.js';
-import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
+import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './socket-common.js';
 
 /** What a TLSSocket is built from: resolved client or server options (see options.ts). */
 export type TLSSocketConfig =

@@ -11,7 +11,7 @@ import {
   compressionName,
   decompressCertificate,
   type CertificateCompressionName,
-} from '../cert-compression.js';
+} from '../cert-compression-codecs.js';
 import type { CertifiedKey } from '../config.js';
 import { illegalParameter } from '../errors.js';
 import { HandshakeType } from '../messages/constants.js';

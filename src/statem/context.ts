@@ -11,7 +11,7 @@
  */
 import type { EchServerState } from './ech-server.js';
 import type { EchClientState, EchGreaseState } from './ech-client.js';
-import type { CertificateCompressionName } from '../cert-compression.js';
+import type { CertificateCompressionName } from '../cert-compression-codecs.js';
 import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';

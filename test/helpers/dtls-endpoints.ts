@@ -6,7 +6,7 @@
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import { expect } from 'vitest';
-import { connectDtls, createDtlsServer, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/index.js';
+import { connectDtls, createDtlsServer, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/entry.js';
 import { PEER_WAIT_MS, until } from './peers.js';
 import { readPki } from './pki.js';
 

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CertifiedKey } from '../../src/config.js';
-import { parseCertificateChain, parsePrivateKey } from '../../src/x509/pem.js';
+import { parseCertificateChain, parsePrivateKey } from '../../src/x509/parse-chain.js';
 
 export const PKI_DIR = fileURLToPath(new URL('../../vectors/pki/', import.meta.url));
 

@@ -7,8 +7,8 @@ import { once } from 'node:events';
 import * as dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsConnection } from '../../src/dtls-connection.js';
-import { dtls, type DTLSServer } from '../../src/node/index.js';
-import type { DTLSServerOptions } from '../../src/node/dtls.js';
+import { dtls, type DTLSServer } from '../../src/node/entry.js';
+import type { DTLSServerOptions } from '../../src/node/dtls-socket.js';
 import { ECDSA, ROOT } from '../node/util.js';
 import { loopGapDuring } from './probes.js';
 

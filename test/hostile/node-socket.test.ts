@@ -10,7 +10,7 @@ import * as tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
-import { connect, createServer } from '../../src/node/index.js';
+import { connect, createServer } from '../../src/node/entry.js';
 import { TLSSocket } from '../../src/node/socket.js';
 import { AlertDescription, AlertLevel } from '../../src/errors.js';
 import { utf8 } from '../../src/util/bytes.js';

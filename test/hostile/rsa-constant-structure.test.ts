@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { nobleProvider as p } from '../../src/crypto/noble.js';
 import type { PrivateKey } from '../../src/crypto/provider.js';
 import { modPow, modPowSecret, rsaSignPkcs1, rsaSignPss, rsaVerifyPkcs1, rsaVerifyPss, selectInConstantStructure, type RsaHash } from '../../src/crypto/rsa.js';
-import { parsePrivateKey } from '../../src/x509/pem.js';
+import { parsePrivateKey } from '../../src/x509/parse-chain.js';
 import { toHex, utf8 } from '../../src/util/bytes.js';
 import { mulberry32 } from '../helpers/random.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DTLSConnectOptions, DTLSServerOptions } from '../../src/node/index.js';
+import type { DTLSConnectOptions, DTLSServerOptions } from '../../src/node/entry.js';
 import { decodeSession } from '../../src/statem/session.js';
 import { ourDtlsClient, ourDtlsServer } from '../helpers/dtls-endpoints.js';
 import { killAllPeers, Peer, peers, requireBinary, startServer, until } from '../helpers/peers.js';

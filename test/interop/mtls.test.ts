@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import type { CertifiedKey, ClientOptions, ServerOptions, TLSVersionName } from '../../src/config.js';
-import { parseCertificateChain, parsePrivateKey } from '../../src/x509/pem.js';
+import { parseCertificateChain, parsePrivateKey } from '../../src/x509/parse-chain.js';
 import { killAllPeers, peers, startOpensslClient, startOpensslServer, type OpensslVersion, type Peer } from '../helpers/peers.js';
 import { certifiedKey, rootCa } from '../helpers/pki.js';
 import { destroyAllDrivers, listenerPerTest, SocketDriver } from '../helpers/socket-driver.js';

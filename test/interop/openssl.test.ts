@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GroupName } from '../../src/crypto/provider.js';
 import { Connection } from '../../src/connection.js';
 import type { ClientOptions, ServerOptions } from '../../src/config.js';
-import { parseCertificateChain } from '../../src/x509/pem.js';
+import { parseCertificateChain } from '../../src/x509/parse-chain.js';
 import { killAllPeers, peers, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
 import { certifiedKey, readPki, rootCa, type LeafName } from '../helpers/pki.js';
 import { connectTo, destroyAllDrivers, echoReversed, listenerPerTest, SocketDriver } from '../helpers/socket-driver.js';

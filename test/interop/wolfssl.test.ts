@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
 import type { GroupName } from '../../src/crypto/provider.js';
-import type { DTLSConnectOptions } from '../../src/node/index.js';
+import type { DTLSConnectOptions } from '../../src/node/entry.js';
 import { ourDtlsClient, ourDtlsServer } from '../helpers/dtls-endpoints.js';
 import { fileURLToPath } from 'node:url';
 import { killAllPeers, Peer, peers, startServer, startWolfsslClient, startWolfsslServer, until, type WolfsslOptions } from '../helpers/peers.js';

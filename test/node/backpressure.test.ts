@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Writable } from 'node:stream';
 import { afterEach, expect, it } from 'vitest';
-import { connect, createServer, type TLSSocket } from '../../src/node/index.js';
+import { connect, createServer, type TLSSocket } from '../../src/node/entry.js';
 import { close, ECDSA, listen, ROOT } from './util.js';
 
 const TOTAL = 64 * 1024 * 1024;

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, createServer, type TLSSocket } from '../../src/node/index.js';
+import { connect, createServer, type TLSSocket } from '../../src/node/entry.js';
 import { close, ECDSA, listen, nextError, readAll, ROOT } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -11,7 +11,7 @@ import { pkiPath } from '../helpers/pki.js';
 import { visit } from './util.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/cluster-server.mjs', import.meta.url));
-const DIST = fileURLToPath(new URL('../../dist/node/index.js', import.meta.url));
+const DIST = fileURLToPath(new URL('../../dist/node/entry.js', import.meta.url));
 
 it('a node:cluster of tsls servers sharing sessions via newSession/resumeSession resumes on every worker', async () => {
   expect(existsSync(DIST), `${DIST} is missing: run \`npx tsc -p .\` (npm test does) first`).toBe(true);

@@ -7,7 +7,7 @@
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dtls, type DTLSServerOptions } from '../../src/node/index.js';
+import { dtls, type DTLSServerOptions } from '../../src/node/entry.js';
 import { ourDtlsServer } from '../helpers/dtls-endpoints.js';
 import { ECDSA, ROOT } from './util.js';
 

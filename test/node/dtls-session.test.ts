@@ -7,7 +7,7 @@
  */
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dtls, type DTLSConnectOptions, type DTLSSocket } from '../../src/node/index.js';
+import { dtls, type DTLSConnectOptions, type DTLSSocket } from '../../src/node/entry.js';
 import { ourDtlsServer } from '../helpers/dtls-endpoints.js';
 import { ROOT } from './util.js';
 

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsConnection } from '../../src/dtls-connection.js';
-import { connectDtls, dtls, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/index.js';
+import { connectDtls, dtls, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/entry.js';
 import { readPki } from '../helpers/pki.js';
 import { ECDSA, ROOT, RSA } from './util.js';
 

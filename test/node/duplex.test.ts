@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { afterEach, expect, it } from 'vitest';
-import { checkServerIdentity, connect, createServer, TLSSocket } from '../../src/node/index.js';
+import { checkServerIdentity, connect, createServer, TLSSocket } from '../../src/node/entry.js';
 import { close, ECDSA, listen, readAll, ROOT } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

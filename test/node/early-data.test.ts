@@ -1,7 +1,7 @@
 /** TLS 1.3 0-RTT on the Node sockets: maxEarlyData on the server, earlyData on connect(), what each side is told. */
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, createServer, type TLSSocket } from '../../src/node/index.js';
+import { connect, createServer, type TLSSocket } from '../../src/node/entry.js';
 import type { TlsServerOptions } from '../../src/node/options.js';
 import { close, ECDSA, listen, readAll, ROOT } from './util.js';
 

@@ -2,7 +2,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { afterEach, expect, it } from 'vitest';
-import { Agent, createServer, type TLSSocket } from '../../src/node/index.js';
+import { Agent, createServer, type TLSSocket } from '../../src/node/entry.js';
 import { close, ECDSA, listen, ROOT } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

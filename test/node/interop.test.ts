@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import * as tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, createServer, type TLSSocket } from '../../src/node/index.js';
+import { connect, createServer, type TLSSocket } from '../../src/node/entry.js';
 import { close, ECDSA, listen, readAll, ROOT, RSA } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import * as tls from 'node:tls';
 import { afterEach, expect, it } from 'vitest';
-import { connect, createServer, type TLSSocket } from '../../src/node/index.js';
+import { connect, createServer, type TLSSocket } from '../../src/node/entry.js';
 import { close, ECDSA, listen, ROOT } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, createSecureContext, createServer, type TLSSocket } from '../../src/node/index.js';
+import { connect, createSecureContext, createServer, type TLSSocket } from '../../src/node/entry.js';
 import { close, ECDSA, listen, nextError, readAll, ROOT, RSA } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

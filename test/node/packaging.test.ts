@@ -35,7 +35,7 @@ it('the tarball ships dist/ and the bin, builds on prepack and runs nothing on i
   expect(pkg.scripts.prepack).toMatch(/\btsc\b/);
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT });
   const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-  for (const f of ['dist/index.js', 'dist/node/index.js', 'dist/node/index.d.ts', 'dist/cli.js', pkg.bin.tsls!.replace(/^\.\//, '')]) expect(files).toContain(f);
+  for (const f of ['dist/index.js', 'dist/node/entry.js', 'dist/node/entry.d.ts', 'dist/cli.js', pkg.bin.tsls!.replace(/^\.\//, '')]) expect(files).toContain(f);
 });
 
 it('in a fresh checkout without dist/, `npx tsls server` builds once and listens', async () => {

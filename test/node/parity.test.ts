@@ -8,7 +8,7 @@ import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import * as tsls from '../../src/node/index.js';
+import * as tsls from '../../src/node/entry.js';
 import { close, ECDSA, listen, ROOT, RSA } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

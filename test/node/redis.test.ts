@@ -16,7 +16,7 @@ import { pkiPath } from '../helpers/pki.js';
 import { visit } from './util.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/redis-session-server.mjs', import.meta.url));
-const DIST = fileURLToPath(new URL('../../dist/node/index.js', import.meta.url));
+const DIST = fileURLToPath(new URL('../../dist/node/entry.js', import.meta.url));
 const REDIS = join(PEERS_BIN, 'redis-server');
 
 const children: ChildProcess[] = [];

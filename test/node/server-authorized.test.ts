@@ -6,7 +6,7 @@
  */
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer } from '../../src/node/index.js';
+import { createServer } from '../../src/node/entry.js';
 import { readPki } from '../helpers/pki.js';
 import { close, ECDSA, listen, ROOT } from './util.js';
 

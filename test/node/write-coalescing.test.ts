@@ -6,7 +6,7 @@
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { afterEach, expect, it } from 'vitest';
-import { createServer } from '../../src/node/index.js';
+import { createServer } from '../../src/node/entry.js';
 import { close, ECDSA, listen, ROOT } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -1,5 +1,5 @@
 /**
- * What TLSSocket (./socket.ts) and DTLSSocket (./dtls.ts) share: the client's check of the
+ * What TLSSocket (./socket.ts) and DTLSSocket (./dtls-socket.ts) share: the client's check of the
  * server certificate, the node:tls views of the peer's certificate, the alert a destroy()
  * sends, keylog lines, and the queue that holds engine events until the engine call returned.
  * One copy, so a TLS and a DTLS client judge and report a server the same way.
@@ -11,7 +11,7 @@ import { handshakeVerifierPolicy, type PeerVerification } from '../config.js';
 import { TLSError, asTLSError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
 import { verifyCertificateChain } from '../x509/verify.js';
-import { certificateObject, detailedCertificateObject, hostMismatch } from './certificate.js';
+import { certificateObject, detailedCertificateObject, hostMismatch } from './peer-certificate.js';
 import type { ResolvedClient } from './options.js';
 
 /** A Buffer over the same memory (no copy). */

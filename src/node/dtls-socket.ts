@@ -73,7 +73,7 @@ import { TLS12_CID } from '../record/dtls-cid.js';
 import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
-import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './shared.js';
+import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './socket-common.js';
 import { encodeSession, type TLSSession } from '../statem/session.js';
 import { traceConnection } from './trace.js';
 

@@ -21,7 +21,7 @@ export {
   type SNICallback,
   type PemInput,
 } from './options.js';
-export { checkServerIdentity, certificateObject, detailedCertificateObject } from './certificate.js';
+export { checkServerIdentity, certificateObject, detailedCertificateObject } from './peer-certificate.js';
 export { TLSError } from '../errors.js';
 export { nodeProvider, createNodeProvider } from '../crypto/node.js';
 export {
@@ -33,5 +33,5 @@ export {
   type DTLSServerOptions,
   type DtlsTransportOptions,
   type DTLSServerStats,
-} from './dtls.js';
+} from './dtls-socket.js';
 export * as dtls from './dtls-namespace.js';
