@@ -69,7 +69,7 @@ import type { PeerVerification } from '../config.js';
 import type { Connection } from '../connection.js';
 import { DtlsConnection, type DtlsServerOptions as EngineDtlsServerOptions, type DtlsServerStart } from '../dtls-connection.js';
 import { DtlsCookieGuard } from '../dtls-cookie.js';
-import { TLS12_CID } from '../record/dtls-cid.js';
+import { datagramCid } from '../record/cid-demux.js';
 import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
@@ -1037,14 +1037,16 @@ export class DTLSServer extends EventEmitter {
   }
 
   /**
-   * A tls12_cid record (RFC 9146) goes to the association that handed out its CID, from
-   * whatever address. Once a record from a new address authenticated there and was the newest
-   * received, replies go to that address (RFC 9146 6: not on a forged, replayed or late record).
-   * False when the datagram is not for an association known by CID.
+   * A record carrying a CID (DTLS 1.2's tls12_cid, RFC 9146; DTLS 1.3's unified header with
+   * the C bit, RFC 9147 4) goes to the association that handed out that CID, from whatever
+   * address. Once a record from a new address authenticated there and was the newest
+   * received, replies go to that address (RFC 9146 6, RFC 9147 9: not on a forged, replayed
+   * or late record). False when the datagram is not for an association known by CID.
    */
   private receiveByCid(msg: Buffer, rinfo: dgram.RemoteInfo, key: string): boolean {
-    if (msg.length < 13 + this.cidLength || msg[0] !== TLS12_CID) return false;
-    const socket = this.byCid.get(msg.subarray(11, 11 + this.cidLength).toString('hex'));
+    const cid = datagramCid(msg, this.cidLength);
+    if (!cid) return false;
+    const socket = this.byCid.get(Buffer.from(cid.buffer, cid.byteOffset, cid.length).toString('hex'));
     if (!socket) return false;
     const before = socket.connection.newestRecords;
     socket[kReceive](msg);
