@@ -4,11 +4,10 @@
  * port, then from a new one; with CIDs the server keeps the same association and answers at
  * the new address, without them it cannot tell the datagrams are the client's.
  */
-import * as dgram from 'node:dgram';
-import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dtls, type DTLSServerOptions } from '../../src/node/entry.js';
 import { ourDtlsServer } from '../helpers/dtls-endpoints.js';
+import { boundUdp, udpNat } from '../helpers/udp-nat.js';
 import { ECDSA, ROOT } from './util.js';
 
 const WAIT_MS = 5000;
@@ -25,41 +24,8 @@ async function until(what: string, ok: () => boolean, ms = WAIT_MS): Promise<voi
   }
 }
 
-async function udp(): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  cleanups.push(() => new Promise<void>((r) => s.close(() => r())).catch(() => undefined));
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  return s;
-}
-
-/**
- * A NAT on 127.0.0.1: the client talks to `inside`; what it sends leaves from the current
- * outside socket to the server, answers come back the same way. `rebind()` moves to a new
- * outside port, as a NAT that forgot the binding does.
- */
-async function nat(serverPort: number) {
-  const inside = await udp();
-  let client: { port: number; address: string } | undefined;
-  let outside: dgram.Socket | undefined;
-  const outsidePorts: number[] = [];
-  /** Datagrams from the client kept back instead of forwarded, while `holding`. */
-  const held: Buffer[] = [];
-  const state = { holding: false };
-  const rebind = async () => {
-    const o = await udp();
-    o.on('message', (m) => client && inside.send(m, client.port, client.address));
-    outside = o;
-    outsidePorts.push(o.address().port);
-  };
-  await rebind();
-  inside.on('message', (m, rinfo) => {
-    client = { port: rinfo.port, address: rinfo.address };
-    if (state.holding) held.push(m);
-    else outside!.send(m, serverPort, '127.0.0.1');
-  });
-  return { port: inside.address().port, rebind, outsidePorts, held, state };
-}
+const udp = () => boundUdp(cleanups);
+const nat = (serverPort: number) => udpNat(cleanups, serverPort);
 
 /** Our echo server (tests/helpers), each message back as it came. */
 const echoServer = (options: Partial<DTLSServerOptions>) => ourDtlsServer(cleanups, options);
