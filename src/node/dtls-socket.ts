@@ -65,7 +65,7 @@ import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import type { PeerVerification } from '../config.js';
+import type { PeerVerification, TLSVersionName } from '../config.js';
 import type { Connection } from '../connection.js';
 import { DtlsConnection, type DtlsServerOptions as EngineDtlsServerOptions, type DtlsServerStart } from '../dtls-connection.js';
 import { DtlsCookieGuard } from '../dtls-cookie.js';
@@ -91,9 +91,9 @@ export interface DtlsTransportOptions {
   handshakeTimeout?: number;
   /** After the handshake: ms without a datagram from the peer before 'error' ERR_TLS_IDLE_TIMEOUT (0 = never). Client default 0, server default 300000. */
   idleTimeout?: number;
-  /** 'DTLSv1.2' (the only version). */
-  minVersion?: string;
-  maxVersion?: string;
+  /** 'DTLSv1.2' or 'DTLSv1.3': by default DTLS 1.3, and DTLS 1.2 with a peer that speaks only that. */
+  minVersion?: 'DTLSv1.2' | 'DTLSv1.3';
+  maxVersion?: 'DTLSv1.2' | 'DTLSv1.3';
 }
 
 /** Options of node's TLS ones that mean nothing over UDP. */
@@ -146,14 +146,29 @@ export interface DTLSServerOptions extends Omit<TlsServerOptions, 'highWaterMark
 
 const unsupported = (option: string, why: string) => new TLSError('internal_error', `option ${option} ${why}`, { code: 'ERR_TLS_UNSUPPORTED_OPTION' });
 
-function checkDtlsCommon(o: Record<string, unknown>): void {
-  for (const name of ['minVersion', 'maxVersion']) {
-    const v = o[name];
-    if (v !== undefined && v !== 'DTLSv1.2') {
-      throw new TLSError('internal_error', `${name} ${String(v)} is not supported: tsls speaks DTLSv1.2 over UDP`, { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
-    }
+/** The DTLS versions by name, and the TLS version whose handshake each runs (RFC 6347, RFC 9147). */
+const DTLS_VERSIONS: Readonly<Record<string, TLSVersionName>> = { 'DTLSv1.2': 'TLSv1.2', 'DTLSv1.3': 'TLSv1.3' };
+
+/**
+ * minVersion/maxVersion ('DTLSv1.2', 'DTLSv1.3') as the engine's TLS versions. The default is
+ * DTLS 1.3 with DTLS 1.2 for peers that speak only that (its supported_versions tells them apart).
+ */
+function dtlsVersions(o: { minVersion?: unknown; maxVersion?: unknown }): { minVersion: TLSVersionName; maxVersion: TLSVersionName } {
+  const pick = (name: 'minVersion' | 'maxVersion', fallback: string): TLSVersionName => {
+    const v = o[name] ?? fallback;
+    const tls = typeof v === 'string' ? DTLS_VERSIONS[v] : undefined;
+    if (!tls) throw new TLSError('internal_error', `${name} ${String(v)} is not supported: DTLSv1.2 or DTLSv1.3`, { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
+    return tls;
+  };
+  const versions = { minVersion: pick('minVersion', 'DTLSv1.2'), maxVersion: pick('maxVersion', 'DTLSv1.3') };
+  if (versions.minVersion === 'TLSv1.3' && versions.maxVersion === 'TLSv1.2') {
+    throw new TLSError('internal_error', 'minVersion is above maxVersion', { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
   }
-  if (o.ciphersuites !== undefined) throw unsupported('ciphersuites', 'names TLS 1.3 suites: DTLS 1.2 uses `ciphers`');
+  return versions;
+}
+
+function checkDtlsCommon(o: Record<string, unknown>): void {
+  dtlsVersions(o);
   for (const name of ['mtu', 'retransmitMs', 'handshakeTimeout', 'idleTimeout']) {
     const v = o[name];
     if (v !== undefined && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) {
@@ -162,9 +177,10 @@ function checkDtlsCommon(o: Record<string, unknown>): void {
   }
 }
 
-/** `ciphers` maps to TLS 1.3 + 1.2 suites for TLS; DTLS keeps the TLS 1.2 ones. */
-function dtlsSuites(suites: string[] | undefined): string[] | undefined {
-  return suites?.filter((n) => cipherSuiteByName(n)?.version === 'TLSv1.2');
+/** `ciphers` and `ciphersuites` map to TLS 1.2 and 1.3 suites; DTLS keeps those of the versions it may speak. */
+function dtlsSuites(suites: string[] | undefined, versions: { minVersion: TLSVersionName; maxVersion: TLSVersionName }): string[] | undefined {
+  const allowed = new Set<string>([versions.minVersion, versions.maxVersion]);
+  return suites?.filter((n) => allowed.has(cipherSuiteByName(n)?.version ?? ''));
 }
 
 function stripVersions<T extends object>(o: T): T {
@@ -695,12 +711,14 @@ export function connectDtls(options: DTLSConnectOptions, listener?: SecureConnec
   }
   const host = options.host ?? 'localhost';
   const resolved = resolveClientOptions({ ...stripVersions(options), host } as ConnectionOptions);
-  const suites = dtlsSuites(resolved.engine.cipherSuites);
+  const versions = dtlsVersions(o);
+  const suites = dtlsSuites(resolved.engine.cipherSuites, versions);
   if (options.connectionId !== undefined && (!(options.connectionId instanceof Uint8Array) || options.connectionId.length > 255)) {
     throw new TLSError('internal_error', 'connectionId must be a Buffer of at most 255 bytes', { code: 'ERR_TLS_INVALID_OPTION' });
   }
   const engine = {
     ...resolved.engine,
+    ...versions,
     ...(suites ? { cipherSuites: suites } : {}),
     ...transportOptions(options),
     ...(options.connectionId ? { connectionId: options.connectionId } : {}),
@@ -839,8 +857,9 @@ export class DTLSServer extends EventEmitter {
     checkDtlsCommon(o);
     if (o.SNICallback !== undefined && o.SNICallback !== null) throw unsupported('SNICallback', 'is not supported over DTLS yet');
     const resolved = resolveServerOptions(stripVersions(options) as TlsServerOptions);
-    const suites = dtlsSuites(resolved.engine.cipherSuites);
-    this.engine = { ...resolved.engine, ...(suites ? { cipherSuites: suites } : {}), ...transportOptions(options) };
+    const versions = dtlsVersions(o);
+    const suites = dtlsSuites(resolved.engine.cipherSuites, versions);
+    this.engine = { ...resolved.engine, ...versions, ...(suites ? { cipherSuites: suites } : {}), ...transportOptions(options) };
     this.enableTrace = resolved.enableTrace;
     this.options = options;
     this.maxHalfOpen = options.maxHalfOpen ?? 256;

@@ -383,8 +383,12 @@ describe('DTLS over UDP: our client ↔ our server', () => {
     const c = client(port, { ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305' });
     await next(c, 'secureConnect');
     expect(c.getCipher()?.standardName).toBe('TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256');
-    expect(() => connectDtls({ port, minVersion: 'TLSv1.3' })).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' }));
-    expect(() => connectDtls({ port, ciphersuites: 'TLS_AES_128_GCM_SHA256' })).toThrow(expect.objectContaining({ code: 'ERR_TLS_UNSUPPORTED_OPTION' }));
+    // Versions by their DTLS names only, in order.
+    expect(() => connectDtls({ port, minVersion: 'TLSv1.3' as 'DTLSv1.3' })).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' }));
+    expect(() => connectDtls({ port, minVersion: 'DTLSv1.3', maxVersion: 'DTLSv1.2' })).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' }));
+    expect(() => dtls.createServer({ ...ECDSA, maxVersion: 'DTLSv1.0' as 'DTLSv1.2' })).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' }));
+    // ciphersuites names DTLS 1.3's suites, as TLS 1.3's: one tsls does not implement is refused.
+    expect(() => connectDtls({ port, ciphersuites: 'TLS_AES_128_CCM_8_SHA256' })).toThrow(expect.objectContaining({ code: 'ERR_TLS_UNSUPPORTED_OPTION' }));
     expect(() => dtls.createServer({ ...ECDSA, SNICallback: () => undefined })).toThrow(expect.objectContaining({ code: 'ERR_TLS_UNSUPPORTED_OPTION' }));
     expect(() => dtls.createServer({})).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_OPTION' }));
     const ok = connectDtls({ port, ca: ROOT, host: 'localhost', minVersion: 'DTLSv1.2', maxVersion: 'DTLSv1.2' });
