@@ -231,6 +231,8 @@ describe('help, --version and usage errors', () => {
     ['client without HOST:PORT', ['client'], /client needs HOST:PORT/],
     ['an unknown flag', ['client', '127.0.0.1:1', '--bogus'], /--bogus/],
     ['an unknown version', ['server', '--max-version', 'TLSv1.1'], /unknown version TLSv1\.1/],
+    ['a TLS version with --dtls', ['client', '--dtls', '127.0.0.1:1', '--min-version', 'TLSv1.3'], /--min-version TLSv1\.3: with --dtls the versions are DTLSv1\.2 and DTLSv1\.3/],
+    ['a DTLS version without --dtls', ['server', '--max-version', 'DTLSv1.3'], /--max-version DTLSv1\.3 goes with --dtls/],
   ])('a usage error (%s) is one line pointing at --help, without the usage text, and exit 1', async (_what, args, pattern) => {
     const peer = tsls(...args);
     const line = await expectOneLineFailure(peer, pattern);
