@@ -125,7 +125,8 @@ export function parseDtls13Datagram(datagram: Uint8Array, cidLength = 0, maxReco
     const first = datagram[at]!;
     if (!isUnifiedHeader(first)) {
       // DTLSPlaintext (and DTLS 1.2-format records): one record of the 13-byte format, or nothing.
-      const one = parseDatagramDetailed(datagram.subarray(at), 1).records[0];
+      // A DTLS 1.2 tls12_cid record carries our CID too (RFC 9146), of the same length.
+      const one = parseDatagramDetailed(datagram.subarray(at), 1, cidLength).records[0];
       if (!one) break;
       records.push({ kind: 'plaintext', ...one });
       at += one.raw.length;

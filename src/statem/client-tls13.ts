@@ -16,7 +16,8 @@ import { decodeSession, type TLSSession } from './session.js';
 import { offerConnectionId } from './connection-id.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import type { OfferedPsks } from '../messages/extensions.js';
-import { helloLegacyVersion } from '../protocol-variant.js';
+import { helloLegacyVersion, supportedVersionCode, tls12Wire } from '../protocol-variant.js';
+import { dtlsToTlsFraming } from './dtls-flight.js';
 import { equal, utf8 } from '../util/bytes.js';
 import { clientEarlyDataLimit, clientEarlyTrafficSecret } from './early-data.js';
 import {
@@ -203,7 +204,7 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   ext.add('signature_algorithms', { supported_signature_algorithms: useGrease ? [grease(hs, 2), ...schemes] : schemes });
   if (hs.common.alpn.length) ext.add('application_layer_protocol_negotiation', { protocol_name_list: hs.common.alpn });
   if (tls13) {
-    const versions = offeredVersions.map((v) => (v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
+    const versions = offeredVersions.map((v) => supportedVersionCode(hs.transport, v));
     ext.add('supported_versions', { versions: useGrease ? [grease(hs, 3), ...versions] : versions });
     if (c.cookie) ext.add('cookie', { cookie: c.cookie });
     const client_shares = [...c.keyShares].map(([group, pair]) => ({ group: NamedGroup[group], key_exchange: pair.publicKey }));
@@ -280,7 +281,8 @@ function startEarlyData(hs: ClientHandshake): void {
 function chooseSessionId(hs: ClientHandshake, session: TLSSession | undefined): Uint8Array {
   const tls12Session = session?.state.version === ProtocolVersion.TLS1_2;
   if (tls12Session && session.session_id.length > 0) return session.session_id;
-  const compat = hs.options.compatibilityMode !== false && hs.common.versions.includes('TLSv1.3');
+  // DTLS 1.3 has no middlebox compatibility mode (RFC 9147 5): its legacy_session_id stays empty.
+  const compat = !hs.datagram && hs.options.compatibilityMode !== false && hs.common.versions.includes('TLSv1.3');
   return tls12Session || compat ? hs.common.random(32) : new Uint8Array(0);
 }
 
@@ -297,7 +299,8 @@ function sessionPskOffer(hs: ClientHandshake): PskOffer | undefined {
 /** The checks ServerHello and HelloRetryRequest share (RFC 8446 4.1.3, 4.1.4). */
 function checkServerHelloCommon(hs: ClientHandshake, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): void {
   const c = hs.hello;
-  if (msg.legacy_version !== ProtocolVersion.TLS1_2) throw illegalParameter('ServerHello legacy_version is not TLS 1.2');
+  // DTLS 1.3's ServerHello says DTLS 1.2 there (RFC 9147 5.3), as TLS 1.3's says TLS 1.2.
+  if (msg.legacy_version !== tls12Wire(hs.transport)) throw illegalParameter('ServerHello legacy_version is not (D)TLS 1.2');
   if (!equal(msg.legacy_session_id_echo, c.sessionId)) throw illegalParameter('ServerHello does not echo our legacy_session_id');
   if (msg.legacy_compression_method !== 0) throw illegalParameter('ServerHello selects compression');
   const suite = cipherSuiteByCode(msg.cipher_suite);
@@ -307,9 +310,11 @@ function checkServerHelloCommon(hs: ClientHandshake, msg: MessageOf<'server_hell
   if (c.hrrSuite !== undefined && c.hrrSuite !== msg.cipher_suite) throw illegalParameter('ServerHello cipher suite differs from HelloRetryRequest');
   const sv = msg.extensions.get('supported_versions', 'server_hello');
   if (!sv) throw new TLSError('missing_extension', 'HelloRetryRequest without supported_versions');
-  if (sv.selected_version !== ProtocolVersion.TLS1_3) throw illegalParameter(`server selected version 0x${sv.selected_version.toString(16)}`);
+  if (sv.selected_version !== supportedVersionCode(hs.transport, 'TLSv1.3')) throw illegalParameter(`server selected version 0x${sv.selected_version.toString(16)}`);
   hs.negotiated.suite = suite;
   hs.negotiated.version = 'TLSv1.3';
+  // Our ClientHello was hashed in DTLS 1.2's framing before the version was known; DTLS 1.3 hashes TLS 1.3's (RFC 9147 5.2).
+  if (hs.datagram) hs.transcript.reframe(dtlsToTlsFraming);
   hs.transcript.setHash(suite.hash);
 }
 

@@ -33,7 +33,7 @@ export function clientEarlyDataLimit(hs: ClientHandshake): number {
 export function clientEarlyTrafficSecret(hs: HandshakeContext, hash: HashName, psk: Uint8Array, helloHash: Uint8Array): Uint8Array {
   const p = hs.provider;
   const early = earlySecret(p, hash, psk);
-  const secret = deriveSecret(p, hash, early, 'c e traffic', helloHash);
+  const secret = deriveSecret(p, hash, early, 'c e traffic', helloHash, hs.labelPrefix);
   early.fill(0);
   hs.records.keylog('CLIENT_EARLY_TRAFFIC_SECRET', secret);
   return secret;

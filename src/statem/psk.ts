@@ -28,10 +28,10 @@ export function bindersLength(psks: OfferedPsks): number {
  */
 export function computeBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, external = false): Uint8Array {
   const p = hs.provider;
-  const binderKey = deriveSecret(p, hash, earlySecret(p, hash, psk), external ? 'ext binder' : 'res binder', p.hash(hash, new Uint8Array(0)));
+  const binderKey = deriveSecret(p, hash, earlySecret(p, hash, psk), external ? 'ext binder' : 'res binder', p.hash(hash, new Uint8Array(0)), hs.labelPrefix);
   // Before HelloRetryRequest the transcript has no hash yet; after it, the binder covers message_hash + HRR too.
   const transcriptHash = hs.transcript.hashName ? hs.transcript.hashWith(truncatedHello) : p.hash(hash, truncatedHello);
-  return finishedVerifyData(p, hash, binderKey, transcriptHash);
+  return finishedVerifyData(p, hash, binderKey, transcriptHash, hs.labelPrefix);
 }
 
 export function checkBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, rawHello: Uint8Array, psks: OfferedPsks, index: number, external = false): void {
@@ -70,7 +70,7 @@ export function sessionFromTicket(hs: ClientHandshake, msg: MessageOf<'new_sessi
     state: newSessionState({
       version: ProtocolVersion.TLS1_3,
       cipher_suite: suite.code,
-      secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), msg.ticket_nonce),
+      secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), msg.ticket_nonce, hs.labelPrefix),
       issued_ms: hs.common.now(),
       lifetime_s: msg.ticket_lifetime,
       ticket_age_add: msg.ticket_age_add,
@@ -143,7 +143,7 @@ export function newSessionTicket(hs: ServerHandshake): HandshakeMessage {
   const state = newSessionState({
     version: ProtocolVersion.TLS1_3,
     cipher_suite: suite.code,
-    secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), nonce),
+    secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), nonce, hs.labelPrefix),
     issued_ms: hs.common.now(),
     lifetime_s: lifetime,
     ticket_age_add,
