@@ -151,7 +151,7 @@ function afterServerFinished(hs: ClientHandshake): 'C.ClientCertificate' | 'C.Cl
 /** Our hello state: random, session ID, key shares for the first groups, the session we offer. */
 export function startClientHello(hs: ClientHandshake): void {
   const o = hs.options;
-  const first = (o.keyShareGroups ?? defaultKeyShareGroups(hs.common.groups)).filter((g): g is GroupName => hs.common.groups.includes(g));
+  const first = (o.keyShareGroups ?? defaultKeyShareGroups(hs.common.groups, hs.datagram)).filter((g): g is GroupName => hs.common.groups.includes(g));
   if (first.length === 0) throw handshakeFailure('no key share group configured');
   const random = hs.common.random(32);
   hs.clientRandom = random;
