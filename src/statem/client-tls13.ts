@@ -256,7 +256,8 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
     extensions: ext,
   };
   if (psk && offered) {
-    const raw = encodeHandshake(hello);
+    // The binder covers the hello as it goes on the wire (DTLS: with its legacy_cookie field, RFC 9147 5.3).
+    const raw = encodeHandshake(hello, hs.datagram ? 'dtls13' : 'tls13');
     offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
   }
   return c.ech ? sealClientHello(hs, c.ech, hello) : hello;
