@@ -3,24 +3,253 @@
  * record header, record number encryption, epochs and ACKs.
  */
 import { describe, expect, it } from 'vitest';
-import { dtlsPair } from './helpers/dtls-pair.js';
+import type { DtlsClientOptions, DtlsServerOptions } from '../src/dtls-connection.js';
+import { certifiedKey, rootCa } from './helpers/pki.js';
+import { dtlsPair, type Network } from './helpers/dtls-pair.js';
+import { seededFloats } from './helpers/random.js';
 
 const V13 = { maxVersion: 'TLSv1.3' } as const;
+const text = (s: string) => new TextEncoder().encode(s);
+const str = (ds: Uint8Array[]) => ds.map((d) => new TextDecoder().decode(d));
+
+function pair13(client: DtlsClientOptions = {}, server: Partial<DtlsServerOptions> = {}, options: { cookie?: boolean } = {}) {
+  return dtlsPair({ ...V13, ...client }, { ...V13, ...server }, options);
+}
+
+/** Both ends ESTABLISHED on DTLS 1.3, no error, and data crossing both ways. */
+function expectWorking(p: ReturnType<typeof pair13>, net?: Network) {
+  expect(p.errors).toEqual({ client: [], server: [] });
+  expect(p.client.protocol).toBe('DTLSv1.3');
+  expect(p.server.protocol).toBe('DTLSv1.3');
+  expect(p.client.state).toBe('ESTABLISHED');
+  expect(p.server.state).toBe('ESTABLISHED');
+  const before = { client: p.received.client.length, server: p.received.server.length };
+  p.client.send(text('ping'));
+  p.server.send(text('pong'));
+  p.run(net);
+  expect(str(p.received.server.slice(before.server))).toEqual(['ping']);
+  expect(str(p.received.client.slice(before.client))).toEqual(['pong']);
+}
 
 describe('DTLS 1.3 handshake', () => {
-  it('completes and carries data both ways', () => {
-    const p = dtlsPair(V13, V13);
+  it('completes, carries data both ways, and leaves no flight unacknowledged', () => {
+    const p = pair13();
     p.run();
-    expect(p.errors).toEqual({ client: [], server: [] });
-    expect(p.client.protocol).toBe('DTLSv1.3');
-    expect(p.server.protocol).toBe('DTLSv1.3');
+    expectWorking(p);
     // The client's last flight and the server's ticket were acknowledged: no timer is left running.
     expect(p.client.nextTimeout()).toBeUndefined();
     expect(p.server.nextTimeout()).toBeUndefined();
-    p.client.send(new TextEncoder().encode('ping'));
-    p.server.send(new TextEncoder().encode('pong'));
+  });
+
+  it('writes protected records with the unified header and the DTLS 1.3 version in supported_versions', () => {
+    const p = pair13();
+    const sent: Uint8Array[] = [];
+    p.run({ deliver: (d) => (sent.push(d), [d]) });
+    // Epoch 0 records keep the 13-byte header (type 22); every later record starts 001CSLEE (RFC 9147 4).
+    expect(sent[0]![0]).toBe(22);
+    expect(sent.some((d) => (d[0]! & 0xe0) === 0x20)).toBe(true);
+    p.client.send(text('x'));
+    const [record] = p.client.takeDatagrams();
+    expect(record![0]! & 0xe0).toBe(0x20);
+    expect(record![0]! & 0x03).toBe(3); // the first application epoch
+  });
+
+  it.each(['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'])('negotiates %s (record number masks of its cipher)', (suite) => {
+    const p = pair13({ cipherSuites: [suite] });
     p.run();
-    expect(p.received.server.map((d) => new TextDecoder().decode(d))).toEqual(['ping']);
-    expect(p.received.client.map((d) => new TextDecoder().decode(d))).toEqual(['pong']);
+    expect(p.client.cipher?.standardName).toBe(suite);
+    expect(p.client.cipher?.version).toBe('DTLSv1.3');
+    expectWorking(p);
+  });
+
+  it.each(['leaf-ecdsa-p256', 'leaf-rsa2048', 'leaf-ed25519'] as const)('authenticates a %s server', (leaf) => {
+    const p = pair13({}, { certificates: [certifiedKey(leaf)] });
+    p.run();
+    expect(p.client.authorized).toBe(true);
+    expectWorking(p);
+  });
+
+  it('authenticates the client when the server asks (mutual TLS)', () => {
+    const p = pair13({ certificate: certifiedKey('client-ecdsa-p256') }, { requestCert: true, rejectUnauthorized: true, ca: rootCa() });
+    p.run();
+    expect(p.server.peerCertificates.length).toBeGreaterThan(0);
+    expect(p.server.authorized).toBe(true);
+    expectWorking(p);
+  });
+
+  it('retries the ClientHello when the server wants another group (HelloRetryRequest)', () => {
+    const p = pair13({ keyShareGroups: ['x25519'] }, { groups: ['secp256r1'] });
+    p.run();
+    expect(p.client.group).toBe('secp256r1');
+    expectWorking(p);
+  });
+
+  it('fragments a certificate flight to a small MTU and reassembles it', () => {
+    const p = pair13({ mtu: 300 }, { mtu: 300, certificates: [certifiedKey('leaf-rsa2048')] });
+    let largest = 0;
+    p.run({ deliver: (d) => ((largest = Math.max(largest, d.length)), [d]) });
+    expect(largest).toBeLessThanOrEqual(300);
+    expectWorking(p);
+  });
+
+  it.each([1, 2, 3, 4, 5, 6])('survives 30 percent loss, reordering, duplication and MTU 500 (seed %i)', (seed) => {
+    const rnd = seededFloats(seed);
+    const p = pair13({ mtu: 500, maxRetransmissions: 12 }, { mtu: 500, maxRetransmissions: 12, certificates: [certifiedKey('leaf-rsa2048')] });
+    const net = {
+      deliver: (d: Uint8Array) => (rnd() < 0.3 ? [] : rnd() < 0.1 ? [d, d] : [d]),
+      shuffle: (a: Uint8Array[]) => a.map((d) => [rnd(), d] as const).sort((x, y) => x[0] - y[0]).map(([, d]) => d),
+    };
+    p.run(net, 4000);
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.state).toBe('ESTABLISHED');
+    expect(p.server.state).toBe('ESTABLISHED');
+    // Data under loss: sent until it arrives (the application's job on DTLS), at most a few tries.
+    for (let i = 0; i < 30 && p.received.server.length === 0; i++) {
+      p.client.send(text('through the loss'));
+      p.run(net, 4000);
+    }
+    expect(str(p.received.server)[0]).toBe('through the loss');
+  });
+
+  it('resends only the records the peer did not acknowledge', () => {
+    const p = pair13({ mtu: 400 }, { mtu: 400, certificates: [certifiedKey('leaf-rsa2048')] });
+    // The server's first flight: lose its third datagram only.
+    p.client.takeDatagrams().forEach((d) => p.server.feedDatagram(d));
+    const flight = p.server.takeDatagrams();
+    expect(flight.length).toBeGreaterThan(3);
+    flight.forEach((d, i) => i !== 2 && p.client.feedDatagram(d));
+    // The client acknowledges what it got; the server's retransmission is the lost part alone.
+    const acks = p.client.takeDatagrams();
+    expect(acks.length).toBeGreaterThan(0);
+    acks.forEach((d) => p.server.feedDatagram(d));
+    p.advance(1000);
+    p.server.handleTimeout(Date.now() + 10_000);
+    const resent = p.server.takeDatagrams();
+    expect(resent.length).toBe(1);
+    expect(resent[0]!.length).toBe(flight[2]!.length);
+    resent.forEach((d) => p.client.feedDatagram(d));
+    p.run();
+    expectWorking(p);
+  });
+
+  it('drops replayed and tampered records without killing the association', () => {
+    const p = pair13();
+    p.run();
+    p.client.send(text('once'));
+    const [datagram] = p.client.takeDatagrams();
+    p.server.feedDatagram(datagram!);
+    p.server.feedDatagram(datagram!); // replay
+    const tampered = datagram!.slice();
+    tampered[tampered.length - 1]! ^= 1;
+    p.server.feedDatagram(tampered);
+    const header = datagram!.slice();
+    header[0]! ^= 0x02; // another epoch
+    p.server.feedDatagram(header);
+    p.server.feedDatagram(new Uint8Array([0x2f, 1, 2, 0, 20, ...new Uint8Array(20)])); // a unified header, garbage after
+    expect(str(p.received.server)).toEqual(['once']);
+    expect(p.server.state).toBe('ESTABLISHED');
+    expect(p.server.recordStats.dropped.replay).toBeGreaterThan(0);
+    expect(p.server.recordStats.dropped.badMac).toBeGreaterThan(0);
+    p.client.send(text('still alive'));
+    p.run();
+    expect(str(p.received.server)).toEqual(['once', 'still alive']);
+  });
+});
+
+describe('DTLS 1.3 after the handshake', () => {
+  it('KeyUpdate: the new keys are used once the update is acknowledged, and the peer answers a request', () => {
+    const p = pair13();
+    p.run();
+    p.client.keyUpdate(true);
+    const update = p.client.takeDatagrams();
+    // Until the ACK, data still goes out in epoch 3.
+    p.client.send(text('old keys'));
+    const [old] = p.client.takeDatagrams();
+    expect(old![0]! & 3).toBe(3);
+    update.forEach((d) => p.server.feedDatagram(d));
+    p.server.feedDatagram(old!);
+    p.run();
+    p.client.send(text('new keys'));
+    const [fresh] = p.client.takeDatagrams();
+    expect(fresh![0]! & 3).toBe(0); // epoch 4
+    p.server.feedDatagram(fresh!);
+    expect(str(p.received.server)).toEqual(['old keys', 'new keys']);
+    // The server answered update_requested with its own update: its data moved on too.
+    p.server.send(text('server new keys'));
+    const [back] = p.server.takeDatagrams();
+    expect(back![0]! & 3).toBe(0);
+    p.client.feedDatagram(back!);
+    expect(str(p.received.client)).toEqual(['server new keys']);
+    expect(p.errors).toEqual({ client: [], server: [] });
+  });
+
+  it('updates the keys by itself before the AEAD confidentiality limit', () => {
+    const p = pair13({ aeadLimits: { confidentiality: 40 } } as DtlsClientOptions);
+    p.run();
+    for (let i = 0; i < 100; i++) {
+      p.client.send(text(`n${i}`));
+      p.run();
+    }
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.received.server.length).toBe(100);
+  });
+
+  it('resumes with a ticket, and close_notify ends the association', () => {
+    const sessions: unknown[] = [];
+    // One server: its ticket keys are the same for both associations.
+    const ticketKeys = new Uint8Array(48).fill(7);
+    const first = pair13({}, { ticketKeys });
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    expect(sessions.length).toBeGreaterThan(0);
+    first.client.close();
+    first.run();
+    expect(first.server.state).toBe('CLOSING');
+    const second = pair13({ session: sessions[0] as DtlsClientOptions['session'] }, { ticketKeys });
+    second.run();
+    expect(second.client.sessionReused).toBe(true);
+    expectWorking(second);
+  });
+
+  it('authenticates with an external PSK', () => {
+    const key = new Uint8Array(32).fill(7);
+    const p = pair13({ psk: { identity: 'device-1', key } }, { pskCallback: (id) => (new TextDecoder().decode(id) === 'device-1' ? key : undefined) });
+    p.run();
+    expect(p.client.sessionReused).toBe(true);
+    expectWorking(p);
+  });
+});
+
+describe('DTLS version negotiation', () => {
+  it('a DTLS 1.3 client and a DTLS 1.2 server agree on DTLS 1.2', () => {
+    const p = dtlsPair(V13, {});
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.protocol).toBe('DTLSv1.2');
+    expect(p.server.protocol).toBe('DTLSv1.2');
+  });
+
+  it('a DTLS 1.2 client and a DTLS 1.3 server agree on DTLS 1.2', () => {
+    const p = dtlsPair({}, V13);
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.protocol).toBe('DTLSv1.2');
+    expect(p.server.protocol).toBe('DTLSv1.2');
+    p.client.send(text('down'));
+    p.run();
+    expect(str(p.received.server)).toEqual(['down']);
+  });
+
+  it('a DTLS 1.3 client refuses a DTLS 1.2 ServerHello that carries the downgrade sentinel', () => {
+    // A DTLS 1.3 server held to DTLS 1.2 by an attacker still marks its random (RFC 8446 4.1.3, RFC 9147 5).
+    const p = dtlsPair(V13, { ...V13, minVersion: 'TLSv1.2' });
+    const [hello] = p.client.takeDatagrams();
+    // Strip supported_versions' DTLS 1.3 from the ClientHello the server sees: rewrite 0xfefc to an unknown version.
+    const forged = hello!.slice();
+    for (let i = 0; i + 1 < forged.length; i++) if (forged[i] === 0xfe && forged[i + 1] === 0xfc) forged[i + 1] = 0x00;
+    p.server.feedDatagram(forged);
+    p.server.takeDatagrams().forEach((d) => p.client.feedDatagram(d));
+    expect(p.client.state).toBe('DEAD');
+    expect(p.client.error?.message).toMatch(/downgrade/);
   });
 });

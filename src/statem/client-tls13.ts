@@ -16,7 +16,7 @@ import { decodeSession, type TLSSession } from './session.js';
 import { offerConnectionId } from './connection-id.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import type { OfferedPsks } from '../messages/extensions.js';
-import { helloLegacyVersion, messageVersion, supportedVersionCode, tls12Wire } from '../protocol-variant.js';
+import { helloLegacyVersion, supportedVersionCode, tls12Wire } from '../protocol-variant.js';
 import { dtlsToTlsFraming } from './dtls-flight.js';
 import { equal, utf8 } from '../util/bytes.js';
 import { clientEarlyDataLimit, clientEarlyTrafficSecret } from './early-data.js';
@@ -256,8 +256,8 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
     extensions: ext,
   };
   if (psk && offered) {
-    // The hello as it goes on the wire: a DTLS one has its legacy_cookie, which the binder covers too.
-    const raw = encodeHandshake(hello, messageVersion(hs.transport, hs.negotiated.version));
+    // The binder covers the hello as it goes on the wire (DTLS: with its legacy_cookie field, RFC 9147 5.3).
+    const raw = encodeHandshake(hello, hs.datagram ? 'dtls13' : 'tls13');
     offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
   }
   return c.ech ? sealClientHello(hs, c.ech, hello) : hello;
