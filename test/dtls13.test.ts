@@ -84,6 +84,49 @@ describe('DTLS 1.3 handshake', () => {
     expectWorking(p);
   });
 
+  it('answers a cookie-less ClientHello with a stateless HelloRetryRequest and rebuilds the transcript from its cookie', () => {
+    const p = pair13({}, {}, { cookie: true });
+    const types: string[] = [];
+    p.client.on('message', (dir, m) => types.push(`${dir} ${m.type}`));
+    p.run();
+    expect(types.slice(0, 4)).toEqual(['send client_hello', 'recv hello_retry_request', 'send client_hello', 'recv server_hello']);
+    expect(p.client.helloRetried).toBe(true);
+    expectWorking(p);
+  });
+
+  it('the stateless HelloRetryRequest asks for the group the server wants, and survives loss', () => {
+    const rnd = seededFloats(21);
+    const p = pair13({ keyShareGroups: ['x25519'], maxRetransmissions: 12 }, { groups: ['secp384r1'], maxRetransmissions: 12 }, { cookie: true });
+    p.run({ deliver: (d) => (rnd() < 0.3 ? [] : [d]) }, 2000);
+    expect(p.client.group).toBe('secp384r1');
+    expectWorking(p);
+  });
+
+  it('the cookie guard answers no larger than the ClientHello, keeps nothing, and takes a cookie only from its address', async () => {
+    const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
+    const { nobleProvider } = await import('../src/crypto/noble.js');
+    const { DtlsConnection } = await import('../src/dtls-connection.js');
+    const guard = new DtlsCookieGuard(nobleProvider, { dtls13: V13 });
+    const c = DtlsConnection.client({ ...V13, rejectUnauthorized: false });
+    const [hello] = c.takeDatagrams();
+    const verdict = guard.check(hello!, '192.0.2.1:1');
+    if (verdict.kind !== 'verify') throw new Error('expected a HelloRetryRequest');
+    expect(verdict.datagram.length).toBeLessThanOrEqual(hello!.length);
+    c.feedDatagram(verdict.datagram);
+    const [second] = c.takeDatagrams();
+    const accepted = guard.check(second!, '192.0.2.1:1');
+    expect(accepted.kind).toBe('accept');
+    if (accepted.kind === 'accept') expect(accepted.helloRetry?.helloHash.length).toBe(32);
+    expect(guard.check(second!, '192.0.2.2:1').kind).toBe('drop');
+    // A cookie changed by one bit does not open (its MAC ends the HelloRetryRequest, the cookie extension being last).
+    const mac = Buffer.from(verdict.datagram.slice(-32));
+    const at = Buffer.from(second!).indexOf(mac);
+    expect(at).toBeGreaterThan(0);
+    const forged = second!.slice();
+    forged[at]! ^= 1;
+    expect(guard.check(forged, '192.0.2.1:1').kind).not.toBe('accept');
+  });
+
   it('fragments a certificate flight to a small MTU and reassembles it', () => {
     const p = pair13({ mtu: 300 }, { mtu: 300, certificates: [certifiedKey('leaf-rsa2048')] });
     let largest = 0;
