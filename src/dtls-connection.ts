@@ -137,7 +137,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.guard(() => {
       // From the hellos on the parser must know our CID's length: the peer's first tls12_cid record
       // (its Finished) may arrive with its ChangeCipherSpec, before our read keys are installed.
-      this.records.receiveCidLength = this.hs.negotiated.connectionIds?.receive.length ?? 0;
+      this.syncReceiveCid();
       const queue = this.records.open(datagram);
       if (this.records.integrityLimitReached) {
         throw new TLSError('bad_record_mac', 'too many forged records under one key (AEAD integrity limit, RFC 9147 4.5.3)', { code: 'ERR_TLS_AEAD_LIMIT' });
@@ -147,13 +147,30 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       while (queue.length > 0) {
         const epoch = this.records.readEpoch;
         this.dispatch(queue.shift()!);
-        // A Finished that overtook its ChangeCipherSpec waited in the record layer for the new epoch.
-        if (this.records.readEpoch !== epoch) queue.unshift(...this.records.drainBuffered());
+        // A Finished that overtook its ChangeCipherSpec (DTLS 1.3: the flight that came with ServerHello) waited for the new epoch.
+        if (this.records.readEpoch !== epoch) {
+          this.syncReceiveCid();
+          queue.unshift(...this.records.drainBuffered());
+        }
       }
       // The peer resent a flight we already answered: our answer was lost, send it once more.
       if (this.peerResent && !this.flightAnswered) this.retransmit();
       this.ackReceived();
     });
+  }
+
+  /**
+   * Tell the record layer our CID: its length to parse records (before the hellos agree on it,
+   * a DTLS 1.3 record may carry the one we offered), and, once agreed, the CID DTLS 1.3 records must carry.
+   */
+  private syncReceiveCid(): void {
+    const receive = this.hs.negotiated.connectionIds?.receive;
+    if (!(this.records instanceof Dtls13RecordLayer)) {
+      this.records.receiveCidLength = receive?.length ?? 0;
+      return;
+    }
+    this.records.receiveCidLength = receive?.length ?? this.ownConnectionId?.length ?? 0;
+    this.records.receiveCid = receive?.length ? receive : undefined;
   }
 
   /** Datagrams to send now. */

@@ -263,6 +263,39 @@ describe('DTLS 1.3 after the handshake', () => {
   });
 });
 
+describe('DTLS 1.3 connection IDs (RFC 9147 9)', () => {
+  it('puts the CID each side asked for in the unified header of every protected record', () => {
+    const p = pair13({ connectionId: Uint8Array.of(0xc1, 0xc1) }, { connectionId: Uint8Array.of(0x5e, 0x5e, 0x5e) });
+    const seen: Uint8Array[] = [];
+    p.run({ deliver: (d, from) => (from === 'client' && seen.push(d), [d]) });
+    expect(p.client.connectionIds?.send).toEqual(Uint8Array.of(0x5e, 0x5e, 0x5e));
+    expect(p.server.connectionIds?.send).toEqual(Uint8Array.of(0xc1, 0xc1));
+    p.client.send(text('with cid'));
+    const [record] = p.client.takeDatagrams();
+    expect(record![0]! & 0x10).toBe(0x10); // the C bit
+    expect([...record!.subarray(1, 4)]).toEqual([0x5e, 0x5e, 0x5e]);
+    p.server.feedDatagram(record!);
+    expect(str(p.received.server)).toEqual(['with cid']);
+    // The same record with another CID is dropped.
+    const other = record!.slice();
+    other[1] = 0x00;
+    p.server.feedDatagram(other);
+    expect(str(p.received.server)).toEqual(['with cid']);
+    expectWorking(p);
+  });
+
+  it('sends no CID when only one side asks', () => {
+    const p = pair13({ connectionId: Uint8Array.of(1, 2) }, {});
+    p.run();
+    expect(p.client.connectionIds).toBeUndefined();
+    p.client.send(text('x'));
+    const [record] = p.client.takeDatagrams();
+    expect(record![0]! & 0x10).toBe(0);
+    p.server.feedDatagram(record!);
+    expectWorking(p);
+  });
+});
+
 describe('DTLS version negotiation', () => {
   it('a DTLS 1.3 client and a DTLS 1.2 server agree on DTLS 1.2', () => {
     const p = dtlsPair(V13, {});
