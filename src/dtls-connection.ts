@@ -21,6 +21,7 @@ import { VARIANTS } from './protocol-variant.js';
 import { ACK_CONTENT_TYPE, decodeAck, encodeAck } from './record/dtls13-ack.js';
 import { Dtls13Protection, Dtls13RecordLayer, type RecordNumber } from './record/dtls13-record-layer.js';
 import { FlightAcks } from './statem/dtls13-flight-acks.js';
+import { resumeStatelessRetry, type StatelessRetry } from './dtls13-stateless-retry.js';
 import { ESTABLISHED } from './statem/states.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
 import { ContentType } from './messages/constants.js';
@@ -55,6 +56,8 @@ export interface DtlsServerStart {
   recordSeq: number;
   /** The CID this association asks the client to use (RFC 9146), when the server hands out one per association. */
   connectionId?: Uint8Array;
+  /** DTLS 1.3: the stateless HelloRetryRequest this association's transcript starts with (RFC 9147 5.1). */
+  helloRetry?: StatelessRetry;
 }
 
 export interface DtlsConnectionEvents extends EndpointEvents {
@@ -108,6 +111,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.now = common.now;
     this.records.plaintextVersion = VARIANTS.dtls12.wire;
     if (start?.connectionId) this.hs.connectionId = start.connectionId;
+    if (start?.helloRetry) resumeStatelessRetry(this.hs, start.helloRetry);
     const firstSeq = start?.clientHelloSeq ?? 0;
     if (start) this.records.advanceWriteSequence(start.recordSeq);
     // After a stateless HelloVerifyRequest the server answers ClientHello n with ServerHello n (RFC 6347 4.2.2).
@@ -133,7 +137,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.guard(() => {
       // From the hellos on the parser must know our CID's length: the peer's first tls12_cid record
       // (its Finished) may arrive with its ChangeCipherSpec, before our read keys are installed.
-      this.records.receiveCidLength = this.hs.negotiated.connectionIds?.receive.length ?? 0;
+      this.syncReceiveCid();
       const queue = this.records.open(datagram);
       if (this.records.integrityLimitReached) {
         throw new TLSError('bad_record_mac', 'too many forged records under one key (AEAD integrity limit, RFC 9147 4.5.3)', { code: 'ERR_TLS_AEAD_LIMIT' });
@@ -143,13 +147,30 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       while (queue.length > 0) {
         const epoch = this.records.readEpoch;
         this.dispatch(queue.shift()!);
-        // A Finished that overtook its ChangeCipherSpec waited in the record layer for the new epoch.
-        if (this.records.readEpoch !== epoch) queue.unshift(...this.records.drainBuffered());
+        // A Finished that overtook its ChangeCipherSpec (DTLS 1.3: the flight that came with ServerHello) waited for the new epoch.
+        if (this.records.readEpoch !== epoch) {
+          this.syncReceiveCid();
+          queue.unshift(...this.records.drainBuffered());
+        }
       }
       // The peer resent a flight we already answered: our answer was lost, send it once more.
       if (this.peerResent && !this.flightAnswered) this.retransmit();
       this.ackReceived();
     });
+  }
+
+  /**
+   * Tell the record layer our CID: its length to parse records (before the hellos agree on it,
+   * a DTLS 1.3 record may carry the one we offered), and, once agreed, the CID DTLS 1.3 records must carry.
+   */
+  private syncReceiveCid(): void {
+    const receive = this.hs.negotiated.connectionIds?.receive;
+    if (!(this.records instanceof Dtls13RecordLayer)) {
+      this.records.receiveCidLength = receive?.length ?? 0;
+      return;
+    }
+    this.records.receiveCidLength = receive?.length ?? this.ownConnectionId?.length ?? 0;
+    this.records.receiveCid = receive?.length ? receive : undefined;
   }
 
   /** Datagrams to send now. */
@@ -223,6 +244,10 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     const s = this.hs.negotiated.suite;
     const variant = this.hs.variant;
     return s && variant && { name: s.openssl, standardName: s.name, version: VARIANTS[variant].name };
+  }
+  /** Whether the server asked for a second ClientHello (DTLS 1.3's HelloRetryRequest, stateless or not). */
+  get helloRetried(): boolean {
+    return this.hs.negotiated.helloRetried;
   }
   /** The DTLS-SRTP protection profile agreed on (RFC 5764), if any; its keys come from exportKeyingMaterial. */
   get srtpProfile(): string | undefined {

@@ -5,8 +5,14 @@
  * that echoes a cookie we made for that address (under the current or the previous secret)
  * gets a connection. The answer is never larger than the datagram that asked for it, so the
  * server cannot be used to amplify a spoofed flood.
+ *
+ * With `dtls13` (the server's options), a ClientHello that offers DTLS 1.3 gets DTLS 1.3's
+ * exchange instead: a HelloRetryRequest with a cookie (dtls13-stateless-retry.ts), and the
+ * accept verdict carries what the association needs to rebuild its transcript.
  */
+import { resolveCommon, type ResolvedCommon, type ServerOptions } from './config.js';
 import type { CryptoProvider } from './crypto/provider.js';
+import { chooseRetry, helloHash, makeRetryCookie, openRetryCookie, statelessHelloRetryRequest } from './dtls13-stateless-retry.js';
 import { ContentType, HandshakeType, ProtocolVersion } from './messages/constants.js';
 import { decodeHandshake, encodeHandshake, type MessageOf } from './messages/handshake.js';
 import { encodeDtlsRecord, parseDatagram } from './record/dtls-record-layer.js';
@@ -27,6 +33,8 @@ export interface CookieGuardOptions {
   rotateMs?: number;
   now?: () => number;
   random?: (n: number) => Uint8Array;
+  /** The server's options, when it speaks DTLS 1.3: its suites and groups choose the HelloRetryRequest. */
+  dtls13?: Pick<ServerOptions, 'cipherSuites' | 'groups' | 'minVersion' | 'maxVersion' | 'provider'>;
 }
 
 export class DtlsCookieGuard {
@@ -34,6 +42,8 @@ export class DtlsCookieGuard {
   private readonly rotateMs: number;
   private readonly now: () => number;
   private readonly random: (n: number) => Uint8Array;
+  /** The server's DTLS 1.3 choices, when it speaks DTLS 1.3. */
+  private readonly common13: ResolvedCommon | undefined;
 
   constructor(
     private readonly provider: CryptoProvider,
@@ -42,6 +52,8 @@ export class DtlsCookieGuard {
     this.rotateMs = options.rotateMs ?? 5 * 60_000;
     this.now = options.now ?? (() => Date.now());
     this.random = options.random ?? ((n) => provider.random(n));
+    const common = options.dtls13 && resolveCommon({ maxVersion: 'TLSv1.3', minVersion: 'TLSv1.2', ...options.dtls13 }, provider);
+    this.common13 = common?.versions.includes('TLSv1.3') ? common : undefined;
   }
 
   private keys(): Uint8Array[] {
@@ -75,6 +87,8 @@ export class DtlsCookieGuard {
       return { kind: 'drop' };
     }
     const keys = this.keys();
+    const versions = hello.extensions.get('supported_versions', 'client_hello')?.versions ?? [];
+    if (this.common13 && versions.includes(ProtocolVersion.DTLS1_3)) return this.check13(this.common13, datagram, record.seq, fragment.messageSeq, fragment.fragment, hello, address, keys);
     const offered = hello.cookie ?? new Uint8Array(0);
     if (offered.length > 0 && keys.some((k) => constantTimeEqual(offered, this.cookieFor(k, address, hello)))) {
       return { kind: 'accept', clientHelloSeq: fragment.messageSeq, recordSeq: record.seq };
@@ -84,6 +98,33 @@ export class DtlsCookieGuard {
     const [handshake] = fragmentMessage(HandshakeType.hello_verify_request, fragment.messageSeq, body, body.length);
     // The record sequence number repeats the ClientHello's, so retries never collide (RFC 6347 4.2.1).
     const reply = encodeDtlsRecord(ContentType.handshake, ProtocolVersion.DTLS1_0, 0, record.seq, handshake!);
+    return reply.length <= datagram.length ? { kind: 'verify', datagram: reply } : { kind: 'drop' };
+  }
+
+  /** RFC 9147 5.1: a valid cookie in a ClientHello's cookie extension starts the association; none gets a HelloRetryRequest. */
+  private check13(
+    common: ResolvedCommon,
+    datagram: Uint8Array,
+    recordSeq: number,
+    messageSeq: number,
+    body: Uint8Array,
+    hello: MessageOf<'client_hello'>,
+    address: string,
+    keys: Uint8Array[],
+  ): CookieVerdict {
+    const now = this.now();
+    const cookie = hello.extensions.get('cookie', 'client_hello')?.cookie;
+    if (cookie) {
+      const retry = openRetryCookie(this.provider, keys, address, cookie, now, 2 * this.rotateMs, common);
+      // A cookie that does not open is not answered with another (RFC 8446 4.2.2 leaves it to us): the client is lying or stale.
+      return retry ? { kind: 'accept', clientHelloSeq: messageSeq, recordSeq, helloRetry: retry } : { kind: 'drop' };
+    }
+    const choice = chooseRetry(common, hello);
+    if (!choice) return { kind: 'drop' };
+    const fresh = makeRetryCookie(this.provider, keys[0]!, address, now, { ...choice, helloHash: helloHash(this.provider, choice.suite, body) });
+    const hrr = statelessHelloRetryRequest(choice.suite, choice.group, fresh).subarray(4);
+    const [handshake] = fragmentMessage(HandshakeType.server_hello, messageSeq, hrr, hrr.length);
+    const reply = encodeDtlsRecord(ContentType.handshake, ProtocolVersion.DTLS1_2, 0, recordSeq, handshake!);
     return reply.length <= datagram.length ? { kind: 'verify', datagram: reply } : { kind: 'drop' };
   }
 }

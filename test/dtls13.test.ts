@@ -84,6 +84,49 @@ describe('DTLS 1.3 handshake', () => {
     expectWorking(p);
   });
 
+  it('answers a cookie-less ClientHello with a stateless HelloRetryRequest and rebuilds the transcript from its cookie', () => {
+    const p = pair13({}, {}, { cookie: true });
+    const types: string[] = [];
+    p.client.on('message', (dir, m) => types.push(`${dir} ${m.type}`));
+    p.run();
+    expect(types.slice(0, 4)).toEqual(['send client_hello', 'recv hello_retry_request', 'send client_hello', 'recv server_hello']);
+    expect(p.client.helloRetried).toBe(true);
+    expectWorking(p);
+  });
+
+  it('the stateless HelloRetryRequest asks for the group the server wants, and survives loss', () => {
+    const rnd = seededFloats(21);
+    const p = pair13({ keyShareGroups: ['x25519'], maxRetransmissions: 12 }, { groups: ['secp384r1'], maxRetransmissions: 12 }, { cookie: true });
+    p.run({ deliver: (d) => (rnd() < 0.3 ? [] : [d]) }, 2000);
+    expect(p.client.group).toBe('secp384r1');
+    expectWorking(p);
+  });
+
+  it('the cookie guard answers no larger than the ClientHello, keeps nothing, and takes a cookie only from its address', async () => {
+    const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
+    const { nobleProvider } = await import('../src/crypto/noble.js');
+    const { DtlsConnection } = await import('../src/dtls-connection.js');
+    const guard = new DtlsCookieGuard(nobleProvider, { dtls13: V13 });
+    const c = DtlsConnection.client({ ...V13, rejectUnauthorized: false });
+    const [hello] = c.takeDatagrams();
+    const verdict = guard.check(hello!, '192.0.2.1:1');
+    if (verdict.kind !== 'verify') throw new Error('expected a HelloRetryRequest');
+    expect(verdict.datagram.length).toBeLessThanOrEqual(hello!.length);
+    c.feedDatagram(verdict.datagram);
+    const [second] = c.takeDatagrams();
+    const accepted = guard.check(second!, '192.0.2.1:1');
+    expect(accepted.kind).toBe('accept');
+    if (accepted.kind === 'accept') expect(accepted.helloRetry?.helloHash.length).toBe(32);
+    expect(guard.check(second!, '192.0.2.2:1').kind).toBe('drop');
+    // A cookie changed by one bit does not open (its MAC ends the HelloRetryRequest, the cookie extension being last).
+    const mac = Buffer.from(verdict.datagram.slice(-32));
+    const at = Buffer.from(second!).indexOf(mac);
+    expect(at).toBeGreaterThan(0);
+    const forged = second!.slice();
+    forged[at]! ^= 1;
+    expect(guard.check(forged, '192.0.2.1:1').kind).not.toBe('accept');
+  });
+
   it('fragments a certificate flight to a small MTU and reassembles it', () => {
     const p = pair13({ mtu: 300 }, { mtu: 300, certificates: [certifiedKey('leaf-rsa2048')] });
     let largest = 0;
@@ -216,6 +259,39 @@ describe('DTLS 1.3 after the handshake', () => {
     const p = pair13({ psk: { identity: 'device-1', key } }, { pskCallback: (id) => (new TextDecoder().decode(id) === 'device-1' ? key : undefined) });
     p.run();
     expect(p.client.sessionReused).toBe(true);
+    expectWorking(p);
+  });
+});
+
+describe('DTLS 1.3 connection IDs (RFC 9147 9)', () => {
+  it('puts the CID each side asked for in the unified header of every protected record', () => {
+    const p = pair13({ connectionId: Uint8Array.of(0xc1, 0xc1) }, { connectionId: Uint8Array.of(0x5e, 0x5e, 0x5e) });
+    const seen: Uint8Array[] = [];
+    p.run({ deliver: (d, from) => (from === 'client' && seen.push(d), [d]) });
+    expect(p.client.connectionIds?.send).toEqual(Uint8Array.of(0x5e, 0x5e, 0x5e));
+    expect(p.server.connectionIds?.send).toEqual(Uint8Array.of(0xc1, 0xc1));
+    p.client.send(text('with cid'));
+    const [record] = p.client.takeDatagrams();
+    expect(record![0]! & 0x10).toBe(0x10); // the C bit
+    expect([...record!.subarray(1, 4)]).toEqual([0x5e, 0x5e, 0x5e]);
+    p.server.feedDatagram(record!);
+    expect(str(p.received.server)).toEqual(['with cid']);
+    // The same record with another CID is dropped.
+    const other = record!.slice();
+    other[1] = 0x00;
+    p.server.feedDatagram(other);
+    expect(str(p.received.server)).toEqual(['with cid']);
+    expectWorking(p);
+  });
+
+  it('sends no CID when only one side asks', () => {
+    const p = pair13({ connectionId: Uint8Array.of(1, 2) }, {});
+    p.run();
+    expect(p.client.connectionIds).toBeUndefined();
+    p.client.send(text('x'));
+    const [record] = p.client.takeDatagrams();
+    expect(record![0]! & 0x10).toBe(0);
+    p.server.feedDatagram(record!);
     expectWorking(p);
   });
 });

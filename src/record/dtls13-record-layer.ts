@@ -20,6 +20,7 @@ import { DTLS_MAX_PLAINTEXT, DtlsRecordLayer, ReplayWindow, type DtlsOpened, typ
 import { encodeUnifiedHeader, parseDtls13Datagram, unifiedHeaderLength, type Dtls13CiphertextRecord } from './dtls13-header.js';
 import { deriveSnKey, maskRecordNumber, reconstructEpoch, reconstructSequence, RECORD_NUMBER_SAMPLE_LENGTH } from './dtls13-record-number.js';
 import { wipe } from '../util/bytes.js';
+import { sameCid } from './dtls-cid.js';
 
 const PREFIX: LabelPrefix = 'dtls13';
 /** Sequence numbers sent in full 16 bits (RFC 9147 4: recommended unless space is tight). */
@@ -149,6 +150,8 @@ export class Dtls13RecordLayer {
   private forgeryLimitReached = false;
   /** Forged records tolerated per DTLS 1.3 read key (RFC 9147 4.5.3); the engine sets it. */
   integrityLimit = Infinity;
+  /** The CID protected records must carry (ours, when the peer agreed to use it, RFC 9147 9); none without. */
+  receiveCid: Uint8Array | undefined = undefined;
 
   constructor(options: DtlsRecordLayerOptions = {}) {
     this.legacy = new DtlsRecordLayer(options);
@@ -272,6 +275,12 @@ export class Dtls13RecordLayer {
     const state = epoch === undefined ? undefined : this.reads.get(epoch);
     if (epoch === undefined || !state) {
       if (!mayWait || !this.wait(record)) this.stats.dropped.unknownEpoch++;
+      return;
+    }
+    // With our CID in use every protected record carries it, and only it (RFC 9147 9).
+    const cid = this.receiveCid;
+    if (cid ? !record.cid || !sameCid(record.cid, cid) : record.cid) {
+      this.stats.dropped.malformed++;
       return;
     }
     const bits = state.protection.sequenceBits(record);

@@ -13,7 +13,7 @@ import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, Signatu
 import { hashLength } from '../crypto/provider.js';
 import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, usableSession } from './psk.js';
 import { decodeSession, type TLSSession } from './session.js';
-import { offerConnectionId } from './connection-id.js';
+import { offerConnectionId, takeConnectionId } from './connection-id.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import type { OfferedPsks } from '../messages/extensions.js';
 import { helloLegacyVersion, supportedVersionCode, tls12Wire } from '../protocol-variant.js';
@@ -335,6 +335,7 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
     // An external PSK authenticates the server itself: there are no certificates to report.
     if (!offer.external) restorePeerCertificates(hs, need(c.session, 'the resumed session'));
   }
+  if (hs.datagram) takeConnectionId(hs, msg.extensions, 'server_hello');
   const share = msg.extensions.get('key_share', 'server_hello');
   if (!share) {
     // Only a psk_ke resumption goes without (EC)DHE, and only if we offered it.

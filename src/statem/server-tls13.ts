@@ -34,6 +34,7 @@ import { need, type ServerHandshake, type ServerHelloState } from './context.js'
 import { encapsulateTo } from './key-exchange.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 import { processClientHello12 } from './server-tls12.js';
+import { acceptConnectionId, answerConnectionId } from './connection-id.js';
 import { supportedVersionCode, tls12Wire } from '../protocol-variant.js';
 
 const TLS13 = 'HANDSHAKE.TLS13';
@@ -304,6 +305,7 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
 
   hs.negotiated.version = 'TLSv1.3';
+  acceptConnectionId(hs, ext);
   hs.negotiated.group = selection?.group;
   hs.resumed = psk !== undefined;
   hs.negotiated.signatureScheme = scheme;
@@ -383,6 +385,7 @@ function serverHello(hs: ServerHandshake): HandshakeMessage {
   const psk = hs.hello.psk;
   const ext = new Extensions('server_hello');
   ext.add('supported_versions', { selected_version: supportedVersionCode(hs.transport, 'TLSv1.3') });
+  answerConnectionId(hs, ext);
   if (!psk || psk.dhe) {
     const group = hs.group;
     const { share, secret } = encapsulateTo(hs, group, need(hs.hello.peerShare, "the client's key share"), 'client key share');
