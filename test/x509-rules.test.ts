@@ -9,7 +9,6 @@ import { TLSError } from '../src/errors.js';
 import { OID, parseCertificate, type Certificate } from '../src/x509/certificate.js';
 import { decodeInteger, decodeOid, encodeDer, encodeOid, encodeSequence, Tag } from '../src/util/der.js';
 import { concat } from '../src/util/bytes.js';
-import { verifyCertificateChain, type ChainVerificationOptions } from '../src/x509/verify.js';
 import { parseCrl, parseCrls } from '../src/x509/crl.js';
 import { pemEncode } from '../src/x509/parse-chain.js';
 import {
@@ -37,19 +36,11 @@ import {
   subjectKeyId,
   type Ext,
   type Issued,
+  NOW,
+  verifyCode,
 } from './helpers/x509-builder.js';
 
-const NOW = Date.parse('2026-01-01T00:00:00Z');
-
-function verify(chain: Certificate[], anchors: Certificate[], extra: Partial<ChainVerificationOptions> = {}): string {
-  try {
-    verifyCertificateChain(nobleProvider, chain, { anchors, now: NOW, purpose: 'serverAuth', ...extra });
-    return 'ok';
-  } catch (err) {
-    if (!(err instanceof TLSError)) throw err;
-    return err.code;
-  }
-}
+const verify = verifyCode;
 
 /** Replace the extension with `oid` (or drop it when `replacement` is undefined). */
 function swap(list: Ext[], oid: string, replacement?: Ext): Ext[] {
