@@ -1,9 +1,9 @@
 /**
  * The Web PKI profile: what the CA/Browser Forum Baseline Requirements (BR) ask of a TLS
  * server certificate and its root, checked on top of RFC 5280 when a client verifies a server
- * (`webPkiProfile`, on by default for serverAuth). Each rule is one a web CA must follow, so
- * no certificate a browser accepts breaks it; private PKIs that do not follow the BR turn the
- * profile off.
+ * (`webPkiProfile`, on by default for serverAuth). Each rule is one a publicly trusted CA
+ * must follow, so its certificates meet them all; private PKIs that do not follow the BR
+ * turn the profile off.
  *
  * - The leaf is a subscriber certificate (BR 7.1.2.7): not a CA (basicConstraints cA=FALSE),
  *   and its extKeyUsage present, naming serverAuth, without anyExtendedKeyUsage.
