@@ -8,6 +8,7 @@ import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from 
 import type { Certificate, KeyUsage } from './x509/certificate.js';
 import { parseCrls, type CertificateRevocationList } from './x509/crl.js';
 import type { VerifierPolicy } from './x509/verify.js';
+import type { WebPkiProfile } from './x509/web-pki.js';
 import { CIPHER_SUITES, type CipherSuiteInfo, type SrtpProfileName, cipherSuiteByName } from './messages/constants.js';
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
@@ -84,7 +85,7 @@ export interface VerificationOptions {
    * exactly; `false` verifies by RFC 5280 alone, for private PKIs. Servers verifying client
    * certificates do not use it.
    */
-  webPkiProfile?: boolean | 'strict';
+  webPkiProfile?: WebPkiProfile;
 }
 
 export interface ClientOptions extends CommonOptions, VerificationOptions {

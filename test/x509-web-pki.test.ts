@@ -177,6 +177,11 @@ describe('the webPkiProfile option', () => {
     expect(() => verifyServerCertificate(nobleProvider, info, [root.cert], { webPkiProfile: false })).not.toThrow();
   });
 
+  it('isPublicSuffix is exported from the package entry, beside the verifier', async () => {
+    const entry = await import('../src/index.js');
+    expect([entry.isPublicSuffix('co.uk'), entry.isPublicSuffix('example.co.uk')]).toEqual([true, false]);
+  });
+
   it('a value other than true, false or strict is the caller’s error', () => {
     expect(verify([leafWith(leafExtensions())], [root.cert], { webPkiProfile: 'lax' as never })).toBe('ERR_TLS_INVALID_OPTION');
   });
