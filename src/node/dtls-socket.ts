@@ -471,6 +471,16 @@ export class DTLSSocket extends EventEmitter {
     this.flush(cb);
   }
 
+  /**
+   * DTLS 1.3 KeyUpdate (a tsls addition, as TLSSocket's): new sending keys, used once the peer
+   * acknowledges the KeyUpdate (RFC 9147 8); with `requestPeer` the peer is asked to update too.
+   * Throws ERR_TLS_INVALID_STATE before the handshake, over DTLS 1.2, or while an earlier
+   * KeyUpdate waits for its ACK.
+   */
+  keyUpdate(requestPeer = true): void {
+    this.engine(() => this.conn.keyUpdate(requestPeer));
+  }
+
   /** Send close_notify, then release the association (no waiting for the peer's: datagrams have no half-close). */
   close(callback?: () => void): this {
     if (callback) this.once('close', callback);
@@ -871,7 +881,12 @@ export class DTLSServer extends EventEmitter {
     if (!Number.isInteger(this.cidLength) || this.cidLength < 0 || this.cidLength > 255) {
       throw new TLSError('internal_error', 'connectionIds must be true or a CID length of 1 to 255', { code: 'ERR_TLS_INVALID_OPTION' });
     }
-    this.guard = new DtlsCookieGuard(this.engine.provider!, options.cookieRotateMs !== undefined ? { rotateMs: options.cookieRotateMs } : {});
+    // With DTLS 1.3 allowed, a ClientHello offering it gets a stateless HelloRetryRequest with a
+    // cookie (RFC 9147 5.1), chosen from the same suites and groups the associations use.
+    this.guard = new DtlsCookieGuard(this.engine.provider!, {
+      ...(options.cookieRotateMs !== undefined ? { rotateMs: options.cookieRotateMs } : {}),
+      ...(versions.maxVersion === 'TLSv1.3' ? { dtls13: this.engine } : {}),
+    });
     if (secureConnectionListener) this.on('secureConnection', secureConnectionListener);
   }
 
@@ -1082,7 +1097,12 @@ export class DTLSServer extends EventEmitter {
   private accept(hello: Buffer, rinfo: dgram.RemoteInfo, key: string, start: DtlsServerStart): void {
     const connectionId = this.cidLength > 0 ? this.freshCid() : undefined;
     // One shared options object keeps the session cache and ticket keys shared by every association.
-    const conn = DtlsConnection.server(this.engine, { clientHelloSeq: start.clientHelloSeq, recordSeq: start.recordSeq, ...(connectionId ? { connectionId } : {}) });
+    const conn = DtlsConnection.server(this.engine, {
+      clientHelloSeq: start.clientHelloSeq,
+      recordSeq: start.recordSeq,
+      ...(start.helloRetry ? { helloRetry: start.helloRetry } : {}),
+      ...(connectionId ? { connectionId } : {}),
+    });
     // Where replies go: the address the association was made from, or the newest one it proved by CID.
     const where = () => this.keys.get(socket) ?? { address: rinfo.address, port: rinfo.port, family: rinfo.family };
     const link: Link = {

@@ -1,10 +1,11 @@
 /**
  * DTLS 1.3 (RFC 9147) against wolfSSL (test/peers/wolfssl-peer.c on the wolfSSL 5.9.2 fetched
  * from Debian sid, proven against itself in test/interop/peers.test.ts), over real UDP on
- * 127.0.0.1: our client → the wolfSSL echo server with ECDSA and RSA certificates, each TLS 1.3
- * suite, HelloRetryRequest with a cookie, mutual authentication, the server's flight fragmented
- * by a small MTU, KeyUpdate from either side, resumption with a ticket, and the fallback to
- * DTLS 1.2 when the peer speaks only that; the wolfSSL client → our echo server.
+ * 127.0.0.1, both directions: our client → the wolfSSL echo server, the wolfSSL client → our
+ * echo server. ECDHE with ECDSA and RSA certificates, each TLS 1.3 suite, HelloRetryRequest
+ * with a cookie (our server's is stateless), mutual authentication, flights fragmented by a
+ * small MTU, connection IDs on and off, KeyUpdate from either side, resumption with a ticket,
+ * and the fallback to DTLS 1.2 when the peer speaks only that.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DTLSConnectOptions, DTLSServerOptions } from '../../src/node/entry.js';
@@ -100,6 +101,21 @@ describe(`our DTLS 1.3 client → ${wolfssl.title} server`, () => {
   });
 
   describe('connection IDs (RFC 9147 9)', () => {
+    it.each([
+      ['both ask for one', '0102', 'a1b2c3d4e5f60708'],
+      ['we ask for none, the server for one', '', 'a1b2c3d4'],
+      ['we ask for one, the server for none', '0102', ''],
+    ] as const)('%s: records carry them both ways, data echoed', async (_label, ours, theirs) => {
+      const { peer, port } = await startWolfsslServer({ proto: 'dtls1.3', cid: theirs });
+      const client = await connect(peer, port, { connectionId: Buffer.from(ours, 'hex') });
+      expect(hex(client.c.connection.connectionIds?.send)).toBe(theirs);
+      expect(hex(client.c.connection.connectionIds?.receive)).toBe(ours);
+      // wolfSSL prints the CID it sends: ours, empty when we asked for an empty one.
+      await peer.waitOutput(new RegExp(`cid=${ours}( |$)`, 'm'));
+      for (const line of ['first with cids\n', 'second with cids\n']) await echoed(client, peer, line);
+      expect(client.c.connection.recordStats.dropped.badMac).toBe(0);
+    });
+
     it('off: the server asks for one, our client offers none, records without', async () => {
       const { peer, port } = await startWolfsslServer({ proto: 'dtls1.3', cid: 'a1b2c3d4' });
       const client = await connect(peer, port);
@@ -175,10 +191,115 @@ describe(`${wolfssl.title} DTLS 1.3 client → our DTLS server`, () => {
     await peer.waitOutput(new RegExp(`^${line}$`, 'm'));
   }
 
+  it.each(SUITES)('%s, ECDSA: wolfSSL verifies us, data echoed, its close_notify ends the association', async (ours, theirs) => {
+    const server = await serve();
+    const peer = startWolfsslClient(server.port, { proto: 'dtls1.3', ciphers: theirs });
+    await handshake(server, peer, `HANDSHAKE version=DTLSv1.3 cipher=${theirs}`);
+    expect(server.sockets[0]!.getCipher()?.standardName).toBe(ours);
+    await echoThrough(server, peer, `wolfssl ${ours}`);
+    peer.closeStdin();
+    await until('the association to close', () => server.server.associations.size === 0, () => peer.describe());
+  });
+
+  it('an RSA certificate: wolfSSL verifies our RSA-PSS signature', async () => {
+    const server = await serve(RSA);
+    const peer = startWolfsslClient(server.port, { proto: 'dtls1.3' });
+    await handshake(server, peer, /HANDSHAKE version=DTLSv1\.3 .*peer=.*leaf-rsa2048/);
+    await echoThrough(server, peer, 'rsa from wolfssl');
+  });
+
+  it('HelloRetryRequest with a cookie: our server takes only secp256r1, wolfSSL shared x25519 first', async () => {
+    const server = await serve({ ecdhCurve: 'P-256' });
+    const peer = startWolfsslClient(server.port, { proto: 'dtls1.3', groups: ['x25519', 'secp256r1'] });
+    await handshake(server, peer, /HANDSHAKE version=DTLSv1\.3 .*group=SECP256R1/);
+    expect(server.sockets[0]!.connection.helloRetried).toBe(true);
+    await echoThrough(server, peer, 'retried');
+  });
+
+  it('mutual authentication: our server requires the wolfSSL client certificate and verifies it', async () => {
+    const server = await serve({ requestCert: true, rejectUnauthorized: true, ca: ROOT });
+    const peer = startWolfsslClient(server.port, { proto: 'dtls1.3', clientLeaf: 'client-ecdsa-p256' });
+    await handshake(server, peer);
+    expect(server.sockets[0]!.authorized).toBe(true);
+    expect(server.sockets[0]!.getPeerCertificate().subject?.CN).toBe('tsls test client');
+    await echoThrough(server, peer, 'mutual');
+  });
+
+  it('a control: without its certificate the wolfSSL client is refused by our server that requires one', async () => {
+    const server = await serve({ requestCert: true, rejectUnauthorized: true, ca: ROOT });
+    const peer = startWolfsslClient(server.port, { proto: 'dtls1.3' });
+    await until('our server to refuse', () => server.clientErrors.length > 0, () => peer.describe());
+    expect(server.sockets.filter((s) => s.established)).toEqual([]);
+  });
+
+  // wolfSSL's client sends its ClientHello whole, so only our server's MTU is small here.
+  it('our server at MTU 256 fragments its flight (RSA chain) and wolfSSL reassembles it', async () => {
+    const server = await serve({ ...RSA, mtu: 256, ecdhCurve: 'X25519' });
+    const peer = startWolfsslClient(server.port, { proto: 'dtls1.3', groups: ['x25519'] });
+    await handshake(server, peer);
+    await echoThrough(server, peer, 'through small datagrams');
+  });
+
+  describe('connection IDs (RFC 9147 9)', () => {
+    it.each([
+      ['the client asks for none', ''],
+      ['the client asks for one', '0a0b0c'],
+    ] as const)('%s: our server hands out an 8-byte CID, data echoed', async (_label, theirs) => {
+      const server = await serve({ connectionIds: true });
+      const peer = startWolfsslClient(server.port, { proto: 'dtls1.3', cid: theirs });
+      await handshake(server, peer);
+      const ids = server.sockets[0]!.connection.connectionIds;
+      expect(ids?.receive.length).toBe(8);
+      expect(hex(ids?.send)).toBe(theirs);
+      expect(peer.output).toContain(`cid=${hex(ids?.receive)}`);
+      await echoThrough(server, peer, 'with cids from wolfssl');
+    });
+
+    it('off: wolfSSL offers none, our CID server answers none, records without', async () => {
+      const server = await serve({ connectionIds: true });
+      const peer = startWolfsslClient(server.port, { proto: 'dtls1.3' });
+      await handshake(server, peer);
+      await echoThrough(server, peer, 'no cids from wolfssl');
+      expect(server.sockets[0]!.connection.connectionIds).toBeUndefined();
+    });
+  });
+
+  it('KeyUpdate: the wolfSSL client updates its keys, then our server its own; the data keeps flowing', async () => {
+    const server = await serve();
+    const peer = startWolfsslClient(server.port, { proto: 'dtls1.3' });
+    await handshake(server, peer);
+    peer.send(WOLFSSL_KEY_UPDATE);
+    await peer.waitOutput('KEYUPDATE sent');
+    await echoThrough(server, peer, 'after its update');
+    server.sockets[0]!.keyUpdate();
+    await echoThrough(server, peer, 'after ours');
+    expect(server.sockets[0]!.connection.recordStats.dropped.badMac).toBe(0);
+  });
+
+  it('resumption: the wolfSSL client reconnects from a new port with our ticket and resumes', async () => {
+    const server = await serve();
+    const peer = startWolfsslClient(server.port, { proto: 'dtls1.3' });
+    await handshake(server, peer, 'resumed=0');
+    await echoThrough(server, peer, 'first'); // the ticket came before this echo
+    peer.send(WOLFSSL_RECONNECT);
+    await peer.waitOutput(/resumed=0[\s\S]*HANDSHAKE version=DTLSv1\.3 [^\n]*resumed=1/);
+    await until('the second association', () => server.sockets.length === 2 && server.sockets[1]!.established, () => peer.describe());
+    expect(server.sockets[1]!.isSessionReused()).toBe(true);
+    expect(server.sockets[1]!.remotePort).not.toBe(server.sockets[0]!.remotePort);
+    await echoThrough(server, peer, 'second');
+  });
+
   it('our default server (DTLS 1.3 and 1.2) takes a wolfSSL client that speaks only DTLS 1.2', async () => {
     const server = await ourDtlsServer(cleanups);
     const peer = startWolfsslClient(server.port, { proto: 'dtls1.2' });
     await handshake(server, peer, 'HANDSHAKE version=DTLSv1.2 ');
     expect(server.sockets[0]!.getProtocol()).toBe('DTLSv1.2');
+  });
+
+  it('our default server speaks DTLS 1.3 with a version-flexible wolfSSL client', async () => {
+    const server = await ourDtlsServer(cleanups);
+    const peer = startWolfsslClient(server.port, { proto: 'dtls' });
+    await handshake(server, peer);
+    expect(server.sockets[0]!.getProtocol()).toBe('DTLSv1.3');
   });
 });
