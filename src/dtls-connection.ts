@@ -24,7 +24,7 @@ import { FlightAcks } from './statem/dtls13-flight-acks.js';
 import { resumeStatelessRetry, type StatelessRetry } from './dtls13-stateless-retry.js';
 import { ESTABLISHED } from './statem/states.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
-import { ContentType } from './messages/constants.js';
+import { ContentType, HandshakeType } from './messages/constants.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
 import { aeadLimits } from './record/aead-limits.js';
@@ -271,7 +271,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   // ---- what the core asks of the datagrams (ConnectionBase's CoreLink calls these) ----------
 
   protected override sendHandshake(raw: Uint8Array): void {
-    this.startFlightIfAnswered();
+    // A NewSessionTicket or KeyUpdate is no answer to the peer's flight: what it sent still gets an ACK.
+    this.startFlightIfAnswered(raw[0] === HandshakeType.new_session_ticket || raw[0] === HandshakeType.key_update);
     this.flight.addHandshake(this.records.writeEpoch, raw[0], this.sendSeq++, raw.subarray(4));
     this.flightUnsent = true;
   }
@@ -351,13 +352,15 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     return transcriptBytes(raw[0], direction === 'recv' ? this.recvSeq : this.sendSeq, raw.subarray(4));
   }
 
-  private startFlightIfAnswered(): void {
+  private startFlightIfAnswered(postHandshake = false): void {
     if (!this.flightAnswered) return;
     this.flight.clear();
     this.acks.reset();
     this.flightAnswered = false;
-    // Our new flight acknowledges what the peer sent before it (RFC 9147 7).
-    this.toAck = [];
+    // A handshake flight of ours acknowledges what the peer sent before it (RFC 9147 7); a
+    // post-handshake message does not, so the client's Finished (or a KeyUpdate) still gets an
+    // ACK when our NewSessionTicket (or KeyUpdate) follows it (RFC 9147 5.8.2, 8).
+    if (!postHandshake) this.toAck = [];
     this.newFlight = true;
   }
 
