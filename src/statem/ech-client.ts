@@ -189,6 +189,8 @@ export interface EchGreaseState {
   configId: number;
   enc: Uint8Array;
   payloadLength: number;
+  /** The extension as the first ClientHello carried it. */
+  first?: Uint8Array;
 }
 
 const GREASE_SUITE = { kdf_id: 0x0001, aead_id: 0x0001 };
@@ -206,11 +208,16 @@ export function startEchGrease(hs: ClientHandshake): EchGreaseState {
 }
 
 export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState, second: boolean): Uint8Array {
-  return encodeEchClientHello({
+  // A ClientHello sent again with a DTLS 1.2 cookie (HelloVerifyRequest) is the same hello
+  // (RFC 6347 4.2.1), byte for byte: a server's cookie may cover every extension.
+  if (!second && g.first) return g.first;
+  const extension = encodeEchClientHello({
     type: 'outer',
     cipher_suite: GREASE_SUITE,
     config_id: g.configId,
     enc: second ? new Uint8Array(0) : g.enc,
     payload: hs.common.random(g.payloadLength),
   });
+  if (!second) g.first = extension;
+  return extension;
 }
