@@ -60,9 +60,24 @@ export interface DtlsServerStart {
   helloRetry?: StatelessRetry;
 }
 
+/** A record as `--trace` shows it: content type, record number, and what DTLS 1.3 adds (retransmission, the records an ACK names). */
+export interface DtlsRecordEvent {
+  contentType: number;
+  epoch: number;
+  seq: number;
+  /** Bytes of the record's content. */
+  length: number;
+  /** Sent again: the same handshake fragment under a new record number. */
+  retransmission?: boolean;
+  /** An ACK's record numbers (RFC 9147 7). */
+  acknowledges?: RecordNumber[];
+}
+
 export interface DtlsConnectionEvents extends EndpointEvents {
   /** One record of application data. */
   data: [Uint8Array];
+  /** A record sent or received (only built when someone listens): the CLI's --trace. */
+  record: ['recv' | 'send', DtlsRecordEvent];
 }
 
 /** The first DTLS 1.3 epoch keyed by a traffic secret is 2, the handshake's (1 is 0-RTT's, RFC 9147 6.1). */
@@ -385,13 +400,28 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private flightDatagrams(): Uint8Array[] {
     const records = this.records;
     if (!(records instanceof Dtls13RecordLayer)) return this.flight.datagrams((r) => records.seal(r.contentType, r.payload, r.epoch));
+    const trace = this.listenerCount('record') > 0;
     return this.flight.datagramsWhere(
       (index) => !this.acks.isAcked(index),
       (r, index) => {
-        this.acks.transmitted(index, { epoch: r.epoch, seq: records.nextSeqOf(r.epoch) });
+        const seq = records.nextSeqOf(r.epoch);
+        const retransmission = this.acks.transmitted(index, { epoch: r.epoch, seq });
+        if (trace) this.traceRecord('send', r.contentType, r.epoch, seq, r.payload, retransmission);
         return records.seal(r.contentType, r.payload, r.epoch);
       },
     );
+  }
+
+  private traceRecord(dir: 'recv' | 'send', contentType: number, epoch: number, seq: number, data: Uint8Array, retransmission = false): void {
+    let acknowledges: RecordNumber[] | undefined;
+    if (contentType === ACK_CONTENT_TYPE) {
+      try {
+        acknowledges = decodeAck(data);
+      } catch {
+        acknowledges = [];
+      }
+    }
+    this.emit('record', dir, { contentType, epoch, seq, length: data.length, ...(retransmission ? { retransmission } : {}), ...(acknowledges ? { acknowledges } : {}) });
   }
 
   /** An ACK arrived (RFC 9147 7): progress resets the timer; a wholly acknowledged flight is complete. */
@@ -421,11 +451,14 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (this.newFlight && !this.statem.established) return;
     const numbers = this.toAck.sort((a, b) => a.epoch - b.epoch || a.seq - b.seq).slice(-MAX_ACKED_RECORDS);
     this.toAck = [];
-    this.out.push(this.records.seal(ACK_CONTENT_TYPE, encodeAck(numbers)));
+    const ack = encodeAck(numbers);
+    if (this.listenerCount('record') > 0) this.traceRecord('send', ACK_CONTENT_TYPE, this.records.writeEpoch, this.records.nextWriteSeq, ack);
+    this.out.push(this.records.seal(ACK_CONTENT_TYPE, ack));
   }
 
   private dispatch(record: DtlsOpened): void {
     if (this.lifecycle === 'DEAD' || this.receivedCloseNotify) return;
+    if (this.listenerCount('record') > 0) this.traceRecord('recv', record.type, record.epoch, record.seq, record.data);
     switch (record.type) {
       case ContentType.handshake:
         return this.receiveHandshake(record);

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { DtlsClientOptions, DtlsServerOptions } from '../src/dtls-connection.js';
 import { certifiedKey, rootCa } from './helpers/pki.js';
 import { dtlsPair, type Network } from './helpers/dtls-pair.js';
+import type { Connection } from '../src/connection.js';
+import { traceConnection } from '../src/node/trace.js';
 import { seededFloats } from './helpers/random.js';
 
 const V13 = { maxVersion: 'TLSv1.3' } as const;
@@ -196,6 +198,29 @@ describe('DTLS 1.3 handshake', () => {
     p.client.send(text('still alive'));
     p.run();
     expect(str(p.received.server)).toEqual(['once', 'still alive']);
+  });
+});
+
+describe('DTLS 1.3 trace', () => {
+  it('shows record numbers, epochs, ACKs and retransmissions', () => {
+    const p = pair13();
+    const lines: string[] = [];
+    traceConnection(p.client as unknown as Connection, 'client', (l) => lines.push(l));
+    // Lose the client's Finished once: it is retransmitted until the server acknowledges it.
+    let lost = false;
+    const finished = (d: Uint8Array) => p.client.state === 'ESTABLISHED' && (d[0]! & 0xe3) === 0x22;
+    p.run({ deliver: (d, from) => (from === 'client' && finished(d) && !lost ? ((lost = true), []) : [d]) });
+    expect(lost).toBe(true);
+    expect(p.client.state).toBe('ESTABLISHED');
+    const first = lines.find((l) => /C.ClientFinished -> Established/.test(l));
+    expect(first).toBeDefined();
+    const sent = lines.filter((l) => /\] >>> record handshake epoch 2 seq \d+ 44 bytes/.test(l));
+    expect(sent.length).toBe(2);
+    expect(sent[1]).toMatch(/\(retransmission\)$/);
+    const resentSeq = /seq (\d+)/.exec(sent[1]!)![1];
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`<<< record ack epoch 3 seq \\d+ \\d+ bytes acknowledging 2/${resentSeq}$`)));
+    expect(lines).toContainEqual(expect.stringMatching(/>>> record ack epoch 2 seq \d+ \d+ bytes acknowledging 0\/0 2\/0/));
+    expect(lines).toContainEqual(expect.stringMatching(/<<< record handshake epoch 0 seq 0/));
   });
 });
 
