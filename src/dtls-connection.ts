@@ -24,7 +24,8 @@ import { FlightAcks } from './statem/dtls13-flight-acks.js';
 import { resumeStatelessRetry, type StatelessRetry } from './dtls13-stateless-retry.js';
 import { ESTABLISHED } from './statem/states.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
-import { ContentType } from './messages/constants.js';
+import { ContentType, ProtocolVersion } from './messages/constants.js';
+import { decodeSession } from './statem/session.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
 import { aeadLimits } from './record/aead-limits.js';
@@ -85,6 +86,15 @@ function nextEpoch13(epoch: number): number {
   return epoch === 0 ? 2 : epoch + 1;
 }
 
+/** The protocol version of a session given as an option, if it can be read (a bad one fails later, in the handshake). */
+function sessionVersion(session: ClientOptions['session']): number | undefined {
+  try {
+    return (session instanceof Uint8Array ? decodeSession(session) : session)?.state.version;
+  } catch {
+    return undefined;
+  }
+}
+
 /** ACKs name at most this many records (the newest received). */
 const MAX_ACKED_RECORDS = 64;
 
@@ -119,8 +129,11 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   constructor(side: 'server', options: DtlsServerOptions, start?: DtlsServerStart);
   constructor(...[side, options, start]: [side: 'client', options: DtlsClientOptions, start?: undefined] | [side: 'server', options: DtlsServerOptions, start?: DtlsServerStart]) {
     const endpoint: Endpoint = side === 'client' ? { side, options } : { side, options };
-    // DTLS 1.2 unless the options allow DTLS 1.3 (maxVersion 'TLSv1.3'); nothing below 1.2.
-    const common = resolveCommon({ ...options, minVersion: options.minVersion ?? 'TLSv1.2', maxVersion: options.maxVersion ?? 'TLSv1.2' }, nobleProvider);
+    // DTLS 1.2 unless the options allow DTLS 1.3 (maxVersion 'TLSv1.3'); nothing below 1.2. A DTLS 1.2
+    // session resumes only over DTLS 1.2: a client offering one offers no more (a DTLS 1.3 server would answer with a full handshake).
+    const tls12Session = endpoint.side === 'client' && options.minVersion !== 'TLSv1.3' && sessionVersion(endpoint.options.session) === ProtocolVersion.TLS1_2;
+    const maxVersion = tls12Session ? 'TLSv1.2' : (options.maxVersion ?? 'TLSv1.2');
+    const common = resolveCommon({ ...options, minVersion: options.minVersion ?? 'TLSv1.2', maxVersion }, nobleProvider);
     super(endpoint, common, 'datagram');
     this.records = common.versions.includes('TLSv1.3') ? new Dtls13RecordLayer() : new DtlsRecordLayer();
     this.now = common.now;

@@ -33,6 +33,15 @@ function expectWorking(p: ReturnType<typeof pair13>, net?: Network) {
   expect(str(p.received.client.slice(before.client))).toEqual(['pong']);
 }
 
+/** Data crosses a DTLS 1.2 pair both ways. */
+function expectWorking12(p: ReturnType<typeof dtlsPair>) {
+  p.client.send(text('ping'));
+  p.server.send(text('pong'));
+  p.run();
+  expect(str(p.received.server)).toEqual(['ping']);
+  expect(str(p.received.client)).toEqual(['pong']);
+}
+
 describe('DTLS 1.3 handshake', () => {
   it('completes, carries data both ways, and leaves no flight unacknowledged', () => {
     const p = pair13();
@@ -321,7 +330,67 @@ describe('DTLS 1.3 connection IDs (RFC 9147 9)', () => {
   });
 });
 
+describe('DTLS-SRTP over DTLS 1.3 (RFC 5764)', () => {
+  it('agrees on a profile in EncryptedExtensions and exports the same keys', () => {
+    const p = pair13({ srtpProfiles: ['SRTP_AES128_CM_SHA1_80', 'SRTP_AEAD_AES_128_GCM'] }, { srtpProfiles: ['SRTP_AEAD_AES_128_GCM', 'SRTP_AES128_CM_SHA1_80'] });
+    p.run();
+    expect(p.client.srtpProfile).toBe('SRTP_AEAD_AES_128_GCM');
+    expect(p.server.srtpProfile).toBe('SRTP_AEAD_AES_128_GCM');
+    const label = 'EXTRACTOR-dtls_srtp';
+    expect(p.client.exportKeyingMaterial(56, label)).toEqual(p.server.exportKeyingMaterial(56, label));
+    expectWorking(p);
+  });
+});
+
 describe('DTLS version negotiation', () => {
+  it('a DTLS 1.3 client answers a DTLS 1.2 HelloVerifyRequest with the same ClientHello and its cookie', () => {
+    const p = dtlsPair(V13, {}, { cookie: true });
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.protocol).toBe('DTLSv1.2');
+    expectWorking12(p);
+  });
+
+  it("a DTLS 1.3 client goes on with DTLS 1.3 when a cookie guard that speaks only DTLS 1.2 stands before a DTLS 1.3 server", async () => {
+    const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
+    const { nobleProvider } = await import('../src/crypto/noble.js');
+    const { DtlsConnection } = await import('../src/dtls-connection.js');
+    const guard = new DtlsCookieGuard(nobleProvider);
+    const c = DtlsConnection.client({ ...V13, ca: rootCa(), servername: 'localhost' });
+    const [hello] = c.takeDatagrams();
+    const verdict = guard.check(hello!, 'peer');
+    if (verdict.kind !== 'verify') throw new Error('expected a HelloVerifyRequest');
+    c.feedDatagram(verdict.datagram);
+    const [second] = c.takeDatagrams();
+    const accepted = guard.check(second!, 'peer');
+    if (accepted.kind !== 'accept') throw new Error('expected the cookie to pass');
+    const s = DtlsConnection.server({ ...V13, certificates: [certifiedKey('leaf-ecdsa-p256')] }, accepted);
+    s.feedDatagram(second!);
+    for (let i = 0; i < 10; i++) {
+      s.takeDatagrams().forEach((d) => c.feedDatagram(d));
+      c.takeDatagrams().forEach((d) => s.feedDatagram(d));
+    }
+    expect(c.error).toBeUndefined();
+    expect(s.error).toBeUndefined();
+    expect(c.protocol).toBe('DTLSv1.3');
+    expect(s.state).toBe('ESTABLISHED');
+  });
+
+  it('a client offering a DTLS 1.2 session caps its version there, so a DTLS 1.3 server resumes it', () => {
+    const sessions: DtlsClientOptions['session'][] = [];
+    const ticketKeys = new Uint8Array(48).fill(9);
+    const first = dtlsPair({}, { ...V13, ticketKeys });
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    expect(first.client.protocol).toBe('DTLSv1.2');
+    expect(sessions.length).toBeGreaterThan(0);
+    const second = pair13({ session: sessions[0] }, { ticketKeys });
+    second.run();
+    expect(second.errors).toEqual({ client: [], server: [] });
+    expect(second.client.protocol).toBe('DTLSv1.2');
+    expect(second.client.sessionReused).toBe(true);
+  });
+
   it('a DTLS 1.3 client and a DTLS 1.2 server agree on DTLS 1.2', () => {
     const p = dtlsPair(V13, {});
     p.run();

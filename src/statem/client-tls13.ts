@@ -14,6 +14,7 @@ import { hashLength } from '../crypto/provider.js';
 import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, usableSession } from './psk.js';
 import { decodeSession, type TLSSession } from './session.js';
 import { offerConnectionId, takeConnectionId } from './connection-id.js';
+import { takeSrtpProfile } from './srtp.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import type { OfferedPsks } from '../messages/extensions.js';
 import { helloLegacyVersion, supportedVersionCode, tls12Wire } from '../protocol-variant.js';
@@ -167,7 +168,9 @@ export function startClientHello(hs: ClientHandshake): void {
   if (o.ech) {
     if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('internal_error', 'ECH needs TLS 1.3 enabled', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
     hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
-  } else if ((o.echGrease ?? o.grease !== false) && hs.common.versions.includes('TLSv1.3')) {
+  } else if ((o.echGrease ?? o.grease !== false) && hs.common.versions.includes('TLSv1.3') && !hs.datagram) {
+    // Not over datagrams: its random payload would differ in the ClientHello that answers a
+    // HelloVerifyRequest, which must repeat the first but for the cookie (RFC 6347 4.2.1).
     hs.hello.echGrease = startEchGrease(hs);
   }
 }
@@ -406,6 +409,7 @@ function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypt
     hs.peerRecordSizeLimit = limit;
   }
   checkEarlyDataAnswer(hs, ext.has('early_data'));
+  takeSrtpProfile(hs, ext.get('use_srtp', 'encrypted_extensions'));
   if (ext.has('server_name')) hs.negotiated.servername = hs.options.servername;
 }
 
