@@ -14,7 +14,7 @@ import { resolveCommon, type ResolvedCommon, type ServerOptions } from './config
 import type { CryptoProvider } from './crypto/provider.js';
 import { chooseRetry, helloHash, makeRetryCookie, openRetryCookie, statelessHelloRetryRequest } from './dtls13-stateless-retry.js';
 import { ContentType, HandshakeType, ProtocolVersion } from './messages/constants.js';
-import { decodeHandshake, encodeHandshake, type MessageOf } from './messages/handshake.js';
+import { Extensions, decodeHandshake, encodeHandshake, type MessageOf } from './messages/handshake.js';
 import { encodeDtlsRecord, parseDatagram } from './record/dtls-record-layer.js';
 import { fragmentMessage, splitFragments } from './statem/dtls-flight.js';
 import type { DtlsServerStart } from './dtls-connection.js';
@@ -66,8 +66,11 @@ export class DtlsCookieGuard {
   }
 
   private cookieFor(key: Uint8Array, address: string, hello: MessageOf<'client_hello'>): Uint8Array {
-    // Everything the client sends twice: the ClientHello with its cookie field emptied.
-    const bound = encodeHandshake({ ...hello, cookie: new Uint8Array(0) }, 'dtls12');
+    // Everything the client sends twice: the ClientHello with its cookie field emptied, and
+    // without a DTLS 1.3 client's pre_shared_key, whose binder covers the cookie field and
+    // whose ticket age moves on between the two hellos (the association checks the binder).
+    const extensions = new Extensions('client_hello', hello.extensions.list.filter((e) => e.name !== 'pre_shared_key'));
+    const bound = encodeHandshake({ ...hello, cookie: new Uint8Array(0), extensions }, 'dtls12');
     return this.provider.hmac('sha256', key, concat(utf8.encode(address), new Uint8Array([0]), bound));
   }
 

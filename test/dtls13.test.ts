@@ -376,6 +376,22 @@ describe('DTLS version negotiation', () => {
     expect(s.state).toBe('ESTABLISHED');
   });
 
+  it('a DTLS 1.3 client offering a DTLS 1.3 ticket passes a DTLS 1.2 cookie exchange under loss (the binder is not in the cookie)', () => {
+    const sessions: DtlsClientOptions['session'][] = [];
+    const first = pair13();
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    expect(sessions.length).toBeGreaterThan(0);
+    const rnd = seededFloats(15);
+    const p = dtlsPair({ ...V13, session: sessions[0], maxRetransmissions: 12 }, { maxRetransmissions: 12 }, { cookie: true });
+    const types: string[] = [];
+    p.client.on('message', (dir, m) => types.push(m.type));
+    p.run({ deliver: (d) => (rnd() < 0.25 ? [] : [d]) }, 2000);
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(types).toContain('hello_verify_request');
+    expect(p.client.protocol).toBe('DTLSv1.2');
+  });
+
   it('a client offering a DTLS 1.2 session caps its version there, so a DTLS 1.3 server resumes it', () => {
     const sessions: DtlsClientOptions['session'][] = [];
     const ticketKeys = new Uint8Array(48).fill(9);
