@@ -132,7 +132,7 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
    * Retry configs a server answers with are ignored, as the RFC says.
    */
   echGrease?: boolean;
-  /** Certificate compression (RFC 8879) to offer: 'zstd' and/or 'zlib', in order of preference. Default none. */
+  /** Certificate compression (RFC 8879) to offer: any of 'zstd', 'brotli' and 'zlib', in order of preference. Default none. */
   certificateCompression?: CertificateCompressionName[];
 }
 
