@@ -13,6 +13,7 @@ import { Unzlib, zlibSync } from 'fflate';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { BrotliError } from './brotli/brotli-error.js';
 import { brotliDecompress } from './brotli/brotli-decoder.js';
+import { brotliCompress } from './brotli/brotli-encoder.js';
 import { TLSError } from './errors.js';
 
 /** CertificateCompressionAlgorithm code points (RFC 8879 section 7.3). */
@@ -22,7 +23,7 @@ export type CertificateCompressionName = 'zlib' | 'brotli' | 'zstd';
 /** What we can decompress, in our order of preference (a client offers these). */
 export const DECOMPRESSORS: readonly CertificateCompressionName[] = ['zstd', 'brotli', 'zlib'];
 /** What we can compress with (a server uses the first the client offered). */
-export const COMPRESSORS: readonly CertificateCompressionName[] = ['zlib'];
+export const COMPRESSORS: readonly CertificateCompressionName[] = ['zlib', 'brotli'];
 
 /** Input is fed in pieces this size, so a bomb is caught within one piece's expansion. */
 const CHUNK = 1024;
@@ -80,6 +81,7 @@ function decodeStream(algorithm: 'zlib' | 'zstd', data: Uint8Array, uncompressed
 }
 
 export function compressCertificate(algorithm: CertificateCompressionName, data: Uint8Array): Uint8Array {
-  if (algorithm !== 'zlib') throw new Error(`cannot compress with ${algorithm}`);
-  return zlibSync(data, { level: 9 });
+  if (algorithm === 'zlib') return zlibSync(data, { level: 9 });
+  if (algorithm === 'brotli') return brotliCompress(data);
+  throw new Error(`cannot compress with ${algorithm}`);
 }

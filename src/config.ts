@@ -147,7 +147,10 @@ export interface ServerOptions extends CommonOptions, VerificationOptions {
    * `retry` not false go back to a client whose ECH failed, in EncryptedExtensions.
    */
   ech?: { keys: EchKey[] };
-  /** Algorithms to send a CompressedCertificate with (RFC 8879) to clients that ask: default ['zlib']; [] turns it off. */
+  /**
+   * Algorithms to send a CompressedCertificate with (RFC 8879) to clients that ask, the first the
+   * client offered winning: default ['zlib', 'brotli'] (we cannot compress with zstd); [] turns it off.
+   */
   certificateCompression?: CertificateCompressionName[];
   /** Pick certificates for an SNI name; return undefined to keep the defaults. */
   SNICallback?: (servername: string) => CertifiedKey[] | undefined;
