@@ -8,12 +8,14 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { brotliCompressSync, constants, crc32, createBrotliCompress } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants, crc32, createBrotliCompress } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { brotliDecompress } from '../src/brotli/brotli-decoder.js';
 import { BrotliError } from '../src/brotli/brotli-error.js';
+import { BrotliStreamWriter, brotliCompress } from '../src/brotli/brotli-encoder.js';
+import { TRANSFORM_COUNT, transformWord } from '../src/brotli/dictionary-transforms.js';
 import { DICTIONARY_DEFLATED_BASE64 } from '../src/brotli/dictionary-deflated.js';
-import { DICTIONARY_SHA256, DICTIONARY_SIZE, DOFFSET, MAX_WORD_LENGTH, NDBITS, loadDictionary } from '../src/brotli/static-dictionary.js';
+import { DICTIONARY_SHA256, DICTIONARY_SIZE, DOFFSET, MAX_WORD_LENGTH, NDBITS, dictionaryWord, loadDictionary } from '../src/brotli/static-dictionary.js';
 import { cpuMsSince } from './helpers/cpu-time.js';
 import { mulberry32 } from './helpers/random.js';
 
@@ -223,5 +225,85 @@ describe('malformed streams', () => {
   it('random bytes never raise anything but a BrotliError', () => {
     const r = mulberry32(2);
     for (let i = 0; i < 3000; i++) decodeOrError(r.bytes(r.between(0, 300)), 1 << 15);
+  });
+});
+
+describe('our encoder', () => {
+  it.each(Object.keys(INPUTS))("%s: node:zlib's decoder and ours both read back what we compress", (name) => {
+    const input = INPUTS[name]!;
+    const stream = brotliCompress(input);
+    expect(Buffer.from(brotliDecompressSync(stream)).equals(Buffer.from(input))).toBe(true);
+    expect(Buffer.from(brotliDecompress(stream, input.length)).equals(Buffer.from(input))).toBe(true);
+  });
+
+  it('compresses text and repetition, and stores what does not compress with only a few bytes of overhead', () => {
+    expect(brotliCompress(text).length).toBeLessThan(text.length / 2);
+    expect(brotliCompress(new Uint8Array(100_000)).length).toBeLessThan(100);
+    const noise = INPUTS['random bytes']!;
+    expect(brotliCompress(noise).length).toBeLessThanOrEqual(noise.length + 8);
+  });
+});
+
+describe("static dictionary references, checked against node:zlib's decoder", () => {
+  /** A stream of meta-blocks, each some literals then one dictionary reference: [literals, word length, word index, transform]. */
+  function dictionaryStream(refs: [string, number, number, number][]): { stream: Uint8Array; expectedLength: number } {
+    const w = new BrotliStreamWriter(16);
+    let written = 0;
+    for (const [literals, length, index, transform] of refs) {
+      const bytes = new TextEncoder().encode(literals);
+      const reach = Math.min(w.window, written + bytes.length);
+      const bits = NDBITS[length] ?? 0;
+      const wordId = (transform << bits) | index;
+      // A reference the format refuses still needs a meta-block length: say the word's length.
+      const valid = length >= 4 && length <= 24 && transform < TRANSFORM_COUNT;
+      const outLength = valid ? transformWord(transform, dictionaryWord(length, index)).length || length : length;
+      w.encodeMetaBlock([{ literals: bytes, copyLength: length, distance: reach + 1 + wordId }], false, bytes.length + outLength);
+      written += bytes.length + outLength;
+    }
+    return { stream: w.finish(), expectedLength: written };
+  }
+
+  function sameAsNode(refs: [string, number, number, number][]): void {
+    const { stream, expectedLength } = dictionaryStream(refs);
+    const theirs = brotliDecompressSync(stream);
+    expect(theirs.length).toBe(expectedLength);
+    expect(Buffer.from(brotliDecompress(stream, expectedLength)).equals(theirs)).toBe(true);
+  }
+
+  const r = mulberry32(121);
+  const produces = (length: number, index: number, transform: number) => transformWord(transform, dictionaryWord(length, index)).length > 0;
+
+  it.each(Array.from({ length: TRANSFORM_COUNT }, (_, t) => t))('transform %i on a word of every length 4..24', (transform) => {
+    const refs: [string, number, number, number][] = [];
+    for (let length = 4; length <= 24; length++) {
+      const index = r.int(1 << NDBITS[length]!);
+      if (produces(length, index, transform)) refs.push(['<', length, index, transform]);
+    }
+    expect(refs.length).toBeGreaterThan(10);
+    sameAsNode(refs);
+  });
+
+  it('3000 random references (so UTF-8 words meet the uppercasing transforms too)', () => {
+    const refs: [string, number, number, number][] = [];
+    while (refs.length < 3000) {
+      const length = r.between(4, 24);
+      const ref: [string, number, number, number] = [r.pick(['', 'x', ' the ']), length, r.int(1 << NDBITS[length]!), r.int(TRANSFORM_COUNT)];
+      if (produces(ref[1], ref[2], ref[3])) refs.push(ref);
+    }
+    sameAsNode(refs);
+  });
+
+  it('a reference that transforms to nothing, a word length outside 4..24 and a transform past 120 are refused, by node too', () => {
+    const cases: [[string, number, number, number], RegExp][] = [
+      [['', 4, 0, 54], /transforms to nothing/], // OmitFirst9 of a 4-byte word, no prefix or suffix
+      [['ab', 25, 0, 0], /length 25/],
+      [['ab', 3, 0, 0], /length 3/],
+      [['ab', 4, 0, 121], /transform 121/],
+    ];
+    for (const [ref, reason] of cases) {
+      const { stream } = dictionaryStream([ref]);
+      expect(() => brotliDecompressSync(stream)).toThrow();
+      expect(() => brotliDecompress(stream, 1 << 16)).toThrow(reason);
+    }
   });
 });

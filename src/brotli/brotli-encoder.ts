@@ -85,9 +85,13 @@ export class BrotliStreamWriter {
     this.uncompressed(data);
   }
 
-  /** A compressed meta-block holding exactly `commands`. */
-  encodeMetaBlock(commands: Command[], last: boolean): void {
-    const mlen = commands.reduce((n, c) => n + c.literals.length + c.copyLength, 0);
+  /**
+   * A compressed meta-block holding exactly `commands`. `mlen` is what they decode to: the
+   * literals and copy lengths, unless a command names a dictionary word, whose transform
+   * changes its length (the caller then knows and says so).
+   */
+  encodeMetaBlock(commands: Command[], last: boolean, mlen = commands.reduce((n, c) => n + c.literals.length + c.copyLength, 0)): void {
+    const before = this.written;
     // First pass: the symbols, so their prefix codes can be built.
     type Coded = { command: Command; symbol: number; insertCode: number; copyCode: number; distanceSymbol: number; distanceExtra: number; distanceBits: number };
     const coded: Coded[] = [];
@@ -95,7 +99,7 @@ export class BrotliStreamWriter {
     const commandFreq = new Uint32Array(704);
     const distanceFreq = new Uint32Array(DISTANCE_ALPHABET);
     let lastDistance = this.lastDistance;
-    let written = this.written;
+    let written = before; // within the meta-block: exact, since a dictionary word can only end one
     for (const command of commands) {
       for (const b of command.literals) literalFreq[b]!++;
       written += command.literals.length;
@@ -157,7 +161,7 @@ export class BrotliStreamWriter {
       }
     }
     this.lastDistance = lastDistance;
-    this.written = written;
+    this.written = before + mlen;
   }
 
   /** An empty last meta-block (ISLAST, ISLASTEMPTY), then the stream as bytes. */
