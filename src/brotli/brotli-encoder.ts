@@ -7,6 +7,7 @@
  * reach the static dictionary's words and transforms.
  */
 import { BrotliBitWriter } from './brotli-bit-writer.js';
+import { COPY_BASE, COPY_EXTRA, INSERT_AND_COPY_ALPHABET, INSERT_BASE, INSERT_EXTRA, insertAndCopySymbol } from './length-codes.js';
 import { type Command, findCommands } from './lz77-matcher.js';
 import { PrefixEncoder } from './prefix-code-writer.js';
 
@@ -14,17 +15,6 @@ export type { Command } from './lz77-matcher.js';
 
 /** The most one meta-block can hold (MLEN is at most 2^24). */
 const MAX_META_BLOCK = 1 << 24;
-const INSERT_EXTRA = [0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 10, 12, 14, 24];
-const COPY_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 10, 24];
-const bases = (extra: number[], first: number) => extra.map((_, i) => extra.slice(0, i).reduce((sum, e) => sum + (1 << e), first));
-const INSERT_BASE = bases(INSERT_EXTRA, 0);
-const COPY_BASE = bases(COPY_EXTRA, 2);
-/** The cell (section 5) for [insert code >> 3][copy code >> 3] when the distance is explicit. */
-const EXPLICIT_CELL = [
-  [2, 3, 6],
-  [4, 5, 8],
-  [7, 9, 10],
-];
 const DISTANCE_ALPHABET = 16 + 48; // NPOSTFIX 0, NDIRECT 0
 
 const codeFor = (base: number[], value: number) => {
@@ -96,7 +86,7 @@ export class BrotliStreamWriter {
     type Coded = { command: Command; symbol: number; insertCode: number; copyCode: number; distanceSymbol: number; distanceExtra: number; distanceBits: number };
     const coded: Coded[] = [];
     const literalFreq = new Uint32Array(256);
-    const commandFreq = new Uint32Array(704);
+    const commandFreq = new Uint32Array(INSERT_AND_COPY_ALPHABET);
     const distanceFreq = new Uint32Array(DISTANCE_ALPHABET);
     let lastDistance = this.lastDistance;
     let written = before; // within the meta-block: exact, since a dictionary word can only end one
@@ -120,12 +110,11 @@ export class BrotliStreamWriter {
         // Section 4: the ring buffer takes the distances of backward copies, not of dictionary words.
         if (command.distance <= Math.min(this.window, written)) lastDistance = command.distance;
       }
-      let symbol: number;
-      if ((final || reuse) && insertCode < 8 && copyCode < 16) {
-        symbol = (copyCode >> 3) * 64 + ((insertCode & 7) << 3) + (copyCode & 7); // cells 0, 1: last distance implied
-      } else {
+      // Cells 0 and 1 imply the last distance; otherwise reusing it takes distance code 0.
+      let symbol = final || reuse ? insertAndCopySymbol(insertCode, copyCode, true) : -1;
+      if (symbol < 0) {
         if (reuse) distanceSymbol = 0;
-        symbol = EXPLICIT_CELL[insertCode >> 3]![copyCode >> 3]! * 64 + ((insertCode & 7) << 3) + (copyCode & 7);
+        symbol = insertAndCopySymbol(insertCode, copyCode, false);
       }
       commandFreq[symbol]!++;
       if (!final && distanceSymbol >= 0) distanceFreq[distanceSymbol]!++;
@@ -133,7 +122,7 @@ export class BrotliStreamWriter {
       coded.push({ command, symbol, insertCode, copyCode, distanceSymbol, distanceExtra, distanceBits });
     }
     const literals = new PrefixEncoder(literalFreq, 256);
-    const commandCode = new PrefixEncoder(commandFreq, 704);
+    const commandCode = new PrefixEncoder(commandFreq, INSERT_AND_COPY_ALPHABET);
     const distanceCode = new PrefixEncoder(distanceFreq, DISTANCE_ALPHABET);
 
     const w = this.w;

@@ -18,11 +18,11 @@ export function blockCount(br: BrotliBitReader, code: number): number {
 }
 
 /** Extra bits of insert length codes 0..23 and copy length codes 0..23 (section 5); bases follow from them. */
-const INSERT_EXTRA = [0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 10, 12, 14, 24];
-const COPY_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 10, 24];
+export const INSERT_EXTRA = [0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 10, 12, 14, 24];
+export const COPY_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 10, 24];
 const bases = (extra: number[], first: number) => extra.map((_, i) => extra.slice(0, i).reduce((sum, e) => sum + (1 << e), first));
-const INSERT_BASE = bases(INSERT_EXTRA, 0);
-const COPY_BASE = bases(COPY_EXTRA, 2);
+export const INSERT_BASE = bases(INSERT_EXTRA, 0);
+export const COPY_BASE = bases(COPY_EXTRA, 2);
 
 /**
  * The 704 insert-and-copy symbols are 11 cells of 64; each cell fixes the high bits of the insert
@@ -46,4 +46,15 @@ export function insertAndCopy(br: BrotliBitReader, symbol: number): InsertAndCop
   const insert = INSERT_BASE[insertCode]! + br.read(INSERT_EXTRA[insertCode]!);
   const copy = COPY_BASE[copyCode]! + br.read(COPY_EXTRA[copyCode]!);
   return { insert, copy, implicitDistance: cell < 2 };
+}
+
+/**
+ * The encoder's direction: the symbol for an insert code and a copy code, in cells 0 and 1 when
+ * the distance is to be implied (-1 if those cells cannot hold the pair), else in cells 2..10.
+ */
+export function insertAndCopySymbol(insertCode: number, copyCode: number, implicitDistance: boolean): number {
+  for (let cell = implicitDistance ? 0 : 2; cell < (implicitDistance ? 2 : CELL_INSERT.length); cell++) {
+    if (CELL_INSERT[cell] === (insertCode & ~7) && CELL_COPY[cell] === (copyCode & ~7)) return cell * 64 + ((insertCode & 7) << 3) + (copyCode & 7);
+  }
+  return -1;
 }

@@ -4,12 +4,9 @@
  * stream: simple when at most four symbols occur, complex otherwise.
  */
 import type { BrotliBitWriter } from './brotli-bit-writer.js';
-
-const MAX_CODE_LENGTH = 15;
-const CODE_LENGTH_ORDER = [1, 2, 3, 4, 0, 5, 17, 6, 16, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+import { CODE_LENGTH_ORDER, MAX_CODE_LENGTH, REPEAT_ZERO, reverseBits } from './prefix-code.js';
 /** The fixed code for code length code lengths 0..5, as [bits, count] to write (section 3.5). */
 const CODE_LENGTH_CODE: readonly (readonly [number, number])[] = [[0, 2], [7, 4], [3, 3], [2, 2], [1, 2], [15, 4]];
-const REPEAT_ZERO = 17;
 
 /** Huffman code lengths for `freqs`, none longer than `maxBits`; symbols with frequency 0 get 0. */
 export function codeLengths(freqs: ArrayLike<number>, maxBits: number): Uint8Array {
@@ -137,10 +134,7 @@ function canonicalCodes(lengths: Uint8Array): Uint16Array {
   for (let s = 0; s < lengths.length; s++) {
     const len = lengths[s]!;
     if (!len) continue;
-    const code = next[len]!++;
-    let r = 0;
-    for (let i = 0; i < len; i++) r |= ((code >> i) & 1) << (len - 1 - i);
-    codes[s] = r;
+    codes[s] = reverseBits(next[len]!++, len);
   }
   return codes;
 }

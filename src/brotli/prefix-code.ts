@@ -7,7 +7,7 @@
 import type { BrotliBitReader } from './brotli-bit-reader.js';
 import { BrotliError } from './brotli-error.js';
 
-const MAX_CODE_LENGTH = 15;
+export const MAX_CODE_LENGTH = 15;
 /** Codes this long or shorter are found with one table look-up; longer ones bit by bit. */
 const TABLE_BITS = 8;
 
@@ -47,7 +47,7 @@ export class PrefixCode {
       for (let i = 0; i < this.counts[len]!; i++, code++) {
         const symbol = this.sorted[at++]!;
         const entry = (symbol << 4) | len;
-        for (let idx = reverse(code, len); idx < 1 << TABLE_BITS; idx += 1 << len) this.table[idx] = entry;
+        for (let idx = reverseBits(code, len); idx < 1 << TABLE_BITS; idx += 1 << len) this.table[idx] = entry;
       }
       code <<= 1;
     }
@@ -80,7 +80,8 @@ export class PrefixCode {
   }
 }
 
-function reverse(code: number, len: number): number {
+/** `code` of `len` bits, reversed: streams carry a code's first (most significant) bit first. */
+export function reverseBits(code: number, len: number): number {
   let r = 0;
   for (let i = 0; i < len; i++) r |= ((code >>> i) & 1) << (len - 1 - i);
   return r;
@@ -90,9 +91,9 @@ function reverse(code: number, len: number): number {
 const CODE_LENGTH_CODE_VALUE = [0, 4, 3, 2, 0, 4, 3, 1, 0, 4, 3, 2, 0, 4, 3, 5];
 const CODE_LENGTH_CODE_BITS = [2, 2, 2, 3, 2, 2, 2, 4, 2, 2, 2, 3, 2, 2, 2, 4];
 /** The order in which code length code lengths are sent. */
-const CODE_LENGTH_ORDER = [1, 2, 3, 4, 0, 5, 17, 6, 16, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+export const CODE_LENGTH_ORDER = [1, 2, 3, 4, 0, 5, 17, 6, 16, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 const REPEAT_PREVIOUS = 16;
-const REPEAT_ZERO = 17;
+export const REPEAT_ZERO = 17;
 
 /** Read one prefix code over `alphabetSize` symbols (section 3.2: HSKIP selects simple or complex). */
 export function readPrefixCode(br: BrotliBitReader, alphabetSize: number): PrefixCode {
