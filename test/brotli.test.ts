@@ -12,6 +12,7 @@ import { brotliCompressSync, brotliDecompressSync, constants, crc32, createBrotl
 import { describe, expect, it } from 'vitest';
 import { brotliDecompress } from '../src/brotli/brotli-decoder.js';
 import { BrotliError } from '../src/brotli/brotli-error.js';
+import { BrotliBitWriter } from '../src/brotli/brotli-bit-writer.js';
 import { BrotliStreamWriter, brotliCompress } from '../src/brotli/brotli-encoder.js';
 import { TRANSFORM_COUNT, transformWord } from '../src/brotli/dictionary-transforms.js';
 import { DICTIONARY_DEFLATED_BASE64 } from '../src/brotli/dictionary-deflated.js';
@@ -305,5 +306,61 @@ describe("static dictionary references, checked against node:zlib's decoder", ()
       expect(() => brotliDecompressSync(stream)).toThrow();
       expect(() => brotliDecompress(stream, 1 << 16)).toThrow(reason);
     }
+  });
+});
+
+describe('work per input byte', () => {
+  /**
+   * One meta-block built to cost the most per byte it takes: 256 literal block types (a
+   * 16,384-entry context map, every entry from a code of zero bits), 256 insert-and-copy types
+   * (256 prefix trees over 704 symbols), for one byte of output.
+   */
+  function expensiveMetaBlock(w: BrotliBitWriter): void {
+    w.write(0, 1); // ISLAST
+    w.write(0, 2); // MNIBBLES 4
+    w.write(0, 16); // MLEN - 1 = 0
+    w.write(0, 1); // ISUNCOMPRESSED
+    const types256 = () => (w.write(1, 1), w.write(7, 3), w.write(127, 7)); // NBLTYPES = 256
+    const oneSymbol = (symbol: number, bits: number) => (w.write(1, 2), w.write(0, 2), w.write(symbol, bits)); // simple code, NSYM 1
+    types256();
+    oneSymbol(0, 9); // block type code over 258
+    oneSymbol(0, 5); // block count code: count 1..4
+    w.write(0, 2);
+    types256();
+    oneSymbol(0, 9);
+    oneSymbol(0, 5);
+    w.write(0, 2);
+    w.write(0, 1); // NBLTYPESD = 1
+    w.write(0, 6); // NPOSTFIX, NDIRECT
+    for (let i = 0; i < 256; i++) w.write(2, 2); // UTF8 context mode
+    w.write(1, 1), w.write(0, 3); // NTREESL = 2
+    w.write(0, 1); // RLEMAX 0
+    oneSymbol(0, 1); // context map code: always tree 0, zero bits each
+    w.write(0, 1); // no IMTF
+    w.write(0, 1); // NTREESD = 1
+    oneSymbol(97, 8);
+    oneSymbol(97, 8); // two literal trees: 'a'
+    for (let i = 0; i < 256; i++) oneSymbol(8, 10); // insert 1, copy 2, last distance
+    oneSymbol(0, 6); // distance code
+  }
+
+  it('a stream of the costliest meta-blocks decodes in time linear in its size', () => {
+    const timeFor = (blocks: number) => {
+      const w = new BrotliBitWriter();
+      w.write(0, 1); // WBITS 16
+      for (let i = 0; i < blocks; i++) expensiveMetaBlock(w);
+      w.write(3, 2); // ISLAST, ISLASTEMPTY
+      const stream = w.finish();
+      const start = process.cpuUsage();
+      expect(Buffer.from(brotliDecompress(stream, blocks)).toString()).toBe('a'.repeat(blocks));
+      return { ms: cpuMsSince(start), bytes: stream.length };
+    };
+    timeFor(10); // warm up
+    const small = timeFor(30);
+    const large = timeFor(120);
+    expect(large.bytes).toBeGreaterThan(60_000);
+    // Four times the input: well under sixteen times the work (quadratic), and fast in absolute terms.
+    expect(large.ms).toBeLessThan(Math.max(small.ms, 5) * 10);
+    expect(large.ms).toBeLessThan(3_000);
   });
 });
