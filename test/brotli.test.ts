@@ -364,3 +364,12 @@ describe('work per input byte', () => {
     expect(large.ms).toBeLessThan(3_000);
   });
 });
+
+describe('the core rule', () => {
+  it('src/brotli imports no node:* module (it runs in browsers)', () => {
+    const dir = join(import.meta.dirname, '..', 'src', 'brotli');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) expect(readFileSync(join(dir, f), 'utf8'), f).not.toMatch(/from ['"]node:|import\(['"]node:|require\(/);
+  });
+});
