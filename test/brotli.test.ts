@@ -195,17 +195,17 @@ describe('malformed streams', () => {
 
   it('a byte after the end, and nonzero padding after the last meta-block, are refused', () => {
     expect(() => brotliDecompress(Uint8Array.from([...good, 0]), 1 << 16)).toThrow(/follow the end/);
-    // "x" is 0b?, one byte of WBITS and an empty last meta-block (ISLAST, ISLASTEMPTY) padded with zeros.
+    // 0x06: WBITS 16 (bit 0 clear), then ISLAST and ISLASTEMPTY, then five zero bits of padding.
     expect(brotliDecompress(Uint8Array.of(0x06), 10).length).toBe(0);
     expect(() => brotliDecompress(Uint8Array.of(0x86), 10)).toThrow(/padding/);
   });
 
   it('header errors: the large-window WBITS code, a needless zero nibble, a set reserved bit', () => {
-    // WBITS bits 1,000,100 (LSB first): 1 then 000 then 100 -> the invalid large-window code.
+    // WBITS: a 1, three zero bits, then three bits of value 1: the large-window escape.
     expect(() => brotliDecompress(Uint8Array.of(0b00010001, 0), 10)).toThrow(/window/);
-    // WBITS 16 (bit 0), ISLAST 0, MNIBBLES 5 (bits 01), nibbles ..., last nibble 0.
+    // WBITS 16, ISLAST 0, MNIBBLES code 1 (five nibbles), all five zero: the last one is needless.
     expect(() => brotliDecompress(Uint8Array.of(0b00000100, 0, 0, 0), 1 << 20)).toThrow(/nibble/);
-    // WBITS 16, ISLAST 0, MNIBBLES 3 (metadata), reserved bit 1.
+    // WBITS 16, ISLAST 0, MNIBBLES code 3 (metadata), then the reserved bit set.
     expect(() => brotliDecompress(Uint8Array.of(0b00111100 | 0b01000000, 0), 10)).toThrow(/reserved/);
   });
 
