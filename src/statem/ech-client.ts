@@ -9,18 +9,19 @@
  * Across a HelloRetryRequest the HRR carries its own confirmation (section 6.1.5) and the second
  * hello is sealed with the same HPKE context and an empty enc.
  *
- * Not here yet: ech_outer_extensions compression (every extension travels in both hellos),
- * PSKs with ECH (not offered).
+ * The inner hello refers to the outer one's copies of the extensions both share (section 5.1)
+ * and is padded (section 6.1.3). Not here yet: PSKs with ECH (not offered).
  */
 import { hpkeSetupSender, hpkeSupports, type HpkeContext } from '../crypto/hpke.js';
 import { echConfigListBytes } from '../ech/keys.js';
 import { echConfirmation, echHpkeInfo, messageHash } from '../ech/schedule.js';
 import { TLSError, illegalParameter } from '../errors.js';
-import { ECH_EXTENSION, EchHelloRetryRequest, encodeEchClientHello, parseEchConfigList, type ECHConfig, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
-import { decode } from '../messages/codec.js';
+import { ECH_EXTENSION, EchHelloRetryRequest, OuterExtensions, encodeEchClientHello, parseEchConfigList, type ECHConfig, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
+import { decode, encode } from '../messages/codec.js';
+import { extensionsCodec, type Extension } from '../messages/extensions.js';
 import { ExtensionType } from '../messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from '../messages/handshake.js';
-import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
+import { concat, constantTimeEqual, equal, utf8 } from '../util/bytes.js';
 import { need, type ClientHandshake } from './context.js';
 
 export interface EchClientState {
@@ -29,6 +30,8 @@ export interface EchClientState {
   context?: HpkeContext;
   /** ClientHelloInner as the transcript would hash it (outer's session ID, 4-byte header). */
   inner?: Uint8Array;
+  /** The same, decoded: what the server rebuilds (shown by --trace). */
+  innerHello?: MessageOf<'client_hello'>;
   innerRandom?: Uint8Array;
   /** The outer hello's random: the second ClientHello repeats it (RFC 8446 section 4.1.2). */
   outerRandom?: Uint8Array;
@@ -52,59 +55,100 @@ export function chooseEchConfig(configList: Uint8Array | string): { config: ECHC
   throw new TLSError('internal_error', 'ECH: no config in the list has a KEM and cipher suite we support', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
 }
 
-/** Zero padding for EncodedClientHelloInner (RFC 9849 section 6.1.3): hide the name's length, then round to 32. */
-function paddingLength(state: EchClientState, servername: string | undefined, encodedLength: number): number {
-  const maxName = state.config.contents.maximum_name_length;
-  const nameLength = servername ? utf8.encode(servername).length : 0;
-  const forName = servername ? Math.max(0, maxName - nameLength) : maxName + 9;
+/**
+ * Zero padding for EncodedClientHelloInner (RFC 9849 section 6.1.3): the name's length hidden
+ * up to maximum_name_length (or as much as an SNI extension takes, without one), then the whole
+ * rounded up to a multiple of 32.
+ */
+export function echPaddingLength(maximumNameLength: number, serverName: string | undefined, encodedLength: number): number {
+  const forName = serverName === undefined ? maximumNameLength + 9 : Math.max(0, maximumNameLength - utf8.encode(serverName).length);
   const total = encodedLength + forName;
   return forName + (31 - ((total + 31) % 32));
 }
 
 /**
- * The ClientHelloOuter for `inner` (which carries the inner marker). The outer hello has a
- * fresh random, the public_name as SNI and the encrypted inner hello in place of the marker;
- * every other extension is the same.
+ * The extensions an inner hello takes from the outer one by reference (section 5.1) when they
+ * are the same in both: the ones browsers compress. server_name, supported_versions and
+ * encrypted_client_hello always differ; the rest stays in the encrypted hello as it is.
  */
-export function sealClientHello(hs: ClientHandshake, state: EchClientState, inner: MessageOf<'client_hello'>): MessageOf<'client_hello'> {
+const COMPRESSIBLE: ReadonlySet<number> = new Set([
+  ExtensionType.supported_groups,
+  ExtensionType.signature_algorithms,
+  ExtensionType.key_share,
+  ExtensionType.psk_key_exchange_modes,
+  ExtensionType.compress_certificate,
+  ExtensionType.record_size_limit,
+]);
+
+const extensionBytes = (e: Extension) => encode(extensionsCodec('client_hello'), new Extensions('client_hello', [e]));
+
+/**
+ * EncodedClientHelloInner's extensions (section 5.1): the outer extensions that are the same
+ * inside become one ech_outer_extensions, in the outer hello's order, where the first of them
+ * was. Also the inner hello's extensions as the server rebuilds them (and the transcript hashes).
+ */
+function compressExtensions(inner: Extensions, outer: Extensions): { encoded: Extensions; expanded: Extensions } {
+  const referenced = outer.list.filter((o) => {
+    const i = inner.list.find((e) => e.type === o.type);
+    return COMPRESSIBLE.has(o.type) && i !== undefined && equal(extensionBytes(i), extensionBytes(o));
+  });
+  const types = new Set(referenced.map((e) => e.type));
+  const encoded = new Extensions('client_hello');
+  const expanded = new Extensions('client_hello');
+  let placed = false;
+  for (const e of inner.list) {
+    if (!types.has(e.type)) {
+      encoded.list.push(e);
+      expanded.list.push(e);
+    } else if (!placed) {
+      placed = true;
+      encoded.addRaw(ExtensionType.ech_outer_extensions, encode(OuterExtensions, { types: [...types] }));
+      expanded.list.push(...referenced);
+    }
+  }
+  return { encoded, expanded };
+}
+
+/**
+ * Seal `inner` (which carries the inner marker) into `outer` (which has an empty
+ * encrypted_client_hello in its place): the inner hello is compressed against the outer one,
+ * padded, and encrypted with the outer hello as additional data (section 5.2).
+ */
+export function sealClientHello(hs: ClientHandshake, state: EchClientState, inner: MessageOf<'client_hello'>, outer: MessageOf<'client_hello'>): MessageOf<'client_hello'> {
   const p = hs.provider;
   const k = state.config.contents.key_config;
-  state.inner = encodeHandshake(inner);
+  // Both hellos carry the same session ID; the second hello (after HRR) repeats the outer random.
+  state.outerRandom ??= hs.common.random(32);
+  outer.random = state.outerRandom;
+  outer.legacy_session_id = inner.legacy_session_id;
+  const { encoded, expanded } = compressExtensions(inner.extensions, outer.extensions);
+  state.innerHello = { ...inner, extensions: expanded };
+  state.inner = encodeHandshake(state.innerHello);
   state.innerRandom = inner.random;
-  // EncodedClientHelloInner: the inner hello without its session ID (the outer's is used), padded.
-  const encoded = encodeHandshake({ ...inner, legacy_session_id: new Uint8Array(0) }).subarray(4);
-  const plaintext = concat(encoded, new Uint8Array(paddingLength(state, hs.options.servername, encoded.length)));
+  // EncodedClientHelloInner: without its session ID (the outer's is used), compressed, padded.
+  const body = encodeHandshake({ ...inner, legacy_session_id: new Uint8Array(0), extensions: encoded }).subarray(4);
+  const serverName = inner.extensions.get('server_name', 'client_hello')?.server_name_list[0]?.host_name;
+  const plaintext = concat(body, new Uint8Array(echPaddingLength(state.config.contents.maximum_name_length, serverName, body.length)));
   // The second hello (after HRR) goes on with the first one's context, and sends no enc.
   const { enc, context } = state.context
     ? { enc: new Uint8Array(0), context: state.context }
     : hpkeSetupSender(p, { kem: k.kem_id, kdf: state.suite.kdf_id, aead: state.suite.aead_id }, k.public_key, echHpkeInfo(state.config));
   state.context = context;
-  state.outerRandom ??= hs.common.random(32);
   const echExtension = (payload: Uint8Array) =>
     encodeEchClientHello({ type: 'outer', cipher_suite: state.suite, config_id: k.config_id, enc, payload });
-
-  const outerExtensions = new Extensions('client_hello');
-  let echIndex = -1;
-  for (const e of inner.extensions.list) {
-    if (e.type === ExtensionType.server_name) {
-      outerExtensions.add('server_name', { server_name_list: [{ name_type: 0, host_name: state.config.contents.public_name }] });
-    } else if (e.type === ECH_EXTENSION) {
-      echIndex = outerExtensions.list.length;
-      outerExtensions.addRaw(ECH_EXTENSION, new Uint8Array(0));
-    } else {
-      outerExtensions.list.push(e);
-    }
-  }
-  if (echIndex < 0) throw new Error('ECH: the inner hello has no encrypted_client_hello marker');
-  // A ClientHello without SNI still shows the public_name outside.
-  if (!outerExtensions.has('server_name')) outerExtensions.list.unshift({ type: ExtensionType.server_name, name: 'server_name', value: { server_name_list: [{ name_type: 0, host_name: state.config.contents.public_name }] } });
-  const outer: MessageOf<'client_hello'> = { ...inner, random: state.outerRandom, extensions: outerExtensions };
-  const at = outerExtensions.list.findIndex((e) => e.type === ECH_EXTENSION);
+  const at = outer.extensions.list.findIndex((e) => e.type === ECH_EXTENSION);
+  if (at < 0) throw new Error('ECH: the outer hello has no place for encrypted_client_hello');
   // ClientHelloOuterAAD: the outer hello with a payload of zeros the length of the ciphertext.
-  outerExtensions.list[at] = { type: ECH_EXTENSION, value: echExtension(new Uint8Array(plaintext.length + TAG_LENGTH)) };
+  outer.extensions.list[at] = { type: ECH_EXTENSION, value: echExtension(new Uint8Array(plaintext.length + TAG_LENGTH)) };
   const aad = encodeHandshake(outer).subarray(4);
-  outerExtensions.list[at] = { type: ECH_EXTENSION, value: echExtension(context.seal(aad, plaintext)) };
+  outer.extensions.list[at] = { type: ECH_EXTENSION, value: echExtension(context.seal(aad, plaintext)) };
   return outer;
+}
+
+/** After the outer hello went out: the inner one it carries, to whoever watches the handshake. */
+export function showInnerHello(hs: ClientHandshake): void {
+  const state = hs.hello.ech;
+  if (state?.innerHello && state.inner) hs.showInnerHello?.('send', state.innerHello, state.inner.length);
 }
 
 /**
@@ -177,6 +221,11 @@ export class EchRequiredError extends TLSError {
   constructor(readonly retryConfigs: Uint8Array | undefined) {
     super('ech_required', retryConfigs ? 'ECH rejected by the server; it sent retry configs' : 'ECH rejected by the server (no retry configs)', { code: 'ERR_TLS_ECH_REQUIRED' });
   }
+}
+
+/** A TLS 1.2 ServerHello: the server did not take ECH; its certificate must then be for the public_name. */
+export function rejectEchForTls12(hs: ClientHandshake): void {
+  if (hs.hello.ech) hs.hello.ech.status = hs.negotiated.ech = 'rejected';
 }
 
 /** After the server's Finished checks out on a rejected ECH: end with ech_required (RFC 9849 section 6.1.6). */
