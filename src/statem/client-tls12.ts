@@ -199,7 +199,8 @@ function processServerHello12(hs: ClientHandshake, msg: MessageOf<'server_hello_
   hs.negotiated.suite = suite;
   hs.transcript.setHash(suite.hash);
   hs.tls12 = {
-    clientRandom: c.random,
+    // The random on the wire: with ECH offered, the outer hello's.
+    clientRandom: need(hs.clientRandom, 'our random'),
     serverRandom: msg.random,
     sessionId: msg.legacy_session_id_echo,
     ticketPromised: msg.extensions.has('session_ticket'),

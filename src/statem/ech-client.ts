@@ -120,6 +120,8 @@ export function sealClientHello(hs: ClientHandshake, state: EchClientState, inne
   // Both hellos carry the same session ID; the second hello (after HRR) repeats the outer random.
   state.outerRandom ??= hs.common.random(32);
   outer.random = state.outerRandom;
+  // The random on the wire, for the key log and TLS 1.2's keys, until the server takes ECH.
+  hs.clientRandom = state.outerRandom;
   outer.legacy_session_id = inner.legacy_session_id;
   const { encoded, expanded } = compressExtensions(inner.extensions, outer.extensions);
   state.innerHello = { ...inner, extensions: expanded };
