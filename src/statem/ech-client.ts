@@ -110,6 +110,20 @@ function compressExtensions(inner: Extensions, outer: Extensions): { encoded: Ex
 }
 
 /**
+ * EncodedClientHelloInner (section 5.1), padded: `inner` without its session ID (the outer's is
+ * used), compressed against `outer`; and the inner hello the server will rebuild from it.
+ */
+function encodedClientHelloInner(inner: MessageOf<'client_hello'>, outer: MessageOf<'client_hello'>, maximumNameLength: number): { plaintext: Uint8Array; expanded: MessageOf<'client_hello'> } {
+  const { encoded, expanded } = compressExtensions(inner.extensions, outer.extensions);
+  const body = encodeHandshake({ ...inner, legacy_session_id: new Uint8Array(0), extensions: encoded }).subarray(4);
+  const serverName = inner.extensions.get('server_name', 'client_hello')?.server_name_list[0]?.host_name;
+  return {
+    plaintext: concat(body, new Uint8Array(echPaddingLength(maximumNameLength, serverName, body.length))),
+    expanded: { ...inner, extensions: expanded },
+  };
+}
+
+/**
  * Seal `inner` (which carries the inner marker) into `outer` (which has an empty
  * encrypted_client_hello in its place): the inner hello is compressed against the outer one,
  * padded, and encrypted with the outer hello as additional data (section 5.2).
@@ -123,14 +137,10 @@ export function sealClientHello(hs: ClientHandshake, state: EchClientState, inne
   // The random on the wire, for the key log and TLS 1.2's keys, until the server takes ECH.
   hs.clientRandom = state.outerRandom;
   outer.legacy_session_id = inner.legacy_session_id;
-  const { encoded, expanded } = compressExtensions(inner.extensions, outer.extensions);
-  state.innerHello = { ...inner, extensions: expanded };
-  state.inner = encodeHandshake(state.innerHello);
+  const { plaintext, expanded } = encodedClientHelloInner(inner, outer, state.config.contents.maximum_name_length);
+  state.innerHello = expanded;
+  state.inner = encodeHandshake(expanded);
   state.innerRandom = inner.random;
-  // EncodedClientHelloInner: without its session ID (the outer's is used), compressed, padded.
-  const body = encodeHandshake({ ...inner, legacy_session_id: new Uint8Array(0), extensions: encoded }).subarray(4);
-  const serverName = inner.extensions.get('server_name', 'client_hello')?.server_name_list[0]?.host_name;
-  const plaintext = concat(body, new Uint8Array(echPaddingLength(state.config.contents.maximum_name_length, serverName, body.length)));
   // The second hello (after HRR) goes on with the first one's context, and sends no enc.
   const { enc, context } = state.context
     ? { enc: new Uint8Array(0), context: state.context }
@@ -239,29 +249,39 @@ export function refuseRejectedEch(state: EchClientState | undefined): void {
 export interface EchGreaseState {
   configId: number;
   enc: Uint8Array;
-  payloadLength: number;
+  /** L + C: the padded EncodedClientHelloInner we would send, plus the AEAD tag (set by sizeEchGrease). */
+  payloadLength?: number;
+  /** The extension as first sent: a second ClientHello (after HRR) copies it whole. */
+  sent?: Uint8Array;
 }
 
+/** HKDF-SHA256 with AES-128-GCM: a suite every ECH deployment offers, and the tag length TAG_LENGTH. */
 const GREASE_SUITE = { kdf_id: 0x0001, aead_id: 0x0001 };
 
-/** Made once per connection; a ClientHello2 repeats config and suite with an empty enc (as a real one would). */
+/** Made once per connection, from the injected randomness (so a seeded connection replays byte for byte). */
 export function startEchGrease(hs: ClientHandshake): EchGreaseState {
-  const random = hs.common.random(3);
   return {
-    configId: random[0],
-    // From the injected randomness, so a seeded connection replays byte for byte.
+    configId: hs.common.random(1)[0]!,
     enc: hs.provider.generateKeyPair('x25519', hs.common.random(32)).publicKey,
-    // A real payload is the padded inner hello (multiples of 32) plus the AEAD tag.
-    payloadLength: 32 * (8 + (random[1] % 4)) + TAG_LENGTH,
   };
 }
 
-export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState, second: boolean): Uint8Array {
-  return encodeEchClientHello({
+/**
+ * The GREASE payload's length: what our inner hello for this connection would encrypt to
+ * (compressed against the outer, padded as section 6.1.3 does with no config, so a
+ * maximum_name_length of 0), plus the AEAD tag.
+ */
+export function sizeEchGrease(g: EchGreaseState, inner: MessageOf<'client_hello'>, outer: MessageOf<'client_hello'>): void {
+  g.payloadLength = encodedClientHelloInner(inner, outer, 0).plaintext.length + TAG_LENGTH;
+}
+
+export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState): Uint8Array {
+  g.sent ??= encodeEchClientHello({
     type: 'outer',
     cipher_suite: GREASE_SUITE,
     config_id: g.configId,
-    enc: second ? new Uint8Array(0) : g.enc,
-    payload: hs.common.random(g.payloadLength),
+    enc: g.enc,
+    payload: hs.common.random(need(g.payloadLength, 'the GREASE ECH payload length')),
   });
+  return g.sent;
 }
