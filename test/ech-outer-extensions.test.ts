@@ -20,6 +20,7 @@ import { Extensions, decodeHandshake, encodeHandshake, type HandshakeMessage, ty
 import type { EchRequiredError } from '../src/statem/ech-client.js';
 import { Reader } from '../src/util/bytes.js';
 import { makePair } from './helpers/pair.js';
+import { certifiedKey, rootCa } from './helpers/pki.js';
 
 type Hello = MessageOf<'client_hello'>;
 
@@ -201,6 +202,28 @@ describe('a TLS 1.2 server answers a hello that offered ECH (RFC 9849 section 6.
     expect(received).toEqual(['server_hello_tls12', 'certificate', 'server_key_exchange', 'server_hello_done', 'new_session_ticket_tls12', 'finished']);
     expect(pair.client.state).toBe('DEAD');
     expect(pair.serverErrors.map((e) => e.code)).toEqual(['ERR_TLS_ALERT_ECH_REQUIRED']);
+  });
+
+  it('a server that asks for our certificate gets an empty Certificate (RFC 9849 section 6.1.7): ours would cross in the clear', () => {
+    const k = generateEchKey(p, { publicName: 'localhost', configId: 9 });
+    const pair = makePair(
+      { servername: 'inner.example', ech: { configList: echConfigListBase64([k]) }, certificate: certifiedKey('client-ecdsa-p256') },
+      { maxVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false, ca: rootCa() },
+    );
+    const sent: HandshakeMessage[] = [];
+    pair.client.on('message', (dir, msg) => dir === 'send' && sent.push(msg));
+    pair.pump();
+    expect(pair.clientErrors.map((e) => e.code)).toEqual(['ERR_TLS_ECH_REQUIRED']);
+    const certificate = sent.find((m) => m.type === 'certificate');
+    expect(certificate?.type === 'certificate' && certificate.certificate_list).toEqual([]);
+    expect(sent.map((m) => m.type)).not.toContain('certificate_verify');
+  });
+
+  it('control: without ECH the same client sends its certificate to that server', () => {
+    const pair = makePair({ certificate: certifiedKey('client-ecdsa-p256') }, { maxVersion: 'TLSv1.2', requestCert: true, ca: rootCa() });
+    pair.pump();
+    expect(pair.serverErrors).toEqual([]);
+    expect(pair.server.peerCertificates[0]!.subject.text).toContain('tsls test client');
   });
 
   it('a certificate that is not for the public_name fails as a certificate, never as ech_required', () => {

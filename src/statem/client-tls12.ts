@@ -2,7 +2,7 @@
  * The client's side of a TLS 1.2 handshake (RFC 5246 7.3 with ECDHE per RFC 8422):
  * everything after a ServerHello that negotiated TLS 1.2.
  */
-import { refuseRejectedEch, rejectEchForTls12 } from './ech-client.js';
+import { echWithholdsClientCertificate, refuseRejectedEch, rejectEchForTls12 } from './ech-client.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode, keyExchangeOf, type SrtpProfileName } from '../messages/constants.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
@@ -300,7 +300,7 @@ function clientKeyExchange(hs: ClientHandshake): HandshakeMessage {
 function clientCredentials12(hs: ClientHandshake) {
   const cert = hs.options.certificate;
   const req = hs.tls12.certificateRequested;
-  if (!cert || !req) return undefined;
+  if (!cert || !req || echWithholdsClientCertificate(hs.hello.ech)) return undefined;
   const scheme = chooseScheme12(hs, cert.key, req.schemes);
   return scheme ? { cert, scheme } : undefined;
 }

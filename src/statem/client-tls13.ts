@@ -4,7 +4,7 @@
  * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
  * Control flow is the core's; each row says which message may come when.
  */
-import { checkEchAcceptance, checkEchRetry, chooseEchConfig, echGreaseExtension, refuseRejectedEch, sealClientHello, showInnerHello, sizeEchGrease, startEchGrease, takeRetryConfigs } from './ech-client.js';
+import { checkEchAcceptance, checkEchRetry, chooseEchConfig, echGreaseExtension, echWithholdsClientCertificate, refuseRejectedEch, sealClientHello, showInnerHello, sizeEchGrease, startEchGrease, takeRetryConfigs } from './ech-client.js';
 import { encodeEchClientHello } from '../messages/ech.js';
 import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
@@ -448,7 +448,7 @@ function processFinished(hs: ClientHandshake, msg: MessageOf<'finished'>): void 
 function clientCredentials(hs: ClientHandshake) {
   const cert = hs.options.certificate;
   const req = hs.hello.certificateRequested;
-  if (!cert || !req) return undefined;
+  if (!cert || !req || echWithholdsClientCertificate(hs.hello.ech)) return undefined;
   const scheme = chooseScheme(hs, cert.key, req.schemes);
   return scheme ? { cert, scheme } : undefined;
 }

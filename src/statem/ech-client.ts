@@ -60,7 +60,7 @@ export function chooseEchConfig(configList: Uint8Array | string): { config: ECHC
  * up to maximum_name_length (or as much as an SNI extension takes, without one), then the whole
  * rounded up to a multiple of 32.
  */
-export function echPaddingLength(maximumNameLength: number, serverName: string | undefined, encodedLength: number): number {
+function echPaddingLength(maximumNameLength: number, serverName: string | undefined, encodedLength: number): number {
   const forName = serverName === undefined ? maximumNameLength + 9 : Math.max(0, maximumNameLength - utf8.encode(serverName).length);
   const total = encodedLength + forName;
   return forName + (31 - ((total + 31) % 32));
@@ -221,6 +221,15 @@ export function takeRetryConfigs(state: EchClientState, ext: Extensions): void {
   // Parsed to check it; a list of configs we cannot use is still the server's answer.
   parseEchConfigList(data);
   state.retryConfigs = data.slice();
+}
+
+/**
+ * Whether our certificate stays home: a server that rejected ECH is authenticated only for
+ * the public_name, so a CertificateRequest gets an empty Certificate (section 6.1.7). It matters
+ * in TLS 1.2, where our Certificate goes out, in the clear, before the server's Finished.
+ */
+export function echWithholdsClientCertificate(state: EchClientState | undefined): boolean {
+  return state?.status === 'rejected';
 }
 
 /** The name to verify the server's certificate for: the public_name once ECH was rejected. */
