@@ -12,6 +12,7 @@ import { encodeEchConfigList, parseEchClientHello, parseEchConfigList } from '..
 import { decodeHandshake, type MessageOf } from '../src/messages/handshake.js';
 import type { EchRequiredError } from '../src/statem/ech-client.js';
 import { makePair } from './helpers/pair.js';
+import { seededBytes } from './helpers/random.js';
 
 const publicKey = generateEchKey(p, { publicName: 'localhost', configId: 1 });
 
@@ -169,6 +170,23 @@ describe('ECH between our client and our server', () => {
       expect(pair.client.helloRetried).toBe(true);
       expect(sent).toHaveLength(2);
       expect(sent[1]).toEqual(sent[0]);
+    });
+
+    it('its cipher suite varies between AES-128-GCM and ChaCha20Poly1305 (RFC 9849 section 6.2.1), its config_id is random', () => {
+      const suites = new Set<number>();
+      const ids = new Set<number>();
+      for (let seed = 1; seed <= 8; seed++) {
+        const client = makePair({ servername: 'localhost', echGrease: true, random: seededBytes(seed) }).client;
+        const sent = echExtensionsSent(client);
+        client.takeOutput();
+        const ech = parseEchClientHello(sent[0]!);
+        if (ech.type !== 'outer') throw new Error('GREASE ECH is an outer extension');
+        expect(ech.cipher_suite.kdf_id).toBe(1);
+        suites.add(ech.cipher_suite.aead_id);
+        ids.add(ech.config_id);
+      }
+      expect([...suites].sort()).toEqual([1, 3]);
+      expect(ids.size).toBeGreaterThan(1);
     });
 
     it.each([

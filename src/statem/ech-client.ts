@@ -44,15 +44,27 @@ export interface EchClientState {
 
 const TAG_LENGTH = 16;
 
-/** The first config in the list we can use: a KEM and one cipher suite we support. */
+/**
+ * A public_name a client can authenticate (RFC 9849 section 6.1.7): dot-separated LDH labels of
+ * 1 to 63 octets, the last neither all digits nor 0x-hex (which would read as an IPv4 address).
+ */
+function validPublicName(name: string): boolean {
+  const labels = name.split('.');
+  if (!labels.every((l) => /^[A-Za-z0-9-]{1,63}$/.test(l))) return false;
+  const last = labels[labels.length - 1]!;
+  return !/^[0-9]+$/.test(last) && !/^0x[0-9a-f]*$/i.test(last);
+}
+
+/** The first config in the list we can use: a valid public_name, a KEM and one cipher suite we support. */
 export function chooseEchConfig(configList: Uint8Array | string): { config: ECHConfig; suite: HpkeSymmetricCipherSuite } {
   const configs = parseEchConfigList(echConfigListBytes(configList));
   for (const config of configs) {
+    if (!validPublicName(config.contents.public_name)) continue;
     const k = config.contents.key_config;
     const suite = k.cipher_suites.find((s) => hpkeSupports({ kem: k.kem_id, kdf: s.kdf_id, aead: s.aead_id }));
     if (suite) return { config, suite };
   }
-  throw new TLSError('internal_error', 'ECH: no config in the list has a KEM and cipher suite we support', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
+  throw new TLSError('internal_error', 'ECH: no config in the list has a valid public_name with a KEM and cipher suite we support', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
 }
 
 /**
@@ -257,6 +269,7 @@ export function refuseRejectedEch(state: EchClientState | undefined): void {
 /** GREASE ECH (section 6.2): an outer extension that looks real and opens nothing. */
 export interface EchGreaseState {
   configId: number;
+  suite: HpkeSymmetricCipherSuite;
   enc: Uint8Array;
   /** L + C: the padded EncodedClientHelloInner we would send, plus the AEAD tag (set by sizeEchGrease). */
   payloadLength?: number;
@@ -264,13 +277,22 @@ export interface EchGreaseState {
   sent?: Uint8Array;
 }
 
-/** HKDF-SHA256 with AES-128-GCM: a suite every ECH deployment offers, and the tag length TAG_LENGTH. */
-const GREASE_SUITE = { kdf_id: 0x0001, aead_id: 0x0001 };
+/**
+ * The suites GREASE picks from (section 6.2.1: the choice should vary among plausible ones):
+ * HKDF-SHA256 with AES-128-GCM or ChaCha20Poly1305, the two every deployment offers, both
+ * with a tag of TAG_LENGTH.
+ */
+const GREASE_SUITES: readonly HpkeSymmetricCipherSuite[] = [
+  { kdf_id: 0x0001, aead_id: 0x0001 },
+  { kdf_id: 0x0001, aead_id: 0x0003 },
+];
 
 /** Made once per connection, from the injected randomness (so a seeded connection replays byte for byte). */
 export function startEchGrease(hs: ClientHandshake): EchGreaseState {
+  const [configId, pick] = hs.common.random(2);
   return {
-    configId: hs.common.random(1)[0]!,
+    configId: configId!,
+    suite: GREASE_SUITES[pick! & 1]!,
     enc: hs.provider.generateKeyPair('x25519', hs.common.random(32)).publicKey,
   };
 }
@@ -287,7 +309,7 @@ export function sizeEchGrease(g: EchGreaseState, inner: MessageOf<'client_hello'
 export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState): Uint8Array {
   g.sent ??= encodeEchClientHello({
     type: 'outer',
-    cipher_suite: GREASE_SUITE,
+    cipher_suite: g.suite,
     config_id: g.configId,
     enc: g.enc,
     payload: hs.common.random(need(g.payloadLength, 'the GREASE ECH payload length')),
