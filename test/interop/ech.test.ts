@@ -20,6 +20,8 @@ import { killAllPeers, opensslEchKeys, peers, startOpensslClient, startOpensslSe
 import { SocketDriver, connectTo, destroyAllDrivers, echoReversed, listenerPerTest } from '../helpers/socket-driver.js';
 
 const TSLS = new URL('../../bin/tsls.js', import.meta.url).pathname;
+/** The X25519MLKEM768 client share: a compressed inner hello is shorter than this one extension. */
+const HYBRID_SHARE = 1216;
 
 afterEach(async () => {
   destroyAllDrivers();
@@ -105,8 +107,6 @@ describe(`our ECH client → ${peers.openssl4.title} s_server -ech_key`, () => {
     });
     return { conn, payloads, inner };
   }
-
-  const HYBRID_SHARE = 1216;
 
   it('ECH accepted with a compressed inner hello: its X25519MLKEM768 share travels once, outside (the payload is shorter than the share)', async () => {
     const { keyFile, configList } = opensslEchKeys(dir);
@@ -206,6 +206,28 @@ describe(`${peers.openssl4.title} s_client -ech_config_list → our ECH server`,
     expect(peer.output).toMatch(/ECH: outer: public\.example/);
     expect(d.conn.echStatus).toBe('accepted');
     expect(d.conn.servername).toBe('localhost');
+  });
+
+  it("OpenSSL 4's compressed inner hello is rebuilt: its X25519MLKEM768 share came from the outer hello (the payload is shorter than the share)", async () => {
+    const keys = [generateEchKey(p, { publicName: 'public.example' })];
+    const peer = startOpensslClient(listener().port, { peer: peers.openssl4, groups: 'X25519MLKEM768', extra: ['-ech_config_list', echConfigListBase64(keys)] });
+    const conn = Connection.server(defaultServerOptions({ ech: { keys } }));
+    let payload = -1;
+    let inner: MessageOf<'client_hello'> | undefined;
+    conn.on('message', (dir, msg, _length, ech) => {
+      if (dir !== 'recv' || msg.type !== 'client_hello') return;
+      if (ech === 'inner') return void (inner = msg);
+      const outer = parseEchClientHello(msg.extensions.list.find((e) => e.type === ECH_EXTENSION)!.value as Uint8Array);
+      payload = outer.type === 'outer' ? outer.payload.length : -1;
+    });
+    const d = await listener().accept(conn, { context: () => peer.describe() });
+    await d.waitHandshake();
+    await peer.waitOutput(/ECH: success/);
+    expect(d.conn.echStatus).toBe('accepted');
+    expect(d.conn.group).toBe('X25519MLKEM768');
+    expect(inner!.extensions.get('key_share', 'client_hello')!.client_shares[0]!.key_exchange.length).toBe(HYBRID_SHARE);
+    expect(payload).toBeGreaterThan(0);
+    expect(payload).toBeLessThan(HYBRID_SHARE);
   });
 
   it("ECH accepted with OpenSSL's own key file (openssl ech) loaded by us", async () => {
