@@ -89,11 +89,23 @@ describe(`tsls client --ech-config → ${peers.openssl4.title} s_server -ech_key
     expect(client.stderr.indexOf(outer!)).toBeLessThan(client.stderr.indexOf(inner!));
   });
 
+  it('a TLS 1.2 server (s_server -tls1_2) is authenticated for the public name, then ERR_TLS_ECH_REQUIRED with no retry configs, exit 1', async () => {
+    const { configList } = opensslEchKeys(dir, 'localhost');
+    const { port } = await startOpensslServer({ peer: peers.openssl4, rev: true, version: 'TLSv1.2' });
+    const client = tsls('client', `127.0.0.1:${port}`, '--servername', 'inner.example', '--ca', 'root.crt', '--ech-config', configList);
+    const exit = await client.waitExit();
+    expect(exit.code, client.describe()).toBe(1);
+    expect(client.stderr).toMatch(/ERR_TLS_ECH_REQUIRED/);
+    expect(client.stderr).not.toMatch(/--ech-config/);
+    expect(client.stdout).toBe('');
+  });
+
   it('rejected: one failure line with ERR_TLS_ECH_REQUIRED, then the retry configs to use, exit 1', async () => {
     const { keyFile, configList: served } = opensslEchKeys(dir);
     const { configList: stale } = opensslEchKeys(dir, 'localhost');
     const { port } = await startOpensslServer({ peer: peers.openssl4, rev: true, extra: ['-ech_key', keyFile] });
-    const client = tsls('client', `127.0.0.1:${port}`, '--servername', 'localhost', '--ca', 'root.crt', '--ech-config', stale);
+    // The inner name is not on the certificate: a rejection authenticates the public name (localhost) alone.
+    const client = tsls('client', `127.0.0.1:${port}`, '--servername', 'inner.example', '--ca', 'root.crt', '--ech-config', stale);
     const exit = await client.waitExit();
     expect(exit.code, client.describe()).toBe(1);
     expect(client.stderr).toMatch(/ERR_TLS_ECH_REQUIRED/);
