@@ -4,7 +4,7 @@
  * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
  * Control flow is the core's; each row says which message may come when.
  */
-import { checkEchAcceptance, checkEchRetry, chooseEchConfig, echGreaseExtension, echWithholdsClientCertificate, refuseRejectedEch, sealClientHello, showInnerHello, sizeEchGrease, startEchGrease, takeRetryConfigs } from './ech-client.js';
+import { checkEchAcceptance, checkEchRetry, chooseEchConfig, echGreaseExtension, echWithholdsClientCertificate, refuseRejectedEch, sealClientHello, showInnerHello, startEchGrease, takeRetryConfigs } from './ech-client.js';
 import { encodeEchClientHello } from '../messages/ech.js';
 import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
@@ -194,10 +194,6 @@ function isIpAddress(name: string): boolean {
  */
 export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
   const c = hs.hello;
-  if (c.echGrease && c.echGrease.payloadLength === undefined) {
-    // GREASE ECH is as long as our real inner hello would be (RFC 9849 section 6.2): size that one.
-    sizeEchGrease(c.echGrease, helloFor(hs, ['TLSv1.3'], hs.options.servername, 'inner'), helloFor(hs, hs.common.versions, hs.options.servername, 'outer'));
-  }
   if (!c.ech) return helloFor(hs, hs.common.versions, hs.options.servername, 'none');
   const inner = helloFor(hs, ['TLSv1.3'], hs.options.servername, 'inner');
   const innerOffered = c.offeredExtensions;
@@ -253,7 +249,11 @@ function helloFor(hs: ClientHandshake, offeredVersions: readonly TLSVersionName[
   // The inner hello's marker; the outer hello's place for the encrypted inner one (sealClientHello fills it).
   if (ech === 'inner') ext.add('encrypted_client_hello', encodeEchClientHello({ type: 'inner' }));
   else if (ech === 'outer') ext.add('encrypted_client_hello', new Uint8Array(0));
-  else if (c.echGrease) ext.add('encrypted_client_hello', echGreaseExtension(hs, c.echGrease));
+  else if (c.echGrease) {
+    // GREASE ECH is as long as our real inner hello would be (RFC 9849 section 6.2): sized on that one.
+    const pair = () => ({ inner: helloFor(hs, ['TLSv1.3'], servername, 'inner'), outer: helloFor(hs, offeredVersions, servername, 'outer') });
+    ext.add('encrypted_client_hello', echGreaseExtension(hs, c.echGrease, pair));
+  }
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
   // No PSK with ECH: neither hello of the pair offers one.
   const psk = (c.pskOffer = ech !== 'none' ? undefined : (sessionPskOffer(hs) ?? externalPskOffer(hs)));

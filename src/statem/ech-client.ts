@@ -271,8 +271,6 @@ export interface EchGreaseState {
   configId: number;
   suite: HpkeSymmetricCipherSuite;
   enc: Uint8Array;
-  /** L + C: the padded EncodedClientHelloInner we would send, plus the AEAD tag (set by sizeEchGrease). */
-  payloadLength?: number;
   /** The extension as first sent: a second ClientHello (after HRR) copies it whole. */
   sent?: Uint8Array;
 }
@@ -298,21 +296,14 @@ export function startEchGrease(hs: ClientHandshake): EchGreaseState {
 }
 
 /**
- * The GREASE payload's length: what our inner hello for this connection would encrypt to
- * (compressed against the outer, padded as section 6.1.3 does with no config, so a
- * maximum_name_length of 0), plus the AEAD tag.
+ * The GREASE extension, made once: a second ClientHello (after HRR) repeats it. Its payload is
+ * as long as the inner hello of `hellos` would encrypt to (compressed against the outer, padded
+ * as section 6.1.3 does with no config, so a maximum_name_length of 0), plus the AEAD tag.
  */
-export function sizeEchGrease(g: EchGreaseState, inner: MessageOf<'client_hello'>, outer: MessageOf<'client_hello'>): void {
-  g.payloadLength = encodedClientHelloInner(inner, outer, 0).plaintext.length + TAG_LENGTH;
-}
-
-export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState): Uint8Array {
-  g.sent ??= encodeEchClientHello({
-    type: 'outer',
-    cipher_suite: g.suite,
-    config_id: g.configId,
-    enc: g.enc,
-    payload: hs.common.random(need(g.payloadLength, 'the GREASE ECH payload length')),
-  });
+export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState, hellos: () => { inner: MessageOf<'client_hello'>; outer: MessageOf<'client_hello'> }): Uint8Array {
+  if (g.sent) return g.sent;
+  const { inner, outer } = hellos();
+  const payloadLength = encodedClientHelloInner(inner, outer, 0).plaintext.length + TAG_LENGTH;
+  g.sent = encodeEchClientHello({ type: 'outer', cipher_suite: g.suite, config_id: g.configId, enc: g.enc, payload: hs.common.random(payloadLength) });
   return g.sent;
 }
