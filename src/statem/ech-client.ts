@@ -10,7 +10,9 @@
  * hello is sealed with the same HPKE context and an empty enc.
  *
  * The inner hello refers to the outer one's copies of the extensions both share (section 5.1)
- * and is padded (section 6.1.3). Not here yet: PSKs with ECH (not offered).
+ * and is padded (section 6.1.3). The outer hello offers TLS 1.2 too: a server that picks it did
+ * not take ECH, and is treated as a rejection without retry configs. Not here yet: PSKs with
+ * ECH (not offered).
  */
 import { hpkeSetupSender, hpkeSupports, type HpkeContext } from '../crypto/hpke.js';
 import { echConfigListBytes } from '../ech/keys.js';
