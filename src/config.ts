@@ -29,6 +29,11 @@ export interface PeerVerification {
   chain: Certificate[];
   /** The name (or IP) the certificate must be valid for. */
   host: string | undefined;
+  /**
+   * Set when ECH was offered and the server did not take it: the config's public_name, which
+   * `host` then is too. Only it is authenticated (RFC 9849 section 6.1.7), never the name asked for.
+   */
+  echPublicName?: string;
   now: number;
 }
 
