@@ -218,6 +218,11 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   /** The clock moved: retransmit the last flight if its timer ran out. */
   handleTimeout(now = this.now()): void {
     if (!this.timer.expired(now) || this.lifecycle === 'DEAD') return;
+    // A DTLS 1.3 post-handshake flight (tickets, KeyUpdate) nobody acknowledges is given up, not the association.
+    if (this.dtls13 && this.statem.established && this.timer.retransmissions >= this.timer.maxRetransmissions) {
+      this.timer.stop();
+      return;
+    }
     this.guard(() => {
       this.timer.backoff(now); // throws ERR_TLS_HANDSHAKE_TIMEOUT after the last try
       this.retransmit();
@@ -493,6 +498,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
         return;
       case ContentType.alert:
         if (record.data.length !== 2) return; // malformed datagram content is dropped
+        // Once a DTLS 1.3 handshake is over only protected alerts count: one in the clear could be anyone's.
+        if (this.dtls13 && this.statem.established && record.epoch === 0) return;
         return this.receiveAlert(record.data[0]!, record.data[1]!, 'association');
       case ContentType.application_data:
         // Stray data is dropped, as DTLS drops. DTLS 1.3 data may still come in the epoch before a KeyUpdate.

@@ -210,6 +210,52 @@ describe('DTLS 1.3 handshake', () => {
   });
 });
 
+describe('DTLS 1.3 under hostile input', () => {
+  it('ends the association when forged records reach the integrity limit of the read key (RFC 9147 4.5.3)', () => {
+    const p = pair13({}, { aeadLimits: { integrity: 5 } } as Partial<DtlsServerOptions>);
+    p.run();
+    p.client.send(text('genuine'));
+    const [record] = p.client.takeDatagrams();
+    for (let i = 0; i < 4; i++) {
+      const forged = record!.slice();
+      forged[forged.length - 1 - i]! ^= 0x40;
+      p.server.feedDatagram(forged);
+    }
+    expect(p.server.state).toBe('ESTABLISHED');
+    const forged = record!.slice();
+    forged[10]! ^= 1;
+    p.server.feedDatagram(forged);
+    expect(p.server.state).toBe('DEAD');
+    expect(p.server.error?.code).toBe('ERR_TLS_AEAD_LIMIT');
+  });
+
+  it('a plaintext alert after the handshake is dropped: it could come from anyone', () => {
+    const p = pair13();
+    p.run();
+    p.server.feedDatagram(new Uint8Array([21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 50, 0, 2, 2, 40]));
+    expect(p.server.state).toBe('ESTABLISHED');
+    expectWorking(p);
+  });
+
+  it('a malformed ACK under the peer’s keys is decode_error, and the association is dead', () => {
+    const p = pair13();
+    p.run();
+    // A protected record of content type ACK whose body is not a whole number of record numbers.
+    const sealed = (p.client as unknown as { records: { seal(type: number, data: Uint8Array): Uint8Array } }).records.seal(26, Uint8Array.of(0, 3, 1, 2, 3));
+    p.server.feedDatagram(sealed);
+    expect(p.server.state).toBe('DEAD');
+    expect(p.server.error?.alert).toBe('decode_error');
+  });
+
+  it('gives up an unacknowledged ticket without killing the association', () => {
+    const p = pair13({ maxRetransmissions: 2 }, { maxRetransmissions: 2 });
+    // Every datagram from the client after the handshake is lost: the server's ticket is never acknowledged.
+    p.run({ deliver: (d, from) => (from === 'client' && p.client.state === 'ESTABLISHED' && (d[0]! & 3) === 3 ? [] : [d]) });
+    expect(p.server.state).toBe('ESTABLISHED');
+    expect(p.server.nextTimeout()).toBeUndefined();
+  });
+});
+
 describe('DTLS 1.3 trace', () => {
   it('shows record numbers, epochs, ACKs and retransmissions', () => {
     const p = pair13();
