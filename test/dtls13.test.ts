@@ -334,6 +334,22 @@ describe('DTLS 1.3 after the handshake', () => {
     expectWorking(second);
   });
 
+  it('offers no 0-RTT over datagrams, even with a ticket that came from a server configured for it', () => {
+    const sessions: DtlsClientOptions['session'][] = [];
+    const ticketKeys = new Uint8Array(48).fill(3);
+    const server = { ticketKeys, maxEarlyData: 1000 } as Partial<DtlsServerOptions>;
+    const first = pair13({}, server);
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    const second = pair13({ session: sessions[0], earlyData: text('too early') } as DtlsClientOptions, server);
+    const offered: string[] = [];
+    second.client.on('message', (dir, m) => dir === 'send' && m.type === 'client_hello' && offered.push(...(m.extensions.has('early_data') ? ['early_data'] : [])));
+    second.run();
+    expect(offered).toEqual([]);
+    expect(second.client.sessionReused).toBe(true);
+    expectWorking(second);
+  });
+
   it('authenticates with an external PSK', () => {
     const key = new Uint8Array(32).fill(7);
     const p = pair13({ psk: { identity: 'device-1', key } }, { pskCallback: (id) => (new TextDecoder().decode(id) === 'device-1' ? key : undefined) });
