@@ -24,7 +24,7 @@ import { FlightAcks } from './statem/dtls13-flight-acks.js';
 import { resumeStatelessRetry, type StatelessRetry } from './dtls13-stateless-retry.js';
 import { ESTABLISHED } from './statem/states.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
-import { ContentType, ProtocolVersion } from './messages/constants.js';
+import { ContentType, HandshakeType, ProtocolVersion } from './messages/constants.js';
 import { decodeSession } from './statem/session.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
@@ -59,6 +59,8 @@ export interface DtlsServerStart {
   connectionId?: Uint8Array;
   /** DTLS 1.3: the stateless HelloRetryRequest this association's transcript starts with (RFC 9147 5.1). */
   helloRetry?: StatelessRetry;
+  /** The ClientHello's body, when it came in fragments the cookie guard put together (the association never saw the first ones). */
+  clientHello?: Uint8Array;
 }
 
 /** A record as `--trace` shows it: content type, record number, and what DTLS 1.3 adds (retransmission, the records an ACK names). */
@@ -122,6 +124,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private toAck: RecordNumber[] = [];
   /** A flight of ours started while the current datagram was processed. */
   private newFlight = false;
+  /** A ClientHello the cookie guard reassembled, processed before the first datagram. */
+  private guardedHello: Uint8Array | undefined;
   /** DTLS 1.3: the sending keys of our KeyUpdate, used once it is acknowledged (RFC 9147 8). */
   private pendingWrite: { epoch: number; protection: Dtls13Protection } | undefined = undefined;
 
@@ -140,6 +144,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.records.plaintextVersion = VARIANTS.dtls12.wire;
     if (start?.connectionId) this.hs.connectionId = start.connectionId;
     if (start?.helloRetry) resumeStatelessRetry(this.hs, start.helloRetry);
+    this.guardedHello = start?.clientHello;
     const firstSeq = start?.clientHelloSeq ?? 0;
     if (start) this.records.advanceWriteSequence(start.recordSeq);
     // After a stateless HelloVerifyRequest the server answers ClientHello n with ServerHello n (RFC 6347 4.2.2).
@@ -163,6 +168,13 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.start();
     if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
     this.guard(() => {
+      const hello = this.guardedHello;
+      if (hello) {
+        this.guardedHello = undefined;
+        this.recvSeq = this.reassembler.nextSeq;
+        this.reassembler.reset(this.recvSeq + 1);
+        this.statem.deliver(tlsHandshakeBytes(HandshakeType.client_hello, hello));
+      }
       // From the hellos on the parser must know our CID's length: the peer's first tls12_cid record
       // (its Finished) may arrive with its ChangeCipherSpec, before our read keys are installed.
       this.syncReceiveCid();
@@ -182,7 +194,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
         }
       }
       // The peer resent a flight we already answered: our answer was lost, send it once more.
-      if (this.peerResent && !this.flightAnswered) this.retransmit();
+      // (Not when our answer is still to go out: the flush below sends it.)
+      if (this.peerResent && !this.flightAnswered && !this.flightUnsent) this.retransmit();
       this.ackReceived();
     });
   }

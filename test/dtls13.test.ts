@@ -138,6 +138,44 @@ describe('DTLS 1.3 handshake', () => {
     expect(guard.check(forged, '192.0.2.1:1').kind).not.toBe('accept');
   });
 
+  it.each([31, 32, 33])('a ClientHello fragmented by a 300-byte MTU passes the stateless cookie exchange, under loss (seed %i)', (seed) => {
+    const rnd = seededFloats(seed);
+    const p = pair13({ mtu: 300, maxRetransmissions: 12 }, { mtu: 300, maxRetransmissions: 12 }, { cookie: true });
+    let largest = 0;
+    p.run({ deliver: (d) => ((largest = Math.max(largest, d.length)), rnd() < 0.2 ? [] : [d]) }, 3000);
+    expect(largest).toBeLessThanOrEqual(300);
+    expect(p.client.helloRetried).toBe(true);
+    expectWorking(p);
+  });
+
+  it('a DTLS 1.2 ClientHello fragmented by a 120-byte MTU passes the HelloVerifyRequest exchange too', () => {
+    const p = dtlsPair({ mtu: 120 }, { mtu: 120 }, { cookie: true });
+    let first = 0;
+    p.run({ deliver: (d, from) => (from === 'client' && first++ === 0 && expect(d.length).toBe(120), [d]) });
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.protocol).toBe('DTLSv1.2');
+    expectWorking12(p);
+  });
+
+  it('the cookie guard keeps a bounded number of fragmented ClientHellos, and none of an attacker who never finishes', async () => {
+    const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
+    const { nobleProvider } = await import('../src/crypto/noble.js');
+    const { DtlsConnection } = await import('../src/dtls-connection.js');
+    const guard = new DtlsCookieGuard(nobleProvider, { dtls13: V13 });
+    // 500 addresses each send the first fragment of a ClientHello and nothing more.
+    for (let i = 0; i < 500; i++) {
+      const c = DtlsConnection.client({ ...V13, rejectUnauthorized: false, mtu: 200 });
+      const [first] = c.takeDatagrams();
+      expect(guard.check(first!, `10.0.${i >> 8}.${i & 255}:1`).kind).toBe('drop');
+    }
+    expect((guard as unknown as { fragments: { size: number } }).fragments.size).toBeLessThanOrEqual(64);
+    // A real client still gets its HelloRetryRequest once all its fragments are in.
+    const c = DtlsConnection.client({ ...V13, rejectUnauthorized: false, mtu: 200 });
+    const verdicts = c.takeDatagrams().map((d) => guard.check(d, '192.0.2.9:1').kind);
+    expect(verdicts.at(-1)).toBe('verify');
+    expect(verdicts.slice(0, -1).every((v) => v === 'drop')).toBe(true);
+  });
+
   it('fragments a certificate flight to a small MTU and reassembles it', () => {
     const p = pair13({ mtu: 300 }, { mtu: 300, certificates: [certifiedKey('leaf-rsa2048')] });
     let largest = 0;
