@@ -267,6 +267,27 @@ describe('DTLS 1.3 under hostile input', () => {
     expect(p.server.error?.code).toBe('ERR_TLS_AEAD_LIMIT');
   });
 
+  it('survives seeded mutations of its records and random garbage in both formats', () => {
+    const p = pair13();
+    p.run();
+    p.client.send(text('template'));
+    const [record] = p.client.takeDatagrams();
+    const rnd = seededFloats(77);
+    const int = (n: number) => Math.floor(rnd() * n);
+    for (let i = 0; i < 400; i++) {
+      const d = record!.slice();
+      for (let k = 1 + int(3); k > 0; k--) d[int(d.length)] = int(256);
+      p.server.feedDatagram(i % 3 === 0 ? d.subarray(0, int(d.length)) : d);
+      const garbage = Uint8Array.from({ length: 1 + int(80) }, () => int(256));
+      if (i % 2) garbage[0] = 0x20 | int(32); // a unified header's first byte
+      p.server.feedDatagram(garbage);
+    }
+    expect(p.server.state).toBe('ESTABLISHED');
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.received.server.length).toBeLessThanOrEqual(1);
+    expectWorking(p);
+  });
+
   it('a plaintext alert after the handshake is dropped: it could come from anyone', () => {
     const p = pair13();
     p.run();
