@@ -24,7 +24,8 @@ import { FlightAcks } from './statem/dtls13-flight-acks.js';
 import { resumeStatelessRetry, type StatelessRetry } from './dtls13-stateless-retry.js';
 import { ESTABLISHED } from './statem/states.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
-import { ContentType, HandshakeType } from './messages/constants.js';
+import { ContentType, HandshakeType, ProtocolVersion } from './messages/constants.js';
+import { decodeSession } from './statem/session.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
 import { aeadLimits } from './record/aead-limits.js';
@@ -58,16 +59,42 @@ export interface DtlsServerStart {
   connectionId?: Uint8Array;
   /** DTLS 1.3: the stateless HelloRetryRequest this association's transcript starts with (RFC 9147 5.1). */
   helloRetry?: StatelessRetry;
+  /** The ClientHello's body, when it came in fragments the cookie guard put together (the association never saw the first ones). */
+  clientHello?: Uint8Array;
+}
+
+/** A record as `--trace` shows it: content type, record number, and what DTLS 1.3 adds (retransmission, the records an ACK names). */
+export interface DtlsRecordEvent {
+  contentType: number;
+  epoch: number;
+  seq: number;
+  /** Bytes of the record's content. */
+  length: number;
+  /** Sent again: the same handshake fragment under a new record number. */
+  retransmission?: boolean;
+  /** An ACK's record numbers (RFC 9147 7). */
+  acknowledges?: RecordNumber[];
 }
 
 export interface DtlsConnectionEvents extends EndpointEvents {
   /** One record of application data. */
   data: [Uint8Array];
+  /** A record sent or received (only built when someone listens): the CLI's --trace. */
+  record: ['recv' | 'send', DtlsRecordEvent];
 }
 
 /** The first DTLS 1.3 epoch keyed by a traffic secret is 2, the handshake's (1 is 0-RTT's, RFC 9147 6.1). */
 function nextEpoch13(epoch: number): number {
   return epoch === 0 ? 2 : epoch + 1;
+}
+
+/** The protocol version of a session given as an option, if it can be read (a bad one fails later, in the handshake). */
+function sessionVersion(session: ClientOptions['session']): number | undefined {
+  try {
+    return (session instanceof Uint8Array ? decodeSession(session) : session)?.state.version;
+  } catch {
+    return undefined;
+  }
 }
 
 /** ACKs name at most this many records (the newest received). */
@@ -97,6 +124,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private toAck: RecordNumber[] = [];
   /** A flight of ours started while the current datagram was processed. */
   private newFlight = false;
+  /** A ClientHello the cookie guard reassembled, processed before the first datagram. */
+  private guardedHello: Uint8Array | undefined;
   /** DTLS 1.3: the sending keys of our KeyUpdate, used once it is acknowledged (RFC 9147 8). */
   private pendingWrite: { epoch: number; protection: Dtls13Protection } | undefined = undefined;
 
@@ -104,14 +133,18 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   constructor(side: 'server', options: DtlsServerOptions, start?: DtlsServerStart);
   constructor(...[side, options, start]: [side: 'client', options: DtlsClientOptions, start?: undefined] | [side: 'server', options: DtlsServerOptions, start?: DtlsServerStart]) {
     const endpoint: Endpoint = side === 'client' ? { side, options } : { side, options };
-    // DTLS 1.2 unless the options allow DTLS 1.3 (maxVersion 'TLSv1.3'); nothing below 1.2.
-    const common = resolveCommon({ ...options, minVersion: options.minVersion ?? 'TLSv1.2', maxVersion: options.maxVersion ?? 'TLSv1.2' }, nobleProvider);
+    // DTLS 1.2 unless the options allow DTLS 1.3 (maxVersion 'TLSv1.3'); nothing below 1.2. A DTLS 1.2
+    // session resumes only over DTLS 1.2: a client offering one offers no more (a DTLS 1.3 server would answer with a full handshake).
+    const tls12Session = endpoint.side === 'client' && options.minVersion !== 'TLSv1.3' && sessionVersion(endpoint.options.session) === ProtocolVersion.TLS1_2;
+    const maxVersion = tls12Session ? 'TLSv1.2' : (options.maxVersion ?? 'TLSv1.2');
+    const common = resolveCommon({ ...options, minVersion: options.minVersion ?? 'TLSv1.2', maxVersion }, nobleProvider);
     super(endpoint, common, 'datagram');
     this.records = common.versions.includes('TLSv1.3') ? new Dtls13RecordLayer() : new DtlsRecordLayer();
     this.now = common.now;
     this.records.plaintextVersion = VARIANTS.dtls12.wire;
     if (start?.connectionId) this.hs.connectionId = start.connectionId;
     if (start?.helloRetry) resumeStatelessRetry(this.hs, start.helloRetry);
+    this.guardedHello = start?.clientHello;
     const firstSeq = start?.clientHelloSeq ?? 0;
     if (start) this.records.advanceWriteSequence(start.recordSeq);
     // After a stateless HelloVerifyRequest the server answers ClientHello n with ServerHello n (RFC 6347 4.2.2).
@@ -135,6 +168,13 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.start();
     if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return;
     this.guard(() => {
+      const hello = this.guardedHello;
+      if (hello) {
+        this.guardedHello = undefined;
+        this.recvSeq = this.reassembler.nextSeq;
+        this.reassembler.reset(this.recvSeq + 1);
+        this.statem.deliver(tlsHandshakeBytes(HandshakeType.client_hello, hello));
+      }
       // From the hellos on the parser must know our CID's length: the peer's first tls12_cid record
       // (its Finished) may arrive with its ChangeCipherSpec, before our read keys are installed.
       this.syncReceiveCid();
@@ -154,7 +194,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
         }
       }
       // The peer resent a flight we already answered: our answer was lost, send it once more.
-      if (this.peerResent && !this.flightAnswered) this.retransmit();
+      // (Not when our answer is still to go out: the flush below sends it.)
+      if (this.peerResent && !this.flightAnswered && !this.flightUnsent) this.retransmit();
       this.ackReceived();
     });
   }
@@ -190,6 +231,11 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   /** The clock moved: retransmit the last flight if its timer ran out. */
   handleTimeout(now = this.now()): void {
     if (!this.timer.expired(now) || this.lifecycle === 'DEAD') return;
+    // A DTLS 1.3 post-handshake flight (tickets, KeyUpdate) nobody acknowledges is given up, not the association.
+    if (this.dtls13 && this.statem.established && this.timer.retransmissions >= this.timer.maxRetransmissions) {
+      this.timer.stop();
+      return;
+    }
     this.guard(() => {
       this.timer.backoff(now); // throws ERR_TLS_HANDSHAKE_TIMEOUT after the last try
       this.retransmit();
@@ -384,13 +430,28 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private flightDatagrams(): Uint8Array[] {
     const records = this.records;
     if (!(records instanceof Dtls13RecordLayer)) return this.flight.datagrams((r) => records.seal(r.contentType, r.payload, r.epoch));
+    const trace = this.listenerCount('record') > 0;
     return this.flight.datagramsWhere(
       (index) => !this.acks.isAcked(index),
       (r, index) => {
-        this.acks.transmitted(index, { epoch: r.epoch, seq: records.nextSeqOf(r.epoch) });
+        const seq = records.nextSeqOf(r.epoch);
+        const retransmission = this.acks.transmitted(index, { epoch: r.epoch, seq });
+        if (trace) this.traceRecord('send', r.contentType, r.epoch, seq, r.payload, retransmission);
         return records.seal(r.contentType, r.payload, r.epoch);
       },
     );
+  }
+
+  private traceRecord(dir: 'recv' | 'send', contentType: number, epoch: number, seq: number, data: Uint8Array, retransmission = false): void {
+    let acknowledges: RecordNumber[] | undefined;
+    if (contentType === ACK_CONTENT_TYPE) {
+      try {
+        acknowledges = decodeAck(data);
+      } catch {
+        acknowledges = [];
+      }
+    }
+    this.emit('record', dir, { contentType, epoch, seq, length: data.length, ...(retransmission ? { retransmission } : {}), ...(acknowledges ? { acknowledges } : {}) });
   }
 
   /** An ACK arrived (RFC 9147 7): progress resets the timer; a wholly acknowledged flight is complete. */
@@ -420,11 +481,14 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (this.newFlight && !this.statem.established) return;
     const numbers = this.toAck.sort((a, b) => a.epoch - b.epoch || a.seq - b.seq).slice(-MAX_ACKED_RECORDS);
     this.toAck = [];
-    this.out.push(this.records.seal(ACK_CONTENT_TYPE, encodeAck(numbers)));
+    const ack = encodeAck(numbers);
+    if (this.listenerCount('record') > 0) this.traceRecord('send', ACK_CONTENT_TYPE, this.records.writeEpoch, this.records.nextWriteSeq, ack);
+    this.out.push(this.records.seal(ACK_CONTENT_TYPE, ack));
   }
 
   private dispatch(record: DtlsOpened): void {
     if (this.lifecycle === 'DEAD' || this.receivedCloseNotify) return;
+    if (this.listenerCount('record') > 0) this.traceRecord('recv', record.type, record.epoch, record.seq, record.data);
     switch (record.type) {
       case ContentType.handshake:
         return this.receiveHandshake(record);
@@ -446,6 +510,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
         return;
       case ContentType.alert:
         if (record.data.length !== 2) return; // malformed datagram content is dropped
+        // Once a DTLS 1.3 handshake is over only protected alerts count: one in the clear could be anyone's.
+        if (this.dtls13 && this.statem.established && record.epoch === 0) return;
         return this.receiveAlert(record.data[0]!, record.data[1]!, 'association');
       case ContentType.application_data:
         // Stray data is dropped, as DTLS drops. DTLS 1.3 data may still come in the epoch before a KeyUpdate.

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { DtlsClientOptions, DtlsServerOptions } from '../src/dtls-connection.js';
 import { certifiedKey, rootCa } from './helpers/pki.js';
 import { dtlsPair, type Network } from './helpers/dtls-pair.js';
+import type { Connection } from '../src/connection.js';
+import { traceConnection } from '../src/node/trace.js';
 import { seededFloats } from './helpers/random.js';
 
 const V13 = { maxVersion: 'TLSv1.3' } as const;
@@ -29,6 +31,15 @@ function expectWorking(p: ReturnType<typeof pair13>, net?: Network) {
   p.run(net);
   expect(str(p.received.server.slice(before.server))).toEqual(['ping']);
   expect(str(p.received.client.slice(before.client))).toEqual(['pong']);
+}
+
+/** Data crosses a DTLS 1.2 pair both ways. */
+function expectWorking12(p: ReturnType<typeof dtlsPair>) {
+  p.client.send(text('ping'));
+  p.server.send(text('pong'));
+  p.run();
+  expect(str(p.received.server)).toEqual(['ping']);
+  expect(str(p.received.client)).toEqual(['pong']);
 }
 
 describe('DTLS 1.3 handshake', () => {
@@ -127,6 +138,44 @@ describe('DTLS 1.3 handshake', () => {
     expect(guard.check(forged, '192.0.2.1:1').kind).not.toBe('accept');
   });
 
+  it.each([31, 32, 33])('a ClientHello fragmented by a 300-byte MTU passes the stateless cookie exchange, under loss (seed %i)', (seed) => {
+    const rnd = seededFloats(seed);
+    const p = pair13({ mtu: 300, maxRetransmissions: 12 }, { mtu: 300, maxRetransmissions: 12 }, { cookie: true });
+    let largest = 0;
+    p.run({ deliver: (d) => ((largest = Math.max(largest, d.length)), rnd() < 0.2 ? [] : [d]) }, 3000);
+    expect(largest).toBeLessThanOrEqual(300);
+    expect(p.client.helloRetried).toBe(true);
+    expectWorking(p);
+  });
+
+  it('a DTLS 1.2 ClientHello fragmented by a 120-byte MTU passes the HelloVerifyRequest exchange too', () => {
+    const p = dtlsPair({ mtu: 120 }, { mtu: 120 }, { cookie: true });
+    let first = 0;
+    p.run({ deliver: (d, from) => (from === 'client' && first++ === 0 && expect(d.length).toBe(120), [d]) });
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.protocol).toBe('DTLSv1.2');
+    expectWorking12(p);
+  });
+
+  it('the cookie guard keeps a bounded number of fragmented ClientHellos, and none of an attacker who never finishes', async () => {
+    const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
+    const { nobleProvider } = await import('../src/crypto/noble.js');
+    const { DtlsConnection } = await import('../src/dtls-connection.js');
+    const guard = new DtlsCookieGuard(nobleProvider, { dtls13: V13 });
+    // 500 addresses each send the first fragment of a ClientHello and nothing more.
+    for (let i = 0; i < 500; i++) {
+      const c = DtlsConnection.client({ ...V13, rejectUnauthorized: false, mtu: 200 });
+      const [first] = c.takeDatagrams();
+      expect(guard.check(first!, `10.0.${i >> 8}.${i & 255}:1`).kind).toBe('drop');
+    }
+    expect((guard as unknown as { fragments: { size: number } }).fragments.size).toBeLessThanOrEqual(64);
+    // A real client still gets its HelloRetryRequest once all its fragments are in.
+    const c = DtlsConnection.client({ ...V13, rejectUnauthorized: false, mtu: 200 });
+    const verdicts = c.takeDatagrams().map((d) => guard.check(d, '192.0.2.9:1').kind);
+    expect(verdicts.at(-1)).toBe('verify');
+    expect(verdicts.slice(0, -1).every((v) => v === 'drop')).toBe(true);
+  });
+
   it('fragments a certificate flight to a small MTU and reassembles it', () => {
     const p = pair13({ mtu: 300 }, { mtu: 300, certificates: [certifiedKey('leaf-rsa2048')] });
     let largest = 0;
@@ -199,6 +248,96 @@ describe('DTLS 1.3 handshake', () => {
   });
 });
 
+describe('DTLS 1.3 under hostile input', () => {
+  it('ends the association when forged records reach the integrity limit of the read key (RFC 9147 4.5.3)', () => {
+    const p = pair13({}, { aeadLimits: { integrity: 5 } } as Partial<DtlsServerOptions>);
+    p.run();
+    p.client.send(text('genuine'));
+    const [record] = p.client.takeDatagrams();
+    for (let i = 0; i < 4; i++) {
+      const forged = record!.slice();
+      forged[forged.length - 1 - i]! ^= 0x40;
+      p.server.feedDatagram(forged);
+    }
+    expect(p.server.state).toBe('ESTABLISHED');
+    const forged = record!.slice();
+    forged[10]! ^= 1;
+    p.server.feedDatagram(forged);
+    expect(p.server.state).toBe('DEAD');
+    expect(p.server.error?.code).toBe('ERR_TLS_AEAD_LIMIT');
+  });
+
+  it('survives seeded mutations of its records and random garbage in both formats', () => {
+    const p = pair13();
+    p.run();
+    p.client.send(text('template'));
+    const [record] = p.client.takeDatagrams();
+    const rnd = seededFloats(77);
+    const int = (n: number) => Math.floor(rnd() * n);
+    for (let i = 0; i < 400; i++) {
+      const d = record!.slice();
+      for (let k = 1 + int(3); k > 0; k--) d[int(d.length)] = int(256);
+      p.server.feedDatagram(i % 3 === 0 ? d.subarray(0, int(d.length)) : d);
+      const garbage = Uint8Array.from({ length: 1 + int(80) }, () => int(256));
+      if (i % 2) garbage[0] = 0x20 | int(32); // a unified header's first byte
+      p.server.feedDatagram(garbage);
+    }
+    expect(p.server.state).toBe('ESTABLISHED');
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.received.server.length).toBeLessThanOrEqual(1);
+    expectWorking(p);
+  });
+
+  it('a plaintext alert after the handshake is dropped: it could come from anyone', () => {
+    const p = pair13();
+    p.run();
+    p.server.feedDatagram(new Uint8Array([21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 50, 0, 2, 2, 40]));
+    expect(p.server.state).toBe('ESTABLISHED');
+    expectWorking(p);
+  });
+
+  it('a malformed ACK under the peer’s keys is decode_error, and the association is dead', () => {
+    const p = pair13();
+    p.run();
+    // A protected record of content type ACK whose body is not a whole number of record numbers.
+    const sealed = (p.client as unknown as { records: { seal(type: number, data: Uint8Array): Uint8Array } }).records.seal(26, Uint8Array.of(0, 3, 1, 2, 3));
+    p.server.feedDatagram(sealed);
+    expect(p.server.state).toBe('DEAD');
+    expect(p.server.error?.alert).toBe('decode_error');
+  });
+
+  it('gives up an unacknowledged ticket without killing the association', () => {
+    const p = pair13({ maxRetransmissions: 2 }, { maxRetransmissions: 2 });
+    // Every datagram from the client after the handshake is lost: the server's ticket is never acknowledged.
+    p.run({ deliver: (d, from) => (from === 'client' && p.client.state === 'ESTABLISHED' && (d[0]! & 3) === 3 ? [] : [d]) });
+    expect(p.server.state).toBe('ESTABLISHED');
+    expect(p.server.nextTimeout()).toBeUndefined();
+  });
+});
+
+describe('DTLS 1.3 trace', () => {
+  it('shows record numbers, epochs, ACKs and retransmissions', () => {
+    const p = pair13();
+    const lines: string[] = [];
+    traceConnection(p.client as unknown as Connection, 'client', (l) => lines.push(l));
+    // Lose the client's Finished once: it is retransmitted until the server acknowledges it.
+    let lost = false;
+    const finished = (d: Uint8Array) => p.client.state === 'ESTABLISHED' && (d[0]! & 0xe3) === 0x22;
+    p.run({ deliver: (d, from) => (from === 'client' && finished(d) && !lost ? ((lost = true), []) : [d]) });
+    expect(lost).toBe(true);
+    expect(p.client.state).toBe('ESTABLISHED');
+    const first = lines.find((l) => /C.ClientFinished -> Established/.test(l));
+    expect(first).toBeDefined();
+    const sent = lines.filter((l) => /\] >>> record handshake epoch 2 seq \d+ 44 bytes/.test(l));
+    expect(sent.length).toBe(2);
+    expect(sent[1]).toMatch(/\(retransmission\)$/);
+    const resentSeq = /seq (\d+)/.exec(sent[1]!)![1];
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`<<< record ack epoch 3 seq \\d+ \\d+ bytes acknowledging 2/${resentSeq}$`)));
+    expect(lines).toContainEqual(expect.stringMatching(/>>> record ack epoch 2 seq \d+ \d+ bytes acknowledging 0\/0 2\/0/));
+    expect(lines).toContainEqual(expect.stringMatching(/<<< record handshake epoch 0 seq 0/));
+  });
+});
+
 describe('DTLS 1.3 after the handshake', () => {
   it('KeyUpdate: the new keys are used once the update is acknowledged, and the peer answers a request', () => {
     const p = pair13();
@@ -254,6 +393,22 @@ describe('DTLS 1.3 after the handshake', () => {
     expectWorking(second);
   });
 
+  it('offers no 0-RTT over datagrams, even with a ticket that came from a server configured for it', () => {
+    const sessions: DtlsClientOptions['session'][] = [];
+    const ticketKeys = new Uint8Array(48).fill(3);
+    const server = { ticketKeys, maxEarlyData: 1000 } as Partial<DtlsServerOptions>;
+    const first = pair13({}, server);
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    const second = pair13({ session: sessions[0], earlyData: text('too early') } as DtlsClientOptions, server);
+    const offered: string[] = [];
+    second.client.on('message', (dir, m) => dir === 'send' && m.type === 'client_hello' && offered.push(...(m.extensions.has('early_data') ? ['early_data'] : [])));
+    second.run();
+    expect(offered).toEqual([]);
+    expect(second.client.sessionReused).toBe(true);
+    expectWorking(second);
+  });
+
   it('authenticates with an external PSK', () => {
     const key = new Uint8Array(32).fill(7);
     const p = pair13({ psk: { identity: 'device-1', key } }, { pskCallback: (id) => (new TextDecoder().decode(id) === 'device-1' ? key : undefined) });
@@ -296,7 +451,83 @@ describe('DTLS 1.3 connection IDs (RFC 9147 9)', () => {
   });
 });
 
+describe('DTLS-SRTP over DTLS 1.3 (RFC 5764)', () => {
+  it('agrees on a profile in EncryptedExtensions and exports the same keys', () => {
+    const p = pair13({ srtpProfiles: ['SRTP_AES128_CM_SHA1_80', 'SRTP_AEAD_AES_128_GCM'] }, { srtpProfiles: ['SRTP_AEAD_AES_128_GCM', 'SRTP_AES128_CM_SHA1_80'] });
+    p.run();
+    expect(p.client.srtpProfile).toBe('SRTP_AEAD_AES_128_GCM');
+    expect(p.server.srtpProfile).toBe('SRTP_AEAD_AES_128_GCM');
+    const label = 'EXTRACTOR-dtls_srtp';
+    expect(p.client.exportKeyingMaterial(56, label)).toEqual(p.server.exportKeyingMaterial(56, label));
+    expectWorking(p);
+  });
+});
+
 describe('DTLS version negotiation', () => {
+  it('a DTLS 1.3 client answers a DTLS 1.2 HelloVerifyRequest with the same ClientHello and its cookie', () => {
+    const p = dtlsPair(V13, {}, { cookie: true });
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.protocol).toBe('DTLSv1.2');
+    expectWorking12(p);
+  });
+
+  it("a DTLS 1.3 client goes on with DTLS 1.3 when a cookie guard that speaks only DTLS 1.2 stands before a DTLS 1.3 server", async () => {
+    const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
+    const { nobleProvider } = await import('../src/crypto/noble.js');
+    const { DtlsConnection } = await import('../src/dtls-connection.js');
+    const guard = new DtlsCookieGuard(nobleProvider);
+    const c = DtlsConnection.client({ ...V13, ca: rootCa(), servername: 'localhost' });
+    const [hello] = c.takeDatagrams();
+    const verdict = guard.check(hello!, 'peer');
+    if (verdict.kind !== 'verify') throw new Error('expected a HelloVerifyRequest');
+    c.feedDatagram(verdict.datagram);
+    const [second] = c.takeDatagrams();
+    const accepted = guard.check(second!, 'peer');
+    if (accepted.kind !== 'accept') throw new Error('expected the cookie to pass');
+    const s = DtlsConnection.server({ ...V13, certificates: [certifiedKey('leaf-ecdsa-p256')] }, accepted);
+    s.feedDatagram(second!);
+    for (let i = 0; i < 10; i++) {
+      s.takeDatagrams().forEach((d) => c.feedDatagram(d));
+      c.takeDatagrams().forEach((d) => s.feedDatagram(d));
+    }
+    expect(c.error).toBeUndefined();
+    expect(s.error).toBeUndefined();
+    expect(c.protocol).toBe('DTLSv1.3');
+    expect(s.state).toBe('ESTABLISHED');
+  });
+
+  it('a DTLS 1.3 client offering a DTLS 1.3 ticket passes a DTLS 1.2 cookie exchange under loss (the binder is not in the cookie)', () => {
+    const sessions: DtlsClientOptions['session'][] = [];
+    const first = pair13();
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    expect(sessions.length).toBeGreaterThan(0);
+    const rnd = seededFloats(15);
+    const p = dtlsPair({ ...V13, session: sessions[0], maxRetransmissions: 12 }, { maxRetransmissions: 12 }, { cookie: true });
+    const types: string[] = [];
+    p.client.on('message', (dir, m) => types.push(m.type));
+    p.run({ deliver: (d) => (rnd() < 0.25 ? [] : [d]) }, 2000);
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(types).toContain('hello_verify_request');
+    expect(p.client.protocol).toBe('DTLSv1.2');
+  });
+
+  it('a client offering a DTLS 1.2 session caps its version there, so a DTLS 1.3 server resumes it', () => {
+    const sessions: DtlsClientOptions['session'][] = [];
+    const ticketKeys = new Uint8Array(48).fill(9);
+    const first = dtlsPair({}, { ...V13, ticketKeys });
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    expect(first.client.protocol).toBe('DTLSv1.2');
+    expect(sessions.length).toBeGreaterThan(0);
+    const second = pair13({ session: sessions[0] }, { ticketKeys });
+    second.run();
+    expect(second.errors).toEqual({ client: [], server: [] });
+    expect(second.client.protocol).toBe('DTLSv1.2');
+    expect(second.client.sessionReused).toBe(true);
+  });
+
   it('a DTLS 1.3 client and a DTLS 1.2 server agree on DTLS 1.2', () => {
     const p = dtlsPair(V13, {});
     p.run();

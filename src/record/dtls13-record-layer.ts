@@ -17,12 +17,14 @@ import { TLSError } from '../errors.js';
 import { ProtocolVersion } from '../messages/constants.js';
 import { fastSealer, xorNonce, tlsSequenceHigh, type AeadSealTo } from './aead-nonce.js';
 import { DTLS_MAX_PLAINTEXT, DtlsRecordLayer, ReplayWindow, type DtlsOpened, type DtlsProtection, type DtlsRecordLayerOptions, type DtlsRecordStats } from './dtls-record-layer.js';
-import { encodeUnifiedHeader, parseDtls13Datagram, unifiedHeaderLength, type Dtls13CiphertextRecord } from './dtls13-header.js';
+import { parseDtls13Datagram, unifiedHeaderLength, writeUnifiedHeader, type Dtls13CiphertextRecord } from './dtls13-header.js';
 import { deriveSnKey, maskRecordNumber, reconstructEpoch, reconstructSequence, RECORD_NUMBER_SAMPLE_LENGTH } from './dtls13-record-number.js';
 import { wipe } from '../util/bytes.js';
 import { sameCid } from './dtls-cid.js';
 
 const PREFIX: LabelPrefix = 'dtls13';
+/** Room for the longest unified header: flags, a 255-byte CID, 16-bit sequence number and length. */
+const HEADER_SCRATCH = new Uint8Array(1 + 255 + 2 + 2);
 /** Sequence numbers sent in full 16 bits (RFC 9147 4: recommended unless space is tight). */
 const SEQ_LENGTH = 2;
 /** Read epochs kept: the handshake's, and the application's across a KeyUpdate. */
@@ -69,9 +71,9 @@ export class Dtls13Protection {
     if (this.destroyed) throw new TLSError('internal_error', 'DTLS 1.3 protection used after destroy');
     if (data.length > DTLS_MAX_PLAINTEXT) throw new TLSError('internal_error', `DTLS fragment of ${data.length} bytes exceeds 2^14`);
     const length = data.length + 1 + this.aead.tagLength;
-    const header = encodeUnifiedHeader({ epoch, seq, seqLength: SEQ_LENGTH, cid: this.cid }, length);
-    const out = new Uint8Array(header.length + length);
-    out.set(header);
+    const fields = { epoch, seq, seqLength: SEQ_LENGTH, cid: this.cid } as const;
+    const out = new Uint8Array(unifiedHeaderLength(fields) + length);
+    const header = out.subarray(0, writeUnifiedHeader(out, fields, length));
     const nonce = xorNonce(this.iv, tlsSequenceHigh(seq), seq >>> 0);
     this.trailer[0] = type;
     if (this.fast) {
@@ -96,8 +98,9 @@ export class Dtls13Protection {
   /** The content type and data of a record whose full sequence number is `seq` and unmasked bits `bits`, or null when it does not authenticate. */
   open(record: Dtls13CiphertextRecord, seq: number, bits: number): { type: number; data: Uint8Array } | null {
     if (this.destroyed) return null;
-    // The additional data is the header as sent, before its sequence bits were masked.
-    const header = new Uint8Array(record.header);
+    // The additional data is the header as sent, before its sequence bits were masked (in a scratch buffer: used by the AEAD call below only).
+    const header = HEADER_SCRATCH.subarray(0, record.header.length);
+    header.set(record.header);
     const at = 1 + (record.cid?.length ?? 0);
     if (record.seqLength === 2) {
       header[at] = bits >>> 8;

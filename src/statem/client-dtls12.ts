@@ -33,5 +33,9 @@ export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello'
       hs.transcript.reset();
     },
   },
-  'C.ClientHelloCookie': { row: { group: 'HANDSHAKE.DTLS', read: { server_hello_tls12: 'C12.ServerHello' } }, construct: buildClientHello },
+  // A server may ask for a cookie DTLS 1.2's way and still choose DTLS 1.3 (one whose cookie guard does not speak it).
+  'C.ClientHelloCookie': {
+    row: { group: 'HANDSHAKE.DTLS', read: { server_hello_tls12: 'C12.ServerHello', server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest' } },
+    construct: buildClientHello,
+  },
 });

@@ -316,6 +316,13 @@ export class HandshakeReassembler {
     return result;
   }
 
+  /** One fragment already parsed (splitFragments'). */
+  addFragment(fragment: HandshakeFragment): ReassemblyResult {
+    const result: ReassemblyResult = { messages: [], retransmission: false, dropped: 0 };
+    this.accept(fragment, result);
+    return result;
+  }
+
   /** The payload of one handshake record: any number of fragments back to back. */
   addRecord(recordPayload: Uint8Array): ReassemblyResult {
     const result: ReassemblyResult = { messages: [], retransmission: false, dropped: 0 };

@@ -13,17 +13,21 @@ export class FlightAcks {
   /** "epoch:seq" of each transmission → the index of the flight record it carried. */
   private readonly sent = new Map<string, number>();
   private readonly acked = new Set<number>();
+  private readonly transmittedIndexes = new Set<number>();
 
   /** A new flight: nothing sent, nothing acknowledged. */
   reset(): void {
     this.sent.clear();
+    this.transmittedIndexes.clear();
     this.acked.clear();
   }
 
-  /** Record `index` of the flight went out as `number`. */
-  transmitted(index: number, number: RecordNumber): void {
-    if (this.sent.size >= MAX_TRACKED) return;
-    this.sent.set(`${number.epoch}:${number.seq}`, index);
+  /** Record `index` of the flight went out as `number`; true when it had gone out before (a retransmission). */
+  transmitted(index: number, number: RecordNumber): boolean {
+    const again = this.transmittedIndexes.has(index);
+    this.transmittedIndexes.add(index);
+    if (this.sent.size < MAX_TRACKED) this.sent.set(`${number.epoch}:${number.seq}`, index);
+    return again;
   }
 
   isAcked(index: number): boolean {

@@ -35,6 +35,7 @@ import { encapsulateTo } from './key-exchange.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 import { processClientHello12 } from './server-tls12.js';
 import { acceptConnectionId, answerConnectionId } from './connection-id.js';
+import { answerSrtp, chooseSrtpProfile } from './srtp.js';
 import { supportedVersionCode, tls12Wire } from '../protocol-variant.js';
 
 const TLS13 = 'HANDSHAKE.TLS13';
@@ -306,6 +307,7 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
 
   hs.negotiated.version = 'TLSv1.3';
   acceptConnectionId(hs, ext);
+  chooseSrtpProfile(hs, ext);
   hs.negotiated.group = selection?.group;
   hs.resumed = psk !== undefined;
   hs.negotiated.signatureScheme = scheme;
@@ -402,6 +404,7 @@ function encryptedExtensions(hs: ServerHandshake): HandshakeMessage {
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
   if (hs.hello.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
   if (hs.negotiated.earlyData === 'accepted') ext.add('early_data', true);
+  answerSrtp(hs, ext);
   return { type: 'encrypted_extensions', extensions: ext };
 }
 
