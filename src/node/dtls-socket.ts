@@ -1097,10 +1097,13 @@ export class DTLSServer extends EventEmitter {
   private accept(hello: Buffer, rinfo: dgram.RemoteInfo, key: string, start: DtlsServerStart): void {
     const connectionId = this.cidLength > 0 ? this.freshCid() : undefined;
     // One shared options object keeps the session cache and ticket keys shared by every association.
+    // Everything the cookie guard learned (the numbering, a stateless retry, a hello it put together from fragments).
+    const { clientHelloSeq, recordSeq, helloRetry, clientHello } = start;
     const conn = DtlsConnection.server(this.engine, {
-      clientHelloSeq: start.clientHelloSeq,
-      recordSeq: start.recordSeq,
-      ...(start.helloRetry ? { helloRetry: start.helloRetry } : {}),
+      clientHelloSeq,
+      recordSeq,
+      ...(helloRetry ? { helloRetry } : {}),
+      ...(clientHello ? { clientHello } : {}),
       ...(connectionId ? { connectionId } : {}),
     });
     // Where replies go: the address the association was made from, or the newest one it proved by CID.
