@@ -568,8 +568,9 @@ describe('tsls --psk', () => {
   });
 
   it('tsls client --dtls --psk ↔ tsls server --dtls --psk agree on the PSK suite', async () => {
-    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', '--psk', PSK_HEX, '--psk-identity', 'device-1', '--ciphers', 'TLS_PSK_WITH_AES_128_CCM_8');
-    const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--psk', PSK_HEX, '--psk-identity', 'device-1', '--ciphers', 'TLS_PSK_WITH_AES_128_CCM_8');
+    // The CoAP suite is DTLS 1.2's: --max-version keeps both sides there (DTLS 1.3 would use the PSK with its own suites).
+    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', '--psk', PSK_HEX, '--psk-identity', 'device-1', '--ciphers', 'TLS_PSK_WITH_AES_128_CCM_8', '--max-version', 'DTLSv1.2');
+    const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--psk', PSK_HEX, '--psk-identity', 'device-1', '--ciphers', 'TLS_PSK_WITH_AES_128_CCM_8', '--max-version', 'DTLSv1.2');
     await client.waitOutput('tsls: connected to');
     expect(summaryOf(client)).toMatch(/over UDP: DTLSv1\.2, TLS_PSK_WITH_AES_128_CCM_8, no \(EC\)DHE$/);
     await echo(client, 'psk datagram');
@@ -579,6 +580,18 @@ describe('tsls --psk', () => {
 });
 
 describe('tsls --dtls', () => {
+  it('tsls client --dtls ↔ tsls server --dtls speak DTLS 1.3; --max-version DTLSv1.2 on the client settles on DTLS 1.2', async () => {
+    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
+    for (const [flags, version] of [[[], 'DTLSv1\\.3, TLS_AES_128_GCM_SHA256'], [['--max-version', 'DTLSv1.2'], 'DTLSv1\\.2, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256']] as const) {
+      const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost', ...flags);
+      await client.waitOutput('tsls: connected to');
+      expect(summaryOf(client)).toMatch(new RegExp(`over UDP: ${version}, `));
+      await echo(client, `over ${version.slice(0, 8)}`);
+      client.closeStdin();
+      await expectExit(client, 0);
+    }
+  });
+
   it('echo x | tsls client --dtls: stdin ends at once, and the reply still arrives before the client exits 0', async () => {
     const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
     const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost');

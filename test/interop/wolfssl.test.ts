@@ -168,7 +168,9 @@ describe(`our DTLS client → ${wolfssl.title} DTLS 1.2 server`, () => {
     ['MTU 500 on both sides', { mtu: 500 }],
   ] as const)('%s: handshake with the cookie exchange, verified, data echoed, close_notify', async (_label, o: WolfsslOptions) => {
     const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', ...o });
-    const { c, messages } = await ourClient(peer, port, o.mtu ? { mtu: o.mtu } : {});
+    // A ClientHello offering DTLS 1.3 carries a key share and no longer fits 500 bytes, and
+    // wolfSSL takes a first ClientHello only whole: at that MTU our client offers DTLS 1.2 alone.
+    const { c, messages } = await ourClient(peer, port, o.mtu ? { mtu: o.mtu, maxVersion: 'DTLSv1.2' } : {});
     expect(c.authorized).toBe(true);
     await peer.waitOutput('HANDSHAKE version=DTLSv1.2');
     c.send('over udp to wolfssl\n');
