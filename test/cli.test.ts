@@ -22,9 +22,11 @@ import {
   startGnutlsServer,
   startOpensslClient,
   startOpensslServer,
+  until,
   type Exit,
 } from './helpers/peers.js';
 import { CLI, startTslsServer, tsls } from './helpers/tsls-cli.js';
+import { udpNat } from './helpers/udp-nat.js';
 import { cn, dnsName, ipName, issue, makeKey, profiles } from './helpers/x509-builder.js';
 import { OID } from '../src/x509/certificate.js';
 import { pemEncode } from '../src/x509/parse-chain.js';
@@ -580,6 +582,34 @@ describe('tsls --psk', () => {
 });
 
 describe('tsls --dtls', () => {
+  it('tsls client --dtls --trace shows each record with its epoch and number, the retransmission of a lost ClientHello, and what ACKs name', async () => {
+    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
+    const cleanups: (() => Promise<void> | void)[] = [];
+    try {
+      // A relay that loses the client's first datagram: its ClientHello goes out again on the timer.
+      const nat = await udpNat(cleanups, port);
+      nat.state.holding = true;
+      const client = tsls('client', '--dtls', `127.0.0.1:${nat.port}`, '--ca', 'root.crt', '--servername', 'localhost', '--trace');
+      await until('the first ClientHello to be lost', () => nat.held.length > 0, () => client.describe());
+      nat.state.holding = false;
+      await client.waitOutput('tsls: connected to');
+      await echo(client, 'traced');
+      client.closeStdin();
+      await expectExit(client, 0);
+      const trace = client.stderr;
+      expect(trace).toMatch(/\[client\] >>> record handshake epoch 0 seq 0 \d+ bytes\n/);
+      expect(trace).toMatch(/\[client\] >>> record handshake epoch 0 seq \d+ \d+ bytes \(retransmission\)/);
+      expect(trace).toMatch(/\[client\] <<< record handshake epoch 2 seq \d+ \d+ bytes/);
+      expect(trace).toMatch(/\[client\] <<< record application_data epoch 3 seq \d+ \d+ bytes/);
+      // Our ACKs of the server's flight, and the server's of our Finished.
+      expect(trace).toMatch(/\[client\] >>> record ack epoch 2 seq \d+ \d+ bytes acknowledging( \d+\/\d+)+/);
+      // The client's last flight is acknowledged by the server's ACK, which names its records.
+      expect(trace).toMatch(/\[client\] <<< record ack epoch 3 seq \d+ \d+ bytes acknowledging( \d+\/\d+)+/);
+    } finally {
+      for (const c of cleanups.reverse()) await c();
+    }
+  });
+
   it('tsls client --dtls ↔ tsls server --dtls speak DTLS 1.3; --max-version DTLSv1.2 on the client settles on DTLS 1.2', async () => {
     const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
     for (const [flags, version] of [[[], 'DTLSv1\\.3, TLS_AES_128_GCM_SHA256'], [['--max-version', 'DTLSv1.2'], 'DTLSv1\\.2, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256']] as const) {
