@@ -1,6 +1,8 @@
 /**
- * DTLS 1.2 for Node: the sans-IO `DtlsConnection` over node:dgram, with node:tls's option
- * names and node's socket vocabulary.
+ * DTLS 1.3 and 1.2 for Node: the sans-IO `DtlsConnection` over node:dgram, with node:tls's
+ * option names and node's socket vocabulary. Both sides speak DTLS 1.3 (RFC 9147) by default
+ * and DTLS 1.2 (RFC 6347) with a peer that speaks only that; `minVersion`/`maxVersion`
+ * ('DTLSv1.2', 'DTLSv1.3') narrow it.
  *
  *   connectDtls({ host, port, ca })      → DTLSSocket (client) on its own UDP socket
  *   createDtlsServer({ cert, key }, cb)  → DTLSServer: ONE UDP socket, many associations
@@ -16,6 +18,9 @@
  * event, as on a dgram.Socket. There is no half-close: the peer's close_notify ('end') is
  * answered with ours and the socket closes. Events: 'secureConnect' (client) / 'secure'
  * (both), 'message' (Buffer), 'end', 'close' (hadError), 'error', 'keylog' (Buffer line).
+ * Over DTLS 1.3 a client is connected once its Finished is sent; its server, once that
+ * Finished arrives. `keyUpdate()` (DTLS 1.3) sends a KeyUpdate; its new keys are used once the
+ * peer acknowledges it.
  *
  * Time. The engine keeps no timers: after every engine call the socket arms ONE setTimeout at
  * the earliest of the engine's `nextTimeout()` (flight retransmission), the handshake deadline
@@ -26,10 +31,12 @@
  * the handshake, `idleTimeout` (server default 5 minutes, client default off) ends an
  * association that received nothing for that long with 'error' ERR_TLS_IDLE_TIMEOUT.
  *
- * Server. Datagrams are demultiplexed by the peer's address:port. A datagram from a peer with
- * no association goes through the stateless `DtlsCookieGuard` first (RFC 6347 4.2.1): a
- * HelloVerifyRequest goes straight back and nothing is kept; only a ClientHello carrying a
- * cookie we made for that address creates an association. Associations that have not finished
+ * Server. Datagrams are demultiplexed by the peer's address:port, and by connection ID when
+ * they carry one of ours. A datagram from a peer with no association goes through the
+ * stateless `DtlsCookieGuard` first: a HelloVerifyRequest (DTLS 1.2, RFC 6347 4.2.1) or a
+ * HelloRetryRequest with a cookie (DTLS 1.3, RFC 9147 5.1) goes straight back and nothing is
+ * kept (but the bounded fragments of a ClientHello that does not fit one datagram); only a
+ * ClientHello carrying a cookie we made for that address creates an association. Associations that have not finished
  * their handshake are bounded by `maxHalfOpen` (default 256) and `maxHalfOpenPerAddress`
  * (default 32): a new client that proved its address takes the place of the oldest half-open
  * association (of its address, when that is at its limit), and while the table is half full
@@ -50,14 +57,17 @@
  * checkServerIdentity, ciphers, ecdhCurve, sigalgs, enableTrace...), mapped by options.ts;
  * the client verifies the server like connect() (on by default; only an explicit
  * `rejectUnauthorized: false` turns it off). DTLS-only: `mtu`, `retransmitMs`,
- * `maxRetransmissions`, `handshakeTimeout`, `idleTimeout`; `minVersion`/`maxVersion` accept
- * 'DTLSv1.2' only. Refused (ERR_TLS_UNSUPPORTED_OPTION): `ciphersuites` (TLS 1.3 suites, no
- * DTLS 1.3 here), `SNICallback`.
+ * `maxRetransmissions`, `handshakeTimeout`, `idleTimeout`; `minVersion`/`maxVersion` take
+ * 'DTLSv1.2' and 'DTLSv1.3'. As in node:tls, `ciphers` names the DTLS 1.2 suites and
+ * `ciphersuites` the DTLS 1.3 ones. Refused (ERR_TLS_UNSUPPORTED_OPTION): `SNICallback`.
  * Resumption (client): `session` takes a Buffer from an earlier DTLS socket's 'session' event
- * (a session ID or an RFC 5077 ticket, as TLS 1.2); 'session' follows 'secureConnect'.
- * Connection IDs (RFC 9146): `connectionId` on the client (usually an empty Buffer: use the
- * server's CID), `connectionIds` on the server (a random CID per association, by which
- * datagrams from a new address still reach it).
+ * (DTLS 1.2: a session ID or an RFC 5077 ticket; DTLS 1.3: a NewSessionTicket, which comes
+ * after the handshake); 'session' follows 'secureConnect'.
+ * Connection IDs (RFC 9146; RFC 9147 9): `connectionId` on the client (usually an empty
+ * Buffer: use the server's CID), `connectionIds` on the server (a random CID per association,
+ * by which datagrams from a new address still reach it: a tls12_cid record or a DTLS 1.3
+ * unified header with the C bit; the association answers at the new address only once a
+ * record from it authenticated and was the newest yet).
  */
 import { randomBytes, type X509Certificate } from 'node:crypto';
 import * as dgram from 'node:dgram';
@@ -811,7 +821,7 @@ const helloRandom = (d: Uint8Array) => Buffer.from(d.subarray(27, 59));
 
 /** Counters of what the server did with datagrams that had no association. */
 export interface DTLSServerStats {
-  /** HelloVerifyRequests sent (cookieless or stale-cookie ClientHellos). */
+  /** Cookies sent: HelloVerifyRequests (DTLS 1.2) and stateless HelloRetryRequests (DTLS 1.3), for cookieless or stale-cookie ClientHellos. */
   helloVerifyRequests: number;
   /** Datagrams the cookie guard could not judge (not a whole ClientHello). */
   dropped: number;
