@@ -321,18 +321,21 @@ describe('DTLS 1.3 trace', () => {
     const lines: string[] = [];
     traceConnection(p.client as unknown as Connection, 'client', (l) => lines.push(l));
     // Lose the client's Finished once: it is retransmitted until the server acknowledges it.
+    // (The client's ACK of the server's flight goes out in the same turn, also under epoch 2:
+    // 56 bytes against the Finished's 66, so the Finished is told apart by its size.)
     let lost = false;
-    const finished = (d: Uint8Array) => p.client.state === 'ESTABLISHED' && (d[0]! & 0xe3) === 0x22;
+    const finished = (d: Uint8Array) => p.client.state === 'ESTABLISHED' && (d[0]! & 0xe3) === 0x22 && d.length > 60;
     p.run({ deliver: (d, from) => (from === 'client' && finished(d) && !lost ? ((lost = true), []) : [d]) });
     expect(lost).toBe(true);
     expect(p.client.state).toBe('ESTABLISHED');
     const first = lines.find((l) => /C.ClientFinished -> Established/.test(l));
     expect(first).toBeDefined();
     const sent = lines.filter((l) => /\] >>> record handshake epoch 2 seq \d+ 44 bytes/.test(l));
-    expect(sent.length).toBe(2);
-    expect(sent[1]).toMatch(/\(retransmission\)$/);
-    const resentSeq = /seq (\d+)/.exec(sent[1]!)![1];
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`<<< record ack epoch 3 seq \\d+ \\d+ bytes acknowledging 2/${resentSeq}$`)));
+    // Resent on the client's timer, and again when the server resends its own Finished (whichever comes first).
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    for (const resent of sent.slice(1)) expect(resent).toMatch(/\(retransmission\)$/);
+    const resentSeqs = sent.slice(1).map((l) => /seq (\d+)/.exec(l)![1]);
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`<<< record ack epoch 3 seq \\d+ \\d+ bytes acknowledging 2/(${resentSeqs.join('|')})$`)));
     expect(lines).toContainEqual(expect.stringMatching(/>>> record ack epoch 2 seq \d+ \d+ bytes acknowledging 0\/0 2\/0/));
     expect(lines).toContainEqual(expect.stringMatching(/<<< record handshake epoch 0 seq 0/));
   });
