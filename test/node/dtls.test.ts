@@ -213,6 +213,31 @@ describe('DTLS over UDP: our client ↔ our server', () => {
     expect(b.getProtocol()).toBe('DTLSv1.2');
   });
 
+  it('keyUpdate(): over DTLS 1.3 both sides move to new keys and messages keep flowing; over DTLS 1.2 it throws ERR_TLS_INVALID_STATE', async () => {
+    const serverSide: DTLSSocket[] = [];
+    const { port } = await startServer({}, (s) => {
+      serverSide.push(s);
+      echo(s);
+    });
+    const c = client(port);
+    await next(c, 'secureConnect');
+    const messages: string[] = [];
+    c.on('message', (m: Buffer) => messages.push(m.toString()));
+    // (Not asking the server to update too: its own keyUpdate() below would find that one unacknowledged.)
+    c.keyUpdate(false);
+    c.send('after the update');
+    await until('the echo under new keys', () => messages.includes('echo:after the update'));
+    await until('the server side', () => serverSide[0]?.established === true);
+    serverSide[0]!.keyUpdate(false);
+    c.send('after the server update');
+    await until('the second echo', () => messages.includes('echo:after the server update'));
+    expect(c.connection.recordStats.dropped.badMac).toBe(0);
+    const { port: port12 } = await startServer(DTLS12, echo);
+    const old = client(port12);
+    await next(old, 'secureConnect');
+    expect(() => old.keyUpdate()).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_STATE' }));
+  });
+
   it('messages sent before the handshake completes are queued and delivered after it', async () => {
     const received: string[] = [];
     const { port } = await startServer({}, (s) => s.on('message', (m: Buffer) => received.push(m.toString())));
