@@ -374,6 +374,12 @@ describe('DTLS 1.3 after the handshake', () => {
     }
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.received.server.length).toBe(100);
+    // 100 records under a limit of 40: the keys moved on more than once (epoch 3, then 4, 5, ...).
+    const epochs = new Set<number>();
+    p.server.on('record', (dir, r) => dir === 'recv' && r.contentType === 23 && epochs.add(r.epoch));
+    p.client.send(text('last'));
+    p.run();
+    expect(Math.min(...epochs)).toBeGreaterThanOrEqual(5);
   });
 
   it('resumes with a ticket, and close_notify ends the association', () => {
