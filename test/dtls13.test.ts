@@ -210,9 +210,14 @@ describe('DTLS 1.3 handshake', () => {
     const flight = p.server.takeDatagrams();
     expect(flight.length).toBeGreaterThan(3);
     flight.forEach((d, i) => i !== 2 && p.client.feedDatagram(d));
-    // The client acknowledges what it got; the server's retransmission is the lost part alone.
+    // The client acknowledges what it got, a quarter of the retransmission timeout later (the
+    // rest did not come); the server's retransmission is the lost part alone.
+    expect(p.client.takeDatagrams()).toEqual([]);
+    const ackAt = p.client.nextTimeout()!;
+    expect(ackAt - Date.now()).toBeLessThanOrEqual(1000);
+    p.client.handleTimeout(ackAt);
     const acks = p.client.takeDatagrams();
-    expect(acks.length).toBeGreaterThan(0);
+    expect(acks.length).toBe(1);
     acks.forEach((d) => p.server.feedDatagram(d));
     p.advance(1000);
     p.server.handleTimeout(Date.now() + 10_000);
@@ -329,11 +334,11 @@ describe('DTLS 1.3 trace', () => {
     const first = lines.find((l) => /C.ClientFinished -> Established/.test(l));
     expect(first).toBeDefined();
     const sent = lines.filter((l) => /\] >>> record handshake epoch 2 seq \d+ 44 bytes/.test(l));
-    expect(sent.length).toBe(2);
+    expect(sent.length).toBeGreaterThanOrEqual(2);
     expect(sent[1]).toMatch(/\(retransmission\)$/);
-    const resentSeq = /seq (\d+)/.exec(sent[1]!)![1];
+    const resentSeq = /seq (\d+)/.exec(sent.at(-1)!)![1];
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`<<< record ack epoch 3 seq \\d+ \\d+ bytes acknowledging 2/${resentSeq}$`)));
-    expect(lines).toContainEqual(expect.stringMatching(/>>> record ack epoch 2 seq \d+ \d+ bytes acknowledging 0\/0 2\/0/));
+    expect(lines).toContainEqual(expect.stringMatching(/>>> record ack epoch 3 seq \d+ \d+ bytes acknowledging 3\/\d+$/));
     expect(lines).toContainEqual(expect.stringMatching(/<<< record handshake epoch 0 seq 0/));
   });
 });
