@@ -229,6 +229,26 @@ describe('DTLS 1.3 handshake', () => {
     expectWorking(p);
   });
 
+  it('answers a resent server flight of several datagrams with one copy of its Finished', () => {
+    const p = pair13({ mtu: 400 }, { mtu: 400, certificates: [certifiedKey('leaf-rsa2048')] });
+    p.client.takeDatagrams().forEach((d) => p.server.feedDatagram(d));
+    p.server.takeDatagrams().forEach((d) => p.client.feedDatagram(d));
+    expect(p.client.state).toBe('ESTABLISHED');
+    p.client.takeDatagrams(); // the Finished (and an ACK): lost
+    p.advance(1000);
+    p.server.handleTimeout(p.server.nextTimeout()!);
+    const resent = p.server.takeDatagrams();
+    expect(resent.length).toBeGreaterThan(3);
+    let answers = 0;
+    for (const d of resent) {
+      p.client.feedDatagram(d);
+      answers += p.client.takeDatagrams().filter((a) => (a[0]! & 3) === 2).length;
+    }
+    expect(answers).toBe(1);
+    p.run();
+    expectWorking(p);
+  });
+
   it('drops replayed and tampered records without killing the association', () => {
     const p = pair13();
     p.run();
