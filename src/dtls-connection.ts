@@ -563,7 +563,11 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   }
 
   private receiveHandshake(record: DtlsOpened): void {
-    if (this.records instanceof Dtls13RecordLayer) this.toAck.push({ epoch: record.epoch, seq: record.seq });
+    if (this.records instanceof Dtls13RecordLayer) {
+      // Bounded: epoch-0 records are anyone's, and ACKs name only the newest anyway.
+      if (this.toAck.length >= MAX_ACKED_RECORDS) this.toAck.shift();
+      this.toAck.push({ epoch: record.epoch, seq: record.seq });
+    }
     const result = this.reassembler.addRecord(record.data);
     if (result.retransmission) this.peerResent = true;
     for (const m of result.messages) {
