@@ -122,6 +122,12 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private readonly acks = new FlightAcks();
   /** DTLS 1.3: handshake records received that our next ACK names. */
   private toAck: RecordNumber[] = [];
+  /** When our flight last went out in answer to the peer (DTLS 1.3 rate-limits answers to resent flights). */
+  private flightSentAt = -Infinity;
+  /** Our flight is of post-handshake messages (tickets, KeyUpdate), which answer no flight of the peer's. */
+  private postHandshakeFlight = false;
+  /** DTLS 1.3: when to acknowledge a partial flight whose rest has not come. */
+  private ackDeadline: number | undefined = undefined;
   /** A flight of ours started while the current datagram was processed. */
   private newFlight = false;
   /** A ClientHello the cookie guard reassembled, processed before the first datagram. */
@@ -194,8 +200,9 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
         }
       }
       // The peer resent a flight we already answered: our answer was lost, send it once more.
-      // (Not when our answer is still to go out: the flush below sends it.)
-      if (this.peerResent && !this.flightAnswered && !this.flightUnsent) this.retransmit();
+      // (Not when our answer is still to go out: the flush below sends it; and a DTLS 1.3
+      // ticket or KeyUpdate answers nothing: what the peer resent gets its ACK instead.)
+      if (this.peerResent && !this.flightAnswered && !this.flightUnsent && this.resendOnPeerResend()) this.retransmit();
       this.ackReceived();
     });
   }
@@ -225,11 +232,14 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
 
   /** When handleTimeout should next be called (ms since the epoch), if at all. */
   nextTimeout(): number | undefined {
-    return this.timer.nextTimeout();
+    const flight = this.timer.nextTimeout();
+    const ack = this.ackDeadline;
+    return flight === undefined ? ack : ack === undefined ? flight : Math.min(flight, ack);
   }
 
-  /** The clock moved: retransmit the last flight if its timer ran out. */
+  /** The clock moved: acknowledge a partial flight whose rest did not come (DTLS 1.3), retransmit the last flight if its timer ran out. */
   handleTimeout(now = this.now()): void {
+    if (this.ackDeadline !== undefined && now >= this.ackDeadline && this.lifecycle !== 'DEAD') this.guard(() => this.sendAck());
     if (!this.timer.expired(now) || this.lifecycle === 'DEAD') return;
     // A DTLS 1.3 post-handshake flight (tickets, KeyUpdate) nobody acknowledges is given up, not the association.
     if (this.dtls13 && this.statem.established && this.timer.retransmissions >= this.timer.maxRetransmissions) {
@@ -238,6 +248,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     }
     this.guard(() => {
       this.timer.backoff(now); // throws ERR_TLS_HANDSHAKE_TIMEOUT after the last try
+      this.flightSentAt = now;
       this.retransmit();
     });
   }
@@ -317,8 +328,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   // ---- what the core asks of the datagrams (ConnectionBase's CoreLink calls these) ----------
 
   protected override sendHandshake(raw: Uint8Array): void {
-    // A NewSessionTicket or KeyUpdate is no answer to the peer's flight: what it sent still gets an ACK.
-    this.startFlightIfAnswered(raw[0] === HandshakeType.new_session_ticket || raw[0] === HandshakeType.key_update);
+    if (this.flightAnswered || this.flight.empty) this.postHandshakeFlight = raw[0] === HandshakeType.new_session_ticket || raw[0] === HandshakeType.key_update;
+    this.startFlightIfAnswered();
     this.flight.addHandshake(this.records.writeEpoch, raw[0], this.sendSeq++, raw.subarray(4));
     this.flightUnsent = true;
   }
@@ -398,22 +409,23 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     return transcriptBytes(raw[0], direction === 'recv' ? this.recvSeq : this.sendSeq, raw.subarray(4));
   }
 
-  private startFlightIfAnswered(postHandshake = false): void {
+  private startFlightIfAnswered(): void {
     if (!this.flightAnswered) return;
     this.flight.clear();
     this.acks.reset();
     this.flightAnswered = false;
-    // A handshake flight of ours acknowledges what the peer sent before it (RFC 9147 7); a
-    // post-handshake message does not, so the client's Finished (or a KeyUpdate) still gets an
-    // ACK when our NewSessionTicket (or KeyUpdate) follows it (RFC 9147 5.8.2, 8).
-    if (!postHandshake) this.toAck = [];
     this.newFlight = true;
+    // A new handshake flight acknowledges what the peer sent before it (RFC 9147 7); tickets and KeyUpdates do not.
+    if (this.postHandshakeFlight) return;
+    this.toAck = [];
+    this.ackDeadline = undefined;
   }
 
   /** Send what the write sub-machine produced as one flight, and arm the timer unless it ends the handshake. */
   private flushFlight(): void {
     if (!this.flightUnsent) return;
     this.flightUnsent = false;
+    this.flightSentAt = this.now();
     this.out.push(...this.flightDatagrams());
     // The last flight of a DTLS 1.2 handshake gets no answer: it is only resent when the peer resends (RFC 6347 4.2.4).
     // DTLS 1.3 resends every flight until it is acknowledged (RFC 9147 5.8.1).
@@ -424,6 +436,20 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private retransmit(): void {
     if (this.flight.empty) return;
     this.out.push(...this.flightDatagrams());
+  }
+
+  /**
+   * DTLS 1.3 answers a peer's resent flight with ours once per quarter of the retransmission
+   * timeout, not once per datagram of it (RFC 9147 5.8.1), and a ticket or KeyUpdate answers no
+   * flight at all: what the peer resent gets its ACK instead.
+   */
+  private resendOnPeerResend(): boolean {
+    if (!this.dtls13) return true;
+    if (this.postHandshakeFlight) return false;
+    const now = this.now();
+    if (now - this.flightSentAt < this.timer.timeoutMs / 4) return false;
+    this.flightSentAt = now;
+    return true;
   }
 
   /** The flight as datagrams: all of it, or under DTLS 1.3 what the peer has not acknowledged, each record numbered anew. */
@@ -471,14 +497,25 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   }
 
   /**
-   * DTLS 1.3: acknowledge the handshake records of the datagram just processed unless a new
-   * flight of ours in the middle of the handshake does (RFC 9147 7.1): a partial flight (so
-   * the peer resends only the rest), the client's last flight, post-handshake messages, and
-   * retransmissions of what we already have. Nothing is acknowledged before we have keys.
+   * DTLS 1.3: acknowledge the handshake records received unless a new flight of ours in the
+   * middle of the handshake does (RFC 9147 7.1). The client's last flight, post-handshake
+   * messages and retransmissions of what we already have are acknowledged at once; part of a
+   * flight a quarter of the retransmission timeout later, if the rest has not come by then
+   * (so the peer resends only the rest). Nothing is acknowledged before we have keys.
    */
   private ackReceived(): void {
     if (this.toAck.length === 0 || !this.dtls13 || this.records13.dtls13WriteEpoch === 0) return;
     if (this.newFlight && !this.statem.established) return;
+    if (!this.statem.established && !this.peerResent) {
+      this.ackDeadline ??= this.now() + Math.max(1, Math.floor(this.timer.initialMs / 4));
+      return;
+    }
+    this.sendAck();
+  }
+
+  private sendAck(): void {
+    this.ackDeadline = undefined;
+    if (this.toAck.length === 0) return;
     const numbers = this.toAck.sort((a, b) => a.epoch - b.epoch || a.seq - b.seq).slice(-MAX_ACKED_RECORDS);
     this.toAck = [];
     const ack = encodeAck(numbers);
@@ -522,7 +559,11 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   }
 
   private receiveHandshake(record: DtlsOpened): void {
-    if (this.records instanceof Dtls13RecordLayer) this.toAck.push({ epoch: record.epoch, seq: record.seq });
+    if (this.records instanceof Dtls13RecordLayer) {
+      // Bounded: epoch-0 records are anyone's, and ACKs name only the newest anyway.
+      if (this.toAck.length >= MAX_ACKED_RECORDS) this.toAck.shift();
+      this.toAck.push({ epoch: record.epoch, seq: record.seq });
+    }
     const result = this.reassembler.addRecord(record.data);
     if (result.retransmission) this.peerResent = true;
     for (const m of result.messages) {

@@ -204,7 +204,7 @@ export class Dtls13RecordLayer {
   }
   /** The sequence number the next record of `epoch` (default: the current write epoch) gets. */
   nextSeqOf(epoch = this.writeEpoch): number {
-    return this.writes.get(epoch)?.nextSeq ?? this.legacy.nextWriteSeq;
+    return this.writes.get(epoch)?.nextSeq ?? this.legacy.nextSeqOf(epoch);
   }
   get nextWriteSeq(): number {
     return this.nextSeqOf();
