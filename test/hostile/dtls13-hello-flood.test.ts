@@ -10,33 +10,16 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsConnection } from '../../src/dtls-connection.js';
 import { dtls, type DTLSServer } from '../../src/node/entry.js';
-import { ECDSA, ROOT } from '../node/util.js';
+import { ourDtlsServer } from '../helpers/dtls-endpoints.js';
+import { until } from '../helpers/peers.js';
+import { ROOT } from '../node/util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function echoServer(): Promise<{ server: DTLSServer; port: number }> {
-  const server = dtls.createServer({ ...ECDSA }, (s) => s.on('message', (m: Buffer) => s.send(m)));
-  server.on('tlsClientError', () => undefined);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(async () => {
-    const closed = once(server, 'close');
-    server.close();
-    await closed;
-  });
-  return { server, port: server.address().port };
-}
+const echoServer = () => ourDtlsServer(cleanups);
 
 /** A UDP socket that counts what it receives. */
 async function attacker(): Promise<{ udp: dgram.Socket; received: { datagrams: number; bytes: number; last?: Buffer } }> {

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dtls, type DTLSConnectOptions, type DTLSSocket } from '../../src/node/entry.js';
 import { ourDtlsServer } from '../helpers/dtls-endpoints.js';
+import { until } from '../helpers/peers.js';
 import { ROOT } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -93,11 +94,3 @@ describe('DTLS 1.3 client resumption through tsls/node', () => {
     expect(first.c.getSession()).toBeUndefined();
   });
 });
-
-async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
