@@ -93,6 +93,20 @@ describe('DTLS 1.3 records a hostile peer sends', () => {
     stillWorks(p);
   });
 
+  it('a record with a CID other than ours, at an endpoint that gave one out, is dropped; ours still works', () => {
+    const p = dtlsPair({ ...V13, connectionId: new Uint8Array(0) }, { ...V13, connectionId: Uint8Array.from([7, 7, 7, 7]) });
+    p.run();
+    expect(p.client.connectionIds?.send).toEqual(Uint8Array.from([7, 7, 7, 7]));
+    const body = new Uint8Array(40).fill(0x43);
+    const dropped = () => p.server.recordStats.dropped;
+    const before = dropped().badMac + dropped().malformed;
+    // Same length as ours, other bytes: found by no association, and here not authentic either.
+    p.server.feedDatagram(concat(encodeUnifiedHeader({ epoch: 3, seq: 9, cid: Uint8Array.from([9, 9, 9, 9]) }, body.length), body));
+    expect(dropped().badMac + dropped().malformed).toBe(before + 1);
+    expect(p.server.state).toBe('ESTABLISHED');
+    stillWorks(p);
+  });
+
   it('an ACK naming records never sent changes nothing: a KeyUpdate still waits for its own ACK', () => {
     const p = established();
     p.server.keyUpdate(false);
