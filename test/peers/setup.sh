@@ -172,9 +172,7 @@ fetch() {
 # ---- build: the wolfSSL peer ------------------------------------------------------------------
 # wolfSSL ships no command-line tool, so the tests have their own. It is compiled with this
 # machine's gcc against sid's headers; sid's libwolfssl needs sid's newer libc, which only the
-# loader provides at run time, hence --allow-shlib-undefined. sid's build already has what the
-# DTLS 1.3 tests need (DTLS 1.3, connection IDs, HRR cookies, tickets, KeyUpdate): no wolfSSL
-# of our own to configure; the peer's source refuses to compile against one without them.
+# loader provides at run time, hence --allow-shlib-undefined.
 build() {
   gcc -O1 -Wall -Werror -o "$ROOT/usr/bin/wolfssl-peer" "$HERE/wolfssl-peer.c" \
     -I"$ROOT/usr/include" -L"$ROOT/$LIBDIR" -lwolfssl -Wl,--allow-shlib-undefined \
