@@ -7,13 +7,18 @@
  * small MTU, connection IDs on and off, KeyUpdate from either side, resumption with a ticket,
  * and the fallback to DTLS 1.2 when the peer speaks only that.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DTLSConnectOptions, DTLSServerOptions } from '../../src/node/entry.js';
 import { ourDtlsClient, ourDtlsServer } from '../helpers/dtls-endpoints.js';
-import { killAllPeers, peers, startWolfsslClient, startWolfsslServer, until, WOLFSSL_KEY_UPDATE, WOLFSSL_RECONNECT, type Peer } from '../helpers/peers.js';
+import { killAllPeers, Peer, peers, startWolfsslClient, startWolfsslServer, until, WOLFSSL_KEY_UPDATE, WOLFSSL_RECONNECT } from '../helpers/peers.js';
 import { readPki } from '../helpers/pki.js';
 
 const wolfssl = peers.wolfssl;
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -148,6 +153,23 @@ describe(`our DTLS 1.3 client → ${wolfssl.title} server`, () => {
     expect(second.c.isSessionReused()).toBe(true);
     await peer.waitOutput(/HANDSHAKE version=DTLSv1\.3 [^\n]*resumed=1/);
     await echoed(second, peer, 'second\n');
+  });
+
+  it('tsls client --dtls --session FILE keeps the ticket and resumes with it the next run', async () => {
+    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.3', naccept: 2 });
+    const file = join(mkdtempSync(join(tmpdir(), 'tsls-dtls13-')), 'session');
+    cleanups.push(() => rmSync(dirname(file), { recursive: true, force: true }));
+    for (const run of ['first', 'second'] as const) {
+      const client = new Peer('node', [CLI, 'client', '--dtls', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost', '--session', file]);
+      await client.waitOutput('tsls: connected to');
+      client.send(`${run} run\n`);
+      await until('the echo at tsls', () => client.stdout.includes(`${run} run\n`), () => `${client.describe()}\n${peer.describe()}`);
+      if (run === 'first') await client.waitOutput(`session ticket received`);
+      client.closeStdin();
+      expect((await client.waitExit()).code, client.describe()).toBe(0);
+      expect(client.stderr).toMatch(run === 'first' ? /over UDP: DTLSv1\.3, [^\n]*(?<!resumed)\n/ : /over UDP: DTLSv1\.3, [^\n]*, resumed\n/);
+    }
+    await peer.waitOutput(/resumed=0[\s\S]*resumed=1/);
   });
 
   it('a server that sends no ticket gives our client no session to resume', async () => {
