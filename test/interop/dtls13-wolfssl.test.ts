@@ -4,7 +4,8 @@
  * 127.0.0.1, both directions: our client → the wolfSSL echo server, the wolfSSL client → our
  * echo server. ECDHE with ECDSA and RSA certificates, each TLS 1.3 suite, HelloRetryRequest
  * with a cookie (our server's is stateless), mutual authentication, flights fragmented by a
- * small MTU, connection IDs on and off, KeyUpdate from either side, resumption with a ticket,
+ * small MTU, connection IDs on and off (and a wolfSSL client that a NAT moves to a new port),
+ * KeyUpdate from either side, resumption with a ticket (also through tsls client --session),
  * and the fallback to DTLS 1.2 when the peer speaks only that.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +17,7 @@ import type { DTLSConnectOptions, DTLSServerOptions } from '../../src/node/entry
 import { ourDtlsClient, ourDtlsServer } from '../helpers/dtls-endpoints.js';
 import { killAllPeers, Peer, peers, startWolfsslClient, startWolfsslServer, until, WOLFSSL_KEY_UPDATE, WOLFSSL_RECONNECT } from '../helpers/peers.js';
 import { readPki } from '../helpers/pki.js';
+import { udpNat } from '../helpers/udp-nat.js';
 
 const wolfssl = peers.wolfssl;
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -275,6 +277,20 @@ describe(`${wolfssl.title} DTLS 1.3 client → our DTLS server`, () => {
       expect(hex(ids?.send)).toBe(theirs);
       expect(peer.output).toContain(`cid=${hex(ids?.receive)}`);
       await echoThrough(server, peer, 'with cids from wolfssl');
+    });
+
+    it('the wolfSSL client behind a NAT that rebinds keeps its association: our server follows it by CID', async () => {
+      const server = await serve({ connectionIds: true });
+      const nat = await udpNat(cleanups, server.port);
+      const peer = startWolfsslClient(nat.port, { proto: 'dtls1.3', cid: '' });
+      await handshake(server, peer);
+      await echoThrough(server, peer, 'before the rebinding');
+      expect(server.sockets[0]!.remotePort).toBe(nat.outsidePorts[0]);
+      await nat.rebind();
+      await echoThrough(server, peer, 'from the new port');
+      expect(server.sockets).toHaveLength(1);
+      expect(server.sockets[0]!.remotePort).toBe(nat.outsidePorts[1]);
+      expect([...server.server.associations.keys()]).toEqual([`127.0.0.1:${nat.outsidePorts[1]}`]);
     });
 
     it('off: wolfSSL offers none, our CID server answers none, records without', async () => {
