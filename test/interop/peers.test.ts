@@ -145,6 +145,19 @@ describe(`${peers.wolfssl.title} against itself`, () => {
       }
     });
 
+    it('a server with --naccept 2 takes its next client after a quiet spell of seconds', async () => {
+      const { peer: server, port } = await startWolfsslServer({ proto: 'dtls1.3', naccept: 2 });
+      const first = startWolfsslClient(port, { proto: 'dtls1.3' });
+      await roundTrip(first, 'first', 'first\n');
+      await server.waitOutput('CLOSED');
+      // wolfSSL's blocking DTLS I/O leaves a receive timeout on the server's socket.
+      await new Promise((r) => setTimeout(r, 2000));
+      const second = startWolfsslClient(port, { proto: 'dtls1.3' });
+      await roundTrip(second, 'second', 'second\n');
+      await server.waitOutput(/CLOSED[\s\S]*CLOSED/);
+      expect(server.output).not.toContain('ERROR');
+    });
+
     it('version flexible: a "dtls" client gets DTLS 1.2 from a DTLS 1.2 server, DTLS 1.3 from a "dtls" one', async () => {
       for (const [serverProto, version] of [['dtls1.2', 'DTLSv1.2'], ['dtls', 'DTLSv1.3']] as const) {
         const { port } = await startWolfsslServer({ proto: serverProto });
