@@ -22,7 +22,7 @@ export const TICKET_AGE_WINDOW_MS = 10_000;
 export function clientEarlyDataLimit(hs: ClientHandshake): number {
   const c = hs.hello;
   const session = c.session;
-  if (!session || c.pskOffer?.external !== false || hs.negotiated.helloRetried) return 0;
+  if (!session || c.pskOffer?.label !== 'res binder' || hs.negotiated.helloRetried) return 0;
   if (!hs.common.cipherSuites.some((s) => s.code === session.state.cipher_suite)) return 0;
   const alpn = utf8.decode(session.state.alpn);
   if (alpn === '' ? hs.common.alpn.length > 0 : !hs.common.alpn.includes(alpn)) return 0;
