@@ -106,9 +106,10 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
    * A pre-shared key: a TLS 1.3 external PSK (RFC 8446 4.2.11, SHA-256), and the TLS 1.2 /
    * DTLS PSK suites (RFC 4279). With `imported`, TLS 1.3 offers it as RFC 9258 imported PSKs
    * instead: one per hash in `hashes` (default SHA-256 and SHA-384) that our suites have,
-   * each under an ImportedIdentity carrying `context` (default empty).
+   * each under an ImportedIdentity carrying `context` (default empty); `epskHash` is the hash
+   * the key was provisioned with (default SHA-256), which derives them.
    */
-  psk?: { identity: string | Uint8Array; key: Uint8Array; imported?: { context?: string | Uint8Array; hashes?: ImportHash[] } };
+  psk?: { identity: string | Uint8Array; key: Uint8Array; imported?: { context?: string | Uint8Array; hashes?: ImportHash[]; epskHash?: ImportHash } };
   /** A session from an earlier connection's `session` event, to resume. */
   session?: TLSSession | Uint8Array;
   /** TLS 1.3 PSK key exchange modes to offer when resuming (default psk_dhe_ke only: forward secrecy). */
@@ -196,9 +197,10 @@ export interface ServerOptions extends CommonOptions, VerificationOptions {
   /**
    * Accept RFC 9258 imported PSKs in TLS 1.3: an offered ImportedIdentity for this protocol
    * and `context` (default empty) whose external_identity `pskCallback` knows. The suite is
-   * then one whose hash the client imported the key for.
+   * then one whose hash the client imported the key for. `epskHash`: the hash the keys were
+   * provisioned with (default SHA-256).
    */
-  importedPsk?: { context?: string | Uint8Array };
+  importedPsk?: { context?: string | Uint8Array; epskHash?: ImportHash };
   /** Sent in ServerKeyExchange so clients can pick an identity (RFC 4279 2). */
   pskIdentityHint?: string;
   /** Ask the client for a certificate (CertificateRequest). */

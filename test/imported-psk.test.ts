@@ -112,6 +112,17 @@ describe('TLS 1.3 imported PSK handshakes', () => {
     expect(p.client.helloRetried).toBe(true);
   });
 
+  it('a key provisioned with SHA-384 (epskHash) derives its imports with SHA-384: both sides must agree on it', () => {
+    const client = { psk: { identity: 'sensor-9', key, imported: { context: 'plant-1', hashes: ['sha384' as const], epskHash: 'sha384' as const } } };
+    const agreed = makePair(client, { ...importingServer, importedPsk: { context: 'plant-1', epskHash: 'sha384' } });
+    agreed.pump();
+    carriesData(agreed);
+    expect(agreed.server.cipher?.standardName).toBe('TLS_AES_256_GCM_SHA384');
+    const differ = makePair(client, importingServer);
+    differ.pump();
+    expect(differ.server.error?.alert).toBe('decrypt_error');
+  });
+
   it('another context is not the server\'s PSK: a certificate-free server answers unknown_psk_identity', () => {
     const p = makePair(imported({ context: 'plant-2' }), importingServer);
     p.pump();

@@ -45,10 +45,11 @@ export function externalPskOffers(hs: ClientHandshake): PskOffer[] {
     hs.common.cipherSuites.some((s) => s.version === 'TLSv1.3' && s.hash === hash) && (!hs.transcript.hashName || hs.transcript.hashName === hash);
   const identity = bytesOf(psk.identity);
   if (!psk.imported) return usable(EXTERNAL_PSK_HASH) ? [{ identity, obfuscatedAge: 0, secret: psk.key, hash: EXTERNAL_PSK_HASH, label: 'ext binder' }] : [];
-  const context = bytesOf(psk.imported.context);
-  return (psk.imported.hashes ?? IMPORT_HASHES).filter(usable).map((hash) => {
+  const { context: ctx, hashes, epskHash } = psk.imported;
+  const context = bytesOf(ctx);
+  return (hashes ?? IMPORT_HASHES).filter(usable).map((hash) => {
     const imported = encodeImportedIdentity(identity, context, hs.datagram, hash);
-    return { identity: imported, obfuscatedAge: 0, secret: importedPskSecret(hs.provider, psk.key, imported, hash), hash, label: 'imp binder' };
+    return { identity: imported, obfuscatedAge: 0, secret: importedPskSecret(hs.provider, psk.key, imported, hash, epskHash), hash, label: 'imp binder' };
   });
 }
 
@@ -76,7 +77,7 @@ export function externalPskFor(hs: ServerHandshake, identity: Uint8Array, suiteH
     if (imported.hash !== suiteHash || !contextMatches(imported.identity, bytesOf(importing.context))) return undefined;
     const epsk = callback(imported.identity.external_identity);
     if (!epsk) return undefined;
-    return { key: importedPskSecret(hs.provider, epsk, identity, imported.hash), label: 'imp binder', name: imported.identity.external_identity };
+    return { key: importedPskSecret(hs.provider, epsk, identity, imported.hash, importing.epskHash), label: 'imp binder', name: imported.identity.external_identity };
   }
   if (suiteHash !== EXTERNAL_PSK_HASH) return undefined;
   const key = callback(identity);

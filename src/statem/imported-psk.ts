@@ -8,8 +8,9 @@
  *   epskx = HKDF-Extract(0, epsk)
  *   ipskx = HKDF-Expand-Label(epskx, "derived psk", Hash(ImportedIdentity), L)
  *
- * The HKDF and Hash are the EPSK's (SHA-256, as no other is provisioned with it); L is the
- * target KDF's hash length (section 4.2).
+ * The HKDF and Hash are the EPSK's: SHA-256 unless one was provisioned with it (`epskHash`;
+ * a GnuTLS PSK credential of SHA-384 is such a key); L is the target KDF's hash length
+ * (section 4.2).
  */
 import { earlySecret, hkdfExpandLabel } from '../crypto/keyschedule.js';
 import { hashLength, type CryptoProvider, type HashName } from '../crypto/provider.js';
@@ -23,8 +24,8 @@ import { equal, utf8 } from '../util/bytes.js';
 export type ImportHash = 'sha256' | 'sha384';
 export const IMPORT_HASHES: readonly ImportHash[] = ['sha256', 'sha384'];
 
-/** The EPSK's own hash: SHA-256, the default RFC 9258 4.2 names when none was provisioned. */
-const EPSK_HASH: HashName = 'sha256';
+/** The EPSK's own hash when none was provisioned with it: SHA-256 (RFC 9258 4.2). */
+export const DEFAULT_EPSK_HASH: ImportHash = 'sha256';
 
 /** target_kdf code points (RFC 9258 10, the TLS KDF Identifiers registry). */
 const TARGET_KDF: Record<ImportHash, number> = { sha256: 0x0001, sha384: 0x0002 };
@@ -73,9 +74,15 @@ export function parseImportedIdentity(bytes: Uint8Array, datagram: boolean): { i
 }
 
 /** ipskx: the PSK that the encoded ImportedIdentity stands for (RFC 9258 4.2). */
-export function importedPskSecret(p: CryptoProvider, epsk: Uint8Array, encodedIdentity: Uint8Array, hash: ImportHash): Uint8Array {
-  const epskx = earlySecret(p, EPSK_HASH, epsk);
-  return hkdfExpandLabel(p, EPSK_HASH, epskx, 'derived psk', p.hash(EPSK_HASH, encodedIdentity), hashLength[hash]);
+export function importedPskSecret(
+  p: CryptoProvider,
+  epsk: Uint8Array,
+  encodedIdentity: Uint8Array,
+  hash: ImportHash,
+  epskHash: HashName = DEFAULT_EPSK_HASH,
+): Uint8Array {
+  const epskx = earlySecret(p, epskHash, epsk);
+  return hkdfExpandLabel(p, epskHash, epskx, 'derived psk', p.hash(epskHash, encodedIdentity), hashLength[hash]);
 }
 
 /** Whether an imported identity's context is the one this endpoint was configured with. */
@@ -93,9 +100,11 @@ export function checkImportOptions(o: { psk?: ClientOptions['psk']; importedPsk?
     if (hashes.length === 0 || hashes.some((h) => !IMPORT_HASHES.includes(h))) throw invalid(`psk.imported.hashes must name ${IMPORT_HASHES.join(' and/or ')}`);
     if (o.psk!.identity.length === 0 || tooLong(o.psk!.identity)) throw invalid('an imported PSK identity takes 1 to 65535 bytes');
     if (tooLong(imported.context)) throw invalid('psk.imported.context takes at most 65535 bytes');
+    if (imported.epskHash !== undefined && !IMPORT_HASHES.includes(imported.epskHash)) throw invalid(`psk.imported.epskHash must be ${IMPORT_HASHES.join(' or ')}`);
   }
   if (o.importedPsk) {
     if (!o.pskCallback) throw invalid('importedPsk needs a pskCallback for the external identities');
     if (tooLong(o.importedPsk.context)) throw invalid('importedPsk.context takes at most 65535 bytes');
+    if (o.importedPsk.epskHash !== undefined && !IMPORT_HASHES.includes(o.importedPsk.epskHash)) throw invalid(`importedPsk.epskHash must be ${IMPORT_HASHES.join(' or ')}`);
   }
 }
