@@ -11,6 +11,8 @@
 # Results:
 #   .cache/peers/bin/openssl4      OpenSSL 4.0 from experimental
 #   .cache/peers/bin/wolfssl-peer  test/peers/wolfssl-peer.c built against wolfSSL from sid
+#   .cache/peers/bin/gnutls-psk-peer  test/peers/gnutls-psk-peer.c built against GnuTLS from sid
+#   .cache/peers/bin/node24        Node.js 24 from sid (node:crypto with ML-KEM), in root-node
 #   .cache/peers/bin/gnutls-cli, gnutls-serv   GnuTLS from sid, only where the system has none
 #   .cache/peers/bin/openssl       OpenSSL 3 from sid, only where the system has no openssl
 #   .cache/peers/bin/redis-server  Redis from sid (a session store shared by two tsls servers)
@@ -38,7 +40,14 @@ die() {
 # in experimental only; libbrotli1 is listed for OpenSSL's certificate compression, which loads
 # it at run time.
 # redis-tools carries redis-server (the Redis-backed session store of test/node/redis.test.ts).
-ROOTS=(openssl/experimental libssl4/experimental libwolfssl-dev/sid libc6/sid libbrotli1/sid redis-tools/sid)
+# libgnutls30t64 is GnuTLS 3.8 (RFC 9258 imported PSKs) for test/peers/gnutls-psk-peer.c.
+ROOTS=(openssl/experimental libssl4/experimental libwolfssl-dev/sid libc6/sid libbrotli1/sid redis-tools/sid libgnutls30t64/sid)
+# Fetched without their dependencies: GnuTLS's headers (its -dev package's other dependencies
+# are headers of libraries the peer does not include).
+HEADERS=(libgnutls28-dev/sid)
+# Node.js from sid (24: crypto.encapsulate for ML-KEM, which the project's CI Node lacks), in
+# a tree of its own, root-node, with the libraries it needs beyond those in root.
+NODE=(nodejs/sid)
 # Whether the system has PROGRAM: on PATH, not counting our own BIN (vitest's global setup adds it).
 system_has() { PATH="$(tr ':' '\n' <<<"$PATH" | grep -vxF "$BIN" | paste -sd:)" command -v "$1" >/dev/null 2>&1; }
 if ! system_has gnutls-cli; then
@@ -53,8 +62,8 @@ fi
 # Two stamps: the fetch (this script and the packages asked for) and the build of the C peer
 # (its source and this script). What changed is redone; when nothing did, a run costs two hashes.
 hash_of() { sha256sum | cut -d' ' -f1; }
-FETCH_STAMP="$({ cat "$HERE/setup.sh"; echo "${ROOTS[*]} ${OPENSSL3[*]}"; } | hash_of)"
-BUILD_STAMP="$(cat "$HERE/setup.sh" "$HERE/wolfssl-peer.c" | hash_of)"
+FETCH_STAMP="$({ cat "$HERE/setup.sh"; echo "${ROOTS[*]} ${OPENSSL3[*]} ${HEADERS[*]} ${NODE[*]}"; } | hash_of)"
+BUILD_STAMP="$(cat "$HERE/setup.sh" "$HERE/wolfssl-peer.c" "$HERE/gnutls-psk-peer.c" | hash_of)"
 is_current() { [[ "$FORCE" != "--force" && -f "$CACHE/$1" && "$(cat "$CACHE/$1")" == "$2" ]]; }
 
 mkdir -p "$CACHE"
@@ -145,7 +154,7 @@ fetch() {
   for d in "${deps[@]}"; do [[ -n "${suite[$d]:-}" ]] || suite[$d]="$d/sid"; done
   want=("${suite[@]}")
 
-  rm -rf "$ROOT" "$CACHE/root-openssl3" "$BIN"
+  rm -rf "$ROOT" "$CACHE/root-openssl3" "$CACHE/root-node" "$BIN"
   mkdir -p "$apt/debs" "$ROOT" "$BIN"
   (cd "$apt/debs" && apt-get "${opts[@]}" download "${want[@]}" >&2) || die "apt-get download failed for: ${want[*]}"
   for deb in "$apt/debs"/*.deb; do dpkg -x "$deb" "$ROOT"; done
@@ -158,6 +167,22 @@ fetch() {
   # As Debian's redis-server package does: one binary, which acts on the name it is run by.
   ln -sf redis-check-rdb "$ROOT/usr/bin/redis-server"
   wrapper redis-server root usr/bin/redis-server ''
+  mkdir -p "$apt/debs-headers"
+  (cd "$apt/debs-headers" && apt-get "${opts[@]}" download "${HEADERS[@]}" >&2) || die "apt-get download failed for: ${HEADERS[*]}"
+  for deb in "$apt/debs-headers"/*.deb; do dpkg -x "$deb" "$ROOT"; done
+
+  # Node.js and what it needs that root does not hold already.
+  local node_deps node_want=()
+  mapfile -t node_deps < <(
+    apt-cache "${opts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
+      --no-breaks --no-replaces --no-enhances "${NODE[@]}" 2>/dev/null | grep -v '^[[:space:]<]' | sort -u
+  )
+  for d in "${node_deps[@]}"; do [[ -n "${suite[$d]:-}" ]] || node_want+=("$d/sid"); done
+  mkdir -p "$apt/debs-node" "$CACHE/root-node"
+  (cd "$apt/debs-node" && apt-get "${opts[@]}" download "${node_want[@]}" >&2) || die "apt-get download failed for: ${node_want[*]}"
+  for deb in "$apt/debs-node"/*.deb; do dpkg -x "$deb" "$CACHE/root-node"; done
+  wrapper node24 root-node usr/bin/node ''
+
   if ((${#OPENSSL3[@]})); then
     # Its other dependencies (libc, zstd, zlib) are in root already.
     mkdir -p "$apt/debs3" "$CACHE/root-openssl3"
@@ -169,15 +194,20 @@ fetch() {
   rm -rf "$apt"
 }
 
-# ---- build: the wolfSSL peer ------------------------------------------------------------------
-# wolfSSL ships no command-line tool, so the tests have their own. It is compiled with this
-# machine's gcc against sid's headers; sid's libwolfssl needs sid's newer libc, which only the
-# loader provides at run time, hence --allow-shlib-undefined.
+# ---- build: the wolfSSL and GnuTLS peers --------------------------------------------------------
+# wolfSSL ships no command-line tool, and gnutls-cli takes no imported PSK, so the tests have
+# their own. Each is compiled with this machine's gcc against sid's headers; sid's libraries
+# need sid's newer libc, which only the loader provides at run time, hence
+# --allow-shlib-undefined.
 build() {
   gcc -O1 -Wall -Werror -o "$ROOT/usr/bin/wolfssl-peer" "$HERE/wolfssl-peer.c" \
     -I"$ROOT/usr/include" -L"$ROOT/$LIBDIR" -lwolfssl -Wl,--allow-shlib-undefined \
     || die "compiling test/peers/wolfssl-peer.c against wolfSSL failed"
   wrapper wolfssl-peer root usr/bin/wolfssl-peer ''
+  gcc -O1 -Wall -Werror -o "$ROOT/usr/bin/gnutls-psk-peer" "$HERE/gnutls-psk-peer.c" \
+    -I"$ROOT/usr/include" -L"$ROOT/$LIBDIR" -lgnutls -Wl,--allow-shlib-undefined \
+    || die "compiling test/peers/gnutls-psk-peer.c against GnuTLS failed"
+  wrapper gnutls-psk-peer root usr/bin/gnutls-psk-peer ''
 }
 
 if ! is_current fetch.stamp "$FETCH_STAMP"; then
@@ -190,6 +220,8 @@ build
 # Prove the wrappers run before saying so.
 "$BIN/openssl4" version >&2 || die "the fetched openssl does not run"
 "$BIN/wolfssl-peer" --version >&2 || die "the wolfSSL peer does not run"
+"$BIN/gnutls-psk-peer" --version >&2 || die "the GnuTLS PSK peer does not run"
+"$BIN/node24" --version >&2 || die "the fetched Node.js does not run"
 if [[ -x "$BIN/gnutls-cli" ]]; then "$BIN/gnutls-cli" --version | head -n1 >&2 || die "the fetched gnutls-cli does not run"; fi
 "$BIN/redis-server" --version >&2 || die "the fetched redis-server does not run"
 if [[ -x "$BIN/openssl" ]]; then "$BIN/openssl" version >&2 || die "the fetched OpenSSL 3 does not run"; fi
