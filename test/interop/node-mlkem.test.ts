@@ -9,8 +9,8 @@
 import * as nodeCrypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, killAllPeers, Peer, peers, startOpensslClient, startOpensslServer } from '../helpers/peers.js';
-import { CLI } from '../helpers/tsls-cli.js';
+import { killAllPeers, Peer, peers, startOpensslClient, startOpensslServer } from '../helpers/peers.js';
+import { CLI, startTslsServerAs } from '../helpers/tsls-cli.js';
 
 const PROBE = fileURLToPath(new URL('./fixtures/node-crypto-probe.mjs', import.meta.url));
 const KAT = fileURLToPath(new URL('./fixtures/node-mlkem-kat.mjs', import.meta.url));
@@ -25,20 +25,7 @@ function probedTsls(node: string, ...args: string[]): Peer {
   return new Peer(node, ['--import', PROBE, CLI, ...args]);
 }
 
-async function startProbedServer(...args: string[]): Promise<{ server: Peer; port: number }> {
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const server = probedTsls(peers.node24.bin, 'server', '--port', String(port), ...args);
-    try {
-      await server.waitOutput(/server listening on \S+:\d+/);
-      return { server, port };
-    } catch (err) {
-      await server.kill();
-      if (attempt < 2 && /EADDRINUSE/.test(server.output)) continue;
-      throw err;
-    }
-  }
-}
+const node24Tsls = (...args: string[]) => probedTsls(peers.node24.bin, ...args);
 
 describe(`ML-KEM on node:crypto under ${peers.node24.title}`, () => {
   it("NIST's ML-KEM-768 and ML-KEM-1024 vectors pass through the node provider, and its ML-KEM calls reach node:crypto", async () => {
@@ -62,7 +49,7 @@ describe(`ML-KEM on node:crypto under ${peers.node24.title}`, () => {
 
   for (const group of HYBRIDS) {
     it(`${peers.openssl4.title} s_client -groups ${group} → tsls server: the server's ML-KEM encapsulation runs on node:crypto`, async () => {
-      const { server, port } = await startProbedServer('--host', '127.0.0.1', ...SERVER_PKI);
+      const { server, port } = await startTslsServerAs(node24Tsls, '--host', '127.0.0.1', ...SERVER_PKI);
       const client = startOpensslClient(port, { peer: peers.openssl4, groups: group });
       await client.waitOutput('Verify return code: 0 (ok)');
       client.send('ml-kem ping\n');
@@ -74,7 +61,7 @@ describe(`ML-KEM on node:crypto under ${peers.node24.title}`, () => {
 
     it(`tsls client --groups ${group} → ${peers.openssl4.title} s_server: the client's ML-KEM decapsulation runs on node:crypto`, async () => {
       const { port } = await startOpensslServer({ peer: peers.openssl4, groups: group, rev: true });
-      const client = probedTsls(peers.node24.bin, 'client', `127.0.0.1:${port}`, '--servername', 'localhost', '--ca', 'root.crt', '--groups', group);
+      const client = node24Tsls('client', `127.0.0.1:${port}`, '--servername', 'localhost', '--ca', 'root.crt', '--groups', group);
       await client.waitOutput(new RegExp(`tsls: connected to .*TLSv1\\.3, \\S+, ${group}\\b`));
       client.send('ml-kem pong\n');
       await client.waitOutput(`${reverse('ml-kem pong')}\n`);
