@@ -8,6 +8,7 @@ import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from 
 import type { Certificate, KeyUsage } from './x509/certificate.js';
 import { parseCrls, type CertificateRevocationList } from './x509/crl.js';
 import type { VerifierPolicy } from './x509/verify.js';
+import type { WebPkiProfile } from './x509/web-pki.js';
 import { CIPHER_SUITES, type CipherSuiteInfo, type SrtpProfileName, cipherSuiteByName } from './messages/constants.js';
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
@@ -29,6 +30,11 @@ export interface PeerVerification {
   chain: Certificate[];
   /** The name (or IP) the certificate must be valid for. */
   host: string | undefined;
+  /**
+   * Set when ECH was offered and the server did not take it: the config's public_name, which
+   * `host` then is too. Only it is authenticated (RFC 9849 section 6.1.7), never the name asked for.
+   */
+  echPublicName?: string;
   now: number;
 }
 
@@ -78,6 +84,14 @@ export interface VerificationOptions {
   maxChainDepth?: number;
   /** Smallest RSA modulus accepted anywhere in the chain, in bits (default 2048). Lower it only for legacy peers. */
   minRsaBits?: number;
+  /**
+   * The CA/Browser Forum's rules for a server's certificate (default true): a leaf with
+   * extKeyUsage serverAuth that is not a CA, a root without extKeyUsage, no wildcard under a
+   * public suffix, a subject CN copied from the subjectAltName. `'strict'` requires that copy
+   * exactly; `false` verifies by RFC 5280 alone, for private PKIs. Servers verifying client
+   * certificates do not use it.
+   */
+  webPkiProfile?: WebPkiProfile;
 }
 
 export interface ClientOptions extends CommonOptions, VerificationOptions {
@@ -139,7 +153,7 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
    * Retry configs a server answers with are ignored, as the RFC says.
    */
   echGrease?: boolean;
-  /** Certificate compression (RFC 8879) to offer: 'zstd' and/or 'zlib', in order of preference. Default none. */
+  /** Certificate compression (RFC 8879) to offer: any of 'zstd', 'brotli' and 'zlib', in order of preference. Default none. */
   certificateCompression?: CertificateCompressionName[];
 }
 
@@ -154,7 +168,10 @@ export interface ServerOptions extends CommonOptions, VerificationOptions {
    * `retry` not false go back to a client whose ECH failed, in EncryptedExtensions.
    */
   ech?: { keys: EchKey[] };
-  /** Algorithms to send a CompressedCertificate with (RFC 8879) to clients that ask: default ['zlib']; [] turns it off. */
+  /**
+   * Algorithms to send a CompressedCertificate with (RFC 8879) to clients that ask, the first the
+   * client offered winning: default ['zlib', 'brotli'] (we cannot compress with zstd); [] turns it off.
+   */
   certificateCompression?: CertificateCompressionName[];
   /** Pick certificates for an SNI name; return undefined to keep the defaults. */
   SNICallback?: (servername: string) => CertifiedKey[] | undefined;
@@ -227,7 +244,7 @@ export function handshakeVerifierPolicy(o: VerificationOptions): VerifierPolicy 
   let policy = policies.get(o);
   if (!policy) {
     const crl = o.crl === undefined ? undefined : isParsed(o.crl) ? o.crl : parseCrls(o.crl);
-    policy = { crl, maxChainDepth: o.maxChainDepth, minRsaBits: o.minRsaBits, keyUsage: 'digitalSignature' };
+    policy = { crl, maxChainDepth: o.maxChainDepth, minRsaBits: o.minRsaBits, webPkiProfile: o.webPkiProfile, keyUsage: 'digitalSignature' };
     policies.set(o, policy);
   }
   return policy;
