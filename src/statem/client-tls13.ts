@@ -36,7 +36,7 @@ import {
 } from './both.js';
 import { checkOffered, processServerCertificate } from './client-common.js';
 import { need, type ClientHandshake } from './context.js';
-import { externalPskOffer, type PskOffer } from './external-psk.js';
+import { externalPskOffers, type PskOffer } from './external-psk.js';
 import { decapsulateFrom, defaultKeyShareGroups, ephemeralKeyPair, tls12Group } from './key-exchange.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 
@@ -166,6 +166,7 @@ export function startClientHello(hs: ClientHandshake): void {
     sessionId: new Uint8Array(0),
     keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
     offeredExtensions: new Set(),
+    pskOffers: [],
     // With ECH no session is offered: a ticket or session ID in the clear would link this connection to the last.
     session: o.ech ? undefined : usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
     pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
@@ -260,11 +261,13 @@ function helloFor(hs: ClientHandshake, offeredVersions: readonly TLSVersionName[
   }
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
   // No PSK with ECH: neither hello of the pair offers one.
-  const psk = (c.pskOffer = ech !== 'none' ? undefined : (sessionPskOffer(hs) ?? externalPskOffer(hs)));
-  // pre_shared_key goes last; its binder is filled in once the rest is encoded.
+  const session = ech !== 'none' ? undefined : sessionPskOffer(hs);
+  const psks = (c.pskOffers = ech !== 'none' ? [] : session ? [session] : externalPskOffers(hs));
+  const psk = (c.pskOffer = psks[0]);
+  // pre_shared_key goes last; its binders are filled in once the rest is encoded.
   const offered: OfferedPsks | undefined = psk && {
-    identities: [{ identity: psk.identity, obfuscated_ticket_age: psk.obfuscatedAge }],
-    binders: [new Uint8Array(hashLength[psk.hash])],
+    identities: psks.map((p) => ({ identity: p.identity, obfuscated_ticket_age: p.obfuscatedAge })),
+    binders: psks.map((p) => new Uint8Array(hashLength[p.hash])),
   };
   c.earlyDataLimit = undefined;
   const earlyDataLimit = psk ? clientEarlyDataLimit(hs) : 0;
@@ -286,10 +289,11 @@ function helloFor(hs: ClientHandshake, offeredVersions: readonly TLSVersionName[
     legacy_compression_methods: new Uint8Array([0]),
     extensions: ext,
   };
-  if (psk && offered) {
+  if (offered) {
     // The binder covers the hello as it goes on the wire (DTLS: with its legacy_cookie field, RFC 9147 5.3).
     const raw = encodeHandshake(hello, hs.datagram ? 'dtls13' : 'tls13');
-    offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
+    const truncated = raw.subarray(0, raw.length - bindersLength(offered));
+    psks.forEach((p, i) => (offered.binders[i] = computeBinder(hs, p.hash, p.secret, truncated, p.label)));
   }
   return hello;
 }
@@ -325,7 +329,7 @@ function sessionPskOffer(hs: ClientHandshake): PskOffer | undefined {
   const suite = cipherSuiteByCode(session.state.cipher_suite);
   if (!suite) return undefined;
   if (hs.transcript.hashName && hs.transcript.hashName !== suite.hash) return undefined;
-  return { identity: session.ticket, obfuscatedAge: obfuscatedAge(hs, session), secret: session.state.secret, hash: suite.hash, external: false };
+  return { identity: session.ticket, obfuscatedAge: obfuscatedAge(hs, session), secret: session.state.secret, hash: suite.hash, label: 'res binder' };
 }
 
 /** The checks ServerHello and HelloRetryRequest share (RFC 8446 4.1.3, 4.1.4). */
@@ -358,13 +362,14 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
   if (c.ech) checkEchAcceptance(hs, c.ech, msg);
   const selected = msg.extensions.get('pre_shared_key', 'server_hello');
   if (selected) {
-    // We offer one identity, whose hash must be that of the suite chosen now.
-    const offer = c.pskOffer;
-    if (!offer || selected.selected_identity !== 0) throw illegalParameter('server selected a PSK identity we did not offer');
+    // The selected identity's hash must be that of the suite chosen now.
+    const offer = c.pskOffers[selected.selected_identity];
+    if (!offer) throw illegalParameter('server selected a PSK identity we did not offer');
     if (offer.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
+    c.pskOffer = offer;
     hs.resumed = true;
     // An external PSK authenticates the server itself: there are no certificates to report.
-    if (!offer.external) restorePeerCertificates(hs, need(c.session, 'the resumed session'));
+    if (offer.label === 'res binder') restorePeerCertificates(hs, need(c.session, 'the resumed session'));
   }
   if (hs.datagram) takeConnectionId(hs, msg.extensions, 'server_hello');
   const share = msg.extensions.get('key_share', 'server_hello');

@@ -212,7 +212,9 @@ export interface ClientHelloState {
   dtlsCookie?: Uint8Array;
   /** The session we offer to resume, if any. */
   session?: TLSSession;
-  /** The PSK we put in pre_shared_key (the session's, or an external one), if any. */
+  /** The PSKs we put in pre_shared_key (the session's, or external ones), in order. */
+  pskOffers: PskOffer[];
+  /** The one the server selected (before its answer: the first offered), if any. */
   pskOffer?: PskOffer;
   /** The PSK modes we offer. */
   pskModes: number[];

@@ -23,7 +23,7 @@ export function clientEarlyDataLimit(hs: ClientHandshake): number {
   const c = hs.hello;
   const session = c.session;
   // DTLS 1.3's epoch 1 (0-RTT) is not spoken.
-  if (!session || hs.datagram || c.pskOffer?.external !== false || hs.negotiated.helloRetried) return 0;
+  if (!session || hs.datagram || c.pskOffer?.label !== 'res binder' || hs.negotiated.helloRetried) return 0;
   if (!hs.common.cipherSuites.some((s) => s.code === session.state.cipher_suite)) return 0;
   const alpn = utf8.decode(session.state.alpn);
   if (alpn === '' ? hs.common.alpn.length > 0 : !hs.common.alpn.includes(alpn)) return 0;

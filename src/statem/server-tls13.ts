@@ -9,7 +9,7 @@ import type { GroupName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuiteByCode } from '../messages/constants.js';
-import { externalPskKey } from './external-psk.js';
+import { externalPskFor, importedPskHashes } from './external-psk.js';
 import { checkBinder, newSessionTicket, serverShared, ticketMaxEarlyData } from './psk.js';
 import { clientEarlyTrafficSecret, serverAcceptsEarlyData } from './early-data.js';
 import { sessionAlive } from './session.js';
@@ -243,11 +243,11 @@ function acceptPsk(hs: ServerHandshake, ch: ClientHello, raw: Uint8Array, hash: 
   for (const [identity, offer] of offered.identities.entries()) {
     const state = serverShared(hs).keyring.open(offer.identity, now);
     if (!state) {
-      const key = externalPskKey(hs, offer.identity, hs.suite.hash);
-      if (!key) continue;
-      checkBinder(hs, hs.suite.hash, key, raw, offered, identity, true);
-      hs.negotiated.pskIdentity = utf8.decode(offer.identity);
-      return { secret: key, identity, dhe };
+      const external = externalPskFor(hs, offer.identity, hs.suite.hash);
+      if (!external) continue;
+      checkBinder(hs, hs.suite.hash, external.key, raw, offered, identity, external.label);
+      hs.negotiated.pskIdentity = utf8.decode(external.name);
+      return { secret: external.key, identity, dhe };
     }
     if (state.version !== ProtocolVersion.TLS1_3 || !sessionAlive(state, now)) continue;
     if (cipherSuiteByCode(state.cipher_suite)?.hash !== hash || utf8.decode(state.servername) !== sni) continue;
@@ -255,6 +255,19 @@ function acceptPsk(hs: ServerHandshake, ch: ClientHello, raw: Uint8Array, hash: 
     return { secret: state.secret, identity, dhe, ticket: { state, ticket: offer.identity, obfuscatedAge: offer.obfuscated_ticket_age } };
   }
   return undefined;
+}
+
+/**
+ * Our most preferred TLS 1.3 suite the client offers; but one that fits an imported PSK the
+ * client offers when ours does not (RFC 9258 imports a key per hash: the hash is the suite's).
+ */
+function chooseSuite13(hs: ServerHandshake, ch: ClientHello) {
+  const common = hs.common.cipherSuites.filter((s) => s.version === 'TLSv1.3' && ch.cipher_suites.includes(s.code));
+  const first = common[0];
+  if (!first) throw handshakeFailure('no cipher suite in common');
+  const imported = importedPskHashes(hs, ch);
+  if (imported.size === 0 || imported.has(first.hash)) return first;
+  return common.find((s) => imported.has(s.hash)) ?? first;
 }
 
 type ServerPsk = NonNullable<ServerHelloState['psk']>;
@@ -276,8 +289,7 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
   if (ch.legacy_compression_methods.length !== 1 || ch.legacy_compression_methods[0] !== 0) {
     throw illegalParameter('TLS 1.3 ClientHello must offer only the null compression method');
   }
-  const suite = hs.common.cipherSuites.find((s) => s.version === 'TLSv1.3' && ch.cipher_suites.includes(s.code));
-  if (!suite) throw handshakeFailure('no cipher suite in common');
+  const suite = chooseSuite13(hs, ch);
   if (!retry) hs.transcript.setHash(suite.hash);
   hs.negotiated.suite = suite;
   const psk = acceptPsk(hs, ch, raw, suite.hash);
