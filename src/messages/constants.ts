@@ -14,6 +14,7 @@ export const ProtocolVersion = {
   TLS1_3: 0x0304,
   DTLS1_0: 0xfeff,
   DTLS1_2: 0xfefd,
+  DTLS1_3: 0xfefc,
 } as const;
 
 export const HandshakeType = {

@@ -34,6 +34,9 @@ import { need, type ServerHandshake, type ServerHelloState } from './context.js'
 import { encapsulateTo } from './key-exchange.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 import { processClientHello12 } from './server-tls12.js';
+import { acceptConnectionId, answerConnectionId } from './connection-id.js';
+import { answerSrtp, chooseSrtpProfile } from './srtp.js';
+import { supportedVersionCode, tls12Wire } from '../protocol-variant.js';
 
 const TLS13 = 'HANDSHAKE.TLS13';
 
@@ -208,14 +211,15 @@ function selectCertificate(hs: ServerHandshake, ch: ClientHello, servername: str
 
 /** The highest version we both speak (RFC 8446 4.2.1; legacy_version when supported_versions is absent). */
 function negotiateVersion(hs: ServerHandshake, ch: ClientHello): TLSVersionName {
-  // DTLS versions count down: 0xfefd (1.2) is newer than 0xfeff (1.0). Over datagrams we speak DTLS 1.2 only (no dtls13 yet).
-  if (hs.datagram) {
-    if (ch.legacy_version > ProtocolVersion.DTLS1_2) throw new TLSError('protocol_version', 'client does not offer DTLS 1.2');
-    return 'TLSv1.2';
+  const listed = ch.extensions.get('supported_versions', 'client_hello')?.versions;
+  // DTLS versions count down: 0xfefd (1.2) is newer than 0xfeff (1.0); DTLS 1.3 is only ever in supported_versions (RFC 9147 5.3).
+  const legacy = hs.datagram ? ch.legacy_version <= ProtocolVersion.DTLS1_2 : ch.legacy_version >= ProtocolVersion.TLS1_2;
+  const offered = listed ?? (legacy ? [supportedVersionCode(hs.transport, 'TLSv1.2')] : []);
+  const version = hs.common.versions.find((v) => offered.includes(supportedVersionCode(hs.transport, v)));
+  if (!version) {
+    if (hs.datagram && !legacy) throw new TLSError('protocol_version', 'client does not offer DTLS 1.2');
+    throw new TLSError('protocol_version', `no protocol version in common (we speak ${hs.common.versions.join(', ')})`);
   }
-  const offered = ch.extensions.get('supported_versions', 'client_hello')?.versions ?? (ch.legacy_version >= ProtocolVersion.TLS1_2 ? [ProtocolVersion.TLS1_2] : []);
-  const version = hs.common.versions.find((v) => offered.includes(v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
-  if (!version) throw new TLSError('protocol_version', `no protocol version in common (we speak ${hs.common.versions.join(', ')})`);
   return version;
 }
 
@@ -314,6 +318,8 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
 
   hs.negotiated.version = 'TLSv1.3';
+  acceptConnectionId(hs, ext);
+  chooseSrtpProfile(hs, ext);
   hs.negotiated.group = selection?.group;
   hs.resumed = psk !== undefined;
   hs.negotiated.signatureScheme = scheme;
@@ -368,9 +374,10 @@ function needsNoRetry(s: ServerHelloState): boolean {
 
 function serverHelloBase(hs: ServerHandshake, random: Uint8Array, ext: Extensions) {
   return {
-    legacy_version: ProtocolVersion.TLS1_2,
+    legacy_version: tls12Wire(hs.transport),
     random,
-    legacy_session_id_echo: hs.hello.sessionId,
+    // RFC 9147 5.3: a DTLS 1.3 server does not echo the client's legacy_session_id.
+    legacy_session_id_echo: hs.datagram ? new Uint8Array(0) : hs.hello.sessionId,
     cipher_suite: hs.suite.code,
     legacy_compression_method: 0,
     extensions: ext,
@@ -379,7 +386,7 @@ function serverHelloBase(hs: ServerHandshake, random: Uint8Array, ext: Extension
 
 function helloRetryRequest(hs: ServerHandshake): HandshakeMessage {
   const ext = new Extensions('hello_retry_request');
-  ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
+  ext.add('supported_versions', { selected_version: supportedVersionCode(hs.transport, 'TLSv1.3') });
   ext.add('key_share', { selected_group: NamedGroup[hs.group] });
   if (hs.options.helloRetryCookie !== false) {
     hs.hello.cookie = hs.common.random(32);
@@ -391,7 +398,8 @@ function helloRetryRequest(hs: ServerHandshake): HandshakeMessage {
 function serverHello(hs: ServerHandshake): HandshakeMessage {
   const psk = hs.hello.psk;
   const ext = new Extensions('server_hello');
-  ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
+  ext.add('supported_versions', { selected_version: supportedVersionCode(hs.transport, 'TLSv1.3') });
+  answerConnectionId(hs, ext);
   if (!psk || psk.dhe) {
     const group = hs.group;
     const { share, secret } = encapsulateTo(hs, group, need(hs.hello.peerShare, "the client's key share"), 'client key share');
@@ -408,6 +416,7 @@ function encryptedExtensions(hs: ServerHandshake): HandshakeMessage {
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
   if (hs.hello.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
   if (hs.negotiated.earlyData === 'accepted') ext.add('early_data', true);
+  answerSrtp(hs, ext);
   return { type: 'encrypted_extensions', extensions: ext };
 }
 
