@@ -290,7 +290,7 @@ function helloFor(hs: ClientHandshake, offeredVersions: readonly TLSVersionName[
     extensions: ext,
   };
   if (offered) {
-    // The binder covers the hello as it goes on the wire (DTLS: with its legacy_cookie field, RFC 9147 5.3).
+    // The binders cover the hello as it goes on the wire (DTLS: with its legacy_cookie field, RFC 9147 5.3).
     const raw = encodeHandshake(hello, hs.datagram ? 'dtls13' : 'tls13');
     const truncated = raw.subarray(0, raw.length - bindersLength(offered));
     psks.forEach((p, i) => (offered.binders[i] = computeBinder(hs, p.hash, p.secret, truncated, p.label)));
