@@ -18,7 +18,7 @@ import { resolveCommon, type ClientOptions, type ServerOptions } from './config.
 import { nobleProvider } from './crypto/noble.js';
 import { ConnectionBase, type Endpoint, type EndpointEvents } from './connection-base.js';
 import { VARIANTS } from './protocol-variant.js';
-import { ACK_CONTENT_TYPE, decodeAck, encodeAck } from './record/dtls13-ack.js';
+import { ACK_CONTENT_TYPE, ackCapacity, decodeAck, encodeAck } from './record/dtls13-ack.js';
 import { Dtls13Protection, Dtls13RecordLayer, type RecordNumber } from './record/dtls13-record-layer.js';
 import { FlightAcks } from './statem/dtls13-flight-acks.js';
 import { resumeStatelessRetry, type StatelessRetry } from './dtls13-stateless-retry.js';
@@ -516,7 +516,10 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private sendAck(): void {
     this.ackDeadline = undefined;
     if (this.toAck.length === 0) return;
-    const numbers = this.toAck.sort((a, b) => a.epoch - b.epoch || a.seq - b.seq).slice(-MAX_ACKED_RECORDS);
+    // The newest, as many as one datagram holds: an ACK is never fragmented, and one that
+    // outgrew the MTU (many small records of a flight resent under loss) would be lost.
+    const fit = Math.min(MAX_ACKED_RECORDS, ackCapacity(this.flight.payloadRoom(this.records.writeEpoch)));
+    const numbers = this.toAck.sort((a, b) => a.epoch - b.epoch || a.seq - b.seq).slice(-fit);
     this.toAck = [];
     const ack = encodeAck(numbers);
     if (this.listenerCount('record') > 0) this.traceRecord('send', ACK_CONTENT_TYPE, this.records.writeEpoch, this.records.nextWriteSeq, ack);

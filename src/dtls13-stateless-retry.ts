@@ -14,7 +14,7 @@ import type { CryptoProvider } from './crypto/provider.js';
 import { HRR_RANDOM, HandshakeType, NamedGroup, ProtocolVersion, cipherSuiteByCode, type CipherSuiteInfo } from './messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from './messages/handshake.js';
 import type { GroupName } from './crypto/provider.js';
-import { isEcdhGroup } from './crypto/groups.js';
+import { chooseGroup13 } from './statem/key-exchange.js';
 import { concat, constantTimeEqual, utf8 } from './util/bytes.js';
 import type { HandshakeContext } from './statem/context.js';
 
@@ -55,13 +55,10 @@ export function chooseRetry(common: ResolvedCommon, hello: MessageOf<'client_hel
   const listed = hello.extensions.get('supported_groups', 'client_hello')?.named_group_list ?? [];
   const shares = hello.extensions.get('key_share', 'client_hello')?.client_shares ?? [];
   if (!suite) return undefined;
+  const choice = chooseGroup13(common.groups, listed, shares, true);
+  if (!choice) return undefined;
   // A share the server takes as it is needs no new one: the HRR only carries the cookie.
-  if (common.groups.some((g) => shares.some((s) => s.group === NamedGroup[g]))) return { suite };
-  // A stateless server judges the second ClientHello from one datagram too: a KEM share would
-  // fragment it, so a classic group we both list goes first (as our client's default share does).
-  const both = common.groups.filter((g) => listed.includes(NamedGroup[g]));
-  const group = both.find(isEcdhGroup) ?? both[0];
-  return group ? { suite, group } : undefined;
+  return choice.share ? { suite } : { suite, group: choice.group };
 }
 
 /** Hash(ClientHello1) as DTLS 1.3 hashes it (TLS framing, RFC 9147 5.2). */

@@ -83,7 +83,7 @@ import { datagramCid } from '../record/cid-demux.js';
 import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
-import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './socket-common.js';
+import { asBuffer, authorization, ephemeralKeyInfo, type EphemeralKeyInfo, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './socket-common.js';
 import { encodeSession, type TLSSession } from '../statem/session.js';
 import { traceConnection } from './trace.js';
 
@@ -546,6 +546,11 @@ export class DTLSSocket extends EventEmitter {
 
   getCipher(): { name: string; standardName: string; version: string } | undefined {
     return this.conn.cipher;
+  }
+
+  /** The key exchange, as node:tls reports it (a hybrid by its TLS name, e.g. X25519MLKEM768). */
+  getEphemeralKeyInfo(): EphemeralKeyInfo | null {
+    return ephemeralKeyInfo(this.isServer, this.conn.group);
   }
 
   /** Client: the newest session to pass as `session` to a later connectDtls, if the server gave one. */

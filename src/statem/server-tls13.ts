@@ -5,7 +5,6 @@
  */
 import { addRetryConfigs, confirmEch, confirmEchRetry, openClientHello, openSecondClientHello, useInnerTranscript } from './ech-server.js';
 import { chooseCertificateCompression, maybeCompressCertificate } from './cert-compression.js';
-import type { GroupName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuiteByCode } from '../messages/constants.js';
@@ -31,7 +30,7 @@ import {
 import { checkFallback, checkLegacyVersion } from './hello-version-checks.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import { need, type ServerHandshake, type ServerHelloState } from './context.js';
-import { encapsulateTo } from './key-exchange.js';
+import { chooseGroup13, encapsulateTo, type GroupChoice } from './key-exchange.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 import { processClientHello12 } from './server-tls12.js';
 import { acceptConnectionId, answerConnectionId } from './connection-id.js';
@@ -166,13 +165,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
   },
 });
 
-interface Selection {
-  group: GroupName;
-  /** The client's share for `group`, absent when we must ask for one with HelloRetryRequest. */
-  share?: Uint8Array;
-}
-
-function selectGroup(hs: ServerHandshake, ch: ClientHello): Selection {
+function selectGroup(hs: ServerHandshake, ch: ClientHello): GroupChoice {
   const supported = ch.extensions.get('supported_groups', 'client_hello');
   const keyShare = ch.extensions.get('key_share', 'client_hello');
   if (!keyShare) throw new TLSError('missing_extension', 'ClientHello has no key_share (PSK-only handshakes are not supported)');
@@ -187,14 +180,9 @@ function selectGroup(hs: ServerHandshake, ch: ClientHello): Selection {
     if (!listed.has(share.group)) throw illegalParameter('ClientHello has a key share for a group it does not list');
     seen.add(share.group);
   }
-  // Prefer a group the client already sent a share for: it saves a round trip.
-  for (const group of hs.common.groups) {
-    const share = keyShare.client_shares.find((s) => s.group === NamedGroup[group]);
-    if (share) return { group, share: share.key_exchange };
-  }
-  const group = hs.common.groups.find((g) => offered.includes(NamedGroup[g]));
-  if (!group) throw handshakeFailure('no key exchange group in common');
-  return { group };
+  const choice = chooseGroup13(hs.common.groups, offered, keyShare.client_shares, hs.datagram);
+  if (!choice) throw handshakeFailure('no key exchange group in common');
+  return choice;
 }
 
 function selectCertificate(hs: ServerHandshake, ch: ClientHello, servername: string | undefined) {
@@ -294,7 +282,7 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
   hs.negotiated.suite = suite;
   const psk = acceptPsk(hs, ch, raw, suite.hash);
   // psk_ke resumes without (EC)DHE; everything else needs a group.
-  const selection: Selection | undefined = psk && !psk.dhe ? undefined : selectGroup(hs, ch);
+  const selection: GroupChoice | undefined = psk && !psk.dhe ? undefined : selectGroup(hs, ch);
   if (!psk && hs.options.certificates.length === 0 && ext.has('pre_shared_key')) {
     // A certificate-free server has nothing but PSKs: none of the client's is known here.
     throw new TLSError('unknown_psk_identity', 'no offered PSK identity is known (and this server has no certificate)');
