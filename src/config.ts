@@ -272,7 +272,9 @@ export interface ResolvedCommon {
  * As the browsers and OpenSSL 3.5+: the hybrid X25519MLKEM768 first (post-quantum security
  * against harvest-now-decrypt-later), the other hybrids next, then the classic groups. A
  * client sends X25519MLKEM768 and X25519 key shares (see defaultKeyShareGroups); a server
- * picks a hybrid the client sent a share for over a classic one.
+ * picks a hybrid the client sent a share for over a classic one. Over DTLS 1.3 the client
+ * sends the X25519 share alone (its first ClientHello stays one datagram) and a server whose
+ * first group the client lists is a hybrid asks for it (chooseGroup13).
  */
 export const DEFAULT_GROUPS: GroupName[] = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024', 'x25519', 'secp256r1', 'secp384r1', 'x448'];
 export const DEFAULT_SIGNATURE_SCHEMES: SignatureSchemeName[] = [
