@@ -130,6 +130,29 @@ describe('hybrid groups over DTLS 1.3: each group, small MTUs, loss', () => {
 });
 
 describe('hybrid groups over DTLS 1.3: malformed shares', () => {
+  it('on the wire: an X25519MLKEM768 share whose ML-KEM key fails the modulus check is illegal_parameter, both ends dead', () => {
+    const p = pair13({}, {}, { cookie: true });
+    // The key_share entry: group 0x11ec, length 1216 (0x04c0), then the ML-KEM-768 key first.
+    const entry = Buffer.from([0x11, 0xec, 0x04, 0xc0]);
+    let spoiled = 0;
+    p.run({
+      deliver: (d, from) => {
+        const at = from === 'client' ? Buffer.from(d).indexOf(entry) : -1;
+        if (at < 0) return [d];
+        const bad = d.slice();
+        // A first coefficient of 0xfff, beyond q = 3329 (FIPS 203 7.2).
+        bad.fill(0xff, at + 4, at + 7);
+        spoiled++;
+        return [bad];
+      },
+    });
+    expect(spoiled).toBeGreaterThan(0);
+    expect(p.errors.server.map((e) => e.code)).toEqual(['ERR_TLS_ILLEGAL_PARAMETER']);
+    expect(p.errors.client.map((e) => e.code)).toEqual(['ERR_TLS_ALERT_ILLEGAL_PARAMETER']);
+    expect(p.server.state).toBe('DEAD');
+    expect(p.client.state).toBe('DEAD');
+  });
+
   /** A provider whose `op` output is cut short by one byte for hybrid groups. */
   function truncating(op: 'generateKeyPair' | 'encapsulate'): CryptoProvider {
     return new Proxy(nobleProvider, {
