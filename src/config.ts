@@ -141,6 +141,14 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
    */
   earlyDataRejected?: 'resend' | 'report';
   /**
+   * DTLS 1.3 only: send 0-RTT early data (epoch 1, RFC 9147) with a ticket that allows it;
+   * off by default. Only a server that skips the cookie exchange can take it (a
+   * HelloRetryRequest refuses early data, RFC 8446 4.2.10), and refused early data is not
+   * sent again: `DtlsConnection.send()` is datagrams, the application decides
+   * (`earlyDataAccepted`).
+   */
+  datagramEarlyData?: boolean;
+  /**
    * Encrypted Client Hello (RFC 9849): the server's ECHConfigList (bytes, or base64 as DNS HTTPS
    * records and `tsls ech` give it). The real SNI then travels encrypted; the outer hello shows
    * the config's public_name. A rejection fails with ERR_TLS_ECH_REQUIRED carrying the
@@ -195,6 +203,13 @@ export interface ServerOptions extends CommonOptions, VerificationOptions {
    * refuse what must not happen twice.
    */
   maxEarlyData?: number;
+  /**
+   * DTLS 1.3 only: with `maxEarlyData`, tickets allow 0-RTT and early data (epoch 1, RFC
+   * 9147) is taken; off by default. A cookie exchange (DtlsCookieGuard, the Node server's)
+   * answers every first ClientHello with a HelloRetryRequest, which refuses early data: only
+   * a server that skips it can take any.
+   */
+  datagramEarlyData?: boolean;
   /** Where tickets used for early data are recorded (anti-replay); default an in-memory store per options object. */
   earlyDataReplayStore?: EarlyDataReplayStore;
   /** PSK modes the server accepts (default both; psk_ke gives up forward secrecy). */

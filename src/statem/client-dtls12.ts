@@ -8,7 +8,7 @@
  */
 import { TLSError } from '../errors.js';
 import { ProtocolVersion } from '../messages/constants.js';
-import { buildClientHello, startClientHello } from './client-tls13.js';
+import { buildClientHello, startClientHello, startEarlyData } from './client-tls13.js';
 import type { ClientHandshake } from './context.js';
 import { defineStates } from './declare.js';
 
@@ -20,6 +20,8 @@ export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello'
     },
     preWork: startClientHello,
     construct: buildClientHello,
+    // DTLS 1.3 0-RTT, when offered (datagramEarlyData): epoch 1 after the ClientHello.
+    postWork: startEarlyData,
   },
   // The first ClientHello and HelloVerifyRequest are not part of the transcript (RFC 6347 4.2.6).
   'C.HelloVerifyRequest': {
@@ -37,5 +39,8 @@ export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello'
   'C.ClientHelloCookie': {
     row: { group: 'HANDSHAKE.DTLS', read: { server_hello_tls12: 'C12.ServerHello', server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest' } },
     construct: buildClientHello,
+    // The same ClientHello with the cookie (so the same early_data offer), which alone is in
+    // the transcript (RFC 6347 4.2.6): epoch 1 is keyed again from it. What went before is lost.
+    postWork: startEarlyData,
   },
 });

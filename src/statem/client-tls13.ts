@@ -113,7 +113,8 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
       deriveApplicationSecrets(hs);
       hs.records.setReadSecret(hs.secrets.need('serverApplication'));
     },
-    writeTransition: (hs) => (hs.negotiated.earlyData === 'accepted' ? 'C.EndOfEarlyData' : afterServerFinished(hs)),
+    // DTLS 1.3 omits EndOfEarlyData, from the wire and the transcript: epochs mark the end (RFC 9147 5.6).
+    writeTransition: (hs) => (hs.negotiated.earlyData === 'accepted' && !hs.datagram ? 'C.EndOfEarlyData' : afterServerFinished(hs)),
   },
   // RFC 8446 4.5: accepted early data ends here (the connection seals it under the early key).
   'C.EndOfEarlyData': {
@@ -299,14 +300,16 @@ function helloFor(hs: ClientHandshake, offeredVersions: readonly TLSVersionName[
 }
 
 /** Offered early data: after the ClientHello (and the compatibility CCS, RFC 8446 D.4) its key, then the data. */
-function startEarlyData(hs: ClientHandshake): void {
+export function startEarlyData(hs: ClientHandshake): void {
   const c = hs.hello;
   const limit = c.earlyDataLimit;
   if (limit === undefined) return;
   const psk = need(c.pskOffer, 'the offered PSK');
   compatibilityCCS(hs);
   const suite = need(cipherSuiteByCode(need(c.session, 'the offered session').state.cipher_suite), "the session's cipher suite");
-  const helloHash = hs.provider.hash(psk.hash, hs.transcript.messages());
+  // Only the ClientHello is in the transcript here; DTLS 1.3 hashes it in TLS framing (RFC 9147 5.2).
+  const hello = hs.transcript.messages();
+  const helloHash = hs.provider.hash(psk.hash, hs.datagram ? dtlsToTlsFraming(hello) : hello);
   hs.records.earlyData(clientEarlyTrafficSecret(hs, psk.hash, psk.secret, helloHash), limit, suite);
 }
 

@@ -91,7 +91,8 @@ export interface GroupChoice {
  * A share the client already sent wins: it saves a round trip. Over datagrams, though, a
  * client sends only a classic share (see defaultKeyShareGroups), so that rule alone would
  * never reach a post-quantum group: there the server's favourite group the client lists wins
- * when it is post-quantum, asked for by HelloRetryRequest when its share is missing. A DTLS
+ * when it is post-quantum, asked for by HelloRetryRequest when its share is missing
+ * (`askForPostQuantum`: over datagrams, unless that would refuse 0-RTT). A DTLS
  * 1.3 server sends that HelloRetryRequest for its cookie anyway (RFC 9147 5.1), so naming the
  * group in it costs no round trip, and the second ClientHello, fragmented by the larger share,
  * comes from an address the cookie proved.
@@ -100,13 +101,13 @@ export function chooseGroup13(
   ours: readonly GroupName[],
   listed: readonly number[],
   shares: readonly { group: number; key_exchange: Uint8Array }[],
-  datagram: boolean,
+  askForPostQuantum: boolean,
 ): GroupChoice | undefined {
   // A set: a list of thousands of groups must not make this quadratic.
   const both = new Set(listed);
   const shareFor = (group: GroupName) => shares.find((s) => s.group === NamedGroup[group])?.key_exchange;
   const favourite = ours.find((g) => both.has(NamedGroup[g]));
-  if (datagram && favourite && isPostQuantumGroup(favourite)) return { group: favourite, share: shareFor(favourite) };
+  if (askForPostQuantum && favourite && isPostQuantumGroup(favourite)) return { group: favourite, share: shareFor(favourite) };
   for (const group of ours) {
     const share = shareFor(group);
     if (share) return { group, share };

@@ -126,8 +126,8 @@ export function serverShared(hs: ServerHandshake): ServerShared {
 
 /** The max_early_data_size our tickets carry: the `maxEarlyData` option, 0 (no 0-RTT) without it. */
 export function ticketMaxEarlyData(hs: ServerHandshake): number {
-  // DTLS 1.3's epoch 1 (0-RTT) is not spoken: its tickets allow no early data.
-  if (hs.datagram) return 0;
+  // DTLS 1.3's epoch 1 (0-RTT) only when the application asks for it.
+  if (hs.datagram && hs.options.datagramEarlyData !== true) return 0;
   return Math.max(0, Math.min(hs.options.maxEarlyData ?? 0, 2 ** 32 - 1));
 }
 

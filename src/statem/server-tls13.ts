@@ -84,8 +84,9 @@ export const serverTls13 = defineStates<ServerHandshake>()({
       deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.hello.psk?.secret);
       hs.pendingSharedSecret = undefined;
       hs.records.setWriteSecret(hs.secrets.need('serverHandshake'));
-      // Accepted early data is read under its own key until EndOfEarlyData.
-      if (hs.negotiated.earlyData !== 'accepted') hs.records.setReadSecret(hs.secrets.need('clientHandshake'));
+      // Accepted early data is read under its own key until EndOfEarlyData; over DTLS 1.3,
+      // which has none, epoch 1 stays readable beside the handshake epoch (RFC 9147 5.6).
+      if (hs.negotiated.earlyData !== 'accepted' || hs.datagram) hs.records.setReadSecret(hs.secrets.need('clientHandshake'));
     },
   },
   'S.EncryptedExtensions': {
@@ -122,6 +123,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     row: { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' } },
     process: (hs) => {
       if (hs.negotiated.earlyData !== 'accepted') throw unexpectedMessage('EndOfEarlyData without accepted early data');
+      if (hs.datagram) throw unexpectedMessage('EndOfEarlyData over DTLS 1.3, which omits it (RFC 9147 5.6)');
     },
     postProcess: (hs) => hs.records.setReadSecret(hs.secrets.need('clientHandshake')),
   },
@@ -165,7 +167,8 @@ export const serverTls13 = defineStates<ServerHandshake>()({
   },
 });
 
-function selectGroup(hs: ServerHandshake, ch: ClientHello): GroupChoice {
+/** `askForPostQuantum`: see chooseGroup13. */
+function selectGroup(hs: ServerHandshake, ch: ClientHello, askForPostQuantum: boolean): GroupChoice {
   const supported = ch.extensions.get('supported_groups', 'client_hello');
   const keyShare = ch.extensions.get('key_share', 'client_hello');
   if (!keyShare) throw new TLSError('missing_extension', 'ClientHello has no key_share (PSK-only handshakes are not supported)');
@@ -180,7 +183,7 @@ function selectGroup(hs: ServerHandshake, ch: ClientHello): GroupChoice {
     if (!listed.has(share.group)) throw illegalParameter('ClientHello has a key share for a group it does not list');
     seen.add(share.group);
   }
-  const choice = chooseGroup13(hs.common.groups, offered, keyShare.client_shares, hs.datagram);
+  const choice = chooseGroup13(hs.common.groups, offered, keyShare.client_shares, askForPostQuantum);
   if (!choice) throw handshakeFailure('no key exchange group in common');
   return choice;
 }
@@ -282,7 +285,10 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
   hs.negotiated.suite = suite;
   const psk = acceptPsk(hs, ch, raw, suite.hash);
   // psk_ke resumes without (EC)DHE; everything else needs a group.
-  const selection: GroupChoice | undefined = psk && !psk.dhe ? undefined : selectGroup(hs, ch);
+  // A HelloRetryRequest would refuse 0-RTT: a client resuming with early data we may take
+  // keeps the share it sent, even over DTLS 1.3 where we would otherwise ask for a hybrid.
+  const zeroRtt = psk !== undefined && ext.has('early_data') && ticketMaxEarlyData(hs) > 0;
+  const selection: GroupChoice | undefined = psk && !psk.dhe ? undefined : selectGroup(hs, ch, hs.datagram && !zeroRtt);
   if (!psk && hs.options.certificates.length === 0 && ext.has('pre_shared_key')) {
     // A certificate-free server has nothing but PSKs: none of the client's is known here.
     throw new TLSError('unknown_psk_identity', 'no offered PSK identity is known (and this server has no certificate)');
