@@ -568,6 +568,10 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private dispatch(record: DtlsOpened): void {
     if (this.lifecycle === 'DEAD' || this.receivedCloseNotify) return;
     if (this.listenerCount('record') > 0) this.traceRecord('recv', record.type, record.epoch, record.seq, record.data);
+    // Epoch 1 carries 0-RTT data and nothing else: DTLS 1.3 has no EndOfEarlyData (RFC 9147 5.6).
+    if (this.dtls13 && record.epoch === EARLY_DATA_EPOCH && record.type !== ContentType.application_data) {
+      throw unexpectedMessage(`content type ${record.type} in epoch 1, which carries only early data`);
+    }
     switch (record.type) {
       case ContentType.handshake:
         return this.receiveHandshake(record);

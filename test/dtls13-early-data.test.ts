@@ -176,4 +176,18 @@ describe('DTLS 1.3 0-RTT', () => {
     expect(c.earlyDataAccepted).toBe(true);
     expect(got.map(str)).toEqual(['after the cookie']);
   });
+
+  it('a handshake record under the early data key (epoch 1) is unexpected_message: the epoch carries nothing but early data', () => {
+    const server = serverOptions();
+    const p = pair13({ session: ticketFrom(server), datagramEarlyData: true }, server);
+    p.client.start();
+    // What a hostile ticket holder could seal: a Finished-shaped message in epoch 1.
+    const records = (p.client as unknown as { records: { seal(type: number, data: Uint8Array, epoch: number): Uint8Array } }).records;
+    const forged = records.seal(22, new Uint8Array([20, 0, 0, 32, ...new Uint8Array(32)]), 1);
+    p.client.takeDatagrams().forEach((d) => p.server.feedDatagram(d));
+    expect(p.server.earlyDataAccepted).toBe(true);
+    p.server.feedDatagram(forged);
+    expect(p.server.error?.code).toBe('ERR_TLS_UNEXPECTED_MESSAGE');
+    expect(p.server.state).toBe('DEAD');
+  });
 });
