@@ -287,7 +287,7 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
   // psk_ke resumes without (EC)DHE; everything else needs a group.
   // A HelloRetryRequest would refuse 0-RTT: a client resuming with early data we may take
   // keeps the share it sent, even over DTLS 1.3 where we would otherwise ask for a hybrid.
-  const zeroRtt = psk !== undefined && ext.has('early_data') && ticketMaxEarlyData(hs) > 0;
+  const zeroRtt = psk?.ticket !== undefined && ext.has('early_data') && ticketMaxEarlyData(hs) > 0;
   const selection: GroupChoice | undefined = psk && !psk.dhe ? undefined : selectGroup(hs, ch, hs.datagram && !zeroRtt);
   if (!psk && hs.options.certificates.length === 0 && ext.has('pre_shared_key')) {
     // A certificate-free server has nothing but PSKs: none of the client's is known here.
