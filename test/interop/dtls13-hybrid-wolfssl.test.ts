@@ -91,6 +91,14 @@ describe(`${wolfssl.title} DTLS 1.3 client → our DTLS server, hybrid groups`, 
     await echoThrough(server, peer, 'asked for the hybrid');
   });
 
+  it('the wolfSSL client with its default groups ends up on X25519MLKEM768 with our default server', async () => {
+    const server = await serve();
+    const peer = startWolfsslClient(server.port, { proto: 'dtls1.3' });
+    await handshake(server, peer, /HANDSHAKE version=DTLSv1\.3 .*group=X25519MLKEM768\b/);
+    expect(server.sockets[0]!.connection.group).toBe('X25519MLKEM768');
+    await echoThrough(server, peer, 'wolfssl defaults');
+  });
+
   it('a control: our server configured with X25519 first takes the wolfSSL client\'s X25519 share', async () => {
     const server = await serve({ ecdhCurve: 'X25519:X25519MLKEM768' });
     const peer = startWolfsslClient(server.port, { proto: 'dtls1.3', groups: ['x25519', 'X25519MLKEM768'] });
