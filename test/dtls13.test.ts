@@ -231,6 +231,21 @@ describe('DTLS 1.3 handshake', () => {
     expectWorking(p);
   });
 
+  it('an ACK names no more records than one datagram at the MTU holds (the newest)', () => {
+    const p = pair13({ mtu: 200 }, { mtu: 200, ...CLASSIC, certificates: [certifiedKey('leaf-rsa2048')] });
+    p.client.takeDatagrams().forEach((d) => p.server.feedDatagram(d));
+    const flight = p.server.takeDatagrams();
+    // All but the last datagram: the client acknowledges what it has, a record number per record.
+    flight.slice(0, -1).forEach((d) => p.client.feedDatagram(d));
+    expect(flight.length).toBeGreaterThan(12);
+    p.client.handleTimeout(p.client.nextTimeout()!);
+    const acks = p.client.takeDatagrams();
+    expect(acks.length).toBe(1);
+    expect(acks[0]!.length).toBeLessThanOrEqual(200);
+    p.run();
+    expectWorking(p);
+  });
+
   it('answers a resent server flight of several datagrams with one copy of its Finished', () => {
     const p = pair13({ mtu: 400 }, { mtu: 400, ...CLASSIC, certificates: [certifiedKey('leaf-rsa2048')] });
     p.client.takeDatagrams().forEach((d) => p.server.feedDatagram(d));
