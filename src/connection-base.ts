@@ -23,7 +23,7 @@ import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpect
 import { keyExchangeOf, type CipherSuiteInfo, type MessageKind } from './messages/constants.js';
 import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
 import { messageVersion, type Transport } from './protocol-variant.js';
-import { ClientHandshake, ServerHandshake, type HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
+import { ClientHandshake, ServerHandshake, need, type HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
 import { exportKeyingMaterial } from './statem/exporter.js';
 import { compactSession, type TLSSession } from './statem/session.js';
 import { START_STATE, clientStates, serverStates, type Side } from './statem/states.js';
@@ -99,6 +99,11 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
       this.hs = hs;
       this.statem = new StateMachine(serverStates(transport), hs, link, START_STATE.server);
     }
+  }
+
+  /** The cipher suite records are protected with: the handshake chose it before any key was installed. */
+  protected get suite(): CipherSuiteInfo {
+    return need(this.hs.suite, 'the cipher suite');
   }
 
   // ---- what the transport supplies ----------------------------------------------------------

@@ -155,7 +155,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (this.sentCloseNotify) throw new TLSError('internal_error', 'send after close()', { code: 'ERR_TLS_WRITE_AFTER_END' });
     if (data.length > 2 ** 14) throw new TLSError('internal_error', 'a DTLS record holds at most 16384 bytes', { code: 'ERR_TLS_RECORD_TOO_LARGE' });
     // DTLS 1.2 has no KeyUpdate: at the AEAD's confidentiality limit the association ends (one record kept for the alert).
-    if (this.records.nextWriteSeq >= aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).confidentiality - 1) {
+    if (this.records.nextWriteSeq >= aeadLimits(this.suite.aead, this.hs.common.aeadLimits).confidentiality - 1) {
       const error = new TLSError('internal_error', 'AEAD usage limit of the DTLS write key reached', { code: 'ERR_TLS_AEAD_LIMIT' });
       this.fail(error);
       throw error;
@@ -225,12 +225,12 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
 
   protected override installKeys12(direction: 'read' | 'write', key: Uint8Array, iv: Uint8Array): void {
     const cids = this.hs.negotiated.connectionIds;
-    const protection = new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv, undefined, cids);
+    const protection = new DtlsAeadProtection(this.hs.provider, this.suite.aead, key, iv, undefined, cids);
     if (direction === 'write') {
       this.records.setWriteEpoch(this.records.writeEpoch + 1, protection);
       return;
     }
-    this.records.integrityLimit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).integrity;
+    this.records.integrityLimit = aeadLimits(this.suite.aead, this.hs.common.aeadLimits).integrity;
     this.records.setReadEpoch(this.records.readEpoch + 1, protection);
   }
 

@@ -1,14 +1,20 @@
 /**
- * The handshake context per side and phase (src/statem/context.ts): what a phase does not
- * have yet is an internal_error TLSError when a state asks for it (never a TypeError from
- * a missing object), and release() drops what only the handshake needed: private keys
- * wiped, hello state and early secrets gone, what the connection still uses kept.
+ * The handshake context per side and phase (src/statem/context.ts): data a phase does not
+ * have yet is absent, and a state that needs it is refused by the core when it is entered,
+ * with an internal_error TLSError (never a TypeError from a missing object); release()
+ * drops what only the handshake needed: private keys wiped, hello state and early secrets
+ * gone, what the connection still uses kept.
  */
 import { describe, expect, it } from 'vitest';
 import { resolveCommon } from '../src/config.js';
 import { nobleProvider } from '../src/crypto/noble.js';
 import { TLSError } from '../src/errors.js';
+import { ProtocolVersion } from '../src/messages/constants.js';
+import { Extensions, defaultLimits, encodeHandshake } from '../src/messages/handshake.js';
+import { buildClientHello, startClientHello } from '../src/statem/client-tls13.js';
 import { ClientHandshake, ServerHandshake, type HandshakeContext, type RecordPort, type SessionSink } from '../src/statem/context.js';
+import { CLIENT, SERVER } from '../src/statem/states.js';
+import { StateMachine, type StatemHost } from '../src/statem/statem.js';
 import { RELEASED_TRANSCRIPT } from '../src/statem/transcript.js';
 import { dtlsPair } from './helpers/dtls-pair.js';
 import { makePair } from './helpers/pair.js';
@@ -47,18 +53,75 @@ function expectInvalidState(read: () => unknown): void {
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 
-describe('a state that asks for what its phase does not have gets internal_error, not a TypeError', () => {
+/** What the core needs around it, doing nothing: these tests look at what happens on entering a state. */
+const host: StatemHost = {
+  limits: defaultLimits,
+  wireVersion: () => 'tls13',
+  keyExchange: () => undefined,
+  addToTranscript: () => {},
+  sendHandshake: () => {},
+  sendChangeCipherSpec: () => {},
+  onTransition: () => {},
+  onMessage: () => {},
+  onEstablished: () => {},
+};
+
+/** A TLS 1.3 ServerHello, well-formed as far as decoding goes. */
+function serverHelloBytes(): Uint8Array {
+  const extensions = new Extensions('server_hello');
+  extensions.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
+  return encodeHandshake({
+    type: 'server_hello',
+    legacy_version: ProtocolVersion.TLS1_2,
+    random: bytes(32, 1),
+    legacy_session_id_echo: new Uint8Array(0),
+    cipher_suite: 0x1301,
+    legacy_compression_method: 0,
+    extensions,
+  });
+}
+
+describe('a state entered without the handshake data it needs gets internal_error, not a TypeError', () => {
   it.each([
-    ['the client hello state', () => client().hello],
-    ['the TLS 1.2 state', () => client().tls12],
-    ['the cipher suite', () => client().suite],
-    ['the key exchange group', () => server().group],
-    ['the signature scheme', () => server().signatureScheme],
-    ["the peer's certificate", () => client().peerLeaf],
-    ['a key schedule secret', () => client().secrets.need('serverHandshake')],
-    ['the server hello state', () => server().hello],
-    ['our certificate before the ClientHello chose it', () => server().certified],
-  ])('%s', (_what, read) => expectInvalidState(read));
+    ['the client hello state', () => client(), 'hello'],
+    ['the TLS 1.2 state', () => client(), 'tls12'],
+    ['the cipher suite', () => client(), 'suite'],
+    ['the key exchange group', () => server(), 'group'],
+    ['the signature scheme', () => server(), 'signatureScheme'],
+    ["the peer's certificate", () => client(), 'peerLeaf'],
+    ['the server hello state', () => server(), 'hello'],
+    ['our certificate before the ClientHello chose it', () => server(), 'certified'],
+  ] as const)('%s is absent before the phase that creates it', (_what, make, name) => {
+    const hs = make();
+    expect(hs.holds(name)).toBe(false);
+    expect(hs[name as keyof typeof hs]).toBeUndefined();
+  });
+
+  it('data a state created is there for the states that need it', () => {
+    const hs = startClientHello(client());
+    expect(hs.holds('hello')).toBe(true);
+    hs.negotiated.suite = undefined;
+    expect(hs.holds('suite')).toBe(false);
+  });
+
+  it('a key schedule secret asked for before its stage', () => expectInvalidState(() => client().secrets.need('serverHandshake')));
+
+  it('a client whose ClientHello state is missing is refused on entering C.ServerHello', () => {
+    const hs = client();
+    const statem = new StateMachine(CLIENT, hs, host, 'C.ClientHello');
+    expectInvalidState(() => statem.receive(serverHelloBytes()));
+    expect(statem.state).toBe('C.ServerHello');
+    expect(hs.negotiated.suite).toBeUndefined();
+  });
+
+  it('a server without the first ClientHello is refused on entering S.ClientHello2', () => {
+    const raw = encodeHandshake(buildClientHello(startClientHello(client())));
+    const hs = server();
+    const statem = new StateMachine(SERVER, hs, host, 'S.HelloRetryRequest');
+    expectInvalidState(() => statem.receive(raw));
+    expect(statem.state).toBe('S.ClientHello2');
+    expect(hs.helloSeen).toBe(false);
+  });
 
   it('the variant is unknown until a version is negotiated, then follows the transport', () => {
     const hs = client();
@@ -91,7 +154,8 @@ describe('release() keeps what the established connection uses and drops the res
     hs.release();
     expect(privateKey.every((b) => b === 0)).toBe(true);
     expect(handshakeSecret.every((b) => b === 0)).toBe(true);
-    expectInvalidState(() => hs.hello);
+    expect(hs.hello).toBeUndefined();
+    expect(hs.holds('hello')).toBe(false);
     expect(hs.secrets.handshake).toBeUndefined();
     expect(hs.secrets.clientHandshake).toBeUndefined();
     expect(hs.clientRandom).toBeUndefined();
@@ -124,7 +188,8 @@ function expectReleased(hs: HandshakeContext): void {
   expect(hs.transcript).toBe(RELEASED_TRANSCRIPT);
   expect(hs.clientRandom).toBeUndefined();
   expect(hs.secrets.handshake).toBeUndefined();
-  expectInvalidState(() => (hs as ClientHandshake | ServerHandshake).hello);
+  expect((hs as ClientHandshake | ServerHandshake).hello).toBeUndefined();
+  expect(hs.holds('hello')).toBe(false);
 }
 
 describe('both connection kinds release the handshake state once established', () => {

@@ -10,7 +10,7 @@ import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/h
 import { constantTimeEqual, concat, utf8 } from '../util/bytes.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import type { HandshakeContext } from './context.js';
-import type { Side } from './declare.js';
+import type { Phase, Side } from './declare.js';
 
 /** RFC 8449: the largest TLS 1.3 record we accept, inner content type included. */
 export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
@@ -18,7 +18,7 @@ export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
 // ---- key schedule steps ---------------------------------------------------------------
 
 /** After ServerHello: Handshake Secret and both handshake traffic secrets (RFC 8446 7.1). */
-export function deriveHandshakeSecrets(hs: HandshakeContext, sharedSecret: Uint8Array | undefined, psk?: Uint8Array): void {
+export function deriveHandshakeSecrets(hs: Phase<HandshakeContext, 'suite'>, sharedSecret: Uint8Array | undefined, psk?: Uint8Array): void {
   const p = hs.provider;
   const h = hs.suite.hash;
   const s = hs.secrets;
@@ -34,7 +34,7 @@ export function deriveHandshakeSecrets(hs: HandshakeContext, sharedSecret: Uint8
 }
 
 /** After the server's Finished: Master Secret and the first application traffic secrets. */
-export function deriveApplicationSecrets(hs: HandshakeContext): void {
+export function deriveApplicationSecrets(hs: Phase<HandshakeContext, 'suite'>): void {
   const p = hs.provider;
   const h = hs.suite.hash;
   const s = hs.secrets;
@@ -49,7 +49,7 @@ export function deriveApplicationSecrets(hs: HandshakeContext): void {
 }
 
 /** After the client's Finished: resumption_master_secret (for tickets). */
-export function deriveResumptionSecret(hs: HandshakeContext): void {
+export function deriveResumptionSecret(hs: Phase<HandshakeContext, 'suite'>): void {
   hs.secrets.resumption = deriveSecret(hs.provider, hs.suite.hash, hs.secrets.need('master'), 'res master', hs.transcript.hash());
 }
 
@@ -59,12 +59,12 @@ function handshakeSecretOf(hs: HandshakeContext, sender: Side): Uint8Array {
   return sender === 'client' ? hs.secrets.need('clientHandshake') : hs.secrets.need('serverHandshake');
 }
 
-export function buildFinished(hs: HandshakeContext, sender: Side): HandshakeMessage {
+export function buildFinished(hs: Phase<HandshakeContext, 'suite'>, sender: Side): HandshakeMessage {
   const verify_data = finishedVerifyData(hs.provider, hs.suite.hash, handshakeSecretOf(hs, sender), hs.transcript.hash());
   return { type: 'finished', verify_data };
 }
 
-export function checkFinished(hs: HandshakeContext, msg: MessageOf<'finished'>, sender: Side): void {
+export function checkFinished(hs: Phase<HandshakeContext, 'suite'>, msg: MessageOf<'finished'>, sender: Side): void {
   const expected = finishedVerifyData(hs.provider, hs.suite.hash, handshakeSecretOf(hs, sender), hs.transcript.hash());
   if (msg.verify_data.length !== expected.length) throw decodeError('Finished has the wrong length');
   if (!constantTimeEqual(msg.verify_data, expected)) throw new TLSError('decrypt_error', `${sender} Finished does not verify`);

@@ -11,7 +11,10 @@ import { newSessionState, type SessionState } from './session.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
 import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
 import { need, type AnyHandshake, type HandshakeContext } from './context.js';
-import type { ChangeCipherSpec, Side } from './declare.js';
+import type { ChangeCipherSpec, Phase, Side } from './declare.js';
+
+/** A TLS 1.2 handshake from the hello that chose the suite on. */
+type Tls12Phase = Phase<HandshakeContext, 'suite' | 'tls12'>;
 
 /** TLS 1.2 signature schemes a key can make: ECDSA names only the hash here, not the curve. */
 export function schemesForKey12(key: PublicKey | PrivateKey): SignatureSchemeName[] {
@@ -47,7 +50,7 @@ export function chooseScheme12(hs: HandshakeContext, key: PrivateKey, peerOffere
 }
 
 /** After ClientKeyExchange is in the transcript: master secret (RFC 7627) and the key block. */
-export function deriveKeys12(hs: HandshakeContext): void {
+export function deriveKeys12(hs: Tls12Phase): void {
   const t = hs.tls12;
   t.master = extendedMasterSecret(hs.provider, hs.suite.hash, need(t.preMaster, 'the pre-master secret'), hs.transcript.hash());
   t.preMaster?.fill(0);
@@ -56,7 +59,7 @@ export function deriveKeys12(hs: HandshakeContext): void {
 }
 
 /** The key block from the master secret and this handshake's randoms (also for a resumed session's master). */
-export function deriveKeyBlock12(hs: HandshakeContext): void {
+export function deriveKeyBlock12(hs: Tls12Phase): void {
   const t = hs.tls12;
   const suite = hs.suite;
   const ivLength = suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;
@@ -66,16 +69,16 @@ export function deriveKeyBlock12(hs: HandshakeContext): void {
   hs.records.keylog('CLIENT_RANDOM', master);
 }
 
-function masterSecret12(hs: HandshakeContext): Uint8Array {
+function masterSecret12(hs: Tls12Phase): Uint8Array {
   return need(hs.tls12.master, 'the master secret');
 }
 
-function keyBlock12(hs: HandshakeContext) {
+function keyBlock12(hs: Tls12Phase) {
   return need(hs.tls12.keys, 'the key block');
 }
 
 /** What a TLS 1.2 session keeps: the master secret and what it was negotiated with. */
-export function sessionState12(hs: AnyHandshake, lifetime: number): SessionState {
+export function sessionState12(hs: Phase<AnyHandshake, 'suite' | 'tls12'>, lifetime: number): SessionState {
   return newSessionState({
     version: ProtocolVersion.TLS1_2,
     cipher_suite: hs.suite.code,
@@ -89,13 +92,13 @@ export function sessionState12(hs: AnyHandshake, lifetime: number): SessionState
   });
 }
 
-export function installWriteKeys12(hs: HandshakeContext): void {
+export function installWriteKeys12(hs: Tls12Phase): void {
   const k = keyBlock12(hs);
   if (hs.side === 'client') hs.records.setWriteKeys12(k.clientKey, k.clientIv);
   else hs.records.setWriteKeys12(k.serverKey, k.serverIv);
 }
 
-export function installReadKeys12(hs: HandshakeContext): void {
+export function installReadKeys12(hs: Tls12Phase): void {
   const k = keyBlock12(hs);
   if (hs.side === 'client') hs.records.setReadKeys12(k.serverKey, k.serverIv);
   else hs.records.setReadKeys12(k.clientKey, k.clientIv);
@@ -106,18 +109,18 @@ export function changeCipherSpec(): ChangeCipherSpec {
   return { type: 'change_cipher_spec' };
 }
 
-export function buildFinished12(hs: HandshakeContext, sender: Side): HandshakeMessage {
+export function buildFinished12(hs: Tls12Phase, sender: Side): HandshakeMessage {
   return { type: 'finished', verify_data: finished12(hs.provider, hs.suite.hash, masterSecret12(hs), sender, hs.transcript.hash()) };
 }
 
-export function checkFinished12(hs: HandshakeContext, msg: MessageOf<'finished'>, sender: Side): void {
+export function checkFinished12(hs: Tls12Phase, msg: MessageOf<'finished'>, sender: Side): void {
   const expected = finished12(hs.provider, hs.suite.hash, masterSecret12(hs), sender, hs.transcript.hash());
   if (msg.verify_data.length !== expected.length) throw decodeError('Finished has the wrong length');
   if (!constantTimeEqual(msg.verify_data, expected)) throw new TLSError('decrypt_error', `${sender} Finished does not verify`);
 }
 
 /** The bytes a ServerKeyExchange signature covers: client_random + server_random + ServerECDHParams. */
-export function serverKeyExchangeContent(hs: HandshakeContext, namedCurve: number, pub: Uint8Array): Uint8Array {
+export function serverKeyExchangeContent(hs: Tls12Phase, namedCurve: number, pub: Uint8Array): Uint8Array {
   const t = hs.tls12;
   const params = concat(new Uint8Array([3, namedCurve >> 8, namedCurve & 0xff, pub.length]), pub);
   return concat(t.clientRandom, t.serverRandom, params);

@@ -32,12 +32,19 @@ import {
   deriveResumptionSecret,
 } from './both.js';
 import { checkOffered, processServerCertificate } from './client-common.js';
-import { need, type ClientHandshake } from './context.js';
+import { need, type ClientHandshake, type ClientHelloState } from './context.js';
 import { externalPskOffer, type PskOffer } from './external-psk.js';
 import { decapsulateFrom, defaultKeyShareGroups, ephemeralKeyPair, tls12Group } from './key-exchange.js';
-import { ESTABLISHED, defineStates } from './declare.js';
+import { ESTABLISHED, defineStates, type Phase } from './declare.js';
 
 const TLS13 = 'HANDSHAKE.TLS13';
+
+/** The client from its first ClientHello on: the hello state exists. */
+type Hello = Phase<ClientHandshake, 'hello'>;
+/** … and once a ServerHello (or HelloRetryRequest) chose the suite. */
+type Negotiating = Phase<ClientHandshake, 'hello' | 'suite'>;
+/** What the TLS 1.3 states after ServerHello need. */
+const NEGOTIATING = ['hello', 'suite'] as const;
 
 /** The first flight: what TLS and DTLS clients share, up to the ClientHello. */
 export const clientStart = defineStates<ClientHandshake>()({
@@ -50,9 +57,9 @@ export const clientHello = defineStates<ClientHandshake, { 'C.ClientHello': 'wri
     row: {
       group: 'HANDSHAKE',
       read: { server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest', server_hello_tls12: 'C12.ServerHello' },
+      creates: ['hello'],
     },
-    preWork: startClientHello,
-    construct: buildClientHello,
+    construct: (hs) => buildClientHello(startClientHello(hs)),
     postWork: startEarlyData,
   },
 });
@@ -63,15 +70,15 @@ type Entry = {
 };
 
 export const clientTls13 = defineStates<ClientHandshake, Entry>()({
-  'C.HelloRetryRequest': { row: { group: TLS13, write: ['C.ClientHello2'] }, process: processHelloRetryRequest },
+  'C.HelloRetryRequest': { row: { group: TLS13, write: ['C.ClientHello2'], needs: ['hello'], creates: ['suite'] }, process: processHelloRetryRequest },
   // A second HelloRetryRequest is not in this row: RFC 8446 4.1.4 makes it unexpected_message.
   'C.ClientHello2': {
-    row: { group: TLS13, read: { server_hello: 'C.ServerHello' } },
+    row: { group: TLS13, read: { server_hello: 'C.ServerHello' }, needs: NEGOTIATING },
     preWork: compatibilityCCS,
     construct: buildClientHello,
   },
   'C.ServerHello': {
-    row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' } },
+    row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' }, needs: ['hello'], creates: ['suite'] },
     process: processServerHello,
     postProcess: (hs) => {
       deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? need(hs.hello.pskOffer, 'the offered PSK').secret : undefined);
@@ -84,23 +91,24 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     row: {
       group: TLS13,
       read: { certificate_request: 'C.CertificateRequest', certificate: 'C.Certificate', compressed_certificate: 'C.Certificate', finished: 'C.Finished' },
+      needs: NEGOTIATING,
     },
     process: processEncryptedExtensions,
   },
   'C.CertificateRequest': {
-    row: { group: TLS13, read: { certificate: 'C.Certificate', compressed_certificate: 'C.Certificate' } },
+    row: { group: TLS13, read: { certificate: 'C.Certificate', compressed_certificate: 'C.Certificate' }, needs: NEGOTIATING },
     process: processCertificateRequest,
   },
   'C.Certificate': {
-    row: { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' } },
+    row: { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' }, needs: NEGOTIATING, creates: ['peerLeaf'] },
     process: (hs, msg) => processServerCertificate(hs, msg.type === 'compressed_certificate' ? certificateFromCompressed(hs, msg) : msg),
   },
   'C.CertificateVerify': {
-    row: { group: TLS13, read: { finished: 'C.Finished' } },
+    row: { group: TLS13, read: { finished: 'C.Finished' }, needs: [...NEGOTIATING, 'peerLeaf'] },
     process: (hs, msg) => checkCertificateVerify(hs, msg, 'server', hs.peerLeaf),
   },
   'C.Finished': {
-    row: { group: TLS13, write: ['C.EndOfEarlyData', 'C.ClientCertificate', 'C.ClientFinished'] },
+    row: { group: TLS13, write: ['C.EndOfEarlyData', 'C.ClientCertificate', 'C.ClientFinished'], needs: NEGOTIATING },
     process: processFinished,
     postProcess: (hs) => {
       deriveApplicationSecrets(hs);
@@ -110,12 +118,12 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
   },
   // RFC 8446 4.5: accepted early data ends here (the connection seals it under the early key).
   'C.EndOfEarlyData': {
-    row: { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'] },
+    row: { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'], needs: NEGOTIATING },
     construct: () => ({ type: 'end_of_early_data' }),
     writeTransition: afterServerFinished,
   },
   'C.ClientCertificate': {
-    row: { group: TLS13, write: ['C.ClientCertificateVerify', 'C.ClientFinished'] },
+    row: { group: TLS13, write: ['C.ClientCertificateVerify', 'C.ClientFinished'], needs: NEGOTIATING },
     preWork: compatibilityCCS,
     construct: (hs) => {
       const creds = clientCredentials(hs);
@@ -124,14 +132,14 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     writeTransition: (hs) => (clientCredentials(hs) ? 'C.ClientCertificateVerify' : 'C.ClientFinished'),
   },
   'C.ClientCertificateVerify': {
-    row: { group: TLS13, write: ['C.ClientFinished'] },
+    row: { group: TLS13, write: ['C.ClientFinished'], needs: NEGOTIATING },
     construct: (hs) => {
       const creds = need(clientCredentials(hs), 'our certificate');
       return buildCertificateVerify(hs, 'client', creds.cert.key, creds.scheme);
     },
   },
   'C.ClientFinished': {
-    row: { group: TLS13, write: [ESTABLISHED] },
+    row: { group: TLS13, write: [ESTABLISHED], needs: NEGOTIATING },
     preWork: compatibilityCCS,
     construct: (hs) => buildFinished(hs, 'client'),
     postWork: (hs) => {
@@ -141,20 +149,20 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
   },
 });
 
-function afterServerFinished(hs: ClientHandshake): 'C.ClientCertificate' | 'C.ClientFinished' {
+function afterServerFinished(hs: Hello): 'C.ClientCertificate' | 'C.ClientFinished' {
   return hs.hello.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished';
 }
 
 // ---- ClientHello ----------------------------------------------------------------------------
 
 /** Our hello state: random, session ID, key shares for the first groups, the session we offer. */
-export function startClientHello(hs: ClientHandshake): void {
+export function startClientHello(hs: ClientHandshake): Hello {
   const o = hs.options;
   const first = (o.keyShareGroups ?? defaultKeyShareGroups(hs.common.groups)).filter((g): g is GroupName => hs.common.groups.includes(g));
   if (first.length === 0) throw handshakeFailure('no key share group configured');
   const random = hs.common.random(32);
   hs.clientRandom = random;
-  hs.hello = {
+  const hello: ClientHelloState = {
     random,
     sessionId: new Uint8Array(0),
     keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
@@ -162,16 +170,17 @@ export function startClientHello(hs: ClientHandshake): void {
     session: usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
     pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
   };
-  hs.hello.sessionId = chooseSessionId(hs, hs.hello.session);
+  hello.sessionId = chooseSessionId(hs, hello.session);
   if (o.ech) {
     if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('internal_error', 'ECH needs TLS 1.3 enabled', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
-    hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
+    hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
   } else if ((o.echGrease ?? o.grease !== false) && hs.common.versions.includes('TLSv1.3')) {
-    hs.hello.echGrease = startEchGrease(hs);
+    hello.echGrease = startEchGrease(hs);
   }
+  return Object.assign(hs, { hello });
 }
 
-function grease(hs: ClientHandshake, index: number): number {
+function grease(hs: Hello, index: number): number {
   // One random GREASE value per slot, the same in both ClientHellos (RFC 8701 section 3).
   const seed = hs.hello.random[index] & 0xf0;
   return ((seed | 0x0a) << 8) | (seed | 0x0a);
@@ -181,7 +190,7 @@ function isIpAddress(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
 }
 
-export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
+export function buildClientHello(hs: Hello): HandshakeMessage {
   const o = hs.options;
   const c = hs.hello;
   const useGrease = o.grease !== false;
@@ -262,7 +271,7 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
 }
 
 /** Offered early data: after the ClientHello (and the compatibility CCS, RFC 8446 D.4) its key, then the data. */
-function startEarlyData(hs: ClientHandshake): void {
+function startEarlyData(hs: Hello): void {
   const c = hs.hello;
   const limit = c.earlyDataLimit;
   if (limit === undefined) return;
@@ -285,7 +294,7 @@ function chooseSessionId(hs: ClientHandshake, session: TLSSession | undefined): 
 }
 
 /** The session's PSK, if it is TLS 1.3, we still offer its suite and (after HRR) its hash is the chosen one. */
-function sessionPskOffer(hs: ClientHandshake): PskOffer | undefined {
+function sessionPskOffer(hs: Hello): PskOffer | undefined {
   const session = hs.hello.session;
   if (session?.state.version !== ProtocolVersion.TLS1_3) return undefined;
   const suite = cipherSuiteByCode(session.state.cipher_suite);
@@ -295,7 +304,7 @@ function sessionPskOffer(hs: ClientHandshake): PskOffer | undefined {
 }
 
 /** The checks ServerHello and HelloRetryRequest share (RFC 8446 4.1.3, 4.1.4). */
-function checkServerHelloCommon(hs: ClientHandshake, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): void {
+function checkServerHelloCommon(hs: Hello, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): asserts hs is Negotiating {
   const c = hs.hello;
   if (msg.legacy_version !== ProtocolVersion.TLS1_2) throw illegalParameter('ServerHello legacy_version is not TLS 1.2');
   if (!equal(msg.legacy_session_id_echo, c.sessionId)) throw illegalParameter('ServerHello does not echo our legacy_session_id');
@@ -313,7 +322,7 @@ function checkServerHelloCommon(hs: ClientHandshake, msg: MessageOf<'server_hell
   hs.transcript.setHash(suite.hash);
 }
 
-function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>): void {
+function processServerHello(hs: Hello, msg: MessageOf<'server_hello'>): void {
   const c = hs.hello;
   if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('protocol_version', 'server chose TLS 1.3, which we did not offer');
   checkOffered(hs, msg.extensions, 'ServerHello');
@@ -342,7 +351,7 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
   hs.pendingSharedSecret = decapsulateFrom(hs, group, pair, share.server_share.key_exchange, 'server key share');
 }
 
-function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_retry_request'>): void {
+function processHelloRetryRequest(hs: Hello, msg: MessageOf<'hello_retry_request'>): void {
   const c = hs.hello;
   checkOffered(hs, msg.extensions, 'HelloRetryRequest', [ExtensionType.cookie]);
   checkServerHelloCommon(hs, msg);
@@ -369,7 +378,7 @@ function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_ret
  * the session we offered, resumed with its suite and its ALPN (checkOffered already
  * refused an early_data we did not send).
  */
-function checkEarlyDataAnswer(hs: ClientHandshake, accepted: boolean): void {
+function checkEarlyDataAnswer(hs: Negotiating, accepted: boolean): void {
   const c = hs.hello;
   if (c.earlyDataLimit === undefined) return;
   if (!accepted) {
@@ -383,7 +392,7 @@ function checkEarlyDataAnswer(hs: ClientHandshake, accepted: boolean): void {
   hs.negotiated.earlyData = 'accepted';
 }
 
-function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypted_extensions'>): void {
+function processEncryptedExtensions(hs: Negotiating, msg: MessageOf<'encrypted_extensions'>): void {
   const ext = msg.extensions;
   checkOffered(hs, ext, 'EncryptedExtensions');
   if (hs.hello.ech) takeRetryConfigs(hs.hello.ech, ext);
@@ -402,14 +411,14 @@ function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypt
   if (ext.has('server_name')) hs.negotiated.servername = hs.options.servername;
 }
 
-function processCertificateRequest(hs: ClientHandshake, msg: MessageOf<'certificate_request'>): void {
+function processCertificateRequest(hs: Hello, msg: MessageOf<'certificate_request'>): void {
   if (hs.resumed) throw unexpectedMessage('CertificateRequest in a resumed handshake');
   const algs = msg.extensions.get('signature_algorithms', 'certificate_request');
   if (!algs) throw new TLSError('missing_extension', 'CertificateRequest without signature_algorithms');
   hs.hello.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
 }
 
-function processFinished(hs: ClientHandshake, msg: MessageOf<'finished'>): void {
+function processFinished(hs: Negotiating, msg: MessageOf<'finished'>): void {
   // Without resumption the server must have authenticated with a certificate before Finished.
   if (!hs.resumed && hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
   checkFinished(hs, msg, 'server');
@@ -417,7 +426,7 @@ function processFinished(hs: ClientHandshake, msg: MessageOf<'finished'>): void 
 }
 
 /** Our certificate, if we have one and can sign in a way the server accepts. */
-function clientCredentials(hs: ClientHandshake) {
+function clientCredentials(hs: Hello) {
   const cert = hs.options.certificate;
   const req = hs.hello.certificateRequested;
   if (!cert || !req) return undefined;
@@ -426,6 +435,6 @@ function clientCredentials(hs: ClientHandshake) {
 }
 
 /** Middlebox compatibility: a dummy CCS before our second flight (sent once; RFC 8446 D.4). */
-function compatibilityCCS(hs: ClientHandshake): void {
+function compatibilityCCS(hs: Hello): void {
   if (hs.hello.sessionId.length > 0) hs.records.sendCompatibilityCCS();
 }

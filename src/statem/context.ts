@@ -255,7 +255,8 @@ export abstract class HandshakeContext {
   transcript: Transcript;
   readonly negotiated: Negotiated = { peerCertificates: [], helloRetried: false, peerVerified: false };
   readonly secrets = new Secrets();
-  private tls12State: Tls12State | undefined = undefined;
+  /** TLS 1.2's state, from the hello that chose TLS 1.2 on. */
+  tls12?: Tls12State = undefined;
   /** Our random and the peer's, for keylog lines. */
   clientRandom?: Uint8Array;
   /** Server: the client's Certificate arrived / its CertificateVerify checked out. */
@@ -289,8 +290,33 @@ export abstract class HandshakeContext {
     return this.common.provider;
   }
 
-  get suite(): CipherSuiteInfo {
-    return need(this.negotiated.suite, 'the cipher suite');
+  // ---- handshake data of some phases only ----------------------------------------------
+  // A state names those it reads in its row's `needs`: its work sees them as present, and
+  // the core checks them once, when it enters the state (declare.ts, statem.ts).
+
+  /** The cipher suite, once a hello chose it. */
+  get suite(): CipherSuiteInfo | undefined {
+    return this.negotiated.suite;
+  }
+
+  /** The key exchange group, once chosen. */
+  get group(): GroupName | undefined {
+    return this.negotiated.group;
+  }
+
+  /** The signature scheme we sign with, once chosen. */
+  get signatureScheme(): SignatureSchemeName | undefined {
+    return this.negotiated.signatureScheme;
+  }
+
+  /** The peer's end-entity certificate, which authenticated it. */
+  get peerLeaf(): Certificate | undefined {
+    return this.negotiated.peerCertificates.at(0);
+  }
+
+  /** Whether the handshake data `name` is there now (the core's check of a state's `needs`). */
+  holds(name: string): boolean {
+    return name in this && (this as unknown as Readonly<Record<string, unknown>>)[name] !== undefined;
   }
 
   /** The variant this handshake runs, once the version is negotiated. */
@@ -301,33 +327,6 @@ export abstract class HandshakeContext {
 
   get datagram(): boolean {
     return this.transport === 'datagram';
-  }
-
-  /** TLS 1.2's state, from the hello that chose TLS 1.2 on. */
-  get tls12(): Tls12State {
-    return need(this.tls12State, 'the TLS 1.2 state');
-  }
-  set tls12(state: Tls12State) {
-    this.tls12State = state;
-  }
-  /** TLS 1.2's state if this is a TLS 1.2 handshake that got that far. */
-  get tls12IfAny(): Tls12State | undefined {
-    return this.tls12State;
-  }
-
-  /** The key exchange group, once chosen. */
-  get group(): GroupName {
-    return need(this.negotiated.group, 'the key exchange group');
-  }
-
-  /** The signature scheme we sign with, once chosen. */
-  get signatureScheme(): SignatureSchemeName {
-    return need(this.negotiated.signatureScheme, 'the signature scheme');
-  }
-
-  /** The peer's end-entity certificate, which authenticated it. */
-  get peerLeaf(): Certificate {
-    return need(this.negotiated.peerCertificates[0], "the peer's certificate");
   }
 
   /**
@@ -356,7 +355,7 @@ export abstract class HandshakeContext {
     this.releaseHello();
     this.clientRandom = undefined;
     this.pendingSharedSecret = undefined;
-    const t = this.tls12State;
+    const t = this.tls12;
     if (t) {
       wipe(t.preMaster);
       t.preMaster = t.keys = t.peerPublic = t.ourPublic = t.pskHint = t.certificateRequested = t.newTicket = undefined;
@@ -371,7 +370,8 @@ export abstract class HandshakeContext {
 
 /** What each side adds: its own options, and the state of its hello from the first one until the handshake is over. */
 abstract class SideHandshake<Options extends ClientOptions | ServerOptions, Hello> extends HandshakeContext {
-  protected helloState: Hello | undefined = undefined;
+  /** The state of our hello and the peer's, from the first hello until the handshake is over. */
+  hello?: Hello = undefined;
 
   constructor(
     common: ResolvedCommon,
@@ -380,13 +380,6 @@ abstract class SideHandshake<Options extends ClientOptions | ServerOptions, Hell
     transport: Transport,
   ) {
     super(common, records, transport);
-  }
-
-  get hello(): Hello {
-    return need(this.helloState, 'the hello state');
-  }
-  set hello(state: Hello) {
-    this.helloState = state;
   }
 }
 
@@ -405,12 +398,12 @@ export class ClientHandshake extends SideHandshake<ClientOptions, ClientHelloSta
   }
 
   protected releaseHello(): void {
-    const shares = this.helloState?.keyShares;
+    const shares = this.hello?.keyShares;
     if (shares) {
       for (const pair of shares.values()) wipe(pair.privateKey);
       shares.clear();
     }
-    this.helloState = undefined;
+    this.hello = undefined;
   }
 }
 
@@ -420,23 +413,23 @@ export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloSta
   readonly side = 'server';
 
   /** Our certificate and key, chosen while processing the ClientHello (none when resuming or with a PSK suite). */
-  get certified(): CertifiedKey {
-    return need(this.hello.certified, 'our certificate');
+  get certified(): CertifiedKey | undefined {
+    return this.hello?.certified;
   }
   /** Whether a ClientHello was processed already (the one before a HelloRetryRequest). */
   get helloSeen(): boolean {
-    return this.helloState !== undefined;
+    return this.hello !== undefined;
   }
   /** The cookie our HelloRetryRequest sent, if any. */
   get helloCookie(): Uint8Array | undefined {
-    return this.helloState?.cookie;
+    return this.hello?.cookie;
   }
 
   protected releaseHello(): void {
-    const s = this.helloState;
+    const s = this.hello;
     if (s?.ephemeral) wipe(s.ephemeral.privateKey);
     if (s?.psk) wipe(s.psk.secret);
-    this.helloState = undefined;
+    this.hello = undefined;
   }
 }
 

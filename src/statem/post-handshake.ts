@@ -7,7 +7,7 @@
 import { nextTrafficSecret } from '../crypto/keyschedule.js';
 import { TLSError } from '../errors.js';
 import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
-import { ESTABLISHED, ESTABLISHED_TLS12, defineStates } from './declare.js';
+import { ESTABLISHED, ESTABLISHED_TLS12, defineStates, type Phase } from './declare.js';
 import { sessionFromTicket } from './psk.js';
 
 const POST = 'POST_HANDSHAKE';
@@ -20,7 +20,7 @@ function trafficSecretName(hs: HandshakeContext, direction: 'read' | 'write'): '
 }
 
 /** The next generation of one direction's application traffic secret (RFC 8446 7.2), installed at once. */
-function updateTrafficSecret(hs: HandshakeContext, direction: 'read' | 'write'): void {
+function updateTrafficSecret(hs: Phase<HandshakeContext, 'suite'>, direction: 'read' | 'write'): void {
   const name = trafficSecretName(hs, direction);
   const current = hs.secrets[name];
   if (!current) throw new TLSError('internal_error', 'KeyUpdate before the application traffic secrets');
@@ -39,8 +39,8 @@ function refuseRenegotiation(hs: HandshakeContext): void {
 /** TLS 1.3 KeyUpdate, the same on both sides: a received one, and one we write. */
 const keyUpdate = {
   KeyUpdate: {
-    row: { group: POST, write: ['SendKeyUpdate', ESTABLISHED] },
-    process: (hs: HandshakeContext, msg: { request_update: number }) => {
+    row: { group: POST, write: ['SendKeyUpdate', ESTABLISHED], needs: ['suite'] },
+    process: (hs: Phase<HandshakeContext, 'suite'>, msg: { request_update: number }) => {
       hs.peerRequestedUpdate = msg.request_update === 1;
       updateTrafficSecret(hs, 'read');
     },
@@ -48,14 +48,14 @@ const keyUpdate = {
     writeTransition: (hs: HandshakeContext) => (hs.peerRequestedUpdate ? 'SendKeyUpdate' : ESTABLISHED),
   },
   SendKeyUpdate: {
-    row: { group: POST, write: [ESTABLISHED] },
+    row: { group: POST, write: [ESTABLISHED], needs: ['suite'] },
     construct: (hs: HandshakeContext) => {
       const request = hs.requestPeerUpdate && !hs.peerRequestedUpdate ? 1 : 0;
       hs.peerRequestedUpdate = false;
       hs.requestPeerUpdate = false;
       return { type: 'key_update', request_update: request } as const;
     },
-    postWork: (hs: HandshakeContext) => updateTrafficSecret(hs, 'write'),
+    postWork: (hs: Phase<HandshakeContext, 'suite'>) => updateTrafficSecret(hs, 'write'),
   },
 } as const;
 
@@ -64,7 +64,7 @@ export const clientPostHandshake = defineStates<ClientHandshake, Entry>()({
     row: { group: POST, idle: true, read: { new_session_ticket: 'NewSessionTicket', key_update: 'KeyUpdate' }, write: ['SendKeyUpdate'] },
   },
   NewSessionTicket: {
-    row: { group: POST, write: [ESTABLISHED] },
+    row: { group: POST, write: [ESTABLISHED], needs: ['suite'] },
     process: (hs, msg) => {
       hs.sessionSink.ticket(msg);
       hs.sessionSink.session(sessionFromTicket(hs, msg));

@@ -12,6 +12,7 @@ import { constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ServerOptions } from '../config.js';
 import { certificateFromDer } from '../x509/intern.js';
 import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
+import type { Phase } from './declare.js';
 import { EarlyDataReplayCache, type EarlyDataReplayStore } from './anti-replay.js';
 import { SessionCache, TicketKeyring, newSessionState, type SessionStore, type TLSSession } from './session.js';
 
@@ -63,7 +64,7 @@ export function obfuscatedAge(hs: HandshakeContext, session: TLSSession): number
 }
 
 /** A client's record of a NewSessionTicket: everything needed to resume later. */
-export function sessionFromTicket(hs: ClientHandshake, msg: MessageOf<'new_session_ticket'>): TLSSession {
+export function sessionFromTicket(hs: Phase<ClientHandshake, 'suite'>, msg: MessageOf<'new_session_ticket'>): TLSSession {
   if (msg.ticket_lifetime > MAX_TICKET_LIFETIME) throw new TLSError('illegal_parameter', 'ticket lifetime over seven days');
   const suite = hs.suite;
   return {
@@ -132,7 +133,7 @@ export function ticketLifetime(hs: ServerHandshake): number {
 }
 
 /** A TLS 1.3 NewSessionTicket carrying our sealed state (RFC 8446 4.6.1). */
-export function newSessionTicket(hs: ServerHandshake): HandshakeMessage {
+export function newSessionTicket(hs: Phase<ServerHandshake, 'suite'>): HandshakeMessage {
   const index = hs.ticketsSent++;
   const nonce = new Uint8Array([index]);
   const ageAdd = hs.common.random(4);
