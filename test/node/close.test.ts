@@ -18,29 +18,25 @@ describe('half-close', () => {
   it.each(['tsls', 'node:tls'] as const)('%s client end() → tsls server (allowHalfOpen) reads all, answers, both close', async (kind) => {
     const payload = randomBytes(1024 * 1024 + 7);
     const events: string[] = [];
-    const serverDone = new Promise<void>((resolve) => {
-      const server = createServer({ ...ECDSA, allowHalfOpen: true }, async (s) => {
-        const body = await readAll(s); // 'end' comes only after every byte
-        events.push('server end');
-        expect(sha(body)).toBe(sha(payload));
-        expect(s.writable).toBe(true); // our side is still open
-        await new Promise((r) => setTimeout(r, 20));
-        s.write(`got ${body.length} bytes`);
-        s.end(' bye');
-        await once(s, 'close');
-        events.push('server close');
-        resolve();
-      });
-      cleanups.push(() => close(server));
-      void listen(server).then((port) => start(port));
+    let serverClosed!: () => void;
+    const serverDone = new Promise<void>((resolve) => (serverClosed = resolve));
+    const server = createServer({ ...ECDSA, allowHalfOpen: true }, async (s) => {
+      const body = await readAll(s); // 'end' comes only after every byte
+      events.push('server end');
+      expect(sha(body)).toBe(sha(payload));
+      expect(s.writable).toBe(true); // our side is still open
+      await new Promise((r) => setTimeout(r, 20));
+      s.write(`got ${body.length} bytes`);
+      s.end(' bye');
+      await once(s, 'close');
+      events.push('server close');
+      serverClosed();
     });
-    let clientSocket!: TLSSocket | tls.TLSSocket;
-    const start = (port: number) => {
-      clientSocket =
-        kind === 'tsls' ? connect({ port, host: 'localhost', ca: ROOT, allowHalfOpen: true }) : tls.connect({ port, host: 'localhost', ca: ROOT, allowHalfOpen: true });
-    };
-    while (!clientSocket) await new Promise((r) => setTimeout(r, 5));
-    const c = clientSocket;
+    cleanups.push(() => close(server));
+    const port = await listen(server);
+    // Listeners are attached in the same turn as connect(): a fast handshake cannot finish unobserved.
+    const c =
+      kind === 'tsls' ? connect({ port, host: 'localhost', ca: ROOT, allowHalfOpen: true }) : tls.connect({ port, host: 'localhost', ca: ROOT, allowHalfOpen: true });
     const reply = readAll(c);
     const closed = once(c, 'close');
     await once(c, 'secureConnect');
