@@ -15,6 +15,7 @@ import { buildClientHello, startClientHello } from '../src/statem/client-tls13.j
 import { ClientHandshake, ServerHandshake, type HandshakeContext, type RecordPort, type SessionSink } from '../src/statem/context.js';
 import { CLIENT, SERVER } from '../src/statem/states.js';
 import { StateMachine, type StatemHost } from '../src/statem/statem.js';
+import { EarlyStage } from '../src/statem/key-stages.js';
 import { RELEASED_TRANSCRIPT } from '../src/statem/transcript.js';
 import { dtlsPair } from './helpers/dtls-pair.js';
 import { makePair } from './helpers/pair.js';
@@ -104,7 +105,11 @@ describe('a state entered without the handshake data it needs gets internal_erro
     expect(hs.holds('suite')).toBe(false);
   });
 
-  it('a key schedule secret asked for before its stage', () => expectInvalidState(() => client().secrets.need('serverHandshake')));
+  it.each(['handshakeKeys', 'trafficKeys'] as const)('the key schedule stage %s is absent before ServerHello', (stage) => {
+    const hs = client();
+    expect(hs.holds(stage)).toBe(false);
+    expect(hs[stage]).toBeUndefined();
+  });
 
   it('a client whose ClientHello state is missing is refused on entering C.ServerHello', () => {
     const hs = client();
@@ -146,21 +151,22 @@ describe('release() keeps what the established connection uses and drops the res
       pskModes: [1],
     };
     hs.clientRandom = bytes(32, 1);
-    const handshakeSecret = bytes(32, 3);
-    hs.secrets.handshake = handshakeSecret;
-    hs.secrets.clientHandshake = bytes(32, 4);
-    hs.secrets.clientApplication = bytes(32, 5);
-    hs.secrets.resumption = bytes(32, 6);
+    const handshakeKeys = new EarlyStage(nobleProvider, 'sha256').handshake(bytes(32, 3), bytes(32, 4));
+    const clientHandshakeTraffic = handshakeKeys.clientTraffic;
+    const trafficKeys = handshakeKeys.master(bytes(32, 5));
+    const clientApplication = trafficKeys.clientApplication.slice();
+    const resumption = trafficKeys.deriveResumption(bytes(32, 6)).slice();
+    hs.handshakeKeys = handshakeKeys;
+    hs.trafficKeys = trafficKeys;
     hs.release();
     expect(privateKey.every((b) => b === 0)).toBe(true);
-    expect(handshakeSecret.every((b) => b === 0)).toBe(true);
+    expect(clientHandshakeTraffic.every((b) => b === 0)).toBe(true);
     expect(hs.hello).toBeUndefined();
     expect(hs.holds('hello')).toBe(false);
-    expect(hs.secrets.handshake).toBeUndefined();
-    expect(hs.secrets.clientHandshake).toBeUndefined();
+    expect(hs.handshakeKeys).toBeUndefined();
     expect(hs.clientRandom).toBeUndefined();
-    expect(hs.secrets.need('clientApplication')).toEqual(bytes(32, 5));
-    expect(hs.secrets.need('resumption')).toEqual(bytes(32, 6));
+    expect(hs.trafficKeys?.clientApplication).toEqual(clientApplication);
+    expect(hs.trafficKeys?.resumption).toEqual(resumption);
     // Nothing hashes the transcript after the handshake.
     expect(() => hs.transcript.hash()).toThrow();
   });
@@ -170,14 +176,17 @@ describe('release() keeps what the established connection uses and drops the res
     const ephemeral = { privateKey: bytes(32, 8), publicKey: bytes(32, 9) };
     const psk = { secret: bytes(32, 10), identity: 0, dhe: true };
     hs.hello = { sessionId: new Uint8Array(0), clientSchemes: [], clientOfferedSni: false, ephemeral, psk };
-    hs.secrets.serverApplication = bytes(32, 11);
-    hs.secrets.resumption = bytes(32, 12);
+    const trafficKeys = new EarlyStage(nobleProvider, 'sha256').handshake(bytes(32, 11), bytes(32, 12)).master(bytes(32, 13));
+    const serverApplication = trafficKeys.serverApplication.slice();
+    const resumption = trafficKeys.deriveResumption(bytes(32, 14));
+    hs.trafficKeys = trafficKeys;
     hs.release();
     expect(ephemeral.privateKey.every((b) => b === 0)).toBe(true);
     expect(psk.secret.every((b) => b === 0)).toBe(true);
     expect(hs.helloSeen).toBe(false);
-    expect(hs.secrets.resumption).toBeUndefined();
-    expect(hs.secrets.need('serverApplication')).toEqual(bytes(32, 11));
+    expect(hs.trafficKeys?.resumption).toBeUndefined();
+    expect(resumption.every((b) => b === 0)).toBe(true);
+    expect(hs.trafficKeys?.serverApplication).toEqual(serverApplication);
   });
 });
 
@@ -187,7 +196,7 @@ const contextOf = (conn: object): HandshakeContext => (conn as { hs: HandshakeCo
 function expectReleased(hs: HandshakeContext): void {
   expect(hs.transcript).toBe(RELEASED_TRANSCRIPT);
   expect(hs.clientRandom).toBeUndefined();
-  expect(hs.secrets.handshake).toBeUndefined();
+  expect(hs.handshakeKeys).toBeUndefined();
   expect((hs as ClientHandshake | ServerHandshake).hello).toBeUndefined();
   expect(hs.holds('hello')).toBe(false);
 }

@@ -78,13 +78,14 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     construct: buildClientHello,
   },
   'C.ServerHello': {
-    row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' }, needs: ['hello'], creates: ['suite'] },
+    row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' }, needs: ['hello'], creates: ['suite', 'handshakeKeys'] },
     process: processServerHello,
+    // With ServerHello in the transcript: the Handshake stage, and its keys for both directions.
     postProcess: (hs) => {
       deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? need(hs.hello.pskOffer, 'the offered PSK').secret : undefined);
       hs.pendingSharedSecret = undefined;
-      hs.records.setReadSecret(hs.secrets.need('serverHandshake'));
-      hs.records.setWriteSecret(hs.secrets.need('clientHandshake'));
+      hs.records.setReadSecret(hs.handshakeKeys.serverTraffic);
+      hs.records.setWriteSecret(hs.handshakeKeys.clientTraffic);
     },
   },
   'C.EncryptedExtensions': {
@@ -108,11 +109,12 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     process: (hs, msg) => checkCertificateVerify(hs, msg, 'server', hs.peerLeaf),
   },
   'C.Finished': {
-    row: { group: TLS13, write: ['C.EndOfEarlyData', 'C.ClientCertificate', 'C.ClientFinished'], needs: NEGOTIATING },
+    row: { group: TLS13, write: ['C.EndOfEarlyData', 'C.ClientCertificate', 'C.ClientFinished'], needs: [...NEGOTIATING, 'handshakeKeys'], creates: ['trafficKeys'] },
     process: processFinished,
+    // With the server's Finished in the transcript: the Traffic stage; the server writes with it from now on.
     postProcess: (hs) => {
       deriveApplicationSecrets(hs);
-      hs.records.setReadSecret(hs.secrets.need('serverApplication'));
+      hs.records.setReadSecret(hs.trafficKeys.serverApplication);
     },
     writeTransition: (hs) => (hs.negotiated.earlyData === 'accepted' ? 'C.EndOfEarlyData' : afterServerFinished(hs)),
   },
@@ -139,11 +141,11 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     },
   },
   'C.ClientFinished': {
-    row: { group: TLS13, write: [ESTABLISHED], needs: NEGOTIATING },
+    row: { group: TLS13, write: [ESTABLISHED], needs: [...NEGOTIATING, 'handshakeKeys', 'trafficKeys'] },
     preWork: compatibilityCCS,
     construct: (hs) => buildFinished(hs, 'client'),
     postWork: (hs) => {
-      hs.records.setWriteSecret(hs.secrets.need('clientApplication'));
+      hs.records.setWriteSecret(hs.trafficKeys.clientApplication);
       deriveResumptionSecret(hs);
     },
   },
@@ -418,7 +420,7 @@ function processCertificateRequest(hs: Hello, msg: MessageOf<'certificate_reques
   hs.hello.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
 }
 
-function processFinished(hs: Negotiating, msg: MessageOf<'finished'>): void {
+function processFinished(hs: Phase<ClientHandshake, 'hello' | 'handshakeKeys'>, msg: MessageOf<'finished'>): void {
   // Without resumption the server must have authenticated with a certificate before Finished.
   if (!hs.resumed && hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
   checkFinished(hs, msg, 'server');

@@ -29,6 +29,7 @@ import { wipe } from '../util/bytes.js';
 import { internCertificate } from '../x509/intern.js';
 import { RELEASED_TRANSCRIPT, Transcript } from './transcript.js';
 import type { Side } from './declare.js';
+import type { HandshakeStage, TrafficStage } from './key-stages.js';
 
 /** A state asked for what its phase does not have yet (or any more): our bug, not the peer's. */
 export function missing(what: string): never {
@@ -108,90 +109,6 @@ export interface Tls12State {
   newTicket?: { ticket: Uint8Array; lifetime: number };
 }
 
-/**
- * The TLS 1.3 key schedule's secrets. Those only the handshake uses are plain fields (and
- * are wiped when it ends). The four a connection keeps for its lifetime — both application
- * traffic secrets (KeyUpdate), the exporter master secret and the resumption master
- * secret (tickets) — share one buffer: setting one copies it into its slot and wipes the
- * array given (the store owns the secret from then on; a KeyUpdate overwrites the old
- * generation in place); reading one gives a fresh view of its slot, to use at once.
- */
-export class Secrets {
-  early?: Uint8Array = undefined;
-  handshake?: Uint8Array = undefined;
-  master?: Uint8Array = undefined;
-  clientHandshake?: Uint8Array = undefined;
-  serverHandshake?: Uint8Array = undefined;
-  /** Slots of `size` bytes each, in the order of LASTING; allocated by the first one set. */
-  private store: Uint8Array | undefined = undefined;
-  private size = 0;
-  /** Which slots hold a secret (bit i: LASTING[i]). */
-  private held = 0;
-
-  get clientApplication(): Uint8Array | undefined {
-    return this.read(0);
-  }
-  set clientApplication(v: Uint8Array | undefined) {
-    this.write(0, v);
-  }
-  get serverApplication(): Uint8Array | undefined {
-    return this.read(1);
-  }
-  set serverApplication(v: Uint8Array | undefined) {
-    this.write(1, v);
-  }
-  get exporter(): Uint8Array | undefined {
-    return this.read(2);
-  }
-  set exporter(v: Uint8Array | undefined) {
-    this.write(2, v);
-  }
-  get resumption(): Uint8Array | undefined {
-    return this.read(3);
-  }
-  set resumption(v: Uint8Array | undefined) {
-    this.write(3, v);
-  }
-
-  private read(slot: number): Uint8Array | undefined {
-    if (!this.store || !(this.held & (1 << slot))) return undefined;
-    return this.store.subarray(slot * this.size, (slot + 1) * this.size);
-  }
-
-  private write(slot: number, v: Uint8Array | undefined): void {
-    if (v === undefined) {
-      if (this.store && this.held & (1 << slot)) this.store.fill(0, slot * this.size, (slot + 1) * this.size);
-      this.held &= ~(1 << slot);
-      return;
-    }
-    if (!this.store) {
-      this.size = v.length;
-      this.store = new Uint8Array(LASTING_SLOTS * v.length);
-    }
-    // Every secret of one connection comes from one hash, so they all have its length.
-    if (v.length !== this.size) throw new Error(`secret of ${v.length} bytes where ${this.size} were expected`);
-    this.store.set(v, slot * this.size);
-    v.fill(0);
-    this.held |= 1 << slot;
-  }
-
-  /** A secret this phase of the key schedule must have. */
-  need(name: 'early' | 'handshake' | 'master' | 'clientHandshake' | 'serverHandshake' | 'clientApplication' | 'serverApplication' | 'exporter' | 'resumption'): Uint8Array {
-    return need(this[name], `the ${name} secret`);
-  }
-
-  /** Wipe and forget every secret. */
-  wipeAll(): void {
-    for (const v of [this.early, this.handshake, this.master, this.clientHandshake, this.serverHandshake]) v?.fill(0);
-    this.early = this.handshake = this.master = this.clientHandshake = this.serverHandshake = undefined;
-    this.store?.fill(0);
-    this.store = undefined;
-    this.held = 0;
-  }
-}
-
-const LASTING_SLOTS = 4;
-
 export interface ClientHelloState {
   random: Uint8Array;
   /** Encrypted Client Hello, when the options give a config (RFC 9849). */
@@ -254,7 +171,10 @@ export abstract class HandshakeContext {
   /** Replaced by RELEASED_TRANSCRIPT when the handshake is over (release). */
   transcript: Transcript;
   readonly negotiated: Negotiated = { peerCertificates: [], helloRetried: false, peerVerified: false };
-  readonly secrets = new Secrets();
+  /** TLS 1.3: the key schedule's Handshake stage, from ServerHello until the handshake is over. */
+  handshakeKeys?: HandshakeStage = undefined;
+  /** TLS 1.3: its Traffic stage, from the server's Finished on, kept for the connection's life. */
+  trafficKeys?: TrafficStage = undefined;
   /** TLS 1.2's state, from the hello that chose TLS 1.2 on. */
   tls12?: Tls12State = undefined;
   /** Our random and the peer's, for keylog lines. */
@@ -334,10 +254,10 @@ export abstract class HandshakeContext {
    * traffic keys and what the API reports, little else.
    *  - The transcript (kept messages and the running hash): nothing after the handshake
    *    hashes it (DTLS resends recorded flights).
-   *  - TLS 1.3 secrets before the application traffic secrets (early, handshake, master,
-   *    handshake traffic): wiped. KeyUpdate, the exporter and tickets use the others; a
-   *    server sends its tickets before the handshake ends, so it wipes the resumption
-   *    secret too (a client keeps it for tickets still to come).
+   *  - The TLS 1.3 Handshake stage (handshake secret and handshake traffic secrets): wiped.
+   *    KeyUpdate, the exporter and tickets use the Traffic stage; a server sends its
+   *    tickets before the handshake ends, so it wipes the resumption secret too (a client
+   *    keeps it for tickets still to come).
    *  - Our ephemeral (EC)DHE private keys: wiped (forward secrecy does not wait for GC).
    *  - The hello state (offered extensions, key shares, the peer's lists) and the client
    *    random (only keylog lines used it, and the handshake wrote the last of them).
@@ -348,10 +268,9 @@ export abstract class HandshakeContext {
    */
   release(): void {
     this.transcript = RELEASED_TRANSCRIPT;
-    const s = this.secrets;
-    wipe(s.early, s.handshake, s.master, s.clientHandshake, s.serverHandshake);
-    s.early = s.handshake = s.master = s.clientHandshake = s.serverHandshake = undefined;
-    if (this.side === 'server') s.resumption = undefined;
+    this.handshakeKeys?.wipe();
+    this.handshakeKeys = undefined;
+    if (this.side === 'server') this.trafficKeys?.dropResumption();
     this.releaseHello();
     this.clientRandom = undefined;
     this.pendingSharedSecret = undefined;

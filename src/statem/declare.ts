@@ -54,8 +54,10 @@ export interface StateSpec<Name extends string = string> {
    */
   needs?: readonly string[];
   /**
-   * The handshake data this state's `process` (or `construct`) brings into being: the core
-   * checks it did, right after, and the state's post-work sees it as present.
+   * The handshake data this state's work brings into being: the core checks it did once
+   * the work is done. Its post-work (postProcess, postWork) and writeTransition see it as
+   * present: what process or construct made, and what the post-work itself makes (the key
+   * schedule's next stage, over the transcript with this state's message in it).
    */
   creates?: readonly string[];
 }
@@ -98,7 +100,7 @@ type Needs<Row> = Row extends { needs: readonly (infer N)[] } ? N : never;
 type Creates<Row> = Row extends { creates: readonly (infer N)[] } ? N : never;
 /** The context a state's work gets: narrowed to what its row `needs`. */
 type ContextOf<H, Row> = [Needs<Row>] extends [never] ? H : Phase<H, Needs<Row>>;
-/** The context its post-work gets: what it needs, and what its process or construct created. */
+/** The context its post-work and writeTransition get: what it needs, and what it creates. */
 type AfterContextOf<H, Row> = [Needs<Row> | Creates<Row>] extends [never] ? H : Phase<H, Needs<Row> | Creates<Row>>;
 
 /** Every name a row needs or creates must be data of the context. */

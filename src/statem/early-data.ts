@@ -5,7 +5,7 @@
  * the states here only decide and derive.
  */
 import type { HashName } from '../crypto/provider.js';
-import { deriveSecret, earlySecret } from '../crypto/keyschedule.js';
+import { EarlyStage } from './key-stages.js';
 import { utf8 } from '../util/bytes.js';
 import type { CipherSuiteInfo } from '../messages/constants.js';
 import type { ClientHandshake, HandshakeContext, ServerHandshake, ServerHelloState } from './context.js';
@@ -34,9 +34,9 @@ export function clientEarlyDataLimit(hs: Phase<ClientHandshake, 'hello'>): numbe
 /** client_early_traffic_secret = Derive-Secret(Early Secret, "c e traffic", ClientHello), logged for keylog files. */
 export function clientEarlyTrafficSecret(hs: HandshakeContext, hash: HashName, psk: Uint8Array, helloHash: Uint8Array): Uint8Array {
   const p = hs.provider;
-  const early = earlySecret(p, hash, psk);
-  const secret = deriveSecret(p, hash, early, 'c e traffic', helloHash);
-  early.fill(0);
+  const early = new EarlyStage(p, hash, psk);
+  const secret = early.clientEarlyTraffic(helloHash);
+  early.wipe();
   hs.records.keylog('CLIENT_EARLY_TRAFFIC_SECRET', secret);
   return secret;
 }

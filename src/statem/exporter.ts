@@ -15,8 +15,8 @@ export function exportKeyingMaterial(hs: HandshakeContext, length: number, label
   const suite = hs.suite;
   if (!suite) throw notYet();
   if (hs.negotiated.version === 'TLSv1.3') {
-    if (!hs.secrets.exporter) throw notYet();
-    return export13(hs.provider, suite.hash, hs.secrets.exporter, label, context ?? new Uint8Array(0), length);
+    if (!hs.trafficKeys) throw notYet();
+    return export13(hs.provider, suite.hash, hs.trafficKeys.exporter, label, context ?? new Uint8Array(0), length);
   }
   const t = hs.tls12;
   if (!t?.master) throw notYet();

@@ -3,7 +3,7 @@
  * ticket ages, and the tickets a server hands out.
  */
 import type { HashName } from '../crypto/provider.js';
-import { deriveSecret, earlySecret, finishedVerifyData, resumptionPsk } from '../crypto/keyschedule.js';
+import { finishedVerifyData, resumptionPsk } from '../crypto/keyschedule.js';
 import { TLSError } from '../errors.js';
 import { ProtocolVersion, cipherSuiteByCode } from '../messages/constants.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
@@ -11,7 +11,8 @@ import type { OfferedPsks } from '../messages/extensions.js';
 import { constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ServerOptions } from '../config.js';
 import { certificateFromDer } from '../x509/intern.js';
-import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
+import { need, type ClientHandshake, type HandshakeContext, type ServerHandshake } from './context.js';
+import { EarlyStage, type TrafficStage } from './key-stages.js';
 import type { Phase } from './declare.js';
 import { EarlyDataReplayCache, type EarlyDataReplayStore } from './anti-replay.js';
 import { SessionCache, TicketKeyring, newSessionState, type SessionStore, type TLSSession } from './session.js';
@@ -29,7 +30,9 @@ export function bindersLength(psks: OfferedPsks): number {
  */
 export function computeBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, external = false): Uint8Array {
   const p = hs.provider;
-  const binderKey = deriveSecret(p, hash, earlySecret(p, hash, psk), external ? 'ext binder' : 'res binder', p.hash(hash, new Uint8Array(0)));
+  const early = new EarlyStage(p, hash, psk);
+  const binderKey = early.binderKey(external);
+  early.wipe();
   // Before HelloRetryRequest the transcript has no hash yet; after it, the binder covers message_hash + HRR too.
   const transcriptHash = hs.transcript.hashName ? hs.transcript.hashWith(truncatedHello) : p.hash(hash, truncatedHello);
   return finishedVerifyData(p, hash, binderKey, transcriptHash);
@@ -57,6 +60,11 @@ export function usableSession(hs: ClientHandshake, session: TLSSession | undefin
   return session;
 }
 
+/** The resumption master secret, which the client's Finished brought (it never comes before a ticket can). */
+function resumptionSecret(keys: TrafficStage): Uint8Array {
+  return need(keys.resumption, 'the resumption master secret');
+}
+
 /** RFC 8446 4.2.11.1: the client's view of the ticket age, obfuscated. */
 export function obfuscatedAge(hs: HandshakeContext, session: TLSSession): number {
   const age = Math.max(0, hs.common.now() - session.state.issued_ms);
@@ -64,14 +72,14 @@ export function obfuscatedAge(hs: HandshakeContext, session: TLSSession): number
 }
 
 /** A client's record of a NewSessionTicket: everything needed to resume later. */
-export function sessionFromTicket(hs: Phase<ClientHandshake, 'suite'>, msg: MessageOf<'new_session_ticket'>): TLSSession {
+export function sessionFromTicket(hs: Phase<ClientHandshake, 'suite' | 'trafficKeys'>, msg: MessageOf<'new_session_ticket'>): TLSSession {
   if (msg.ticket_lifetime > MAX_TICKET_LIFETIME) throw new TLSError('illegal_parameter', 'ticket lifetime over seven days');
   const suite = hs.suite;
   return {
     state: newSessionState({
       version: ProtocolVersion.TLS1_3,
       cipher_suite: suite.code,
-      secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), msg.ticket_nonce),
+      secret: resumptionPsk(hs.provider, suite.hash, resumptionSecret(hs.trafficKeys), msg.ticket_nonce),
       issued_ms: hs.common.now(),
       lifetime_s: msg.ticket_lifetime,
       ticket_age_add: msg.ticket_age_add,
@@ -133,7 +141,7 @@ export function ticketLifetime(hs: ServerHandshake): number {
 }
 
 /** A TLS 1.3 NewSessionTicket carrying our sealed state (RFC 8446 4.6.1). */
-export function newSessionTicket(hs: Phase<ServerHandshake, 'suite'>): HandshakeMessage {
+export function newSessionTicket(hs: Phase<ServerHandshake, 'suite' | 'trafficKeys'>): HandshakeMessage {
   const index = hs.ticketsSent++;
   const nonce = new Uint8Array([index]);
   const ageAdd = hs.common.random(4);
@@ -144,7 +152,7 @@ export function newSessionTicket(hs: Phase<ServerHandshake, 'suite'>): Handshake
   const state = newSessionState({
     version: ProtocolVersion.TLS1_3,
     cipher_suite: suite.code,
-    secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), nonce),
+    secret: resumptionPsk(hs.provider, suite.hash, resumptionSecret(hs.trafficKeys), nonce),
     issued_ms: hs.common.now(),
     lifetime_s: lifetime,
     ticket_age_add,

@@ -80,15 +80,16 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     postProcess: useInnerTranscript,
   },
   'S.ServerHello': {
-    row: { group: TLS13, write: ['S.EncryptedExtensions'], needs: NEGOTIATING },
+    row: { group: TLS13, write: ['S.EncryptedExtensions'], needs: NEGOTIATING, creates: ['handshakeKeys'] },
     construct: (hs) => confirmEch(hs, serverHello(hs)),
+    // With ServerHello in the transcript: the Handshake stage, and its keys.
     postWork: (hs) => {
       compatibilityCCS(hs);
       deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.hello.psk?.secret);
       hs.pendingSharedSecret = undefined;
-      hs.records.setWriteSecret(hs.secrets.need('serverHandshake'));
+      hs.records.setWriteSecret(hs.handshakeKeys.serverTraffic);
       // Accepted early data is read under its own key until EndOfEarlyData.
-      if (hs.negotiated.earlyData !== 'accepted') hs.records.setReadSecret(hs.secrets.need('clientHandshake'));
+      if (hs.negotiated.earlyData !== 'accepted') hs.records.setReadSecret(hs.handshakeKeys.clientTraffic);
     },
   },
   'S.EncryptedExtensions': {
@@ -113,20 +114,26 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     construct: (hs) => buildCertificateVerify(hs, 'server', hs.certified.key, hs.signatureScheme),
   },
   'S.Finished': {
-    row: { group: TLS13, read: { end_of_early_data: 'S.EndOfEarlyData', certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' }, needs: NEGOTIATING },
+    row: {
+      group: TLS13,
+      read: { end_of_early_data: 'S.EndOfEarlyData', certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' },
+      needs: [...NEGOTIATING, 'handshakeKeys'],
+      creates: ['trafficKeys'],
+    },
     construct: (hs) => buildFinished(hs, 'server'),
+    // With our Finished in the transcript: the Traffic stage; we write with it from now on.
     postWork: (hs) => {
       deriveApplicationSecrets(hs);
-      hs.records.setWriteSecret(hs.secrets.need('serverApplication'));
+      hs.records.setWriteSecret(hs.trafficKeys.serverApplication);
     },
   },
   // RFC 8446 4.5: the end of accepted early data, under the early key; then the handshake key.
   'S.EndOfEarlyData': {
-    row: { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' }, needs: NEGOTIATING },
+    row: { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' }, needs: [...NEGOTIATING, 'handshakeKeys'] },
     process: (hs) => {
       if (hs.negotiated.earlyData !== 'accepted') throw unexpectedMessage('EndOfEarlyData without accepted early data');
     },
-    postProcess: (hs) => hs.records.setReadSecret(hs.secrets.need('clientHandshake')),
+    postProcess: (hs) => hs.records.setReadSecret(hs.handshakeKeys.clientTraffic),
   },
   'S.ClientCertificate': {
     row: { group: TLS13, read: { certificate_verify: 'S.ClientCertificateVerify', finished: 'S.ClientFinished' }, needs: NEGOTIATING },
@@ -147,7 +154,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     },
   },
   'S.ClientFinished': {
-    row: { group: TLS13, write: ['S.NewSessionTicket', ESTABLISHED], needs: NEGOTIATING },
+    row: { group: TLS13, write: ['S.NewSessionTicket', ESTABLISHED], needs: [...NEGOTIATING, 'handshakeKeys', 'trafficKeys'] },
     process: (hs, msg) => {
       // A client that sent a certificate must prove it holds the key (RFC 8446 4.4.3).
       if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('client Finished without CertificateVerify');
@@ -155,14 +162,14 @@ export const serverTls13 = defineStates<ServerHandshake>()({
       checkFinished(hs, msg, 'client');
     },
     postProcess: (hs) => {
-      hs.records.setReadSecret(hs.secrets.need('clientApplication'));
+      hs.records.setReadSecret(hs.trafficKeys.clientApplication);
       deriveResumptionSecret(hs);
     },
     writeTransition: (hs) => (wantsTickets(hs) ? 'S.NewSessionTicket' : ESTABLISHED),
   },
   // Tickets follow the handshake but are not part of its transcript (RFC 8446 4.6.1).
   'S.NewSessionTicket': {
-    row: { group: 'POST_HANDSHAKE', write: ['S.NewSessionTicket', ESTABLISHED], needs: NEGOTIATING },
+    row: { group: 'POST_HANDSHAKE', write: ['S.NewSessionTicket', ESTABLISHED], needs: [...NEGOTIATING, 'trafficKeys'] },
     construct: newSessionTicket,
     writeTransition: (hs) => (hs.ticketsSent < (hs.options.tickets ?? 1) ? 'S.NewSessionTicket' : ESTABLISHED),
   },

@@ -140,8 +140,8 @@ export class StateMachine<H extends HandshakeData> {
 
   /**
    * The handshake data a state `needs` must be there when it is entered, and what it
-   * `creates` once its process or construct is done: the work is typed as if it were, so a
-   * miss is our bug (internal_error), caught here once per state rather than at each use.
+   * `creates` once its work is done: the work is typed as if it were, so a miss is our
+   * bug (internal_error), caught here once per state rather than at each use.
    */
   private checkData(name: string, which: 'needs' | 'creates'): void {
     for (const data of this.decl(name).row[which] ?? []) {
@@ -169,9 +169,9 @@ export class StateMachine<H extends HandshakeData> {
     this.enter(next, 'recv', msg.type);
     const decl = this.decl(next);
     this.processIn(decl, next, msg, raw);
-    this.checkData(next, 'creates');
     if (inTranscript(decl)) this.host.addToTranscript(raw, 'recv');
     if (decl.postProcess) decl.postProcess(this.hs, msg);
+    this.checkData(next, 'creates');
     if (!decl.row.read) this.runWrite();
   }
 
@@ -266,8 +266,8 @@ export class StateMachine<H extends HandshakeData> {
           if (inTranscript(decl)) this.host.addToTranscript(raw, 'send');
           this.host.sendHandshake(raw, msg);
         }
-        this.checkData(next, 'creates');
         if (decl.postWork) decl.postWork(this.hs);
+        this.checkData(next, 'creates');
         if (decl.row.read) return; // hand over to the read sub-machine
       }
     } finally {

@@ -1,0 +1,150 @@
+/**
+ * The TLS 1.3 key schedule (RFC 8446 7.1) as typed stages, one class per stage (as rustls's
+ * KeySchedule types): a stage holds the secret it derives from and can only be turned
+ * into the next one, so nothing of a later stage exists before its input does, and each
+ * stage's secret is wiped once the next is made from it.
+ *
+ *   EarlyStage      PSK (or zeros)  → binder_key, client_early_traffic_secret
+ *   HandshakeStage  + (EC)DHE       → {client,server}_handshake_traffic_secret
+ *   TrafficStage    + 0             → {client,server}_application_traffic_secret_N,
+ *                                     exporter_master_secret, resumption_master_secret
+ *
+ * The handshake keeps the Handshake and Traffic stages as its data (`handshakeKeys`,
+ * `trafficKeys`): a state that uses one says so in its row's `needs`. The Traffic stage
+ * stays with the connection for KeyUpdate, the exporter and tickets.
+ */
+import { deriveSecret, earlySecret, handshakeSecret, masterSecret, nextTrafficSecret } from '../crypto/keyschedule.js';
+import { hashLength, type CryptoProvider, type HashName } from '../crypto/provider.js';
+import { wipe } from '../util/bytes.js';
+import type { Side } from './declare.js';
+
+/** Early Secret = HKDF-Extract(0, PSK), or of zeros without a PSK. */
+export class EarlyStage {
+  private readonly secret: Uint8Array;
+
+  constructor(
+    private readonly provider: CryptoProvider,
+    readonly hash: HashName,
+    psk?: Uint8Array,
+  ) {
+    this.secret = earlySecret(provider, hash, psk);
+  }
+
+  /** binder_key: "ext binder" for an external PSK, "res binder" for a ticket's. */
+  binderKey(external: boolean): Uint8Array {
+    const p = this.provider;
+    return deriveSecret(p, this.hash, this.secret, external ? 'ext binder' : 'res binder', p.hash(this.hash, new Uint8Array(0)));
+  }
+
+  /** client_early_traffic_secret over the ClientHello. */
+  clientEarlyTraffic(helloHash: Uint8Array): Uint8Array {
+    return deriveSecret(this.provider, this.hash, this.secret, 'c e traffic', helloHash);
+  }
+
+  /** The Handshake stage, from the (EC)DHE shared secret (zeros for psk_ke); this stage is spent. */
+  handshake(sharedSecret: Uint8Array | undefined, transcriptHash: Uint8Array): HandshakeStage {
+    const secret = handshakeSecret(this.provider, this.hash, this.secret, sharedSecret ?? new Uint8Array(hashLength[this.hash]));
+    this.wipe();
+    return new HandshakeStage(this.provider, this.hash, secret, transcriptHash);
+  }
+
+  wipe(): void {
+    this.secret.fill(0);
+  }
+}
+
+/** Handshake Secret and both handshake traffic secrets, over ClientHello..ServerHello. */
+export class HandshakeStage {
+  readonly clientTraffic: Uint8Array;
+  readonly serverTraffic: Uint8Array;
+
+  constructor(
+    private readonly provider: CryptoProvider,
+    readonly hash: HashName,
+    private readonly secret: Uint8Array,
+    transcriptHash: Uint8Array,
+  ) {
+    this.clientTraffic = deriveSecret(provider, hash, secret, 'c hs traffic', transcriptHash);
+    this.serverTraffic = deriveSecret(provider, hash, secret, 's hs traffic', transcriptHash);
+  }
+
+  /** The handshake traffic secret `sender` protects its flight with (its Finished key comes from it). */
+  traffic(sender: Side): Uint8Array {
+    return sender === 'client' ? this.clientTraffic : this.serverTraffic;
+  }
+
+  /**
+   * The Traffic stage, over ClientHello..server Finished. The Handshake Secret is wiped; the
+   * handshake traffic secrets stay for the client's flight, until the handshake ends.
+   */
+  master(transcriptHash: Uint8Array): TrafficStage {
+    const master = masterSecret(this.provider, this.hash, this.secret);
+    this.secret.fill(0);
+    return new TrafficStage(this.provider, this.hash, master, transcriptHash);
+  }
+
+  wipe(): void {
+    wipe(this.secret, this.clientTraffic, this.serverTraffic);
+  }
+}
+
+/**
+ * Master Secret and what a connection keeps for its lifetime: the application traffic
+ * secrets (the current generation; KeyUpdate moves each direction on), the exporter master
+ * secret and, once the client's Finished is in the transcript, the resumption master
+ * secret. The Master Secret itself is wiped as soon as the resumption secret is made.
+ */
+export class TrafficStage {
+  clientApplication: Uint8Array;
+  serverApplication: Uint8Array;
+  readonly exporter: Uint8Array;
+  resumption: Uint8Array | undefined = undefined;
+  private master: Uint8Array | undefined;
+
+  constructor(
+    private readonly provider: CryptoProvider,
+    readonly hash: HashName,
+    master: Uint8Array,
+    transcriptHash: Uint8Array,
+  ) {
+    this.master = master;
+    this.clientApplication = deriveSecret(provider, hash, master, 'c ap traffic', transcriptHash);
+    this.serverApplication = deriveSecret(provider, hash, master, 's ap traffic', transcriptHash);
+    this.exporter = deriveSecret(provider, hash, master, 'exp master', transcriptHash);
+  }
+
+  /** The application traffic secret one side writes with. */
+  application(sender: Side): Uint8Array {
+    return sender === 'client' ? this.clientApplication : this.serverApplication;
+  }
+
+  /** The next generation of `sender`'s application traffic secret (RFC 8446 7.2), in place of the one it replaces (wiped). */
+  update(sender: Side): Uint8Array {
+    const current = this.application(sender);
+    const next = nextTrafficSecret(this.provider, this.hash, current);
+    current.fill(0);
+    if (sender === 'client') this.clientApplication = next;
+    else this.serverApplication = next;
+    return next;
+  }
+
+  /** resumption_master_secret over ClientHello..client Finished; the Master Secret is wiped. */
+  deriveResumption(transcriptHash: Uint8Array): Uint8Array {
+    if (!this.master) throw new Error('the resumption master secret is derived once');
+    this.resumption = deriveSecret(this.provider, this.hash, this.master, 'res master', transcriptHash);
+    this.master.fill(0);
+    this.master = undefined;
+    return this.resumption;
+  }
+
+  /** A server sends its tickets before the handshake ends: it keeps no resumption secret after. */
+  dropResumption(): void {
+    wipe(this.master, this.resumption);
+    this.master = this.resumption = undefined;
+  }
+
+  wipe(): void {
+    wipe(this.master, this.clientApplication, this.serverApplication, this.exporter, this.resumption);
+    this.master = this.resumption = undefined;
+  }
+}
