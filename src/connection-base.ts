@@ -304,7 +304,8 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
       return suite ? keyExchangeOf(suite) : undefined;
     }
     addToTranscript(raw: Uint8Array, direction: 'recv' | 'send'): void {
-      this.c.hs.transcript.add(this.c.transcriptBytes(raw, direction));
+      // Only the handshake's own states hash their messages, and the transcript lasts as long as the handshake.
+      need(this.c.hs.transcript, 'the transcript').add(this.c.transcriptBytes(raw, direction));
     }
     sendHandshake(raw: Uint8Array, msg: HandshakeMessage): void {
       this.c.sendHandshake(raw, msg);

@@ -19,7 +19,7 @@ export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
 // ---- key schedule steps ---------------------------------------------------------------
 
 /** After ServerHello: the Handshake stage, from the PSK (if any) and the (EC)DHE shared secret (RFC 8446 7.1). */
-export function deriveHandshakeSecrets(hs: Phase<HandshakeContext, 'suite'>, sharedSecret: Uint8Array | undefined, psk?: Uint8Array): void {
+export function deriveHandshakeSecrets(hs: Phase<HandshakeContext, 'suite' | 'transcript'>, sharedSecret: Uint8Array | undefined, psk?: Uint8Array): void {
   const keys = new EarlyStage(hs.provider, hs.suite.hash, psk).handshake(sharedSecret, hs.transcript.hash());
   hs.handshakeKeys = keys;
   hs.records.keylog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', keys.clientTraffic);
@@ -27,7 +27,7 @@ export function deriveHandshakeSecrets(hs: Phase<HandshakeContext, 'suite'>, sha
 }
 
 /** After the server's Finished: the Traffic stage, with the first application traffic secrets. */
-export function deriveApplicationSecrets(hs: Phase<HandshakeContext, 'handshakeKeys'>): void {
+export function deriveApplicationSecrets(hs: Phase<HandshakeContext, 'handshakeKeys' | 'transcript'>): void {
   const keys = hs.handshakeKeys.master(hs.transcript.hash());
   hs.trafficKeys = keys;
   hs.records.keylog('CLIENT_TRAFFIC_SECRET_0', keys.clientApplication);
@@ -36,19 +36,19 @@ export function deriveApplicationSecrets(hs: Phase<HandshakeContext, 'handshakeK
 }
 
 /** After the client's Finished: resumption_master_secret (for tickets). */
-export function deriveResumptionSecret(hs: Phase<HandshakeContext, 'trafficKeys'>): void {
+export function deriveResumptionSecret(hs: Phase<HandshakeContext, 'trafficKeys' | 'transcript'>): void {
   hs.trafficKeys.deriveResumption(hs.transcript.hash());
 }
 
 // ---- Finished ---------------------------------------------------------------------------
 
-export function buildFinished(hs: Phase<HandshakeContext, 'handshakeKeys'>, sender: Side): HandshakeMessage {
+export function buildFinished(hs: Phase<HandshakeContext, 'handshakeKeys' | 'transcript'>, sender: Side): HandshakeMessage {
   const keys = hs.handshakeKeys;
   const verify_data = finishedVerifyData(hs.provider, keys.hash, keys.traffic(sender), hs.transcript.hash());
   return { type: 'finished', verify_data };
 }
 
-export function checkFinished(hs: Phase<HandshakeContext, 'handshakeKeys'>, msg: MessageOf<'finished'>, sender: Side): void {
+export function checkFinished(hs: Phase<HandshakeContext, 'handshakeKeys' | 'transcript'>, msg: MessageOf<'finished'>, sender: Side): void {
   const keys = hs.handshakeKeys;
   const expected = finishedVerifyData(hs.provider, keys.hash, keys.traffic(sender), hs.transcript.hash());
   if (msg.verify_data.length !== expected.length) throw decodeError('Finished has the wrong length');
@@ -108,12 +108,12 @@ export function chooseScheme(hs: HandshakeContext, key: PrivateKey, peerOffered:
   return hs.common.signatureSchemes.find((s) => possible.includes(s) && peerOffered.includes(SignatureScheme[s]));
 }
 
-export function buildCertificateVerify(hs: HandshakeContext, signer: Side, key: PrivateKey, scheme: SignatureSchemeName): HandshakeMessage {
+export function buildCertificateVerify(hs: Phase<HandshakeContext, 'transcript'>, signer: Side, key: PrivateKey, scheme: SignatureSchemeName): HandshakeMessage {
   const content = certificateVerifyContent(signer, hs.transcript.hash());
   return { type: 'certificate_verify', algorithm: SignatureScheme[scheme], signature: hs.provider.sign(scheme, key, content) };
 }
 
-export function checkCertificateVerify(hs: HandshakeContext, msg: MessageOf<'certificate_verify'>, signer: Side, leaf: Certificate): void {
+export function checkCertificateVerify(hs: Phase<HandshakeContext, 'transcript'>, msg: MessageOf<'certificate_verify'>, signer: Side, leaf: Certificate): void {
   const scheme = schemeByCode.get(msg.algorithm);
   if (!scheme || !hs.common.signatureSchemes.includes(scheme)) throw illegalParameter(`CertificateVerify uses a scheme we did not offer (0x${msg.algorithm.toString(16)})`);
   if (!schemesForKey(leaf.publicKey).includes(scheme)) throw illegalParameter(`CertificateVerify scheme ${scheme} does not fit the certificate key`);

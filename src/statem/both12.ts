@@ -14,7 +14,7 @@ import { need, type AnyHandshake, type HandshakeContext } from './context.js';
 import type { ChangeCipherSpec, Phase, Side } from './declare.js';
 
 /** A TLS 1.2 handshake from the hello that chose the suite on. */
-type Tls12Phase = Phase<HandshakeContext, 'suite' | 'tls12'>;
+type Tls12Phase = Phase<HandshakeContext, 'suite' | 'tls12' | 'transcript'>;
 
 /** TLS 1.2 signature schemes a key can make: ECDSA names only the hash here, not the curve. */
 export function schemesForKey12(key: PublicKey | PrivateKey): SignatureSchemeName[] {
@@ -59,7 +59,7 @@ export function deriveKeys12(hs: Tls12Phase): void {
 }
 
 /** The key block from the master secret and this handshake's randoms (also for a resumed session's master). */
-export function deriveKeyBlock12(hs: Tls12Phase): void {
+export function deriveKeyBlock12(hs: Phase<HandshakeContext, 'suite' | 'tls12'>): void {
   const t = hs.tls12;
   const suite = hs.suite;
   const ivLength = suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;
@@ -69,11 +69,11 @@ export function deriveKeyBlock12(hs: Tls12Phase): void {
   hs.records.keylog('CLIENT_RANDOM', master);
 }
 
-function masterSecret12(hs: Tls12Phase): Uint8Array {
+function masterSecret12(hs: Phase<HandshakeContext, 'tls12'>): Uint8Array {
   return need(hs.tls12.master, 'the master secret');
 }
 
-function keyBlock12(hs: Tls12Phase) {
+function keyBlock12(hs: Phase<HandshakeContext, 'tls12'>) {
   return need(hs.tls12.keys, 'the key block');
 }
 
@@ -92,13 +92,13 @@ export function sessionState12(hs: Phase<AnyHandshake, 'suite' | 'tls12'>, lifet
   });
 }
 
-export function installWriteKeys12(hs: Tls12Phase): void {
+export function installWriteKeys12(hs: Phase<HandshakeContext, 'tls12'>): void {
   const k = keyBlock12(hs);
   if (hs.side === 'client') hs.records.setWriteKeys12(k.clientKey, k.clientIv);
   else hs.records.setWriteKeys12(k.serverKey, k.serverIv);
 }
 
-export function installReadKeys12(hs: Tls12Phase): void {
+export function installReadKeys12(hs: Phase<HandshakeContext, 'tls12'>): void {
   const k = keyBlock12(hs);
   if (hs.side === 'client') hs.records.setReadKeys12(k.serverKey, k.serverIv);
   else hs.records.setReadKeys12(k.clientKey, k.clientIv);
@@ -120,7 +120,7 @@ export function checkFinished12(hs: Tls12Phase, msg: MessageOf<'finished'>, send
 }
 
 /** The bytes a ServerKeyExchange signature covers: client_random + server_random + ServerECDHParams. */
-export function serverKeyExchangeContent(hs: Tls12Phase, namedCurve: number, pub: Uint8Array): Uint8Array {
+export function serverKeyExchangeContent(hs: Phase<HandshakeContext, 'tls12'>, namedCurve: number, pub: Uint8Array): Uint8Array {
   const t = hs.tls12;
   const params = concat(new Uint8Array([3, namedCurve >> 8, namedCurve & 0xff, pub.length]), pub);
   return concat(t.clientRandom, t.serverRandom, params);

@@ -12,12 +12,12 @@ import { defineStates } from './declare.js';
 
 export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello': 'written' }>()({
   'C.ClientHello': {
-    row: { group: 'HANDSHAKE', read: { hello_verify_request: 'C.HelloVerifyRequest', server_hello_tls12: 'C12.ServerHello' }, creates: ['hello'] },
+    row: { group: 'HANDSHAKE', read: { hello_verify_request: 'C.HelloVerifyRequest', server_hello_tls12: 'C12.ServerHello' }, needs: ['transcript'], creates: ['hello'] },
     construct: (hs) => buildClientHello(startClientHello(hs)),
   },
   // The first ClientHello and HelloVerifyRequest are not part of the transcript (RFC 6347 4.2.6).
   'C.HelloVerifyRequest': {
-    row: { group: 'DTLS', write: ['C.ClientHelloCookie'], needs: ['hello'] },
+    row: { group: 'DTLS', write: ['C.ClientHelloCookie'], needs: ['hello', 'transcript'] },
     process: (hs, msg) => {
       // RFC 6347 4.2.1: the server_version here is not a negotiation; accept DTLS 1.0 or 1.2.
       if (msg.server_version !== ProtocolVersion.DTLS1_2 && msg.server_version !== ProtocolVersion.DTLS1_0) {
@@ -27,5 +27,5 @@ export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello'
       hs.transcript.reset();
     },
   },
-  'C.ClientHelloCookie': { row: { group: 'HANDSHAKE.DTLS', read: { server_hello_tls12: 'C12.ServerHello' }, needs: ['hello'] }, construct: buildClientHello },
+  'C.ClientHelloCookie': { row: { group: 'HANDSHAKE.DTLS', read: { server_hello_tls12: 'C12.ServerHello' }, needs: ['hello', 'transcript'] }, construct: buildClientHello },
 });

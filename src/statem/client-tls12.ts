@@ -34,11 +34,11 @@ import { takeConnectionId } from './connection-id.js';
 
 const TLS12 = 'HANDSHAKE.TLS12';
 
-type Hello = Phase<ClientHandshake, 'hello'>;
+type Hello = Phase<ClientHandshake, 'hello' | 'transcript'>;
 /** The client once a ServerHello chose TLS 1.2: its suite and TLS 1.2 state exist. */
-type Tls12Client = Phase<ClientHandshake, 'hello' | 'suite' | 'tls12'>;
+type Tls12Client = Phase<ClientHandshake, 'hello' | 'suite' | 'tls12' | 'transcript'>;
 /** What the states after that ServerHello need. */
-const TLS12_DATA = ['hello', 'suite', 'tls12'] as const;
+const TLS12_DATA = ['hello', 'suite', 'tls12', 'transcript'] as const;
 
 /** A ServerHello that chose TLS 1.2 arrives in answer to the ClientHello (TLS, or DTLS with its cookie). */
 type Entry = { 'C12.ServerHello': 'server_hello_tls12' };
@@ -57,7 +57,7 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
         new_session_ticket_tls12: 'C12.ResumeNewSessionTicket',
         change_cipher_spec: 'C12.ResumeServerChangeCipherSpec',
       },
-      needs: ['hello'],
+      needs: ['hello', 'transcript'],
       creates: ['suite', 'tls12'],
     },
     process: (hs, msg) => {

@@ -40,11 +40,13 @@ import { ESTABLISHED, defineStates, type Phase } from './declare.js';
 const TLS13 = 'HANDSHAKE.TLS13';
 
 /** The client from its first ClientHello on: the hello state exists. */
-type Hello = Phase<ClientHandshake, 'hello'>;
+type Hello = Phase<ClientHandshake, 'hello' | 'transcript'>;
 /** … and once a ServerHello (or HelloRetryRequest) chose the suite. */
-type Negotiating = Phase<ClientHandshake, 'hello' | 'suite'>;
+type Negotiating = Phase<ClientHandshake, 'hello' | 'suite' | 'transcript'>;
+/** What the states after our ClientHello need. */
+const HELLO = ['hello', 'transcript'] as const;
 /** What the TLS 1.3 states after ServerHello need. */
-const NEGOTIATING = ['hello', 'suite'] as const;
+const NEGOTIATING = [...HELLO, 'suite'] as const;
 
 /** The first flight: what TLS and DTLS clients share, up to the ClientHello. */
 export const clientStart = defineStates<ClientHandshake>()({
@@ -57,6 +59,7 @@ export const clientHello = defineStates<ClientHandshake, { 'C.ClientHello': 'wri
     row: {
       group: 'HANDSHAKE',
       read: { server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest', server_hello_tls12: 'C12.ServerHello' },
+      needs: ['transcript'],
       creates: ['hello'],
     },
     construct: (hs) => buildClientHello(startClientHello(hs)),
@@ -70,7 +73,7 @@ type Entry = {
 };
 
 export const clientTls13 = defineStates<ClientHandshake, Entry>()({
-  'C.HelloRetryRequest': { row: { group: TLS13, write: ['C.ClientHello2'], needs: ['hello'], creates: ['suite'] }, process: processHelloRetryRequest },
+  'C.HelloRetryRequest': { row: { group: TLS13, write: ['C.ClientHello2'], needs: HELLO, creates: ['suite'] }, process: processHelloRetryRequest },
   // A second HelloRetryRequest is not in this row: RFC 8446 4.1.4 makes it unexpected_message.
   'C.ClientHello2': {
     row: { group: TLS13, read: { server_hello: 'C.ServerHello' }, needs: NEGOTIATING },
@@ -78,7 +81,7 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     construct: buildClientHello,
   },
   'C.ServerHello': {
-    row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' }, needs: ['hello'], creates: ['suite', 'handshakeKeys'] },
+    row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' }, needs: HELLO, creates: ['suite', 'handshakeKeys'] },
     process: processServerHello,
     // With ServerHello in the transcript: the Handshake stage, and its keys for both directions.
     postProcess: (hs) => {
@@ -158,7 +161,7 @@ function afterServerFinished(hs: Hello): 'C.ClientCertificate' | 'C.ClientFinish
 // ---- ClientHello ----------------------------------------------------------------------------
 
 /** Our hello state: random, session ID, key shares for the first groups, the session we offer. */
-export function startClientHello(hs: ClientHandshake): Hello {
+export function startClientHello(hs: Phase<ClientHandshake, 'transcript'>): Hello {
   const o = hs.options;
   const first = (o.keyShareGroups ?? defaultKeyShareGroups(hs.common.groups)).filter((g): g is GroupName => hs.common.groups.includes(g));
   if (first.length === 0) throw handshakeFailure('no key share group configured');
@@ -420,7 +423,7 @@ function processCertificateRequest(hs: Hello, msg: MessageOf<'certificate_reques
   hs.hello.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
 }
 
-function processFinished(hs: Phase<ClientHandshake, 'hello' | 'handshakeKeys'>, msg: MessageOf<'finished'>): void {
+function processFinished(hs: Phase<ClientHandshake, 'hello' | 'handshakeKeys' | 'transcript'>, msg: MessageOf<'finished'>): void {
   // Without resumption the server must have authenticated with a certificate before Finished.
   if (!hs.resumed && hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
   checkFinished(hs, msg, 'server');

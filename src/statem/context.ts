@@ -27,7 +27,7 @@ import { TLSError } from '../errors.js';
 import { variantOf, type ProtocolVariant, type Transport } from '../protocol-variant.js';
 import { wipe } from '../util/bytes.js';
 import { internCertificate } from '../x509/intern.js';
-import { RELEASED_TRANSCRIPT, Transcript } from './transcript.js';
+import { Transcript } from './transcript.js';
 import type { Side } from './declare.js';
 import type { HandshakeStage, TrafficStage } from './key-stages.js';
 
@@ -168,8 +168,8 @@ export interface SessionSink {
 export abstract class HandshakeContext {
   abstract readonly side: Side;
   abstract readonly options: ClientOptions | ServerOptions;
-  /** Replaced by RELEASED_TRANSCRIPT when the handshake is over (release). */
-  transcript: Transcript;
+  /** The handshake's messages and running hash, until the handshake is over (release). */
+  transcript?: Transcript;
   readonly negotiated: Negotiated = { peerCertificates: [], helloRetried: false, peerVerified: false };
   /** TLS 1.3: the key schedule's Handshake stage, from ServerHello until the handshake is over. */
   handshakeKeys?: HandshakeStage = undefined;
@@ -267,7 +267,7 @@ export abstract class HandshakeContext {
    *    server keep one parsed chain between them, not one each.
    */
   release(): void {
-    this.transcript = RELEASED_TRANSCRIPT;
+    this.transcript = undefined;
     this.handshakeKeys?.wipe();
     this.handshakeKeys = undefined;
     if (this.side === 'server') this.trafficKeys?.dropResumption();

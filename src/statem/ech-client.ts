@@ -114,7 +114,7 @@ export function sealClientHello(hs: ClientHandshake, state: EchClientState, inne
  * Transcript-Hash(ClientHelloInner || ServerHello with those bytes zeroed), 8). On
  * acceptance the transcript restarts from ClientHelloInner.
  */
-export function checkEchAcceptance(hs: Phase<ClientHandshake, 'suite'>, state: EchClientState, serverHello: MessageOf<'server_hello'>): void {
+export function checkEchAcceptance(hs: Phase<ClientHandshake, 'suite' | 'transcript'>, state: EchClientState, serverHello: MessageOf<'server_hello'>): void {
   if (state.retried && !state.retried.accepted) {
     state.status = hs.negotiated.ech = 'rejected';
     return;
@@ -135,7 +135,7 @@ export function checkEchAcceptance(hs: Phase<ClientHandshake, 'suite'>, state: E
   }
 }
 
-function acceptConfirmation(hs: Phase<ClientHandshake, 'suite'>, state: EchClientState, label: 'ech accept confirmation' | 'hrr ech accept confirmation', messages: Uint8Array): Uint8Array {
+function acceptConfirmation(hs: Phase<ClientHandshake, 'suite' | 'transcript'>, state: EchClientState, label: 'ech accept confirmation' | 'hrr ech accept confirmation', messages: Uint8Array): Uint8Array {
   return echConfirmation(hs.provider, hs.suite.hash, need(state.innerRandom, 'the inner random'), label, hs.provider.hash(hs.suite.hash, messages));
 }
 
@@ -144,7 +144,7 @@ function acceptConfirmation(hs: Phase<ClientHandshake, 'suite'>, state: EchClien
  * "hrr ech accept confirmation" over message_hash(ClientHelloInner1) and the HRR with those 8
  * bytes zeroed. Without the extension, or with a wrong value, ECH is rejected.
  */
-export function checkEchRetry(hs: Phase<ClientHandshake, 'suite'>, state: EchClientState, hrr: MessageOf<'hello_retry_request'>): void {
+export function checkEchRetry(hs: Phase<ClientHandshake, 'suite' | 'transcript'>, state: EchClientState, hrr: MessageOf<'hello_retry_request'>): void {
   const innerHash = messageHash(hs.provider, hs.suite.hash, need(state.inner, 'the ClientHelloInner'));
   const at = hrr.extensions.list.findIndex((e) => e.type === ECH_EXTENSION);
   let accepted = false;

@@ -9,6 +9,7 @@
 import type { HashName } from '../crypto/provider.js';
 import { utf8 } from '../util/bytes.js';
 import type { ClientHandshake, ServerHandshake } from './context.js';
+import type { Phase } from './declare.js';
 
 export const EXTERNAL_PSK_HASH: HashName = 'sha256';
 
@@ -25,7 +26,7 @@ export interface PskOffer {
  * The client's external PSK, when it has one, speaks TLS 1.3, and (after a HelloRetryRequest)
  * the chosen suite's hash is the PSK's. An external PSK's ticket age is 0 (RFC 8446 4.2.11).
  */
-export function externalPskOffer(hs: ClientHandshake): PskOffer | undefined {
+export function externalPskOffer(hs: Phase<ClientHandshake, 'transcript'>): PskOffer | undefined {
   const psk = hs.options.psk;
   if (!psk || !hs.common.versions.includes('TLSv1.3')) return undefined;
   if (!hs.common.cipherSuites.some((s) => s.version === 'TLSv1.3' && s.hash === EXTERNAL_PSK_HASH)) return undefined;

@@ -28,7 +28,7 @@ export function bindersLength(psks: OfferedPsks): number {
  * binder = HMAC over Transcript-Hash(Truncate(ClientHello)) with the binder key of `psk`,
  * labelled for a resumption or an external PSK (RFC 8446 7.1), so neither passes for the other.
  */
-export function computeBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, external = false): Uint8Array {
+export function computeBinder(hs: Phase<HandshakeContext, 'transcript'>, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, external = false): Uint8Array {
   const p = hs.provider;
   const early = new EarlyStage(p, hash, psk);
   const binderKey = early.binderKey(external);
@@ -38,7 +38,7 @@ export function computeBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Ar
   return finishedVerifyData(p, hash, binderKey, transcriptHash);
 }
 
-export function checkBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, rawHello: Uint8Array, psks: OfferedPsks, index: number, external = false): void {
+export function checkBinder(hs: Phase<HandshakeContext, 'transcript'>, hash: HashName, psk: Uint8Array, rawHello: Uint8Array, psks: OfferedPsks, index: number, external = false): void {
   const truncated = rawHello.subarray(0, rawHello.length - bindersLength(psks));
   const expected = computeBinder(hs, hash, psk, truncated, external);
   const binder = psks.binders[index];

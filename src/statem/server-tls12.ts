@@ -38,9 +38,9 @@ type ClientHello = MessageOf<'client_hello'>;
 const TLS12 = 'HANDSHAKE.TLS12';
 
 /** The server once its ClientHello chose TLS 1.2: hello state, suite and TLS 1.2 state exist. */
-type Tls12Server = Phase<ServerHandshake, 'hello' | 'suite' | 'tls12'>;
+type Tls12Server = Phase<ServerHandshake, 'hello' | 'suite' | 'tls12' | 'transcript'>;
 /** What the TLS 1.2 states need. */
-const TLS12_DATA = ['hello', 'suite', 'tls12'] as const;
+const TLS12_DATA = ['hello', 'suite', 'tls12', 'transcript'] as const;
 
 /** The ClientHello (server-tls13.ts) chose TLS 1.2: our ServerHello comes next. */
 type Entry = { 'S12.ServerHello': 'written' };
@@ -172,7 +172,7 @@ function selectSuiteAndCertificate(hs: ServerHandshake, ch: ClientHello, candida
 }
 
 /** The TLS 1.2 half of ClientHello processing; the version was already chosen. */
-export function processClientHello12(hs: ServerHandshake, ch: ClientHello, sni: string | undefined, candidates: CertifiedKey[], alpnProtocol: string | undefined): void {
+export function processClientHello12(hs: Phase<ServerHandshake, 'transcript'>, ch: ClientHello, sni: string | undefined, candidates: CertifiedKey[], alpnProtocol: string | undefined): void {
   const ext = ch.extensions;
   if (!ch.legacy_compression_methods.includes(0)) throw illegalParameter('ClientHello does not offer the null compression method');
   if (!ext.has('extended_master_secret')) throw handshakeFailure('client does not support the extended master secret (RFC 7627)');

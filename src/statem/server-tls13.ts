@@ -38,15 +38,15 @@ import { processClientHello12 } from './server-tls12.js';
 const TLS13 = 'HANDSHAKE.TLS13';
 
 /** The server once a ClientHello chose its suite: the hello state exists. */
-type Negotiating = Phase<ServerHandshake, 'hello' | 'suite'>;
+type Negotiating = Phase<ServerHandshake, 'hello' | 'suite' | 'transcript'>;
 /** What the TLS 1.3 states after the ClientHello need. */
-const NEGOTIATING = ['hello', 'suite'] as const;
+const NEGOTIATING = ['hello', 'suite', 'transcript'] as const;
 
 export const serverTls13 = defineStates<ServerHandshake>()({
   'S.Start': { row: { group: 'START', read: { client_hello: 'S.ClientHello' } } },
   // The ClientHello decides the version: TLS 1.2 goes on in server-tls12.ts.
   'S.ClientHello': {
-    row: { group: 'HANDSHAKE', write: ['S.HelloRetryRequest', 'S.ServerHello', 'S12.ServerHello'], creates: ['hello', 'suite'] },
+    row: { group: 'HANDSHAKE', write: ['S.HelloRetryRequest', 'S.ServerHello', 'S12.ServerHello'], needs: ['transcript'], creates: ['hello', 'suite'] },
     process: (hs, msg, raw) => {
       const opened = openClientHello(hs, msg, raw);
       hs.echState = opened.state;
@@ -237,7 +237,7 @@ function negotiateVersion(hs: ServerHandshake, ch: ClientHello): TLSVersionName 
  * identity. A PSK we cannot use means a full handshake; a binder that does not verify
  * is fatal.
  */
-function acceptPsk(hs: ServerHandshake, ch: ClientHello, raw: Uint8Array, hash: HashName): ServerPsk | undefined {
+function acceptPsk(hs: Phase<ServerHandshake, 'transcript'>, ch: ClientHello, raw: Uint8Array, hash: HashName): ServerPsk | undefined {
   const offered = ch.extensions.get('pre_shared_key', 'client_hello');
   if (!offered) return undefined;
   const modes = ch.extensions.get('psk_key_exchange_modes', 'client_hello')?.ke_modes;
@@ -267,7 +267,7 @@ function acceptPsk(hs: ServerHandshake, ch: ClientHello, raw: Uint8Array, hash: 
 
 type ServerPsk = NonNullable<ServerHelloState['psk']>;
 
-function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
+function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
   const retry = hs.helloSeen;
   const ext = ch.extensions;
   checkLegacyVersion(hs, ch);
@@ -377,7 +377,7 @@ function serverHelloBase(hs: Negotiating, random: Uint8Array, ext: Extensions) {
   };
 }
 
-function helloRetryRequest(hs: Phase<ServerHandshake, 'hello' | 'suite' | 'group'>): HandshakeMessage {
+function helloRetryRequest(hs: Phase<ServerHandshake, 'hello' | 'suite' | 'group' | 'transcript'>): HandshakeMessage {
   const ext = new Extensions('hello_retry_request');
   ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
   ext.add('key_share', { selected_group: NamedGroup[hs.group] });
