@@ -50,6 +50,11 @@ function tlsVersion(v: string): 'TLSv1.2' | 'TLSv1.3' {
   return v;
 }
 
+function webPkiMode(v: string): boolean | 'strict' {
+  if (v === 'on' || v === 'off' || v === 'strict') return v === 'strict' ? v : v === 'on';
+  throw new UsageError(`unknown --webpki-profile ${v} (on, off or strict)`);
+}
+
 const FLAGS: Record<string, Flag> = {
   port: { for: 'server', arg: 'N', help: 'port to listen on (default 4433; 0 picks a free one)' },
   host: { for: 'server', arg: 'HOST', help: 'address to listen on (default localhost: 127.0.0.1 and ::1)' },
@@ -59,6 +64,7 @@ const FLAGS: Record<string, Flag> = {
   cert: { for: 'both', arg: 'FILE', help: 'our certificate chain (PEM, leaf first); with --key', tls: (v) => ({ cert: readFile(v, 'certificate') }) },
   key: { for: 'both', arg: 'FILE', help: 'our private key (PEM)', tls: (v) => ({ key: readFile(v, 'key') }) },
   insecure: { for: 'client', help: 'do not verify the server certificate (the report still says what is wrong with it)' },
+  'webpki-profile': { for: 'client', arg: 'MODE', help: "the CA/Browser Forum's rules for the server certificate (extKeyUsage serverAuth, not a CA, no wildcard under a public suffix, subject CN copied from the subjectAltName): on (the default), off (RFC 5280 alone, for a private PKI) or strict (the exact CN copy)", tls: (v) => ({ webPkiProfile: webPkiMode(v) }) },
   verify: { for: 'server', help: 'require a client certificate that chains to --ca' },
   alpn: { for: 'both', arg: 'LIST', help: 'ALPN protocols, comma-separated (h2,http/1.1)', tls: (v) => ({ ALPNProtocols: v.split(',') }) },
   'min-version': { for: 'both', arg: 'V', help: 'lowest version: TLSv1.2 or TLSv1.3', tls: (v) => ({ minVersion: tlsVersion(v) }) },

@@ -8,6 +8,7 @@ import type { CryptoProvider, GroupName, PrivateKey, SignatureSchemeName } from 
 import type { Certificate, KeyUsage } from './x509/certificate.js';
 import { parseCrls, type CertificateRevocationList } from './x509/crl.js';
 import type { VerifierPolicy } from './x509/verify.js';
+import type { WebPkiProfile } from './x509/web-pki.js';
 import { CIPHER_SUITES, type CipherSuiteInfo, type SrtpProfileName, cipherSuiteByName } from './messages/constants.js';
 import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
@@ -77,6 +78,14 @@ export interface VerificationOptions {
   maxChainDepth?: number;
   /** Smallest RSA modulus accepted anywhere in the chain, in bits (default 2048). Lower it only for legacy peers. */
   minRsaBits?: number;
+  /**
+   * The CA/Browser Forum's rules for a server's certificate (default true): a leaf with
+   * extKeyUsage serverAuth that is not a CA, a root without extKeyUsage, no wildcard under a
+   * public suffix, a subject CN copied from the subjectAltName. `'strict'` requires that copy
+   * exactly; `false` verifies by RFC 5280 alone, for private PKIs. Servers verifying client
+   * certificates do not use it.
+   */
+  webPkiProfile?: WebPkiProfile;
 }
 
 export interface ClientOptions extends CommonOptions, VerificationOptions {
@@ -213,7 +222,7 @@ export function handshakeVerifierPolicy(o: VerificationOptions): VerifierPolicy 
   let policy = policies.get(o);
   if (!policy) {
     const crl = o.crl === undefined ? undefined : isParsed(o.crl) ? o.crl : parseCrls(o.crl);
-    policy = { crl, maxChainDepth: o.maxChainDepth, minRsaBits: o.minRsaBits, keyUsage: 'digitalSignature' };
+    policy = { crl, maxChainDepth: o.maxChainDepth, minRsaBits: o.minRsaBits, webPkiProfile: o.webPkiProfile, keyUsage: 'digitalSignature' };
     policies.set(o, policy);
   }
   return policy;

@@ -21,6 +21,8 @@ export {
   type VerifierPolicy,
   type CertificatePurpose,
 } from './x509/verify.js';
+export { type WebPkiProfile } from './x509/web-pki.js';
+export { isPublicSuffix } from './x509/public-suffix.js';
 export { parseCrl, parseCrls, type CertificateRevocationList } from './x509/crl.js';
 export { encodeSession, decodeSession, type TLSSession } from './statem/session.js';
 export { DtlsConnection, type DtlsClientOptions, type DtlsServerOptions, type DtlsConnectionEvents } from './dtls-connection.js';

@@ -25,6 +25,9 @@ import {
   type Exit,
 } from './helpers/peers.js';
 import { CLI, startTslsServer, tsls } from './helpers/tsls-cli.js';
+import { cn, dnsName, ipName, issue, makeKey, profiles } from './helpers/x509-builder.js';
+import { OID } from '../src/x509/certificate.js';
+import { pemEncode } from '../src/x509/parse-chain.js';
 
 /** The test PKI's server chain: leaf-ecdsa-p256 followed by the intermediate. */
 const SERVER_PKI = ['--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-p256.key'];
@@ -231,6 +234,7 @@ describe('help, --version and usage errors', () => {
     ['client without HOST:PORT', ['client'], /client needs HOST:PORT/],
     ['an unknown flag', ['client', '127.0.0.1:1', '--bogus'], /--bogus/],
     ['an unknown version', ['server', '--max-version', 'TLSv1.1'], /unknown version TLSv1\.1/],
+    ['an unknown --webpki-profile', ['client', '127.0.0.1:1', '--webpki-profile', 'lax'], /unknown --webpki-profile lax \(on, off or strict\)/],
   ])('a usage error (%s) is one line pointing at --help, without the usage text, and exit 1', async (_what, args, pattern) => {
     const peer = tsls(...args);
     const line = await expectOneLineFailure(peer, pattern);
@@ -358,6 +362,27 @@ describe('tsls client', () => {
     client.closeStdin();
     await expectExit(client, 0);
     expect(client.stderr).toMatch(/^tsls: {3}verification: FAILED: UNABLE_TO_GET_ISSUER_CERT_LOCALLY \(ignored: --insecure\)$/m);
+  });
+
+  it('tsls client refuses a server certificate without extKeyUsage serverAuth (the Web PKI profile), and --webpki-profile off accepts it', async () => {
+    // A private PKI's leaf, valid under RFC 5280: openssl s_server serves it.
+    const rootKey = makeKey('cli-root');
+    const root = issue({ subject: cn('CLI Private Root'), key: rootKey, extensions: profiles.root(rootKey) });
+    const leafKey = makeKey('cli-leaf');
+    const extensions = profiles.leaf(root, [dnsName('localhost'), ipName([127, 0, 0, 1])]).filter((e) => e.oid !== OID.extKeyUsage);
+    const leaf = issue({ subject: cn('localhost'), key: leafKey, issuer: root, extensions });
+    writeFileSync(join(tmp, 'private-root.crt'), pemEncode('CERTIFICATE', root.der));
+    writeFileSync(join(tmp, 'no-eku.crt'), pemEncode('CERTIFICATE', leaf.der));
+    writeFileSync(join(tmp, 'no-eku.key'), leafKey.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const { port } = await startOpensslServer({ rev: true, leaf: join(tmp, 'no-eku'), naccept: 2 });
+    const refused = tslsClient(port, '--ca', join(tmp, 'private-root.crt'));
+    await expectOneLineFailure(refused, /no extKeyUsage: a server certificate names serverAuth.*\(INVALID_PURPOSE, sent alert unsupported_certificate\)$/);
+    const client = tslsClient(port, '--ca', join(tmp, 'private-root.crt'), '--webpki-profile', 'off');
+    await client.waitOutput('tsls: connected to');
+    await echoReversed(client, 'private pki');
+    client.closeStdin();
+    await expectExit(client, 0);
+    expect(client.stderr).toMatch(/^tsls: {3}verification: OK$/m);
   });
 
   it('tsls client --servername localhost sends SNI localhost', async () => {

@@ -1,6 +1,7 @@
 /**
  * The verifier where the handshake calls it: a hostile certificate costs the peer that
- * receives it milliseconds, and the `crl` option refuses a revoked server certificate.
+ * receives it milliseconds, the `crl` option refuses a revoked server certificate, and the
+ * Web PKI profile is on unless `webPkiProfile: false`.
  */
 import { describe, expect, it } from 'vitest';
 import type { CertifiedKey } from '../src/config.js';
@@ -9,6 +10,7 @@ import { nodeProvider } from '../src/crypto/node.js';
 import type { TLSError } from '../src/errors.js';
 import { parsePrivateKey } from '../src/x509/parse-chain.js';
 import { encodeDer, encodeSequence, Tag } from '../src/util/der.js';
+import { OID } from '../src/x509/certificate.js';
 import { makePair } from './helpers/pair.js';
 import { cn, crl, issue, issueDer, makeKey, profiles, rootAndLeaf, serialBytes, type Issued } from './helpers/x509-builder.js';
 
@@ -109,5 +111,21 @@ describe('the crl option in the handshake', () => {
     };
     expect(run(crl(root, [serialBytes(client.cert)]))?.code).toBe('CERT_REVOKED');
     expect(run(crl(root, []))).toBeUndefined();
+  });
+});
+
+describe('the webPkiProfile option in the handshake', () => {
+  const { root } = rootAndLeaf();
+  // A private PKI's server certificate: valid under RFC 5280, without extKeyUsage.
+  const noEku = issue({ subject: cn('www.example.com'), key: makeKey('leaf'), issuer: root, extensions: profiles.leaf(root).filter((e) => e.oid !== OID.extKeyUsage) });
+
+  it('a client refuses a server certificate without extKeyUsage serverAuth by default, with INVALID_PURPOSE and unsupported_certificate', () => {
+    const r = handshake(certified(noEku));
+    expect(r.error?.code).toBe('INVALID_PURPOSE');
+    expect(r.error?.alert).toBe('unsupported_certificate');
+  });
+
+  it('a client with webPkiProfile: false connects to it', () => {
+    expect(handshake(certified(noEku), { webPkiProfile: false }).error).toBeUndefined();
   });
 });

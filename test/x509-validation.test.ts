@@ -14,6 +14,7 @@ interface Case {
   host: string | null;
   now: string;
   purpose: CertificatePurpose;
+  webPkiProfile?: boolean;
   expect: string;
   alert?: string;
 }
@@ -36,6 +37,7 @@ function run(c: Case): Certificate[] {
     host: c.host ?? undefined,
     now: Date.parse(c.now),
     purpose: c.purpose,
+    webPkiProfile: c.webPkiProfile,
     // What the handshake asks: the leaf's key signs the handshake.
     keyUsage: 'digitalSignature',
   });

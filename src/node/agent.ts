@@ -19,6 +19,7 @@ const CONNECTION_KEYS = [
   'ALPNProtocols',
   'rejectUnauthorized',
   'checkServerIdentity',
+  'webPkiProfile',
   'minVersion',
   'maxVersion',
   'ciphersuites',

@@ -34,6 +34,12 @@ export interface CommonTLSOptions {
   maxChainDepth?: number;
   /** Smallest RSA modulus accepted in the peer's chain (default 2048). */
   minRsaBits?: number;
+  /**
+   * Clients: the CA/Browser Forum's rules for the server's certificate (default true; see
+   * tsls's VerificationOptions). `false` for a private PKI whose server certificates lack
+   * extKeyUsage serverAuth or are CA certificates; `'strict'` for the exact subject CN rule.
+   */
+  webPkiProfile?: boolean | 'strict';
   /** Our certificate chain (leaf first) in PEM; an array for several chains (e.g. ECDSA and RSA). */
   cert?: PemInput | PemInput[];
   /** Private key(s) in PEM (PKCS#8, SEC1 or PKCS#1); matched to `cert` by public key. `{ pem }` objects without passphrase are accepted. */
@@ -447,6 +453,7 @@ function commonOptions(options: CommonTLSOptions) {
   if (o.crl !== undefined) out.crl = o.crl;
   if (o.maxChainDepth !== undefined) out.maxChainDepth = o.maxChainDepth;
   if (o.minRsaBits !== undefined) out.minRsaBits = o.minRsaBits;
+  if (o.webPkiProfile !== undefined) out.webPkiProfile = o.webPkiProfile;
   return out;
 }
 

@@ -6,11 +6,11 @@
  * lowered for legacy peers). Each rule throws a TLSError whose `code` is OpenSSL's name for
  * it where OpenSSL has one.
  *
- * Deliberately not enforced, because valid certificates the web or private PKIs use break
- * them (each is a case x509-limbo counts; see README.md): a subject CN that is not copied
- * from the subjectAltName, nameConstraints marked non-critical, end-entity certificates
- * without extKeyUsage or with anyExtendedKeyUsage, extKeyUsage in roots, and public-suffix
- * wildcards (that needs the Public Suffix List).
+ * The CA/Browser Forum's own rules for server certificates (extKeyUsage, CA leaves, the
+ * subject CN, public-suffix wildcards) are ./web-pki.ts. The one place the two profiles
+ * disagree is here: RFC 5280 4.2.1.10 makes nameConstraints critical, and the Forum lets a
+ * constrained CA mark them non-critical for old clients (BR 7.1.2.10.8), so a non-critical
+ * nameConstraints is refused only outside the Web PKI profile. It is enforced either way.
  */
 import { TLSError } from '../errors.js';
 import { equal } from '../util/bytes.js';
@@ -23,6 +23,8 @@ export const DEFAULT_MIN_RSA_BITS = 2048;
 export interface ProfileOptions {
   /** Smallest RSA modulus accepted anywhere in the path, in bits. */
   minRsaBits: number;
+  /** The path is checked under the Web PKI profile (./web-pki.ts). */
+  webPki: boolean;
 }
 
 const describe = (cert: Certificate) => `'${cert.subject.text}'`;
@@ -67,6 +69,7 @@ export function checkProfile(cert: Certificate, isLeaf: boolean, isAnchor: boole
   }
   // 4.2.1.10, 4.2.1.11: constraints belong in CAs, and policy constraints are critical.
   if (cert.nameConstraints && !cert.isCA) fail('INVALID_EXTENSION', cert, 'nameConstraints in an end-entity certificate');
+  if (cert.nameConstraints && !options.webPki && !ext(OID.nameConstraints)!.critical) fail('INVALID_EXTENSION', cert, 'nameConstraints must be critical (RFC 5280 4.2.1.10; the Web PKI profile allows non-critical)');
   // CA/Browser Forum 7.1.2.7.6: a subscriber's extKeyUsage is not critical (RFC 5280 allows either; no one marks it).
   if (isLeaf && ext(OID.extKeyUsage)?.critical) fail('INVALID_EXTENSION', cert, 'extKeyUsage of an end-entity certificate must not be critical');
   // 4.1.2.2: a positive integer. Anchors are configuration and exempt.

@@ -17,8 +17,9 @@
  * strength), for issuers the v3 version, the CA bit, keyCertSign and pathLenConstraint,
  * extendedKeyUsage on intermediates and the leaf, the leaf's keyUsage when the caller names
  * one, name constraints (./name-constraints.ts) from every CA, anchor included, on the
- * names of every certificate below it, and, when CRLs are given, revocation of every
- * certificate below the anchor (./crl.ts). Certificate policies are recognised, not enforced.
+ * names of every certificate below it, for server certificates the Web PKI profile unless
+ * turned off (./web-pki.ts), and, when CRLs are given, revocation of every certificate below
+ * the anchor (./crl.ts). Certificate policies are recognised, not enforced.
  *
  * When no path works, the error reported is, in order of preference: the first failure of a
  * path that reached an anchor; a signature that did not verify; else why the longest
@@ -33,6 +34,7 @@ import { checkRevocation, type CertificateRevocationList } from './crl.js';
 import { certificateMatchesHost } from './hostname.js';
 import { activeConstraints, checkNameConstraints, NAME_CONSTRAINT_BUDGET, type ActiveConstraints } from './name-constraints.js';
 import { checkProfile, DEFAULT_MIN_RSA_BITS } from './profile.js';
+import { checkWebPkiProfile, type WebPkiProfile } from './web-pki.js';
 
 /** Default `maxChainDepth`: intermediates allowed between the leaf and the anchor (OpenSSL's verify_depth). */
 export const MAX_INTERMEDIATES = 10;
@@ -54,6 +56,15 @@ export interface VerifierPolicy {
   crl?: CertificateRevocationList[] | undefined;
   /** Smallest RSA modulus accepted anywhere in the path (default 2048; lower it only for legacy peers). */
   minRsaBits?: number | undefined;
+  /**
+   * The CA/Browser Forum's rules for TLS server certificates (./web-pki.ts), for purpose
+   * serverAuth: on by default, what a client of the web needs. `'strict'` also requires the
+   * subject CN to be an exact copy of a subjectAltName entry. `false` verifies by RFC 5280
+   * alone, for private PKIs (leaves without extKeyUsage, CA certificates as servers...), and
+   * then holds CAs to RFC 5280's critical nameConstraints, which the Forum relaxes.
+   * Not used for clientAuth.
+   */
+  webPkiProfile?: WebPkiProfile | undefined;
 }
 
 export interface ChainVerificationOptions extends VerifierPolicy {
@@ -273,9 +284,10 @@ class PathBuilder {
 /** Options a caller got wrong are its own error (internal_error), not the peer's. */
 function checkPolicy(options: VerifierPolicy): void {
   const bad = (name: string, rule: string) => new TLSError('internal_error', `${name} must be ${rule}`, { code: 'ERR_TLS_INVALID_OPTION' });
-  const { maxChainDepth: depth, minRsaBits: bits } = options;
+  const { maxChainDepth: depth, minRsaBits: bits, webPkiProfile: web } = options;
   if (depth !== undefined && !(Number.isInteger(depth) && depth >= 0)) throw bad('maxChainDepth', 'an integer >= 0');
   if (bits !== undefined && !(Number.isInteger(bits) && bits > 0)) throw bad('minRsaBits', 'a positive integer');
+  if (web !== undefined && web !== true && web !== false && web !== 'strict') throw bad('webPkiProfile', "true, false or 'strict'");
 }
 
 /** Intermediates in a partial path (all but the leaf), self-issued ones not counted (RFC 5280 6.1.4 (l)). */
@@ -303,7 +315,8 @@ function checkPath(provider: CryptoProvider, path: Certificate[], options: Chain
   const anchorIndex = path.length - 1;
   const constraints: ActiveConstraints[] = [];
   let budget = NAME_CONSTRAINT_BUDGET;
-  const profile = { minRsaBits: options.minRsaBits ?? DEFAULT_MIN_RSA_BITS };
+  const webPki = options.purpose === 'serverAuth' ? (options.webPkiProfile ?? true) : false;
+  const profile = { minRsaBits: options.minRsaBits ?? DEFAULT_MIN_RSA_BITS, webPki: webPki !== false };
   for (let i = anchorIndex; i >= 0; i--) {
     const cert = path[i]!;
     checkValidity(cert, options.now);
@@ -326,6 +339,7 @@ function checkPath(provider: CryptoProvider, path: Certificate[], options: Chain
       checkExtendedKeyUsage(cert, options.purpose);
     }
   }
+  checkWebPkiProfile(path, webPki);
   if (options.crl) checkRevocation(provider, path, options.crl, options.now);
 }
 

@@ -8,6 +8,9 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { OID, parseCertificate, type Certificate } from '../../src/x509/certificate.js';
 import { contextTag, encodeDer, encodeOid, encodeSequence, encodeUnsigned, Tag } from '../../src/util/der.js';
 import { concat } from '../../src/util/bytes.js';
+import { nobleProvider } from '../../src/crypto/noble.js';
+import { TLSError } from '../../src/errors.js';
+import { verifyCertificateChain, type ChainVerificationOptions } from '../../src/x509/verify.js';
 
 export interface Key {
   privateKey: KeyObject;
@@ -178,4 +181,18 @@ export function crl(issuer: Issued, revoked: Uint8Array[], options: { extensions
 /** Hex serial of a built certificate back to magnitude bytes (for CRLs). */
 export function serialBytes(cert: Certificate): Uint8Array {
   return Uint8Array.from(cert.serialNumber.match(/../g)!.map((h) => parseInt(h, 16)));
+}
+
+/** The verification time of the rule tests: inside every built certificate's validity. */
+export const NOW = Date.parse('2026-01-01T00:00:00Z');
+
+/** 'ok', or the code of the TLSError verification threw: what a rule test compares. */
+export function verifyCode(chain: Certificate[], anchors: Certificate[], extra: Partial<ChainVerificationOptions> = {}): string {
+  try {
+    verifyCertificateChain(nobleProvider, chain, { anchors, now: NOW, purpose: 'serverAuth', ...extra });
+    return 'ok';
+  } catch (err) {
+    if (!(err instanceof TLSError)) throw err;
+    return err.code;
+  }
 }
