@@ -93,13 +93,17 @@ export class HandshakeStage {
  * secrets (the current generation; KeyUpdate moves each direction on), the exporter master
  * secret and, once the client's Finished is in the transcript, the resumption master
  * secret. The Master Secret itself is wiped as soon as the resumption secret is made.
+ *
+ * The four lasting secrets sit side by side in one buffer, each in its slot: one
+ * ArrayBuffer rather than four is about 620 bytes less per idle side (bench/idle-bytes-ab.ts:
+ * 360 B against 984 B as four arrays), some 13% of an idle connection pair. A getter gives
+ * a view of its slot, to use at once: a KeyUpdate overwrites the slot in place.
  */
 export class TrafficStage {
-  clientApplication: Uint8Array;
-  serverApplication: Uint8Array;
-  readonly exporter: Uint8Array;
-  resumption: Uint8Array | undefined = undefined;
+  private readonly store: Uint8Array;
+  private readonly size: number;
   private master: Uint8Array | undefined;
+  private resumed = false;
 
   constructor(
     private readonly provider: CryptoProvider,
@@ -108,43 +112,68 @@ export class TrafficStage {
     transcriptHash: Uint8Array,
   ) {
     this.master = master;
-    this.clientApplication = deriveSecret(provider, hash, master, 'c ap traffic', transcriptHash);
-    this.serverApplication = deriveSecret(provider, hash, master, 's ap traffic', transcriptHash);
-    this.exporter = deriveSecret(provider, hash, master, 'exp master', transcriptHash);
+    this.size = hashLength[hash];
+    this.store = new Uint8Array(SLOTS * this.size);
+    this.put(CLIENT_APPLICATION, deriveSecret(provider, hash, master, 'c ap traffic', transcriptHash));
+    this.put(SERVER_APPLICATION, deriveSecret(provider, hash, master, 's ap traffic', transcriptHash));
+    this.put(EXPORTER, deriveSecret(provider, hash, master, 'exp master', transcriptHash));
   }
 
-  /** The application traffic secret one side writes with. */
-  application(sender: Side): Uint8Array {
-    return sender === 'client' ? this.clientApplication : this.serverApplication;
+  get clientApplication(): Uint8Array {
+    return this.slot(CLIENT_APPLICATION);
   }
 
-  /** The next generation of `sender`'s application traffic secret (RFC 8446 7.2), in place of the one it replaces (wiped). */
+  get serverApplication(): Uint8Array {
+    return this.slot(SERVER_APPLICATION);
+  }
+
+  get exporter(): Uint8Array {
+    return this.slot(EXPORTER);
+  }
+
+  /** Made by the client's Finished; a server drops it once its tickets are sent. */
+  get resumption(): Uint8Array | undefined {
+    return this.resumed ? this.slot(RESUMPTION) : undefined;
+  }
+
+  /** The next generation of `sender`'s application traffic secret (RFC 8446 7.2), in place of the one it replaces. */
   update(sender: Side): Uint8Array {
-    const current = this.application(sender);
-    const next = nextTrafficSecret(this.provider, this.hash, current);
-    current.fill(0);
-    if (sender === 'client') this.clientApplication = next;
-    else this.serverApplication = next;
-    return next;
+    const slot = sender === 'client' ? CLIENT_APPLICATION : SERVER_APPLICATION;
+    this.put(slot, nextTrafficSecret(this.provider, this.hash, this.slot(slot)));
+    return this.slot(slot);
   }
 
   /** resumption_master_secret over ClientHello..client Finished; the Master Secret is wiped. */
   deriveResumption(transcriptHash: Uint8Array): Uint8Array {
     if (!this.master) throw new Error('the resumption master secret is derived once');
-    this.resumption = deriveSecret(this.provider, this.hash, this.master, 'res master', transcriptHash);
+    this.put(RESUMPTION, deriveSecret(this.provider, this.hash, this.master, 'res master', transcriptHash));
+    this.resumed = true;
     this.master.fill(0);
     this.master = undefined;
-    return this.resumption;
+    return this.slot(RESUMPTION);
   }
 
   /** A server sends its tickets before the handshake ends: it keeps no resumption secret after. */
   dropResumption(): void {
-    wipe(this.master, this.resumption);
-    this.master = this.resumption = undefined;
+    this.master?.fill(0);
+    this.master = undefined;
+    this.slot(RESUMPTION).fill(0);
+    this.resumed = false;
   }
 
-  wipe(): void {
-    wipe(this.master, this.clientApplication, this.serverApplication, this.exporter, this.resumption);
-    this.master = this.resumption = undefined;
+  private slot(slot: number): Uint8Array {
+    return this.store.subarray(slot * this.size, (slot + 1) * this.size);
+  }
+
+  /** Copy `secret` into its slot and wipe the array it came in: the stage owns it from here. */
+  private put(slot: number, secret: Uint8Array): void {
+    this.store.set(secret, slot * this.size);
+    secret.fill(0);
   }
 }
+
+const CLIENT_APPLICATION = 0;
+const SERVER_APPLICATION = 1;
+const EXPORTER = 2;
+const RESUMPTION = 3;
+const SLOTS = 4;
