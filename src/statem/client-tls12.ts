@@ -15,13 +15,13 @@ import {
   checkFinished12,
   checkSignature12,
   chooseScheme12,
-  deriveKeyBlock12,
   deriveKeys12,
   installReadKeys12,
   installWriteKeys12,
   pskPreMaster,
   serverKeyExchangeContent,
   sessionState12,
+  startKeys12,
   suiteFitsKey,
 } from './both12.js';
 import { MAX_TICKET_LIFETIME, restorePeerCertificates } from './psk.js';
@@ -37,8 +37,11 @@ const TLS12 = 'HANDSHAKE.TLS12';
 type Hello = Phase<ClientHandshake, 'hello' | 'transcript'>;
 /** The client once a ServerHello chose TLS 1.2: its suite and TLS 1.2 state exist. */
 type Tls12Client = Phase<ClientHandshake, 'hello' | 'suite' | 'tls12' | 'transcript'>;
+type Keyed12Client = Phase<ClientHandshake, 'hello' | 'suite' | 'tls12' | 'tls12Keys' | 'transcript'>;
 /** What the states after that ServerHello need. */
 const TLS12_DATA = ['hello', 'suite', 'tls12', 'transcript'] as const;
+/** … and the states after its key stage exists. */
+const KEYED12 = [...TLS12_DATA, 'tls12Keys'] as const;
 
 /** A ServerHello that chose TLS 1.2 arrives in answer to the ClientHello (TLS, or DTLS with its cookie). */
 type Entry = { 'C12.ServerHello': 'server_hello_tls12' };
@@ -64,10 +67,6 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
       // ECH is TLS 1.3's: a server that answers with TLS 1.2 did not take it (RFC 9849 section 6.1.6).
       refuseRejectedEch(hs.hello.ech && { ...hs.hello.ech, status: 'rejected' });
       processServerHello12(hs, msg);
-    },
-    // Resuming: the session's master secret makes the key block at once.
-    postProcess: (hs) => {
-      if (hs.resumed) deriveKeyBlock12(hs);
     },
   },
   // The full handshake (RFC 5246 7.3), ECDHE or PSK key exchange.
@@ -105,7 +104,7 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
     construct: (hs) => buildCertificate(clientCredentials12(hs)?.cert.chain ?? []),
   },
   'C12.ClientKeyExchange': {
-    row: { group: TLS12, write: ['C12.ClientCertificateVerify', 'C12.ChangeCipherSpec'], needs: TLS12_DATA },
+    row: { group: TLS12, write: ['C12.ClientCertificateVerify', 'C12.ChangeCipherSpec'], needs: TLS12_DATA, creates: ['tls12Keys'] },
     construct: clientKeyExchange,
     postWork: deriveKeys12,
     writeTransition: (hs) => (clientCredentials12(hs) ? 'C12.ClientCertificateVerify' : 'C12.ChangeCipherSpec'),
@@ -117,15 +116,15 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
       return { type: 'certificate_verify', algorithm: SignatureScheme[scheme], signature: hs.provider.sign(scheme, cert.key, hs.transcript.messages()) };
     },
   },
-  'C12.ChangeCipherSpec': { row: { group: TLS12, write: ['C12.ClientFinished'], needs: TLS12_DATA }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'C12.ChangeCipherSpec': { row: { group: TLS12, write: ['C12.ClientFinished'], needs: KEYED12 }, construct: changeCipherSpec, postWork: installWriteKeys12 },
   'C12.ClientFinished': {
-    row: { group: TLS12, read: { new_session_ticket_tls12: 'C12.NewSessionTicket', change_cipher_spec: 'C12.ServerChangeCipherSpec' }, needs: TLS12_DATA },
+    row: { group: TLS12, read: { new_session_ticket_tls12: 'C12.NewSessionTicket', change_cipher_spec: 'C12.ServerChangeCipherSpec' }, needs: KEYED12 },
     construct: (hs) => buildFinished12(hs, 'client'),
   },
   'C12.NewSessionTicket': { row: { group: TLS12, read: { change_cipher_spec: 'C12.ServerChangeCipherSpec' }, needs: TLS12_DATA }, process: storeTicket },
-  'C12.ServerChangeCipherSpec': { row: { group: TLS12, read: { finished: 'C12.Finished' }, needs: TLS12_DATA }, process: installReadKeys12 },
+  'C12.ServerChangeCipherSpec': { row: { group: TLS12, read: { finished: 'C12.Finished' }, needs: KEYED12 }, process: installReadKeys12 },
   'C12.Finished': {
-    row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: TLS12_DATA },
+    row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: KEYED12 },
     process: (hs, msg) => checkFinished12(hs, msg, 'server'),
     postProcess: emitSession12,
   },
@@ -138,19 +137,19 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
     },
   },
   'C12.ResumeServerChangeCipherSpec': {
-    row: { group: TLS12, read: { finished: 'C12.ResumeFinished' }, needs: TLS12_DATA },
+    row: { group: TLS12, read: { finished: 'C12.ResumeFinished' }, needs: KEYED12 },
     process: (hs) => {
       requireResumed(hs, true, 'ChangeCipherSpec');
       installReadKeys12(hs);
     },
   },
   'C12.ResumeFinished': {
-    row: { group: TLS12, write: ['C12.ResumeChangeCipherSpec'], needs: TLS12_DATA },
+    row: { group: TLS12, write: ['C12.ResumeChangeCipherSpec'], needs: KEYED12 },
     process: (hs, msg) => checkFinished12(hs, msg, 'server'),
   },
-  'C12.ResumeChangeCipherSpec': { row: { group: TLS12, write: ['C12.ResumeClientFinished'], needs: TLS12_DATA }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'C12.ResumeChangeCipherSpec': { row: { group: TLS12, write: ['C12.ResumeClientFinished'], needs: KEYED12 }, construct: changeCipherSpec, postWork: installWriteKeys12 },
   'C12.ResumeClientFinished': {
-    row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: TLS12_DATA },
+    row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: KEYED12 },
     construct: (hs) => buildFinished12(hs, 'client'),
     postWork: emitSession12,
   },
@@ -218,7 +217,8 @@ function processServerHello12(hs: Hello, msg: MessageOf<'server_hello_tls12'>): 
     if (session.state.cipher_suite !== suite.code) throw illegalParameter('server resumed with another cipher suite');
     hs.resumed = true;
     restorePeerCertificates(hs, session);
-    t.master = session.state.secret;
+    // The session's master secret makes this handshake's keys at once (the server finishes first).
+    startKeys12(hs, suite, session.state.secret, t);
   }
 }
 
@@ -226,7 +226,7 @@ function processServerHello12(hs: Hello, msg: MessageOf<'server_hello_tls12'>): 
 const peerDer = (hs: ClientHandshake) => hs.negotiated.peerCertificates.map((c) => c.der);
 
 /** The session a completed TLS 1.2 handshake leaves, if the server gave a ticket or an ID. */
-function session12(hs: Tls12Client): TLSSession | undefined {
+function session12(hs: Keyed12Client): TLSSession | undefined {
   const t = hs.tls12;
   if (t.newTicket) {
     return { state: sessionState12(hs, t.newTicket.lifetime || 7200), ticket: t.newTicket.ticket, session_id: new Uint8Array(0), peer_certificates: peerDer(hs) };
@@ -236,7 +236,7 @@ function session12(hs: Tls12Client): TLSSession | undefined {
   return undefined;
 }
 
-function emitSession12(hs: Tls12Client): void {
+function emitSession12(hs: Keyed12Client): void {
   const session = session12(hs);
   if (session) hs.sessionSink.session(session);
 }

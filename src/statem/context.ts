@@ -14,7 +14,6 @@ import type { EchClientState, EchGreaseState } from './ech-client.js';
 import type { CertificateCompressionName } from '../cert-compression-codecs.js';
 import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
-import type { KeyBlock } from '../crypto/prf.js';
 import type { PskOffer } from './external-psk.js';
 import type { OfferedTicket } from './early-data.js';
 import type { TLSSession } from './session.js';
@@ -30,6 +29,7 @@ import { internCertificate } from '../x509/intern.js';
 import { Transcript } from './transcript.js';
 import type { Side } from './declare.js';
 import type { HandshakeStage, TrafficStage } from './key-stages.js';
+import type { Tls12KeyStage } from './key-stage12.js';
 
 /** A state asked for what its phase does not have yet (or any more): our bug, not the peer's. */
 export function missing(what: string): never {
@@ -93,8 +93,6 @@ export interface Tls12State {
   serverRandom: Uint8Array;
   /** The (EC)DHE shared secret: TLS 1.2's pre-master secret. */
   preMaster?: Uint8Array;
-  master?: Uint8Array;
-  keys?: KeyBlock;
   certificateRequested?: { schemes: number[] };
   /** The peer's public value (server: from ClientKeyExchange). */
   peerPublic?: Uint8Array;
@@ -177,6 +175,8 @@ export abstract class HandshakeContext {
   trafficKeys?: TrafficStage = undefined;
   /** TLS 1.2's state, from the hello that chose TLS 1.2 on. */
   tls12?: Tls12State = undefined;
+  /** TLS 1.2's key stage: master secret and key block, from the key exchange (or the hello that resumed) on. */
+  tls12Keys?: Tls12KeyStage = undefined;
   /** Our random and the peer's, for keylog lines. */
   clientRandom?: Uint8Array;
   /** Server: the client's Certificate arrived / its CertificateVerify checked out. */
@@ -261,7 +261,7 @@ export abstract class HandshakeContext {
    *  - Our ephemeral (EC)DHE private keys: wiped (forward secrecy does not wait for GC).
    *  - The hello state (offered extensions, key shares, the peer's lists) and the client
    *    random (only keylog lines used it, and the handshake wrote the last of them).
-   *    TLS 1.2 keeps its randoms and master secret for the exporter.
+   *    TLS 1.2 keeps its randoms and master secret for the exporter, not its key block.
    *  - The peer's certificates: replaced by the same certificates parsed earlier, when
    *    this process already holds them (identical DER), so that many connections to one
    *    server keep one parsed chain between them, not one each.
@@ -277,8 +277,9 @@ export abstract class HandshakeContext {
     const t = this.tls12;
     if (t) {
       wipe(t.preMaster);
-      t.preMaster = t.keys = t.peerPublic = t.ourPublic = t.pskHint = t.certificateRequested = t.newTicket = undefined;
+      t.preMaster = t.peerPublic = t.ourPublic = t.pskHint = t.certificateRequested = t.newTicket = undefined;
     }
+    this.tls12Keys?.dropKeyBlock();
     const certs = this.negotiated.peerCertificates;
     if (certs.length > 0) this.negotiated.peerCertificates = certs.map(internCertificate);
   }

@@ -19,7 +19,8 @@ export function exportKeyingMaterial(hs: HandshakeContext, length: number, label
     return export13(hs.provider, suite.hash, hs.trafficKeys.exporter, label, context ?? new Uint8Array(0), length);
   }
   const t = hs.tls12;
-  if (!t?.master) throw notYet();
+  const keys = hs.tls12Keys;
+  if (!t || !keys) throw notYet();
   // RFC 5705 4: labels must not collide with the ones TLS itself uses.
   if (/^(client finished|server finished|master secret|key expansion|extended master secret)$/.test(label)) {
     throw new TLSError('internal_error', `exporter label "${label}" is reserved`, { code: 'ERR_TLS_INVALID_OPTION' });
@@ -29,5 +30,5 @@ export function exportKeyingMaterial(hs: HandshakeContext, length: number, label
     if (context.length > 0xffff) throw new TLSError('internal_error', 'exporter context too long', { code: 'ERR_TLS_INVALID_OPTION' });
     seed = concat(seed, new Uint8Array([context.length >> 8, context.length & 0xff]), context);
   }
-  return prf(hs.provider, suite.hash, t.master, label, seed, length);
+  return prf(hs.provider, suite.hash, keys.master, label, seed, length);
 }

@@ -16,19 +16,19 @@ import {
   checkFinished12,
   checkSignature12,
   chooseScheme12,
-  deriveKeyBlock12,
   deriveKeys12,
   installReadKeys12,
   installWriteKeys12,
   pskPreMaster,
   serverKeyExchangeContent,
   sessionState12,
+  startKeys12,
   suiteFitsKey,
 } from './both12.js';
 import { serverShared, ticketLifetime } from './psk.js';
 import { sessionAlive } from './session.js';
 import { utf8 } from '../util/bytes.js';
-import { need, type ServerHandshake } from './context.js';
+import { need, type ServerHandshake, type Tls12State } from './context.js';
 import { tls12Wire } from '../protocol-variant.js';
 import { ESTABLISHED_TLS12, defineStates, type Phase } from './declare.js';
 import { acceptConnectionId, answerConnectionId } from './connection-id.js';
@@ -41,6 +41,9 @@ const TLS12 = 'HANDSHAKE.TLS12';
 type Tls12Server = Phase<ServerHandshake, 'hello' | 'suite' | 'tls12' | 'transcript'>;
 /** What the TLS 1.2 states need. */
 const TLS12_DATA = ['hello', 'suite', 'tls12', 'transcript'] as const;
+/** … and the states after its key stage exists. */
+const KEYED12 = [...TLS12_DATA, 'tls12Keys'] as const;
+type Keyed12Server = Phase<ServerHandshake, 'hello' | 'suite' | 'tls12' | 'tls12Keys' | 'transcript'>;
 
 /** The ClientHello (server-tls13.ts) chose TLS 1.2: our ServerHello comes next. */
 type Entry = { 'S12.ServerHello': 'written' };
@@ -51,10 +54,6 @@ export const serverTls12 = defineStates<ServerHandshake, Entry>()({
       group: TLS12,
       write: ['S12.Certificate', 'S12.ServerKeyExchange', 'S12.ServerHelloDone', 'S12.ResumeNewSessionTicket', 'S12.ResumeChangeCipherSpec'],
       needs: TLS12_DATA,
-    },
-    // Resuming: the session's master secret makes the key block at once.
-    preWork: (hs) => {
-      if (hs.resumed) deriveKeyBlock12(hs);
     },
     construct: serverHello12,
     writeTransition: (hs) => {
@@ -103,7 +102,7 @@ export const serverTls12 = defineStates<ServerHandshake, Entry>()({
     },
   },
   'S12.ClientKeyExchange': {
-    row: { group: TLS12, read: { certificate_verify: 'S12.ClientCertificateVerify', change_cipher_spec: 'S12.ClientChangeCipherSpec' }, needs: TLS12_DATA },
+    row: { group: TLS12, read: { certificate_verify: 'S12.ClientCertificateVerify', change_cipher_spec: 'S12.ClientChangeCipherSpec' }, needs: TLS12_DATA, creates: ['tls12Keys'] },
     process: (hs, msg) => {
       if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('ClientKeyExchange without the Certificate we asked for');
       processClientKeyExchange(hs, msg);
@@ -121,30 +120,30 @@ export const serverTls12 = defineStates<ServerHandshake, Entry>()({
     },
   },
   'S12.ClientChangeCipherSpec': {
-    row: { group: TLS12, read: { finished: 'S12.ClientFinished' }, needs: TLS12_DATA },
+    row: { group: TLS12, read: { finished: 'S12.ClientFinished' }, needs: KEYED12 },
     process: (hs) => {
       if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('ChangeCipherSpec without the client CertificateVerify');
       installReadKeys12(hs);
     },
   },
   'S12.ClientFinished': {
-    row: { group: TLS12, write: ['S12.NewSessionTicket', 'S12.ChangeCipherSpec'], needs: TLS12_DATA },
+    row: { group: TLS12, write: ['S12.NewSessionTicket', 'S12.ChangeCipherSpec'], needs: KEYED12 },
     process: (hs, msg) => checkFinished12(hs, msg, 'client'),
     postProcess: cacheSession,
     writeTransition: (hs) => (sendsTicket(hs) ? 'S12.NewSessionTicket' : 'S12.ChangeCipherSpec'),
   },
-  'S12.NewSessionTicket': { row: { group: TLS12, write: ['S12.ChangeCipherSpec'], needs: TLS12_DATA }, construct: newSessionTicket12 },
-  'S12.ChangeCipherSpec': { row: { group: TLS12, write: ['S12.Finished'], needs: TLS12_DATA }, construct: changeCipherSpec, postWork: installWriteKeys12 },
-  'S12.Finished': { row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: TLS12_DATA }, construct: (hs) => buildFinished12(hs, 'server') },
+  'S12.NewSessionTicket': { row: { group: TLS12, write: ['S12.ChangeCipherSpec'], needs: KEYED12 }, construct: newSessionTicket12 },
+  'S12.ChangeCipherSpec': { row: { group: TLS12, write: ['S12.Finished'], needs: KEYED12 }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'S12.Finished': { row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: KEYED12 }, construct: (hs) => buildFinished12(hs, 'server') },
   // The abbreviated handshake: our ticket, ChangeCipherSpec and Finished, then the client's.
-  'S12.ResumeNewSessionTicket': { row: { group: TLS12, write: ['S12.ResumeChangeCipherSpec'], needs: TLS12_DATA }, construct: newSessionTicket12 },
-  'S12.ResumeChangeCipherSpec': { row: { group: TLS12, write: ['S12.ResumeFinished'], needs: TLS12_DATA }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'S12.ResumeNewSessionTicket': { row: { group: TLS12, write: ['S12.ResumeChangeCipherSpec'], needs: KEYED12 }, construct: newSessionTicket12 },
+  'S12.ResumeChangeCipherSpec': { row: { group: TLS12, write: ['S12.ResumeFinished'], needs: KEYED12 }, construct: changeCipherSpec, postWork: installWriteKeys12 },
   'S12.ResumeFinished': {
-    row: { group: TLS12, read: { change_cipher_spec: 'S12.ResumeClientChangeCipherSpec' }, needs: TLS12_DATA },
+    row: { group: TLS12, read: { change_cipher_spec: 'S12.ResumeClientChangeCipherSpec' }, needs: KEYED12 },
     construct: (hs) => buildFinished12(hs, 'server'),
   },
-  'S12.ResumeClientChangeCipherSpec': { row: { group: TLS12, read: { finished: 'S12.ResumeClientFinished' }, needs: TLS12_DATA }, process: installReadKeys12 },
-  'S12.ResumeClientFinished': { row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: TLS12_DATA }, process: (hs, msg) => checkFinished12(hs, msg, 'client') },
+  'S12.ResumeClientChangeCipherSpec': { row: { group: TLS12, read: { finished: 'S12.ResumeClientFinished' }, needs: KEYED12 }, process: installReadKeys12 },
+  'S12.ResumeClientFinished': { row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: KEYED12 }, process: (hs, msg) => checkFinished12(hs, msg, 'client') },
 });
 
 function selectSuiteAndCertificate(hs: ServerHandshake, ch: ClientHello, candidates: CertifiedKey[], group: GroupName | undefined) {
@@ -210,7 +209,10 @@ export function processClientHello12(hs: Phase<ServerHandshake, 'transcript'>, c
   const wantsTicket = ext.has('session_ticket') && (hs.options.tickets ?? 1) > 0;
   // A resumed session keeps its ID (echoed); a new one gets an ID when the cache is on.
   const sessionId = resume ? ch.legacy_session_id : (hs.options.sessionCacheSize ?? 1000) > 0 ? hs.common.random(32) : new Uint8Array(0);
-  hs.tls12 = { clientRandom: ch.random, serverRandom, sessionId, ticketPromised: wantsTicket, master: resume?.state.secret };
+  const t: Tls12State = { clientRandom: ch.random, serverRandom, sessionId, ticketPromised: wantsTicket };
+  hs.tls12 = t;
+  // Resuming: the session's master secret makes this handshake's keys at once (we finish first).
+  if (resume) startKeys12(hs, suite, resume.state.secret, t);
   hs.hello = {
     clientRandom: ch.random,
     clientPointFormats: formats !== undefined,
@@ -247,13 +249,13 @@ function sendsTicket(hs: Tls12Server): boolean {
   return hs.tls12.ticketPromised === true;
 }
 
-function newSessionTicket12(hs: Tls12Server): HandshakeMessage {
+function newSessionTicket12(hs: Keyed12Server): HandshakeMessage {
   const lifetime = ticketLifetime(hs);
   return { type: 'new_session_ticket_tls12', ticket_lifetime_hint: lifetime, ticket: serverShared(hs).keyring.seal(sessionState12(hs, lifetime), hs.common.now()) };
 }
 
 /** Remember a full handshake's session under its ID for session-ID resumption. */
-function cacheSession(hs: Tls12Server): void {
+function cacheSession(hs: Keyed12Server): void {
   const id = hs.tls12.sessionId;
   if (!hs.resumed && id && id.length > 0) serverShared(hs).cache.set(id, sessionState12(hs, ticketLifetime(hs)));
 }
