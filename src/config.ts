@@ -29,6 +29,11 @@ export interface PeerVerification {
   chain: Certificate[];
   /** The name (or IP) the certificate must be valid for. */
   host: string | undefined;
+  /**
+   * Set when ECH was offered and the server did not take it: the config's public_name, which
+   * `host` then is too. Only it is authenticated (RFC 9849 section 6.1.7), never the name asked for.
+   */
+  echPublicName?: string;
   now: number;
 }
 
@@ -141,7 +146,7 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
    * Retry configs a server answers with are ignored, as the RFC says.
    */
   echGrease?: boolean;
-  /** Certificate compression (RFC 8879) to offer: 'zstd' and/or 'zlib', in order of preference. Default none. */
+  /** Certificate compression (RFC 8879) to offer: any of 'zstd', 'brotli' and 'zlib', in order of preference. Default none. */
   certificateCompression?: CertificateCompressionName[];
 }
 
@@ -156,7 +161,10 @@ export interface ServerOptions extends CommonOptions, VerificationOptions {
    * `retry` not false go back to a client whose ECH failed, in EncryptedExtensions.
    */
   ech?: { keys: EchKey[] };
-  /** Algorithms to send a CompressedCertificate with (RFC 8879) to clients that ask: default ['zlib']; [] turns it off. */
+  /**
+   * Algorithms to send a CompressedCertificate with (RFC 8879) to clients that ask, the first the
+   * client offered winning: default ['zlib', 'brotli'] (we cannot compress with zstd); [] turns it off.
+   */
   certificateCompression?: CertificateCompressionName[];
   /** Pick certificates for an SNI name; return undefined to keep the defaults. */
   SNICallback?: (servername: string) => CertifiedKey[] | undefined;

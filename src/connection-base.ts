@@ -34,6 +34,9 @@ import type { Certificate } from './x509/certificate.js';
 
 export type Lifecycle = 'START' | 'HANDSHAKE' | 'ESTABLISHED' | 'CLOSING' | 'CLOSED' | 'DEAD';
 
+/** Which hello of Encrypted Client Hello a `message` event shows: only the inner one is marked. */
+export type EchHelloRole = 'inner';
+
 export interface TransitionEvent {
   from: string;
   to: string;
@@ -45,8 +48,11 @@ export interface TransitionEvent {
 export interface EndpointEvents {
   /** A handshake state change (the CLI's --trace). */
   transition: [TransitionEvent];
-  /** A handshake message sent or received, decoded. */
-  message: ['recv' | 'send', HandshakeMessage, number];
+  /**
+   * A handshake message sent or received, decoded, and its length. With ECH the ClientHelloInner
+   * follows the outer hello that carried it, marked 'inner' (it never crossed the wire as such).
+   */
+  message: ['recv' | 'send', HandshakeMessage, number, EchHelloRole?];
   /** Lifecycle change. */
   state: [Lifecycle, Lifecycle];
   /** The handshake completed. */
@@ -99,6 +105,9 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
       this.hs = hs;
       this.statem = new StateMachine(serverStates(transport), hs, link, START_STATE.server);
     }
+    this.hs.showInnerHello = (dir, hello, length) => {
+      if (this.listens('message')) this.emitBase('message', dir, hello, length, 'inner');
+    };
   }
 
   /** The cipher suite records are protected with: the handshake chose it before any key was installed. */

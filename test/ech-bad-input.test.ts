@@ -1,8 +1,9 @@
 /**
  * Hostile ECH input at our server (RFC 9849 sections 5.1, 7.1): a malformed extension, the
  * inner marker in an outer hello, an inner hello offering an older version or lacking its
- * marker, padding that is not zeros, and ech_outer_extensions references that repeat, go
- * backwards (the only way to loop), name ECH itself or name what is absent. Each gets its
+ * marker, a legacy_version other than 0x0303, padding that is not zeros, and
+ * ech_outer_extensions references that repeat, go backwards (the only way to loop), name ECH
+ * or ech_outer_extensions itself, name what is absent or what the inner hello already has. Each gets its
  * alert, a TLSError with a stable code, and the connection goes to DEAD.
  */
 import { describe, expect, it } from 'vitest';
@@ -32,8 +33,9 @@ function record(hello: MessageOf<'client_hello'>): Uint8Array {
 }
 
 /** An outer hello whose ECH payload is `plaintext` sealed to our key (what a client would do, but with our bytes). */
-function outerWith(plaintext: Uint8Array): MessageOf<'client_hello'> {
+function outerWith(plaintext: Uint8Array, edit: (ext: Extensions) => void = () => {}): MessageOf<'client_hello'> {
   const outer = baseHello('localhost');
+  edit(outer.extensions);
   const { enc, context } = hpkeSetupSender(p, { kem: 0x20, kdf: 1, aead: 1 }, key.publicKey, concat(utf8.encode('tls ech\0'), key.config.raw));
   const ext = (payload: Uint8Array) => encodeEchClientHello({ type: 'outer', cipher_suite: SUITE, config_id: 3, enc, payload });
   outer.extensions.addRaw(ECH_EXTENSION, ext(new Uint8Array(plaintext.length + 16)));
@@ -127,6 +129,41 @@ describe('our ECH server refuses hostile ECH input', () => {
     ['name an extension the outer hello lacks', [ExtensionType.use_srtp]],
   ])('ech_outer_extensions references that %s are illegal_parameter', (_what, types) => {
     expectRefused(record(outerWith(encodedInner(innerHello(outerRefs(types))))), 'illegal_parameter');
+  });
+
+  it('ech_outer_extensions naming itself is illegal_parameter, even when the outer hello carries one', () => {
+    const self = outerRefs([ExtensionType.ech_outer_extensions]);
+    const inner = encodedInner(innerHello(self));
+    expectRefused(record(outerWith(inner, (ext) => ext.addRaw(ExtensionType.ech_outer_extensions, Uint8Array.of(2, 0, 10)))), 'illegal_parameter');
+    expectRefused(record(outerWith(inner)), 'illegal_parameter');
+  });
+
+  it('a reference to an extension the inner hello also carries makes a duplicate: illegal_parameter', () => {
+    // innerHello keeps its own supported_groups and refers to the outer one too.
+    expectRefused(record(outerWith(encodedInner(innerHello(outerRefs([ExtensionType.supported_groups]))))), 'illegal_parameter');
+  });
+
+  it('an ech_outer_extensions that is empty, of odd length or with trailing bytes is decode_error', () => {
+    for (const body of [Uint8Array.of(0), Uint8Array.of(3, 0, 10, 0), Uint8Array.of(2, 0, 10, 0)]) {
+      expectRefused(record(outerWith(encodedInner(innerHello((ext) => ext.addRaw(ExtensionType.ech_outer_extensions, body))))), 'decode_error');
+    }
+  });
+
+  it.each([
+    ['0x0301', 0x0301],
+    ['0x0302', 0x0302],
+    ['0x0304', 0x0304],
+    ['0xfefd (DTLS 1.2)', 0xfefd],
+  ])('an inner hello whose legacy_version is %s, not 0x0303, is illegal_parameter', (_name, version) => {
+    expectRefused(record(outerWith(encodedInner({ ...innerHello(), legacy_version: version }))), 'illegal_parameter');
+  });
+
+  it('padding that is not zeros anywhere (first, middle or last byte) is illegal_parameter', () => {
+    for (const at of [0, 7, 15]) {
+      const padding = new Uint8Array(16);
+      padding[at] = 0x80;
+      expectRefused(record(outerWith(encodedInner(innerHello(), padding))), 'illegal_parameter');
+    }
   });
 
   it('a payload that does not decrypt is a rejection, not an error: the outer hello goes on', () => {

@@ -144,4 +144,23 @@ describe('the ECH client hello', () => {
     expect(conn.state).toBe('DEAD');
     expect(out).not.toContain('a.example');
   });
+
+  it.each(['192.0.2.1', 'public.0x1f', 'public.123', 'bad_label.example', '.example', 'example.', `${'a'.repeat(64)}.example`])(
+    'a config whose public_name is %s (not a host name a client can authenticate, RFC 9849 section 6.1.7) is passed over',
+    (publicName) => {
+      const bad = generateEchKey(p, { publicName, configId: 1 });
+      const good = generateEchKey(p, { publicName: 'good.test', configId: 2 });
+      const flight = (keys: typeof bad[]) => {
+        const conn = Connection.client({ servername: 'a.example', ech: { configList: encodeEchConfigList(keys.map((k) => k.config)) } });
+        const errors: TLSError[] = [];
+        conn.on('error', (e) => errors.push(e));
+        return { out: Buffer.from(conn.takeOutput()).toString('latin1'), errors };
+      };
+      expect(flight([bad]).errors.map((e) => e.code)).toEqual(['ERR_TLS_ECH_CONFIG_LIST']);
+      const next = flight([bad, good]);
+      expect(next.errors).toEqual([]);
+      expect(next.out).toContain('good.test');
+      expect(next.out).not.toContain(publicName);
+    },
+  );
 });

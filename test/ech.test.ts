@@ -12,6 +12,7 @@ import { encodeEchConfigList, parseEchClientHello, parseEchConfigList } from '..
 import { decodeHandshake, type MessageOf } from '../src/messages/handshake.js';
 import type { EchRequiredError } from '../src/statem/ech-client.js';
 import { makePair } from './helpers/pair.js';
+import { seededBytes } from './helpers/random.js';
 
 const publicKey = generateEchKey(p, { publicName: 'localhost', configId: 1 });
 
@@ -146,11 +147,66 @@ describe('ECH between our client and our server', () => {
       expect(pair.client.protocol).toBe('TLSv1.3');
     });
 
-    it('across a HelloRetryRequest the second hello repeats it with an empty enc, and the handshake completes', () => {
+    it('a server with keys that asks again (HelloRetryRequest) rejects it twice, and the handshake completes', () => {
       const { pair } = greased([publicKey], true);
       expect(pair.clientErrors).toEqual([]);
       expect(pair.client.helloRetried).toBe(true);
       expect(pair.server.echStatus).toBe('rejected');
+    });
+
+    /** The encrypted_client_hello of each ClientHello a client sends. */
+    function echExtensionsSent(client: { on(e: 'message', f: (dir: string, msg: { type: string; extensions?: { list: { type: number; value: unknown }[] } }) => void): unknown }): Uint8Array[] {
+      const out: Uint8Array[] = [];
+      client.on('message', (dir, msg) => {
+        if (dir === 'send' && msg.type === 'client_hello') out.push(msg.extensions!.list.find((e) => e.type === 0xfe0d)!.value as Uint8Array);
+      });
+      return out;
+    }
+
+    it('the second hello after a HelloRetryRequest copies the first one\'s extension whole (RFC 9849 section 6.2)', () => {
+      const pair = makePair({ servername: 'localhost', echGrease: true, ...RETRY.client }, RETRY.server);
+      const sent = echExtensionsSent(pair.client);
+      pair.pump();
+      expect(pair.client.helloRetried).toBe(true);
+      expect(sent).toHaveLength(2);
+      expect(sent[1]).toEqual(sent[0]);
+    });
+
+    it('its cipher suite varies between AES-128-GCM and ChaCha20Poly1305 (RFC 9849 section 6.2.1), its config_id is random', () => {
+      const suites = new Set<number>();
+      const ids = new Set<number>();
+      for (let seed = 1; seed <= 8; seed++) {
+        const client = makePair({ servername: 'localhost', echGrease: true, random: seededBytes(seed) }).client;
+        const sent = echExtensionsSent(client);
+        client.takeOutput();
+        const ech = parseEchClientHello(sent[0]!);
+        if (ech.type !== 'outer') throw new Error('GREASE ECH is an outer extension');
+        expect(ech.cipher_suite.kdf_id).toBe(1);
+        suites.add(ech.cipher_suite.aead_id);
+        ids.add(ech.config_id);
+      }
+      expect([...suites].sort()).toEqual([1, 3]);
+      expect(ids.size).toBeGreaterThan(1);
+    });
+
+    it.each([
+      ['X25519 and X25519MLKEM768 shares', {}],
+      ['one X25519 share', { keyShareGroups: ['x25519'] as GroupName[] }],
+      ['no server name', { servername: undefined, host: '127.0.0.1' }],
+    ])('its payload is as long as a real one of this client would be (RFC 9849 section 6.2), with %s', (_what, options) => {
+      // A config with maximum_name_length 0 pads as GREASE does, which has no config.
+      const config = echConfigListBase64([generateEchKey(p, { publicName: 'localhost', configId: 4 })]);
+      const payloadLength = (extension: Uint8Array) => {
+        const ech = parseEchClientHello(extension);
+        return ech.type === 'outer' ? ech.payload.length : -1;
+      };
+      const grease = makePair({ servername: 'inner.example', echGrease: true, ...options });
+      const real = makePair({ servername: 'inner.example', ech: { configList: config }, ...options });
+      const [g, r] = [echExtensionsSent(grease.client), echExtensionsSent(real.client)];
+      grease.client.takeOutput();
+      real.client.takeOutput();
+      expect(payloadLength(g[0]!)).toBe(payloadLength(r[0]!));
+      expect(payloadLength(g[0]!) % 32).toBe(16);
     });
 
     it('is on by default with GREASE, off with grease: false or echGrease: false', () => {

@@ -39,10 +39,12 @@ export function verifyServerCertificate(c: ResolvedClient, info: PeerVerificatio
   try {
     path = verifyCertificateChain(c.engine.provider!, info.chain, { ...handshakeVerifierPolicy(c.engine), anchors: c.anchors, now: info.now, purpose: 'serverAuth' });
     const leaf = info.chain[0]!;
+    // A server that did not take ECH is authenticated for the config's public name alone.
+    const hostname = info.echPublicName ?? c.hostname;
     if (c.checkServerIdentity) {
       let failure: unknown;
       try {
-        failure = c.checkServerIdentity(c.hostname, detailedCertificateObject(path.length ? path : info.chain));
+        failure = c.checkServerIdentity(hostname, detailedCertificateObject(path.length ? path : info.chain));
       } catch (err) {
         failure = err;
       }
@@ -51,7 +53,7 @@ export function verifyServerCertificate(c: ResolvedClient, info: PeerVerificatio
         throw new TLSError('bad_certificate', e.message ?? String(failure), { code: e.code ?? 'ERR_TLS_CERT_ALTNAME_INVALID', cause: failure });
       }
     } else {
-      const mismatch = hostMismatch(leaf, c.hostname);
+      const mismatch = hostMismatch(leaf, hostname);
       if (mismatch) throw mismatch;
     }
   } catch (err) {

@@ -28,7 +28,8 @@ export function processServerCertificate(hs: Phase<ClientHandshake, 'hello'>, ms
   const chain = readCertificates(msg);
   hs.negotiated.peerCertificates = chain;
   const o = hs.options;
-  const info = { chain, host: echVerificationName(hs.hello.ech) ?? o.servername ?? o.host, now: hs.common.now() };
+  const echPublicName = echVerificationName(hs.hello.ech);
+  const info = { chain, host: echPublicName ?? o.servername ?? o.host, now: hs.common.now(), ...(echPublicName ? { echPublicName } : {}) };
   if (o.verifyPeer) o.verifyPeer(info);
   else if (o.rejectUnauthorized !== false) verifyServerCertificate(hs.provider, info, o.ca ?? [], handshakeVerifierPolicy(o));
   hs.negotiated.peerVerified = o.rejectUnauthorized !== false || o.verifyPeer !== undefined;

@@ -2,7 +2,7 @@
  * The client's side of a TLS 1.2 handshake (RFC 5246 7.3 with ECDHE per RFC 8422):
  * everything after a ServerHello that negotiated TLS 1.2.
  */
-import { refuseRejectedEch } from './ech-client.js';
+import { echWithholdsClientCertificate, refuseRejectedEch, rejectEchForTls12 } from './ech-client.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode, keyExchangeOf, type SrtpProfileName } from '../messages/constants.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
@@ -65,7 +65,8 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
     },
     process: (hs, msg) => {
       // ECH is TLS 1.3's: a server that answers with TLS 1.2 did not take it (RFC 9849 section 6.1.6).
-      refuseRejectedEch(hs.hello.ech && { ...hs.hello.ech, status: 'rejected' });
+      // The handshake goes on, the certificate checked for the public_name, and ends at the server's Finished.
+      rejectEchForTls12(hs);
       processServerHello12(hs, msg);
     },
   },
@@ -125,7 +126,10 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
   'C12.ServerChangeCipherSpec': { row: { group: TLS12, read: { finished: 'C12.Finished' }, needs: KEYED12 }, process: installReadKeys12 },
   'C12.Finished': {
     row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: KEYED12 },
-    process: (hs, msg) => checkFinished12(hs, msg, 'server'),
+    process: (hs, msg) => {
+      checkFinished12(hs, msg, 'server');
+      refuseRejectedEch(hs.hello.ech);
+    },
     postProcess: emitSession12,
   },
   // The abbreviated handshake: the server's ticket, ChangeCipherSpec and Finished, then ours.
@@ -145,7 +149,10 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
   },
   'C12.ResumeFinished': {
     row: { group: TLS12, write: ['C12.ResumeChangeCipherSpec'], needs: KEYED12 },
-    process: (hs, msg) => checkFinished12(hs, msg, 'server'),
+    process: (hs, msg) => {
+      checkFinished12(hs, msg, 'server');
+      refuseRejectedEch(hs.hello.ech);
+    },
   },
   'C12.ResumeChangeCipherSpec': { row: { group: TLS12, write: ['C12.ResumeClientFinished'], needs: KEYED12 }, construct: changeCipherSpec, postWork: installWriteKeys12 },
   'C12.ResumeClientFinished': {
@@ -203,7 +210,8 @@ function processServerHello12(hs: Hello, msg: MessageOf<'server_hello_tls12'>): 
   hs.negotiated.suite = suite;
   hs.transcript.setHash(suite.hash);
   const t: Tls12State = {
-    clientRandom: c.random,
+    // The random on the wire: with ECH offered, the outer hello's.
+    clientRandom: need(hs.clientRandom, 'our random'),
     serverRandom: msg.random,
     sessionId: msg.legacy_session_id_echo,
     ticketPromised: msg.extensions.has('session_ticket'),
@@ -304,7 +312,7 @@ function clientKeyExchange(hs: Tls12Client): HandshakeMessage {
 function clientCredentials12(hs: Tls12Client) {
   const cert = hs.options.certificate;
   const req = hs.tls12.certificateRequested;
-  if (!cert || !req) return undefined;
+  if (!cert || !req || echWithholdsClientCertificate(hs.hello.ech)) return undefined;
   const scheme = chooseScheme12(hs, cert.key, req.schemes);
   return scheme ? { cert, scheme } : undefined;
 }

@@ -4,10 +4,11 @@
  * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
  * Control flow is the core's; each row says which message may come when.
  */
-import { checkEchAcceptance, checkEchRetry, chooseEchConfig, echGreaseExtension, refuseRejectedEch, sealClientHello, startEchGrease, takeRetryConfigs } from './ech-client.js';
+import { checkEchAcceptance, checkEchRetry, chooseEchConfig, echGreaseExtension, echWithholdsClientCertificate, refuseRejectedEch, sealClientHello, showInnerHello, startEchGrease, takeRetryConfigs } from './ech-client.js';
 import { encodeEchClientHello } from '../messages/ech.js';
 import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
+import type { TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode } from '../messages/constants.js';
 import { hashLength } from '../crypto/provider.js';
@@ -63,7 +64,10 @@ export const clientHello = defineStates<ClientHandshake, { 'C.ClientHello': 'wri
       creates: ['hello'],
     },
     construct: (hs) => buildClientHello(startClientHello(hs)),
-    postWork: startEarlyData,
+    postWork: (hs) => {
+      showInnerHello(hs);
+      startEarlyData(hs);
+    },
   },
 });
 
@@ -79,6 +83,7 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     row: { group: TLS13, read: { server_hello: 'C.ServerHello' }, needs: NEGOTIATING },
     preWork: compatibilityCCS,
     construct: buildClientHello,
+    postWork: showInnerHello,
   },
   'C.ServerHello': {
     row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' }, needs: HELLO, creates: ['suite', 'handshakeKeys'] },
@@ -172,7 +177,8 @@ export function startClientHello(hs: Phase<ClientHandshake, 'transcript'>): Hell
     sessionId: new Uint8Array(0),
     keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
     offeredExtensions: new Set(),
-    session: usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
+    // With ECH no session is offered: a ticket or session ID in the clear would link this connection to the last.
+    session: o.ech ? undefined : usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
     pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
   };
   hello.sessionId = chooseSessionId(hs, hello.session);
@@ -195,7 +201,24 @@ function isIpAddress(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
 }
 
+/**
+ * Our ClientHello. With ECH (RFC 9849 section 6.1) two are built from the same state: the
+ * inner one offers TLS 1.3 alone under the real name, the outer one what we offer any server
+ * (TLS 1.2 too) under the config's public_name; sealClientHello encrypts the first into the second.
+ */
 export function buildClientHello(hs: Hello): HandshakeMessage {
+  const c = hs.hello;
+  if (!c.ech) return helloFor(hs, hs.common.versions, hs.options.servername, 'none');
+  const inner = helloFor(hs, ['TLSv1.3'], hs.options.servername, 'inner');
+  const innerOffered = c.offeredExtensions;
+  const outer = helloFor(hs, hs.common.versions, c.ech.config.contents.public_name, 'outer');
+  // A server answers either hello: what it may send back is what either offered.
+  c.offeredExtensions = new Set([...innerOffered, ...c.offeredExtensions]);
+  return sealClientHello(hs, c.ech, inner, outer);
+}
+
+/** One ClientHello offering `offeredVersions` to `servername`; `ech` says which hello of an ECH pair it is. */
+function helloFor(hs: Hello, offeredVersions: readonly TLSVersionName[], servername: string | undefined, ech: 'none' | 'inner' | 'outer'): MessageOf<'client_hello'> {
   const o = hs.options;
   const c = hs.hello;
   const useGrease = o.grease !== false;
@@ -204,11 +227,9 @@ export function buildClientHello(hs: Hello): HandshakeMessage {
   // Two GREASE extensions must not share a type (that would be a duplicate extension).
   if (greaseExtensions[1] === greaseExtensions[0]) greaseExtensions[1] ^= 0x1010;
   if (useGrease) ext.addRaw(greaseExtensions[0], new Uint8Array(0));
-  if (o.servername && !isIpAddress(o.servername)) {
-    ext.add('server_name', { server_name_list: [{ name_type: 0, host_name: o.servername }] });
+  if (servername && !isIpAddress(servername)) {
+    ext.add('server_name', { server_name_list: [{ name_type: 0, host_name: servername }] });
   }
-  // With ECH only TLS 1.3 is offered: an inner hello must not offer less (RFC 9849 section 6.1).
-  const offeredVersions = c.ech ? hs.common.versions.filter((v) => v === 'TLSv1.3') : hs.common.versions;
   const tls13 = offeredVersions.includes('TLSv1.3');
   // KEM groups exist only in TLS 1.3: a TLS 1.2 (or DTLS 1.2) only client does not list them.
   const groups = hs.common.groups.filter((g) => tls13 || tls12Group(hs, g)).map((g) => NamedGroup[g]);
@@ -239,11 +260,17 @@ export function buildClientHello(hs: Hello): HandshakeMessage {
   offerConnectionId(hs, ext);
   // Always offered with TLS 1.3: without it a server sends no tickets (RFC 8446 4.2.9).
   if (tls13) ext.add('psk_key_exchange_modes', { ke_modes: c.pskModes });
-  // The inner hello's marker; sealClientHello puts the encrypted hello in its place outside.
-  if (c.ech) ext.add('encrypted_client_hello', encodeEchClientHello({ type: 'inner' }));
-  else if (c.echGrease) ext.add('encrypted_client_hello', echGreaseExtension(hs, c.echGrease, c.hrrSuite !== undefined));
+  // The inner hello's marker; the outer hello's place for the encrypted inner one (sealClientHello fills it).
+  if (ech === 'inner') ext.add('encrypted_client_hello', encodeEchClientHello({ type: 'inner' }));
+  else if (ech === 'outer') ext.add('encrypted_client_hello', new Uint8Array(0));
+  else if (c.echGrease) {
+    // GREASE ECH is as long as our real inner hello would be (RFC 9849 section 6.2): sized on that one.
+    const pair = () => ({ inner: helloFor(hs, ['TLSv1.3'], servername, 'inner'), outer: helloFor(hs, offeredVersions, servername, 'outer') });
+    ext.add('encrypted_client_hello', echGreaseExtension(hs, c.echGrease, pair));
+  }
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
-  const psk = (c.pskOffer = c.ech ? undefined : (sessionPskOffer(hs) ?? externalPskOffer(hs)));
+  // No PSK with ECH: neither hello of the pair offers one.
+  const psk = (c.pskOffer = ech !== 'none' ? undefined : (sessionPskOffer(hs) ?? externalPskOffer(hs)));
   // pre_shared_key goes last; its binder is filled in once the rest is encoded.
   const offered: OfferedPsks | undefined = psk && {
     identities: [{ identity: psk.identity, obfuscated_ticket_age: psk.obfuscatedAge }],
@@ -257,7 +284,8 @@ export function buildClientHello(hs: Hello): HandshakeMessage {
   }
   if (offered) ext.add('pre_shared_key', offered);
   c.offeredExtensions = new Set(ext.types);
-  const suites = hs.common.cipherSuites.map((s) => s.code);
+  // An inner hello offers TLS 1.3 suites alone, as it offers TLS 1.3 alone.
+  const suites = hs.common.cipherSuites.filter((s) => ech !== 'inner' || s.version === 'TLSv1.3').map((s) => s.code);
   const hello: MessageOf<'client_hello'> = {
     type: 'client_hello',
     legacy_version: helloLegacyVersion(hs.transport),
@@ -272,7 +300,7 @@ export function buildClientHello(hs: Hello): HandshakeMessage {
     const raw = encodeHandshake(hello);
     offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
   }
-  return c.ech ? sealClientHello(hs, c.ech, hello) : hello;
+  return hello;
 }
 
 /** Offered early data: after the ClientHello (and the compatibility CCS, RFC 8446 D.4) its key, then the data. */
@@ -434,7 +462,7 @@ function processFinished(hs: Phase<ClientHandshake, 'hello' | 'handshakeKeys' | 
 function clientCredentials(hs: Hello) {
   const cert = hs.options.certificate;
   const req = hs.hello.certificateRequested;
-  if (!cert || !req) return undefined;
+  if (!cert || !req || echWithholdsClientCertificate(hs.hello.ech)) return undefined;
   const scheme = chooseScheme(hs, cert.key, req.schemes);
   return scheme ? { cert, scheme } : undefined;
 }

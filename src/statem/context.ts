@@ -196,6 +196,8 @@ export abstract class HandshakeContext {
   pendingSharedSecret?: Uint8Array;
   /** Peer's record_size_limit (RFC 8449), if it sent one. */
   peerRecordSizeLimit?: number;
+  /** ECH: where the ClientHelloInner behind the outer hello just sent or received is shown (the `message` event). */
+  showInnerHello?: (direction: 'recv' | 'send', hello: MessageOf<'client_hello'>, length: number) => void;
 
   constructor(
     readonly common: ResolvedCommon,

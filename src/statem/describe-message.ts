@@ -6,6 +6,7 @@ import { cipherSuiteByCode, extensionByCode, groupByCode, isGrease, schemeByCode
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Extensions } from '../messages/extensions.js';
 import { toHex } from '../util/bytes.js';
+import { ECH_EXTENSION, parseEchClientHello } from '../messages/ech.js';
 
 /** A code point tsls has no name for: GREASE (RFC 8701) said as such, others in hex. */
 const hex16 = (v: number) => `${isGrease(v) ? 'grease:' : ''}0x${v.toString(16).padStart(4, '0')}`;
@@ -15,6 +16,18 @@ const scheme = (c: number) => schemeByCode.get(c) ?? hex16(c);
 
 function extensionNames(ext: Extensions): string {
   return ext.types.map((t) => extensionByCode.get(t) ?? hex16(t)).join(',');
+}
+
+/** A ClientHello's encrypted_client_hello: the outer form (config, payload size) or the inner hello's marker. */
+function describeEch(ext: Extensions): string {
+  const data = ext.list.find((e) => e.type === ECH_EXTENSION)?.value;
+  if (!(data instanceof Uint8Array)) return '';
+  try {
+    const ech = parseEchClientHello(data);
+    return ech.type === 'inner' ? 'ech=inner' : `ech=outer(config_id=${ech.config_id} enc=${ech.enc.length} payload=${ech.payload.length} bytes)`;
+  } catch {
+    return 'ech=malformed';
+  }
 }
 
 export function describeMessage(msg: HandshakeMessage): string {
@@ -33,6 +46,7 @@ export function describeMessage(msg: HandshakeMessage): string {
         groups ? `groups=${groups.map(group).join(',')}` : '',
         schemes ? `schemes=${schemes.map(scheme).join(',')}` : '',
         alpn ? `alpn=${alpn.join(',')}` : '',
+        describeEch(msg.extensions),
         `extensions=${extensionNames(msg.extensions)}`,
       ]
         .filter(Boolean)

@@ -9,18 +9,21 @@
  * Across a HelloRetryRequest the HRR carries its own confirmation (section 6.1.5) and the second
  * hello is sealed with the same HPKE context and an empty enc.
  *
- * Not here yet: ech_outer_extensions compression (every extension travels in both hellos),
- * PSKs with ECH (not offered).
+ * The inner hello refers to the outer one's copies of the extensions both share (section 5.1)
+ * and is padded (section 6.1.3). The outer hello offers TLS 1.2 too: a server that picks it did
+ * not take ECH, and is treated as a rejection without retry configs. Not here yet: PSKs with
+ * ECH (not offered).
  */
 import { hpkeSetupSender, hpkeSupports, type HpkeContext } from '../crypto/hpke.js';
 import { echConfigListBytes } from '../ech/keys.js';
 import { echConfirmation, echHpkeInfo, messageHash } from '../ech/schedule.js';
 import { TLSError, illegalParameter } from '../errors.js';
-import { ECH_EXTENSION, EchHelloRetryRequest, encodeEchClientHello, parseEchConfigList, type ECHConfig, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
-import { decode } from '../messages/codec.js';
+import { ECH_EXTENSION, EchHelloRetryRequest, OuterExtensions, encodeEchClientHello, parseEchConfigList, type ECHConfig, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
+import { decode, encode } from '../messages/codec.js';
+import { extensionsCodec, type Extension } from '../messages/extensions.js';
 import { ExtensionType } from '../messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from '../messages/handshake.js';
-import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
+import { concat, constantTimeEqual, equal, utf8 } from '../util/bytes.js';
 import { need, type ClientHandshake } from './context.js';
 import type { Phase } from './declare.js';
 
@@ -30,6 +33,8 @@ export interface EchClientState {
   context?: HpkeContext;
   /** ClientHelloInner as the transcript would hash it (outer's session ID, 4-byte header). */
   inner?: Uint8Array;
+  /** The same, decoded: what the server rebuilds (shown by --trace). */
+  innerHello?: MessageOf<'client_hello'>;
   innerRandom?: Uint8Array;
   /** The outer hello's random: the second ClientHello repeats it (RFC 8446 section 4.1.2). */
   outerRandom?: Uint8Array;
@@ -42,70 +47,135 @@ export interface EchClientState {
 
 const TAG_LENGTH = 16;
 
-/** The first config in the list we can use: a KEM and one cipher suite we support. */
+/**
+ * A public_name a client can authenticate (RFC 9849 section 6.1.7): dot-separated LDH labels of
+ * 1 to 63 octets, the last neither all digits nor 0x-hex (which would read as an IPv4 address).
+ */
+function validPublicName(name: string): boolean {
+  const labels = name.split('.');
+  if (!labels.every((l) => /^[A-Za-z0-9-]{1,63}$/.test(l))) return false;
+  const last = labels[labels.length - 1]!;
+  return !/^[0-9]+$/.test(last) && !/^0x[0-9a-f]*$/i.test(last);
+}
+
+/** The first config in the list we can use: a valid public_name, a KEM and one cipher suite we support. */
 export function chooseEchConfig(configList: Uint8Array | string): { config: ECHConfig; suite: HpkeSymmetricCipherSuite } {
   const configs = parseEchConfigList(echConfigListBytes(configList));
   for (const config of configs) {
+    if (!validPublicName(config.contents.public_name)) continue;
     const k = config.contents.key_config;
     const suite = k.cipher_suites.find((s) => hpkeSupports({ kem: k.kem_id, kdf: s.kdf_id, aead: s.aead_id }));
     if (suite) return { config, suite };
   }
-  throw new TLSError('internal_error', 'ECH: no config in the list has a KEM and cipher suite we support', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
+  throw new TLSError('internal_error', 'ECH: no config in the list has a valid public_name with a KEM and cipher suite we support', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
 }
 
-/** Zero padding for EncodedClientHelloInner (RFC 9849 section 6.1.3): hide the name's length, then round to 32. */
-function paddingLength(state: EchClientState, servername: string | undefined, encodedLength: number): number {
-  const maxName = state.config.contents.maximum_name_length;
-  const nameLength = servername ? utf8.encode(servername).length : 0;
-  const forName = servername ? Math.max(0, maxName - nameLength) : maxName + 9;
+/**
+ * Zero padding for EncodedClientHelloInner (RFC 9849 section 6.1.3): the name's length hidden
+ * up to maximum_name_length (or as much as an SNI extension takes, without one), then the whole
+ * rounded up to a multiple of 32.
+ */
+function echPaddingLength(maximumNameLength: number, serverName: string | undefined, encodedLength: number): number {
+  const forName = serverName === undefined ? maximumNameLength + 9 : Math.max(0, maximumNameLength - utf8.encode(serverName).length);
   const total = encodedLength + forName;
   return forName + (31 - ((total + 31) % 32));
 }
 
 /**
- * The ClientHelloOuter for `inner` (which carries the inner marker). The outer hello has a
- * fresh random, the public_name as SNI and the encrypted inner hello in place of the marker;
- * every other extension is the same.
+ * The extensions an inner hello takes from the outer one by reference (section 5.1) when they
+ * are the same in both: the ones browsers compress. server_name, supported_versions and
+ * encrypted_client_hello always differ; the rest stays in the encrypted hello as it is.
  */
-export function sealClientHello(hs: ClientHandshake, state: EchClientState, inner: MessageOf<'client_hello'>): MessageOf<'client_hello'> {
+const COMPRESSIBLE: ReadonlySet<number> = new Set([
+  ExtensionType.supported_groups,
+  ExtensionType.signature_algorithms,
+  ExtensionType.key_share,
+  ExtensionType.psk_key_exchange_modes,
+  ExtensionType.compress_certificate,
+  ExtensionType.record_size_limit,
+]);
+
+const extensionBytes = (e: Extension) => encode(extensionsCodec('client_hello'), new Extensions('client_hello', [e]));
+
+/**
+ * EncodedClientHelloInner's extensions (section 5.1): the outer extensions that are the same
+ * inside become one ech_outer_extensions, in the outer hello's order, where the first of them
+ * was. Also the inner hello's extensions as the server rebuilds them (and the transcript hashes).
+ */
+function compressExtensions(inner: Extensions, outer: Extensions): { encoded: Extensions; expanded: Extensions } {
+  const referenced = outer.list.filter((o) => {
+    const i = inner.list.find((e) => e.type === o.type);
+    return COMPRESSIBLE.has(o.type) && i !== undefined && equal(extensionBytes(i), extensionBytes(o));
+  });
+  const types = new Set(referenced.map((e) => e.type));
+  const encoded = new Extensions('client_hello');
+  const expanded = new Extensions('client_hello');
+  let placed = false;
+  for (const e of inner.list) {
+    if (!types.has(e.type)) {
+      encoded.list.push(e);
+      expanded.list.push(e);
+    } else if (!placed) {
+      placed = true;
+      encoded.addRaw(ExtensionType.ech_outer_extensions, encode(OuterExtensions, { types: [...types] }));
+      expanded.list.push(...referenced);
+    }
+  }
+  return { encoded, expanded };
+}
+
+/**
+ * EncodedClientHelloInner (section 5.1), padded: `inner` without its session ID (the outer's is
+ * used), compressed against `outer`; and the inner hello the server will rebuild from it.
+ */
+function encodedClientHelloInner(inner: MessageOf<'client_hello'>, outer: MessageOf<'client_hello'>, maximumNameLength: number): { plaintext: Uint8Array; expanded: MessageOf<'client_hello'> } {
+  const { encoded, expanded } = compressExtensions(inner.extensions, outer.extensions);
+  const body = encodeHandshake({ ...inner, legacy_session_id: new Uint8Array(0), extensions: encoded }).subarray(4);
+  const serverName = inner.extensions.get('server_name', 'client_hello')?.server_name_list[0]?.host_name;
+  return {
+    plaintext: concat(body, new Uint8Array(echPaddingLength(maximumNameLength, serverName, body.length))),
+    expanded: { ...inner, extensions: expanded },
+  };
+}
+
+/**
+ * Seal `inner` (which carries the inner marker) into `outer` (which has an empty
+ * encrypted_client_hello in its place): the inner hello is compressed against the outer one,
+ * padded, and encrypted with the outer hello as additional data (section 5.2).
+ */
+export function sealClientHello(hs: ClientHandshake, state: EchClientState, inner: MessageOf<'client_hello'>, outer: MessageOf<'client_hello'>): MessageOf<'client_hello'> {
   const p = hs.provider;
   const k = state.config.contents.key_config;
-  state.inner = encodeHandshake(inner);
+  // Both hellos carry the same session ID; the second hello (after HRR) repeats the outer random.
+  state.outerRandom ??= hs.common.random(32);
+  outer.random = state.outerRandom;
+  // The random on the wire, for the key log and TLS 1.2's keys, until the server takes ECH.
+  hs.clientRandom = state.outerRandom;
+  outer.legacy_session_id = inner.legacy_session_id;
+  const { plaintext, expanded } = encodedClientHelloInner(inner, outer, state.config.contents.maximum_name_length);
+  state.innerHello = expanded;
+  state.inner = encodeHandshake(expanded);
   state.innerRandom = inner.random;
-  // EncodedClientHelloInner: the inner hello without its session ID (the outer's is used), padded.
-  const encoded = encodeHandshake({ ...inner, legacy_session_id: new Uint8Array(0) }).subarray(4);
-  const plaintext = concat(encoded, new Uint8Array(paddingLength(state, hs.options.servername, encoded.length)));
   // The second hello (after HRR) goes on with the first one's context, and sends no enc.
   const { enc, context } = state.context
     ? { enc: new Uint8Array(0), context: state.context }
     : hpkeSetupSender(p, { kem: k.kem_id, kdf: state.suite.kdf_id, aead: state.suite.aead_id }, k.public_key, echHpkeInfo(state.config));
   state.context = context;
-  state.outerRandom ??= hs.common.random(32);
   const echExtension = (payload: Uint8Array) =>
     encodeEchClientHello({ type: 'outer', cipher_suite: state.suite, config_id: k.config_id, enc, payload });
-
-  const outerExtensions = new Extensions('client_hello');
-  let echIndex = -1;
-  for (const e of inner.extensions.list) {
-    if (e.type === ExtensionType.server_name) {
-      outerExtensions.add('server_name', { server_name_list: [{ name_type: 0, host_name: state.config.contents.public_name }] });
-    } else if (e.type === ECH_EXTENSION) {
-      echIndex = outerExtensions.list.length;
-      outerExtensions.addRaw(ECH_EXTENSION, new Uint8Array(0));
-    } else {
-      outerExtensions.list.push(e);
-    }
-  }
-  if (echIndex < 0) throw new Error('ECH: the inner hello has no encrypted_client_hello marker');
-  // A ClientHello without SNI still shows the public_name outside.
-  if (!outerExtensions.has('server_name')) outerExtensions.list.unshift({ type: ExtensionType.server_name, name: 'server_name', value: { server_name_list: [{ name_type: 0, host_name: state.config.contents.public_name }] } });
-  const outer: MessageOf<'client_hello'> = { ...inner, random: state.outerRandom, extensions: outerExtensions };
-  const at = outerExtensions.list.findIndex((e) => e.type === ECH_EXTENSION);
+  const at = outer.extensions.list.findIndex((e) => e.type === ECH_EXTENSION);
+  if (at < 0) throw new Error('ECH: the outer hello has no place for encrypted_client_hello');
   // ClientHelloOuterAAD: the outer hello with a payload of zeros the length of the ciphertext.
-  outerExtensions.list[at] = { type: ECH_EXTENSION, value: echExtension(new Uint8Array(plaintext.length + TAG_LENGTH)) };
+  outer.extensions.list[at] = { type: ECH_EXTENSION, value: echExtension(new Uint8Array(plaintext.length + TAG_LENGTH)) };
   const aad = encodeHandshake(outer).subarray(4);
-  outerExtensions.list[at] = { type: ECH_EXTENSION, value: echExtension(context.seal(aad, plaintext)) };
+  outer.extensions.list[at] = { type: ECH_EXTENSION, value: echExtension(context.seal(aad, plaintext)) };
   return outer;
+}
+
+/** After the outer hello went out: the inner one it carries, to whoever watches the handshake. */
+export function showInnerHello(hs: Phase<ClientHandshake, 'hello'>): void {
+  const state = hs.hello.ech;
+  if (state?.innerHello && state.inner) hs.showInnerHello?.('send', state.innerHello, state.inner.length);
 }
 
 /**
@@ -168,6 +238,15 @@ export function takeRetryConfigs(state: EchClientState, ext: Extensions): void {
   state.retryConfigs = data.slice();
 }
 
+/**
+ * Whether our certificate stays home: a server that rejected ECH is authenticated only for
+ * the public_name, so a CertificateRequest gets an empty Certificate (section 6.1.7). It matters
+ * in TLS 1.2, where our Certificate goes out, in the clear, before the server's Finished.
+ */
+export function echWithholdsClientCertificate(state: EchClientState | undefined): boolean {
+  return state?.status === 'rejected';
+}
+
 /** The name to verify the server's certificate for: the public_name once ECH was rejected. */
 export function echVerificationName(state: EchClientState | undefined): string | undefined {
   return state?.status === 'rejected' ? state.config.contents.public_name : undefined;
@@ -180,6 +259,11 @@ export class EchRequiredError extends TLSError {
   }
 }
 
+/** A TLS 1.2 ServerHello: the server did not take ECH; its certificate must then be for the public_name. */
+export function rejectEchForTls12(hs: Phase<ClientHandshake, 'hello'>): void {
+  if (hs.hello.ech) hs.hello.ech.status = hs.negotiated.ech = 'rejected';
+}
+
 /** After the server's Finished checks out on a rejected ECH: end with ech_required (RFC 9849 section 6.1.6). */
 export function refuseRejectedEch(state: EchClientState | undefined): void {
   if (state?.status === 'rejected') throw new EchRequiredError(state.retryConfigs);
@@ -188,30 +272,41 @@ export function refuseRejectedEch(state: EchClientState | undefined): void {
 /** GREASE ECH (section 6.2): an outer extension that looks real and opens nothing. */
 export interface EchGreaseState {
   configId: number;
+  suite: HpkeSymmetricCipherSuite;
   enc: Uint8Array;
-  payloadLength: number;
+  /** The extension as first sent: a second ClientHello (after HRR) copies it whole. */
+  sent?: Uint8Array;
 }
 
-const GREASE_SUITE = { kdf_id: 0x0001, aead_id: 0x0001 };
+/**
+ * The suites GREASE picks from (section 6.2.1: the choice should vary among plausible ones):
+ * HKDF-SHA256 with AES-128-GCM or ChaCha20Poly1305, the two every deployment offers, both
+ * with a tag of TAG_LENGTH.
+ */
+const GREASE_SUITES: readonly HpkeSymmetricCipherSuite[] = [
+  { kdf_id: 0x0001, aead_id: 0x0001 },
+  { kdf_id: 0x0001, aead_id: 0x0003 },
+];
 
-/** Made once per connection; a ClientHello2 repeats config and suite with an empty enc (as a real one would). */
+/** Made once per connection, from the injected randomness (so a seeded connection replays byte for byte). */
 export function startEchGrease(hs: ClientHandshake): EchGreaseState {
-  const random = hs.common.random(3);
+  const [configId, pick] = hs.common.random(2);
   return {
-    configId: random[0],
-    // From the injected randomness, so a seeded connection replays byte for byte.
+    configId: configId!,
+    suite: GREASE_SUITES[pick! & 1]!,
     enc: hs.provider.generateKeyPair('x25519', hs.common.random(32)).publicKey,
-    // A real payload is the padded inner hello (multiples of 32) plus the AEAD tag.
-    payloadLength: 32 * (8 + (random[1] % 4)) + TAG_LENGTH,
   };
 }
 
-export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState, second: boolean): Uint8Array {
-  return encodeEchClientHello({
-    type: 'outer',
-    cipher_suite: GREASE_SUITE,
-    config_id: g.configId,
-    enc: second ? new Uint8Array(0) : g.enc,
-    payload: hs.common.random(g.payloadLength),
-  });
+/**
+ * The GREASE extension, made once: a second ClientHello (after HRR) repeats it. Its payload is
+ * as long as the inner hello of `hellos` would encrypt to (compressed against the outer, padded
+ * as section 6.1.3 does with no config, so a maximum_name_length of 0), plus the AEAD tag.
+ */
+export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState, hellos: () => { inner: MessageOf<'client_hello'>; outer: MessageOf<'client_hello'> }): Uint8Array {
+  if (g.sent) return g.sent;
+  const { inner, outer } = hellos();
+  const payloadLength = encodedClientHelloInner(inner, outer, 0).plaintext.length + TAG_LENGTH;
+  g.sent = encodeEchClientHello({ type: 'outer', cipher_suite: g.suite, config_id: g.configId, enc: g.enc, payload: hs.common.random(payloadLength) });
+  return g.sent;
 }

@@ -75,6 +75,7 @@ function expandOuterExtensions(inner: Extensions, outer: Extensions): Extensions
     let cursor = 0;
     for (const type of types) {
       if (type === ECH_EXTENSION) throw illegalParameter('ech_outer_extensions refers to encrypted_client_hello');
+      if (type === ExtensionType.ech_outer_extensions) throw illegalParameter('ech_outer_extensions refers to itself');
       // Each reference must come after the previous one in the outer hello: no repeats, no loops.
       const found = outer.list.findIndex((o, i) => i >= cursor && o.type === type);
       if (found < 0) throw illegalParameter(`ech_outer_extensions refers to extension ${type}, absent from the outer hello or out of order (outer: ${outer.types.join(" ")}; refs: ${types.join(" ")})`);
@@ -127,6 +128,7 @@ export function openClientHello(
     if (!plaintext || !context) continue;
     const hello = innerHello(plaintext, outer);
     const innerRaw = encodeHandshake(hello);
+    hs.showInnerHello?.('recv', hello, innerRaw.length);
     const opened = { context, configId: ech.config_id, suite: ech.cipher_suite };
     return { hello, raw: innerRaw, state: { status: 'accepted', inner: innerRaw, innerRandom: hello.random, opened } };
   }
@@ -152,6 +154,7 @@ export function openSecondClientHello(hs: ServerHandshake, outer: MessageOf<'cli
   if (!plaintext) throw new TLSError('decrypt_error', 'the second ClientHelloInner does not decrypt');
   const hello = innerHello(plaintext, outer);
   const innerRaw = encodeHandshake(hello);
+  hs.showInnerHello?.('recv', hello, innerRaw.length);
   state.inner = innerRaw;
   return { hello, raw: innerRaw };
 }
@@ -175,6 +178,8 @@ function innerHello(plaintext: Uint8Array, outer: MessageOf<'client_hello'>): Me
   if (plaintext.subarray(end).some((b) => b !== 0)) throw illegalParameter('EncodedClientHelloInner padding is not zeros');
   const encoded = decodeHandshake(HandshakeType.client_hello, plaintext.subarray(0, end)) as MessageOf<'client_hello'>;
   if (encoded.legacy_session_id.length !== 0) throw illegalParameter('EncodedClientHelloInner has a legacy_session_id');
+  // A TLS 1.3 hello says TLS 1.2 here (RFC 8446 section 4.1.2); the outer one may say anything older.
+  if (encoded.legacy_version !== ProtocolVersion.TLS1_2) throw illegalParameter(`ClientHelloInner legacy_version 0x${encoded.legacy_version.toString(16)} is not 0x0303`);
   const rebuilt = { ...encoded, legacy_session_id: outer.legacy_session_id, extensions: expandOuterExtensions(encoded.extensions, outer.extensions) };
   // Parsed again from its bytes: the same checks as any ClientHello (duplicates, PSK last, structure).
   const hello = decodeHandshake(HandshakeType.client_hello, encodeHandshake(rebuilt).subarray(4)) as MessageOf<'client_hello'>;

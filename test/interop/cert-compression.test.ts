@@ -1,6 +1,8 @@
 /**
  * Certificate compression (RFC 8879) against OpenSSL 4.0, both ways: our client takes the
  * CompressedCertificate of `s_server -cert_comp` (zlib and zstd), and `s_client` takes ours.
+ * The OpenSSL 4 here is built without brotli (zlib and zstd only), so with brotli offered
+ * first it must fall back to what it has; no peer here compresses with brotli.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/connection.js';
@@ -28,6 +30,28 @@ describe(`our client → ${openssl.title} s_server -cert_comp`, () => {
     expect(compressed!.type === 'compressed_certificate' && compressed!.algorithm).toBe(alg === 'zlib' ? 1 : 3);
     expect(d.conn.peerCertificates).toHaveLength(2);
     await echoReversed(d, `compressed with ${alg}`);
+  });
+});
+
+describe(`our client offering brotli → ${openssl.title} s_server -cert_comp (built without brotli)`, () => {
+  async function algorithmReceived(offer: ('brotli' | 'zlib' | 'zstd')[]): Promise<number | undefined> {
+    const { peer, port } = await startOpensslServer({ peer: openssl, rev: true, extra: ['-cert_comp'] });
+    const received: HandshakeMessage[] = [];
+    const d = await connectTo(peer, port, defaultClientOptions({ certificateCompression: offer }));
+    d.conn.on('message', (dir: string, msg: HandshakeMessage) => dir === 'recv' && received.push(msg));
+    await d.waitHandshake();
+    expect(d.conn.peerCertificates).toHaveLength(2);
+    await echoReversed(d, `offered ${offer.join(', ')}`);
+    const compressed = received.find((m) => m.type === 'compressed_certificate');
+    return compressed?.type === 'compressed_certificate' ? compressed.algorithm : undefined;
+  }
+
+  it('offering brotli then zstd, we get zstd', async () => {
+    expect(await algorithmReceived(['brotli', 'zstd'])).toBe(3);
+  });
+
+  it('offering brotli alone, we get a plain Certificate', async () => {
+    expect(await algorithmReceived(['brotli'])).toBeUndefined();
   });
 });
 
