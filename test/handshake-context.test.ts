@@ -16,6 +16,7 @@ import { ClientHandshake, ServerHandshake, type HandshakeContext, type RecordPor
 import { CLIENT, SERVER } from '../src/statem/states.js';
 import { StateMachine, type StatemHost } from '../src/statem/statem.js';
 import { EarlyStage } from '../src/statem/key-stages.js';
+import { echConfigListBase64, generateEchKey } from '../src/ech/keys.js';
 import { dtlsPair } from './helpers/dtls-pair.js';
 import { makePair } from './helpers/pair.js';
 import { certifiedKey } from './helpers/pki.js';
@@ -209,6 +210,17 @@ describe('both connection kinds release the handshake state once established', (
     expect(p.server.state).toBe('ESTABLISHED');
     expectReleased(contextOf(p.client));
     expectReleased(contextOf(p.server));
+  });
+
+  it('a server that accepted ECH drops the HPKE context and inner hello, and still reports the outcome', () => {
+    const key = generateEchKey(nobleProvider, { publicName: 'localhost', configId: 1 });
+    const p = makePair({ servername: 'inner.example', ech: { configList: echConfigListBase64([key]) }, verifyPeer: () => {} }, { ech: { keys: [key] } });
+    p.pump();
+    expect(p.server.state).toBe('ESTABLISHED');
+    const hs = contextOf(p.server) as ServerHandshake;
+    expect(hs.echState).toBeUndefined();
+    expect(p.server.echStatus).toBe('accepted');
+    expectReleased(hs);
   });
 
   it('DtlsConnection, both sides, and the exporter still works from what is kept', () => {

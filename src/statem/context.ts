@@ -330,7 +330,7 @@ export class ClientHandshake extends SideHandshake<ClientOptions, ClientHelloSta
 }
 
 export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloState> {
-  /** Encrypted Client Hello: what became of the client's offer (kept across a HelloRetryRequest). */
+  /** Encrypted Client Hello: what became of the client's offer (kept across a HelloRetryRequest, dropped with the hello state). */
   echState?: EchServerState;
   readonly side = 'server';
 
@@ -352,6 +352,8 @@ export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloSta
     if (s?.ephemeral) wipe(s.ephemeral.privateKey);
     if (s?.psk) wipe(s.psk.secret);
     this.hello = undefined;
+    // The HPKE context that opened the inner hello, and the inner hello itself: the handshake's alone (negotiated.ech keeps the outcome).
+    this.echState = undefined;
   }
 }
 
