@@ -34,7 +34,8 @@ import { takeConnectionId } from './connection-id.js';
 
 const TLS12 = 'HANDSHAKE.TLS12';
 
-type Hello = Phase<ClientHandshake, 'hello' | 'transcript'>;
+/** The client answered by a ServerHello: its hello state and the random it sent (with ECH, the outer hello's). */
+type Hello = Phase<ClientHandshake, 'hello' | 'transcript' | 'clientRandom'>;
 /** The client once a ServerHello chose TLS 1.2: its suite and TLS 1.2 state exist. */
 type Tls12Client = Phase<ClientHandshake, 'hello' | 'suite' | 'tls12' | 'transcript'>;
 type Keyed12Client = Phase<ClientHandshake, 'hello' | 'suite' | 'tls12' | 'tls12Keys' | 'transcript'>;
@@ -60,7 +61,7 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
         new_session_ticket_tls12: 'C12.ResumeNewSessionTicket',
         change_cipher_spec: 'C12.ResumeServerChangeCipherSpec',
       },
-      needs: ['hello', 'transcript'],
+      needs: ['hello', 'transcript', 'clientRandom'],
       creates: ['suite', 'tls12'],
     },
     process: (hs, msg) => {
@@ -211,7 +212,7 @@ function processServerHello12(hs: Hello, msg: MessageOf<'server_hello_tls12'>): 
   hs.transcript.setHash(suite.hash);
   const t: Tls12State = {
     // The random on the wire: with ECH offered, the outer hello's.
-    clientRandom: need(hs.clientRandom, 'our random'),
+    clientRandom: hs.clientRandom,
     serverRandom: msg.random,
     sessionId: msg.legacy_session_id_echo,
     ticketPromised: msg.extensions.has('session_ticket'),

@@ -268,7 +268,10 @@ function acceptPsk(hs: Phase<ServerHandshake, 'transcript'>, ch: ClientHello, ra
 type ServerPsk = NonNullable<ServerHelloState['psk']>;
 
 function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
-  const retry = hs.helloSeen;
+  // The state of the first ClientHello, when this is the second (after our HelloRetryRequest).
+  const first = hs.hello;
+  const retry = first !== undefined;
+  const firstSuite = hs.negotiated.suite;
   const ext = ch.extensions;
   checkLegacyVersion(hs, ch);
   const version = negotiateVersion(hs, ch);
@@ -297,16 +300,16 @@ function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: Messag
   }
   const { certified, scheme } = psk ? { certified: undefined, scheme: undefined } : selectCertificate(hs, ch, sni);
 
-  if (retry) {
+  if (first) {
     // RFC 8446 4.1.2: the second ClientHello is the first with the requested changes only.
-    const s = need(hs.hello, 'the first ClientHello');
-    if (!equal(ch.legacy_session_id, s.sessionId)) throw illegalParameter('second ClientHello changed legacy_session_id');
-    if (suite !== hs.negotiated.suite) throw illegalParameter('second ClientHello leads to another cipher suite');
+    if (!equal(ch.legacy_session_id, first.sessionId)) throw illegalParameter('second ClientHello changed legacy_session_id');
+    // RFC 8446 4.1.4: the suite the HelloRetryRequest named (and the transcript hashes with) stays.
+    if (suite !== firstSuite) throw illegalParameter('second ClientHello leads to another cipher suite');
     if (!selection || selection.group !== hs.negotiated.group || !selection.share) throw illegalParameter('second ClientHello has no key share for the group we asked for');
     const shares = ext.get('key_share', 'client_hello')?.client_shares ?? [];
     if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
     const cookie = ext.get('cookie', 'client_hello')?.cookie;
-    if (s.cookie && (!cookie || !constantTimeEqual(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
+    if (first.cookie && (!cookie || !constantTimeEqual(cookie, first.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
     if (ext.has('early_data')) throw illegalParameter('early_data after HelloRetryRequest');
   }
 
