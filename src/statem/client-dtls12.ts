@@ -12,7 +12,7 @@ import { defineStates } from './declare.js';
 
 export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello': 'written' }>()({
   'C.ClientHello': {
-    row: { group: 'HANDSHAKE', read: { hello_verify_request: 'C.HelloVerifyRequest', server_hello_tls12: 'C12.ServerHello' }, needs: ['transcript'], creates: ['hello'] },
+    row: { group: 'HANDSHAKE', read: { hello_verify_request: 'C.HelloVerifyRequest', server_hello_tls12: 'C12.ServerHello' }, needs: ['transcript'], creates: ['hello', 'clientRandom'] },
     construct: (hs) => buildClientHello(startClientHello(hs)),
   },
   // The first ClientHello and HelloVerifyRequest are not part of the transcript (RFC 6347 4.2.6).

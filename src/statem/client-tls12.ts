@@ -63,6 +63,8 @@ export const clientTls12 = defineStates<ClientHandshake, Entry>()({
       },
       needs: ['hello', 'transcript', 'clientRandom'],
       creates: ['suite', 'tls12'],
+      // A resumed session's master secret makes the keys at once.
+      mayCreate: ['tls12Keys'],
     },
     process: (hs, msg) => {
       // ECH is TLS 1.3's: a server that answers with TLS 1.2 did not take it (RFC 9849 section 6.1.6).

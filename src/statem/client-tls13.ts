@@ -61,7 +61,7 @@ export const clientHello = defineStates<ClientHandshake, { 'C.ClientHello': 'wri
       group: 'HANDSHAKE',
       read: { server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest', server_hello_tls12: 'C12.ServerHello' },
       needs: ['transcript'],
-      creates: ['hello'],
+      creates: ['hello', 'clientRandom'],
     },
     construct: (hs) => buildClientHello(startClientHello(hs)),
     postWork: (hs) => {

@@ -60,6 +60,13 @@ export interface StateSpec<Name extends string = string> {
    * schedule's next stage, over the transcript with this state's message in it).
    */
   creates?: readonly string[];
+  /**
+   * Handshake data the work makes on some runs only (a resumed session's keys, the group
+   * when (EC)DHE is used): not checked when the work is done, and not seen by the post-work.
+   * The states that need it are reached on those runs alone, and check it when entered;
+   * the table tests follow it along every path.
+   */
+  mayCreate?: readonly string[];
 }
 
 export type StateTable = Readonly<Record<string, StateSpec>>;
@@ -98,13 +105,14 @@ export type Phase<H, N> = H & { [K in N & keyof H]-?: Exclude<H[K], undefined> }
 
 type Needs<Row> = Row extends { needs: readonly (infer N)[] } ? N : never;
 type Creates<Row> = Row extends { creates: readonly (infer N)[] } ? N : never;
+type MayCreate<Row> = Row extends { mayCreate: readonly (infer N)[] } ? N : never;
 /** The context a state's work gets: narrowed to what its row `needs`. */
 type ContextOf<H, Row> = [Needs<Row>] extends [never] ? H : Phase<H, Needs<Row>>;
 /** The context its post-work and writeTransition get: what it needs, and what it creates. */
 type AfterContextOf<H, Row> = [Needs<Row> | Creates<Row>] extends [never] ? H : Phase<H, Needs<Row> | Creates<Row>>;
 
 /** Every name a row needs or creates must be data of the context. */
-type DataCheck<H, Row> = NamesCheck<H, Needs<Row> | Creates<Row>>;
+type DataCheck<H, Row> = NamesCheck<H, Needs<Row> | Creates<Row> | MayCreate<Row>>;
 type NamesCheck<H, N> = [Exclude<N, keyof H>] extends [never] ? unknown : { row: { needs: `${Exclude<N, keyof H> & string} is not handshake data` } };
 
 /** What the core asks of a context: whether a piece of handshake data is there now. */

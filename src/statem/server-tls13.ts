@@ -46,7 +46,15 @@ export const serverTls13 = defineStates<ServerHandshake>()({
   'S.Start': { row: { group: 'START', read: { client_hello: 'S.ClientHello' } } },
   // The ClientHello decides the version: TLS 1.2 goes on in server-tls12.ts.
   'S.ClientHello': {
-    row: { group: 'HANDSHAKE', write: ['S.HelloRetryRequest', 'S.ServerHello', 'S12.ServerHello'], needs: ['transcript'], creates: ['hello', 'suite'] },
+    row: {
+      group: 'HANDSHAKE',
+      write: ['S.HelloRetryRequest', 'S.ServerHello', 'S12.ServerHello'],
+      needs: ['transcript'],
+      creates: ['hello', 'suite'],
+      // TLS 1.2's state (and a resumed session's keys); the group, unless a PSK goes without
+      // (EC)DHE; our certificate and how we sign, unless a PSK authenticates.
+      mayCreate: ['tls12', 'tls12Keys', 'group', 'certified', 'signatureScheme'],
+    },
     process: (hs, msg, raw) => {
       const opened = openClientHello(hs, msg, raw);
       hs.echState = opened.state;
@@ -72,7 +80,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     postWork: compatibilityCCS,
   },
   'S.ClientHello2': {
-    row: { group: TLS13, write: ['S.ServerHello'], needs: NEGOTIATING },
+    row: { group: TLS13, write: ['S.ServerHello'], needs: NEGOTIATING, mayCreate: ['certified', 'signatureScheme'] },
     process: (hs, msg, raw) => {
       const opened = openSecondClientHello(hs, msg, raw);
       processClientHello(hs, opened.hello, opened.raw);
