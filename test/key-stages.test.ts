@@ -85,6 +85,18 @@ describe.each([
     expect(handshake.serverTraffic.every((b) => b === 0)).toBe(true);
   });
 
+  it('carry their label prefix through every stage: DTLS 1.3\'s "dtls13" makes other secrets than "tls13 " from the same inputs', () => {
+    const tls = new EarlyStage(provider, 'sha256').handshake(shared(), helloHash());
+    const dtls = new EarlyStage(provider, 'sha256', undefined, 'dtls13').handshake(shared(), helloHash());
+    expect(dtls.prefix).toBe('dtls13');
+    expect(dtls.clientTraffic).not.toEqual(tls.clientTraffic);
+    const traffic = dtls.master(serverFinishedHash());
+    expect(traffic.prefix).toBe('dtls13');
+    expect(traffic.exporter).not.toEqual(expanded('server', 'exp master'));
+    const client0 = traffic.clientApplication.slice();
+    expect(traffic.update('client')).toEqual(nextTrafficSecret(provider, 'sha256', client0, 'dtls13'));
+  });
+
   it('give the PSK binder and early traffic keys from the Early stage, and the empty-PSK early secret is the zeros one', () => {
     const psk = new Uint8Array(32).fill(9);
     const withPsk = new EarlyStage(provider, 'sha256', psk);

@@ -11,9 +11,10 @@
  *
  * The handshake keeps the Handshake and Traffic stages as its data (`handshakeKeys`,
  * `trafficKeys`): a state that uses one says so in its row's `needs`. The Traffic stage
- * stays with the connection for KeyUpdate, the exporter and tickets.
+ * stays with the connection for KeyUpdate, the exporter and tickets. Each stage carries
+ * the HKDF-Expand-Label prefix its secrets are made with ("tls13 "; DTLS 1.3's "dtls13").
  */
-import { deriveSecret, earlySecret, handshakeSecret, masterSecret, nextTrafficSecret } from '../crypto/keyschedule.js';
+import { deriveSecret, earlySecret, handshakeSecret, masterSecret, nextTrafficSecret, type LabelPrefix } from '../crypto/keyschedule.js';
 import { hashLength, type CryptoProvider, type HashName } from '../crypto/provider.js';
 import { wipe } from '../util/bytes.js';
 import type { Side } from './declare.js';
@@ -26,6 +27,7 @@ export class EarlyStage {
     private readonly provider: CryptoProvider,
     readonly hash: HashName,
     psk?: Uint8Array,
+    readonly prefix: LabelPrefix = 'tls13 ',
   ) {
     this.secret = earlySecret(provider, hash, psk);
   }
@@ -33,19 +35,19 @@ export class EarlyStage {
   /** binder_key: "ext binder" for an external PSK, "res binder" for a ticket's. */
   binderKey(external: boolean): Uint8Array {
     const p = this.provider;
-    return deriveSecret(p, this.hash, this.secret, external ? 'ext binder' : 'res binder', p.hash(this.hash, new Uint8Array(0)));
+    return deriveSecret(p, this.hash, this.secret, external ? 'ext binder' : 'res binder', p.hash(this.hash, new Uint8Array(0)), this.prefix);
   }
 
   /** client_early_traffic_secret over the ClientHello. */
   clientEarlyTraffic(helloHash: Uint8Array): Uint8Array {
-    return deriveSecret(this.provider, this.hash, this.secret, 'c e traffic', helloHash);
+    return deriveSecret(this.provider, this.hash, this.secret, 'c e traffic', helloHash, this.prefix);
   }
 
   /** The Handshake stage, from the (EC)DHE shared secret (zeros for psk_ke); this stage is spent. */
   handshake(sharedSecret: Uint8Array | undefined, transcriptHash: Uint8Array): HandshakeStage {
-    const secret = handshakeSecret(this.provider, this.hash, this.secret, sharedSecret ?? new Uint8Array(hashLength[this.hash]));
+    const secret = handshakeSecret(this.provider, this.hash, this.secret, sharedSecret ?? new Uint8Array(hashLength[this.hash]), this.prefix);
     this.wipe();
-    return new HandshakeStage(this.provider, this.hash, secret, transcriptHash);
+    return new HandshakeStage(this.provider, this.hash, secret, transcriptHash, this.prefix);
   }
 
   wipe(): void {
@@ -63,9 +65,10 @@ export class HandshakeStage {
     readonly hash: HashName,
     private readonly secret: Uint8Array,
     transcriptHash: Uint8Array,
+    readonly prefix: LabelPrefix,
   ) {
-    this.clientTraffic = deriveSecret(provider, hash, secret, 'c hs traffic', transcriptHash);
-    this.serverTraffic = deriveSecret(provider, hash, secret, 's hs traffic', transcriptHash);
+    this.clientTraffic = deriveSecret(provider, hash, secret, 'c hs traffic', transcriptHash, prefix);
+    this.serverTraffic = deriveSecret(provider, hash, secret, 's hs traffic', transcriptHash, prefix);
   }
 
   /** The handshake traffic secret `sender` protects its flight with (its Finished key comes from it). */
@@ -78,9 +81,9 @@ export class HandshakeStage {
    * handshake traffic secrets stay for the client's flight, until the handshake ends.
    */
   master(transcriptHash: Uint8Array): TrafficStage {
-    const master = masterSecret(this.provider, this.hash, this.secret);
+    const master = masterSecret(this.provider, this.hash, this.secret, this.prefix);
     this.secret.fill(0);
-    return new TrafficStage(this.provider, this.hash, master, transcriptHash);
+    return new TrafficStage(this.provider, this.hash, master, transcriptHash, this.prefix);
   }
 
   wipe(): void {
@@ -110,13 +113,14 @@ export class TrafficStage {
     readonly hash: HashName,
     master: Uint8Array,
     transcriptHash: Uint8Array,
+    readonly prefix: LabelPrefix,
   ) {
     this.master = master;
     this.size = hashLength[hash];
     this.store = new Uint8Array(SLOTS * this.size);
-    this.put(CLIENT_APPLICATION, deriveSecret(provider, hash, master, 'c ap traffic', transcriptHash));
-    this.put(SERVER_APPLICATION, deriveSecret(provider, hash, master, 's ap traffic', transcriptHash));
-    this.put(EXPORTER, deriveSecret(provider, hash, master, 'exp master', transcriptHash));
+    this.put(CLIENT_APPLICATION, deriveSecret(provider, hash, master, 'c ap traffic', transcriptHash, prefix));
+    this.put(SERVER_APPLICATION, deriveSecret(provider, hash, master, 's ap traffic', transcriptHash, prefix));
+    this.put(EXPORTER, deriveSecret(provider, hash, master, 'exp master', transcriptHash, prefix));
   }
 
   get clientApplication(): Uint8Array {
@@ -139,14 +143,14 @@ export class TrafficStage {
   /** The next generation of `sender`'s application traffic secret (RFC 8446 7.2), in place of the one it replaces. */
   update(sender: Side): Uint8Array {
     const slot = sender === 'client' ? CLIENT_APPLICATION : SERVER_APPLICATION;
-    this.put(slot, nextTrafficSecret(this.provider, this.hash, this.slot(slot)));
+    this.put(slot, nextTrafficSecret(this.provider, this.hash, this.slot(slot), this.prefix));
     return this.slot(slot);
   }
 
   /** resumption_master_secret over ClientHello..client Finished; the Master Secret is wiped. */
   deriveResumption(transcriptHash: Uint8Array): Uint8Array {
     if (!this.master) throw new Error('the resumption master secret is derived once');
-    this.put(RESUMPTION, deriveSecret(this.provider, this.hash, this.master, 'res master', transcriptHash));
+    this.put(RESUMPTION, deriveSecret(this.provider, this.hash, this.master, 'res master', transcriptHash, this.prefix));
     this.resumed = true;
     this.master.fill(0);
     this.master = undefined;
