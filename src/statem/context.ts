@@ -238,7 +238,7 @@ export abstract class HandshakeContext {
 
   /** Whether the handshake data `name` is there now (the core's check of a state's `needs`). */
   holds(name: string): boolean {
-    return name in this && (this as unknown as Readonly<Record<string, unknown>>)[name] !== undefined;
+    return name in this && Reflect.get(this, name) !== undefined;
   }
 
   /** The variant this handshake runs, once the version is negotiated. */

@@ -111,7 +111,7 @@ type ContextOf<H, Row> = [Needs<Row>] extends [never] ? H : Phase<H, Needs<Row>>
 /** The context its post-work and writeTransition get: what it needs, and what it creates. */
 type AfterContextOf<H, Row> = [Needs<Row> | Creates<Row>] extends [never] ? H : Phase<H, Needs<Row> | Creates<Row>>;
 
-/** Every name a row needs or creates must be data of the context. */
+/** Every name a row needs, creates or may create must be data of the context. */
 type DataCheck<H, Row> = NamesCheck<H, Needs<Row> | Creates<Row> | MayCreate<Row>>;
 type NamesCheck<H, N> = [Exclude<N, keyof H>] extends [never] ? unknown : { row: { needs: `${Exclude<N, keyof H> & string} is not handshake data` } };
 
