@@ -5,9 +5,13 @@
  *
  * It is typed per side (`ClientHandshake`, `ServerHandshake`: each with its own options
  * and hello state) and per phase: what exists only from some point of the handshake on
- * (the hello state, TLS 1.2's state, the key schedule's secrets) is reached through
- * getters that fail with internal_error, never a TypeError, when a state asks too early.
- * `release()` drops what only the handshake needed, once it is over.
+ * (the hello state, the suite, TLS 1.2's state, the key schedule's stages, the transcript
+ * until the end) is optional data here. A state row says which of it its work `needs`
+ * and `creates`: the work is typed with that data present (declare.ts), and the core
+ * checks it when it enters the state (`holds`), so asking too early is internal_error,
+ * never a TypeError. `need()` is left for data optional within a phase (a PSK, ECH's
+ * inner hello, the group of an (EC)DHE exchange). `release()` drops what only the
+ * handshake needed, once it is over.
  */
 import type { EchServerState } from './ech-server.js';
 import type { EchClientState, EchGreaseState } from './ech-client.js';
