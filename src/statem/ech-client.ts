@@ -54,7 +54,7 @@ const TAG_LENGTH = 16;
 function validPublicName(name: string): boolean {
   const labels = name.split('.');
   if (!labels.every((l) => /^[A-Za-z0-9-]{1,63}$/.test(l))) return false;
-  const last = labels[labels.length - 1]!;
+  const last = labels[labels.length - 1];
   return !/^[0-9]+$/.test(last) && !/^0x[0-9a-f]*$/i.test(last);
 }
 
@@ -290,10 +290,10 @@ const GREASE_SUITES: readonly HpkeSymmetricCipherSuite[] = [
 
 /** Made once per connection, from the injected randomness (so a seeded connection replays byte for byte). */
 export function startEchGrease(hs: ClientHandshake): EchGreaseState {
-  const [configId, pick] = hs.common.random(2);
+  const random = hs.common.random(2);
   return {
-    configId: configId!,
-    suite: GREASE_SUITES[pick! & 1]!,
+    configId: random[0],
+    suite: GREASE_SUITES[random[1] & 1],
     enc: hs.provider.generateKeyPair('x25519', hs.common.random(32)).publicKey,
   };
 }
