@@ -5,7 +5,8 @@
  * to, a row leading to a state nobody declares, a state declared twice, a written state
  * without `construct`, a choice without `writeTransition`, an edge into a part that
  * the part did not declare, work that reads handshake data its row does not say it
- * `needs`, and a row that needs something the context does not have are each a type error.
+ * `needs` (or a construct that reads what its row only `creates`), and a row that needs
+ * something the context does not have are each a type error.
  *
  * Each case is a small state file written to a temporary project that imports the real
  * declare.ts; one `tsc --noEmit` run type-checks them all, and each file must get the
@@ -37,6 +38,8 @@ const part = defineStates<Ctx>()({
       hs.hello = { random: 7 };
       return { type: 'hello_request' };
     },
+    // What the row creates, its post-work sees as present.
+    postWork: (hs) => { hs.seen.push(String(hs.hello.random)); },
   },
   // The message is the union of what leads here: ServerHello or HelloRetryRequest.
   ServerHello: {
@@ -118,6 +121,11 @@ export const table = join([first, later]);
   {
     name: 'a handler reads handshake data its row does not say it needs',
     source: GOOD.replace("write: ['Finished', 'Done'], needs: ['hello'] }", "write: ['Finished', 'Done'] }"),
+    expect: /'hs\.hello' is possibly 'undefined'/,
+  },
+  {
+    name: 'a construct reads handshake data its row only creates',
+    source: GOOD.replace("hs.hello = { random: 7 };", "hs.seen.push(String(hs.hello.random));"),
     expect: /'hs\.hello' is possibly 'undefined'/,
   },
   {
