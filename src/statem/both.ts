@@ -44,13 +44,13 @@ export function deriveResumptionSecret(hs: Phase<HandshakeContext, 'trafficKeys'
 
 export function buildFinished(hs: Phase<HandshakeContext, 'handshakeKeys' | 'transcript'>, sender: Side): HandshakeMessage {
   const keys = hs.handshakeKeys;
-  const verify_data = finishedVerifyData(hs.provider, keys.hash, keys.traffic(sender), hs.transcript.hash());
+  const verify_data = finishedVerifyData(hs.provider, keys.hash, keys.traffic(sender), hs.transcript.hash(), keys.prefix);
   return { type: 'finished', verify_data };
 }
 
 export function checkFinished(hs: Phase<HandshakeContext, 'handshakeKeys' | 'transcript'>, msg: MessageOf<'finished'>, sender: Side): void {
   const keys = hs.handshakeKeys;
-  const expected = finishedVerifyData(hs.provider, keys.hash, keys.traffic(sender), hs.transcript.hash());
+  const expected = finishedVerifyData(hs.provider, keys.hash, keys.traffic(sender), hs.transcript.hash(), keys.prefix);
   if (msg.verify_data.length !== expected.length) throw decodeError('Finished has the wrong length');
   if (!constantTimeEqual(msg.verify_data, expected)) throw new TLSError('decrypt_error', `${sender} Finished does not verify`);
 }

@@ -15,8 +15,9 @@ export function exportKeyingMaterial(hs: HandshakeContext, length: number, label
   const suite = hs.suite;
   if (!suite) throw notYet();
   if (hs.negotiated.version === 'TLSv1.3') {
-    if (!hs.trafficKeys) throw notYet();
-    return export13(hs.provider, suite.hash, hs.trafficKeys.exporter, label, context ?? new Uint8Array(0), length);
+    const keys = hs.trafficKeys;
+    if (!keys) throw notYet();
+    return export13(hs.provider, keys.hash, keys.exporter, label, context ?? new Uint8Array(0), length, keys.prefix);
   }
   const t = hs.tls12;
   const keys = hs.tls12Keys;

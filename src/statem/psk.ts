@@ -79,7 +79,7 @@ export function sessionFromTicket(hs: Phase<ClientHandshake, 'suite' | 'trafficK
     state: newSessionState({
       version: ProtocolVersion.TLS1_3,
       cipher_suite: suite.code,
-      secret: resumptionPsk(hs.provider, suite.hash, resumptionSecret(hs.trafficKeys), msg.ticket_nonce),
+      secret: resumptionPsk(hs.provider, suite.hash, resumptionSecret(hs.trafficKeys), msg.ticket_nonce, hs.trafficKeys.prefix),
       issued_ms: hs.common.now(),
       lifetime_s: msg.ticket_lifetime,
       ticket_age_add: msg.ticket_age_add,
@@ -152,7 +152,7 @@ export function newSessionTicket(hs: Phase<ServerHandshake, 'suite' | 'trafficKe
   const state = newSessionState({
     version: ProtocolVersion.TLS1_3,
     cipher_suite: suite.code,
-    secret: resumptionPsk(hs.provider, suite.hash, resumptionSecret(hs.trafficKeys), nonce),
+    secret: resumptionPsk(hs.provider, suite.hash, resumptionSecret(hs.trafficKeys), nonce, hs.trafficKeys.prefix),
     issued_ms: hs.common.now(),
     lifetime_s: lifetime,
     ticket_age_add,
