@@ -16,6 +16,8 @@ import { ClientHandshake, ServerHandshake, type HandshakeContext, type RecordPor
 import { CLIENT, SERVER } from '../src/statem/states.js';
 import { StateMachine, type StatemHost } from '../src/statem/statem.js';
 import { EarlyStage } from '../src/statem/key-stages.js';
+import { deriveHandshakeSecrets } from '../src/statem/both.js';
+import { cipherSuiteByName } from '../src/messages/constants.js';
 import { echConfigListBase64, generateEchKey } from '../src/ech/keys.js';
 import { dtlsPair } from './helpers/dtls-pair.js';
 import { makePair } from './helpers/pair.js';
@@ -136,6 +138,19 @@ describe('a state entered without the handshake data it needs gets internal_erro
     const datagram = new ClientHandshake(resolveCommon({}, nobleProvider), {}, records, 'datagram', sink);
     datagram.negotiated.version = 'TLSv1.2';
     expect(datagram.variant).toBe('dtls12');
+  });
+});
+
+describe('the key exchange result', () => {
+  it('is wiped once the Handshake stage is made from it, and the stage keeps none of it', () => {
+    const hs = client();
+    hs.negotiated.suite = cipherSuiteByName('TLS_AES_128_GCM_SHA256');
+    hs.transcript?.setHash('sha256');
+    const shared = bytes(32, 42);
+    // The suite and the transcript's hash are set above: the phase deriveHandshakeSecrets runs in.
+    deriveHandshakeSecrets(hs as Parameters<typeof deriveHandshakeSecrets>[0], shared);
+    expect(shared.every((b) => b === 0)).toBe(true);
+    expect(hs.handshakeKeys?.clientTraffic.some((b) => b !== 0)).toBe(true);
   });
 });
 

@@ -18,9 +18,14 @@ export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
 
 // ---- key schedule steps ---------------------------------------------------------------
 
-/** After ServerHello: the Handshake stage, from the PSK (if any) and the (EC)DHE shared secret (RFC 8446 7.1). */
+/**
+ * After ServerHello: the Handshake stage, from the PSK (if any) and the (EC)DHE shared
+ * secret (RFC 8446 7.1). The shared secret is wiped once used: forward secrecy does not
+ * wait for the garbage collector.
+ */
 export function deriveHandshakeSecrets(hs: Phase<HandshakeContext, 'suite' | 'transcript'>, sharedSecret: Uint8Array | undefined, psk?: Uint8Array): void {
   const keys = new EarlyStage(hs.provider, hs.suite.hash, psk).handshake(sharedSecret, hs.transcript.hash());
+  sharedSecret?.fill(0);
   hs.handshakeKeys = keys;
   hs.records.keylog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', keys.clientTraffic);
   hs.records.keylog('SERVER_HANDSHAKE_TRAFFIC_SECRET', keys.serverTraffic);
