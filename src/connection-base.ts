@@ -268,6 +268,8 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
       }
     }
     this.teardown();
+    // A handshake that dies half way drops what it held too (our key shares, its secrets).
+    this.hs.release();
     this.setLifecycle('DEAD');
     this.emitBase('error', error);
   }

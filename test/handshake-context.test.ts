@@ -238,6 +238,18 @@ describe('both connection kinds release the handshake state once established', (
     expectReleased(hs);
   });
 
+  it('a handshake that dies half way releases it too: the client destroyed after its ClientHello', () => {
+    const p = makePair();
+    p.server.feed(p.client.takeOutput());
+    const hs = contextOf(p.client) as ClientHandshake;
+    const shares = [...(hs.hello?.keyShares.values() ?? [])].map((pair) => pair.privateKey);
+    expect(shares.length).toBeGreaterThan(0);
+    p.client.destroy();
+    expect(p.client.state).toBe('DEAD');
+    expect(shares.every((key) => key.every((b) => b === 0))).toBe(true);
+    expectReleased(hs);
+  });
+
   it('DtlsConnection, both sides, and the exporter still works from what is kept', () => {
     const p = dtlsPair();
     p.run();
