@@ -15,13 +15,14 @@ import { CLIENT_DTLS_STATES, CLIENT_STATES, SERVER_DTLS_STATES, SERVER_STATES, S
 /** What a context has from its construction on. */
 const INITIAL = ['transcript'];
 
-/** What release() drops once the handshake is over (src/statem/context.ts). */
+/** What release() drops once the handshake is over (src/statem/context.ts): a server its resumption secret too (its tickets are sent). */
 const RELEASED = ['transcript', 'handshakeKeys', 'hello', 'certified', 'clientRandom'];
+const RELEASED_BY_SERVER = [...RELEASED, 'resumptionSecret'];
 
 const names = (row: StateSpec, field: 'needs' | 'creates' | 'mayCreate'): readonly string[] => row[field] ?? [];
 
 /** For each state, the data every path from `start` has when it enters the state. */
-function available(table: StateTable, start: string): Map<string, Set<string>> {
+function available(table: StateTable, start: string, released: readonly string[]): Map<string, Set<string>> {
   const universe = new Set(INITIAL);
   for (const row of Object.values(table)) for (const field of ['needs', 'creates', 'mayCreate'] as const) for (const n of names(row, field)) universe.add(n);
   const into = new Map<string, string[]>();
@@ -32,7 +33,7 @@ function available(table: StateTable, start: string): Map<string, Set<string>> {
   const leaving = (state: string): Set<string> => {
     const row = table[state]!;
     const out = new Set([...has.get(state)!, ...names(row, 'creates'), ...names(row, 'mayCreate')]);
-    if (row.idle) for (const n of RELEASED) out.delete(n);
+    if (row.idle) for (const n of released) out.delete(n);
     return out;
   };
   for (let changed = true; changed; ) {
@@ -52,7 +53,7 @@ function available(table: StateTable, start: string): Map<string, Set<string>> {
 
 /** Each state that needs data some path into it did not make, with what is missing. */
 function unmetNeeds(table: StateTable, start: string): string[] {
-  const has = available(table, start);
+  const has = available(table, start, start === START_STATE.server ? RELEASED_BY_SERVER : RELEASED);
   return Object.entries(table).flatMap(([state, row]) => {
     const missing = names(row, 'needs').filter((n) => !has.get(state)!.has(n));
     return missing.length ? [`${state} needs ${missing.join(', ')}`] : [];

@@ -149,7 +149,7 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     },
   },
   'C.ClientFinished': {
-    row: { group: TLS13, write: [ESTABLISHED], needs: [...NEGOTIATING, 'handshakeKeys', 'trafficKeys'] },
+    row: { group: TLS13, write: [ESTABLISHED], needs: [...NEGOTIATING, 'handshakeKeys', 'trafficKeys'], creates: ['resumptionSecret'] },
     preWork: compatibilityCCS,
     construct: (hs) => buildFinished(hs, 'client'),
     postWork: (hs) => {

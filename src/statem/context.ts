@@ -240,6 +240,11 @@ export abstract class HandshakeContext {
     return this.negotiated.peerCertificates.at(0);
   }
 
+  /** TLS 1.3: the resumption master secret, from the client's Finished on (a server's goes once its tickets are sent). */
+  get resumptionSecret(): Uint8Array | undefined {
+    return this.trafficKeys?.resumption;
+  }
+
   /** Whether the handshake data `name` is there now (the core's check of a state's `needs`). */
   holds(name: string): boolean {
     return name in this && Reflect.get(this, name) !== undefined;

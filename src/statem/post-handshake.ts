@@ -53,7 +53,7 @@ export const clientPostHandshake = defineStates<ClientHandshake, Entry>()({
     row: { group: POST, idle: true, read: { new_session_ticket: 'NewSessionTicket', key_update: 'KeyUpdate' }, write: ['SendKeyUpdate'] },
   },
   NewSessionTicket: {
-    row: { group: POST, write: [ESTABLISHED], needs: ['suite', 'trafficKeys'] },
+    row: { group: POST, write: [ESTABLISHED], needs: ['suite', 'trafficKeys', 'resumptionSecret'] },
     process: (hs, msg) => {
       hs.sessionSink.ticket(msg);
       hs.sessionSink.session(sessionFromTicket(hs, msg));

@@ -11,8 +11,8 @@ import type { OfferedPsks } from '../messages/extensions.js';
 import { constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ServerOptions } from '../config.js';
 import { certificateFromDer } from '../x509/intern.js';
-import { need, type ClientHandshake, type HandshakeContext, type ServerHandshake } from './context.js';
-import { EarlyStage, type TrafficStage } from './key-stages.js';
+import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
+import { EarlyStage } from './key-stages.js';
 import type { Phase } from './declare.js';
 import { EarlyDataReplayCache, type EarlyDataReplayStore } from './anti-replay.js';
 import { SessionCache, TicketKeyring, newSessionState, type SessionStore, type TLSSession } from './session.js';
@@ -60,11 +60,6 @@ export function usableSession(hs: ClientHandshake, session: TLSSession | undefin
   return session;
 }
 
-/** The resumption master secret, which the client's Finished brought (it never comes before a ticket can). */
-function resumptionSecret(keys: TrafficStage): Uint8Array {
-  return need(keys.resumption, 'the resumption master secret');
-}
-
 /** RFC 8446 4.2.11.1: the client's view of the ticket age, obfuscated. */
 export function obfuscatedAge(hs: HandshakeContext, session: TLSSession): number {
   const age = Math.max(0, hs.common.now() - session.state.issued_ms);
@@ -72,14 +67,14 @@ export function obfuscatedAge(hs: HandshakeContext, session: TLSSession): number
 }
 
 /** A client's record of a NewSessionTicket: everything needed to resume later. */
-export function sessionFromTicket(hs: Phase<ClientHandshake, 'suite' | 'trafficKeys'>, msg: MessageOf<'new_session_ticket'>): TLSSession {
+export function sessionFromTicket(hs: Phase<ClientHandshake, 'suite' | 'trafficKeys' | 'resumptionSecret'>, msg: MessageOf<'new_session_ticket'>): TLSSession {
   if (msg.ticket_lifetime > MAX_TICKET_LIFETIME) throw new TLSError('illegal_parameter', 'ticket lifetime over seven days');
   const suite = hs.suite;
   return {
     state: newSessionState({
       version: ProtocolVersion.TLS1_3,
       cipher_suite: suite.code,
-      secret: resumptionPsk(hs.provider, suite.hash, resumptionSecret(hs.trafficKeys), msg.ticket_nonce, hs.trafficKeys.prefix),
+      secret: resumptionPsk(hs.provider, suite.hash, hs.resumptionSecret, msg.ticket_nonce, hs.trafficKeys.prefix),
       issued_ms: hs.common.now(),
       lifetime_s: msg.ticket_lifetime,
       ticket_age_add: msg.ticket_age_add,
@@ -141,7 +136,7 @@ export function ticketLifetime(hs: ServerHandshake): number {
 }
 
 /** A TLS 1.3 NewSessionTicket carrying our sealed state (RFC 8446 4.6.1). */
-export function newSessionTicket(hs: Phase<ServerHandshake, 'suite' | 'trafficKeys'>): HandshakeMessage {
+export function newSessionTicket(hs: Phase<ServerHandshake, 'suite' | 'trafficKeys' | 'resumptionSecret'>): HandshakeMessage {
   const index = hs.ticketsSent++;
   const nonce = new Uint8Array([index]);
   const ageAdd = hs.common.random(4);
@@ -152,7 +147,7 @@ export function newSessionTicket(hs: Phase<ServerHandshake, 'suite' | 'trafficKe
   const state = newSessionState({
     version: ProtocolVersion.TLS1_3,
     cipher_suite: suite.code,
-    secret: resumptionPsk(hs.provider, suite.hash, resumptionSecret(hs.trafficKeys), nonce, hs.trafficKeys.prefix),
+    secret: resumptionPsk(hs.provider, suite.hash, hs.resumptionSecret, nonce, hs.trafficKeys.prefix),
     issued_ms: hs.common.now(),
     lifetime_s: lifetime,
     ticket_age_add,

@@ -162,7 +162,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     },
   },
   'S.ClientFinished': {
-    row: { group: TLS13, write: ['S.NewSessionTicket', ESTABLISHED], needs: [...NEGOTIATING, 'handshakeKeys', 'trafficKeys'] },
+    row: { group: TLS13, write: ['S.NewSessionTicket', ESTABLISHED], needs: [...NEGOTIATING, 'handshakeKeys', 'trafficKeys'], creates: ['resumptionSecret'] },
     process: (hs, msg) => {
       // A client that sent a certificate must prove it holds the key (RFC 8446 4.4.3).
       if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('client Finished without CertificateVerify');
@@ -177,7 +177,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
   },
   // Tickets follow the handshake but are not part of its transcript (RFC 8446 4.6.1).
   'S.NewSessionTicket': {
-    row: { group: 'POST_HANDSHAKE', write: ['S.NewSessionTicket', ESTABLISHED], needs: [...NEGOTIATING, 'trafficKeys'] },
+    row: { group: 'POST_HANDSHAKE', write: ['S.NewSessionTicket', ESTABLISHED], needs: [...NEGOTIATING, 'trafficKeys', 'resumptionSecret'] },
     construct: newSessionTicket,
     writeTransition: (hs) => (hs.ticketsSent < (hs.options.tickets ?? 1) ? 'S.NewSessionTicket' : ESTABLISHED),
   },
