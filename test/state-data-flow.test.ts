@@ -63,8 +63,8 @@ function unmetNeeds(table: StateTable, start: string): string[] {
 const TABLES: [string, StateTable, string][] = [
   ['client, TLS', CLIENT_STATES, START_STATE.client],
   ['server, TLS', SERVER_STATES, START_STATE.server],
-  ['client, DTLS', CLIENT_DTLS_STATES, START_STATE.client],
-  ['server, DTLS', SERVER_DTLS_STATES, START_STATE.server],
+  ['client, DTLS 1.2 and 1.3', CLIENT_DTLS_STATES, START_STATE.client],
+  ['server, DTLS 1.2 and 1.3', SERVER_DTLS_STATES, START_STATE.server],
 ];
 
 describe('every state finds the handshake data it needs on every path into it', () => {
@@ -77,6 +77,16 @@ describe('every state finds the handshake data it needs on every path into it', 
     const unmet = unmetNeeds(broken, START_STATE.client);
     expect(unmet).toContain('C.Finished needs handshakeKeys');
     expect(unmet.every((line) => line.includes('handshakeKeys'))).toBe(true);
+  });
+
+  it('the DTLS client walk reaches the TLS 1.3 states from both of its ClientHellos (DTLS 1.3), and a need unmet on that path is found', () => {
+    for (const hello of ['C.ClientHello', 'C.ClientHelloCookie']) {
+      expect(CLIENT_DTLS_STATES[hello]!.read).toMatchObject({ server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest' });
+    }
+    const broken: StateTable = { ...CLIENT_DTLS_STATES, 'C.ClientHello': { ...CLIENT_DTLS_STATES['C.ClientHello']!, creates: ['clientRandom'] } };
+    const unmet = unmetNeeds(broken, START_STATE.client);
+    expect(unmet).toContain('C.ClientHelloCookie needs hello');
+    expect(unmet.some((line) => line.startsWith('C.ServerHello needs') && line.includes('hello'))).toBe(true);
   });
 
   it('data the handshake released is not there for the states after it', () => {
