@@ -166,7 +166,7 @@ describe('release() keeps what the established connection uses and drops the res
       pskModes: [1],
     };
     hs.clientRandom = bytes(32, 1);
-    const handshakeKeys = new EarlyStage(nobleProvider, 'sha256').handshake(bytes(32, 3), bytes(32, 4));
+    const handshakeKeys = new EarlyStage(nobleProvider, 'sha256', undefined, 'tls13 ').handshake(bytes(32, 3), bytes(32, 4));
     const clientHandshakeTraffic = handshakeKeys.clientTraffic;
     const trafficKeys = handshakeKeys.master(bytes(32, 5));
     const clientApplication = trafficKeys.clientApplication.slice();
@@ -192,7 +192,7 @@ describe('release() keeps what the established connection uses and drops the res
     const ephemeral = { privateKey: bytes(32, 8), publicKey: bytes(32, 9) };
     const psk = { secret: bytes(32, 10), identity: 0, dhe: true };
     hs.hello = { sessionId: new Uint8Array(0), clientSchemes: [], clientOfferedSni: false, ephemeral, psk };
-    const trafficKeys = new EarlyStage(nobleProvider, 'sha256').handshake(bytes(32, 11), bytes(32, 12)).master(bytes(32, 13));
+    const trafficKeys = new EarlyStage(nobleProvider, 'sha256', undefined, 'tls13 ').handshake(bytes(32, 11), bytes(32, 12)).master(bytes(32, 13));
     const serverApplication = trafficKeys.serverApplication.slice();
     const resumption = trafficKeys.deriveResumption(bytes(32, 14));
     hs.trafficKeys = trafficKeys;

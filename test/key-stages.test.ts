@@ -36,7 +36,7 @@ describe.each([
   ['node', nodeProvider],
 ] as const)('the key schedule stages with the %s provider', (_name, provider) => {
   it("reproduce RFC 8448 section 3's secrets, stage by stage", () => {
-    const handshake = new EarlyStage(provider, 'sha256').handshake(shared(), helloHash());
+    const handshake = new EarlyStage(provider, 'sha256', undefined, 'tls13 ').handshake(shared(), helloHash());
     expect(handshake.clientTraffic).toEqual(expanded('server', 'c hs traffic'));
     expect(handshake.serverTraffic).toEqual(expanded('server', 's hs traffic'));
     expect(handshake.traffic('client')).toBe(handshake.clientTraffic);
@@ -50,13 +50,13 @@ describe.each([
   });
 
   it('make the resumption secret once: the Master Secret is wiped by then', () => {
-    const traffic = new EarlyStage(provider, 'sha256').handshake(shared(), helloHash()).master(serverFinishedHash());
+    const traffic = new EarlyStage(provider, 'sha256', undefined, 'tls13 ').handshake(shared(), helloHash()).master(serverFinishedHash());
     traffic.deriveResumption(clientFinishedHash());
     expect(() => traffic.deriveResumption(clientFinishedHash())).toThrow();
   });
 
   it('KeyUpdate moves one direction to the next generation (RFC 8446 7.2) and leaves the other', () => {
-    const traffic = new EarlyStage(provider, 'sha256').handshake(shared(), helloHash()).master(serverFinishedHash());
+    const traffic = new EarlyStage(provider, 'sha256', undefined, 'tls13 ').handshake(shared(), helloHash()).master(serverFinishedHash());
     const client0 = traffic.clientApplication.slice();
     const server0 = traffic.serverApplication.slice();
     const client1 = traffic.update('client');
@@ -67,7 +67,7 @@ describe.each([
   });
 
   it('a server that sent its tickets drops the resumption secret, wiped', () => {
-    const traffic = new EarlyStage(provider, 'sha256').handshake(shared(), helloHash()).master(serverFinishedHash());
+    const traffic = new EarlyStage(provider, 'sha256', undefined, 'tls13 ').handshake(shared(), helloHash()).master(serverFinishedHash());
     const resumption = traffic.deriveResumption(clientFinishedHash());
     traffic.dropResumption();
     expect(traffic.resumption).toBeUndefined();
@@ -76,7 +76,7 @@ describe.each([
   });
 
   it('the Handshake stage wipes its traffic secrets when the handshake is over', () => {
-    const handshake = new EarlyStage(provider, 'sha256').handshake(shared(), helloHash());
+    const handshake = new EarlyStage(provider, 'sha256', undefined, 'tls13 ').handshake(shared(), helloHash());
     const client = handshake.clientTraffic;
     handshake.master(serverFinishedHash());
     expect(client).toEqual(expanded('server', 'c hs traffic'));
@@ -86,7 +86,7 @@ describe.each([
   });
 
   it('carry their label prefix through every stage: DTLS 1.3\'s "dtls13" makes other secrets than "tls13 " from the same inputs', () => {
-    const tls = new EarlyStage(provider, 'sha256').handshake(shared(), helloHash());
+    const tls = new EarlyStage(provider, 'sha256', undefined, 'tls13 ').handshake(shared(), helloHash());
     const dtls = new EarlyStage(provider, 'sha256', undefined, 'dtls13').handshake(shared(), helloHash());
     expect(dtls.prefix).toBe('dtls13');
     expect(dtls.clientTraffic).not.toEqual(tls.clientTraffic);
@@ -99,11 +99,13 @@ describe.each([
 
   it('give the PSK binder and early traffic keys from the Early stage, one binder key per kind of PSK, and the empty-PSK early secret is the zeros one', () => {
     const psk = new Uint8Array(32).fill(9);
-    const withPsk = new EarlyStage(provider, 'sha256', psk);
-    const zeros = new EarlyStage(provider, 'sha256', new Uint8Array(32));
-    const none = new EarlyStage(provider, 'sha256');
+    const withPsk = new EarlyStage(provider, 'sha256', psk, 'tls13 ');
+    const zeros = new EarlyStage(provider, 'sha256', new Uint8Array(32), 'tls13 ');
+    const none = new EarlyStage(provider, 'sha256', undefined, 'tls13 ');
     const binderKeys = (['res binder', 'ext binder', 'imp binder'] as const).map((label) => Buffer.from(withPsk.binderKey(label)).toString('hex'));
     expect(new Set(binderKeys).size).toBe(3);
+    // DTLS 1.3's binders (an imported PSK's among them) are made under its own prefix.
+    expect(new EarlyStage(provider, 'sha256', psk, 'dtls13').binderKey('imp binder')).not.toEqual(withPsk.binderKey('imp binder'));
     expect(withPsk.clientEarlyTraffic(helloHash())).not.toEqual(none.clientEarlyTraffic(helloHash()));
     expect(zeros.binderKey('res binder')).toEqual(none.binderKey('res binder'));
   });

@@ -20,15 +20,19 @@ import { wipe } from '../util/bytes.js';
 import type { Side } from './declare.js';
 import type { BinderLabel } from './external-psk.js';
 
-/** Early Secret = HKDF-Extract(0, PSK), or of zeros without a PSK. */
+/**
+ * Early Secret = HKDF-Extract(0, PSK), or of zeros without a PSK. The label prefix has no
+ * default: each key schedule says whether it is TLS 1.3's or DTLS 1.3's where it starts,
+ * and every later stage carries it on.
+ */
 export class EarlyStage {
   private readonly secret: Uint8Array;
 
   constructor(
     private readonly provider: CryptoProvider,
     readonly hash: HashName,
-    psk?: Uint8Array,
-    readonly prefix: LabelPrefix = 'tls13 ',
+    psk: Uint8Array | undefined,
+    readonly prefix: LabelPrefix,
   ) {
     this.secret = earlySecret(provider, hash, psk);
   }
