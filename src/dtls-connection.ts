@@ -139,11 +139,11 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   constructor(side: 'server', options: DtlsServerOptions, start?: DtlsServerStart);
   constructor(...[side, options, start]: [side: 'client', options: DtlsClientOptions, start?: undefined] | [side: 'server', options: DtlsServerOptions, start?: DtlsServerStart]) {
     const endpoint: Endpoint = side === 'client' ? { side, options } : { side, options };
-    // DTLS 1.2 unless the options allow DTLS 1.3 (maxVersion 'TLSv1.3'); nothing below 1.2. A DTLS 1.2
-    // session resumes only over DTLS 1.2: a client offering one offers no more (a DTLS 1.3 server would answer with a full handshake).
+    // DTLS 1.3, and DTLS 1.2 with a peer that has only that, unless minVersion/maxVersion narrow it
+    // (the defaults of every connection, config.ts); nothing below 1.2. A DTLS 1.2 session resumes
+    // only over DTLS 1.2: a client offering one offers no more (a DTLS 1.3 server would answer with a full handshake).
     const tls12Session = endpoint.side === 'client' && options.minVersion !== 'TLSv1.3' && sessionVersion(endpoint.options.session) === ProtocolVersion.TLS1_2;
-    const maxVersion = tls12Session ? 'TLSv1.2' : (options.maxVersion ?? 'TLSv1.2');
-    const common = resolveCommon({ ...options, minVersion: options.minVersion ?? 'TLSv1.2', maxVersion }, nobleProvider);
+    const common = resolveCommon(tls12Session ? { ...options, maxVersion: 'TLSv1.2' } : options, nobleProvider);
     super(endpoint, common, 'datagram');
     this.records = common.versions.includes('TLSv1.3') ? new Dtls13RecordLayer() : new DtlsRecordLayer();
     this.now = common.now;
