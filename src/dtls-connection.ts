@@ -134,6 +134,11 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private guardedHello: Uint8Array | undefined;
   /** DTLS 1.3: the sending keys of our KeyUpdate, used once it is acknowledged (RFC 9147 8). */
   private pendingWrite: { epoch: number; protection: Dtls13Protection } | undefined = undefined;
+  /**
+   * DTLS 1.3: a keyUpdate() asked for while ours was still unacknowledged, sent once the ACK
+   * comes (true: it asks the peer to update too). Later calls in the meantime join it.
+   */
+  private queuedUpdate: boolean | undefined = undefined;
 
   constructor(side: 'client', options: DtlsClientOptions);
   constructor(side: 'server', options: DtlsServerOptions, start?: DtlsServerStart);
@@ -270,18 +275,35 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       this.fail(error);
       throw error;
     }
-    this.out.push(this.records.seal(ContentType.application_data, data));
+    this.out.push(this.sealRecord(ContentType.application_data, data));
   }
 
-  /** DTLS 1.3: update our sending keys (used once the peer acknowledges), and ask the peer to update theirs when `requestPeer`. */
+  /**
+   * DTLS 1.3: update our sending keys (used once the peer acknowledges), and ask the peer to
+   * update theirs when `requestPeer`. Only one KeyUpdate may wait for its ACK (RFC 9147 8):
+   * called while one does, the update is queued and sent when that ACK comes; calls in the
+   * meantime make one update between them, which asks the peer to update if any of them did.
+   */
   keyUpdate(requestPeer = true): void {
     this.assertAlive();
     if (!this.dtls13 || this.statem.state !== ESTABLISHED) {
       throw new TLSError('internal_error', 'KeyUpdate needs an established DTLS 1.3 association', { code: 'ERR_TLS_INVALID_STATE' });
     }
-    if (this.pendingWrite) throw new TLSError('internal_error', 'the previous KeyUpdate is not acknowledged yet', { code: 'ERR_TLS_INVALID_STATE' });
+    if (this.pendingWrite) {
+      this.queuedUpdate = (this.queuedUpdate ?? false) || requestPeer;
+      return;
+    }
     this.hs.requestPeerUpdate = requestPeer;
     this.guard(() => this.statem.writeFrom('SendKeyUpdate'));
+  }
+
+  /** The KeyUpdate queued behind an unacknowledged one, once ours is acknowledged (called inside guard). */
+  private sendQueuedUpdate(): void {
+    const requestPeer = this.queuedUpdate;
+    if (requestPeer === undefined || this.pendingWrite || this.statem.state !== ESTABLISHED || this.sentCloseNotify) return;
+    this.queuedUpdate = undefined;
+    this.hs.requestPeerUpdate = requestPeer;
+    this.statem.writeFrom('SendKeyUpdate');
   }
 
   close(): void {
@@ -397,7 +419,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   }
 
   protected override sealAlert(level: number, description: number): void {
-    this.out.push(this.records.seal(ContentType.alert, new Uint8Array([level, description])));
+    this.out.push(this.sealRecord(ContentType.alert, new Uint8Array([level, description])));
   }
 
   /**
@@ -455,17 +477,23 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   /** The flight as datagrams: all of it, or under DTLS 1.3 what the peer has not acknowledged, each record numbered anew. */
   private flightDatagrams(): Uint8Array[] {
     const records = this.records;
-    if (!(records instanceof Dtls13RecordLayer)) return this.flight.datagrams((r) => records.seal(r.contentType, r.payload, r.epoch));
-    const trace = this.listenerCount('record') > 0;
+    if (!(records instanceof Dtls13RecordLayer)) return this.flight.datagrams((r) => this.sealRecord(r.contentType, r.payload, r.epoch));
     return this.flight.datagramsWhere(
       (index) => !this.acks.isAcked(index),
       (r, index) => {
-        const seq = records.nextSeqOf(r.epoch);
-        const retransmission = this.acks.transmitted(index, { epoch: r.epoch, seq });
-        if (trace) this.traceRecord('send', r.contentType, r.epoch, seq, r.payload, retransmission);
-        return records.seal(r.contentType, r.payload, r.epoch);
+        const retransmission = this.acks.transmitted(index, { epoch: r.epoch, seq: records.nextSeqOf(r.epoch) });
+        return this.sealRecord(r.contentType, r.payload, r.epoch, retransmission);
       },
     );
+  }
+
+  /**
+   * Every record we send is sealed here: handshake, ACK, alert and application data alike show
+   * on the `record` event (`--trace`) with the epoch and sequence number they go out under.
+   */
+  private sealRecord(contentType: number, data: Uint8Array, epoch = this.records.writeEpoch, retransmission = false): Uint8Array {
+    if (this.listenerCount('record') > 0) this.traceRecord('send', contentType, epoch, this.records.nextSeqOf(epoch), data, retransmission);
+    return this.records.seal(contentType, data, epoch);
   }
 
   private traceRecord(dir: 'recv' | 'send', contentType: number, epoch: number, seq: number, data: Uint8Array, retransmission = false): void {
@@ -494,6 +522,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       this.pendingWrite = undefined;
       this.records13.setWriteEpoch13(pending.epoch, pending.protection);
     }
+    this.sendQueuedUpdate();
   }
 
   /**
@@ -518,9 +547,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (this.toAck.length === 0) return;
     const numbers = this.toAck.sort((a, b) => a.epoch - b.epoch || a.seq - b.seq).slice(-MAX_ACKED_RECORDS);
     this.toAck = [];
-    const ack = encodeAck(numbers);
-    if (this.listenerCount('record') > 0) this.traceRecord('send', ACK_CONTENT_TYPE, this.records.writeEpoch, this.records.nextWriteSeq, ack);
-    this.out.push(this.records.seal(ACK_CONTENT_TYPE, ack));
+    this.out.push(this.sealRecord(ACK_CONTENT_TYPE, encodeAck(numbers)));
   }
 
   private dispatch(record: DtlsOpened): void {
@@ -599,5 +626,6 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.records.destroy();
     this.pendingWrite?.protection.destroy();
     this.pendingWrite = undefined;
+    this.queuedUpdate = undefined;
   }
 }

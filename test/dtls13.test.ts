@@ -361,9 +361,99 @@ describe('DTLS 1.3 trace', () => {
     expect(lines).toContainEqual(expect.stringMatching(/>>> record ack epoch 3 seq \d+ \d+ bytes acknowledging 3\/\d+$/));
     expect(lines).toContainEqual(expect.stringMatching(/<<< record handshake epoch 0 seq 0/));
   });
+  it('shows application data and alerts it sends with the epoch and sequence number the peer receives them under', () => {
+    const p = pair13();
+    p.run();
+    const sent: string[] = [];
+    const received: string[] = [];
+    traceConnection(p.client as unknown as Connection, 'client', (l) => sent.push(l));
+    traceConnection(p.server as unknown as Connection, 'server', (l) => received.push(l));
+    p.client.send(text('one'));
+    p.client.send(text('two'));
+    p.client.close();
+    p.run();
+    const out = sent.filter((l) => / >>> record (application_data|alert) /.test(l));
+    expect(out).toHaveLength(3);
+    expect(out[0]).toMatch(/>>> record application_data epoch 3 seq \d+ 3 bytes$/);
+    expect(out[2]).toMatch(/>>> record alert epoch 3 seq \d+ 2 bytes$/);
+    const seqs = out.map((l) => Number(/seq (\d+)/.exec(l)![1]));
+    expect(seqs).toEqual([seqs[0], seqs[0]! + 1, seqs[0]! + 2]);
+    // The same record numbers, seen from the other side.
+    const inbound = received.filter((l) => / <<< record (application_data|alert) /.test(l));
+    expect(inbound.map((l) => l.replace(/^\[server\] <<< /, ''))).toEqual(out.map((l) => l.replace(/^\[client\] >>> /, '')));
+  });
+
+  it('shows application data after a KeyUpdate in the new epoch, and DTLS 1.2 records it sends too', () => {
+    const p = pair13();
+    p.run();
+    const lines: string[] = [];
+    traceConnection(p.client as unknown as Connection, 'client', (l) => lines.push(l));
+    p.client.keyUpdate(false);
+    p.run();
+    p.client.send(text('after'));
+    p.run();
+    expect(lines).toContainEqual(expect.stringMatching(/>>> record handshake epoch 3 seq \d+ \d+ bytes$/));
+    expect(lines).toContainEqual(expect.stringMatching(/>>> record application_data epoch 4 seq 0 5 bytes$/));
+
+    const q = pair12();
+    const lines12: string[] = [];
+    traceConnection(q.client as unknown as Connection, 'client', (l) => lines12.push(l));
+    q.run();
+    q.client.send(text('twelve'));
+    q.run();
+    expect(lines12).toContainEqual(expect.stringMatching(/>>> record handshake epoch 0 seq 0 \d+ bytes$/));
+    expect(lines12).toContainEqual(expect.stringMatching(/>>> record change_cipher_spec epoch 0 seq \d+ 1 bytes$/));
+    expect(lines12).toContainEqual(expect.stringMatching(/>>> record application_data epoch 1 seq \d+ 6 bytes$/));
+  });
 });
 
 describe('DTLS 1.3 after the handshake', () => {
+  it('keyUpdate() while an earlier KeyUpdate is unacknowledged is queued, not an error: sent once the ACK comes', () => {
+    const p = pair13();
+    p.run();
+    const sentUpdates: number[] = [];
+    p.client.on('message', (dir, m) => dir === 'send' && m.type === 'key_update' && sentUpdates.push(m.request_update));
+    p.client.keyUpdate(false);
+    expect(() => p.client.keyUpdate(false)).not.toThrow();
+    // The second waits for the first's ACK: one KeyUpdate on the wire so far.
+    expect(sentUpdates).toEqual([0]);
+    p.run();
+    expect(sentUpdates).toEqual([0, 0]);
+    p.client.send(text('epoch 5'));
+    const [record] = p.client.takeDatagrams();
+    expect(record![0]! & 3).toBe(1); // epoch 5: both updates took effect
+    p.server.feedDatagram(record!);
+    expect(str(p.received.server)).toEqual(['epoch 5']);
+    expect(p.errors).toEqual({ client: [], server: [] });
+  });
+
+  it('keyUpdate() calls while one is unacknowledged make one more update, which asks the peer to update if any of them did', () => {
+    const p = pair13();
+    p.run();
+    const sentUpdates: number[] = [];
+    p.client.on('message', (dir, m) => dir === 'send' && m.type === 'key_update' && sentUpdates.push(m.request_update));
+    const serverEpochs = new Set<number>();
+    p.server.on('record', (dir, r) => dir === 'send' && r.contentType === 23 && serverEpochs.add(r.epoch));
+    p.client.keyUpdate(false);
+    p.client.keyUpdate(false);
+    p.client.keyUpdate(true);
+    p.client.keyUpdate(false);
+    p.run();
+    expect(sentUpdates).toEqual([0, 1]);
+    p.client.send(text('c'));
+    p.run();
+    const [record] = (p.client.send(text('d')), p.client.takeDatagrams());
+    expect(record![0]! & 3).toBe(1); // epoch 5, not 6: the queued calls made one update
+    p.server.feedDatagram(record!);
+    // The server answered update_requested: its data goes out in epoch 4.
+    p.server.send(text('s'));
+    p.run();
+    expect([...serverEpochs]).toEqual([4]);
+    expect(str(p.received.server)).toEqual(['c', 'd']);
+    expect(str(p.received.client)).toEqual(['s']);
+    expect(p.errors).toEqual({ client: [], server: [] });
+  });
+
   it('KeyUpdate: the new keys are used once the update is acknowledged, and the peer answers a request', () => {
     const p = pair13();
     p.run();

@@ -486,8 +486,9 @@ export class DTLSSocket extends EventEmitter {
   /**
    * DTLS 1.3 KeyUpdate (a tsls addition, as TLSSocket's): new sending keys, used once the peer
    * acknowledges the KeyUpdate (RFC 9147 8); with `requestPeer` the peer is asked to update too.
-   * Throws ERR_TLS_INVALID_STATE before the handshake, over DTLS 1.2, or while an earlier
-   * KeyUpdate waits for its ACK.
+   * Called while an earlier KeyUpdate waits for its ACK, the update is queued and sent once that
+   * ACK comes (calls in the meantime make one update). Throws ERR_TLS_INVALID_STATE before the
+   * handshake or over DTLS 1.2.
    */
   keyUpdate(requestPeer = true): void {
     this.engine(() => this.conn.keyUpdate(requestPeer));
