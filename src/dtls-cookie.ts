@@ -40,12 +40,8 @@ export interface CookieGuardOptions {
    * whether a DTLS 1.3 ClientHello gets a HelloRetryRequest (with maxVersion 'TLSv1.2' every
    * ClientHello gets a HelloVerifyRequest), its suites and groups choose the HelloRetryRequest.
    */
-  server?: GuardedServerOptions;
-  /** @deprecated the former name of `server`. */
-  dtls13?: GuardedServerOptions;
+  server?: Pick<ServerOptions, 'cipherSuites' | 'groups' | 'minVersion' | 'maxVersion' | 'provider'>;
 }
-
-type GuardedServerOptions = Pick<ServerOptions, 'cipherSuites' | 'groups' | 'minVersion' | 'maxVersion' | 'provider'>;
 
 export class DtlsCookieGuard {
   private secrets: { key: Uint8Array; since: number }[] = [];
@@ -64,7 +60,7 @@ export class DtlsCookieGuard {
     this.rotateMs = options.rotateMs ?? 5 * 60_000;
     this.now = options.now ?? (() => Date.now());
     this.random = options.random ?? ((n) => provider.random(n));
-    const common = resolveCommon(options.server ?? options.dtls13 ?? {}, provider);
+    const common = resolveCommon(options.server ?? {}, provider);
     this.common13 = common.versions.includes('TLSv1.3') ? common : undefined;
   }
 

@@ -117,7 +117,7 @@ describe('DTLS 1.3 handshake', () => {
     const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
     const { nobleProvider } = await import('../src/crypto/noble.js');
     const { DtlsConnection } = await import('../src/dtls-connection.js');
-    const guard = new DtlsCookieGuard(nobleProvider, { dtls13: V13 });
+    const guard = new DtlsCookieGuard(nobleProvider, { server: V13 });
     const c = DtlsConnection.client({ ...V13, rejectUnauthorized: false });
     const [hello] = c.takeDatagrams();
     const verdict = guard.check(hello!, '192.0.2.1:1');
@@ -161,7 +161,7 @@ describe('DTLS 1.3 handshake', () => {
     const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
     const { nobleProvider } = await import('../src/crypto/noble.js');
     const { DtlsConnection } = await import('../src/dtls-connection.js');
-    const guard = new DtlsCookieGuard(nobleProvider, { dtls13: V13 });
+    const guard = new DtlsCookieGuard(nobleProvider, { server: V13 });
     // 500 addresses each send the first fragment of a ClientHello and nothing more.
     for (let i = 0; i < 500; i++) {
       const c = DtlsConnection.client({ ...V13, rejectUnauthorized: false, mtu: 200 });
