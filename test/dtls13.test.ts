@@ -33,6 +33,13 @@ function expectWorking(p: ReturnType<typeof pair13>, net?: Network) {
   expect(str(p.received.client.slice(before.client))).toEqual(['pong']);
 }
 
+/** The types of the handshake messages `conn` receives from now on. */
+function receivedTypes(conn: { on(e: 'message', l: (dir: 'send' | 'recv', m: { type: string }) => void): unknown }): string[] {
+  const types: string[] = [];
+  conn.on('message', (dir, m) => dir === 'recv' && types.push(m.type));
+  return types;
+}
+
 /** Data crosses a DTLS 1.2 pair both ways. */
 function expectWorking12(p: ReturnType<typeof dtlsPair>) {
   p.client.send(text('ping'));
@@ -693,8 +700,7 @@ describe('DTLS 1.3 by default, DTLS 1.2 with a peer that has only that (no versi
 
   it('the default cookie guard answers a DTLS 1.3 ClientHello with a HelloRetryRequest cookie', () => {
     const p = dtlsPair({}, {}, { cookie: true });
-    const types: string[] = [];
-    p.client.on('message', (dir, m) => dir === 'recv' && types.push(m.type));
+    const types = receivedTypes(p.client);
     p.run();
     expect(types[0]).toBe('hello_retry_request');
     expect(p.client.helloRetried).toBe(true);
@@ -703,8 +709,7 @@ describe('DTLS 1.3 by default, DTLS 1.2 with a peer that has only that (no versi
 
   it("the default cookie guard answers a DTLS 1.2-only ClientHello (maxVersion 'TLSv1.2') with a HelloVerifyRequest, and the default server speaks DTLS 1.2", () => {
     const p = pair12({}, {}, { cookie: true });
-    const types: string[] = [];
-    p.client.on('message', (dir, m) => dir === 'recv' && types.push(m.type));
+    const types = receivedTypes(p.client);
     p.run();
     expect(types[0]).toBe('hello_verify_request');
     expect(p.errors).toEqual({ client: [], server: [] });
@@ -736,8 +741,7 @@ describe('DTLS 1.3 by default, DTLS 1.2 with a peer that has only that (no versi
     expect(sessions.length).toBeGreaterThan(0);
     const rnd = seededFloats(41);
     const p = dtlsPair({ session: sessions[0], maxRetransmissions: 12 }, { ticketKeys, maxRetransmissions: 12 }, { cookie: true });
-    const types: string[] = [];
-    p.client.on('message', (dir, m) => dir === 'recv' && types.push(m.type));
+    const types = receivedTypes(p.client);
     p.run({ deliver: (d) => (rnd() < 0.25 ? [] : [d]) }, 3000);
     expect(types).toContain('hello_retry_request');
     expect(types).not.toContain('certificate');
@@ -751,8 +755,7 @@ describe('DTLS 1.3 by default, DTLS 1.2 with a peer that has only that (no versi
     first.client.on('session', (s) => sessions.push(s));
     first.run();
     const p = dtlsPair({ session: sessions[0] }, { ticketKeys: new Uint8Array(48).fill(9) });
-    const types: string[] = [];
-    p.client.on('message', (dir, m) => dir === 'recv' && types.push(m.type));
+    const types = receivedTypes(p.client);
     p.run();
     expect(p.client.sessionReused).toBe(false);
     expect(types).toEqual(expect.arrayContaining(['certificate', 'certificate_verify', 'finished']));
