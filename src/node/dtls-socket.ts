@@ -542,7 +542,7 @@ export class DTLSSocket extends EventEmitter {
 
   // ---- what node:tls users ask ----------------------------------------------------------------
 
-  /** 'DTLSv1.2'; 'unknown' before the handshake; null once closed without one. */
+  /** 'DTLSv1.3' or 'DTLSv1.2' (what was negotiated); 'unknown' before the handshake; null once closed without one. */
   getProtocol(): string | null {
     return this.conn.protocol ?? (this.closed ? null : 'unknown');
   }
@@ -723,8 +723,9 @@ class ClientLink implements Link {
 export type SecureConnectListener = () => void;
 
 /**
- * Open a DTLS 1.2 association to `host:port`, as tls.connect() over UDP. Option errors throw at
- * once; address and handshake errors arrive as 'error'. `listener` listens for 'secureConnect'.
+ * Open a DTLS association to `host:port` (DTLS 1.3 by default, 1.2 with a peer that has only
+ * that), as tls.connect() over UDP. Option errors throw at once; address and handshake errors
+ * arrive as 'error'. `listener` listens for 'secureConnect'.
  */
 export function connectDtls(options: DTLSConnectOptions, listener?: SecureConnectListener): DTLSSocket {
   const o = options as DTLSConnectOptions & Record<string, unknown>;
