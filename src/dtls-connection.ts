@@ -457,7 +457,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
 
   private retransmit(): void {
     if (this.flight.empty) return;
-    this.out.push(...this.flightDatagrams());
+    this.out.push(...this.flightDatagrams(true));
   }
 
   /**
@@ -474,10 +474,13 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     return true;
   }
 
-  /** The flight as datagrams: all of it, or under DTLS 1.3 what the peer has not acknowledged, each record numbered anew. */
-  private flightDatagrams(): Uint8Array[] {
+  /**
+   * The flight as datagrams: all of it, or under DTLS 1.3 what the peer has not acknowledged,
+   * each record numbered anew. `resend`: DTLS 1.2 sends it again (DTLS 1.3's ACK bookkeeping knows by itself).
+   */
+  private flightDatagrams(resend = false): Uint8Array[] {
     const records = this.records;
-    if (!(records instanceof Dtls13RecordLayer)) return this.flight.datagrams((r) => this.sealRecord(r.contentType, r.payload, r.epoch));
+    if (!(records instanceof Dtls13RecordLayer)) return this.flight.datagrams((r) => this.sealRecord(r.contentType, r.payload, r.epoch, resend));
     return this.flight.datagramsWhere(
       (index) => !this.acks.isAcked(index),
       (r, index) => {

@@ -390,7 +390,7 @@ describe('DTLS 1.3 trace', () => {
     expect(inbound.map((l) => l.replace(/^\[server\] <<< /, ''))).toEqual(out.map((l) => l.replace(/^\[client\] >>> /, '')));
   });
 
-  it('shows application data after a KeyUpdate in the new epoch, and DTLS 1.2 records it sends too', () => {
+  it('shows application data after a KeyUpdate in the new epoch, and the DTLS 1.2 records it sends and resends too', () => {
     const p = pair13();
     p.run();
     const lines: string[] = [];
@@ -402,13 +402,16 @@ describe('DTLS 1.3 trace', () => {
     expect(lines).toContainEqual(expect.stringMatching(/>>> record handshake epoch 3 seq \d+ \d+ bytes$/));
     expect(lines).toContainEqual(expect.stringMatching(/>>> record application_data epoch 4 seq 0 5 bytes$/));
 
+    // DTLS 1.2 (maxVersion 'TLSv1.2'), its first ClientHello lost: the resent one is marked.
     const q = pair12();
     const lines12: string[] = [];
     traceConnection(q.client as unknown as Connection, 'client', (l) => lines12.push(l));
-    q.run();
+    let lost = false;
+    q.run({ deliver: (d, from) => (from === 'client' && !lost ? ((lost = true), []) : [d]) });
     q.client.send(text('twelve'));
     q.run();
     expect(lines12).toContainEqual(expect.stringMatching(/>>> record handshake epoch 0 seq 0 \d+ bytes$/));
+    expect(lines12).toContainEqual(expect.stringMatching(/>>> record handshake epoch 0 seq 1 \d+ bytes \(retransmission\)$/));
     expect(lines12).toContainEqual(expect.stringMatching(/>>> record change_cipher_spec epoch 0 seq \d+ 1 bytes$/));
     expect(lines12).toContainEqual(expect.stringMatching(/>>> record application_data epoch 1 seq \d+ 6 bytes$/));
   });
