@@ -13,7 +13,7 @@ import { nobleProvider } from '../src/crypto/noble.js';
 import { DtlsConnection } from '../src/dtls-connection.js';
 import { DtlsCookieGuard } from '../src/dtls-cookie.js';
 import { certifiedKey, rootCa } from './helpers/pki.js';
-import { dtlsPair, exchangeDatagrams, type Network } from './helpers/dtls-pair.js';
+import { dtlsPair, exchangeDatagrams, V12, type Network } from './helpers/dtls-pair.js';
 
 const V13 = { maxVersion: 'TLSv1.3' } as const;
 const text = (s: string) => new TextEncoder().encode(s);
@@ -148,7 +148,7 @@ describe('DTLS 1.3 0-RTT', () => {
 
   it('behind a DTLS 1.2 cookie guard: the ClientHello with the cookie offers it again and keys epoch 1 anew; what was sent before is lost', () => {
     const server = serverOptions();
-    const guard = new DtlsCookieGuard(nobleProvider);
+    const guard = new DtlsCookieGuard(nobleProvider, { server: V12 });
     const c = DtlsConnection.client({ ...V13, ca: rootCa(), servername: 'localhost', session: ticketFrom(server), datagramEarlyData: true });
     c.send(text('before the cookie'));
     const [hello, early] = c.takeDatagrams();
