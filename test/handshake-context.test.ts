@@ -22,6 +22,7 @@ const records: RecordPort = {
   sendCompatibilityCCS: () => {},
   keylog: () => {},
   sendWarning: () => {},
+  earlyData: () => {},
 };
 const sink: SessionSink = { ticket: () => {}, session: () => {} };
 
