@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dtls, type DTLSServerOptions } from '../../src/node/entry.js';
 import { ourDtlsServer } from '../helpers/dtls-endpoints.js';
-import { ECDSA, ROOT } from './util.js';
+import { ROOT } from './util.js';
 
 const WAIT_MS = 5000;
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -101,7 +101,7 @@ describe('certificate verification', () => {
 
   it('checkServerIdentity replaces the name check (node signature)', async () => {
     const port = await nodeServer();
-    const seen: [string, string][] = [];
+    const seen: [string, tls.Certificate['CN']][] = [];
     const ok = connect({
       port,
       host: 'localhost',
