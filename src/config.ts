@@ -14,6 +14,7 @@ import { defaultLimits, type HandshakeLimits } from './messages/handshake.js';
 import { TLSError } from './errors.js';
 import type { SessionStore, TLSSession } from './statem/session.js';
 import type { EarlyDataReplayStore } from './statem/anti-replay.js';
+import type { ImportHash } from './statem/imported-psk.js';
 import type { AeadLimits } from './record/aead-limits.js';
 
 export type TLSVersionName = 'TLSv1.3' | 'TLSv1.2';
@@ -115,8 +116,14 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
   compatibilityMode?: boolean;
   /** Send GREASE values (RFC 8701) in ClientHello. Default true. */
   grease?: boolean;
-  /** A TLS 1.2 / DTLS pre-shared key (RFC 4279): offers the PSK suites. */
-  psk?: { identity: string | Uint8Array; key: Uint8Array };
+  /**
+   * A pre-shared key: a TLS 1.3 external PSK (RFC 8446 4.2.11, SHA-256), and the TLS 1.2 /
+   * DTLS PSK suites (RFC 4279). With `imported`, TLS 1.3 offers it as RFC 9258 imported PSKs
+   * instead: one per hash in `hashes` (default SHA-256 and SHA-384) that our suites have,
+   * each under an ImportedIdentity carrying `context` (default empty); `epskHash` is the hash
+   * the key was provisioned with (default SHA-256), which derives them.
+   */
+  psk?: { identity: string | Uint8Array; key: Uint8Array; imported?: { context?: string | Uint8Array; hashes?: ImportHash[]; epskHash?: ImportHash } };
   /** A session from an earlier connection's `session` event, to resume. */
   session?: TLSSession | Uint8Array;
   /** TLS 1.3 PSK key exchange modes to offer when resuming (default psk_dhe_ke only: forward secrecy). */
@@ -204,6 +211,13 @@ export interface ServerOptions extends CommonOptions, VerificationOptions {
   ALPNCallback?: (info: { servername: string | undefined; protocols: string[] }) => string | undefined;
   /** TLS 1.2 / DTLS PSK suites: the key for a client's identity, or undefined for unknown_psk_identity. */
   pskCallback?: (identity: Uint8Array) => Uint8Array | undefined;
+  /**
+   * Accept RFC 9258 imported PSKs in TLS 1.3: an offered ImportedIdentity for this protocol
+   * and `context` (default empty) whose external_identity `pskCallback` knows. The suite is
+   * then one whose hash the client imported the key for. `epskHash`: the hash the keys were
+   * provisioned with (default SHA-256).
+   */
+  importedPsk?: { context?: string | Uint8Array; epskHash?: ImportHash };
   /** Sent in ServerKeyExchange so clients can pick an identity (RFC 4279 2). */
   pskIdentityHint?: string;
   /** Ask the client for a certificate (CertificateRequest). */

@@ -20,6 +20,7 @@ import { aeadLimits } from './record/aead-limits.js';
 import { PostHandshakeBudget } from './post-handshake-budget.js';
 import { MAX_FRAGMENT, Tls12AeadProtection, Tls13Protection } from './record/protection.js';
 import { ESTABLISHED, START_STATE } from './statem/states.js';
+import { checkImportOptions } from './statem/imported-psk.js';
 import { concat, wipe } from './util/bytes.js';
 
 export type { Lifecycle, TransitionEvent } from './connection-base.js';
@@ -60,6 +61,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     if (endpoint.side === 'server' && endpoint.options.certificates?.length === 0 && !endpoint.options.pskCallback) {
       throw new TLSError('internal_error', 'a server needs at least one certificate, or a pskCallback', { code: 'ERR_TLS_INVALID_OPTION' });
     }
+    checkImportOptions(endpoint.options);
     super(endpoint, endpoint.side === 'server' ? serverCommon(endpoint.options) : resolveCommon(endpoint.options, nobleProvider), 'stream');
     // A client's earlyData goes first: as 0-RTT if the session allows it, else once the handshake completes.
     const earlyData = endpoint.side === 'client' ? endpoint.options.earlyData : undefined;

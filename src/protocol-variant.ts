@@ -25,7 +25,7 @@ export const VARIANTS: Readonly<Record<ProtocolVariant, VariantSpec>> = {
   tls12: { transport: 'stream', version: 'TLSv1.2', name: 'TLSv1.2', wire: ProtocolVersion.TLS1_2 },
   tls13: { transport: 'stream', version: 'TLSv1.3', name: 'TLSv1.3', wire: ProtocolVersion.TLS1_2 },
   dtls12: { transport: 'datagram', version: 'TLSv1.2', name: 'DTLSv1.2', wire: ProtocolVersion.DTLS1_2 },
-  // RFC 9147: not spoken yet; here so that the variant has its place.
+  // RFC 9147: ServerHello.legacy_version and DTLSPlaintext stay at DTLS 1.2; supported_versions says 1.3.
   dtls13: { transport: 'datagram', version: 'TLSv1.3', name: 'DTLSv1.3', wire: ProtocolVersion.DTLS1_2 },
 };
 
@@ -42,12 +42,18 @@ export function tls12Wire(transport: Transport): number {
 
 /**
  * The structures handshake messages are read and written in: over a byte stream TLS 1.3's
- * until TLS 1.2 is negotiated (a ServerHello's supported_versions tells the two apart),
- * DTLS 1.2's over datagrams (DTLS 1.3 will bring its own).
+ * until TLS 1.2 is negotiated (a ServerHello's supported_versions tells the two apart);
+ * over datagrams DTLS 1.2's until DTLS 1.3 is (the hellos read the same in both).
  */
 export function messageVersion(transport: Transport, version: TLSVersionName | undefined): WireVersion {
-  if (transport === 'datagram') return 'dtls12';
+  if (transport === 'datagram') return version === 'TLSv1.3' ? 'dtls13' : 'dtls12';
   return version === 'TLSv1.2' ? 'tls12' : 'tls13';
+}
+
+/** A version's code in supported_versions (RFC 8446 4.2.1; RFC 9147 5.3: DTLS 1.3 is 0xfefc, DTLS 1.2 0xfefd). */
+export function supportedVersionCode(transport: Transport, version: TLSVersionName): number {
+  if (transport === 'datagram') return version === 'TLSv1.3' ? ProtocolVersion.DTLS1_3 : ProtocolVersion.DTLS1_2;
+  return version === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2;
 }
 
 /** ClientHello.legacy_version, before any version is negotiated (RFC 8446 4.1.2, RFC 6347 4.2.1). */

@@ -8,7 +8,14 @@ const psk = { identity: 'device-17', key };
 const pskCallback = (identity: Uint8Array) => (new TextDecoder().decode(identity) === 'device-17' ? key : undefined);
 const text = (s: string) => new TextEncoder().encode(s);
 
-const PSK_SUITES = ['TLS_PSK_WITH_AES_128_GCM_SHA256', 'TLS_PSK_WITH_AES_128_CCM_8', 'TLS_PSK_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256'];
+const PSK_SUITES = [
+  'TLS_PSK_WITH_AES_128_GCM_SHA256',
+  'TLS_PSK_WITH_AES_256_GCM_SHA384',
+  'TLS_PSK_WITH_AES_128_CCM_8',
+  'TLS_PSK_WITH_CHACHA20_POLY1305_SHA256',
+  'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256',
+  'TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256',
+];
 
 describe('pre-shared key suites (RFC 4279, RFC 5489)', () => {
   it.each(PSK_SUITES)('TLS 1.2 %s completes without certificates and carries data', (suite) => {

@@ -59,6 +59,7 @@ export async function runClient(values: Values, positionals: string[], tls: Conn
     ...(values.servername !== undefined ? { servername: str(values, 'servername') } : {}),
     rejectUnauthorized: !values.insecure,
     ...(psk ? { pskCallback: () => ({ psk: psk.key, identity: psk.identity }) } : {}),
+    ...(psk?.imported ? { pskImport: psk.imported } : {}),
   };
   if (values.dtls && values['early-data'] !== undefined) throw new UsageError('--early-data is TLS 1.3 0-RTT: it does not go with --dtls');
   if (values.dtls) return runDtlsClient(values, options);

@@ -46,14 +46,29 @@ export function describeError(err: unknown): string {
   return extra.length ? `${message} (${extra.join(', ')})` : message;
 }
 
-/** --psk/--psk-identity: the key and identity for node's pskCallback (a TLS 1.3 external PSK, or the TLS 1.2 / DTLS PSK suites). */
-export function pskOptions(values: Values): { key: Buffer; identity: string } | undefined {
+/**
+ * --psk/--psk-identity: the key and identity for node's pskCallback (a TLS 1.3 external PSK,
+ * or the TLS 1.2 / DTLS PSK suites); with --psk-import (--psk-context, --psk-hash), how TLS
+ * 1.3 imports it (RFC 9258).
+ */
+export function pskOptions(
+  values: Values,
+): { key: Buffer; identity: string; imported?: { context?: string; hashes?: ('sha256' | 'sha384')[]; epskHash?: 'sha256' | 'sha384' } } | undefined {
   const hex = str(values, 'psk');
   const identity = str(values, 'psk-identity');
-  if (hex === undefined && identity === undefined) return undefined;
+  const context = str(values, 'psk-context');
+  const hash = str(values, 'psk-hash');
+  if ((context !== undefined || hash !== undefined) && !values['psk-import']) throw new UsageError('--psk-context and --psk-hash go with --psk-import');
+  if (hex === undefined && identity === undefined) {
+    if (values['psk-import']) throw new UsageError('--psk-import needs --psk and --psk-identity');
+    return undefined;
+  }
   if (hex === undefined || identity === undefined) throw new UsageError('--psk and --psk-identity go together');
   if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw new UsageError('--psk takes the key in hex');
-  return { key: Buffer.from(hex, 'hex'), identity };
+  if (hash !== undefined && hash !== 'sha256' && hash !== 'sha384') throw new UsageError(`bad --psk-hash ${hash} (sha256 or sha384)`);
+  const h = hash as 'sha256' | 'sha384' | undefined;
+  const imported = values['psk-import'] ? { ...(context !== undefined ? { context } : {}), ...(h ? { hashes: [h], epskHash: h } : {}) } : undefined;
+  return { key: Buffer.from(hex, 'hex'), identity, ...(imported ? { imported } : {}) };
 }
 
 /** --cid with --dtls: the connection_id extension (RFC 9146). */

@@ -95,6 +95,7 @@ export async function runServer(values: Values, tls: TlsServerOptions): Promise<
     ticketKeys: randomBytes(48),
     ...(values.verify ? { requestCert: true, rejectUnauthorized: true } : {}),
     ...(psk ? { pskCallback: (_s: null, id: string) => (id === psk.identity ? psk.key : null) } : {}),
+    ...(psk?.imported ? { importedPsk: { context: psk.imported.context ?? '', ...(psk.imported.epskHash ? { epskHash: psk.imported.epskHash } : {}) } } : {}),
     ...(values['early-data'] ? { maxEarlyData: EARLY_DATA_SIZE } : {}),
   };
   const hosts = host === 'localhost' ? ['127.0.0.1', '::1'] : [host];

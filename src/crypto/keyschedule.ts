@@ -17,7 +17,13 @@
 import { utf8, concat } from '../util/bytes.js';
 import { hashLength, type AeadName, type CryptoProvider, type HashName } from './provider.js';
 
-/** HKDF-Expand-Label(Secret, Label, Context, Length) with the "tls13 " prefix. */
+/**
+ * The label prefix of HKDF-Expand-Label: "tls13 " for TLS 1.3, "dtls13" for DTLS 1.3
+ * (RFC 9147 5.9), so that no key of one protocol can be a key of the other.
+ */
+export type LabelPrefix = 'tls13 ' | 'dtls13';
+
+/** HKDF-Expand-Label(Secret, Label, Context, Length) with the "tls13 " (or DTLS 1.3's "dtls13") prefix. */
 export function hkdfExpandLabel(
   p: CryptoProvider,
   hash: HashName,
@@ -25,7 +31,7 @@ export function hkdfExpandLabel(
   label: string,
   context: Uint8Array,
   length: number,
-  prefix = 'tls13 ',
+  prefix: LabelPrefix = 'tls13 ',
 ): Uint8Array {
   const fullLabel = utf8.encode(prefix + label);
   const info = concat(
@@ -38,8 +44,8 @@ export function hkdfExpandLabel(
 }
 
 /** Derive-Secret(Secret, Label, Messages) where the caller passes Transcript-Hash(Messages). */
-export function deriveSecret(p: CryptoProvider, hash: HashName, secret: Uint8Array, label: string, transcriptHash: Uint8Array): Uint8Array {
-  return hkdfExpandLabel(p, hash, secret, label, transcriptHash, hashLength[hash]);
+export function deriveSecret(p: CryptoProvider, hash: HashName, secret: Uint8Array, label: string, transcriptHash: Uint8Array, prefix?: LabelPrefix): Uint8Array {
+  return hkdfExpandLabel(p, hash, secret, label, transcriptHash, hashLength[hash], prefix);
 }
 
 function emptyHash(p: CryptoProvider, hash: HashName): Uint8Array {
@@ -51,13 +57,13 @@ export function earlySecret(p: CryptoProvider, hash: HashName, psk?: Uint8Array)
   return p.hkdfExtract(hash, zeros, psk ?? zeros);
 }
 
-export function handshakeSecret(p: CryptoProvider, hash: HashName, early: Uint8Array, sharedSecret: Uint8Array): Uint8Array {
-  const salt = deriveSecret(p, hash, early, 'derived', emptyHash(p, hash));
+export function handshakeSecret(p: CryptoProvider, hash: HashName, early: Uint8Array, sharedSecret: Uint8Array, prefix?: LabelPrefix): Uint8Array {
+  const salt = deriveSecret(p, hash, early, 'derived', emptyHash(p, hash), prefix);
   return p.hkdfExtract(hash, salt, sharedSecret);
 }
 
-export function masterSecret(p: CryptoProvider, hash: HashName, handshake: Uint8Array): Uint8Array {
-  const salt = deriveSecret(p, hash, handshake, 'derived', emptyHash(p, hash));
+export function masterSecret(p: CryptoProvider, hash: HashName, handshake: Uint8Array, prefix?: LabelPrefix): Uint8Array {
+  const salt = deriveSecret(p, hash, handshake, 'derived', emptyHash(p, hash), prefix);
   return p.hkdfExtract(hash, salt, new Uint8Array(hashLength[hash]));
 }
 
@@ -75,27 +81,27 @@ export interface TrafficKeys {
 }
 
 /** [sender]_write_key and [sender]_write_iv from a traffic secret (RFC 8446 section 7.3). */
-export function trafficKeys(p: CryptoProvider, hash: HashName, aead: AeadName, secret: Uint8Array): TrafficKeys {
+export function trafficKeys(p: CryptoProvider, hash: HashName, aead: AeadName, secret: Uint8Array, prefix?: LabelPrefix): TrafficKeys {
   return {
-    key: hkdfExpandLabel(p, hash, secret, 'key', new Uint8Array(0), aeadKeyLength[aead]),
-    iv: hkdfExpandLabel(p, hash, secret, 'iv', new Uint8Array(0), 12),
+    key: hkdfExpandLabel(p, hash, secret, 'key', new Uint8Array(0), aeadKeyLength[aead], prefix),
+    iv: hkdfExpandLabel(p, hash, secret, 'iv', new Uint8Array(0), 12, prefix),
   };
 }
 
 /** verify_data = HMAC(finished_key, Transcript-Hash(...)) (RFC 8446 section 4.4.4). */
-export function finishedVerifyData(p: CryptoProvider, hash: HashName, baseKey: Uint8Array, transcriptHash: Uint8Array): Uint8Array {
-  const finishedKey = hkdfExpandLabel(p, hash, baseKey, 'finished', new Uint8Array(0), hashLength[hash]);
+export function finishedVerifyData(p: CryptoProvider, hash: HashName, baseKey: Uint8Array, transcriptHash: Uint8Array, prefix?: LabelPrefix): Uint8Array {
+  const finishedKey = hkdfExpandLabel(p, hash, baseKey, 'finished', new Uint8Array(0), hashLength[hash], prefix);
   return p.hmac(hash, finishedKey, transcriptHash);
 }
 
 /** application_traffic_secret_N+1 (RFC 8446 section 7.2). */
-export function nextTrafficSecret(p: CryptoProvider, hash: HashName, secret: Uint8Array): Uint8Array {
-  return hkdfExpandLabel(p, hash, secret, 'traffic upd', new Uint8Array(0), hashLength[hash]);
+export function nextTrafficSecret(p: CryptoProvider, hash: HashName, secret: Uint8Array, prefix?: LabelPrefix): Uint8Array {
+  return hkdfExpandLabel(p, hash, secret, 'traffic upd', new Uint8Array(0), hashLength[hash], prefix);
 }
 
 /** The PSK a NewSessionTicket stands for (RFC 8446 section 4.6.1). */
-export function resumptionPsk(p: CryptoProvider, hash: HashName, resumptionMasterSecret: Uint8Array, ticketNonce: Uint8Array): Uint8Array {
-  return hkdfExpandLabel(p, hash, resumptionMasterSecret, 'resumption', ticketNonce, hashLength[hash]);
+export function resumptionPsk(p: CryptoProvider, hash: HashName, resumptionMasterSecret: Uint8Array, ticketNonce: Uint8Array, prefix?: LabelPrefix): Uint8Array {
+  return hkdfExpandLabel(p, hash, resumptionMasterSecret, 'resumption', ticketNonce, hashLength[hash], prefix);
 }
 
 /** TLS-Exporter (RFC 8446 section 7.5). */
@@ -106,7 +112,8 @@ export function exportKeyingMaterial(
   label: string,
   context: Uint8Array,
   length: number,
+  prefix?: LabelPrefix,
 ): Uint8Array {
-  const secret = deriveSecret(p, hash, exporterMasterSecret, label, emptyHash(p, hash));
-  return hkdfExpandLabel(p, hash, secret, 'exporter', p.hash(hash, context), length);
+  const secret = deriveSecret(p, hash, exporterMasterSecret, label, emptyHash(p, hash), prefix);
+  return hkdfExpandLabel(p, hash, secret, 'exporter', p.hash(hash, context), length, prefix);
 }

@@ -14,6 +14,7 @@ export const ProtocolVersion = {
   TLS1_3: 0x0304,
   DTLS1_0: 0xfeff,
   DTLS1_2: 0xfefd,
+  DTLS1_3: 0xfefc,
 } as const;
 
 export const HandshakeType = {
@@ -161,9 +162,12 @@ export const CIPHER_SUITES: readonly CipherSuiteInfo[] = [
   // AES-CCM (RFC 7251), CCM-8 being what CoAP (RFC 7252) mandates.
   { name: 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM', code: 0xc0ac, version: 'TLSv1.2', aead: 'AES-128-CCM', hash: 'sha256', openssl: 'ECDHE-ECDSA-AES128-CCM', auth: 'ECDSA' },
   { name: 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8', code: 0xc0ae, version: 'TLSv1.2', aead: 'AES-128-CCM-8', hash: 'sha256', openssl: 'ECDHE-ECDSA-AES128-CCM8', auth: 'ECDSA' },
-  // Pre-shared keys (RFC 4279, RFC 5489, RFC 6655, RFC 7905): only offered when a PSK is configured.
+  // Pre-shared keys (RFC 4279, RFC 5487, RFC 5489, RFC 6655, RFC 7905, RFC 8442): only offered when a PSK is configured.
   { name: 'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256', code: 0xccac, version: 'TLSv1.2', aead: 'CHACHA20-POLY1305', hash: 'sha256', openssl: 'ECDHE-PSK-CHACHA20-POLY1305', auth: 'PSK', kx: 'ECDHE_PSK' },
+  // RFC 8442 (OpenSSL has no ECDHE_PSK with AES-GCM; the name is wolfSSL's).
+  { name: 'TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256', code: 0xd001, version: 'TLSv1.2', aead: 'AES-128-GCM', hash: 'sha256', openssl: 'ECDHE-PSK-AES128-GCM-SHA256', auth: 'PSK', kx: 'ECDHE_PSK' },
   { name: 'TLS_PSK_WITH_AES_128_GCM_SHA256', code: 0x00a8, version: 'TLSv1.2', aead: 'AES-128-GCM', hash: 'sha256', openssl: 'PSK-AES128-GCM-SHA256', auth: 'PSK', kx: 'PSK' },
+  { name: 'TLS_PSK_WITH_AES_256_GCM_SHA384', code: 0x00a9, version: 'TLSv1.2', aead: 'AES-256-GCM', hash: 'sha384', openssl: 'PSK-AES256-GCM-SHA384', auth: 'PSK', kx: 'PSK' },
   { name: 'TLS_PSK_WITH_AES_128_CCM_8', code: 0xc0a8, version: 'TLSv1.2', aead: 'AES-128-CCM-8', hash: 'sha256', openssl: 'PSK-AES128-CCM8', auth: 'PSK', kx: 'PSK' },
   { name: 'TLS_PSK_WITH_CHACHA20_POLY1305_SHA256', code: 0xccab, version: 'TLSv1.2', aead: 'CHACHA20-POLY1305', hash: 'sha256', openssl: 'PSK-CHACHA20-POLY1305', auth: 'PSK', kx: 'PSK' },
 ];

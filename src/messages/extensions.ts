@@ -88,9 +88,9 @@ const table = {
   ech_outer_extensions: { client_hello: rest },
   // RFC 8879 section 3: the algorithms the sender can decompress.
   compress_certificate: { client_hello: CertificateCompressionAlgorithms, certificate_request: CertificateCompressionAlgorithms },
-  use_srtp: { client_hello: UseSrtpData, server_hello_tls12: UseSrtpData },
-  // RFC 9146 3: the CID the sender wants to receive, possibly empty.
-  connection_id: { client_hello: opaque(1), server_hello_tls12: opaque(1) },
+  use_srtp: { client_hello: UseSrtpData, server_hello_tls12: UseSrtpData, encrypted_extensions: UseSrtpData },
+  // RFC 9146 3: the CID the sender wants to receive, possibly empty; DTLS 1.3 carries it in the same hellos (RFC 9147 9).
+  connection_id: { client_hello: opaque(1), server_hello_tls12: opaque(1), server_hello: opaque(1) },
 } satisfies Partial<Record<ExtensionName, Partial<Record<ExtensionContext, Codec<any>>>>>;
 
 type Table = typeof table;

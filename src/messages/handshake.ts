@@ -10,7 +10,12 @@ import { ExtensionType, HandshakeType, HRR_RANDOM, type HandshakeTypeName, type 
 import { Extensions, checkPskLast, extensionsCodec, type ExtensionContext } from './extensions.js';
 
 /** Which protocol's structure to use where TLS 1.2 and 1.3 differ (Certificate, NewSessionTicket). */
-export type WireVersion = 'tls13' | 'tls12' | 'dtls12';
+export type WireVersion = 'tls13' | 'tls12' | 'dtls12' | 'dtls13';
+
+/** TLS 1.2's message structures (DTLS 1.2's too); DTLS 1.3 has TLS 1.3's but for the ClientHello's cookie field. */
+function tls12Structures(version: WireVersion): boolean {
+  return version === 'tls12' || version === 'dtls12';
+}
 
 const Random = fixed(32);
 const SessionId = opaque(1, 0, 32);
@@ -210,17 +215,17 @@ function kindOf(wire: HandshakeTypeName, version: WireVersion, fields: unknown, 
       return context === 'hello_retry_request' ? 'hello_retry_request' : context === 'server_hello_tls12' ? 'server_hello_tls12' : 'server_hello';
     }
     case 'certificate_request':
-      return version !== 'tls13' ? 'certificate_request_tls12' : 'certificate_request';
+      return tls12Structures(version) ? 'certificate_request_tls12' : 'certificate_request';
     case 'new_session_ticket':
-      return version !== 'tls13' ? 'new_session_ticket_tls12' : 'new_session_ticket';
+      return tls12Structures(version) ? 'new_session_ticket_tls12' : 'new_session_ticket';
     default:
       return wire in MESSAGES ? (wire as HandshakeKind) : undefined;
   }
 }
 
 function codecOf(kind: HandshakeKind, version: WireVersion): Codec<any> {
-  if (kind === 'certificate' && version !== 'tls13') return Certificate12;
-  if (kind === 'client_hello' && version === 'dtls12') return DtlsClientHello;
+  if (kind === 'certificate' && tls12Structures(version)) return Certificate12;
+  if (kind === 'client_hello' && (version === 'dtls12' || version === 'dtls13')) return DtlsClientHello;
   return MESSAGES[kind].codec;
 }
 

@@ -84,6 +84,8 @@ export interface ConnectionOptions extends CommonTLSOptions {
   checkServerIdentity?: (hostname: string, cert: import('node:tls').PeerCertificate) => Error | undefined;
   /** node's client pskCallback: the identity and key for TLS 1.2 / DTLS PSK suites (called once, hint null). */
   pskCallback?: (hint: string | null) => { psk: Uint8Array; identity: string } | null;
+  /** tsls: offer pskCallback's key in TLS 1.3 as RFC 9258 imported PSKs; see the engine's ClientOptions.psk.imported. */
+  pskImport?: { context?: string | Uint8Array; hashes?: ('sha256' | 'sha384')[]; epskHash?: 'sha256' | 'sha384' };
   /** A session Buffer from an earlier socket's 'session' event. */
   session?: Uint8Array;
   /**
@@ -116,6 +118,8 @@ export interface TlsServerOptions extends CommonTLSOptions {
   rejectUnauthorized?: boolean;
   /** node's server pskCallback: the key for a client's identity, or null (unknown_psk_identity). No socket is passed (null). */
   pskCallback?: (socket: null, identity: string) => Uint8Array | null;
+  /** tsls: accept RFC 9258 imported PSKs whose external identity pskCallback knows; see the engine's ServerOptions.importedPsk. */
+  importedPsk?: { context?: string | Uint8Array; epskHash?: 'sha256' | 'sha384' };
   /** The PSK identity hint sent to clients. */
   pskIdentityHint?: string;
   /** node's ALPNCallback: choose one of the client's `protocols` (undefined refuses the connection). Not with ALPNProtocols. */
@@ -501,7 +505,7 @@ export function resolveClientOptions(o: ConnectionOptions): ResolvedClient {
     // node calls it during the handshake with the server's hint; the engine needs the key up
     // front, so it is called once, before the handshake, with no hint (null).
     const given = o.pskCallback(null);
-    if (given) engine.psk = { identity: given.identity, key: given.psk };
+    if (given) engine.psk = { identity: given.identity, key: given.psk, ...(o.pskImport ? { imported: o.pskImport } : {}) };
   }
   return {
     engine,
@@ -537,6 +541,7 @@ export function resolveServerOptions(o: TlsServerOptions): ResolvedServer {
   const engine: ServerOptions = { ...commonOptions(o), certificates };
   const pskCallback = o.pskCallback;
   if (pskCallback) engine.pskCallback = (identity) => pskCallback(null, new TextDecoder().decode(identity)) ?? undefined;
+  if (o.importedPsk !== undefined) engine.importedPsk = o.importedPsk;
   if (o.pskIdentityHint !== undefined) engine.pskIdentityHint = o.pskIdentityHint;
   if (o.ticketKeys !== undefined) engine.ticketKeys = o.ticketKeys;
   if (o.ech) engine.ech = { keys: o.ech.keys.flatMap((k) => (typeof k === 'string' ? parseEchKeyFile(engine.provider ?? nodeProvider, k) : [k])) };

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { resolveServerOptions, SecureContext, type ResolvedServer, type SecureContextOptions, type TlsServerOptions } from './options.js';
 import { TLSError } from '../errors.js';
 import { ServerSessionStore } from './session-store.js';
-import { kResolved, TLSSocket } from './socket.js';
+import { holdCurrentOutput, kResolved, TLSSocket } from './socket.js';
 
 export type SecureConnectionListener = (socket: TLSSocket) => void;
 
@@ -37,7 +37,7 @@ export class Server extends net.Server {
     // TCP stays half-open: the TLS layer decides (allowHalfOpen) when our side ends.
     super({ allowHalfOpen: true });
     this.sessionCacheSize = config.engine.sessionCacheSize ?? 1000;
-    this.sessionStore = new ServerSessionStore(this, this.sessionCacheSize);
+    this.sessionStore = new ServerSessionStore(this, this.sessionCacheSize, holdCurrentOutput);
     this.config = this.withStore(config);
     this.highWaterMark = options.highWaterMark;
     this.on('connection', (socket: Duplex) => this.accept(socket));

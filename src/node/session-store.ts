@@ -18,6 +18,8 @@ export class ServerSessionStore implements SessionStore {
   constructor(
     private readonly server: EventEmitter,
     size: number,
+    /** Holds the running connection's output until released (the socket's, see socket.ts). */
+    private readonly holdOutput: () => (() => void) | undefined = () => undefined,
   ) {
     this.local = new SessionCache(size);
   }
@@ -31,8 +33,18 @@ export class ServerSessionStore implements SessionStore {
     if (this.server.listenerCount('newSession') === 0) return;
     const sessionId = Buffer.from(id);
     const data = Buffer.from(encodeSessionState(state));
-    // Called inside the engine: the application's listener runs after the engine call.
-    queueMicrotask(() => this.server.emit('newSession', sessionId, data, () => {}));
+    // Called inside the engine: the application's listener runs after the engine call. As in
+    // node:tls, the server's next flight (its Finished) waits for the listener's callback, so a
+    // client never offers a session the shared store has not stored yet.
+    const release = this.holdOutput() ?? (() => {});
+    queueMicrotask(() => {
+      try {
+        this.server.emit('newSession', sessionId, data, release);
+      } catch (err) {
+        release();
+        throw err;
+      }
+    });
   }
 
   /** A session the application's store gave back ('resumeSession'): kept so the engine can resume it. Bad bytes cost a full handshake. */

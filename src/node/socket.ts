@@ -73,6 +73,15 @@ const FEED_PER_TURN = 64 * 1024;
 /** The socket whose engine call is running: the engine's synchronous SNICallback asks it. */
 let current: TLSSocket | undefined;
 
+/**
+ * Hold the running socket's output until the returned function is called: node's
+ * 'newSession' contract, under which the server's Finished waits for the application's
+ * callback, so a session is in the shared store before the client can offer it elsewhere.
+ */
+export function holdCurrentOutput(): (() => void) | undefined {
+  return current?.holdOutput();
+}
+
 /** One engine ServerOptions per server config, whose SNICallback consults the running socket. */
 const sniEngines = new WeakMap<ServerOptions, ServerOptions>();
 function serverEngineOptions(base: ServerOptions): ServerOptions {
@@ -277,8 +286,30 @@ export class TLSSocket extends Duplex {
     this.events.push(event);
   }
 
+  /** Engine output waits in the engine while this is above 0 (see holdCurrentOutput). */
+  private outputHolds = 0;
+  /** An end() that came while output was held: the FIN must not overtake the held flight. */
+  private finalAfterHolds: (() => void) | undefined;
+
+  /** Hold output until the returned function is called (once is enough; later calls do nothing). */
+  holdOutput(): () => void {
+    this.outputHolds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.outputHolds > 0 || this.destroyed) return;
+      this.engine(() => {});
+      const final = this.finalAfterHolds;
+      this.finalAfterHolds = undefined;
+      final?.();
+    };
+  }
+
   /** Engine output → transport. Returns the transport's write() result. */
   private flush(): boolean {
+    // A destroy sends what it has (its alert last) rather than nothing.
+    if (this.outputHolds > 0 && !this.destroying) return true;
     const out = this.conn.takeOutput();
     if (out.length === 0) return true;
     const t = this.transport;
@@ -527,7 +558,7 @@ export class TLSSocket extends Duplex {
     }
     const write = this.pendingWrite;
     const final = this.pendingFinal;
-    this.pendingWrite = this.pendingFinal = undefined;
+    this.pendingWrite = this.pendingFinal = this.finalAfterHolds = undefined;
     this.emit('secure');
     if (this.destroyed) return;
     if (this.isServer) {
@@ -642,6 +673,10 @@ export class TLSSocket extends Duplex {
       this.pendingFinal = () => this._final(cb);
       return;
     }
+    if (this.outputHolds > 0) {
+      this.finalAfterHolds = () => this._final(cb);
+      return;
+    }
     this.sentEnd = true;
     this.engine(() => this.conn.end());
     const t = this.transport;
@@ -674,7 +709,7 @@ export class TLSSocket extends Duplex {
     const w = this.drainWaiter;
     this.drainWaiter = undefined;
     w?.(err ?? Object.assign(new Error('the socket was destroyed'), { code: 'ERR_STREAM_DESTROYED' }));
-    this.pendingWrite = this.pendingFinal = undefined;
+    this.pendingWrite = this.pendingFinal = this.finalAfterHolds = undefined;
     if (err && this.server && !this.controlReleased) {
       // Before 'secureConnection' the application has no handle on this socket: node reports
       // handshake failures on the server as 'tlsClientError' instead of an 'error' event.

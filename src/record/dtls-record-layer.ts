@@ -485,6 +485,10 @@ export class DtlsRecordLayer {
   get nextWriteSeq(): number {
     return this.write.nextSeq;
   }
+  /** Sequence number the next record of `epoch` gets (the current or the previous write epoch). */
+  nextSeqOf(epoch: number): number {
+    return epoch === this.previousWrite?.epoch ? this.previousWrite.nextSeq : this.write.nextSeq;
+  }
   /** Bytes a record of the current write epoch adds to its plaintext (header, explicit nonce, tag). */
   get writeOverhead(): number {
     return this.write.protection.overhead;

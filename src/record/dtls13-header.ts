@@ -87,6 +87,13 @@ export function unifiedHeaderLength(fields: Pick<UnifiedHeaderFields, 'seqLength
  * Throws RangeError for a caller error (a field out of range).
  */
 export function encodeUnifiedHeader(fields: UnifiedHeaderFields, length: number): Uint8Array {
+  const out = new Uint8Array(unifiedHeaderLength(fields));
+  writeUnifiedHeader(out, fields, length);
+  return out;
+}
+
+/** `encodeUnifiedHeader` written at the start of `out` (a record's own buffer: no header of its own); returns its length. */
+export function writeUnifiedHeader(out: Uint8Array, fields: UnifiedHeaderFields, length: number): number {
   const seqLength = fields.seqLength ?? 2;
   const withLength = fields.withLength !== false;
   const cid = fields.cid;
@@ -95,7 +102,6 @@ export function encodeUnifiedHeader(fields: UnifiedHeaderFields, length: number)
   if (seqLength !== 1 && seqLength !== 2) throw new RangeError(`bad sequence number length ${String(seqLength)}`);
   if (cid && (cid.length === 0 || cid.length > 255)) throw new RangeError(`a CID in a header is 1 to 255 bytes, not ${cid.length}`);
   if (!Number.isInteger(length) || length < 0 || length > DTLS13_MAX_CIPHERTEXT) throw new RangeError(`bad record length ${length}`);
-  const out = new Uint8Array(unifiedHeaderLength(fields));
   out[0] = FIXED_BITS | (cid ? C_BIT : 0) | (seqLength === 2 ? S_BIT : 0) | (withLength ? L_BIT : 0) | (fields.epoch & 3);
   let at = 1;
   if (cid) {
@@ -108,7 +114,7 @@ export function encodeUnifiedHeader(fields: UnifiedHeaderFields, length: number)
     out[at++] = length >>> 8;
     out[at++] = length & 0xff;
   }
-  return out;
+  return at;
 }
 
 /**
@@ -125,7 +131,8 @@ export function parseDtls13Datagram(datagram: Uint8Array, cidLength = 0, maxReco
     const first = datagram[at]!;
     if (!isUnifiedHeader(first)) {
       // DTLSPlaintext (and DTLS 1.2-format records): one record of the 13-byte format, or nothing.
-      const one = parseDatagramDetailed(datagram.subarray(at), 1).records[0];
+      // A DTLS 1.2 tls12_cid record carries our CID too (RFC 9146), of the same length.
+      const one = parseDatagramDetailed(datagram.subarray(at), 1, cidLength).records[0];
       if (!one) break;
       records.push({ kind: 'plaintext', ...one });
       at += one.raw.length;

@@ -25,10 +25,10 @@ export function deriveHandshakeSecrets(hs: HandshakeContext, sharedSecret: Uint8
   s.early = earlySecret(p, h, psk);
   // psk_ke: no (EC)DHE, the input is a string of zeros (RFC 8446 7.1).
   sharedSecret ??= new Uint8Array(hashLength[h]);
-  s.handshake = handshakeSecret(p, h, s.early, sharedSecret);
+  s.handshake = handshakeSecret(p, h, s.early, sharedSecret, hs.labelPrefix);
   const th = hs.transcript.hash();
-  s.clientHandshake = deriveSecret(p, h, s.handshake, 'c hs traffic', th);
-  s.serverHandshake = deriveSecret(p, h, s.handshake, 's hs traffic', th);
+  s.clientHandshake = deriveSecret(p, h, s.handshake, 'c hs traffic', th, hs.labelPrefix);
+  s.serverHandshake = deriveSecret(p, h, s.handshake, 's hs traffic', th, hs.labelPrefix);
   hs.records.keylog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', s.clientHandshake);
   hs.records.keylog('SERVER_HANDSHAKE_TRAFFIC_SECRET', s.serverHandshake);
 }
@@ -38,11 +38,11 @@ export function deriveApplicationSecrets(hs: HandshakeContext): void {
   const p = hs.provider;
   const h = hs.suite.hash;
   const s = hs.secrets;
-  s.master = masterSecret(p, h, s.need('handshake'));
+  s.master = masterSecret(p, h, s.need('handshake'), hs.labelPrefix);
   const th = hs.transcript.hash();
-  s.clientApplication = deriveSecret(p, h, s.master, 'c ap traffic', th);
-  s.serverApplication = deriveSecret(p, h, s.master, 's ap traffic', th);
-  s.exporter = deriveSecret(p, h, s.master, 'exp master', th);
+  s.clientApplication = deriveSecret(p, h, s.master, 'c ap traffic', th, hs.labelPrefix);
+  s.serverApplication = deriveSecret(p, h, s.master, 's ap traffic', th, hs.labelPrefix);
+  s.exporter = deriveSecret(p, h, s.master, 'exp master', th, hs.labelPrefix);
   hs.records.keylog('CLIENT_TRAFFIC_SECRET_0', s.clientApplication);
   hs.records.keylog('SERVER_TRAFFIC_SECRET_0', s.serverApplication);
   hs.records.keylog('EXPORTER_SECRET', s.exporter);
@@ -50,7 +50,7 @@ export function deriveApplicationSecrets(hs: HandshakeContext): void {
 
 /** After the client's Finished: resumption_master_secret (for tickets). */
 export function deriveResumptionSecret(hs: HandshakeContext): void {
-  hs.secrets.resumption = deriveSecret(hs.provider, hs.suite.hash, hs.secrets.need('master'), 'res master', hs.transcript.hash());
+  hs.secrets.resumption = deriveSecret(hs.provider, hs.suite.hash, hs.secrets.need('master'), 'res master', hs.transcript.hash(), hs.labelPrefix);
 }
 
 // ---- Finished ---------------------------------------------------------------------------
@@ -60,12 +60,12 @@ function handshakeSecretOf(hs: HandshakeContext, sender: Side): Uint8Array {
 }
 
 export function buildFinished(hs: HandshakeContext, sender: Side): HandshakeMessage {
-  const verify_data = finishedVerifyData(hs.provider, hs.suite.hash, handshakeSecretOf(hs, sender), hs.transcript.hash());
+  const verify_data = finishedVerifyData(hs.provider, hs.suite.hash, handshakeSecretOf(hs, sender), hs.transcript.hash(), hs.labelPrefix);
   return { type: 'finished', verify_data };
 }
 
 export function checkFinished(hs: HandshakeContext, msg: MessageOf<'finished'>, sender: Side): void {
-  const expected = finishedVerifyData(hs.provider, hs.suite.hash, handshakeSecretOf(hs, sender), hs.transcript.hash());
+  const expected = finishedVerifyData(hs.provider, hs.suite.hash, handshakeSecretOf(hs, sender), hs.transcript.hash(), hs.labelPrefix);
   if (msg.verify_data.length !== expected.length) throw decodeError('Finished has the wrong length');
   if (!constantTimeEqual(msg.verify_data, expected)) throw new TLSError('decrypt_error', `${sender} Finished does not verify`);
 }

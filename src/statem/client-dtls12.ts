@@ -1,8 +1,10 @@
 /**
- * What a DTLS 1.2 client (RFC 6347) does before the TLS 1.2 flow: its ClientHello may be
- * answered with a HelloVerifyRequest, and then it sends the ClientHello again with the
- * cookie (RFC 6347 4.2.1). The server's side of the cookie exchange is stateless and
- * happens before a connection exists (dtls-cookie.ts).
+ * What a DTLS client does before the TLS flows: a DTLS 1.2 server may answer its
+ * ClientHello with a HelloVerifyRequest, and then it sends the ClientHello again with the
+ * cookie (RFC 6347 4.2.1); a DTLS 1.3 server answers with a ServerHello or a
+ * HelloRetryRequest, as in TLS 1.3 (RFC 9147 5.1), and the TLS 1.3 states go on. The
+ * server's side of either cookie exchange is stateless and happens before a connection
+ * exists (dtls-cookie.ts).
  */
 import { TLSError } from '../errors.js';
 import { ProtocolVersion } from '../messages/constants.js';
@@ -12,7 +14,10 @@ import { defineStates } from './declare.js';
 
 export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello': 'written' }>()({
   'C.ClientHello': {
-    row: { group: 'HANDSHAKE', read: { hello_verify_request: 'C.HelloVerifyRequest', server_hello_tls12: 'C12.ServerHello' } },
+    row: {
+      group: 'HANDSHAKE',
+      read: { hello_verify_request: 'C.HelloVerifyRequest', server_hello_tls12: 'C12.ServerHello', server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest' },
+    },
     preWork: startClientHello,
     construct: buildClientHello,
   },
@@ -28,5 +33,9 @@ export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello'
       hs.transcript.reset();
     },
   },
-  'C.ClientHelloCookie': { row: { group: 'HANDSHAKE.DTLS', read: { server_hello_tls12: 'C12.ServerHello' } }, construct: buildClientHello },
+  // A server may ask for a cookie DTLS 1.2's way and still choose DTLS 1.3 (one whose cookie guard does not speak it).
+  'C.ClientHelloCookie': {
+    row: { group: 'HANDSHAKE.DTLS', read: { server_hello_tls12: 'C12.ServerHello', server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest' } },
+    construct: buildClientHello,
+  },
 });

@@ -4,7 +4,7 @@
  */
 import { echWithholdsClientCertificate, refuseRejectedEch, rejectEchForTls12 } from './ech-client.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, SignatureScheme, SrtpProfile, cipherSuiteByCode, groupByCode, keyExchangeOf, type SrtpProfileName } from '../messages/constants.js';
+import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, ProtocolVersion, SignatureScheme, cipherSuiteByCode, groupByCode, keyExchangeOf } from '../messages/constants.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
 import { equal, utf8 } from '../util/bytes.js';
 import { buildCertificate } from './both.js';
@@ -31,6 +31,7 @@ import { checkOffered, processServerCertificate } from './client-common.js';
 import { tls12Wire } from '../protocol-variant.js';
 import { ESTABLISHED_TLS12, defineStates } from './declare.js';
 import { takeConnectionId } from './connection-id.js';
+import { takeSrtpProfile } from './srtp.js';
 
 const TLS12 = 'HANDSHAKE.TLS12';
 
@@ -184,16 +185,7 @@ function processServerHello12(hs: ClientHandshake, msg: MessageOf<'server_hello_
     hs.peerRecordSizeLimit = limit;
   }
   if (msg.extensions.has('server_name')) hs.negotiated.servername = hs.options.servername;
-  const srtp = msg.extensions.get('use_srtp', 'server_hello_tls12');
-  if (srtp) {
-    // RFC 5764 4.1.1: exactly one of the profiles we offered, and the MKI we sent (none).
-    const [chosen, ...more] = srtp.protection_profiles;
-    const name = (Object.keys(SrtpProfile) as SrtpProfileName[]).find((n) => SrtpProfile[n] === chosen);
-    if (more.length || !name || !(hs.options.srtpProfiles ?? []).includes(name) || srtp.srtp_mki.length) {
-      throw illegalParameter('server chose an SRTP profile we did not offer');
-    }
-    hs.negotiated.srtpProfile = name;
-  }
+  takeSrtpProfile(hs, msg.extensions.get('use_srtp', 'server_hello_tls12'));
   takeConnectionId(hs, msg.extensions);
   hs.negotiated.version = 'TLSv1.2';
   hs.negotiated.suite = suite;

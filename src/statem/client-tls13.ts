@@ -14,10 +14,12 @@ import { ExtensionType, NamedGroup, ProtocolVersion, PskKeyExchangeMode, Signatu
 import { hashLength } from '../crypto/provider.js';
 import { bindersLength, computeBinder, obfuscatedAge, restorePeerCertificates, usableSession } from './psk.js';
 import { decodeSession, type TLSSession } from './session.js';
-import { offerConnectionId } from './connection-id.js';
+import { offerConnectionId, takeConnectionId } from './connection-id.js';
+import { takeSrtpProfile } from './srtp.js';
 import { Extensions, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import type { OfferedPsks } from '../messages/extensions.js';
-import { helloLegacyVersion } from '../protocol-variant.js';
+import { helloLegacyVersion, supportedVersionCode, tls12Wire } from '../protocol-variant.js';
+import { dtlsToTlsFraming } from './dtls-flight.js';
 import { equal, utf8 } from '../util/bytes.js';
 import { clientEarlyDataLimit, clientEarlyTrafficSecret } from './early-data.js';
 import {
@@ -34,7 +36,7 @@ import {
 } from './both.js';
 import { checkOffered, processServerCertificate } from './client-common.js';
 import { need, type ClientHandshake } from './context.js';
-import { externalPskOffer, type PskOffer } from './external-psk.js';
+import { externalPskOffers, type PskOffer } from './external-psk.js';
 import { decapsulateFrom, defaultKeyShareGroups, ephemeralKeyPair, tls12Group } from './key-exchange.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 
@@ -155,7 +157,7 @@ function afterServerFinished(hs: ClientHandshake): 'C.ClientCertificate' | 'C.Cl
 /** Our hello state: random, session ID, key shares for the first groups, the session we offer. */
 export function startClientHello(hs: ClientHandshake): void {
   const o = hs.options;
-  const first = (o.keyShareGroups ?? defaultKeyShareGroups(hs.common.groups)).filter((g): g is GroupName => hs.common.groups.includes(g));
+  const first = (o.keyShareGroups ?? defaultKeyShareGroups(hs.common.groups, hs.datagram)).filter((g): g is GroupName => hs.common.groups.includes(g));
   if (first.length === 0) throw handshakeFailure('no key share group configured');
   const random = hs.common.random(32);
   hs.clientRandom = random;
@@ -164,6 +166,7 @@ export function startClientHello(hs: ClientHandshake): void {
     sessionId: new Uint8Array(0),
     keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
     offeredExtensions: new Set(),
+    pskOffers: [],
     // With ECH no session is offered: a ticket or session ID in the clear would link this connection to the last.
     session: o.ech ? undefined : usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
     pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
@@ -172,7 +175,9 @@ export function startClientHello(hs: ClientHandshake): void {
   if (o.ech) {
     if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('internal_error', 'ECH needs TLS 1.3 enabled', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
     hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
-  } else if ((o.echGrease ?? o.grease !== false) && hs.common.versions.includes('TLSv1.3')) {
+  } else if ((o.echGrease ?? o.grease !== false) && hs.common.versions.includes('TLSv1.3') && !hs.datagram) {
+    // Not over datagrams: its random payload would differ in the ClientHello that answers a
+    // HelloVerifyRequest, which must repeat the first but for the cookie (RFC 6347 4.2.1).
     hs.hello.echGrease = startEchGrease(hs);
   }
 }
@@ -224,7 +229,7 @@ function helloFor(hs: ClientHandshake, offeredVersions: readonly TLSVersionName[
   ext.add('signature_algorithms', { supported_signature_algorithms: useGrease ? [grease(hs, 2), ...schemes] : schemes });
   if (hs.common.alpn.length) ext.add('application_layer_protocol_negotiation', { protocol_name_list: hs.common.alpn });
   if (tls13) {
-    const versions = offeredVersions.map((v) => (v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
+    const versions = offeredVersions.map((v) => supportedVersionCode(hs.transport, v));
     ext.add('supported_versions', { versions: useGrease ? [grease(hs, 3), ...versions] : versions });
     if (c.cookie) ext.add('cookie', { cookie: c.cookie });
     const client_shares = [...c.keyShares].map(([group, pair]) => ({ group: NamedGroup[group], key_exchange: pair.publicKey }));
@@ -256,11 +261,13 @@ function helloFor(hs: ClientHandshake, offeredVersions: readonly TLSVersionName[
   }
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
   // No PSK with ECH: neither hello of the pair offers one.
-  const psk = (c.pskOffer = ech !== 'none' ? undefined : (sessionPskOffer(hs) ?? externalPskOffer(hs)));
-  // pre_shared_key goes last; its binder is filled in once the rest is encoded.
+  const session = ech !== 'none' ? undefined : sessionPskOffer(hs);
+  const psks = (c.pskOffers = ech !== 'none' ? [] : session ? [session] : externalPskOffers(hs));
+  const psk = (c.pskOffer = psks[0]);
+  // pre_shared_key goes last; its binders are filled in once the rest is encoded.
   const offered: OfferedPsks | undefined = psk && {
-    identities: [{ identity: psk.identity, obfuscated_ticket_age: psk.obfuscatedAge }],
-    binders: [new Uint8Array(hashLength[psk.hash])],
+    identities: psks.map((p) => ({ identity: p.identity, obfuscated_ticket_age: p.obfuscatedAge })),
+    binders: psks.map((p) => new Uint8Array(hashLength[p.hash])),
   };
   c.earlyDataLimit = undefined;
   const earlyDataLimit = psk ? clientEarlyDataLimit(hs) : 0;
@@ -282,9 +289,11 @@ function helloFor(hs: ClientHandshake, offeredVersions: readonly TLSVersionName[
     legacy_compression_methods: new Uint8Array([0]),
     extensions: ext,
   };
-  if (psk && offered) {
-    const raw = encodeHandshake(hello);
-    offered.binders[0] = computeBinder(hs, psk.hash, psk.secret, raw.subarray(0, raw.length - bindersLength(offered)), psk.external);
+  if (offered) {
+    // The binders cover the hello as it goes on the wire (DTLS: with its legacy_cookie field, RFC 9147 5.3).
+    const raw = encodeHandshake(hello, hs.datagram ? 'dtls13' : 'tls13');
+    const truncated = raw.subarray(0, raw.length - bindersLength(offered));
+    psks.forEach((p, i) => (offered.binders[i] = computeBinder(hs, p.hash, p.secret, truncated, p.label)));
   }
   return hello;
 }
@@ -308,7 +317,8 @@ function startEarlyData(hs: ClientHandshake): void {
 function chooseSessionId(hs: ClientHandshake, session: TLSSession | undefined): Uint8Array {
   const tls12Session = session?.state.version === ProtocolVersion.TLS1_2;
   if (tls12Session && session.session_id.length > 0) return session.session_id;
-  const compat = hs.options.compatibilityMode !== false && hs.common.versions.includes('TLSv1.3');
+  // DTLS 1.3 has no middlebox compatibility mode (RFC 9147 5): its legacy_session_id stays empty.
+  const compat = !hs.datagram && hs.options.compatibilityMode !== false && hs.common.versions.includes('TLSv1.3');
   return tls12Session || compat ? hs.common.random(32) : new Uint8Array(0);
 }
 
@@ -319,13 +329,14 @@ function sessionPskOffer(hs: ClientHandshake): PskOffer | undefined {
   const suite = cipherSuiteByCode(session.state.cipher_suite);
   if (!suite) return undefined;
   if (hs.transcript.hashName && hs.transcript.hashName !== suite.hash) return undefined;
-  return { identity: session.ticket, obfuscatedAge: obfuscatedAge(hs, session), secret: session.state.secret, hash: suite.hash, external: false };
+  return { identity: session.ticket, obfuscatedAge: obfuscatedAge(hs, session), secret: session.state.secret, hash: suite.hash, label: 'res binder' };
 }
 
 /** The checks ServerHello and HelloRetryRequest share (RFC 8446 4.1.3, 4.1.4). */
 function checkServerHelloCommon(hs: ClientHandshake, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): void {
   const c = hs.hello;
-  if (msg.legacy_version !== ProtocolVersion.TLS1_2) throw illegalParameter('ServerHello legacy_version is not TLS 1.2');
+  // DTLS 1.3's ServerHello says DTLS 1.2 there (RFC 9147 5.3), as TLS 1.3's says TLS 1.2.
+  if (msg.legacy_version !== tls12Wire(hs.transport)) throw illegalParameter('ServerHello legacy_version is not (D)TLS 1.2');
   if (!equal(msg.legacy_session_id_echo, c.sessionId)) throw illegalParameter('ServerHello does not echo our legacy_session_id');
   if (msg.legacy_compression_method !== 0) throw illegalParameter('ServerHello selects compression');
   const suite = cipherSuiteByCode(msg.cipher_suite);
@@ -335,9 +346,11 @@ function checkServerHelloCommon(hs: ClientHandshake, msg: MessageOf<'server_hell
   if (c.hrrSuite !== undefined && c.hrrSuite !== msg.cipher_suite) throw illegalParameter('ServerHello cipher suite differs from HelloRetryRequest');
   const sv = msg.extensions.get('supported_versions', 'server_hello');
   if (!sv) throw new TLSError('missing_extension', 'HelloRetryRequest without supported_versions');
-  if (sv.selected_version !== ProtocolVersion.TLS1_3) throw illegalParameter(`server selected version 0x${sv.selected_version.toString(16)}`);
+  if (sv.selected_version !== supportedVersionCode(hs.transport, 'TLSv1.3')) throw illegalParameter(`server selected version 0x${sv.selected_version.toString(16)}`);
   hs.negotiated.suite = suite;
   hs.negotiated.version = 'TLSv1.3';
+  // Our ClientHello was hashed in DTLS 1.2's framing before the version was known; DTLS 1.3 hashes TLS 1.3's (RFC 9147 5.2).
+  if (hs.datagram) hs.transcript.reframe(dtlsToTlsFraming);
   hs.transcript.setHash(suite.hash);
 }
 
@@ -349,14 +362,16 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
   if (c.ech) checkEchAcceptance(hs, c.ech, msg);
   const selected = msg.extensions.get('pre_shared_key', 'server_hello');
   if (selected) {
-    // We offer one identity, whose hash must be that of the suite chosen now.
-    const offer = c.pskOffer;
-    if (!offer || selected.selected_identity !== 0) throw illegalParameter('server selected a PSK identity we did not offer');
+    // The selected identity's hash must be that of the suite chosen now.
+    const offer = c.pskOffers[selected.selected_identity];
+    if (!offer) throw illegalParameter('server selected a PSK identity we did not offer');
     if (offer.hash !== hs.suite.hash) throw illegalParameter('server resumed with a cipher suite of another hash');
+    c.pskOffer = offer;
     hs.resumed = true;
     // An external PSK authenticates the server itself: there are no certificates to report.
-    if (!offer.external) restorePeerCertificates(hs, need(c.session, 'the resumed session'));
+    if (offer.label === 'res binder') restorePeerCertificates(hs, need(c.session, 'the resumed session'));
   }
+  if (hs.datagram) takeConnectionId(hs, msg.extensions, 'server_hello');
   const share = msg.extensions.get('key_share', 'server_hello');
   if (!share) {
     // Only a psk_ke resumption goes without (EC)DHE, and only if we offered it.
@@ -427,6 +442,7 @@ function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypt
     hs.peerRecordSizeLimit = limit;
   }
   checkEarlyDataAnswer(hs, ext.has('early_data'));
+  takeSrtpProfile(hs, ext.get('use_srtp', 'encrypted_extensions'));
   if (ext.has('server_name')) hs.negotiated.servername = hs.options.servername;
 }
 

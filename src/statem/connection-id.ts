@@ -1,8 +1,9 @@
 /**
- * The connection_id extension of DTLS 1.2 (RFC 9146 section 3): each side names the CID it
- * wants to find in the records it receives (possibly empty: "send me none, but I will use
- * yours"). Only when both hellos carry it are CIDs in use; the record layer applies them
- * from the next epoch on (records after ChangeCipherSpec).
+ * The connection_id extension of DTLS 1.2 (RFC 9146 section 3) and DTLS 1.3 (RFC 9147 9):
+ * each side names the CID it wants to find in the records it receives (possibly empty:
+ * "send me none, but I will use yours"). Only when both hellos carry it are CIDs in use; the
+ * record layer applies them from the next epoch on (DTLS 1.2: after ChangeCipherSpec; DTLS
+ * 1.3: every protected record).
  */
 import { TLSError } from '../errors.js';
 import type { Extensions } from '../messages/extensions.js';
@@ -32,8 +33,8 @@ export function answerConnectionId(hs: HandshakeContext, serverHello: Extensions
 }
 
 /** Client: the server's answer (only an offered extension gets this far: ServerHello is checked against the offer). */
-export function takeConnectionId(hs: HandshakeContext, serverHello: Extensions): void {
-  const theirs = serverHello.get('connection_id', 'server_hello_tls12');
+export function takeConnectionId(hs: HandshakeContext, serverHello: Extensions, context: 'server_hello_tls12' | 'server_hello' = 'server_hello_tls12'): void {
+  const theirs = serverHello.get('connection_id', context);
   const own = ownCid(hs);
   hs.negotiated.connectionIds = theirs && own ? { send: theirs, receive: own } : undefined;
 }

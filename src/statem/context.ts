@@ -15,6 +15,7 @@ import type { CertificateCompressionName } from '../cert-compression-codecs.js';
 import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
 import type { KeyBlock } from '../crypto/prf.js';
+import type { LabelPrefix } from '../crypto/keyschedule.js';
 import type { PskOffer } from './external-psk.js';
 import type { OfferedTicket } from './early-data.js';
 import type { TLSSession } from './session.js';
@@ -211,7 +212,9 @@ export interface ClientHelloState {
   dtlsCookie?: Uint8Array;
   /** The session we offer to resume, if any. */
   session?: TLSSession;
-  /** The PSK we put in pre_shared_key (the session's, or an external one), if any. */
+  /** The PSKs we put in pre_shared_key (the session's, or external ones), in order. */
+  pskOffers: PskOffer[];
+  /** The one the server selected (before its answer: the first offered), if any. */
   pskOffer?: PskOffer;
   /** The PSK modes we offer. */
   pskModes: number[];
@@ -303,6 +306,11 @@ export abstract class HandshakeContext {
 
   get datagram(): boolean {
     return this.transport === 'datagram';
+  }
+
+  /** HKDF-Expand-Label's prefix: DTLS only ever runs TLS 1.3's key schedule as DTLS 1.3 (RFC 9147 5.9). */
+  get labelPrefix(): LabelPrefix {
+    return this.transport === 'datagram' ? 'dtls13' : 'tls13 ';
   }
 
   /** TLS 1.2's state, from the hello that chose TLS 1.2 on. */

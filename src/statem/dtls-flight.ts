@@ -97,6 +97,19 @@ export function transcriptBytes(msgType: number, messageSeq: number, body: Uint8
   return out;
 }
 
+/**
+ * A message in the DTLS 1.2 transcript framing (`transcriptBytes`) as TLS frames it: the
+ * header without message_seq, fragment_offset and fragment_length. DTLS 1.3 hashes this
+ * form (RFC 9147 5.2).
+ */
+export function dtlsToTlsFraming(message: Uint8Array): Uint8Array {
+  if (message.length < DTLS_HANDSHAKE_HEADER_LENGTH) throw internalError('not a DTLS handshake message');
+  const out = new Uint8Array(message.length - DTLS_HANDSHAKE_HEADER_LENGTH + 4);
+  out.set(message.subarray(0, 4));
+  out.set(message.subarray(DTLS_HANDSHAKE_HEADER_LENGTH), 4);
+  return out;
+}
+
 /** The TLS form of a message (type, uint24 length, body): what the statem core's `receive` reads. */
 export function tlsHandshakeBytes(msgType: number, body: Uint8Array): Uint8Array {
   checkMessage(msgType, 0, body);
@@ -300,6 +313,13 @@ export class HandshakeReassembler {
       return result;
     }
     this.accept(fragments[0], result);
+    return result;
+  }
+
+  /** One fragment already parsed (splitFragments'). */
+  addFragment(fragment: HandshakeFragment): ReassemblyResult {
+    const result: ReassemblyResult = { messages: [], retransmission: false, dropped: 0 };
+    this.accept(fragment, result);
     return result;
   }
 
@@ -634,6 +654,15 @@ export class Flight {
    */
   datagrams(protect: (record: FlightRecord) => Uint8Array): Uint8Array[] {
     return packDatagrams(this.records.map(protect), this.mtuValue);
+  }
+
+  /** `datagrams` for the records `keep` selects by index (DTLS 1.3 resends only what was not acknowledged, RFC 9147 7). */
+  datagramsWhere(keep: (index: number) => boolean, protect: (record: FlightRecord, index: number) => Uint8Array): Uint8Array[] {
+    const sealed: Uint8Array[] = [];
+    this.records.forEach((record, index) => {
+      if (keep(index)) sealed.push(protect(record, index));
+    });
+    return packDatagrams(sealed, this.mtuValue);
   }
 
   private overhead(epoch: number): number {

@@ -22,7 +22,8 @@ export const TICKET_AGE_WINDOW_MS = 10_000;
 export function clientEarlyDataLimit(hs: ClientHandshake): number {
   const c = hs.hello;
   const session = c.session;
-  if (!session || c.pskOffer?.external !== false || hs.negotiated.helloRetried) return 0;
+  // DTLS 1.3's epoch 1 (0-RTT) is not spoken.
+  if (!session || hs.datagram || c.pskOffer?.label !== 'res binder' || hs.negotiated.helloRetried) return 0;
   if (!hs.common.cipherSuites.some((s) => s.code === session.state.cipher_suite)) return 0;
   const alpn = utf8.decode(session.state.alpn);
   if (alpn === '' ? hs.common.alpn.length > 0 : !hs.common.alpn.includes(alpn)) return 0;
@@ -33,7 +34,7 @@ export function clientEarlyDataLimit(hs: ClientHandshake): number {
 export function clientEarlyTrafficSecret(hs: HandshakeContext, hash: HashName, psk: Uint8Array, helloHash: Uint8Array): Uint8Array {
   const p = hs.provider;
   const early = earlySecret(p, hash, psk);
-  const secret = deriveSecret(p, hash, early, 'c e traffic', helloHash);
+  const secret = deriveSecret(p, hash, early, 'c e traffic', helloHash, hs.labelPrefix);
   early.fill(0);
   hs.records.keylog('CLIENT_EARLY_TRAFFIC_SECRET', secret);
   return secret;

@@ -14,7 +14,7 @@ export function exportKeyingMaterial(hs: HandshakeContext, length: number, label
   const notYet = () => new TLSError('internal_error', 'keying material is available after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
   if (hs.negotiated.version === 'TLSv1.3') {
     if (!hs.secrets.exporter) throw notYet();
-    return export13(hs.provider, hs.suite.hash, hs.secrets.exporter, label, context ?? new Uint8Array(0), length);
+    return export13(hs.provider, hs.suite.hash, hs.secrets.exporter, label, context ?? new Uint8Array(0), length, hs.labelPrefix);
   }
   const t = hs.tls12;
   if (!t?.master) throw notYet();

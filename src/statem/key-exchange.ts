@@ -64,9 +64,13 @@ export function tls12Group(hs: HandshakeContext, group: GroupName | undefined): 
  * when that is a hybrid, the first plain (EC)DH group as well, as browsers send
  * X25519MLKEM768 and X25519, so a server without the hybrid needs no HelloRetryRequest.
  */
-export function defaultKeyShareGroups(groups: readonly GroupName[]): GroupName[] {
+export function defaultKeyShareGroups(groups: readonly GroupName[], datagram = false): GroupName[] {
   const first = groups[0];
   if (first === undefined) return [];
   const classic = isEcdhGroup(first) ? undefined : groups.find(isEcdhGroup);
+  // Over datagrams a KEM share would fragment the ClientHello, which stateless cookie servers
+  // drop (they judge a ClientHello from one datagram, RFC 9147 5.1): the classic share alone,
+  // and a server that prefers the hybrid group asks for it with its HelloRetryRequest.
+  if (datagram && classic) return [classic];
   return classic ? [first, classic] : [first];
 }

@@ -24,7 +24,7 @@ function updateTrafficSecret(hs: HandshakeContext, direction: 'read' | 'write'):
   const name = trafficSecretName(hs, direction);
   const current = hs.secrets[name];
   if (!current) throw new TLSError('internal_error', 'KeyUpdate before the application traffic secrets');
-  const next = nextTrafficSecret(hs.provider, hs.suite.hash, current);
+  const next = nextTrafficSecret(hs.provider, hs.suite.hash, current, hs.labelPrefix);
   hs.secrets[name] = next;
   const installed = hs.secrets[name];
   if (!installed) throw new TLSError('internal_error', 'the traffic secret store lost a secret');

@@ -12,6 +12,7 @@ import { constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ServerOptions } from '../config.js';
 import { certificateFromDer } from '../x509/intern.js';
 import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
+import type { BinderLabel } from './external-psk.js';
 import { EarlyDataReplayCache, type EarlyDataReplayStore } from './anti-replay.js';
 import { SessionCache, TicketKeyring, newSessionState, type SessionStore, type TLSSession } from './session.js';
 
@@ -24,19 +25,20 @@ export function bindersLength(psks: OfferedPsks): number {
 
 /**
  * binder = HMAC over Transcript-Hash(Truncate(ClientHello)) with the binder key of `psk`,
- * labelled for a resumption or an external PSK (RFC 8446 7.1), so neither passes for the other.
+ * labelled for a resumption, an external or an imported PSK (RFC 8446 7.1, RFC 9258 5.2), so
+ * none passes for another.
  */
-export function computeBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, external = false): Uint8Array {
+export function computeBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, label: BinderLabel = 'res binder'): Uint8Array {
   const p = hs.provider;
-  const binderKey = deriveSecret(p, hash, earlySecret(p, hash, psk), external ? 'ext binder' : 'res binder', p.hash(hash, new Uint8Array(0)));
+  const binderKey = deriveSecret(p, hash, earlySecret(p, hash, psk), label, p.hash(hash, new Uint8Array(0)), hs.labelPrefix);
   // Before HelloRetryRequest the transcript has no hash yet; after it, the binder covers message_hash + HRR too.
   const transcriptHash = hs.transcript.hashName ? hs.transcript.hashWith(truncatedHello) : p.hash(hash, truncatedHello);
-  return finishedVerifyData(p, hash, binderKey, transcriptHash);
+  return finishedVerifyData(p, hash, binderKey, transcriptHash, hs.labelPrefix);
 }
 
-export function checkBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, rawHello: Uint8Array, psks: OfferedPsks, index: number, external = false): void {
+export function checkBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, rawHello: Uint8Array, psks: OfferedPsks, index: number, label: BinderLabel = 'res binder'): void {
   const truncated = rawHello.subarray(0, rawHello.length - bindersLength(psks));
-  const expected = computeBinder(hs, hash, psk, truncated, external);
+  const expected = computeBinder(hs, hash, psk, truncated, label);
   const binder = psks.binders[index];
   if (!binder || !constantTimeEqual(binder, expected)) throw new TLSError('decrypt_error', 'PSK binder does not verify');
 }
@@ -70,7 +72,7 @@ export function sessionFromTicket(hs: ClientHandshake, msg: MessageOf<'new_sessi
     state: newSessionState({
       version: ProtocolVersion.TLS1_3,
       cipher_suite: suite.code,
-      secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), msg.ticket_nonce),
+      secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), msg.ticket_nonce, hs.labelPrefix),
       issued_ms: hs.common.now(),
       lifetime_s: msg.ticket_lifetime,
       ticket_age_add: msg.ticket_age_add,
@@ -124,6 +126,8 @@ export function serverShared(hs: ServerHandshake): ServerShared {
 
 /** The max_early_data_size our tickets carry: the `maxEarlyData` option, 0 (no 0-RTT) without it. */
 export function ticketMaxEarlyData(hs: ServerHandshake): number {
+  // DTLS 1.3's epoch 1 (0-RTT) is not spoken: its tickets allow no early data.
+  if (hs.datagram) return 0;
   return Math.max(0, Math.min(hs.options.maxEarlyData ?? 0, 2 ** 32 - 1));
 }
 
@@ -143,7 +147,7 @@ export function newSessionTicket(hs: ServerHandshake): HandshakeMessage {
   const state = newSessionState({
     version: ProtocolVersion.TLS1_3,
     cipher_suite: suite.code,
-    secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), nonce),
+    secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), nonce, hs.labelPrefix),
     issued_ms: hs.common.now(),
     lifetime_s: lifetime,
     ticket_age_add,

@@ -4,7 +4,7 @@
  */
 import type { CertifiedKey } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { DOWNGRADE_TLS12, NamedGroup, ProtocolVersion, SignatureScheme, SrtpProfile, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, keyExchangeOf } from '../messages/constants.js';
+import { DOWNGRADE_TLS12, NamedGroup, ProtocolVersion, SignatureScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, keyExchangeOf } from '../messages/constants.js';
 import type { GroupName } from '../crypto/provider.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { buildCertificate, readCertificates } from './both.js';
@@ -32,6 +32,7 @@ import { need, type ServerHandshake } from './context.js';
 import { tls12Wire } from '../protocol-variant.js';
 import { ESTABLISHED_TLS12, defineStates } from './declare.js';
 import { acceptConnectionId, answerConnectionId } from './connection-id.js';
+import { answerSrtp, chooseSrtpProfile } from './srtp.js';
 
 type ClientHello = MessageOf<'client_hello'>;
 
@@ -181,8 +182,7 @@ export function processClientHello12(hs: ServerHandshake, ch: ClientHello, sni: 
   const limit = ext.get('record_size_limit', 'client_hello');
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
   // DTLS-SRTP (RFC 5764 4.1.1): our preferred profile among the client's; none in common means no SRTP, not an error.
-  const srtp = hs.datagram ? ext.get('use_srtp', 'client_hello') : undefined;
-  hs.negotiated.srtpProfile = srtp ? (hs.options.srtpProfiles ?? []).find((p) => srtp.protection_profiles.includes(SrtpProfile[p])) : undefined;
+  chooseSrtpProfile(hs, ext);
   acceptConnectionId(hs, ext);
 
   const serverRandom = hs.common.random(32);
@@ -260,7 +260,7 @@ function serverHello12(hs: ServerHandshake): HandshakeMessage {
   // Only answer what was asked: OpenSSL refuses unsolicited extensions (a PSK-only ClientHello has no point formats).
   if (hs.hello.clientPointFormats) ext.add('ec_point_formats', { ec_point_format_list: [0] });
   if (sendsTicket(hs)) ext.add('session_ticket', new Uint8Array(0));
-  if (hs.negotiated.srtpProfile) ext.add('use_srtp', { protection_profiles: [SrtpProfile[hs.negotiated.srtpProfile]], srtp_mki: new Uint8Array(0) });
+  answerSrtp(hs, ext);
   if (hs.hello.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', 2 ** 14);
   answerConnectionId(hs, ext);
   return {

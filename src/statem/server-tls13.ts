@@ -9,7 +9,7 @@ import type { GroupName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuiteByCode } from '../messages/constants.js';
-import { externalPskKey } from './external-psk.js';
+import { externalPskFor, importedPskHashes } from './external-psk.js';
 import { checkBinder, newSessionTicket, serverShared, ticketMaxEarlyData } from './psk.js';
 import { clientEarlyTrafficSecret, serverAcceptsEarlyData } from './early-data.js';
 import { sessionAlive } from './session.js';
@@ -34,6 +34,9 @@ import { need, type ServerHandshake, type ServerHelloState } from './context.js'
 import { encapsulateTo } from './key-exchange.js';
 import { ESTABLISHED, defineStates } from './declare.js';
 import { processClientHello12 } from './server-tls12.js';
+import { acceptConnectionId, answerConnectionId } from './connection-id.js';
+import { answerSrtp, chooseSrtpProfile } from './srtp.js';
+import { supportedVersionCode, tls12Wire } from '../protocol-variant.js';
 
 const TLS13 = 'HANDSHAKE.TLS13';
 
@@ -208,14 +211,15 @@ function selectCertificate(hs: ServerHandshake, ch: ClientHello, servername: str
 
 /** The highest version we both speak (RFC 8446 4.2.1; legacy_version when supported_versions is absent). */
 function negotiateVersion(hs: ServerHandshake, ch: ClientHello): TLSVersionName {
-  // DTLS versions count down: 0xfefd (1.2) is newer than 0xfeff (1.0). Over datagrams we speak DTLS 1.2 only (no dtls13 yet).
-  if (hs.datagram) {
-    if (ch.legacy_version > ProtocolVersion.DTLS1_2) throw new TLSError('protocol_version', 'client does not offer DTLS 1.2');
-    return 'TLSv1.2';
+  const listed = ch.extensions.get('supported_versions', 'client_hello')?.versions;
+  // DTLS versions count down: 0xfefd (1.2) is newer than 0xfeff (1.0); DTLS 1.3 is only ever in supported_versions (RFC 9147 5.3).
+  const legacy = hs.datagram ? ch.legacy_version <= ProtocolVersion.DTLS1_2 : ch.legacy_version >= ProtocolVersion.TLS1_2;
+  const offered = listed ?? (legacy ? [supportedVersionCode(hs.transport, 'TLSv1.2')] : []);
+  const version = hs.common.versions.find((v) => offered.includes(supportedVersionCode(hs.transport, v)));
+  if (!version) {
+    if (hs.datagram && !legacy) throw new TLSError('protocol_version', 'client does not offer DTLS 1.2');
+    throw new TLSError('protocol_version', `no protocol version in common (we speak ${hs.common.versions.join(', ')})`);
   }
-  const offered = ch.extensions.get('supported_versions', 'client_hello')?.versions ?? (ch.legacy_version >= ProtocolVersion.TLS1_2 ? [ProtocolVersion.TLS1_2] : []);
-  const version = hs.common.versions.find((v) => offered.includes(v === 'TLSv1.3' ? ProtocolVersion.TLS1_3 : ProtocolVersion.TLS1_2));
-  if (!version) throw new TLSError('protocol_version', `no protocol version in common (we speak ${hs.common.versions.join(', ')})`);
   return version;
 }
 
@@ -239,11 +243,11 @@ function acceptPsk(hs: ServerHandshake, ch: ClientHello, raw: Uint8Array, hash: 
   for (const [identity, offer] of offered.identities.entries()) {
     const state = serverShared(hs).keyring.open(offer.identity, now);
     if (!state) {
-      const key = externalPskKey(hs, offer.identity, hs.suite.hash);
-      if (!key) continue;
-      checkBinder(hs, hs.suite.hash, key, raw, offered, identity, true);
-      hs.negotiated.pskIdentity = utf8.decode(offer.identity);
-      return { secret: key, identity, dhe };
+      const external = externalPskFor(hs, offer.identity, hs.suite.hash);
+      if (!external) continue;
+      checkBinder(hs, hs.suite.hash, external.key, raw, offered, identity, external.label);
+      hs.negotiated.pskIdentity = utf8.decode(external.name);
+      return { secret: external.key, identity, dhe };
     }
     if (state.version !== ProtocolVersion.TLS1_3 || !sessionAlive(state, now)) continue;
     if (cipherSuiteByCode(state.cipher_suite)?.hash !== hash || utf8.decode(state.servername) !== sni) continue;
@@ -251,6 +255,19 @@ function acceptPsk(hs: ServerHandshake, ch: ClientHello, raw: Uint8Array, hash: 
     return { secret: state.secret, identity, dhe, ticket: { state, ticket: offer.identity, obfuscatedAge: offer.obfuscated_ticket_age } };
   }
   return undefined;
+}
+
+/**
+ * Our most preferred TLS 1.3 suite the client offers; but one that fits an imported PSK the
+ * client offers when ours does not (RFC 9258 imports a key per hash: the hash is the suite's).
+ */
+function chooseSuite13(hs: ServerHandshake, ch: ClientHello) {
+  const common = hs.common.cipherSuites.filter((s) => s.version === 'TLSv1.3' && ch.cipher_suites.includes(s.code));
+  const first = common[0];
+  if (!first) throw handshakeFailure('no cipher suite in common');
+  const imported = importedPskHashes(hs, ch);
+  if (imported.size === 0 || imported.has(first.hash)) return first;
+  return common.find((s) => imported.has(s.hash)) ?? first;
 }
 
 type ServerPsk = NonNullable<ServerHelloState['psk']>;
@@ -272,8 +289,7 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
   if (ch.legacy_compression_methods.length !== 1 || ch.legacy_compression_methods[0] !== 0) {
     throw illegalParameter('TLS 1.3 ClientHello must offer only the null compression method');
   }
-  const suite = hs.common.cipherSuites.find((s) => s.version === 'TLSv1.3' && ch.cipher_suites.includes(s.code));
-  if (!suite) throw handshakeFailure('no cipher suite in common');
+  const suite = chooseSuite13(hs, ch);
   if (!retry) hs.transcript.setHash(suite.hash);
   hs.negotiated.suite = suite;
   const psk = acceptPsk(hs, ch, raw, suite.hash);
@@ -302,6 +318,8 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
   if (limit !== undefined && limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64`);
 
   hs.negotiated.version = 'TLSv1.3';
+  acceptConnectionId(hs, ext);
+  chooseSrtpProfile(hs, ext);
   hs.negotiated.group = selection?.group;
   hs.resumed = psk !== undefined;
   hs.negotiated.signatureScheme = scheme;
@@ -356,9 +374,10 @@ function needsNoRetry(s: ServerHelloState): boolean {
 
 function serverHelloBase(hs: ServerHandshake, random: Uint8Array, ext: Extensions) {
   return {
-    legacy_version: ProtocolVersion.TLS1_2,
+    legacy_version: tls12Wire(hs.transport),
     random,
-    legacy_session_id_echo: hs.hello.sessionId,
+    // RFC 9147 5.3: a DTLS 1.3 server does not echo the client's legacy_session_id.
+    legacy_session_id_echo: hs.datagram ? new Uint8Array(0) : hs.hello.sessionId,
     cipher_suite: hs.suite.code,
     legacy_compression_method: 0,
     extensions: ext,
@@ -367,7 +386,7 @@ function serverHelloBase(hs: ServerHandshake, random: Uint8Array, ext: Extension
 
 function helloRetryRequest(hs: ServerHandshake): HandshakeMessage {
   const ext = new Extensions('hello_retry_request');
-  ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
+  ext.add('supported_versions', { selected_version: supportedVersionCode(hs.transport, 'TLSv1.3') });
   ext.add('key_share', { selected_group: NamedGroup[hs.group] });
   if (hs.options.helloRetryCookie !== false) {
     hs.hello.cookie = hs.common.random(32);
@@ -379,7 +398,8 @@ function helloRetryRequest(hs: ServerHandshake): HandshakeMessage {
 function serverHello(hs: ServerHandshake): HandshakeMessage {
   const psk = hs.hello.psk;
   const ext = new Extensions('server_hello');
-  ext.add('supported_versions', { selected_version: ProtocolVersion.TLS1_3 });
+  ext.add('supported_versions', { selected_version: supportedVersionCode(hs.transport, 'TLSv1.3') });
+  answerConnectionId(hs, ext);
   if (!psk || psk.dhe) {
     const group = hs.group;
     const { share, secret } = encapsulateTo(hs, group, need(hs.hello.peerShare, "the client's key share"), 'client key share');
@@ -396,6 +416,7 @@ function encryptedExtensions(hs: ServerHandshake): HandshakeMessage {
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
   if (hs.hello.clientRecordSizeLimit !== undefined) ext.add('record_size_limit', OUR_RECORD_SIZE_LIMIT);
   if (hs.negotiated.earlyData === 'accepted') ext.add('early_data', true);
+  answerSrtp(hs, ext);
   return { type: 'encrypted_extensions', extensions: ext };
 }
 

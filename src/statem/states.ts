@@ -34,8 +34,8 @@ const joinServer = joinStates<ServerHandshake>();
 
 export const CLIENT = joinClient([clientStart, clientHello, clientTls13, clientTls12, clientPostHandshake]);
 export const SERVER = joinServer([serverTls13, serverTls12, serverPostHandshake]);
-/** DTLS 1.2 runs the TLS 1.2 states; what it adds is the client's detour through HelloVerifyRequest. */
-export const CLIENT_DTLS12 = joinClient([clientStart, clientHelloDtls12, clientTls12, clientPostHandshake]);
+/** DTLS runs the TLS states (RFC 6347, RFC 9147); what it adds is the client's detour through HelloVerifyRequest. */
+export const CLIENT_DTLS12 = joinClient([clientStart, clientHelloDtls12, clientTls13, clientTls12, clientPostHandshake]);
 export const SERVER_DTLS12 = SERVER;
 
 export const CLIENT_STATES: StateTable = rowsOf(CLIENT);

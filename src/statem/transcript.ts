@@ -50,6 +50,16 @@ export class Transcript {
     this.h = undefined;
   }
 
+  /**
+   * Rewrite the messages held before the hash was chosen (DTLS 1.3: a ClientHello hashed in
+   * DTLS 1.2's framing, before the version was known, goes in as TLS 1.3 frames it).
+   */
+  reframe(frame: (message: Uint8Array) => Uint8Array): void {
+    if (this.h || this.all === RELEASED) return;
+    this.pending = this.pending.map(frame);
+    this.all = this.all.map(frame);
+  }
+
   /** Start over (DTLS: the first ClientHello and HelloVerifyRequest are not hashed, RFC 6347 4.2.6). */
   reset(): void {
     if (!this.provider || this.all === RELEASED) throw new Error('transcript used after the handshake');

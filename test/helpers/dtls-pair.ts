@@ -1,5 +1,5 @@
 /** An in-memory DTLS client↔server pair over a simulated datagram network. */
-import type { DtlsClientOptions, DtlsServerOptions } from '../../src/dtls-connection.js';
+import type { DtlsClientOptions, DtlsServerOptions, DtlsServerStart } from '../../src/dtls-connection.js';
 import { DtlsConnection } from '../../src/dtls-connection.js';
 import type { TLSError } from '../../src/errors.js';
 import { DtlsCookieGuard } from '../../src/dtls-cookie.js';
@@ -19,9 +19,10 @@ export function dtlsPair(client: DtlsClientOptions = {}, server: Partial<DtlsSer
   let now = Date.now();
   const clock = () => now;
   const c = DtlsConnection.client({ ca: rootCa(), servername: 'localhost', now: clock, ...client });
-  const makeServer = (start?: { clientHelloSeq: number; recordSeq: number }) =>
+  const makeServer = (start?: DtlsServerStart) =>
     DtlsConnection.server({ certificates: [certifiedKey('leaf-ecdsa-p256')], now: clock, ...server }, start);
-  const guard = options.cookie ? new DtlsCookieGuard(nobleProvider, { now: clock }) : undefined;
+  // A server that speaks DTLS 1.3 answers with DTLS 1.3's HelloRetryRequest cookie.
+  const guard = options.cookie ? new DtlsCookieGuard(nobleProvider, { now: clock, ...(server.maxVersion === 'TLSv1.3' ? { dtls13: server } : {}) }) : undefined;
   const verifies: Uint8Array[] = [];
   let s = guard ? undefined : makeServer();
   const received = { client: [] as Uint8Array[], server: [] as Uint8Array[] };

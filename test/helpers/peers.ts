@@ -3,7 +3,8 @@
  * are started from: `peers.openssl3` (the system's openssl, or OpenSSL 3 from Debian sid where the
  * system has none), `peers.openssl4` (OpenSSL 4.0 from Debian experimental), `peers.gnutls` (the
  * system's gnutls-cli/gnutls-serv, or GnuTLS from sid where the system has none) and
- * `peers.wolfssl` (test/peers/wolfssl-peer.c on wolfSSL from sid).
+ * `peers.wolfssl` (test/peers/wolfssl-peer.c on wolfSSL from sid), `peers.gnutlsPsk`
+ * (test/peers/gnutls-psk-peer.c on GnuTLS from sid: imported PSKs) and `peers.node24` (Node.js 24).
  * The fetched ones live in .cache/peers/bin, put there by test/peers/setup.sh, which vitest's
  * global setup runs. Output is captured; every process started here is killed by
  * `killAllPeers()` (call it in afterEach). A missing peer is a test failure with a clear
@@ -108,7 +109,7 @@ const fetched = (name: string) => () => requireBinary(join(PEERS_BIN, name));
 
 const gnutlsBase = tlsPeer('GnuTLS', () => requireBinary('gnutls-cli'), (bin) => /gnutls-cli (\S+)/.exec(run(bin, ['--version']))![1]!);
 
-export const peers: { openssl3: TlsPeer; openssl4: TlsPeer; gnutls: GnutlsPeer; wolfssl: TlsPeer } = {
+export const peers: { openssl3: TlsPeer; openssl4: TlsPeer; gnutls: GnutlsPeer; wolfssl: TlsPeer; gnutlsPsk: TlsPeer; node24: TlsPeer } = {
   /** The system's openssl (3.0 on Debian 12), or OpenSSL 3 from sid where the system has none. */
   openssl3: tlsPeer('OpenSSL', () => requireBinary('openssl'), opensslVersion),
   /** OpenSSL 4.0 from Debian experimental: ECH, X25519MLKEM768 first, certificate compression. */
@@ -120,6 +121,10 @@ export const peers: { openssl3: TlsPeer; openssl4: TlsPeer; gnutls: GnutlsPeer; 
   }) as GnutlsPeer,
   /** test/peers/wolfssl-peer.c on wolfSSL from sid: TLS 1.3/1.2, DTLS 1.3/1.2, PSK, connection IDs. */
   wolfssl: tlsPeer('wolfSSL', fetched('wolfssl-peer'), (bin) => /wolfSSL (\S+)/.exec(run(bin, ['--version']))![1]!),
+  /** test/peers/gnutls-psk-peer.c on GnuTLS from sid: TLS 1.3 with an external PSK, imported (RFC 9258) or not. */
+  gnutlsPsk: tlsPeer('GnuTLS', fetched('gnutls-psk-peer'), (bin) => /GnuTLS (\S+)/.exec(run(bin, ['--version']))![1]!),
+  /** Node.js 24 (node:crypto has ML-KEM there: crypto.encapsulate), for running dist/ under it. */
+  node24: tlsPeer('Node.js', fetched('node24'), (bin) => run(bin, ['--version']).trim()),
 };
 
 /** Poll `ok` every 10 ms until it holds; on timeout throw, naming `what` with `context()` (a peer's output, say). */
@@ -522,4 +527,39 @@ export function startWolfsslServer(o: WolfsslOptions = {}): Promise<{ peer: Peer
 export function startWolfsslClient(port: number, o: WolfsslOptions = {}): Peer {
   const verify = o.psk ? [] : ['--ca', 'root.crt', '--verify-name', 'localhost'];
   return new Peer(peers.wolfssl.bin, ['client', '--port', String(port), ...verify, ...wolfsslArgs(o)]);
+}
+
+// ---- GnuTLS with imported PSKs ---------------------------------------------------------------
+
+export interface GnutlsPskOptions {
+  /** Hex key and identity of the external PSK. */
+  psk: { key: string; identity: string };
+  /** Use it as an RFC 9258 imported PSK, with this context (default empty). */
+  imported?: { context?: string };
+  /** The PSK's hash: the GnuTLS credential's, and the import's target (default sha256). */
+  hash?: 'sha256' | 'sha384';
+  /** A GnuTLS priority string instead of the peer's TLS 1.3 PSK default. */
+  priority?: string;
+}
+
+function gnutlsPskArgs(o: GnutlsPskOptions): string[] {
+  return [
+    '--psk',
+    o.psk.key,
+    '--psk-identity',
+    o.psk.identity,
+    ...(o.imported ? ['--import', '--context', o.imported.context ?? ''] : []),
+    ...(o.hash ? ['--hash', o.hash] : []),
+    ...(o.priority ? ['--priority', o.priority] : []),
+  ];
+}
+
+/** The GnuTLS PSK echo server (every record is sent back); resolves once it prints ACCEPT. */
+export function startGnutlsPskServer(o: GnutlsPskOptions): Promise<{ peer: Peer; port: number }> {
+  return startServer(peers.gnutlsPsk.bin, (port) => ['server', '--port', String(port), ...gnutlsPskArgs(o)], 'ACCEPT');
+}
+
+/** The GnuTLS PSK client: sends each stdin line as a record and prints what comes back, after "HANDSHAKE version=… cipher=… prf=…". */
+export function startGnutlsPskClient(port: number, o: GnutlsPskOptions): Peer {
+  return new Peer(peers.gnutlsPsk.bin, ['client', '--port', String(port), ...gnutlsPskArgs(o)]);
 }

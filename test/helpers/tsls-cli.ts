@@ -10,10 +10,15 @@ export function tsls(...args: string[]): Peer {
 }
 
 /** `tsls server --port P ARGS` on a free port; resolves once it says it listens. */
-export async function startTslsServer(...args: string[]): Promise<{ server: Peer; port: number }> {
+export function startTslsServer(...args: string[]): Promise<{ server: Peer; port: number }> {
+  return startTslsServerAs(tsls, ...args);
+}
+
+/** The same, with the command run by `run` (under another Node, say). */
+export async function startTslsServerAs(run: (...args: string[]) => Peer, ...args: string[]): Promise<{ server: Peer; port: number }> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const server = tsls('server', '--port', String(port), ...args);
+    const server = run('server', '--port', String(port), ...args);
     try {
       await server.waitOutput(/server listening on \S+:\d+/);
       return { server, port };

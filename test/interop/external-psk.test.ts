@@ -72,6 +72,9 @@ describe('tsls --psk usage', () => {
     [['--psk', 'zz', '--psk-identity', 'x'], /--psk takes the key in hex/],
     [['--psk-identity', 'x'], /--psk and --psk-identity go together/],
     [['--psk', KEY], /--psk and --psk-identity go together/],
+    [['--psk-import'], /--psk-import needs --psk and --psk-identity/],
+    [['--psk', KEY, '--psk-identity', 'x', '--psk-context', 'c'], /--psk-context and --psk-hash go with --psk-import/],
+    [['--psk', KEY, '--psk-identity', 'x', '--psk-import', '--psk-hash', 'sha512'], /bad --psk-hash sha512/],
   ])('tsls client %j fails with one usage line and exit 1', async (args, message) => {
     const client = tsls('client', '127.0.0.1:1', ...args);
     const exit = await client.waitExit();

@@ -224,6 +224,25 @@ describe('sessions', () => {
     expect((await readAll(second)).toString()).toBe('hi');
   });
 
+  it.each(['node:tls', 'tsls'] as const)("a %s client's TLS 1.2 handshake completes only after the server's newSession callback ran", async (client) => {
+    const server = createServer({ ...ECDSA, maxVersion: 'TLSv1.2' }, (s) => s.end('hi'));
+    let stored = 0;
+    server.on('newSession', (_id: Buffer, _data: Buffer, cb: () => void) => {
+      setTimeout(() => {
+        stored = Date.now();
+        cb();
+      }, 300);
+    });
+    const port = await listen(server);
+    cleanups.push(() => close(server));
+    const s = (client === 'tsls' ? connect : tls.connect)({ port, host: 'localhost', ca: ROOT, maxVersion: 'TLSv1.2' });
+    await once(s, 'secureConnect');
+    const connected = Date.now();
+    expect(stored, 'newSession was called').toBeGreaterThan(0);
+    expect(connected).toBeGreaterThanOrEqual(stored);
+    expect((await readAll(s)).toString()).toBe('hi');
+  });
+
   it('no session is handed out from an unverified connection', async () => {
     const port = await nodeServer();
     const s = connect({ port, host: 'localhost', rejectUnauthorized: false });
