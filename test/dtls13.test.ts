@@ -537,7 +537,7 @@ describe('DTLS version negotiation', () => {
     const rnd = seededFloats(15);
     const p = dtlsPair({ ...V13, session: sessions[0], maxRetransmissions: 12 }, { maxRetransmissions: 12 }, { cookie: true });
     const types: string[] = [];
-    p.client.on('message', (dir, m) => types.push(m.type));
+    p.client.on('message', (_dir, m) => types.push(m.type));
     p.run({ deliver: (d) => (rnd() < 0.25 ? [] : [d]) }, 2000);
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(types).toContain('hello_verify_request');

@@ -81,6 +81,7 @@ describe('release() keeps what the established connection uses and drops the res
       sessionId: new Uint8Array(0),
       keyShares: new Map([['x25519', { privateKey, publicKey: bytes(32, 2) }]]),
       offeredExtensions: new Set(),
+      pskOffers: [],
       pskModes: [1],
     };
     hs.clientRandom = bytes(32, 1);
