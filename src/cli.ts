@@ -45,9 +45,11 @@ function echConfigArg(v: string): string {
   return /-----BEGIN ECHCONFIG-----([\s\S]*?)-----END ECHCONFIG-----/.exec(text)?.[1] ?? text;
 }
 
-function tlsVersion(v: string): 'TLSv1.2' | 'TLSv1.3' {
-  if (v !== 'TLSv1.2' && v !== 'TLSv1.3') throw new UsageError(`unknown version ${v} (TLSv1.2 or TLSv1.3)`);
-  return v;
+/** A TLS version for node:tls's options; a DTLS one is left to --dtls (dtlsVersionOptions). */
+function tlsVersion(name: 'minVersion' | 'maxVersion', v: string): TlsOptions {
+  if (v === 'DTLSv1.2' || v === 'DTLSv1.3') return {};
+  if (v !== 'TLSv1.2' && v !== 'TLSv1.3') throw new UsageError(`unknown version ${v} (TLSv1.2 or TLSv1.3; with --dtls, DTLSv1.2 or DTLSv1.3)`);
+  return { [name]: v };
 }
 
 function webPkiMode(v: string): boolean | 'strict' {
@@ -67,8 +69,8 @@ const FLAGS: Record<string, Flag> = {
   'webpki-profile': { for: 'client', arg: 'MODE', help: "the CA/Browser Forum's rules for the server certificate (extKeyUsage serverAuth, not a CA, no wildcard under a public suffix, subject CN copied from the subjectAltName): on (the default), off (RFC 5280 alone, for a private PKI) or strict (the exact CN copy)", tls: (v) => ({ webPkiProfile: webPkiMode(v) }) },
   verify: { for: 'server', help: 'require a client certificate that chains to --ca' },
   alpn: { for: 'both', arg: 'LIST', help: 'ALPN protocols, comma-separated (h2,http/1.1)', tls: (v) => ({ ALPNProtocols: v.split(',') }) },
-  'min-version': { for: 'both', arg: 'V', help: 'lowest version: TLSv1.2 or TLSv1.3', tls: (v) => ({ minVersion: tlsVersion(v) }) },
-  'max-version': { for: 'both', arg: 'V', help: 'highest version: TLSv1.2 or TLSv1.3', tls: (v) => ({ maxVersion: tlsVersion(v) }) },
+  'min-version': { for: 'both', arg: 'V', help: 'lowest version: TLSv1.2 or TLSv1.3 (with --dtls: DTLSv1.2 or DTLSv1.3)', tls: (v) => tlsVersion('minVersion', v) },
+  'max-version': { for: 'both', arg: 'V', help: 'highest version: TLSv1.2 or TLSv1.3 (with --dtls: DTLSv1.2 or DTLSv1.3)', tls: (v) => tlsVersion('maxVersion', v) },
   groups: { for: 'both', arg: 'LIST', help: 'key exchange groups in order of preference, node:tls ecdhCurve names (X25519MLKEM768:X25519:P-256); the client sends shares for the first (and X25519 with a hybrid)', tls: (v) => ({ ecdhCurve: v }) },
   ciphers: { for: 'both', arg: 'LIST', help: 'cipher suites: names or an OpenSSL cipher string (ECDHE+AESGCM:!SHA384)', tls: (v) => ({ ciphers: v }) },
   psk: { for: 'both', arg: 'HEX', help: 'pre-shared key: a TLS 1.3 external PSK, or the TLS 1.2 / DTLS PSK suites; with --psk-identity. A server with --psk and no --cert has no certificate at all' },
@@ -80,9 +82,9 @@ const FLAGS: Record<string, Flag> = {
   'early-data': { for: 'both', arg: 'FILE', argFor: 'client', help: 'client: send FILE as TLS 1.3 0-RTT when the --session allows it (resent after the handshake if refused); server: issue tickets that allow 0-RTT (16384 bytes) and say what arrived early' },
   www: { for: 'server', help: 'answer HTTP/1.1 requests with a status page of the connection (as s_server -www)' },
   echo: { for: 'server', help: 'echo what each client sends (the default)' },
-  dtls: { for: 'both', help: 'DTLS 1.2 over UDP: the client sends each stdin line as one message; the server echoes' },
+  dtls: { for: 'both', help: 'DTLS over UDP (1.3, and 1.2 with a peer that speaks only that): the client sends each stdin line as one message; the server echoes' },
   mtu: { for: 'both', arg: 'N', help: 'with --dtls: the path MTU (UDP payload bytes, 200 to 65507)' },
-  cid: { for: 'both', help: "with --dtls: connection IDs (RFC 9146); the server gives each client an 8-byte CID and keeps its association when the client's address changes, the client uses the server's" },
+  cid: { for: 'both', help: "with --dtls: connection IDs (RFC 9146, RFC 9147); the server gives each client an 8-byte CID and keeps its association when the client's address changes, the client uses the server's" },
   trace: { for: 'both', help: 'print every state transition and handshake message on stderr', tls: () => ({ enableTrace: true }) },
   keylog: { for: 'both', arg: 'FILE', help: 'append the secrets to FILE (SSLKEYLOGFILE format, for Wireshark)' },
   'ech-config': { for: 'client', arg: 'B64|FILE', help: 'Encrypted Client Hello with this ECHConfigList: base64, or a file (base64, or a key file\'s ECHCONFIG block)', tls: (v) => ({ ech: { configList: echConfigArg(v) } }) as TlsOptions },

@@ -176,6 +176,10 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
   get group(): string | undefined {
     return this.hs.negotiated.group;
   }
+  /** The server answered the first ClientHello with a HelloRetryRequest (a group to share, or a DTLS 1.3 cookie to return). */
+  get helloRetried(): boolean {
+    return this.hs.negotiated.helloRetried;
+  }
   get alpnProtocol(): string | false {
     return this.hs.negotiated.alpnProtocol ?? false;
   }

@@ -165,9 +165,6 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   get echStatus(): 'accepted' | 'rejected' | undefined {
     return this.hs.negotiated.ech;
   }
-  get helloRetried(): boolean {
-    return this.hs.negotiated.helloRetried;
-  }
   /** Client: writes now go out as 0-RTT early data (offered, not refused, room left under the ticket's limit). */
   get sendingEarlyData(): boolean {
     return this.earlyWrite !== undefined && this.earlyRoom > 0 && this.hs.negotiated.earlyData !== 'rejected';

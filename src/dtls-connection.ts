@@ -302,10 +302,6 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     const variant = this.hs.variant;
     return s && variant && { name: s.openssl, standardName: s.name, version: VARIANTS[variant].name };
   }
-  /** Whether the server asked for a second ClientHello (DTLS 1.3's HelloRetryRequest, stateless or not). */
-  get helloRetried(): boolean {
-    return this.hs.negotiated.helloRetried;
-  }
   /** The DTLS-SRTP protection profile agreed on (RFC 5764), if any; its keys come from exportKeyingMaterial. */
   get srtpProfile(): string | undefined {
     return this.hs.negotiated.srtpProfile;

@@ -22,9 +22,11 @@ import {
   startGnutlsServer,
   startOpensslClient,
   startOpensslServer,
+  until,
   type Exit,
 } from './helpers/peers.js';
 import { CLI, startTslsServer, tsls } from './helpers/tsls-cli.js';
+import { udpNat } from './helpers/udp-nat.js';
 import { cn, dnsName, ipName, issue, makeKey, profiles } from './helpers/x509-builder.js';
 import { OID } from '../src/x509/certificate.js';
 import { pemEncode } from '../src/x509/parse-chain.js';
@@ -234,6 +236,8 @@ describe('help, --version and usage errors', () => {
     ['client without HOST:PORT', ['client'], /client needs HOST:PORT/],
     ['an unknown flag', ['client', '127.0.0.1:1', '--bogus'], /--bogus/],
     ['an unknown version', ['server', '--max-version', 'TLSv1.1'], /unknown version TLSv1\.1/],
+    ['a TLS version with --dtls', ['client', '--dtls', '127.0.0.1:1', '--min-version', 'TLSv1.3'], /--min-version TLSv1\.3: with --dtls the versions are DTLSv1\.2 and DTLSv1\.3/],
+    ['a DTLS version without --dtls', ['server', '--max-version', 'DTLSv1.3'], /--max-version DTLSv1\.3 goes with --dtls/],
     ['an unknown --webpki-profile', ['client', '127.0.0.1:1', '--webpki-profile', 'lax'], /unknown --webpki-profile lax \(on, off or strict\)/],
   ])('a usage error (%s) is one line pointing at --help, without the usage text, and exit 1', async (_what, args, pattern) => {
     const peer = tsls(...args);
@@ -566,8 +570,9 @@ describe('tsls --psk', () => {
   });
 
   it('tsls client --dtls --psk ↔ tsls server --dtls --psk agree on the PSK suite', async () => {
-    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', '--psk', PSK_HEX, '--psk-identity', 'device-1', '--ciphers', 'TLS_PSK_WITH_AES_128_CCM_8');
-    const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--psk', PSK_HEX, '--psk-identity', 'device-1', '--ciphers', 'TLS_PSK_WITH_AES_128_CCM_8');
+    // The CoAP suite is DTLS 1.2's: --max-version keeps both sides there (DTLS 1.3 would use the PSK with its own suites).
+    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', '--psk', PSK_HEX, '--psk-identity', 'device-1', '--ciphers', 'TLS_PSK_WITH_AES_128_CCM_8', '--max-version', 'DTLSv1.2');
+    const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--psk', PSK_HEX, '--psk-identity', 'device-1', '--ciphers', 'TLS_PSK_WITH_AES_128_CCM_8', '--max-version', 'DTLSv1.2');
     await client.waitOutput('tsls: connected to');
     expect(summaryOf(client)).toMatch(/over UDP: DTLSv1\.2, TLS_PSK_WITH_AES_128_CCM_8, no \(EC\)DHE$/);
     await echo(client, 'psk datagram');
@@ -577,6 +582,46 @@ describe('tsls --psk', () => {
 });
 
 describe('tsls --dtls', () => {
+  it('tsls client --dtls --trace shows each record with its epoch and number, the retransmission of a lost ClientHello, and what ACKs name', async () => {
+    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
+    const cleanups: (() => Promise<void> | void)[] = [];
+    try {
+      // A relay that loses the client's first datagram: its ClientHello goes out again on the timer.
+      const nat = await udpNat(cleanups, port);
+      nat.state.holding = true;
+      const client = tsls('client', '--dtls', `127.0.0.1:${nat.port}`, '--ca', 'root.crt', '--servername', 'localhost', '--trace');
+      await until('the first ClientHello to be lost', () => nat.held.length > 0, () => client.describe());
+      nat.state.holding = false;
+      await client.waitOutput('tsls: connected to');
+      await echo(client, 'traced');
+      client.closeStdin();
+      await expectExit(client, 0);
+      const trace = client.stderr;
+      expect(trace).toMatch(/\[client\] >>> record handshake epoch 0 seq 0 \d+ bytes\n/);
+      expect(trace).toMatch(/\[client\] >>> record handshake epoch 0 seq \d+ \d+ bytes \(retransmission\)/);
+      expect(trace).toMatch(/\[client\] <<< record handshake epoch 2 seq \d+ \d+ bytes/);
+      expect(trace).toMatch(/\[client\] <<< record application_data epoch 3 seq \d+ \d+ bytes/);
+      // Our ACK of the server's NewSessionTicket, and the server's of our Finished.
+      expect(trace).toMatch(/\[client\] >>> record ack epoch 3 seq \d+ \d+ bytes acknowledging 3\/\d+/);
+      // The client's last flight is acknowledged by the server's ACK, which names its records.
+      expect(trace).toMatch(/\[client\] <<< record ack epoch 3 seq \d+ \d+ bytes acknowledging( \d+\/\d+)+/);
+    } finally {
+      for (const c of cleanups.reverse()) await c();
+    }
+  });
+
+  it('tsls client --dtls ↔ tsls server --dtls speak DTLS 1.3; --max-version DTLSv1.2 on the client settles on DTLS 1.2', async () => {
+    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
+    for (const [flags, version] of [[[], 'DTLSv1\\.3, TLS_AES_128_GCM_SHA256'], [['--max-version', 'DTLSv1.2'], 'DTLSv1\\.2, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256']] as const) {
+      const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost', ...flags);
+      await client.waitOutput('tsls: connected to');
+      expect(summaryOf(client)).toMatch(new RegExp(`over UDP: ${version}, `));
+      await echo(client, `over ${version.slice(0, 8)}`);
+      client.closeStdin();
+      await expectExit(client, 0);
+    }
+  });
+
   it('echo x | tsls client --dtls: stdin ends at once, and the reply still arrives before the client exits 0', async () => {
     const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
     const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost');

@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { cidLine, describeError, mtuOption, pskOptions, readFile, say, str, UsageError, type Values } from './cli-common.js';
+import { cidLine, describeError, dtlsVersionOptions, mtuOption, pskOptions, readFile, say, str, UsageError, type Values } from './cli-common.js';
 import { clientDetails, summary } from './cli-report.js';
 import { connect } from '../node/connect.js';
 import type { ConnectionOptions } from '../node/options.js';
@@ -62,7 +62,8 @@ export async function runClient(values: Values, positionals: string[], tls: Conn
     ...(psk?.imported ? { pskImport: psk.imported } : {}),
   };
   if (values.dtls && values['early-data'] !== undefined) throw new UsageError('--early-data is TLS 1.3 0-RTT: it does not go with --dtls');
-  if (values.dtls) return runDtlsClient(values, options);
+  const versions = dtlsVersionOptions(values, !!values.dtls);
+  if (values.dtls) return runDtlsClient(values, options, versions);
   if (values.mtu !== undefined) throw new UsageError('--mtu goes with --dtls');
   if (values.cid) throw new UsageError('--cid goes with --dtls');
   const sessionFile = str(values, 'session');
@@ -96,8 +97,7 @@ function fail(what: string, err: unknown): never {
   process.exit(1);
 }
 
-async function runDtlsClient(values: Values, options: ConnectionOptions): Promise<void> {
-  if (options.minVersion === 'TLSv1.3' || options.maxVersion === 'TLSv1.3') throw new UsageError('--dtls speaks DTLS 1.2 (TLS 1.2 based) only');
+async function runDtlsClient(values: Values, options: ConnectionOptions, versions: ReturnType<typeof dtlsVersionOptions>): Promise<void> {
   const { connectDtls } = await import('../node/dtls-socket.js');
   const { minVersion: _min, maxVersion: _max, socket: _socket, session: _session, ...rest } = options;
   const mtu = str(values, 'mtu');
@@ -107,6 +107,7 @@ async function runDtlsClient(values: Values, options: ConnectionOptions): Promis
     ...rest,
     host: options.host!,
     port: options.port!,
+    ...versions,
     ...mtuOption(mtu),
     ...(session ? { session } : {}),
     // A client rarely needs a CID of its own: its address is the one that changes.

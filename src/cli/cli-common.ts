@@ -83,3 +83,23 @@ export function mtuOption(v: string | undefined): { mtu?: number } {
   if (!Number.isInteger(mtu) || mtu < 200 || mtu > 65507) throw new UsageError(`bad --mtu ${v} (200 to 65507 bytes of UDP payload)`);
   return { mtu };
 }
+
+export type DtlsVersionName = 'DTLSv1.2' | 'DTLSv1.3';
+
+/**
+ * --min-version/--max-version, checked against --dtls: with it, DTLSv1.2 or DTLSv1.3 (the
+ * options connectDtls and createDtlsServer take); without it, the TLS names (node:tls's own,
+ * already in the TLS options), and a DTLS name is a mistake.
+ */
+export function dtlsVersionOptions(values: Values, dtls: boolean): { minVersion?: DtlsVersionName; maxVersion?: DtlsVersionName } {
+  const out: { minVersion?: DtlsVersionName; maxVersion?: DtlsVersionName } = {};
+  for (const [flag, name] of [['min-version', 'minVersion'], ['max-version', 'maxVersion']] as const) {
+    const v = str(values, flag);
+    if (v === undefined) continue;
+    const isDtls = v === 'DTLSv1.2' || v === 'DTLSv1.3';
+    if (dtls && !isDtls) throw new UsageError(`--${flag} ${v}: with --dtls the versions are DTLSv1.2 and DTLSv1.3`);
+    if (!dtls && isDtls) throw new UsageError(`--${flag} ${v} goes with --dtls`);
+    if (isDtls) out[name] = v;
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cidLine, describeError, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
+import { cidLine, describeError, dtlsVersionOptions, mtuOption, pskOptions, say, str, UsageError, type Values } from './cli-common.js';
 import { summary } from './cli-report.js';
 import { nodeProvider } from '../crypto/node.js';
 import type { DTLSSocket } from '../node/dtls-socket.js';
@@ -74,6 +74,7 @@ export async function runServer(values: Values, tls: TlsServerOptions): Promise<
   if (values['early-data'] && values.dtls) throw new UsageError('--early-data is TLS 1.3 0-RTT: it does not go with --dtls');
   if (!!values.cert !== !!values.key) throw new UsageError('--cert and --key go together');
   if (values.verify && !values.ca) throw new UsageError('--verify needs --ca');
+  const versions = dtlsVersionOptions(values, !!values.dtls);
   const portText = str(values, 'port') ?? '4433';
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`bad port ${portText}`);
@@ -107,7 +108,7 @@ export async function runServer(values: Values, tls: TlsServerOptions): Promise<
     }
     say(`tsls: ${what} listening on ${host}:${boundPort}${values.dtls ? ' (UDP)' : ''}`);
   };
-  if (values.dtls) return runDtlsServer(values, options, hosts, port, ready);
+  if (values.dtls) return runDtlsServer(values, options, versions, hosts, port, ready);
   const mode = values.www ? 'www' : 'echo';
   const www = values.www ? (await import('./cli-www.js')).serveHttp : undefined;
 
@@ -145,9 +146,16 @@ function listenError(hosts: string[], host: string, port: number, err: NodeJS.Er
   process.exit(1);
 }
 
-async function runDtlsServer(values: Values, options: TlsServerOptions, hosts: string[], port: number, ready: (port: number, what: string) => void): Promise<void> {
-  if (options.minVersion === 'TLSv1.3' || options.maxVersion === 'TLSv1.3') throw new UsageError('--dtls speaks DTLS 1.2 (TLS 1.2 based) only');
+async function runDtlsServer(
+  values: Values,
+  options: TlsServerOptions,
+  versions: ReturnType<typeof dtlsVersionOptions>,
+  hosts: string[],
+  port: number,
+  ready: (port: number, what: string) => void,
+): Promise<void> {
   const { createDtlsServer } = await import('../node/dtls-socket.js');
+  // (With --dtls the TLS version names were refused: the versions are the DTLS ones.)
   const { ticketKeys: _t, minVersion: _min, maxVersion: _max, ...tls } = options;
   const onSecure = (socket: DTLSSocket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -161,7 +169,7 @@ async function runDtlsServer(values: Values, options: TlsServerOptions, hosts: s
   };
   let listening = 0;
   for (const h of hosts) {
-    const server = createDtlsServer({ ...tls, ...mtuOption(str(values, 'mtu')), ...(values.cid ? { connectionIds: true } : {}) }, onSecure);
+    const server = createDtlsServer({ ...tls, ...versions, ...mtuOption(str(values, 'mtu')), ...(values.cid ? { connectionIds: true } : {}) }, onSecure);
     keylogTo(server, str(values, 'keylog'));
     server.on('tlsClientError', (err: Error, socket: DTLSSocket) => say(handshakeFailed(socket, err)));
     server.on('error', (err: NodeJS.ErrnoException) => listenError(hosts, h, port, err));

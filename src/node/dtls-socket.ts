@@ -1,6 +1,8 @@
 /**
- * DTLS 1.2 for Node: the sans-IO `DtlsConnection` over node:dgram, with node:tls's option
- * names and node's socket vocabulary.
+ * DTLS 1.3 and 1.2 for Node: the sans-IO `DtlsConnection` over node:dgram, with node:tls's
+ * option names and node's socket vocabulary. Both sides speak DTLS 1.3 (RFC 9147) by default
+ * and DTLS 1.2 (RFC 6347) with a peer that speaks only that; `minVersion`/`maxVersion`
+ * ('DTLSv1.2', 'DTLSv1.3') narrow it.
  *
  *   connectDtls({ host, port, ca })      → DTLSSocket (client) on its own UDP socket
  *   createDtlsServer({ cert, key }, cb)  → DTLSServer: ONE UDP socket, many associations
@@ -16,6 +18,9 @@
  * event, as on a dgram.Socket. There is no half-close: the peer's close_notify ('end') is
  * answered with ours and the socket closes. Events: 'secureConnect' (client) / 'secure'
  * (both), 'message' (Buffer), 'end', 'close' (hadError), 'error', 'keylog' (Buffer line).
+ * Over DTLS 1.3 a client is connected once its Finished is sent; its server, once that
+ * Finished arrives. `keyUpdate()` (DTLS 1.3) sends a KeyUpdate; its new keys are used once the
+ * peer acknowledges it.
  *
  * Time. The engine keeps no timers: after every engine call the socket arms ONE setTimeout at
  * the earliest of the engine's `nextTimeout()` (flight retransmission), the handshake deadline
@@ -26,10 +31,12 @@
  * the handshake, `idleTimeout` (server default 5 minutes, client default off) ends an
  * association that received nothing for that long with 'error' ERR_TLS_IDLE_TIMEOUT.
  *
- * Server. Datagrams are demultiplexed by the peer's address:port. A datagram from a peer with
- * no association goes through the stateless `DtlsCookieGuard` first (RFC 6347 4.2.1): a
- * HelloVerifyRequest goes straight back and nothing is kept; only a ClientHello carrying a
- * cookie we made for that address creates an association. Associations that have not finished
+ * Server. Datagrams are demultiplexed by the peer's address:port, and by connection ID when
+ * they carry one of ours. A datagram from a peer with no association goes through the
+ * stateless `DtlsCookieGuard` first: a HelloVerifyRequest (DTLS 1.2, RFC 6347 4.2.1) or a
+ * HelloRetryRequest with a cookie (DTLS 1.3, RFC 9147 5.1) goes straight back and nothing is
+ * kept (but the bounded fragments of a ClientHello that does not fit one datagram); only a
+ * ClientHello carrying a cookie we made for that address creates an association. Associations that have not finished
  * their handshake are bounded by `maxHalfOpen` (default 256) and `maxHalfOpenPerAddress`
  * (default 32): a new client that proved its address takes the place of the oldest half-open
  * association (of its address, when that is at its limit), and while the table is half full
@@ -50,14 +57,17 @@
  * checkServerIdentity, ciphers, ecdhCurve, sigalgs, enableTrace...), mapped by options.ts;
  * the client verifies the server like connect() (on by default; only an explicit
  * `rejectUnauthorized: false` turns it off). DTLS-only: `mtu`, `retransmitMs`,
- * `maxRetransmissions`, `handshakeTimeout`, `idleTimeout`; `minVersion`/`maxVersion` accept
- * 'DTLSv1.2' only. Refused (ERR_TLS_UNSUPPORTED_OPTION): `ciphersuites` (TLS 1.3 suites, no
- * DTLS 1.3 here), `SNICallback`.
+ * `maxRetransmissions`, `handshakeTimeout`, `idleTimeout`; `minVersion`/`maxVersion` take
+ * 'DTLSv1.2' and 'DTLSv1.3'. As in node:tls, `ciphers` names the DTLS 1.2 suites and
+ * `ciphersuites` the DTLS 1.3 ones. Refused (ERR_TLS_UNSUPPORTED_OPTION): `SNICallback`.
  * Resumption (client): `session` takes a Buffer from an earlier DTLS socket's 'session' event
- * (a session ID or an RFC 5077 ticket, as TLS 1.2); 'session' follows 'secureConnect'.
- * Connection IDs (RFC 9146): `connectionId` on the client (usually an empty Buffer: use the
- * server's CID), `connectionIds` on the server (a random CID per association, by which
- * datagrams from a new address still reach it).
+ * (DTLS 1.2: a session ID or an RFC 5077 ticket; DTLS 1.3: a NewSessionTicket, which comes
+ * after the handshake); 'session' follows 'secureConnect'.
+ * Connection IDs (RFC 9146; RFC 9147 9): `connectionId` on the client (usually an empty
+ * Buffer: use the server's CID), `connectionIds` on the server (a random CID per association,
+ * by which datagrams from a new address still reach it: a tls12_cid record or a DTLS 1.3
+ * unified header with the C bit; the association answers at the new address only once a
+ * record from it authenticated and was the newest yet).
  */
 import { randomBytes, type X509Certificate } from 'node:crypto';
 import * as dgram from 'node:dgram';
@@ -65,11 +75,11 @@ import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import type { PeerVerification } from '../config.js';
+import type { PeerVerification, TLSVersionName } from '../config.js';
 import type { Connection } from '../connection.js';
 import { DtlsConnection, type DtlsServerOptions as EngineDtlsServerOptions, type DtlsServerStart } from '../dtls-connection.js';
 import { DtlsCookieGuard } from '../dtls-cookie.js';
-import { TLS12_CID } from '../record/dtls-cid.js';
+import { datagramCid } from '../record/cid-demux.js';
 import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
@@ -91,9 +101,9 @@ export interface DtlsTransportOptions {
   handshakeTimeout?: number;
   /** After the handshake: ms without a datagram from the peer before 'error' ERR_TLS_IDLE_TIMEOUT (0 = never). Client default 0, server default 300000. */
   idleTimeout?: number;
-  /** 'DTLSv1.2' (the only version). */
-  minVersion?: string;
-  maxVersion?: string;
+  /** 'DTLSv1.2' or 'DTLSv1.3': by default DTLS 1.3, and DTLS 1.2 with a peer that speaks only that. */
+  minVersion?: 'DTLSv1.2' | 'DTLSv1.3';
+  maxVersion?: 'DTLSv1.2' | 'DTLSv1.3';
 }
 
 /** Options of node's TLS ones that mean nothing over UDP. */
@@ -146,14 +156,29 @@ export interface DTLSServerOptions extends Omit<TlsServerOptions, 'highWaterMark
 
 const unsupported = (option: string, why: string) => new TLSError('internal_error', `option ${option} ${why}`, { code: 'ERR_TLS_UNSUPPORTED_OPTION' });
 
-function checkDtlsCommon(o: Record<string, unknown>): void {
-  for (const name of ['minVersion', 'maxVersion']) {
-    const v = o[name];
-    if (v !== undefined && v !== 'DTLSv1.2') {
-      throw new TLSError('internal_error', `${name} ${String(v)} is not supported: tsls speaks DTLSv1.2 over UDP`, { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
-    }
+/** The DTLS versions by name, and the TLS version whose handshake each runs (RFC 6347, RFC 9147). */
+const DTLS_VERSIONS: Readonly<Record<string, TLSVersionName>> = { 'DTLSv1.2': 'TLSv1.2', 'DTLSv1.3': 'TLSv1.3' };
+
+/**
+ * minVersion/maxVersion ('DTLSv1.2', 'DTLSv1.3') as the engine's TLS versions. The default is
+ * DTLS 1.3 with DTLS 1.2 for peers that speak only that (its supported_versions tells them apart).
+ */
+function dtlsVersions(o: { minVersion?: unknown; maxVersion?: unknown }): { minVersion: TLSVersionName; maxVersion: TLSVersionName } {
+  const pick = (name: 'minVersion' | 'maxVersion', fallback: string): TLSVersionName => {
+    const v = o[name] ?? fallback;
+    const tls = typeof v === 'string' ? DTLS_VERSIONS[v] : undefined;
+    if (!tls) throw new TLSError('internal_error', `${name} ${String(v)} is not supported: DTLSv1.2 or DTLSv1.3`, { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
+    return tls;
+  };
+  const versions = { minVersion: pick('minVersion', 'DTLSv1.2'), maxVersion: pick('maxVersion', 'DTLSv1.3') };
+  if (versions.minVersion === 'TLSv1.3' && versions.maxVersion === 'TLSv1.2') {
+    throw new TLSError('internal_error', 'minVersion is above maxVersion', { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
   }
-  if (o.ciphersuites !== undefined) throw unsupported('ciphersuites', 'names TLS 1.3 suites: DTLS 1.2 uses `ciphers`');
+  return versions;
+}
+
+function checkDtlsCommon(o: Record<string, unknown>): void {
+  dtlsVersions(o);
   for (const name of ['mtu', 'retransmitMs', 'handshakeTimeout', 'idleTimeout']) {
     const v = o[name];
     if (v !== undefined && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) {
@@ -162,9 +187,10 @@ function checkDtlsCommon(o: Record<string, unknown>): void {
   }
 }
 
-/** `ciphers` maps to TLS 1.3 + 1.2 suites for TLS; DTLS keeps the TLS 1.2 ones. */
-function dtlsSuites(suites: string[] | undefined): string[] | undefined {
-  return suites?.filter((n) => cipherSuiteByName(n)?.version === 'TLSv1.2');
+/** `ciphers` and `ciphersuites` map to TLS 1.2 and 1.3 suites; DTLS keeps those of the versions it may speak. */
+function dtlsSuites(suites: string[] | undefined, versions: { minVersion: TLSVersionName; maxVersion: TLSVersionName }): string[] | undefined {
+  const allowed = new Set<string>([versions.minVersion, versions.maxVersion]);
+  return suites?.filter((n) => allowed.has(cipherSuiteByName(n)?.version ?? ''));
 }
 
 function stripVersions<T extends object>(o: T): T {
@@ -455,6 +481,16 @@ export class DTLSSocket extends EventEmitter {
     this.flush(cb);
   }
 
+  /**
+   * DTLS 1.3 KeyUpdate (a tsls addition, as TLSSocket's): new sending keys, used once the peer
+   * acknowledges the KeyUpdate (RFC 9147 8); with `requestPeer` the peer is asked to update too.
+   * Throws ERR_TLS_INVALID_STATE before the handshake, over DTLS 1.2, or while an earlier
+   * KeyUpdate waits for its ACK.
+   */
+  keyUpdate(requestPeer = true): void {
+    this.engine(() => this.conn.keyUpdate(requestPeer));
+  }
+
   /** Send close_notify, then release the association (no waiting for the peer's: datagrams have no half-close). */
   close(callback?: () => void): this {
     if (callback) this.once('close', callback);
@@ -695,12 +731,14 @@ export function connectDtls(options: DTLSConnectOptions, listener?: SecureConnec
   }
   const host = options.host ?? 'localhost';
   const resolved = resolveClientOptions({ ...stripVersions(options), host } as ConnectionOptions);
-  const suites = dtlsSuites(resolved.engine.cipherSuites);
+  const versions = dtlsVersions(o);
+  const suites = dtlsSuites(resolved.engine.cipherSuites, versions);
   if (options.connectionId !== undefined && (!(options.connectionId instanceof Uint8Array) || options.connectionId.length > 255)) {
     throw new TLSError('internal_error', 'connectionId must be a Buffer of at most 255 bytes', { code: 'ERR_TLS_INVALID_OPTION' });
   }
   const engine = {
     ...resolved.engine,
+    ...versions,
     ...(suites ? { cipherSuites: suites } : {}),
     ...transportOptions(options),
     ...(options.connectionId ? { connectionId: options.connectionId } : {}),
@@ -783,7 +821,7 @@ const helloRandom = (d: Uint8Array) => Buffer.from(d.subarray(27, 59));
 
 /** Counters of what the server did with datagrams that had no association. */
 export interface DTLSServerStats {
-  /** HelloVerifyRequests sent (cookieless or stale-cookie ClientHellos). */
+  /** Cookies sent: HelloVerifyRequests (DTLS 1.2) and stateless HelloRetryRequests (DTLS 1.3), for cookieless or stale-cookie ClientHellos. */
   helloVerifyRequests: number;
   /** Datagrams the cookie guard could not judge (not a whole ClientHello). */
   dropped: number;
@@ -839,8 +877,9 @@ export class DTLSServer extends EventEmitter {
     checkDtlsCommon(o);
     if (o.SNICallback !== undefined && o.SNICallback !== null) throw unsupported('SNICallback', 'is not supported over DTLS yet');
     const resolved = resolveServerOptions(stripVersions(options) as TlsServerOptions);
-    const suites = dtlsSuites(resolved.engine.cipherSuites);
-    this.engine = { ...resolved.engine, ...(suites ? { cipherSuites: suites } : {}), ...transportOptions(options) };
+    const versions = dtlsVersions(o);
+    const suites = dtlsSuites(resolved.engine.cipherSuites, versions);
+    this.engine = { ...resolved.engine, ...versions, ...(suites ? { cipherSuites: suites } : {}), ...transportOptions(options) };
     this.enableTrace = resolved.enableTrace;
     this.options = options;
     this.maxHalfOpen = options.maxHalfOpen ?? 256;
@@ -852,7 +891,12 @@ export class DTLSServer extends EventEmitter {
     if (!Number.isInteger(this.cidLength) || this.cidLength < 0 || this.cidLength > 255) {
       throw new TLSError('internal_error', 'connectionIds must be true or a CID length of 1 to 255', { code: 'ERR_TLS_INVALID_OPTION' });
     }
-    this.guard = new DtlsCookieGuard(this.engine.provider!, options.cookieRotateMs !== undefined ? { rotateMs: options.cookieRotateMs } : {});
+    // With DTLS 1.3 allowed, a ClientHello offering it gets a stateless HelloRetryRequest with a
+    // cookie (RFC 9147 5.1), chosen from the same suites and groups the associations use.
+    this.guard = new DtlsCookieGuard(this.engine.provider!, {
+      ...(options.cookieRotateMs !== undefined ? { rotateMs: options.cookieRotateMs } : {}),
+      ...(versions.maxVersion === 'TLSv1.3' ? { dtls13: this.engine } : {}),
+    });
     if (secureConnectionListener) this.on('secureConnection', secureConnectionListener);
   }
 
@@ -1037,14 +1081,16 @@ export class DTLSServer extends EventEmitter {
   }
 
   /**
-   * A tls12_cid record (RFC 9146) goes to the association that handed out its CID, from
-   * whatever address. Once a record from a new address authenticated there and was the newest
-   * received, replies go to that address (RFC 9146 6: not on a forged, replayed or late record).
-   * False when the datagram is not for an association known by CID.
+   * A record carrying a CID (DTLS 1.2's tls12_cid, RFC 9146; DTLS 1.3's unified header with
+   * the C bit, RFC 9147 4) goes to the association that handed out that CID, from whatever
+   * address. Once a record from a new address authenticated there and was the newest
+   * received, replies go to that address (RFC 9146 6, RFC 9147 9: not on a forged, replayed
+   * or late record). False when the datagram is not for an association known by CID.
    */
   private receiveByCid(msg: Buffer, rinfo: dgram.RemoteInfo, key: string): boolean {
-    if (msg.length < 13 + this.cidLength || msg[0] !== TLS12_CID) return false;
-    const socket = this.byCid.get(msg.subarray(11, 11 + this.cidLength).toString('hex'));
+    const cid = datagramCid(msg, this.cidLength);
+    if (!cid) return false;
+    const socket = this.byCid.get(Buffer.from(cid.buffer, cid.byteOffset, cid.length).toString('hex'));
     if (!socket) return false;
     const before = socket.connection.newestRecords;
     socket[kReceive](msg);
@@ -1061,7 +1107,15 @@ export class DTLSServer extends EventEmitter {
   private accept(hello: Buffer, rinfo: dgram.RemoteInfo, key: string, start: DtlsServerStart): void {
     const connectionId = this.cidLength > 0 ? this.freshCid() : undefined;
     // One shared options object keeps the session cache and ticket keys shared by every association.
-    const conn = DtlsConnection.server(this.engine, { clientHelloSeq: start.clientHelloSeq, recordSeq: start.recordSeq, ...(connectionId ? { connectionId } : {}) });
+    // Everything the cookie guard learned (the numbering, a stateless retry, a hello it put together from fragments).
+    const { clientHelloSeq, recordSeq, helloRetry, clientHello } = start;
+    const conn = DtlsConnection.server(this.engine, {
+      clientHelloSeq,
+      recordSeq,
+      ...(helloRetry ? { helloRetry } : {}),
+      ...(clientHello ? { clientHello } : {}),
+      ...(connectionId ? { connectionId } : {}),
+    });
     // Where replies go: the address the association was made from, or the newest one it proved by CID.
     const where = () => this.keys.get(socket) ?? { address: rinfo.address, port: rinfo.port, family: rinfo.family };
     const link: Link = {

@@ -153,6 +153,8 @@ export class Dtls13RecordLayer {
   private forgeryLimitReached = false;
   /** Forged records tolerated per DTLS 1.3 read key (RFC 9147 4.5.3); the engine sets it. */
   integrityLimit = Infinity;
+  /** The newest protected record authenticated so far, and how many records were the newest when they came. */
+  private newest13 = { epoch: -1, seq: -1, count: 0 };
   /** The CID protected records must carry (ours, when the peer agreed to use it, RFC 9147 9); none without. */
   receiveCid: Uint8Array | undefined = undefined;
 
@@ -178,8 +180,14 @@ export class Dtls13RecordLayer {
   get integrityLimitReached(): boolean {
     return this.forgeryLimitReached || this.legacy.integrityLimitReached;
   }
+  /**
+   * Authenticated records that were the newest received so far (a higher epoch, or a higher
+   * sequence number in the same one): RFC 9147 9 lets a CID endpoint follow its peer to a new
+   * address only on such a record, so a delayed or replayed older one cannot send it back.
+   * DTLS 1.2-format records (epoch 0 here) count as the DTLS 1.2 layer counts them.
+   */
   get newestRecords(): number {
-    return this.legacy.newestRecords;
+    return this.newest13.count + this.legacy.newestRecords;
   }
   get writeEpoch(): number {
     return this.writeEpoch13 || this.legacy.writeEpoch;
@@ -304,6 +312,8 @@ export class Dtls13RecordLayer {
     }
     state.window.accept(seq);
     this.stats.received++;
+    const newest = this.newest13;
+    if (epoch > newest.epoch || (epoch === newest.epoch && seq > newest.seq)) this.newest13 = { epoch, seq, count: newest.count + 1 };
     out.push({ type: opened.type, epoch, seq, version: ProtocolVersion.DTLS1_3, data: opened.data });
   }
 

@@ -477,8 +477,8 @@ export function startGnutlsClient(port: number, o: GnutlsClientOptions = {}): Pe
 
 // ---- wolfSSL -------------------------------------------------------------------------------
 
-/** What test/peers/wolfssl-peer.c speaks (its --proto). */
-export type WolfsslProto = 'tls1.3' | 'tls1.2' | 'dtls1.3' | 'dtls1.2';
+/** What test/peers/wolfssl-peer.c speaks (its --proto; 'dtls' is the highest DTLS version both sides speak). */
+export type WolfsslProto = 'tls1.3' | 'tls1.2' | 'dtls1.3' | 'dtls1.2' | 'dtls';
 
 export interface WolfsslOptions {
   proto?: WolfsslProto;
@@ -492,11 +492,27 @@ export interface WolfsslOptions {
   groups?: string[];
   ciphers?: string;
   mtu?: number;
+  /** Server: require a client certificate, verified against root.crt. */
+  verifyClient?: boolean;
+  /** Client: the leaf in vectors/pki it answers a CertificateRequest with (client-ecdsa-p256, say). */
+  clientLeaf?: string;
+  /** DTLS 1.3 server: a HelloRetryRequest with a cookie for every ClientHello without one (wolfSSL's default when unset). */
+  hrrCookie?: boolean;
+  /** TLS/DTLS 1.3 server: no NewSessionTicket. */
+  noTicket?: boolean;
+  /** Server: a KeyUpdate before each echoed record (prints "KEYUPDATE sent"). */
+  keyUpdate?: boolean;
+  /** Server: connections to take before exiting (default 1). */
+  naccept?: number;
   extra?: string[];
 }
 
 function wolfsslArgs(o: WolfsslOptions): string[] {
   return [
+    ...(o.hrrCookie !== undefined ? ['--hrr-cookie', o.hrrCookie ? 'on' : 'off'] : []),
+    ...(o.noTicket ? ['--no-ticket'] : []),
+    ...(o.keyUpdate ? ['--key-update'] : []),
+    ...(o.naccept ? ['--naccept', String(o.naccept)] : []),
     '--proto',
     o.proto ?? 'tls1.3',
     ...(o.psk ? ['--psk', o.psk.key, '--psk-identity', o.psk.identity] : []),
@@ -513,7 +529,14 @@ export function startWolfsslServer(o: WolfsslOptions = {}): Promise<{ peer: Peer
   const leaf = o.leaf === undefined ? 'leaf-ecdsa-p256' : o.leaf;
   return startServer(
     peers.wolfssl.bin,
-    (port) => ['server', '--port', String(port), ...(leaf ? ['--cert', `${leaf}.chain.pem`, '--key', `${leaf}.key`] : []), ...wolfsslArgs(o)],
+    (port) => [
+      'server',
+      '--port',
+      String(port),
+      ...(leaf ? ['--cert', `${leaf}.chain.pem`, '--key', `${leaf}.key`] : []),
+      ...(o.verifyClient ? ['--ca', 'root.crt'] : []),
+      ...wolfsslArgs(o),
+    ],
     'ACCEPT',
     { udp: (o.proto ?? 'tls1.3').startsWith('dtls') },
   );
@@ -522,12 +545,19 @@ export function startWolfsslServer(o: WolfsslOptions = {}): Promise<{ peer: Peer
 /**
  * The wolfSSL client: verifies the server against root.crt as `localhost` (SNI localhost), unless
  * it has a `psk` (then it offers only that); sends each stdin line as a record and prints what comes back; prints
- * "HANDSHAKE version=… cipher=… group=…" once connected.
+ * "HANDSHAKE version=… cipher=… group=… resumed=0|1" once connected. The stdin lines "KEYUPDATE" and
+ * "RECONNECT" are commands (WOLFSSL_KEY_UPDATE, WOLFSSL_RECONNECT).
  */
 export function startWolfsslClient(port: number, o: WolfsslOptions = {}): Peer {
   const verify = o.psk ? [] : ['--ca', 'root.crt', '--verify-name', 'localhost'];
-  return new Peer(peers.wolfssl.bin, ['client', '--port', String(port), ...verify, ...wolfsslArgs(o)]);
+  const cert = o.clientLeaf ? ['--cert', `${o.clientLeaf}.chain.pem`, '--key', `${o.clientLeaf}.key`] : [];
+  return new Peer(peers.wolfssl.bin, ['client', '--port', String(port), ...verify, ...cert, ...wolfsslArgs(o)]);
 }
+
+/** A stdin line the wolfSSL client takes as "send a KeyUpdate" (it prints "KEYUPDATE sent"). */
+export const WOLFSSL_KEY_UPDATE = 'KEYUPDATE\n';
+/** A stdin line the wolfSSL client takes as "close, and connect again from a new port with the session" (a new HANDSHAKE line follows). */
+export const WOLFSSL_RECONNECT = 'RECONNECT\n';
 
 // ---- GnuTLS with imported PSKs ---------------------------------------------------------------
 

@@ -18,6 +18,8 @@ import {
   startOpensslServer,
   startWolfsslClient,
   startWolfsslServer,
+  WOLFSSL_KEY_UPDATE,
+  WOLFSSL_RECONNECT,
   type Peer,
   type WolfsslOptions,
 } from '../helpers/peers.js';
@@ -61,6 +63,109 @@ describe(`${peers.wolfssl.title} against itself`, () => {
     await client.waitOutput(/HANDSHAKE .* cid=a1a2a3/);
     await server.waitOutput(/HANDSHAKE .* cid=0b0c/);
     await roundTrip(client, 'with cid', 'with cid');
+  });
+
+  // What test/interop/dtls13-wolfssl.test.ts asks of the peer, proven between two wolfSSLs first.
+  describe('DTLS 1.3', () => {
+    it.each(['TLS13-AES128-GCM-SHA256', 'TLS13-AES256-GCM-SHA384', 'TLS13-CHACHA20-POLY1305-SHA256', 'TLS13-AES128-CCM-SHA256', 'TLS13-AES128-CCM-8-SHA256'])(
+      'with %s and an RSA certificate',
+      async (ciphers) => {
+        const o: WolfsslOptions = { proto: 'dtls1.3', ciphers };
+        const { peer: server, port } = await startWolfsslServer({ ...o, leaf: 'leaf-rsa2048' });
+        const client = startWolfsslClient(port, o);
+        await client.waitOutput(new RegExp(`version=DTLSv1\\.3 cipher=${ciphers} .*peer=.*leaf-rsa2048`));
+        await roundTrip(client, ciphers, `${ciphers}\n`);
+        await server.waitOutput('CLOSED');
+      },
+    );
+
+    it('mutual authentication: the server requires and names the client certificate', async () => {
+      const { peer: server, port } = await startWolfsslServer({ proto: 'dtls1.3', verifyClient: true });
+      const client = startWolfsslClient(port, { proto: 'dtls1.3', clientLeaf: 'client-ecdsa-p256' });
+      await server.waitOutput(/HANDSHAKE version=DTLSv1\.3 .*peer=.*tsls test client/);
+      await roundTrip(client, 'mtls', 'mtls\n');
+    });
+
+    it('a control: the server that requires a client certificate refuses a client without one', async () => {
+      const { peer: server, port } = await startWolfsslServer({ proto: 'dtls1.3', verifyClient: true });
+      startWolfsslClient(port, { proto: 'dtls1.3' });
+      await server.waitOutput(/ERROR accept/);
+      expect(server.output).not.toContain('HANDSHAKE');
+    });
+
+    // A wolfSSL server sends its ServerHello whole, so a hybrid key share does not fit a small
+    // MTU: x25519 here; the client's MTU stays large, as wolfSSL does not fragment its ClientHello.
+    it('a server MTU of 256 fragments its flight, on x25519', async () => {
+      const { peer: server, port } = await startWolfsslServer({ proto: 'dtls1.3', mtu: 256, groups: ['x25519'], leaf: 'leaf-rsa2048' });
+      const client = startWolfsslClient(port, { proto: 'dtls1.3', groups: ['x25519'] });
+      await client.waitOutput(/HANDSHAKE version=DTLSv1\.3 .*group=X25519/);
+      await roundTrip(client, 'small mtu', 'small mtu\n');
+      await server.waitOutput('CLOSED');
+    });
+
+    it('the HelloRetryRequest cookie on and off, and a retry for a group: all complete', async () => {
+      for (const hrrCookie of [true, false]) {
+        const { port } = await startWolfsslServer({ proto: 'dtls1.3', hrrCookie, groups: ['secp256r1'] });
+        const client = startWolfsslClient(port, { proto: 'dtls1.3', groups: ['x25519', 'secp256r1'] });
+        await client.waitOutput(/HANDSHAKE version=DTLSv1\.3 .*group=SECP256R1/);
+        await roundTrip(client, `cookie ${hrrCookie}`, `cookie ${hrrCookie}\n`);
+      }
+    });
+
+    it('KeyUpdate from the client (a stdin command) and from the server (before each echo)', async () => {
+      const { peer: server, port } = await startWolfsslServer({ proto: 'dtls1.3', keyUpdate: true });
+      const client = startWolfsslClient(port, { proto: 'dtls1.3' });
+      await client.waitOutput('HANDSHAKE version=DTLSv1.3');
+      client.send(WOLFSSL_KEY_UPDATE);
+      await client.waitOutput('KEYUPDATE sent');
+      client.send('after one\n');
+      await client.waitOutput('after one\n');
+      client.send('after two\n');
+      await client.waitOutput('after two\n');
+      expect(server.output.match(/KEYUPDATE sent/g)).toHaveLength(2);
+      client.closeStdin();
+      await server.waitOutput('CLOSED');
+    });
+
+    it('resumption: the reconnected client (a new source port) resumes with its ticket; with no ticket it cannot', async () => {
+      for (const noTicket of [false, true]) {
+        const { peer: server, port } = await startWolfsslServer({ proto: 'dtls1.3', naccept: 2, noTicket });
+        const client = startWolfsslClient(port, { proto: 'dtls1.3' });
+        await client.waitOutput('resumed=0');
+        // The echo comes after the server's NewSessionTicket: the ticket is in by then.
+        client.send('first\n');
+        await client.waitOutput('first\n');
+        client.send(WOLFSSL_RECONNECT);
+        await client.waitOutput(/HANDSHAKE[^\n]*\n[\s\S]*HANDSHAKE[^\n]*resumed=\d/);
+        const handshakes = client.stdout.match(/HANDSHAKE [^\n]*/g)!;
+        expect(handshakes[1]).toContain(`resumed=${noTicket ? 0 : 1}`);
+        await roundTrip(client, 'second', 'second\n');
+        await server.waitOutput(/CLOSED[\s\S]*CLOSED/);
+        await server.waitExit();
+      }
+    });
+
+    it('a server with --naccept 2 takes its next client after a quiet spell of seconds', async () => {
+      const { peer: server, port } = await startWolfsslServer({ proto: 'dtls1.3', naccept: 2 });
+      const first = startWolfsslClient(port, { proto: 'dtls1.3' });
+      await roundTrip(first, 'first', 'first\n');
+      await server.waitOutput('CLOSED');
+      // wolfSSL's blocking DTLS I/O leaves a receive timeout on the server's socket.
+      await new Promise((r) => setTimeout(r, 2000));
+      const second = startWolfsslClient(port, { proto: 'dtls1.3' });
+      await roundTrip(second, 'second', 'second\n');
+      await server.waitOutput(/CLOSED[\s\S]*CLOSED/);
+      expect(server.output).not.toContain('ERROR');
+    });
+
+    it('version flexible: a "dtls" client gets DTLS 1.2 from a DTLS 1.2 server, DTLS 1.3 from a "dtls" one', async () => {
+      for (const [serverProto, version] of [['dtls1.2', 'DTLSv1.2'], ['dtls', 'DTLSv1.3']] as const) {
+        const { port } = await startWolfsslServer({ proto: serverProto });
+        const client = startWolfsslClient(port, { proto: 'dtls' });
+        await client.waitOutput(`HANDSHAKE version=${version} `);
+        await roundTrip(client, version, `${version}\n`);
+      }
+    });
   });
 
   it('TLS 1.3 external PSK without certificates', async () => {

@@ -168,7 +168,9 @@ describe(`our DTLS client → ${wolfssl.title} DTLS 1.2 server`, () => {
     ['MTU 500 on both sides', { mtu: 500 }],
   ] as const)('%s: handshake with the cookie exchange, verified, data echoed, close_notify', async (_label, o: WolfsslOptions) => {
     const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', ...o });
-    const { c, messages } = await ourClient(peer, port, o.mtu ? { mtu: o.mtu } : {});
+    // A ClientHello offering DTLS 1.3 carries a key share and no longer fits 500 bytes, and
+    // wolfSSL takes a first ClientHello only whole: at that MTU our client offers DTLS 1.2 alone.
+    const { c, messages } = await ourClient(peer, port, o.mtu ? { mtu: o.mtu, maxVersion: 'DTLSv1.2' } : {});
     expect(c.authorized).toBe(true);
     await peer.waitOutput('HANDSHAKE version=DTLSv1.2');
     c.send('over udp to wolfssl\n');
@@ -274,13 +276,17 @@ describe(`DTLS 1.2 connection IDs (RFC 9146): ${wolfssl.title} client → our se
   });
 });
 
-describe(`tsls --dtls --cid against ${wolfssl.title}`, () => {
+describe.each([
+  ['dtls1.2', 'DTLSv1.2'],
+  ['dtls1.3', 'DTLSv1.3'],
+] as const)(`tsls --dtls --cid against ${wolfssl.title} over %s`, (proto, version) => {
   const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
   it('tsls client --dtls --cid uses the CID of a wolfSSL server and says so', async () => {
-    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', cid: 'c0ffee01' });
+    const { peer, port } = await startWolfsslServer({ proto, cid: 'c0ffee01' });
     const client = new Peer('node', [CLI, 'client', '--dtls', '--cid', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost']);
     await client.waitOutput("connection IDs: ours none, the peer's c0ffee01");
+    expect(client.stderr).toContain(`over UDP: ${version}, `);
     client.send('cid line\n');
     await until('the echo at tsls', () => client.stdout.includes('cid line\n'), () => `${client.describe()}\n${peer.describe()}`);
     client.closeStdin();
@@ -294,9 +300,10 @@ describe(`tsls --dtls --cid against ${wolfssl.title}`, () => {
       /dtls echo server listening on 127\.0\.0\.1:\d+/,
       { udp: true },
     );
-    const peer = startWolfsslClient(port, { proto: 'dtls1.2', cid: '' });
+    const peer = startWolfsslClient(port, { proto, cid: '' });
     const line = await server.waitOutput(/connection IDs: ours [0-9a-f]{16}, the peer's none/);
     const ours = /connection IDs: ours ([0-9a-f]{16})/.exec(line)![1]!;
+    expect(line).toContain(`: ${version}, `);
     await peer.waitOutput(`cid=${ours}`);
     peer.send('via cid\n');
     await peer.waitOutput(/^via cid$/m);

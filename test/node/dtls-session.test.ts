@@ -1,5 +1,5 @@
 /**
- * DTLS 1.2 resumption through tsls/node (client side): 'session' follows 'secureConnect' and
+ * DTLS 1.2 and 1.3 resumption through tsls/node (client side): 'session' follows 'secureConnect' and
  * carries a Buffer that `session` accepts on the next dtls.connect, which then resumes
  * (isSessionReused on both ends, authorized without a new certificate check). A client that
  * did not verify the server (rejectUnauthorized: false against an unknown CA) is given no
@@ -9,12 +9,15 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dtls, type DTLSConnectOptions, type DTLSSocket } from '../../src/node/entry.js';
 import { ourDtlsServer } from '../helpers/dtls-endpoints.js';
+import { until } from '../helpers/peers.js';
 import { ROOT } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+const DTLS12 = { minVersion: 'DTLSv1.2', maxVersion: 'DTLSv1.2' } as const;
 
 async function connect(port: number, options: Partial<DTLSConnectOptions> = {}) {
   const c = dtls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ROOT, ...options });
@@ -33,8 +36,9 @@ describe('DTLS 1.2 client resumption through tsls/node', () => {
     ['tickets', {}],
     ['session IDs (no tickets)', { secureOptions: 0x4000 /* SSL_OP_NO_TICKET */ }],
   ] as const)('with %s: session after secureConnect, the next association resumes', async (_label, serverOptions) => {
-    const { port, sockets } = await ourDtlsServer(cleanups, serverOptions);
+    const { port, sockets } = await ourDtlsServer(cleanups, { ...serverOptions, ...DTLS12 });
     const first = await connect(port);
+    expect(first.c.getProtocol()).toBe('DTLSv1.2');
     expect(first.events).toEqual(['secureConnect', 'session']);
     expect(first.c.isSessionReused()).toBe(false);
     expect(first.c.getSession()).toEqual(first.sessions[0]);
@@ -61,5 +65,32 @@ describe('DTLS 1.2 client resumption through tsls/node', () => {
 
   it('refuses a session that is not a tsls session Buffer at once', () => {
     expect(() => dtls.connect({ host: '127.0.0.1', port: 9, session: Buffer.from('not a session') })).toThrow();
+  });
+});
+
+describe('DTLS 1.3 client resumption through tsls/node', () => {
+  it('the NewSessionTicket after the handshake is the session; the next association resumes with it, from a new port', async () => {
+    const { port, sockets } = await ourDtlsServer(cleanups);
+    const first = await connect(port);
+    expect(first.c.getProtocol()).toBe('DTLSv1.3');
+    await until('the ticket', () => first.sessions.length > 0);
+    expect(first.events[0]).toBe('secureConnect');
+    first.c.close();
+
+    const second = await connect(port, { session: first.sessions[0]! });
+    expect(second.c.getProtocol()).toBe('DTLSv1.3');
+    expect(second.c.isSessionReused()).toBe(true);
+    expect(second.c.authorized).toBe(true);
+    await until('the second association', () => sockets.length === 2 && sockets[1]!.established);
+    expect(sockets[1]!.isSessionReused()).toBe(true);
+    expect(sockets[1]!.remotePort).not.toBe(sockets[0]!.remotePort);
+  });
+
+  it('a server that sends no tickets (SSL_OP_NO_TICKET) gives our client no session to resume', async () => {
+    const { port } = await ourDtlsServer(cleanups, { secureOptions: 0x4000 });
+    const first = await connect(port);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(first.sessions).toEqual([]);
+    expect(first.c.getSession()).toBeUndefined();
   });
 });

@@ -6,24 +6,39 @@
  *   wolfssl-peer --version
  *   wolfssl-peer server --port N [options]   prints "ACCEPT" once bound; echoes every record back
  *   wolfssl-peer client --port N [options]   sends each stdin line as a record, prints what comes back;
- *                                            stdin EOF sends close_notify and exits
+ *                                            stdin EOF sends close_notify and exits. Two stdin lines are
+ *                                            commands, not data: "KEYUPDATE" sends a KeyUpdate (TLS/DTLS
+ *                                            1.3), "RECONNECT" closes and connects again from a new socket
+ *                                            (a new source port), resuming the session if it has a ticket
  * options:
- *   --proto tls1.3|tls1.2|dtls1.3|dtls1.2   (default tls1.3)
- *   --cert FILE --key FILE        certificate chain (PEM) and key (server default: none, PSK only)
- *   --ca FILE                     verify the peer against this root; with --verify-name NAME the client
- *                                 checks the server's name too (SNI NAME is sent)
+ *   --proto tls1.3|tls1.2|dtls1.3|dtls1.2|dtls   (default tls1.3; dtls: the highest DTLS both speak)
+ *   --cert FILE --key FILE        certificate chain (PEM) and key (server default: none, PSK only; a
+ *                                 client with one answers a CertificateRequest)
+ *   --ca FILE                     verify the peer against this root (a server then requires a client
+ *                                 certificate); with --verify-name NAME the client checks the server's
+ *                                 name too (SNI NAME is sent)
  *   --psk HEX --psk-identity ID   a pre-shared key (TLS 1.3 external PSK / TLS 1.2 PSK suites)
  *   --cid HEX                     DTLS connection ID this side wants to receive (RFC 9146 / 9147)
  *   --groups G1:G2:...            supported groups in order; the client sends a key share for G1 only
  *   --ciphers LIST                wolfSSL cipher list (OpenSSL-style names)
  *   --mtu N                       DTLS path MTU
  *   --naccept N                   connections the server takes before exiting (default 1)
+ *   --hrr-cookie on|off           DTLS 1.3 server: answer a ClientHello without a cookie with a
+ *                                 HelloRetryRequest carrying one (wolfSSL's default: on)
+ *   --no-ticket                   TLS/DTLS 1.3 server: send no NewSessionTicket
+ *   --key-update                  server: send a KeyUpdate before echoing each record
  *
  * Everything the tests look for is one line on stdout: "ACCEPT", "HANDSHAKE version=… cipher=…
- * group=… cid=…", "CLOSED", or "ERROR where: code text" (then exit status 1).
+ * group=… resumed=0|1 [cid=…] [peer=SUBJECT]", "KEYUPDATE sent", "CLOSED", or "ERROR where: code
+ * text" (then exit status 1).
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+
+/* What the DTLS 1.3 interop tests need of the library; a build without it fails here, not in a test. */
+#if !defined(WOLFSSL_DTLS13) || !defined(WOLFSSL_DTLS_CID) || !defined(WOLFSSL_SEND_HRR_COOKIE) || !defined(HAVE_SESSION_TICKET)
+#error "this wolfSSL lacks DTLS 1.3, connection IDs, HRR cookies or session tickets"
+#endif
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,9 +67,12 @@ struct options {
   const char *ciphers;
   int mtu;
   int naccept;
+  int hrr_cookie; /* -1: wolfSSL's default */
+  int no_ticket;
+  int key_update;
 };
 
-static struct options opt = {.host = "127.0.0.1", .proto = "tls1.3", .cid_len = -1, .naccept = 1};
+static struct options opt = {.host = "127.0.0.1", .proto = "tls1.3", .cid_len = -1, .naccept = 1, .hrr_cookie = -1};
 
 static int dtls(void) { return strncmp(opt.proto, "dtls", 4) == 0; }
 
@@ -129,6 +147,7 @@ static WOLFSSL_METHOD *method(void) {
   if (strcmp(opt.proto, "tls1.2") == 0) return opt.server ? wolfTLSv1_2_server_method() : wolfTLSv1_2_client_method();
   if (strcmp(opt.proto, "dtls1.3") == 0) return opt.server ? wolfDTLSv1_3_server_method() : wolfDTLSv1_3_client_method();
   if (strcmp(opt.proto, "dtls1.2") == 0) return opt.server ? wolfDTLSv1_2_server_method() : wolfDTLSv1_2_client_method();
+  if (strcmp(opt.proto, "dtls") == 0) return opt.server ? wolfDTLS_server_method() : wolfDTLS_client_method();
   usage("unknown --proto");
   return NULL;
 }
@@ -163,7 +182,7 @@ static void configure(WOLFSSL *ssl) {
     snprintf(buf, sizeof buf, "%s", opt.groups);
     for (char *save, *g = strtok_r(buf, ":", &save); g && n < 16; g = strtok_r(NULL, ":", &save)) ids[n++] = group_id(g);
     if ((ret = wolfSSL_set_groups(ssl, ids, n)) != WOLFSSL_SUCCESS) fail("groups", NULL, ret);
-    if (!opt.server && strstr(opt.proto, "1.3")) {
+    if (!opt.server && !strstr(opt.proto, "1.2")) { /* tls1.3, dtls1.3, dtls: 1.3 offered */
       wolfSSL_NoKeyShares(ssl);
       if ((ret = wolfSSL_UseKeyShare(ssl, (word16)ids[0])) != WOLFSSL_SUCCESS) fail("key share", NULL, ret);
     }
@@ -178,12 +197,17 @@ static void configure(WOLFSSL *ssl) {
       if ((ret = wolfSSL_dtls_cid_use(ssl)) != WOLFSSL_SUCCESS) fail("cid_use", NULL, ret);
       if ((ret = wolfSSL_dtls_cid_set(ssl, opt.cid, (unsigned int)opt.cid_len)) != WOLFSSL_SUCCESS) fail("cid_set", NULL, ret);
     }
+    /* (0 is this call's success.) */
+    if (opt.no_ticket && (ret = wolfSSL_no_ticket_TLSv13(ssl)) != 0) fail("no ticket", NULL, ret);
+    if (opt.server && opt.hrr_cookie == 1 && (ret = wolfSSL_send_hrr_cookie(ssl, NULL, 0)) != WOLFSSL_SUCCESS) fail("hrr cookie", NULL, ret);
+    if (opt.server && opt.hrr_cookie == 0 && (ret = wolfSSL_disable_hrr_cookie(ssl)) != WOLFSSL_SUCCESS) fail("hrr cookie", NULL, ret);
   }
 }
 
 static void print_handshake(WOLFSSL *ssl) {
   const char *group = wolfSSL_get_curve_name(ssl);
-  printf("HANDSHAKE version=%s cipher=%s group=%s", wolfSSL_get_version(ssl), wolfSSL_get_cipher_name(ssl), group ? group : "none");
+  printf("HANDSHAKE version=%s cipher=%s group=%s resumed=%d", wolfSSL_get_version(ssl), wolfSSL_get_cipher_name(ssl),
+         group ? group : "none", wolfSSL_session_reused(ssl));
   if (dtls() && opt.cid_len >= 0) {
     unsigned int tx = 0;
     unsigned char cid[64];
@@ -195,6 +219,10 @@ static void print_handshake(WOLFSSL *ssl) {
       printf(" cid=none");
     }
   }
+  /* Last, as a subject may hold spaces. (The X509 is the session's: not freed here.) */
+  WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(ssl);
+  char subject[256];
+  if (peer && wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(peer), subject, sizeof subject)) printf(" peer=%s", subject);
   printf("\n");
 }
 
@@ -214,7 +242,11 @@ static int open_socket(void) {
   return fd;
 }
 
-/* The server's side of one connection: a TCP accept, or the UDP peer of the first datagram. */
+/*
+ * The server's side of one connection: a TCP accept, or the UDP peer of the next datagram that
+ * holds a handshake record (a ClientHello starts every DTLS association in a plaintext record of
+ * content type 22); stragglers of an association that ended (an ACK, a retransmission) are dropped.
+ */
 static int take_connection(int listener, WOLFSSL *ssl) {
   if (!dtls()) {
     int fd = accept(listener, NULL, NULL);
@@ -223,10 +255,20 @@ static int take_connection(int listener, WOLFSSL *ssl) {
     return fd;
   }
   struct sockaddr_in from;
-  socklen_t len = sizeof from;
-  char byte;
+  socklen_t len;
+  unsigned char byte;
   fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) & ~O_NONBLOCK); /* run() made it non-blocking */
-  if (recvfrom(listener, &byte, 1, MSG_PEEK, (struct sockaddr *)&from, &len) < 0) fail_errno("recvfrom");
+  for (;;) {
+    len = sizeof from;
+    if (recvfrom(listener, &byte, 1, MSG_PEEK, (struct sockaddr *)&from, &len) < 0) {
+      /* wolfSSL's blocking DTLS I/O leaves a receive timeout on the socket: a quiet spell
+       * between two clients is no error. */
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      fail_errno("recvfrom");
+    }
+    if (byte == 22) break;
+    recv(listener, &byte, 1, 0);
+  }
   wolfSSL_dtls_set_peer(ssl, &from, len);
   wolfSSL_set_fd(ssl, listener);
   return listener;
@@ -242,12 +284,25 @@ static void write_all(WOLFSSL *ssl, const char *buf, int n) {
   }
 }
 
+/* A KeyUpdate (RFC 8446 4.6.3; over DTLS 1.3 wolfSSL then waits for its ACK before using the new keys). */
+static void key_update(WOLFSSL *ssl) {
+  int ret = wolfSSL_update_keys(ssl);
+  if (ret != WOLFSSL_SUCCESS && wolfSSL_get_error(ssl, ret) != WOLFSSL_ERROR_WANT_WRITE) fail("key update", ssl, ret);
+  printf("KEYUPDATE sent\n");
+}
+
+enum ending { ENDED, RECONNECT };
+
+/* stdin bytes not yet ending in a newline (the client sends whole lines). */
+static char pending_line[16384];
+static size_t pending_len;
+
 /*
- * Move records until the peer closes (server: echo them; client: stdin out, records to stdout).
+ * Move records until the peer closes (server: echo them; client: stdin lines out, records to stdout).
  * The socket is non-blocking from here on: a blocking wolfSSL_read would wait for application
  * data through records that carry none (tickets, ACKs, KeyUpdates) and never see stdin.
  */
-static void run(WOLFSSL *ssl, int fd) {
+static enum ending run(WOLFSSL *ssl, int fd) {
   char buf[16384];
   int stdin_open = !opt.server;
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -271,26 +326,48 @@ static void run(WOLFSSL *ssl, int fd) {
         if (err == WOLFSSL_ERROR_ZERO_RETURN || (err == SOCKET_PEER_CLOSED_E) || (n == 0 && err == WOLFSSL_ERROR_SYSCALL)) {
           printf("CLOSED\n");
           wolfSSL_shutdown(ssl);
-          return;
+          return ENDED;
         }
         if (err == WOLFSSL_ERROR_WANT_READ) continue; /* a DTLS retransmission or an ignored datagram */
         fail("read", ssl, n);
       }
       if (opt.server) {
+        if (opt.key_update) key_update(ssl);
         write_all(ssl, buf, n);
       } else {
         fwrite(buf, 1, (size_t)n, stdout);
       }
     }
     if (stdin_open && fds[1].revents) {
-      ssize_t n = read(0, buf, sizeof buf);
+      ssize_t n = read(0, pending_line + pending_len, sizeof pending_line - pending_len);
       if (n <= 0) {
         stdin_open = 0;
         wolfSSL_shutdown(ssl);
         printf("CLOSED\n");
-        return;
+        return ENDED;
       }
-      write_all(ssl, buf, (int)n);
+      pending_len += (size_t)n;
+      char *line = pending_line, *nl;
+      while ((nl = memchr(line, '\n', pending_len - (size_t)(line - pending_line)))) {
+        size_t length = (size_t)(nl - line) + 1;
+        if (length == sizeof "KEYUPDATE" && memcmp(line, "KEYUPDATE\n", length) == 0) {
+          key_update(ssl);
+        } else if (length == sizeof "RECONNECT" && memcmp(line, "RECONNECT\n", length) == 0) {
+          pending_len -= (size_t)(nl + 1 - pending_line);
+          memmove(pending_line, nl + 1, pending_len);
+          wolfSSL_shutdown(ssl);
+          return RECONNECT;
+        } else {
+          write_all(ssl, line, (int)length);
+        }
+        line = nl + 1;
+      }
+      pending_len -= (size_t)(line - pending_line);
+      memmove(pending_line, line, pending_len);
+      if (pending_len == sizeof pending_line) { /* a line longer than a record: send what there is */
+        write_all(ssl, pending_line, (int)pending_len);
+        pending_len = 0;
+      }
     }
   }
 }
@@ -305,6 +382,14 @@ static void parse(int argc, char **argv) {
   else if (strcmp(argv[1], "client") != 0) usage("say server, client or --version");
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--no-ticket") == 0) {
+      opt.no_ticket = 1;
+      continue;
+    }
+    if (strcmp(a, "--key-update") == 0) {
+      opt.key_update = 1;
+      continue;
+    }
     if (!v) usage("option without a value");
     i++;
     if (strcmp(a, "--host") == 0) opt.host = v;
@@ -321,6 +406,7 @@ static void parse(int argc, char **argv) {
     else if (strcmp(a, "--ciphers") == 0) opt.ciphers = v;
     else if (strcmp(a, "--mtu") == 0) opt.mtu = atoi(v);
     else if (strcmp(a, "--naccept") == 0) opt.naccept = atoi(v);
+    else if (strcmp(a, "--hrr-cookie") == 0) opt.hrr_cookie = strcmp(v, "on") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : (usage("--hrr-cookie on|off"), -1);
     else usage("unknown option");
   }
   if (!opt.port) usage("--port is required");
@@ -334,6 +420,7 @@ int main(int argc, char **argv) {
   wolfSSL_Init();
   WOLFSSL_CTX *ctx = make_ctx();
   int listener = open_socket();
+  WOLFSSL_SESSION *session = NULL; /* client: the session of the connection before a RECONNECT */
   if (opt.server) printf("ACCEPT\n");
   for (int served = 0; !opt.server || served < opt.naccept; served++) {
     WOLFSSL *ssl = wolfSSL_new(ctx);
@@ -341,14 +428,25 @@ int main(int argc, char **argv) {
     configure(ssl);
     int fd = opt.server ? take_connection(listener, ssl) : listener;
     if (!opt.server) wolfSSL_set_fd(ssl, fd);
+    /* Refused when the session cannot be resumed (no ticket came): a full handshake, resumed=0 says so. */
+    if (session) wolfSSL_set_session(ssl, session);
     int ret = opt.server ? wolfSSL_accept(ssl) : wolfSSL_connect(ssl);
     if (ret != WOLFSSL_SUCCESS) fail(opt.server ? "accept" : "connect", ssl, ret);
     print_handshake(ssl);
-    run(ssl, fd);
+    enum ending ending = run(ssl, fd);
+    if (ending == RECONNECT) {
+      if (session) wolfSSL_SESSION_free(session);
+      session = wolfSSL_get1_session(ssl);
+    }
     wolfSSL_free(ssl);
     if (fd != listener) close(fd);
-    if (!opt.server) break;
+    if (!opt.server) {
+      if (ending != RECONNECT) break;
+      close(listener);
+      listener = open_socket();
+    }
   }
+  if (session) wolfSSL_SESSION_free(session);
   wolfSSL_CTX_free(ctx);
   wolfSSL_Cleanup();
   return 0;
