@@ -23,7 +23,7 @@ import { AlertDescription, AlertLevel, TLSError, alertName, asTLSError, unexpect
 import { keyExchangeOf, type CipherSuiteInfo, type MessageKind } from './messages/constants.js';
 import type { HandshakeLimits, HandshakeMessage, KeyExchange, MessageOf, WireVersion } from './messages/handshake.js';
 import { messageVersion, type Transport } from './protocol-variant.js';
-import { ClientHandshake, ServerHandshake, type HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
+import { ClientHandshake, ServerHandshake, need, type HandshakeContext, type RecordPort, type SessionSink } from './statem/context.js';
 import { exportKeyingMaterial } from './statem/exporter.js';
 import { compactSession, type TLSSession } from './statem/session.js';
 import { START_STATE, clientStates, serverStates, type Side } from './statem/states.js';
@@ -108,6 +108,11 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
     this.hs.showInnerHello = (dir, hello, length) => {
       if (this.listens('message')) this.emitBase('message', dir, hello, length, 'inner');
     };
+  }
+
+  /** The cipher suite records are protected with: the handshake chose it before any key was installed. */
+  protected get suite(): CipherSuiteInfo {
+    return need(this.hs.suite, 'the cipher suite');
   }
 
   // ---- what the transport supplies ----------------------------------------------------------
@@ -267,6 +272,8 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
       }
     }
     this.teardown();
+    // A handshake that dies half way drops what it held too (our key shares, its secrets).
+    this.hs.release();
     this.setLifecycle('DEAD');
     this.emitBase('error', error);
   }
@@ -312,7 +319,8 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
       return suite ? keyExchangeOf(suite) : undefined;
     }
     addToTranscript(raw: Uint8Array, direction: 'recv' | 'send'): void {
-      this.c.hs.transcript.add(this.c.transcriptBytes(raw, direction));
+      // Only the handshake's own states hash their messages, and the transcript lasts as long as the handshake.
+      need(this.c.hs.transcript, 'the transcript').add(this.c.transcriptBytes(raw, direction));
     }
     sendHandshake(raw: Uint8Array, msg: HandshakeMessage): void {
       this.c.sendHandshake(raw, msg);

@@ -181,7 +181,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
     return this.hs.variant === 'tls12';
   }
 
-  private protection(secret: Uint8Array, suite = this.hs.suite): Tls13Protection {
+  private protection(secret: Uint8Array, suite = this.suite): Tls13Protection {
     const { key, iv } = trafficKeys(this.hs.provider, suite.hash, suite.aead, secret);
     const protection = new Tls13Protection(this.hs.provider, suite.aead, key, iv);
     // The protection keeps its own copy.
@@ -357,7 +357,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   }
 
   protected override installKeys12(direction: 'read' | 'write', key: Uint8Array, iv: Uint8Array): void {
-    const protection = new Tls12AeadProtection(this.hs.provider, this.hs.suite.aead, key, iv);
+    const protection = new Tls12AeadProtection(this.hs.provider, this.suite.aead, key, iv);
     if (direction === 'read') this.records.setReadProtection(protection);
     else this.records.setWriteProtection(protection);
   }
@@ -388,7 +388,7 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
    */
   private sealApplicationData(data: Uint8Array): void {
     const max = this.records.maxSendFragment;
-    const limit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).confidentiality - 1;
+    const limit = aeadLimits(this.suite.aead, this.hs.common.aeadLimits).confidentiality - 1;
     for (let from = 0; from < data.length; ) {
       let room = limit - this.records.sealedRecords;
       if (room <= 0) {

@@ -259,7 +259,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (!this.statem.established) throw new TLSError('internal_error', 'DTLS data can only be sent after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
     if (this.sentCloseNotify) throw new TLSError('internal_error', 'send after close()', { code: 'ERR_TLS_WRITE_AFTER_END' });
     if (data.length > 2 ** 14) throw new TLSError('internal_error', 'a DTLS record holds at most 16384 bytes', { code: 'ERR_TLS_RECORD_TOO_LARGE' });
-    const limit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).confidentiality - 1;
+    const limit = aeadLimits(this.suite.aead, this.hs.common.aeadLimits).confidentiality - 1;
     // DTLS 1.3 moves to new keys well before the AEAD's limit (RFC 9147 4.5.3); they are used once the KeyUpdate is acknowledged.
     if (this.dtls13 && this.records.nextWriteSeq >= limit - Math.max(1, Math.floor(limit / 4)) && !this.pendingWrite && this.statem.state === ESTABLISHED) {
       this.keyUpdate(false);
@@ -347,7 +347,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
    */
   protected override installSecret(direction: 'read' | 'write', secret: Uint8Array): void {
     const records = this.records13;
-    const suite = this.hs.suite;
+    const suite = this.suite;
     if (direction === 'read') {
       records.integrityLimit = aeadLimits(suite.aead, this.hs.common.aeadLimits).integrity;
       records.setReadEpoch13(nextEpoch13(records.dtls13ReadEpoch), new Dtls13Protection(this.hs.provider, suite.hash, suite.aead, secret));
@@ -382,12 +382,12 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
 
   protected override installKeys12(direction: 'read' | 'write', key: Uint8Array, iv: Uint8Array): void {
     const cids = this.hs.negotiated.connectionIds;
-    const protection = new DtlsAeadProtection(this.hs.provider, this.hs.suite.aead, key, iv, undefined, cids);
+    const protection = new DtlsAeadProtection(this.hs.provider, this.suite.aead, key, iv, undefined, cids);
     if (direction === 'write') {
       this.records.setWriteEpoch(this.records.writeEpoch + 1, protection);
       return;
     }
-    this.records.integrityLimit = aeadLimits(this.hs.suite.aead, this.hs.common.aeadLimits).integrity;
+    this.records.integrityLimit = aeadLimits(this.suite.aead, this.hs.common.aeadLimits).integrity;
     this.records.setReadEpoch(this.records.readEpoch + 1, protection);
   }
 

@@ -16,7 +16,7 @@ import { Extensions, encodeHandshake, type MessageOf } from './messages/handshak
 import type { GroupName } from './crypto/provider.js';
 import { isEcdhGroup } from './crypto/groups.js';
 import { concat, constantTimeEqual, utf8 } from './util/bytes.js';
-import type { HandshakeContext } from './statem/context.js';
+import { need, type HandshakeContext } from './statem/context.js';
 
 const COOKIE_VERSION = 1;
 const MAC_LENGTH = 32;
@@ -134,7 +134,9 @@ export function openRetryCookie(
  */
 export function resumeStatelessRetry(hs: HandshakeContext, retry: StatelessRetry): void {
   const hash = retry.helloHash;
-  hs.transcript.add(concat(new Uint8Array([HandshakeType.message_hash, 0, 0, hash.length]), hash));
-  hs.transcript.add(statelessHelloRetryRequest(retry.suite, retry.group, retry.cookie));
+  // A new association's handshake has its transcript from the start.
+  const transcript = need(hs.transcript, 'the transcript');
+  transcript.add(concat(new Uint8Array([HandshakeType.message_hash, 0, 0, hash.length]), hash));
+  transcript.add(statelessHelloRetryRequest(retry.suite, retry.group, retry.cookie));
   hs.negotiated.helloRetried = true;
 }

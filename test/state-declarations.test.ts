@@ -3,8 +3,10 @@
  * state that some row reads into but that has no `process`, a `process` that expects
  * another message than the ones leading into its state, work for a state nothing leads
  * to, a row leading to a state nobody declares, a state declared twice, a written state
- * without `construct`, a choice without `writeTransition`, and an edge into a part that
- * the part did not declare are each a type error.
+ * without `construct`, a choice without `writeTransition`, an edge into a part that
+ * the part did not declare, work that reads handshake data its row does not say it
+ * `needs` (or a construct that reads what its row only `creates`), and a row that needs
+ * something the context does not have are each a type error.
  *
  * Each case is a small state file written to a temporary project that imports the real
  * declare.ts; one `tsc --noEmit` run type-checks them all, and each file must get the
@@ -22,7 +24,7 @@ const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
 const DECLARE = join(ROOT, 'src', 'statem', 'declare.js');
 
 const PRELUDE = `import { defineStates, joinStates } from ${JSON.stringify(DECLARE)};
-interface Ctx { seen: string[] }
+interface Ctx { seen: string[]; hello?: { random: number } }
 const join = joinStates<Ctx>();
 `;
 
@@ -30,11 +32,21 @@ const join = joinStates<Ctx>();
 const GOOD = `${PRELUDE}
 const part = defineStates<Ctx>()({
   Start: { row: { group: 'START', write: ['Hello'] }, },
-  Hello: { row: { group: 'HANDSHAKE', read: { server_hello: 'ServerHello', hello_retry_request: 'ServerHello' } }, construct: () => ({ type: 'hello_request' }) },
+  Hello: {
+    row: { group: 'HANDSHAKE', read: { server_hello: 'ServerHello', hello_retry_request: 'ServerHello' }, creates: ['hello'] },
+    construct: (hs) => {
+      hs.hello = { random: 7 };
+      return { type: 'hello_request' };
+    },
+    // What the row creates, its post-work sees as present.
+    postWork: (hs) => { hs.seen.push(String(hs.hello.random)); },
+  },
   // The message is the union of what leads here: ServerHello or HelloRetryRequest.
   ServerHello: {
-    row: { group: 'HANDSHAKE', write: ['Finished', 'Done'] },
+    row: { group: 'HANDSHAKE', write: ['Finished', 'Done'], needs: ['hello'] },
     process: (hs, msg) => { hs.seen.push(msg.type === 'server_hello' ? msg.cipher_suite.toString() : 'hrr'); },
+    // The row needs the hello state: the work sees it as present.
+    postProcess: (hs) => { hs.seen.push(String(hs.hello.random)); },
     writeTransition: (hs) => (hs.seen.length > 1 ? 'Finished' : 'Done'),
   },
   Finished: { row: { group: 'HANDSHAKE', write: ['Done'] }, construct: () => ({ type: 'finished', verify_data: new Uint8Array(12) }) },
@@ -105,6 +117,21 @@ const later = defineStates<Ctx, { ServerHello: 'server_hello' }>()({
 export const table = join([first, later]);
 `,
     expect: /ServerHello is read into with hello_retry_request, which it does not declare/,
+  },
+  {
+    name: 'a handler reads handshake data its row does not say it needs',
+    source: GOOD.replace("write: ['Finished', 'Done'], needs: ['hello'] }", "write: ['Finished', 'Done'] }"),
+    expect: /'hs\.hello' is possibly 'undefined'/,
+  },
+  {
+    name: 'a construct reads handshake data its row only creates',
+    source: GOOD.replace("hs.hello = { random: 7 };", "hs.seen.push(String(hs.hello.random));"),
+    expect: /'hs\.hello' is possibly 'undefined'/,
+  },
+  {
+    name: 'a row needs something that is not handshake data',
+    source: GOOD.replace("needs: ['hello']", "needs: ['hello', 'helo']"),
+    expect: /helo is not handshake data/,
   },
 ];
 

@@ -151,44 +151,13 @@ const nonNull = (b: Uint8Array) => (b.length === 0 ? EMPTY : b);
 /** CCM with a 12-byte nonce has a 3-byte length field. */
 const CCM_MAX_PLAINTEXT = 2 ** 24 - 1;
 
-function packKey(key: Uint8Array): number[] {
-  const words = new Array<number>(key.length >>> 1);
-  for (let i = 0; i < words.length; i++) words[i] = (key[2 * i]! << 8) | key[2 * i + 1]!;
-  return words;
+// A cipher context per record (OpenSSL copies the key into it).
+function sealingCipher(spec: AeadSpec, key: Buffer, nonce: Uint8Array): CipherGCM {
+  return createCipheriv(spec.cipher, key, nonce, spec.options);
 }
 
-/** One scratch buffer per key length (AEAD keys have an even number of bytes). */
-const keyScratch = new Map<number, Buffer>();
-
-/** The key's bytes in a scratch buffer, to be wiped (`fill(0)`) right after use. */
-function scratchKey(words: number[]): Buffer {
-  const length = words.length * 2;
-  let key = keyScratch.get(length);
-  if (!key) keyScratch.set(length, (key = Buffer.alloc(length)));
-  for (let i = 0; i < words.length; i++) {
-    key[2 * i] = words[i]! >>> 8;
-    key[2 * i + 1] = words[i]! & 0xff;
-  }
-  return key;
-}
-
-// A cipher context per record; OpenSSL copies the key into it, so the scratch is wiped at once.
-function sealingCipher(spec: AeadSpec, words: number[], nonce: Uint8Array): CipherGCM {
-  const key = scratchKey(words);
-  try {
-    return createCipheriv(spec.cipher, key, nonce, spec.options);
-  } finally {
-    key.fill(0);
-  }
-}
-
-function openingCipher(spec: AeadSpec, words: number[], nonce: Uint8Array): DecipherGCM {
-  const key = scratchKey(words);
-  try {
-    return createDecipheriv(spec.cipher, key, nonce, spec.options);
-  } finally {
-    key.fill(0);
-  }
+function openingCipher(spec: AeadSpec, key: Buffer, nonce: Uint8Array): DecipherGCM {
+  return createDecipheriv(spec.cipher, key, nonce, spec.options);
 }
 
 /**
@@ -197,20 +166,19 @@ function openingCipher(spec: AeadSpec, words: number[], nonce: Uint8Array): Deci
  */
 class NodeAead implements Aead, AeadSealTo {
   /**
-   * Our own copy of the key (callers wipe theirs when keys change), as 16-bit words. Every
-   * record hands OpenSSL the key anyway (a cipher context per record), so what matters is
-   * what an idle connection keeps: a KeyObject or a Uint8Array with its ArrayBuffer costs
-   * about 250 bytes of heap per 16- or 32-byte key, a small array of small integers a
-   * third of that. The bytes are rebuilt into a scratch buffer, handed over, and wiped.
+   * Our own copy of the key (callers wipe theirs when keys change), in a pooled Buffer:
+   * it shares Node's allocation pool rather than having an ArrayBuffer of its own, which is
+   * what an idle connection's keys cost most (bench/idle-bytes-ab.ts: 161 bytes per 32-byte
+   * key held, against 208 as 16-bit words and 264 as a Uint8Array of its own).
    */
-  private readonly k: number[];
+  private readonly key: Buffer;
   private readonly spec: AeadSpec;
 
   constructor(name: AeadName, key: Uint8Array) {
     const spec = aeads[name];
     if (!spec) throw new Error(`unsupported AEAD ${String(name)}`);
     if (key.length !== spec.keyLength) throw new Error(`${name}: key must be ${spec.keyLength} bytes, got ${key.length}`);
-    this.k = packKey(key);
+    this.key = Buffer.from(key);
     this.spec = spec;
   }
 
@@ -237,7 +205,7 @@ class NodeAead implements Aead, AeadSealTo {
     const length = data.length + trailer.length;
     if (this.spec.ccm && length > CCM_MAX_PLAINTEXT) throw new Error(`${name}: plaintext too long`);
     if (offset + length + tagLength > out.length) throw new RangeError(`${name}: output too small`);
-    const c = sealingCipher(this.spec, this.k, nonce);
+    const c = sealingCipher(this.spec, this.key, nonce);
     let at = offset;
     if (this.spec.ccm) {
       // CCM takes its input in one update: put the plaintext where the ciphertext goes.
@@ -275,7 +243,7 @@ class NodeAead implements Aead, AeadSealTo {
     const bodyLength = ciphertext.length - tagLength;
     if (this.spec.ccm && bodyLength > CCM_MAX_PLAINTEXT) return null;
     try {
-      const d = openingCipher(this.spec, this.k, nonce);
+      const d = openingCipher(this.spec, this.key, nonce);
       d.setAuthTag(ciphertext.subarray(bodyLength));
       if (this.spec.ccm) d.setAAD(nonNull(aad), { plaintextLength: bodyLength });
       else d.setAAD(nonNull(aad));

@@ -95,8 +95,10 @@ export class Tls13Protection implements RecordProtection {
   private readonly fast: (Aead & AeadSealTo) | undefined;
   /**
    * The 12-byte IV as three big-endian 32-bit words: numbers in the object itself, not an
-   * array of their own. The key is kept by the AEAD alone (providers copy it), so this
-   * keeps no copy of it; the caller wipes its own.
+   * array of their own (bench/idle-bytes-ab.ts: 73 bytes held against 248 for a Uint8Array
+   * copy, some 700 bytes or 7% of an idle connection pair's four directions; the core has
+   * no pooled Buffer to put it in). The key is kept by the AEAD alone (providers copy it),
+   * so this keeps no copy of it; the caller wipes its own.
    */
   private iv0: number;
   private iv1: number;

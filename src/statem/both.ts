@@ -2,70 +2,60 @@
  * Handshake work both sides share (OpenSSL's statem_both.c): the TLS 1.3 key schedule
  * steps, Finished, Certificate and CertificateVerify (post-handshake states: post-handshake.ts).
  */
-import { hashLength, type PrivateKey, type PublicKey, type SignatureSchemeName } from '../crypto/provider.js';
-import { deriveSecret, earlySecret, finishedVerifyData, handshakeSecret, masterSecret } from '../crypto/keyschedule.js';
+import { type PrivateKey, type PublicKey, type SignatureSchemeName } from '../crypto/provider.js';
+import { finishedVerifyData } from '../crypto/keyschedule.js';
+import { EarlyStage } from './key-stages.js';
 import { TLSError, decodeError, illegalParameter } from '../errors.js';
 import { SignatureScheme, schemeByCode } from '../messages/constants.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { constantTimeEqual, concat, utf8 } from '../util/bytes.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import type { HandshakeContext } from './context.js';
-import type { Side } from './declare.js';
+import type { Phase, Side } from './declare.js';
 
 /** RFC 8449: the largest TLS 1.3 record we accept, inner content type included. */
 export const OUR_RECORD_SIZE_LIMIT = 2 ** 14 + 1;
 
 // ---- key schedule steps ---------------------------------------------------------------
 
-/** After ServerHello: Handshake Secret and both handshake traffic secrets (RFC 8446 7.1). */
-export function deriveHandshakeSecrets(hs: HandshakeContext, sharedSecret: Uint8Array | undefined, psk?: Uint8Array): void {
-  const p = hs.provider;
-  const h = hs.suite.hash;
-  const s = hs.secrets;
-  s.early = earlySecret(p, h, psk);
-  // psk_ke: no (EC)DHE, the input is a string of zeros (RFC 8446 7.1).
-  sharedSecret ??= new Uint8Array(hashLength[h]);
-  s.handshake = handshakeSecret(p, h, s.early, sharedSecret, hs.labelPrefix);
-  const th = hs.transcript.hash();
-  s.clientHandshake = deriveSecret(p, h, s.handshake, 'c hs traffic', th, hs.labelPrefix);
-  s.serverHandshake = deriveSecret(p, h, s.handshake, 's hs traffic', th, hs.labelPrefix);
-  hs.records.keylog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', s.clientHandshake);
-  hs.records.keylog('SERVER_HANDSHAKE_TRAFFIC_SECRET', s.serverHandshake);
+/**
+ * After ServerHello: the Handshake stage, from the PSK (if any) and the (EC)DHE shared
+ * secret (RFC 8446 7.1). The shared secret is wiped once used: forward secrecy does not
+ * wait for the garbage collector.
+ */
+export function deriveHandshakeSecrets(hs: Phase<HandshakeContext, 'suite' | 'transcript'>, sharedSecret: Uint8Array | undefined, psk?: Uint8Array): void {
+  const keys = new EarlyStage(hs.provider, hs.suite.hash, psk, hs.labelPrefix).handshake(sharedSecret, hs.transcript.hash());
+  sharedSecret?.fill(0);
+  hs.handshakeKeys = keys;
+  hs.records.keylog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', keys.clientTraffic);
+  hs.records.keylog('SERVER_HANDSHAKE_TRAFFIC_SECRET', keys.serverTraffic);
 }
 
-/** After the server's Finished: Master Secret and the first application traffic secrets. */
-export function deriveApplicationSecrets(hs: HandshakeContext): void {
-  const p = hs.provider;
-  const h = hs.suite.hash;
-  const s = hs.secrets;
-  s.master = masterSecret(p, h, s.need('handshake'), hs.labelPrefix);
-  const th = hs.transcript.hash();
-  s.clientApplication = deriveSecret(p, h, s.master, 'c ap traffic', th, hs.labelPrefix);
-  s.serverApplication = deriveSecret(p, h, s.master, 's ap traffic', th, hs.labelPrefix);
-  s.exporter = deriveSecret(p, h, s.master, 'exp master', th, hs.labelPrefix);
-  hs.records.keylog('CLIENT_TRAFFIC_SECRET_0', s.clientApplication);
-  hs.records.keylog('SERVER_TRAFFIC_SECRET_0', s.serverApplication);
-  hs.records.keylog('EXPORTER_SECRET', s.exporter);
+/** After the server's Finished: the Traffic stage, with the first application traffic secrets. */
+export function deriveApplicationSecrets(hs: Phase<HandshakeContext, 'handshakeKeys' | 'transcript'>): void {
+  const keys = hs.handshakeKeys.master(hs.transcript.hash());
+  hs.trafficKeys = keys;
+  hs.records.keylog('CLIENT_TRAFFIC_SECRET_0', keys.clientApplication);
+  hs.records.keylog('SERVER_TRAFFIC_SECRET_0', keys.serverApplication);
+  hs.records.keylog('EXPORTER_SECRET', keys.exporter);
 }
 
 /** After the client's Finished: resumption_master_secret (for tickets). */
-export function deriveResumptionSecret(hs: HandshakeContext): void {
-  hs.secrets.resumption = deriveSecret(hs.provider, hs.suite.hash, hs.secrets.need('master'), 'res master', hs.transcript.hash(), hs.labelPrefix);
+export function deriveResumptionSecret(hs: Phase<HandshakeContext, 'trafficKeys' | 'transcript'>): void {
+  hs.trafficKeys.deriveResumption(hs.transcript.hash());
 }
 
 // ---- Finished ---------------------------------------------------------------------------
 
-function handshakeSecretOf(hs: HandshakeContext, sender: Side): Uint8Array {
-  return sender === 'client' ? hs.secrets.need('clientHandshake') : hs.secrets.need('serverHandshake');
-}
-
-export function buildFinished(hs: HandshakeContext, sender: Side): HandshakeMessage {
-  const verify_data = finishedVerifyData(hs.provider, hs.suite.hash, handshakeSecretOf(hs, sender), hs.transcript.hash(), hs.labelPrefix);
+export function buildFinished(hs: Phase<HandshakeContext, 'handshakeKeys' | 'transcript'>, sender: Side): HandshakeMessage {
+  const keys = hs.handshakeKeys;
+  const verify_data = finishedVerifyData(hs.provider, keys.hash, keys.traffic(sender), hs.transcript.hash(), keys.prefix);
   return { type: 'finished', verify_data };
 }
 
-export function checkFinished(hs: HandshakeContext, msg: MessageOf<'finished'>, sender: Side): void {
-  const expected = finishedVerifyData(hs.provider, hs.suite.hash, handshakeSecretOf(hs, sender), hs.transcript.hash(), hs.labelPrefix);
+export function checkFinished(hs: Phase<HandshakeContext, 'handshakeKeys' | 'transcript'>, msg: MessageOf<'finished'>, sender: Side): void {
+  const keys = hs.handshakeKeys;
+  const expected = finishedVerifyData(hs.provider, keys.hash, keys.traffic(sender), hs.transcript.hash(), keys.prefix);
   if (msg.verify_data.length !== expected.length) throw decodeError('Finished has the wrong length');
   if (!constantTimeEqual(msg.verify_data, expected)) throw new TLSError('decrypt_error', `${sender} Finished does not verify`);
 }
@@ -123,12 +113,12 @@ export function chooseScheme(hs: HandshakeContext, key: PrivateKey, peerOffered:
   return hs.common.signatureSchemes.find((s) => possible.includes(s) && peerOffered.includes(SignatureScheme[s]));
 }
 
-export function buildCertificateVerify(hs: HandshakeContext, signer: Side, key: PrivateKey, scheme: SignatureSchemeName): HandshakeMessage {
+export function buildCertificateVerify(hs: Phase<HandshakeContext, 'transcript'>, signer: Side, key: PrivateKey, scheme: SignatureSchemeName): HandshakeMessage {
   const content = certificateVerifyContent(signer, hs.transcript.hash());
   return { type: 'certificate_verify', algorithm: SignatureScheme[scheme], signature: hs.provider.sign(scheme, key, content) };
 }
 
-export function checkCertificateVerify(hs: HandshakeContext, msg: MessageOf<'certificate_verify'>, signer: Side, leaf: Certificate): void {
+export function checkCertificateVerify(hs: Phase<HandshakeContext, 'transcript'>, msg: MessageOf<'certificate_verify'>, signer: Side, leaf: Certificate): void {
   const scheme = schemeByCode.get(msg.algorithm);
   if (!scheme || !hs.common.signatureSchemes.includes(scheme)) throw illegalParameter(`CertificateVerify uses a scheme we did not offer (0x${msg.algorithm.toString(16)})`);
   if (!schemesForKey(leaf.publicKey).includes(scheme)) throw illegalParameter(`CertificateVerify scheme ${scheme} does not fit the certificate key`);

@@ -3,15 +3,20 @@
  * the signed ECDHE parameters and CertificateVerify (RFC 5246, RFC 7627, RFC 8422).
  */
 import type { PublicKey, PrivateKey, SignatureSchemeName } from '../crypto/provider.js';
-import { extendedMasterSecret, finished12, keyBlock } from '../crypto/prf.js';
-import { aeadKeyLength } from '../crypto/keyschedule.js';
+import { extendedMasterSecret, finished12 } from '../crypto/prf.js';
+import { Tls12KeyStage } from './key-stage12.js';
 import { TLSError, decodeError, illegalParameter } from '../errors.js';
-import { ProtocolVersion, SignatureScheme, schemeByCode } from '../messages/constants.js';
+import { ProtocolVersion, SignatureScheme, schemeByCode, type CipherSuiteInfo } from '../messages/constants.js';
 import { newSessionState, type SessionState } from './session.js';
 import type { HandshakeMessage, MessageOf } from '../messages/handshake.js';
 import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
-import { need, type AnyHandshake, type HandshakeContext } from './context.js';
-import type { ChangeCipherSpec, Side } from './declare.js';
+import { need, type AnyHandshake, type HandshakeContext, type Tls12State } from './context.js';
+import type { ChangeCipherSpec, Phase, Side } from './declare.js';
+
+/** A TLS 1.2 handshake from the hello that chose the suite on. */
+type Tls12Phase = Phase<HandshakeContext, 'suite' | 'tls12' | 'transcript'>;
+/** … once its key stage exists (after the key exchange, or at the hello that resumed). */
+type Keyed12 = Phase<HandshakeContext, 'suite' | 'tls12Keys' | 'transcript'>;
 
 /** TLS 1.2 signature schemes a key can make: ECDSA names only the hash here, not the curve. */
 export function schemesForKey12(key: PublicKey | PrivateKey): SignatureSchemeName[] {
@@ -46,40 +51,28 @@ export function chooseScheme12(hs: HandshakeContext, key: PrivateKey, peerOffere
   return hs.common.signatureSchemes.find((s) => possible.includes(s) && peerOffered.includes(SignatureScheme[s]));
 }
 
-/** After ClientKeyExchange is in the transcript: master secret (RFC 7627) and the key block. */
-export function deriveKeys12(hs: HandshakeContext): void {
+/** After ClientKeyExchange is in the transcript: the extended master secret (RFC 7627) and the key stage. */
+export function deriveKeys12(hs: Tls12Phase): void {
   const t = hs.tls12;
-  t.master = extendedMasterSecret(hs.provider, hs.suite.hash, need(t.preMaster, 'the pre-master secret'), hs.transcript.hash());
+  const master = extendedMasterSecret(hs.provider, hs.suite.hash, need(t.preMaster, 'the pre-master secret'), hs.transcript.hash());
   t.preMaster?.fill(0);
   t.preMaster = undefined;
-  deriveKeyBlock12(hs);
+  startKeys12(hs, hs.suite, master, t);
 }
 
-/** The key block from the master secret and this handshake's randoms (also for a resumed session's master). */
-export function deriveKeyBlock12(hs: HandshakeContext): void {
-  const t = hs.tls12;
-  const suite = hs.suite;
-  const ivLength = suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;
-  const master = masterSecret12(hs);
-  t.keys = keyBlock(hs.provider, suite.hash, master, t.clientRandom, t.serverRandom, aeadKeyLength[suite.aead], ivLength);
+/** The key stage from a master secret (this handshake's, or the session's being resumed) and the randoms of `t`. */
+export function startKeys12(hs: HandshakeContext, suite: CipherSuiteInfo, master: Uint8Array, t: Tls12State): void {
+  hs.tls12Keys = new Tls12KeyStage(hs.provider, suite, master, t.clientRandom, t.serverRandom);
   // NSS key log format for TLS 1.2: CLIENT_RANDOM <client_random> <master_secret>.
   hs.records.keylog('CLIENT_RANDOM', master);
 }
 
-function masterSecret12(hs: HandshakeContext): Uint8Array {
-  return need(hs.tls12.master, 'the master secret');
-}
-
-function keyBlock12(hs: HandshakeContext) {
-  return need(hs.tls12.keys, 'the key block');
-}
-
 /** What a TLS 1.2 session keeps: the master secret and what it was negotiated with. */
-export function sessionState12(hs: AnyHandshake, lifetime: number): SessionState {
+export function sessionState12(hs: Phase<AnyHandshake, 'suite' | 'tls12Keys'>, lifetime: number): SessionState {
   return newSessionState({
     version: ProtocolVersion.TLS1_2,
     cipher_suite: hs.suite.code,
-    secret: masterSecret12(hs),
+    secret: hs.tls12Keys.master,
     issued_ms: hs.common.now(),
     lifetime_s: lifetime,
     ticket_age_add: 0,
@@ -89,16 +82,14 @@ export function sessionState12(hs: AnyHandshake, lifetime: number): SessionState
   });
 }
 
-export function installWriteKeys12(hs: HandshakeContext): void {
-  const k = keyBlock12(hs);
-  if (hs.side === 'client') hs.records.setWriteKeys12(k.clientKey, k.clientIv);
-  else hs.records.setWriteKeys12(k.serverKey, k.serverIv);
+export function installWriteKeys12(hs: Phase<HandshakeContext, 'tls12Keys'>): void {
+  const { key, iv } = hs.tls12Keys.keysOf(hs.side);
+  hs.records.setWriteKeys12(key, iv);
 }
 
-export function installReadKeys12(hs: HandshakeContext): void {
-  const k = keyBlock12(hs);
-  if (hs.side === 'client') hs.records.setReadKeys12(k.serverKey, k.serverIv);
-  else hs.records.setReadKeys12(k.clientKey, k.clientIv);
+export function installReadKeys12(hs: Phase<HandshakeContext, 'tls12Keys'>): void {
+  const { key, iv } = hs.tls12Keys.keysOf(hs.side === 'client' ? 'server' : 'client');
+  hs.records.setReadKeys12(key, iv);
 }
 
 /** TLS 1.2's ChangeCipherSpec, as the write sub-machine sends it. */
@@ -106,18 +97,18 @@ export function changeCipherSpec(): ChangeCipherSpec {
   return { type: 'change_cipher_spec' };
 }
 
-export function buildFinished12(hs: HandshakeContext, sender: Side): HandshakeMessage {
-  return { type: 'finished', verify_data: finished12(hs.provider, hs.suite.hash, masterSecret12(hs), sender, hs.transcript.hash()) };
+export function buildFinished12(hs: Keyed12, sender: Side): HandshakeMessage {
+  return { type: 'finished', verify_data: finished12(hs.provider, hs.suite.hash, hs.tls12Keys.master, sender, hs.transcript.hash()) };
 }
 
-export function checkFinished12(hs: HandshakeContext, msg: MessageOf<'finished'>, sender: Side): void {
-  const expected = finished12(hs.provider, hs.suite.hash, masterSecret12(hs), sender, hs.transcript.hash());
+export function checkFinished12(hs: Keyed12, msg: MessageOf<'finished'>, sender: Side): void {
+  const expected = finished12(hs.provider, hs.suite.hash, hs.tls12Keys.master, sender, hs.transcript.hash());
   if (msg.verify_data.length !== expected.length) throw decodeError('Finished has the wrong length');
   if (!constantTimeEqual(msg.verify_data, expected)) throw new TLSError('decrypt_error', `${sender} Finished does not verify`);
 }
 
 /** The bytes a ServerKeyExchange signature covers: client_random + server_random + ServerECDHParams. */
-export function serverKeyExchangeContent(hs: HandshakeContext, namedCurve: number, pub: Uint8Array): Uint8Array {
+export function serverKeyExchangeContent(hs: Phase<HandshakeContext, 'tls12'>, namedCurve: number, pub: Uint8Array): Uint8Array {
   const t = hs.tls12;
   const params = concat(new Uint8Array([3, namedCurve >> 8, namedCurve & 0xff, pub.length]), pub);
   return concat(t.clientRandom, t.serverRandom, params);

@@ -18,6 +18,7 @@ import { HandshakeType } from '../messages/constants.js';
 import { decodeHandshake, defaultLimits, encodeHandshake, type Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { equal } from '../util/bytes.js';
 import type { ClientHandshake, ServerHandshake } from './context.js';
+import type { Phase } from './declare.js';
 
 /** Client: offer the algorithms the options name (none by default). */
 export function offerCertificateCompression(hs: ClientHandshake, ext: Extensions): void {
@@ -58,7 +59,7 @@ const cache = new WeakMap<CertifiedKey, Map<CertificateCompressionName, Compress
  * have. The cache is checked against the exact message body, so a Certificate that differs
  * for this connection is compressed afresh rather than answered wrongly.
  */
-export function maybeCompressCertificate(hs: ServerHandshake, certified: CertifiedKey, certificate: HandshakeMessage): HandshakeMessage {
+export function maybeCompressCertificate(hs: Phase<ServerHandshake, 'hello'>, certified: CertifiedKey, certificate: HandshakeMessage): HandshakeMessage {
   const algorithm = hs.hello.certificateCompression;
   if (!algorithm) return certificate;
   const body = encodeHandshake(certificate, 'tls13').subarray(4);

@@ -9,9 +9,10 @@ import { handshakeVerifierPolicy } from '../config.js';
 import { verifyServerCertificate } from '../x509/verify.js';
 import { readCertificates } from './both.js';
 import type { ClientHandshake } from './context.js';
+import type { Phase } from './declare.js';
 
 /** A server may only answer with extensions we offered (RFC 8446 4.2), cookie in HRR excepted. */
-export function checkOffered(hs: ClientHandshake, ext: Extensions, where: string, allowUnsolicited: number[] = []): void {
+export function checkOffered(hs: Phase<ClientHandshake, 'hello'>, ext: Extensions, where: string, allowUnsolicited: number[] = []): void {
   for (const type of ext.types) {
     if (!hs.hello.offeredExtensions.has(type) && !allowUnsolicited.includes(type)) {
       throw new TLSError('unsupported_extension', `${where} carries extension ${type}, which we did not offer`);
@@ -20,7 +21,7 @@ export function checkOffered(hs: ClientHandshake, ext: Extensions, where: string
 }
 
 /** The server's Certificate (both versions): parsed, then verified unless the application said otherwise. */
-export function processServerCertificate(hs: ClientHandshake, msg: MessageOf<'certificate'>): void {
+export function processServerCertificate(hs: Phase<ClientHandshake, 'hello'>, msg: MessageOf<'certificate'>): void {
   if (hs.resumed) throw unexpectedMessage('Certificate in a resumed handshake');
   if (msg.certificate_request_context.length !== 0) throw illegalParameter('server Certificate has a request context');
   if (msg.certificate_list.length === 0) throw new TLSError('decode_error', 'server sent an empty Certificate');

@@ -17,13 +17,14 @@ export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello'
     row: {
       group: 'HANDSHAKE',
       read: { hello_verify_request: 'C.HelloVerifyRequest', server_hello_tls12: 'C12.ServerHello', server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest' },
+      needs: ['transcript'],
+      creates: ['hello', 'clientRandom'],
     },
-    preWork: startClientHello,
-    construct: buildClientHello,
+    construct: (hs) => buildClientHello(startClientHello(hs)),
   },
   // The first ClientHello and HelloVerifyRequest are not part of the transcript (RFC 6347 4.2.6).
   'C.HelloVerifyRequest': {
-    row: { group: 'DTLS', write: ['C.ClientHelloCookie'] },
+    row: { group: 'DTLS', write: ['C.ClientHelloCookie'], needs: ['hello', 'transcript'] },
     process: (hs, msg) => {
       // RFC 6347 4.2.1: the server_version here is not a negotiation; accept DTLS 1.0 or 1.2.
       if (msg.server_version !== ProtocolVersion.DTLS1_2 && msg.server_version !== ProtocolVersion.DTLS1_0) {
@@ -35,7 +36,11 @@ export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello'
   },
   // A server may ask for a cookie DTLS 1.2's way and still choose DTLS 1.3 (one whose cookie guard does not speak it).
   'C.ClientHelloCookie': {
-    row: { group: 'HANDSHAKE.DTLS', read: { server_hello_tls12: 'C12.ServerHello', server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest' } },
+    row: {
+      group: 'HANDSHAKE.DTLS',
+      read: { server_hello_tls12: 'C12.ServerHello', server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest' },
+      needs: ['hello', 'transcript'],
+    },
     construct: buildClientHello,
   },
 });

@@ -35,12 +35,21 @@ import {
   deriveResumptionSecret,
 } from './both.js';
 import { checkOffered, processServerCertificate } from './client-common.js';
-import { need, type ClientHandshake } from './context.js';
+import { need, type ClientHandshake, type ClientHelloState } from './context.js';
 import { externalPskOffers, type PskOffer } from './external-psk.js';
 import { decapsulateFrom, defaultKeyShareGroups, ephemeralKeyPair, tls12Group } from './key-exchange.js';
-import { ESTABLISHED, defineStates } from './declare.js';
+import { ESTABLISHED, defineStates, type Phase } from './declare.js';
 
 const TLS13 = 'HANDSHAKE.TLS13';
+
+/** The client from its first ClientHello on: the hello state exists. */
+type Hello = Phase<ClientHandshake, 'hello' | 'transcript'>;
+/** … and once a ServerHello (or HelloRetryRequest) chose the suite. */
+type Negotiating = Phase<ClientHandshake, 'hello' | 'suite' | 'transcript'>;
+/** What the states after our ClientHello need. */
+const HELLO = ['hello', 'transcript'] as const;
+/** What the TLS 1.3 states after ServerHello need. */
+const NEGOTIATING = [...HELLO, 'suite'] as const;
 
 /** The first flight: what TLS and DTLS clients share, up to the ClientHello. */
 export const clientStart = defineStates<ClientHandshake>()({
@@ -53,9 +62,10 @@ export const clientHello = defineStates<ClientHandshake, { 'C.ClientHello': 'wri
     row: {
       group: 'HANDSHAKE',
       read: { server_hello: 'C.ServerHello', hello_retry_request: 'C.HelloRetryRequest', server_hello_tls12: 'C12.ServerHello' },
+      needs: ['transcript'],
+      creates: ['hello', 'clientRandom'],
     },
-    preWork: startClientHello,
-    construct: buildClientHello,
+    construct: (hs) => buildClientHello(startClientHello(hs)),
     postWork: (hs) => {
       showInnerHello(hs);
       startEarlyData(hs);
@@ -69,60 +79,63 @@ type Entry = {
 };
 
 export const clientTls13 = defineStates<ClientHandshake, Entry>()({
-  'C.HelloRetryRequest': { row: { group: TLS13, write: ['C.ClientHello2'] }, process: processHelloRetryRequest },
+  'C.HelloRetryRequest': { row: { group: TLS13, write: ['C.ClientHello2'], needs: HELLO, creates: ['suite'] }, process: processHelloRetryRequest },
   // A second HelloRetryRequest is not in this row: RFC 8446 4.1.4 makes it unexpected_message.
   'C.ClientHello2': {
-    row: { group: TLS13, read: { server_hello: 'C.ServerHello' } },
+    row: { group: TLS13, read: { server_hello: 'C.ServerHello' }, needs: NEGOTIATING },
     preWork: compatibilityCCS,
     construct: buildClientHello,
     postWork: showInnerHello,
   },
   'C.ServerHello': {
-    row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' } },
+    row: { group: TLS13, read: { encrypted_extensions: 'C.EncryptedExtensions' }, needs: HELLO, creates: ['suite', 'handshakeKeys'] },
     process: processServerHello,
+    // With ServerHello in the transcript: the Handshake stage, and its keys for both directions.
     postProcess: (hs) => {
       deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.resumed ? need(hs.hello.pskOffer, 'the offered PSK').secret : undefined);
       hs.pendingSharedSecret = undefined;
-      hs.records.setReadSecret(hs.secrets.need('serverHandshake'));
-      hs.records.setWriteSecret(hs.secrets.need('clientHandshake'));
+      hs.records.setReadSecret(hs.handshakeKeys.serverTraffic);
+      hs.records.setWriteSecret(hs.handshakeKeys.clientTraffic);
     },
   },
   'C.EncryptedExtensions': {
     row: {
       group: TLS13,
       read: { certificate_request: 'C.CertificateRequest', certificate: 'C.Certificate', compressed_certificate: 'C.Certificate', finished: 'C.Finished' },
+      needs: NEGOTIATING,
     },
     process: processEncryptedExtensions,
   },
   'C.CertificateRequest': {
-    row: { group: TLS13, read: { certificate: 'C.Certificate', compressed_certificate: 'C.Certificate' } },
+    row: { group: TLS13, read: { certificate: 'C.Certificate', compressed_certificate: 'C.Certificate' }, needs: NEGOTIATING },
     process: processCertificateRequest,
   },
   'C.Certificate': {
-    row: { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' } },
+    row: { group: TLS13, read: { certificate_verify: 'C.CertificateVerify' }, needs: NEGOTIATING, creates: ['peerLeaf'] },
     process: (hs, msg) => processServerCertificate(hs, msg.type === 'compressed_certificate' ? certificateFromCompressed(hs, msg) : msg),
   },
   'C.CertificateVerify': {
-    row: { group: TLS13, read: { finished: 'C.Finished' } },
+    row: { group: TLS13, read: { finished: 'C.Finished' }, needs: [...NEGOTIATING, 'peerLeaf'] },
     process: (hs, msg) => checkCertificateVerify(hs, msg, 'server', hs.peerLeaf),
   },
   'C.Finished': {
-    row: { group: TLS13, write: ['C.EndOfEarlyData', 'C.ClientCertificate', 'C.ClientFinished'] },
+    row: { group: TLS13, write: ['C.EndOfEarlyData', 'C.ClientCertificate', 'C.ClientFinished'], needs: [...NEGOTIATING, 'handshakeKeys'], creates: ['trafficKeys'] },
     process: processFinished,
+    // With the server's Finished in the transcript: the Traffic stage; the server writes with it from now on.
     postProcess: (hs) => {
       deriveApplicationSecrets(hs);
-      hs.records.setReadSecret(hs.secrets.need('serverApplication'));
+      hs.records.setReadSecret(hs.trafficKeys.serverApplication);
     },
     writeTransition: (hs) => (hs.negotiated.earlyData === 'accepted' ? 'C.EndOfEarlyData' : afterServerFinished(hs)),
   },
   // RFC 8446 4.5: accepted early data ends here (the connection seals it under the early key).
   'C.EndOfEarlyData': {
-    row: { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'] },
+    row: { group: TLS13, write: ['C.ClientCertificate', 'C.ClientFinished'], needs: NEGOTIATING },
     construct: () => ({ type: 'end_of_early_data' }),
     writeTransition: afterServerFinished,
   },
   'C.ClientCertificate': {
-    row: { group: TLS13, write: ['C.ClientCertificateVerify', 'C.ClientFinished'] },
+    row: { group: TLS13, write: ['C.ClientCertificateVerify', 'C.ClientFinished'], needs: NEGOTIATING },
     preWork: compatibilityCCS,
     construct: (hs) => {
       const creds = clientCredentials(hs);
@@ -131,37 +144,37 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
     writeTransition: (hs) => (clientCredentials(hs) ? 'C.ClientCertificateVerify' : 'C.ClientFinished'),
   },
   'C.ClientCertificateVerify': {
-    row: { group: TLS13, write: ['C.ClientFinished'] },
+    row: { group: TLS13, write: ['C.ClientFinished'], needs: NEGOTIATING },
     construct: (hs) => {
       const creds = need(clientCredentials(hs), 'our certificate');
       return buildCertificateVerify(hs, 'client', creds.cert.key, creds.scheme);
     },
   },
   'C.ClientFinished': {
-    row: { group: TLS13, write: [ESTABLISHED] },
+    row: { group: TLS13, write: [ESTABLISHED], needs: [...NEGOTIATING, 'handshakeKeys', 'trafficKeys'], creates: ['resumptionSecret'] },
     preWork: compatibilityCCS,
     construct: (hs) => buildFinished(hs, 'client'),
     postWork: (hs) => {
-      hs.records.setWriteSecret(hs.secrets.need('clientApplication'));
+      hs.records.setWriteSecret(hs.trafficKeys.clientApplication);
       deriveResumptionSecret(hs);
     },
   },
 });
 
-function afterServerFinished(hs: ClientHandshake): 'C.ClientCertificate' | 'C.ClientFinished' {
+function afterServerFinished(hs: Hello): 'C.ClientCertificate' | 'C.ClientFinished' {
   return hs.hello.certificateRequested ? 'C.ClientCertificate' : 'C.ClientFinished';
 }
 
 // ---- ClientHello ----------------------------------------------------------------------------
 
 /** Our hello state: random, session ID, key shares for the first groups, the session we offer. */
-export function startClientHello(hs: ClientHandshake): void {
+export function startClientHello(hs: Phase<ClientHandshake, 'transcript'>): Hello {
   const o = hs.options;
   const first = (o.keyShareGroups ?? defaultKeyShareGroups(hs.common.groups, hs.datagram)).filter((g): g is GroupName => hs.common.groups.includes(g));
   if (first.length === 0) throw handshakeFailure('no key share group configured');
   const random = hs.common.random(32);
   hs.clientRandom = random;
-  hs.hello = {
+  const hello: ClientHelloState = {
     random,
     sessionId: new Uint8Array(0),
     keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
@@ -171,18 +184,19 @@ export function startClientHello(hs: ClientHandshake): void {
     session: o.ech ? undefined : usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
     pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
   };
-  hs.hello.sessionId = chooseSessionId(hs, hs.hello.session);
+  hello.sessionId = chooseSessionId(hs, hello.session);
   if (o.ech) {
     if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('internal_error', 'ECH needs TLS 1.3 enabled', { code: 'ERR_TLS_ECH_CONFIG_LIST' });
-    hs.hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
+    hello.ech = { ...chooseEchConfig(o.ech.configList), status: 'offered' };
   } else if ((o.echGrease ?? o.grease !== false) && hs.common.versions.includes('TLSv1.3') && !hs.datagram) {
     // Not over datagrams: its random payload would differ in the ClientHello that answers a
     // HelloVerifyRequest, which must repeat the first but for the cookie (RFC 6347 4.2.1).
-    hs.hello.echGrease = startEchGrease(hs);
+    hello.echGrease = startEchGrease(hs);
   }
+  return Object.assign(hs, { hello });
 }
 
-function grease(hs: ClientHandshake, index: number): number {
+function grease(hs: Hello, index: number): number {
   // One random GREASE value per slot, the same in both ClientHellos (RFC 8701 section 3).
   const seed = hs.hello.random[index] & 0xf0;
   return ((seed | 0x0a) << 8) | (seed | 0x0a);
@@ -197,7 +211,7 @@ function isIpAddress(name: string): boolean {
  * inner one offers TLS 1.3 alone under the real name, the outer one what we offer any server
  * (TLS 1.2 too) under the config's public_name; sealClientHello encrypts the first into the second.
  */
-export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
+export function buildClientHello(hs: Hello): HandshakeMessage {
   const c = hs.hello;
   if (!c.ech) return helloFor(hs, hs.common.versions, hs.options.servername, 'none');
   const inner = helloFor(hs, ['TLSv1.3'], hs.options.servername, 'inner');
@@ -209,7 +223,7 @@ export function buildClientHello(hs: ClientHandshake): HandshakeMessage {
 }
 
 /** One ClientHello offering `offeredVersions` to `servername`; `ech` says which hello of an ECH pair it is. */
-function helloFor(hs: ClientHandshake, offeredVersions: readonly TLSVersionName[], servername: string | undefined, ech: 'none' | 'inner' | 'outer'): MessageOf<'client_hello'> {
+function helloFor(hs: Hello, offeredVersions: readonly TLSVersionName[], servername: string | undefined, ech: 'none' | 'inner' | 'outer'): MessageOf<'client_hello'> {
   const o = hs.options;
   const c = hs.hello;
   const useGrease = o.grease !== false;
@@ -299,7 +313,7 @@ function helloFor(hs: ClientHandshake, offeredVersions: readonly TLSVersionName[
 }
 
 /** Offered early data: after the ClientHello (and the compatibility CCS, RFC 8446 D.4) its key, then the data. */
-function startEarlyData(hs: ClientHandshake): void {
+function startEarlyData(hs: Hello): void {
   const c = hs.hello;
   const limit = c.earlyDataLimit;
   if (limit === undefined) return;
@@ -323,7 +337,7 @@ function chooseSessionId(hs: ClientHandshake, session: TLSSession | undefined): 
 }
 
 /** The session's PSK, if it is TLS 1.3, we still offer its suite and (after HRR) its hash is the chosen one. */
-function sessionPskOffer(hs: ClientHandshake): PskOffer | undefined {
+function sessionPskOffer(hs: Hello): PskOffer | undefined {
   const session = hs.hello.session;
   if (session?.state.version !== ProtocolVersion.TLS1_3) return undefined;
   const suite = cipherSuiteByCode(session.state.cipher_suite);
@@ -333,7 +347,7 @@ function sessionPskOffer(hs: ClientHandshake): PskOffer | undefined {
 }
 
 /** The checks ServerHello and HelloRetryRequest share (RFC 8446 4.1.3, 4.1.4). */
-function checkServerHelloCommon(hs: ClientHandshake, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): void {
+function checkServerHelloCommon(hs: Hello, msg: MessageOf<'server_hello'> | MessageOf<'hello_retry_request'>): asserts hs is Negotiating {
   const c = hs.hello;
   // DTLS 1.3's ServerHello says DTLS 1.2 there (RFC 9147 5.3), as TLS 1.3's says TLS 1.2.
   if (msg.legacy_version !== tls12Wire(hs.transport)) throw illegalParameter('ServerHello legacy_version is not (D)TLS 1.2');
@@ -354,7 +368,7 @@ function checkServerHelloCommon(hs: ClientHandshake, msg: MessageOf<'server_hell
   hs.transcript.setHash(suite.hash);
 }
 
-function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>): void {
+function processServerHello(hs: Hello, msg: MessageOf<'server_hello'>): void {
   const c = hs.hello;
   if (!hs.common.versions.includes('TLSv1.3')) throw new TLSError('protocol_version', 'server chose TLS 1.3, which we did not offer');
   checkOffered(hs, msg.extensions, 'ServerHello');
@@ -385,7 +399,7 @@ function processServerHello(hs: ClientHandshake, msg: MessageOf<'server_hello'>)
   hs.pendingSharedSecret = decapsulateFrom(hs, group, pair, share.server_share.key_exchange, 'server key share');
 }
 
-function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_retry_request'>): void {
+function processHelloRetryRequest(hs: Hello, msg: MessageOf<'hello_retry_request'>): void {
   const c = hs.hello;
   checkOffered(hs, msg.extensions, 'HelloRetryRequest', [ExtensionType.cookie]);
   checkServerHelloCommon(hs, msg);
@@ -412,7 +426,7 @@ function processHelloRetryRequest(hs: ClientHandshake, msg: MessageOf<'hello_ret
  * the session we offered, resumed with its suite and its ALPN (checkOffered already
  * refused an early_data we did not send).
  */
-function checkEarlyDataAnswer(hs: ClientHandshake, accepted: boolean): void {
+function checkEarlyDataAnswer(hs: Negotiating, accepted: boolean): void {
   const c = hs.hello;
   if (c.earlyDataLimit === undefined) return;
   if (!accepted) {
@@ -426,7 +440,7 @@ function checkEarlyDataAnswer(hs: ClientHandshake, accepted: boolean): void {
   hs.negotiated.earlyData = 'accepted';
 }
 
-function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypted_extensions'>): void {
+function processEncryptedExtensions(hs: Negotiating, msg: MessageOf<'encrypted_extensions'>): void {
   const ext = msg.extensions;
   checkOffered(hs, ext, 'EncryptedExtensions');
   if (hs.hello.ech) takeRetryConfigs(hs.hello.ech, ext);
@@ -446,14 +460,14 @@ function processEncryptedExtensions(hs: ClientHandshake, msg: MessageOf<'encrypt
   if (ext.has('server_name')) hs.negotiated.servername = hs.options.servername;
 }
 
-function processCertificateRequest(hs: ClientHandshake, msg: MessageOf<'certificate_request'>): void {
+function processCertificateRequest(hs: Hello, msg: MessageOf<'certificate_request'>): void {
   if (hs.resumed) throw unexpectedMessage('CertificateRequest in a resumed handshake');
   const algs = msg.extensions.get('signature_algorithms', 'certificate_request');
   if (!algs) throw new TLSError('missing_extension', 'CertificateRequest without signature_algorithms');
   hs.hello.certificateRequested = { context: msg.certificate_request_context, schemes: algs.supported_signature_algorithms };
 }
 
-function processFinished(hs: ClientHandshake, msg: MessageOf<'finished'>): void {
+function processFinished(hs: Phase<ClientHandshake, 'hello' | 'handshakeKeys' | 'transcript'>, msg: MessageOf<'finished'>): void {
   // Without resumption the server must have authenticated with a certificate before Finished.
   if (!hs.resumed && hs.negotiated.peerCertificates.length === 0) throw unexpectedMessage('server Finished without a certificate');
   checkFinished(hs, msg, 'server');
@@ -461,7 +475,7 @@ function processFinished(hs: ClientHandshake, msg: MessageOf<'finished'>): void 
 }
 
 /** Our certificate, if we have one and can sign in a way the server accepts. */
-function clientCredentials(hs: ClientHandshake) {
+function clientCredentials(hs: Hello) {
   const cert = hs.options.certificate;
   const req = hs.hello.certificateRequested;
   if (!cert || !req || echWithholdsClientCertificate(hs.hello.ech)) return undefined;
@@ -470,6 +484,6 @@ function clientCredentials(hs: ClientHandshake) {
 }
 
 /** Middlebox compatibility: a dummy CCS before our second flight (sent once; RFC 8446 D.4). */
-function compatibilityCCS(hs: ClientHandshake): void {
+function compatibilityCCS(hs: Hello): void {
   if (hs.hello.sessionId.length > 0) hs.records.sendCompatibilityCCS();
 }

@@ -5,16 +5,19 @@
  *
  * It is typed per side (`ClientHandshake`, `ServerHandshake`: each with its own options
  * and hello state) and per phase: what exists only from some point of the handshake on
- * (the hello state, TLS 1.2's state, the key schedule's secrets) is reached through
- * getters that fail with internal_error, never a TypeError, when a state asks too early.
- * `release()` drops what only the handshake needed, once it is over.
+ * (the hello state, the suite, TLS 1.2's state, the key schedule's stages, the transcript
+ * until the end) is optional data here. A state row says which of it its work `needs`
+ * and `creates`: the work is typed with that data present (declare.ts), and the core
+ * checks it when it enters the state (`holds`), so asking too early is internal_error,
+ * never a TypeError. `need()` is left for data optional within a phase (a PSK, ECH's
+ * inner hello, the group of an (EC)DHE exchange). `release()` drops what only the
+ * handshake needed, once it is over.
  */
 import type { EchServerState } from './ech-server.js';
 import type { EchClientState, EchGreaseState } from './ech-client.js';
 import type { CertificateCompressionName } from '../cert-compression-codecs.js';
 import type { ConnectionIds } from '../record/dtls-cid.js';
 import type { GroupName, KeyPair, SignatureSchemeName } from '../crypto/provider.js';
-import type { KeyBlock } from '../crypto/prf.js';
 import type { LabelPrefix } from '../crypto/keyschedule.js';
 import type { PskOffer } from './external-psk.js';
 import type { OfferedTicket } from './early-data.js';
@@ -28,8 +31,10 @@ import { TLSError } from '../errors.js';
 import { variantOf, type ProtocolVariant, type Transport } from '../protocol-variant.js';
 import { wipe } from '../util/bytes.js';
 import { internCertificate } from '../x509/intern.js';
-import { RELEASED_TRANSCRIPT, Transcript } from './transcript.js';
+import { Transcript } from './transcript.js';
 import type { Side } from './declare.js';
+import type { HandshakeStage, TrafficStage } from './key-stages.js';
+import type { Tls12KeyStage } from './key-stage12.js';
 
 /** A state asked for what its phase does not have yet (or any more): our bug, not the peer's. */
 export function missing(what: string): never {
@@ -93,8 +98,6 @@ export interface Tls12State {
   serverRandom: Uint8Array;
   /** The (EC)DHE shared secret: TLS 1.2's pre-master secret. */
   preMaster?: Uint8Array;
-  master?: Uint8Array;
-  keys?: KeyBlock;
   certificateRequested?: { schemes: number[] };
   /** The peer's public value (server: from ClientKeyExchange). */
   peerPublic?: Uint8Array;
@@ -108,90 +111,6 @@ export interface Tls12State {
   /** A ticket received in this handshake (client). */
   newTicket?: { ticket: Uint8Array; lifetime: number };
 }
-
-/**
- * The TLS 1.3 key schedule's secrets. Those only the handshake uses are plain fields (and
- * are wiped when it ends). The four a connection keeps for its lifetime — both application
- * traffic secrets (KeyUpdate), the exporter master secret and the resumption master
- * secret (tickets) — share one buffer: setting one copies it into its slot and wipes the
- * array given (the store owns the secret from then on; a KeyUpdate overwrites the old
- * generation in place); reading one gives a fresh view of its slot, to use at once.
- */
-export class Secrets {
-  early?: Uint8Array = undefined;
-  handshake?: Uint8Array = undefined;
-  master?: Uint8Array = undefined;
-  clientHandshake?: Uint8Array = undefined;
-  serverHandshake?: Uint8Array = undefined;
-  /** Slots of `size` bytes each, in the order of LASTING; allocated by the first one set. */
-  private store: Uint8Array | undefined = undefined;
-  private size = 0;
-  /** Which slots hold a secret (bit i: LASTING[i]). */
-  private held = 0;
-
-  get clientApplication(): Uint8Array | undefined {
-    return this.read(0);
-  }
-  set clientApplication(v: Uint8Array | undefined) {
-    this.write(0, v);
-  }
-  get serverApplication(): Uint8Array | undefined {
-    return this.read(1);
-  }
-  set serverApplication(v: Uint8Array | undefined) {
-    this.write(1, v);
-  }
-  get exporter(): Uint8Array | undefined {
-    return this.read(2);
-  }
-  set exporter(v: Uint8Array | undefined) {
-    this.write(2, v);
-  }
-  get resumption(): Uint8Array | undefined {
-    return this.read(3);
-  }
-  set resumption(v: Uint8Array | undefined) {
-    this.write(3, v);
-  }
-
-  private read(slot: number): Uint8Array | undefined {
-    if (!this.store || !(this.held & (1 << slot))) return undefined;
-    return this.store.subarray(slot * this.size, (slot + 1) * this.size);
-  }
-
-  private write(slot: number, v: Uint8Array | undefined): void {
-    if (v === undefined) {
-      if (this.store && this.held & (1 << slot)) this.store.fill(0, slot * this.size, (slot + 1) * this.size);
-      this.held &= ~(1 << slot);
-      return;
-    }
-    if (!this.store) {
-      this.size = v.length;
-      this.store = new Uint8Array(LASTING_SLOTS * v.length);
-    }
-    // Every secret of one connection comes from one hash, so they all have its length.
-    if (v.length !== this.size) throw new Error(`secret of ${v.length} bytes where ${this.size} were expected`);
-    this.store.set(v, slot * this.size);
-    v.fill(0);
-    this.held |= 1 << slot;
-  }
-
-  /** A secret this phase of the key schedule must have. */
-  need(name: 'early' | 'handshake' | 'master' | 'clientHandshake' | 'serverHandshake' | 'clientApplication' | 'serverApplication' | 'exporter' | 'resumption'): Uint8Array {
-    return need(this[name], `the ${name} secret`);
-  }
-
-  /** Wipe and forget every secret. */
-  wipeAll(): void {
-    for (const v of [this.early, this.handshake, this.master, this.clientHandshake, this.serverHandshake]) v?.fill(0);
-    this.early = this.handshake = this.master = this.clientHandshake = this.serverHandshake = undefined;
-    this.store?.fill(0);
-    this.store = undefined;
-    this.held = 0;
-  }
-}
-
-const LASTING_SLOTS = 4;
 
 export interface ClientHelloState {
   random: Uint8Array;
@@ -254,11 +173,17 @@ export interface SessionSink {
 export abstract class HandshakeContext {
   abstract readonly side: Side;
   abstract readonly options: ClientOptions | ServerOptions;
-  /** Replaced by RELEASED_TRANSCRIPT when the handshake is over (release). */
-  transcript: Transcript;
+  /** The handshake's messages and running hash, until the handshake is over (release). */
+  transcript?: Transcript;
   readonly negotiated: Negotiated = { peerCertificates: [], helloRetried: false, peerVerified: false };
-  readonly secrets = new Secrets();
-  private tls12State: Tls12State | undefined = undefined;
+  /** TLS 1.3: the key schedule's Handshake stage, from ServerHello until the handshake is over. */
+  handshakeKeys?: HandshakeStage = undefined;
+  /** TLS 1.3: its Traffic stage, from the server's Finished on, kept for the connection's life. */
+  trafficKeys?: TrafficStage = undefined;
+  /** TLS 1.2's state, from the hello that chose TLS 1.2 on. */
+  tls12?: Tls12State = undefined;
+  /** TLS 1.2's key stage: master secret and key block, from the key exchange (or the hello that resumed) on. */
+  tls12Keys?: Tls12KeyStage = undefined;
   /** Our random and the peer's, for keylog lines. */
   clientRandom?: Uint8Array;
   /** Server: the client's Certificate arrived / its CertificateVerify checked out. */
@@ -294,8 +219,38 @@ export abstract class HandshakeContext {
     return this.common.provider;
   }
 
-  get suite(): CipherSuiteInfo {
-    return need(this.negotiated.suite, 'the cipher suite');
+  // ---- handshake data of some phases only ----------------------------------------------
+  // A state names those it reads in its row's `needs`: its work sees them as present, and
+  // the core checks them once, when it enters the state (declare.ts, statem.ts).
+
+  /** The cipher suite, once a hello chose it. */
+  get suite(): CipherSuiteInfo | undefined {
+    return this.negotiated.suite;
+  }
+
+  /** The key exchange group, once chosen. */
+  get group(): GroupName | undefined {
+    return this.negotiated.group;
+  }
+
+  /** The signature scheme we sign with, once chosen. */
+  get signatureScheme(): SignatureSchemeName | undefined {
+    return this.negotiated.signatureScheme;
+  }
+
+  /** The peer's end-entity certificate, which authenticated it. */
+  get peerLeaf(): Certificate | undefined {
+    return this.negotiated.peerCertificates.at(0);
+  }
+
+  /** TLS 1.3: the resumption master secret, from the client's Finished on (a server's goes once its tickets are sent). */
+  get resumptionSecret(): Uint8Array | undefined {
+    return this.trafficKeys?.resumption;
+  }
+
+  /** Whether the handshake data `name` is there now (the core's check of a state's `needs`). */
+  holds(name: string): boolean {
+    return name in this && Reflect.get(this, name) !== undefined;
   }
 
   /** The variant this handshake runs, once the version is negotiated. */
@@ -308,36 +263,13 @@ export abstract class HandshakeContext {
     return this.transport === 'datagram';
   }
 
-  /** HKDF-Expand-Label's prefix: DTLS only ever runs TLS 1.3's key schedule as DTLS 1.3 (RFC 9147 5.9). */
+  /**
+   * HKDF-Expand-Label's prefix: DTLS only ever runs TLS 1.3's key schedule as DTLS 1.3
+   * (RFC 9147 5.9). It goes into the key schedule once, at its Early stage; the later
+   * stages, and what derives from them, carry it on.
+   */
   get labelPrefix(): LabelPrefix {
     return this.transport === 'datagram' ? 'dtls13' : 'tls13 ';
-  }
-
-  /** TLS 1.2's state, from the hello that chose TLS 1.2 on. */
-  get tls12(): Tls12State {
-    return need(this.tls12State, 'the TLS 1.2 state');
-  }
-  set tls12(state: Tls12State) {
-    this.tls12State = state;
-  }
-  /** TLS 1.2's state if this is a TLS 1.2 handshake that got that far. */
-  get tls12IfAny(): Tls12State | undefined {
-    return this.tls12State;
-  }
-
-  /** The key exchange group, once chosen. */
-  get group(): GroupName {
-    return need(this.negotiated.group, 'the key exchange group');
-  }
-
-  /** The signature scheme we sign with, once chosen. */
-  get signatureScheme(): SignatureSchemeName {
-    return need(this.negotiated.signatureScheme, 'the signature scheme');
-  }
-
-  /** The peer's end-entity certificate, which authenticated it. */
-  get peerLeaf(): Certificate {
-    return need(this.negotiated.peerCertificates[0], "the peer's certificate");
   }
 
   /**
@@ -345,32 +277,32 @@ export abstract class HandshakeContext {
    * traffic keys and what the API reports, little else.
    *  - The transcript (kept messages and the running hash): nothing after the handshake
    *    hashes it (DTLS resends recorded flights).
-   *  - TLS 1.3 secrets before the application traffic secrets (early, handshake, master,
-   *    handshake traffic): wiped. KeyUpdate, the exporter and tickets use the others; a
-   *    server sends its tickets before the handshake ends, so it wipes the resumption
-   *    secret too (a client keeps it for tickets still to come).
+   *  - The TLS 1.3 Handshake stage (handshake secret and handshake traffic secrets): wiped.
+   *    KeyUpdate, the exporter and tickets use the Traffic stage; a server sends its
+   *    tickets before the handshake ends, so it wipes the resumption secret too (a client
+   *    keeps it for tickets still to come).
    *  - Our ephemeral (EC)DHE private keys: wiped (forward secrecy does not wait for GC).
    *  - The hello state (offered extensions, key shares, the peer's lists) and the client
    *    random (only keylog lines used it, and the handshake wrote the last of them).
-   *    TLS 1.2 keeps its randoms and master secret for the exporter.
+   *    TLS 1.2 keeps its randoms and master secret for the exporter, not its key block.
    *  - The peer's certificates: replaced by the same certificates parsed earlier, when
    *    this process already holds them (identical DER), so that many connections to one
    *    server keep one parsed chain between them, not one each.
    */
   release(): void {
-    this.transcript = RELEASED_TRANSCRIPT;
-    const s = this.secrets;
-    wipe(s.early, s.handshake, s.master, s.clientHandshake, s.serverHandshake);
-    s.early = s.handshake = s.master = s.clientHandshake = s.serverHandshake = undefined;
-    if (this.side === 'server') s.resumption = undefined;
+    this.transcript = undefined;
+    this.handshakeKeys?.wipe();
+    this.handshakeKeys = undefined;
+    if (this.side === 'server') this.trafficKeys?.dropResumption();
     this.releaseHello();
     this.clientRandom = undefined;
     this.pendingSharedSecret = undefined;
-    const t = this.tls12State;
+    const t = this.tls12;
     if (t) {
       wipe(t.preMaster);
-      t.preMaster = t.keys = t.peerPublic = t.ourPublic = t.pskHint = t.certificateRequested = t.newTicket = undefined;
+      t.preMaster = t.peerPublic = t.ourPublic = t.pskHint = t.certificateRequested = t.newTicket = undefined;
     }
+    this.tls12Keys?.dropKeyBlock();
     const certs = this.negotiated.peerCertificates;
     if (certs.length > 0) this.negotiated.peerCertificates = certs.map(internCertificate);
   }
@@ -381,7 +313,8 @@ export abstract class HandshakeContext {
 
 /** What each side adds: its own options, and the state of its hello from the first one until the handshake is over. */
 abstract class SideHandshake<Options extends ClientOptions | ServerOptions, Hello> extends HandshakeContext {
-  protected helloState: Hello | undefined = undefined;
+  /** The state of our hello and the peer's, from the first hello until the handshake is over. */
+  hello?: Hello = undefined;
 
   constructor(
     common: ResolvedCommon,
@@ -390,13 +323,6 @@ abstract class SideHandshake<Options extends ClientOptions | ServerOptions, Hell
     transport: Transport,
   ) {
     super(common, records, transport);
-  }
-
-  get hello(): Hello {
-    return need(this.helloState, 'the hello state');
-  }
-  set hello(state: Hello) {
-    this.helloState = state;
   }
 }
 
@@ -415,38 +341,40 @@ export class ClientHandshake extends SideHandshake<ClientOptions, ClientHelloSta
   }
 
   protected releaseHello(): void {
-    const shares = this.helloState?.keyShares;
+    const shares = this.hello?.keyShares;
     if (shares) {
       for (const pair of shares.values()) wipe(pair.privateKey);
       shares.clear();
     }
-    this.helloState = undefined;
+    this.hello = undefined;
   }
 }
 
 export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloState> {
-  /** Encrypted Client Hello: what became of the client's offer (kept across a HelloRetryRequest). */
+  /** Encrypted Client Hello: what became of the client's offer (kept across a HelloRetryRequest, dropped with the hello state). */
   echState?: EchServerState;
   readonly side = 'server';
 
   /** Our certificate and key, chosen while processing the ClientHello (none when resuming or with a PSK suite). */
-  get certified(): CertifiedKey {
-    return need(this.hello.certified, 'our certificate');
+  get certified(): CertifiedKey | undefined {
+    return this.hello?.certified;
   }
   /** Whether a ClientHello was processed already (the one before a HelloRetryRequest). */
   get helloSeen(): boolean {
-    return this.helloState !== undefined;
+    return this.hello !== undefined;
   }
   /** The cookie our HelloRetryRequest sent, if any. */
   get helloCookie(): Uint8Array | undefined {
-    return this.helloState?.cookie;
+    return this.hello?.cookie;
   }
 
   protected releaseHello(): void {
-    const s = this.helloState;
+    const s = this.hello;
     if (s?.ephemeral) wipe(s.ephemeral.privateKey);
     if (s?.psk) wipe(s.psk.secret);
-    this.helloState = undefined;
+    this.hello = undefined;
+    // The HPKE context that opened the inner hello, and the inner hello itself: the handshake's alone (negotiated.ech keeps the outcome).
+    this.echState = undefined;
   }
 }
 

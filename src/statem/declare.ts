@@ -10,7 +10,11 @@
  *   - a state with more than one write successor must have `writeTransition`, which can
  *     only name one of them;
  *   - a row may only lead to a state the table declares, and no state is declared twice
- *     (`joinStates`).
+ *     (`joinStates`);
+ *   - the context the work gets is narrowed to the handshake data its row `needs` (the
+ *     hello state, the suite, a key schedule stage, …): reading data the row does not
+ *     declare is a type error (possibly undefined), and the core checks the needs once,
+ *     when it enters the state (statem.ts).
  *
  * A part of a table (one protocol, one side) lives in its own file; the messages and
  * writes that lead into it from another part are its `Entry` (`defineStates<H, Entry>`),
@@ -43,6 +47,26 @@ export interface StateSpec<Name extends string = string> {
   read?: { readonly [K in MessageKind]?: Name };
   /** The states this side may write next (the state's `writeTransition` picks one). */
   write?: readonly Name[];
+  /**
+   * The handshake data this state's work reads (the hello state, the cipher suite, a key
+   * schedule stage, …): its work sees them as present (types), and the core checks they
+   * are when it enters the state, so the work itself never asks.
+   */
+  needs?: readonly string[];
+  /**
+   * The handshake data this state's work brings into being: the core checks it did once
+   * the work is done. Its post-work (postProcess, postWork) and writeTransition see it as
+   * present: what process or construct made, and what the post-work itself makes (the key
+   * schedule's next stage, over the transcript with this state's message in it).
+   */
+  creates?: readonly string[];
+  /**
+   * Handshake data the work makes on some runs only (a resumed session's keys, the group
+   * when (EC)DHE is used): not checked when the work is done, and not seen by the post-work.
+   * The states that need it are reached on those runs alone, and check it when entered;
+   * the table tests follow it along every path.
+   */
+  mayCreate?: readonly string[];
 }
 
 export type StateTable = Readonly<Record<string, StateSpec>>;
@@ -76,24 +100,44 @@ type WrittenBy<R, S> = { [F in keyof R]: R[F] extends { write: readonly (infer W
 /** Every state name a row of R leads to. */
 type Targets<R> = { [F in keyof R]: (R[F] extends { read: infer RR } ? RR[keyof RR] : never) | (R[F] extends { write: readonly (infer W)[] } ? W : never) }[keyof R];
 
+/** The context `H` as a state that needs `N` sees it: that data present. */
+export type Phase<H, N> = H & { [K in N & keyof H]-?: Exclude<H[K], undefined> };
+
+type Needs<Row> = Row extends { needs: readonly (infer N)[] } ? N : never;
+type Creates<Row> = Row extends { creates: readonly (infer N)[] } ? N : never;
+type MayCreate<Row> = Row extends { mayCreate: readonly (infer N)[] } ? N : never;
+/** The context a state's work gets: narrowed to what its row `needs`. */
+type ContextOf<H, Row> = [Needs<Row>] extends [never] ? H : Phase<H, Needs<Row>>;
+/** The context its post-work and writeTransition get: what it needs, and what it creates. */
+type AfterContextOf<H, Row> = [Needs<Row> | Creates<Row>] extends [never] ? H : Phase<H, Needs<Row> | Creates<Row>>;
+
+/** Every name a row needs, creates or may create must be data of the context. */
+type DataCheck<H, Row> = NamesCheck<H, Needs<Row> | Creates<Row> | MayCreate<Row>>;
+type NamesCheck<H, N> = [Exclude<N, keyof H>] extends [never] ? unknown : { row: { needs: `${Exclude<N, keyof H> & string} is not handshake data` } };
+
+/** What the core asks of a context: whether a piece of handshake data is there now. */
+export interface HandshakeData {
+  holds(name: string): boolean;
+}
+
 /** An edge into a part from another part: a message kind read into the state, or `written` to it. */
 export type EntryKind = MessageKind | 'written';
 
 type EntryOf<Entry, S> = S extends keyof Entry ? Entry[S] : never;
 type Kinds<In> = Extract<In, MessageKind>;
 
-type ProcessWork<H, In> = [Kinds<In>] extends [never]
+type ProcessWork<H, After, In> = [Kinds<In>] extends [never]
   ? { process?: never; postProcess?: never }
   : {
       process: (hs: H, msg: Received<Kinds<In>>, raw: Uint8Array) => void;
-      postProcess?: (hs: H, msg: Received<Kinds<In>>) => void;
+      postProcess?: (hs: After, msg: Received<Kinds<In>>) => void;
     };
 
-type ConstructWork<H, Row, Written> = Row extends { idle: true }
+type ConstructWork<H, After, Row, Written> = Row extends { idle: true }
   ? { construct?: never; preWork?: never; postWork?: never }
   : [Written] extends [never]
     ? { construct?: never; preWork?: never; postWork?: never }
-    : { construct: (hs: H) => HandshakeMessage | ChangeCipherSpec; preWork?: (hs: H) => void; postWork?: (hs: H) => void };
+    : { construct: (hs: H) => HandshakeMessage | ChangeCipherSpec; preWork?: (hs: H) => void; postWork?: (hs: After) => void };
 
 type ChoiceWork<H, Row> = Row extends { write: readonly [unknown] } | { idle: true }
   ? { writeTransition?: never }
@@ -101,9 +145,10 @@ type ChoiceWork<H, Row> = Row extends { write: readonly [unknown] } | { idle: tr
     ? { writeTransition: (hs: H) => W }
     : { writeTransition?: never };
 
-type Declaration<H, R, S extends keyof R, Entry> = { row: R[S] } & ProcessWork<H, Incoming<R, S> | EntryOf<Entry, S>> &
-  ConstructWork<H, R[S], WrittenBy<R, S> | Extract<EntryOf<Entry, S>, 'written'>> &
-  ChoiceWork<H, R[S]>;
+type Declaration<H, R, S extends keyof R, Entry> = { row: R[S] } & DataCheck<H, R[S]> &
+  ProcessWork<ContextOf<H, R[S]>, AfterContextOf<H, R[S]>, Incoming<R, S> | EntryOf<Entry, S>> &
+  ConstructWork<ContextOf<H, R[S]>, AfterContextOf<H, R[S]>, R[S], WrittenBy<R, S> | Extract<EntryOf<Entry, S>, 'written'>> &
+  ChoiceWork<AfterContextOf<H, R[S]>, R[S]>;
 
 type Declarations<H, R, Entry> = { [S in keyof R]: Declaration<H, R, S, Entry> };
 

@@ -5,9 +5,11 @@
  * the states here only decide and derive.
  */
 import type { HashName } from '../crypto/provider.js';
-import { deriveSecret, earlySecret } from '../crypto/keyschedule.js';
+import { EarlyStage } from './key-stages.js';
 import { utf8 } from '../util/bytes.js';
+import type { CipherSuiteInfo } from '../messages/constants.js';
 import type { ClientHandshake, HandshakeContext, ServerHandshake, ServerHelloState } from './context.js';
+import type { Phase } from './declare.js';
 import { serverShared, ticketMaxEarlyData } from './psk.js';
 import type { SessionState } from './session.js';
 
@@ -19,7 +21,7 @@ export const TICKET_AGE_WINDOW_MS = 10_000;
  * allowed some, it is the session's own PSK (not after a HelloRetryRequest), and the ALPN
  * it was made with is one we offer again (RFC 8446 4.2.10).
  */
-export function clientEarlyDataLimit(hs: ClientHandshake): number {
+export function clientEarlyDataLimit(hs: Phase<ClientHandshake, 'hello'>): number {
   const c = hs.hello;
   const session = c.session;
   // DTLS 1.3's epoch 1 (0-RTT) is not spoken.
@@ -33,9 +35,9 @@ export function clientEarlyDataLimit(hs: ClientHandshake): number {
 /** client_early_traffic_secret = Derive-Secret(Early Secret, "c e traffic", ClientHello), logged for keylog files. */
 export function clientEarlyTrafficSecret(hs: HandshakeContext, hash: HashName, psk: Uint8Array, helloHash: Uint8Array): Uint8Array {
   const p = hs.provider;
-  const early = earlySecret(p, hash, psk);
-  const secret = deriveSecret(p, hash, early, 'c e traffic', helloHash, hs.labelPrefix);
-  early.fill(0);
+  const early = new EarlyStage(p, hash, psk, hs.labelPrefix);
+  const secret = early.clientEarlyTraffic(helloHash);
+  early.wipe();
   hs.records.keylog('CLIENT_EARLY_TRAFFIC_SECRET', secret);
   return secret;
 }
@@ -55,12 +57,12 @@ export interface OfferedTicket {
  * (the name was checked with the ticket); the client's ticket age is within the window
  * of ours; and this is the ticket's first use for early data (anti-replay, RFC 8446 8.1).
  */
-export function serverAcceptsEarlyData(hs: ServerHandshake, hello: ServerHelloState, alpn: string | undefined): boolean {
+export function serverAcceptsEarlyData(hs: ServerHandshake, hello: ServerHelloState, suite: CipherSuiteInfo, alpn: string | undefined): boolean {
   const psk = hello.psk;
   const offered = psk?.ticket;
   if (ticketMaxEarlyData(hs) === 0 || !psk || !offered || psk.identity !== 0 || hello.peerShare === undefined && psk.dhe) return false;
   const state = offered.state;
-  if (state.max_early_data === 0 || state.cipher_suite !== hs.suite.code || utf8.decode(state.alpn) !== (alpn ?? '')) return false;
+  if (state.max_early_data === 0 || state.cipher_suite !== suite.code || utf8.decode(state.alpn) !== (alpn ?? '')) return false;
   const now = hs.common.now();
   const clientAge = (offered.obfuscatedAge - state.ticket_age_add) >>> 0;
   const serverAge = now - state.issued_ms;

@@ -25,6 +25,7 @@ import { ExtensionType } from '../messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from '../messages/handshake.js';
 import { concat, constantTimeEqual, equal, utf8 } from '../util/bytes.js';
 import { need, type ClientHandshake } from './context.js';
+import type { Phase } from './declare.js';
 
 export interface EchClientState {
   config: ECHConfig;
@@ -53,7 +54,7 @@ const TAG_LENGTH = 16;
 function validPublicName(name: string): boolean {
   const labels = name.split('.');
   if (!labels.every((l) => /^[A-Za-z0-9-]{1,63}$/.test(l))) return false;
-  const last = labels[labels.length - 1]!;
+  const last = labels[labels.length - 1];
   return !/^[0-9]+$/.test(last) && !/^0x[0-9a-f]*$/i.test(last);
 }
 
@@ -172,7 +173,7 @@ export function sealClientHello(hs: ClientHandshake, state: EchClientState, inne
 }
 
 /** After the outer hello went out: the inner one it carries, to whoever watches the handshake. */
-export function showInnerHello(hs: ClientHandshake): void {
+export function showInnerHello(hs: Phase<ClientHandshake, 'hello'>): void {
   const state = hs.hello.ech;
   if (state?.innerHello && state.inner) hs.showInnerHello?.('send', state.innerHello, state.inner.length);
 }
@@ -183,7 +184,7 @@ export function showInnerHello(hs: ClientHandshake): void {
  * Transcript-Hash(ClientHelloInner || ServerHello with those bytes zeroed), 8). On
  * acceptance the transcript restarts from ClientHelloInner.
  */
-export function checkEchAcceptance(hs: ClientHandshake, state: EchClientState, serverHello: MessageOf<'server_hello'>): void {
+export function checkEchAcceptance(hs: Phase<ClientHandshake, 'suite' | 'transcript'>, state: EchClientState, serverHello: MessageOf<'server_hello'>): void {
   if (state.retried && !state.retried.accepted) {
     state.status = hs.negotiated.ech = 'rejected';
     return;
@@ -204,7 +205,7 @@ export function checkEchAcceptance(hs: ClientHandshake, state: EchClientState, s
   }
 }
 
-function acceptConfirmation(hs: ClientHandshake, state: EchClientState, label: 'ech accept confirmation' | 'hrr ech accept confirmation', messages: Uint8Array): Uint8Array {
+function acceptConfirmation(hs: Phase<ClientHandshake, 'suite' | 'transcript'>, state: EchClientState, label: 'ech accept confirmation' | 'hrr ech accept confirmation', messages: Uint8Array): Uint8Array {
   return echConfirmation(hs.provider, hs.suite.hash, need(state.innerRandom, 'the inner random'), label, hs.provider.hash(hs.suite.hash, messages));
 }
 
@@ -213,7 +214,7 @@ function acceptConfirmation(hs: ClientHandshake, state: EchClientState, label: '
  * "hrr ech accept confirmation" over message_hash(ClientHelloInner1) and the HRR with those 8
  * bytes zeroed. Without the extension, or with a wrong value, ECH is rejected.
  */
-export function checkEchRetry(hs: ClientHandshake, state: EchClientState, hrr: MessageOf<'hello_retry_request'>): void {
+export function checkEchRetry(hs: Phase<ClientHandshake, 'suite' | 'transcript'>, state: EchClientState, hrr: MessageOf<'hello_retry_request'>): void {
   const innerHash = messageHash(hs.provider, hs.suite.hash, need(state.inner, 'the ClientHelloInner'));
   const at = hrr.extensions.list.findIndex((e) => e.type === ECH_EXTENSION);
   let accepted = false;
@@ -259,7 +260,7 @@ export class EchRequiredError extends TLSError {
 }
 
 /** A TLS 1.2 ServerHello: the server did not take ECH; its certificate must then be for the public_name. */
-export function rejectEchForTls12(hs: ClientHandshake): void {
+export function rejectEchForTls12(hs: Phase<ClientHandshake, 'hello'>): void {
   if (hs.hello.ech) hs.hello.ech.status = hs.negotiated.ech = 'rejected';
 }
 
@@ -289,10 +290,10 @@ const GREASE_SUITES: readonly HpkeSymmetricCipherSuite[] = [
 
 /** Made once per connection, from the injected randomness (so a seeded connection replays byte for byte). */
 export function startEchGrease(hs: ClientHandshake): EchGreaseState {
-  const [configId, pick] = hs.common.random(2);
+  const random = hs.common.random(2);
   return {
-    configId: configId!,
-    suite: GREASE_SUITES[pick! & 1]!,
+    configId: random[0],
+    suite: GREASE_SUITES[random[1] & 1],
     enc: hs.provider.generateKeyPair('x25519', hs.common.random(32)).publicKey,
   };
 }

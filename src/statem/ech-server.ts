@@ -19,6 +19,7 @@ import type { Extension } from '../messages/extensions.js';
 import { Extensions, decodeHandshake, encodeHandshake, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import { Reader, concat } from '../util/bytes.js';
 import { need, type ServerHandshake } from './context.js';
+import type { Phase } from './declare.js';
 
 export interface EchServerState {
   status: 'accepted' | 'rejected';
@@ -159,7 +160,7 @@ export function openSecondClientHello(hs: ServerHandshake, outer: MessageOf<'cli
 }
 
 /** The HRR of an accepted ECH carries "hrr ech accept confirmation" in its own extension (section 7.2.1). */
-export function confirmEchRetry(hs: ServerHandshake, hrr: HandshakeMessage): HandshakeMessage {
+export function confirmEchRetry(hs: Phase<ServerHandshake, 'suite' | 'transcript'>, hrr: HandshakeMessage): HandshakeMessage {
   const state = hs.echState;
   if (state?.status !== 'accepted' || hrr.type !== 'hello_retry_request') return hrr;
   hrr.extensions.addRaw(ECH_EXTENSION, new Uint8Array(8));
@@ -189,7 +190,7 @@ function innerHello(plaintext: Uint8Array, outer: MessageOf<'client_hello'>): Me
 }
 
 /** After a ClientHello is in the transcript: an accepted ECH puts the inner hello(s) there instead. */
-export function useInnerTranscript(hs: ServerHandshake): void {
+export function useInnerTranscript(hs: Phase<ServerHandshake, 'transcript'>): void {
   const state = hs.echState;
   if (state?.status !== 'accepted') return;
   hs.transcript.reset();
@@ -201,7 +202,7 @@ export function useInnerTranscript(hs: ServerHandshake): void {
 }
 
 /** ServerHello.random's last 8 bytes become the acceptance confirmation (section 7.2). */
-export function confirmEch(hs: ServerHandshake, serverHello: HandshakeMessage): HandshakeMessage {
+export function confirmEch(hs: Phase<ServerHandshake, 'suite' | 'transcript'>, serverHello: HandshakeMessage): HandshakeMessage {
   const state = hs.echState;
   if (state?.status !== 'accepted' || serverHello.type !== 'server_hello') return serverHello;
   serverHello.random = concat(serverHello.random.subarray(0, 24), new Uint8Array(8));

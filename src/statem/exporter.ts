@@ -12,12 +12,16 @@ import type { HandshakeContext } from './context.js';
 /** `context` undefined means "no context", which RFC 5705 keeps apart from an empty one. */
 export function exportKeyingMaterial(hs: HandshakeContext, length: number, label: string, context?: Uint8Array): Uint8Array {
   const notYet = () => new TLSError('internal_error', 'keying material is available after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
+  const suite = hs.suite;
+  if (!suite) throw notYet();
   if (hs.negotiated.version === 'TLSv1.3') {
-    if (!hs.secrets.exporter) throw notYet();
-    return export13(hs.provider, hs.suite.hash, hs.secrets.exporter, label, context ?? new Uint8Array(0), length, hs.labelPrefix);
+    const keys = hs.trafficKeys;
+    if (!keys) throw notYet();
+    return export13(hs.provider, keys.hash, keys.exporter, label, context ?? new Uint8Array(0), length, keys.prefix);
   }
   const t = hs.tls12;
-  if (!t?.master) throw notYet();
+  const keys = hs.tls12Keys;
+  if (!t || !keys) throw notYet();
   // RFC 5705 4: labels must not collide with the ones TLS itself uses.
   if (/^(client finished|server finished|master secret|key expansion|extended master secret)$/.test(label)) {
     throw new TLSError('internal_error', `exporter label "${label}" is reserved`, { code: 'ERR_TLS_INVALID_OPTION' });
@@ -27,5 +31,5 @@ export function exportKeyingMaterial(hs: HandshakeContext, length: number, label
     if (context.length > 0xffff) throw new TLSError('internal_error', 'exporter context too long', { code: 'ERR_TLS_INVALID_OPTION' });
     seed = concat(seed, new Uint8Array([context.length >> 8, context.length & 0xff]), context);
   }
-  return prf(hs.provider, hs.suite.hash, t.master, label, seed, length);
+  return prf(hs.provider, suite.hash, keys.master, label, seed, length);
 }

@@ -13,6 +13,7 @@ import type { ClientHello } from '../messages/handshake.js';
 import { utf8 } from '../util/bytes.js';
 import type { ClientHandshake, ServerHandshake } from './context.js';
 import { contextMatches, encodeImportedIdentity, IMPORT_HASHES, importedPskSecret, parseImportedIdentity } from './imported-psk.js';
+import type { Phase } from './declare.js';
 
 export const EXTERNAL_PSK_HASH: HashName = 'sha256';
 
@@ -38,7 +39,7 @@ function bytesOf(v: string | Uint8Array | undefined): Uint8Array {
  * after a HelloRetryRequest, that the chosen suite has). An external PSK's ticket age is 0
  * (RFC 8446 4.2.11).
  */
-export function externalPskOffers(hs: ClientHandshake): PskOffer[] {
+export function externalPskOffers(hs: Phase<ClientHandshake, 'transcript'>): PskOffer[] {
   const psk = hs.options.psk;
   if (!psk || !hs.common.versions.includes('TLSv1.3')) return [];
   const usable = (hash: HashName) =>

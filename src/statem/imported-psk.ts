@@ -94,11 +94,12 @@ export function contextMatches(identity: ImportedIdentity, context: Uint8Array):
 export function checkImportOptions(o: { psk?: ClientOptions['psk']; importedPsk?: ServerOptions['importedPsk']; pskCallback?: ServerOptions['pskCallback'] }): void {
   const invalid = (message: string) => new TLSError('internal_error', message, { code: 'ERR_TLS_INVALID_OPTION' });
   const tooLong = (v: string | Uint8Array | undefined) => (typeof v === 'string' ? utf8.encode(v) : (v ?? new Uint8Array(0))).length > 0xffff;
-  const imported = o.psk?.imported;
-  if (imported) {
+  const psk = o.psk;
+  const imported = psk?.imported;
+  if (psk && imported) {
     const hashes = imported.hashes ?? IMPORT_HASHES;
     if (hashes.length === 0 || hashes.some((h) => !IMPORT_HASHES.includes(h))) throw invalid(`psk.imported.hashes must name ${IMPORT_HASHES.join(' and/or ')}`);
-    if (o.psk!.identity.length === 0 || tooLong(o.psk!.identity)) throw invalid('an imported PSK identity takes 1 to 65535 bytes');
+    if (psk.identity.length === 0 || tooLong(psk.identity)) throw invalid('an imported PSK identity takes 1 to 65535 bytes');
     if (tooLong(imported.context)) throw invalid('psk.imported.context takes at most 65535 bytes');
     if (imported.epskHash !== undefined && !IMPORT_HASHES.includes(imported.epskHash)) throw invalid(`psk.imported.epskHash must be ${IMPORT_HASHES.join(' or ')}`);
   }

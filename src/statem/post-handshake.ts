@@ -4,10 +4,8 @@
  * NewSessionTicket) and writes KeyUpdate; TLS 1.2 accepts no post-handshake message and
  * refuses renegotiation.
  */
-import { nextTrafficSecret } from '../crypto/keyschedule.js';
-import { TLSError } from '../errors.js';
 import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
-import { ESTABLISHED, ESTABLISHED_TLS12, defineStates } from './declare.js';
+import { ESTABLISHED, ESTABLISHED_TLS12, defineStates, type Phase } from './declare.js';
 import { sessionFromTicket } from './psk.js';
 
 const POST = 'POST_HANDSHAKE';
@@ -15,21 +13,12 @@ const POST = 'POST_HANDSHAKE';
 /** Established is written to when a handshake ends, from the parts of the table that run it. */
 type Entry = { readonly [ESTABLISHED]: 'written'; readonly [ESTABLISHED_TLS12]: 'written' };
 
-function trafficSecretName(hs: HandshakeContext, direction: 'read' | 'write'): 'clientApplication' | 'serverApplication' {
-  return (hs.side === 'client') === (direction === 'write') ? 'clientApplication' : 'serverApplication';
-}
-
 /** The next generation of one direction's application traffic secret (RFC 8446 7.2), installed at once. */
-function updateTrafficSecret(hs: HandshakeContext, direction: 'read' | 'write'): void {
-  const name = trafficSecretName(hs, direction);
-  const current = hs.secrets[name];
-  if (!current) throw new TLSError('internal_error', 'KeyUpdate before the application traffic secrets');
-  const next = nextTrafficSecret(hs.provider, hs.suite.hash, current, hs.labelPrefix);
-  hs.secrets[name] = next;
-  const installed = hs.secrets[name];
-  if (!installed) throw new TLSError('internal_error', 'the traffic secret store lost a secret');
-  if (direction === 'read') hs.records.setReadSecret(installed);
-  else hs.records.setWriteSecret(installed);
+function updateTrafficSecret(hs: Phase<HandshakeContext, 'trafficKeys'>, direction: 'read' | 'write'): void {
+  const sender = (hs.side === 'client') === (direction === 'write') ? 'client' : 'server';
+  const next = hs.trafficKeys.update(sender);
+  if (direction === 'read') hs.records.setReadSecret(next);
+  else hs.records.setWriteSecret(next);
 }
 
 function refuseRenegotiation(hs: HandshakeContext): void {
@@ -39,8 +28,8 @@ function refuseRenegotiation(hs: HandshakeContext): void {
 /** TLS 1.3 KeyUpdate, the same on both sides: a received one, and one we write. */
 const keyUpdate = {
   KeyUpdate: {
-    row: { group: POST, write: ['SendKeyUpdate', ESTABLISHED] },
-    process: (hs: HandshakeContext, msg: { request_update: number }) => {
+    row: { group: POST, write: ['SendKeyUpdate', ESTABLISHED], needs: ['trafficKeys'] },
+    process: (hs: Phase<HandshakeContext, 'trafficKeys'>, msg: { request_update: number }) => {
       hs.peerRequestedUpdate = msg.request_update === 1;
       updateTrafficSecret(hs, 'read');
     },
@@ -48,14 +37,14 @@ const keyUpdate = {
     writeTransition: (hs: HandshakeContext) => (hs.peerRequestedUpdate ? 'SendKeyUpdate' : ESTABLISHED),
   },
   SendKeyUpdate: {
-    row: { group: POST, write: [ESTABLISHED] },
+    row: { group: POST, write: [ESTABLISHED], needs: ['trafficKeys'] },
     construct: (hs: HandshakeContext) => {
       const request = hs.requestPeerUpdate && !hs.peerRequestedUpdate ? 1 : 0;
       hs.peerRequestedUpdate = false;
       hs.requestPeerUpdate = false;
       return { type: 'key_update', request_update: request } as const;
     },
-    postWork: (hs: HandshakeContext) => updateTrafficSecret(hs, 'write'),
+    postWork: (hs: Phase<HandshakeContext, 'trafficKeys'>) => updateTrafficSecret(hs, 'write'),
   },
 } as const;
 
@@ -64,7 +53,7 @@ export const clientPostHandshake = defineStates<ClientHandshake, Entry>()({
     row: { group: POST, idle: true, read: { new_session_ticket: 'NewSessionTicket', key_update: 'KeyUpdate' }, write: ['SendKeyUpdate'] },
   },
   NewSessionTicket: {
-    row: { group: POST, write: [ESTABLISHED] },
+    row: { group: POST, write: [ESTABLISHED], needs: ['suite', 'trafficKeys', 'resumptionSecret'] },
     process: (hs, msg) => {
       hs.sessionSink.ticket(msg);
       hs.sessionSink.session(sessionFromTicket(hs, msg));

@@ -3,7 +3,7 @@
  * ticket ages, and the tickets a server hands out.
  */
 import type { HashName } from '../crypto/provider.js';
-import { deriveSecret, earlySecret, finishedVerifyData, resumptionPsk } from '../crypto/keyschedule.js';
+import { finishedVerifyData, resumptionPsk } from '../crypto/keyschedule.js';
 import { TLSError } from '../errors.js';
 import { ProtocolVersion, cipherSuiteByCode } from '../messages/constants.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
@@ -13,6 +13,8 @@ import type { ServerOptions } from '../config.js';
 import { certificateFromDer } from '../x509/intern.js';
 import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
 import type { BinderLabel } from './external-psk.js';
+import { EarlyStage } from './key-stages.js';
+import type { Phase } from './declare.js';
 import { EarlyDataReplayCache, type EarlyDataReplayStore } from './anti-replay.js';
 import { SessionCache, TicketKeyring, newSessionState, type SessionStore, type TLSSession } from './session.js';
 
@@ -28,15 +30,17 @@ export function bindersLength(psks: OfferedPsks): number {
  * labelled for a resumption, an external or an imported PSK (RFC 8446 7.1, RFC 9258 5.2), so
  * none passes for another.
  */
-export function computeBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, label: BinderLabel = 'res binder'): Uint8Array {
+export function computeBinder(hs: Phase<HandshakeContext, 'transcript'>, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, label: BinderLabel = 'res binder'): Uint8Array {
   const p = hs.provider;
-  const binderKey = deriveSecret(p, hash, earlySecret(p, hash, psk), label, p.hash(hash, new Uint8Array(0)), hs.labelPrefix);
+  const early = new EarlyStage(p, hash, psk, hs.labelPrefix);
+  const binderKey = early.binderKey(label);
+  early.wipe();
   // Before HelloRetryRequest the transcript has no hash yet; after it, the binder covers message_hash + HRR too.
   const transcriptHash = hs.transcript.hashName ? hs.transcript.hashWith(truncatedHello) : p.hash(hash, truncatedHello);
-  return finishedVerifyData(p, hash, binderKey, transcriptHash, hs.labelPrefix);
+  return finishedVerifyData(p, hash, binderKey, transcriptHash, early.prefix);
 }
 
-export function checkBinder(hs: HandshakeContext, hash: HashName, psk: Uint8Array, rawHello: Uint8Array, psks: OfferedPsks, index: number, label: BinderLabel = 'res binder'): void {
+export function checkBinder(hs: Phase<HandshakeContext, 'transcript'>, hash: HashName, psk: Uint8Array, rawHello: Uint8Array, psks: OfferedPsks, index: number, label: BinderLabel = 'res binder'): void {
   const truncated = rawHello.subarray(0, rawHello.length - bindersLength(psks));
   const expected = computeBinder(hs, hash, psk, truncated, label);
   const binder = psks.binders[index];
@@ -65,14 +69,14 @@ export function obfuscatedAge(hs: HandshakeContext, session: TLSSession): number
 }
 
 /** A client's record of a NewSessionTicket: everything needed to resume later. */
-export function sessionFromTicket(hs: ClientHandshake, msg: MessageOf<'new_session_ticket'>): TLSSession {
+export function sessionFromTicket(hs: Phase<ClientHandshake, 'suite' | 'trafficKeys' | 'resumptionSecret'>, msg: MessageOf<'new_session_ticket'>): TLSSession {
   if (msg.ticket_lifetime > MAX_TICKET_LIFETIME) throw new TLSError('illegal_parameter', 'ticket lifetime over seven days');
   const suite = hs.suite;
   return {
     state: newSessionState({
       version: ProtocolVersion.TLS1_3,
       cipher_suite: suite.code,
-      secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), msg.ticket_nonce, hs.labelPrefix),
+      secret: resumptionPsk(hs.provider, suite.hash, hs.resumptionSecret, msg.ticket_nonce, hs.trafficKeys.prefix),
       issued_ms: hs.common.now(),
       lifetime_s: msg.ticket_lifetime,
       ticket_age_add: msg.ticket_age_add,
@@ -136,7 +140,7 @@ export function ticketLifetime(hs: ServerHandshake): number {
 }
 
 /** A TLS 1.3 NewSessionTicket carrying our sealed state (RFC 8446 4.6.1). */
-export function newSessionTicket(hs: ServerHandshake): HandshakeMessage {
+export function newSessionTicket(hs: Phase<ServerHandshake, 'suite' | 'trafficKeys' | 'resumptionSecret'>): HandshakeMessage {
   const index = hs.ticketsSent++;
   const nonce = new Uint8Array([index]);
   const ageAdd = hs.common.random(4);
@@ -147,7 +151,7 @@ export function newSessionTicket(hs: ServerHandshake): HandshakeMessage {
   const state = newSessionState({
     version: ProtocolVersion.TLS1_3,
     cipher_suite: suite.code,
-    secret: resumptionPsk(hs.provider, suite.hash, hs.secrets.need('resumption'), nonce, hs.labelPrefix),
+    secret: resumptionPsk(hs.provider, suite.hash, hs.resumptionSecret, nonce, hs.trafficKeys.prefix),
     issued_ms: hs.common.now(),
     lifetime_s: lifetime,
     ticket_age_add,

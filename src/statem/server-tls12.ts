@@ -16,27 +16,35 @@ import {
   checkFinished12,
   checkSignature12,
   chooseScheme12,
-  deriveKeyBlock12,
   deriveKeys12,
   installReadKeys12,
   installWriteKeys12,
   pskPreMaster,
   serverKeyExchangeContent,
   sessionState12,
+  startKeys12,
   suiteFitsKey,
 } from './both12.js';
 import { serverShared, ticketLifetime } from './psk.js';
 import { sessionAlive } from './session.js';
 import { utf8 } from '../util/bytes.js';
-import { need, type ServerHandshake } from './context.js';
+import { need, type ServerHandshake, type Tls12State } from './context.js';
 import { tls12Wire } from '../protocol-variant.js';
-import { ESTABLISHED_TLS12, defineStates } from './declare.js';
+import { ESTABLISHED_TLS12, defineStates, type Phase } from './declare.js';
 import { acceptConnectionId, answerConnectionId } from './connection-id.js';
 import { answerSrtp, chooseSrtpProfile } from './srtp.js';
 
 type ClientHello = MessageOf<'client_hello'>;
 
 const TLS12 = 'HANDSHAKE.TLS12';
+
+/** The server once its ClientHello chose TLS 1.2: hello state, suite and TLS 1.2 state exist. */
+type Tls12Server = Phase<ServerHandshake, 'hello' | 'suite' | 'tls12' | 'transcript'>;
+/** What the TLS 1.2 states need. */
+const TLS12_DATA = ['hello', 'suite', 'tls12', 'transcript'] as const;
+/** … and the states after its key stage exists. */
+const KEYED12 = [...TLS12_DATA, 'tls12Keys'] as const;
+type Keyed12Server = Phase<ServerHandshake, 'hello' | 'suite' | 'tls12' | 'tls12Keys' | 'transcript'>;
 
 /** The ClientHello (server-tls13.ts) chose TLS 1.2: our ServerHello comes next. */
 type Entry = { 'S12.ServerHello': 'written' };
@@ -46,6 +54,7 @@ export const serverTls12 = defineStates<ServerHandshake, Entry>()({
     row: {
       group: TLS12,
       write: ['S12.Certificate', 'S12.ServerKeyExchange', 'S12.ServerHelloDone', 'S12.ResumeNewSessionTicket', 'S12.ResumeChangeCipherSpec'],
+      needs: TLS12_DATA,
     },
     construct: serverHello12,
     writeTransition: (hs) => {
@@ -57,14 +66,14 @@ export const serverTls12 = defineStates<ServerHandshake, Entry>()({
     },
   },
   // The full handshake (RFC 5246 7.3), ECDHE or PSK key exchange.
-  'S12.Certificate': { row: { group: TLS12, write: ['S12.ServerKeyExchange'] }, construct: (hs) => buildCertificate(hs.certified.chain) },
+  'S12.Certificate': { row: { group: TLS12, write: ['S12.ServerKeyExchange'], needs: [...TLS12_DATA, 'certified'] }, construct: (hs) => buildCertificate(hs.certified.chain) },
   'S12.ServerKeyExchange': {
-    row: { group: TLS12, write: ['S12.CertificateRequest', 'S12.ServerHelloDone'] },
+    row: { group: TLS12, write: ['S12.CertificateRequest', 'S12.ServerHelloDone'], needs: TLS12_DATA },
     construct: serverKeyExchange,
     writeTransition: (hs) => (wantsClientCertificate(hs) ? 'S12.CertificateRequest' : 'S12.ServerHelloDone'),
   },
   'S12.CertificateRequest': {
-    row: { group: TLS12, write: ['S12.ServerHelloDone'] },
+    row: { group: TLS12, write: ['S12.ServerHelloDone'], needs: TLS12_DATA },
     construct: (hs): HandshakeMessage => ({
       type: 'certificate_request_tls12',
       certificate_types: new Uint8Array([64, 1]), // ecdsa_sign, rsa_sign
@@ -81,11 +90,12 @@ export const serverTls12 = defineStates<ServerHandshake, Entry>()({
         client_key_exchange_psk: 'S12.ClientKeyExchange',
         client_key_exchange_ecdhe_psk: 'S12.ClientKeyExchange',
       },
+      needs: TLS12_DATA,
     },
     construct: () => ({ type: 'server_hello_done' }),
   },
   'S12.ClientCertificate': {
-    row: { group: TLS12, read: { client_key_exchange: 'S12.ClientKeyExchange' } },
+    row: { group: TLS12, read: { client_key_exchange: 'S12.ClientKeyExchange' }, needs: TLS12_DATA },
     process: (hs, msg) => {
       if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
       hs.clientCertificateSeen = true;
@@ -93,7 +103,7 @@ export const serverTls12 = defineStates<ServerHandshake, Entry>()({
     },
   },
   'S12.ClientKeyExchange': {
-    row: { group: TLS12, read: { certificate_verify: 'S12.ClientCertificateVerify', change_cipher_spec: 'S12.ClientChangeCipherSpec' } },
+    row: { group: TLS12, read: { certificate_verify: 'S12.ClientCertificateVerify', change_cipher_spec: 'S12.ClientChangeCipherSpec' }, needs: TLS12_DATA, creates: ['tls12Keys'] },
     process: (hs, msg) => {
       if (wantsClientCertificate(hs) && !hs.clientCertificateSeen) throw unexpectedMessage('ClientKeyExchange without the Certificate we asked for');
       processClientKeyExchange(hs, msg);
@@ -101,7 +111,7 @@ export const serverTls12 = defineStates<ServerHandshake, Entry>()({
     postProcess: deriveKeys12,
   },
   'S12.ClientCertificateVerify': {
-    row: { group: TLS12, read: { change_cipher_spec: 'S12.ClientChangeCipherSpec' } },
+    row: { group: TLS12, read: { change_cipher_spec: 'S12.ClientChangeCipherSpec' }, needs: TLS12_DATA },
     process: (hs, msg) => {
       const leaf = hs.negotiated.peerCertificates[0];
       if (!leaf) throw unexpectedMessage('CertificateVerify without a client certificate');
@@ -111,30 +121,30 @@ export const serverTls12 = defineStates<ServerHandshake, Entry>()({
     },
   },
   'S12.ClientChangeCipherSpec': {
-    row: { group: TLS12, read: { finished: 'S12.ClientFinished' } },
+    row: { group: TLS12, read: { finished: 'S12.ClientFinished' }, needs: KEYED12 },
     process: (hs) => {
       if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('ChangeCipherSpec without the client CertificateVerify');
       installReadKeys12(hs);
     },
   },
   'S12.ClientFinished': {
-    row: { group: TLS12, write: ['S12.NewSessionTicket', 'S12.ChangeCipherSpec'] },
+    row: { group: TLS12, write: ['S12.NewSessionTicket', 'S12.ChangeCipherSpec'], needs: KEYED12 },
     process: (hs, msg) => checkFinished12(hs, msg, 'client'),
     postProcess: cacheSession,
     writeTransition: (hs) => (sendsTicket(hs) ? 'S12.NewSessionTicket' : 'S12.ChangeCipherSpec'),
   },
-  'S12.NewSessionTicket': { row: { group: TLS12, write: ['S12.ChangeCipherSpec'] }, construct: newSessionTicket12 },
-  'S12.ChangeCipherSpec': { row: { group: TLS12, write: ['S12.Finished'] }, construct: changeCipherSpec, postWork: installWriteKeys12 },
-  'S12.Finished': { row: { group: TLS12, write: [ESTABLISHED_TLS12] }, construct: (hs) => buildFinished12(hs, 'server') },
+  'S12.NewSessionTicket': { row: { group: TLS12, write: ['S12.ChangeCipherSpec'], needs: KEYED12 }, construct: newSessionTicket12 },
+  'S12.ChangeCipherSpec': { row: { group: TLS12, write: ['S12.Finished'], needs: KEYED12 }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'S12.Finished': { row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: KEYED12 }, construct: (hs) => buildFinished12(hs, 'server') },
   // The abbreviated handshake: our ticket, ChangeCipherSpec and Finished, then the client's.
-  'S12.ResumeNewSessionTicket': { row: { group: TLS12, write: ['S12.ResumeChangeCipherSpec'] }, construct: newSessionTicket12 },
-  'S12.ResumeChangeCipherSpec': { row: { group: TLS12, write: ['S12.ResumeFinished'] }, construct: changeCipherSpec, postWork: installWriteKeys12 },
+  'S12.ResumeNewSessionTicket': { row: { group: TLS12, write: ['S12.ResumeChangeCipherSpec'], needs: KEYED12 }, construct: newSessionTicket12 },
+  'S12.ResumeChangeCipherSpec': { row: { group: TLS12, write: ['S12.ResumeFinished'], needs: KEYED12 }, construct: changeCipherSpec, postWork: installWriteKeys12 },
   'S12.ResumeFinished': {
-    row: { group: TLS12, read: { change_cipher_spec: 'S12.ResumeClientChangeCipherSpec' } },
+    row: { group: TLS12, read: { change_cipher_spec: 'S12.ResumeClientChangeCipherSpec' }, needs: KEYED12 },
     construct: (hs) => buildFinished12(hs, 'server'),
   },
-  'S12.ResumeClientChangeCipherSpec': { row: { group: TLS12, read: { finished: 'S12.ResumeClientFinished' } }, process: installReadKeys12 },
-  'S12.ResumeClientFinished': { row: { group: TLS12, write: [ESTABLISHED_TLS12] }, process: (hs, msg) => checkFinished12(hs, msg, 'client') },
+  'S12.ResumeClientChangeCipherSpec': { row: { group: TLS12, read: { finished: 'S12.ResumeClientFinished' }, needs: KEYED12 }, process: installReadKeys12 },
+  'S12.ResumeClientFinished': { row: { group: TLS12, write: [ESTABLISHED_TLS12], needs: KEYED12 }, process: (hs, msg) => checkFinished12(hs, msg, 'client') },
 });
 
 function selectSuiteAndCertificate(hs: ServerHandshake, ch: ClientHello, candidates: CertifiedKey[], group: GroupName | undefined) {
@@ -162,7 +172,7 @@ function selectSuiteAndCertificate(hs: ServerHandshake, ch: ClientHello, candida
 }
 
 /** The TLS 1.2 half of ClientHello processing; the version was already chosen. */
-export function processClientHello12(hs: ServerHandshake, ch: ClientHello, sni: string | undefined, candidates: CertifiedKey[], alpnProtocol: string | undefined): void {
+export function processClientHello12(hs: Phase<ServerHandshake, 'transcript'>, ch: ClientHello, sni: string | undefined, candidates: CertifiedKey[], alpnProtocol: string | undefined): void {
   const ext = ch.extensions;
   if (!ch.legacy_compression_methods.includes(0)) throw illegalParameter('ClientHello does not offer the null compression method');
   if (!ext.has('extended_master_secret')) throw handshakeFailure('client does not support the extended master secret (RFC 7627)');
@@ -199,7 +209,10 @@ export function processClientHello12(hs: ServerHandshake, ch: ClientHello, sni: 
   const wantsTicket = ext.has('session_ticket') && (hs.options.tickets ?? 1) > 0;
   // A resumed session keeps its ID (echoed); a new one gets an ID when the cache is on.
   const sessionId = resume ? ch.legacy_session_id : (hs.options.sessionCacheSize ?? 1000) > 0 ? hs.common.random(32) : new Uint8Array(0);
-  hs.tls12 = { clientRandom: ch.random, serverRandom, sessionId, ticketPromised: wantsTicket };
+  const t: Tls12State = { clientRandom: ch.random, serverRandom, sessionId, ticketPromised: wantsTicket };
+  hs.tls12 = t;
+  // Resuming: the session's master secret makes this handshake's keys at once (we finish first).
+  if (resume) startKeys12(hs, suite, resume.state.secret, t);
   hs.hello = {
     clientRandom: ch.random,
     clientPointFormats: formats !== undefined,
@@ -211,11 +224,7 @@ export function processClientHello12(hs: ServerHandshake, ch: ClientHello, sni: 
     certified,
   };
   if (limit !== undefined) hs.peerRecordSizeLimit = limit;
-  if (resume) {
-    hs.resumed = true;
-    hs.tls12.master = resume.state.secret;
-    deriveKeyBlock12(hs);
-  }
+  hs.resumed = resume !== undefined;
 }
 
 /**
@@ -236,22 +245,22 @@ function findSession12(hs: ServerHandshake, ch: ClientHello, sni: string | undef
   return { suite, state };
 }
 
-function sendsTicket(hs: ServerHandshake): boolean {
+function sendsTicket(hs: Tls12Server): boolean {
   return hs.tls12.ticketPromised === true;
 }
 
-function newSessionTicket12(hs: ServerHandshake): HandshakeMessage {
+function newSessionTicket12(hs: Keyed12Server): HandshakeMessage {
   const lifetime = ticketLifetime(hs);
   return { type: 'new_session_ticket_tls12', ticket_lifetime_hint: lifetime, ticket: serverShared(hs).keyring.seal(sessionState12(hs, lifetime), hs.common.now()) };
 }
 
 /** Remember a full handshake's session under its ID for session-ID resumption. */
-function cacheSession(hs: ServerHandshake): void {
+function cacheSession(hs: Keyed12Server): void {
   const id = hs.tls12.sessionId;
   if (!hs.resumed && id && id.length > 0) serverShared(hs).cache.set(id, sessionState12(hs, ticketLifetime(hs)));
 }
 
-function serverHello12(hs: ServerHandshake): HandshakeMessage {
+function serverHello12(hs: Tls12Server): HandshakeMessage {
   const ext = new Extensions('server_hello_tls12');
   if (hs.hello.clientSecureRenegotiation) ext.add('renegotiation_info', new Uint8Array(0));
   ext.add('extended_master_secret', true);
@@ -274,11 +283,11 @@ function serverHello12(hs: ServerHandshake): HandshakeMessage {
   };
 }
 
-function serverKeyExchange(hs: ServerHandshake): HandshakeMessage {
+function serverKeyExchange(hs: Tls12Server): HandshakeMessage {
   const kx = keyExchangeOf(hs.suite);
   const hint = utf8.encode(hs.options.pskIdentityHint ?? '');
   if (kx === 'PSK') return { type: 'server_key_exchange_psk', psk_identity_hint: hint };
-  const group = hs.group;
+  const group = need(hs.group, 'the key exchange group');
   if (kx === 'ECDHE_PSK') {
     const pair = ephemeralKeyPair(hs, group);
     hs.hello.ephemeral = pair;
@@ -287,18 +296,18 @@ function serverKeyExchange(hs: ServerHandshake): HandshakeMessage {
   const pair = ephemeralKeyPair(hs, group);
   hs.hello.ephemeral = pair;
   const namedCurve = NamedGroup[group];
-  const scheme = hs.signatureScheme;
-  const signature = hs.provider.sign(scheme, hs.certified.key, serverKeyExchangeContent(hs, namedCurve, pair.publicKey));
+  const scheme = need(hs.signatureScheme, 'the signature scheme');
+  const signature = hs.provider.sign(scheme, need(hs.certified, 'our certificate').key, serverKeyExchangeContent(hs, namedCurve, pair.publicKey));
   return { type: 'server_key_exchange', curve_type: 3, named_curve: namedCurve, public: pair.publicKey, algorithm: SignatureScheme[scheme], signature };
 }
 
 type AnyClientKeyExchange = MessageOf<'client_key_exchange'> | MessageOf<'client_key_exchange_psk'> | MessageOf<'client_key_exchange_ecdhe_psk'>;
 
-function processClientKeyExchange(hs: ServerHandshake, msg: AnyClientKeyExchange): void {
+function processClientKeyExchange(hs: Tls12Server, msg: AnyClientKeyExchange): void {
   let shared: Uint8Array | undefined;
   if (msg.type !== 'client_key_exchange_psk') {
     const pair = need(hs.hello.ephemeral, 'our ECDHE key pair');
-    shared = decapsulateFrom(hs, hs.group, pair, msg.public, 'client ECDHE public value');
+    shared = decapsulateFrom(hs, need(hs.group, 'the key exchange group'), pair, msg.public, 'client ECDHE public value');
     pair.privateKey.fill(0);
   }
   if (msg.type === 'client_key_exchange') {

@@ -5,7 +5,7 @@
  */
 import { addRetryConfigs, confirmEch, confirmEchRetry, openClientHello, openSecondClientHello, useInnerTranscript } from './ech-server.js';
 import { chooseCertificateCompression, maybeCompressCertificate } from './cert-compression.js';
-import type { GroupName } from '../crypto/provider.js';
+import type { GroupName, HashName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuiteByCode } from '../messages/constants.js';
@@ -32,7 +32,7 @@ import { checkFallback, checkLegacyVersion } from './hello-version-checks.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
 import { need, type ServerHandshake, type ServerHelloState } from './context.js';
 import { encapsulateTo } from './key-exchange.js';
-import { ESTABLISHED, defineStates } from './declare.js';
+import { ESTABLISHED, defineStates, type Phase } from './declare.js';
 import { processClientHello12 } from './server-tls12.js';
 import { acceptConnectionId, answerConnectionId } from './connection-id.js';
 import { answerSrtp, chooseSrtpProfile } from './srtp.js';
@@ -40,11 +40,24 @@ import { supportedVersionCode, tls12Wire } from '../protocol-variant.js';
 
 const TLS13 = 'HANDSHAKE.TLS13';
 
+/** The server once a ClientHello chose its suite: the hello state exists. */
+type Negotiating = Phase<ServerHandshake, 'hello' | 'suite' | 'transcript'>;
+/** What the TLS 1.3 states after the ClientHello need. */
+const NEGOTIATING = ['hello', 'suite', 'transcript'] as const;
+
 export const serverTls13 = defineStates<ServerHandshake>()({
   'S.Start': { row: { group: 'START', read: { client_hello: 'S.ClientHello' } } },
   // The ClientHello decides the version: TLS 1.2 goes on in server-tls12.ts.
   'S.ClientHello': {
-    row: { group: 'HANDSHAKE', write: ['S.HelloRetryRequest', 'S.ServerHello', 'S12.ServerHello'] },
+    row: {
+      group: 'HANDSHAKE',
+      write: ['S.HelloRetryRequest', 'S.ServerHello', 'S12.ServerHello'],
+      needs: ['transcript'],
+      creates: ['hello', 'suite'],
+      // TLS 1.2's state (and a resumed session's keys); the group, unless a PSK goes without
+      // (EC)DHE; our certificate and how we sign, unless a PSK authenticates.
+      mayCreate: ['tls12', 'tls12Keys', 'group', 'certified', 'signatureScheme'],
+    },
     process: (hs, msg, raw) => {
       const opened = openClientHello(hs, msg, raw);
       hs.echState = opened.state;
@@ -61,7 +74,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     },
   },
   'S.HelloRetryRequest': {
-    row: { group: TLS13, read: { client_hello: 'S.ClientHello2' } },
+    row: { group: TLS13, read: { client_hello: 'S.ClientHello2' }, needs: [...NEGOTIATING, 'group'] },
     preWork: (hs) => {
       hs.negotiated.helloRetried = true;
       hs.transcript.replaceWithMessageHash();
@@ -70,7 +83,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     postWork: compatibilityCCS,
   },
   'S.ClientHello2': {
-    row: { group: TLS13, write: ['S.ServerHello'] },
+    row: { group: TLS13, write: ['S.ServerHello'], needs: NEGOTIATING, mayCreate: ['certified', 'signatureScheme'] },
     process: (hs, msg, raw) => {
       const opened = openSecondClientHello(hs, msg, raw);
       processClientHello(hs, opened.hello, opened.raw);
@@ -78,24 +91,25 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     postProcess: useInnerTranscript,
   },
   'S.ServerHello': {
-    row: { group: TLS13, write: ['S.EncryptedExtensions'] },
+    row: { group: TLS13, write: ['S.EncryptedExtensions'], needs: NEGOTIATING, creates: ['handshakeKeys'] },
     construct: (hs) => confirmEch(hs, serverHello(hs)),
+    // With ServerHello in the transcript: the Handshake stage, and its keys.
     postWork: (hs) => {
       compatibilityCCS(hs);
       deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.hello.psk?.secret);
       hs.pendingSharedSecret = undefined;
-      hs.records.setWriteSecret(hs.secrets.need('serverHandshake'));
+      hs.records.setWriteSecret(hs.handshakeKeys.serverTraffic);
       // Accepted early data is read under its own key until EndOfEarlyData.
-      if (hs.negotiated.earlyData !== 'accepted') hs.records.setReadSecret(hs.secrets.need('clientHandshake'));
+      if (hs.negotiated.earlyData !== 'accepted') hs.records.setReadSecret(hs.handshakeKeys.clientTraffic);
     },
   },
   'S.EncryptedExtensions': {
-    row: { group: TLS13, write: ['S.CertificateRequest', 'S.Certificate', 'S.Finished'] },
+    row: { group: TLS13, write: ['S.CertificateRequest', 'S.Certificate', 'S.Finished'], needs: NEGOTIATING },
     construct: (hs) => addRetryConfigs(hs, encryptedExtensions(hs)),
     writeTransition: (hs) => (hs.resumed ? 'S.Finished' : wantsClientCertificate(hs) ? 'S.CertificateRequest' : 'S.Certificate'),
   },
   'S.CertificateRequest': {
-    row: { group: TLS13, write: ['S.Certificate'] },
+    row: { group: TLS13, write: ['S.Certificate'], needs: NEGOTIATING },
     construct: (hs): HandshakeMessage => {
       const ext = new Extensions('certificate_request');
       ext.add('signature_algorithms', { supported_signature_algorithms: acceptedSchemes(hs, false) });
@@ -103,31 +117,37 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     },
   },
   'S.Certificate': {
-    row: { group: TLS13, write: ['S.CertificateVerify'] },
+    row: { group: TLS13, write: ['S.CertificateVerify'], needs: [...NEGOTIATING, 'certified'] },
     construct: (hs) => maybeCompressCertificate(hs, hs.certified, buildCertificate(hs.certified.chain)),
   },
   'S.CertificateVerify': {
-    row: { group: TLS13, write: ['S.Finished'] },
+    row: { group: TLS13, write: ['S.Finished'], needs: [...NEGOTIATING, 'certified', 'signatureScheme'] },
     construct: (hs) => buildCertificateVerify(hs, 'server', hs.certified.key, hs.signatureScheme),
   },
   'S.Finished': {
-    row: { group: TLS13, read: { end_of_early_data: 'S.EndOfEarlyData', certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' } },
+    row: {
+      group: TLS13,
+      read: { end_of_early_data: 'S.EndOfEarlyData', certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' },
+      needs: [...NEGOTIATING, 'handshakeKeys'],
+      creates: ['trafficKeys'],
+    },
     construct: (hs) => buildFinished(hs, 'server'),
+    // With our Finished in the transcript: the Traffic stage; we write with it from now on.
     postWork: (hs) => {
       deriveApplicationSecrets(hs);
-      hs.records.setWriteSecret(hs.secrets.need('serverApplication'));
+      hs.records.setWriteSecret(hs.trafficKeys.serverApplication);
     },
   },
   // RFC 8446 4.5: the end of accepted early data, under the early key; then the handshake key.
   'S.EndOfEarlyData': {
-    row: { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' } },
+    row: { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' }, needs: [...NEGOTIATING, 'handshakeKeys'] },
     process: (hs) => {
       if (hs.negotiated.earlyData !== 'accepted') throw unexpectedMessage('EndOfEarlyData without accepted early data');
     },
-    postProcess: (hs) => hs.records.setReadSecret(hs.secrets.need('clientHandshake')),
+    postProcess: (hs) => hs.records.setReadSecret(hs.handshakeKeys.clientTraffic),
   },
   'S.ClientCertificate': {
-    row: { group: TLS13, read: { certificate_verify: 'S.ClientCertificateVerify', finished: 'S.ClientFinished' } },
+    row: { group: TLS13, read: { certificate_verify: 'S.ClientCertificateVerify', finished: 'S.ClientFinished' }, needs: NEGOTIATING },
     process: (hs, msg) => {
       if (!wantsClientCertificate(hs)) throw unexpectedMessage('client Certificate without a CertificateRequest');
       if (msg.certificate_request_context.length !== 0) throw illegalParameter('client Certificate has the wrong request context');
@@ -136,7 +156,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     },
   },
   'S.ClientCertificateVerify': {
-    row: { group: TLS13, read: { finished: 'S.ClientFinished' } },
+    row: { group: TLS13, read: { finished: 'S.ClientFinished' }, needs: NEGOTIATING },
     process: (hs, msg) => {
       const leaf = hs.negotiated.peerCertificates[0];
       if (!leaf) throw unexpectedMessage('CertificateVerify after an empty client Certificate');
@@ -145,7 +165,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     },
   },
   'S.ClientFinished': {
-    row: { group: TLS13, write: ['S.NewSessionTicket', ESTABLISHED] },
+    row: { group: TLS13, write: ['S.NewSessionTicket', ESTABLISHED], needs: [...NEGOTIATING, 'handshakeKeys', 'trafficKeys'], creates: ['resumptionSecret'] },
     process: (hs, msg) => {
       // A client that sent a certificate must prove it holds the key (RFC 8446 4.4.3).
       if (hs.negotiated.peerCertificates.length > 0 && !hs.clientCertificateVerified) throw unexpectedMessage('client Finished without CertificateVerify');
@@ -153,14 +173,14 @@ export const serverTls13 = defineStates<ServerHandshake>()({
       checkFinished(hs, msg, 'client');
     },
     postProcess: (hs) => {
-      hs.records.setReadSecret(hs.secrets.need('clientApplication'));
+      hs.records.setReadSecret(hs.trafficKeys.clientApplication);
       deriveResumptionSecret(hs);
     },
     writeTransition: (hs) => (wantsTickets(hs) ? 'S.NewSessionTicket' : ESTABLISHED),
   },
   // Tickets follow the handshake but are not part of its transcript (RFC 8446 4.6.1).
   'S.NewSessionTicket': {
-    row: { group: 'POST_HANDSHAKE', write: ['S.NewSessionTicket', ESTABLISHED] },
+    row: { group: 'POST_HANDSHAKE', write: ['S.NewSessionTicket', ESTABLISHED], needs: [...NEGOTIATING, 'trafficKeys', 'resumptionSecret'] },
     construct: newSessionTicket,
     writeTransition: (hs) => (hs.ticketsSent < (hs.options.tickets ?? 1) ? 'S.NewSessionTicket' : ESTABLISHED),
   },
@@ -229,7 +249,7 @@ function negotiateVersion(hs: ServerHandshake, ch: ClientHello): TLSVersionName 
  * identity. A PSK we cannot use means a full handshake; a binder that does not verify
  * is fatal.
  */
-function acceptPsk(hs: ServerHandshake, ch: ClientHello, raw: Uint8Array, hash: string): ServerPsk | undefined {
+function acceptPsk(hs: Phase<ServerHandshake, 'transcript'>, ch: ClientHello, raw: Uint8Array, hash: HashName): ServerPsk | undefined {
   const offered = ch.extensions.get('pre_shared_key', 'client_hello');
   if (!offered) return undefined;
   const modes = ch.extensions.get('psk_key_exchange_modes', 'client_hello')?.ke_modes;
@@ -243,15 +263,15 @@ function acceptPsk(hs: ServerHandshake, ch: ClientHello, raw: Uint8Array, hash: 
   for (const [identity, offer] of offered.identities.entries()) {
     const state = serverShared(hs).keyring.open(offer.identity, now);
     if (!state) {
-      const external = externalPskFor(hs, offer.identity, hs.suite.hash);
+      const external = externalPskFor(hs, offer.identity, hash);
       if (!external) continue;
-      checkBinder(hs, hs.suite.hash, external.key, raw, offered, identity, external.label);
+      checkBinder(hs, hash, external.key, raw, offered, identity, external.label);
       hs.negotiated.pskIdentity = utf8.decode(external.name);
       return { secret: external.key, identity, dhe };
     }
     if (state.version !== ProtocolVersion.TLS1_3 || !sessionAlive(state, now)) continue;
     if (cipherSuiteByCode(state.cipher_suite)?.hash !== hash || utf8.decode(state.servername) !== sni) continue;
-    checkBinder(hs, hs.suite.hash, state.secret, raw, offered, identity);
+    checkBinder(hs, hash, state.secret, raw, offered, identity);
     return { secret: state.secret, identity, dhe, ticket: { state, ticket: offer.identity, obfuscatedAge: offer.obfuscated_ticket_age } };
   }
   return undefined;
@@ -272,8 +292,11 @@ function chooseSuite13(hs: ServerHandshake, ch: ClientHello) {
 
 type ServerPsk = NonNullable<ServerHelloState['psk']>;
 
-function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
-  const retry = hs.helloSeen;
+function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
+  // The state of the first ClientHello, when this is the second (after our HelloRetryRequest).
+  const first = hs.hello;
+  const retry = first !== undefined;
+  const firstSuite = hs.negotiated.suite;
   const ext = ch.extensions;
   checkLegacyVersion(hs, ch);
   const version = negotiateVersion(hs, ch);
@@ -301,16 +324,16 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
   }
   const { certified, scheme } = psk ? { certified: undefined, scheme: undefined } : selectCertificate(hs, ch, sni);
 
-  if (retry) {
+  if (first) {
     // RFC 8446 4.1.2: the second ClientHello is the first with the requested changes only.
-    const s = hs.hello;
-    if (!equal(ch.legacy_session_id, s.sessionId)) throw illegalParameter('second ClientHello changed legacy_session_id');
-    if (suite !== hs.negotiated.suite) throw illegalParameter('second ClientHello leads to another cipher suite');
+    if (!equal(ch.legacy_session_id, first.sessionId)) throw illegalParameter('second ClientHello changed legacy_session_id');
+    // RFC 8446 4.1.4: the suite the HelloRetryRequest named (and the transcript hashes with) stays.
+    if (suite !== firstSuite) throw illegalParameter('second ClientHello leads to another cipher suite');
     if (!selection || selection.group !== hs.negotiated.group || !selection.share) throw illegalParameter('second ClientHello has no key share for the group we asked for');
     const shares = ext.get('key_share', 'client_hello')?.client_shares ?? [];
     if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
     const cookie = ext.get('cookie', 'client_hello')?.cookie;
-    if (s.cookie && (!cookie || !constantTimeEqual(cookie, s.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
+    if (first.cookie && (!cookie || !constantTimeEqual(cookie, first.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
     if (ext.has('early_data')) throw illegalParameter('early_data after HelloRetryRequest');
   }
 
@@ -340,11 +363,11 @@ function processClientHello(hs: ServerHandshake, ch: MessageOf<'client_hello'>, 
     certified,
   };
   if (limit !== undefined) hs.peerRecordSizeLimit = limit;
-  if (!retry && ext.has('early_data')) hs.negotiated.earlyData = serverAcceptsEarlyData(hs, hs.hello, alpnProtocol) ? 'accepted' : 'rejected';
+  if (!retry && ext.has('early_data')) hs.negotiated.earlyData = serverAcceptsEarlyData(hs, hs.hello, suite, alpnProtocol) ? 'accepted' : 'rejected';
 }
 
 /** Accepted early data: derive its key from the ClientHello (now in the transcript) and start reading it. */
-function startEarlyData(hs: ServerHandshake): void {
+function startEarlyData(hs: Negotiating): void {
   if (hs.negotiated.earlyData !== 'accepted') return;
   const psk = need(hs.hello.psk, 'the accepted PSK');
   const secret = clientEarlyTrafficSecret(hs, hs.suite.hash, psk.secret, hs.transcript.hash());
@@ -372,7 +395,7 @@ function needsNoRetry(s: ServerHelloState): boolean {
   return s.peerShare !== undefined || (s.psk !== undefined && !s.psk.dhe);
 }
 
-function serverHelloBase(hs: ServerHandshake, random: Uint8Array, ext: Extensions) {
+function serverHelloBase(hs: Negotiating, random: Uint8Array, ext: Extensions) {
   return {
     legacy_version: tls12Wire(hs.transport),
     random,
@@ -384,7 +407,7 @@ function serverHelloBase(hs: ServerHandshake, random: Uint8Array, ext: Extension
   };
 }
 
-function helloRetryRequest(hs: ServerHandshake): HandshakeMessage {
+function helloRetryRequest(hs: Phase<ServerHandshake, 'hello' | 'suite' | 'group' | 'transcript'>): HandshakeMessage {
   const ext = new Extensions('hello_retry_request');
   ext.add('supported_versions', { selected_version: supportedVersionCode(hs.transport, 'TLSv1.3') });
   ext.add('key_share', { selected_group: NamedGroup[hs.group] });
@@ -395,13 +418,13 @@ function helloRetryRequest(hs: ServerHandshake): HandshakeMessage {
   return { type: 'hello_retry_request', ...serverHelloBase(hs, HRR_RANDOM, ext) };
 }
 
-function serverHello(hs: ServerHandshake): HandshakeMessage {
+function serverHello(hs: Negotiating): HandshakeMessage {
   const psk = hs.hello.psk;
   const ext = new Extensions('server_hello');
   ext.add('supported_versions', { selected_version: supportedVersionCode(hs.transport, 'TLSv1.3') });
   answerConnectionId(hs, ext);
   if (!psk || psk.dhe) {
-    const group = hs.group;
+    const group = need(hs.group, 'the key exchange group');
     const { share, secret } = encapsulateTo(hs, group, need(hs.hello.peerShare, "the client's key share"), 'client key share');
     hs.pendingSharedSecret = secret;
     ext.add('key_share', { server_share: { group: NamedGroup[group], key_exchange: share } });
@@ -410,7 +433,7 @@ function serverHello(hs: ServerHandshake): HandshakeMessage {
   return { type: 'server_hello', ...serverHelloBase(hs, hs.common.random(32), ext) };
 }
 
-function encryptedExtensions(hs: ServerHandshake): HandshakeMessage {
+function encryptedExtensions(hs: Negotiating): HandshakeMessage {
   const ext = new Extensions('encrypted_extensions');
   if (hs.negotiated.servername !== undefined) ext.add('server_name', true);
   if (hs.negotiated.alpnProtocol) ext.add('application_layer_protocol_negotiation', { protocol_name_list: [hs.negotiated.alpnProtocol] });
@@ -421,11 +444,11 @@ function encryptedExtensions(hs: ServerHandshake): HandshakeMessage {
 }
 
 /** Tickets only for clients that can use them (they sent psk_key_exchange_modes), and only if enabled. */
-function wantsTickets(hs: ServerHandshake): boolean {
+function wantsTickets(hs: Negotiating): boolean {
   return (hs.options.tickets ?? 1) > 0 && (hs.hello.clientPskModes?.length ?? 0) > 0;
 }
 
 /** Middlebox compatibility: one dummy CCS right after our first handshake message, if the client asked for it. */
-function compatibilityCCS(hs: ServerHandshake): void {
+function compatibilityCCS(hs: Negotiating): void {
   if (hs.hello.sessionId.length > 0) hs.records.sendCompatibilityCCS();
 }

@@ -13,10 +13,10 @@
  * It never blocks: when a message is incomplete it returns and is re-entered when more
  * bytes arrive (libnbd's "re-enter the same state on the next external event").
  */
-import { internalError, unexpectedMessage } from '../errors.js';
+import { TLSError, internalError, unexpectedMessage } from '../errors.js';
 import { handshakeTypeByCode, type MessageKind } from '../messages/constants.js';
 import { checkHandshakeLength, decodeHandshake, encodeHandshake, possibleKinds, type KeyExchange, type HandshakeLimits, type HandshakeMessage, type WireVersion } from '../messages/handshake.js';
-import type { ChangeCipherSpec, Received, StateDecl, StateSet } from './declare.js';
+import type { ChangeCipherSpec, HandshakeData, Received, StateDecl, StateSet } from './declare.js';
 
 export type { ChangeCipherSpec } from './declare.js';
 
@@ -35,7 +35,7 @@ export interface StatemHost {
   onEstablished(): void;
 }
 
-export class StateMachine<H> {
+export class StateMachine<H extends HandshakeData> {
   state: string;
   /** Bytes of handshake messages received and not yet processed (READ_HEADER / READ_BODY). */
   /** None while nothing is buffered (the common case between flights and once established). */
@@ -122,6 +122,7 @@ export class StateMachine<H> {
     this.enter(next, 'recv', 'change_cipher_spec');
     const decl = this.decl(next);
     this.processIn(decl, next, CHANGE_CIPHER_SPEC, NO_BYTES);
+    this.checkData(next, 'creates');
     if (!decl.row.read) this.runWrite();
   }
 
@@ -134,6 +135,20 @@ export class StateMachine<H> {
     const from = this.state;
     this.state = next;
     this.host.onTransition(from, next, how, kind);
+    this.checkData(next, 'needs');
+  }
+
+  /**
+   * The handshake data a state `needs` must be there when it is entered, and what it
+   * `creates` once its work is done: the work is typed as if it were, so a miss is our
+   * bug (internal_error), caught here once per state rather than at each use.
+   */
+  private checkData(name: string, which: 'needs' | 'creates'): void {
+    for (const data of this.decl(name).row[which] ?? []) {
+      if (!this.hs.holds(data)) {
+        throw new TLSError('internal_error', `state ${name} ${which === 'needs' ? 'needs' : 'did not create'} ${data}`, { code: 'ERR_TLS_INVALID_STATE' });
+      }
+    }
   }
 
   /**
@@ -156,6 +171,7 @@ export class StateMachine<H> {
     this.processIn(decl, next, msg, raw);
     if (inTranscript(decl)) this.host.addToTranscript(raw, 'recv');
     if (decl.postProcess) decl.postProcess(this.hs, msg);
+    this.checkData(next, 'creates');
     if (!decl.row.read) this.runWrite();
   }
 
@@ -227,6 +243,7 @@ export class StateMachine<H> {
         const from = this.state;
         this.state = next;
         const decl = this.decl(next);
+        this.checkData(next, 'needs');
         if (decl.row.idle) {
           this.host.onTransition(from, next, 'send');
           if (!this.done) {
@@ -250,6 +267,7 @@ export class StateMachine<H> {
           this.host.sendHandshake(raw, msg);
         }
         if (decl.postWork) decl.postWork(this.hs);
+        this.checkData(next, 'creates');
         if (decl.row.read) return; // hand over to the read sub-machine
       }
     } finally {

@@ -6,9 +6,6 @@ import type { CryptoProvider, Hash, HashName } from '../crypto/provider.js';
 import { HandshakeType } from '../messages/constants.js';
 import { concat } from '../util/bytes.js';
 
-/** What a released transcript holds instead of arrays of its own. */
-const RELEASED: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
-
 export class Transcript {
   private pending: Uint8Array[] = [];
   /** Every message as sent: a TLS 1.2 CertificateVerify signs the messages themselves, not a hash. */
@@ -16,12 +13,10 @@ export class Transcript {
   private h: Hash | undefined;
   hashName: HashName | undefined;
 
-  /** `provider` is absent only for RELEASED_TRANSCRIPT, which never hashes. */
-  constructor(private readonly provider?: CryptoProvider) {}
+  constructor(private readonly provider: CryptoProvider) {}
 
   setHash(name: HashName): void {
     if (this.h) return;
-    if (!this.provider || this.all === RELEASED) throw new Error('transcript used after the handshake');
     this.hashName = name;
     this.h = this.provider.createHash(name);
     for (const m of this.pending) this.h.update(m);
@@ -29,7 +24,6 @@ export class Transcript {
   }
 
   add(message: Uint8Array): void {
-    if (this.all === RELEASED) throw new Error('transcript used after the handshake');
     this.all.push(message);
     if (this.h) this.h.update(message);
     else this.pending.push(message);
@@ -41,28 +35,17 @@ export class Transcript {
   }
 
   /**
-   * The handshake is over: drop the kept messages and the running hash. Nothing after the
-   * handshake hashes the transcript (KeyUpdate, tickets and the exporter work from secrets
-   * derived while it ran), and a hash object holds native state on some providers.
-   */
-  release(): void {
-    this.all = this.pending = RELEASED;
-    this.h = undefined;
-  }
-
-  /**
    * Rewrite the messages held before the hash was chosen (DTLS 1.3: a ClientHello hashed in
    * DTLS 1.2's framing, before the version was known, goes in as TLS 1.3 frames it).
    */
   reframe(frame: (message: Uint8Array) => Uint8Array): void {
-    if (this.h || this.all === RELEASED) return;
+    if (this.h) return;
     this.pending = this.pending.map(frame);
     this.all = this.all.map(frame);
   }
 
   /** Start over (DTLS: the first ClientHello and HelloVerifyRequest are not hashed, RFC 6347 4.2.6). */
   reset(): void {
-    if (!this.provider || this.all === RELEASED) throw new Error('transcript used after the handshake');
     this.pending = [];
     this.all = [];
     this.h = this.hashName ? this.provider.createHash(this.hashName) : undefined;
@@ -70,13 +53,13 @@ export class Transcript {
 
   /** Transcript-Hash of everything added so far. */
   hash(): Uint8Array {
-    if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen or after the handshake');
+    if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen');
     return this.h.clone().digest();
   }
 
   /** Transcript-Hash(messages so far + `extra`), without adding `extra` (PSK binders). */
   hashWith(extra: Uint8Array): Uint8Array {
-    if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen or after the handshake');
+    if (!this.h) throw new Error('transcript hash used before the cipher suite was chosen');
     return this.h.clone().update(extra).digest();
   }
 
@@ -86,17 +69,10 @@ export class Transcript {
    */
   replaceWithMessageHash(): void {
     const digest = this.hash();
-    // hash() threw if there were no running hash, so there is a provider and a hash.
-    if (!this.provider || !this.hashName) throw new Error('transcript hash used before the cipher suite was chosen');
+    // hash() threw if there were no running hash, so there is a hash name.
+    if (!this.hashName) throw new Error('transcript hash used before the cipher suite was chosen');
     this.h = this.provider.createHash(this.hashName);
     this.h.update(new Uint8Array([HandshakeType.message_hash, 0, 0, digest.length]));
     this.h.update(digest);
   }
 }
-
-/**
- * What a connection's transcript becomes once its handshake is over: one released
- * transcript shared by all of them (every use throws), not an empty one each.
- */
-export const RELEASED_TRANSCRIPT: Transcript = new Transcript();
-RELEASED_TRANSCRIPT.release();

@@ -52,7 +52,7 @@ describe('constant-time compares', () => {
       ['statem/both.ts', /constantTimeEqual\(msg\.verify_data, expected\)/], // TLS 1.3 Finished
       ['statem/both12.ts', /constantTimeEqual\(msg\.verify_data, expected\)/], // TLS 1.2 Finished
       ['statem/psk.ts', /constantTimeEqual\(binder, expected\)/], // PSK binders
-      ['statem/server-tls13.ts', /constantTimeEqual\(cookie, s\.cookie\)/], // HelloRetryRequest cookie
+      ['statem/server-tls13.ts', /constantTimeEqual\(cookie, first\.cookie\)/], // HelloRetryRequest cookie
       ['dtls-cookie.ts', /constantTimeEqual\(offered, this\.cookieFor/], // DTLS HelloVerifyRequest cookie
       ['statem/session.ts', /constantTimeEqual\(k\.key\.name, name\)/], // ticket key name (the AEAD checks the rest)
       ['crypto/ccm.ts', /constantTimeEqual\(expected, tag\)/], // CCM tag (GCM and ChaCha20 tags are checked by noble / OpenSSL)
