@@ -352,6 +352,13 @@ function suitesAndVersions(names: string[] | undefined, versions: TLSVersionName
 
 const VERSION_ORDER: TLSVersionName[] = ['TLSv1.3', 'TLSv1.2'];
 
+/**
+ * The versions spoken when minVersion/maxVersion are left out, by every connection (TLS and
+ * DTLS, the engine and tsls/node alike): 1.3, and 1.2 with a peer that has only that.
+ */
+export const DEFAULT_MIN_VERSION = 'TLSv1.2' satisfies TLSVersionName;
+export const DEFAULT_MAX_VERSION = 'TLSv1.3' satisfies TLSVersionName;
+
 /** minVersion/maxVersion as in node:tls; TLS 1.2 and 1.3 by default, nothing older ever. */
 function resolveVersions(o: CommonOptions): TLSVersionName[] {
   for (const v of [o.minVersion, o.maxVersion]) {
@@ -359,8 +366,8 @@ function resolveVersions(o: CommonOptions): TLSVersionName[] {
       throw new TLSError('internal_error', `unsupported TLS version ${v} (tsls speaks TLSv1.2 and TLSv1.3)`, { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
     }
   }
-  const max = VERSION_ORDER.indexOf(o.maxVersion ?? 'TLSv1.3');
-  const min = VERSION_ORDER.indexOf(o.minVersion ?? 'TLSv1.2');
+  const max = VERSION_ORDER.indexOf(o.maxVersion ?? DEFAULT_MAX_VERSION);
+  const min = VERSION_ORDER.indexOf(o.minVersion ?? DEFAULT_MIN_VERSION);
   const versions = VERSION_ORDER.slice(max, min + 1);
   if (versions.length === 0) throw new TLSError('internal_error', 'minVersion is above maxVersion', { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
   return versions;

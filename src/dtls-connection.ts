@@ -134,16 +134,21 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private guardedHello: Uint8Array | undefined;
   /** DTLS 1.3: the sending keys of our KeyUpdate, used once it is acknowledged (RFC 9147 8). */
   private pendingWrite: { epoch: number; protection: Dtls13Protection } | undefined = undefined;
+  /**
+   * DTLS 1.3: a keyUpdate() asked for while ours was still unacknowledged, sent once the ACK
+   * comes (true: it asks the peer to update too). Later calls in the meantime join it.
+   */
+  private queuedUpdate: boolean | undefined = undefined;
 
   constructor(side: 'client', options: DtlsClientOptions);
   constructor(side: 'server', options: DtlsServerOptions, start?: DtlsServerStart);
   constructor(...[side, options, start]: [side: 'client', options: DtlsClientOptions, start?: undefined] | [side: 'server', options: DtlsServerOptions, start?: DtlsServerStart]) {
     const endpoint: Endpoint = side === 'client' ? { side, options } : { side, options };
-    // DTLS 1.2 unless the options allow DTLS 1.3 (maxVersion 'TLSv1.3'); nothing below 1.2. A DTLS 1.2
-    // session resumes only over DTLS 1.2: a client offering one offers no more (a DTLS 1.3 server would answer with a full handshake).
+    // DTLS 1.3, and DTLS 1.2 with a peer that has only that, unless minVersion/maxVersion narrow it
+    // (the defaults of every connection, config.ts); nothing below 1.2. A DTLS 1.2 session resumes
+    // only over DTLS 1.2: a client offering one offers no more (a DTLS 1.3 server would answer with a full handshake).
     const tls12Session = endpoint.side === 'client' && options.minVersion !== 'TLSv1.3' && sessionVersion(endpoint.options.session) === ProtocolVersion.TLS1_2;
-    const maxVersion = tls12Session ? 'TLSv1.2' : (options.maxVersion ?? 'TLSv1.2');
-    const common = resolveCommon({ ...options, minVersion: options.minVersion ?? 'TLSv1.2', maxVersion }, nobleProvider);
+    const common = resolveCommon(tls12Session ? { ...options, maxVersion: 'TLSv1.2' } : options, nobleProvider);
     super(endpoint, common, 'datagram');
     this.records = common.versions.includes('TLSv1.3') ? new Dtls13RecordLayer() : new DtlsRecordLayer();
     this.now = common.now;
@@ -270,18 +275,35 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       this.fail(error);
       throw error;
     }
-    this.out.push(this.records.seal(ContentType.application_data, data));
+    this.out.push(this.sealRecord(ContentType.application_data, data));
   }
 
-  /** DTLS 1.3: update our sending keys (used once the peer acknowledges), and ask the peer to update theirs when `requestPeer`. */
+  /**
+   * DTLS 1.3: update our sending keys (used once the peer acknowledges), and ask the peer to
+   * update theirs when `requestPeer`. Only one KeyUpdate may wait for its ACK (RFC 9147 8):
+   * called while one does, the update is queued and sent when that ACK comes; calls in the
+   * meantime make one update between them, which asks the peer to update if any of them did.
+   */
   keyUpdate(requestPeer = true): void {
     this.assertAlive();
     if (!this.dtls13 || this.statem.state !== ESTABLISHED) {
       throw new TLSError('internal_error', 'KeyUpdate needs an established DTLS 1.3 association', { code: 'ERR_TLS_INVALID_STATE' });
     }
-    if (this.pendingWrite) throw new TLSError('internal_error', 'the previous KeyUpdate is not acknowledged yet', { code: 'ERR_TLS_INVALID_STATE' });
+    if (this.pendingWrite) {
+      this.queuedUpdate = (this.queuedUpdate ?? false) || requestPeer;
+      return;
+    }
     this.hs.requestPeerUpdate = requestPeer;
     this.guard(() => this.statem.writeFrom('SendKeyUpdate'));
+  }
+
+  /** The KeyUpdate queued behind an unacknowledged one, once ours is acknowledged (called inside guard). */
+  private sendQueuedUpdate(): void {
+    const requestPeer = this.queuedUpdate;
+    if (requestPeer === undefined || this.pendingWrite || this.statem.state !== ESTABLISHED || this.sentCloseNotify) return;
+    this.queuedUpdate = undefined;
+    this.hs.requestPeerUpdate = requestPeer;
+    this.statem.writeFrom('SendKeyUpdate');
   }
 
   close(): void {
@@ -397,7 +419,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   }
 
   protected override sealAlert(level: number, description: number): void {
-    this.out.push(this.records.seal(ContentType.alert, new Uint8Array([level, description])));
+    this.out.push(this.sealRecord(ContentType.alert, new Uint8Array([level, description])));
   }
 
   /**
@@ -435,7 +457,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
 
   private retransmit(): void {
     if (this.flight.empty) return;
-    this.out.push(...this.flightDatagrams());
+    this.out.push(...this.flightDatagrams(true));
   }
 
   /**
@@ -452,20 +474,29 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     return true;
   }
 
-  /** The flight as datagrams: all of it, or under DTLS 1.3 what the peer has not acknowledged, each record numbered anew. */
-  private flightDatagrams(): Uint8Array[] {
+  /**
+   * The flight as datagrams: all of it, or under DTLS 1.3 what the peer has not acknowledged,
+   * each record numbered anew. `resend`: DTLS 1.2 sends it again (DTLS 1.3's ACK bookkeeping knows by itself).
+   */
+  private flightDatagrams(resend = false): Uint8Array[] {
     const records = this.records;
-    if (!(records instanceof Dtls13RecordLayer)) return this.flight.datagrams((r) => records.seal(r.contentType, r.payload, r.epoch));
-    const trace = this.listenerCount('record') > 0;
+    if (!(records instanceof Dtls13RecordLayer)) return this.flight.datagrams((r) => this.sealRecord(r.contentType, r.payload, r.epoch, resend));
     return this.flight.datagramsWhere(
       (index) => !this.acks.isAcked(index),
       (r, index) => {
-        const seq = records.nextSeqOf(r.epoch);
-        const retransmission = this.acks.transmitted(index, { epoch: r.epoch, seq });
-        if (trace) this.traceRecord('send', r.contentType, r.epoch, seq, r.payload, retransmission);
-        return records.seal(r.contentType, r.payload, r.epoch);
+        const retransmission = this.acks.transmitted(index, { epoch: r.epoch, seq: records.nextSeqOf(r.epoch) });
+        return this.sealRecord(r.contentType, r.payload, r.epoch, retransmission);
       },
     );
+  }
+
+  /**
+   * Every record we send is sealed here: handshake, ACK, alert and application data alike show
+   * on the `record` event (`--trace`) with the epoch and sequence number they go out under.
+   */
+  private sealRecord(contentType: number, data: Uint8Array, epoch = this.records.writeEpoch, retransmission = false): Uint8Array {
+    if (this.listenerCount('record') > 0) this.traceRecord('send', contentType, epoch, this.records.nextSeqOf(epoch), data, retransmission);
+    return this.records.seal(contentType, data, epoch);
   }
 
   private traceRecord(dir: 'recv' | 'send', contentType: number, epoch: number, seq: number, data: Uint8Array, retransmission = false): void {
@@ -494,6 +525,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       this.pendingWrite = undefined;
       this.records13.setWriteEpoch13(pending.epoch, pending.protection);
     }
+    this.sendQueuedUpdate();
   }
 
   /**
@@ -518,9 +550,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (this.toAck.length === 0) return;
     const numbers = this.toAck.sort((a, b) => a.epoch - b.epoch || a.seq - b.seq).slice(-MAX_ACKED_RECORDS);
     this.toAck = [];
-    const ack = encodeAck(numbers);
-    if (this.listenerCount('record') > 0) this.traceRecord('send', ACK_CONTENT_TYPE, this.records.writeEpoch, this.records.nextWriteSeq, ack);
-    this.out.push(this.records.seal(ACK_CONTENT_TYPE, ack));
+    this.out.push(this.sealRecord(ACK_CONTENT_TYPE, encodeAck(numbers)));
   }
 
   private dispatch(record: DtlsOpened): void {
@@ -599,5 +629,6 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.records.destroy();
     this.pendingWrite?.protection.destroy();
     this.pendingWrite = undefined;
+    this.queuedUpdate = undefined;
   }
 }

@@ -6,9 +6,10 @@
  * gets a connection. The answer is never larger than the datagram that asked for it, so the
  * server cannot be used to amplify a spoofed flood.
  *
- * With `dtls13` (the server's options), a ClientHello that offers DTLS 1.3 gets DTLS 1.3's
- * exchange instead: a HelloRetryRequest with a cookie (dtls13-stateless-retry.ts), and the
- * accept verdict carries what the association needs to rebuild its transcript.
+ * When the server speaks DTLS 1.3 (as by default), a ClientHello that offers DTLS 1.3 gets
+ * DTLS 1.3's exchange instead: a HelloRetryRequest with a cookie (dtls13-stateless-retry.ts), and
+ * the accept verdict carries what the association needs to rebuild its transcript. A ClientHello
+ * that offers only DTLS 1.2 still gets a HelloVerifyRequest.
  */
 import { resolveCommon, type ResolvedCommon, type ServerOptions } from './config.js';
 import type { CryptoProvider } from './crypto/provider.js';
@@ -34,8 +35,12 @@ export interface CookieGuardOptions {
   rotateMs?: number;
   now?: () => number;
   random?: (n: number) => Uint8Array;
-  /** The server's options, when it speaks DTLS 1.3: its suites and groups choose the HelloRetryRequest. */
-  dtls13?: Pick<ServerOptions, 'cipherSuites' | 'groups' | 'minVersion' | 'maxVersion' | 'provider'>;
+  /**
+   * The server's options (default: the engine's defaults, DTLS 1.3 and 1.2): its versions decide
+   * whether a DTLS 1.3 ClientHello gets a HelloRetryRequest (with maxVersion 'TLSv1.2' every
+   * ClientHello gets a HelloVerifyRequest), its suites and groups choose the HelloRetryRequest.
+   */
+  server?: Pick<ServerOptions, 'cipherSuites' | 'groups' | 'minVersion' | 'maxVersion' | 'provider'>;
 }
 
 export class DtlsCookieGuard {
@@ -55,8 +60,8 @@ export class DtlsCookieGuard {
     this.rotateMs = options.rotateMs ?? 5 * 60_000;
     this.now = options.now ?? (() => Date.now());
     this.random = options.random ?? ((n) => provider.random(n));
-    const common = options.dtls13 && resolveCommon({ maxVersion: 'TLSv1.3', minVersion: 'TLSv1.2', ...options.dtls13 }, provider);
-    this.common13 = common?.versions.includes('TLSv1.3') ? common : undefined;
+    const common = resolveCommon(options.server ?? {}, provider);
+    this.common13 = common.versions.includes('TLSv1.3') ? common : undefined;
   }
 
   private keys(): Uint8Array[] {

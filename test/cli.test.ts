@@ -582,7 +582,7 @@ describe('tsls --psk', () => {
 });
 
 describe('tsls --dtls', () => {
-  it('tsls client --dtls --trace shows each record with its epoch and number, the retransmission of a lost ClientHello, and what ACKs name', async () => {
+  it('tsls client --dtls --trace shows each record sent and received with its epoch and number, the retransmission of a lost ClientHello, and what ACKs name', async () => {
     const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
     const cleanups: (() => Promise<void> | void)[] = [];
     try {
@@ -601,6 +601,9 @@ describe('tsls --dtls', () => {
       expect(trace).toMatch(/\[client\] >>> record handshake epoch 0 seq \d+ \d+ bytes \(retransmission\)/);
       expect(trace).toMatch(/\[client\] <<< record handshake epoch 2 seq \d+ \d+ bytes/);
       expect(trace).toMatch(/\[client\] <<< record application_data epoch 3 seq \d+ \d+ bytes/);
+      // What we send is shown the same way: our data, and the close_notify that ends it.
+      expect(trace).toMatch(/\[client\] >>> record application_data epoch 3 seq \d+ \d+ bytes/);
+      expect(trace).toMatch(/\[client\] >>> record alert epoch 3 seq \d+ 2 bytes/);
       // Our ACK of the server's NewSessionTicket, and the server's of our Finished.
       expect(trace).toMatch(/\[client\] >>> record ack epoch 3 seq \d+ \d+ bytes acknowledging 3\/\d+/);
       // The client's last flight is acknowledged by the server's ACK, which names its records.

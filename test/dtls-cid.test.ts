@@ -13,7 +13,7 @@ import { DtlsAeadProtection, DtlsRecordLayer, parseDatagram, parseDatagramDetail
 import { cidAdditionalData, decodeInnerPlaintext, TLS12_CID, type ConnectionIds } from '../src/record/dtls-cid.js';
 import type { TLSSession } from '../src/statem/session.js';
 import { concat, fromHex } from '../src/util/bytes.js';
-import { dtlsPair } from './helpers/dtls-pair.js';
+import { pair12 } from './helpers/dtls-pair.js';
 import { mulberry32 } from './helpers/random.js';
 
 const APPDATA = 23;
@@ -128,11 +128,12 @@ describe('tls12_cid records (RFC 9146 sections 4 and 5)', () => {
   });
 });
 
-describe('DTLS 1.2 handshakes with connection IDs, in memory', () => {
+
+describe("DTLS 1.2 handshakes with connection IDs, in memory (maxVersion 'TLSv1.2')", () => {
   it('both sides ask for a CID: every protected record is tls12_cid with the peer\'s CID, data flows both ways', () => {
     const clientCid = fromHex('0102');
     const serverCid = fromHex('a0a1a2a3a4a5a6a7');
-    const p = dtlsPair({ connectionId: clientCid }, { connectionId: serverCid });
+    const p = pair12({ connectionId: clientCid }, { connectionId: serverCid });
     const wire: { from: string; d: Uint8Array }[] = [];
     p.run({ deliver: (d, from) => (wire.push({ from, d }), [d]) });
     expect(p.errors).toEqual({ client: [], server: [] });
@@ -168,7 +169,7 @@ describe('DTLS 1.2 handshakes with connection IDs, in memory', () => {
 
   it('one side asks for none: only records to the side that asked carry a CID', () => {
     const serverCid = fromHex('0badcafe');
-    const p = dtlsPair({ connectionId: none }, { connectionId: serverCid });
+    const p = pair12({ connectionId: none }, { connectionId: serverCid });
     p.run();
     p.client.send(new Uint8Array([7]));
     p.server.send(new Uint8Array([8]));
@@ -183,7 +184,7 @@ describe('DTLS 1.2 handshakes with connection IDs, in memory', () => {
   });
 
   it('a server without the option ignores the client\'s offer: ordinary records', () => {
-    const p = dtlsPair({ connectionId: fromHex('01') }, {});
+    const p = pair12({ connectionId: fromHex('01') }, {});
     p.run();
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.connectionIds).toBeUndefined();
@@ -193,7 +194,7 @@ describe('DTLS 1.2 handshakes with connection IDs, in memory', () => {
 
   it('completes with CIDs through the cookie exchange, 25% loss and a 300-byte MTU', () => {
     const { next: rand } = mulberry32(9146);
-    const p = dtlsPair({ connectionId: fromHex('0102'), mtu: 300, maxRetransmissions: 12 }, { connectionId: fromHex('aabbccdd'), mtu: 300, maxRetransmissions: 12 }, { cookie: true });
+    const p = pair12({ connectionId: fromHex('0102'), mtu: 300, maxRetransmissions: 12 }, { connectionId: fromHex('aabbccdd'), mtu: 300, maxRetransmissions: 12 }, { cookie: true });
     p.run({ deliver: (d) => (rand() < 0.25 ? [] : [d]) }, 3000);
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.state).toBe('ESTABLISHED');
@@ -202,11 +203,11 @@ describe('DTLS 1.2 handshakes with connection IDs, in memory', () => {
 
   it('an abbreviated (resumed) handshake negotiates CIDs too', () => {
     const server = { connectionId: fromHex('5151'), ticketKeys: new Uint8Array(48).fill(3) };
-    const first = dtlsPair({ connectionId: none }, server);
+    const first = pair12({ connectionId: none }, server);
     const sessions: TLSSession[] = [];
     first.client.on('session', (s) => sessions.push(s));
     first.run();
-    const p = dtlsPair({ connectionId: none, session: sessions[0] }, server);
+    const p = pair12({ connectionId: none, session: sessions[0] }, server);
     p.run();
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.sessionReused).toBe(true);
@@ -219,7 +220,7 @@ describe('DTLS 1.2 handshakes with connection IDs, in memory', () => {
   });
 
   it('a CID longer than 255 bytes is refused as an option error', () => {
-    const p = dtlsPair({ connectionId: new Uint8Array(256) }, {});
+    const p = pair12({ connectionId: new Uint8Array(256) }, {});
     p.run();
     expect(p.errors.client[0]).toBeInstanceOf(TLSError);
     expect(p.errors.client[0]!.code).toBe('ERR_TLS_INVALID_OPTION');

@@ -7,12 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import type { DtlsServerOptions } from '../src/dtls-connection.js';
 import { encodeSession, SessionCache, type TLSSession } from '../src/statem/session.js';
-import { dtlsPair } from './helpers/dtls-pair.js';
+import { pair12 } from './helpers/dtls-pair.js';
 import { mulberry32 } from './helpers/random.js';
 
 /** A full handshake; returns the session the client was given and the message types it received. */
 function firstSession(server: Partial<DtlsServerOptions>): TLSSession {
-  const p = dtlsPair({}, server);
+  const p = pair12({}, server);
   const sessions: TLSSession[] = [];
   p.client.on('session', (s) => sessions.push(s));
   p.run();
@@ -31,12 +31,13 @@ function received(conn: { on(e: 'message', l: (dir: 'send' | 'recv', msg: { type
 
 const ticketKeys = new Uint8Array(48).fill(7);
 
-describe('DTLS 1.2 client resumption', () => {
+
+describe("DTLS 1.2 client resumption (maxVersion 'TLSv1.2')", () => {
   it('resumes with an RFC 5077 ticket: no Certificate, data flows both ways', () => {
     const server = { ticketKeys };
     const session = firstSession(server);
     expect(session.ticket.length).toBeGreaterThan(0);
-    const p = dtlsPair({ session }, server);
+    const p = pair12({ session }, server);
     const got = received(p.client);
     const again: TLSSession[] = [];
     p.client.on('session', (s) => again.push(s));
@@ -62,7 +63,7 @@ describe('DTLS 1.2 client resumption', () => {
     const session = firstSession(server);
     expect(session.ticket.length).toBe(0);
     expect(session.session_id.length).toBeGreaterThan(0);
-    const p = dtlsPair({ session: encodeSession(session) }, server);
+    const p = pair12({ session: encodeSession(session) }, server);
     p.run();
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.sessionReused).toBe(true);
@@ -73,7 +74,7 @@ describe('DTLS 1.2 client resumption', () => {
     const server = { ticketKeys };
     const session = firstSession(server);
     const { next: rand } = mulberry32(15);
-    const p = dtlsPair({ session, maxRetransmissions: 12 }, { ...server, maxRetransmissions: 12 }, { cookie: true });
+    const p = pair12({ session, maxRetransmissions: 12 }, { ...server, maxRetransmissions: 12 }, { cookie: true });
     const got = received(p.client);
     p.run({ deliver: (d) => (rand() < 0.25 ? [] : [d]) }, 2000);
     expect(p.errors).toEqual({ client: [], server: [] });
@@ -84,7 +85,7 @@ describe('DTLS 1.2 client resumption', () => {
 
   it('falls back to a full handshake when the server cannot open the ticket', () => {
     const session = firstSession({ ticketKeys });
-    const p = dtlsPair({ session }, { ticketKeys: new Uint8Array(48).fill(9) });
+    const p = pair12({ session }, { ticketKeys: new Uint8Array(48).fill(9) });
     const got = received(p.client);
     p.run();
     expect(p.errors).toEqual({ client: [], server: [] });
@@ -96,7 +97,7 @@ describe('DTLS 1.2 client resumption', () => {
   it('does not offer a session whose server name differs (verification is never skipped)', () => {
     const server = { ticketKeys };
     const session = firstSession(server);
-    const p = dtlsPair({ session, servername: 'test.tsls.example' }, server);
+    const p = pair12({ session, servername: 'test.tsls.example' }, server);
     p.run();
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.sessionReused).toBe(false);

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { dtlsPair } from './helpers/dtls-pair.js';
+import { dtlsPair, pair12, V12 } from './helpers/dtls-pair.js';
 import { certifiedKey } from './helpers/pki.js';
 import { seededFloats } from './helpers/random.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (chunks: Uint8Array[]) => chunks.map((c) => new TextDecoder().decode(c));
 
-describe('DTLS 1.2 in memory', () => {
+
+describe("DTLS 1.2 in memory (maxVersion 'TLSv1.2')", () => {
   it('completes a handshake and carries datagrams both ways', () => {
-    const p = dtlsPair();
+    const p = pair12();
     p.run();
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.state).toBe('ESTABLISHED');
@@ -26,7 +27,7 @@ describe('DTLS 1.2 in memory', () => {
   it.each(['TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'])(
     'negotiates %s',
     (suite) => {
-      const p = dtlsPair({ cipherSuites: [suite] }, { certificates: [certifiedKey(suite.includes('RSA') ? 'leaf-rsa2048' : 'leaf-ecdsa-p256')] });
+      const p = pair12({ cipherSuites: [suite] }, { certificates: [certifiedKey(suite.includes('RSA') ? 'leaf-rsa2048' : 'leaf-ecdsa-p256')] });
       p.run();
       expect(p.client.cipher?.standardName).toBe(suite);
       expect(p.server.state).toBe('ESTABLISHED');
@@ -34,7 +35,7 @@ describe('DTLS 1.2 in memory', () => {
   );
 
   it('fragments a certificate flight to a small MTU and reassembles it', () => {
-    const p = dtlsPair({ mtu: 300 }, { mtu: 300, certificates: [certifiedKey('leaf-rsa2048')] });
+    const p = pair12({ mtu: 300 }, { mtu: 300, certificates: [certifiedKey('leaf-rsa2048')] });
     let largest = 0;
     p.run({ deliver: (d) => ((largest = Math.max(largest, d.length)), [d]) });
     expect(p.client.state).toBe('ESTABLISHED');
@@ -43,7 +44,7 @@ describe('DTLS 1.2 in memory', () => {
 
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('survives 30 percent loss, reordering, duplication and MTU 500 (seed %i)', (seed) => {
     const rnd = seededFloats(seed);
-    const p = dtlsPair({ mtu: 500, maxRetransmissions: 12 }, { mtu: 500, maxRetransmissions: 12 });
+    const p = pair12({ mtu: 500, maxRetransmissions: 12 }, { mtu: 500, maxRetransmissions: 12 });
     const net = {
       deliver: (d: Uint8Array) => (rnd() < 0.3 ? [] : rnd() < 0.1 ? [d, d] : [d]),
       shuffle: (a: Uint8Array[]) => a.map((d) => [rnd(), d] as const).sort((x, y) => x[0] - y[0]).map(([, d]) => d),
@@ -55,7 +56,7 @@ describe('DTLS 1.2 in memory', () => {
   });
 
   it('drops replayed and tampered records without killing the association', () => {
-    const p = dtlsPair();
+    const p = pair12();
     p.run();
     p.client.send(text('once'));
     const [datagram] = p.client.takeDatagrams();
@@ -75,7 +76,7 @@ describe('DTLS 1.2 in memory', () => {
   });
 
   it('drops records from a future epoch, lying handshake fragments and random garbage without killing the association', () => {
-    const p = dtlsPair();
+    const p = pair12();
     p.run();
     p.client.send(text('epoch 1'));
     const [datagram] = p.client.takeDatagrams();
@@ -101,7 +102,7 @@ describe('DTLS 1.2 in memory', () => {
   });
 
   it("an 'end' listener that answers close_notify with close() gets one 'close' and ends CLOSED", () => {
-    const p = dtlsPair();
+    const p = pair12();
     p.run();
     let closes = 0;
     p.server.on('close', () => closes++);
@@ -114,7 +115,7 @@ describe('DTLS 1.2 in memory', () => {
   });
 
   it("an 'end' listener that destroys the association leaves it DEAD", () => {
-    const p = dtlsPair();
+    const p = pair12();
     p.run();
     p.server.on('end', () => p.server.destroy());
     p.client.close();
@@ -123,14 +124,14 @@ describe('DTLS 1.2 in memory', () => {
   });
 
   it('gives up on a silent peer with a timeout error', () => {
-    const p = dtlsPair({ maxRetransmissions: 3 });
+    const p = pair12({ maxRetransmissions: 3 });
     p.run({ deliver: () => [] });
     expect(p.client.state).toBe('DEAD');
     expect(p.client.error?.code).toBe('ERR_TLS_HANDSHAKE_TIMEOUT');
   });
 
   it('closes with close_notify both ways', () => {
-    const p = dtlsPair();
+    const p = pair12();
     p.run();
     p.client.close();
     p.run();
@@ -142,9 +143,9 @@ describe('DTLS 1.2 in memory', () => {
   });
 });
 
-describe('DTLS HelloVerifyRequest cookie exchange', () => {
+describe("DTLS 1.2 HelloVerifyRequest cookie exchange (maxVersion 'TLSv1.2')", () => {
   it('a stateless cookie round trip comes before the association, then the handshake completes', () => {
-    const p = dtlsPair({}, {}, { cookie: true });
+    const p = pair12({}, {}, { cookie: true });
     const clientStates: string[] = [];
     p.client.on('transition', (t) => clientStates.push(t.to));
     p.run();
@@ -158,7 +159,7 @@ describe('DTLS HelloVerifyRequest cookie exchange', () => {
 
   it.each([11, 12, 13, 14])('the cookie exchange survives a lossy, reordering network (seed %i)', (seed) => {
     const rnd = seededFloats(seed);
-    const p = dtlsPair({ mtu: 500, maxRetransmissions: 12 }, { mtu: 500, maxRetransmissions: 12 }, { cookie: true });
+    const p = pair12({ mtu: 500, maxRetransmissions: 12 }, { mtu: 500, maxRetransmissions: 12 }, { cookie: true });
     p.run({ deliver: (d) => (rnd() < 0.3 ? [] : rnd() < 0.1 ? [d, d] : [d]) }, 2000);
     expect(p.client.state).toBe('ESTABLISHED');
     expect(p.server.state).toBe('ESTABLISHED');
@@ -170,14 +171,14 @@ describe('DTLS HelloVerifyRequest cookie exchange', () => {
     const { DtlsConnection } = await import('../src/dtls-connection.js');
     const guard = new DtlsCookieGuard(nobleProvider);
     for (let i = 0; i < 200; i++) {
-      const c = DtlsConnection.client({ rejectUnauthorized: false });
+      const c = DtlsConnection.client({ ...V12, rejectUnauthorized: false });
       const [hello] = c.takeDatagrams();
       const verdict = guard.check(hello!, `10.0.0.${i % 250}:${1000 + i}`);
       expect(verdict.kind).toBe('verify');
       if (verdict.kind === 'verify') expect(verdict.datagram.length).toBeLessThanOrEqual(hello!.length);
     }
     // A cookie made for one address does not open the door for another.
-    const c = DtlsConnection.client({ rejectUnauthorized: false });
+    const c = DtlsConnection.client({ ...V12, rejectUnauthorized: false });
     const [hello] = c.takeDatagrams();
     const verdict = guard.check(hello!, '192.0.2.1:1');
     if (verdict.kind !== 'verify') throw new Error('expected a HelloVerifyRequest');

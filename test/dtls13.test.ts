@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DtlsClientOptions, DtlsServerOptions } from '../src/dtls-connection.js';
 import { certifiedKey, rootCa } from './helpers/pki.js';
-import { dtlsPair, type Network } from './helpers/dtls-pair.js';
+import { dtlsPair, pair12, V12, type Network } from './helpers/dtls-pair.js';
 import type { Connection } from '../src/connection.js';
 import { traceConnection } from '../src/node/trace.js';
 import { seededFloats } from './helpers/random.js';
@@ -31,6 +31,13 @@ function expectWorking(p: ReturnType<typeof pair13>, net?: Network) {
   p.run(net);
   expect(str(p.received.server.slice(before.server))).toEqual(['ping']);
   expect(str(p.received.client.slice(before.client))).toEqual(['pong']);
+}
+
+/** The types of the handshake messages `conn` receives from now on. */
+function receivedTypes(conn: { on(e: 'message', l: (dir: 'send' | 'recv', m: { type: string }) => void): unknown }): string[] {
+  const types: string[] = [];
+  conn.on('message', (dir, m) => dir === 'recv' && types.push(m.type));
+  return types;
 }
 
 /** Data crosses a DTLS 1.2 pair both ways. */
@@ -117,7 +124,7 @@ describe('DTLS 1.3 handshake', () => {
     const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
     const { nobleProvider } = await import('../src/crypto/noble.js');
     const { DtlsConnection } = await import('../src/dtls-connection.js');
-    const guard = new DtlsCookieGuard(nobleProvider, { dtls13: V13 });
+    const guard = new DtlsCookieGuard(nobleProvider, { server: V13 });
     const c = DtlsConnection.client({ ...V13, rejectUnauthorized: false });
     const [hello] = c.takeDatagrams();
     const verdict = guard.check(hello!, '192.0.2.1:1');
@@ -149,7 +156,7 @@ describe('DTLS 1.3 handshake', () => {
   });
 
   it('a DTLS 1.2 ClientHello fragmented by a 120-byte MTU passes the HelloVerifyRequest exchange too', () => {
-    const p = dtlsPair({ mtu: 120 }, { mtu: 120 }, { cookie: true });
+    const p = dtlsPair({ ...V12, mtu: 120 }, { mtu: 120 }, { cookie: true });
     let first = 0;
     p.run({ deliver: (d, from) => (from === 'client' && first++ === 0 && expect(d.length).toBe(120), [d]) });
     expect(p.errors).toEqual({ client: [], server: [] });
@@ -161,7 +168,7 @@ describe('DTLS 1.3 handshake', () => {
     const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
     const { nobleProvider } = await import('../src/crypto/noble.js');
     const { DtlsConnection } = await import('../src/dtls-connection.js');
-    const guard = new DtlsCookieGuard(nobleProvider, { dtls13: V13 });
+    const guard = new DtlsCookieGuard(nobleProvider, { server: V13 });
     // 500 addresses each send the first fragment of a ClientHello and nothing more.
     for (let i = 0; i < 500; i++) {
       const c = DtlsConnection.client({ ...V13, rejectUnauthorized: false, mtu: 200 });
@@ -361,9 +368,102 @@ describe('DTLS 1.3 trace', () => {
     expect(lines).toContainEqual(expect.stringMatching(/>>> record ack epoch 3 seq \d+ \d+ bytes acknowledging 3\/\d+$/));
     expect(lines).toContainEqual(expect.stringMatching(/<<< record handshake epoch 0 seq 0/));
   });
+  it('shows application data and alerts it sends with the epoch and sequence number the peer receives them under', () => {
+    const p = pair13();
+    p.run();
+    const sent: string[] = [];
+    const received: string[] = [];
+    traceConnection(p.client as unknown as Connection, 'client', (l) => sent.push(l));
+    traceConnection(p.server as unknown as Connection, 'server', (l) => received.push(l));
+    p.client.send(text('one'));
+    p.client.send(text('two'));
+    p.client.close();
+    p.run();
+    const out = sent.filter((l) => / >>> record (application_data|alert) /.test(l));
+    expect(out).toHaveLength(3);
+    expect(out[0]).toMatch(/>>> record application_data epoch 3 seq \d+ 3 bytes$/);
+    expect(out[2]).toMatch(/>>> record alert epoch 3 seq \d+ 2 bytes$/);
+    const seqs = out.map((l) => Number(/seq (\d+)/.exec(l)![1]));
+    expect(seqs).toEqual([seqs[0], seqs[0]! + 1, seqs[0]! + 2]);
+    // The same record numbers, seen from the other side.
+    const inbound = received.filter((l) => / <<< record (application_data|alert) /.test(l));
+    expect(inbound.map((l) => l.replace(/^\[server\] <<< /, ''))).toEqual(out.map((l) => l.replace(/^\[client\] >>> /, '')));
+  });
+
+  it('shows application data after a KeyUpdate in the new epoch, and the DTLS 1.2 records it sends and resends too', () => {
+    const p = pair13();
+    p.run();
+    const lines: string[] = [];
+    traceConnection(p.client as unknown as Connection, 'client', (l) => lines.push(l));
+    p.client.keyUpdate(false);
+    p.run();
+    p.client.send(text('after'));
+    p.run();
+    expect(lines).toContainEqual(expect.stringMatching(/>>> record handshake epoch 3 seq \d+ \d+ bytes$/));
+    expect(lines).toContainEqual(expect.stringMatching(/>>> record application_data epoch 4 seq 0 5 bytes$/));
+
+    // DTLS 1.2 (maxVersion 'TLSv1.2'), its first ClientHello lost: the resent one is marked.
+    const q = pair12();
+    const lines12: string[] = [];
+    traceConnection(q.client as unknown as Connection, 'client', (l) => lines12.push(l));
+    let lost = false;
+    q.run({ deliver: (d, from) => (from === 'client' && !lost ? ((lost = true), []) : [d]) });
+    q.client.send(text('twelve'));
+    q.run();
+    expect(lines12).toContainEqual(expect.stringMatching(/>>> record handshake epoch 0 seq 0 \d+ bytes$/));
+    expect(lines12).toContainEqual(expect.stringMatching(/>>> record handshake epoch 0 seq 1 \d+ bytes \(retransmission\)$/));
+    expect(lines12).toContainEqual(expect.stringMatching(/>>> record change_cipher_spec epoch 0 seq \d+ 1 bytes$/));
+    expect(lines12).toContainEqual(expect.stringMatching(/>>> record application_data epoch 1 seq \d+ 6 bytes$/));
+  });
 });
 
 describe('DTLS 1.3 after the handshake', () => {
+  it('keyUpdate() while an earlier KeyUpdate is unacknowledged is queued, not an error: sent once the ACK comes', () => {
+    const p = pair13();
+    p.run();
+    const sentUpdates: number[] = [];
+    p.client.on('message', (dir, m) => dir === 'send' && m.type === 'key_update' && sentUpdates.push(m.request_update));
+    p.client.keyUpdate(false);
+    expect(() => p.client.keyUpdate(false)).not.toThrow();
+    // The second waits for the first's ACK: one KeyUpdate on the wire so far.
+    expect(sentUpdates).toEqual([0]);
+    p.run();
+    expect(sentUpdates).toEqual([0, 0]);
+    p.client.send(text('epoch 5'));
+    const [record] = p.client.takeDatagrams();
+    expect(record![0]! & 3).toBe(1); // epoch 5: both updates took effect
+    p.server.feedDatagram(record!);
+    expect(str(p.received.server)).toEqual(['epoch 5']);
+    expect(p.errors).toEqual({ client: [], server: [] });
+  });
+
+  it('keyUpdate() calls while one is unacknowledged make one more update, which asks the peer to update if any of them did', () => {
+    const p = pair13();
+    p.run();
+    const sentUpdates: number[] = [];
+    p.client.on('message', (dir, m) => dir === 'send' && m.type === 'key_update' && sentUpdates.push(m.request_update));
+    const serverEpochs = new Set<number>();
+    p.server.on('record', (dir, r) => dir === 'send' && r.contentType === 23 && serverEpochs.add(r.epoch));
+    p.client.keyUpdate(false);
+    p.client.keyUpdate(false);
+    p.client.keyUpdate(true);
+    p.client.keyUpdate(false);
+    p.run();
+    expect(sentUpdates).toEqual([0, 1]);
+    p.client.send(text('c'));
+    p.run();
+    const [record] = (p.client.send(text('d')), p.client.takeDatagrams());
+    expect(record![0]! & 3).toBe(1); // epoch 5, not 6: the queued calls made one update
+    p.server.feedDatagram(record!);
+    // The server answered update_requested: its data goes out in epoch 4.
+    p.server.send(text('s'));
+    p.run();
+    expect([...serverEpochs]).toEqual([4]);
+    expect(str(p.received.server)).toEqual(['c', 'd']);
+    expect(str(p.received.client)).toEqual(['s']);
+    expect(p.errors).toEqual({ client: [], server: [] });
+  });
+
   it('KeyUpdate: the new keys are used once the update is acknowledged, and the peer answers a request', () => {
     const p = pair13();
     p.run();
@@ -496,7 +596,7 @@ describe('DTLS-SRTP over DTLS 1.3 (RFC 5764)', () => {
 
 describe('DTLS version negotiation', () => {
   it('a DTLS 1.3 client answers a DTLS 1.2 HelloVerifyRequest with the same ClientHello and its cookie', () => {
-    const p = dtlsPair(V13, {}, { cookie: true });
+    const p = dtlsPair(V13, V12, { cookie: true });
     p.run();
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.protocol).toBe('DTLSv1.2');
@@ -507,7 +607,7 @@ describe('DTLS version negotiation', () => {
     const { DtlsCookieGuard } = await import('../src/dtls-cookie.js');
     const { nobleProvider } = await import('../src/crypto/noble.js');
     const { DtlsConnection } = await import('../src/dtls-connection.js');
-    const guard = new DtlsCookieGuard(nobleProvider);
+    const guard = new DtlsCookieGuard(nobleProvider, { server: V12 });
     const c = DtlsConnection.client({ ...V13, ca: rootCa(), servername: 'localhost' });
     const [hello] = c.takeDatagrams();
     const verdict = guard.check(hello!, 'peer');
@@ -535,7 +635,7 @@ describe('DTLS version negotiation', () => {
     first.run();
     expect(sessions.length).toBeGreaterThan(0);
     const rnd = seededFloats(15);
-    const p = dtlsPair({ ...V13, session: sessions[0], maxRetransmissions: 12 }, { maxRetransmissions: 12 }, { cookie: true });
+    const p = dtlsPair({ ...V13, session: sessions[0], maxRetransmissions: 12 }, { ...V12, maxRetransmissions: 12 }, { cookie: true });
     const types: string[] = [];
     p.client.on('message', (_dir, m) => types.push(m.type));
     p.run({ deliver: (d) => (rnd() < 0.25 ? [] : [d]) }, 2000);
@@ -547,7 +647,7 @@ describe('DTLS version negotiation', () => {
   it('a client offering a DTLS 1.2 session caps its version there, so a DTLS 1.3 server resumes it', () => {
     const sessions: DtlsClientOptions['session'][] = [];
     const ticketKeys = new Uint8Array(48).fill(9);
-    const first = dtlsPair({}, { ...V13, ticketKeys });
+    const first = dtlsPair(V12, { ...V13, ticketKeys });
     first.client.on('session', (s) => sessions.push(s));
     first.run();
     expect(first.client.protocol).toBe('DTLSv1.2');
@@ -560,7 +660,7 @@ describe('DTLS version negotiation', () => {
   });
 
   it('a DTLS 1.3 client and a DTLS 1.2 server agree on DTLS 1.2', () => {
-    const p = dtlsPair(V13, {});
+    const p = dtlsPair(V13, V12);
     p.run();
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.protocol).toBe('DTLSv1.2');
@@ -568,7 +668,7 @@ describe('DTLS version negotiation', () => {
   });
 
   it('a DTLS 1.2 client and a DTLS 1.3 server agree on DTLS 1.2', () => {
-    const p = dtlsPair({}, V13);
+    const p = dtlsPair(V12, V13);
     p.run();
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.protocol).toBe('DTLSv1.2');
@@ -589,5 +689,139 @@ describe('DTLS version negotiation', () => {
     p.server.takeDatagrams().forEach((d) => p.client.feedDatagram(d));
     expect(p.client.state).toBe('DEAD');
     expect(p.client.error?.message).toMatch(/downgrade/);
+  });
+});
+
+describe('DTLS 1.3 by default, DTLS 1.2 with a peer that has only that (no version options)', () => {
+  it('a DtlsConnection pair with no version options speaks DTLS 1.3 and carries data both ways', () => {
+    const p = dtlsPair();
+    p.run();
+    expect(p.client.protocol).toBe('DTLSv1.3');
+    expect(p.client.cipher?.version).toBe('DTLSv1.3');
+    expectWorking(p);
+  });
+
+  it('the default cookie guard answers a DTLS 1.3 ClientHello with a HelloRetryRequest cookie', () => {
+    const p = dtlsPair({}, {}, { cookie: true });
+    const types = receivedTypes(p.client);
+    p.run();
+    expect(types[0]).toBe('hello_retry_request');
+    expect(p.client.helloRetried).toBe(true);
+    expectWorking(p);
+  });
+
+  it("the default cookie guard answers a DTLS 1.2-only ClientHello (maxVersion 'TLSv1.2') with a HelloVerifyRequest, and the default server speaks DTLS 1.2", () => {
+    const p = pair12({}, {}, { cookie: true });
+    const types = receivedTypes(p.client);
+    p.run();
+    expect(types[0]).toBe('hello_verify_request');
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.protocol).toBe('DTLSv1.2');
+    expect(p.server.protocol).toBe('DTLSv1.2');
+    expectWorking12(p);
+  });
+
+  it('a default server answers a default client that holds a DTLS 1.2 session with DTLS 1.2 (the session caps the offer)', () => {
+    const sessions: DtlsClientOptions['session'][] = [];
+    const ticketKeys = new Uint8Array(48).fill(4);
+    const first = pair12({}, { ticketKeys });
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    expect(sessions.length).toBeGreaterThan(0);
+    const second = dtlsPair({ session: sessions[0] }, { ticketKeys });
+    second.run();
+    expect(second.errors).toEqual({ client: [], server: [] });
+    expect(second.client.protocol).toBe('DTLSv1.2');
+    expect(second.client.sessionReused).toBe(true);
+  });
+
+  it('resumes a DTLS 1.3 ticket through the stateless HelloRetryRequest cookie under 25% loss', () => {
+    const sessions: DtlsClientOptions['session'][] = [];
+    const ticketKeys = new Uint8Array(48).fill(5);
+    const first = dtlsPair({}, { ticketKeys });
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    expect(sessions.length).toBeGreaterThan(0);
+    const rnd = seededFloats(41);
+    const p = dtlsPair({ session: sessions[0], maxRetransmissions: 12 }, { ticketKeys, maxRetransmissions: 12 }, { cookie: true });
+    const types = receivedTypes(p.client);
+    p.run({ deliver: (d) => (rnd() < 0.25 ? [] : [d]) }, 3000);
+    expect(types).toContain('hello_retry_request');
+    expect(types).not.toContain('certificate');
+    expect(p.client.sessionReused).toBe(true);
+    expectWorking(p);
+  });
+
+  it('falls back to a full DTLS 1.3 handshake when the server cannot open the ticket', () => {
+    const sessions: DtlsClientOptions['session'][] = [];
+    const first = dtlsPair({}, { ticketKeys: new Uint8Array(48).fill(6) });
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    const p = dtlsPair({ session: sessions[0] }, { ticketKeys: new Uint8Array(48).fill(9) });
+    const types = receivedTypes(p.client);
+    p.run();
+    expect(p.client.sessionReused).toBe(false);
+    expect(types).toEqual(expect.arrayContaining(['certificate', 'certificate_verify', 'finished']));
+    expectWorking(p);
+  });
+
+  it('a resumed DTLS 1.3 handshake negotiates connection IDs too', () => {
+    const sessions: DtlsClientOptions['session'][] = [];
+    const server = { connectionId: Uint8Array.of(0x51, 0x51), ticketKeys: new Uint8Array(48).fill(3) };
+    const first = dtlsPair({ connectionId: new Uint8Array(0) }, server);
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    const p = dtlsPair({ connectionId: new Uint8Array(0), session: sessions[0] }, server);
+    p.run();
+    expect(p.client.sessionReused).toBe(true);
+    expect(p.client.connectionIds).toEqual({ send: Uint8Array.of(0x51, 0x51), receive: new Uint8Array(0) });
+    p.client.send(text('cid'));
+    const [record] = p.client.takeDatagrams();
+    expect(record![0]! & 0x10).toBe(0x10); // the C bit of the unified header
+    expect([...record!.subarray(1, 3)]).toEqual([0x51, 0x51]);
+    p.server.feedDatagram(record!);
+    expect(str(p.received.server)).toEqual(['cid']);
+    expectWorking(p);
+  });
+});
+
+describe('DTLS 1.2 pre-shared keys under the DTLS 1.3 default', () => {
+  const key = new Uint8Array(32).fill(0x42);
+  const pskCallback = (id: Uint8Array) => (new TextDecoder().decode(id) === 'device-7' ? key : undefined);
+  const pskOnly12 = { maxVersion: 'TLSv1.2', cipherSuites: ['TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256', 'TLS_PSK_WITH_AES_128_GCM_SHA256'], pskCallback } as const;
+
+  it("a client with only an external PSK (no version options) reaches a DTLS 1.2-only PSK server (maxVersion 'TLSv1.2'): DTLS 1.2 with a PSK suite", () => {
+    const p = dtlsPair({ psk: { identity: 'device-7', key } }, { ...pskOnly12, cipherSuites: [...pskOnly12.cipherSuites] });
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.protocol).toBe('DTLSv1.2');
+    expect(p.client.cipher?.standardName).toBe('TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256');
+    expectWorking12(p);
+  });
+
+  it("a DTLS 1.2-only PSK client (maxVersion 'TLSv1.2') reaches a default server with a pskCallback", () => {
+    const p = dtlsPair({ maxVersion: 'TLSv1.2', cipherSuites: ['TLS_PSK_WITH_AES_128_GCM_SHA256'], psk: { identity: 'device-7', key } }, { pskCallback });
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.protocol).toBe('DTLSv1.2');
+    expect(p.server.cipher?.standardName).toBe('TLS_PSK_WITH_AES_128_GCM_SHA256');
+    expectWorking12(p);
+  });
+
+  it('the same PSK with no version options on both sides is a DTLS 1.3 external PSK', () => {
+    const p = dtlsPair({ psk: { identity: 'device-7', key } }, { pskCallback });
+    p.run();
+    expect(p.client.sessionReused).toBe(true);
+    expectWorking(p);
+  });
+
+  it('a wrong PSK never establishes the DTLS 1.2 fallback: its Finished is dropped as a forged record and the client times out', () => {
+    const p = dtlsPair({ psk: { identity: 'device-7', key: new Uint8Array(32).fill(1) } }, { ...pskOnly12, cipherSuites: [...pskOnly12.cipherSuites] });
+    p.run();
+    expect(p.client.state).toBe('DEAD');
+    expect(p.errors.client.map((e) => e.code)).toEqual(['ERR_TLS_HANDSHAKE_TIMEOUT']);
+    // DTLS drops records that do not authenticate (RFC 6347 4.1.2.7): the server never finishes, and its caller's handshake timeout ends it.
+    expect(p.server.state).not.toBe('ESTABLISHED');
+    expect(p.server.recordStats.dropped.badMac).toBeGreaterThan(0);
   });
 });

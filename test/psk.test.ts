@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makePair } from './helpers/pair.js';
-import { dtlsPair } from './helpers/dtls-pair.js';
+import { dtlsPair, pair12 } from './helpers/dtls-pair.js';
 import { certifiedKey } from './helpers/pki.js';
 
 const key = new Uint8Array(32).fill(0x42);
@@ -82,8 +82,11 @@ describe('keying material exporter (RFC 5705) for TLS 1.2 and DTLS', () => {
     expect(a).toEqual(p.server.exportKeyingMaterial(32, 'EXTRACTOR-dtls_srtp'));
     expect(p.client.exportKeyingMaterial(32, 'EXTRACTOR-dtls_srtp', new Uint8Array(0))).not.toEqual(a); // empty context ≠ no context
     expect(() => p.client.exportKeyingMaterial(32, 'key expansion')).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_OPTION' }));
-    const d = dtlsPair();
-    d.run();
-    expect(d.client.exportKeyingMaterial(60, 'EXTRACTOR-dtls_srtp')).toEqual(d.server.exportKeyingMaterial(60, 'EXTRACTOR-dtls_srtp'));
+    // DTLS 1.2 (maxVersion 'TLSv1.2') and DTLS 1.3, the default.
+    for (const [d, protocol] of [[pair12(), 'DTLSv1.2'], [dtlsPair(), 'DTLSv1.3']] as const) {
+      d.run();
+      expect(d.client.protocol).toBe(protocol);
+      expect(d.client.exportKeyingMaterial(60, 'EXTRACTOR-dtls_srtp')).toEqual(d.server.exportKeyingMaterial(60, 'EXTRACTOR-dtls_srtp'));
+    }
   });
 });

@@ -5,11 +5,11 @@
  */
 import { CIPHER_SUITES } from '../messages/constants.js';
 
+/** The lowest and highest versions tsls negotiates by default (and at all): the engine's. */
+export { DEFAULT_MIN_VERSION, DEFAULT_MAX_VERSION } from '../config.js';
+
 export { rootCertificates } from 'node:tls';
 
-/** The lowest and highest versions tsls negotiates by default (and at all). */
-export const DEFAULT_MIN_VERSION = 'TLSv1.2';
-export const DEFAULT_MAX_VERSION = 'TLSv1.3';
 /** The groups offered by default (node's 'auto'). */
 export const DEFAULT_ECDH_CURVE = 'auto';
 

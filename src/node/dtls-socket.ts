@@ -75,7 +75,7 @@ import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import type { PeerVerification, TLSVersionName } from '../config.js';
+import { DEFAULT_MAX_VERSION, DEFAULT_MIN_VERSION, type PeerVerification, type TLSVersionName } from '../config.js';
 import type { Connection } from '../connection.js';
 import { DtlsConnection, type DtlsServerOptions as EngineDtlsServerOptions, type DtlsServerStart } from '../dtls-connection.js';
 import { DtlsCookieGuard } from '../dtls-cookie.js';
@@ -160,17 +160,19 @@ const unsupported = (option: string, why: string) => new TLSError('internal_erro
 const DTLS_VERSIONS: Readonly<Record<string, TLSVersionName>> = { 'DTLSv1.2': 'TLSv1.2', 'DTLSv1.3': 'TLSv1.3' };
 
 /**
- * minVersion/maxVersion ('DTLSv1.2', 'DTLSv1.3') as the engine's TLS versions. The default is
- * DTLS 1.3 with DTLS 1.2 for peers that speak only that (its supported_versions tells them apart).
+ * minVersion/maxVersion ('DTLSv1.2', 'DTLSv1.3') as the engine's TLS versions. Left out, the
+ * engine's defaults (config.ts): DTLS 1.3 with DTLS 1.2 for peers that speak only that (its
+ * supported_versions tells them apart).
  */
 function dtlsVersions(o: { minVersion?: unknown; maxVersion?: unknown }): { minVersion: TLSVersionName; maxVersion: TLSVersionName } {
-  const pick = (name: 'minVersion' | 'maxVersion', fallback: string): TLSVersionName => {
-    const v = o[name] ?? fallback;
+  const pick = (name: 'minVersion' | 'maxVersion', fallback: TLSVersionName): TLSVersionName => {
+    const v = o[name];
+    if (v === undefined) return fallback;
     const tls = typeof v === 'string' ? DTLS_VERSIONS[v] : undefined;
     if (!tls) throw new TLSError('internal_error', `${name} ${String(v)} is not supported: DTLSv1.2 or DTLSv1.3`, { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
     return tls;
   };
-  const versions = { minVersion: pick('minVersion', 'DTLSv1.2'), maxVersion: pick('maxVersion', 'DTLSv1.3') };
+  const versions = { minVersion: pick('minVersion', DEFAULT_MIN_VERSION), maxVersion: pick('maxVersion', DEFAULT_MAX_VERSION) };
   if (versions.minVersion === 'TLSv1.3' && versions.maxVersion === 'TLSv1.2') {
     throw new TLSError('internal_error', 'minVersion is above maxVersion', { code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
   }
@@ -484,8 +486,9 @@ export class DTLSSocket extends EventEmitter {
   /**
    * DTLS 1.3 KeyUpdate (a tsls addition, as TLSSocket's): new sending keys, used once the peer
    * acknowledges the KeyUpdate (RFC 9147 8); with `requestPeer` the peer is asked to update too.
-   * Throws ERR_TLS_INVALID_STATE before the handshake, over DTLS 1.2, or while an earlier
-   * KeyUpdate waits for its ACK.
+   * Called while an earlier KeyUpdate waits for its ACK, the update is queued and sent once that
+   * ACK comes (calls in the meantime make one update). Throws ERR_TLS_INVALID_STATE before the
+   * handshake or over DTLS 1.2.
    */
   keyUpdate(requestPeer = true): void {
     this.engine(() => this.conn.keyUpdate(requestPeer));
@@ -539,7 +542,7 @@ export class DTLSSocket extends EventEmitter {
 
   // ---- what node:tls users ask ----------------------------------------------------------------
 
-  /** 'DTLSv1.2'; 'unknown' before the handshake; null once closed without one. */
+  /** 'DTLSv1.3' or 'DTLSv1.2' (what was negotiated); 'unknown' before the handshake; null once closed without one. */
   getProtocol(): string | null {
     return this.conn.protocol ?? (this.closed ? null : 'unknown');
   }
@@ -720,8 +723,9 @@ class ClientLink implements Link {
 export type SecureConnectListener = () => void;
 
 /**
- * Open a DTLS 1.2 association to `host:port`, as tls.connect() over UDP. Option errors throw at
- * once; address and handshake errors arrive as 'error'. `listener` listens for 'secureConnect'.
+ * Open a DTLS association to `host:port` (DTLS 1.3 by default, 1.2 with a peer that has only
+ * that), as tls.connect() over UDP. Option errors throw at once; address and handshake errors
+ * arrive as 'error'. `listener` listens for 'secureConnect'.
  */
 export function connectDtls(options: DTLSConnectOptions, listener?: SecureConnectListener): DTLSSocket {
   const o = options as DTLSConnectOptions & Record<string, unknown>;
@@ -892,10 +896,10 @@ export class DTLSServer extends EventEmitter {
       throw new TLSError('internal_error', 'connectionIds must be true or a CID length of 1 to 255', { code: 'ERR_TLS_INVALID_OPTION' });
     }
     // With DTLS 1.3 allowed, a ClientHello offering it gets a stateless HelloRetryRequest with a
-    // cookie (RFC 9147 5.1), chosen from the same suites and groups the associations use.
+    // cookie (RFC 9147 5.1), chosen from the same versions, suites and groups the associations use.
     this.guard = new DtlsCookieGuard(this.engine.provider!, {
       ...(options.cookieRotateMs !== undefined ? { rotateMs: options.cookieRotateMs } : {}),
-      ...(versions.maxVersion === 'TLSv1.3' ? { dtls13: this.engine } : {}),
+      server: this.engine,
     });
     if (secureConnectionListener) this.on('secureConnection', secureConnectionListener);
   }

@@ -21,8 +21,8 @@ export function dtlsPair(client: DtlsClientOptions = {}, server: Partial<DtlsSer
   const c = DtlsConnection.client({ ca: rootCa(), servername: 'localhost', now: clock, ...client });
   const makeServer = (start?: DtlsServerStart) =>
     DtlsConnection.server({ certificates: [certifiedKey('leaf-ecdsa-p256')], now: clock, ...server }, start);
-  // A server that speaks DTLS 1.3 answers with DTLS 1.3's HelloRetryRequest cookie.
-  const guard = options.cookie ? new DtlsCookieGuard(nobleProvider, { now: clock, ...(server.maxVersion === 'TLSv1.3' ? { dtls13: server } : {}) }) : undefined;
+  // A server that speaks DTLS 1.3 answers a DTLS 1.3 ClientHello with DTLS 1.3's HelloRetryRequest cookie.
+  const guard = options.cookie ? new DtlsCookieGuard(nobleProvider, { now: clock, server }) : undefined;
   const verifies: Uint8Array[] = [];
   let s = guard ? undefined : makeServer();
   const received = { client: [] as Uint8Array[], server: [] as Uint8Array[] };
@@ -81,4 +81,12 @@ export function dtlsPair(client: DtlsClientOptions = {}, server: Partial<DtlsSer
     run,
     advance: (ms: number) => (now += ms),
   };
+}
+
+/** DTLS 1.3 is the default: what is DTLS 1.2's is tested with the client held to DTLS 1.2 (the server speaks both). */
+export const V12 = { maxVersion: 'TLSv1.2' } as const;
+
+/** dtlsPair with the client held to DTLS 1.2 (maxVersion 'TLSv1.2'). */
+export function pair12(...[client, server, options]: Parameters<typeof dtlsPair>) {
+  return dtlsPair({ ...V12, ...client }, server, options);
 }

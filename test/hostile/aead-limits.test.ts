@@ -9,7 +9,7 @@ import { connectTo, destroyAllDrivers, echoReversed } from '../helpers/socket-dr
 import { aeadLimits } from '../../src/record/aead-limits.js';
 import { ContentType } from '../../src/messages/constants.js';
 import { concat, utf8 } from '../../src/util/bytes.js';
-import { dtlsPair } from '../helpers/dtls-pair.js';
+import { pair12 } from '../helpers/dtls-pair.js';
 import { defaultClientOptions, makePair } from '../helpers/pair.js';
 import { encodeDtlsRecord } from '../../src/record/dtls-record-layer.js';
 
@@ -64,12 +64,12 @@ describe('TLS 1.3 confidentiality limit', () => {
   });
 });
 
-describe('DTLS integrity limit', () => {
+describe("DTLS 1.2 AEAD limits (maxVersion 'TLSv1.2'; DTLS 1.3's are in dtls13.test.ts)", () => {
   /** A record of epoch 1 that will not authenticate. */
   const forged = (seq: number) => encodeDtlsRecord(ContentType.application_data, 0xfefd, 1, seq, new Uint8Array(40).fill(seq));
 
-  it('forged records are dropped up to the limit; the one that reaches it ends the association', () => {
-    const d = dtlsPair({}, { aeadLimits: { integrity: 5 } });
+  it('forged records are dropped up to the integrity limit; the one that reaches it ends the association', () => {
+    const d = pair12({}, { aeadLimits: { integrity: 5 } });
     d.run();
     expect(d.server.state).toBe('ESTABLISHED');
     for (let seq = 100; seq < 104; seq++) d.server.feedDatagram(forged(seq));
@@ -83,8 +83,8 @@ describe('DTLS integrity limit', () => {
     expect(d.server.error?.alert).toBe('bad_record_mac');
   });
 
-  it('DTLS 1.2 sending ends at the confidentiality limit', () => {
-    const d = dtlsPair({ aeadLimits: { confidentiality: 4 } });
+  it('sending ends at the confidentiality limit (DTLS 1.2 has no KeyUpdate)', () => {
+    const d = pair12({ aeadLimits: { confidentiality: 4 } });
     d.run();
     // The client's Finished was record 0 of epoch 1.
     d.client.send(utf8.encode('1'));

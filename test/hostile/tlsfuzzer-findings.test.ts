@@ -13,7 +13,7 @@ import { MAX_CLIENT_HELLO, encodeHandshake } from '../../src/messages/handshake.
 import { Tls13Protection } from '../../src/record/protection.js';
 import { TLS_FALLBACK_SCSV } from '../../src/statem/hello-version-checks.js';
 import { concat, fromHex, utf8 } from '../../src/util/bytes.js';
-import { dtlsPair } from '../helpers/dtls-pair.js';
+import { pair12 } from '../helpers/dtls-pair.js';
 import { makePair } from '../helpers/pair.js';
 import { clientHelloRecords, plainRecord, plaintextAlerts, plaintextHandshakeTypes, sealAs, takeClientHello } from './probes.js';
 
@@ -182,11 +182,12 @@ describe('clients with neither renegotiation_info nor the SCSV (RFC 5746 3.6)', 
     expect(serverHellos[0]!.types).not.toContain(0xff01);
   });
 
-  it('DTLS 1.2: the handshake completes and data flows', () => {
+  it("DTLS 1.2 (maxVersion 'TLSv1.2'): the handshake completes and data flows", () => {
     legacyClient();
-    const d = dtlsPair({}, {}, { cookie: true });
+    const d = pair12({}, {}, { cookie: true });
     d.run();
     expect(d.errors).toEqual({ client: [], server: [] });
+    expect(d.server.protocol).toBe('DTLSv1.2');
     expect(d.server.state).toBe('ESTABLISHED');
     d.client.send(utf8.encode('legacy DTLS client'));
     d.run();

@@ -354,6 +354,34 @@ describe(`DTLS with pre-shared keys against ${peers.openssl3.title}`, () => {
   });
 });
 
+// DTLS 1.3 is the default; a PSK alone (no version, no cipher options) still reaches a DTLS 1.2-only PSK peer.
+describe(`A pre-shared key with no version or cipher options falls back to DTLS 1.2 against ${peers.openssl3.title}`, () => {
+  it('our client (pskCallback only) → s_server -dtls1_2 -psk -cipher PSK: DTLS 1.2 with a PSK suite', async () => {
+    const { peer, port } = await opensslServer({ cipher: 'PSK', extra: ['-psk', PSK_HEX, '-psk_identity', 'Client_identity'] });
+    const { c, messages } = await ourClient(port, peer, { pskCallback: () => ({ psk: PSK, identity: 'Client_identity' }), rejectUnauthorized: false });
+    expect(c.getProtocol()).toBe('DTLSv1.2');
+    expect(c.getCipher()?.standardName).toMatch(/PSK/);
+    c.send('psk fallback\n');
+    await peer.waitOutput('psk fallback');
+    peer.send('psk fallback answer\n');
+    await until('the answer', () => messages.join('').includes('psk fallback answer'), () => peer.describe());
+  });
+
+  it('s_client -dtls1_2 -psk -cipher PSK → our server (pskCallback only): DTLS 1.2 with a PSK suite', async () => {
+    const identities: string[] = [];
+    const { port, sockets, received } = await ourServer({
+      pskCallback: (_socket: null, identity: string) => (identities.push(identity), identity === 'Client_identity' ? PSK : null),
+    });
+    const peer = opensslClient(port, ['-psk', PSK_HEX, '-cipher', 'PSK']);
+    await peer.waitOutput('Cipher is');
+    peer.send('from a PSK-only s_client\n');
+    await until('the message at our server', () => received.join('').includes('from a PSK-only s_client'), () => peer.describe());
+    expect(identities).toEqual(['Client_identity']);
+    expect(sockets[0]!.getProtocol()).toBe('DTLSv1.2');
+    expect(sockets[0]!.getCipher()?.standardName).toMatch(/PSK/);
+  });
+});
+
 describe(`DTLS-SRTP (use_srtp) against ${peers.openssl3.title}`, () => {
   it('our client and s_server -use_srtp agree on the profile and the exported SRTP keys', async () => {
     const { peer, port } = await opensslServer({ extra: ['-use_srtp', 'SRTP_AES128_CM_SHA1_80', '-keymatexport', 'EXTRACTOR-dtls_srtp', '-keymatexportlen', '60'] });

@@ -193,6 +193,17 @@ describe(`our DTLS client → ${wolfssl.title} DTLS 1.2 server`, () => {
     c.send('psk over udp\n');
     await until('the echo', () => messages.includes('psk over udp\n'), () => peer.describe());
   });
+
+  it('with only a pre-shared key (no cipher or version options, DTLS 1.3 offered first): falls back to DTLS 1.2 ECDHE_PSK', async () => {
+    const psk = { key: '00112233445566778899aabbccddeeff', identity: 'Client_identity' };
+    const { peer, port } = await startWolfsslServer({ proto: 'dtls1.2', leaf: null, psk, ciphers: 'ECDHE-PSK-CHACHA20-POLY1305' });
+    const { c, messages } = await ourClient(peer, port, { pskCallback: () => ({ psk: Buffer.from(psk.key, 'hex'), identity: psk.identity }), rejectUnauthorized: false });
+    expect(c.getProtocol()).toBe('DTLSv1.2');
+    expect(c.getCipher()?.standardName).toBe('TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256');
+    await peer.waitOutput('HANDSHAKE version=DTLSv1.2 cipher=ECDHE-PSK-CHACHA20-POLY1305');
+    c.send('psk fallback over udp\n');
+    await until('the echo', () => messages.includes('psk fallback over udp\n'), () => peer.describe());
+  });
 });
 
 describe(`${wolfssl.title} DTLS 1.2 client → our DTLS server`, () => {

@@ -237,7 +237,6 @@ describe('DTLS over UDP: our client ↔ our server', () => {
     await next(c, 'secureConnect');
     const messages: string[] = [];
     c.on('message', (m: Buffer) => messages.push(m.toString()));
-    // (Not asking the server to update too: its own keyUpdate() below would find that one unacknowledged.)
     c.keyUpdate(false);
     c.send('after the update');
     await until('the echo under new keys', () => messages.includes('echo:after the update'));
@@ -250,6 +249,23 @@ describe('DTLS over UDP: our client ↔ our server', () => {
     const old = client(port12);
     await next(old, 'secureConnect');
     expect(() => old.keyUpdate()).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_STATE' }));
+  });
+
+  it('keyUpdate() twice in a row over DTLS 1.3: the second waits for the first ACK, no error, messages keep flowing under the newest keys', async () => {
+    const { port } = await startServer({}, echo);
+    const c = client(port);
+    await next(c, 'secureConnect');
+    const updates: number[] = [];
+    c.connection.on('message', (dir, m) => dir === 'send' && m.type === 'key_update' && updates.push(m.request_update));
+    const messages: string[] = [];
+    c.on('message', (m: Buffer) => messages.push(m.toString()));
+    c.keyUpdate();
+    c.keyUpdate();
+    await until('both KeyUpdates sent', () => updates.length === 2);
+    c.send('after two updates');
+    await until('the echo', () => messages.includes('echo:after two updates'));
+    expect(updates).toEqual([1, 1]);
+    expect(c.connection.recordStats.dropped.badMac).toBe(0);
   });
 
   it('messages sent before the handshake completes are queued and delivered after it', async () => {
