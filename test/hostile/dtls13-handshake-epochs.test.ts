@@ -128,3 +128,31 @@ describe('DTLS 1.3 handshake messages in an epoch the endpoint has left', () => 
     stillWorks(p);
   });
 });
+
+describe('DTLS 1.3 ACKs name only handshake records kept (RFC 9147 7)', () => {
+  /** The record numbers of every ACK `conn` sends from now on. */
+  function acksSent(conn: DtlsConnection): { epoch: number; seq: number }[][] {
+    const acks: { epoch: number; seq: number }[][] = [];
+    conn.on('record', (dir, r) => dir === 'send' && r.acknowledges && acks.push(r.acknowledges));
+    return acks;
+  }
+
+  it('a message within the reassembly window is buffered and its record acknowledged', () => {
+    const p = established();
+    const acks = acksSent(p.client);
+    // One message ahead of the next expected: kept until the one before it comes.
+    p.client.feedDatagram(sealedBy(p.server, 3, HandshakeType.key_update, nextSeq(p.client) + 1, Uint8Array.of(0)));
+    expect(acks).toHaveLength(1);
+    expect(acks[0]).toHaveLength(1);
+    expect(acks[0]![0]!.epoch).toBe(3);
+  });
+
+  it('a message too far ahead is dropped by the reassembler and its record is not acknowledged (the sender must resend it)', () => {
+    const p = established();
+    const acks = acksSent(p.client);
+    p.client.feedDatagram(sealedBy(p.server, 3, HandshakeType.key_update, nextSeq(p.client) + 100, Uint8Array.of(0)));
+    expect(acks).toEqual([]);
+    expect(p.client.state).toBe('ESTABLISHED');
+    stillWorks(p);
+  });
+});
