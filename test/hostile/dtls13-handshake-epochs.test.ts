@@ -96,6 +96,27 @@ describe('DTLS 1.3 handshake messages in an epoch the endpoint has left', () => 
     stillWorks(p);
   });
 
+  it('during the handshake, a message in the clear after the ServerHello is dropped: the genuine one, under handshake keys, completes the handshake', () => {
+    const p = dtlsPair(V13, V13);
+    let first = true;
+    p.run({
+      deliver: (d, from) => {
+        if (from !== 'server' || !first) return [d];
+        first = false;
+        // The server's first datagram starts with the ServerHello, a DTLSPlaintext record; keep only
+        // that record (the rest of the flight is lost) and let a forged EncryptedExtensions in the
+        // clear follow it, where the client now reads epoch 2.
+        expect(d[0]).toBe(ContentType.handshake);
+        const serverHello = d.subarray(0, 13 + ((d[11]! << 8) | d[12]!));
+        return [serverHello, plaintextHandshake(HandshakeType.encrypted_extensions, 1, Uint8Array.of(0xff, 0xff, 0xff))];
+      },
+    });
+    expect(first).toBe(false);
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.state).toBe('ESTABLISHED');
+    stillWorks(p);
+  });
+
   it('a resent message of an epoch left behind is still a retransmission: the client Finished resent in epoch 2 gets its ACK', () => {
     const p = dtlsPair(V13, V13);
     let clientFinishedSent = 0;
