@@ -169,13 +169,17 @@ describe('DTLS 1.3 records waiting for keys', () => {
     stillWorks(p);
   });
 
-  it('before any DTLS 1.3 keys, only records that may be of the handshake epoch (2) wait', () => {
+  it('before any DTLS 1.3 keys, only records that may be of epoch 1 (0-RTT) or 2 (the handshake) wait, and those of epoch 1 go once the handshake epoch is keyed', () => {
     const p = dtlsPair(V13, V13);
     p.client.takeDatagrams(); // the ClientHello; the client has no DTLS 1.3 keys yet
-    for (let i = 0; i < 40; i++) p.client.feedDatagram(concat(encodeUnifiedHeader({ epoch: 1, seq: i }, body.length), body));
     for (let i = 0; i < 40; i++) p.client.feedDatagram(concat(encodeUnifiedHeader({ epoch: 3, seq: i }, body.length), body));
+    for (let i = 0; i < 40; i++) p.client.feedDatagram(concat(encodeUnifiedHeader({ epoch: 4, seq: i }, body.length), body));
     expect(pendingOf(p.client)).toHaveLength(0);
     p.client.feedDatagram(concat(encodeUnifiedHeader({ epoch: 2, seq: 1 }, body.length), body));
-    expect(pendingOf(p.client)).toHaveLength(1);
+    p.client.feedDatagram(concat(encodeUnifiedHeader({ epoch: 1, seq: 1 }, body.length), body));
+    expect(pendingOf(p.client)).toHaveLength(2);
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(pendingOf(p.client)).toHaveLength(0);
   });
 });
