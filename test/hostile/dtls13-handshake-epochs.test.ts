@@ -8,7 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DtlsConnection } from '../../src/dtls-connection.js';
-import { ContentType, HandshakeType } from '../../src/messages/constants.js';
+import { ContentType, HandshakeType, HRR_RANDOM } from '../../src/messages/constants.js';
+import { equal } from '../../src/util/bytes.js';
 import { dtlsPair } from '../helpers/dtls-pair.js';
 
 const V13 = { maxVersion: 'TLSv1.3' } as const;
@@ -96,22 +97,26 @@ describe('DTLS 1.3 handshake messages in an epoch the endpoint has left', () => 
     stillWorks(p);
   });
 
-  it('during the handshake, a message in the clear after the ServerHello is dropped: the genuine one, under handshake keys, completes the handshake', () => {
-    const p = dtlsPair(V13, V13);
-    let first = true;
+  it.each([
+    ['', {}, {}],
+    [' (after a HelloRetryRequest)', { keyShareGroups: ['x25519'] }, { groups: ['secp256r1'] }],
+  ] as const)('during the handshake%s, a message in the clear after the ServerHello is dropped: the genuine one, under handshake keys, completes the handshake', (_, client, server) => {
+    const p = dtlsPair({ ...V13, ...client }, { ...V13, ...server });
+    let forged = false;
     p.run({
       deliver: (d, from) => {
-        if (from !== 'server' || !first) return [d];
-        first = false;
-        // The server's first datagram starts with the ServerHello, a DTLSPlaintext record; keep only
-        // that record (the rest of the flight is lost) and let a forged EncryptedExtensions in the
-        // clear follow it, where the client now reads epoch 2.
-        expect(d[0]).toBe(ContentType.handshake);
+        // The datagram that starts with the ServerHello (a DTLSPlaintext record; not a HelloRetryRequest, whose random is fixed).
+        const isServerHello = from === 'server' && d[0] === ContentType.handshake && d[13] === HandshakeType.server_hello && !equal(d.subarray(27, 59), HRR_RANDOM);
+        if (forged || !isServerHello) return [d];
+        forged = true;
+        // Keep only the ServerHello record (the rest of the flight is lost) and let a forged
+        // EncryptedExtensions in the clear follow it, where the client now reads epoch 2.
         const serverHello = d.subarray(0, 13 + ((d[11]! << 8) | d[12]!));
-        return [serverHello, plaintextHandshake(HandshakeType.encrypted_extensions, 1, Uint8Array.of(0xff, 0xff, 0xff))];
+        const nextMessage = ((d[17]! << 8) | d[18]!) + 1;
+        return [serverHello, plaintextHandshake(HandshakeType.encrypted_extensions, nextMessage, Uint8Array.of(0xff, 0xff, 0xff))];
       },
     });
-    expect(first).toBe(false);
+    expect(forged).toBe(true);
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.state).toBe('ESTABLISHED');
     stillWorks(p);
