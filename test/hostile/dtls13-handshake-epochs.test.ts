@@ -7,7 +7,7 @@
  * write in the clear — is dropped and changes nothing.
  */
 import { describe, expect, it } from 'vitest';
-import type { DtlsConnection } from '../../src/dtls-connection.js';
+import type { DtlsClientOptions, DtlsConnection, DtlsServerOptions } from '../../src/dtls-connection.js';
 import { ContentType, HandshakeType, HRR_RANDOM } from '../../src/messages/constants.js';
 import { equal } from '../../src/util/bytes.js';
 import { dtlsPair } from '../helpers/dtls-pair.js';
@@ -97,10 +97,10 @@ describe('DTLS 1.3 handshake messages in an epoch the endpoint has left', () => 
     stillWorks(p);
   });
 
-  it.each([
+  it.each<[string, DtlsClientOptions, Partial<DtlsServerOptions>]>([
     ['', {}, {}],
     [' (after a HelloRetryRequest)', { keyShareGroups: ['x25519'] }, { groups: ['secp256r1'] }],
-  ] as const)('during the handshake%s, a message in the clear after the ServerHello is dropped: the genuine one, under handshake keys, completes the handshake', (_, client, server) => {
+  ])('during the handshake%s, a message in the clear after the ServerHello is dropped: the genuine one, under handshake keys, completes the handshake', (_, client, server) => {
     const p = dtlsPair({ ...V13, ...client }, { ...V13, ...server });
     let forged = false;
     p.run({
