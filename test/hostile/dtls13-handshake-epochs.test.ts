@@ -11,10 +11,9 @@ import type { DtlsClientOptions, DtlsConnection, DtlsServerOptions } from '../..
 import { ContentType, HandshakeType, HRR_RANDOM } from '../../src/messages/constants.js';
 import { equal } from '../../src/util/bytes.js';
 import { dtlsPair } from '../helpers/dtls-pair.js';
+import { established, stillWorks } from '../helpers/dtls13-established.js';
 
 const V13 = { maxVersion: 'TLSv1.3' } as const;
-const text = (s: string) => new TextEncoder().encode(s);
-const str = (ds: Uint8Array[]) => ds.map((d) => new TextDecoder().decode(d));
 
 /** One DTLSPlaintext record (epoch 0, the 13-byte header) of one handshake message in one fragment. */
 function plaintextHandshake(msgType: number, messageSeq: number, body: Uint8Array, recordSeq = 1000): Uint8Array {
@@ -40,24 +39,6 @@ function sealedBy(conn: DtlsConnection, epoch: number, msgType: number, messageS
 
 const nextSeq = (conn: DtlsConnection) => (conn as unknown as { reassembler: { nextSeq: number } }).reassembler.nextSeq;
 const readEpoch = (conn: DtlsConnection) => (conn as unknown as { records: { dtls13ReadEpoch: number } }).records.dtls13ReadEpoch;
-
-function established() {
-  const p = dtlsPair(V13, V13);
-  p.run();
-  expect(p.errors).toEqual({ client: [], server: [] });
-  expect(p.server.protocol).toBe('DTLSv1.3');
-  return p;
-}
-
-function stillWorks(p: ReturnType<typeof established>): void {
-  const before = { client: p.received.client.length, server: p.received.server.length };
-  p.client.send(text('still here'));
-  p.server.send(text('and here'));
-  p.run();
-  expect(str(p.received.server.slice(before.server))).toEqual(['still here']);
-  expect(str(p.received.client.slice(before.client))).toEqual(['and here']);
-  expect(p.errors).toEqual({ client: [], server: [] });
-}
 
 describe('DTLS 1.3 handshake messages in an epoch the endpoint has left', () => {
   it('a KeyUpdate in the clear (epoch 0) after the handshake is dropped: no new read keys, no KeyUpdate in answer', () => {

@@ -12,34 +12,15 @@ import { ACK_CONTENT_TYPE, encodeAck } from '../../src/record/dtls13-ack.js';
 import { encodeUnifiedHeader } from '../../src/record/dtls13-header.js';
 import { concat } from '../../src/util/bytes.js';
 import { dtlsPair } from '../helpers/dtls-pair.js';
+import { established, stillWorks } from '../helpers/dtls13-established.js';
 
 const V13 = { maxVersion: 'TLSv1.3' } as const;
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (ds: Uint8Array[]) => ds.map((d) => new TextDecoder().decode(d));
 
-/** An established DTLS 1.3 pair, its network quiet. */
-function established() {
-  const p = dtlsPair(V13, V13);
-  p.run();
-  expect(p.errors).toEqual({ client: [], server: [] });
-  expect(p.server.protocol).toBe('DTLSv1.3');
-  return p;
-}
-
 /** A record of `type` sealed with `conn`'s current write keys: what its peer would accept as genuine. */
 function sealedBy(conn: DtlsConnection, type: number, data: Uint8Array): Uint8Array {
   return (conn as unknown as { records: { seal(type: number, data: Uint8Array): Uint8Array } }).records.seal(type, data);
-}
-
-/** The pair still carries data both ways, once each. */
-function stillWorks(p: ReturnType<typeof established>): void {
-  const before = { client: p.received.client.length, server: p.received.server.length };
-  p.client.send(text('still here'));
-  p.server.send(text('and here'));
-  p.run();
-  expect(str(p.received.server.slice(before.server))).toEqual(['still here']);
-  expect(str(p.received.client.slice(before.client))).toEqual(['and here']);
-  expect(p.errors).toEqual({ client: [], server: [] });
 }
 
 describe('DTLS 1.3 records a hostile peer sends', () => {
