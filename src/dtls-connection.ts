@@ -637,11 +637,20 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
 
   private receiveHandshake(record: DtlsOpened): void {
     if (this.records instanceof Dtls13RecordLayer) {
+      // A DTLS 1.3 handshake message comes under the keys of its stage (RFC 9147 6.1, RFC 8446 5.1):
+      // the hellos in epoch 0, the rest of the handshake in 2, post-handshake messages from 3 on.
+      // A handshake epoch we have left may only bring back what we have (the peer resends: our
+      // answer was lost); a new message in it, be it one anybody can write in the clear, is dropped.
+      if (record.epoch < 3 && record.epoch < this.records.dtls13ReadEpoch && !this.reassembler.onlyDelivered(record.data)) return;
+    }
+    const result = this.reassembler.addRecord(record.data);
+    // An ACK names only records whose fragments were all kept (RFC 9147 7): one the reassembler
+    // dropped (too far ahead, over its budget, malformed) must come again.
+    if (this.records instanceof Dtls13RecordLayer && result.dropped === 0) {
       // Bounded: epoch-0 records are anyone's, and ACKs name only the newest anyway.
       if (this.toAck.length >= MAX_ACKED_RECORDS) this.toAck.shift();
       this.toAck.push({ epoch: record.epoch, seq: record.seq });
     }
-    const result = this.reassembler.addRecord(record.data);
     if (result.retransmission) this.peerResent = true;
     for (const m of result.messages) {
       this.peerFlightStarted();

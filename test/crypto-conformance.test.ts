@@ -6,6 +6,7 @@
 import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, randomInt, sign as nodeSign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Connection } from '../src/connection.js';
+import type { EcdhGroup } from '../src/crypto/groups.js';
 import { nobleProvider } from '../src/crypto/noble.js';
 import { nodeProvider, createNodeProvider } from '../src/crypto/node.js';
 import type { AeadName, CryptoProvider, GroupName, HashName, PrivateKey, PublicKey, SignatureSchemeName } from '../src/crypto/provider.js';
@@ -28,7 +29,7 @@ const GROUPS: GroupName[] = ['x25519', 'secp256r1', 'secp384r1', 'x448'];
 const AEADS: AeadName[] = ['AES-128-GCM', 'AES-256-GCM', 'CHACHA20-POLY1305', 'AES-128-CCM', 'AES-128-CCM-8'];
 const TAG_LENGTH: Record<AeadName, number> = { 'AES-128-GCM': 16, 'AES-256-GCM': 16, 'CHACHA20-POLY1305': 16, 'AES-128-CCM': 16, 'AES-128-CCM-8': 8 };
 const KEY_LENGTH: Record<AeadName, number> = { 'AES-128-GCM': 16, 'AES-256-GCM': 32, 'CHACHA20-POLY1305': 32, 'AES-128-CCM': 16, 'AES-128-CCM-8': 16 };
-const PRIVATE_LENGTH: Record<GroupName, number> = { x25519: 32, x448: 56, secp256r1: 32, secp384r1: 48 };
+const PRIVATE_LENGTH: Record<EcdhGroup, number> = { x25519: 32, x448: 56, secp256r1: 32, secp384r1: 48 };
 
 const rand = (n: number) => nodeProvider.random(n);
 

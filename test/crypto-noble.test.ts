@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createNobleProvider, nobleProvider as p } from '../src/crypto/noble.js';
-import type { AeadName, GroupName } from '../src/crypto/provider.js';
+import type { EcdhGroup } from '../src/crypto/groups.js';
+import type { AeadName } from '../src/crypto/provider.js';
 import { fromHex, toHex, utf8 } from '../src/util/bytes.js';
 import { AEAD_VECTORS, ECDH_RFC7748, ED25519_RFC8032_1, HASH_ABC, HKDF_RFC5869, HMAC_RFC4231_2, P256_RFC6979 } from './helpers/kat.js';
 
@@ -104,7 +105,7 @@ describe('key exchange', () => {
     expect(() => p.decapsulate('x448', priv448, new Uint8Array(32).fill(5))).toThrow();
   });
 
-  it.each<GroupName>(['secp256r1', 'secp384r1', 'x25519', 'x448'])('%s: both sides derive the same secret', (group) => {
+  it.each<EcdhGroup>(['secp256r1', 'secp384r1', 'x25519', 'x448'])('%s: both sides derive the same secret', (group) => {
     const a = p.generateKeyPair(group);
     const b = p.generateKeyPair(group);
     const s1 = p.decapsulate(group, a.privateKey, b.publicKey);

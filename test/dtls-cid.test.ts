@@ -197,7 +197,7 @@ describe("DTLS 1.2 handshakes with connection IDs, in memory (maxVersion 'TLSv1.
     const p = pair12({ connectionId: fromHex('0102'), mtu: 300, maxRetransmissions: 12 }, { connectionId: fromHex('aabbccdd'), mtu: 300, maxRetransmissions: 12 }, { cookie: true });
     p.run({ deliver: (d) => (rand() < 0.25 ? [] : [d]) }, 3000);
     expect(p.errors).toEqual({ client: [], server: [] });
-    expect(p.client.lifecycle).toBe('ESTABLISHED');
+    expect(p.client.state).toBe('ESTABLISHED');
     expect(p.server.connectionIds?.receive).toEqual(fromHex('aabbccdd'));
   });
 

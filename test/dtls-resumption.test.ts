@@ -16,7 +16,7 @@ function firstSession(server: Partial<DtlsServerOptions>): TLSSession {
   const sessions: TLSSession[] = [];
   p.client.on('session', (s) => sessions.push(s));
   p.run();
-  expect(p.client.lifecycle).toBe('ESTABLISHED');
+  expect(p.client.state).toBe('ESTABLISHED');
   expect(p.client.sessionReused).toBe(false);
   expect(sessions).toHaveLength(1);
   return sessions[0]!;
@@ -89,7 +89,7 @@ describe("DTLS 1.2 client resumption (maxVersion 'TLSv1.2')", () => {
     const got = received(p.client);
     p.run();
     expect(p.errors).toEqual({ client: [], server: [] });
-    expect(p.client.lifecycle).toBe('ESTABLISHED');
+    expect(p.client.state).toBe('ESTABLISHED');
     expect(p.client.sessionReused).toBe(false);
     expect(got).toEqual(expect.arrayContaining(['certificate', 'server_key_exchange', 'server_hello_done']));
   });

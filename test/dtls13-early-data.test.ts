@@ -9,11 +9,7 @@ import type { DtlsClientOptions, DtlsServerOptions } from '../src/dtls-connectio
 
 import type { EarlyDataMark } from '../src/connection-base.js';
 import { EarlyDataReplayCache } from '../src/statem/anti-replay.js';
-import { nobleProvider } from '../src/crypto/noble.js';
-import { DtlsConnection } from '../src/dtls-connection.js';
-import { DtlsCookieGuard } from '../src/dtls-cookie.js';
-import { certifiedKey, rootCa } from './helpers/pki.js';
-import { dtlsPair, exchangeDatagrams, V12, type Network } from './helpers/dtls-pair.js';
+import { dtlsPair, type Network } from './helpers/dtls-pair.js';
 
 const V13 = { maxVersion: 'TLSv1.3' } as const;
 const text = (s: string) => new TextEncoder().encode(s);
@@ -144,37 +140,6 @@ describe('DTLS 1.3 0-RTT', () => {
     expect(p.errors.client.map((e) => e.code)).toEqual(['ERR_TLS_ALERT_UNEXPECTED_MESSAGE']);
     expect(p.server.state).toBe('DEAD');
     expect(p.client.state).toBe('DEAD');
-  });
-
-  it('behind a DTLS 1.2 cookie guard: the ClientHello with the cookie offers it again and keys epoch 1 anew; what was sent before is lost', () => {
-    const server = serverOptions();
-    const guard = new DtlsCookieGuard(nobleProvider, { server: V12 });
-    const c = DtlsConnection.client({ ...V13, ca: rootCa(), servername: 'localhost', session: ticketFrom(server), datagramEarlyData: true });
-    c.send(text('before the cookie'));
-    const [hello, early] = c.takeDatagrams();
-    expect(early).toBeDefined();
-    const verdict = guard.check(hello!, 'peer');
-    if (verdict.kind !== 'verify') throw new Error('expected a HelloVerifyRequest');
-    expect(guard.check(early!, 'peer').kind).not.toBe('accept');
-    c.feedDatagram(verdict.datagram);
-    expect(c.sendingEarlyData).toBe(true);
-    c.send(text('after the cookie'));
-    const [second, again] = c.takeDatagrams();
-    const accepted = guard.check(second!, 'peer');
-    if (accepted.kind !== 'accept') throw new Error('expected the cookie to pass');
-    const s = DtlsConnection.server({ ...server, certificates: [certifiedKey('leaf-ecdsa-p256')] }, accepted);
-    const got: Uint8Array[] = [];
-    s.on('data', (d) => got.push(d));
-    s.feedDatagram(second!);
-    s.feedDatagram(early!);
-    s.feedDatagram(again!);
-    exchangeDatagrams(c, s);
-    expect(c.error).toBeUndefined();
-    expect(s.error).toBeUndefined();
-    expect(c.protocol).toBe('DTLSv1.3');
-    expect(s.state).toBe('ESTABLISHED');
-    expect(c.earlyDataAccepted).toBe(true);
-    expect(got.map(str)).toEqual(['after the cookie']);
   });
 
   it('a handshake record under the early data key (epoch 1) is unexpected_message: the epoch carries nothing but early data', () => {

@@ -86,8 +86,10 @@ describe('our ECH server refuses hostile ECH input', () => {
   it('control: references in order to extensions the outer hello has are expanded and accepted', () => {
     const inner = innerHello();
     // Move supported_groups and signature_algorithms out: the inner hello refers to the outer's.
-    const moved = [ExtensionType.supported_groups, ExtensionType.signature_algorithms];
-    inner.extensions.list = inner.extensions.list.filter((e) => !moved.includes(e.type));
+    const moved: number[] = [ExtensionType.supported_groups, ExtensionType.signature_algorithms];
+    // `list` is a read-only property of the hello: take the moved extensions out of the array itself.
+    const kept = inner.extensions.list.filter((e) => !moved.includes(e.type));
+    inner.extensions.list.splice(0, Infinity, ...kept);
     outerRefs(moved)(inner.extensions);
     const { errors, conn } = serverAfter(record(outerWith(encodedInner(inner))));
     expect(errors).toEqual([]);

@@ -13,6 +13,7 @@ import { ProtocolVersion } from '../src/messages/constants.js';
 import { Extensions, defaultLimits, encodeHandshake } from '../src/messages/handshake.js';
 import { buildClientHello, startClientHello } from '../src/statem/client-tls13.js';
 import { ClientHandshake, ServerHandshake, type HandshakeContext, type RecordPort, type SessionSink } from '../src/statem/context.js';
+import type { Phase } from '../src/statem/declare.js';
 import { CLIENT, SERVER } from '../src/statem/states.js';
 import { StateMachine, type StatemHost } from '../src/statem/statem.js';
 import { EarlyStage } from '../src/statem/key-stages.js';
@@ -31,11 +32,19 @@ const records: RecordPort = {
   sendCompatibilityCCS: () => {},
   keylog: () => {},
   sendWarning: () => {},
+  earlyData: () => {},
 };
 const sink: SessionSink = { ticket: () => {}, session: () => {} };
 
 function client(): ClientHandshake {
   return new ClientHandshake(resolveCommon({}, nobleProvider), {}, records, 'stream', sink);
+}
+
+/** A new client as the C.ClientHello state sees it: the transcript is made with the context. */
+function clientAtHello(): Phase<ClientHandshake, 'transcript'> {
+  const hs = client();
+  expect(hs.holds('transcript')).toBe(true);
+  return hs as Phase<ClientHandshake, 'transcript'>;
 }
 
 function server(): ServerHandshake {
@@ -101,7 +110,7 @@ describe('a state entered without the handshake data it needs gets internal_erro
   });
 
   it('data a state created is there for the states that need it', () => {
-    const hs = startClientHello(client());
+    const hs = startClientHello(clientAtHello());
     expect(hs.holds('hello')).toBe(true);
     hs.negotiated.suite = undefined;
     expect(hs.holds('suite')).toBe(false);
@@ -122,7 +131,7 @@ describe('a state entered without the handshake data it needs gets internal_erro
   });
 
   it('a server without the first ClientHello is refused on entering S.ClientHello2', () => {
-    const raw = encodeHandshake(buildClientHello(startClientHello(client())));
+    const raw = encodeHandshake(buildClientHello(startClientHello(clientAtHello())));
     const hs = server();
     const statem = new StateMachine(SERVER, hs, host, 'S.HelloRetryRequest');
     expectInvalidState(() => statem.receive(raw));
@@ -163,6 +172,7 @@ describe('release() keeps what the established connection uses and drops the res
       sessionId: new Uint8Array(0),
       keyShares: new Map([['x25519', { privateKey, publicKey: bytes(32, 2) }]]),
       offeredExtensions: new Set(),
+      pskOffers: [],
       pskModes: [1],
     };
     hs.clientRandom = bytes(32, 1);

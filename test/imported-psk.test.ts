@@ -4,10 +4,12 @@
  * and what happens when the two sides do not import the same way.
  */
 import { describe, expect, it } from 'vitest';
+import type { ClientOptions } from '../src/config.js';
 import { Connection } from '../src/connection.js';
 import { earlySecret, hkdfExpandLabel } from '../src/crypto/keyschedule.js';
 import { nobleProvider } from '../src/crypto/noble.js';
 import { decode } from '../src/messages/codec.js';
+import type { MessageOf } from '../src/messages/handshake.js';
 import { ImportedIdentityCodec, encodeImportedIdentity, importedPskSecret, parseImportedIdentity } from '../src/statem/imported-psk.js';
 import { makePair, type Pair } from './helpers/pair.js';
 
@@ -31,13 +33,12 @@ function carriesData(p: Pair): void {
 }
 
 /** The identities in the client's pre_shared_key, from its first flight. */
-function offeredIdentities(clientOptions: ConstructorParameters<typeof Connection>[1]): Uint8Array[] {
-  const messages: { type: string; extensions?: { get(t: string, m: string): unknown } }[] = [];
-  const c = Connection.client(clientOptions as never);
-  c.on('message', (dir: string, msg: never) => dir === 'send' && messages.push(msg));
+function offeredIdentities(clientOptions: ClientOptions): Uint8Array[] {
+  const hellos: MessageOf<'client_hello'>[] = [];
+  const c = Connection.client(clientOptions);
+  c.on('message', (dir, msg) => dir === 'send' && msg.type === 'client_hello' && hellos.push(msg));
   c.start();
-  const hello = messages.find((m) => m.type === 'client_hello');
-  const psk = hello?.extensions?.get('pre_shared_key', 'client_hello') as { identities: { identity: Uint8Array }[] } | undefined;
+  const psk = hellos[0]?.extensions.get('pre_shared_key', 'client_hello');
   return psk?.identities.map((i) => i.identity) ?? [];
 }
 

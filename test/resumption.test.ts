@@ -237,7 +237,7 @@ describe('TLS 1.2 resumption', () => {
   it('a session cache stays within its bound', async () => {
     const { SessionCache, newSessionState } = await import('../src/statem/session.js');
     const cache = new SessionCache(3);
-    const state = newSessionState({ version: 0x0303, cipher_suite: 0xc02b, secret: new Uint8Array(48), issued_ms: 0, lifetime_s: 60, ticket_age_add: 0, alpn: new Uint8Array(0), servername: new Uint8Array(0) });
+    const state = newSessionState({ version: 0x0303, cipher_suite: 0xc02b, secret: new Uint8Array(48), issued_ms: 0, lifetime_s: 60, ticket_age_add: 0, alpn: new Uint8Array(0), servername: new Uint8Array(0), max_early_data: 0 });
     for (let i = 0; i < 10; i++) cache.set(new Uint8Array([i]), state);
     expect(cache.size).toBe(3);
     expect(cache.get(new Uint8Array([0]), 1000)).toBeUndefined();

@@ -3,8 +3,8 @@ import type { PublicKey, SignatureSchemeName } from '../src/crypto/provider.js';
 import { cachedVerify, type VerifyFn } from '../src/crypto/verify-cache.js';
 
 const SCHEME: SignatureSchemeName = 'ecdsa_secp256r1_sha256';
-const KEY: PublicKey = { kind: 'ec', curve: 'secp256r1', point: new Uint8Array(65).fill(4) };
-const OTHER_KEY: PublicKey = { kind: 'ec', curve: 'secp256r1', point: new Uint8Array(65).fill(5) };
+const KEY: PublicKey = { kind: 'ec', curve: 'P-256', point: new Uint8Array(65).fill(4) };
+const OTHER_KEY: PublicKey = { kind: 'ec', curve: 'P-256', point: new Uint8Array(65).fill(5) };
 /** A DER SEQUENCE, the shape of a tbsCertificate. */
 const TBS = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x07]);
 const SIG = new Uint8Array([1, 2, 3, 4]);

@@ -52,7 +52,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 function mutateBytes(r: Mulberry32, der: Uint8Array): Uint8Array {
-  let d = der.slice();
+  let d: Uint8Array = der.slice();
   const rounds = 1 + r.int(3);
   for (let i = 0; i < rounds && d.length > 0; i++) {
     // Mostly inside the TBSCertificate, where the parser has decisions to make.

@@ -299,7 +299,12 @@ export class Dtls13RecordLayer {
     const epoch = reconstructEpoch(record.epochBits, [...this.reads.keys()]);
     const state = epoch === undefined ? undefined : this.reads.get(epoch);
     if (epoch === undefined || !state) {
-      if (!mayWait || !this.wait(record)) this.stats.dropped.unknownEpoch++;
+      // Only the next epoch can be keyed (1 for 0-RTT or 2 first, then one more at a time, RFC 9147
+      // 6.1): a record that cannot be of it would wait forever and take the room early records of
+      // that epoch need. What waits is judged again at each drain, so it goes once it cannot be next.
+      const next = this.readEpoch13 + 1;
+      const mayBeNext = record.epochBits === (next & 3) || (this.readEpoch13 === 0 && record.epochBits === 2);
+      if (!mayWait || !mayBeNext || !this.wait(record)) this.stats.dropped.unknownEpoch++;
       return;
     }
     // With our CID in use every protected record carries it, and only it (RFC 9147 9).

@@ -316,6 +316,12 @@ export class HandshakeReassembler {
     return result;
   }
 
+  /** Whether every fragment of a handshake record's payload belongs to a message already delivered (a retransmission, nothing new). */
+  onlyDelivered(recordPayload: Uint8Array): boolean {
+    const { fragments, trailing } = splitFragments(recordPayload);
+    return trailing === 0 && fragments.every((f) => f.messageSeq < this.next);
+  }
+
   /** One fragment already parsed (splitFragments'). */
   addFragment(fragment: HandshakeFragment): ReassemblyResult {
     const result: ReassemblyResult = { messages: [], retransmission: false, dropped: 0 };

@@ -304,6 +304,12 @@ function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: Messag
   if (ch.legacy_compression_methods.length !== 1 || ch.legacy_compression_methods[0] !== 0) {
     throw illegalParameter('TLS 1.3 ClientHello must offer only the null compression method');
   }
+  // RFC 9147 5.3: DTLS 1.3's cookie is the extension; a HelloVerifyRequest cookie in a hello that
+  // leads to DTLS 1.3 means a DTLS 1.2-only cookie exchange stood in the way (our guard's default
+  // answers DTLS 1.3 hellos with a HelloRetryRequest instead).
+  if (hs.datagram && ch.cookie !== undefined && ch.cookie.length > 0) {
+    throw new TLSError('illegal_parameter', 'a DTLS 1.3 ClientHello must have an empty legacy_cookie', { code: 'ERR_TLS_DTLS13_LEGACY_COOKIE' });
+  }
   const suite = chooseSuite13(hs, ch);
   if (!retry) hs.transcript.setHash(suite.hash);
   hs.negotiated.suite = suite;

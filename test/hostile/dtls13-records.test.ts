@@ -12,34 +12,15 @@ import { ACK_CONTENT_TYPE, encodeAck } from '../../src/record/dtls13-ack.js';
 import { encodeUnifiedHeader } from '../../src/record/dtls13-header.js';
 import { concat } from '../../src/util/bytes.js';
 import { dtlsPair } from '../helpers/dtls-pair.js';
+import { established, stillWorks } from '../helpers/dtls13-established.js';
 
 const V13 = { maxVersion: 'TLSv1.3' } as const;
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (ds: Uint8Array[]) => ds.map((d) => new TextDecoder().decode(d));
 
-/** An established DTLS 1.3 pair, its network quiet. */
-function established() {
-  const p = dtlsPair(V13, V13);
-  p.run();
-  expect(p.errors).toEqual({ client: [], server: [] });
-  expect(p.server.protocol).toBe('DTLSv1.3');
-  return p;
-}
-
 /** A record of `type` sealed with `conn`'s current write keys: what its peer would accept as genuine. */
 function sealedBy(conn: DtlsConnection, type: number, data: Uint8Array): Uint8Array {
   return (conn as unknown as { records: { seal(type: number, data: Uint8Array): Uint8Array } }).records.seal(type, data);
-}
-
-/** The pair still carries data both ways, once each. */
-function stillWorks(p: ReturnType<typeof established>): void {
-  const before = { client: p.received.client.length, server: p.received.server.length };
-  p.client.send(text('still here'));
-  p.server.send(text('and here'));
-  p.run();
-  expect(str(p.received.server.slice(before.server))).toEqual(['still here']);
-  expect(str(p.received.client.slice(before.client))).toEqual(['and here']);
-  expect(p.errors).toEqual({ client: [], server: [] });
 }
 
 describe('DTLS 1.3 records a hostile peer sends', () => {
@@ -150,5 +131,36 @@ describe('DTLS 1.3 records a hostile peer sends', () => {
     p.server.feedDatagram(sealedBy(p.client, ACK_CONTENT_TYPE, encodeAck(many)));
     expect(p.server.state).toBe('DEAD');
     expect(p.errors.server[0]!.alert).toBe('decode_error');
+  });
+});
+
+describe('DTLS 1.3 records waiting for keys', () => {
+  const pendingOf = (conn: DtlsConnection) => (conn as unknown as { records: { pending: unknown[] } }).records.pending;
+  const body = new Uint8Array(40).fill(0x44);
+
+  it('only a record that may be of the next epoch waits: junk of other epochs cannot fill the room the next epoch needs', () => {
+    const p = established();
+    // Read epoch 3: only epoch 4 (low bits 0) can be keyed next. Bits 1 and 2 stand for epochs 1/5 and 2/6: never next.
+    for (let i = 0; i < 40; i++) p.server.feedDatagram(concat(encodeUnifiedHeader({ epoch: 5, seq: i }, body.length), body));
+    for (let i = 0; i < 40; i++) p.server.feedDatagram(concat(encodeUnifiedHeader({ epoch: 6, seq: i }, body.length), body));
+    expect(pendingOf(p.server)).toHaveLength(0);
+    // A record that may be epoch 4's still waits for its keys.
+    p.server.feedDatagram(concat(encodeUnifiedHeader({ epoch: 4, seq: 1 }, body.length), body));
+    expect(pendingOf(p.server)).toHaveLength(1);
+    stillWorks(p);
+  });
+
+  it('before any DTLS 1.3 keys, only records that may be of epoch 1 (0-RTT) or 2 (the handshake) wait, and those of epoch 1 go once the handshake epoch is keyed', () => {
+    const p = dtlsPair(V13, V13);
+    p.client.takeDatagrams(); // the ClientHello; the client has no DTLS 1.3 keys yet
+    for (let i = 0; i < 40; i++) p.client.feedDatagram(concat(encodeUnifiedHeader({ epoch: 3, seq: i }, body.length), body));
+    for (let i = 0; i < 40; i++) p.client.feedDatagram(concat(encodeUnifiedHeader({ epoch: 4, seq: i }, body.length), body));
+    expect(pendingOf(p.client)).toHaveLength(0);
+    p.client.feedDatagram(concat(encodeUnifiedHeader({ epoch: 2, seq: 1 }, body.length), body));
+    p.client.feedDatagram(concat(encodeUnifiedHeader({ epoch: 1, seq: 1 }, body.length), body));
+    expect(pendingOf(p.client)).toHaveLength(2);
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(pendingOf(p.client)).toHaveLength(0);
   });
 });

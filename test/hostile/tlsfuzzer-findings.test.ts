@@ -161,9 +161,9 @@ describe('clients with neither renegotiation_info nor the SCSV (RFC 5746 3.6)', 
   function legacyClient(): void {
     shapeClientHellos((_ext, name) => (name === 'renegotiation_info' ? 'drop' : 'keep'));
     const get = Extensions.prototype.get;
-    vi.spyOn(Extensions.prototype, 'get').mockImplementation(function (this: Extensions, name: any, context?: any) {
-      if (name === 'renegotiation_info' && this.context === 'server_hello_tls12') return new Uint8Array(0);
-      return get.call(this, name, context);
+    vi.spyOn(Extensions.prototype, 'get').mockImplementation(function (this: Extensions, ...args: Parameters<typeof get>) {
+      if (args[0] === 'renegotiation_info' && this.context === 'server_hello_tls12') return new Uint8Array(0);
+      return get.apply(this, args);
     });
   }
 

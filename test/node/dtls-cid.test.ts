@@ -11,7 +11,7 @@ import { dtls, type DTLSServerOptions } from '../../src/node/entry.js';
 import { encodeUnifiedHeader } from '../../src/record/dtls13-header.js';
 import { ourDtlsServer } from '../helpers/dtls-endpoints.js';
 import { boundUdp, udpNat } from '../helpers/udp-nat.js';
-import { ECDSA, ROOT } from './util.js';
+import { ROOT } from './util.js';
 
 const WAIT_MS = 5000;
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -4,6 +4,8 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DtlsConnection } from '../../src/dtls-connection.js';
+import { HandshakeType, HRR_RANDOM } from '../../src/messages/constants.js';
+import { equal } from '../../src/util/bytes.js';
 import { connectDtls, dtls, type DTLSConnectOptions, type DTLSServer, type DTLSServerOptions, type DTLSSocket } from '../../src/node/entry.js';
 import { readPki } from '../helpers/pki.js';
 import { ECDSA, ROOT, RSA } from './util.js';
@@ -72,6 +74,18 @@ async function udpSocket(): Promise<dgram.Socket> {
 function clientHello(maxVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.2'): Uint8Array {
   const [hello] = DtlsConnection.client({ rejectUnauthorized: false, maxVersion }).takeDatagrams();
   return hello!;
+}
+
+/**
+ * The message a cookie exchange answers with, from the first record of a datagram: a 13-byte
+ * DTLSPlaintext header, then a 12-byte DTLS handshake header, then for a ServerHello the
+ * legacy_version and the random that marks a HelloRetryRequest (RFC 8446 4.1.3).
+ */
+function cookieAnswerKind(datagram: Uint8Array): string {
+  const type = datagram[13];
+  if (type === HandshakeType.hello_verify_request) return 'HelloVerifyRequest';
+  if (type === HandshakeType.server_hello && equal(datagram.subarray(27, 59), HRR_RANDOM)) return 'HelloRetryRequest';
+  return `handshake type ${type}`;
 }
 
 /**
@@ -305,14 +319,16 @@ describe('DTLS over UDP: our client ↔ our server', () => {
   it.each([
     ['DTLS 1.2', 'TLSv1.2', 'HelloVerifyRequest'],
     ['DTLS 1.3', 'TLSv1.3', 'HelloRetryRequest'],
-  ] as const)('a cookieless %s ClientHello flood keeps no state: association count stays 0, every answer is a small %s', async (_v, maxVersion) => {
+  ] as const)('a cookieless %s (%s) ClientHello flood keeps no state: association count stays 0, every answer is a small %s', async (_v, maxVersion, answer) => {
     const { server, port } = await startServer();
     const flood = await udpSocket();
     let answers = 0;
     let largestAnswer = 0;
+    const answerKinds = new Set<string>();
     flood.on('message', (m: Buffer) => {
       answers++;
       largestAnswer = Math.max(largestAnswer, m.length);
+      answerKinds.add(cookieAnswerKind(m));
     });
     const hellos = Array.from({ length: 1000 }, () => clientHello(maxVersion));
     const smallest = Math.min(...hellos.map((h) => h.length));
@@ -337,6 +353,7 @@ describe('DTLS over UDP: our client ↔ our server', () => {
     expect(server.halfOpenCount).toBe(0);
     expect(server.stats.accepted).toBe(0);
     expect(largestAnswer).toBeLessThanOrEqual(smallest); // no amplification
+    expect([...answerKinds]).toEqual([answer]);
     // The server still serves a real client.
     const c = client(port);
     await next(c, 'secureConnect');

@@ -65,7 +65,9 @@ it('node https.get to a tsls server serving an http.Server', async () => {
   server.on('secureConnection', (s: TLSSocket) => app.emit('connection', s));
   const port = await listen(server);
   cleanups.push(() => close(server));
-  cleanups.push(() => app.close());
+  cleanups.push(() => {
+    app.close();
+  });
 
   const nodeAgent = new https.Agent({ ca: ROOT, keepAlive: true });
   cleanups.unshift(() => nodeAgent.destroy());

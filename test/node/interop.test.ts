@@ -4,7 +4,7 @@ import * as tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, createServer, type TLSSocket } from '../../src/node/entry.js';
-import { close, ECDSA, listen, readAll, ROOT, RSA } from './util.js';
+import { close, ECDSA, listen, peerCertificateOf, readAll, ROOT, RSA } from './util.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -51,7 +51,7 @@ describe.each([
     expect(client.encrypted).toBe(true);
 
     // The certificate object matches node's own view of the same certificate, field by field.
-    const peer = client.getPeerCertificate();
+    const peer = peerCertificateOf(client);
     expect(peer.subject.CN).toBe(cn);
     expect(peer.subjectaltname).toBe('DNS:localhost, DNS:test.tsls.example, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
     expect(peer.valid_from).toBe('Jan  1 00:00:00 2025 GMT');

@@ -101,7 +101,7 @@ describe('certificate verification', () => {
 
   it('checkServerIdentity replaces the name check (node signature)', async () => {
     const port = await nodeServer();
-    const seen: [string, string][] = [];
+    const seen: [string, tls.Certificate['CN']][] = [];
     const ok = connect({
       port,
       host: 'localhost',
@@ -235,7 +235,8 @@ describe('sessions', () => {
     });
     const port = await listen(server);
     cleanups.push(() => close(server));
-    const s = (client === 'tsls' ? connect : tls.connect)({ port, host: 'localhost', ca: ROOT, maxVersion: 'TLSv1.2' });
+    const options = { port, host: 'localhost', ca: ROOT, maxVersion: 'TLSv1.2' } as const;
+    const s = client === 'tsls' ? connect(options) : tls.connect(options);
     await once(s, 'secureConnect');
     const connected = Date.now();
     expect(stored, 'newSession was called').toBeGreaterThan(0);

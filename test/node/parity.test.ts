@@ -81,7 +81,8 @@ describe('module-level members', () => {
     const cert = (s as tls.TLSSocket).getPeerCertificate();
     expect(tsls.checkServerIdentity('localhost', cert)).toBeUndefined();
     expect(tls.checkServerIdentity('localhost', cert)).toBeUndefined();
-    expect(tsls.checkServerIdentity('other.example', cert)?.code).toBe(tls.checkServerIdentity('other.example', cert)?.code);
+    expect(tsls.checkServerIdentity('other.example', cert)).toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    expect(tls.checkServerIdentity('other.example', cert)).toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
   });
 });
 
@@ -140,7 +141,8 @@ describe('TLSSocket members', () => {
   it.each(MEMBERS)('%s: present on a tsls client socket, of the same kind and value as on a node:tls one', async (name) => {
     const { port } = await nodeServer();
     const options = { port, host: '127.0.0.1', servername: 'localhost', ca: ROOT };
-    const [ours, theirs] = [await dial('tsls', options), await dial('node', options)] as Record<string, unknown>[];
+    // Members are read by name, whichever of them either socket type declares.
+    const [ours, theirs] = [await dial('tsls', options), await dial('node', options)] as unknown as Record<string, unknown>[];
     expect(typeof ours![name], name).toBe(typeof theirs![name]);
     const plain = ['authorized', 'authorizationError', 'alpnProtocol', 'servername', 'encrypted', 'readyState', 'pending', 'bufferSize', 'connecting', 'remoteAddress', 'remotePort', 'remoteFamily', 'localAddress'];
     if (plain.includes(name)) expect(ours![name], name).toEqual(theirs![name]);
@@ -192,7 +194,8 @@ describe('TLSSocket members', () => {
     const s = impl === 'tsls' ? tsls.connect(options) : tls.connect(options);
     cleanups.unshift(() => void s.destroy());
     s.on('error', () => {});
-    s.setServername('localhost');
+    // node's TLSSocket has setServername too, though @types/node does not declare it.
+    (s as typeof s & { setServername(name: string): void }).setServername('localhost');
     await once(s, 'secureConnect');
     expect((await serverSide(sockets)).servername).toBe('localhost');
   });
@@ -316,6 +319,7 @@ describe('Server members', () => {
     req.on('data', (d: Buffer) => (body += d));
     await once(req.end(), 'end');
     expect(body).toBe('h2 /stream http/2.0');
+    // @ts-expect-error allowHTTP1 is not in tsls's options type: the test proves the runtime refuses it too.
     expect(() => tsls.createHttp2SecureServer({ ...ECDSA, allowHTTP1: true })).toThrow(expect.objectContaining({ code: 'ERR_TLS_UNSUPPORTED_OPTION' }));
   });
 

@@ -20,6 +20,17 @@ export function close(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** The peer's certificate object, as node's type for it; a socket with none (node's `{}`) fails the test. */
+export function peerCertificateOf(socket: { getPeerCertificate(): tls.PeerCertificate | Record<string, never> }): tls.PeerCertificate {
+  const cert = socket.getPeerCertificate();
+  if (!hasFields(cert)) throw new Error('the socket has no peer certificate');
+  return cert;
+}
+
+function hasFields(cert: tls.PeerCertificate | Record<string, never>): cert is tls.PeerCertificate {
+  return Object.keys(cert).length > 0;
+}
+
 /** Everything a readable side delivers until 'end'. */
 export function readAll(stream: Duplex): Promise<Buffer> {
   return new Promise((resolve, reject) => {
