@@ -16,7 +16,7 @@ import { Extensions, encodeHandshake, type MessageOf } from './messages/handshak
 import type { GroupName } from './crypto/provider.js';
 import { chooseGroup13 } from './statem/key-exchange.js';
 import { concat, constantTimeEqual, utf8 } from './util/bytes.js';
-import { need, type HandshakeContext } from './statem/context.js';
+import { need, type ServerHandshake } from './statem/context.js';
 
 const COOKIE_VERSION = 1;
 const MAC_LENGTH = 32;
@@ -126,14 +126,18 @@ export function openRetryCookie(
 }
 
 /**
- * Start a server association's transcript where a stateless retry left it (RFC 8446 4.4.1):
- * message_hash carrying Hash(ClientHello1), then the HRR, both before ClientHello2.
+ * Start a server association where a stateless retry left it: its transcript (RFC 8446
+ * 4.4.1) is message_hash carrying Hash(ClientHello1), then the HRR, both before
+ * ClientHello2, hashed with the HRR's suite; and ClientHello2 is held to what the HRR named,
+ * as after an HRR the association sent itself (server-tls13.ts).
  */
-export function resumeStatelessRetry(hs: HandshakeContext, retry: StatelessRetry): void {
+export function resumeStatelessRetry(hs: ServerHandshake, retry: StatelessRetry): void {
   const hash = retry.helloHash;
   // A new association's handshake has its transcript from the start.
   const transcript = need(hs.transcript, 'the transcript');
+  transcript.setHash(retry.suite.hash);
   transcript.add(concat(new Uint8Array([HandshakeType.message_hash, 0, 0, hash.length]), hash));
   transcript.add(statelessHelloRetryRequest(retry.suite, retry.group, retry.cookie));
   hs.negotiated.helloRetried = true;
+  hs.retryRequest = { suite: retry.suite, group: retry.group };
 }

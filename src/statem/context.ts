@@ -353,6 +353,13 @@ export class ClientHandshake extends SideHandshake<ClientOptions, ClientHelloSta
 export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloState> {
   /** Encrypted Client Hello: what became of the client's offer (kept across a HelloRetryRequest, dropped with the hello state). */
   echState?: EchServerState;
+  /**
+   * What our HelloRetryRequest named, once it was sent: the suite, and the group it asked a
+   * share of (none when it only carried a DTLS 1.3 cookie). The second ClientHello is held to
+   * it (RFC 8446 4.1.4), whether this handshake sent it or a stateless cookie exchange did
+   * before it began (RFC 9147 5.1, with only the cookie to say what it named).
+   */
+  retryRequest?: { suite: CipherSuiteInfo; group?: GroupName };
   readonly side = 'server';
 
   /** Our certificate and key, chosen while processing the ClientHello (none when resuming or with a PSK suite). */
@@ -373,6 +380,7 @@ export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloSta
     if (s?.ephemeral) wipe(s.ephemeral.privateKey);
     if (s?.psk) wipe(s.psk.secret);
     this.hello = undefined;
+    this.retryRequest = undefined;
     // The HPKE context that opened the inner hello, and the inner hello itself: the handshake's alone (negotiated.ech keeps the outcome).
     this.echState = undefined;
   }
