@@ -141,6 +141,15 @@ export interface ClientHelloState {
   earlyDataLimit?: number;
 }
 
+/** What a server's HelloRetryRequest named: its suite, and the group it asked a share of. */
+export interface RetryRequest {
+  suite: CipherSuiteInfo;
+  /** None when the HRR only carried a DTLS 1.3 cookie. */
+  group?: GroupName;
+  /** When it named no group: the group of the client's share the server took as it was, which ClientHello2 keeps. */
+  taken?: GroupName;
+}
+
 export interface ServerHelloState {
   clientRandom?: Uint8Array;
   sessionId: Uint8Array;
@@ -354,12 +363,11 @@ export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloSta
   /** Encrypted Client Hello: what became of the client's offer (kept across a HelloRetryRequest, dropped with the hello state). */
   echState?: EchServerState;
   /**
-   * What our HelloRetryRequest named, once it was sent: the suite, and the group it asked a
-   * share of (none when it only carried a DTLS 1.3 cookie). The second ClientHello is held to
-   * it (RFC 8446 4.1.4), whether this handshake sent it or a stateless cookie exchange did
+   * What our HelloRetryRequest named, once it was sent. The second ClientHello is held to it
+   * (RFC 8446 4.1.2, 4.1.4), whether this handshake sent it or a stateless cookie exchange did
    * before it began (RFC 9147 5.1, with only the cookie to say what it named).
    */
-  retryRequest?: { suite: CipherSuiteInfo; group?: GroupName };
+  retryRequest?: RetryRequest;
   readonly side = 'server';
 
   /** Our certificate and key, chosen while processing the ClientHello (none when resuming or with a PSK suite). */

@@ -30,7 +30,7 @@ import {
 } from './both.js';
 import { checkFallback, checkLegacyVersion } from './hello-version-checks.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
-import { need, type ServerHandshake, type ServerHelloState } from './context.js';
+import { need, type RetryRequest, type ServerHandshake, type ServerHelloState } from './context.js';
 import { chooseGroup13, encapsulateTo, type GroupChoice } from './key-exchange.js';
 import { ESTABLISHED, defineStates, type Phase } from './declare.js';
 import { processClientHello12 } from './server-tls12.js';
@@ -371,13 +371,15 @@ function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: Messag
  * transcript already hashes with (4.1.4), and a single share of its group (4.2.8). A hello that
  * would need another HelloRetryRequest is refused: a server sends at most one (4.1.4).
  */
-function checkSecondHello(ch: ClientHello, asked: NonNullable<ServerHandshake['retryRequest']>, suite: CipherSuiteInfo, selection: GroupChoice | undefined, psk: ServerPsk | undefined): void {
+function checkSecondHello(ch: ClientHello, asked: RetryRequest, suite: CipherSuiteInfo, selection: GroupChoice | undefined, psk: ServerPsk | undefined): void {
   if (suite !== asked.suite) throw illegalParameter('second ClientHello leads to another cipher suite');
   if (asked.group) {
     if (!selection || selection.group !== asked.group || !selection.share) throw illegalParameter('second ClientHello has no key share for the group we asked for');
     const shares = ch.extensions.get('key_share', 'client_hello')?.client_shares ?? [];
     if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
   }
+  // An HRR that asked for no share leaves key_share as it was: the share we took is still the one.
+  if (asked.taken && selection && selection.group !== asked.taken) throw illegalParameter('second ClientHello changed the key share we took');
   if (!needsNoRetry({ peerShare: selection?.share, psk })) throw illegalParameter('second ClientHello would need another HelloRetryRequest');
   if (ch.extensions.has('early_data')) throw illegalParameter('early_data after HelloRetryRequest');
 }

@@ -146,6 +146,13 @@ describe('the second ClientHello after a stateless DTLS 1.3 HelloRetryRequest', 
     expectRefused(association(guard, COOKIE_ONLY.server, forged), 'illegal_parameter', /HelloRetryRequest/);
   });
 
+  it('after a HelloRetryRequest with only a cookie, a share of another group than the one the server took is illegal_parameter', () => {
+    // The HelloRetryRequest asked for no change to key_share (RFC 8446 4.1.2): the X25519 share stays.
+    const { guard, datagram } = secondHello(COOKIE_ONLY.client, COOKIE_ONLY.server);
+    const forged = rewritten(datagram, (hello) => withShares(hello, [shareFor('secp256r1')]));
+    expectRefused(association(guard, COOKIE_ONLY.server, forged), 'illegal_parameter', /key share/);
+  });
+
   it('early_data in the second hello is illegal_parameter', () => {
     const { guard, datagram } = secondHello(ASKS_P384.client, ASKS_P384.server);
     const forged = rewritten(datagram, (hello) => {
