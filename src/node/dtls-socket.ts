@@ -133,6 +133,14 @@ export interface DTLSServerOptions extends Omit<TlsServerOptions, 'highWaterMark
   reuseAddr?: boolean;
   ipv6Only?: boolean;
   /**
+   * dgram's recvBufferSize / sendBufferSize: the kernel's buffers for the server's one UDP
+   * socket, which every association shares. A busy server wants a larger receive buffer than
+   * the system default (about 208 KiB on Linux, capped by net.core.rmem_max): DTLS 1.3
+   * ClientHellos with hybrid shares come in fragments, and a burst of them overflows it.
+   */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  /**
    * Associations still in their handshake (default 256). A client that proved its address
    * (cookie) when the table is full takes the place of the oldest half-open association,
    * so peers that complete the cookie exchange and stall cannot lock others out.
@@ -920,6 +928,8 @@ export class DTLSServer extends EventEmitter {
       type,
       ...(this.options.reuseAddr !== undefined ? { reuseAddr: this.options.reuseAddr } : {}),
       ...(this.options.ipv6Only !== undefined ? { ipv6Only: this.options.ipv6Only } : {}),
+      ...(this.options.recvBufferSize !== undefined ? { recvBufferSize: this.options.recvBufferSize } : {}),
+      ...(this.options.sendBufferSize !== undefined ? { sendBufferSize: this.options.sendBufferSize } : {}),
     });
     this.udp = udp;
     udp.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));

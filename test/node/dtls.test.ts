@@ -360,6 +360,23 @@ describe('DTLS over UDP: our client ↔ our server', () => {
     expect(server.associations.size).toBe(1);
   });
 
+  it("recvBufferSize and sendBufferSize size the server's UDP socket, and a client still completes through it", async () => {
+    const plain = await startServer();
+    const defaults = { recv: plain.server.socket!.getRecvBufferSize(), send: plain.server.socket!.getSendBufferSize() };
+    // A quarter of the kernel's default, so the change shows whatever rmem_max / wmem_max allow (Linux reports twice what was set).
+    const want = { recv: Math.floor(defaults.recv / 4), send: Math.floor(defaults.send / 4) };
+    const { server, port } = await startServer({ recvBufferSize: want.recv, sendBufferSize: want.send }, echo);
+    expect(server.socket!.getRecvBufferSize()).toBeLessThan(defaults.recv);
+    expect(server.socket!.getRecvBufferSize()).toBeGreaterThanOrEqual(want.recv);
+    expect(server.socket!.getSendBufferSize()).toBeLessThan(defaults.send);
+    expect(server.socket!.getSendBufferSize()).toBeGreaterThanOrEqual(want.send);
+    const c = client(port);
+    await next(c, 'secureConnect');
+    c.send(Buffer.from('hi'));
+    const [m] = await next<[Buffer]>(c, 'message');
+    expect(m.toString()).toBe('echo:hi');
+  });
+
   it('bounds half-open associations (maxHalfOpen): a newcomer evicts the oldest; the rest time out', async () => {
     const clientErrors: Error[] = [];
     const { server, port } = await startServer({ maxHalfOpen: 2, handshakeTimeout: 400 });
