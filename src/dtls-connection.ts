@@ -311,9 +311,13 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     else this.records13.setReadEpoch13(EARLY_DATA_EPOCH, protection);
   }
 
-  /** Server: a record of accepted early data, marked as such (it may be a replay); beyond max_early_data_size is unexpected_message (RFC 8446 4.2.10). */
+  /**
+   * Server: a record of accepted early data, marked as such (it may be a replay); beyond
+   * max_early_data_size is unexpected_message (RFC 8446 4.2.10). Once the client's Finished is
+   * in, 0-RTT is over: an epoch 1 record opened beside it in the same datagram is dropped too.
+   */
   private receiveEarlyData(data: Uint8Array): void {
-    if (this.side !== 'server' || this.hs.negotiated.earlyData !== 'accepted') return;
+    if (this.side !== 'server' || this.hs.negotiated.earlyData !== 'accepted' || this.statem.established) return;
     if (data.length > this.earlyRoom) throw unexpectedMessage(`early data beyond max_early_data_size (${this.earlyRoom} bytes were left)`);
     this.earlyRoom -= data.length;
     if (data.length) this.emit('data', data, { early: true });

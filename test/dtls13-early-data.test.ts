@@ -155,4 +155,35 @@ describe('DTLS 1.3 0-RTT', () => {
     expect(p.server.error?.code).toBe('ERR_TLS_UNEXPECTED_MESSAGE');
     expect(p.server.state).toBe('DEAD');
   });
+  it("after the client's Finished the server reads no more epoch 1: an early datagram held back (or replayed) until then is dropped, not delivered", () => {
+    const server = serverOptions();
+    const p = pair13({ session: ticketFrom(server), datagramEarlyData: true }, server);
+    p.client.start();
+    const hello = p.client.takeDatagrams();
+    p.client.send(text('late early'));
+    const early = p.client.takeDatagrams();
+    expect(early.length).toBe(1);
+    hello.forEach((d) => p.server.feedDatagram(d));
+    const got = serverData(p, () => p.run());
+    expect(p.server.state).toBe('ESTABLISHED');
+    expect(p.client.earlyDataAccepted).toBe(true);
+    // Reordered behind the client's Finished (or an attacker's copy of it): the end of early data has passed.
+    const opened = p.server.recordStats.received;
+    early.forEach((d) => p.server.feedDatagram(d));
+    early.forEach((d) => p.server.feedDatagram(d));
+    expect(got).toEqual([]);
+    // Not even opened: epoch 1's read key is gone.
+    expect(p.server.recordStats.received).toBe(opened);
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.server.state).toBe('ESTABLISHED');
+  });
+
+  it('an early datagram replayed during the handshake is delivered once (the epoch 1 replay window)', () => {
+    const server = serverOptions();
+    const p = pair13({ session: ticketFrom(server), datagramEarlyData: true }, server);
+    p.client.send(text('once only'));
+    const got = serverData(p, (net) => p.run(net), { deliver: (d, from) => (from === 'client' ? [d, d, d] : [d]) });
+    expect(got).toEqual([{ data: 'once only', early: true }]);
+    expect(p.errors).toEqual({ client: [], server: [] });
+  });
 });

@@ -31,6 +31,8 @@ const SEQ_LENGTH = 2;
 const READ_EPOCHS_KEPT = 3;
 /** The epoch of 0-RTT early data (RFC 9147 6.1). */
 export const EARLY_DATA_EPOCH = 1;
+/** The epoch of the handshake messages after the hellos (RFC 9147 6.1). */
+const HANDSHAKE_EPOCH = 2;
 /** Write epochs kept, for retransmitting a flight in the epoch it was first sent in. */
 const WRITE_EPOCHS_KEPT = 4;
 
@@ -234,7 +236,8 @@ export class Dtls13RecordLayer {
     this.writes.set(epoch, { protection, nextSeq: 0 });
     this.writeEpoch13 = epoch;
     for (const [e, w] of [...this.writes]) {
-      if (e > epoch - WRITE_EPOCHS_KEPT) continue;
+      // The client's 0-RTT ends where its handshake epoch begins (no flight is resent in epoch 1).
+      if (e > epoch - WRITE_EPOCHS_KEPT && e !== EARLY_DATA_EPOCH) continue;
       w.protection.destroy();
       this.writes.delete(e);
     }
@@ -258,7 +261,10 @@ export class Dtls13RecordLayer {
     this.reads.set(epoch, { protection, window: new ReplayWindow(), forgeries: 0 });
     this.readEpoch13 = epoch;
     for (const [e, r] of [...this.reads]) {
-      if (e > epoch - READ_EPOCHS_KEPT) continue;
+      // 0-RTT ends with the client's Finished, which the application keys (epoch 3) follow: DTLS
+      // has no EndOfEarlyData to mark it, and epoch 1 must not stay readable (RFC 9147 5.6). An
+      // early record reordered behind the Finished is lost, as a datagram may be.
+      if (e > epoch - READ_EPOCHS_KEPT && !(e === EARLY_DATA_EPOCH && epoch > HANDSHAKE_EPOCH)) continue;
       r.protection.destroy();
       this.reads.delete(e);
     }
