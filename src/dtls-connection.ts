@@ -137,6 +137,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private pendingWrite: { epoch: number; protection: Dtls13Protection } | undefined = undefined;
   /** DTLS 1.3 0-RTT (epoch 1): bytes of early data still allowed, the client's to send, the server's to take. */
   private earlyRoom = 0;
+  /** DTLS 1.3 0-RTT, client: the records epoch 1's key may seal (its AEAD's confidentiality limit, RFC 9147 4.5.3). */
+  private earlyRecordLimit = 0;
   /**
    * DTLS 1.3: a keyUpdate() asked for while ours was still unacknowledged, sent once the ACK
    * comes (true: it asks the peer to update too). Later calls in the meantime join it.
@@ -295,6 +297,10 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     if (data.length > this.earlyRoom) {
       throw new TLSError('internal_error', `${data.length} bytes of early data are beyond the ${this.earlyRoom} the ticket still allows`, { code: 'ERR_TLS_EARLY_DATA_LIMIT' });
     }
+    // Counted in records, not bytes: empty ones too. Refused early data leaves the handshake to go on.
+    if (this.records.nextSeqOf(EARLY_DATA_EPOCH) >= this.earlyRecordLimit) {
+      throw new TLSError('internal_error', 'AEAD usage limit of the early data key reached', { code: 'ERR_TLS_AEAD_LIMIT' });
+    }
     this.earlyRoom -= data.length;
     this.out.push(this.sealRecord(ContentType.application_data, data, EARLY_DATA_EPOCH));
   }
@@ -307,6 +313,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   protected override startEarlyData(secret: Uint8Array, maxEarlyDataSize: number, suite: CipherSuiteInfo): void {
     const protection = new Dtls13Protection(this.hs.provider, suite.hash, suite.aead, secret);
     this.earlyRoom = maxEarlyDataSize;
+    this.earlyRecordLimit = aeadLimits(suite.aead, this.hs.common.aeadLimits).confidentiality;
     if (this.side === 'client') this.records13.setEarlyWriteEpoch13(protection);
     else this.records13.setReadEpoch13(EARLY_DATA_EPOCH, protection);
   }

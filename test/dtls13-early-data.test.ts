@@ -186,4 +186,17 @@ describe('DTLS 1.3 0-RTT', () => {
     expect(got).toEqual([{ data: 'once only', early: true }]);
     expect(p.errors).toEqual({ client: [], server: [] });
   });
+
+  it("the client stops sending early data at the write key's AEAD usage limit (epoch 1 has a key of its own, RFC 9147 4.5.3)", () => {
+    const server = serverOptions();
+    const p = pair13({ session: ticketFrom(server), datagramEarlyData: true, aeadLimits: { confidentiality: 2 } }, server);
+    p.client.send(text('a'));
+    p.client.send(text('b'));
+    expect(() => p.client.send(text('c'))).toThrow(expect.objectContaining({ code: 'ERR_TLS_AEAD_LIMIT' }));
+    // Empty records count too: the limit is on records, not bytes.
+    expect(() => p.client.send(new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'ERR_TLS_AEAD_LIMIT' }));
+    const got = serverData(p, (net) => p.run(net));
+    expect(got.map((g) => g.data)).toEqual(['a', 'b']);
+    expect(p.client.state).toBe('ESTABLISHED');
+  });
 });
