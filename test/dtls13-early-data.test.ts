@@ -199,4 +199,63 @@ describe('DTLS 1.3 0-RTT', () => {
     expect(got.map((g) => g.data)).toEqual(['a', 'b']);
     expect(p.client.state).toBe('ESTABLISHED');
   });
+  it('an early datagram that overtakes its ClientHello waits (bounded) for epoch 1 and is delivered once the hello is in', () => {
+    const server = serverOptions();
+    const p = pair13({ session: ticketFrom(server), datagramEarlyData: true }, server);
+    p.client.start();
+    const hello = p.client.takeDatagrams();
+    p.client.send(text('overtook'));
+    const early = p.client.takeDatagrams();
+    const got: string[] = [];
+    p.server.on('data', (d: Uint8Array) => got.push(str(d)));
+    early.forEach((d) => p.server.feedDatagram(d));
+    expect(got).toEqual([]);
+    hello.forEach((d) => p.server.feedDatagram(d));
+    expect(got).toEqual(['overtook']);
+    p.run();
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.server.state).toBe('ESTABLISHED');
+  });
+
+  it('early datagrams that overtake a ClientHello whose early data is refused are dropped, not delivered or kept', () => {
+    const server = serverOptions();
+    const session = ticketFrom(server);
+    const first = pair13({ session, datagramEarlyData: true }, server);
+    first.run();
+    // The same ticket again: anti-replay refuses its 0-RTT.
+    const p = pair13({ session, datagramEarlyData: true }, server);
+    p.client.start();
+    const hello = p.client.takeDatagrams();
+    for (let i = 0; i < 40; i++) p.client.send(text(`flood ${i}`));
+    const early = p.client.takeDatagrams();
+    early.forEach((d) => p.server.feedDatagram(d));
+    hello.forEach((d) => p.server.feedDatagram(d));
+    const got = serverData(p, () => p.run());
+    expect(got).toEqual([]);
+    expect(p.server.earlyDataAccepted).toBe(false);
+    expect(p.server.recordStats.dropped.unknownEpoch).toBeGreaterThanOrEqual(40);
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.server.state).toBe('ESTABLISHED');
+  });
+  it("after the server's HelloRetryRequest the client sends no more early data, and what it sent before is never delivered", () => {
+    const server = serverOptions();
+    const session = ticketFrom(server);
+    // A server that takes only secp384r1: the client's X25519 share needs a HelloRetryRequest.
+    const p = pair13({ session, datagramEarlyData: true }, { ...server, groups: ['secp384r1'] });
+    p.client.send(text('before the retry'));
+    const got = serverData(p, () => {
+      for (let i = 0; i < 3 && !p.client.helloRetried; i++) {
+        p.client.takeDatagrams().forEach((d) => p.server.feedDatagram(d));
+        p.server.takeDatagrams().forEach((d) => p.client.feedDatagram(d));
+      }
+      expect(p.client.helloRetried).toBe(true);
+      expect(p.client.sendingEarlyData).toBe(false);
+      expect(() => p.client.send(text('after the retry'))).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_STATE' }));
+      p.run();
+    });
+    expect(got).toEqual([]);
+    expect(p.client.earlyDataAccepted).toBe(false);
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.state).toBe('ESTABLISHED');
+  });
 });
