@@ -286,6 +286,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
 
   /** Client, DTLS 1.3 0-RTT (`datagramEarlyData`): early data goes out now, as epoch 1. */
   get sendingEarlyData(): boolean {
+    if (this.lifecycle === 'DEAD' || this.lifecycle === 'CLOSED') return false;
     return this.side === 'client' && this.earlyRoom > 0 && this.hs.negotiated.earlyData !== 'rejected' && this.records13.dtls13WriteEpoch < 2;
   }
 

@@ -258,4 +258,19 @@ describe('DTLS 1.3 0-RTT', () => {
     expect(p.errors).toEqual({ client: [], server: [] });
     expect(p.client.state).toBe('ESTABLISHED');
   });
+  it('early data offered and a DTLS 1.2 ServerHello back: the client ends with protocol_version (RFC 8446 D.3), sending no more early data', () => {
+    const server = serverOptions();
+    const p = pair13({ session: ticketFrom(server), datagramEarlyData: true, minVersion: 'TLSv1.2' }, { ...server, maxVersion: 'TLSv1.2' });
+    p.client.send(text('for DTLS 1.3 only'));
+    p.client.takeDatagrams().forEach((d) => p.server.feedDatagram(d));
+    p.server.takeDatagrams().forEach((d) => p.client.feedDatagram(d));
+    expect(p.client.error?.code).toBe('ERR_TLS_PROTOCOL_VERSION');
+    expect(p.client.state).toBe('DEAD');
+    expect(p.client.sendingEarlyData).toBe(false);
+    expect(() => p.client.send(text('more'))).toThrow();
+    p.run();
+    expect(p.received.server).toEqual([]);
+    expect(p.errors.server.map((e) => e.code)).toEqual(['ERR_TLS_ALERT_PROTOCOL_VERSION']);
+    expect(p.server.state).toBe('DEAD');
+  });
 });

@@ -177,6 +177,9 @@ function processServerHello12(hs: Hello, msg: MessageOf<'server_hello_tls12'>): 
   if (hs.common.versions.includes('TLSv1.3') && (equal(tail, DOWNGRADE_TLS12) || equal(tail, DOWNGRADE_TLS11))) {
     throw illegalParameter('ServerHello.random carries the TLS 1.3 downgrade sentinel');
   }
+  // RFC 8446 D.3: a TLS 1.2 server cannot skip the 0-RTT data we sent; and over DTLS our epoch 1
+  // would take the place of the one DTLS 1.2 is about to key.
+  if (c.earlyDataLimit !== undefined) throw new TLSError('protocol_version', 'server chose TLS 1.2 after we sent 0-RTT early data');
   checkOffered(hs, msg.extensions, 'ServerHello');
   const suite = cipherSuiteByCode(msg.cipher_suite);
   if (!suite || suite.version !== 'TLSv1.2' || !hs.common.cipherSuites.includes(suite)) {
