@@ -273,4 +273,21 @@ describe('DTLS 1.3 0-RTT', () => {
     expect(p.errors.server.map((e) => e.code)).toEqual(['ERR_TLS_ALERT_PROTOCOL_VERSION']);
     expect(p.server.state).toBe('DEAD');
   });
+  it('early data records are never acknowledged, and no ACK goes out in epoch 1 (RFC 9147 7: ACKs name handshake records)', () => {
+    const server = serverOptions();
+    const p = pair13({ session: ticketFrom(server), datagramEarlyData: true }, server);
+    const acks: { side: string; epoch: number; acknowledges: number[] }[] = [];
+    for (const side of ['client', 'server'] as const) {
+      p[side].on('record', (dir, r) => dir === 'send' && r.contentType === 26 && acks.push({ side, epoch: r.epoch, acknowledges: (r.acknowledges ?? []).map((n) => n.epoch) }));
+    }
+    p.client.send(text('one'));
+    p.client.send(text('two'));
+    // Lose the server's first flight once: the client's resent hello and its early data come again.
+    let lost = 0;
+    const got = serverData(p, (net) => p.run(net), { deliver: (d, from) => (from === 'server' && lost++ === 0 ? [] : [d]) });
+    expect(got.map((g) => g.data)).toEqual(['one', 'two']);
+    expect(p.server.state).toBe('ESTABLISHED');
+    expect(acks.length).toBeGreaterThan(0);
+    expect(acks.filter((a) => a.epoch === 1 || a.acknowledges.includes(1))).toEqual([]);
+  });
 });
