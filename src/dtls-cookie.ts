@@ -38,9 +38,10 @@ export interface CookieGuardOptions {
   /**
    * The server's options (default: the engine's defaults, DTLS 1.3 and 1.2): its versions decide
    * whether a DTLS 1.3 ClientHello gets a HelloRetryRequest (with maxVersion 'TLSv1.2' every
-   * ClientHello gets a HelloVerifyRequest), its suites and groups choose the HelloRetryRequest.
+   * ClientHello gets a HelloVerifyRequest), its suites, groups and imported PSKs (their hashes)
+   * choose the HelloRetryRequest.
    */
-  server?: Pick<ServerOptions, 'cipherSuites' | 'groups' | 'minVersion' | 'maxVersion' | 'provider'>;
+  server?: Pick<ServerOptions, 'cipherSuites' | 'groups' | 'minVersion' | 'maxVersion' | 'provider' | 'importedPsk' | 'pskCallback'>;
 }
 
 export class DtlsCookieGuard {
@@ -50,6 +51,8 @@ export class DtlsCookieGuard {
   private readonly random: (n: number) => Uint8Array;
   /** The server's DTLS 1.3 choices, when it speaks DTLS 1.3. */
   private readonly common13: ResolvedCommon | undefined;
+  /** The server's imported PSKs (RFC 9258): their hashes can decide the suite. */
+  private readonly psk: Pick<ServerOptions, 'importedPsk' | 'pskCallback'>;
   /** ClientHellos that came in fragments, being put together (bounded). */
   private readonly fragments = new HelloFragments();
 
@@ -62,6 +65,7 @@ export class DtlsCookieGuard {
     this.random = options.random ?? ((n) => provider.random(n));
     const common = resolveCommon(options.server ?? {}, provider);
     this.common13 = common.versions.includes('TLSv1.3') ? common : undefined;
+    this.psk = { importedPsk: options.server?.importedPsk, pskCallback: options.server?.pskCallback };
   }
 
   private keys(): Uint8Array[] {
@@ -144,7 +148,7 @@ export class DtlsCookieGuard {
       // A cookie that does not open is not answered with another (RFC 8446 4.2.2 leaves it to us): the client is lying or stale.
       return retry ? { kind: 'accept', ...this.start(whole), helloRetry: retry } : { kind: 'drop' };
     }
-    const choice = chooseRetry(common, hello);
+    const choice = chooseRetry(common, hello, this.psk);
     if (!choice) return { kind: 'drop' };
     const fresh = makeRetryCookie(this.provider, keys[0]!, address, now, { ...choice, helloHash: helloHash(this.provider, choice.suite, whole.body) });
     const hrr = statelessHelloRetryRequest(choice.suite, choice.group, fresh).subarray(4);

@@ -11,12 +11,14 @@
  *
  *   cookie = version(1) time_s(4) cipher_suite(2) group(2) named(1) hash_length(1) hash  mac(32)
  */
-import type { ResolvedCommon } from './config.js';
+import type { ResolvedCommon, ServerOptions } from './config.js';
 import type { CryptoProvider } from './crypto/provider.js';
 import { HRR_RANDOM, HandshakeType, NamedGroup, ProtocolVersion, cipherSuiteByCode, type CipherSuiteInfo } from './messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from './messages/handshake.js';
 import type { GroupName } from './crypto/provider.js';
 import { chooseGroup13 } from './statem/key-exchange.js';
+import { chooseSuite13 } from './statem/choose-suite13.js';
+import { importedPskHashes } from './statem/external-psk.js';
 import { concat, constantTimeEqual, utf8 } from './util/bytes.js';
 import { need, type RetryRequest, type ServerHandshake } from './statem/context.js';
 
@@ -51,8 +53,8 @@ export function statelessHelloRetryRequest(suite: CipherSuiteInfo, group: GroupN
 }
 
 /** The suite and group a DTLS 1.3 server would pick for `hello`, as server-tls13 does; undefined when there is none. */
-export function chooseRetry(common: ResolvedCommon, hello: MessageOf<'client_hello'>): RetryRequest | undefined {
-  const suite = common.cipherSuites.find((s) => s.version === 'TLSv1.3' && hello.cipher_suites.includes(s.code));
+export function chooseRetry(common: ResolvedCommon, hello: MessageOf<'client_hello'>, psk: Pick<ServerOptions, 'importedPsk' | 'pskCallback'> = {}): RetryRequest | undefined {
+  const suite = chooseSuite13(common.cipherSuites, hello.cipher_suites, importedPskHashes(psk, hello, true));
   const listed = hello.extensions.get('supported_groups', 'client_hello')?.named_group_list ?? [];
   const shares = hello.extensions.get('key_share', 'client_hello')?.client_shares ?? [];
   if (!suite) return undefined;

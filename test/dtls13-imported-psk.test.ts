@@ -89,6 +89,14 @@ describe('imported PSKs over DTLS 1.3', () => {
     expectImported(p);
   });
 
+  it('imported for SHA-384 only, through the stateless cookie exchange: its HelloRetryRequest names the SHA-384 suite the association then takes', () => {
+    const p = pair13(importing({ hashes: ['sha384'] }), importingServer, { cookie: true });
+    p.run();
+    expect(p.client.helloRetried).toBe(true);
+    expectImported(p);
+    expect(p.client.cipher?.standardName).toBe('TLS_AES_256_GCM_SHA384');
+  });
+
   it('at MTU 500 with 30% of datagrams lost, through the cookie exchange', () => {
     const rnd = seededFloats(9258);
     const net = { mtu: 500, maxRetransmissions: 16 };

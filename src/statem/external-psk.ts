@@ -9,6 +9,7 @@
  * PSK per suite hash, under its ImportedIdentity and the "imp binder" label.
  */
 import type { HashName } from '../crypto/provider.js';
+import type { ServerOptions } from '../config.js';
 import type { ClientHello } from '../messages/handshake.js';
 import { utf8 } from '../util/bytes.js';
 import type { ClientHandshake, ServerHandshake } from './context.js';
@@ -89,16 +90,17 @@ export function externalPskFor(hs: ServerHandshake, identity: Uint8Array, suiteH
 /**
  * The hashes of the imported PSKs the client offers for our protocol and context: a server's
  * suite must have one of them to use one (RFC 9258 leaves the choice to the server). Empty
- * when there are none; the keys themselves are looked up once the suite is chosen.
+ * when there are none; the keys themselves are looked up once the suite is chosen. Options
+ * alone, so that a stateless DTLS 1.3 cookie guard names the suite the association will take.
  */
-export function importedPskHashes(hs: ServerHandshake, ch: ClientHello): Set<HashName> {
+export function importedPskHashes(options: Pick<ServerOptions, 'importedPsk' | 'pskCallback'>, ch: ClientHello, datagram: boolean): Set<HashName> {
   const hashes = new Set<HashName>();
-  const importing = hs.options.importedPsk;
+  const importing = options.importedPsk;
   const offered = ch.extensions.get('pre_shared_key', 'client_hello');
-  if (!importing || !hs.options.pskCallback || !offered) return hashes;
+  if (!importing || !options.pskCallback || !offered) return hashes;
   const context = bytesOf(importing.context);
   for (const offer of offered.identities) {
-    const imported = parseImportedIdentity(offer.identity, hs.datagram);
+    const imported = parseImportedIdentity(offer.identity, datagram);
     if (imported && contextMatches(imported.identity, context)) hashes.add(imported.hash);
   }
   return hashes;

@@ -10,6 +10,7 @@ import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
 import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuiteByCode, type CipherSuiteInfo } from '../messages/constants.js';
 import { externalPskFor, importedPskHashes } from './external-psk.js';
+import { chooseSuite13 } from './choose-suite13.js';
 import { checkBinder, newSessionTicket, serverShared, ticketMaxEarlyData } from './psk.js';
 import { clientEarlyTrafficSecret, serverAcceptsEarlyData } from './early-data.js';
 import { sessionAlive } from './session.js';
@@ -274,13 +275,10 @@ function acceptPsk(hs: Phase<ServerHandshake, 'transcript'>, ch: ClientHello, ra
  * Our most preferred TLS 1.3 suite the client offers; but one that fits an imported PSK the
  * client offers when ours does not (RFC 9258 imports a key per hash: the hash is the suite's).
  */
-function chooseSuite13(hs: ServerHandshake, ch: ClientHello) {
-  const common = hs.common.cipherSuites.filter((s) => s.version === 'TLSv1.3' && ch.cipher_suites.includes(s.code));
-  const first = common[0];
-  if (!first) throw handshakeFailure('no cipher suite in common');
-  const imported = importedPskHashes(hs, ch);
-  if (imported.size === 0 || imported.has(first.hash)) return first;
-  return common.find((s) => imported.has(s.hash)) ?? first;
+function selectSuite(hs: ServerHandshake, ch: ClientHello) {
+  const suite = chooseSuite13(hs.common.cipherSuites, ch.cipher_suites, importedPskHashes(hs.options, ch, hs.datagram));
+  if (!suite) throw handshakeFailure('no cipher suite in common');
+  return suite;
 }
 
 type ServerPsk = NonNullable<ServerHelloState['psk']>;
@@ -312,7 +310,7 @@ function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: Messag
   if (hs.datagram && ch.cookie !== undefined && ch.cookie.length > 0) {
     throw new TLSError('illegal_parameter', 'a DTLS 1.3 ClientHello must have an empty legacy_cookie', { code: 'ERR_TLS_DTLS13_LEGACY_COOKIE' });
   }
-  const suite = chooseSuite13(hs, ch);
+  const suite = selectSuite(hs, ch);
   if (!retry) hs.transcript.setHash(suite.hash);
   hs.negotiated.suite = suite;
   const psk = acceptPsk(hs, ch, raw, suite.hash);
