@@ -103,6 +103,28 @@ describe('hybrid groups over DTLS 1.3: defaults', () => {
   });
 });
 
+describe('hybrid groups over DTLS 1.3: resumption through the cookie exchange', () => {
+  it('a psk_ke resumption: the cookie HelloRetryRequest asked for the hybrid share, the association resumes without a key exchange all the same', () => {
+    const server = { ticketKeys: new Uint8Array(48).fill(7) };
+    const sessions: DtlsClientOptions['session'][] = [];
+    const first = pair13({ pskModes: ['psk_ke'] }, server, { cookie: true });
+    first.client.on('session', (s) => sessions.push(s));
+    first.run();
+    expect(sessions.length).toBeGreaterThan(0);
+    const p = pair13({ pskModes: ['psk_ke'], session: sessions[0] }, server, { cookie: true });
+    p.run();
+    expect(p.retries.map(selected)).toEqual([NamedGroup.X25519MLKEM768]);
+    expect(p.errors).toEqual({ client: [], server: [] });
+    expect(p.client.sessionReused).toBe(true);
+    expect(p.server.sessionReused).toBe(true);
+    // psk_ke: no (EC)DHE, so no group (RFC 8446 4.2.8 checks the group only "if using (EC)DHE").
+    expect(p.client.group).toBeUndefined();
+    p.client.send(text('resumed'));
+    p.run();
+    expect(p.received.server.map((d) => new TextDecoder().decode(d))).toEqual(['resumed']);
+  });
+});
+
 describe('hybrid groups over DTLS 1.3: each group, small MTUs, loss', () => {
   for (const group of HYBRIDS) {
     for (const mtu of [1200, 500]) {

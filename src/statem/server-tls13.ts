@@ -372,9 +372,12 @@ function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: Messag
 function checkSecondHello(ch: ClientHello, asked: RetryRequest, suite: CipherSuiteInfo, selection: GroupChoice | undefined, psk: ServerPsk | undefined): void {
   if (suite !== asked.suite) throw illegalParameter('second ClientHello leads to another cipher suite');
   if (asked.group) {
-    if (!selection || selection.group !== asked.group || !selection.share) throw illegalParameter('second ClientHello has no key share for the group we asked for');
     const shares = ch.extensions.get('key_share', 'client_hello')?.client_shares ?? [];
+    if (!shares.some((s) => s.group === NamedGroup[asked.group!])) throw illegalParameter('second ClientHello has no key share for the group we asked for');
     if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
+    // A psk_ke resumption uses no share at all (a stateless cookie guard asked before it could
+    // know): what the client sent is what we asked for, and 4.2.8 binds the group only with (EC)DHE.
+    if (selection && (selection.group !== asked.group || !selection.share)) throw illegalParameter('second ClientHello leads to another group than the one we asked for');
   }
   // An HRR that asked for no share leaves key_share as it was: the share we took is still the one.
   if (asked.taken && selection && selection.group !== asked.taken) throw illegalParameter('second ClientHello changed the key share we took');
