@@ -26,6 +26,7 @@ import { ESTABLISHED } from './statem/states.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
 import { ContentType, HandshakeType, ProtocolVersion, type CipherSuiteInfo } from './messages/constants.js';
 import { decodeSession } from './statem/session.js';
+import { ServerHandshake } from './statem/context.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
 import { aeadLimits } from './record/aead-limits.js';
@@ -156,7 +157,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.now = common.now;
     this.records.plaintextVersion = VARIANTS.dtls12.wire;
     if (start?.connectionId) this.hs.connectionId = start.connectionId;
-    if (start?.helloRetry) resumeStatelessRetry(this.hs, start.helloRetry);
+    // Only a server is given a start (the constructor's signature).
+    if (start?.helloRetry && this.hs instanceof ServerHandshake) resumeStatelessRetry(this.hs, start.helloRetry);
     this.guardedHello = start?.clientHello;
     const firstSeq = start?.clientHelloSeq ?? 0;
     if (start) this.records.advanceWriteSequence(start.recordSeq);
