@@ -12,9 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { killAllPeers, opensslEchKeys, peers, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
-import { CLI, startTslsServer, tsls } from '../helpers/tsls-cli.js';
+import { SERVER_PKI, expectCliBuilt, startTslsServer, tsls } from '../helpers/tsls-cli.js';
 
-const SERVER_PKI = ['--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-p256.key'];
 const EARLY = 'GET /early-inside-ech\n';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tsls-ech-resume-'));
@@ -24,9 +23,7 @@ writeFileSync(earlyFile, EARLY);
 afterEach(killAllPeers);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-it('the CLI is built', () => {
-  expect(existsSync(CLI), `${CLI} is missing: run \`npx tsc -p .\` (npm test does) first`).toBe(true);
-});
+it('the CLI is built', expectCliBuilt);
 
 /** `openssl s_client` (OpenSSL 4) with ECH to localhost (verified against root.crt), plus `extra`. */
 function echClient(port: number, configList: string, ...extra: string[]): Peer {
