@@ -150,6 +150,23 @@ describe('resumption inside ECH', () => {
     expect(pair.client.sessionReused).toBe(false);
   });
 
+  it('a TLS 1.2 session is not offered with ECH: its ticket would go in the clear in the outer hello', () => {
+    const serverOptions = defaultServerOptions({ ech: { keys: [key] } });
+    const first = makePair({ servername: 'inner.example', maxVersion: 'TLSv1.2', verifyPeer: () => {} }, serverOptions);
+    const sessions: TLSSession[] = [];
+    first.client.on('session', (s) => sessions.push(s));
+    first.pump();
+    const session = sessions[0]!;
+    expect(session.ticket.length).toBeGreaterThan(0);
+    const { pair, flights } = resume(serverOptions, echClient({ session }));
+    expect(pair.client.echStatus).toBe('accepted');
+    expect(pair.client.sessionReused).toBe(false);
+    const outer = helloOf(flights[0]!);
+    expect(outer.extensions.get('session_ticket', 'client_hello')).toEqual(new Uint8Array(0));
+    expect(outer.extensions.has('pre_shared_key')).toBe(false);
+    for (const flight of flights) expect(contains(flight, session.ticket)).toBe(false);
+  });
+
   describe('0-RTT inside ECH', () => {
     it('accepted ECH: early data under the inner hello\'s key is accepted and delivered as early', () => {
       const { serverOptions, session } = ticketOverEch({}, { maxEarlyData: 1024 });
