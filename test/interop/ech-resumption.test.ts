@@ -5,13 +5,19 @@
  * --ech-config … --session F` twice against `openssl s_server -ech_key` (the second says
  * resumed and ECH accepted, s_server says it reused the session). OpenSSL 4 first resumes
  * with ECH against itself, so the pair of flags means what the other tests take it to mean.
- * 0-RTT inside ECH goes both ways too.
+ * 0-RTT inside ECH goes both ways too, and so does a resumption across a HelloRetryRequest (our
+ * server in-process for that one: its HRR cookie must be off for OpenSSL 4.0.3).
  */
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { nobleProvider as p } from '../../src/crypto/noble.js';
+import { Connection } from '../../src/connection.js';
+import { echConfigListBase64, generateEchKey } from '../../src/ech/keys.js';
+import { defaultServerOptions } from '../helpers/pair.js';
 import { killAllPeers, opensslEchKeys, peers, startOpensslClient, startOpensslServer, type Peer } from '../helpers/peers.js';
+import { destroyAllDrivers, listenerPerTest } from '../helpers/socket-driver.js';
 import { SERVER_PKI, expectCliBuilt, startTslsServer, tsls } from '../helpers/tsls-cli.js';
 
 const EARLY = 'GET /early-inside-ech\n';
@@ -20,7 +26,10 @@ const tmp = mkdtempSync(join(tmpdir(), 'tsls-ech-resume-'));
 const earlyFile = join(tmp, 'early.txt');
 writeFileSync(earlyFile, EARLY);
 
-afterEach(killAllPeers);
+afterEach(async () => {
+  destroyAllDrivers();
+  await killAllPeers();
+});
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 it('the CLI is built', expectCliBuilt);
@@ -117,6 +126,43 @@ describe(`${peers.openssl4.title} s_client -ech_config_list -sess_in → tsls se
     await server.waitOutput(`${EARLY.length} bytes arrived as early data (0-RTT)`);
     expect(server.output).toMatch(/resumed, ECH accepted, early data accepted/);
     await second.waitOutput('Early data was accepted');
+    second.send('Q\n');
+    await second.waitExit();
+  });
+});
+
+describe(`${peers.openssl4.title} s_client -ech_config_list -sess_in → our ECH server, across a HelloRetryRequest`, () => {
+  const listener = listenerPerTest();
+
+  it('s_client shares P-256, our server wants X25519: both connections retry, the second resumes with the binder of its second inner hello', async () => {
+    const keys = [generateEchKey(p, { publicName: 'public.example' })];
+    const configList = echConfigListBase64(keys);
+    // One options object: one set of ticket keys. No HRR cookie: OpenSSL 4.0.3's second inner
+    // hello refers (ech_outer_extensions) to a cookie its outer hello does not carry.
+    const options = defaultServerOptions({ ech: { keys }, groups: ['x25519'], helloRetryCookie: false });
+    const file = join(tmp, 'openssl-ours-hrr.sess');
+    const retry = (...extra: string[]) => startOpensslClient(listener().port, { peer: peers.openssl4, groups: 'P-256:X25519', extra: ['-ech_config_list', configList, ...extra] });
+
+    const first = retry('-sess_out', file);
+    const d1 = await listener().accept(Connection.server(options), { context: () => first.describe() });
+    await d1.waitHandshake();
+    await first.waitOutput(/Protocol  : TLSv1\.3[\s\S]*Max Early Data: \d+/);
+    expect(d1.conn.helloRetried).toBe(true);
+    expect(d1.conn.sessionReused).toBe(false);
+    first.send('Q\n');
+    await first.waitExit();
+
+    const second = retry('-sess_in', file);
+    const d2 = await listener().accept(Connection.server(options), { context: () => second.describe() });
+    d2.conn.on('data', (bytes) => d2.write(bytes));
+    await d2.waitHandshake();
+    await second.waitOutput(/ECH: success: 1/);
+    expect(second.output).toMatch(/Reused, TLSv1\.3, Cipher is/);
+    expect(d2.conn.helloRetried).toBe(true);
+    expect(d2.conn.echStatus).toBe('accepted');
+    expect(d2.conn.sessionReused).toBe(true);
+    expect(d2.conn.servername).toBe('localhost');
+    expect(d2.messages).not.toContain('send certificate');
     second.send('Q\n');
     await second.waitExit();
   });
