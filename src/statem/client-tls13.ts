@@ -396,7 +396,7 @@ function processServerHello(hs: Hello, msg: MessageOf<'server_hello'>): void {
   checkServerHelloCommon(hs, msg);
   if (c.ech) checkEchAcceptance(hs, c.ech, msg);
   const selected = msg.extensions.get('pre_shared_key', 'server_hello');
-  // The outer hello's identities are GREASE: a server that did not take the inner hello has none to select.
+  // The outer hello's identities are GREASE: a server that did not take the inner hello has none to select (RFC 9849 section 10.12.3).
   if (selected && c.ech?.status === 'rejected') throw illegalParameter('ECH rejected, yet ServerHello selects a PSK (the outer hello offers none)');
   if (selected) {
     // The selected identity's hash must be that of the suite chosen now.
