@@ -200,6 +200,24 @@ describe(`tsls client --ech-config --session → ${peers.openssl4.title} s_serve
     expect((await second.waitExit()).code).toBe(0);
   });
 
+  it('a stale ECH config with the session and early data: s_server never reads the early data, the client ends with ERR_TLS_ECH_REQUIRED', async () => {
+    const { keyFile, configList } = opensslEchKeys(tmp);
+    // Its public name is localhost: the rejecting handshake is authenticated for it.
+    const { configList: stale } = opensslEchKeys(tmp, 'localhost');
+    const { peer: server, port } = await startOpensslServer({ peer: peers.openssl4, naccept: 2, extra: ['-early_data', '-ech_key', keyFile] });
+    const file = join(tmp, 'tsls-openssl-stale-early.sess');
+    await tslsSessionOverEch(port, configList, file);
+    const second = tslsEchClient(port, stale, '--session', file, '--early-data', earlyFile);
+    const exit = await second.waitExit();
+    expect(exit.code, second.describe()).toBe(1);
+    expect(second.stderr).toMatch(/ERR_TLS_ECH_REQUIRED/);
+    expect(second.stderr).toMatch(/retry configs: --ech-config/);
+    // The second connection's end, after whatever it read.
+    await server.waitOutput(/CONNECTION CLOSED[\s\S]*CONNECTION CLOSED/);
+    expect(server.output).not.toContain('Early data received');
+    expect(server.output).not.toContain(EARLY.trim());
+  });
+
   it('0-RTT inside ECH: tsls client --session F --early-data FILE against s_server -early_data -ech_key: accepted', async () => {
     const { keyFile, configList } = opensslEchKeys(tmp);
     const { peer: server, port } = await startOpensslServer({ peer: peers.openssl4, naccept: 2, extra: ['-early_data', '-ech_key', keyFile] });
