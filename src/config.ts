@@ -152,7 +152,8 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
    * Encrypted Client Hello (RFC 9849): the server's ECHConfigList (bytes, or base64 as DNS HTTPS
    * records and `tsls ech` give it). The real SNI then travels encrypted; the outer hello shows
    * the config's public_name. A rejection fails with ERR_TLS_ECH_REQUIRED carrying the
-   * server's retry configs. TLS 1.3 only; no PSK is offered with it.
+   * server's retry configs. TLS 1.3 only. A TLS 1.3 `session` is resumed inside (the ticket
+   * travels in the encrypted hello, GREASE of its length outside); `psk` is not offered with it.
    */
   ech?: { configList: Uint8Array | string };
   /**
