@@ -290,4 +290,26 @@ describe('DTLS 1.3 0-RTT', () => {
     expect(acks.length).toBeGreaterThan(0);
     expect(acks.filter((a) => a.epoch === 1 || a.acknowledges.includes(1))).toEqual([]);
   });
+  it("the client's early data ends with the server's first flight: no epoch 1 record goes out once the ServerHello is in", () => {
+    const server = serverOptions();
+    // Small datagrams: the resumed flight does not fit one, so the ServerHello comes alone.
+    const p = pair13({ session: ticketFrom(server), datagramEarlyData: true }, { ...server, mtu: 150 });
+    const epochs: number[] = [];
+    p.client.on('record', (dir, r) => dir === 'send' && r.contentType === 23 && epochs.push(r.epoch));
+    p.client.send(text('early'));
+    p.client.takeDatagrams().forEach((d) => p.server.feedDatagram(d));
+    const flight = p.server.takeDatagrams();
+    // The ServerHello comes first, in the first datagram of the flight.
+    expect(flight.length).toBeGreaterThan(1);
+    p.client.feedDatagram(flight[0]!);
+    expect(p.client.state).not.toBe('ESTABLISHED');
+    expect(p.client.sendingEarlyData).toBe(false);
+    expect(() => p.client.send(text('too late for 0-RTT'))).toThrow(expect.objectContaining({ code: 'ERR_TLS_INVALID_STATE' }));
+    flight.slice(1).forEach((d) => p.client.feedDatagram(d));
+    p.run();
+    expect(p.client.state).toBe('ESTABLISHED');
+    p.client.send(text('1-RTT'));
+    p.run();
+    expect(epochs).toEqual([1, 3]);
+  });
 });
