@@ -141,10 +141,19 @@ export interface ClientOptions extends CommonOptions, VerificationOptions {
    */
   earlyDataRejected?: 'resend' | 'report';
   /**
+   * DTLS 1.3 only: send 0-RTT early data (epoch 1, RFC 9147) with a ticket that allows it;
+   * off by default. Only a server that skips the cookie exchange can take it (a
+   * HelloRetryRequest refuses early data, RFC 8446 4.2.10), and refused early data is not
+   * sent again: `DtlsConnection.send()` is datagrams, the application decides
+   * (`earlyDataAccepted`).
+   */
+  datagramEarlyData?: boolean;
+  /**
    * Encrypted Client Hello (RFC 9849): the server's ECHConfigList (bytes, or base64 as DNS HTTPS
    * records and `tsls ech` give it). The real SNI then travels encrypted; the outer hello shows
    * the config's public_name. A rejection fails with ERR_TLS_ECH_REQUIRED carrying the
-   * server's retry configs. TLS 1.3 only; no PSK is offered with it.
+   * server's retry configs. TLS 1.3 only. A TLS 1.3 `session` is resumed inside (the ticket
+   * travels in the encrypted hello, GREASE of its length outside); `psk` is not offered with it.
    */
   ech?: { configList: Uint8Array | string };
   /**
@@ -195,6 +204,13 @@ export interface ServerOptions extends CommonOptions, VerificationOptions {
    * refuse what must not happen twice.
    */
   maxEarlyData?: number;
+  /**
+   * DTLS 1.3 only: with `maxEarlyData`, tickets allow 0-RTT and early data (epoch 1, RFC
+   * 9147) is taken; off by default. A cookie exchange (DtlsCookieGuard, the Node server's)
+   * answers every first ClientHello with a HelloRetryRequest, which refuses early data: only
+   * a server that skips it can take any.
+   */
+  datagramEarlyData?: boolean;
   /** Where tickets used for early data are recorded (anti-replay); default an in-memory store per options object. */
   earlyDataReplayStore?: EarlyDataReplayStore;
   /** PSK modes the server accepts (default both; psk_ke gives up forward secrecy). */
@@ -272,7 +288,9 @@ export interface ResolvedCommon {
  * As the browsers and OpenSSL 3.5+: the hybrid X25519MLKEM768 first (post-quantum security
  * against harvest-now-decrypt-later), the other hybrids next, then the classic groups. A
  * client sends X25519MLKEM768 and X25519 key shares (see defaultKeyShareGroups); a server
- * picks a hybrid the client sent a share for over a classic one.
+ * picks a hybrid the client sent a share for over a classic one. Over DTLS 1.3 the client
+ * sends the X25519 share alone (its first ClientHello stays one datagram) and a server whose
+ * first group the client lists is a hybrid asks for it (chooseGroup13).
  */
 export const DEFAULT_GROUPS: GroupName[] = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024', 'x25519', 'secp256r1', 'secp384r1', 'x448'];
 export const DEFAULT_SIGNATURE_SCHEMES: SignatureSchemeName[] = [

@@ -207,6 +207,11 @@ export abstract class ConnectionBase<E extends EndpointEvents & { [K in keyof E]
   get sessionReused(): boolean {
     return this.hs.resumed;
   }
+  /** 0-RTT: true when the server took our early data (or we took the client's), false when refused, undefined when none was offered or it is not known yet. */
+  get earlyDataAccepted(): boolean | undefined {
+    const early = this.hs.negotiated.earlyData;
+    return early === undefined ? undefined : early === 'accepted';
+  }
   /** Keying material exporter (RFC 8446 7.5 / RFC 5705; DTLS-SRTP keys come from here); `context` undefined is "no context". */
   exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Uint8Array {
     return exportKeyingMaterial(this.hs, length, label, context);

@@ -169,11 +169,6 @@ export class Connection extends ConnectionBase<ConnectionEvents> {
   get sendingEarlyData(): boolean {
     return this.earlyWrite !== undefined && this.earlyRoom > 0 && this.hs.negotiated.earlyData !== 'rejected';
   }
-  /** TLS 1.3 0-RTT: true when the server took our early data (or we took the client's), false when refused, undefined when none was offered or it is not known yet. */
-  get earlyDataAccepted(): boolean | undefined {
-    const early = this.hs.negotiated.earlyData;
-    return early === undefined ? undefined : early === 'accepted';
-  }
 
   // ---- inside -------------------------------------------------------------------------------
 

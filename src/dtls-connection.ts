@@ -16,16 +16,17 @@
  */
 import { resolveCommon, type ClientOptions, type ServerOptions } from './config.js';
 import { nobleProvider } from './crypto/noble.js';
-import { ConnectionBase, type Endpoint, type EndpointEvents } from './connection-base.js';
+import { ConnectionBase, type EarlyDataMark, type Endpoint, type EndpointEvents } from './connection-base.js';
 import { VARIANTS } from './protocol-variant.js';
-import { ACK_CONTENT_TYPE, decodeAck, encodeAck } from './record/dtls13-ack.js';
-import { Dtls13Protection, Dtls13RecordLayer, type RecordNumber } from './record/dtls13-record-layer.js';
+import { ACK_CONTENT_TYPE, ackCapacity, decodeAck, encodeAck } from './record/dtls13-ack.js';
+import { Dtls13Protection, Dtls13RecordLayer, EARLY_DATA_EPOCH, type RecordNumber } from './record/dtls13-record-layer.js';
 import { FlightAcks } from './statem/dtls13-flight-acks.js';
 import { resumeStatelessRetry, type StatelessRetry } from './dtls13-stateless-retry.js';
 import { ESTABLISHED } from './statem/states.js';
 import { AlertDescription, AlertLevel, TLSError, unexpectedMessage } from './errors.js';
-import { ContentType, HandshakeType, ProtocolVersion } from './messages/constants.js';
+import { ContentType, HandshakeType, ProtocolVersion, type CipherSuiteInfo } from './messages/constants.js';
 import { decodeSession } from './statem/session.js';
+import { ServerHandshake } from './statem/context.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 import { DtlsAeadProtection, DtlsRecordLayer, type DtlsOpened } from './record/dtls-record-layer.js';
 import { aeadLimits } from './record/aead-limits.js';
@@ -77,8 +78,8 @@ export interface DtlsRecordEvent {
 }
 
 export interface DtlsConnectionEvents extends EndpointEvents {
-  /** One record of application data. */
-  data: [Uint8Array];
+  /** One record of application data; a server marks DTLS 1.3 0-RTT early data (it may be a replay). */
+  data: [Uint8Array, EarlyDataMark?];
   /** A record sent or received (only built when someone listens): the CLI's --trace. */
   record: ['recv' | 'send', DtlsRecordEvent];
 }
@@ -134,6 +135,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private guardedHello: Uint8Array | undefined;
   /** DTLS 1.3: the sending keys of our KeyUpdate, used once it is acknowledged (RFC 9147 8). */
   private pendingWrite: { epoch: number; protection: Dtls13Protection } | undefined = undefined;
+  /** DTLS 1.3 0-RTT (epoch 1): bytes of early data still allowed, the client's to send, the server's to take. */
+  private earlyRoom = 0;
   /**
    * DTLS 1.3: a keyUpdate() asked for while ours was still unacknowledged, sent once the ACK
    * comes (true: it asks the peer to update too). Later calls in the meantime join it.
@@ -154,7 +157,8 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
     this.now = common.now;
     this.records.plaintextVersion = VARIANTS.dtls12.wire;
     if (start?.connectionId) this.hs.connectionId = start.connectionId;
-    if (start?.helloRetry) resumeStatelessRetry(this.hs, start.helloRetry);
+    // Only a server is given a start (the constructor's signature).
+    if (start?.helloRetry && this.hs instanceof ServerHandshake) resumeStatelessRetry(this.hs, start.helloRetry);
     this.guardedHello = start?.clientHello;
     const firstSeq = start?.clientHelloSeq ?? 0;
     if (start) this.records.advanceWriteSequence(start.recordSeq);
@@ -261,7 +265,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   /** Send one record of application data. */
   send(data: Uint8Array): void {
     this.assertAlive();
-    if (!this.statem.established) throw new TLSError('internal_error', 'DTLS data can only be sent after the handshake', { code: 'ERR_TLS_INVALID_STATE' });
+    if (!this.statem.established) return this.sendEarly(data);
     if (this.sentCloseNotify) throw new TLSError('internal_error', 'send after close()', { code: 'ERR_TLS_WRITE_AFTER_END' });
     if (data.length > 2 ** 14) throw new TLSError('internal_error', 'a DTLS record holds at most 16384 bytes', { code: 'ERR_TLS_RECORD_TOO_LARGE' });
     const limit = aeadLimits(this.suite.aead, this.hs.common.aeadLimits).confidentiality - 1;
@@ -276,6 +280,43 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
       throw error;
     }
     this.out.push(this.sealRecord(ContentType.application_data, data));
+  }
+
+  /** Client, DTLS 1.3 0-RTT (`datagramEarlyData`): early data goes out now, as epoch 1. */
+  get sendingEarlyData(): boolean {
+    return this.side === 'client' && this.earlyRoom > 0 && this.hs.negotiated.earlyData !== 'rejected' && this.records13.dtls13WriteEpoch < 2;
+  }
+
+  /** Before the handshake completes only 0-RTT is sent: a datagram within the ticket's max_early_data_size. */
+  private sendEarly(data: Uint8Array): void {
+    // The ClientHello first: it decides whether there is an epoch 1.
+    this.start();
+    if (!this.sendingEarlyData) throw new TLSError('internal_error', 'DTLS data can only be sent after the handshake (or as 0-RTT early data)', { code: 'ERR_TLS_INVALID_STATE' });
+    if (data.length > this.earlyRoom) {
+      throw new TLSError('internal_error', `${data.length} bytes of early data are beyond the ${this.earlyRoom} the ticket still allows`, { code: 'ERR_TLS_EARLY_DATA_LIMIT' });
+    }
+    this.earlyRoom -= data.length;
+    this.out.push(this.sealRecord(ContentType.application_data, data, EARLY_DATA_EPOCH));
+  }
+
+  /**
+   * DTLS 1.3 0-RTT begins: the client writes epoch 1 beside epoch 0 (a second ClientHello
+   * still goes in epoch 0); the server reads it beside the handshake epoch, as DTLS 1.3 has
+   * no EndOfEarlyData (RFC 9147 5.6).
+   */
+  protected override startEarlyData(secret: Uint8Array, maxEarlyDataSize: number, suite: CipherSuiteInfo): void {
+    const protection = new Dtls13Protection(this.hs.provider, suite.hash, suite.aead, secret);
+    this.earlyRoom = maxEarlyDataSize;
+    if (this.side === 'client') this.records13.setEarlyWriteEpoch13(protection);
+    else this.records13.setReadEpoch13(EARLY_DATA_EPOCH, protection);
+  }
+
+  /** Server: a record of accepted early data, marked as such (it may be a replay); beyond max_early_data_size is unexpected_message (RFC 8446 4.2.10). */
+  private receiveEarlyData(data: Uint8Array): void {
+    if (this.side !== 'server' || this.hs.negotiated.earlyData !== 'accepted') return;
+    if (data.length > this.earlyRoom) throw unexpectedMessage(`early data beyond max_early_data_size (${this.earlyRoom} bytes were left)`);
+    this.earlyRoom -= data.length;
+    if (data.length) this.emit('data', data, { early: true });
   }
 
   /**
@@ -548,7 +589,10 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private sendAck(): void {
     this.ackDeadline = undefined;
     if (this.toAck.length === 0) return;
-    const numbers = this.toAck.sort((a, b) => a.epoch - b.epoch || a.seq - b.seq).slice(-MAX_ACKED_RECORDS);
+    // The newest, as many as one datagram holds: an ACK is never fragmented, and one that
+    // outgrew the MTU (many small records of a flight resent under loss) would be lost.
+    const fit = Math.min(MAX_ACKED_RECORDS, ackCapacity(this.flight.payloadRoom(this.records.writeEpoch)));
+    const numbers = this.toAck.sort((a, b) => a.epoch - b.epoch || a.seq - b.seq).slice(-fit);
     this.toAck = [];
     this.out.push(this.sealRecord(ACK_CONTENT_TYPE, encodeAck(numbers)));
   }
@@ -556,6 +600,10 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
   private dispatch(record: DtlsOpened): void {
     if (this.lifecycle === 'DEAD' || this.receivedCloseNotify) return;
     if (this.listenerCount('record') > 0) this.traceRecord('recv', record.type, record.epoch, record.seq, record.data);
+    // Epoch 1 carries 0-RTT data and nothing else: DTLS 1.3 has no EndOfEarlyData (RFC 9147 5.6).
+    if (this.dtls13 && record.epoch === EARLY_DATA_EPOCH && record.type !== ContentType.application_data) {
+      throw unexpectedMessage(`content type ${record.type} in epoch 1, which carries only early data`);
+    }
     switch (record.type) {
       case ContentType.handshake:
         return this.receiveHandshake(record);
@@ -581,6 +629,7 @@ export class DtlsConnection extends ConnectionBase<DtlsConnectionEvents> {
         if (this.dtls13 && this.statem.established && record.epoch === 0) return;
         return this.receiveAlert(record.data[0]!, record.data[1]!, 'association');
       case ContentType.application_data:
+        if (this.dtls13 && record.epoch === EARLY_DATA_EPOCH) return this.receiveEarlyData(record.data);
         // Stray data is dropped, as DTLS drops. DTLS 1.3 data may still come in the epoch before a KeyUpdate.
         if (!this.statem.established || (this.dtls13 ? record.epoch < 3 : record.epoch !== this.records.readEpoch)) return;
         if (record.data.length) this.emit('data', record.data);

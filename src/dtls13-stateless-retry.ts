@@ -3,29 +3,30 @@
  * takes the place of DTLS 1.2's HelloVerifyRequest. A cookie-less ClientHello is answered
  * with an HRR whose cookie carries, under an HMAC that binds it to the client's address,
  * everything the server needs to pick up the handshake later without having kept any state
- * (RFC 8446 4.2.2): when it was made, the cipher suite and group the HRR named, and the hash
- * of ClientHello1. When the second ClientHello echoes a valid cookie, the association starts
- * with a transcript rebuilt from it: message_hash(ClientHello1), then the same HRR.
+ * (RFC 8446 4.2.2): when it was made, the cipher suite the HRR named, the group (the one it
+ * asked a share of, or the one whose share in ClientHello1 was taken as it was: `named` says
+ * which), and the hash of ClientHello1. When the second ClientHello echoes a valid cookie, the
+ * association starts with a transcript rebuilt from it: message_hash(ClientHello1), then the
+ * same HRR; and holds ClientHello2 to the suite and the group.
  *
- *   cookie = version(1) time_s(4) cipher_suite(2) group(2) hash_length(1) hash  mac(32)
+ *   cookie = version(1) time_s(4) cipher_suite(2) group(2) named(1) hash_length(1) hash  mac(32)
  */
 import type { ResolvedCommon } from './config.js';
 import type { CryptoProvider } from './crypto/provider.js';
 import { HRR_RANDOM, HandshakeType, NamedGroup, ProtocolVersion, cipherSuiteByCode, type CipherSuiteInfo } from './messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from './messages/handshake.js';
 import type { GroupName } from './crypto/provider.js';
-import { isEcdhGroup } from './crypto/groups.js';
+import { chooseGroup13 } from './statem/key-exchange.js';
 import { concat, constantTimeEqual, utf8 } from './util/bytes.js';
-import { need, type HandshakeContext } from './statem/context.js';
+import { need, type RetryRequest, type ServerHandshake } from './statem/context.js';
 
-const COOKIE_VERSION = 1;
+const COOKIE_VERSION = 2;
+/** The bytes before Hash(ClientHello1). */
+const FIXED_LENGTH = 11;
 const MAC_LENGTH = 32;
 
-/** What a valid cookie gives back: the HRR to put in the transcript after message_hash(ClientHello1). */
-export interface StatelessRetry {
-  suite: CipherSuiteInfo;
-  /** The group the HRR asked a key share for; undefined when the client's share was already good. */
-  group?: GroupName;
+/** What a valid cookie gives back: the HRR to put in the transcript after message_hash(ClientHello1), and what it named. */
+export interface StatelessRetry extends RetryRequest {
   cookie: Uint8Array;
   /** Hash(ClientHello1), with the suite's hash. */
   helloHash: Uint8Array;
@@ -50,18 +51,15 @@ export function statelessHelloRetryRequest(suite: CipherSuiteInfo, group: GroupN
 }
 
 /** The suite and group a DTLS 1.3 server would pick for `hello`, as server-tls13 does; undefined when there is none. */
-export function chooseRetry(common: ResolvedCommon, hello: MessageOf<'client_hello'>): { suite: CipherSuiteInfo; group?: GroupName } | undefined {
+export function chooseRetry(common: ResolvedCommon, hello: MessageOf<'client_hello'>): RetryRequest | undefined {
   const suite = common.cipherSuites.find((s) => s.version === 'TLSv1.3' && hello.cipher_suites.includes(s.code));
   const listed = hello.extensions.get('supported_groups', 'client_hello')?.named_group_list ?? [];
   const shares = hello.extensions.get('key_share', 'client_hello')?.client_shares ?? [];
   if (!suite) return undefined;
+  const choice = chooseGroup13(common.groups, listed, shares, true);
+  if (!choice) return undefined;
   // A share the server takes as it is needs no new one: the HRR only carries the cookie.
-  if (common.groups.some((g) => shares.some((s) => s.group === NamedGroup[g]))) return { suite };
-  // A stateless server judges the second ClientHello from one datagram too: a KEM share would
-  // fragment it, so a classic group we both list goes first (as our client's default share does).
-  const both = common.groups.filter((g) => listed.includes(NamedGroup[g]));
-  const group = both.find(isEcdhGroup) ?? both[0];
-  return group ? { suite, group } : undefined;
+  return choice.share ? { suite, taken: choice.group } : { suite, group: choice.group };
 }
 
 /** Hash(ClientHello1) as DTLS 1.3 hashes it (TLS framing, RFC 9147 5.2). */
@@ -82,7 +80,7 @@ function macOf(provider: CryptoProvider, key: Uint8Array, address: string, body:
 /** A cookie for `address` under `key`, made at `nowMs`. */
 export function makeRetryCookie(provider: CryptoProvider, key: Uint8Array, address: string, nowMs: number, retry: Omit<StatelessRetry, 'cookie'>): Uint8Array {
   const hash = retry.helloHash;
-  const body = new Uint8Array(10 + hash.length);
+  const body = new Uint8Array(FIXED_LENGTH + hash.length);
   const seconds = Math.floor(nowMs / 1000) >>> 0;
   body[0] = COOKIE_VERSION;
   body[1] = seconds >>> 24;
@@ -91,11 +89,12 @@ export function makeRetryCookie(provider: CryptoProvider, key: Uint8Array, addre
   body[4] = seconds & 0xff;
   body[5] = retry.suite.code >>> 8;
   body[6] = retry.suite.code & 0xff;
-  const group = retry.group ? NamedGroup[retry.group] : 0;
+  const group = NamedGroup[need(retry.group ?? retry.taken, 'the group of a stateless retry')];
   body[7] = group >>> 8;
   body[8] = group & 0xff;
-  body[9] = hash.length;
-  body.set(hash, 10);
+  body[9] = retry.group ? 1 : 0;
+  body[10] = hash.length;
+  body.set(hash, FIXED_LENGTH);
   return concat(body, macOf(provider, key, address, body));
 }
 
@@ -113,30 +112,35 @@ export function openRetryCookie(
   maxAgeMs: number,
   common: ResolvedCommon,
 ): StatelessRetry | undefined {
-  if (cookie.length < 10 + MAC_LENGTH || cookie[0] !== COOKIE_VERSION) return undefined;
+  if (cookie.length < FIXED_LENGTH + MAC_LENGTH || cookie[0] !== COOKIE_VERSION) return undefined;
   const body = cookie.subarray(0, cookie.length - MAC_LENGTH);
   const mac = cookie.subarray(cookie.length - MAC_LENGTH);
-  if (body.length !== 10 + body[9]!) return undefined;
+  if (body.length !== FIXED_LENGTH + body[10]!) return undefined;
   if (!keys.some((k) => constantTimeEqual(mac, macOf(provider, k, address, body)))) return undefined;
   const seconds = ((body[1]! << 24) >>> 0) + ((body[2]! << 16) | (body[3]! << 8) | body[4]!);
   const age = nowMs - seconds * 1000;
   if (age < -1000 || age > maxAgeMs) return undefined;
   const suite = cipherSuiteByCode((body[5]! << 8) | body[6]!);
   const code = (body[7]! << 8) | body[8]!;
-  const group = code === 0 ? undefined : common.groups.find((g) => NamedGroup[g] === code);
-  if (!suite || !common.cipherSuites.includes(suite) || (code !== 0 && !group)) return undefined;
-  return { suite, group, cookie: new Uint8Array(cookie), helloHash: body.slice(10) };
+  const group = common.groups.find((g) => NamedGroup[g] === code);
+  if (!suite || !common.cipherSuites.includes(suite) || !group || body[9]! > 1) return undefined;
+  const named = body[9] === 1 ? { group } : { taken: group };
+  return { suite, ...named, cookie: new Uint8Array(cookie), helloHash: body.slice(FIXED_LENGTH) };
 }
 
 /**
- * Start a server association's transcript where a stateless retry left it (RFC 8446 4.4.1):
- * message_hash carrying Hash(ClientHello1), then the HRR, both before ClientHello2.
+ * Start a server association where a stateless retry left it: its transcript (RFC 8446
+ * 4.4.1) is message_hash carrying Hash(ClientHello1), then the HRR, both before
+ * ClientHello2, hashed with the HRR's suite; and ClientHello2 is held to what the HRR named,
+ * as after an HRR the association sent itself (server-tls13.ts).
  */
-export function resumeStatelessRetry(hs: HandshakeContext, retry: StatelessRetry): void {
+export function resumeStatelessRetry(hs: ServerHandshake, retry: StatelessRetry): void {
   const hash = retry.helloHash;
   // A new association's handshake has its transcript from the start.
   const transcript = need(hs.transcript, 'the transcript');
+  transcript.setHash(retry.suite.hash);
   transcript.add(concat(new Uint8Array([HandshakeType.message_hash, 0, 0, hash.length]), hash));
   transcript.add(statelessHelloRetryRequest(retry.suite, retry.group, retry.cookie));
   hs.negotiated.helloRetried = true;
+  hs.retryRequest = { suite: retry.suite, group: retry.group, taken: retry.taken };
 }

@@ -579,9 +579,31 @@ describe('tsls --psk', () => {
     client.closeStdin();
     await expectExit(client, 0);
   });
+
+  it('tsls client --dtls --psk-import ↔ tsls server --dtls --psk-import: DTLS 1.3 on the imported PSK, with X25519MLKEM768', async () => {
+    const imported = ['--psk', PSK_HEX, '--psk-identity', 'device-1', '--psk-import', '--psk-context', 'site-3'];
+    const { server, port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...imported);
+    const client = tsls('client', '--dtls', `127.0.0.1:${port}`, ...imported);
+    await client.waitOutput('tsls: connected to');
+    expect(summaryOf(client)).toMatch(/over UDP: DTLSv1\.3, TLS_AES_128_GCM_SHA256, X25519MLKEM768, resumed$/);
+    await echo(client, 'imported over datagrams');
+    await server.waitOutput(/DTLSv1\.3, TLS_AES_128_GCM_SHA256, X25519MLKEM768, resumed/);
+    client.closeStdin();
+    await expectExit(client, 0);
+  });
 });
 
 describe('tsls --dtls', () => {
+  it('tsls client --dtls ↔ tsls server --dtls with their defaults agree on X25519MLKEM768 (asked for in the cookie HelloRetryRequest)', async () => {
+    const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
+    const client = tsls('client', '--dtls', `127.0.0.1:${port}`, '--ca', 'root.crt', '--servername', 'localhost');
+    await client.waitOutput('tsls: connected to');
+    expect(summaryOf(client)).toMatch(/over UDP: DTLSv1\.3, TLS_AES_128_GCM_SHA256, X25519MLKEM768$/);
+    await echo(client, 'post-quantum datagram');
+    client.closeStdin();
+    await expectExit(client, 0);
+  });
+
   it('tsls client --dtls --trace shows each record sent and received with its epoch and number, the retransmission of a lost ClientHello, and what ACKs name', async () => {
     const { port } = await startTslsServer('--dtls', '--host', '127.0.0.1', ...SERVER_PKI);
     const cleanups: (() => Promise<void> | void)[] = [];

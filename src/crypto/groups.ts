@@ -65,6 +65,11 @@ export function isEcdhGroup(group: GroupName): group is EcdhGroup {
   return parts.length === 1 && parts[0]!.kind === 'ecdh';
 }
 
+/** Groups with an ML-KEM part (the hybrids, ML-KEM alone): post-quantum key exchange. */
+export function isPostQuantumGroup(group: GroupName): boolean {
+  return groupComponents[group].some((c) => c.kind === 'mlkem');
+}
+
 /** How many random bytes generateKeyPair (`keyPair`) or encapsulate (`encapsulate`) takes as its seed. */
 export function seedLength(group: GroupName, op: 'keyPair' | 'encapsulate'): number {
   let n = 0;

@@ -149,11 +149,21 @@ function codecFor(name: KnownExtension, context: ExtensionContext): Codec<unknow
 function parseBlock(r: Reader, context: ExtensionContext): Extensions {
   const out = new Extensions(context);
   const seen = new Set<number>();
+  let echOuter = false;
   while (r.remaining > 0) {
     const type = r.u16();
     const data = r.vec(2);
     if (seen.has(type)) throw illegalParameter(`duplicate extension ${type} in ${context}`);
     seen.add(type);
+    // ECHClientHello.type 0 is outer (RFC 9849 section 5).
+    if (context === 'client_hello' && type === ExtensionType.encrypted_client_hello && data[0] === 0) echOuter = true;
+    if (echOuter && type === ExtensionType.pre_shared_key) {
+      // A ClientHelloOuter's pre_shared_key is GREASE (RFC 9849 section 10.12.3): random identities
+      // that open nothing, never read once the inner hello is taken. OpenSSL 4.0.3 sends it with an
+      // empty binder; kept unread, as an extension we do not know, it is ignored like any other.
+      out.list.push(readGreasePsk(data) ?? { type, value: data });
+      continue;
+    }
     const name = extensionByCode.get(type) as KnownExtension | undefined;
     const known = name !== undefined && name in table ? name : undefined;
     if (known === undefined) {
@@ -165,6 +175,15 @@ function parseBlock(r: Reader, context: ExtensionContext): Extensions {
     out.list.push({ type, name: known, value: decode(codec, data, `extension ${known}`) });
   }
   return out;
+}
+
+/** An outer hello's pre_shared_key, or undefined when it does not parse. */
+function readGreasePsk(data: Uint8Array): Extension | undefined {
+  try {
+    return { type: ExtensionType.pre_shared_key, name: 'pre_shared_key', value: decode(table.pre_shared_key.client_hello, data, 'extension pre_shared_key') };
+  } catch {
+    return undefined;
+  }
 }
 
 function writeBlock(w: Writer, ext: Extensions): void {
@@ -191,7 +210,7 @@ export function extensionsCodec(context: ExtensionContext, min = 0): Codec<Exten
 
 /** The pre_shared_key extension must be the last one in a ClientHello (RFC 8446 4.2.11). */
 export function checkPskLast(ext: Extensions): void {
-  const i = ext.list.findIndex((e) => e.name === 'pre_shared_key');
+  const i = ext.list.findIndex((e) => e.type === ExtensionType.pre_shared_key);
   if (i >= 0 && i !== ext.list.length - 1) throw illegalParameter('pre_shared_key is not the last extension');
 }
 

@@ -83,7 +83,7 @@ import { datagramCid } from '../record/cid-demux.js';
 import { TLSError } from '../errors.js';
 import { cipherSuiteByName } from '../messages/constants.js';
 import { resolveClientOptions, resolveServerOptions, type ConnectionOptions, type ResolvedClient, type TlsServerOptions } from './options.js';
-import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './socket-common.js';
+import { asBuffer, authorization, ephemeralKeyInfo, type EphemeralKeyInfo, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './socket-common.js';
 import { encodeSession, type TLSSession } from '../statem/session.js';
 import { traceConnection } from './trace.js';
 
@@ -132,6 +132,14 @@ export interface DTLSServerOptions extends Omit<TlsServerOptions, 'highWaterMark
   /** dgram's reuseAddr / ipv6Only. */
   reuseAddr?: boolean;
   ipv6Only?: boolean;
+  /**
+   * dgram's recvBufferSize / sendBufferSize: the kernel's buffers for the server's one UDP
+   * socket, which every association shares. A busy server wants a larger receive buffer than
+   * the system default (about 208 KiB on Linux, capped by net.core.rmem_max): DTLS 1.3
+   * ClientHellos with hybrid shares come in fragments, and a burst of them overflows it.
+   */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
   /**
    * Associations still in their handshake (default 256). A client that proved its address
    * (cookie) when the table is full takes the place of the oldest half-open association,
@@ -551,6 +559,11 @@ export class DTLSSocket extends EventEmitter {
     return this.conn.cipher;
   }
 
+  /** The key exchange, as node:tls reports it (a hybrid by its TLS name, e.g. X25519MLKEM768). */
+  getEphemeralKeyInfo(): EphemeralKeyInfo | null {
+    return ephemeralKeyInfo(this.isServer, this.conn.group);
+  }
+
   /** Client: the newest session to pass as `session` to a later connectDtls, if the server gave one. */
   getSession(): Buffer | undefined {
     return this.lastSession;
@@ -915,6 +928,8 @@ export class DTLSServer extends EventEmitter {
       type,
       ...(this.options.reuseAddr !== undefined ? { reuseAddr: this.options.reuseAddr } : {}),
       ...(this.options.ipv6Only !== undefined ? { ipv6Only: this.options.ipv6Only } : {}),
+      ...(this.options.recvBufferSize !== undefined ? { recvBufferSize: this.options.recvBufferSize } : {}),
+      ...(this.options.sendBufferSize !== undefined ? { sendBufferSize: this.options.sendBufferSize } : {}),
     });
     this.udp = udp;
     udp.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));

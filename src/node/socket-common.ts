@@ -181,3 +181,20 @@ export class EventQueue {
     }
   }
 }
+
+export type EphemeralKeyInfo = { type?: string; name?: string; size?: number };
+
+/** getEphemeralKeyInfo() as node:tls answers it: null on a server, {} before a group is agreed. */
+export function ephemeralKeyInfo(isServer: boolean, group: string | undefined): EphemeralKeyInfo | null {
+  if (isServer) return null;
+  if (!group) return {};
+  const info: Record<string, { name: string; size: number } | undefined> = {
+    x25519: { name: 'X25519', size: 253 },
+    x448: { name: 'X448', size: 448 },
+    secp256r1: { name: 'prime256v1', size: 256 },
+    secp384r1: { name: 'secp384r1', size: 384 },
+  };
+  const i = info[group];
+  // As node:tls 26 reports a group that is not plain ECDH (the ML-KEM hybrids): by its TLS name.
+  return i ? { type: 'ECDH', ...i } : { type: 'TLSGroup', name: group };
+}

@@ -46,7 +46,7 @@ import {
   type ResolvedServer,
   type TlsServerOptions,
 } from './options.js';
-import { asBuffer, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './socket-common.js';
+import { asBuffer, ephemeralKeyInfo, type EphemeralKeyInfo, authorization, clientAuthorization, destroyAlert, emitKeylog, EventQueue, peerCertificate, peerX509Certificate, verifyServerCertificate, type Verified } from './socket-common.js';
 
 /** What a TLSSocket is built from: resolved client or server options (see options.ts). */
 export type TLSSocketConfig =
@@ -752,19 +752,8 @@ export class TLSSocket extends Duplex {
   }
 
   /** The key exchange, as node reports it. */
-  getEphemeralKeyInfo(): { type?: string; name?: string; size?: number } | null {
-    if (this.isServer) return null;
-    const g = this.conn.group;
-    if (!g) return {};
-    const info: Record<string, { name: string; size: number }> = {
-      x25519: { name: 'X25519', size: 253 },
-      x448: { name: 'X448', size: 448 },
-      secp256r1: { name: 'prime256v1', size: 256 },
-      secp384r1: { name: 'secp384r1', size: 384 },
-    };
-    const i = info[g];
-    // As node:tls 26 reports a group that is not plain ECDH (the ML-KEM hybrids): by its TLS name.
-    return i ? { type: 'ECDH', ...i } : { type: 'TLSGroup', name: g };
+  getEphemeralKeyInfo(): EphemeralKeyInfo | null {
+    return ephemeralKeyInfo(this.isServer, this.conn.group);
   }
 
   /** The peer's certificate as node shows it; `{}` when there is none (a server whose client sent none, or that resumed: tickets do not carry client certificates). */

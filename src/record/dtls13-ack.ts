@@ -35,6 +35,11 @@ function ackError(message: string, code = 'ERR_TLS_BAD_ACK'): TLSError {
   return new TLSError('decode_error', `ACK: ${message}`, { code });
 }
 
+/** How many record numbers an ACK body of at most `room` bytes holds (at least one). */
+export function ackCapacity(room: number): number {
+  return Math.max(1, Math.floor((room - 2) / ENTRY));
+}
+
 /** The ACK body for `records` (RFC 9147 7 asks for them in ascending order; the caller sorts). Throws RangeError for a caller error. */
 export function encodeAck(records: readonly RecordNumber[]): Uint8Array {
   if (records.length * ENTRY > 0xffff) throw new RangeError(`an ACK holds at most ${Math.floor(0xffff / ENTRY)} record numbers`);

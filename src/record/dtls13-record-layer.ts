@@ -29,6 +29,8 @@ const HEADER_SCRATCH = new Uint8Array(1 + 255 + 2 + 2);
 const SEQ_LENGTH = 2;
 /** Read epochs kept: the handshake's, and the application's across a KeyUpdate. */
 const READ_EPOCHS_KEPT = 3;
+/** The epoch of 0-RTT early data (RFC 9147 6.1). */
+export const EARLY_DATA_EPOCH = 1;
 /** Write epochs kept, for retransmitting a flight in the epoch it was first sent in. */
 const WRITE_EPOCHS_KEPT = 4;
 
@@ -236,6 +238,18 @@ export class Dtls13RecordLayer {
       w.protection.destroy();
       this.writes.delete(e);
     }
+  }
+
+  /**
+   * Client 0-RTT: epoch 1 (RFC 9147 6.1), sealed into by asking for it by number while the
+   * current write epoch stays 0 (a second ClientHello and everything else go there) until
+   * the handshake epoch. Keyed again (new keys, numbers from 0) for the ClientHello that
+   * answers a DTLS 1.2 HelloVerifyRequest.
+   */
+  setEarlyWriteEpoch13(protection: Dtls13Protection): void {
+    if (this.writeEpoch13 !== 0) throw new TLSError('internal_error', 'DTLS 1.3 early data epoch after the handshake epoch');
+    this.writes.get(EARLY_DATA_EPOCH)?.protection.destroy();
+    this.writes.set(EARLY_DATA_EPOCH, { protection, nextSeq: 0 });
   }
 
   /** Start reading DTLS 1.3 `epoch`; records of it that arrived early are delivered by the next `drainBuffered`. */

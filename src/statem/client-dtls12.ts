@@ -8,7 +8,7 @@
  */
 import { TLSError } from '../errors.js';
 import { ProtocolVersion } from '../messages/constants.js';
-import { buildClientHello, startClientHello } from './client-tls13.js';
+import { buildClientHello, startClientHello, startEarlyData } from './client-tls13.js';
 import type { ClientHandshake } from './context.js';
 import { defineStates } from './declare.js';
 
@@ -21,6 +21,8 @@ export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello'
       creates: ['hello', 'clientRandom'],
     },
     construct: (hs) => buildClientHello(startClientHello(hs)),
+    // DTLS 1.3 0-RTT, when offered (datagramEarlyData): epoch 1 after the ClientHello.
+    postWork: startEarlyData,
   },
   // The first ClientHello and HelloVerifyRequest are not part of the transcript (RFC 6347 4.2.6).
   'C.HelloVerifyRequest': {
@@ -42,5 +44,8 @@ export const clientHelloDtls12 = defineStates<ClientHandshake, { 'C.ClientHello'
       needs: ['hello', 'transcript'],
     },
     construct: buildClientHello,
+    // The same ClientHello with the cookie (so the same early_data offer), which alone is in
+    // the transcript (RFC 6347 4.2.6): epoch 1 is keyed again from it. What went before is lost.
+    postWork: startEarlyData,
   },
 });

@@ -4,7 +4,7 @@
  * ServerHello can still choose), the HelloRetryRequest detour, the server's flight, ours.
  * Control flow is the core's; each row says which message may come when.
  */
-import { checkEchAcceptance, checkEchRetry, chooseEchConfig, echGreaseExtension, echWithholdsClientCertificate, refuseRejectedEch, sealClientHello, showInnerHello, startEchGrease, takeRetryConfigs } from './ech-client.js';
+import { checkEchAcceptance, checkEchRetry, chooseEchConfig, echGreaseExtension, echGreasePsks, echWithholdsClientCertificate, refuseRejectedEch, sealClientHello, showInnerHello, startEchGrease, takeRetryConfigs } from './ech-client.js';
 import { encodeEchClientHello } from '../messages/ech.js';
 import { certificateFromCompressed, offerCertificateCompression } from './cert-compression.js';
 import type { GroupName } from '../crypto/provider.js';
@@ -126,7 +126,8 @@ export const clientTls13 = defineStates<ClientHandshake, Entry>()({
       deriveApplicationSecrets(hs);
       hs.records.setReadSecret(hs.trafficKeys.serverApplication);
     },
-    writeTransition: (hs) => (hs.negotiated.earlyData === 'accepted' ? 'C.EndOfEarlyData' : afterServerFinished(hs)),
+    // DTLS 1.3 omits EndOfEarlyData, from the wire and the transcript: epochs mark the end (RFC 9147 5.6).
+    writeTransition: (hs) => (hs.negotiated.earlyData === 'accepted' && !hs.datagram ? 'C.EndOfEarlyData' : afterServerFinished(hs)),
   },
   // RFC 8446 4.5: accepted early data ends here (the connection seals it under the early key).
   'C.EndOfEarlyData': {
@@ -180,8 +181,7 @@ export function startClientHello(hs: Phase<ClientHandshake, 'transcript'>): Hell
     keyShares: hs.common.versions.includes('TLSv1.3') ? new Map(first.map((g) => [g, ephemeralKeyPair(hs, g)])) : new Map(),
     offeredExtensions: new Set(),
     pskOffers: [],
-    // With ECH no session is offered: a ticket or session ID in the clear would link this connection to the last.
-    session: o.ech ? undefined : usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session),
+    session: offeredSession(hs, usableSession(hs, o.session instanceof Uint8Array ? decodeSession(o.session) : o.session)),
     pskModes: (o.pskModes ?? ['psk_dhe_ke']).map((m) => PskKeyExchangeMode[m]),
   };
   hello.sessionId = chooseSessionId(hs, hello.session);
@@ -194,6 +194,14 @@ export function startClientHello(hs: Phase<ClientHandshake, 'transcript'>): Hell
     hello.echGrease = startEchGrease(hs);
   }
   return Object.assign(hs, { hello });
+}
+
+/**
+ * With ECH only a TLS 1.3 session, resumed inside the inner hello (RFC 9849 section 6.1.2): a
+ * TLS 1.2 ticket or session ID would go in the clear and link this connection to the last.
+ */
+function offeredSession(hs: ClientHandshake, session: TLSSession | undefined): TLSSession | undefined {
+  return hs.options.ech && session?.state.version !== ProtocolVersion.TLS1_3 ? undefined : session;
 }
 
 function grease(hs: Hello, index: number): number {
@@ -219,7 +227,7 @@ export function buildClientHello(hs: Hello): HandshakeMessage {
   const outer = helloFor(hs, hs.common.versions, c.ech.config.contents.public_name, 'outer');
   // A server answers either hello: what it may send back is what either offered.
   c.offeredExtensions = new Set([...innerOffered, ...c.offeredExtensions]);
-  return sealClientHello(hs, c.ech, inner, outer);
+  return sealClientHello(hs, c.ech, inner, outer, c.pskOffers);
 }
 
 /** One ClientHello offering `offeredVersions` to `servername`; `ech` says which hello of an ECH pair it is. */
@@ -276,21 +284,23 @@ function helloFor(hs: Hello, offeredVersions: readonly TLSVersionName[], servern
     ext.add('encrypted_client_hello', echGreaseExtension(hs, c.echGrease, inner, ext));
   }
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
-  // No PSK with ECH: neither hello of the pair offers one.
-  const session = ech !== 'none' ? undefined : sessionPskOffer(hs);
-  const psks = (c.pskOffers = ech !== 'none' ? [] : session ? [session] : externalPskOffers(hs));
-  const psk = (c.pskOffer = psks[0]);
+  // With ECH the session's PSK (no external one) goes in the inner hello, built first; the outer
+  // one carries GREASE in its place, and early_data if the inner offers it (RFC 9849 section 6.1.2).
+  const greasePsks = ech === 'outer' && c.ech ? echGreasePsks(hs, c.ech, c.pskOffers) : undefined;
+  const psks = ech === 'outer' ? [] : sessionOrExternalPsks(hs, ech);
+  if (ech !== 'outer') {
+    c.pskOffers = psks;
+    c.pskOffer = psks[0];
+    c.earlyDataLimit = undefined;
+  }
   // pre_shared_key goes last; its binders are filled in once the rest is encoded.
-  const offered: OfferedPsks | undefined = psk && {
+  const offered: OfferedPsks | undefined = greasePsks ?? (psks.length > 0 ? {
     identities: psks.map((p) => ({ identity: p.identity, obfuscated_ticket_age: p.obfuscatedAge })),
     binders: psks.map((p) => new Uint8Array(hashLength[p.hash])),
-  };
-  c.earlyDataLimit = undefined;
-  const earlyDataLimit = psk ? clientEarlyDataLimit(hs) : 0;
-  if (earlyDataLimit > 0) {
-    ext.add('early_data', true);
-    c.earlyDataLimit = earlyDataLimit;
-  }
+  } : undefined);
+  const earlyDataLimit = ech !== 'outer' && c.pskOffer ? clientEarlyDataLimit(hs) : 0;
+  if (earlyDataLimit > 0) c.earlyDataLimit = earlyDataLimit;
+  if (earlyDataLimit > 0 || (ech === 'outer' && c.ech && c.earlyDataLimit !== undefined)) ext.add('early_data', true);
   if (offered) ext.add('pre_shared_key', offered);
   c.offeredExtensions = new Set(ext.types);
   // An inner hello offers TLS 1.3 suites alone, as it offers TLS 1.3 alone.
@@ -305,7 +315,8 @@ function helloFor(hs: Hello, offeredVersions: readonly TLSVersionName[], servern
     legacy_compression_methods: new Uint8Array([0]),
     extensions: ext,
   };
-  if (offered) {
+  // An inner hello's binders cover it as the server rebuilds it (sealClientHello); GREASE binders stay random.
+  if (offered && ech === 'none') {
     // The binders cover the hello as it goes on the wire (DTLS: with its legacy_cookie field, RFC 9147 5.3).
     const raw = encodeHandshake(hello, hs.datagram ? 'dtls13' : 'tls13');
     const truncated = raw.subarray(0, raw.length - bindersLength(offered));
@@ -315,14 +326,17 @@ function helloFor(hs: Hello, offeredVersions: readonly TLSVersionName[], servern
 }
 
 /** Offered early data: after the ClientHello (and the compatibility CCS, RFC 8446 D.4) its key, then the data. */
-function startEarlyData(hs: Hello): void {
+export function startEarlyData(hs: Hello): void {
   const c = hs.hello;
   const limit = c.earlyDataLimit;
   if (limit === undefined) return;
   const psk = need(c.pskOffer, 'the offered PSK');
   compatibilityCCS(hs);
   const suite = need(cipherSuiteByCode(need(c.session, 'the offered session').state.cipher_suite), "the session's cipher suite");
-  const helloHash = hs.provider.hash(psk.hash, hs.transcript.messages());
+  // Only the ClientHello is in the transcript here; DTLS 1.3 hashes it in TLS framing (RFC 9147 5.2).
+  // With ECH it is the inner hello the server will take, if it takes ECH (RFC 9849 section 6.1.2).
+  const hello = c.ech?.inner ?? hs.transcript.messages();
+  const helloHash = hs.provider.hash(psk.hash, hs.datagram ? dtlsToTlsFraming(hello) : hello);
   hs.records.earlyData(clientEarlyTrafficSecret(hs, psk.hash, psk.secret, helloHash), limit, suite);
 }
 
@@ -336,6 +350,13 @@ function chooseSessionId(hs: ClientHandshake, session: TLSSession | undefined): 
   // DTLS 1.3 has no middlebox compatibility mode (RFC 9147 5): its legacy_session_id stays empty.
   const compat = !hs.datagram && hs.options.compatibilityMode !== false && hs.common.versions.includes('TLSv1.3');
   return tls12Session || compat ? hs.common.random(32) : new Uint8Array(0);
+}
+
+/** What a hello offers: the session's PSK, or else (without ECH) the external PSKs configured. */
+function sessionOrExternalPsks(hs: Hello, ech: 'none' | 'inner' | 'outer'): PskOffer[] {
+  const session = sessionPskOffer(hs);
+  if (session) return [session];
+  return ech === 'none' ? externalPskOffers(hs) : [];
 }
 
 /** The session's PSK, if it is TLS 1.3, we still offer its suite and (after HRR) its hash is the chosen one. */
@@ -377,6 +398,8 @@ function processServerHello(hs: Hello, msg: MessageOf<'server_hello'>): void {
   checkServerHelloCommon(hs, msg);
   if (c.ech) checkEchAcceptance(hs, c.ech, msg);
   const selected = msg.extensions.get('pre_shared_key', 'server_hello');
+  // The outer hello's identities are GREASE: a server that did not take the inner hello has none to select (RFC 9849 section 10.12.3).
+  if (selected && c.ech?.status === 'rejected') throw illegalParameter('ECH rejected, yet ServerHello selects a PSK (the outer hello offers none)');
   if (selected) {
     // The selected identity's hash must be that of the suite chosen now.
     const offer = c.pskOffers[selected.selected_identity];

@@ -141,6 +141,15 @@ export interface ClientHelloState {
   earlyDataLimit?: number;
 }
 
+/** What a server's HelloRetryRequest named: its suite, and the group it asked a share of. */
+export interface RetryRequest {
+  suite: CipherSuiteInfo;
+  /** None when the HRR only carried a DTLS 1.3 cookie. */
+  group?: GroupName;
+  /** When it named no group: the group of the client's share the server took as it was, which ClientHello2 keeps. */
+  taken?: GroupName;
+}
+
 export interface ServerHelloState {
   clientRandom?: Uint8Array;
   sessionId: Uint8Array;
@@ -353,6 +362,12 @@ export class ClientHandshake extends SideHandshake<ClientOptions, ClientHelloSta
 export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloState> {
   /** Encrypted Client Hello: what became of the client's offer (kept across a HelloRetryRequest, dropped with the hello state). */
   echState?: EchServerState;
+  /**
+   * What our HelloRetryRequest named, once it was sent. The second ClientHello is held to it
+   * (RFC 8446 4.1.2, 4.1.4), whether this handshake sent it or a stateless cookie exchange did
+   * before it began (RFC 9147 5.1, with only the cookie to say what it named).
+   */
+  retryRequest?: RetryRequest;
   readonly side = 'server';
 
   /** Our certificate and key, chosen while processing the ClientHello (none when resuming or with a PSK suite). */
@@ -373,6 +388,7 @@ export class ServerHandshake extends SideHandshake<ServerOptions, ServerHelloSta
     if (s?.ephemeral) wipe(s.ephemeral.privateKey);
     if (s?.psk) wipe(s.psk.secret);
     this.hello = undefined;
+    this.retryRequest = undefined;
     // The HPKE context that opened the inner hello, and the inner hello itself: the handshake's alone (negotiated.ech keeps the outcome).
     this.echState = undefined;
   }

@@ -671,6 +671,11 @@ export class Flight {
     return packDatagrams(sealed, this.mtuValue);
   }
 
+  /** The largest record payload one datagram carries at `epoch`. */
+  payloadRoom(epoch: number): number {
+    return this.mtuValue - this.overhead(epoch);
+  }
+
   private overhead(epoch: number): number {
     const o = this.overheadOf(epoch);
     if (!Number.isInteger(o) || o < 0) throw internalError(`bad record overhead ${o} for epoch ${epoch}`);

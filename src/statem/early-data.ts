@@ -24,8 +24,8 @@ export const TICKET_AGE_WINDOW_MS = 10_000;
 export function clientEarlyDataLimit(hs: Phase<ClientHandshake, 'hello'>): number {
   const c = hs.hello;
   const session = c.session;
-  // DTLS 1.3's epoch 1 (0-RTT) is not spoken.
-  if (!session || hs.datagram || c.pskOffer?.label !== 'res binder' || hs.negotiated.helloRetried) return 0;
+  // DTLS 1.3's epoch 1 (0-RTT) only when the application asks for it.
+  if (!session || (hs.datagram && hs.options.datagramEarlyData !== true) || c.pskOffer?.label !== 'res binder' || hs.negotiated.helloRetried) return 0;
   if (!hs.common.cipherSuites.some((s) => s.code === session.state.cipher_suite)) return 0;
   const alpn = utf8.decode(session.state.alpn);
   if (alpn === '' ? hs.common.alpn.length > 0 : !hs.common.alpn.includes(alpn)) return 0;

@@ -11,20 +11,26 @@
  *
  * The inner hello refers to the outer one's copies of the extensions both share (section 5.1)
  * and is padded (section 6.1.3). The outer hello offers TLS 1.2 too: a server that picks it did
- * not take ECH, and is treated as a rejection without retry configs. Not here yet: PSKs with
- * ECH (not offered).
+ * not take ECH, and is treated as a rejection without retry configs.
+ *
+ * A session is resumed inside: the inner hello offers its PSK, with binders over the inner
+ * transcript, and the outer one GREASE identities and binders of the same lengths (section
+ * 10.12.3), so neither the ticket nor the fact of resuming shows on the wire.
  */
 import { hpkeSetupSender, hpkeSupports, type HpkeContext } from '../crypto/hpke.js';
+import { hashLength } from '../crypto/provider.js';
 import { echConfigListBytes } from '../ech/keys.js';
 import { echConfirmation, echHpkeInfo, messageHash } from '../ech/schedule.js';
 import { TLSError, illegalParameter } from '../errors.js';
 import { ECH_EXTENSION, EchHelloRetryRequest, OuterExtensions, encodeEchClientHello, parseEchConfigList, type ECHConfig, type HpkeSymmetricCipherSuite } from '../messages/ech.js';
 import { decode, encode } from '../messages/codec.js';
-import { extensionsCodec, type Extension } from '../messages/extensions.js';
+import { extensionsCodec, type Extension, type OfferedPsks } from '../messages/extensions.js';
 import { ExtensionType } from '../messages/constants.js';
 import { Extensions, encodeHandshake, type MessageOf } from '../messages/handshake.js';
 import { concat, constantTimeEqual, equal, utf8 } from '../util/bytes.js';
 import { need, type ClientHandshake } from './context.js';
+import type { PskOffer } from './external-psk.js';
+import { bindersLength, computeBinder } from './psk.js';
 import type { Phase } from './declare.js';
 
 export interface EchClientState {
@@ -43,6 +49,8 @@ export interface EchClientState {
   status: 'offered' | 'accepted' | 'rejected';
   /** The server's retry_configs (ECHConfigList bytes), when it rejected ECH and sent them. */
   retryConfigs?: Uint8Array;
+  /** The outer hello's GREASE PSK identities, made once: a second hello (after HRR) repeats them. */
+  greasePskIdentities?: OfferedPsks['identities'];
 }
 
 const TAG_LENGTH = 16;
@@ -129,8 +137,15 @@ function compressExtensions(inner: Extensions, outer: Extensions): { encoded: Ex
  * used), compressed against the outer hello's extensions; and the inner hello the server will
  * rebuild from it.
  */
-function encodedClientHelloInner(inner: MessageOf<'client_hello'>, outer: Extensions, maximumNameLength: number): { plaintext: Uint8Array; expanded: MessageOf<'client_hello'> } {
+function encodedClientHelloInner(
+  inner: MessageOf<'client_hello'>,
+  outer: Extensions,
+  maximumNameLength: number,
+  bind: (expanded: MessageOf<'client_hello'>) => void = () => {},
+): { plaintext: Uint8Array; expanded: MessageOf<'client_hello'> } {
   const { encoded, expanded } = compressExtensions(inner.extensions, outer);
+  // Both forms share the pre_shared_key value: binders made over the expanded one are in the encoded one too.
+  bind({ ...inner, extensions: expanded });
   const body = encodeHandshake({ ...inner, legacy_session_id: new Uint8Array(0), extensions: encoded }).subarray(4);
   const serverName = inner.extensions.get('server_name', 'client_hello')?.server_name_list[0]?.host_name;
   return {
@@ -144,7 +159,7 @@ function encodedClientHelloInner(inner: MessageOf<'client_hello'>, outer: Extens
  * encrypted_client_hello in its place): the inner hello is compressed against the outer one,
  * padded, and encrypted with the outer hello as additional data (section 5.2).
  */
-export function sealClientHello(hs: ClientHandshake, state: EchClientState, inner: MessageOf<'client_hello'>, outer: MessageOf<'client_hello'>): MessageOf<'client_hello'> {
+export function sealClientHello(hs: Phase<ClientHandshake, 'transcript'>, state: EchClientState, inner: MessageOf<'client_hello'>, outer: MessageOf<'client_hello'>, psks: readonly PskOffer[]): MessageOf<'client_hello'> {
   const p = hs.provider;
   const k = state.config.contents.key_config;
   // Both hellos carry the same session ID; the second hello (after HRR) repeats the outer random.
@@ -153,7 +168,7 @@ export function sealClientHello(hs: ClientHandshake, state: EchClientState, inne
   // The random on the wire, for the key log and TLS 1.2's keys, until the server takes ECH.
   hs.clientRandom = state.outerRandom;
   outer.legacy_session_id = inner.legacy_session_id;
-  const { plaintext, expanded } = encodedClientHelloInner(inner, outer.extensions, state.config.contents.maximum_name_length);
+  const { plaintext, expanded } = encodedClientHelloInner(inner, outer.extensions, state.config.contents.maximum_name_length, (hello) => bindInnerPsks(hs, state, hello, psks));
   state.innerHello = expanded;
   state.inner = encodeHandshake(expanded);
   state.innerRandom = inner.random;
@@ -171,6 +186,34 @@ export function sealClientHello(hs: ClientHandshake, state: EchClientState, inne
   const aad = encodeHandshake(outer).subarray(4);
   outer.extensions.list[at] = { type: ECH_EXTENSION, value: echExtension(context.seal(aad, plaintext)) };
   return outer;
+}
+
+/**
+ * The inner hello's binders (RFC 8446 section 4.2.11.2) over ClientHelloInner as the server
+ * rebuilds it (outer extensions expanded, the outer's session ID), in the inner transcript:
+ * after a HelloRetryRequest, message_hash(ClientHelloInner1) and the HRR come first.
+ */
+function bindInnerPsks(hs: Phase<ClientHandshake, 'transcript'>, state: EchClientState, expanded: MessageOf<'client_hello'>, psks: readonly PskOffer[]): void {
+  const offered = expanded.extensions.get('pre_shared_key', 'client_hello');
+  if (!offered) return;
+  const raw = encodeHandshake(expanded);
+  const truncated = raw.subarray(0, raw.length - bindersLength(offered));
+  const before = state.retried ? concat(state.retried.innerHash, state.retried.hrr) : new Uint8Array(0);
+  psks.forEach((p, i) => (offered.binders[i] = computeBinder(hs, p.hash, p.secret, truncated, p.label, before)));
+}
+
+/**
+ * The outer hello's pre_shared_key when the inner one offers PSKs (RFC 9849 section 10.12.3):
+ * for each, a random identity of the same length and a random obfuscated_ticket_age (kept for
+ * a second hello), and a random binder as long as the real one. No PSKs inside, none outside.
+ */
+export function echGreasePsks(hs: ClientHandshake, state: EchClientState, psks: readonly PskOffer[]): OfferedPsks | undefined {
+  if (psks.length === 0) return undefined;
+  state.greasePskIdentities ??= psks.map((p) => {
+    const age = hs.common.random(4);
+    return { identity: hs.common.random(p.identity.length), obfuscated_ticket_age: ((age[0] << 24) | (age[1] << 16) | (age[2] << 8) | age[3]) >>> 0 };
+  });
+  return { identities: state.greasePskIdentities, binders: psks.map((p) => hs.common.random(hashLength[p.hash])) };
 }
 
 /** After the outer hello went out: the inner one it carries, to whoever watches the handshake. */

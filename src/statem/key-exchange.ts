@@ -5,7 +5,8 @@
  * provider draws from its own source, the same one, which lets it use what cannot take a
  * seed (node:crypto's ML-KEM). A malformed peer share becomes illegal_parameter.
  */
-import { isEcdhGroup, seedLength } from '../crypto/groups.js';
+import { isEcdhGroup, isPostQuantumGroup, seedLength } from '../crypto/groups.js';
+import { NamedGroup } from '../messages/constants.js';
 import { UnusableSeedError, type Encapsulation, type GroupName, type KeyPair } from '../crypto/provider.js';
 import { TLSError } from '../errors.js';
 import type { HandshakeContext } from './context.js';
@@ -73,4 +74,43 @@ export function defaultKeyShareGroups(groups: readonly GroupName[], datagram = f
   // and a server that prefers the hybrid group asks for it with its HelloRetryRequest.
   if (datagram && classic) return [classic];
   return classic ? [first, classic] : [first];
+}
+
+/** A TLS 1.3 server's group: with the client's share for it, or without one (ask by HelloRetryRequest). */
+export interface GroupChoice {
+  group: GroupName;
+  share?: Uint8Array;
+}
+
+/**
+ * The group a TLS 1.3 server takes, from its own preference `ours`, the groups the client
+ * lists and the shares it sent; undefined when none is in common. One rule for the stateful
+ * server and the DTLS 1.3 cookie guard, so the group a stateless HelloRetryRequest named is
+ * the one the association then finds in the second ClientHello.
+ *
+ * A share the client already sent wins: it saves a round trip. Over datagrams, though, a
+ * client sends only a classic share (see defaultKeyShareGroups), so that rule alone would
+ * never reach a post-quantum group: there the server's favourite group the client lists wins
+ * when it is post-quantum, asked for by HelloRetryRequest when its share is missing
+ * (`askForPostQuantum`: over datagrams, unless that would refuse 0-RTT). A DTLS
+ * 1.3 server sends that HelloRetryRequest for its cookie anyway (RFC 9147 5.1), so naming the
+ * group in it costs no round trip, and the second ClientHello, fragmented by the larger share,
+ * comes from an address the cookie proved.
+ */
+export function chooseGroup13(
+  ours: readonly GroupName[],
+  listed: readonly number[],
+  shares: readonly { group: number; key_exchange: Uint8Array }[],
+  askForPostQuantum: boolean,
+): GroupChoice | undefined {
+  // A set: a list of thousands of groups must not make this quadratic.
+  const both = new Set(listed);
+  const shareFor = (group: GroupName) => shares.find((s) => s.group === NamedGroup[group])?.key_exchange;
+  const favourite = ours.find((g) => both.has(NamedGroup[g]));
+  if (askForPostQuantum && favourite && isPostQuantumGroup(favourite)) return { group: favourite, share: shareFor(favourite) };
+  for (const group of ours) {
+    const share = shareFor(group);
+    if (share) return { group, share };
+  }
+  return favourite && { group: favourite };
 }

@@ -8,7 +8,7 @@ import { TLSError } from '../errors.js';
 import { ProtocolVersion, cipherSuiteByCode } from '../messages/constants.js';
 import { Extensions, type HandshakeMessage, type MessageOf } from '../messages/handshake.js';
 import type { OfferedPsks } from '../messages/extensions.js';
-import { constantTimeEqual, utf8 } from '../util/bytes.js';
+import { concat, constantTimeEqual, utf8 } from '../util/bytes.js';
 import type { ServerOptions } from '../config.js';
 import { certificateFromDer } from '../x509/intern.js';
 import type { ClientHandshake, HandshakeContext, ServerHandshake } from './context.js';
@@ -30,13 +30,18 @@ export function bindersLength(psks: OfferedPsks): number {
  * labelled for a resumption, an external or an imported PSK (RFC 8446 7.1, RFC 9258 5.2), so
  * none passes for another.
  */
-export function computeBinder(hs: Phase<HandshakeContext, 'transcript'>, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, label: BinderLabel = 'res binder'): Uint8Array {
+export function computeBinder(hs: Phase<HandshakeContext, 'transcript'>, hash: HashName, psk: Uint8Array, truncatedHello: Uint8Array, label: BinderLabel = 'res binder', before?: Uint8Array): Uint8Array {
   const p = hs.provider;
   const early = new EarlyStage(p, hash, psk, hs.labelPrefix);
   const binderKey = early.binderKey(label);
   early.wipe();
   // Before HelloRetryRequest the transcript has no hash yet; after it, the binder covers message_hash + HRR too.
-  const transcriptHash = hs.transcript.hashName ? hs.transcript.hashWith(truncatedHello) : p.hash(hash, truncatedHello);
+  // `before` stands in for the transcript when it is not the one on the wire (ECH's inner hello).
+  const transcriptHash = before
+    ? p.hash(hash, concat(before, truncatedHello))
+    : hs.transcript.hashName
+      ? hs.transcript.hashWith(truncatedHello)
+      : p.hash(hash, truncatedHello);
   return finishedVerifyData(p, hash, binderKey, transcriptHash, early.prefix);
 }
 
@@ -130,8 +135,8 @@ export function serverShared(hs: ServerHandshake): ServerShared {
 
 /** The max_early_data_size our tickets carry: the `maxEarlyData` option, 0 (no 0-RTT) without it. */
 export function ticketMaxEarlyData(hs: ServerHandshake): number {
-  // DTLS 1.3's epoch 1 (0-RTT) is not spoken: its tickets allow no early data.
-  if (hs.datagram) return 0;
+  // DTLS 1.3's epoch 1 (0-RTT) only when the application asks for it.
+  if (hs.datagram && hs.options.datagramEarlyData !== true) return 0;
   return Math.max(0, Math.min(hs.options.maxEarlyData ?? 0, 2 ** 32 - 1));
 }
 

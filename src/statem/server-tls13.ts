@@ -5,10 +5,10 @@
  */
 import { addRetryConfigs, confirmEch, confirmEchRetry, openClientHello, openSecondClientHello, useInnerTranscript } from './ech-server.js';
 import { chooseCertificateCompression, maybeCompressCertificate } from './cert-compression.js';
-import type { GroupName, HashName } from '../crypto/provider.js';
+import type { HashName } from '../crypto/provider.js';
 import type { CertifiedKey, TLSVersionName } from '../config.js';
 import { TLSError, handshakeFailure, illegalParameter, unexpectedMessage } from '../errors.js';
-import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuiteByCode } from '../messages/constants.js';
+import { HRR_RANDOM, NamedGroup, ProtocolVersion, PskKeyExchangeMode, cipherSuiteByCode, type CipherSuiteInfo } from '../messages/constants.js';
 import { externalPskFor, importedPskHashes } from './external-psk.js';
 import { checkBinder, newSessionTicket, serverShared, ticketMaxEarlyData } from './psk.js';
 import { clientEarlyTrafficSecret, serverAcceptsEarlyData } from './early-data.js';
@@ -30,8 +30,8 @@ import {
 } from './both.js';
 import { checkFallback, checkLegacyVersion } from './hello-version-checks.js';
 import { acceptClientCertificates, acceptedSchemes, wantsClientCertificate } from './client-auth.js';
-import { need, type ServerHandshake, type ServerHelloState } from './context.js';
-import { encapsulateTo } from './key-exchange.js';
+import { need, type RetryRequest, type ServerHandshake, type ServerHelloState } from './context.js';
+import { chooseGroup13, encapsulateTo, type GroupChoice } from './key-exchange.js';
 import { ESTABLISHED, defineStates, type Phase } from './declare.js';
 import { processClientHello12 } from './server-tls12.js';
 import { acceptConnectionId, answerConnectionId } from './connection-id.js';
@@ -77,6 +77,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     row: { group: TLS13, read: { client_hello: 'S.ClientHello2' }, needs: [...NEGOTIATING, 'group'] },
     preWork: (hs) => {
       hs.negotiated.helloRetried = true;
+      hs.retryRequest = { suite: hs.suite, group: hs.group };
       hs.transcript.replaceWithMessageHash();
     },
     construct: (hs) => confirmEchRetry(hs, helloRetryRequest(hs)),
@@ -99,8 +100,9 @@ export const serverTls13 = defineStates<ServerHandshake>()({
       deriveHandshakeSecrets(hs, hs.pendingSharedSecret, hs.hello.psk?.secret);
       hs.pendingSharedSecret = undefined;
       hs.records.setWriteSecret(hs.handshakeKeys.serverTraffic);
-      // Accepted early data is read under its own key until EndOfEarlyData.
-      if (hs.negotiated.earlyData !== 'accepted') hs.records.setReadSecret(hs.handshakeKeys.clientTraffic);
+      // Accepted early data is read under its own key until EndOfEarlyData; over DTLS 1.3,
+      // which has none, epoch 1 stays readable beside the handshake epoch (RFC 9147 5.6).
+      if (hs.negotiated.earlyData !== 'accepted' || hs.datagram) hs.records.setReadSecret(hs.handshakeKeys.clientTraffic);
     },
   },
   'S.EncryptedExtensions': {
@@ -143,6 +145,7 @@ export const serverTls13 = defineStates<ServerHandshake>()({
     row: { group: TLS13, read: { certificate: 'S.ClientCertificate', finished: 'S.ClientFinished' }, needs: [...NEGOTIATING, 'handshakeKeys'] },
     process: (hs) => {
       if (hs.negotiated.earlyData !== 'accepted') throw unexpectedMessage('EndOfEarlyData without accepted early data');
+      if (hs.datagram) throw unexpectedMessage('EndOfEarlyData over DTLS 1.3, which omits it (RFC 9147 5.6)');
     },
     postProcess: (hs) => hs.records.setReadSecret(hs.handshakeKeys.clientTraffic),
   },
@@ -186,13 +189,8 @@ export const serverTls13 = defineStates<ServerHandshake>()({
   },
 });
 
-interface Selection {
-  group: GroupName;
-  /** The client's share for `group`, absent when we must ask for one with HelloRetryRequest. */
-  share?: Uint8Array;
-}
-
-function selectGroup(hs: ServerHandshake, ch: ClientHello): Selection {
+/** `askForPostQuantum`: see chooseGroup13. */
+function selectGroup(hs: ServerHandshake, ch: ClientHello, askForPostQuantum: boolean): GroupChoice {
   const supported = ch.extensions.get('supported_groups', 'client_hello');
   const keyShare = ch.extensions.get('key_share', 'client_hello');
   if (!keyShare) throw new TLSError('missing_extension', 'ClientHello has no key_share (PSK-only handshakes are not supported)');
@@ -207,14 +205,9 @@ function selectGroup(hs: ServerHandshake, ch: ClientHello): Selection {
     if (!listed.has(share.group)) throw illegalParameter('ClientHello has a key share for a group it does not list');
     seen.add(share.group);
   }
-  // Prefer a group the client already sent a share for: it saves a round trip.
-  for (const group of hs.common.groups) {
-    const share = keyShare.client_shares.find((s) => s.group === NamedGroup[group]);
-    if (share) return { group, share: share.key_exchange };
-  }
-  const group = hs.common.groups.find((g) => offered.includes(NamedGroup[g]));
-  if (!group) throw handshakeFailure('no key exchange group in common');
-  return { group };
+  const choice = chooseGroup13(hs.common.groups, offered, keyShare.client_shares, askForPostQuantum);
+  if (!choice) throw handshakeFailure('no key exchange group in common');
+  return choice;
 }
 
 function selectCertificate(hs: ServerHandshake, ch: ClientHello, servername: string | undefined) {
@@ -293,10 +286,11 @@ function chooseSuite13(hs: ServerHandshake, ch: ClientHello) {
 type ServerPsk = NonNullable<ServerHelloState['psk']>;
 
 function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: MessageOf<'client_hello'>, raw: Uint8Array): void {
-  // The state of the first ClientHello, when this is the second (after our HelloRetryRequest).
+  // The state of the first ClientHello, when this is the second after a HelloRetryRequest this
+  // handshake sent; after a stateless one (DTLS 1.3's cookie) only what the cookie named is known.
   const first = hs.hello;
-  const retry = first !== undefined;
-  const firstSuite = hs.negotiated.suite;
+  const asked = hs.retryRequest;
+  const retry = asked !== undefined;
   const ext = ch.extensions;
   checkLegacyVersion(hs, ch);
   const version = negotiateVersion(hs, ch);
@@ -323,24 +317,23 @@ function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: Messag
   hs.negotiated.suite = suite;
   const psk = acceptPsk(hs, ch, raw, suite.hash);
   // psk_ke resumes without (EC)DHE; everything else needs a group.
-  const selection: Selection | undefined = psk && !psk.dhe ? undefined : selectGroup(hs, ch);
+  // A HelloRetryRequest would refuse 0-RTT: a client resuming with early data we may take
+  // keeps the share it sent, even over DTLS 1.3 where we would otherwise ask for a hybrid
+  // (after one, there is no 0-RTT to keep).
+  const zeroRtt = !retry && psk?.ticket !== undefined && ext.has('early_data') && ticketMaxEarlyData(hs) > 0;
+  const selection: GroupChoice | undefined = psk && !psk.dhe ? undefined : selectGroup(hs, ch, hs.datagram && !zeroRtt);
   if (!psk && hs.options.certificates.length === 0 && ext.has('pre_shared_key')) {
     // A certificate-free server has nothing but PSKs: none of the client's is known here.
     throw new TLSError('unknown_psk_identity', 'no offered PSK identity is known (and this server has no certificate)');
   }
   const { certified, scheme } = psk ? { certified: undefined, scheme: undefined } : selectCertificate(hs, ch, sni);
 
+  if (asked) checkSecondHello(ch, asked, suite, selection, psk);
   if (first) {
-    // RFC 8446 4.1.2: the second ClientHello is the first with the requested changes only.
+    // What a stateless server cannot compare (its cookie guard checked the cookie).
     if (!equal(ch.legacy_session_id, first.sessionId)) throw illegalParameter('second ClientHello changed legacy_session_id');
-    // RFC 8446 4.1.4: the suite the HelloRetryRequest named (and the transcript hashes with) stays.
-    if (suite !== firstSuite) throw illegalParameter('second ClientHello leads to another cipher suite');
-    if (!selection || selection.group !== hs.negotiated.group || !selection.share) throw illegalParameter('second ClientHello has no key share for the group we asked for');
-    const shares = ext.get('key_share', 'client_hello')?.client_shares ?? [];
-    if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
     const cookie = ext.get('cookie', 'client_hello')?.cookie;
     if (first.cookie && (!cookie || !constantTimeEqual(cookie, first.cookie))) throw illegalParameter('second ClientHello does not echo our cookie');
-    if (ext.has('early_data')) throw illegalParameter('early_data after HelloRetryRequest');
   }
 
   const limit = ext.get('record_size_limit', 'client_hello');
@@ -372,6 +365,25 @@ function processClientHello(hs: Phase<ServerHandshake, 'transcript'>, ch: Messag
   if (!retry && ext.has('early_data')) hs.negotiated.earlyData = serverAcceptsEarlyData(hs, hs.hello, suite, alpnProtocol) ? 'accepted' : 'rejected';
 }
 
+/**
+ * RFC 8446 4.1.2: the second ClientHello is the first with the requested changes only. What
+ * the HelloRetryRequest named (`asked`) must be what this hello leads to: its suite, which the
+ * transcript already hashes with (4.1.4), and a single share of its group (4.2.8). A hello that
+ * would need another HelloRetryRequest is refused: a server sends at most one (4.1.4).
+ */
+function checkSecondHello(ch: ClientHello, asked: RetryRequest, suite: CipherSuiteInfo, selection: GroupChoice | undefined, psk: ServerPsk | undefined): void {
+  if (suite !== asked.suite) throw illegalParameter('second ClientHello leads to another cipher suite');
+  if (asked.group) {
+    if (!selection || selection.group !== asked.group || !selection.share) throw illegalParameter('second ClientHello has no key share for the group we asked for');
+    const shares = ch.extensions.get('key_share', 'client_hello')?.client_shares ?? [];
+    if (shares.length !== 1) throw illegalParameter('second ClientHello must carry exactly one key share');
+  }
+  // An HRR that asked for no share leaves key_share as it was: the share we took is still the one.
+  if (asked.taken && selection && selection.group !== asked.taken) throw illegalParameter('second ClientHello changed the key share we took');
+  if (!needsNoRetry({ peerShare: selection?.share, psk })) throw illegalParameter('second ClientHello would need another HelloRetryRequest');
+  if (ch.extensions.has('early_data')) throw illegalParameter('early_data after HelloRetryRequest');
+}
+
 /** Accepted early data: derive its key from the ClientHello (now in the transcript) and start reading it. */
 function startEarlyData(hs: Negotiating): void {
   if (hs.negotiated.earlyData !== 'accepted') return;
@@ -397,7 +409,7 @@ function selectAlpn(hs: ServerHandshake, ch: ClientHello, servername: string | u
 }
 
 /** The client's first hello can be answered at once: it has a share for our group, or it resumes without (EC)DHE. */
-function needsNoRetry(s: ServerHelloState): boolean {
+function needsNoRetry(s: Pick<ServerHelloState, 'peerShare' | 'psk'>): boolean {
   return s.peerShare !== undefined || (s.psk !== undefined && !s.psk.dhe);
 }
 

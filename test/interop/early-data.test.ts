@@ -11,9 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { killAllPeers, peers, startOpensslClient, startOpensslServer, type Peer, type TlsPeer } from '../helpers/peers.js';
-import { CLI, startTslsServer, tsls } from '../helpers/tsls-cli.js';
+import { SERVER_PKI, expectCliBuilt, startTslsServer, tsls } from '../helpers/tsls-cli.js';
 
-const SERVER_PKI = ['--cert', 'leaf-ecdsa-p256.chain.pem', '--key', 'leaf-ecdsa-p256.key'];
 const EARLY = 'GET /early 0-RTT\n';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tsls-early-'));
@@ -23,9 +22,7 @@ writeFileSync(earlyFile, EARLY);
 afterEach(killAllPeers);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-it('the CLI is built', () => {
-  expect(existsSync(CLI), `${CLI} is missing: run \`npx tsc -p .\` (npm test does) first`).toBe(true);
-});
+it('the CLI is built', expectCliBuilt);
 
 function tslsClient(port: number, ...args: string[]): Peer {
   return tsls('client', `127.0.0.1:${port}`, '--servername', 'localhost', '--ca', 'root.crt', ...args);

@@ -216,6 +216,28 @@ describe('DTLS over UDP: our client ↔ our server', () => {
     expect([...clientKeylog].sort()).toEqual([...keylog].sort());
   });
 
+  it('DTLS 1.3 by default: X25519MLKEM768, asked for in the cookie HelloRetryRequest, reported by getEphemeralKeyInfo() as node:tls does', async () => {
+    const serverSide: DTLSSocket[] = [];
+    const { server, port } = await startServer({}, (s) => {
+      serverSide.push(s);
+      echo(s);
+    });
+    const c = client(port);
+    await next(c, 'secureConnect');
+    expect(c.getEphemeralKeyInfo()).toEqual({ type: 'TLSGroup', name: 'X25519MLKEM768' });
+    // One round trip more than none: the cookie's, which also named the group.
+    expect(server.stats.helloVerifyRequests).toBe(1);
+    expect(c.connection.helloRetried).toBe(true);
+    await until('the server side', () => serverSide.length === 1);
+    expect(serverSide[0]!.getEphemeralKeyInfo()).toBeNull();
+    expect(serverSide[0]!.connection.group).toBe('X25519MLKEM768');
+    // Over DTLS 1.2 no KEM group exists: X25519, as node:tls reports ECDH.
+    const { port: port12 } = await startServer(DTLS12, echo);
+    const old = client(port12);
+    await next(old, 'secureConnect');
+    expect(old.getEphemeralKeyInfo()).toEqual({ type: 'ECDH', name: 'X25519', size: 253 });
+  });
+
   it('minVersion/maxVersion DTLSv1.2 on either side settles on DTLS 1.2', async () => {
     const { port } = await startServer(DTLS12, echo);
     const a = client(port);
@@ -336,6 +358,23 @@ describe('DTLS over UDP: our client ↔ our server', () => {
     const c = client(port);
     await next(c, 'secureConnect');
     expect(server.associations.size).toBe(1);
+  });
+
+  it("recvBufferSize and sendBufferSize size the server's UDP socket, and a client still completes through it", async () => {
+    const plain = await startServer();
+    const defaults = { recv: plain.server.socket!.getRecvBufferSize(), send: plain.server.socket!.getSendBufferSize() };
+    // A quarter of the kernel's default, so the change shows whatever rmem_max / wmem_max allow (Linux reports twice what was set).
+    const want = { recv: Math.floor(defaults.recv / 4), send: Math.floor(defaults.send / 4) };
+    const { server, port } = await startServer({ recvBufferSize: want.recv, sendBufferSize: want.send }, echo);
+    expect(server.socket!.getRecvBufferSize()).toBeLessThan(defaults.recv);
+    expect(server.socket!.getRecvBufferSize()).toBeGreaterThanOrEqual(want.recv);
+    expect(server.socket!.getSendBufferSize()).toBeLessThan(defaults.send);
+    expect(server.socket!.getSendBufferSize()).toBeGreaterThanOrEqual(want.send);
+    const c = client(port);
+    await next(c, 'secureConnect');
+    c.send(Buffer.from('hi'));
+    const [m] = await next<[Buffer]>(c, 'message');
+    expect(m.toString()).toBe('echo:hi');
   });
 
   it('bounds half-open associations (maxHalfOpen): a newcomer evicts the oldest; the rest time out', async () => {
