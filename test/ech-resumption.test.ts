@@ -9,6 +9,7 @@ import { nobleProvider as p } from '../src/crypto/noble.js';
 import type { GroupName } from '../src/crypto/provider.js';
 import type { ClientOptions, ServerOptions } from '../src/config.js';
 import { echConfigListBase64, generateEchKey } from '../src/ech/keys.js';
+import { parseEchClientHello } from '../src/messages/ech.js';
 import { decodeHandshake, type MessageOf } from '../src/messages/handshake.js';
 import type { EchRequiredError } from '../src/statem/ech-client.js';
 import type { TLSSession } from '../src/statem/session.js';
@@ -104,6 +105,22 @@ describe('resumption inside ECH', () => {
     const a = helloOf(resume(serverOptions, echClient({ session })).flights[0]!).extensions.get('pre_shared_key', 'client_hello')!;
     const b = helloOf(resume(serverOptions, echClient({ session })).flights[0]!).extensions.get('pre_shared_key', 'client_hello')!;
     expect(a.identities[0]!.identity).not.toEqual(b.identities[0]!.identity);
+  });
+
+  it.each([
+    ['a session', {}, {}],
+    ['a session and early data', { maxEarlyData: 1024 }, { earlyData: text('early secret') }],
+  ])('GREASE ECH offering %s is as long as a real ECH offer of it: the PSK inside counts (RFC 9849 section 6.2)', (_what, server: Partial<ServerOptions>, client: ClientOptions) => {
+    const { serverOptions, session } = ticketOverEch({}, server);
+    const payloadLength = (flight: Uint8Array) => {
+      const ech = parseEchClientHello(helloOf(flight).extensions.get('encrypted_client_hello', 'client_hello')!);
+      return ech.type === 'outer' ? ech.payload.length : -1;
+    };
+    const greased = resume(serverOptions, { servername: 'inner.example', echGrease: true, verifyPeer: () => {}, session, ...client });
+    const real = resume(serverOptions, echClient({ session, ...client }));
+    expect([greased.pair.client.sessionReused, real.pair.client.sessionReused]).toEqual([true, true]);
+    expect(payloadLength(greased.flights[0]!)).toBeGreaterThan(0);
+    expect(payloadLength(greased.flights[0]!)).toBe(payloadLength(real.flights[0]!));
   });
 
   it('rejected ECH with a session: a full handshake for the public name, then ech_required; nothing resumed', () => {

@@ -7,7 +7,7 @@
  */
 import { illegalParameter } from '../errors.js';
 import { Reader, Writer } from '../util/bytes.js';
-import { type Codec, type Infer, decode, encode, list, opaque, rest, struct, text, u16, u32, u8 } from './codec.js';
+import { type Codec, type Infer, decode, list, opaque, rest, struct, text, u16, u32, u8 } from './codec.js';
 import { ExtensionType, extensionByCode, type ExtensionName } from './constants.js';
 
 /** The messages an extension can appear in (the "TLS 1.3" column of the IANA registry, plus TLS 1.2 hellos). */
@@ -195,7 +195,8 @@ function writeBlock(w: Writer, ext: Extensions): void {
     }
     const codec = codecFor(e.name, ext.context);
     if (!codec) throw new Error(`extension ${e.name} cannot be sent in ${ext.context}`);
-    w.vecBytes(2, encode(codec, e.value));
+    // Written in place: a Writer of its own per extension cost an allocation and a copy each.
+    w.vec(2, (body) => codec.write(body, e.value));
   }
 }
 

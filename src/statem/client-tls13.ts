@@ -277,9 +277,11 @@ function helloFor(hs: Hello, offeredVersions: readonly TLSVersionName[], servern
   if (ech === 'inner') ext.add('encrypted_client_hello', encodeEchClientHello({ type: 'inner' }));
   else if (ech === 'outer') ext.add('encrypted_client_hello', new Uint8Array(0));
   else if (c.echGrease) {
-    // GREASE ECH is as long as our real inner hello would be (RFC 9849 section 6.2): sized on that one.
-    const pair = () => ({ inner: helloFor(hs, ['TLSv1.3'], servername, 'inner'), outer: helloFor(hs, offeredVersions, servername, 'outer') });
-    ext.add('encrypted_client_hello', echGreaseExtension(hs, c.echGrease, pair));
+    // GREASE ECH is as long as our real inner hello would be (RFC 9849 section 6.2): sized on that
+    // one, compressed against this hello's extensions so far (a real outer hello has the same ones
+    // up to here, and none after here is ever compressed), so no outer hello is built to size it.
+    const inner = () => helloFor(hs, ['TLSv1.3'], servername, 'inner');
+    ext.add('encrypted_client_hello', echGreaseExtension(hs, c.echGrease, inner, ext));
   }
   if (useGrease) ext.addRaw(greaseExtensions[1], new Uint8Array([0]));
   // With ECH the session's PSK (no external one) goes in the inner hello, built first; the outer

@@ -134,15 +134,16 @@ function compressExtensions(inner: Extensions, outer: Extensions): { encoded: Ex
 
 /**
  * EncodedClientHelloInner (section 5.1), padded: `inner` without its session ID (the outer's is
- * used), compressed against `outer`; and the inner hello the server will rebuild from it.
+ * used), compressed against the outer hello's extensions; and the inner hello the server will
+ * rebuild from it.
  */
 function encodedClientHelloInner(
   inner: MessageOf<'client_hello'>,
-  outer: MessageOf<'client_hello'>,
+  outer: Extensions,
   maximumNameLength: number,
   bind: (expanded: MessageOf<'client_hello'>) => void = () => {},
 ): { plaintext: Uint8Array; expanded: MessageOf<'client_hello'> } {
-  const { encoded, expanded } = compressExtensions(inner.extensions, outer.extensions);
+  const { encoded, expanded } = compressExtensions(inner.extensions, outer);
   // Both forms share the pre_shared_key value: binders made over the expanded one are in the encoded one too.
   bind({ ...inner, extensions: expanded });
   const body = encodeHandshake({ ...inner, legacy_session_id: new Uint8Array(0), extensions: encoded }).subarray(4);
@@ -167,7 +168,7 @@ export function sealClientHello(hs: Phase<ClientHandshake, 'transcript'>, state:
   // The random on the wire, for the key log and TLS 1.2's keys, until the server takes ECH.
   hs.clientRandom = state.outerRandom;
   outer.legacy_session_id = inner.legacy_session_id;
-  const { plaintext, expanded } = encodedClientHelloInner(inner, outer, state.config.contents.maximum_name_length, (hello) => bindInnerPsks(hs, state, hello, psks));
+  const { plaintext, expanded } = encodedClientHelloInner(inner, outer.extensions, state.config.contents.maximum_name_length, (hello) => bindInnerPsks(hs, state, hello, psks));
   state.innerHello = expanded;
   state.inner = encodeHandshake(expanded);
   state.innerRandom = inner.random;
@@ -343,13 +344,13 @@ export function startEchGrease(hs: ClientHandshake): EchGreaseState {
 
 /**
  * The GREASE extension, made once: a second ClientHello (after HRR) repeats it. Its payload is
- * as long as the inner hello of `hellos` would encrypt to (compressed against the outer, padded
- * as section 6.1.3 does with no config, so a maximum_name_length of 0), plus the AEAD tag.
+ * as long as the hello `innerHello` makes would encrypt to (compressed against `outer`, the
+ * extensions of the hello being built, padded as section 6.1.3 does with no config, so a
+ * maximum_name_length of 0), plus the AEAD tag.
  */
-export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState, hellos: () => { inner: MessageOf<'client_hello'>; outer: MessageOf<'client_hello'> }): Uint8Array {
+export function echGreaseExtension(hs: ClientHandshake, g: EchGreaseState, innerHello: () => MessageOf<'client_hello'>, outer: Extensions): Uint8Array {
   if (g.sent) return g.sent;
-  const { inner, outer } = hellos();
-  const payloadLength = encodedClientHelloInner(inner, outer, 0).plaintext.length + TAG_LENGTH;
+  const payloadLength = encodedClientHelloInner(innerHello(), outer, 0).plaintext.length + TAG_LENGTH;
   g.sent = encodeEchClientHello({ type: 'outer', cipher_suite: g.suite, config_id: g.configId, enc: g.enc, payload: hs.common.random(payloadLength) });
   return g.sent;
 }
