@@ -166,10 +166,9 @@ function openingCipher(spec: AeadSpec, key: Buffer, nonce: Uint8Array): Decipher
  */
 class NodeAead implements Aead, AeadSealTo {
   /**
-   * Our own copy of the key (callers wipe theirs when keys change), in a pooled Buffer:
-   * it shares Node's allocation pool rather than having an ArrayBuffer of its own, which is
-   * what an idle connection's keys cost most (bench/idle-bytes-ab.ts: 161 bytes per 32-byte
-   * key held, against 208 as 16-bit words and 264 as a Uint8Array of its own).
+   * Our own copy of the key (callers wipe theirs when keys change), in an unpooled Buffer.
+   * Not a pooled one (Buffer.from): a 32-byte slice pins the whole 8 KiB pool it shares
+   * with short-lived handshake buffers, ~2.9 KB more per idle connection pair (heap snapshots).
    */
   private readonly key: Buffer;
   private readonly spec: AeadSpec;
@@ -178,7 +177,8 @@ class NodeAead implements Aead, AeadSealTo {
     const spec = aeads[name];
     if (!spec) throw new Error(`unsupported AEAD ${String(name)}`);
     if (key.length !== spec.keyLength) throw new Error(`${name}: key must be ${spec.keyLength} bytes, got ${key.length}`);
-    this.key = Buffer.from(key);
+    this.key = Buffer.allocUnsafeSlow(key.length);
+    this.key.set(key);
     this.spec = spec;
   }
 
